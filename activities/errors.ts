@@ -1,0 +1,47 @@
+// rotor's own errors. Adapters translate every client exception into one of these at their boundary,
+// with the API status, reason and object, and never a response body (a Secret's body is its value).
+import { ApplicationFailure } from '@temporalio/common';
+
+export type RotorErrorType =
+  | 'RotorInputError'
+  | 'NotFound'
+  | 'Forbidden'
+  | 'Conflict'
+  | 'VersionConflict'
+  | 'VersionContentMismatch'
+  | 'Unavailable'
+  | 'ProviderError';
+
+/** Errors a retry cannot fix: the workflow should act on them at once. */
+const NON_RETRYABLE: readonly RotorErrorType[] = ['RotorInputError', 'NotFound', 'Forbidden', 'VersionContentMismatch'];
+
+export class RotorError extends Error {
+  constructor(
+    readonly type: RotorErrorType,
+    message: string,
+    readonly object?: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = type;
+  }
+
+  get retryable(): boolean {
+    return !NON_RETRYABLE.includes(this.type);
+  }
+}
+
+/** The failure an activity throws: a RotorError keeps its type; anything else says only its message. */
+export function toActivityFailure(err: unknown, doing: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof RotorError) {
+    return ApplicationFailure.create({
+      message: `${doing}: ${err.message}`,
+      type: err.type,
+      nonRetryable: !err.retryable,
+      details: [{ object: err.object ?? null, status: err.status ?? null }],
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return ApplicationFailure.create({ message: `${doing}: ${message}`, type: 'ProviderError' });
+}

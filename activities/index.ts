@@ -1,0 +1,196 @@
+// createActivities(deps): the workflow's activities over the ports. The worker passes real adapters;
+// tests of the workflow may pass doubles of these functions instead.
+import { Context } from '@temporalio/activity';
+import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLimits, type Measurement } from '../workflows/analysis';
+import type { RotorActivities } from './contract';
+import { RotorError, toActivityFailure } from './errors';
+import type { RotorDeps } from './ports';
+import type { CheckResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput } from './types';
+
+export type { RotorActivities } from './contract';
+export * from './ports';
+export * from './types';
+
+/** Progress a long activity heartbeats, so a retry after a crash resumes instead of starting over. */
+interface MonitorProgress {
+  startedAt: string;
+  recent: Measurement[];
+  taken: number;
+  successful: number;
+}
+
+/** Sleep up to `ms`, heartbeating, and throw if the workflow cancelled the activity. */
+async function pace(ms: number, progress: unknown): Promise<void> {
+  const ctx = Context.current();
+  let left = ms;
+  while (left > 0) {
+    const slice = Math.min(left, 5_000);
+    ctx.heartbeat(progress);
+    await ctx.sleep(slice);
+    left -= slice;
+  }
+  ctx.heartbeat(progress);
+}
+
+export function createActivities(deps: RotorDeps): RotorActivities {
+  const { cluster, store, metrics } = deps;
+  const log = deps.log ?? (() => undefined);
+
+  async function guarded<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      log(`failed: ${doing}`, { error: err instanceof Error ? err.message : String(err) });
+      throw toActivityFailure(err, doing);
+    }
+  }
+
+  return {
+    discover: (input) =>
+      guarded(`discover workloads using ${input.secret}`, async () => {
+        const result: DiscoveredStage[] = [];
+        for (const stage of input.stages) {
+          const previousVersion = await cluster.findCurrentVersion(stage.namespace, input.secret);
+          const using = previousVersion ? await cluster.findWorkloads(stage.namespace, previousVersion) : [];
+          if (stage.workloads === 'auto') {
+            result.push({ namespace: stage.namespace, previousVersion, workloads: using, missing: [] });
+            continue;
+          }
+          const listed = stage.workloads;
+          const workloads = using.filter((w) => listed.some((l) => l.kind === w.kind && l.name === w.name));
+          const missing = listed.filter((l) => !using.some((w) => w.kind === l.kind && w.name === l.name)).map((l) => `${l.kind}/${l.name}`);
+          result.push({ namespace: stage.namespace, previousVersion, workloads, missing });
+        }
+        return result;
+      }),
+
+    createVersion: (input: CreateVersionInput) =>
+      guarded(`create ${input.version}`, async () => {
+        // Idempotent by version: a retry reuses the value already written, never generates another.
+        let data = null;
+        for (const namespace of input.namespaces) {
+          const existing = await cluster.readVersion(namespace, input.version);
+          if (!existing) continue;
+          if (existing.rotationId !== input.rotationId) return { outcome: 'conflict' as const, owner: existing.rotationId ?? 'an unknown creator' };
+          data = existing.data;
+          break;
+        }
+        const reused = data !== null;
+        data ??= await store.stageVersion({ secret: input.secret, version: input.version, value: input.value });
+        let created = false;
+        for (const namespace of input.namespaces) {
+          try {
+            const outcome = await cluster.createVersion({ namespace, name: input.version, base: input.secret, rotationId: input.rotationId, data });
+            created ||= outcome === 'created';
+          } catch (err) {
+            if (err instanceof RotorError && err.type === 'VersionConflict') return { outcome: 'conflict' as const, owner: err.object ?? 'another rotation' };
+            throw err;
+          }
+        }
+        log('version created', { version: input.version, namespaces: input.namespaces, reused });
+        return { outcome: created ? ('created' as const) : ('exists' as const), namespaces: input.namespaces, keys: Object.keys(data).sort() };
+      }),
+
+    switchWorkloads: (input) => guarded(`switch workloads in ${input.namespace} to ${input.to}`, () => cluster.switchWorkloads(input)),
+
+    revertWorkloads: (input) => guarded(`revert workloads in ${input.namespace} to ${input.to}`, () => cluster.revertWorkloads(input)),
+
+    waitForRollout: (input: RolloutInput) =>
+      guarded(`wait for rollout in ${input.namespace}`, async () => {
+        const ctx = Context.current();
+        const startedAt = (ctx.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+        for (;;) {
+          const state = await cluster.rolloutState(input.namespace, input.workloads);
+          if (state.ready) return { ready: true, message: state.message };
+          if (state.failed) return { ready: false, message: state.message };
+          if (Date.now() - startedAt >= input.timeoutMs) {
+            return { ready: false, message: `not ready after ${Math.round(input.timeoutMs / 1000)} s: ${state.message}` };
+          }
+          await pace(Math.min(1_000, input.timeoutMs), { startedAt, message: state.message });
+        }
+      }),
+
+    monitorAnalysis: (input: MonitorInput) =>
+      guarded(`${input.check} analysis in ${input.stage}`, async () => {
+        const ctx = Context.current();
+        const { analysis } = input;
+        const limits: AnalysisLimits = { threshold: analysis.threshold, failureLimit: analysis.failureLimit, inconclusiveLimit: analysis.inconclusiveLimit };
+        const keep = measurementsToKeep(limits);
+        const progress: MonitorProgress = (ctx.info.heartbeatDetails as MonitorProgress | undefined) ?? {
+          startedAt: new Date().toISOString(),
+          recent: [],
+          taken: 0,
+          successful: 0,
+        };
+        const start = Date.parse(progress.startedAt);
+        const deadline = start + input.durationMs;
+        const result = (verdict: CheckResult['verdict'], reason: string): CheckResult => ({
+          stage: input.stage,
+          check: input.check,
+          verdict,
+          reason,
+          measurements: progress.taken,
+          lastValue: progress.recent.at(-1)?.value ?? null,
+          threshold: analysis.threshold,
+          recent: progress.recent.slice(-5),
+          startedAt: progress.startedAt,
+          endedAt: new Date().toISOString(),
+        });
+        // Measure at the end of each interval (metrics need an interval to reflect the new version), and
+        // once at the deadline when the window is shorter than an interval.
+        for (;;) {
+          const due = Math.min(start + (progress.taken + 1) * analysis.intervalMs, deadline);
+          await pace(due - Date.now(), progress);
+          let measurement: Measurement;
+          try {
+            const value = await metrics.measure(analysis.provider, analysis.query);
+            measurement = { at: new Date().toISOString(), value, phase: classify(value, analysis.threshold) };
+            if (value === null) measurement.message = 'the query returned no data';
+          } catch (err) {
+            measurement = { at: new Date().toISOString(), value: null, phase: 'error', message: err instanceof Error ? err.message : String(err) };
+          }
+          progress.taken += 1;
+          if (measurement.phase === 'successful') progress.successful += 1;
+          progress.recent = [...progress.recent, measurement].slice(-keep);
+          ctx.heartbeat(progress);
+          const j = judge(progress.recent, limits);
+          if (j.verdict === 'failed') return result('failed', j.reason);
+          if (due >= deadline) break;
+        }
+        const end = concludeAnalysis(progress.recent, limits, progress);
+        return result(end.verdict, end.reason);
+      }),
+
+    scanReferences: (input) => guarded(`scan references to ${input.secretName}`, () => cluster.findReferences(input.namespaces, input.secretName)),
+
+    deleteVersion: (input) =>
+      guarded(`delete ${input.version}`, async () => {
+        // Every namespace first: a holder anywhere keeps the version everywhere, and in the store.
+        const holders = await cluster.findReferences(input.namespaces, input.version);
+        if (holders.length) return { deleted: false as const, holders };
+        const deletedFrom: string[] = [];
+        for (const namespace of input.namespaces) {
+          const outcome = await cluster.deleteUnreferenced(namespace, input.version);
+          if (!outcome.deleted && outcome.holders.length) return { deleted: false as const, holders: outcome.holders };
+          deletedFrom.push(namespace);
+        }
+        await store.deleteVersion({ secret: input.secret, version: input.version });
+        log('previous version deleted', { version: input.version, namespaces: deletedFrom });
+        return { deleted: true as const, namespaces: deletedFrom };
+      }),
+
+    finalizeVersion: (input) =>
+      guarded(`mark ${input.version} ${input.outcome}`, async () => {
+        if (input.outcome === 'committed') {
+          await store.promoteVersion({ secret: input.secret, version: input.version, previousVersion: input.previousVersion });
+        } else {
+          await store.markFailed({ secret: input.secret, version: input.version });
+        }
+        for (const namespace of input.namespaces) {
+          if (await cluster.readVersion(namespace, input.version)) {
+            await cluster.labelVersion(namespace, input.version, { 'rotor.dev/state': input.outcome === 'committed' ? 'current' : 'failed' });
+          }
+        }
+      }),
+  };
+}

@@ -1,0 +1,73 @@
+// The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
+import type { StoreKind, ValueSource } from '../workflows/plan';
+import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from './types';
+
+export type SecretData = Record<string, string>;
+
+export interface VersionSpec {
+  namespace: string;
+  /** The versioned name, `<base>-<YYYYMMDDHHMMSS>`. */
+  name: string;
+  base: string;
+  rotationId: string;
+  data: SecretData;
+}
+
+export interface StoredVersion {
+  data: SecretData;
+  rotationId: string | null;
+}
+
+export interface RolloutState {
+  ready: boolean;
+  /** A rollout that cannot succeed (progress deadline exceeded, missing Secret): stop waiting. */
+  failed: boolean;
+  message: string;
+}
+
+export interface ClusterPort {
+  /** The version of `secret` that the namespace's workloads use now (the base name itself before the first rotation). */
+  findCurrentVersion(namespace: string, secret: string): Promise<string | null>;
+  /** Workloads in `namespace` that refer to the Secret `secretName`, with the fields that do. */
+  findWorkloads(namespace: string, secretName: string): Promise<WorkloadUse[]>;
+  readVersion(namespace: string, name: string): Promise<StoredVersion | null>;
+  /**
+   * Create the immutable, labelled Secret. Same content again: 'exists'. A Secret of that name from
+   * another rotation: RotorError VersionConflict. Ours with other content: VersionContentMismatch.
+   */
+  createVersion(spec: VersionSpec): Promise<'created' | 'exists'>;
+  switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]>;
+  revertWorkloads(request: RevertInput): Promise<SwitchRecord[]>;
+  rolloutState(namespace: string, workloads: WorkloadUse[]): Promise<RolloutState>;
+  /** Every workload in the given namespaces that still refers to `secretName`. */
+  findReferences(namespaces: string[], secretName: string): Promise<Holder[]>;
+  /** Delete only if, scanned right before, nothing refers to it; otherwise report who does. */
+  deleteUnreferenced(namespace: string, name: string): Promise<{ deleted: boolean; holders: Holder[] }>;
+  /** Mark a version's outcome on its labels (metadata stays mutable on an immutable Secret). */
+  labelVersion(namespace: string, name: string, labels: Record<string, string>): Promise<void>;
+}
+
+export interface SecretStorePort {
+  readonly kind: StoreKind;
+  /**
+   * The value of `version`, written to the store as pending if the store keeps values. Idempotent by
+   * version: asked again for the same version it returns the value it wrote the first time.
+   */
+  stageVersion(request: { secret: string; version: string; value: ValueSource }): Promise<SecretData>;
+  promoteVersion(request: { secret: string; version: string; previousVersion: string | null }): Promise<void>;
+  markFailed(request: { secret: string; version: string }): Promise<void>;
+  deleteVersion(request: { secret: string; version: string }): Promise<void>;
+}
+
+export interface MetricsPort {
+  /** The current value of the query, or null when it returns no data. Throws on a provider error. */
+  measure(provider: string, query: string): Promise<number | null>;
+}
+
+export interface RotorDeps {
+  cluster: ClusterPort;
+  store: SecretStorePort;
+  metrics: MetricsPort;
+  /** Where logs go; never given a secret value. */
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}

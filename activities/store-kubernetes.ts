@@ -1,0 +1,25 @@
+// The `kubernetes` store: the versioned Secrets are the store, so there is nothing to write beyond
+// them; the value is produced in the worker and handed to the cluster adapter.
+import type { SecretData, SecretStorePort } from './ports';
+import { resolveValue } from './values';
+import type { ValueSource } from '../workflows/plan';
+
+export class KubernetesSecretStore implements SecretStorePort {
+  readonly kind = 'kubernetes' as const;
+
+  stageVersion(request: { secret: string; version: string; value: ValueSource }): Promise<SecretData> {
+    return resolveValue(request.value);
+  }
+
+  async promoteVersion(): Promise<void> {
+    // The workloads' references are the record of which version is current.
+  }
+
+  async markFailed(): Promise<void> {
+    // The Secret's `rotor.dev/state: failed` label, set by the cluster adapter, records it.
+  }
+
+  async deleteVersion(): Promise<void> {
+    // Deleting the Secret in each namespace deleted the stored value.
+  }
+}

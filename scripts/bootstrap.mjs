@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// Installs the pinned tools rotor's tests and demo need into a cache outside the clone
+// (~/.cache/rotor, or $ROTOR_CACHE), keyed by version, so a machine installs each version once.
+// The Temporal SDK's own download of its servers cannot work offline; this replaces it.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pins = JSON.parse(readFileSync(join(root, 'tools.json'), 'utf8'));
+export const cacheDir = process.env.ROTOR_CACHE || join(homedir(), '.cache', 'rotor');
+
+function log(msg) {
+  process.stderr.write(`[bootstrap] ${msg}\n`);
+}
+
+function python() {
+  for (const candidate of [process.env.PYTHON, 'python3', 'python'].filter(Boolean)) {
+    try {
+      execFileSync(candidate, ['--version'], { stdio: 'ignore' });
+      return candidate;
+    } catch {
+      /* try the next one */
+    }
+  }
+  throw new Error('bootstrap needs Python 3 with venv and pip (set PYTHON=/path/to/python3)');
+}
+
+/** A pip-installed tool set in its own venv at <cache>/<key>; skipped when its marker is present. */
+function installPipTools(name, spec) {
+  const target = join(cacheDir, spec.key);
+  const marker = join(target, '.installed');
+  if (existsSync(marker)) {
+    log(`${name}: ${spec.key} already in ${target}`);
+    return target;
+  }
+  mkdirSync(cacheDir, { recursive: true });
+  const staging = `${target}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  const started = Date.now();
+  log(`${name}: creating venv for ${spec.pip.join(', ')} (once per machine, under a minute) ...`);
+  execFileSync(python(), ['-m', 'venv', staging], { stdio: 'inherit' });
+  log(`${name}: pip install ${spec.pip.join(' ')} ...`);
+  execFileSync(join(staging, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--progress-bar', 'off', ...spec.pip], {
+    stdio: 'inherit',
+  });
+  // A venv is not relocatable in general, but these packages only ship static binaries under bin/.
+  rmSync(target, { recursive: true, force: true });
+  renameSync(staging, target);
+  for (const [tool, rel] of Object.entries(spec.binaries)) {
+    if (!existsSync(join(target, rel))) throw new Error(`${name}: ${tool} missing at ${join(target, rel)} after install`);
+  }
+  writeFileSync(marker, JSON.stringify({ pip: spec.pip, installedAt: new Date().toISOString() }) + '\n');
+  log(`${name}: installed in ${Math.round((Date.now() - started) / 1000)} s`);
+  return target;
+}
+
+export function bootstrap() {
+  installPipTools('temporal', pins.temporal);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  try {
+    bootstrap();
+  } catch (err) {
+    log(`failed: ${err.message}`);
+    process.exit(1);
+  }
+}

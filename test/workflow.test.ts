@@ -1,0 +1,301 @@
+// The rotation workflow on the real time-skipping server, with activity doubles.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { abortSignal, approveSignal, rollbackUpdate, statusQuery, type RotationStatus } from '../workflows/api';
+import { rotateSecret } from '../workflows';
+import { Doubles, workload, type Script } from './helpers/doubles';
+import { timeSkippingEnv, workflowBundle } from './helpers/env';
+import { twoStagePlan } from './helpers/plans';
+
+let env: TestWorkflowEnvironment;
+let seq = 0;
+
+before(async () => {
+  env = await timeSkippingEnv();
+});
+
+after(async () => {
+  await env?.teardown();
+});
+
+async function withWorker<T>(script: Script, fn: (doubles: Doubles, taskQueue: string) => Promise<T>): Promise<T> {
+  const doubles = new Doubles(script);
+  const taskQueue = `wf-${++seq}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: doubles.activities(),
+    maxHeartbeatThrottleInterval: '100ms', // cancellation reaches a blocked double at once
+  });
+  return worker.runUntil(fn(doubles, taskQueue));
+}
+
+function start(taskQueue: string, plan: object, id = `rotate-staging-auth-api-secrets-${seq}`) {
+  return env.client.workflow.start(rotateSecret, { taskQueue, workflowId: id, args: [{ plan, requestedBy: 'test' }] });
+}
+
+/** Workflow and update failures carry the workflow's own message as their cause. */
+async function rejectsWithCause(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(p, (err: any) => pattern.test(String(err?.cause?.message ?? err?.message)));
+}
+
+async function historyLength(workflowId: string): Promise<number> {
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  return history.events?.length ?? 0;
+}
+
+describe('rotateSecret', () => {
+  it('runs the happy path with a 24h soak and 14d retention in seconds, within the history bound', async () => {
+    await withWorker({}, async (d, tq) => {
+      const plan = twoStagePlan({ production: { approval: 'required' } });
+      const handle = await start(tq, plan);
+      // Approval is awaited after staging's soak, before production deploys.
+      for (;;) {
+        const s = await handle.query(statusQuery);
+        if (s.phase === 'AWAITING_APPROVAL') break;
+        assert.notEqual(s.phase, 'FAILED');
+        await env.sleep('1h');
+      }
+      await handle.signal(approveSignal, { by: 'alice', comment: 'staging looks good' });
+      const result = await handle.result();
+      assert.equal(result.phase, 'COMPLETED');
+      assert.match(result.newVersion!, /^auth-api-secrets-\d{14}$/);
+      assert.equal(result.previousVersion, 'auth-api-secrets-20250101000000');
+      assert.deepEqual(result.approvals.map((a) => [a.stage, a.by]), [['production', 'alice']]);
+      // Canary steps in order, each followed by an analysis over the pause.
+      assert.deepEqual(d.called('switchWorkloads').map((i) => [i.namespace, i.weightPercent ?? 100]), [
+        ['staging', 100],
+        ['production', 10],
+        ['production', 25],
+        ['production', 50],
+        ['production', 100],
+      ]);
+      const checks = d.called('monitorAnalysis').map((i) => `${i.stage}:${i.check}:${i.durationMs}`);
+      assert.deepEqual(checks, [
+        'staging:verify:240000',
+        'staging:soak:86400000',
+        'production:canary:600000',
+        'production:canary:600000',
+        'production:canary:600000',
+        'production:canary:600000',
+        'production:watch:86400000',
+      ]);
+      assert.equal(d.called('revertWorkloads').length, 0);
+      assert.deepEqual(d.called('deleteVersion').map((i) => i.version), ['auth-api-secrets-20250101000000']);
+      const phases = result.events.map((e) => e.phase);
+      for (const p of ['PLANNING', 'CREATING', 'DEPLOYING', 'VERIFYING', 'SOAKING', 'AWAITING_APPROVAL', 'WATCHING', 'RETAINING', 'CLEANING_UP', 'COMPLETED']) {
+        assert.ok(phases.includes(p as never), `phase ${p} recorded`);
+      }
+      // 14 days of retention went by in workflow time.
+      const retaining = result.events.find((e) => e.phase === 'RETAINING')!;
+      const cleaning = result.events.find((e) => e.phase === 'CLEANING_UP')!;
+      assert.ok(Date.parse(cleaning.at) - Date.parse(retaining.at) >= 14 * 86_400_000);
+      const events = await historyLength(handle.workflowId);
+      assert.ok(events <= 300, `history has ${events} events, bound is 300`);
+    });
+  });
+
+  it('aborts during soak and rolls back what was switched', async () => {
+    await withWorker({ check: (i) => (i.check === 'soak' ? 'block' : 'passed') }, async (d, tq) => {
+      const handle = await start(tq, twoStagePlan());
+      await d.blocked;
+      assert.equal((await handle.query(statusQuery)).phase, 'SOAKING');
+      await handle.signal(abortSignal, { reason: 'upstream incident', by: 'bob' });
+      const result = await handle.result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      assert.match(result.outcome!, /upstream incident/);
+      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['staging']);
+      assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0);
+      assert.deepEqual(d.called('finalizeVersion').map((i) => i.outcome), ['failed']);
+    });
+  });
+
+  it('rolls back staging when its verification fails, and never touches production', async () => {
+    await withWorker({ check: (i) => (i.stage === 'staging' && i.check === 'verify' ? 'failed' : 'passed') }, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan())).result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      assert.match(result.outcome!, /verify check in staging failed/);
+      assert.deepEqual(d.called('revertWorkloads').map((i) => [i.namespace, i.from, i.to]), [['staging', result.newVersion, 'auth-api-secrets-20250101000000']]);
+      assert.ok(d.called('switchWorkloads').every((i) => i.namespace === 'staging'));
+      assert.equal(result.checks.at(-1)!.verdict, 'failed');
+      assert.deepEqual(result.switched, []);
+    });
+  });
+
+  it('rolls back a failed canary step in production, then staging, undoing exactly what was switched', async () => {
+    const script: Script = { check: (i, n) => (i.check === 'canary' && n === 3 ? 'failed' : 'passed') }; // 2nd canary step (25%)
+    await withWorker(script, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan({ staging: { soak: '1h' } }))).result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      assert.deepEqual(d.called('switchWorkloads').map((i) => `${i.namespace}:${i.weightPercent ?? 100}`), ['staging:100', 'production:10', 'production:25']);
+      const reverts = d.called('revertWorkloads');
+      assert.deepEqual(reverts.map((i) => i.namespace), ['production', 'staging']);
+      // The production undo carries the records of the last step: the canary at 25%.
+      assert.deepEqual(reverts[0].records.map((r: any) => r.canary.weightPercent), [25]);
+      assert.equal(result.canaryPercent, null);
+      assert.match(result.outcome!, /canary check in production failed/);
+    });
+  });
+
+  it('rolls back when a rollout never becomes ready', async () => {
+    const script: Script = { rollout: (i, n) => (i.namespace === 'staging' && n === 0 ? { ready: false, message: 'CreateContainerConfigError: key api_token missing' } : { ready: true, message: 'ok' }) };
+    await withWorker(script, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan())).result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      assert.match(result.outcome!, /CreateContainerConfigError/);
+      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['staging']);
+    });
+  });
+
+  it('reverts by the targeted workloads when a switch fails half-way', async () => {
+    await withWorker({ switchFailsIn: 'production' }, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan({ staging: { soak: '0s' } }))).result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      const reverts = d.called('revertWorkloads');
+      assert.deepEqual(reverts.map((i) => i.namespace), ['production', 'staging']);
+      assert.deepEqual(reverts[0].records, []);
+      assert.deepEqual(reverts[0].workloads.map((w: any) => w.name), ['auth-api']);
+    });
+  });
+
+  it('rolls back when approval never comes, after the approval timeout', async () => {
+    await withWorker({}, async (d, tq) => {
+      const plan = twoStagePlan({ production: { approval: 'required', approvalTimeout: '2d' } });
+      const handle = await start(tq, plan);
+      const result = await handle.result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      assert.match(result.outcome!, /no approval for production within 2d/);
+      assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0);
+      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['staging']);
+      const waited = result.events.find((e) => e.phase === 'AWAITING_APPROVAL')!;
+      const rolled = result.events.find((e) => e.phase === 'ROLLING_BACK')!;
+      assert.ok(Date.parse(rolled.at) - Date.parse(waited.at) >= 2 * 86_400_000);
+    });
+  });
+
+  it('ignores an approval given before anything awaits it', async () => {
+    await withWorker({ check: (i) => (i.check === 'soak' ? 'block' : 'passed') }, async (d, tq) => {
+      const plan = twoStagePlan({ production: { approval: 'required', approvalTimeout: '1h' } });
+      const handle = await start(tq, plan);
+      await d.blocked;
+      await handle.signal(approveSignal, { by: 'eve' });
+      const s = await handle.query(statusQuery);
+      assert.equal(s.approvals.length, 0);
+      assert.match(s.events.at(-1)!.message, /approval by eve ignored/);
+      await handle.signal(abortSignal, { reason: 'end of test' });
+      assert.equal((await handle.result()).phase, 'ROLLED_BACK');
+    });
+  });
+
+  it('takes the rollback update during WATCHING and refuses it once committed', async () => {
+    await withWorker({ check: (i) => (i.check === 'watch' ? 'block' : 'passed') }, async (d, tq) => {
+      const handle = await start(tq, twoStagePlan({ staging: { soak: '1h' } }));
+      await d.blocked;
+      assert.equal((await handle.query(statusQuery)).phase, 'WATCHING');
+      await rejectsWithCause(handle.executeUpdate(rollbackUpdate, { args: [{ reason: '' }] }), /rollback needs a reason/);
+      const after = await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'latency regression', by: 'carol' }] });
+      assert.equal(after.phase, 'ROLLED_BACK');
+      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['production', 'staging']);
+      assert.equal((await handle.result()).phase, 'ROLLED_BACK');
+    });
+    await withWorker({ holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['x'] }]] }, async (_d, tq) => {
+      const handle = await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' } }));
+      for (;;) {
+        const s = await handle.query(statusQuery);
+        if (s.phase === 'RETAINING' || s.phase === 'CLEANING_UP') break;
+        await env.sleep('30m');
+      }
+      await rejectsWithCause(handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'too late' }] }), /already committed/);
+      await handle.signal(abortSignal, { reason: 'keep the old version' });
+      const result = await handle.result();
+      assert.equal(result.phase, 'COMPLETED');
+      assert.match(result.outcome!, /kept/);
+    });
+  });
+
+  it('keeps the previous version while a workload holds it, then deletes it once freed', async () => {
+    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName'] };
+    await withWorker({ holders: [[cron], [cron], []] }, async (d, tq) => {
+      const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { cleanupRecheck: '6h' } });
+      const result = await (await start(tq, plan)).result();
+      assert.equal(result.phase, 'COMPLETED');
+      assert.equal(d.called('scanReferences').length, 3);
+      assert.equal(d.called('deleteVersion').length, 1);
+      const waits = result.events.filter((e) => /still used by CronJob\/weekly-report in staging/.test(e.message));
+      assert.equal(waits.length, 2);
+      assert.deepEqual(result.holders, []);
+    });
+  });
+
+  it('continues as new while cleanup waits for weeks, each run within the history bound', async () => {
+    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['x'] };
+    const scans: any[][] = [...Array.from({ length: 60 }, () => [cron]), []];
+    await withWorker({ holders: scans }, async (d, tq) => {
+      const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { cleanupRecheck: '1h' } });
+      const handle = await start(tq, plan);
+      const result = await handle.result();
+      assert.equal(result.phase, 'COMPLETED');
+      assert.equal(d.called('scanReferences').length, 61);
+      assert.ok(result.events.some((e) => /resumed cleanup in a new run/.test(e.message)));
+      const desc = await env.client.workflow.getHandle(handle.workflowId).describe();
+      assert.notEqual(desc.runId, handle.firstExecutionRunId, 'continued as new at least once');
+      for (const runId of [handle.firstExecutionRunId, desc.runId]) {
+        const events = (await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events?.length ?? 0;
+        assert.ok(events <= 300, `run ${runId} has ${events} events`);
+      }
+    });
+  });
+
+  it('takes the next second when a version name is taken', async () => {
+    await withWorker({ conflicts: 2 }, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { watch: '0s' }, top: { retention: '0s' } }))).result();
+      assert.equal(result.phase, 'COMPLETED');
+      const names = d.called('createVersion').map((i) => i.version as string);
+      assert.equal(names.length, 3);
+      assert.equal(new Set(names).size, 3, 'three distinct names');
+      assert.equal(result.newVersion, names[2]);
+      assert.ok(result.events.some((e) => /already belongs to rotate-other/.test(e.message)));
+    });
+  });
+
+  it('fails an invalid plan before any activity runs, naming every field', async () => {
+    await withWorker({}, async (d, tq) => {
+      const plan = twoStagePlan({ top: { retention: '-3d' }, production: { strategy: { canary: { steps: [50, 25] } } } });
+      const handle = await start(tq, plan);
+      await rejectsWithCause(handle.result(), /plan is invalid/);
+      const s = await handle.query(statusQuery);
+      assert.equal(s.phase, 'FAILED');
+      assert.deepEqual(s.planIssues.map((i) => i.path).sort(), ['retention', 'stages[1].strategy.canary.steps']);
+      assert.equal(d.calls.length, 0);
+    });
+  });
+
+  it('fails without changing anything when no workload uses the secret', async () => {
+    await withWorker({ workloads: { production: [] } }, async (d, tq) => {
+      const handle = await start(tq, twoStagePlan());
+      await rejectsWithCause(handle.result(), /no workload in production uses/);
+      assert.deepEqual(d.calls.map((c) => c.name), ['discover']);
+      const desc = await handle.describe();
+      assert.equal(desc.searchAttributes.RotorPhase?.[0], 'FAILED');
+    });
+  });
+
+  it('shows the rotation at a glance: search attributes and activity summaries', async () => {
+    await withWorker({}, async (_d, tq) => {
+      const handle = await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { watch: '0s', strategy: 'rolling' }, top: { retention: '0s' } }));
+      const result: RotationStatus = await handle.result();
+      const desc = await handle.describe();
+      assert.equal(desc.searchAttributes.RotorSecret?.[0], 'auth-api-secrets');
+      assert.equal(desc.searchAttributes.RotorPhase?.[0], 'COMPLETED');
+      const history = await handle.fetchHistory();
+      const summaries = (history.events ?? [])
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => Buffer.from(e.userMetadata?.summary?.data ?? []).toString());
+      assert.ok(summaries.some((s) => s.includes(`switch 1 workload(s) in production to ${result.newVersion}`)), summaries.join('\n'));
+      void workload;
+    });
+  });
+});

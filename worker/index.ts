@@ -1,0 +1,53 @@
+// The rotor worker: connect, make sure the search attributes exist, build the adapters, run.
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, type RotorDeps } from '../activities';
+import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
+import { KubernetesSecretStore } from '../activities/store-kubernetes';
+import { SEARCH_ATTRIBUTES } from '../workflows/api';
+import { workerConfig, type WorkerConfig } from './config';
+
+export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
+  if (config.backend === 'memory') {
+    const world = loadMemoryWorld(config.memoryWorld!);
+    return { cluster: new MemoryCluster(world), store: new KubernetesSecretStore(), metrics: new MemoryMetrics(world), log };
+  }
+  throw new Error('the kubernetes backend is not part of this build yet; run the worker with ROTOR_BACKEND=memory ROTOR_MEMORY_WORLD=<world.json>');
+}
+
+/** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
+export async function ensureSearchAttributes(connection: NativeConnection, namespace: string): Promise<void> {
+  const wanted = Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, 2 /* KEYWORD */]));
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = Object.fromEntries(Object.entries(wanted).filter(([name]) => !existing.customAttributes?.[name]));
+    if (Object.keys(missing).length === 0) return;
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+  } catch (err) {
+    throw new Error(
+      `cannot register the search attributes ${Object.keys(wanted).join(', ')} in namespace ${namespace} (${(err as Error).message}); ` +
+        `add them once with: ${Object.keys(wanted).map((n) => `temporal operator search-attribute create --namespace ${namespace} --name ${n} --type Keyword`).join(' && ')}`,
+    );
+  }
+}
+
+export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m: string) => process.stderr.write(`${m}\n`)): Promise<void> {
+  const config = workerConfig(process.env, overrides);
+  const deps = buildDeps(config, (message, fields) => log(`[rotor] ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`));
+  const connection = await NativeConnection.connect({ address: config.address });
+  try {
+    await ensureSearchAttributes(connection, config.namespace);
+    const worker = await Worker.create({
+      connection,
+      namespace: config.namespace,
+      taskQueue: config.taskQueue,
+      workflowsPath: require.resolve('../workflows'),
+      activities: createActivities(deps),
+      // Cancellation reaches a running analysis through its heartbeat: an abort stops it within seconds.
+      maxHeartbeatThrottleInterval: '5s',
+    });
+    log(`[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend}`);
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}

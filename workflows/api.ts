@@ -1,0 +1,99 @@
+// The rotation's public surface: phases, signals, the rollback update, the status query and the
+// search attributes. Shared by the workflow, the worker and the client.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { CheckResult, Holder, SwitchRecord } from '../activities/types';
+import type { PlanIssue } from './plan';
+
+export const PHASES = [
+  'PLANNING',
+  'CREATING',
+  'DEPLOYING',
+  'VERIFYING',
+  'SOAKING',
+  'AWAITING_APPROVAL',
+  'WATCHING',
+  'RETAINING',
+  'CLEANING_UP',
+  'COMPLETED',
+  'ROLLING_BACK',
+  'ROLLED_BACK',
+  'FAILED',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const TERMINAL_PHASES: readonly Phase[] = ['COMPLETED', 'ROLLED_BACK', 'FAILED'];
+/** Phases in which workloads may point at the new version and a rollback can move them back. */
+export const ROLLBACK_PHASES: readonly Phase[] = ['DEPLOYING', 'VERIFYING', 'SOAKING', 'AWAITING_APPROVAL', 'WATCHING'];
+
+export const TASK_QUEUE = 'rotor';
+export const WORKFLOW_TYPE = 'rotateSecret';
+
+export interface RotationEvent {
+  at: string;
+  phase: Phase;
+  stage: string | null;
+  message: string;
+}
+
+export interface Approval {
+  stage: string;
+  by: string;
+  comment: string;
+  at: string;
+}
+
+export interface RotationStatus {
+  workflowId: string;
+  secret: string;
+  phase: Phase;
+  stage: string | null;
+  stages: string[];
+  newVersion: string | null;
+  previousVersion: string | null;
+  /** Per namespace, the version rotor is moving away from. */
+  previousVersions: Record<string, string | null>;
+  canaryPercent: number | null;
+  checks: CheckResult[];
+  /** What points at the new version right now, by rotor's own switching. */
+  switched: SwitchRecord[];
+  approvals: Approval[];
+  /** Set while cleanup waits on workloads that still use the previous version. */
+  holders: Holder[];
+  /** When the current wait ends (soak, watch, retention, approval), if it is timed. */
+  waitingUntil: string | null;
+  /** How the rotation ended, and for FAILED what was left where and how to finish by hand. */
+  outcome: string | null;
+  leftovers: string[];
+  planIssues: PlanIssue[];
+  events: RotationEvent[];
+  /** Total events recorded, including older ones no longer kept in `events`. */
+  eventCount: number;
+  startedAt: string;
+  updatedAt: string;
+}
+
+export interface ApproveInput {
+  by: string;
+  comment?: string;
+}
+
+export interface AbortInput {
+  reason: string;
+  by?: string;
+}
+
+export interface RollbackInput {
+  reason: string;
+  by?: string;
+}
+
+export const approveSignal = defineSignal<[ApproveInput]>('approve');
+export const abortSignal = defineSignal<[AbortInput]>('abort');
+export const rollbackUpdate = defineUpdate<RotationStatus, [RollbackInput]>('rollback');
+export const statusQuery = defineQuery<RotationStatus>('status');
+
+export const SA_SECRET = defineSearchAttributeKey('RotorSecret', SearchAttributeType.KEYWORD);
+export const SA_PHASE = defineSearchAttributeKey('RotorPhase', SearchAttributeType.KEYWORD);
+export const SA_STAGE = defineSearchAttributeKey('RotorStage', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [SA_SECRET, SA_PHASE, SA_STAGE];

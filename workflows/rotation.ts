@@ -1,0 +1,557 @@
+// rotateSecret: one durable workflow per rotation, written to read like the runbook.
+//
+// PLANNING -> CREATING -> per stage (DEPLOYING -> VERIFYING -> SOAKING -> AWAITING_APPROVAL?)
+//   -> WATCHING -> RETAINING -> CLEANING_UP -> COMPLETED; a failed check or an abort from DEPLOYING
+//   to WATCHING -> ROLLING_BACK -> ROLLED_BACK; what rotor cannot repair -> FAILED.
+//
+// History stays bounded whatever the soak, watch and retention times are:
+// - soak, watch, verification and canary pauses are each ONE heartbeating activity that measures
+//   at the stage's interval (a 24h soak at 1m is three history events, not 1,440 timers + activities).
+//   The activity paces itself on the wall clock, sees cancellation through its heartbeat, and resumes
+//   its count from the heartbeat details after a worker crash, so nothing is lost by not looping here;
+// - retention is one timer;
+// - cleanup, the only loop that can last indefinitely (a weekly CronJob may hold the old version for
+//   weeks), continues as new once a run's history reaches HISTORY_BUDGET, carrying its state.
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/common';
+import type { RotorActivities } from '../activities/contract';
+import type { CheckKind, CheckResult, DiscoveredStage, Holder, SwitchRecord, WorkloadUse } from '../activities/types';
+import {
+  ROLLBACK_PHASES,
+  SA_PHASE,
+  SA_SECRET,
+  SA_STAGE,
+  TERMINAL_PHASES,
+  abortSignal,
+  approveSignal,
+  rollbackUpdate,
+  statusQuery,
+  type Phase,
+  type RotationStatus,
+} from './api';
+import { formatDuration } from './duration';
+import { versionName } from './naming';
+import { validatePlan, type Stage } from './plan';
+
+/** Events a run may reach before cleanup continues as new; the bound asked of a run is 300. */
+export const HISTORY_BUDGET = 200;
+/** Status keeps this many recent events; older ones are counted, not kept, so the state stays small. */
+const EVENTS_KEPT = 60;
+const CHECKS_KEPT = 40;
+/** Attempts at a fresh version name when another rotation took the same second. */
+const NAME_ATTEMPTS = 5;
+
+export interface RotationInput {
+  /** The plan as written (YAML parsed to JSON); validated again here. */
+  plan: unknown;
+  requestedBy?: string;
+  /** State carried across continue-as-new; absent on the first run. */
+  carry?: CarriedState;
+}
+
+export interface CarriedState {
+  status: RotationStatus;
+  cleanupScans: number;
+}
+
+const quick: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: ['RotorInputError', 'VersionContentMismatch', 'Forbidden', 'NotFound'],
+  },
+};
+
+const acts = proxyActivities<RotorActivities>(quick);
+
+/** Thrown inside the forward path when a check or rollout says the new version must go. */
+class RollbackRequired extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'RollbackRequired';
+  }
+}
+
+/** An undo registered before the switch it undoes, so a switch that fails half-way is still reverted. */
+interface Undo {
+  stage: Stage;
+  workloads: WorkloadUse[];
+  records: SwitchRecord[];
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return describeError(err.cause);
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export async function rotateSecret(input: RotationInput): Promise<RotationStatus> {
+  const info = workflowInfo();
+  const started = new Date().toISOString();
+  const { plan, issues } = validatePlan(input.plan);
+
+  const status: RotationStatus = input.carry?.status ?? {
+    workflowId: info.workflowId,
+    secret: plan.secret,
+    phase: 'PLANNING',
+    stage: null,
+    stages: plan.stages.map((s) => s.name),
+    newVersion: null,
+    previousVersion: null,
+    previousVersions: {},
+    canaryPercent: null,
+    checks: [],
+    switched: [],
+    approvals: [],
+    holders: [],
+    waitingUntil: null,
+    outcome: null,
+    leftovers: [],
+    planIssues: issues,
+    events: [],
+    eventCount: 0,
+    startedAt: started,
+    updatedAt: started,
+  };
+
+  let abortRequest: { reason: string; by: string } | null = null;
+  let approvalFor: string | null = null;
+  let approvalGiven = false;
+  const undos: Undo[] = [];
+  const forward = new CancellationScope();
+  let discovered: DiscoveredStage[] = [];
+
+  function record(message: string): void {
+    const now = new Date().toISOString();
+    status.events.push({ at: now, phase: status.phase, stage: status.stage, message });
+    status.eventCount += 1;
+    if (status.events.length > EVENTS_KEPT) status.events.splice(0, status.events.length - EVENTS_KEPT);
+    status.updatedAt = now;
+  }
+
+  function details(): void {
+    const lines = [
+      `**${status.secret}** — ${status.phase}${status.stage ? ` (stage ${status.stage})` : ''}`,
+      `new: ${status.newVersion ?? '-'} · previous: ${status.previousVersion ?? '-'}`,
+    ];
+    if (status.canaryPercent !== null) lines.push(`canary: ${status.canaryPercent}%`);
+    if (status.waitingUntil) lines.push(`waiting until ${status.waitingUntil}`);
+    const last = status.events[status.events.length - 1];
+    if (last) lines.push(`last: ${last.message}`);
+    setCurrentDetails(lines.join('\n'));
+  }
+
+  function enter(phase: Phase, stage: string | null, message: string): void {
+    const stageChanged = stage !== status.stage;
+    status.phase = phase;
+    status.stage = stage;
+    status.waitingUntil = null;
+    record(message);
+    const pairs = [{ key: SA_PHASE, value: phase }];
+    upsertSearchAttributes(stageChanged ? [...pairs, { key: SA_STAGE, value: stage ?? '-' }] : pairs);
+    details();
+  }
+
+  function waitUntil(ms: number): void {
+    status.waitingUntil = new Date(Date.now() + ms).toISOString();
+    details();
+  }
+
+  function addCheck(check: CheckResult): void {
+    status.checks.push(check);
+    if (status.checks.length > CHECKS_KEPT) status.checks.splice(0, status.checks.length - CHECKS_KEPT);
+    record(`${check.check} check in ${check.stage}: ${check.verdict} — ${check.reason}`);
+  }
+
+  // --- handlers -------------------------------------------------------------------------------
+  setHandler(statusQuery, () => status);
+
+  setHandler(approveSignal, ({ by, comment }) => {
+    if (status.phase !== 'AWAITING_APPROVAL' || !approvalFor) {
+      record(`approval by ${by} ignored: nothing awaits approval in phase ${status.phase}`);
+      return;
+    }
+    approvalGiven = true;
+    status.approvals.push({ stage: approvalFor, by, comment: comment ?? '', at: new Date().toISOString() });
+    record(`approved by ${by} for ${approvalFor}${comment ? `: ${comment}` : ''}`);
+  });
+
+  setHandler(abortSignal, ({ reason, by }) => {
+    if (TERMINAL_PHASES.includes(status.phase) || status.phase === 'ROLLING_BACK' || abortRequest) {
+      record(`abort by ${by ?? 'operator'} ignored in phase ${status.phase}: ${reason}`);
+      return;
+    }
+    abortRequest = { reason, by: by ?? 'operator' };
+    record(`abort requested by ${abortRequest.by}: ${reason}`);
+    forward.cancel();
+  });
+
+  setHandler(
+    rollbackUpdate,
+    async ({ reason, by }) => {
+      abortRequest = { reason: `rollback requested: ${reason}`, by: by ?? 'operator' };
+      record(`rollback requested by ${abortRequest.by}: ${reason}`);
+      forward.cancel();
+      await condition(() => status.phase === 'ROLLED_BACK' || status.phase === 'FAILED');
+      return status;
+    },
+    {
+      validator: ({ reason }) => {
+        if (typeof reason !== 'string' || reason.trim() === '') throw new Error('rollback needs a reason: rotor rollback <id> --reason "..."');
+        if (!ROLLBACK_PHASES.includes(status.phase) || abortRequest) {
+          const why = abortRequest
+            ? 'a rollback or abort is already under way'
+            : TERMINAL_PHASES.includes(status.phase) || status.phase === 'RETAINING' || status.phase === 'CLEANING_UP'
+              ? 'the new version is already committed; start a new rotation to move on'
+              : 'nothing has been switched yet; use `rotor abort` to stop the rotation';
+          throw new Error(`rollback is possible from DEPLOYING to WATCHING, not in ${status.phase}: ${why}`);
+        }
+      },
+    },
+  );
+
+  upsertSearchAttributes([
+    { key: SA_SECRET, value: plan.secret || '-' },
+    { key: SA_PHASE, value: status.phase },
+    { key: SA_STAGE, value: status.stage ?? '-' },
+  ]);
+
+  // --- steps ---------------------------------------------------------------------------------
+  async function monitor(stage: Stage, check: CheckKind, durationMs: number): Promise<void> {
+    if (durationMs <= 0) return;
+    waitUntil(durationMs);
+    if (!stage.analysis) {
+      // No metrics configured: the time still passes (a soak is a soak), only rollout health is checked.
+      await sleep(durationMs);
+      return;
+    }
+    const result = await acts.monitorAnalysis.executeWithOptions(
+      {
+        ...quick,
+        startToCloseTimeout: durationMs + 10 * 60_000,
+        heartbeatTimeout: '1m',
+        retry: { ...quick.retry, maximumAttempts: 5 },
+        // An abort waits for the measuring to stop, so no analysis outlives the phase it judged.
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        summary: `${check} ${stage.name}: ${stage.analysis.provider} every ${formatDuration(stage.analysis.intervalMs)} for ${formatDuration(durationMs)}`,
+      },
+      [{ stage: stage.name, check, analysis: stage.analysis, durationMs }],
+    );
+    addCheck(result);
+    if (result.verdict !== 'passed') throw new RollbackRequired(`${check} check in ${stage.name} ${result.verdict}: ${result.reason}`);
+  }
+
+  async function waitForRollout(stage: Stage, workloads: WorkloadUse[]): Promise<void> {
+    const result = await acts.waitForRollout.executeWithOptions(
+      {
+        ...quick,
+        startToCloseTimeout: stage.rolloutTimeoutMs + 60_000,
+        heartbeatTimeout: '30s',
+        retry: { ...quick.retry, maximumAttempts: 3 },
+        cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        summary: `wait for rollout of ${workloads.length} workload(s) in ${stage.namespace}`,
+      },
+      [{ stage: stage.name, namespace: stage.namespace, workloads, timeoutMs: stage.rolloutTimeoutMs }],
+    );
+    if (!result.ready) throw new RollbackRequired(`rollout in ${stage.namespace} did not become ready: ${result.message}`);
+    record(`rollout ready in ${stage.namespace}: ${result.message}`);
+  }
+
+  /** Switching changes the world, so it is never cancelled half-way: an abort waits for it, then reverts it. */
+  async function switchStage(stage: Stage, undo: Undo, weightPercent?: number): Promise<void> {
+    const previous = status.previousVersions[stage.namespace]!;
+    const records = await CancellationScope.nonCancellable(() =>
+      acts.switchWorkloads.executeWithOptions(
+        {
+          ...quick,
+          summary:
+            weightPercent === undefined
+              ? `switch ${undo.workloads.length} workload(s) in ${stage.namespace} to ${status.newVersion}`
+              : `canary ${weightPercent}% in ${stage.namespace} on ${status.newVersion}`,
+        },
+        [
+          {
+            stage: stage.name,
+            namespace: stage.namespace,
+            workloads: undo.workloads,
+            from: previous,
+            to: status.newVersion!,
+            strategy: stage.strategy.type,
+            weightPercent,
+          },
+        ],
+      ),
+    );
+    undo.records = records;
+    status.switched = [...status.switched.filter((r) => r.namespace !== stage.namespace), ...records];
+    const fields = records.reduce((n, r) => n + r.fields.length, 0);
+    record(
+      weightPercent === undefined
+        ? `switched ${records.length} workload(s), ${fields} reference(s), in ${stage.namespace} to ${status.newVersion}`
+        : `canary at ${weightPercent}% in ${stage.namespace}`,
+    );
+  }
+
+  async function deployStage(stage: Stage, workloads: WorkloadUse[]): Promise<void> {
+    const undo: Undo = { stage, workloads, records: [] };
+    undos.push(undo);
+    if (stage.strategy.type === 'canary') {
+      for (const step of stage.strategy.steps) {
+        enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`);
+        await switchStage(stage, undo, step);
+        status.canaryPercent = step;
+        await waitForRollout(stage, workloads);
+        enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`);
+        await monitor(stage, 'canary', stage.strategy.pauseMs);
+      }
+      status.canaryPercent = null;
+      return;
+    }
+    enter('DEPLOYING', stage.name, `switching ${workloads.length} workload(s) in ${stage.namespace} (${stage.strategy.type})`);
+    await switchStage(stage, undo);
+    await waitForRollout(stage, workloads);
+    if (stage.analysis) {
+      enter('VERIFYING', stage.name, `verifying for ${formatDuration(stage.analysis.verifyMs)}`);
+      await monitor(stage, 'verify', stage.analysis.verifyMs);
+    }
+  }
+
+  async function awaitApproval(stage: Stage): Promise<void> {
+    approvalFor = stage.name;
+    approvalGiven = false;
+    enter('AWAITING_APPROVAL', stage.name, `waiting for \`rotor approve ${info.workflowId}\` before ${stage.name} (up to ${formatDuration(stage.approvalTimeoutMs)})`);
+    waitUntil(stage.approvalTimeoutMs);
+    const approved = await condition(() => approvalGiven, stage.approvalTimeoutMs);
+    approvalFor = null;
+    if (!approved) {
+      // Documented choice: an approval that never comes rolls back, rather than leaving staging on a
+      // version production never got, for an unbounded time.
+      throw new RollbackRequired(`no approval for ${stage.name} within ${formatDuration(stage.approvalTimeoutMs)}`);
+    }
+  }
+
+  async function forwardPath(): Promise<void> {
+    for (const [index, stage] of plan.stages.entries()) {
+      if (stage.approval === 'required') await awaitApproval(stage);
+      const found = discovered[index];
+      await deployStage(stage, found.workloads);
+      if (index < plan.stages.length - 1 && stage.soakMs > 0) {
+        enter('SOAKING', stage.name, `soaking ${stage.name} for ${formatDuration(stage.soakMs)}`);
+        await monitor(stage, 'soak', stage.soakMs);
+      }
+    }
+    const last = plan.stages[plan.stages.length - 1];
+    if (last.watchMs > 0) {
+      enter('WATCHING', last.name, `watching ${last.name} for ${formatDuration(last.watchMs)}`);
+      await monitor(last, 'watch', last.watchMs);
+    }
+  }
+
+  /** Undo exactly what was switched, newest first; an abort cannot interrupt it. */
+  async function rollBack(reason: string): Promise<RotationStatus> {
+    enter('ROLLING_BACK', status.stage, `rolling back: ${reason}`);
+    status.canaryPercent = null;
+    await CancellationScope.nonCancellable(async () => {
+      for (const undo of [...undos].reverse()) {
+        const { stage } = undo;
+        const previous = status.previousVersions[stage.namespace]!;
+        try {
+          const reverted = await acts.revertWorkloads.executeWithOptions(
+            { ...quick, summary: `revert ${stage.namespace} to ${previous}` },
+            [{ stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, from: status.newVersion!, to: previous, records: undo.records }],
+          );
+          status.switched = status.switched.filter((r) => r.namespace !== stage.namespace);
+          record(`reverted ${reverted.length} workload(s) in ${stage.namespace} to ${previous}`);
+          const rollout = await acts.waitForRollout.executeWithOptions(
+            { ...quick, startToCloseTimeout: stage.rolloutTimeoutMs + 60_000, heartbeatTimeout: '30s', summary: `wait for rollback in ${stage.namespace}` },
+            [{ stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, timeoutMs: stage.rolloutTimeoutMs }],
+          );
+          if (!rollout.ready) status.leftovers.push(`${stage.namespace}: reverted to ${previous} but the rollout is not ready (${rollout.message}); check \`kubectl -n ${stage.namespace} rollout status\``);
+        } catch (err) {
+          status.leftovers.push(
+            `${stage.namespace}: could not revert to ${previous} (${describeError(err)}); these still point at ${status.newVersion}: ${
+              undo.records.map((r) => `${r.kind}/${r.name}`).join(', ') || undo.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')
+            } — set their Secret references back to ${previous} by hand`,
+          );
+        }
+      }
+      try {
+        await acts.finalizeVersion.executeWithOptions({ ...quick, summary: `mark ${status.newVersion} failed` }, [
+          {
+            secret: plan.secret,
+            version: status.newVersion!,
+            previousVersion: status.previousVersion,
+            store: plan.store,
+            namespaces: plan.stages.map((s) => s.namespace),
+            outcome: 'failed',
+          },
+        ]);
+      } catch (err) {
+        status.leftovers.push(`store: could not mark ${status.newVersion} failed (${describeError(err)}); the previous version is still current`);
+      }
+    });
+    if (status.leftovers.length) return fail(`rollback incomplete after: ${reason}`);
+    status.outcome = `rolled back: ${reason}`;
+    enter('ROLLED_BACK', status.stage, `rolled back; every switched workload is on its previous version again`);
+    return status;
+  }
+
+  function fail(reason: string): never {
+    status.outcome = `failed: ${reason}`;
+    enter('FAILED', status.stage, `${reason}${status.leftovers.length ? ` — left: ${status.leftovers.join('; ')}` : ''}`);
+    throw ApplicationFailure.nonRetryable(`rotation of ${plan.secret} FAILED: ${reason}`, 'RotationFailed', status);
+  }
+
+  async function cleanUp(cleanupScans: number): Promise<RotationStatus> {
+    const previous = status.previousVersion!;
+    const namespaces = plan.stages.map((s) => s.namespace);
+    for (let scans = cleanupScans; ; scans++) {
+      if (abortRequest) break;
+      enter('CLEANING_UP', null, `scanning every namespace for workloads that still use ${previous}`);
+      const scan = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${previous}` }, [
+        { secretName: previous, namespaces },
+      ]);
+      let holders: Holder[] = scan;
+      if (holders.length === 0) {
+        const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${previous} (guarded)` }, [
+          { secret: plan.secret, version: previous, namespaces, store: plan.store },
+        ]);
+        if (deletion.deleted) {
+          status.holders = [];
+          status.outcome = `completed: ${status.newVersion} is current; ${previous} deleted from ${deletion.namespaces.join(', ')}`;
+          enter('COMPLETED', null, `deleted ${previous}; ${status.newVersion} is current`);
+          return status;
+        }
+        holders = deletion.holders;
+      }
+      status.holders = holders;
+      record(
+        `${previous} is still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
+      );
+      waitUntil(plan.cleanupRecheckMs);
+      await condition(() => abortRequest !== null, plan.cleanupRecheckMs);
+      if (workflowInfo().historyLength >= HISTORY_BUDGET || workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        record(`continuing as new after ${workflowInfo().historyLength} history events`);
+        await continueAsNew<typeof rotateSecret>({ ...input, carry: { status, cleanupScans: scans + 1 } });
+      }
+    }
+    status.outcome = `completed: ${status.newVersion} is current; ${previous} kept (cleanup stopped by abort: ${abortRequest!.reason})`;
+    enter('COMPLETED', null, `cleanup stopped by abort; ${previous} kept`);
+    return status;
+  }
+
+  // --- the runbook -----------------------------------------------------------------------------
+  if (input.carry) {
+    record(`resumed cleanup in a new run (${input.carry.cleanupScans} scan(s) so far)`);
+    return cleanUp(input.carry.cleanupScans);
+  }
+
+  record(`rotation of ${plan.secret} requested by ${input.requestedBy ?? 'unknown'}`);
+  details();
+  if (issues.length) return fail(`the plan is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+
+  // PLANNING: resolve the current version and every workload that uses it; nothing changes yet.
+  try {
+    discovered = await acts.discover.executeWithOptions({ ...quick, summary: `discover workloads using ${plan.secret}` }, [
+      { secret: plan.secret, stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads })) },
+    ]);
+  } catch (err) {
+    return fail(`could not discover workloads (nothing was changed): ${describeError(err)}`);
+  }
+  const problems: string[] = [];
+  plan.stages.forEach((stage, i) => {
+    const found = discovered[i];
+    status.previousVersions[stage.namespace] = found.previousVersion;
+    if (!found.previousVersion) problems.push(`no version of ${plan.secret} is in use in namespace ${stage.namespace}`);
+    else if (found.workloads.length === 0) problems.push(`no workload in ${stage.namespace} uses ${found.previousVersion}`);
+    if (found.missing.length) problems.push(`listed workload(s) ${found.missing.join(', ')} in ${stage.namespace} do not use ${found.previousVersion}`);
+    record(`${stage.namespace}: ${found.workloads.length} workload(s) use ${found.previousVersion ?? 'nothing'}: ${found.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`);
+  });
+  status.previousVersion = discovered[0]?.previousVersion ?? null;
+  if (problems.length) return fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
+  if (abortRequest) {
+    status.outcome = `aborted before anything changed: ${(abortRequest as { reason: string }).reason}`;
+    enter('ROLLED_BACK', null, 'aborted during planning; nothing was changed');
+    return status;
+  }
+
+  // CREATING: the value is generated or read inside the activity; only its name passes through here.
+  enter('CREATING', null, `creating the new version of ${plan.secret}`);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const candidate = versionName(plan.secret, new Date());
+      const created = await CancellationScope.nonCancellable(() =>
+        acts.createVersion.executeWithOptions({ ...quick, summary: `create ${candidate} in ${plan.stages.map((s) => s.namespace).join(', ')}` }, [
+          {
+            secret: plan.secret,
+            version: candidate,
+            rotationId: `${info.workflowId}/${info.firstExecutionRunId}`,
+            value: plan.value,
+            store: plan.store,
+            namespaces: plan.stages.map((s) => s.namespace),
+          },
+        ]),
+      );
+      if (created.outcome !== 'conflict') {
+        status.newVersion = candidate;
+        record(`${created.outcome === 'created' ? 'created' : 'found already created'} ${candidate} (keys: ${created.keys.join(', ')}) in ${created.namespaces.join(', ')}`);
+        break;
+      }
+      record(`${candidate} already belongs to ${created.owner}; taking the next second`);
+      if (attempt >= NAME_ATTEMPTS) throw new Error(`no free version name after ${NAME_ATTEMPTS} attempts`);
+      await sleep(1_000);
+    }
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return fail(`could not create the new version (no workload was switched): ${describeError(err)}`);
+  }
+  if (abortRequest) return rollBack((abortRequest as { reason: string }).reason);
+
+  // DEPLOYING ... WATCHING, cancellable by abort or the rollback update.
+  try {
+    await forward.run(forwardPath);
+  } catch (err) {
+    const reason = abortRequest
+      ? (abortRequest as { reason: string }).reason
+      : err instanceof RollbackRequired
+        ? err.reason
+        : `error in ${status.phase}${status.stage ? ` (${status.stage})` : ''}: ${describeError(err)}`;
+    // Cancelling the workflow from the Web UI is an abort too: it must not leave workloads half-switched.
+    return rollBack(!abortRequest && isCancellation(err) ? 'workflow cancellation requested' : reason);
+  }
+
+  // The new version is proven everywhere: make it current in the store, keep the old one for a while.
+  await acts.finalizeVersion.executeWithOptions({ ...quick, summary: `make ${status.newVersion} current` }, [
+    {
+      secret: plan.secret,
+      version: status.newVersion!,
+      previousVersion: status.previousVersion,
+      store: plan.store,
+      namespaces: plan.stages.map((s) => s.namespace),
+      outcome: 'committed',
+    },
+  ]);
+  enter('RETAINING', null, `keeping ${status.previousVersion} for ${formatDuration(plan.retentionMs)}`);
+  waitUntil(plan.retentionMs);
+  await condition(() => abortRequest !== null, plan.retentionMs);
+  return cleanUp(0);
+}

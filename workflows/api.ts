@@ -54,6 +54,8 @@ export interface RotationStatus {
   /** Per namespace, the version rotor is moving away from. */
   previousVersions: Record<string, string | null>;
   canaryPercent: number | null;
+  /** Step on the happy path (1-based) of `total`, and its key, e.g. `DEPLOYING:production:25`. */
+  progress: { step: number; total: number; key: string };
   checks: CheckResult[];
   /** What points at the new version right now, by rotor's own switching. */
   switched: SwitchRecord[];

@@ -46,6 +46,7 @@ import {
 } from './api';
 import { formatDuration } from './duration';
 import { versionName } from './naming';
+import { plannedSteps, stepKey } from './progress';
 import { validatePlan, type Stage } from './plan';
 
 /** Events a run may reach before cleanup continues as new; the bound asked of a run is 300. */
@@ -118,6 +119,7 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     previousVersion: null,
     previousVersions: {},
     canaryPercent: null,
+    progress: { step: 1, total: plannedSteps(plan).length, key: 'PLANNING' },
     checks: [],
     switched: [],
     approvals: [],
@@ -159,10 +161,15 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     setCurrentDetails(lines.join('\n'));
   }
 
-  function enter(phase: Phase, stage: string | null, message: string): void {
+  const steps = plannedSteps(plan);
+  function enter(phase: Phase, stage: string | null, message: string, canaryPercent: number | null = null): void {
     const stageChanged = stage !== status.stage;
     status.phase = phase;
     status.stage = stage;
+    const key = stepKey(phase, stage, canaryPercent);
+    const at = steps.indexOf(key);
+    // Off the happy path (rolling back, failed) the step stays where it was.
+    if (at >= 0) status.progress = { step: at + 1, total: steps.length, key };
     status.waitingUntil = null;
     record(message);
     const pairs = [{ key: SA_PHASE, value: phase }];
@@ -315,11 +322,11 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     undos.push(undo);
     if (stage.strategy.type === 'canary') {
       for (const step of stage.strategy.steps) {
-        enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`);
+        enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`, step);
         await switchStage(stage, undo, step);
         status.canaryPercent = step;
         await waitForRollout(stage, workloads);
-        enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`);
+        enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
         await monitor(stage, 'canary', stage.strategy.pauseMs);
       }
       status.canaryPercent = null;

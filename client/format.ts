@@ -1,0 +1,55 @@
+// Rendering a rotation's status for a terminal.
+import type { RotationStatus } from '../workflows/api';
+
+function bar(step: number, total: number, width = 24): string {
+  const filled = Math.round((step / Math.max(total, 1)) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+function until(iso: string, now: Date): string {
+  const ms = Date.parse(iso) - now.getTime();
+  if (ms <= 0) return iso;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const s = Math.floor((ms % 60_000) / 1000);
+  return `${iso} (in ${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${h ? '' : `${s}s`})`;
+}
+
+/** One line for --watch: phase, stage, step, percentage. */
+export function progressLine(s: RotationStatus): string {
+  const pct = Math.round((s.progress.step / s.progress.total) * 100);
+  const stage = s.stage ? ` ${s.stage}` : '';
+  const canary = s.canaryPercent !== null ? ` canary ${s.canaryPercent}%` : '';
+  return `${bar(s.progress.step, s.progress.total)} ${String(pct).padStart(3)}%  step ${s.progress.step}/${s.progress.total}  ${s.phase}${stage}${canary}`;
+}
+
+export function formatStatus(s: RotationStatus, opts: { events?: number; now?: Date } = {}): string {
+  const now = opts.now ?? new Date();
+  const lines: string[] = [];
+  const row = (k: string, v: string) => lines.push(`${k.padEnd(10)} ${v}`);
+  row('rotation', `${s.workflowId} (secret ${s.secret})`);
+  row('phase', `${s.phase}${s.stage ? ` — stage ${s.stage}` : ''}`);
+  row('progress', progressLine(s));
+  row('new', s.newVersion ?? '-');
+  row('previous', Object.entries(s.previousVersions).map(([ns, v]) => `${v ?? '-'} (${ns})`).join(', ') || (s.previousVersion ?? '-'));
+  if (s.canaryPercent !== null) row('canary', `${s.canaryPercent}% of replicas on ${s.newVersion}`);
+  if (s.waitingUntil) row('waiting', `until ${until(s.waitingUntil, now)}`);
+  if (s.switched.length) row('switched', s.switched.map((r) => `${r.kind}/${r.name} in ${r.namespace} (${r.fields.length} ref)`).join(', '));
+  if (s.holders.length) row('holders', s.holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', '));
+  for (const a of s.approvals) row('approved', `${a.stage} by ${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
+  const checks = s.checks.slice(-5);
+  if (checks.length) {
+    lines.push('checks');
+    for (const c of checks) {
+      lines.push(`  ${c.verdict.toUpperCase().padEnd(12)} ${c.check} ${c.stage}: ${c.measurements} measurement(s), last ${c.lastValue ?? 'n/a'} vs threshold ${c.threshold} — ${c.reason}`);
+    }
+  }
+  if (s.outcome) row('outcome', s.outcome);
+  for (const l of s.leftovers) row('LEFT', l);
+  const events = s.events.slice(-(opts.events ?? 8));
+  if (events.length) {
+    lines.push(`events (last ${events.length} of ${s.eventCount})`);
+    for (const e of events) lines.push(`  ${e.at}  ${e.phase.padEnd(17)} ${e.stage ? `${e.stage}: ` : ''}${e.message}`);
+  }
+  return lines.join('\n');
+}

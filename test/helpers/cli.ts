@@ -1,0 +1,55 @@
+// Running the real rotor CLI (bin/rotor.js) as a user would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './tools';
+
+export const rotorBin = join(repoRoot, 'bin', 'rotor.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function rotor(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [rotorBin, ...args], { env: { ...process.env, ...env }, cwd: repoRoot });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`rotor ${args.join(' ')} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running `rotor worker`, resolved once it says it is ready. */
+export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; output: () => string; stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, [rotorBin, 'worker'], { env: { ...process.env, ...env }, cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  proc.stdout!.on('data', (d) => (output += d));
+  proc.stderr!.on('data', (d) => (output += d));
+  const deadline = Date.now() + 60_000;
+  while (!/worker ready/.test(output)) {
+    if (proc.exitCode !== null) throw new Error(`rotor worker exited (${proc.exitCode}):\n${output}`);
+    if (Date.now() > deadline) throw new Error(`rotor worker not ready after 60 s:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    proc,
+    output: () => output,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGINT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    },
+  };
+}

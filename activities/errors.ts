@@ -1,6 +1,6 @@
 // rotor's own errors. Adapters translate every client exception into one of these at their boundary,
 // with the API status, reason and object, and never a response body (a Secret's body is its value).
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 
 export type RotorErrorType =
   | 'RotorInputError'
@@ -31,9 +31,12 @@ export class RotorError extends Error {
   }
 }
 
-/** The failure an activity throws: a RotorError keeps its type; anything else says only its message. */
-export function toActivityFailure(err: unknown, doing: string): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return err;
+/**
+ * The failure an activity throws: a RotorError keeps its type; anything else says only its message.
+ * Cancellation passes through untouched, so the workflow sees the activity cancelled, not failed.
+ */
+export function toActivityFailure(err: unknown, doing: string): ApplicationFailure | CancelledFailure {
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   if (err instanceof RotorError) {
     return ApplicationFailure.create({
       message: `${doing}: ${err.message}`,

@@ -1,0 +1,187 @@
+// The activities of createActivities over the memory adapters, in a mock activity context: idempotent
+// creation, analysis at an interval with heartbeats, resumption, cancellation, guarded deletion.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { CancelledFailure } from '@temporalio/common';
+import { createActivities } from '../activities';
+import { MemoryCluster, MemoryMetrics, type MemoryWorld } from '../activities/memory';
+import { KubernetesSecretStore } from '../activities/store-kubernetes';
+import type { Analysis } from '../workflows/plan';
+
+const OLD = 'auth-api-secrets-20250101000000';
+const NEW = 'auth-api-secrets-20251129120000';
+const ENV_FROM = 'spec.template.spec.containers[0].envFrom[0].secretRef.name';
+
+function world(metrics: MemoryWorld['metrics'] = {}): MemoryWorld {
+  return {
+    secrets: [
+      ...['staging', 'production'].map((namespace) => ({ namespace, name: OLD, data: { api_token: 'old-value' } })),
+      { namespace: 'staging', name: 'unrelated', data: { tls: 'x' } },
+    ],
+    workloads: [
+      { kind: 'Deployment', namespace: 'staging', name: 'auth-api', refs: { [ENV_FROM]: OLD, 'spec.template.spec.volumes[0].secret.secretName': 'unrelated' } },
+      { kind: 'CronJob', namespace: 'staging', name: 'weekly-report', refs: { 'spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName': OLD } },
+      { kind: 'Deployment', namespace: 'production', name: 'auth-api', refs: { [ENV_FROM]: OLD } },
+    ],
+    metrics,
+  };
+}
+
+function setup(metrics?: MemoryWorld['metrics']) {
+  const w = world(metrics);
+  const cluster = new MemoryCluster(w);
+  const logs: string[] = [];
+  const acts = createActivities({ cluster, store: new KubernetesSecretStore(), metrics: new MemoryMetrics(w), log: (m, f) => logs.push(`${m} ${JSON.stringify(f ?? {})}`) });
+  return { w, cluster, acts, logs };
+}
+
+/** env.run with the activity's own input and output types. */
+function run<I, O>(env: MockActivityEnvironment, fn: (input: I) => Promise<O>, input: I): Promise<O> {
+  return env.run(fn as (input: unknown) => Promise<O>, input);
+}
+
+const analysis = (over: Partial<Analysis> = {}): Analysis => ({
+  provider: 'prometheus',
+  query: 'errors',
+  threshold: 0.01,
+  intervalMs: 20,
+  failureLimit: 2,
+  inconclusiveLimit: 3,
+  verifyMs: 60,
+  ...over,
+});
+
+describe('activities over the memory adapters', () => {
+  it('creates the version once per namespace, idempotently, returning keys and never values', async () => {
+    const { w, acts, logs } = setup();
+    const input = {
+      secret: 'auth-api-secrets',
+      version: NEW,
+      rotationId: 'rotate-staging-auth-api-secrets/run-1',
+      value: { generate: { keys: ['api_token', 'signing_key'], length: 40 } },
+      store: 'kubernetes' as const,
+      namespaces: ['staging', 'production'],
+    };
+    const env = new MockActivityEnvironment();
+    const first = await run(env, acts.createVersion, input);
+    assert.deepEqual(first, { outcome: 'created', namespaces: ['staging', 'production'], keys: ['api_token', 'signing_key'] });
+    const created = w.secrets.filter((s) => s.name === NEW);
+    assert.equal(created.length, 2);
+    assert.equal(created[0].data.api_token.length, 40);
+    assert.equal(created[0].data.api_token, created[1].data.api_token, 'the same value in every namespace');
+    assert.equal(created[0].immutable, true);
+    assert.deepEqual(created[0].labels, { 'rotor.dev/secret': 'auth-api-secrets', 'rotor.dev/version': '20251129120000' });
+    // A retry (say after a crash) reuses the value already written.
+    const again = await run(env, acts.createVersion, input);
+    assert.ok(again.outcome !== 'conflict');
+    assert.equal(again.outcome, 'exists');
+    assert.equal(w.secrets.filter((s) => s.name === NEW)[0].data.api_token, created[0].data.api_token);
+    // Another rotation that lands on the same name is told so.
+    const other = await run(env, acts.createVersion, { ...input, rotationId: 'rotate-staging-auth-api-secrets/run-2' });
+    assert.deepEqual(other, { outcome: 'conflict', owner: 'rotate-staging-auth-api-secrets/run-1' });
+    const value = created[0].data.api_token;
+    assert.ok(!JSON.stringify([first, again, other]).includes(value));
+    assert.ok(!logs.join('\n').includes(value));
+  });
+
+  it('discovers the workloads using the current version, and names listed workloads that do not', async () => {
+    const { acts } = setup();
+    const env = new MockActivityEnvironment();
+    const found = await run(env, acts.discover, {
+      secret: 'auth-api-secrets',
+      stages: [
+        { name: 'staging', namespace: 'staging', workloads: 'auto' as const },
+        { name: 'production', namespace: 'production', workloads: [{ kind: 'Deployment' as const, name: 'auth-api' }, { kind: 'StatefulSet' as const, name: 'ghost' }] },
+      ],
+    });
+    assert.equal(found[0].previousVersion, OLD);
+    assert.deepEqual(found[0].workloads.map((w) => `${w.kind}/${w.name}`), ['Deployment/auth-api', 'CronJob/weekly-report']);
+    assert.deepEqual(found[1].workloads.map((w) => w.name), ['auth-api']);
+    assert.deepEqual(found[1].missing, ['StatefulSet/ghost']);
+  });
+
+  it('passes an analysis window after measuring at the interval, heartbeating progress', async () => {
+    const { acts } = setup({ errors: 0.001 });
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d) => beats.push(d));
+    const result = await run(env, acts.monitorAnalysis, { stage: 'staging', check: 'soak', analysis: analysis(), durationMs: 100 });
+    assert.equal(result.verdict, 'passed');
+    assert.equal(result.measurements, 5);
+    assert.equal(result.lastValue, 0.001);
+    assert.ok(beats.length >= 5);
+  });
+
+  it('fails at the failure limit of consecutive bad measurements, not before', async () => {
+    const { acts } = setup({ errors: [0.5, 0.001, 0.5, 0.5, 0.001] });
+    const env = new MockActivityEnvironment();
+    const result = await run(env, acts.monitorAnalysis, { stage: 'production', check: 'canary', analysis: analysis(), durationMs: 1_000 });
+    assert.equal(result.verdict, 'failed');
+    assert.equal(result.measurements, 4, 'stopped at the second consecutive failure');
+    assert.match(result.reason, /2 consecutive measurement\(s\) above the threshold 0.01/);
+  });
+
+  it('never passes without data', async () => {
+    const { acts } = setup({ errors: null });
+    const env = new MockActivityEnvironment();
+    const result = await run(env, acts.monitorAnalysis, { stage: 'staging', check: 'verify', analysis: analysis({ inconclusiveLimit: 10 }), durationMs: 60 });
+    assert.equal(result.verdict, 'inconclusive');
+    assert.match(result.reason, /no data is not a pass/);
+  });
+
+  it('resumes a window from its heartbeat details after a retry', async () => {
+    const { acts } = setup({ errors: 0.001 });
+    const startedAt = new Date(Date.now() - 80).toISOString();
+    const env = new MockActivityEnvironment({ heartbeatDetails: { startedAt, recent: [], taken: 4, successful: 4 }, attempt: 2 });
+    const result = await run(env, acts.monitorAnalysis, { stage: 'staging', check: 'soak', analysis: analysis(), durationMs: 100 });
+    assert.equal(result.verdict, 'passed');
+    assert.equal(result.startedAt, startedAt, 'the same window, not a new one');
+    assert.equal(result.measurements, 5);
+  });
+
+  it('stops measuring when cancelled', async () => {
+    const { acts } = setup({ errors: 0.001 });
+    const env = new MockActivityEnvironment();
+    const running = run(env, acts.monitorAnalysis, { stage: 'staging', check: 'soak', analysis: analysis({ intervalMs: 1_000 }), durationMs: 86_400_000 });
+    setTimeout(() => env.cancel(), 50);
+    await assert.rejects(running, (err) => err instanceof CancelledFailure);
+  });
+
+  it('switches and reverts exactly the recorded fields', async () => {
+    const { w, acts } = setup();
+    const env = new MockActivityEnvironment();
+    await run(env, acts.createVersion, { secret: 'auth-api-secrets', version: NEW, rotationId: 'r', value: { generate: { keys: ['api_token'], length: 32 } }, store: 'kubernetes', namespaces: ['staging'] });
+    const [found] = await run(env, acts.discover, { secret: 'auth-api-secrets', stages: [{ name: 'staging', namespace: 'staging', workloads: 'auto' as const }] });
+    const records = await run(env, acts.switchWorkloads, { stage: 'staging', namespace: 'staging', workloads: found.workloads, from: OLD, to: NEW, strategy: 'rolling' });
+    assert.deepEqual(records.map((r) => [r.name, r.fields]), [['auth-api', [ENV_FROM]], ['weekly-report', ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName']]]);
+    assert.deepEqual(await run(env, acts.waitForRollout, { stage: 'staging', namespace: 'staging', workloads: found.workloads, timeoutMs: 1_000 }), { ready: true, message: '2 workload(s) ready' });
+    // Someone else changes another field meanwhile; the revert leaves it alone.
+    w.workloads[0].refs['spec.template.spec.volumes[0].secret.secretName'] = 'changed-by-someone';
+    await run(env, acts.revertWorkloads, { stage: 'staging', namespace: 'staging', workloads: found.workloads, from: NEW, to: OLD, records });
+    assert.deepEqual(w.workloads[0].refs, { [ENV_FROM]: OLD, 'spec.template.spec.volumes[0].secret.secretName': 'changed-by-someone' });
+    assert.equal(w.workloads[2].refs[ENV_FROM], OLD, 'production untouched');
+  });
+
+  it('reports a rollout that cannot become ready because its Secret is missing', async () => {
+    const { acts } = setup();
+    const env = new MockActivityEnvironment();
+    const [found] = await run(env, acts.discover, { secret: 'auth-api-secrets', stages: [{ name: 'production', namespace: 'production', workloads: 'auto' as const }] });
+    await run(env, acts.switchWorkloads, { stage: 'production', namespace: 'production', workloads: found.workloads, from: OLD, to: NEW, strategy: 'rolling' });
+    const rollout = await run(env, acts.waitForRollout, { stage: 'production', namespace: 'production', workloads: found.workloads, timeoutMs: 5_000 });
+    assert.equal(rollout.ready, false);
+    assert.match(rollout.message, /CreateContainerConfigError, secret "auth-api-secrets-20251129120000" not found/);
+  });
+
+  it('never deletes a version a workload still refers to, in any namespace', async () => {
+    const { w, acts } = setup();
+    const env = new MockActivityEnvironment();
+    const blocked = await run(env, acts.deleteVersion, { secret: 'auth-api-secrets', version: OLD, namespaces: ['staging', 'production'], store: 'kubernetes' });
+    assert.equal(blocked.deleted, false);
+    assert.equal(w.secrets.filter((s) => s.name === OLD).length, 2);
+    for (const wl of w.workloads) for (const f of Object.keys(wl.refs)) if (wl.refs[f] === OLD) wl.refs[f] = NEW;
+    const freed = await run(env, acts.deleteVersion, { secret: 'auth-api-secrets', version: OLD, namespaces: ['staging', 'production'], store: 'kubernetes' });
+    assert.deepEqual(freed, { deleted: true, namespaces: ['staging', 'production'] });
+    assert.equal(w.secrets.filter((s) => s.name === OLD).length, 0);
+  });
+});

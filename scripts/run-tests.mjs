@@ -24,5 +24,5 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.error(`[tests] ${files.length} file(s): ${files.map((f) => relative(testDir, f)).join(', ')}`);
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', cwd: root });
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=240000', ...files], { stdio: 'inherit', cwd: root });
 process.exit(result.status ?? 1);

@@ -255,7 +255,7 @@ function checkWorkloads(c: Checker, path: string, raw: unknown): 'auto' | Worklo
       c.add(`${path}[${i}]`, item, `must be kind/name with kind one of ${WORKLOAD_KINDS.join(', ')}, e.g. deployment/auth-api`);
       return;
     }
-    if (refs.some((r) => r.kind === kind && r.name === m[2])) c.add(`${path}[${i}]`, item, 'is listed twice');
+    if (refs.some((r) => r.kind === kind && r.name === m[2])) c.add(`${path}[${i}]`, item, 'is listed twice; list each workload once');
     refs.push({ kind, name: m[2] });
   });
   return refs;
@@ -370,16 +370,23 @@ function checkStages(c: Checker, raw: unknown): Stage[] {
     return [];
   }
   const stages: Stage[] = [];
+  // Where each checked stage is in the plan: a stage that is not an object is skipped, and the
+  // issues below must still name the index the user wrote.
+  const at: number[] = [];
   raw.forEach((item, i) => {
     const stage = checkStage(c, item, i, i === raw.length - 1);
-    if (stage) stages.push(stage);
+    if (stage) {
+      stages.push(stage);
+      at.push(i);
+    }
   });
-  stages.forEach((stage, i) => {
+  stages.forEach((stage, j) => {
+    const i = at[j];
     const earlierName = stages.findIndex((s) => s.name === stage.name);
-    if (stage.name && earlierName < i) c.add(`stages[${i}].name`, stage.name, `duplicates stages[${earlierName}].name; every stage needs its own name`);
+    if (stage.name && earlierName < j) c.add(`stages[${i}].name`, stage.name, `duplicates stages[${at[earlierName]}].name; every stage needs its own name`);
     const earlierNs = stages.findIndex((s) => s.namespace === stage.namespace);
-    if (stage.namespace && earlierNs < i) {
-      c.add(`stages[${i}].namespace`, stage.namespace, `is already rolled by stages[${earlierNs}]; each stage rolls its own namespace`);
+    if (stage.namespace && earlierNs < j) {
+      c.add(`stages[${i}].namespace`, stage.namespace, `is already rolled by stages[${at[earlierNs]}]; each stage rolls its own namespace`);
     }
     const isProduction = PRODUCTION.test(stage.name) || PRODUCTION.test(stage.namespace);
     if (isProduction && i === 0) {

@@ -1,0 +1,570 @@
+// Plan validation: defaults, every kind of bad plan (exact path, what was found, what would be valid),
+// and reporting every problem at once. Pure functions, no server.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { parsePlan, PlanValidationError, rotationWorkflowId, validatePlan, type PlanIssue } from '../workflows/plan';
+
+type Raw = any;
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** The DESIGN.md example, parsed into plain objects. */
+function basePlan(): Raw {
+  return {
+    secret: 'auth-api-secrets',
+    value: { generate: { keys: ['api_token'], length: 48 } },
+    store: 'kubernetes',
+    stages: [
+      {
+        name: 'staging',
+        namespace: 'staging',
+        workloads: 'auto',
+        strategy: 'rolling',
+        analysis: {
+          provider: 'prometheus',
+          query: 'sum(rate(http_requests_total{app="auth-service",code=~"5.."}[1m])) / sum(rate(http_requests_total{app="auth-service"}[1m]))',
+          threshold: 0.01,
+          interval: '1m',
+          failureLimit: 2,
+        },
+        soak: '24h',
+      },
+      {
+        name: 'production',
+        namespace: 'production',
+        approval: 'required',
+        strategy: { canary: { steps: [10, 25, 50, 100], pause: '10m' } },
+        analysis: { provider: 'datadog', query: 'sum:api.auth.errors{env:production}.as_count()', threshold: 10, interval: '1m', failureLimit: 1 },
+        watch: '24h',
+      },
+    ],
+    retention: '14d',
+  };
+}
+
+function issuesAfter(mutate: (plan: Raw) => void): PlanIssue[] {
+  const plan = basePlan();
+  mutate(plan);
+  return validatePlan(plan).issues;
+}
+
+interface BadCase {
+  title: string;
+  mutate: (plan: Raw) => void;
+  path: string;
+  /** What the message must say (what is wrong and what would be valid). */
+  message: RegExp;
+  /** How the found value is shown. */
+  value: string;
+  /** How many issues the plan has in all (1 unless said otherwise). */
+  count?: number;
+}
+
+const DESIGN_YAML = `
+secret: auth-api-secrets          # base name; versions are <secret>-<YYYYMMDDHHMMSS> (UTC)
+value:
+  generate: { keys: [api_token], length: 48 }
+store: kubernetes
+stages:
+  - name: staging
+    namespace: staging
+    workloads: auto
+    strategy: rolling
+    analysis:
+      provider: prometheus
+      query: sum(rate(http_requests_total{app="auth-service",code=~"5.."}[1m])) / sum(rate(http_requests_total{app="auth-service"}[1m]))
+      threshold: 0.01
+      interval: 1m
+      failureLimit: 2
+    soak: 24h
+  - name: production
+    namespace: production
+    approval: required
+    strategy: { canary: { steps: [10, 25, 50, 100], pause: 10m } }
+    analysis: { provider: datadog, query: "sum:api.auth.errors{env:production}.as_count()", threshold: 10, interval: 1m, failureLimit: 1 }
+    watch: 24h
+retention: 14d
+`;
+
+describe('valid plans', () => {
+  it('accepts the DESIGN.md example and resolves every field', () => {
+    const { plan, issues } = validatePlan(basePlan());
+    assert.deepEqual(issues, []);
+    assert.deepEqual(plan, {
+      secret: 'auth-api-secrets',
+      value: { generate: { keys: ['api_token'], length: 48 } },
+      store: 'kubernetes',
+      stages: [
+        {
+          name: 'staging',
+          namespace: 'staging',
+          workloads: 'auto',
+          strategy: { type: 'rolling' },
+          analysis: {
+            provider: 'prometheus',
+            query: basePlan().stages[0].analysis.query,
+            threshold: 0.01,
+            intervalMs: MINUTE,
+            failureLimit: 2,
+            inconclusiveLimit: 4,
+            verifyMs: 4 * MINUTE,
+          },
+          soakMs: DAY,
+          watchMs: 0,
+          approval: 'none',
+          approvalTimeoutMs: 7 * DAY,
+          rolloutTimeoutMs: 10 * MINUTE,
+        },
+        {
+          name: 'production',
+          namespace: 'production',
+          workloads: 'auto',
+          strategy: { type: 'canary', steps: [10, 25, 50, 100], pauseMs: 10 * MINUTE },
+          analysis: {
+            provider: 'datadog',
+            query: 'sum:api.auth.errors{env:production}.as_count()',
+            threshold: 10,
+            intervalMs: MINUTE,
+            failureLimit: 1,
+            inconclusiveLimit: 3,
+            verifyMs: 3 * MINUTE,
+          },
+          soakMs: 0,
+          watchMs: DAY,
+          approval: 'required',
+          approvalTimeoutMs: 7 * DAY,
+          rolloutTimeoutMs: 10 * MINUTE,
+        },
+      ],
+      retentionMs: 14 * DAY,
+      cleanupRecheckMs: HOUR,
+    });
+  });
+
+  it('accepts the DESIGN.md YAML text as parsed by the yaml package, equal to the object form', () => {
+    const fromYaml = parsePlan(parseYaml(DESIGN_YAML));
+    assert.deepEqual(fromYaml, parsePlan(basePlan()));
+  });
+
+  it('parsePlan returns the same plan as validatePlan when there is no issue', () => {
+    assert.deepEqual(parsePlan(basePlan()), validatePlan(basePlan()).plan);
+  });
+
+  it('fills the defaults of a minimal plan', () => {
+    const plan = parsePlan({
+      secret: 'auth-api-secrets',
+      value: { generate: { keys: ['api_token'] } },
+      stages: [
+        { name: 'staging', namespace: 'staging' },
+        { name: 'production', namespace: 'production', analysis: { provider: 'prometheus', query: 'up', threshold: 0.5 } },
+      ],
+    });
+    assert.equal(plan.store, 'kubernetes');
+    assert.equal(plan.retentionMs, 14 * DAY);
+    assert.equal(plan.cleanupRecheckMs, HOUR);
+    assert.deepEqual(plan.value, { generate: { keys: ['api_token'], length: 32 } });
+    const [staging, production] = plan.stages;
+    // soak 24h for non-last stages, watch 24h for the last one
+    assert.equal(staging.soakMs, DAY);
+    assert.equal(staging.watchMs, 0);
+    assert.equal(production.soakMs, 0);
+    assert.equal(production.watchMs, DAY);
+    for (const stage of plan.stages) {
+      assert.deepEqual(stage.strategy, { type: 'rolling' });
+      assert.equal(stage.workloads, 'auto');
+      assert.equal(stage.approval, 'none');
+      assert.equal(stage.approvalTimeoutMs, 7 * DAY);
+      assert.equal(stage.rolloutTimeoutMs, 10 * MINUTE);
+    }
+    assert.equal(staging.analysis, null);
+    // analysis defaults: interval 1m, failureLimit 1, inconclusiveLimit failureLimit + 2, verify (failureLimit + 2) intervals
+    assert.deepEqual(production.analysis, {
+      provider: 'prometheus',
+      query: 'up',
+      threshold: 0.5,
+      intervalMs: MINUTE,
+      failureLimit: 1,
+      inconclusiveLimit: 3,
+      verifyMs: 3 * MINUTE,
+    });
+  });
+
+  it('derives verifyMs from interval and failureLimit, and takes an explicit verify and inconclusiveLimit', () => {
+    const derived = parsePlan((() => {
+      const p = basePlan();
+      p.stages[0].analysis.interval = '30s';
+      p.stages[0].analysis.failureLimit = 3;
+      return p;
+    })());
+    assert.equal(derived.stages[0].analysis?.verifyMs, 5 * 30_000);
+    assert.equal(derived.stages[0].analysis?.inconclusiveLimit, 5);
+
+    const explicit = basePlan();
+    explicit.stages[0].analysis.verify = '2m';
+    explicit.stages[0].analysis.inconclusiveLimit = 7;
+    const plan = parsePlan(explicit);
+    assert.equal(plan.stages[0].analysis?.verifyMs, 2 * MINUTE);
+    assert.equal(plan.stages[0].analysis?.inconclusiveLimit, 7);
+  });
+
+  it('fills canary defaults: steps 10/25/50/100 and a 10m pause', () => {
+    const p = basePlan();
+    p.stages[1].strategy = { canary: {} };
+    assert.deepEqual(parsePlan(p).stages[1].strategy, { type: 'canary', steps: [10, 25, 50, 100], pauseMs: 10 * MINUTE });
+  });
+
+  it('takes custom canary steps and pause, and a single step of 100', () => {
+    const p = basePlan();
+    p.stages[1].strategy = { canary: { steps: [5, 50, 100], pause: '30s' } };
+    assert.deepEqual(parsePlan(p).stages[1].strategy, { type: 'canary', steps: [5, 50, 100], pauseMs: 30_000 });
+    p.stages[1].strategy = { canary: { steps: [100] } };
+    assert.deepEqual(parsePlan(p).stages[1].strategy, { type: 'canary', steps: [100], pauseMs: 10 * MINUTE });
+  });
+
+  it('takes in-place for a dev stage, explicit workloads in any case of kind, and approval: true', () => {
+    const p = basePlan();
+    p.stages.unshift({ name: 'dev', namespace: 'dev', strategy: 'in-place', workloads: ['deployment/auth-api', 'StatefulSet/db-0', 'cronjob/report.daily'], approval: true });
+    const plan = parsePlan(p);
+    assert.deepEqual(plan.stages[0].strategy, { type: 'in-place' });
+    assert.deepEqual(plan.stages[0].workloads, [
+      { kind: 'Deployment', name: 'auth-api' },
+      { kind: 'StatefulSet', name: 'db-0' },
+      { kind: 'CronJob', name: 'report.daily' },
+    ]);
+    assert.equal(plan.stages[0].approval, 'required');
+    assert.equal(plan.stages[1].soakMs, DAY, 'staging is no longer first but still not last');
+  });
+
+  it('takes every store kind and value source', () => {
+    for (const store of ['kubernetes', 'aws-secrets-manager', 'external-secrets']) {
+      const p = basePlan();
+      p.store = store;
+      assert.equal(parsePlan(p).store, store);
+    }
+    const file = basePlan();
+    file.value = { fromFile: './token.env' };
+    assert.deepEqual(parsePlan(file).value, { fromFile: './token.env' });
+    const aws = basePlan();
+    aws.value = { awsSecretsManager: { secretId: '/production/auth-api/token' } };
+    assert.deepEqual(parsePlan(aws).value, { awsSecretsManager: { secretId: '/production/auth-api/token' } });
+  });
+
+  it('accepts short durations for a demo, combinations and a zero retention', () => {
+    const p = basePlan();
+    p.stages[0].soak = '30s';
+    p.stages[0].analysis.interval = '5s';
+    p.stages[1].watch = '1h30m';
+    p.retention = '0s';
+    const plan = parsePlan(p);
+    assert.equal(plan.stages[0].soakMs, 30_000);
+    assert.equal(plan.stages[0].analysis?.intervalMs, 5_000);
+    assert.equal(plan.stages[1].watchMs, 90 * MINUTE);
+    assert.equal(plan.retentionMs, 0);
+  });
+
+  it('accepts names at the length limits: 63 characters for the secret, 63 for stage names', () => {
+    const p = basePlan();
+    p.secret = 'a'.repeat(63);
+    p.stages[0].name = 's'.repeat(63);
+    assert.deepEqual(validatePlan(p).issues, []);
+  });
+
+  it('does not mistake names that merely start like "prod" for production', () => {
+    const p = basePlan();
+    p.stages[0].name = 'products';
+    p.stages[0].namespace = 'productivity';
+    p.stages[0].strategy = 'in-place';
+    assert.deepEqual(validatePlan(p).issues, []);
+  });
+});
+
+const secret239 = 'a'.repeat(239);
+
+const BAD: BadCase[] = [
+  // --- secret
+  { title: 'missing secret', mutate: (p) => delete p.secret, path: 'secret', message: /is required.*e\.g\. "auth-api-secrets"/, value: 'nothing' },
+  { title: 'empty secret', mutate: (p) => (p.secret = ''), path: 'secret', message: /is required/, value: '""' },
+  { title: 'secret not a string', mutate: (p) => (p.secret = 42), path: 'secret', message: /must be a string, e\.g\. "auth-api-secrets"/, value: '42' },
+  { title: 'secret with uppercase', mutate: (p) => (p.secret = 'Auth-API-Secrets'), path: 'secret', message: /lowercase letters, digits, "-" and "\."/, value: '"Auth-API-Secrets"' },
+  { title: 'secret with underscore', mutate: (p) => (p.secret = 'auth_api_secrets'), path: 'secret', message: /Kubernetes name: lowercase letters, digits/, value: '"auth_api_secrets"' },
+  {
+    title: 'secret too long for 253 with the 15-character suffix',
+    mutate: (p) => (p.secret = secret239),
+    path: 'secret',
+    message: /is 239 characters; with the 15-character version suffix .* 253, so use at most 238/,
+    value: JSON.stringify(`${'a'.repeat(77)}...`),
+  },
+  { title: 'secret longer than the 63-character label limit', mutate: (p) => (p.secret = 'a'.repeat(64)), path: 'secret', message: /is 64 characters; .*label values hold at most 63/, value: JSON.stringify('a'.repeat(64)) },
+  // --- value
+  { title: 'missing value', mutate: (p) => delete p.value, path: 'value', message: /is required: one of `generate: .*`fromFile: .*`awsSecretsManager: /, value: 'nothing' },
+  {
+    title: 'value with two sources',
+    mutate: (p) => (p.value = { generate: { keys: ['a'], length: 32 }, fromFile: './x.env' }),
+    path: 'value',
+    message: /must name exactly one source of generate, fromFile, awsSecretsManager/,
+    value: '{"generate":{"keys":["a"],"length":32},"fromFile":"./x.env"}',
+  },
+  { title: 'value with no source', mutate: (p) => (p.value = {}), path: 'value', message: /exactly one source/, value: '{}' },
+  { title: 'generate not an object', mutate: (p) => (p.value = { generate: 'yes' }), path: 'value.generate', message: /must be an object such as \{ keys: \[api_token\], length: 48 \}/, value: '"yes"' },
+  { title: 'generate with empty keys', mutate: (p) => (p.value.generate.keys = []), path: 'value.generate.keys', message: /must be a non-empty list of Secret keys, e\.g\. \[api_token\]/, value: '[]' },
+  { title: 'generate without keys', mutate: (p) => delete p.value.generate.keys, path: 'value.generate.keys', message: /non-empty list/, value: 'nothing' },
+  { title: 'duplicate keys', mutate: (p) => (p.value.generate.keys = ['api_token', 'other', 'api_token']), path: 'value.generate.keys', message: /lists "api_token" twice; each key once/, value: '["api_token","other","api_token"]' },
+  { title: 'bad key characters', mutate: (p) => (p.value.generate.keys = ['api_token', 'api token']), path: 'value.generate.keys[1]', message: /must be a Secret key: letters, digits, "-", "_" and "\."/, value: '"api token"' },
+  { title: 'key not a string', mutate: (p) => (p.value.generate.keys = [7]), path: 'value.generate.keys[0]', message: /must be a Secret key/, value: '7' },
+  { title: 'length below 16', mutate: (p) => (p.value.generate.length = 8), path: 'value.generate.length', message: /must be at least 16 characters/, value: '8' },
+  { title: 'length not an integer', mutate: (p) => (p.value.generate.length = 20.5), path: 'value.generate.length', message: /must be a whole number from 1 to 4096/, value: '20.5' },
+  { title: 'length as a string', mutate: (p) => (p.value.generate.length = '48'), path: 'value.generate.length', message: /whole number from 1 to 4096/, value: '"48"' },
+  { title: 'length above 4096', mutate: (p) => (p.value.generate.length = 5000), path: 'value.generate.length', message: /whole number from 1 to 4096/, value: '5000' },
+  { title: 'unknown generate field', mutate: (p) => (p.value.generate.charset = 'hex'), path: 'value.generate.charset', message: /unknown field; valid fields here are keys, length/, value: '"hex"' },
+  { title: 'fromFile empty', mutate: (p) => (p.value = { fromFile: '  ' }), path: 'value.fromFile', message: /must be the path of a KEY=value file, e\.g\. \.\/token\.env/, value: '"  "' },
+  { title: 'fromFile not a string', mutate: (p) => (p.value = { fromFile: true }), path: 'value.fromFile', message: /path of a KEY=value file/, value: 'true' },
+  { title: 'awsSecretsManager without secretId', mutate: (p) => (p.value = { awsSecretsManager: {} }), path: 'value.awsSecretsManager', message: /must be \{ secretId: <name or ARN> \}/, value: '{}' },
+  { title: 'awsSecretsManager with an empty secretId', mutate: (p) => (p.value = { awsSecretsManager: { secretId: '' } }), path: 'value.awsSecretsManager', message: /secretId/, value: '{"secretId":""}' },
+  { title: 'unknown value source (typo)', mutate: (p) => (p.value = { generat: { keys: ['a'] } }), path: 'value.generat', message: /unknown field; valid fields here are generate, fromFile, awsSecretsManager/, value: '{"keys":["a"]}', count: 2 },
+  // --- store
+  { title: 'unknown store', mutate: (p) => (p.store = 'vault'), path: 'store', message: /unknown store; use one of "kubernetes", "aws-secrets-manager", "external-secrets"/, value: '"vault"' },
+  // --- stages
+  { title: 'missing stages', mutate: (p) => delete p.stages, path: 'stages', message: /is required: a list of stages, e\.g\. staging then production/, value: 'nothing' },
+  { title: 'empty stages', mutate: (p) => (p.stages = []), path: 'stages', message: /a list of stages/, value: '[]' },
+  { title: 'stages not a list', mutate: (p) => (p.stages = { staging: {} }), path: 'stages', message: /a list of stages/, value: '{"staging":{}}' },
+  { title: 'stage not an object', mutate: (p) => (p.stages[0] = 'staging'), path: 'stages[0]', message: /must be a stage such as \{ name: staging, namespace: staging, strategy: rolling \}/, value: '"staging"' },
+  { title: 'missing stage name', mutate: (p) => delete p.stages[0].name, path: 'stages[0].name', message: /is required: a short lowercase name such as "staging"/, value: 'nothing' },
+  { title: 'stage name with uppercase', mutate: (p) => (p.stages[0].name = 'Staging'), path: 'stages[0].name', message: /short lowercase name/, value: '"Staging"' },
+  { title: 'stage name too long', mutate: (p) => (p.stages[0].name = 's'.repeat(64)), path: 'stages[0].name', message: /short lowercase name/, value: JSON.stringify('s'.repeat(64)) },
+  { title: 'bad namespace', mutate: (p) => (p.stages[0].namespace = 'Staging_NS'), path: 'stages[0].namespace', message: /a Kubernetes namespace name \(lowercase letters, digits and "-", at most 63\)/, value: '"Staging_NS"' },
+  { title: 'namespace with a dot', mutate: (p) => (p.stages[0].namespace = 'team.staging'), path: 'stages[0].namespace', message: /namespace name/, value: '"team.staging"' },
+  { title: 'missing namespace', mutate: (p) => delete p.stages[1].namespace, path: 'stages[1].namespace', message: /is required: a Kubernetes namespace name/, value: 'nothing' },
+  { title: 'duplicate stage name', mutate: (p) => (p.stages[1].name = 'staging'), path: 'stages[1].name', message: /duplicates stages\[0\]\.name; every stage needs its own name/, value: '"staging"' },
+  { title: 'duplicate namespace', mutate: (p) => (p.stages[1].namespace = 'staging'), path: 'stages[1].namespace', message: /is already rolled by stages\[0\]; each stage rolls its own namespace/, value: '"staging"' },
+  {
+    title: 'production first (name production)',
+    mutate: (p) => (p.stages = [p.stages[1]]),
+    path: 'stages[0]',
+    message: /production needs a prior stage \(e\.g\. staging\)/,
+    value: '"production"',
+  },
+  {
+    title: 'production first (namespace prod)',
+    mutate: (p) => {
+      p.stages[0].name = 'eu';
+      p.stages[0].namespace = 'prod';
+    },
+    path: 'stages[0]',
+    message: /needs a prior stage .* add one before it/,
+    value: '"eu"',
+  },
+  {
+    title: 'production first (namespace prod-eu)',
+    mutate: (p) => (p.stages[0].namespace = 'prod-eu'),
+    path: 'stages[0]',
+    message: /prior stage/,
+    value: '"staging"',
+  },
+  { title: 'in-place in production', mutate: (p) => (p.stages[1].strategy = 'in-place'), path: 'stages[1].strategy', message: /in-place is for dev namespaces only; production uses "rolling" or a canary/, value: '"in-place"' },
+  { title: 'unknown strategy', mutate: (p) => (p.stages[0].strategy = 'blue-green'), path: 'stages[0].strategy', message: /unknown strategy; use "rolling", "in-place" or \{ canary: /, value: '"blue-green"' },
+  { title: 'canary not an object', mutate: (p) => (p.stages[1].strategy = { canary: 25 }), path: 'stages[1].strategy.canary', message: /must be \{ steps: \[10, 25, 50, 100\], pause: 10m \}/, value: '25' },
+  {
+    title: 'canary steps not increasing',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = [10, 50, 25, 100]),
+    path: 'stages[1].strategy.canary.steps',
+    message: /must increase strictly, e\.g\. \[10, 25, 50, 100\]/,
+    value: '[10,50,25,100]',
+  },
+  { title: 'canary steps repeating a step', mutate: (p) => (p.stages[1].strategy.canary.steps = [10, 10, 100]), path: 'stages[1].strategy.canary.steps', message: /increase strictly/, value: '[10,10,100]' },
+  { title: 'canary steps not ending at 100', mutate: (p) => (p.stages[1].strategy.canary.steps = [10, 25, 50]), path: 'stages[1].strategy.canary.steps', message: /must end at 100 so the rollout completes/, value: '[10,25,50]' },
+  { title: 'canary step 0', mutate: (p) => (p.stages[1].strategy.canary.steps = [0, 50, 100]), path: 'stages[1].strategy.canary.steps', message: /whole percentages from 1 to 100, e\.g\. \[10, 25, 50, 100\]/, value: '[0,50,100]' },
+  { title: 'canary step 150', mutate: (p) => (p.stages[1].strategy.canary.steps = [50, 150]), path: 'stages[1].strategy.canary.steps', message: /whole percentages from 1 to 100/, value: '[50,150]' },
+  { title: 'canary steps not numbers', mutate: (p) => (p.stages[1].strategy.canary.steps = ['10%', '100%']), path: 'stages[1].strategy.canary.steps', message: /whole percentages from 1 to 100/, value: '["10%","100%"]' },
+  { title: 'canary steps empty', mutate: (p) => (p.stages[1].strategy.canary.steps = []), path: 'stages[1].strategy.canary.steps', message: /whole percentages/, value: '[]' },
+  { title: 'canary step fractional', mutate: (p) => (p.stages[1].strategy.canary.steps = [12.5, 100]), path: 'stages[1].strategy.canary.steps', message: /whole percentages/, value: '[12.5,100]' },
+  { title: 'unknown canary field', mutate: (p) => (p.stages[1].strategy.canary.weight = 10), path: 'stages[1].strategy.canary.weight', message: /unknown field; valid fields here are steps, pause/, value: '10' },
+  // --- durations
+  { title: 'duration "10 minutes"', mutate: (p) => (p.stages[0].soak = '10 minutes'), path: 'stages[0].soak', message: /cannot parse; write a duration such as 30s, 10m, 24h, 14d or 1h30m/, value: '"10 minutes"' },
+  { title: 'duration "5" without a unit', mutate: (p) => (p.retention = '5'), path: 'retention', message: /cannot parse; write a duration such as 30s/, value: '"5"' },
+  { title: 'duration 5 as a number', mutate: (p) => (p.stages[1].watch = 5), path: 'stages[1].watch', message: /a bare number has no unit; write a duration such as 30s, 10m/, value: '5' },
+  { title: 'negative duration', mutate: (p) => (p.stages[1].strategy.canary.pause = '-5m'), path: 'stages[1].strategy.canary.pause', message: /must not be negative; write a duration such as/, value: '"-5m"' },
+  { title: 'duration with a capital unit', mutate: (p) => (p.retention = '14D'), path: 'retention', message: /cannot parse; write a duration/, value: '"14D"' },
+  { title: 'empty duration (YAML "soak:" with nothing)', mutate: (p) => (p.stages[0].soak = null), path: 'stages[0].soak', message: /expected a duration such as 30s/, value: 'null' },
+  { title: 'interval 0s', mutate: (p) => (p.stages[0].analysis.interval = '0s'), path: 'stages[0].analysis.interval', message: /must be longer than zero; write a duration such as/, value: '"0s"' },
+  { title: 'approvalTimeout 0s', mutate: (p) => (p.stages[1].approvalTimeout = '0s'), path: 'stages[1].approvalTimeout', message: /longer than zero/, value: '"0s"' },
+  { title: 'rolloutTimeout unparsable', mutate: (p) => (p.stages[0].rolloutTimeout = 'soon'), path: 'stages[0].rolloutTimeout', message: /cannot parse/, value: '"soon"' },
+  { title: 'cleanupRecheck 0s', mutate: (p) => (p.cleanupRecheck = '0s'), path: 'cleanupRecheck', message: /longer than zero/, value: '"0s"' },
+  { title: 'verify unparsable', mutate: (p) => (p.stages[0].analysis.verify = '1 hour'), path: 'stages[0].analysis.verify', message: /cannot parse/, value: '"1 hour"' },
+  // --- analysis
+  { title: 'analysis not an object', mutate: (p) => (p.stages[0].analysis = 'prometheus'), path: 'stages[0].analysis', message: /must be \{ provider, query, threshold, interval, failureLimit \}/, value: '"prometheus"' },
+  { title: 'unknown provider', mutate: (p) => (p.stages[0].analysis.provider = 'newrelic'), path: 'stages[0].analysis.provider', message: /unknown metrics provider; use one of "prometheus", "datadog"/, value: '"newrelic"' },
+  { title: 'missing provider', mutate: (p) => delete p.stages[1].analysis.provider, path: 'stages[1].analysis.provider', message: /use one of "prometheus", "datadog"/, value: 'nothing' },
+  { title: 'empty query', mutate: (p) => (p.stages[0].analysis.query = '   '), path: 'stages[0].analysis.query', message: /is required: the query whose value is compared with the threshold/, value: '"   "' },
+  { title: 'missing query', mutate: (p) => delete p.stages[1].analysis.query, path: 'stages[1].analysis.query', message: /is required/, value: 'nothing' },
+  { title: 'threshold as a string', mutate: (p) => (p.stages[0].analysis.threshold = '0.01'), path: 'stages[0].analysis.threshold', message: /must be a number .*, e\.g\. 0\.01/, value: '"0.01"' },
+  { title: 'missing threshold', mutate: (p) => delete p.stages[0].analysis.threshold, path: 'stages[0].analysis.threshold', message: /must be a number/, value: 'nothing' },
+  { title: 'threshold NaN', mutate: (p) => (p.stages[0].analysis.threshold = Number.NaN), path: 'stages[0].analysis.threshold', message: /must be a number/, value: 'null' },
+  { title: 'failureLimit 0', mutate: (p) => (p.stages[0].analysis.failureLimit = 0), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 1000/, value: '0' },
+  { title: 'failureLimit 1.5', mutate: (p) => (p.stages[0].analysis.failureLimit = 1.5), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 1000/, value: '1.5' },
+  { title: 'inconclusiveLimit negative', mutate: (p) => (p.stages[0].analysis.inconclusiveLimit = -1), path: 'stages[0].analysis.inconclusiveLimit', message: /whole number from 1 to 1000/, value: '-1' },
+  { title: 'unknown analysis field', mutate: (p) => (p.stages[0].analysis.treshold = 1), path: 'stages[0].analysis.treshold', message: /unknown field; valid fields here are provider, query, threshold, interval, failureLimit/, value: '1' },
+  // --- stage fields
+  { title: 'approval "maybe"', mutate: (p) => (p.stages[1].approval = 'maybe'), path: 'stages[1].approval', message: /use "required" .* or "none"/, value: '"maybe"' },
+  { title: 'watch on a non-last stage', mutate: (p) => (p.stages[0].watch = '1h'), path: 'stages[0].watch', message: /only the last stage watches after its rollout; use soak for earlier stages/, value: '"1h"' },
+  { title: 'workloads neither auto nor a list', mutate: (p) => (p.stages[0].workloads = 'all'), path: 'stages[0].workloads', message: /"auto" .* or a non-empty list such as \[deployment\/auth-api\]/, value: '"all"' },
+  { title: 'workloads an empty list', mutate: (p) => (p.stages[0].workloads = []), path: 'stages[0].workloads', message: /non-empty list/, value: '[]' },
+  {
+    title: 'workload entry without a name ("deploy")',
+    mutate: (p) => (p.stages[0].workloads = ['deployment/auth-api', 'deploy']),
+    path: 'stages[0].workloads[1]',
+    message: /must be kind\/name with kind one of Deployment, StatefulSet, DaemonSet, ReplicaSet, CronJob, Job, Pod, e\.g\. deployment\/auth-api/,
+    value: '"deploy"',
+  },
+  { title: 'workload entry of an unknown kind ("Foo/bar")', mutate: (p) => (p.stages[0].workloads = ['Foo/bar']), path: 'stages[0].workloads[0]', message: /must be kind\/name with kind one of Deployment/, value: '"Foo/bar"' },
+  { title: 'workload entry with an uppercase name', mutate: (p) => (p.stages[0].workloads = ['deployment/Auth']), path: 'stages[0].workloads[0]', message: /kind\/name/, value: '"deployment/Auth"' },
+  { title: 'workload entry not a string', mutate: (p) => (p.stages[0].workloads = [{ kind: 'Deployment', name: 'auth-api' }]), path: 'stages[0].workloads[0]', message: /kind\/name/, value: '{"kind":"Deployment","name":"auth-api"}' },
+  {
+    title: 'duplicated workload (kind in another case)',
+    mutate: (p) => (p.stages[0].workloads = ['deployment/auth-api', 'Deployment/auth-api']),
+    path: 'stages[0].workloads[1]',
+    message: /is listed twice; list each workload once/,
+    value: '"Deployment/auth-api"',
+  },
+  // --- unknown keys
+  { title: 'unknown top-level key (typo "retension")', mutate: (p) => (p.retension = '14d'), path: 'retension', message: /unknown field; valid fields here are secret, value, store, stages, retention, cleanupRecheck/, value: '"14d"' },
+  {
+    title: 'unknown stage key (typo "soke")',
+    mutate: (p) => (p.stages[0].soke = '1h'),
+    path: 'stages[0].soke',
+    message: /unknown field; valid fields here are name, namespace, workloads, strategy, analysis, soak, watch, approval, approvalTimeout, rolloutTimeout/,
+    value: '"1h"',
+  },
+  { title: 'plan not a mapping', mutate: () => undefined, path: '(plan)', message: /must be a YAML mapping with secret, value, stages and retention/, value: '"secret: x"', count: 4 },
+];
+
+describe('bad plans: each issue has the exact path, what was found and what would be valid', () => {
+  for (const bad of BAD) {
+    it(bad.title, () => {
+      const issues = bad.path === '(plan)' ? validatePlan('secret: x').issues : issuesAfter(bad.mutate);
+      const found = issues.filter((i) => i.path === bad.path);
+      assert.equal(found.length, 1, `one issue at ${bad.path}; got ${JSON.stringify(issues, null, 1)}`);
+      const [issue] = found;
+      assert.match(issue.message, bad.message);
+      assert.equal(issue.value, bad.value);
+      assert.equal(issues.length, bad.count ?? 1, `issues in all: ${JSON.stringify(issues, null, 1)}`);
+    });
+  }
+
+  it('has at least 35 distinct bad plans', () => {
+    assert.ok(BAD.length >= 35, `${BAD.length}`);
+    assert.equal(new Set(BAD.map((b) => b.title)).size, BAD.length);
+  });
+
+  it('parsePlan throws PlanValidationError for every bad plan', () => {
+    for (const bad of BAD.filter((b) => b.path !== '(plan)')) {
+      const plan = basePlan();
+      bad.mutate(plan);
+      assert.throws(() => parsePlan(plan), PlanValidationError, bad.title);
+    }
+  });
+
+  it('reports stage problems at the index the user wrote, even after a stage that is not an object', () => {
+    const p = basePlan();
+    p.stages = ['oops', p.stages[0], { ...p.stages[0], namespace: 'staging-2' }, p.stages[1]];
+    const issues = validatePlan(p).issues;
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['stages[0]', 'stages[2].name'],
+    );
+    assert.match(issues[1].message, /duplicates stages\[1\]\.name/);
+  });
+
+  it('checks a stage that is not an object and still reports the others', () => {
+    const p = basePlan();
+    p.stages = [null, { ...p.stages[1], strategy: 'in-place' }];
+    const paths = validatePlan(p).issues.map((i) => i.path);
+    assert.deepEqual(paths, ['stages[0]', 'stages[1].strategy']);
+  });
+
+  it('shows a found value but never more than 80 characters of it', () => {
+    const p = basePlan();
+    p.stages[0].analysis.provider = { nested: 'x'.repeat(200) };
+    const [issue] = validatePlan(p).issues;
+    assert.equal(issue.path, 'stages[0].analysis.provider');
+    assert.equal(issue.value.length, 80);
+    assert.ok(issue.value.endsWith('...'));
+  });
+});
+
+describe('every problem at once', () => {
+  function manyProblems(): Raw {
+    const p = basePlan();
+    p.secret = 'Auth_API';
+    p.value.generate.length = 4;
+    p.store = 'vault';
+    p.stages[0].strategy = { canary: { steps: [50, 10] } };
+    p.stages[0].analysis.threshold = '0.01';
+    p.stages[0].watch = '1h';
+    p.stages[1].approval = 'maybe';
+    p.retension = '14d';
+    p.retention = '2 weeks';
+    return p;
+  }
+
+  it('validatePlan reports all of them', () => {
+    const issues = validatePlan(manyProblems()).issues;
+    assert.ok(issues.length >= 5, `${issues.length}`);
+    assert.deepEqual(issues.map((i) => i.path).sort(), [
+      'retension',
+      'retention',
+      'secret',
+      'stages[0].analysis.threshold',
+      'stages[0].strategy.canary.steps',
+      'stages[0].watch',
+      'stages[1].approval',
+      'store',
+      'value.generate.length',
+    ]);
+  });
+
+  it('PlanValidationError lists each path, message and found value', () => {
+    let caught: unknown;
+    try {
+      parsePlan(manyProblems());
+    } catch (err) {
+      caught = err;
+    }
+    assert.ok(caught instanceof PlanValidationError);
+    assert.equal(caught.name, 'PlanValidationError');
+    assert.equal(caught.issues.length, 9);
+    assert.match(caught.message, /^the plan has 9 errors:\n/);
+    for (const issue of caught.issues) {
+      assert.ok(caught.message.includes(`  - ${issue.path}: ${issue.message} (found: ${issue.value})`), issue.path);
+    }
+    assert.equal(caught.message.split('\n').length, 1 + caught.issues.length);
+  });
+
+  it('says "1 error" for a single problem', () => {
+    const p = basePlan();
+    p.store = 'vault';
+    assert.throws(() => parsePlan(p), (err: unknown) => {
+      assert.ok(err instanceof PlanValidationError);
+      assert.match(err.message, /^the plan has 1 error:\n  - store: unknown store/);
+      return true;
+    });
+  });
+});
+
+describe('rotationWorkflowId', () => {
+  it('is rotate-<namespace of the first stage>-<secret>', () => {
+    assert.equal(rotationWorkflowId(parsePlan(basePlan())), 'rotate-staging-auth-api-secrets');
+  });
+
+  it('follows the first stage, not the production one', () => {
+    const p = basePlan();
+    p.stages[0].namespace = 'qa';
+    assert.equal(rotationWorkflowId(parsePlan(p)), 'rotate-qa-auth-api-secrets');
+  });
+
+  it('falls back to "default" without stages', () => {
+    assert.equal(rotationWorkflowId({ secret: 'x', stages: [] }), 'rotate-default-x');
+  });
+});

@@ -1,0 +1,59 @@
+// Records workflow histories for the replay test: node dist/test/tools/record-histories.js
+// Re-record only on purpose (a deliberate, versioned change of the workflow); CI replays the files.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { abortSignal, approveSignal, statusQuery } from '../../workflows/api';
+import { rotateSecret } from '../../workflows';
+import { Doubles, type Script } from '../helpers/doubles';
+import { timeSkippingEnv, workflowBundle } from '../helpers/env';
+import { twoStagePlan } from '../helpers/plans';
+import { repoRoot } from '../helpers/tools';
+
+async function main(): Promise<void> {
+  const env = await timeSkippingEnv();
+  const out = join(repoRoot, 'test', 'history_files');
+  const cases: { name: string; script: Script; plan: object; drive?: (h: any, d: Doubles) => Promise<void> }[] = [
+    {
+      name: 'completed-canary-approval',
+      script: {},
+      plan: twoStagePlan({ production: { approval: 'required' } }),
+      drive: async (h) => {
+        while ((await h.query(statusQuery)).phase !== 'AWAITING_APPROVAL') await env.sleep('1h');
+        await h.signal(approveSignal, { by: 'recorder' });
+      },
+    },
+    { name: 'rolled-back-canary-25', script: { check: (i, n) => (i.check === 'canary' && n === 3 ? 'failed' : 'passed') }, plan: twoStagePlan() },
+    {
+      name: 'aborted-during-soak',
+      script: { check: (i) => (i.check === 'soak' ? 'block' : 'passed') },
+      plan: twoStagePlan(),
+      drive: async (h, d) => {
+        await d.blocked;
+        await h.signal(abortSignal, { reason: 'recorded abort' });
+      },
+    },
+  ];
+  try {
+    for (const c of cases) {
+      const doubles = new Doubles(c.script);
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: c.name, workflowBundle: await workflowBundle(), activities: doubles.activities(), maxHeartbeatThrottleInterval: '100ms' });
+      await worker.runUntil(async () => {
+        const h = await env.client.workflow.start(rotateSecret, { taskQueue: c.name, workflowId: `record-${c.name}`, args: [{ plan: c.plan, requestedBy: 'recorder' }] });
+        await c.drive?.(h, doubles);
+        await h.result().catch(() => undefined);
+        const history = await h.fetchHistory();
+        writeFileSync(join(out, `${c.name}.json`), JSON.stringify(JSON.parse(historyToJSON(history)), null, 1) + '\n');
+        console.log(`${c.name}: ${history.events?.length} events`);
+      });
+    }
+  } finally {
+    await env.teardown();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installKubernetes } from './kube-tools.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pins = JSON.parse(readFileSync(join(root, 'tools.json'), 'utf8'));
@@ -61,11 +62,20 @@ export function bootstrap() {
   installPipTools('temporal', pins.temporal);
 }
 
+/** The local Kubernetes control plane (built from the Go module proxy; minutes the first time). */
+export function bootstrapKubernetes() {
+  return installKubernetes(cacheDir, pins.kubernetes);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
-    bootstrap();
-  } catch (err) {
-    log(`failed: ${err.message}`);
-    process.exit(1);
-  }
+  const wantKube = process.argv.includes('--kubernetes') || process.argv.includes('--all');
+  Promise.resolve()
+    .then(() => {
+      bootstrap();
+      if (wantKube) return bootstrapKubernetes();
+    })
+    .catch((err) => {
+      log(`failed: ${err.message}`);
+      process.exit(1);
+    });
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
+import { Client, Connection } from '@temporalio/client';
 import type { RotationStatus } from '../workflows/api';
 import type { MemoryWorld } from '../activities/memory';
 import { rotor, startWorker } from './helpers/cli';
@@ -29,14 +30,16 @@ function world(): MemoryWorld {
   return { secrets, workloads, metrics: { 'auth_errors': 0.001, 'billing_errors': 0.5 } };
 }
 
-function plan(secret: string, query: string, extra: { production?: object } = {}): string {
+const TOKEN = 'e2e-NEW-token-value-4f9a2c71';
+
+function plan(secret: string, query: string, extra: { production?: object; value?: object } = {}): string {
   const file = join(dir, `${secret}.yaml`);
   const analysis = { provider: 'prometheus', query, threshold: 0.01, interval: '1s', failureLimit: 2, verify: '2s' };
   writeFileSync(
     file,
     stringify({
       secret,
-      value: { generate: { keys: ['api_token'], length: 32 } },
+      value: extra.value ?? { generate: { keys: ['api_token'], length: 32 } },
       store: 'kubernetes',
       stages: [
         { name: 'staging', namespace: 'staging', strategy: 'rolling', analysis, soak: '3s' },
@@ -47,6 +50,22 @@ function plan(secret: string, query: string, extra: { production?: object } = {}
     }),
   );
   return file;
+}
+
+async function historyText(id: string): Promise<string> {
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    const history = await new Client({ connection }).workflow.getHandle(id).fetchHistory();
+    // Payloads are base64 in JSON: decode every one so a value cannot hide in its encoding.
+    return JSON.stringify(history, (k, v) => {
+      if (k === 'data' && typeof v === 'string') return Buffer.from(v, 'base64').toString('utf8');
+      if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+      if (v && v.type === 'Buffer' && Array.isArray(v.data)) return Buffer.from(v.data).toString('utf8');
+      return v;
+    });
+  } finally {
+    await connection.close();
+  }
 }
 
 async function status(id: string): Promise<RotationStatus> {
@@ -81,7 +100,9 @@ after(async () => {
 
 describe('rotor CLI on a real dev server', () => {
   it('drives a two-stage rotation with approval to COMPLETED', async () => {
-    const file = plan('auth-api-secrets', 'auth_errors', { production: { approval: 'required' } });
+    // The new value comes from a file the worker reads; it must appear in no history, output or log.
+    writeFileSync(join(dir, 'token.env'), `# rotated by the e2e test\napi_token=${TOKEN}\n`);
+    const file = plan('auth-api-secrets', 'auth_errors', { production: { approval: 'required' }, value: { fromFile: './token.env' } });
     const started = await rotor(['start', '-f', file], env);
     assert.equal(started.code, 0, started.stderr);
     const id = 'rotate-staging-auth-api-secrets';
@@ -117,8 +138,11 @@ describe('rotor CLI on a real dev server', () => {
     assert.equal(done.previousVersion, `auth-api-secrets-${OLD}`);
     assert.match(done.outcome!, new RegExp(`auth-api-secrets-${OLD} deleted from staging, production`));
     // No secret value anywhere in what an operator or the history sees.
-    assert.ok(!JSON.stringify(done).includes('old-token-value'));
-    assert.ok(!worker.output().includes('old-token-value'));
+    const history = await historyText(id);
+    assert.ok(history.includes(join(dir, 'token.env')), 'the decoded history holds the file name');
+    for (const [what, text] of [['history', history], ['status', JSON.stringify(done)], ['watch output', watched.stdout], ['worker log', worker.output()]]) {
+      assert.ok(!text.includes(TOKEN) && !text.includes('old-token-value'), `no secret value in the ${what}`);
+    }
   });
 
   it('rolls back by itself when staging fails its check, and explains it', async () => {

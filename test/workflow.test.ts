@@ -161,6 +161,22 @@ describe('rotateSecret', () => {
     });
   });
 
+  it('ends FAILED, saying what was left where, when a rollback cannot be finished', async () => {
+    const script: Script = { check: (i) => (i.check === 'watch' ? 'failed' : 'passed'), revertFailsIn: 'production' };
+    await withWorker(script, async (d, tq) => {
+      const handle = await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { strategy: 'rolling' } }));
+      await rejectsWithCause(handle.result(), /FAILED: rollback incomplete after: watch check in production failed/);
+      const s = await handle.query(statusQuery);
+      assert.equal(s.phase, 'FAILED');
+      // Staging was still reverted; production is named with its workloads and what to do by hand.
+      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['production', 'staging']);
+      assert.equal(s.leftovers.length, 1);
+      assert.match(s.leftovers[0], new RegExp(`^production: could not revert to auth-api-secrets-20250101000000 .*forbidden.*these still point at ${s.newVersion}: Deployment/auth-api — set their Secret references back to auth-api-secrets-20250101000000 by hand`));
+      assert.deepEqual(d.called('finalizeVersion').map((i) => i.outcome), ['failed']);
+      assert.equal((await handle.describe()).searchAttributes.RotorPhase?.[0], 'FAILED');
+    });
+  });
+
   it('rolls back when approval never comes, after the approval timeout', async () => {
     await withWorker({}, async (d, tq) => {
       const plan = twoStagePlan({ production: { approval: 'required', approvalTimeout: '2d' } });

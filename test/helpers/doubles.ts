@@ -19,6 +19,8 @@ export interface Script {
   conflicts?: number;
   /** switchWorkloads throws for this namespace. */
   switchFailsIn?: string;
+  /** revertWorkloads throws for this namespace (a rollback rotor cannot finish). */
+  revertFailsIn?: string;
 }
 
 export interface Call {
@@ -84,6 +86,9 @@ export class Doubles {
       },
       revertWorkloads: async (input) => {
         log('revertWorkloads', input);
+        if (s.revertFailsIn === input.namespace) {
+          throw ApplicationFailure.create({ message: `patch of Deployment/auth-api refused in ${input.namespace}: forbidden`, type: 'Forbidden', nonRetryable: true });
+        }
         return input.records.length ? input.records.map((r) => ({ ...r, from: input.from, to: input.to })) : input.workloads.map((w) => record(input.namespace, w, input.from, input.to));
       },
       waitForRollout: async (input) => {

@@ -66,6 +66,9 @@ export function createActivities(deps: RotorDeps): RotorActivities {
 
     createVersion: (input: CreateVersionInput) =>
       guarded(`create ${input.version}`, async () => {
+        if (input.store !== store.kind) {
+          throw new RotorError('RotorInputError', `the plan's store is ${input.store}, but this worker writes to ${store.kind}; run a worker configured for ${input.store}`);
+        }
         // Idempotent by version: a retry reuses the value already written, never generates another.
         let data = null;
         for (const namespace of input.namespaces) {

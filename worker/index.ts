@@ -3,6 +3,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type RotorDeps } from '../activities';
 import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
+import { KubernetesCluster } from '../activities/kubernetes';
+import { UnconfiguredMetrics } from '../activities/metrics';
 import { SEARCH_ATTRIBUTES } from '../workflows/api';
 import { workerConfig, type WorkerConfig } from './config';
 
@@ -11,7 +13,7 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
     const world = loadMemoryWorld(config.memoryWorld!);
     return { cluster: new MemoryCluster(world), store: new KubernetesSecretStore(), metrics: new MemoryMetrics(world), log };
   }
-  throw new Error('the kubernetes backend is not part of this build yet; run the worker with ROTOR_BACKEND=memory ROTOR_MEMORY_WORLD=<world.json>');
+  return { cluster: KubernetesCluster.fromEnvironment(), store: new KubernetesSecretStore(), metrics: new UnconfiguredMetrics(), log };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */

@@ -1,21 +1,2 @@
-// Where the bootstrap put the pinned tools (see tools.json and scripts/bootstrap.mjs).
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-
-const root = join(__dirname, '..', '..', '..');
-const pins = JSON.parse(readFileSync(join(root, 'tools.json'), 'utf8')) as {
-  temporal: { key: string; binaries: { temporal: string; testServer: string } };
-};
-
-export const repoRoot = root;
-export const cacheDir = process.env.ROTOR_CACHE || join(homedir(), '.cache', 'rotor');
-
-function tool(rel: string): string {
-  const path = join(cacheDir, pins.temporal.key, rel);
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run bootstrap\` (npm test does it for you)`);
-  return path;
-}
-
-export const temporalCli = (): string => tool(pins.temporal.binaries.temporal);
-export const temporalTestServer = (): string => tool(pins.temporal.binaries.testServer);
+// Test-side access to the bootstrap's tools (the sandbox owns the paths).
+export { cacheDir, repoRoot, temporalCli, temporalTestServer } from '../../sandbox/tools';

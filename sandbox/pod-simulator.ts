@@ -1,0 +1,207 @@
+// Plays the kubelets of a few simulated nodes against the real apiserver: registers Ready nodes and
+// renews their leases, binds pending pods, and writes pod status the way a kubelet would. A pod
+// whose referenced Secret (or key) is missing stays Pending with CreateContainerConfigError; the
+// others become Ready after `readyDelayMs`; pods of Jobs succeed after `jobDurationMs`; a pod being
+// deleted is removed at once (nothing runs to shut down).
+import * as k8s from '@kubernetes/client-node';
+
+export interface SimulatorOptions {
+  kubeconfig: string;
+  nodes?: number;
+  readyDelayMs?: number;
+  jobDurationMs?: number;
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+type SecretIndex = Map<string, Record<string, string>>;
+
+/** Why a pod cannot start: the first Secret reference that does not resolve, as kubelet words it. */
+export function missingSecretReason(pod: k8s.V1Pod, secrets: SecretIndex): string | null {
+  const ns = pod.metadata?.namespace ?? 'default';
+  const find = (name: string) => secrets.get(`${ns}/${name}`);
+  const spec = pod.spec!;
+  for (const vol of spec.volumes ?? []) {
+    if (vol.secret?.secretName && !vol.secret.optional && !find(vol.secret.secretName)) return `secret "${vol.secret.secretName}" not found`;
+    for (const src of vol.projected?.sources ?? []) {
+      if (src.secret?.name && !src.secret.optional && !find(src.secret.name)) return `secret "${src.secret.name}" not found`;
+    }
+  }
+  const containers = [...(spec.initContainers ?? []), ...(spec.containers ?? [])];
+  for (const c of containers) {
+    for (const from of c.envFrom ?? []) {
+      if (from.secretRef?.name && !from.secretRef.optional && !find(from.secretRef.name)) return `secret "${from.secretRef.name}" not found`;
+    }
+    for (const env of c.env ?? []) {
+      const ref = env.valueFrom?.secretKeyRef;
+      if (!ref?.name || ref.optional) continue;
+      const data = find(ref.name);
+      if (!data) return `secret "${ref.name}" not found`;
+      if (!(ref.key in data)) return `couldn't find key ${ref.key} in Secret ${ns}/${ref.name}`;
+    }
+  }
+  return null;
+}
+
+function condition(type: string, status: boolean, now: Date): k8s.V1PodCondition {
+  return { type, status: status ? 'True' : 'False', lastTransitionTime: now };
+}
+
+export class PodSimulator {
+  private readonly core: k8s.CoreV1Api;
+  private readonly leases: k8s.CoordinationV1Api;
+  private readonly nodeNames: string[];
+  private readonly scheduledAt = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private nextNode = 0;
+  private lastHeartbeat = 0;
+  readonly options: Required<Omit<SimulatorOptions, 'log'>> & Pick<SimulatorOptions, 'log'>;
+
+  constructor(options: SimulatorOptions) {
+    this.options = { nodes: 2, readyDelayMs: 1000, jobDurationMs: 1000, pollMs: 250, ...options };
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(options.kubeconfig);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.leases = kc.makeApiClient(k8s.CoordinationV1Api);
+    this.nodeNames = Array.from({ length: this.options.nodes }, (_, i) => `sim-node-${i + 1}`);
+  }
+
+  private log(line: string): void {
+    this.options.log?.(`[simulator] ${line}`);
+  }
+
+  async start(): Promise<void> {
+    await this.heartbeat(true);
+    const loop = async () => {
+      this.running = this.tick().catch((err) => this.log(`tick failed: ${err?.message ?? err}`));
+      await this.running;
+      if (this.timer !== null) this.timer = setTimeout(loop, this.options.pollMs);
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** Nodes Ready, their status and leases fresh (every 10 s, or at once when forced). */
+  private async heartbeat(force = false): Promise<void> {
+    const now = new Date();
+    if (!force && now.getTime() - this.lastHeartbeat < 10_000) return;
+    this.lastHeartbeat = now.getTime();
+    for (const name of this.nodeNames) {
+      let node: k8s.V1Node;
+      try {
+        node = await this.core.readNode({ name });
+      } catch {
+        node = await this.core.createNode({
+          body: { metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'rotor.dev/simulated': 'true' } } },
+        });
+      }
+      node.status = {
+        ...node.status,
+        capacity: { cpu: '32', memory: '128Gi', pods: '250' },
+        allocatable: { cpu: '32', memory: '128Gi', pods: '250' },
+        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'simulated by rotor', lastHeartbeatTime: now, lastTransitionTime: now }],
+        nodeInfo: {
+          architecture: 'amd64', bootID: name, containerRuntimeVersion: 'simulated://1', kernelVersion: 'simulated', kubeProxyVersion: '', kubeletVersion: 'v1.37.2',
+          machineID: name, operatingSystem: 'linux', osImage: 'rotor pod simulator', systemUUID: name,
+        },
+      };
+      await this.core.replaceNodeStatus({ name, body: node });
+      const lease = { metadata: { name, namespace: 'kube-node-lease' }, spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new k8s.V1MicroTime(now.toISOString()) } };
+      try {
+        const existing = await this.leases.readNamespacedLease({ name, namespace: 'kube-node-lease' });
+        await this.leases.replaceNamespacedLease({ name, namespace: 'kube-node-lease', body: { ...existing, spec: lease.spec } });
+      } catch {
+        await this.leases.createNamespacedLease({ namespace: 'kube-node-lease', body: lease }).catch(() => undefined);
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    await this.heartbeat();
+    const [pods, secretList] = await Promise.all([this.core.listPodForAllNamespaces({}), this.core.listSecretForAllNamespaces({})]);
+    const secrets: SecretIndex = new Map(secretList.items.map((s) => [`${s.metadata!.namespace}/${s.metadata!.name}`, s.data ?? {}]));
+    for (const pod of pods.items) {
+      await this.reconcile(pod, secrets).catch((err) => {
+        if (err?.code !== 409 && err?.code !== 404) this.log(`pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ${err?.message ?? err}`);
+      });
+    }
+  }
+
+  private async reconcile(pod: k8s.V1Pod, secrets: SecretIndex): Promise<void> {
+    const name = pod.metadata!.name!;
+    const namespace = pod.metadata!.namespace!;
+    const key = `${namespace}/${name}/${pod.metadata!.uid}`;
+    if (pod.metadata!.deletionTimestamp) {
+      await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
+      this.scheduledAt.delete(key);
+      return;
+    }
+    if (!pod.spec!.nodeName) {
+      const node = this.nodeNames[this.nextNode++ % this.nodeNames.length];
+      await this.core.createNamespacedBinding({ namespace, body: { metadata: { name, namespace }, target: { apiVersion: 'v1', kind: 'Node', name: node } } });
+      this.scheduledAt.set(key, Date.now());
+      return;
+    }
+    const phase = pod.status?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') return;
+    if (!this.scheduledAt.has(key)) this.scheduledAt.set(key, Date.now());
+    const now = new Date();
+    const containers = pod.spec!.containers ?? [];
+    const missing = missingSecretReason(pod, secrets);
+    const base: k8s.V1PodStatus = { ...pod.status, hostIP: '10.0.0.1', podIP: pod.status?.podIP ?? `10.244.${this.nextNode % 250}.${(this.scheduledAt.size % 250) + 2}`, startTime: pod.status?.startTime ?? now };
+    let desired: k8s.V1PodStatus;
+    if (missing) {
+      desired = {
+        ...base,
+        phase: 'Pending',
+        conditions: [condition('PodScheduled', true, now), condition('Initialized', true, now), condition('ContainersReady', false, now), condition('Ready', false, now)],
+        containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError', message: missing } } })),
+      };
+    } else {
+      const age = Date.now() - this.scheduledAt.get(key)!;
+      const isJob = (pod.metadata!.ownerReferences ?? []).some((o) => o.kind === 'Job');
+      if (age < this.options.readyDelayMs) {
+        desired = {
+          ...base,
+          phase: 'Pending',
+          conditions: [condition('PodScheduled', true, now), condition('Initialized', true, now), condition('ContainersReady', false, now), condition('Ready', false, now)],
+          containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } })),
+        };
+      } else if (isJob && age >= this.options.readyDelayMs + this.options.jobDurationMs) {
+        desired = {
+          ...base,
+          phase: 'Succeeded',
+          conditions: [condition('PodScheduled', true, now), condition('Initialized', true, now), condition('ContainersReady', false, now), condition('Ready', false, now)],
+          containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed', finishedAt: now } } })),
+        };
+      } else {
+        desired = {
+          ...base,
+          phase: 'Running',
+          conditions: [condition('PodScheduled', true, now), condition('Initialized', true, now), condition('ContainersReady', true, now), condition('Ready', true, now)],
+          containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: `simulated://${c.image}`, containerID: `simulated://${name}-${c.name}`, ready: true, started: true, restartCount: 0, state: { running: { startedAt: now } } })),
+        };
+      }
+    }
+    if (this.sameStatus(pod.status, desired)) return;
+    await this.core.replaceNamespacedPodStatus({ name, namespace, body: { ...pod, status: desired } });
+  }
+
+  /** Only write when something an observer would see changes (phase, readiness, waiting reason). */
+  private sameStatus(current: k8s.V1PodStatus | undefined, desired: k8s.V1PodStatus): boolean {
+    if (!current) return false;
+    const summary = (s: k8s.V1PodStatus) =>
+      JSON.stringify([
+        s.phase,
+        (s.conditions ?? []).map((c) => `${c.type}=${c.status}`).sort(),
+        (s.containerStatuses ?? []).map((c) => [c.name, c.ready, Object.keys(c.state ?? {})[0], c.state?.waiting?.reason, c.state?.waiting?.message]),
+      ]);
+    return summary(current) === summary(desired);
+  }
+}

@@ -1,0 +1,19 @@
+// Where the bootstrap put the pinned tools (tools.json, scripts/bootstrap.mjs).
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+export const repoRoot = join(__dirname, '..', '..');
+export const cacheDir = process.env.ROTOR_CACHE || join(homedir(), '.cache', 'rotor');
+const pins = JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as {
+  temporal: { key: string; binaries: { temporal: string; testServer: string } };
+};
+
+function tool(rel: string): string {
+  const path = join(cacheDir, pins.temporal.key, rel);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run bootstrap\` (npm test does it for you)`);
+  return path;
+}
+
+export const temporalCli = (): string => tool(pins.temporal.binaries.temporal);
+export const temporalTestServer = (): string => tool(pins.temporal.binaries.testServer);

@@ -1,0 +1,199 @@
+// End to end on real parts: the rotor CLI, a real Temporal dev server, a real `rotor worker` process
+// with the Kubernetes backend, authenticated as the least-privilege ServiceAccount of deploy/rbac.yaml,
+// against the sandbox's real kube-apiserver and controller-manager (pods played by the simulator).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import type { RotationStatus } from '../workflows/api';
+import { kubeconfigYaml } from '../sandbox/control-plane';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { rotor, startWorker } from './helpers/cli';
+import { startDevServer, type DevServer } from './helpers/dev-server';
+import { repoRoot } from './helpers/tools';
+
+const OLD = 'auth-api-secrets-20250101000000';
+let sandbox: Sandbox;
+let server: DevServer;
+let worker: Awaited<ReturnType<typeof startWorker>>;
+let env: NodeJS.ProcessEnv;
+let dir: string;
+let core: k8s.CoreV1Api;
+let apps: k8s.AppsV1Api;
+let batch: k8s.BatchV1Api;
+let workerKubeconfig: string;
+
+function deployment(name: string, secretName: string): k8s.V1Deployment {
+  return {
+    metadata: { name },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: [{ name: 'app', image: 'example/auth:1', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: secretName, key: 'api_token' } } }] }] },
+      },
+    },
+  };
+}
+
+async function kubectlAs(args: string[]): Promise<{ code: number; out: string }> {
+  try {
+    return { code: 0, out: execFileSync(sandbox.plane.binaries.kubectl, ['--kubeconfig', workerKubeconfig, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+  } catch (err) {
+    const e = err as { status?: number; stdout?: string; stderr?: string };
+    return { code: e.status ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+function plan(name: string, body: object): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, stringify(body));
+  return file;
+}
+
+async function status(id: string): Promise<RotationStatus> {
+  const r = await rotor(['status', id, '--json'], env);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as RotationStatus;
+}
+
+async function waitFor(id: string, pred: (s: RotationStatus) => boolean, timeoutMs = 120_000): Promise<RotationStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await status(id);
+    if (pred(s)) return s;
+    if (Date.now() > deadline) throw new Error(`${id}: timed out in ${s.phase}: ${s.events.slice(-3).map((e) => e.message).join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function envRef(ns: string, name: string): Promise<string> {
+  const d = await apps.readNamespacedDeployment({ namespace: ns, name });
+  return d.spec!.template.spec!.containers[0].env![0].valueFrom!.secretKeyRef!.name!;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-k8s-'));
+  sandbox = await startSandbox({ readyDelayMs: 300 });
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(sandbox.plane.kubeconfig);
+  core = kc.makeApiClient(k8s.CoreV1Api);
+  apps = kc.makeApiClient(k8s.AppsV1Api);
+  batch = kc.makeApiClient(k8s.BatchV1Api);
+
+  // The worker's identity: deploy/rbac.yaml applied with kubectl, a token for its ServiceAccount.
+  execFileSync(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, 'apply', '-f', join(repoRoot, 'deploy', 'rbac.yaml')], { stdio: 'pipe' });
+  let token = '';
+  for (let i = 0; i < 50 && !token; i++) {
+    try {
+      token = (await core.createNamespacedServiceAccountToken({ namespace: 'rotor-system', name: 'rotor-worker', body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } } })).status!.token;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  workerKubeconfig = join(dir, 'worker.kubeconfig');
+  writeFileSync(workerKubeconfig, kubeconfigYaml(sandbox.plane.server, sandbox.plane.caFile, { name: 'rotor-worker', token }));
+
+  for (const ns of ['staging', 'production']) {
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: OLD }, stringData: { api_token: 'old-token-value' } } });
+    for (let i = 0; i < 100; i++) {
+      if ((await core.listNamespacedServiceAccount({ namespace: ns })).items.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('auth-api', OLD) });
+  }
+  // A weekly job that the plan's workload list leaves out, still on the old version.
+  await batch.createNamespacedCronJob({
+    namespace: 'staging',
+    body: { metadata: { name: 'weekly-report' }, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 's', secret: { secretName: OLD } }] } } } } } },
+  });
+
+  server = await startDevServer();
+  env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'e2e' };
+  worker = await startWorker(env);
+});
+
+after(async () => {
+  await worker?.stop();
+  await server?.stop();
+  await sandbox?.stop();
+});
+
+describe('rotor on a real control plane', () => {
+  it('runs with exactly the permissions of deploy/rbac.yaml, and those refuse the rest', async () => {
+    assert.equal((await kubectlAs(['auth', 'can-i', 'create', 'secrets', '-n', 'staging'])).out.trim(), 'yes');
+    assert.equal((await kubectlAs(['auth', 'can-i', 'patch', 'deployments', '-n', 'production'])).out.trim(), 'yes');
+    const list = await kubectlAs(['get', 'secrets', '-n', 'staging']);
+    assert.notEqual(list.code, 0);
+    assert.match(list.out, /forbidden/i);
+    assert.match((await kubectlAs(['auth', 'can-i', 'watch', 'secrets', '-n', 'staging'])).out, /^no/);
+  });
+
+  it('rolls back a stage whose new Secret lacks a key the workloads read, exactly what it switched', async () => {
+    const file = plan('missing-key', {
+      secret: 'auth-api-secrets',
+      value: { generate: { keys: ['wrong_key'], length: 32 } },
+      stages: [
+        { name: 'staging', namespace: 'staging', workloads: ['deployment/auth-api'], strategy: 'rolling', soak: '1s', rolloutTimeout: '60s' },
+        { name: 'production', namespace: 'production', workloads: ['deployment/auth-api'], strategy: 'rolling', watch: '1s' },
+      ],
+      retention: '1s',
+    });
+    const r = await rotor(['start', '-f', file, '--watch', '--interval', '0.5'], env, 180_000);
+    assert.equal(r.code, 3, `${r.stdout}\n${r.stderr}\n${worker.output()}`);
+    const s = await status('rotate-staging-auth-api-secrets');
+    assert.equal(s.phase, 'ROLLED_BACK');
+    assert.match(s.outcome!, /CreateContainerConfigError: couldn't find key api_token/);
+    assert.equal(await envRef('staging', 'auth-api'), OLD);
+    assert.equal(await envRef('production', 'auth-api'), OLD, 'production never switched');
+  });
+
+  it('completes a two-stage rotation: immutable labelled copies per namespace, workloads switched, old version deleted only once nothing holds it', async () => {
+    const file = plan('rotation', {
+      secret: 'auth-api-secrets',
+      value: { generate: { keys: ['api_token'], length: 32 } },
+      stages: [
+        { name: 'staging', namespace: 'staging', workloads: ['deployment/auth-api'], strategy: 'rolling', soak: '2s', rolloutTimeout: '60s' },
+        { name: 'production', namespace: 'production', workloads: ['deployment/auth-api'], strategy: 'rolling', watch: '2s', rolloutTimeout: '60s' },
+      ],
+      retention: '3s',
+      cleanupRecheck: '1s',
+    });
+    const started = await rotor(['start', '-f', file], env);
+    assert.equal(started.code, 0, started.stderr);
+    const id = 'rotate-staging-auth-api-secrets';
+    const retaining = await waitFor(id, (s) => ['RETAINING', 'CLEANING_UP', 'COMPLETED', 'ROLLED_BACK', 'FAILED'].includes(s.phase));
+    assert.ok(['RETAINING', 'CLEANING_UP'].includes(retaining.phase), `${retaining.phase}: ${retaining.outcome}`);
+    const version = retaining.newVersion!;
+    for (const ns of ['staging', 'production']) {
+      const secret = await core.readNamespacedSecret({ namespace: ns, name: version });
+      assert.equal(secret.immutable, true);
+      assert.equal(secret.metadata?.labels?.['rotor.dev/secret'], 'auth-api-secrets');
+      assert.equal(secret.metadata?.labels?.['rotor.dev/version'], version.slice(-14));
+      assert.equal(await envRef(ns, 'auth-api'), version);
+      assert.ok(await core.readNamespacedSecret({ namespace: ns, name: OLD }), 'old version kept during retention');
+    }
+    // The CronJob still holds the old version in staging: cleanup waits and says who holds it.
+    const blocked = await waitFor(id, (s) => s.holders.length > 0);
+    assert.deepEqual(blocked.holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`), ['CronJob/weekly-report in staging']);
+    assert.ok(await core.readNamespacedSecret({ namespace: 'staging', name: OLD }));
+    // Its owner moves it; the next scan frees the old version, which goes from both namespaces.
+    await batch.patchNamespacedCronJob(
+      { namespace: 'staging', name: 'weekly-report', body: [{ op: 'replace', path: '/spec/jobTemplate/spec/template/spec/volumes/0/secret/secretName', value: version }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
+    const done = await waitFor(id, (s) => s.phase === 'COMPLETED');
+    assert.match(done.outcome!, /deleted from staging, production/);
+    for (const ns of ['staging', 'production']) {
+      await assert.rejects(core.readNamespacedSecret({ namespace: ns, name: OLD }), (err: { code?: number }) => err.code === 404);
+    }
+    assert.ok(!worker.output().includes('old-token-value'));
+    assert.ok(!readFileSync(join(sandbox.plane.dir, 'logs', 'kube-apiserver.log'), 'utf8').includes('old-token-value'));
+  });
+});

@@ -1,0 +1,225 @@
+// The Kubernetes adapter and the sandbox against a real kube-apiserver, etcd and controller-manager
+// (built by the bootstrap), with the pod simulator playing the kubelets.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { KubernetesCluster } from '../activities/kubernetes';
+import { RotorError } from '../activities/errors';
+import { startSandbox, type Sandbox } from '../sandbox';
+
+const OLD = 'auth-api-secrets-20250101000000';
+const NEW = 'auth-api-secrets-20251129120000';
+
+let sandbox: Sandbox;
+let kc: k8s.KubeConfig;
+let core: k8s.CoreV1Api;
+let apps: k8s.AppsV1Api;
+let batch: k8s.BatchV1Api;
+let cluster: KubernetesCluster;
+
+/** kubectl as a user runs it (asynchronously: the pod simulator shares this process's event loop). */
+async function kubectl(args: string[]): Promise<string> {
+  try {
+    return (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8', timeout: 90_000 })).stdout;
+  } catch (err) {
+    // `kubectl auth can-i` answers "no" with exit code 1.
+    const e = err as { code?: number; stdout?: string };
+    if (args[0] === 'auth' && e.code === 1) return e.stdout ?? '';
+    throw err;
+  }
+}
+
+async function secret(namespace: string, name: string, data: Record<string, string>): Promise<void> {
+  await core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData: data } });
+}
+
+function deployment(name: string, secretName: string, opts: { replicas?: number; key?: string } = {}): k8s.V1Deployment {
+  return {
+    metadata: { name },
+    spec: {
+      replicas: opts.replicas ?? 2,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: 'example/auth:1',
+              envFrom: [{ secretRef: { name: secretName } }],
+              env: [
+                { name: 'TOKEN', valueFrom: { secretKeyRef: { name: secretName, key: opts.key ?? 'api_token' } } },
+                { name: 'UNRELATED', valueFrom: { secretKeyRef: { name: 'tls-certs', key: 'crt' } } },
+              ],
+            },
+          ],
+          volumes: [{ name: 'projected', projected: { sources: [{ secret: { name: secretName } }] } }],
+        },
+      },
+    },
+  };
+}
+
+async function namespace(name: string): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name } } });
+  // The serviceaccount controller creates `default`; pods wait for it.
+  for (let i = 0; i < 100; i++) {
+    if ((await core.listNamespacedServiceAccount({ namespace: name })).items.some((s) => s.metadata?.name === 'default')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function waitReady(ns: string, names: { kind: 'Deployment'; name: string }[], timeoutMs = 60_000) {
+  const uses = names.map((n) => ({ ...n, namespace: ns, fields: [] }));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await cluster.rolloutState(ns, uses);
+    if (state.ready || state.failed) return state;
+    if (Date.now() > deadline) return state;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+before(async () => {
+  sandbox = await startSandbox({ readyDelayMs: 300, jobDurationMs: 300 });
+  kc = new k8s.KubeConfig();
+  kc.loadFromFile(sandbox.plane.kubeconfig);
+  core = kc.makeApiClient(k8s.CoreV1Api);
+  apps = kc.makeApiClient(k8s.AppsV1Api);
+  batch = kc.makeApiClient(k8s.BatchV1Api);
+  cluster = new KubernetesCluster(kc, 2); // tiny pages, so every scan crosses page boundaries
+  for (const ns of ['staging', 'production']) {
+    await namespace(ns);
+    await secret(ns, OLD, { api_token: 'old-token-value' });
+    await secret(ns, `${OLD}-old`, { api_token: 'decoy' });
+    await secret(ns, 'tls-certs', { crt: 'x' });
+  }
+});
+
+after(async () => {
+  await sandbox?.stop();
+});
+
+describe('sandbox control plane', () => {
+  it('answers kubectl unchanged: get, auth can-i, rollout status', async () => {
+    assert.match(await kubectl(['version', '-o', 'json']), /"gitVersion": "v1\.37\.2"/);
+    assert.match(await kubectl(['get', 'secrets', '-n', 'staging']), new RegExp(OLD));
+    assert.equal((await kubectl(['auth', 'can-i', 'delete', 'secrets', '-n', 'staging'])).trim(), 'yes');
+    assert.equal((await kubectl(['auth', 'can-i', 'list', 'secrets', '-n', 'staging', '--as', 'system:serviceaccount:staging:default'])).trim().split('\n')[0], 'no');
+    await apps.createNamespacedDeployment({ namespace: 'staging', body: deployment('kubectl-check', OLD) });
+    assert.match(await kubectl(['rollout', 'status', 'deployment/kubectl-check', '-n', 'staging', '--timeout', '60s']), /successfully rolled out/);
+    const nodes = await core.listNode();
+    assert.ok(nodes.items.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')));
+  });
+
+  it('keeps a pod whose Secret key is missing in CreateContainerConfigError, as a kubelet does', async () => {
+    await apps.createNamespacedDeployment({ namespace: 'staging', body: deployment('missing-key', OLD, { key: 'no_such_key', replicas: 1 }) });
+    const state = await waitReady('staging', [{ kind: 'Deployment', name: 'missing-key' }]);
+    assert.equal(state.failed, true);
+    assert.match(state.message, /CreateContainerConfigError: couldn't find key no_such_key in Secret staging\/auth-api-secrets-20250101000000/);
+    await apps.deleteNamespacedDeployment({ namespace: 'staging', name: 'missing-key' });
+  });
+});
+
+describe('KubernetesCluster', () => {
+  it('creates an immutable, labelled version idempotently and refuses other content loudly', async () => {
+    const spec = { namespace: 'staging', name: NEW, base: 'auth-api-secrets', rotationId: 'rotate-staging-auth-api-secrets/run-1', data: { api_token: 'new-token-value' } };
+    assert.equal(await cluster.createVersion(spec), 'created');
+    assert.equal(await cluster.createVersion(spec), 'exists');
+    const stored = await core.readNamespacedSecret({ namespace: 'staging', name: NEW });
+    assert.equal(stored.immutable, true);
+    assert.equal(stored.metadata?.labels?.['rotor.dev/secret'], 'auth-api-secrets');
+    assert.equal(stored.metadata?.labels?.['rotor.dev/version'], '20251129120000');
+    assert.equal(stored.metadata?.annotations?.['rotor.dev/rotation-id'], spec.rotationId);
+    await assert.rejects(cluster.createVersion({ ...spec, data: { api_token: 'other-value' } }), (err: RotorError) => {
+      assert.equal(err.type, 'VersionContentMismatch');
+      assert.ok(!err.message.includes('other-value') && !err.message.includes('new-token-value'), err.message);
+      return true;
+    });
+    await assert.rejects(cluster.createVersion({ ...spec, rotationId: 'someone-else' }), (err: RotorError) => err.type === 'VersionConflict');
+    assert.deepEqual(await cluster.readVersion('staging', NEW), { data: { api_token: 'new-token-value' }, rotationId: spec.rotationId });
+  });
+
+  it('finds every kind of reference, exact names only, across pages and namespaces', async () => {
+    await apps.createNamespacedDeployment({ namespace: 'staging', body: deployment('auth-api', OLD) });
+    await apps.createNamespacedDeployment({ namespace: 'staging', body: deployment('decoy', `${OLD}-old`) });
+    await apps.createNamespacedDeployment({ namespace: 'production', body: deployment('auth-api', OLD) });
+    await apps.createNamespacedStatefulSet({
+      namespace: 'staging',
+      body: { metadata: { name: 'ledger' }, spec: { serviceName: 'ledger', replicas: 1, selector: { matchLabels: { app: 'ledger' } }, template: { metadata: { labels: { app: 'ledger' } }, spec: { initContainers: [{ name: 'init', image: 'x', envFrom: [{ secretRef: { name: OLD } }] }], containers: [{ name: 'c', image: 'x' }] } } } },
+    });
+    await batch.createNamespacedCronJob({
+      namespace: 'staging',
+      body: { metadata: { name: 'weekly-report' }, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', imagePullSecrets: [{ name: OLD }], containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 's', secret: { secretName: OLD } }] } } } } } },
+    });
+    await core.createNamespacedPod({ namespace: 'staging', body: { metadata: { name: 'debug-shell' }, spec: { containers: [{ name: 'c', image: 'x', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: OLD, key: 'api_token' } } }] }] } } });
+
+    assert.equal(await cluster.findCurrentVersion('staging', 'auth-api-secrets'), OLD);
+    const uses = await cluster.findWorkloads('staging', OLD);
+    assert.deepEqual(uses.map((u) => `${u.kind}/${u.name}`).sort(), ['CronJob/weekly-report', 'Deployment/auth-api', 'Deployment/kubectl-check', 'StatefulSet/ledger']);
+    const auth = uses.find((u) => u.name === 'auth-api')!;
+    assert.deepEqual(auth.fields.sort(), [
+      '/spec/template/spec/containers/0/env/0/valueFrom/secretKeyRef/name',
+      '/spec/template/spec/containers/0/envFrom/0/secretRef/name',
+      '/spec/template/spec/volumes/0/projected/sources/0/secret/name',
+    ]);
+    const cron = uses.find((u) => u.name === 'weekly-report')!;
+    assert.deepEqual(cron.fields.sort(), ['/spec/jobTemplate/spec/template/spec/imagePullSecrets/0/name', '/spec/jobTemplate/spec/template/spec/volumes/0/secret/secretName']);
+    const holders = await cluster.findReferences(['staging'], OLD);
+    const names = holders.map((h) => `${h.kind}/${h.name}`);
+    assert.ok(names.includes('Pod/debug-shell'), 'a bare Pod holds it');
+    assert.ok(!names.includes('Deployment/decoy'), 'the -old Secret is another name');
+    assert.ok(holders.every((h) => h.namespace === 'staging'), 'references count only in the Secret\'s namespace');
+    assert.ok(!names.some((n) => n.startsWith('ReplicaSet/')), 'ReplicaSets of Deployments are not counted on their own');
+  });
+
+  it('switches exactly the referring fields, waits for the rollout, and reverts only those', async () => {
+    await secret('production', NEW, { api_token: 'new-token-value' });
+    await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }]);
+    const [use] = await cluster.findWorkloads('production', OLD);
+    const records = await cluster.switchWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: OLD, to: NEW, strategy: 'rolling' });
+    assert.equal(records[0].fields.length, 3);
+    // A retry of the same switch finds the fields already on the new version and records them again.
+    const again = await cluster.switchWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: OLD, to: NEW, strategy: 'rolling' });
+    assert.deepEqual(again[0].fields.sort(), records[0].fields.sort());
+    const state = await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }]);
+    assert.equal(state.ready, true, state.message);
+    // Someone else edits another field meanwhile; the revert leaves their change alone.
+    await apps.patchNamespacedDeployment(
+      { namespace: 'production', name: 'auth-api', body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'example/auth:2' }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
+    const reverted = await cluster.revertWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: NEW, to: OLD, records });
+    assert.deepEqual(reverted[0].fields.sort(), records[0].fields.sort());
+    const after = await apps.readNamespacedDeployment({ namespace: 'production', name: 'auth-api' });
+    const c = after.spec!.template.spec!.containers[0];
+    assert.equal(c.image, 'example/auth:2');
+    assert.equal(c.envFrom![0].secretRef!.name, OLD);
+    assert.equal(c.env![1].valueFrom!.secretKeyRef!.name, 'tls-certs');
+    assert.equal((await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }])).ready, true);
+  });
+
+  it('fails a rollout whose new Secret lacks a key instead of hanging', async () => {
+    await secret('production', 'auth-api-secrets-20251129130000', { wrong_key: 'x' });
+    const [use] = await cluster.findWorkloads('production', OLD);
+    const records = await cluster.switchWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: OLD, to: 'auth-api-secrets-20251129130000', strategy: 'rolling' });
+    const state = await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }]);
+    assert.equal(state.failed, true, state.message);
+    assert.match(state.message, /CreateContainerConfigError: couldn't find key api_token/);
+    await cluster.revertWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: 'auth-api-secrets-20251129130000', to: OLD, records });
+    assert.equal((await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }])).ready, true);
+  });
+
+  it('never deletes a Secret that a workload refers to; deletes it once free', async () => {
+    const blocked = await cluster.deleteUnreferenced('staging', OLD);
+    assert.equal(blocked.deleted, false);
+    assert.ok(blocked.holders.length >= 4);
+    await core.readNamespacedSecret({ namespace: 'staging', name: OLD });
+    await core.createNamespacedSecret({ namespace: 'staging', body: { metadata: { name: 'unused-version' }, stringData: { a: 'b' } } });
+    assert.deepEqual(await cluster.deleteUnreferenced('staging', 'unused-version'), { deleted: true, holders: [] });
+    await assert.rejects(core.readNamespacedSecret({ namespace: 'staging', name: 'unused-version' }), (err: { code?: number }) => err.code === 404);
+    assert.deepEqual(await cluster.deleteUnreferenced('staging', 'unused-version'), { deleted: true, holders: [] }, 'idempotent');
+  });
+});

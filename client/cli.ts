@@ -16,7 +16,8 @@ usage:
   rotor list                                  rotations on the server
   rotor worker                                run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_BACKEND)
 
-environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor)`;
+environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),
+             TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name)`;
 
 interface Args {
   positional: string[];
@@ -113,7 +114,8 @@ export async function main(argv: string[]): Promise<number> {
         case 'start': {
           const id = await client.start(loaded!.document, loaded!.plan, operator(args));
           out(`started ${id}`);
-          out(`follow it: rotor status ${id} --watch   (Web UI: http://localhost:8233/namespaces/default/workflows/${id})`);
+          const ui = process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233';
+          out(`follow it: rotor status ${id} --watch   (Web UI: ${ui}/namespaces/${process.env.TEMPORAL_NAMESPACE ?? 'default'}/workflows/${id})`);
           return args.flags.has('--watch') ? await watch(client, id, args) : 0;
         }
         case 'status': {

@@ -2,7 +2,8 @@
 // Temporal dev server (Web UI) and a `rotor worker` with the least-privilege ServiceAccount of
 // deploy/rbac.yaml, seeds two namespaces with a workload on the old version, and runs a rotation
 // with progress on screen. `--keep` leaves everything running for the Web UI until Ctrl-C.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,10 +40,12 @@ async function main(): Promise<void> {
     kc.loadFromFile(sandbox.plane.kubeconfig);
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const apps = kc.makeApiClient(k8s.AppsV1Api);
-    const kubectl = (args: string[]) => execFileSync(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8' });
+    // Asynchronous: the pod simulator runs on this process's event loop and must keep going meanwhile.
+    const kubectl = async (args: string[]) =>
+      (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8' })).stdout;
 
     say('applying deploy/rbac.yaml and issuing a token for the rotor-worker ServiceAccount ...');
-    kubectl(['apply', '-f', join(repoRoot, 'deploy', 'rbac.yaml')]);
+    await kubectl(['apply', '-f', join(repoRoot, 'deploy', 'rbac.yaml')]);
     let token = '';
     for (let i = 0; i < 50 && !token; i++) {
       token = await core
@@ -70,13 +73,13 @@ async function main(): Promise<void> {
         },
       });
     }
-    say(kubectl(['rollout', 'status', 'deployment/auth-api', '-n', 'production', '--timeout', '120s']).trim());
+    say((await kubectl(['rollout', 'status', 'deployment/auth-api', '-n', 'production', '--timeout', '120s'])).trim());
 
     say('starting the Temporal dev server ...');
     const server = await startDevServer({ ui: true });
     stops.push(() => server.stop());
     say(`Temporal on ${server.address}; Web UI http://localhost:${server.uiPort}`);
-    const env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'demo' };
+    const env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_UI_URL: `http://localhost:${server.uiPort}`, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'demo' };
     const worker = spawn(process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     stops.push(async () => {
       worker.kill('SIGINT');
@@ -109,8 +112,8 @@ async function main(): Promise<void> {
     say(`rotor start -f ${planFile} --watch   (demo durations: soak 10s, watch 10s, retention 15s)`);
     const code = await runRotor(['start', '-f', planFile, '--watch', '--interval', '1'], env);
     say('what the cluster holds now:');
-    process.stdout.write(kubectl(['get', 'secrets', '-A', '-l', 'rotor.dev/secret=auth-api-secrets', '-L', 'rotor.dev/version']));
-    process.stdout.write(kubectl(['get', 'deployments', '-A', '-o', 'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,SECRET:.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name,READY:.status.readyReplicas']));
+    process.stdout.write(await kubectl(['get', 'secrets', '-A', '-l', 'rotor.dev/secret=auth-api-secrets', '-L', 'rotor.dev/version']));
+    process.stdout.write(await kubectl(['get', 'deployments', '-A', '-o', 'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,SECRET:.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name,READY:.status.readyReplicas']));
     say(`demo ${code === 0 ? 'completed' : `ended with exit code ${code}`} in ${Math.round((Date.now() - t0) / 1000)} s`);
     if (keep) {
       say(`still running: Web UI http://localhost:${server.uiPort}, KUBECONFIG=${sandbox.plane.kubeconfig}; Ctrl-C stops everything`);

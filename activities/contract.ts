@@ -23,6 +23,7 @@ export interface RotorActivities {
   createVersion(input: CreateVersionInput): Promise<CreateVersionResult>;
   switchWorkloads(input: SwitchInput): Promise<SwitchRecord[]>;
   revertWorkloads(input: RevertInput): Promise<SwitchRecord[]>;
+  completeCanary(input: { namespace: string; records: SwitchRecord[] }): Promise<void>;
   waitForRollout(input: RolloutInput): Promise<RolloutResult>;
   monitorAnalysis(input: MonitorInput): Promise<CheckResult>;
   scanReferences(input: ScanInput): Promise<Holder[]>;

@@ -98,6 +98,8 @@ export function createActivities(deps: RotorDeps): RotorActivities {
 
     revertWorkloads: (input) => guarded(`revert workloads in ${input.namespace} to ${input.to}`, () => cluster.revertWorkloads(input)),
 
+    completeCanary: (input) => guarded(`complete the canary in ${input.namespace}`, () => cluster.completeCanary(input.namespace, input.records)),
+
     waitForRollout: (input: RolloutInput) =>
       guarded(`wait for rollout in ${input.namespace}`, async () => {
         const ctx = Context.current();

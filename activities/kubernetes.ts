@@ -12,6 +12,22 @@ import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from
 export const LABEL_SECRET = 'rotor.dev/secret';
 export const LABEL_VERSION = 'rotor.dev/version';
 export const ANNOTATION_ROTATION = 'rotor.dev/rotation-id';
+export const LABEL_TRACK = 'rotor.dev/track';
+const ANNOTATION_ORIGINAL = 'rotor.dev/original-replicas';
+const ANNOTATION_WEIGHT = 'rotor.dev/canary-weight';
+const ANNOTATION_CANARY_OF = 'rotor.dev/canary-of';
+
+/** The green copy of a Deployment during a canary. */
+export function greenName(blue: string): string {
+  return `${blue}-canary`;
+}
+
+function setAt(obj: Record<string, any>, path: string, value: unknown): void {
+  const segs = path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let cur: any = obj;
+  for (const seg of segs.slice(0, -1)) cur = cur[seg];
+  cur[segs[segs.length - 1]] = value;
+}
 const DEFAULT_PAGE = 200;
 const PATCH_ATTEMPTS = 6;
 
@@ -258,13 +274,19 @@ export class KubernetesCluster implements ClusterPort {
   }
 
   async switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]> {
-    if (request.strategy === 'canary' && (request.weightPercent ?? 100) < 100) {
-      throw new RotorError('RotorInputError', `canary by replica weight is not in this build of the Kubernetes adapter; use strategy rolling for ${request.stage}`);
-    }
     const records: SwitchRecord[] = [];
     for (const use of request.workloads) {
       if (!SWITCHABLE_KINDS.includes(use.kind)) {
         throw new RotorError('RotorInputError', `${use.kind} ${request.namespace}/${use.name} cannot be switched in place (its pod template is immutable); recreate it on ${request.to}`, `${use.kind}/${use.name}`);
+      }
+      if (request.strategy === 'canary' && use.kind === 'Deployment') {
+        records.push(await this.canaryStep(request, use));
+        continue;
+      }
+      if (request.strategy === 'canary' && (request.weightPercent ?? 100) < 100) {
+        // Replica weight needs a Deployment: other kinds move at the 100% step, all at once.
+        records.push({ namespace: request.namespace, kind: use.kind, name: use.name, from: request.from, to: request.to, fields: [] });
+        continue;
       }
       const { fields, already } = await this.patchFields(use.kind, request.namespace, use.name, (obj) => pathsReferring(use.kind, obj, request.from).concat(pathsReferring(use.kind, obj, request.to)), request.from, request.to);
       records.push({ namespace: request.namespace, kind: use.kind, name: use.name, from: request.from, to: request.to, fields: [...new Set([...fields, ...already])] });
@@ -280,7 +302,13 @@ export class KubernetesCluster implements ClusterPort {
       const pick = (obj: Obj) => (recorded ? recorded.fields : pathsReferring(use.kind, obj, request.from));
       try {
         const { fields } = await this.patchFields(use.kind, request.namespace, use.name, pick, request.from, request.to);
-        if (fields.length) reverted.push({ namespace: request.namespace, kind: use.kind, name: use.name, from: request.from, to: request.to, fields });
+        const canary = recorded?.canary ?? (use.kind === 'Deployment' ? await this.canaryInfo(request.namespace, use.name) : undefined);
+        if (canary) {
+          // Blue back to its full size first, then the green copy goes: rollback restores capacity.
+          await this.setReplicas(request.namespace, use.name, canary.originalReplicas);
+          await this.deleteGreen(request.namespace, canary.green);
+        }
+        if (fields.length || canary) reverted.push({ namespace: request.namespace, kind: use.kind, name: use.name, from: request.from, to: request.to, fields, canary });
       } catch (err) {
         if (err instanceof RotorError && err.type === 'NotFound') continue; // deleted meanwhile: nothing to revert
         throw err;
@@ -305,6 +333,16 @@ export class KubernetesCluster implements ClusterPort {
       const state = rolloutOf(use.kind, obj);
       if (state.failed) return { ready: false, failed: true, message: `${use.kind}/${use.name}: ${state.message}` };
       if (!state.ready) waiting.push(`${use.kind}/${use.name}: ${state.message}`);
+      if (use.kind === 'Deployment') {
+        const green = await this.readGreen(namespace, greenName(use.name));
+        if (green) {
+          const blockedGreen = await this.podsThatCannotStart(namespace, { ...green, kind: 'Deployment' });
+          if (blockedGreen) return { ready: false, failed: true, message: `canary ${green.metadata!.name}: ${blockedGreen}` };
+          const g = rolloutOf('Deployment', green);
+          if (g.failed) return { ready: false, failed: true, message: `canary ${green.metadata!.name}: ${g.message}` };
+          if (!g.ready) waiting.push(`canary ${green.metadata!.name}: ${g.message}`);
+        }
+      }
     }
     if (waiting.length) return { ready: false, failed: false, message: waiting.join('; ') };
     return { ready: true, failed: false, message: `${workloads.length} workload(s) rolled out` };
@@ -334,6 +372,103 @@ export class KubernetesCluster implements ClusterPort {
       }
     }
     return null;
+  }
+
+  private async readGreen(namespace: string, name: string): Promise<Obj | null> {
+    try {
+      return await this.kinds.Deployment.read(namespace, name);
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return null;
+      throw toRotorError(err, 'read', `Deployment ${namespace}/${name}`);
+    }
+  }
+
+  private async canaryInfo(namespace: string, blue: string): Promise<SwitchRecord['canary']> {
+    const green = await this.readGreen(namespace, greenName(blue));
+    if (!green) return undefined;
+    const a = green.metadata?.annotations ?? {};
+    const originalReplicas = Number(a[ANNOTATION_ORIGINAL]);
+    const weightPercent = Number(a[ANNOTATION_WEIGHT]);
+    return { green: green.metadata!.name!, weightPercent, originalReplicas, greenReplicas: green.spec?.replicas ?? 0, blueReplicas: originalReplicas - (green.spec?.replicas ?? 0) };
+  }
+
+  private async setReplicas(namespace: string, name: string, replicas: number): Promise<void> {
+    try {
+      await this.kinds.Deployment.patch(namespace, name, [{ op: 'replace', path: '/spec/replicas', value: replicas }]);
+    } catch (err) {
+      throw toRotorError(err, 'scale', `Deployment ${namespace}/${name}`);
+    }
+  }
+
+  private async deleteGreen(namespace: string, name: string): Promise<void> {
+    try {
+      await this.apps.deleteNamespacedDeployment({ namespace, name, propagationPolicy: 'Background' });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw toRotorError(err, 'delete', `Deployment ${namespace}/${name}`);
+    }
+  }
+
+  /**
+   * One canary step by replica weight ("Option A", blue-green): a green copy of the Deployment on the
+   * new version gets ceil(R × weight) replicas while blue gives up only what green proved at the
+   * previous step, so blue + green never drops below the original R. At 100%, blue itself switches
+   * (at full size R); completeCanary then removes green.
+   */
+  private async canaryStep(request: SwitchInput, use: WorkloadUse): Promise<SwitchRecord> {
+    const { namespace, from, to } = request;
+    const weight = request.weightPercent ?? 100;
+    const object = `Deployment ${namespace}/${use.name}`;
+    const blue = await this.kinds.Deployment.read(namespace, use.name).catch((err) => {
+      throw toRotorError(err, 'read', object);
+    });
+    const name = greenName(use.name);
+    const existing = await this.readGreen(namespace, name);
+    const original = existing ? Number(existing.metadata!.annotations![ANNOTATION_ORIGINAL]) : (blue.spec?.replicas ?? 1);
+    const previousWeight = existing ? Number(existing.metadata!.annotations![ANNOTATION_WEIGHT]) : 0;
+    const share = (w: number) => (w <= 0 ? 0 : Math.min(original, Math.max(1, Math.ceil((original * w) / 100))));
+    if (weight >= 100) {
+      const { fields, already } = await this.patchFields('Deployment', namespace, use.name, (obj) => pathsReferring('Deployment', obj, from).concat(pathsReferring('Deployment', obj, to)), from, to);
+      await this.setReplicas(namespace, use.name, original);
+      return {
+        namespace, kind: 'Deployment', name: use.name, from, to, fields: [...new Set([...fields, ...already])],
+        canary: { green: name, weightPercent: 100, blueReplicas: original, greenReplicas: share(previousWeight), originalReplicas: original },
+      };
+    }
+    const greenReplicas = share(weight);
+    const blueReplicas = original - share(previousWeight);
+    const annotations = { [ANNOTATION_ORIGINAL]: String(original), [ANNOTATION_WEIGHT]: String(weight), [ANNOTATION_CANARY_OF]: use.name };
+    if (!existing) {
+      const template = structuredClone(blue.spec.template);
+      for (const path of pathsReferring('Deployment', blue, from)) setAt({ spec: { template } }, path, to);
+      template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, [LABEL_TRACK]: 'canary' } };
+      const body = {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name, namespace, labels: { ...blue.metadata?.labels, [LABEL_TRACK]: 'canary', 'app.kubernetes.io/managed-by': 'rotor' }, annotations },
+        spec: { ...structuredClone(blue.spec), replicas: greenReplicas, selector: { matchLabels: { ...blue.spec.selector?.matchLabels, [LABEL_TRACK]: 'canary' } }, template },
+      };
+      delete (body.spec as { paused?: boolean }).paused;
+      try {
+        await this.apps.createNamespacedDeployment({ namespace, body: body as k8s.V1Deployment });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 409) throw toRotorError(err, 'create', `Deployment ${namespace}/${name}`);
+      }
+    } else {
+      try {
+        await this.kinds.Deployment.patch(namespace, name, [
+          { op: 'replace', path: '/spec/replicas', value: greenReplicas },
+          { op: 'replace', path: `/metadata/annotations/${ANNOTATION_WEIGHT.replace('/', '~1')}`, value: String(weight) },
+        ]);
+      } catch (err) {
+        throw toRotorError(err, 'scale', `Deployment ${namespace}/${name}`);
+      }
+    }
+    await this.setReplicas(namespace, use.name, blueReplicas);
+    return { namespace, kind: 'Deployment', name: use.name, from, to, fields: [], canary: { green: name, weightPercent: weight, blueReplicas, greenReplicas, originalReplicas: original } };
+  }
+
+  async completeCanary(namespace: string, records: SwitchRecord[]): Promise<void> {
+    for (const r of records) if (r.canary) await this.deleteGreen(namespace, r.canary.green);
   }
 
   async deleteUnreferenced(namespace: string, name: string): Promise<{ deleted: boolean; holders: Holder[] }> {

@@ -143,6 +143,10 @@ export class MemoryCluster implements ClusterPort {
     return reverted;
   }
 
+  async completeCanary(): Promise<void> {
+    // The memory world makes no green copies.
+  }
+
   async rolloutState(namespace: string, workloads: WorkloadUse[]): Promise<RolloutState> {
     for (const use of workloads) {
       const w = this.workload(namespace, use.kind, use.name);

@@ -38,6 +38,8 @@ export interface ClusterPort {
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'>;
   switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]>;
   revertWorkloads(request: RevertInput): Promise<SwitchRecord[]>;
+  /** After a canary reached 100% and passed: remove the green copies, blue now runs the new version. */
+  completeCanary(namespace: string, records: SwitchRecord[]): Promise<void>;
   rolloutState(namespace: string, workloads: WorkloadUse[]): Promise<RolloutState>;
   /** Every workload in the given namespaces that still refers to `secretName`. */
   findReferences(namespaces: string[], secretName: string): Promise<Holder[]>;

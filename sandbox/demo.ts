@@ -103,13 +103,13 @@ async function main(): Promise<void> {
         value: { generate: { keys: ['api_token'], length: 48 } },
         stages: [
           { name: 'staging', namespace: 'staging', strategy: 'rolling', soak: '10s' },
-          { name: 'production', namespace: 'production', strategy: 'rolling', watch: '10s' },
+          { name: 'production', namespace: 'production', strategy: { canary: { steps: [25, 50, 100], pause: '5s' } }, watch: '10s' },
         ],
         retention: '15s',
         cleanupRecheck: '5s',
       }),
     );
-    say(`rotor start -f ${planFile} --watch   (demo durations: soak 10s, watch 10s, retention 15s)`);
+    say(`rotor start -f ${planFile} --watch   (production by canary 25/50/100%; demo durations: soak 10s, pauses 5s, watch 10s, retention 15s)`);
     const code = await runRotor(['start', '-f', planFile, '--watch', '--interval', '1'], env);
     say('what the cluster holds now:');
     process.stdout.write(await kubectl(['get', 'secrets', '-A', '-l', 'rotor.dev/secret=auth-api-secrets', '-L', 'rotor.dev/version']));

@@ -154,13 +154,13 @@ describe('rotor on a real control plane', () => {
     assert.equal(await envRef('production', 'auth-api'), OLD, 'production never switched');
   });
 
-  it('completes a two-stage rotation: immutable labelled copies per namespace, workloads switched, old version deleted only once nothing holds it', async () => {
+  it('completes a two-stage rotation (production by canary): immutable labelled copies per namespace, workloads switched, old version deleted only once nothing holds it', async () => {
     const file = plan('rotation', {
       secret: 'auth-api-secrets',
       value: { generate: { keys: ['api_token'], length: 32 } },
       stages: [
         { name: 'staging', namespace: 'staging', workloads: ['deployment/auth-api'], strategy: 'rolling', soak: '2s', rolloutTimeout: '60s' },
-        { name: 'production', namespace: 'production', workloads: ['deployment/auth-api'], strategy: 'rolling', watch: '2s', rolloutTimeout: '60s' },
+        { name: 'production', namespace: 'production', workloads: ['deployment/auth-api'], strategy: { canary: { steps: [50, 100], pause: '1s' } }, watch: '2s', rolloutTimeout: '60s' },
       ],
       retention: '3s',
       cleanupRecheck: '1s',
@@ -171,6 +171,10 @@ describe('rotor on a real control plane', () => {
     const retaining = await waitFor(id, (s) => ['RETAINING', 'CLEANING_UP', 'COMPLETED', 'ROLLED_BACK', 'FAILED'].includes(s.phase));
     assert.ok(['RETAINING', 'CLEANING_UP'].includes(retaining.phase), `${retaining.phase}: ${retaining.outcome}`);
     const version = retaining.newVersion!;
+    assert.ok(retaining.events.some((e) => e.message === 'canary at 50% in production'));
+    assert.ok(retaining.events.some((e) => /canary complete in production/.test(e.message)));
+    await assert.rejects(apps.readNamespacedDeployment({ namespace: 'production', name: 'auth-api-canary' }), (err: { code?: number }) => err.code === 404);
+    assert.equal((await apps.readNamespacedDeployment({ namespace: 'production', name: 'auth-api' })).spec!.replicas, 2);
     for (const ns of ['staging', 'production']) {
       const secret = await core.readNamespacedSecret({ namespace: ns, name: version });
       assert.equal(secret.immutable, true);

@@ -222,4 +222,68 @@ describe('KubernetesCluster', () => {
     await assert.rejects(core.readNamespacedSecret({ namespace: 'staging', name: 'unused-version' }), (err: { code?: number }) => err.code === 404);
     assert.deepEqual(await cluster.deleteUnreferenced('staging', 'unused-version'), { deleted: true, holders: [] }, 'idempotent');
   });
+
+  it('canaries by replica weight with a green copy, never below the original capacity, then promotes', async () => {
+    await namespace('canary');
+    await secret('canary', OLD, { api_token: 'old-token-value' });
+    await secret('canary', NEW, { api_token: 'new-token-value' });
+    await secret('canary', 'tls-certs', { crt: 'x' });
+    await apps.createNamespacedDeployment({ namespace: 'canary', body: deployment('auth-api', OLD, { replicas: 4 }) });
+    assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }])).ready, true);
+    const [use] = await cluster.findWorkloads('canary', OLD);
+    const sizes: [number, number][] = [];
+    let records: Awaited<ReturnType<typeof cluster.switchWorkloads>> = [];
+    for (const weight of [25, 50, 100]) {
+      records = await cluster.switchWorkloads({ stage: 'canary', namespace: 'canary', workloads: [use], from: OLD, to: NEW, strategy: 'canary', weightPercent: weight });
+      const state = await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }]);
+      assert.equal(state.ready, true, state.message);
+      const blue = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api' });
+      const green = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api-canary' });
+      sizes.push([blue.spec!.replicas!, green.spec!.replicas!]);
+      assert.ok((blue.status!.availableReplicas ?? 0) + (green.status!.availableReplicas ?? 0) >= 4, `capacity at ${weight}%`);
+      assert.equal(green.spec!.template.spec!.containers[0].envFrom![0].secretRef!.name, NEW);
+      assert.equal(records[0].canary!.weightPercent, weight);
+    }
+    assert.deepEqual(sizes, [[4, 1], [3, 2], [4, 2]]);
+    const promoted = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api' });
+    assert.equal(promoted.spec!.template.spec!.containers[0].envFrom![0].secretRef!.name, NEW);
+    assert.equal(records[0].fields.length, 3);
+    await cluster.completeCanary('canary', records);
+    await assert.rejects(apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api-canary' }), (err: { code?: number }) => err.code === 404);
+    assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }])).ready, true);
+  });
+
+  it('reverts a canary half-way: blue back to full size on the old version, the green copy gone', async () => {
+    await apps.createNamespacedDeployment({ namespace: 'canary', body: deployment('billing', OLD, { replicas: 3 }) });
+    assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'billing' }])).ready, true);
+    const use = (await cluster.findWorkloads('canary', OLD)).find((w) => w.name === 'billing')!;
+    const records = await cluster.switchWorkloads({ stage: 'canary', namespace: 'canary', workloads: [use], from: OLD, to: NEW, strategy: 'canary', weightPercent: 50 });
+    assert.deepEqual([records[0].canary!.blueReplicas, records[0].canary!.greenReplicas], [3, 2]);
+    await waitReady('canary', [{ kind: 'Deployment', name: 'billing' }]);
+    await cluster.revertWorkloads({ stage: 'canary', namespace: 'canary', workloads: [use], from: NEW, to: OLD, records });
+    const blue = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'billing' });
+    assert.equal(blue.spec!.replicas, 3);
+    assert.equal(blue.spec!.template.spec!.containers[0].envFrom![0].secretRef!.name, OLD);
+    await assert.rejects(apps.readNamespacedDeployment({ namespace: 'canary', name: 'billing-canary' }), (err: { code?: number }) => err.code === 404);
+  });
+
+  it('maps API errors to rotor errors with status and a hint, never a body', async () => {
+    const token = (await core.createNamespacedServiceAccountToken({ namespace: 'staging', name: 'default', body: { spec: { audiences: ['https://kubernetes.default.svc'] } } })).status!.token;
+    const restricted = new k8s.KubeConfig();
+    restricted.loadFromOptions({
+      clusters: [{ name: 'c', server: sandbox.plane.server, caFile: sandbox.plane.caFile }],
+      users: [{ name: 'u', token }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const weak = new KubernetesCluster(restricted);
+    await assert.rejects(weak.findWorkloads('staging', OLD), (err: RotorError) => {
+      assert.equal(err.type, 'Forbidden');
+      assert.equal(err.status, 403);
+      assert.match(err.message, /^list Deployments in staging: HTTP 403 Forbidden: .*cannot list resource "deployments"/);
+      assert.match(err.message, /deploy\/rbac\.yaml/);
+      return true;
+    });
+    await assert.rejects(weak.readVersion('staging', OLD), (err: RotorError) => err.type === 'Forbidden' && !err.message.includes('old-token-value'));
+  });
 });

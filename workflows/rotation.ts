@@ -21,6 +21,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -328,6 +329,14 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         await waitForRollout(stage, workloads);
         enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
         await monitor(stage, 'canary', stage.strategy.pauseMs);
+      }
+      // Blue runs the new version at full size now; the green copies go. (Patched: histories recorded
+      // before this step replay without it.)
+      if (patched('complete-canary')) {
+        await CancellationScope.nonCancellable(() =>
+          acts.completeCanary.executeWithOptions({ ...quick, summary: `remove canary copies in ${stage.namespace}` }, [{ namespace: stage.namespace, records: undo.records }]),
+        );
+        record(`canary complete in ${stage.namespace}: every replica on ${status.newVersion}`);
       }
       status.canaryPercent = null;
       return;

@@ -91,6 +91,9 @@ export class Doubles {
         }
         return input.records.length ? input.records.map((r) => ({ ...r, from: input.from, to: input.to })) : input.workloads.map((w) => record(input.namespace, w, input.from, input.to));
       },
+      completeCanary: async (input) => {
+        log('completeCanary', input);
+      },
       waitForRollout: async (input) => {
         log('waitForRollout', input);
         return s.rollout?.(input, rollouts++) ?? { ready: true, message: 'all replicas updated and available' };

@@ -1,4 +1,5 @@
-// Records workflow histories for the replay test: node dist/test/tools/record-histories.js
+// Records workflow histories for the replay test: node dist/test/tools/record-histories.js <tag>
+// (files are named <case>-<tag>.json; older tags stay, so older histories keep replaying).
 // Re-record only on purpose (a deliberate, versioned change of the workflow); CI replays the files.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { twoStagePlan } from '../helpers/plans';
 import { repoRoot } from '../helpers/tools';
 
 async function main(): Promise<void> {
+  const tag = process.argv[2];
+  if (!tag) throw new Error('usage: record-histories <tag>, e.g. v2 (existing files are kept)');
   const env = await timeSkippingEnv();
   const out = join(repoRoot, 'test', 'history_files');
   const cases: { name: string; script: Script; plan: object; drive?: (h: any, d: Doubles) => Promise<void> }[] = [
@@ -44,7 +47,7 @@ async function main(): Promise<void> {
         await c.drive?.(h, doubles);
         await h.result().catch(() => undefined);
         const history = await h.fetchHistory();
-        writeFileSync(join(out, `${c.name}.json`), JSON.stringify(JSON.parse(historyToJSON(history)), null, 1) + '\n');
+        writeFileSync(join(out, `${c.name}-${tag}.json`), JSON.stringify(JSON.parse(historyToJSON(history)), null, 1) + '\n');
         console.log(`${c.name}: ${history.events?.length} events`);
       });
     }

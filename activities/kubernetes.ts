@@ -181,6 +181,33 @@ export class KubernetesCluster implements ClusterPort {
     return out;
   }
 
+  /** Every version of `secret` in a namespace (metadata only: no Secret data is read), newest first, with who uses it. */
+  async listVersions(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; state: string | null; usedBy: Holder[] }[]> {
+    let list: k8s.V1SecretList;
+    try {
+      list = await this.core.listNamespacedSecret(
+        { namespace },
+        k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1'),
+      );
+    } catch (err) {
+      throw toRotorError(err, 'list', `Secrets in ${namespace} (metadata only)`);
+    }
+    const versions = list.items.filter((s) => s.metadata?.name === secret || parseVersionName(s.metadata?.name ?? '', secret));
+    const names = new Set(versions.map((v) => v.metadata!.name!));
+    const found = await this.scan(namespace, (name) => names.has(name));
+    return versions
+      .map((v) => {
+        const name = v.metadata!.name!;
+        const usedBy = found
+          // Pods of a controller are shown through their workload; bare Pods are shown themselves.
+          .filter((f) => f.names.includes(name) && !(f.kind === 'Pod' && (f.obj.metadata?.ownerReferences ?? []).length > 0))
+          .map((f) => ({ kind: f.kind, namespace, name: f.obj.metadata!.name!, fields: f.paths.filter((_, i) => f.names[i] === name) }));
+        const created = v.metadata?.creationTimestamp;
+        return { name, createdAt: created ? new Date(created) : null, state: v.metadata?.labels?.['rotor.dev/state'] ?? null, usedBy };
+      })
+      .sort((a, b) => (a.name === secret ? 1 : b.name === secret ? -1 : b.name.localeCompare(a.name)));
+  }
+
   async findCurrentVersion(namespace: string, secret: string): Promise<string | null> {
     const found = await this.scan(namespace, (name) => name === secret || parseVersionName(name, secret) !== null);
     const names = [...new Set(found.flatMap((f) => f.names))];

@@ -14,6 +14,7 @@ usage:
   rotor abort <id> --reason "..."             stop the rotation; what was switched is rolled back
   rotor rollback <id> [--reason "..."]        roll back now (DEPLOYING to WATCHING); waits until done
   rotor list                                  rotations on the server
+  rotor versions <secret> -n <namespace>      every version of a secret, its age, and which workloads use it (KUBECONFIG)
   rotor worker                                run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_BACKEND)
 
 environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),
@@ -24,7 +25,7 @@ interface Args {
   flags: Map<string, string | true>;
 }
 
-const VALUE_FLAGS = new Set(['-f', '--file', '--reason', '--comment', '--by', '--interval', '--events']);
+const VALUE_FLAGS = new Set(['-f', '--file', '--reason', '--comment', '--by', '--interval', '--events', '-n', '--namespace']);
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
@@ -99,6 +100,16 @@ export async function main(argv: string[]): Promise<number> {
     const { runWorker } = await import('../worker/index.js');
     await runWorker();
     return 0;
+  }
+  if (command === 'versions') {
+    const { versionsCommand } = await import('./versions.js');
+    try {
+      out(await versionsCommand(args.positional[1], args.flags.get('-n') ?? args.flags.get('--namespace')));
+      return 0;
+    } catch (err) {
+      process.stderr.write(`rotor: ${(err as Error).message}\n`);
+      return 1;
+    }
   }
   const known = ['start', 'status', 'approve', 'abort', 'rollback', 'list'];
   if (!known.includes(command)) {

@@ -197,6 +197,18 @@ describe('rotor on a real control plane', () => {
     for (const ns of ['staging', 'production']) {
       await assert.rejects(core.readNamespacedSecret({ namespace: ns, name: OLD }), (err: { code?: number }) => err.code === 404);
     }
+    // The operator's view, from their own kubeconfig: every version, newest first, and who uses it.
+    const versions = await rotor(['versions', 'auth-api-secrets', '-n', 'staging'], { ...env, KUBECONFIG: sandbox.plane.kubeconfig });
+    assert.equal(versions.code, 0, versions.stderr);
+    const lines = versions.stdout.trim().split('\n');
+    assert.match(lines[0], /^VERSION\s+AGE\s+STATE\s+USED BY$/);
+    assert.match(lines[1], new RegExp(`^${version}\\s+\\d+s\\s+current\\s+`));
+    assert.deepEqual(lines[1].split(/\s{2,}/)[3].split(', ').sort(), ['CronJob/weekly-report', 'Deployment/auth-api']);
+    assert.equal(lines.length, 3, 'the new version and the one the rolled-back rotation left; the old one is gone');
+    assert.match(lines[2], /^auth-api-secrets-\d{14}\s+\d+s\s+-\s+\(none\)$/);
+    const usage = await rotor(['versions', 'auth-api-secrets'], env);
+    assert.equal(usage.code, 1);
+    assert.match(usage.stderr, /usage: rotor versions <secret> -n <namespace>/);
     assert.ok(!worker.output().includes('old-token-value'));
     assert.ok(!readFileSync(join(sandbox.plane.dir, 'logs', 'kube-apiserver.log'), 'utf8').includes('old-token-value'));
   });

@@ -101,6 +101,10 @@ export class PodSimulator {
           body: { metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'rotor.dev/simulated': 'true' } } },
         });
       }
+      // Admission taints new nodes not-ready; the node lifecycle controller (off here) would lift it once Ready.
+      const taints = node.spec?.taints ?? [];
+      const kept = taints.filter((t) => !['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'].includes(t.key));
+      if (kept.length !== taints.length) node = await this.core.replaceNode({ name, body: { ...node, spec: { ...node.spec, taints: kept } } });
       node.status = {
         ...node.status,
         capacity: { cpu: '32', memory: '128Gi', pods: '250' },
@@ -143,7 +147,11 @@ export class PodSimulator {
       return;
     }
     if (!pod.spec!.nodeName) {
-      const node = this.nodeNames[this.nextNode++ % this.nodeNames.length];
+      // DaemonSet pods name their node through required node affinity; honour it as a scheduler would.
+      const pinned = pod.spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms
+        ?.flatMap((t) => t.matchFields ?? [])
+        .find((f) => f.key === 'metadata.name' && f.operator === 'In')?.values?.[0];
+      const node = pinned ?? this.nodeNames[this.nextNode++ % this.nodeNames.length];
       await this.core.createNamespacedBinding({ namespace, body: { metadata: { name, namespace }, target: { apiVersion: 'v1', kind: 'Node', name: node } } });
       this.scheduledAt.set(key, Date.now());
       return;

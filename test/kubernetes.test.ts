@@ -267,6 +267,32 @@ describe('KubernetesCluster', () => {
     await assert.rejects(apps.readNamespacedDeployment({ namespace: 'canary', name: 'billing-canary' }), (err: { code?: number }) => err.code === 404);
   });
 
+  it('switches and rolls out StatefulSets and DaemonSets, and Jobs run to completion', async () => {
+    await namespace('kinds');
+    await secret('kinds', OLD, { api_token: 'old-token-value' });
+    await secret('kinds', NEW, { api_token: 'new-token-value' });
+    const template = (app: string) => ({ metadata: { labels: { app } }, spec: { containers: [{ name: 'c', image: 'x', envFrom: [{ secretRef: { name: OLD } }] }] } });
+    await apps.createNamespacedStatefulSet({ namespace: 'kinds', body: { metadata: { name: 'ledger' }, spec: { serviceName: 'ledger', replicas: 2, selector: { matchLabels: { app: 'ledger' } }, template: template('ledger') } } });
+    await apps.createNamespacedDaemonSet({ namespace: 'kinds', body: { metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: template('agent') } } });
+    await batch.createNamespacedJob({ namespace: 'kinds', body: { metadata: { name: 'migrate' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } } });
+    const uses = await cluster.findWorkloads('kinds', OLD);
+    assert.deepEqual(uses.map((u) => `${u.kind}/${u.name}`).sort(), ['DaemonSet/agent', 'StatefulSet/ledger']);
+    const until = async (pred: () => Promise<boolean>, what: string) => {
+      for (let i = 0; i < 240; i++) {
+        if (await pred()) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.fail(`timed out waiting for ${what}`);
+    };
+    const ready = async () => (await cluster.rolloutState('kinds', uses)).ready;
+    await until(async () => (await apps.readNamespacedDaemonSet({ namespace: 'kinds', name: 'agent' })).status?.numberReady === 2, 'one DaemonSet pod ready per simulated node');
+    await until(ready, 'StatefulSet and DaemonSet ready on the old version');
+    await cluster.switchWorkloads({ stage: 'kinds', namespace: 'kinds', workloads: uses, from: OLD, to: NEW, strategy: 'rolling' });
+    assert.equal((await cluster.rolloutState('kinds', uses)).ready, false, 'a switch starts a rollout');
+    await until(ready, 'StatefulSet and DaemonSet rolled out on the new version');
+    await until(async () => ((await batch.readNamespacedJob({ namespace: 'kinds', name: 'migrate' })).status?.succeeded ?? 0) === 1, 'the Job to succeed');
+  });
+
   it('maps API errors to rotor errors with status and a hint, never a body', async () => {
     const token = (await core.createNamespacedServiceAccountToken({ namespace: 'staging', name: 'default', body: { spec: { audiences: ['https://kubernetes.default.svc'] } } })).status!.token;
     const restricted = new k8s.KubeConfig();

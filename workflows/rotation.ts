@@ -323,9 +323,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     undos.push(undo);
     if (stage.strategy.type === 'canary') {
       for (const step of stage.strategy.steps) {
+        status.canaryPercent = step;
         enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`, step);
         await switchStage(stage, undo, step);
-        status.canaryPercent = step;
         await waitForRollout(stage, workloads);
         enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
         await monitor(stage, 'canary', stage.strategy.pauseMs);

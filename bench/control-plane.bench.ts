@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     stops.push(performance.now() - t2);
   }
   const row = (name: string, xs: number[]) => `| ${name.padEnd(56)} | ${(median(xs) / 1000).toFixed(2).padStart(6)} s | ${(Math.min(...xs) / 1000).toFixed(2).padStart(6)} s | ${(Math.max(...xs) / 1000).toFixed(2).padStart(6)} s |`;
-  console.log(`| ${'sandbox (median of ' + RUNS + ' runs)'.padEnd(52)} | median   | min      | max      |`);
+  console.log(`| ${`sandbox (${RUNS} runs)`.padEnd(56)} | median   | min      | max      |`);
   console.log(`|${'-'.repeat(58)}|----------|----------|----------|`);
   console.log(row('start: certificates, etcd, apiserver ready, KCM, nodes', starts));
   console.log(row('3-replica Deployment created -> rolled out (300 ms pods)', rollouts));

@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { kubeconfigYaml } from './control-plane';
-import { startSandbox } from './index';
+import { startSandbox, workerKubeconfig } from './index';
 import { startDevServer } from './temporal';
 import { repoRoot } from './tools';
 
@@ -45,16 +44,7 @@ async function main(): Promise<void> {
       (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8' })).stdout;
 
     say('applying deploy/rbac.yaml and issuing a token for the rotor-worker ServiceAccount ...');
-    await kubectl(['apply', '-f', join(repoRoot, 'deploy', 'rbac.yaml')]);
-    let token = '';
-    for (let i = 0; i < 50 && !token; i++) {
-      token = await core
-        .createNamespacedServiceAccountToken({ namespace: 'rotor-system', name: 'rotor-worker', body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 7200 } } })
-        .then((t) => t.status!.token)
-        .catch(() => new Promise<string>((r) => setTimeout(() => r(''), 200)));
-    }
-    const workerKubeconfig = join(dir, 'worker.kubeconfig');
-    writeFileSync(workerKubeconfig, kubeconfigYaml(sandbox.plane.server, sandbox.plane.caFile, { name: 'rotor-worker', token }));
+    const workerConfig = await workerKubeconfig(sandbox.plane, dir);
 
     say(`seeding staging and production: Secret ${OLD}, Deployment auth-api reading api_token from it ...`);
     for (const [ns, replicas] of [['staging', 2], ['production', 4]] as const) {
@@ -79,7 +69,7 @@ async function main(): Promise<void> {
     const server = await startDevServer({ ui: true });
     stops.push(() => server.stop());
     say(`Temporal on ${server.address}; Web UI http://localhost:${server.uiPort}`);
-    const env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_UI_URL: `http://localhost:${server.uiPort}`, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'demo' };
+    const env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_UI_URL: `http://localhost:${server.uiPort}`, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerConfig, ROTOR_OPERATOR: 'demo' };
     const worker = spawn(process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     stops.push(async () => {
       worker.kill('SIGINT');

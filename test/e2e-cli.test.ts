@@ -7,9 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
-import type { RotationStatus } from '../workflows/api';
 import type { MemoryWorld } from '../activities/memory';
-import { rotor, startWorker } from './helpers/cli';
+import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
 import { freePort, startDevServer, type DevServer } from './helpers/dev-server';
 
 const OLD = '20250101000000';
@@ -68,21 +67,8 @@ async function historyText(id: string): Promise<string> {
   }
 }
 
-async function status(id: string): Promise<RotationStatus> {
-  const r = await rotor(['status', id, '--json'], env);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as RotationStatus;
-}
-
-async function waitForPhase(id: string, phase: string, timeoutMs = 60_000): Promise<RotationStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await status(id);
-    if (s.phase === phase) return s;
-    if (Date.now() > deadline) throw new Error(`${id} still ${s.phase}, expected ${phase}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
+const status = (id: string) => rotorStatus(id, env);
+const waitForPhase = (id: string, phase: string) => waitForStatus(id, env, (s) => s.phase === phase);
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-'));

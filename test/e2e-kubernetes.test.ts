@@ -2,7 +2,8 @@
 // with the Kubernetes backend, authenticated as the least-privilege ServiceAccount of deploy/rbac.yaml,
 // against the sandbox's real kube-apiserver and controller-manager (pods played by the simulator).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { RotationStatus } from '../workflows/api';
-import { kubeconfigYaml } from '../sandbox/control-plane';
-import { startSandbox, type Sandbox } from '../sandbox';
-import { rotor, startWorker } from './helpers/cli';
+import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
+import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
-import { repoRoot } from './helpers/tools';
 
 const OLD = 'auth-api-secrets-20250101000000';
 let sandbox: Sandbox;
@@ -43,10 +42,11 @@ function deployment(name: string, secretName: string): k8s.V1Deployment {
 
 async function kubectlAs(args: string[]): Promise<{ code: number; out: string }> {
   try {
-    return { code: 0, out: execFileSync(sandbox.plane.binaries.kubectl, ['--kubeconfig', workerKubeconfig, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+    // Asynchronous: the pod simulator shares this process's event loop.
+    return { code: 0, out: (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', workerKubeconfig, ...args], { encoding: 'utf8' })).stdout };
   } catch (err) {
-    const e = err as { status?: number; stdout?: string; stderr?: string };
-    return { code: e.status ?? 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
   }
 }
 
@@ -56,21 +56,8 @@ function plan(name: string, body: object): string {
   return file;
 }
 
-async function status(id: string): Promise<RotationStatus> {
-  const r = await rotor(['status', id, '--json'], env);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as RotationStatus;
-}
-
-async function waitFor(id: string, pred: (s: RotationStatus) => boolean, timeoutMs = 120_000): Promise<RotationStatus> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await status(id);
-    if (pred(s)) return s;
-    if (Date.now() > deadline) throw new Error(`${id}: timed out in ${s.phase}: ${s.events.slice(-3).map((e) => e.message).join(' | ')}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const status = (id: string) => rotorStatus(id, env);
+const waitFor = (id: string, pred: (s: RotationStatus) => boolean) => waitForStatus(id, env, pred);
 
 async function envRef(ns: string, name: string): Promise<string> {
   const d = await apps.readNamespacedDeployment({ namespace: ns, name });
@@ -87,17 +74,7 @@ before(async () => {
   batch = kc.makeApiClient(k8s.BatchV1Api);
 
   // The worker's identity: deploy/rbac.yaml applied with kubectl, a token for its ServiceAccount.
-  execFileSync(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, 'apply', '-f', join(repoRoot, 'deploy', 'rbac.yaml')], { stdio: 'pipe' });
-  let token = '';
-  for (let i = 0; i < 50 && !token; i++) {
-    try {
-      token = (await core.createNamespacedServiceAccountToken({ namespace: 'rotor-system', name: 'rotor-worker', body: { spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } } })).status!.token;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  workerKubeconfig = join(dir, 'worker.kubeconfig');
-  writeFileSync(workerKubeconfig, kubeconfigYaml(sandbox.plane.server, sandbox.plane.caFile, { name: 'rotor-worker', token }));
+  workerKubeconfig = await workerKubeconfigFor(sandbox.plane, dir);
 
   for (const ns of ['staging', 'production']) {
     await core.createNamespace({ body: { metadata: { name: ns } } });

@@ -1,6 +1,7 @@
 // Running the real rotor CLI (bin/rotor.js) as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { RotationStatus } from '../../workflows/api';
 import { repoRoot } from './tools';
 
 export const rotorBin = join(repoRoot, 'bin', 'rotor.js');
@@ -52,4 +53,22 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ proc: Child
       if (proc.exitCode === null) proc.kill('SIGKILL');
     },
   };
+}
+
+/** `rotor status <id> --json`, parsed; fails loudly when the command does. */
+export async function rotorStatus(id: string, env: NodeJS.ProcessEnv): Promise<RotationStatus> {
+  const r = await rotor(['status', id, '--json'], env);
+  if (r.code !== 0) throw new Error(`rotor status ${id} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as RotationStatus;
+}
+
+/** Polls the status until `pred` holds; the error names the phase and last events it ended in. */
+export async function waitForStatus(id: string, env: NodeJS.ProcessEnv, pred: (s: RotationStatus) => boolean, timeoutMs = 120_000): Promise<RotationStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await rotorStatus(id, env);
+    if (pred(s)) return s;
+    if (Date.now() > deadline) throw new Error(`${id}: timed out in ${s.phase}: ${s.events.slice(-3).map((e) => e.message).join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
 }

@@ -109,6 +109,8 @@ export interface ControlPlane {
   /** For the pod simulator, which acts for the nodes. */
   simulatorKubeconfig: string;
   caFile: string;
+  /** etcd's client URL (loopback, plain HTTP), for tests that compact it to provoke 410 Gone. */
+  etcdUrl: string;
   binaries: ReturnType<typeof kubeBinaries>;
   startedInMs: number;
   stop(): Promise<void>;
@@ -119,6 +121,8 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** Keep the directory (etcd data, certificates, logs) after stop. */
   keep?: boolean;
+  /** Extra kube-apiserver flags, e.g. `--watch-cache=false` to serve every list from etcd. */
+  apiserverArgs?: string[];
 }
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -180,6 +184,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--service-cluster-ip-range', '10.96.0.0/16',
       '--allow-privileged=true',
       '--v', '0',
+      ...(options.apiserverArgs ?? []),
     ]);
     const deadline = Date.now() + 90_000;
     for (;;) {
@@ -214,7 +219,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--v', '0',
     ]);
     log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { dir, server, kubeconfig, simulatorKubeconfig, caFile, binaries: bins, startedInMs: Date.now() - started, stop };
+    return { dir, server, kubeconfig, simulatorKubeconfig, caFile, etcdUrl, binaries: bins, startedInMs: Date.now() - started, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { KubernetesCluster } from '../activities/kubernetes';
 import { RotorError } from '../activities/errors';
-import { startSandbox, type Sandbox } from '../sandbox';
+import { startControlPlane, startSandbox, type Sandbox } from '../sandbox';
 
 const OLD = 'auth-api-secrets-20250101000000';
 const NEW = 'auth-api-secrets-20251129120000';
@@ -291,6 +291,48 @@ describe('KubernetesCluster', () => {
     assert.equal((await cluster.rolloutState('kinds', uses)).ready, false, 'a switch starts a rollout');
     await until(ready, 'StatefulSet and DaemonSet rolled out on the new version');
     await until(async () => ((await batch.readNamespacedJob({ namespace: 'kinds', name: 'migrate' })).status?.succeeded ?? 0) === 1, 'the Job to succeed');
+  });
+
+  it('restarts a paginated scan whose continue token expired (410 Gone from a compacted etcd)', async () => {
+    // Lists served from etcd (no watch cache), so compacting etcd expires a continue token for real.
+    const plane = await startControlPlane({ apiserverArgs: ['--watch-cache=false'] });
+    try {
+      const kc2 = new k8s.KubeConfig();
+      kc2.loadFromFile(plane.kubeconfig);
+      const apps2 = kc2.makeApiClient(k8s.AppsV1Api);
+      const core2 = kc2.makeApiClient(k8s.CoreV1Api);
+      for (const name of ['a', 'b', 'c']) await apps2.createNamespacedDeployment({ namespace: 'default', body: deployment(name, OLD, { replicas: 0 }) });
+      const paged = new KubernetesCluster(kc2, 1);
+      const kinds = (paged as unknown as { kinds: Record<string, { list: (ns: string | null, cont?: string) => Promise<any> }> }).kinds;
+      const original = kinds.Deployment.list;
+      const calls: (string | undefined)[] = [];
+      let compacted = false;
+      let gone = 0;
+      kinds.Deployment.list = async (ns, cont) => {
+        calls.push(cont);
+        try {
+          const page = await original(ns, cont);
+          if (!compacted && page.metadata?._continue) {
+            // After the first page: write, then compact etcd past the token's revision.
+            compacted = true;
+            await core2.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { generateName: 'bump-' } } });
+            const post = (path: string, body: object) => fetch(`${plane.etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+            const revision = Number((await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') })).header.revision);
+            await post('/v3/kv/compaction', { revision, physical: true });
+          }
+          return page;
+        } catch (err) {
+          if ((err as { code?: number }).code === 410) gone++;
+          throw err;
+        }
+      };
+      const holders = await paged.findReferences(['default'], OLD);
+      assert.equal(gone, 1, 'the real apiserver answered 410 Gone once');
+      assert.equal(calls.filter((c) => c === undefined).length, 2, 'the listing restarted from the first page');
+      assert.deepEqual(holders.filter((h) => h.kind === 'Deployment').map((h) => h.name).sort(), ['a', 'b', 'c'], 'and still found every holder');
+    } finally {
+      await plane.stop();
+    }
   });
 
   it('maps API errors to rotor errors with status and a hint, never a body', async () => {

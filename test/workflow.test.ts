@@ -246,6 +246,18 @@ describe('rotateSecret', () => {
     });
   });
 
+  it('retires in each namespace the version that namespace used before', async () => {
+    const previous = { staging: 'auth-api-secrets-20250101000000', production: 'auth-api-secrets-20240601000000' };
+    await withWorker({ previous }, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h', strategy: 'rolling' } }))).result();
+      assert.equal(result.phase, 'COMPLETED');
+      assert.deepEqual(d.called('switchWorkloads').map((i) => [i.namespace, i.from]), [['staging', previous.staging], ['production', previous.production]]);
+      assert.deepEqual(d.called('deleteVersion').map((i) => [i.version, i.namespaces]), [[previous.staging, ['staging']], [previous.production, ['production']]]);
+      assert.deepEqual(result.cleaned, ['staging', 'production']);
+      assert.match(result.outcome!, /auth-api-secrets-20250101000000, auth-api-secrets-20240601000000 deleted from staging, production/);
+    });
+  });
+
   it('continues as new while cleanup waits for weeks, each run within the history bound', async () => {
     const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['x'] };
     const scans: any[][] = [...Array.from({ length: 60 }, () => [cron]), []];

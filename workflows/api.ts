@@ -62,6 +62,8 @@ export interface RotationStatus {
   approvals: Approval[];
   /** Set while cleanup waits on workloads that still use the previous version. */
   holders: Holder[];
+  /** Namespaces whose previous version cleanup has deleted. */
+  cleaned: string[];
   /** When the current wait ends (soak, watch, retention, approval), if it is timed. */
   waitingUntil: string | null;
   /** How the rotation ended, and for FAILED what was left where and how to finish by hand. */

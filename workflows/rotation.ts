@@ -125,6 +125,7 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     switched: [],
     approvals: [],
     holders: [],
+    cleaned: [],
     waitingUntil: null,
     outcome: null,
     leftovers: [],
@@ -437,30 +438,44 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   }
 
   async function cleanUp(cleanupScans: number): Promise<RotationStatus> {
-    const previous = status.previousVersion!;
-    const namespaces = plan.stages.map((s) => s.namespace);
+    // Each namespace retires the version it used before (usually the same name everywhere).
+    const pending = new Map<string, string[]>();
+    for (const { namespace } of plan.stages) {
+      const version = status.previousVersions[namespace];
+      if (version && !status.cleaned.includes(namespace)) pending.set(version, [...(pending.get(version) ?? []), namespace]);
+    }
+    const retired = () => [...new Set(plan.stages.map((s) => status.previousVersions[s.namespace]).filter((v): v is string => !!v))].join(', ');
     for (let scans = cleanupScans; ; scans++) {
       if (abortRequest) break;
-      enter('CLEANING_UP', null, `scanning every namespace for workloads that still use ${previous}`);
-      const scan = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${previous}` }, [
-        { secretName: previous, namespaces },
-      ]);
-      let holders: Holder[] = scan;
-      if (holders.length === 0) {
-        const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${previous} (guarded)` }, [
-          { secret: plan.secret, version: previous, namespaces, store: plan.store },
+      enter('CLEANING_UP', null, `scanning every namespace for workloads that still use ${[...pending.keys()].join(', ')}`);
+      const holders: Holder[] = [];
+      for (const [version, namespaces] of pending) {
+        let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version}` }, [
+          { secretName: version, namespaces },
         ]);
-        if (deletion.deleted) {
-          status.holders = [];
-          status.outcome = `completed: ${status.newVersion} is current; ${previous} deleted from ${deletion.namespaces.join(', ')}`;
-          enter('COMPLETED', null, `deleted ${previous}; ${status.newVersion} is current`);
-          return status;
+        if (found.length === 0) {
+          const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${version} (guarded)` }, [
+            { secret: plan.secret, version, namespaces, store: plan.store },
+          ]);
+          if (deletion.deleted) {
+            status.cleaned.push(...deletion.namespaces);
+            pending.delete(version);
+            record(`deleted ${version} from ${deletion.namespaces.join(', ')}`);
+            continue;
+          }
+          found = deletion.holders;
         }
-        holders = deletion.holders;
+        holders.push(...found);
+      }
+      if (pending.size === 0) {
+        status.holders = [];
+        status.outcome = `completed: ${status.newVersion} is current; ${retired()} deleted from ${status.cleaned.join(', ')}`;
+        enter('COMPLETED', null, `${status.newVersion} is current; ${retired()} deleted`);
+        return status;
       }
       status.holders = holders;
       record(
-        `${previous} is still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
+        `${[...pending.keys()].join(', ')} still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
       );
       waitUntil(plan.cleanupRecheckMs);
       await condition(() => abortRequest !== null, plan.cleanupRecheckMs);
@@ -470,8 +485,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         await continueAsNew<typeof rotateSecret>({ ...input, carry: { status, cleanupScans: scans + 1 } });
       }
     }
-    status.outcome = `completed: ${status.newVersion} is current; ${previous} kept (cleanup stopped by abort: ${abortRequest!.reason})`;
-    enter('COMPLETED', null, `cleanup stopped by abort; ${previous} kept`);
+    const kept = [...pending.keys()].join(', ');
+    status.outcome = `completed: ${status.newVersion} is current; ${kept} kept (cleanup stopped by abort: ${abortRequest!.reason})`;
+    enter('COMPLETED', null, `cleanup stopped by abort; ${kept} kept`);
     return status;
   }
 

@@ -8,6 +8,7 @@ COPY workflows workflows
 COPY activities activities
 COPY worker worker
 COPY client client
+COPY sandbox sandbox
 COPY test test
 COPY bench bench
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev

@@ -50,8 +50,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
       guarded(`discover workloads using ${input.secret}`, async () => {
         const result: DiscoveredStage[] = [];
         for (const stage of input.stages) {
-          const previousVersion = await cluster.findCurrentVersion(stage.namespace, input.secret);
-          const using = previousVersion ? await cluster.findWorkloads(stage.namespace, previousVersion) : [];
+          const { version: previousVersion, workloads: using } = await cluster.findCurrentUse(stage.namespace, input.secret);
           if (stage.workloads === 'auto') {
             result.push({ namespace: stage.namespace, previousVersion, workloads: using, missing: [] });
             continue;

@@ -3,7 +3,7 @@
 // and every client exception becomes a RotorError with status, reason and object, never a body.
 import * as k8s from '@kubernetes/client-node';
 import type { WorkloadKind } from '../workflows/plan';
-import { parseVersionName } from '../workflows/naming';
+import { compareVersions, newestVersion, parseVersionName } from '../workflows/naming';
 import { RotorError, type RotorErrorType } from './errors';
 import { pathsReferring, podSpecSecretRefs, SWITCHABLE_KINDS, valueAt, workloadSecretRefs } from './k8s-refs';
 import type { ClusterPort, RolloutState, StoredVersion, VersionSpec } from './ports';
@@ -205,14 +205,20 @@ export class KubernetesCluster implements ClusterPort {
         const created = v.metadata?.creationTimestamp;
         return { name, createdAt: created ? new Date(created) : null, state: v.metadata?.labels?.['rotor.dev/state'] ?? null, usedBy };
       })
-      .sort((a, b) => (a.name === secret ? 1 : b.name === secret ? -1 : b.name.localeCompare(a.name)));
+      .sort((a, b) => compareVersions(b.name, a.name, secret));
   }
 
   async findCurrentVersion(namespace: string, secret: string): Promise<string | null> {
+    return (await this.findCurrentUse(namespace, secret)).version;
+  }
+
+  async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {
     const found = await this.scan(namespace, (name) => name === secret || parseVersionName(name, secret) !== null);
-    const names = [...new Set(found.flatMap((f) => f.names))];
-    // The newest version in use; the unversioned base name sorts before every version.
-    return names.sort((a, b) => (a === secret ? -1 : b === secret ? 1 : a.localeCompare(b))).pop() ?? null;
+    const version = newestVersion(found.flatMap((f) => f.names), secret);
+    const workloads = found
+      .filter((f) => SWITCHABLE_KINDS.includes(f.kind) && f.names.includes(version!))
+      .map((f) => ({ kind: f.kind, namespace, name: f.obj.metadata!.name!, fields: f.paths.filter((_, i) => f.names[i] === version) }));
+    return { version, workloads };
   }
 
   async findWorkloads(namespace: string, secretName: string): Promise<WorkloadUse[]> {

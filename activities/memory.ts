@@ -2,7 +2,7 @@
 // described world (a JSON file) without touching a cluster. Same port contracts as the real adapters.
 import { readFileSync } from 'node:fs';
 import type { WorkloadKind } from '../workflows/plan';
-import { parseVersionName } from '../workflows/naming';
+import { newestVersion, parseVersionName } from '../workflows/naming';
 import { RotorError } from './errors';
 import type { ClusterPort, MetricsPort, RolloutState, StoredVersion, VersionSpec } from './ports';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from './types';
@@ -62,12 +62,13 @@ export class MemoryCluster implements ClusterPort {
   }
 
   async findCurrentVersion(namespace: string, secret: string): Promise<string | null> {
-    const candidates = new Set<string>();
-    for (const w of this.world.workloads.filter((x) => x.namespace === namespace)) {
-      for (const name of Object.values(w.refs)) if (name === secret || parseVersionName(name, secret)) candidates.add(name);
-    }
-    // The newest version in use; the unversioned base name sorts before every version.
-    return [...candidates].sort((a, b) => (a === secret ? -1 : b === secret ? 1 : a.localeCompare(b))).pop() ?? null;
+    const names = this.world.workloads.filter((w) => w.namespace === namespace).flatMap((w) => Object.values(w.refs));
+    return newestVersion(names.filter((name) => name === secret || parseVersionName(name, secret)), secret);
+  }
+
+  async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {
+    const version = await this.findCurrentVersion(namespace, secret);
+    return { version, workloads: version ? await this.findWorkloads(namespace, version) : [] };
   }
 
   async findWorkloads(namespace: string, secretName: string): Promise<WorkloadUse[]> {

@@ -28,6 +28,8 @@ export interface RolloutState {
 export interface ClusterPort {
   /** The version of `secret` that the namespace's workloads use now (the base name itself before the first rotation). */
   findCurrentVersion(namespace: string, secret: string): Promise<string | null>;
+  /** The current version and the workloads that use it, from one scan of the namespace. */
+  findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }>;
   /** Workloads in `namespace` that refer to the Secret `secretName`, with the fields that do. */
   findWorkloads(namespace: string, secretName: string): Promise<WorkloadUse[]>;
   readVersion(namespace: string, name: string): Promise<StoredVersion | null>;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pathsReferring, valueAt, workloadSecretRefs } from '../activities/k8s-refs';
 import { missingSecretReason } from '../sandbox/pod-simulator';
+import { compareVersions, newestVersion } from '../workflows/naming';
 
 const NAME = 'auth-api-secrets-20250101000000';
 
@@ -58,5 +59,14 @@ describe('secret references in workloads', () => {
       `couldn't find key other in Secret ns/${NAME}`,
     );
     assert.equal(missingSecretReason(p({ containers: [{ name: 'c' }], volumes: [{ name: 'v', secret: { secretName: 'gone' } }] }), secrets), 'secret "gone" not found');
+  });
+});
+
+describe('newest version in use', () => {
+  it('orders the base name before every version and versions by timestamp', () => {
+    assert.equal(newestVersion(['auth-api-secrets', 'auth-api-secrets-20250101000000', 'auth-api-secrets-20241231235959'], 'auth-api-secrets'), 'auth-api-secrets-20250101000000');
+    assert.equal(newestVersion(['auth-api-secrets'], 'auth-api-secrets'), 'auth-api-secrets');
+    assert.equal(newestVersion([], 'auth-api-secrets'), null);
+    assert.ok(compareVersions('auth-api-secrets', 'auth-api-secrets-20000101000000', 'auth-api-secrets') < 0);
   });
 });

@@ -29,3 +29,13 @@ export function parseVersionName(name: string, base: string): { base: string; ti
   if (!m || name.slice(0, -VERSION_SUFFIX_LENGTH) !== base) return null;
   return { base, timestamp: m[1] };
 }
+
+/** Orders names oldest first: the unversioned base name before every version, versions by timestamp. */
+export function compareVersions(a: string, b: string, base: string): number {
+  return a === b ? 0 : a === base ? -1 : b === base ? 1 : a.localeCompare(b);
+}
+
+/** The newest of the given names (each the base or one of its versions), or null when there is none. */
+export function newestVersion(names: Iterable<string>, base: string): string | null {
+  return [...new Set(names)].sort((a, b) => compareVersions(a, b, base)).pop() ?? null;
+}

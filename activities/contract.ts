@@ -1,6 +1,7 @@
 // The activities the workflow may call, as types only (the workflow bundle must not import adapters).
 import type {
   CheckResult,
+  CompleteCanaryInput,
   CreateVersionInput,
   CreateVersionResult,
   DeleteVersionInput,
@@ -23,7 +24,7 @@ export interface RotorActivities {
   createVersion(input: CreateVersionInput): Promise<CreateVersionResult>;
   switchWorkloads(input: SwitchInput): Promise<SwitchRecord[]>;
   revertWorkloads(input: RevertInput): Promise<SwitchRecord[]>;
-  completeCanary(input: { namespace: string; records: SwitchRecord[] }): Promise<void>;
+  completeCanary(input: CompleteCanaryInput): Promise<void>;
   waitForRollout(input: RolloutInput): Promise<RolloutResult>;
   monitorAnalysis(input: MonitorInput): Promise<CheckResult>;
   scanReferences(input: ScanInput): Promise<Holder[]>;

@@ -10,10 +10,12 @@ export type RotorErrorType =
   | 'VersionConflict'
   | 'VersionContentMismatch'
   | 'Unavailable'
-  | 'ProviderError';
+  | 'ProviderError'
+  /** An object rotor would change is not rotor's (e.g. a Deployment under a canary's name). */
+  | 'OwnershipConflict';
 
 /** Errors a retry cannot fix: the workflow should act on them at once. */
-const NON_RETRYABLE: readonly RotorErrorType[] = ['RotorInputError', 'NotFound', 'Forbidden', 'VersionContentMismatch'];
+const NON_RETRYABLE: readonly RotorErrorType[] = ['RotorInputError', 'NotFound', 'Forbidden', 'VersionContentMismatch', 'OwnershipConflict'];
 
 export class RotorError extends Error {
   constructor(

@@ -5,7 +5,7 @@ import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLim
 import type { RotorActivities } from './contract';
 import { RotorError, toActivityFailure } from './errors';
 import type { RotorDeps } from './ports';
-import type { CheckResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput } from './types';
+import type { CheckResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput, SwitchRecord } from './types';
 
 export type { RotorActivities } from './contract';
 export * from './ports';
@@ -49,17 +49,17 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     discover: (input) =>
       guarded(`discover workloads using ${input.secret}`, async () => {
         const result: DiscoveredStage[] = [];
+        const refused: string[] = [];
         for (const stage of input.stages) {
           const { version: previousVersion, workloads: using } = await cluster.findCurrentUse(stage.namespace, input.secret);
-          if (stage.workloads === 'auto') {
-            result.push({ namespace: stage.namespace, previousVersion, workloads: using, missing: [] });
-            continue;
-          }
           const listed = stage.workloads;
-          const workloads = using.filter((w) => listed.some((l) => l.kind === w.kind && l.name === w.name));
-          const missing = listed.filter((l) => !using.some((w) => w.kind === l.kind && w.name === l.name)).map((l) => `${l.kind}/${l.name}`);
-          result.push({ namespace: stage.namespace, previousVersion, workloads, missing });
+          const workloads = listed === 'auto' ? using : using.filter((w) => listed.some((l) => l.kind === w.kind && l.name === w.name));
+          const missing = listed === 'auto' ? [] : listed.filter((l) => !using.some((w) => w.kind === l.kind && w.name === l.name)).map((l) => `${l.kind}/${l.name}`);
+          refused.push(...workloads.filter((w) => w.refusal).map((w) => `${stage.namespace}: ${w.refusal}`));
+          result.push({ namespace: stage.namespace, previousVersion, workloads: workloads.map(({ refusal: _, ...w }) => w), missing });
         }
+        // Refused in PLANNING, so nothing changes for a workload rotor could not honestly roll out.
+        if (refused.length) throw new RotorError('RotorInputError', `rotor will not switch ${refused.length} workload(s): ${refused.join('; ')}`);
         return result;
       }),
 
@@ -97,14 +97,14 @@ export function createActivities(deps: RotorDeps): RotorActivities {
 
     revertWorkloads: (input) => guarded(`revert workloads in ${input.namespace} to ${input.to}`, () => cluster.revertWorkloads(input)),
 
-    completeCanary: (input) => guarded(`complete the canary in ${input.namespace}`, () => cluster.completeCanary(input.namespace, input.records)),
+    completeCanary: (input) => guarded(`complete the canary in ${input.namespace}`, () => cluster.completeCanary(input.namespace, input.records, input.version)),
 
     waitForRollout: (input: RolloutInput) =>
       guarded(`wait for rollout in ${input.namespace}`, async () => {
         const ctx = Context.current();
         const startedAt = (ctx.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
         for (;;) {
-          const state = await cluster.rolloutState(input.namespace, input.workloads);
+          const state = await cluster.rolloutState(input.namespace, input.workloads, input.version);
           if (state.ready) return { ready: true, message: state.message };
           if (state.failed) return { ready: false, message: state.message };
           if (Date.now() - startedAt >= input.timeoutMs) {
@@ -187,13 +187,12 @@ export function createActivities(deps: RotorDeps): RotorActivities {
       guarded(`mark ${input.version} ${input.outcome}`, async () => {
         if (input.outcome === 'committed') {
           await store.promoteVersion({ secret: input.secret, version: input.version, previousVersion: input.previousVersion });
+          // Nothing is left to undo: the records of what rotor switched come off the workloads.
+          const byNamespace = new Map<string, SwitchRecord[]>();
+          for (const r of input.switched ?? []) byNamespace.set(r.namespace, [...(byNamespace.get(r.namespace) ?? []), r]);
+          for (const [namespace, records] of byNamespace) await cluster.releaseWorkloads(namespace, records, input.version);
         } else {
           await store.markFailed({ secret: input.secret, version: input.version });
-        }
-        for (const namespace of input.namespaces) {
-          if (await cluster.readVersion(namespace, input.version)) {
-            await cluster.labelVersion(namespace, input.version, { 'rotor.dev/state': input.outcome === 'committed' ? 'current' : 'failed' });
-          }
         }
       }),
   };

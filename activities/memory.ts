@@ -1,9 +1,27 @@
-// An in-memory cluster and metrics source: `rotor worker --backend memory` rehearses a plan against a
-// described world (a JSON file) without touching a cluster. Same port contracts as the real adapters.
+// An in-memory cluster and metrics source: `rotor worker` with ROTOR_BACKEND=memory rehearses a plan
+// against a described world (a JSON file) without touching a cluster. It keeps the Kubernetes
+// adapter's rules (the same ownership records, green copies, holder and refusal rules, through the
+// same pure helpers), and test/cluster-contract.test.ts runs one suite against both.
 import { readFileSync } from 'node:fs';
 import type { WorkloadKind } from '../workflows/plan';
 import { newestVersion, parseVersionName } from '../workflows/naming';
 import { RotorError } from './errors';
+import {
+  ANNOTATION_CANARY_OF,
+  ANNOTATION_CANARY_VERSION,
+  ANNOTATION_PREVIOUS_WEIGHT,
+  ANNOTATION_ROTATION,
+  ANNOTATION_WEIGHT,
+  blueReplicasAt,
+  canaryShare,
+  greenName,
+  isCanaryCopy,
+  ownershipKey,
+  ownsGreen,
+  readOwnership,
+  replicasToRestore,
+  type OwnershipRecord,
+} from './kubernetes/ownership';
 import type { ClusterPort, MetricsPort, RolloutState, StoredVersion, VersionSpec } from './ports';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from './types';
 
@@ -21,8 +39,16 @@ export interface MemoryWorkload {
   namespace: string;
   name: string;
   replicas?: number;
-  /** Field path -> the Secret name it refers to. */
+  /** Field (a stable locator, as the Kubernetes adapter writes them) -> the Secret name it refers to. */
   refs: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** StatefulSet and DaemonSet: OnDelete is refused, as the Kubernetes adapter refuses it. */
+  updateStrategy?: 'RollingUpdate' | 'OnDelete';
+  paused?: boolean;
+  /** A Job or Pod that has finished holds nothing. */
+  finished?: boolean;
+  /** The kind of the controller that owns it, if any (a Deployment's ReplicaSet, a CronJob's Job). */
+  ownerKind?: WorkloadKind;
 }
 
 export interface MemoryWorld {
@@ -32,7 +58,7 @@ export interface MemoryWorld {
   metrics?: Record<string, number | null | (number | null)[]>;
 }
 
-export const ROTATION_ANNOTATION = 'rotor.dev/rotation-id';
+export const ROTATION_ANNOTATION = ANNOTATION_ROTATION;
 
 export function loadMemoryWorld(path: string): MemoryWorld {
   const world = JSON.parse(readFileSync(path, 'utf8')) as MemoryWorld;
@@ -42,6 +68,25 @@ export function loadMemoryWorld(path: string): MemoryWorld {
   return world;
 }
 
+function holds(w: MemoryWorkload): boolean {
+  if (w.kind === 'ReplicaSet' && w.ownerKind === 'Deployment') return false;
+  if (w.kind === 'Job' || w.kind === 'Pod') return !w.finished;
+  return true;
+}
+
+function switchable(w: MemoryWorkload): boolean {
+  if (isCanaryCopy(w.annotations)) return false;
+  if (w.kind === 'ReplicaSet') return w.ownerKind !== 'Deployment';
+  return w.kind !== 'Job' && w.kind !== 'Pod';
+}
+
+function refusal(w: MemoryWorkload): string | null {
+  if ((w.kind === 'StatefulSet' || w.kind === 'DaemonSet') && w.updateStrategy === 'OnDelete') return `${w.kind}/${w.name} uses updateStrategy OnDelete: its pods keep the previous version until someone deletes them`;
+  if (w.kind === 'Deployment' && w.paused) return `Deployment/${w.name} is paused: a switch would not roll out until it is resumed`;
+  if (w.kind === 'ReplicaSet') return `ReplicaSet/${w.name} has no Deployment: a ReplicaSet does not replace its pods when its template changes`;
+  return null;
+}
+
 export class MemoryCluster implements ClusterPort {
   constructor(readonly world: MemoryWorld) {}
 
@@ -49,33 +94,38 @@ export class MemoryCluster implements ClusterPort {
     return this.world.secrets.find((s) => s.namespace === namespace && s.name === name);
   }
 
+  private find(namespace: string, kind: WorkloadKind, name: string): MemoryWorkload | undefined {
+    return this.world.workloads.find((w) => w.namespace === namespace && w.kind === kind && w.name === name);
+  }
+
   private workload(namespace: string, kind: WorkloadKind, name: string): MemoryWorkload {
-    const found = this.world.workloads.find((w) => w.namespace === namespace && w.kind === kind && w.name === name);
+    const found = this.find(namespace, kind, name);
     if (!found) throw new RotorError('NotFound', `${kind}/${name} not found in namespace ${namespace}`, `${kind}/${name}`, 404);
     return found;
   }
 
-  private uses(w: MemoryWorkload, secretName: string): string[] {
+  private fieldsNaming(w: MemoryWorkload, secretName: string): string[] {
     return Object.entries(w.refs)
       .filter(([, name]) => name === secretName)
       .map(([field]) => field);
   }
 
-  async findCurrentVersion(namespace: string, secret: string): Promise<string | null> {
-    const names = this.world.workloads.filter((w) => w.namespace === namespace).flatMap((w) => Object.values(w.refs));
-    return newestVersion(names.filter((name) => name === secret || parseVersionName(name, secret)), secret);
+  private use(w: MemoryWorkload, secretName: string): WorkloadUse {
+    return { kind: w.kind, namespace: w.namespace, name: w.name, fields: this.fieldsNaming(w, secretName), refusal: switchable(w) ? refusal(w) : null };
+  }
+
+  private setRecord(w: MemoryWorkload, to: string, record: OwnershipRecord | null): void {
+    const annotations = { ...w.annotations };
+    if (record) annotations[ownershipKey(to)] = JSON.stringify(record);
+    else delete annotations[ownershipKey(to)];
+    w.annotations = annotations;
   }
 
   async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {
-    const version = await this.findCurrentVersion(namespace, secret);
-    return { version, workloads: version ? await this.findWorkloads(namespace, version) : [] };
-  }
-
-  async findWorkloads(namespace: string, secretName: string): Promise<WorkloadUse[]> {
-    return this.world.workloads
-      .filter((w) => w.namespace === namespace)
-      .map((w) => ({ kind: w.kind, namespace, name: w.name, fields: this.uses(w, secretName) }))
-      .filter((w) => w.fields.length > 0);
+    const held = this.world.workloads.filter((w) => w.namespace === namespace && holds(w));
+    const version = newestVersion(held.flatMap((w) => Object.values(w.refs)).filter((name) => name === secret || parseVersionName(name, secret)), secret);
+    if (!version) return { version: null, workloads: [] };
+    return { version, workloads: held.filter((w) => switchable(w) && this.fieldsNaming(w, version).length).map((w) => this.use(w, version)) };
   }
 
   async readVersion(namespace: string, name: string): Promise<StoredVersion | null> {
@@ -103,67 +153,153 @@ export class MemoryCluster implements ClusterPort {
     return 'created';
   }
 
+  /** Point every field naming `from` at `to`, recorded as this rotation's. */
+  private switchOne(w: MemoryWorkload, from: string, to: string, restoreReplicas: boolean): string[] {
+    const owned = readOwnership(w.annotations, to);
+    const moved = this.fieldsNaming(w, from);
+    for (const f of moved) w.refs[f] = to;
+    const fields = [...new Set([...(owned?.fields ?? []), ...moved])];
+    let replicas = owned?.replicas;
+    if (restoreReplicas && replicas && !replicas.released) {
+      const restore = replicasToRestore(w.replicas ?? 1, replicas);
+      if (restore !== null) {
+        w.replicas = restore;
+        replicas = { before: replicas.before, wrote: restore };
+      } else if ((w.replicas ?? 1) !== replicas.wrote) replicas = { ...replicas, released: true };
+    }
+    this.setRecord(w, to, { from, to, fields, ...(replicas ? { replicas } : {}) });
+    return fields;
+  }
+
+  private ownedGreen(blue: MemoryWorkload, to: string): MemoryWorkload | null {
+    const green = this.find(blue.namespace, 'Deployment', greenName(blue.name, to));
+    if (!green) return null;
+    if (!ownsGreen(green.annotations, blue.name, to)) {
+      throw new RotorError('OwnershipConflict', `Deployment ${blue.namespace}/${green.name} exists but is not rotor's canary of ${blue.name} for ${to}; rotor will not scale, switch or delete it`, `Deployment/${green.name}`);
+    }
+    return green;
+  }
+
+  private canaryStep(request: SwitchInput, blue: MemoryWorkload): SwitchRecord {
+    const { from, to } = request;
+    const weight = request.weightPercent ?? 100;
+    const green = this.ownedGreen(blue, to);
+    const a = green?.annotations ?? {};
+    const previousWeight = request.previousWeightPercent ?? (green ? Number(a[ANNOTATION_WEIGHT] === String(weight) ? a[ANNOTATION_PREVIOUS_WEIGHT] : a[ANNOTATION_WEIGHT]) || 0 : 0);
+    const owned = readOwnership(blue.annotations, to);
+    const original = owned?.replicas?.before ?? blue.replicas ?? 1;
+    const base = { namespace: blue.namespace, kind: blue.kind, name: blue.name, from, to };
+    const name = greenName(blue.name, to);
+    if (weight >= 100) {
+      const fields = this.switchOne(blue, from, to, true);
+      const replicas = readOwnership(blue.annotations, to)?.replicas;
+      return { ...base, fields, canary: { green: name, weightPercent: 100, blueReplicas: replicas?.wrote ?? original, greenReplicas: green?.replicas ?? 0, originalReplicas: original } };
+    }
+    const greenReplicas = canaryShare(original, weight);
+    const annotations = { [ANNOTATION_CANARY_OF]: blue.name, [ANNOTATION_CANARY_VERSION]: to, [ANNOTATION_WEIGHT]: String(weight), [ANNOTATION_PREVIOUS_WEIGHT]: String(previousWeight) };
+    if (green) {
+      green.replicas = greenReplicas;
+      green.annotations = { ...green.annotations, ...annotations };
+    } else {
+      const refs = Object.fromEntries(Object.entries(blue.refs).map(([f, n]) => [f, n === from ? to : n]));
+      this.world.workloads.push({ kind: 'Deployment', namespace: blue.namespace, name, replicas: greenReplicas, refs, annotations: { ...annotations, ...(request.rotationId ? { [ANNOTATION_ROTATION]: request.rotationId } : {}) } });
+    }
+    const { replicas, set } = blueReplicasAt(blue.replicas ?? 1, owned?.replicas, previousWeight);
+    if (set !== null) blue.replicas = set;
+    this.setRecord(blue, to, { from, to, fields: owned?.fields ?? [], replicas });
+    return { ...base, fields: owned?.fields ?? [], canary: { green: name, weightPercent: weight, blueReplicas: replicas?.wrote ?? blue.replicas ?? original, greenReplicas, originalReplicas: original } };
+  }
+
   async switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]> {
     const records: SwitchRecord[] = [];
     for (const use of request.workloads) {
       const w = this.workload(request.namespace, use.kind, use.name);
-      const weight = request.weightPercent ?? 100;
-      // The memory world has no replicas to split: below 100% a canary is recorded, not applied.
-      const fields = weight >= 100 ? this.uses(w, request.from) : [];
-      for (const field of fields) w.refs[field] = request.to;
-      const alreadyOn = this.uses(w, request.to);
-      const replicas = w.replicas ?? 1;
-      const greenReplicas = Math.ceil((replicas * weight) / 100);
-      records.push({
-        namespace: request.namespace,
-        kind: w.kind,
-        name: w.name,
-        from: request.from,
-        to: request.to,
-        fields: [...new Set([...fields, ...alreadyOn])],
-        canary:
-          request.strategy === 'canary'
-            ? { green: `${w.name}-${request.to.slice(-14)}`, weightPercent: weight, blueReplicas: replicas - greenReplicas, greenReplicas, originalReplicas: replicas }
-            : undefined,
-      });
+      if (w.kind === 'Job' || w.kind === 'Pod') throw new RotorError('RotorInputError', `${w.kind} ${w.namespace}/${w.name} cannot be switched in place (its pod template is immutable)`, `${w.kind}/${w.name}`);
+      const refused = refusal(w);
+      if (refused) throw new RotorError('RotorInputError', refused, `${w.kind}/${w.name}`);
+      if (request.strategy === 'canary' && w.kind === 'Deployment') {
+        records.push(this.canaryStep(request, w));
+        continue;
+      }
+      const base = { namespace: request.namespace, kind: w.kind, name: w.name, from: request.from, to: request.to };
+      if (request.strategy === 'canary' && (request.weightPercent ?? 100) < 100) {
+        records.push({ ...base, fields: [] });
+        continue;
+      }
+      records.push({ ...base, fields: this.switchOne(w, request.from, request.to, false) });
     }
     return records;
   }
 
   async revertWorkloads(request: RevertInput): Promise<SwitchRecord[]> {
+    const { namespace, from: newVersion, to: previous } = request;
     const reverted: SwitchRecord[] = [];
-    for (const use of request.workloads) {
-      const w = this.workload(request.namespace, use.kind, use.name);
-      const recorded = request.records.find((r) => r.kind === w.kind && r.name === w.name);
-      // Exactly the recorded fields; without a record (a switch that failed half-way), what points at the new version.
-      const candidates = recorded ? recorded.fields : Object.keys(w.refs);
-      const fields = candidates.filter((f) => w.refs[f] === request.from);
-      for (const field of fields) w.refs[field] = request.to;
-      if (fields.length) reverted.push({ namespace: request.namespace, kind: w.kind, name: w.name, from: request.from, to: request.to, fields });
+    const targets = [...request.workloads];
+    for (const r of request.records) if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace, name: r.name, fields: [] });
+    for (const use of targets) {
+      const w = this.find(namespace, use.kind, use.name);
+      if (!w) continue;
+      const owned = readOwnership(w.annotations, newVersion);
+      const fields = (owned?.fields ?? []).filter((f) => w.refs[f] === newVersion);
+      for (const f of fields) w.refs[f] = previous;
+      const record: SwitchRecord = { namespace, kind: w.kind, name: w.name, from: newVersion, to: previous, fields };
+      if (owned?.replicas) {
+        const restore = replicasToRestore(w.replicas ?? 1, owned.replicas);
+        if (restore !== null) {
+          w.replicas = restore;
+          record.replicas = { restored: restore };
+        } else if ((w.replicas ?? 1) !== owned.replicas.before) record.replicas = { left: w.replicas ?? 1, wrote: owned.replicas.wrote };
+      }
+      this.setRecord(w, newVersion, null);
+      let greenRemoved = false;
+      if (w.kind === 'Deployment') greenRemoved = this.removeGreen(w, newVersion);
+      if (greenRemoved) record.canary = { green: greenName(w.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 };
+      if (fields.length || record.replicas || greenRemoved) reverted.push(record);
     }
     return reverted;
   }
 
-  async completeCanary(): Promise<void> {
-    // The memory world makes no green copies.
+  private removeGreen(blue: MemoryWorkload, to: string): boolean {
+    const green = this.ownedGreen(blue, to);
+    if (!green) return false;
+    this.world.workloads = this.world.workloads.filter((x) => x !== green);
+    return true;
   }
 
-  async rolloutState(namespace: string, workloads: WorkloadUse[]): Promise<RolloutState> {
+  async completeCanary(namespace: string, records: SwitchRecord[], version?: string): Promise<void> {
+    for (const r of records) {
+      const blue = this.find(namespace, 'Deployment', r.name);
+      if (r.canary && blue) this.removeGreen(blue, version ?? r.to);
+    }
+  }
+
+  async releaseWorkloads(namespace: string, records: SwitchRecord[], version: string): Promise<void> {
+    for (const r of records) {
+      const w = this.find(namespace, r.kind, r.name);
+      if (w) this.setRecord(w, version, null);
+    }
+  }
+
+  async rolloutState(namespace: string, workloads: WorkloadUse[], version?: string): Promise<RolloutState> {
     for (const use of workloads) {
-      const w = this.workload(namespace, use.kind, use.name);
-      for (const [field, name] of Object.entries(w.refs)) {
-        if (!this.secret(namespace, name)) {
-          return { ready: false, failed: true, message: `${w.kind}/${w.name}: CreateContainerConfigError, secret "${name}" not found (${field})` };
+      const w = this.find(namespace, use.kind, use.name);
+      if (!w) return { ready: false, failed: true, message: `${use.kind}/${use.name} no longer exists in ${namespace}` };
+      const all = [w, ...(w.kind === 'Deployment' && version ? [this.ownedGreen(w, version)].filter((g): g is MemoryWorkload => !!g) : [])];
+      for (const x of all) {
+        const refused = switchable(x) ? refusal(x) : null;
+        if (refused) return { ready: false, failed: true, message: refused };
+        for (const [field, name] of Object.entries(x.refs)) {
+          if (!this.secret(namespace, name)) return { ready: false, failed: true, message: `${x.kind}/${x.name}: CreateContainerConfigError, secret "${name}" not found (${field})` };
         }
       }
     }
-    return { ready: true, failed: false, message: `${workloads.length} workload(s) ready` };
+    return { ready: true, failed: false, message: `${workloads.length} workload(s) rolled out` };
   }
 
   async findReferences(namespaces: string[], secretName: string): Promise<Holder[]> {
     return this.world.workloads
-      .filter((w) => namespaces.includes(w.namespace))
-      .map((w) => ({ kind: w.kind, namespace: w.namespace, name: w.name, fields: this.uses(w, secretName) }))
+      .filter((w) => namespaces.includes(w.namespace) && holds(w))
+      .map((w) => this.use(w, secretName))
       .filter((h) => h.fields.length > 0);
   }
 
@@ -172,11 +308,6 @@ export class MemoryCluster implements ClusterPort {
     if (holders.length) return { deleted: false, holders };
     this.world.secrets = this.world.secrets.filter((s) => !(s.namespace === namespace && s.name === name));
     return { deleted: true, holders: [] };
-  }
-
-  async labelVersion(namespace: string, name: string, labels: Record<string, string>): Promise<void> {
-    const s = this.secret(namespace, name);
-    if (s) s.labels = { ...s.labels, ...labels };
   }
 }
 

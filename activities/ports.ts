@@ -26,29 +26,27 @@ export interface RolloutState {
 }
 
 export interface ClusterPort {
-  /** The version of `secret` that the namespace's workloads use now (the base name itself before the first rotation). */
-  findCurrentVersion(namespace: string, secret: string): Promise<string | null>;
-  /** The current version and the workloads that use it, from one scan of the namespace. */
+  /** The version of `secret` the namespace's workloads use now and the workloads rotor would switch, from one scan. */
   findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }>;
-  /** Workloads in `namespace` that refer to the Secret `secretName`, with the fields that do. */
-  findWorkloads(namespace: string, secretName: string): Promise<WorkloadUse[]>;
   readVersion(namespace: string, name: string): Promise<StoredVersion | null>;
   /**
    * Create the immutable, labelled Secret. Same content again: 'exists'. A Secret of that name from
    * another rotation: RotorError VersionConflict. Ours with other content: VersionContentMismatch.
    */
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'>;
+  /** Switch (or, for a canary, one step); a retry after the effect ends where one call ends. */
   switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]>;
+  /** Undo exactly what this rotation changed on the targeted workloads; what others changed stays. */
   revertWorkloads(request: RevertInput): Promise<SwitchRecord[]>;
-  /** After a canary reached 100% and passed: remove the green copies, blue now runs the new version. */
-  completeCanary(namespace: string, records: SwitchRecord[]): Promise<void>;
-  rolloutState(namespace: string, workloads: WorkloadUse[]): Promise<RolloutState>;
-  /** Every workload in the given namespaces that still refers to `secretName`. */
+  /** After a canary reached 100% and passed: remove this rotation's green copies. */
+  completeCanary(namespace: string, records: SwitchRecord[], version?: string): Promise<void>;
+  /** After the new version is committed: forget what rotor recorded for undoing its switch. */
+  releaseWorkloads(namespace: string, records: SwitchRecord[], version: string): Promise<void>;
+  rolloutState(namespace: string, workloads: WorkloadUse[], version?: string): Promise<RolloutState>;
+  /** Everything in the given namespaces that still refers to `secretName`, switchable or not. */
   findReferences(namespaces: string[], secretName: string): Promise<Holder[]>;
   /** Delete only if, scanned right before, nothing refers to it; otherwise report who does. */
   deleteUnreferenced(namespace: string, name: string): Promise<{ deleted: boolean; holders: Holder[] }>;
-  /** Mark a version's outcome on its labels (metadata stays mutable on an immutable Secret). */
-  labelVersion(namespace: string, name: string, labels: Record<string, string>): Promise<void>;
 }
 
 export interface SecretStorePort {

@@ -1,14 +1,17 @@
 // The `kubernetes` store: the versioned Secrets are the store, so there is nothing to write beyond
 // them; the value is produced in the worker and handed to the cluster adapter.
 import type { SecretData, SecretStorePort } from './ports';
-import { resolveValue } from './values';
+import { resolveValue, type ValueOptions } from './values';
 import type { ValueSource } from '../workflows/plan';
 
 export class KubernetesSecretStore implements SecretStorePort {
   readonly kind = 'kubernetes' as const;
 
+  /** `valueDir` is the worker's ROTOR_VALUE_DIR: the only place `value.fromFile` may read from. */
+  constructor(private readonly values: ValueOptions = {}) {}
+
   stageVersion(request: { secret: string; version: string; value: ValueSource }): Promise<SecretData> {
-    return resolveValue(request.value);
+    return resolveValue(request.value, this.values);
   }
 
   async promoteVersion(): Promise<void> {

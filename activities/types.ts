@@ -3,12 +3,17 @@
 import type { Analysis, StoreKind, ValueSource, WorkloadKind, WorkloadRef } from '../workflows/plan';
 import type { Measurement, Verdict } from '../workflows/analysis';
 
-/** A workload and the places in it that name a Secret, e.g. `spec.template.spec.containers[0].envFrom[1].secretRef.name`. */
+/**
+ * A workload and the places in it that name a Secret, by meaning, e.g.
+ * `containers[app].env[TOKEN].valueFrom.secretKeyRef.name` (older releases recorded JSON pointers).
+ */
 export interface WorkloadUse {
   kind: WorkloadKind;
   namespace: string;
   name: string;
   fields: string[];
+  /** Why rotor will not switch it (OnDelete updates, a paused Deployment, ...); checked in PLANNING. */
+  refusal?: string | null;
 }
 
 /** Exactly what one switch changed, so a rollback can undo that and nothing else. */
@@ -18,10 +23,12 @@ export interface SwitchRecord {
   name: string;
   from: string;
   to: string;
-  /** Field paths switched from `from` to `to`. */
+  /** Fields switched from `from` to `to` (on revert: moved back). */
   fields: string[];
   /** For canary: the green copy running `to` and the replica split at this step. */
   canary?: { green: string; weightPercent: number; blueReplicas: number; greenReplicas: number; originalReplicas: number };
+  /** On revert, what became of the replicas rotor set for a canary. */
+  replicas?: { restored: number } | { left: number; wrote: number };
 }
 
 export interface DiscoverInput {
@@ -61,6 +68,10 @@ export interface SwitchInput {
   strategy: 'rolling' | 'in-place' | 'canary';
   /** Canary only: the share of replicas on the new version after this step. */
   weightPercent?: number;
+  /** Canary only: the step before this one (0 at the first). */
+  previousWeightPercent?: number;
+  /** `<workflowId>/<first run id>`, written on what rotor creates for the rotation. */
+  rotationId?: string;
 }
 
 export interface RevertInput {
@@ -80,6 +91,8 @@ export interface RolloutInput {
   namespace: string;
   workloads: WorkloadUse[];
   timeoutMs: number;
+  /** The new version: a canary's green copies are found by it. Absent from older releases. */
+  version?: string;
 }
 
 export interface RolloutResult {
@@ -111,12 +124,8 @@ export interface CheckResult {
   endedAt: string;
 }
 
-export interface Holder {
-  kind: WorkloadKind;
-  namespace: string;
-  name: string;
-  fields: string[];
-}
+/** Something that still refers to a Secret (same shape as a WorkloadUse). */
+export type Holder = WorkloadUse;
 
 export interface ScanInput {
   secretName: string;
@@ -139,4 +148,13 @@ export interface FinalizeInput {
   store: StoreKind;
   namespaces: string[];
   outcome: 'committed' | 'failed';
+  /** On commit: what rotor switched, so its ownership records can be removed. Absent from older releases. */
+  switched?: SwitchRecord[];
+}
+
+export interface CompleteCanaryInput {
+  namespace: string;
+  records: SwitchRecord[];
+  /** The new version, whose green copies go. Absent from older releases (then read from the records). */
+  version?: string;
 }

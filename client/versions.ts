@@ -19,7 +19,7 @@ export async function versionsCommand(secret: string | undefined, namespace: str
   const rows = versions.map((v) => [
     v.name,
     age(v.createdAt),
-    v.name === current ? 'current' : (v.state ?? (v.usedBy.length ? 'in use' : '-')),
+    v.name === current ? 'current' : v.usedBy.length ? 'in use' : '-',
     v.usedBy.map((u) => `${u.kind}/${u.name}`).join(', ') || '(none)',
   ]);
   const header = ['VERSION', 'AGE', 'STATE', 'USED BY'];

@@ -1,12 +1,13 @@
 // A real Kubernetes control plane on loopback: etcd, kube-apiserver (RBAC) and
 // kube-controller-manager, built by the bootstrap from the Go module proxy, with certificates made
 // here. No kubelet can run on this machine: the pod simulator (pod-simulator.ts) plays the nodes.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnChild, stopChild, type Child } from './processes';
 import { cacheDir, repoRoot } from './tools';
 
 interface KubePins {
@@ -113,6 +114,9 @@ export interface ControlPlane {
   etcdUrl: string;
   binaries: ReturnType<typeof kubeBinaries>;
   startedInMs: number;
+  /** etcd, kube-apiserver and kube-controller-manager, each the leader of its own process group. */
+  pids: Record<string, number>;
+  /** Stops controller-manager, apiserver, then etcd: SIGTERM, SIGKILL after 5 s each. */
   stop(): Promise<void>;
 }
 
@@ -131,23 +135,18 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const bins = kubeBinaries();
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'rotor-kube-'));
   mkdirSync(join(dir, 'logs'), { recursive: true });
-  const procs: ChildProcess[] = [];
+  const children: Child[] = [];
   const spawnLogged = (name: string, bin: string, args: string[]) => {
     const out = createWriteStream(join(dir, 'logs', `${name}.log`));
-    const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout!.pipe(out);
-    proc.stderr!.pipe(out);
-    procs.push(proc);
-    return proc;
+    // Own process group: a terminal's Ctrl-C must not reach etcd before the apiserver has stopped.
+    const child = spawnChild(name, bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.proc.stdout!.pipe(out);
+    child.proc.stderr!.pipe(out);
+    children.push(child);
+    return child.proc;
   };
   const stop = async () => {
-    for (const proc of [...procs].reverse()) {
-      if (proc.exitCode !== null || proc.signalCode) continue;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (proc.exitCode === null && !proc.signalCode) proc.kill('SIGKILL');
-    }
+    for (const child of [...children].reverse()) await stopChild(child, { log });
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
   };
   const failWith = async (what: string, name: string) => {
@@ -219,7 +218,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       '--v', '0',
     ]);
     log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return { dir, server, kubeconfig, simulatorKubeconfig, caFile, etcdUrl, binaries: bins, startedInMs: Date.now() - started, stop };
+    const pids = Object.fromEntries(children.map((c) => [c.name, c.pid]));
+    return { dir, server, kubeconfig, simulatorKubeconfig, caFile, etcdUrl, binaries: bins, startedInMs: Date.now() - started, pids, stop };
   } catch (err) {
     await stop();
     throw err;

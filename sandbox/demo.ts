@@ -1,7 +1,8 @@
 // `npm run demo`: the main job end to end on real parts. Brings up the sandbox control plane, the
 // Temporal dev server (Web UI) and a `rotor worker` with the least-privilege ServiceAccount of
 // deploy/rbac.yaml, seeds two namespaces with a workload on the old version, and runs a rotation
-// with progress on screen. `--keep` leaves everything running for the Web UI until Ctrl-C.
+// with progress on screen. `--keep` leaves everything running for the Web UI until Ctrl-C, which stops
+// the worker, the dev server, the simulator, controller-manager, apiserver and etcd, in that order.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { startSandbox, workerKubeconfig } from './index';
+import { isShuttingDown, onShutdownSignals, spawnChild, stopChild } from './processes';
 import { startDevServer } from './temporal';
 import { repoRoot } from './tools';
 
@@ -27,13 +29,18 @@ async function main(): Promise<void> {
   const keep = process.argv.includes('--keep');
   const dir = mkdtempSync(join(tmpdir(), 'rotor-demo-'));
   const t0 = Date.now();
+  const log = (l: string) => say(`  ${l}`);
+  // Newest first: the worker needs the dev server and the cluster, the simulator the apiserver.
+  const stops: (() => Promise<void>)[] = [];
+  let stopped: Promise<void> | null = null;
+  const stopAll = () =>
+    (stopped ??= (async () => {
+      for (const stop of [...stops].reverse()) await stop().catch((err: Error) => log(`stopping failed: ${err.message}`));
+    })());
+  onShutdownSignals(stopAll, log);
   say('starting the sandbox: etcd, kube-apiserver (RBAC), kube-controller-manager, 2 simulated nodes ...');
-  const sandbox = await startSandbox({ log: (l) => say(`  ${l}`), readyDelayMs: 1500 });
-  const stops: (() => Promise<void>)[] = [() => sandbox.stop()];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  };
-  process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  const sandbox = await startSandbox({ log, readyDelayMs: 1500 });
+  stops.push(() => sandbox.stop());
   try {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(sandbox.plane.kubeconfig);
@@ -66,15 +73,13 @@ async function main(): Promise<void> {
     say((await kubectl(['rollout', 'status', 'deployment/auth-api', '-n', 'production', '--timeout', '120s'])).trim());
 
     say('starting the Temporal dev server ...');
-    const server = await startDevServer({ ui: true });
+    const server = await startDevServer({ ui: true, log });
     stops.push(() => server.stop());
     say(`Temporal on ${server.address}; Web UI http://localhost:${server.uiPort}`);
     const env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_UI_URL: `http://localhost:${server.uiPort}`, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerConfig, ROTOR_OPERATOR: 'demo' };
-    const worker = spawn(process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    stops.push(async () => {
-      worker.kill('SIGINT');
-      await new Promise((r) => worker.once('exit', r));
-    });
+    const workerChild = spawnChild('rotor worker', process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const worker = workerChild.proc;
+    stops.push(() => stopChild(workerChild, { log }));
     await new Promise<void>((resolve, reject) => {
       let out = '';
       worker.stderr!.on('data', (d) => {
@@ -101,6 +106,7 @@ async function main(): Promise<void> {
     );
     say(`rotor start -f ${planFile} --watch   (production by canary 25/50/100%; demo durations: soak 10s, pauses 5s, watch 10s, retention 15s)`);
     const code = await runRotor(['start', '-f', planFile, '--watch', '--interval', '1'], env);
+    if (isShuttingDown()) return; // Ctrl-C stopped the watch too; the shutdown finishes and exits
     say('what the cluster holds now:');
     process.stdout.write(await kubectl(['get', 'secrets', '-A', '-l', 'rotor.dev/secret=auth-api-secrets', '-L', 'rotor.dev/version']));
     process.stdout.write(await kubectl(['get', 'deployments', '-A', '-o', 'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,SECRET:.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name,READY:.status.readyReplicas']));
@@ -118,6 +124,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  // Cut short by Ctrl-C, the demo fails on what is being stopped: the shutdown reports instead.
+  if (isShuttingDown()) return;
   process.stderr.write(`[demo] failed: ${err.message}\n`);
   process.exit(1);
 });

@@ -26,7 +26,9 @@ export async function startSandbox(options: ControlPlaneOptions & Omit<Simulator
   return {
     plane,
     simulator,
+    /** The simulator, then the control plane: controller-manager, apiserver, etcd. */
     async stop() {
+      options.log?.('stopping the pod simulator ...');
       await simulator.stop();
       await plane.stop();
     },

@@ -1,10 +1,16 @@
 // `npm run sandbox`: bring up the local control plane and pod simulator, print what to export, and
-// stop cleanly on Ctrl-C.
-import { startSandbox } from './index';
+// stop cleanly on Ctrl-C: the simulator, controller-manager, apiserver, then etcd, within seconds.
+import { startSandbox, type Sandbox } from './index';
+import { isShuttingDown, onShutdownSignals } from './processes';
+
+const log = (line: string) => process.stderr.write(`[sandbox] ${line}\n`);
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const sandbox = await startSandbox({ log: (l) => process.stderr.write(`[sandbox] ${l}\n`), readyDelayMs: 1000 });
+  let sandbox: Sandbox | undefined;
+  // Before anything starts: a Ctrl-C during start-up stops what is already running, in order too.
+  onShutdownSignals(async () => sandbox?.stop(), log);
+  sandbox = await startSandbox({ log, readyDelayMs: 1000 });
   const { plane } = sandbox;
   process.stdout.write(
     [
@@ -12,24 +18,16 @@ async function main(): Promise<void> {
       'export these in another shell:',
       `  export KUBECONFIG=${plane.kubeconfig}`,
       `  export PATH=${plane.binaries.kubectl.replace(/\/kubectl$/, '')}:$PATH   # kubectl ${'v1.37.2'}`,
+      `pids: ${Object.entries(plane.pids).map(([name, pid]) => `${name}=${pid}`).join(' ')} (rotor ${process.pid})`,
       `logs: ${plane.dir}/logs; Ctrl-C stops everything`,
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write('[sandbox] stopping ...\n');
-    await sandbox.stop();
-    process.stderr.write('[sandbox] stopped\n');
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((err) => {
-  process.stderr.write(`[sandbox] ${err.message}\n`);
+  // A start-up cut short by Ctrl-C fails on the processes being stopped: the shutdown reports instead.
+  if (isShuttingDown()) return;
+  log(err.message);
   process.exit(1);
 });

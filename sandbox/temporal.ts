@@ -1,12 +1,12 @@
 // A real Temporal dev server (the CLI from the bootstrap's cache) on free loopback ports, with
 // rotor's search attributes registered at start.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporalCli } from './tools';
 import { freePort } from './control-plane';
+import { spawnChild, stopChild } from './processes';
 
 export { freePort };
 
@@ -17,14 +17,15 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-export async function startDevServer(opts: { ui?: boolean; port?: number; uiPort?: number } = {}): Promise<DevServer> {
+export async function startDevServer(opts: { ui?: boolean; port?: number; uiPort?: number; log?: (line: string) => void } = {}): Promise<DevServer> {
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'rotor-dev-'));
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', join(dir, 'temporal.db'), '--log-level', 'error'];
   if (!opts.ui) args.push('--headless');
   for (const name of ['RotorSecret', 'RotorPhase', 'RotorStage']) args.push('--search-attribute', `${name}=Keyword`);
-  const proc: ChildProcess = spawn(temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child = spawnChild('temporal dev server', temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = child.proc;
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
   const address = `127.0.0.1:${port}`;
@@ -49,12 +50,7 @@ export async function startDevServer(opts: { ui?: boolean; port?: number; uiPort
     uiPort,
     dir,
     async stop() {
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        process.kill(-proc.pid!, 'SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (proc.exitCode === null) process.kill(-proc.pid!, 'SIGKILL');
-      }
+      await stopChild(child, { log: opts.log });
       rmSync(dir, { recursive: true, force: true });
     },
   };

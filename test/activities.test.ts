@@ -155,7 +155,7 @@ describe('activities over the memory adapters', () => {
     const [found] = await run(env, acts.discover, { secret: 'auth-api-secrets', stages: [{ name: 'staging', namespace: 'staging', workloads: 'auto' as const }] });
     const records = await run(env, acts.switchWorkloads, { stage: 'staging', namespace: 'staging', workloads: found.workloads, from: OLD, to: NEW, strategy: 'rolling' });
     assert.deepEqual(records.map((r) => [r.name, r.fields]), [['auth-api', [ENV_FROM]], ['weekly-report', ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName']]]);
-    assert.deepEqual(await run(env, acts.waitForRollout, { stage: 'staging', namespace: 'staging', workloads: found.workloads, timeoutMs: 1_000 }), { ready: true, message: '2 workload(s) ready' });
+    assert.deepEqual(await run(env, acts.waitForRollout, { stage: 'staging', namespace: 'staging', workloads: found.workloads, timeoutMs: 1_000 }), { ready: true, message: '2 workload(s) rolled out' });
     // Someone else changes another field meanwhile; the revert leaves it alone.
     w.workloads[0].refs['spec.template.spec.volumes[0].secret.secretName'] = 'changed-by-someone';
     await run(env, acts.revertWorkloads, { stage: 'staging', namespace: 'staging', workloads: found.workloads, from: NEW, to: OLD, records });

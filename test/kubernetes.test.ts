@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { KubernetesCluster } from '../activities/kubernetes';
+import { KubernetesCluster, POD_SPEC_SECRET_FIELDS, greenName } from '../activities/kubernetes';
 import { RotorError } from '../activities/errors';
 import { startControlPlane, startSandbox, type Sandbox } from '../sandbox';
 
@@ -22,7 +22,7 @@ let cluster: KubernetesCluster;
 /** kubectl as a user runs it (asynchronously: the pod simulator shares this process's event loop). */
 async function kubectl(args: string[]): Promise<string> {
   try {
-    return (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8', timeout: 90_000 })).stdout;
+    return (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8', timeout: 90_000, maxBuffer: 64 * 1024 * 1024 })).stdout;
   } catch (err) {
     // `kubectl auth can-i` answers "no" with exit code 1.
     const e = err as { code?: number; stdout?: string };
@@ -60,6 +60,11 @@ function deployment(name: string, secretName: string, opts: { replicas?: number;
       },
     },
   };
+}
+
+/** The workloads rotor would switch in a namespace (the users of its current version). */
+async function users(ns: string) {
+  return (await cluster.findCurrentUse(ns, 'auth-api-secrets')).workloads;
 }
 
 async function namespace(name: string): Promise<void> {
@@ -123,6 +128,34 @@ describe('sandbox control plane', () => {
   });
 });
 
+describe('the reference scan is complete by construction', () => {
+  it("covers every field of the apiserver's PodSpec schema that names a Secret", async () => {
+    const doc = JSON.parse(await kubectl(['get', '--raw', '/openapi/v3/api/v1'])) as { components: { schemas: Record<string, any> } };
+    const schemas = doc.components.schemas;
+    const refOf = (s: any): string | undefined => (s?.$ref ?? s?.allOf?.[0]?.$ref)?.split('/').pop();
+    const found = new Set<string>();
+    // Every string leaf named like a Secret (secretName) or `name` under a property named like one (secretRef.name).
+    const walk = (type: string, path: string[], parentName: string, seen: Set<string>) => {
+      const schema = schemas[type];
+      for (const [prop, raw] of Object.entries<any>(schema?.properties ?? {})) {
+        const isArray = raw.type === 'array';
+        const item = isArray ? raw.items : raw;
+        const segment = isArray ? `${prop}[]` : prop;
+        const child = refOf(item);
+        if (child) {
+          if (!seen.has(child)) walk(child, [...path, segment], prop, new Set([...seen, child]));
+          continue;
+        }
+        if (item?.type !== 'string') continue;
+        if (/secretname/i.test(prop) || (prop === 'name' && /secret/i.test(parentName))) found.add([...path, segment].join('.'));
+      }
+    };
+    walk('io.k8s.api.core.v1.PodSpec', [], '', new Set(['io.k8s.api.core.v1.PodSpec']));
+    assert.ok(found.size >= 10, `found ${[...found].join(', ')}`);
+    assert.deepEqual([...found].sort(), [...POD_SPEC_SECRET_FIELDS].sort());
+  });
+});
+
 describe('KubernetesCluster', () => {
   it('creates an immutable, labelled version idempotently and refuses other content loudly', async () => {
     const spec = { namespace: 'staging', name: NEW, base: 'auth-api-secrets', rotationId: 'rotate-staging-auth-api-secrets/run-1', data: { api_token: 'new-token-value' } };
@@ -156,17 +189,17 @@ describe('KubernetesCluster', () => {
     });
     await core.createNamespacedPod({ namespace: 'staging', body: { metadata: { name: 'debug-shell' }, spec: { containers: [{ name: 'c', image: 'x', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: OLD, key: 'api_token' } } }] }] } } });
 
-    assert.equal(await cluster.findCurrentVersion('staging', 'auth-api-secrets'), OLD);
-    const uses = await cluster.findWorkloads('staging', OLD);
+    assert.equal((await cluster.findCurrentUse('staging', 'auth-api-secrets')).version, OLD);
+    const uses = await users('staging');
     assert.deepEqual(uses.map((u) => `${u.kind}/${u.name}`).sort(), ['CronJob/weekly-report', 'Deployment/auth-api', 'Deployment/kubectl-check', 'StatefulSet/ledger']);
     const auth = uses.find((u) => u.name === 'auth-api')!;
     assert.deepEqual(auth.fields.sort(), [
-      '/spec/template/spec/containers/0/env/0/valueFrom/secretKeyRef/name',
-      '/spec/template/spec/containers/0/envFrom/0/secretRef/name',
-      '/spec/template/spec/volumes/0/projected/sources/0/secret/name',
-    ]);
+      'containers[app].env[TOKEN].valueFrom.secretKeyRef.name',
+      'containers[app].envFrom[].secretRef.name',
+      'volumes[projected].projected.sources[].secret.name',
+    ].sort());
     const cron = uses.find((u) => u.name === 'weekly-report')!;
-    assert.deepEqual(cron.fields.sort(), ['/spec/jobTemplate/spec/template/spec/imagePullSecrets/0/name', '/spec/jobTemplate/spec/template/spec/volumes/0/secret/secretName']);
+    assert.deepEqual(cron.fields.sort(), ['imagePullSecrets[].name', 'volumes[s].secret.secretName']);
     const holders = await cluster.findReferences(['staging'], OLD);
     const names = holders.map((h) => `${h.kind}/${h.name}`);
     assert.ok(names.includes('Pod/debug-shell'), 'a bare Pod holds it');
@@ -178,7 +211,7 @@ describe('KubernetesCluster', () => {
   it('switches exactly the referring fields, waits for the rollout, and reverts only those', async () => {
     await secret('production', NEW, { api_token: 'new-token-value' });
     await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }]);
-    const [use] = await cluster.findWorkloads('production', OLD);
+    const [use] = await users('production');
     const records = await cluster.switchWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: OLD, to: NEW, strategy: 'rolling' });
     assert.equal(records[0].fields.length, 3);
     // A retry of the same switch finds the fields already on the new version and records them again.
@@ -203,7 +236,7 @@ describe('KubernetesCluster', () => {
 
   it('fails a rollout whose new Secret lacks a key instead of hanging', async () => {
     await secret('production', 'auth-api-secrets-20251129130000', { wrong_key: 'x' });
-    const [use] = await cluster.findWorkloads('production', OLD);
+    const [use] = await users('production');
     const records = await cluster.switchWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: OLD, to: 'auth-api-secrets-20251129130000', strategy: 'rolling' });
     const state = await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }]);
     assert.equal(state.failed, true, state.message);
@@ -230,7 +263,7 @@ describe('KubernetesCluster', () => {
     await secret('canary', 'tls-certs', { crt: 'x' });
     await apps.createNamespacedDeployment({ namespace: 'canary', body: deployment('auth-api', OLD, { replicas: 4 }) });
     assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }])).ready, true);
-    const [use] = await cluster.findWorkloads('canary', OLD);
+    const [use] = await users('canary');
     const sizes: [number, number][] = [];
     let records: Awaited<ReturnType<typeof cluster.switchWorkloads>> = [];
     for (const weight of [25, 50, 100]) {
@@ -238,7 +271,7 @@ describe('KubernetesCluster', () => {
       const state = await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }]);
       assert.equal(state.ready, true, state.message);
       const blue = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api' });
-      const green = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api-canary' });
+      const green = await apps.readNamespacedDeployment({ namespace: 'canary', name: greenName('auth-api', NEW) });
       sizes.push([blue.spec!.replicas!, green.spec!.replicas!]);
       assert.ok((blue.status!.availableReplicas ?? 0) + (green.status!.availableReplicas ?? 0) >= 4, `capacity at ${weight}%`);
       assert.equal(green.spec!.template.spec!.containers[0].envFrom![0].secretRef!.name, NEW);
@@ -248,15 +281,15 @@ describe('KubernetesCluster', () => {
     const promoted = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api' });
     assert.equal(promoted.spec!.template.spec!.containers[0].envFrom![0].secretRef!.name, NEW);
     assert.equal(records[0].fields.length, 3);
-    await cluster.completeCanary('canary', records);
-    await assert.rejects(apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api-canary' }), (err: { code?: number }) => err.code === 404);
+    await cluster.completeCanary('canary', records, NEW);
+    await assert.rejects(apps.readNamespacedDeployment({ namespace: 'canary', name: greenName('auth-api', NEW) }), (err: { code?: number }) => err.code === 404);
     assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }])).ready, true);
   });
 
   it('reverts a canary half-way: blue back to full size on the old version, the green copy gone', async () => {
     await apps.createNamespacedDeployment({ namespace: 'canary', body: deployment('billing', OLD, { replicas: 3 }) });
     assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'billing' }])).ready, true);
-    const use = (await cluster.findWorkloads('canary', OLD)).find((w) => w.name === 'billing')!;
+    const use = (await cluster.findReferences(['canary'], OLD)).find((w) => w.kind === 'Deployment' && w.name === 'billing')!;
     const records = await cluster.switchWorkloads({ stage: 'canary', namespace: 'canary', workloads: [use], from: OLD, to: NEW, strategy: 'canary', weightPercent: 50 });
     assert.deepEqual([records[0].canary!.blueReplicas, records[0].canary!.greenReplicas], [3, 2]);
     await waitReady('canary', [{ kind: 'Deployment', name: 'billing' }]);
@@ -264,7 +297,7 @@ describe('KubernetesCluster', () => {
     const blue = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'billing' });
     assert.equal(blue.spec!.replicas, 3);
     assert.equal(blue.spec!.template.spec!.containers[0].envFrom![0].secretRef!.name, OLD);
-    await assert.rejects(apps.readNamespacedDeployment({ namespace: 'canary', name: 'billing-canary' }), (err: { code?: number }) => err.code === 404);
+    await assert.rejects(apps.readNamespacedDeployment({ namespace: 'canary', name: greenName('billing', NEW) }), (err: { code?: number }) => err.code === 404);
   });
 
   it('switches and rolls out StatefulSets and DaemonSets, and Jobs run to completion', async () => {
@@ -275,7 +308,7 @@ describe('KubernetesCluster', () => {
     await apps.createNamespacedStatefulSet({ namespace: 'kinds', body: { metadata: { name: 'ledger' }, spec: { serviceName: 'ledger', replicas: 2, selector: { matchLabels: { app: 'ledger' } }, template: template('ledger') } } });
     await apps.createNamespacedDaemonSet({ namespace: 'kinds', body: { metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: template('agent') } } });
     await batch.createNamespacedJob({ namespace: 'kinds', body: { metadata: { name: 'migrate' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } } });
-    const uses = await cluster.findWorkloads('kinds', OLD);
+    const uses = await users('kinds');
     assert.deepEqual(uses.map((u) => `${u.kind}/${u.name}`).sort(), ['DaemonSet/agent', 'StatefulSet/ledger']);
     const until = async (pred: () => Promise<boolean>, what: string) => {
       for (let i = 0; i < 240; i++) {
@@ -345,7 +378,7 @@ describe('KubernetesCluster', () => {
       currentContext: 'x',
     });
     const weak = new KubernetesCluster(restricted);
-    await assert.rejects(weak.findWorkloads('staging', OLD), (err: RotorError) => {
+    await assert.rejects(weak.findCurrentUse('staging', 'auth-api-secrets'), (err: RotorError) => {
       assert.equal(err.type, 'Forbidden');
       assert.equal(err.status, 403);
       assert.match(err.message, /^list Deployments in staging: HTTP 403 Forbidden: .*cannot list resource "deployments"/);

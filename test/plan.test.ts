@@ -255,12 +255,12 @@ describe('valid plans', () => {
   it('accepts short durations for a demo, combinations and a zero retention', () => {
     const p = basePlan();
     p.stages[0].soak = '30s';
-    p.stages[0].analysis.interval = '5s';
+    p.stages[0].analysis.interval = '10s';
     p.stages[1].watch = '1h30m';
     p.retention = '0s';
     const plan = parsePlan(p);
     assert.equal(plan.stages[0].soakMs, 30_000);
-    assert.equal(plan.stages[0].analysis?.intervalMs, 5_000);
+    assert.equal(plan.stages[0].analysis?.intervalMs, 10_000);
     assert.equal(plan.stages[1].watchMs, 90 * MINUTE);
     assert.equal(plan.retentionMs, 0);
   });
@@ -278,6 +278,87 @@ describe('valid plans', () => {
     p.stages[0].namespace = 'productivity';
     p.stages[0].strategy = 'in-place';
     assert.deepEqual(validatePlan(p).issues, []);
+  });
+});
+
+describe('plan limits: what is valid at the edges, and what happens without analysis', () => {
+  it('accepts every limit itself: 10 stages, 10 canary steps, interval 10s, limits of 100, 365d, 100 keys of 253 characters', () => {
+    const p = basePlan();
+    p.stages.splice(1, 0, ...Array.from({ length: 8 }, (_, i) => ({ name: `qa-${i}`, namespace: `qa-${i}` })));
+    p.stages[9].strategy.canary.steps = [1, 2, 3, 4, 5, 6, 7, 8, 9, 100];
+    p.stages[9].analysis = { ...p.stages[9].analysis, interval: '10s', failureLimit: 100, inconclusiveLimit: 100 };
+    p.value.generate.keys = Array.from({ length: 100 }, (_, i) => `${i}`.padStart(253, 'k'));
+    p.retention = '365d';
+    p.stages[0].approvalTimeout = '8760h';
+    const plan = parsePlan(p);
+    assert.equal(plan.stages.length, 10);
+    assert.equal(plan.retentionMs, 365 * DAY);
+    assert.deepEqual(plan.stages[9].analysis && [plan.stages[9].analysis.intervalMs, plan.stages[9].analysis.failureLimit, plan.stages[9].analysis.inconclusiveLimit], [10_000, 100, 100]);
+  });
+
+  it('derives inconclusiveLimit within the cap: failureLimit 100 alone gives 100, not 102', () => {
+    const p = basePlan();
+    p.stages[0].analysis.failureLimit = 100;
+    assert.equal(parsePlan(p).stages[0].analysis?.inconclusiveLimit, 100);
+    p.stages[0].analysis.failureLimit = 98;
+    assert.equal(parsePlan(p).stages[0].analysis?.inconclusiveLimit, 100);
+  });
+
+  it('takes a canary pause of 0s without analysis: each step then waits for its rollout to be healthy, nothing more', () => {
+    const p = basePlan();
+    delete p.stages[1].analysis;
+    p.stages[1].strategy.canary.pause = '0s';
+    assert.deepEqual(parsePlan(p).stages[1].strategy, { type: 'canary', steps: [10, 25, 50, 100], pauseMs: 0 });
+  });
+
+  it('reports one issue for a canary pause that does not parse, not a second one for being zero', () => {
+    const issues = issuesAfter((p) => (p.stages[1].strategy.canary.pause = 'none'));
+    assert.deepEqual(issues.map((i) => [i.path, i.value]), [['stages[1].strategy.canary.pause', '"none"']]);
+    assert.match(issues[0].message, /cannot parse/);
+  });
+
+  it('reports every limit a plan breaks at once, with the other issues', () => {
+    const p = basePlan();
+    p.stages.push(...Array.from({ length: 9 }, (_, i) => ({ name: `eu-${i}`, namespace: `eu-${i}` })));
+    p.stages[1].strategy.canary = { steps: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100], pause: '0s' };
+    p.stages[1].analysis.interval = '1s';
+    p.stages[0].analysis.failureLimit = 500;
+    p.stages[0].analysis.inconclusiveLimit = 1000;
+    p.stages[1].watch = '2h';
+    p.retention = '1000d';
+    p.store = 'vault';
+    const issues = validatePlan(p).issues;
+    assert.deepEqual(issues.map((i) => `${i.path} ${i.value}`).sort(), [
+      'retention "1000d"',
+      'stages 11 stages',
+      'stages[0].analysis.failureLimit 500',
+      'stages[0].analysis.inconclusiveLimit 1000',
+      'stages[1].analysis.interval "1s"',
+      'stages[1].strategy.canary.pause "0s"',
+      'stages[1].strategy.canary.steps [1,2,3,4,5,6,7,8,9,10,100]',
+      'stages[1].watch "2h"',
+      'store "vault"',
+    ]);
+  });
+
+  it('with limits: false accepts what was valid before the limits, so older rotations replay unchanged', () => {
+    const p = basePlan();
+    p.stages.push(...Array.from({ length: 9 }, (_, i) => ({ name: `eu-${i}`, namespace: `eu-${i}` })));
+    p.stages[1].strategy.canary = { steps: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100], pause: '0s' };
+    p.stages[1].analysis.interval = '1s';
+    p.stages[1].analysis.failureLimit = 999;
+    p.stages[1].analysis.inconclusiveLimit = 1000;
+    p.value.generate.keys = Array.from({ length: 101 }, (_, i) => `${i}`.padStart(300, 'k'));
+    p.retention = '1000d';
+    delete p.stages[1].watch;
+    const { issues, plan } = validatePlan(p, { limits: false });
+    assert.deepEqual(issues, []);
+    assert.equal(plan.stages[1].analysis?.intervalMs, 1_000);
+    assert.equal(validatePlan(p).issues.length, 8, 'the same plan breaks 8 limits');
+    const q = basePlan();
+    q.stages[0].analysis.failureLimit = 1000;
+    q.stages[0].analysis.inconclusiveLimit = 1001;
+    assert.deepEqual(validatePlan(q, { limits: false }).issues.map((i) => i.path), ['stages[0].analysis.inconclusiveLimit'], 'the old cap of 1000 still holds');
   });
 });
 
@@ -402,9 +483,9 @@ const BAD: BadCase[] = [
   { title: 'threshold as a string', mutate: (p) => (p.stages[0].analysis.threshold = '0.01'), path: 'stages[0].analysis.threshold', message: /must be a number .*, e\.g\. 0\.01/, value: '"0.01"' },
   { title: 'missing threshold', mutate: (p) => delete p.stages[0].analysis.threshold, path: 'stages[0].analysis.threshold', message: /must be a number/, value: 'nothing' },
   { title: 'threshold NaN', mutate: (p) => (p.stages[0].analysis.threshold = Number.NaN), path: 'stages[0].analysis.threshold', message: /must be a number/, value: 'null' },
-  { title: 'failureLimit 0', mutate: (p) => (p.stages[0].analysis.failureLimit = 0), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 1000/, value: '0' },
-  { title: 'failureLimit 1.5', mutate: (p) => (p.stages[0].analysis.failureLimit = 1.5), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 1000/, value: '1.5' },
-  { title: 'inconclusiveLimit negative', mutate: (p) => (p.stages[0].analysis.inconclusiveLimit = -1), path: 'stages[0].analysis.inconclusiveLimit', message: /whole number from 1 to 1000/, value: '-1' },
+  { title: 'failureLimit 0', mutate: (p) => (p.stages[0].analysis.failureLimit = 0), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 100$/, value: '0' },
+  { title: 'failureLimit 1.5', mutate: (p) => (p.stages[0].analysis.failureLimit = 1.5), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 100$/, value: '1.5' },
+  { title: 'inconclusiveLimit negative', mutate: (p) => (p.stages[0].analysis.inconclusiveLimit = -1), path: 'stages[0].analysis.inconclusiveLimit', message: /whole number from 1 to 100$/, value: '-1' },
   { title: 'unknown analysis field', mutate: (p) => (p.stages[0].analysis.treshold = 1), path: 'stages[0].analysis.treshold', message: /unknown field; valid fields here are provider, query, threshold, interval, failureLimit/, value: '1' },
   // --- stage fields
   { title: 'approval "maybe"', mutate: (p) => (p.stages[1].approval = 'maybe'), path: 'stages[1].approval', message: /use "required" .* or "none"/, value: '"maybe"' },
@@ -427,6 +508,48 @@ const BAD: BadCase[] = [
     path: 'stages[0].workloads[1]',
     message: /is listed twice; list each workload once/,
     value: '"Deployment/auth-api"',
+  },
+  // --- limits: plan size and rhythm
+  {
+    title: 'canary pause 0s in a stage with an analysis',
+    mutate: (p) => (p.stages[1].strategy.canary.pause = '0s'),
+    path: 'stages[1].strategy.canary.pause',
+    message: /must be longer than zero when the stage has an analysis: each canary step is judged by measuring over its pause; write e\.g\. 10m, or remove the analysis/,
+    value: '"0s"',
+  },
+  {
+    title: 'eleven canary steps',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 100]),
+    path: 'stages[1].strategy.canary.steps',
+    message: /has 11 steps; use at most 10, e\.g\. \[10, 25, 50, 100\]/,
+    value: '[1,2,3,4,5,6,7,8,9,10,100]',
+  },
+  {
+    title: 'eleven stages',
+    mutate: (p) => p.stages.splice(1, 0, ...Array.from({ length: 9 }, (_, i) => ({ name: `qa-${i}`, namespace: `qa-${i}` }))),
+    path: 'stages',
+    message: /must be at most 10 stages; roll more namespaces with one rotation per group of them/,
+    value: '11 stages',
+  },
+  { title: 'interval 5s', mutate: (p) => (p.stages[0].analysis.interval = '5s'), path: 'stages[0].analysis.interval', message: /must be at least 10s: .* write e\.g\. 30s or 1m/, value: '"5s"' },
+  { title: 'interval 9s999ms', mutate: (p) => (p.stages[1].analysis.interval = '9s999ms'), path: 'stages[1].analysis.interval', message: /must be at least 10s/, value: '"9s999ms"' },
+  { title: 'failureLimit 101', mutate: (p) => (p.stages[0].analysis.failureLimit = 101), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 100$/, value: '101' },
+  { title: 'inconclusiveLimit 101', mutate: (p) => (p.stages[1].analysis.inconclusiveLimit = 101), path: 'stages[1].analysis.inconclusiveLimit', message: /must be a whole number from 1 to 100$/, value: '101' },
+  { title: 'retention longer than a year', mutate: (p) => (p.retention = '366d'), path: 'retention', message: /must be at most 365d; write a duration such as/, value: '"366d"' },
+  { title: 'soak a year and an hour', mutate: (p) => (p.stages[0].soak = '365d1h'), path: 'stages[0].soak', message: /must be at most 365d/, value: '"365d1h"' },
+  {
+    title: 'generate with 101 keys',
+    mutate: (p) => (p.value.generate.keys = Array.from({ length: 101 }, (_, i) => `key_${i}`)),
+    path: 'value.generate.keys',
+    message: /must list at most 100 keys; a Secret holds at most 1 MiB/,
+    value: '101 keys',
+  },
+  {
+    title: 'generate key longer than 253 characters',
+    mutate: (p) => (p.value.generate.keys = ['k'.repeat(254)]),
+    path: 'value.generate.keys[0]',
+    message: /must be a Secret key: letters, digits, "-", "_" and "\.", at most 253 characters/,
+    value: JSON.stringify(`${'k'.repeat(77)}...`),
   },
   // --- unknown keys
   { title: 'unknown top-level key (typo "retension")', mutate: (p) => (p.retension = '14d'), path: 'retension', message: /unknown field; valid fields here are secret, value, store, stages, retention, cleanupRecheck/, value: '"14d"' },

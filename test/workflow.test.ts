@@ -1,5 +1,7 @@
 // The rotation workflow on the real time-skipping server, with activity doubles.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -8,6 +10,7 @@ import { rotateSecret } from '../workflows';
 import { Doubles, workload, type Script } from './helpers/doubles';
 import { timeSkippingEnv, workflowBundle } from './helpers/env';
 import { twoStagePlan } from './helpers/plans';
+import { repoRoot } from './helpers/tools';
 
 let env: TestWorkflowEnvironment;
 let seq = 0;
@@ -161,20 +164,88 @@ describe('rotateSecret', () => {
     });
   });
 
-  it('ends FAILED, saying what was left where, when a rollback cannot be finished', async () => {
+  it('keeps trying a rollback it cannot finish for a day, visibly, then ends FAILED saying what was left where', async () => {
     const script: Script = { check: (i) => (i.check === 'watch' ? 'failed' : 'passed'), revertFailsIn: 'production' };
     await withWorker(script, async (d, tq) => {
       const handle = await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { strategy: 'rolling' } }));
       await rejectsWithCause(handle.result(), /FAILED: rollback incomplete after: watch check in production failed/);
       const s = await handle.query(statusQuery);
       assert.equal(s.phase, 'FAILED');
-      // Staging was still reverted; production is named with its workloads and what to do by hand.
-      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['production', 'staging']);
+      // Production was retried in blocks for a day, each visible in status; staging was still reverted after.
+      const namespaces = d.called('revertWorkloads').map((i) => i.namespace);
+      assert.equal(namespaces.at(-1), 'staging');
+      assert.ok(namespaces.filter((n) => n === 'production').length > 10, `production reverts: ${namespaces.length}`);
+      assert.ok(s.events.some((e) => /revert in production failed .*rotor keeps trying until/.test(e.message)));
+      const tried = s.events.filter((e) => e.phase === 'ROLLING_BACK').map((e) => Date.parse(e.at));
+      assert.ok(Math.max(...tried) - Math.min(...tried) >= 23 * 3_600_000, 'kept trying for about a day');
       assert.equal(s.leftovers.length, 1);
-      assert.match(s.leftovers[0], new RegExp(`^production: could not revert to auth-api-secrets-20250101000000 .*forbidden.*these still point at ${s.newVersion}: Deployment/auth-api — set their Secret references back to auth-api-secrets-20250101000000 by hand`));
+      assert.match(s.leftovers[0], new RegExp(`^production: could not revert to auth-api-secrets-20250101000000 .*forbidden.*may still point at ${s.newVersion}: Deployment/auth-api — set their Secret references back`));
       assert.deepEqual(d.called('finalizeVersion').map((i) => i.outcome), ['failed']);
       assert.equal((await handle.describe()).searchAttributes.RotorPhase?.[0], 'FAILED');
     });
+  });
+
+  it('rides out an apiserver outage during a rollback and ends ROLLED_BACK', async () => {
+    const script: Script = { check: (i) => (i.check === 'watch' ? 'failed' : 'passed'), revertOutage: 12 };
+    await withWorker(script, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { strategy: 'rolling' } }))).result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      assert.deepEqual(result.leftovers, []);
+      assert.equal(d.called('revertWorkloads').length, 12 + 2);
+      assert.ok(result.events.some((e) => /^reverted in production to auth-api-secrets-20250101000000: Deployment\/auth-api/.test(e.message)), result.events.map((e) => e.message).join('\n'));
+    });
+  });
+
+  it('honours an abort that arrives in cleanup right before the run continues as new (case 2)', async () => {
+    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['x'] };
+    // Holders for a while, then none: a lost abort would let a later run delete the previous version.
+    await withWorker({ holders: [...Array.from({ length: 6 }, () => [cron]), []] }, async (d, tq) => {
+      const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { retention: '0s', cleanupRecheck: '1h' } });
+      // Budget 0: every cleanup round ends by continuing as new, so the abort always races the hand-over.
+      const handle = await env.client.workflow.start(rotateSecret, { taskQueue: tq, workflowId: `rotate-staging-abort-can-${seq}`, args: [{ plan, requestedBy: 'test', historyBudget: 0 }] });
+      for (;;) {
+        const s = await handle.query(statusQuery);
+        if (s.phase === 'CLEANING_UP' && s.holders.length) break;
+        await env.sleep('10m');
+      }
+      await handle.signal(abortSignal, { reason: 'keep the old token for the audit', by: 'carol' });
+      const result = await handle.result();
+      assert.equal(result.phase, 'COMPLETED');
+      assert.match(result.outcome!, /kept \(cleanup stopped by abort: keep the old token for the audit\)/);
+      assert.equal(d.called('deleteVersion').length, 0, 'the previous version was not deleted');
+    });
+  });
+
+  it('ends FAILED with what is left when cleanup keeps failing, instead of a bare workflow failure', async () => {
+    await withWorker({ scanFailsFrom: 0 }, async (d, tq) => {
+      const handle = await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { watch: '0s' }, top: { retention: '0s', cleanupRecheck: '1h' } }));
+      await rejectsWithCause(handle.result(), /FAILED: cleanup failed 3 rounds in a row/);
+      const s = await handle.query(statusQuery);
+      assert.equal(s.phase, 'FAILED');
+      assert.equal(d.called('scanReferences').length, 3);
+      assert.match(s.leftovers.join('\n'), /auth-api-secrets-20250101000000 is still in staging, production; delete it by hand once nothing refers to it/);
+    });
+  });
+
+  it('completes a run carried across continue-as-new by the previous release, even with fields missing (case 6)', async () => {
+    const dir = join(repoRoot, 'test', 'fixtures');
+    const releases = readdirSync(dir).filter((f) => /^carried-v\d+\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
+    assert.ok(releases.length >= 2, 'carried state of at least two releases');
+    // As a release older still would carry it: without fields added since (the cleanup loop uses them).
+    const older = structuredClone(releases[0]);
+    delete older.carry.status.cleaned;
+    delete older.carry.status.holders;
+    delete older.carry.status.leftovers;
+    for (const [i, input] of [...releases, older].entries()) {
+      await withWorker({}, async (d, tq) => {
+        const handle = await env.client.workflow.start(rotateSecret, { taskQueue: tq, workflowId: `rotate-carried-${i}-${seq}`, args: [input] });
+        const result = await handle.result();
+        assert.equal(result.phase, 'COMPLETED');
+        assert.deepEqual(result.cleaned, ['staging', 'production']);
+        assert.deepEqual(d.called('deleteVersion').map((x) => x.version), ['auth-api-secrets-20250101000000']);
+        assert.ok(result.events.some((e) => /resumed cleanup in a new run/.test(e.message)));
+      });
+    }
   });
 
   it('rolls back when approval never comes, after the approval timeout', async () => {

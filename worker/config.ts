@@ -1,10 +1,29 @@
 // Worker configuration from the environment, checked before anything connects.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 export interface WorkerConfig {
   address: string;
   namespace: string;
   taskQueue: string;
   backend: 'memory' | 'kubernetes';
   memoryWorld: string | null;
+  /** ROTOR_VALUE_DIR, absolute: the only directory `value.fromFile` reads from; null refuses fromFile. */
+  valueDir: string | null;
+}
+
+/** A value directory that does not exist would only fail at the first rotation: say so at start. */
+function checkValueDir(raw: string | null | undefined): string | null {
+  if (raw === undefined || raw === null || raw.trim() === '') return null;
+  const dir = resolve(raw);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch (err) {
+    throw new Error(`ROTOR_VALUE_DIR=${raw} cannot be used (${(err as NodeJS.ErrnoException).code ?? 'error'}); set it to an existing directory holding the KEY=value files plans name in value.fromFile, or unset it to refuse fromFile`);
+  }
+  if (!isDirectory) throw new Error(`ROTOR_VALUE_DIR=${raw} is not a directory; set it to the directory holding the KEY=value files plans name in value.fromFile`);
+  return dir;
 }
 
 export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<WorkerConfig> = {}): WorkerConfig {
@@ -22,5 +41,6 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     taskQueue: overrides.taskQueue ?? env.ROTOR_TASK_QUEUE ?? 'rotor',
     backend,
     memoryWorld,
+    valueDir: checkValueDir(overrides.valueDir !== undefined ? overrides.valueDir : env.ROTOR_VALUE_DIR),
   };
 }

@@ -9,11 +9,13 @@ import { SEARCH_ATTRIBUTES } from '../workflows/api';
 import { workerConfig, type WorkerConfig } from './config';
 
 export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
+  // Both backends read value.fromFile through the store, so both are confined to ROTOR_VALUE_DIR.
+  const store = new KubernetesSecretStore({ valueDir: config.valueDir });
   if (config.backend === 'memory') {
     const world = loadMemoryWorld(config.memoryWorld!);
-    return { cluster: new MemoryCluster(world), store: new KubernetesSecretStore(), metrics: new MemoryMetrics(world), log };
+    return { cluster: new MemoryCluster(world), store, metrics: new MemoryMetrics(world), log };
   }
-  return { cluster: KubernetesCluster.fromEnvironment(), store: new KubernetesSecretStore(), metrics: new UnconfiguredMetrics(), log };
+  return { cluster: KubernetesCluster.fromEnvironment(), store, metrics: new UnconfiguredMetrics(), log };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
@@ -47,7 +49,7 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       // Cancellation reaches a running analysis through its heartbeat: an abort stops it within seconds.
       maxHeartbeatThrottleInterval: '5s',
     });
-    log(`[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend}`);
+    log(`[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'}`);
     await worker.run();
   } finally {
     await connection.close();

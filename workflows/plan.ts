@@ -104,6 +104,29 @@ const PRODUCTION = /^(prod|production)([-.].*)?$/;
 const MAX_SECRET_NAME = 253;
 const MAX_LABEL_VALUE = 63;
 
+/**
+ * Bounds on a plan's size and rhythm. Every stage and canary step adds activities and events to the
+ * workflow's history, measurements are kept in heartbeats, and a metrics backend is queried at the
+ * interval: a plan outside these is a mistake, not a bigger rollout.
+ */
+export const LIMITS = {
+  stages: 10,
+  canarySteps: 10,
+  /** Metrics are scraped every 15–60 s: a shorter interval measures the same data again. */
+  minIntervalMs: 10_000,
+  /** Consecutive-measurement limits; the last this many measurements ride in every heartbeat. */
+  measurementLimit: 100,
+  /** Secret keys of a generated value: up to 100 keys of 4096 characters stay far below a Secret's 1 MiB. */
+  generateKeys: 100,
+  /** Kubernetes refuses a Secret key longer than 253 characters. */
+  secretKeyLength: 253,
+  /** Any duration: a year. A wait longer than that is a typo, and timers overflow long before forever. */
+  maxDurationMs: 365 * 86_400_000,
+} as const;
+
+/** The failureLimit and inconclusiveLimit cap before LIMITS, for replaying older rotations. */
+const LEGACY_MEASUREMENT_CAP = 1000;
+
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
@@ -126,8 +149,21 @@ function oneOf(values: readonly string[]): string {
 class Checker {
   readonly issues: PlanIssue[] = [];
 
+  /** Whether LIMITS apply: off only to replay rotations started before they existed. */
+  constructor(readonly limits: boolean) {}
+
+  /** The largest failureLimit and inconclusiveLimit accepted. */
+  get measurementCap(): number {
+    return this.limits ? LIMITS.measurementLimit : LEGACY_MEASUREMENT_CAP;
+  }
+
   add(path: string, value: unknown, message: string): void {
     this.issues.push({ path, value: show(value), message });
+  }
+
+  /** For a list too long to show: the value found is its length. */
+  tooMany(path: string, count: number, noun: string, message: string): void {
+    this.issues.push({ path, value: `${count} ${noun}`, message });
   }
 
   /** Unknown keys are almost always typos; name the valid ones. */
@@ -146,6 +182,10 @@ class Checker {
     if (opts.positive && parsed.ms <= 0) {
       this.add(path, raw, `must be longer than zero; write ${DURATION_HELP}`);
       return 0;
+    }
+    if (this.limits && parsed.ms > LIMITS.maxDurationMs) {
+      this.add(path, raw, `must be at most 365d; write ${DURATION_HELP}`);
+      return LIMITS.maxDurationMs;
     }
     return parsed.ms;
   }
@@ -204,9 +244,13 @@ function checkValue(c: Checker, raw: unknown): ValueSource {
     let validKeys: string[] = ['value'];
     if (!Array.isArray(keys) || keys.length === 0) {
       c.add('value.generate.keys', keys, 'must be a non-empty list of Secret keys, e.g. [api_token]');
+    } else if (c.limits && keys.length > LIMITS.generateKeys) {
+      c.tooMany('value.generate.keys', keys.length, 'keys', `must list at most ${LIMITS.generateKeys} keys; a Secret holds at most 1 MiB`);
     } else {
       keys.forEach((k, i) => {
-        if (typeof k !== 'string' || !SECRET_KEY.test(k)) c.add(`value.generate.keys[${i}]`, k, 'must be a Secret key: letters, digits, "-", "_" and "."');
+        if (typeof k !== 'string' || !SECRET_KEY.test(k) || (c.limits && k.length > LIMITS.secretKeyLength)) {
+          c.add(`value.generate.keys[${i}]`, k, `must be a Secret key: letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters`);
+        }
       });
       const dupes = keys.filter((k, i) => keys.indexOf(k) !== i);
       if (dupes.length) c.add('value.generate.keys', keys, `lists ${show(dupes[0])} twice; each key once`);
@@ -280,6 +324,8 @@ function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
       c.add(`${path}.canary.steps`, steps, 'must increase strictly, e.g. [10, 25, 50, 100]');
     } else if (steps[steps.length - 1] !== 100) {
       c.add(`${path}.canary.steps`, steps, 'must end at 100 so the rollout completes, e.g. [10, 25, 50, 100]');
+    } else if (c.limits && steps.length > LIMITS.canarySteps) {
+      c.add(`${path}.canary.steps`, steps, `has ${steps.length} steps; use at most ${LIMITS.canarySteps}, e.g. [10, 25, 50, 100]`);
     } else {
       valid = steps as number[];
     }
@@ -288,6 +334,15 @@ function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
   }
   c.add(path, raw, 'unknown strategy; use "rolling", "in-place" or { canary: { steps: [10, 25, 50, 100], pause: 10m } }');
   return { type: 'rolling' };
+}
+
+function checkInterval(c: Checker, path: string, raw: unknown): number {
+  const ms = c.duration(path, raw, DEFAULTS.interval, { positive: true });
+  if (c.limits && ms > 0 && ms < LIMITS.minIntervalMs) {
+    c.add(path, raw, `must be at least 10s: metrics change at their scrape interval, so measuring more often repeats the same data; write e.g. 30s or 1m`);
+    return LIMITS.minIntervalMs;
+  }
+  return ms;
 }
 
 function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null {
@@ -308,9 +363,11 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
   if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
     c.add(`${path}.threshold`, threshold, 'must be a number (the check fails when the measured value is above it), e.g. 0.01');
   }
-  const intervalMs = c.duration(`${path}.interval`, raw.interval, DEFAULTS.interval, { positive: true });
-  const failureLimit = c.positiveInt(`${path}.failureLimit`, raw.failureLimit, DEFAULTS.failureLimit, 1000);
-  const inconclusiveLimit = c.positiveInt(`${path}.inconclusiveLimit`, raw.inconclusiveLimit, failureLimit + 2, 1000);
+  const intervalMs = checkInterval(c, `${path}.interval`, raw.interval);
+  const failureLimit = c.positiveInt(`${path}.failureLimit`, raw.failureLimit, DEFAULTS.failureLimit, c.measurementCap);
+  // The derived default stays within the cap, so a failureLimit of 100 alone is valid.
+  const inconclusiveDefault = c.limits ? Math.min(failureLimit + 2, LIMITS.measurementLimit) : failureLimit + 2;
+  const inconclusiveLimit = c.positiveInt(`${path}.inconclusiveLimit`, raw.inconclusiveLimit, inconclusiveDefault, c.measurementCap);
   const verifyMs = c.duration(`${path}.verify`, raw.verify, '0s') || intervalMs * (failureLimit + 2);
   return {
     provider: provider as MetricsProvider,
@@ -321,6 +378,19 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
     inconclusiveLimit,
     verifyMs,
   };
+}
+
+/**
+ * A canary step is judged by measuring over its pause: with an analysis, a zero pause would move on
+ * with no measurement at all. Without one, a zero pause is allowed: each step still waits for its
+ * rollout to be healthy before the next.
+ */
+function checkCanaryPause(c: Checker, path: string, raw: Record<string, unknown>, strategy: Strategy, analysis: Analysis | null): void {
+  if (!c.limits || strategy.type !== 'canary' || !analysis || strategy.pauseMs > 0) return;
+  const pause = (raw.strategy as { canary: Record<string, unknown> }).canary.pause;
+  // An unparsable pause is already reported; only a pause written as zero is this issue.
+  if (!('ms' in parseDuration(pause))) return;
+  c.add(`${path}.strategy.canary.pause`, pause, 'must be longer than zero when the stage has an analysis: each canary step is judged by measuring over its pause; write e.g. 10m, or remove the analysis to step on rollout health alone');
 }
 
 const STAGE_FIELDS = ['name', 'namespace', 'workloads', 'strategy', 'analysis', 'soak', 'watch', 'approval', 'approvalTimeout', 'rolloutTimeout'];
@@ -350,12 +420,16 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
   if (!last && raw.watch !== undefined) {
     c.add(`${path}.watch`, raw.watch, 'only the last stage watches after its rollout; use soak for earlier stages');
   }
+  const workloads = checkWorkloads(c, `${path}.workloads`, raw.workloads);
+  const strategy = checkStrategy(c, `${path}.strategy`, raw.strategy);
+  const analysis = checkAnalysis(c, `${path}.analysis`, raw.analysis);
+  checkCanaryPause(c, path, raw, strategy, analysis);
   return {
     name: typeof name === 'string' ? name : '',
     namespace: typeof namespace === 'string' ? namespace : '',
-    workloads: checkWorkloads(c, `${path}.workloads`, raw.workloads),
-    strategy: checkStrategy(c, `${path}.strategy`, raw.strategy),
-    analysis: checkAnalysis(c, `${path}.analysis`, raw.analysis),
+    workloads,
+    strategy,
+    analysis,
     soakMs: c.duration(`${path}.soak`, soak, DEFAULTS.soak),
     watchMs: c.duration(`${path}.watch`, watch, DEFAULTS.watch),
     approval,
@@ -368,6 +442,9 @@ function checkStages(c: Checker, raw: unknown): Stage[] {
   if (!Array.isArray(raw) || raw.length === 0) {
     c.add('stages', raw, 'is required: a list of stages, e.g. staging then production');
     return [];
+  }
+  if (c.limits && raw.length > LIMITS.stages) {
+    c.tooMany('stages', raw.length, 'stages', `must be at most ${LIMITS.stages} stages; roll more namespaces with one rotation per group of them`);
   }
   const stages: Stage[] = [];
   // Where each checked stage is in the plan: a stage that is not an object is skipped, and the
@@ -401,9 +478,18 @@ function checkStages(c: Checker, raw: unknown): Stage[] {
 
 const PLAN_FIELDS = ['secret', 'value', 'store', 'stages', 'retention', 'cleanupRecheck'];
 
+export interface ValidateOptions {
+  /**
+   * Apply LIMITS (the default). The workflow validates its plan again on every replay, so a rotation
+   * started before the limits existed must replay with `limits: false` (behind `patched()`), or a
+   * newly refused plan would take another path than its history.
+   */
+  limits?: boolean;
+}
+
 /** Validates a parsed plan document; every problem is reported at once. */
-export function validatePlan(raw: unknown): { plan: Plan; issues: PlanIssue[] } {
-  const c = new Checker();
+export function validatePlan(raw: unknown, options: ValidateOptions = {}): { plan: Plan; issues: PlanIssue[] } {
+  const c = new Checker(options.limits ?? true);
   const doc = isRecord(raw) ? raw : {};
   if (!isRecord(raw)) c.add('(plan)', raw, 'must be a YAML mapping with secret, value, stages and retention');
   else c.keys('', doc, PLAN_FIELDS);

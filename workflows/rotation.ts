@@ -1,6 +1,6 @@
 // rotateSecret: one durable workflow per rotation, written to read like the runbook.
 //
-// PLANNING -> CREATING -> per stage (DEPLOYING -> VERIFYING -> SOAKING -> AWAITING_APPROVAL?)
+// PLANNING -> CREATING -> per stage (AWAITING_APPROVAL? -> DEPLOYING -> VERIFYING -> SOAKING)
 //   -> WATCHING -> RETAINING -> CLEANING_UP -> COMPLETED; a failed check or an abort from DEPLOYING
 //   to WATCHING -> ROLLING_BACK -> ROLLED_BACK; what rotor cannot repair -> FAILED.
 //
@@ -45,6 +45,7 @@ import {
   type Phase,
   type RotationStatus,
 } from './api';
+import { carriedStatus } from './carry';
 import { formatDuration } from './duration';
 import { versionName } from './naming';
 import { plannedSteps, stepKey } from './progress';
@@ -64,12 +65,27 @@ export interface RotationInput {
   requestedBy?: string;
   /** State carried across continue-as-new; absent on the first run. */
   carry?: CarriedState;
+  /** History events a cleanup run may reach before it continues as new (default HISTORY_BUDGET). */
+  historyBudget?: number;
 }
 
 export interface CarriedState {
   status: RotationStatus;
   cleanupScans: number;
+  /** An abort received by an earlier run (absent from runs carried by releases before it was added). */
+  abort?: { reason: string; by: string } | null;
 }
+
+/** How long a rollback keeps trying before it reports what it could not revert: giving up is the worst outcome. */
+const ROLLBACK_PERSISTENCE_MS = 24 * 60 * 60_000;
+/** One block of server-side retries of a revert; the workflow records each failed block in status. */
+const rollbackAttempts: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  scheduleToCloseTimeout: '1h',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5m', nonRetryableErrorTypes: ['RotorInputError', 'Forbidden', 'OwnershipConflict'] },
+};
+/** Consecutive cleanup rounds that end in an error before the rotation reports FAILED with what is left. */
+const CLEANUP_ERROR_ROUNDS = 3;
 
 const quick: ActivityOptions = {
   startToCloseTimeout: '2m',
@@ -78,7 +94,7 @@ const quick: ActivityOptions = {
     backoffCoefficient: 2,
     maximumInterval: '1m',
     maximumAttempts: 8,
-    nonRetryableErrorTypes: ['RotorInputError', 'VersionContentMismatch', 'Forbidden', 'NotFound'],
+    nonRetryableErrorTypes: ['RotorInputError', 'VersionContentMismatch', 'Forbidden', 'NotFound', 'OwnershipConflict'],
   },
 };
 
@@ -108,9 +124,10 @@ function describeError(err: unknown): string {
 export async function rotateSecret(input: RotationInput): Promise<RotationStatus> {
   const info = workflowInfo();
   const started = new Date().toISOString();
-  const { plan, issues } = validatePlan(input.plan);
+  // Limits added later must not fail a rotation that started before them (its history would not replay).
+  const { plan, issues } = validatePlan(input.plan, { limits: patched('plan-limits') });
 
-  const status: RotationStatus = input.carry?.status ?? {
+  const fresh: RotationStatus = {
     workflowId: info.workflowId,
     secret: plan.secret,
     phase: 'PLANNING',
@@ -135,12 +152,15 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     startedAt: started,
     updatedAt: started,
   };
+  // A run carried by an older release may lack fields added since: every field gets its default.
+  const status: RotationStatus = input.carry ? carriedStatus(input.carry.status, fresh) : fresh;
 
-  let abortRequest: { reason: string; by: string } | null = null;
+  let abortRequest: { reason: string; by: string } | null = input.carry?.abort ?? null;
   let approvalFor: string | null = null;
   let approvalGiven = false;
   const undos: Undo[] = [];
   const forward = new CancellationScope();
+  const rotationId = `${info.workflowId}/${info.firstExecutionRunId}`;
   let discovered: DiscoveredStage[] = [];
 
   function record(message: string): void {
@@ -278,14 +298,14 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         summary: `wait for rollout of ${workloads.length} workload(s) in ${stage.namespace}`,
       },
-      [{ stage: stage.name, namespace: stage.namespace, workloads, timeoutMs: stage.rolloutTimeoutMs }],
+      [{ stage: stage.name, namespace: stage.namespace, workloads, timeoutMs: stage.rolloutTimeoutMs, version: status.newVersion ?? undefined }],
     );
     if (!result.ready) throw new RollbackRequired(`rollout in ${stage.namespace} did not become ready: ${result.message}`);
     record(`rollout ready in ${stage.namespace}: ${result.message}`);
   }
 
   /** Switching changes the world, so it is never cancelled half-way: an abort waits for it, then reverts it. */
-  async function switchStage(stage: Stage, undo: Undo, weightPercent?: number): Promise<void> {
+  async function switchStage(stage: Stage, undo: Undo, weightPercent?: number, previousWeightPercent?: number): Promise<void> {
     const previous = status.previousVersions[stage.namespace]!;
     const records = await CancellationScope.nonCancellable(() =>
       acts.switchWorkloads.executeWithOptions(
@@ -305,6 +325,8 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
             to: status.newVersion!,
             strategy: stage.strategy.type,
             weightPercent,
+            previousWeightPercent,
+            rotationId,
           },
         ],
       ),
@@ -323,10 +345,10 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     const undo: Undo = { stage, workloads, records: [] };
     undos.push(undo);
     if (stage.strategy.type === 'canary') {
-      for (const step of stage.strategy.steps) {
+      for (const [i, step] of stage.strategy.steps.entries()) {
         status.canaryPercent = step;
         enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`, step);
-        await switchStage(stage, undo, step);
+        await switchStage(stage, undo, step, i === 0 ? 0 : stage.strategy.steps[i - 1]);
         await waitForRollout(stage, workloads);
         enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
         await monitor(stage, 'canary', stage.strategy.pauseMs);
@@ -335,7 +357,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
       // before this step replay without it.)
       if (patched('complete-canary')) {
         await CancellationScope.nonCancellable(() =>
-          acts.completeCanary.executeWithOptions({ ...quick, summary: `remove canary copies in ${stage.namespace}` }, [{ namespace: stage.namespace, records: undo.records }]),
+          acts.completeCanary.executeWithOptions({ ...quick, summary: `remove canary copies in ${stage.namespace}` }, [
+            { namespace: stage.namespace, records: undo.records, version: status.newVersion ?? undefined },
+          ]),
         );
         record(`canary complete in ${stage.namespace}: every replica on ${status.newVersion}`);
       }
@@ -382,6 +406,40 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     }
   }
 
+  /** One stage's revert; with the patch, it keeps trying for ROLLBACK_PERSISTENCE_MS, each failed hour in status. */
+  async function revertStage(undo: Undo, previous: string): Promise<SwitchRecord[]> {
+    const { stage } = undo;
+    const summary = `revert ${stage.namespace} to ${previous}`;
+    const args: Parameters<RotorActivities['revertWorkloads']> = [
+      { stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, from: status.newVersion!, to: previous, records: undo.records },
+    ];
+    if (!patched('rollback-persists')) return acts.revertWorkloads.executeWithOptions({ ...quick, summary }, args);
+    const deadline = Date.now() + ROLLBACK_PERSISTENCE_MS;
+    for (let block = 1; ; block++) {
+      try {
+        return await acts.revertWorkloads.executeWithOptions({ ...rollbackAttempts, summary }, args);
+      } catch (err) {
+        const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : null;
+        if (type === 'RotorInputError' || type === 'OwnershipConflict' || Date.now() >= deadline) throw err;
+        const pause = Math.min(5 * 60_000 * 2 ** (block - 1), 60 * 60_000);
+        record(`revert in ${stage.namespace} failed (${describeError(err)}); rotor keeps trying until ${new Date(deadline).toISOString()}, next in ${formatDuration(pause)}`);
+        waitUntil(pause);
+        await sleep(pause);
+      }
+    }
+  }
+
+  function describeRevert(namespace: string, previous: string, reverted: SwitchRecord[]): string {
+    const parts = reverted.map((r) => {
+      const bits = [r.fields.length ? `${r.fields.length} field(s)` : null];
+      if (r.replicas && 'restored' in r.replicas) bits.push(`replicas back to ${r.replicas.restored}`);
+      if (r.replicas && 'left' in r.replicas) bits.push(`replicas left at ${r.replicas.left} (changed by someone else after rotor set ${r.replicas.wrote})`);
+      if (r.canary) bits.push(`canary ${r.canary.green} removed`);
+      return `${r.kind}/${r.name}: ${bits.filter(Boolean).join(', ')}`;
+    });
+    return reverted.length ? `reverted in ${namespace} to ${previous}: ${parts.join('; ')}` : `nothing of this rotation was left to revert in ${namespace}`;
+  }
+
   /** Undo exactly what was switched, newest first; an abort cannot interrupt it. */
   async function rollBack(reason: string): Promise<RotationStatus> {
     enter('ROLLING_BACK', status.stage, `rolling back: ${reason}`);
@@ -391,12 +449,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         const { stage } = undo;
         const previous = status.previousVersions[stage.namespace]!;
         try {
-          const reverted = await acts.revertWorkloads.executeWithOptions(
-            { ...quick, summary: `revert ${stage.namespace} to ${previous}` },
-            [{ stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, from: status.newVersion!, to: previous, records: undo.records }],
-          );
+          const reverted = await revertStage(undo, previous);
           status.switched = status.switched.filter((r) => r.namespace !== stage.namespace);
-          record(`reverted ${reverted.length} workload(s) in ${stage.namespace} to ${previous}`);
+          record(describeRevert(stage.namespace, previous, reverted));
           const rollout = await acts.waitForRollout.executeWithOptions(
             { ...quick, startToCloseTimeout: stage.rolloutTimeoutMs + 60_000, heartbeatTimeout: '30s', summary: `wait for rollback in ${stage.namespace}` },
             [{ stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, timeoutMs: stage.rolloutTimeoutMs }],
@@ -404,9 +459,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
           if (!rollout.ready) status.leftovers.push(`${stage.namespace}: reverted to ${previous} but the rollout is not ready (${rollout.message}); check \`kubectl -n ${stage.namespace} rollout status\``);
         } catch (err) {
           status.leftovers.push(
-            `${stage.namespace}: could not revert to ${previous} (${describeError(err)}); these still point at ${status.newVersion}: ${
+            `${stage.namespace}: could not revert to ${previous} (${describeError(err)}); what rotor switched may still point at ${status.newVersion}: ${
               undo.records.map((r) => `${r.kind}/${r.name}`).join(', ') || undo.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')
-            } — set their Secret references back to ${previous} by hand`,
+            } — set their Secret references back to ${previous} by hand (rotor's record of each change is in the annotation rotor.dev/switch-* on the object)`,
           );
         }
       }
@@ -427,7 +482,7 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     });
     if (status.leftovers.length) return fail(`rollback incomplete after: ${reason}`);
     status.outcome = `rolled back: ${reason}`;
-    enter('ROLLED_BACK', status.stage, `rolled back; every switched workload is on its previous version again`);
+    enter('ROLLED_BACK', status.stage, `rolled back; what rotor switched is on its previous version again, and what others changed was kept`);
     return status;
   }
 
@@ -445,27 +500,42 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
       if (version && !status.cleaned.includes(namespace)) pending.set(version, [...(pending.get(version) ?? []), namespace]);
     }
     const retired = () => [...new Set(plan.stages.map((s) => status.previousVersions[s.namespace]).filter((v): v is string => !!v))].join(', ');
+    let failedRounds = 0;
     for (let scans = cleanupScans; ; scans++) {
       if (abortRequest) break;
       enter('CLEANING_UP', null, `scanning every namespace for workloads that still use ${[...pending.keys()].join(', ')}`);
       const holders: Holder[] = [];
-      for (const [version, namespaces] of pending) {
-        let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version}` }, [
-          { secretName: version, namespaces },
-        ]);
-        if (found.length === 0) {
-          const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${version} (guarded)` }, [
-            { secret: plan.secret, version, namespaces, store: plan.store },
+      try {
+        for (const [version, namespaces] of pending) {
+          let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version}` }, [
+            { secretName: version, namespaces },
           ]);
-          if (deletion.deleted) {
-            status.cleaned.push(...deletion.namespaces);
-            pending.delete(version);
-            record(`deleted ${version} from ${deletion.namespaces.join(', ')}`);
-            continue;
+          if (found.length === 0) {
+            const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${version} (guarded)` }, [
+              { secret: plan.secret, version, namespaces, store: plan.store },
+            ]);
+            if (deletion.deleted) {
+              status.cleaned.push(...deletion.namespaces);
+              pending.delete(version);
+              record(`deleted ${version} from ${deletion.namespaces.join(', ')}`);
+              continue;
+            }
+            found = deletion.holders;
           }
-          found = deletion.holders;
+          holders.push(...found);
         }
-        holders.push(...found);
+        failedRounds = 0;
+      } catch (err) {
+        // An error that outlasts its retries is reported, retried at the next round, and after a few
+        // rounds ends the rotation in FAILED with what was left, never as a bare workflow failure.
+        if (isCancellation(err) || !patched('cleanup-errors-reported')) throw err;
+        failedRounds += 1;
+        const left = [...pending].map(([version, namespaces]) => `${version} is still in ${namespaces.join(', ')}; delete it by hand once nothing refers to it (\`rotor versions ${plan.secret} -n <namespace>\` shows who does)`);
+        if (failedRounds >= CLEANUP_ERROR_ROUNDS) {
+          status.leftovers.push(...left);
+          return fail(`cleanup failed ${failedRounds} rounds in a row (${describeError(err)}); ${status.newVersion} is current everywhere`);
+        }
+        record(`cleanup round failed (${describeError(err)}); trying again in ${formatDuration(plan.cleanupRecheckMs)}`);
       }
       if (pending.size === 0) {
         status.holders = [];
@@ -473,20 +543,25 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         enter('COMPLETED', null, `${status.newVersion} is current; ${retired()} deleted`);
         return status;
       }
-      status.holders = holders;
-      record(
-        `${[...pending.keys()].join(', ')} still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
-      );
+      if (failedRounds === 0) {
+        status.holders = holders;
+        record(
+          `${[...pending.keys()].join(', ')} still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
+        );
+      }
       waitUntil(plan.cleanupRecheckMs);
       await condition(() => abortRequest !== null, plan.cleanupRecheckMs);
-      if (workflowInfo().historyLength >= HISTORY_BUDGET || workflowInfo().continueAsNewSuggested) {
+      if (abortRequest) break;
+      if (workflowInfo().historyLength >= (input.historyBudget ?? HISTORY_BUDGET) || workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
+        if (abortRequest) break;
         record(`continuing as new after ${workflowInfo().historyLength} history events`);
-        await continueAsNew<typeof rotateSecret>({ ...input, carry: { status, cleanupScans: scans + 1 } });
+        // The abort travels with the state, so an abort that raced the hand-over is honoured by the next run.
+        await continueAsNew<typeof rotateSecret>({ ...input, carry: { status, cleanupScans: scans + 1, abort: abortRequest } });
       }
     }
     const kept = [...pending.keys()].join(', ');
-    status.outcome = `completed: ${status.newVersion} is current; ${kept} kept (cleanup stopped by abort: ${abortRequest!.reason})`;
+    status.outcome = `completed: ${status.newVersion} is current; ${kept} kept (cleanup stopped by abort: ${(abortRequest as { reason: string } | null)?.reason})`;
     enter('COMPLETED', null, `cleanup stopped by abort; ${kept} kept`);
     return status;
   }
@@ -536,7 +611,7 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
           {
             secret: plan.secret,
             version: candidate,
-            rotationId: `${info.workflowId}/${info.firstExecutionRunId}`,
+            rotationId,
             value: plan.value,
             store: plan.store,
             namespaces: plan.stages.map((s) => s.namespace),
@@ -572,16 +647,23 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   }
 
   // The new version is proven everywhere: make it current in the store, keep the old one for a while.
-  await acts.finalizeVersion.executeWithOptions({ ...quick, summary: `make ${status.newVersion} current` }, [
-    {
-      secret: plan.secret,
-      version: status.newVersion!,
-      previousVersion: status.previousVersion,
-      store: plan.store,
-      namespaces: plan.stages.map((s) => s.namespace),
-      outcome: 'committed',
-    },
-  ]);
+  try {
+    await acts.finalizeVersion.executeWithOptions({ ...quick, summary: `make ${status.newVersion} current` }, [
+      {
+        secret: plan.secret,
+        version: status.newVersion!,
+        previousVersion: status.previousVersion,
+        store: plan.store,
+        namespaces: plan.stages.map((s) => s.namespace),
+        outcome: 'committed',
+        switched: status.switched,
+      },
+    ]);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    status.leftovers.push(`${status.newVersion} runs in ${plan.stages.map((s) => s.namespace).join(', ')} but the store was not told it is current; the previous version is kept`);
+    return fail(`could not commit ${status.newVersion}: ${describeError(err)}`);
+  }
   enter('RETAINING', null, `keeping ${status.previousVersion} for ${formatDuration(plan.retentionMs)}`);
   waitUntil(plan.retentionMs);
   await condition(() => abortRequest !== null, plan.retentionMs);

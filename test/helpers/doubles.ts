@@ -21,6 +21,10 @@ export interface Script {
   switchFailsIn?: string;
   /** revertWorkloads throws for this namespace (a rollback rotor cannot finish). */
   revertFailsIn?: string;
+  /** revertWorkloads fails (retryably, as during an apiserver outage) this many times first. */
+  revertOutage?: number;
+  /** scanReferences fails (retryably) from this scan on. */
+  scanFailsFrom?: number;
 }
 
 export interface Call {
@@ -53,6 +57,7 @@ export class Doubles {
     let rollouts = 0;
     let scans = 0;
     let conflicts = s.conflicts ?? 0;
+    let outage = s.revertOutage ?? 0;
     const record = (ns: string, w: WorkloadUse, from: string, to: string, weightPercent?: number): SwitchRecord => ({
       namespace: ns,
       kind: w.kind,
@@ -86,6 +91,10 @@ export class Doubles {
       },
       revertWorkloads: async (input) => {
         log('revertWorkloads', input);
+        if (outage > 0) {
+          outage -= 1;
+          throw ApplicationFailure.create({ message: `connect ECONNREFUSED 127.0.0.1:6443 (apiserver unreachable)`, type: 'Unavailable' });
+        }
         if (s.revertFailsIn === input.namespace) {
           throw ApplicationFailure.create({ message: `patch of Deployment/auth-api refused in ${input.namespace}: forbidden`, type: 'Forbidden', nonRetryable: true });
         }
@@ -126,6 +135,10 @@ export class Doubles {
       scanReferences: async (input) => {
         log('scanReferences', input);
         const seq = s.holders ?? [[]];
+        if (s.scanFailsFrom !== undefined && scans >= s.scanFailsFrom) {
+          scans++;
+          throw ApplicationFailure.create({ message: 'list Deployments in all namespaces: HTTP 503', type: 'Unavailable', nonRetryable: true });
+        }
         return seq[Math.min(scans++, seq.length - 1)];
       },
       deleteVersion: async (input) => {

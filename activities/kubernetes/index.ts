@@ -1,0 +1,226 @@
+// The Kubernetes adapter: ClusterPort over @kubernetes/client-node 1.x, one concern a file:
+//   refs.ts       where a pod spec names Secrets (the one table scan, switch and revert share)
+//   scan.ts       what holds a Secret, and what rotor may switch
+//   ownership.ts  what rotor owns on an object, recorded on the object itself
+//   patching.ts   tested JSON patches that change a field and record it in one step
+//   canary.ts     the per-rotation green copy and the replica weights
+//   rollout.ts    `kubectl rollout status`, exactly, and what rotor refuses
+//   secrets.ts    immutable versions
+import * as k8s from '@kubernetes/client-node';
+import { compareVersions, newestVersion, parseVersionName } from '../../workflows/naming';
+import type { WorkloadKind } from '../../workflows/plan';
+import { RotorError } from '../errors';
+import type { ClusterPort, RolloutState, StoredVersion, VersionSpec } from '../ports';
+import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../types';
+import { Canary } from './canary';
+import { kindApis, listAll, readObject, toRotorError, type KindApi, type Obj } from './kinds';
+import { greenName } from './ownership';
+import { releaseObject, revertObject, switchObject } from './patching';
+import { podSpecSecretRefs, workloadSecretRefs } from './refs';
+import { rolloutOf } from './rollout';
+import { examine, SCANNED_KINDS, type Found } from './scan';
+import { Secrets } from './secrets';
+
+export { greenName, ownershipKey, readOwnership, LABEL_SECRET, LABEL_VERSION, ANNOTATION_ROTATION, ANNOTATION_CANARY_OF, ANNOTATION_CANARY_VERSION } from './ownership';
+export { POD_SPEC_SECRET_FIELDS, resolveField, workloadSecretRefs, valueAt } from './refs';
+export { rolloutOf, rolloutRefusal } from './rollout';
+export { toRotorError } from './kinds';
+
+const DEFAULT_PAGE = 200;
+
+function use(found: Found, namespace: string, match: (name: string) => boolean): WorkloadUse {
+  return { kind: found.kind, namespace, name: found.obj.metadata!.name!, fields: found.refs.filter((r) => match(r.name)).map((r) => r.field), refusal: found.refusal };
+}
+
+export class KubernetesCluster implements ClusterPort {
+  private readonly core: k8s.CoreV1Api;
+  private readonly kinds: Record<WorkloadKind, KindApi>;
+  private readonly secrets: Secrets;
+  private readonly canary: Canary;
+
+  constructor(
+    readonly kc: k8s.KubeConfig,
+    readonly pageSize = DEFAULT_PAGE,
+  ) {
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.kinds = kindApis(kc, pageSize);
+    this.secrets = new Secrets(this.core);
+    this.canary = new Canary(this.kinds.Deployment, kc.makeApiClient(k8s.AppsV1Api));
+  }
+
+  static fromEnvironment(): KubernetesCluster {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
+    return new KubernetesCluster(kc);
+  }
+
+  /** Every holder in `namespace` (all namespaces when null) of a Secret whose name matches. */
+  private async scan(namespace: string | null, match: (name: string) => boolean): Promise<Found[]> {
+    const out: Found[] = [];
+    for (const kind of SCANNED_KINDS) {
+      for (const obj of await listAll(this.kinds[kind], kind, namespace)) {
+        const found = examine(kind, obj, match);
+        if (found) out.push(found);
+      }
+    }
+    return out;
+  }
+
+  async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {
+    const isVersion = (name: string) => name === secret || parseVersionName(name, secret) !== null;
+    const found = await this.scan(namespace, isVersion);
+    const version = newestVersion(found.flatMap((f) => f.refs.map((r) => r.name)), secret);
+    const workloads = found.filter((f) => f.switchable && f.refs.some((r) => r.name === version)).map((f) => use(f, namespace, (n) => n === version));
+    return { version, workloads };
+  }
+
+  async findReferences(namespaces: string[], secretName: string): Promise<Holder[]> {
+    // Listed across all namespaces, counted only where the Secret lives: references are namespaced.
+    const found = await this.scan(null, (name) => name === secretName);
+    return found.filter((f) => namespaces.includes(f.obj.metadata!.namespace!)).map((f) => use(f, f.obj.metadata!.namespace!, (n) => n === secretName));
+  }
+
+  /** Every version of `secret` in a namespace (metadata only: no Secret data is read), newest first, with who uses it. */
+  async listVersions(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; usedBy: Holder[] }[]> {
+    const versions = await this.secrets.listNames(namespace, secret);
+    const names = new Set(versions.map((v) => v.name));
+    const found = await this.scan(namespace, (name) => names.has(name));
+    return versions
+      .map((v) => ({
+        ...v,
+        // Pods and ReplicaSets of a controller are shown through their workload; bare ones are shown themselves.
+        usedBy: found
+          .filter((f) => f.refs.some((r) => r.name === v.name) && !((f.kind === 'Pod' || f.kind === 'ReplicaSet') && (f.obj.metadata?.ownerReferences ?? []).length > 0))
+          .map((f) => use(f, namespace, (n) => n === v.name)),
+      }))
+      .sort((a, b) => compareVersions(b.name, a.name, secret));
+  }
+
+  readVersion(namespace: string, name: string): Promise<StoredVersion | null> {
+    return this.secrets.read(namespace, name);
+  }
+
+  createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
+    return this.secrets.create(spec);
+  }
+
+  async switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]> {
+    const records: SwitchRecord[] = [];
+    const { namespace, from, to } = request;
+    for (const w of request.workloads) {
+      const base = { namespace, kind: w.kind, name: w.name, from, to };
+      if (w.kind === 'Job' || w.kind === 'Pod') {
+        throw new RotorError('RotorInputError', `${w.kind} ${namespace}/${w.name} cannot be switched in place (its pod template is immutable); recreate it on ${to}`, `${w.kind}/${w.name}`);
+      }
+      if (w.refusal) throw new RotorError('RotorInputError', w.refusal, `${w.kind}/${w.name}`);
+      if (request.strategy === 'canary' && w.kind === 'Deployment') {
+        const step = await this.canary.step({ namespace, blue: w.name, from, to, weightPercent: request.weightPercent ?? 100, previousWeightPercent: request.previousWeightPercent, rotationId: request.rotationId });
+        records.push({ ...base, fields: step.blue.fields, canary: { green: step.green, weightPercent: step.weightPercent, blueReplicas: step.blueReplicas, greenReplicas: step.greenReplicas, originalReplicas: step.originalReplicas } });
+        continue;
+      }
+      if (request.strategy === 'canary' && (request.weightPercent ?? 100) < 100) {
+        // Replica weight needs a Deployment: other kinds move at the 100% step, all at once.
+        records.push({ ...base, fields: [] });
+        continue;
+      }
+      const outcome = await switchObject(this.kinds[w.kind], w.kind, namespace, w.name, from, to);
+      records.push({ ...base, fields: outcome.fields });
+    }
+    return records;
+  }
+
+  async revertWorkloads(request: RevertInput): Promise<SwitchRecord[]> {
+    const reverted: SwitchRecord[] = [];
+    const { namespace, from: newVersion, to: previous } = request;
+    const targets = [...request.workloads];
+    for (const r of request.records) if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace, name: r.name, fields: [] });
+    for (const w of targets) {
+      // Fields an older release recorded only in the workflow (JSON pointers) are reverted too, by value.
+      const recorded = request.records.find((r) => r.kind === w.kind && r.name === w.name)?.fields.filter((f) => f.startsWith('/')) ?? [];
+      try {
+        const outcome =
+          w.kind === 'Deployment' ? await this.canary.revert(namespace, w.name, newVersion, previous, recorded) : await revertObject(this.kinds[w.kind], w.kind, namespace, w.name, newVersion, previous, recorded);
+        const greenRemoved = 'greenRemoved' in outcome && outcome.greenRemoved;
+        if (outcome.fields.length || outcome.replicas || greenRemoved) {
+          reverted.push({
+            namespace, kind: w.kind, name: w.name, from: newVersion, to: previous, fields: outcome.fields,
+            ...(outcome.replicas ? { replicas: outcome.replicas } : {}),
+            ...(greenRemoved ? { canary: { green: greenName(w.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 } } : {}),
+          });
+        }
+      } catch (err) {
+        if (err instanceof RotorError && err.type === 'NotFound') continue; // deleted meanwhile: nothing to revert
+        throw err;
+      }
+    }
+    return reverted;
+  }
+
+  async completeCanary(namespace: string, records: SwitchRecord[], version?: string): Promise<void> {
+    for (const r of records) {
+      if (!r.canary) continue;
+      await this.canary.removeGreen(namespace, r.name, version ?? r.to);
+    }
+  }
+
+  async releaseWorkloads(namespace: string, records: SwitchRecord[], version: string): Promise<void> {
+    for (const r of records) await releaseObject(this.kinds[r.kind], r.kind, namespace, r.name, version);
+  }
+
+  /** Like `kubectl rollout status`, plus kubelet's verdict on pods that cannot start. */
+  async rolloutState(namespace: string, workloads: WorkloadUse[], version?: string): Promise<RolloutState> {
+    const waiting: string[] = [];
+    const done: string[] = [];
+    for (const w of workloads) {
+      const obj = await readObject(this.kinds[w.kind], w.kind, namespace, w.name);
+      if (!obj) return { ready: false, failed: true, message: `${w.kind}/${w.name} no longer exists in ${namespace}` };
+      const objects: { label: string; obj: Obj }[] = [{ label: `${w.kind}/${w.name}`, obj }];
+      if (w.kind === 'Deployment' && version) {
+        const green = await this.canary.readGreen(namespace, w.name, version);
+        if (green) objects.push({ label: `canary ${green.metadata!.name}`, obj: { ...green, kind: 'Deployment' } });
+      }
+      for (const { label, obj: o } of objects) {
+        const blocked = await this.podsThatCannotStart(namespace, o);
+        if (blocked) return { ready: false, failed: true, message: `${label}: ${blocked}` };
+        const state = rolloutOf(o.kind as WorkloadKind, o);
+        if (state.failed) return { ready: false, failed: true, message: `${label}: ${state.message}` };
+        if (!state.ready) waiting.push(`${label}: ${state.message}`);
+        else done.push(`${label}: ${state.message}`);
+      }
+    }
+    if (waiting.length) return { ready: false, failed: false, message: waiting.join('; ') };
+    return { ready: true, failed: false, message: done.join('; ') || 'nothing to roll out' };
+  }
+
+  private async podsThatCannotStart(namespace: string, obj: Obj): Promise<string | null> {
+    const labels = obj.spec?.selector?.matchLabels as Record<string, string> | undefined;
+    if (!labels || Object.keys(labels).length === 0) return null;
+    const labelSelector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+    let pods: k8s.V1PodList;
+    try {
+      pods = await this.core.listNamespacedPod({ namespace, labelSelector });
+    } catch (err) {
+      throw toRotorError(err, 'list', `Pods in ${namespace} (${labelSelector})`);
+    }
+    // Only pods of the current template count: old pods of a reverted template are on their way out.
+    const wanted = workloadSecretRefs((obj.kind ?? 'Deployment') as WorkloadKind, obj).map((r) => r.name).sort().join(',');
+    for (const pod of pods.items) {
+      if (pod.metadata?.deletionTimestamp) continue;
+      if (podSpecSecretRefs(pod.spec as Record<string, any>, ['spec']).map((r) => r.name).sort().join(',') !== wanted) continue;
+      for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+        const reason = cs.state?.waiting?.reason;
+        if (reason === 'CreateContainerConfigError' || reason === 'InvalidImageName') {
+          return `pod ${pod.metadata?.name} ${reason}: ${cs.state?.waiting?.message ?? ''}`;
+        }
+      }
+    }
+    return null;
+  }
+
+  async deleteUnreferenced(namespace: string, name: string): Promise<{ deleted: boolean; holders: Holder[] }> {
+    const holders = await this.findReferences([namespace], name);
+    if (holders.length) return { deleted: false, holders };
+    await this.secrets.delete(namespace, name);
+    return { deleted: true, holders: [] };
+  }
+}

@@ -1,0 +1,122 @@
+// The workload kinds rotor reads and patches, one typed client call per verb, and the translation of
+// every client exception into a RotorError with status, reason and object, never a response body.
+import * as k8s from '@kubernetes/client-node';
+import type { WorkloadKind } from '../../workflows/plan';
+import { RotorError, type RotorErrorType } from '../errors';
+
+export type Obj = k8s.KubernetesObject & { spec?: any; status?: any };
+
+interface ListPage {
+  items: Obj[];
+  metadata?: { _continue?: string };
+}
+
+export interface KindApi {
+  read(namespace: string, name: string): Promise<Obj>;
+  patch(namespace: string, name: string, ops: object[]): Promise<Obj>;
+  list(namespace: string | null, cont?: string): Promise<ListPage>;
+}
+
+/** The status, reason and message of an API error; the raw body is never kept (for a Secret it is the Secret). */
+export function toRotorError(err: unknown, doing: string, object: string): RotorError {
+  if (err instanceof RotorError) return err;
+  const e = err as { code?: number; body?: unknown; message?: string };
+  const code = typeof e?.code === 'number' ? e.code : undefined;
+  let reason = '';
+  let message = '';
+  if (typeof e?.body === 'string') {
+    try {
+      const status = JSON.parse(e.body) as { kind?: string; reason?: string; message?: string };
+      if (status.kind === 'Status') {
+        reason = status.reason ?? '';
+        message = status.message ?? '';
+      }
+    } catch {
+      /* not a Status: say nothing of it */
+    }
+  }
+  const type: RotorErrorType =
+    code === 403 || code === 401 ? 'Forbidden' : code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : code === 422 || code === 400 ? 'RotorInputError' : 'Unavailable';
+  const detail = code ? `HTTP ${code}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}` : (e?.message ?? 'request failed').split('\n')[0].slice(0, 200);
+  const hint = type === 'Forbidden' ? " (check the worker's RBAC: deploy/rbac.yaml)" : '';
+  return new RotorError(type, `${doing} ${object}: ${detail}${hint}`, object, code);
+}
+
+export function statusCode(err: unknown): number | undefined {
+  const code = (err as { code?: number })?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
+
+export function kindApis(kc: k8s.KubeConfig, pageSize: number): Record<WorkloadKind, KindApi> {
+  const a = kc.makeApiClient(k8s.AppsV1Api);
+  const b = kc.makeApiClient(k8s.BatchV1Api);
+  const c = kc.makeApiClient(k8s.CoreV1Api);
+  const page = (namespace: string | null, cont?: string) => ({ limit: pageSize, _continue: cont, ...(namespace ? { namespace } : {}) }) as any;
+  return {
+    Deployment: {
+      read: (namespace, name) => a.readNamespacedDeployment({ namespace, name }) as Promise<Obj>,
+      patch: (namespace, name, body) => a.patchNamespacedDeployment({ namespace, name, body }, jsonPatch) as Promise<Obj>,
+      list: (ns, cont) => (ns ? a.listNamespacedDeployment(page(ns, cont)) : a.listDeploymentForAllNamespaces(page(null, cont))) as Promise<ListPage>,
+    },
+    StatefulSet: {
+      read: (namespace, name) => a.readNamespacedStatefulSet({ namespace, name }) as Promise<Obj>,
+      patch: (namespace, name, body) => a.patchNamespacedStatefulSet({ namespace, name, body }, jsonPatch) as Promise<Obj>,
+      list: (ns, cont) => (ns ? a.listNamespacedStatefulSet(page(ns, cont)) : a.listStatefulSetForAllNamespaces(page(null, cont))) as Promise<ListPage>,
+    },
+    DaemonSet: {
+      read: (namespace, name) => a.readNamespacedDaemonSet({ namespace, name }) as Promise<Obj>,
+      patch: (namespace, name, body) => a.patchNamespacedDaemonSet({ namespace, name, body }, jsonPatch) as Promise<Obj>,
+      list: (ns, cont) => (ns ? a.listNamespacedDaemonSet(page(ns, cont)) : a.listDaemonSetForAllNamespaces(page(null, cont))) as Promise<ListPage>,
+    },
+    ReplicaSet: {
+      read: (namespace, name) => a.readNamespacedReplicaSet({ namespace, name }) as Promise<Obj>,
+      patch: (namespace, name, body) => a.patchNamespacedReplicaSet({ namespace, name, body }, jsonPatch) as Promise<Obj>,
+      list: (ns, cont) => (ns ? a.listNamespacedReplicaSet(page(ns, cont)) : a.listReplicaSetForAllNamespaces(page(null, cont))) as Promise<ListPage>,
+    },
+    CronJob: {
+      read: (namespace, name) => b.readNamespacedCronJob({ namespace, name }) as Promise<Obj>,
+      patch: (namespace, name, body) => b.patchNamespacedCronJob({ namespace, name, body }, jsonPatch) as Promise<Obj>,
+      list: (ns, cont) => (ns ? b.listNamespacedCronJob(page(ns, cont)) : b.listCronJobForAllNamespaces(page(null, cont))) as Promise<ListPage>,
+    },
+    Job: {
+      read: (namespace, name) => b.readNamespacedJob({ namespace, name }) as Promise<Obj>,
+      patch: (namespace, name, body) => b.patchNamespacedJob({ namespace, name, body }, jsonPatch) as Promise<Obj>,
+      list: (ns, cont) => (ns ? b.listNamespacedJob(page(ns, cont)) : b.listJobForAllNamespaces(page(null, cont))) as Promise<ListPage>,
+    },
+    Pod: {
+      read: (namespace, name) => c.readNamespacedPod({ namespace, name }) as Promise<Obj>,
+      patch: (namespace, name, body) => c.patchNamespacedPod({ namespace, name, body }, jsonPatch) as Promise<Obj>,
+      list: (ns, cont) => (ns ? c.listNamespacedPod(page(ns, cont)) : c.listPodForAllNamespaces(page(null, cont))) as Promise<ListPage>,
+    },
+  };
+}
+
+/** Every object of a kind, page by page; a page token that expired (410 Gone) restarts the listing. */
+export async function listAll(api: KindApi, kind: WorkloadKind, namespace: string | null): Promise<Obj[]> {
+  for (let restart = 0; ; restart++) {
+    const items: Obj[] = [];
+    let cont: string | undefined;
+    try {
+      do {
+        const page = await api.list(namespace, cont);
+        items.push(...page.items.map((i) => ({ ...i, kind })));
+        cont = page.metadata?._continue || undefined;
+      } while (cont);
+      return items;
+    } catch (err) {
+      if (statusCode(err) === 410 && restart < 3) continue;
+      throw toRotorError(err, 'list', `${kind}s${namespace ? ` in ${namespace}` : ' in all namespaces'}`);
+    }
+  }
+}
+
+export async function readObject(api: KindApi, kind: WorkloadKind, namespace: string, name: string): Promise<Obj | null> {
+  try {
+    return { ...(await api.read(namespace, name)), kind };
+  } catch (err) {
+    if (statusCode(err) === 404) return null;
+    throw toRotorError(err, 'read', `${kind} ${namespace}/${name}`);
+  }
+}

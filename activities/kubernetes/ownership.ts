@@ -1,0 +1,86 @@
+// What rotor owns on an object, written on the object itself in the same patch as the change, so a
+// rollback knows exactly what rotor changed even when the activity that changed it failed afterwards.
+import { createHash } from 'node:crypto';
+
+export const LABEL_SECRET = 'rotor.dev/secret';
+export const LABEL_VERSION = 'rotor.dev/version';
+export const ANNOTATION_ROTATION = 'rotor.dev/rotation-id';
+/** On a green copy: the Deployment it is the canary of, and the version it runs (one rotation's). */
+export const ANNOTATION_CANARY_OF = 'rotor.dev/canary-of';
+export const ANNOTATION_CANARY_VERSION = 'rotor.dev/canary-version';
+export const ANNOTATION_WEIGHT = 'rotor.dev/canary-weight';
+export const ANNOTATION_PREVIOUS_WEIGHT = 'rotor.dev/canary-previous-weight';
+/** The pod label that keeps one green copy's pods apart from blue's and from other rotations' greens. */
+export const LABEL_CANARY = 'rotor.dev/canary';
+
+/** What one rotation changed on one object: the fields it switched and, during a canary, the replicas. */
+export interface OwnershipRecord {
+  from: string;
+  to: string;
+  /** Locators (refs.ts) rotor switched from `from` to `to`. */
+  fields: string[];
+  /** Replicas rotor set for the canary: the count before, what rotor wrote last; `released` once someone else changed it. */
+  replicas?: { before: number; wrote: number; released?: boolean };
+}
+
+function shortHash(text: string, length: number): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, length);
+}
+
+/** One annotation per rotation (keyed by its new version, which belongs to exactly one rotation). */
+export function ownershipKey(to: string): string {
+  return `rotor.dev/switch-${shortHash(to, 12)}`;
+}
+
+export function readOwnership(annotations: Record<string, string> | undefined, to: string): OwnershipRecord | null {
+  const raw = annotations?.[ownershipKey(to)];
+  if (!raw) return null;
+  try {
+    const record = JSON.parse(raw) as OwnershipRecord;
+    return record.to === to && Array.isArray(record.fields) ? record : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The green copy of `blue` for the rotation to `to`: one per rotation, so two rotations never share one. */
+export function greenName(blue: string, to: string): string {
+  return `${blue}-canary-${shortHash(to, 8)}`;
+}
+
+export function canaryLabelValue(to: string): string {
+  return shortHash(to, 12);
+}
+
+/** A green copy rotor made (of any rotation): never a workload to switch on its own. */
+export function isCanaryCopy(annotations: Record<string, string> | undefined): boolean {
+  return !!annotations?.[ANNOTATION_CANARY_OF];
+}
+
+/** Whether a Deployment found under a green name is this rotation's green copy of `blue`. */
+export function ownsGreen(annotations: Record<string, string> | undefined, blue: string, to: string): boolean {
+  return annotations?.[ANNOTATION_CANARY_OF] === blue && annotations?.[ANNOTATION_CANARY_VERSION] === to;
+}
+
+/** Replicas on the new version at a canary weight: at least one, at most all. */
+export function canaryShare(original: number, weightPercent: number): number {
+  return weightPercent <= 0 ? 0 : Math.min(original, Math.max(1, Math.ceil((original * weightPercent) / 100)));
+}
+
+/**
+ * Blue's replicas at a canary step: it gives up only what green proved at the previous step, and
+ * only while it still holds what rotor wrote (an HPA or operator who scaled it since owns it again).
+ */
+export function blueReplicasAt(current: number, record: OwnershipRecord['replicas'] | undefined, previousWeight: number): { replicas: OwnershipRecord['replicas']; set: number | null } {
+  const before = record?.before ?? current;
+  if (record?.released) return { replicas: record, set: null };
+  if (record && current !== record.wrote) return { replicas: { ...record, released: true }, set: null };
+  const target = before - canaryShare(before, previousWeight);
+  return { replicas: { before, wrote: target }, set: target === current ? null : target };
+}
+
+/** On revert: replicas go back to what they were only if they still hold what rotor wrote. */
+export function replicasToRestore(current: number, record: OwnershipRecord['replicas'] | undefined): number | null {
+  if (!record || record.released || current !== record.wrote || current === record.before) return null;
+  return record.before;
+}

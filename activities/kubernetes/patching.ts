@@ -1,0 +1,139 @@
+// Changes to workloads as JSON patches that test the object's resourceVersion and every value they
+// replace, and that write rotor's ownership record (ownership.ts) in the same patch: the object and
+// the record of what rotor changed on it can never disagree, whatever fails afterwards.
+import type { WorkloadKind } from '../../workflows/plan';
+import { RotorError } from '../errors';
+import { statusCode, toRotorError, type KindApi, type Obj } from './kinds';
+import { blueReplicasAt, ownershipKey, readOwnership, replicasToRestore, type OwnershipRecord } from './ownership';
+import { pointerSegment, refsTo, resolveField } from './refs';
+
+const PATCH_ATTEMPTS = 6;
+
+interface Planned<T> {
+  /** Replace/test operations on the object; empty when it already is as wanted. */
+  ops: object[];
+  /** The ownership record to leave on the object (null: remove it). */
+  record: OwnershipRecord | null;
+  result: T;
+}
+
+function annotationOps(obj: Obj, key: string, record: OwnershipRecord | null): object[] {
+  const annotations = obj.metadata?.annotations;
+  const current = annotations?.[key];
+  const path = `/metadata/annotations/${pointerSegment(key)}`;
+  if (record === null) return current === undefined ? [] : [{ op: 'remove', path }];
+  const value = JSON.stringify(record);
+  if (current === value) return [];
+  if (!annotations) return [{ op: 'add', path: '/metadata/annotations', value: { [key]: value } }];
+  return [{ op: 'add', path, value }];
+}
+
+/** Read, plan, patch with tests; a conflict (409) or a failed test (422) reads again and plans again. */
+export async function patchOwned<T>(api: KindApi, kind: WorkloadKind, namespace: string, name: string, to: string, plan: (obj: Obj, record: OwnershipRecord | null) => Planned<T>): Promise<T> {
+  const object = `${kind} ${namespace}/${name}`;
+  const key = ownershipKey(to);
+  for (let attempt = 1; ; attempt++) {
+    let obj: Obj;
+    try {
+      obj = await api.read(namespace, name);
+    } catch (err) {
+      throw toRotorError(err, 'read', object);
+    }
+    const planned = plan(obj, readOwnership(obj.metadata?.annotations, to));
+    const ops = [...planned.ops, ...annotationOps(obj, key, planned.record)];
+    if (ops.length === 0) return planned.result;
+    try {
+      await api.patch(namespace, name, [{ op: 'test', path: '/metadata/resourceVersion', value: obj.metadata!.resourceVersion }, ...ops]);
+      return planned.result;
+    } catch (err) {
+      const code = statusCode(err);
+      if ((code === 409 || code === 422) && attempt < PATCH_ATTEMPTS) continue;
+      throw toRotorError(err, 'patch', object);
+    }
+  }
+}
+
+function replaceOps(paths: string[], from: string, to: string): object[] {
+  return paths.flatMap((path) => [
+    { op: 'test', path, value: from },
+    { op: 'replace', path, value: to },
+  ]);
+}
+
+export interface SwitchOutcome {
+  /** Every field this rotation has switched on the object, this call and earlier ones. */
+  fields: string[];
+  replicas?: OwnershipRecord['replicas'];
+}
+
+/**
+ * Point every reference to `from` at `to` and record them as rotor's. With `restoreReplicas` (a
+ * canary's last step), blue gets back the replicas it had before the canary, if rotor still owns them.
+ */
+export function switchObject(api: KindApi, kind: WorkloadKind, namespace: string, name: string, from: string, to: string, restoreReplicas = false): Promise<SwitchOutcome> {
+  return patchOwned(api, kind, namespace, name, to, (obj, owned) => {
+    const refs = refsTo(kind, obj, from);
+    const fields = [...new Set([...(owned?.fields ?? []), ...refs.map((r) => r.field)])];
+    const ops = replaceOps(refs.map((r) => r.path), from, to);
+    let replicas = owned?.replicas;
+    if (restoreReplicas && replicas && !replicas.released) {
+      const restore = replicasToRestore(obj.spec?.replicas ?? 1, replicas);
+      if (restore !== null) {
+        ops.push({ op: 'test', path: '/spec/replicas', value: obj.spec?.replicas }, { op: 'replace', path: '/spec/replicas', value: restore });
+        replicas = { before: replicas.before, wrote: restore };
+      } else if ((obj.spec?.replicas ?? 1) !== replicas.wrote) replicas = { ...replicas, released: true };
+    }
+    const record: OwnershipRecord = { from, to, fields, ...(replicas ? { replicas } : {}) };
+    return { ops, record, result: { fields, replicas } };
+  });
+}
+
+/** A canary step on blue: its replicas only (its references stay on `from` until the last step). */
+export function scaleBlue(api: KindApi, namespace: string, name: string, from: string, to: string, previousWeight: number): Promise<SwitchOutcome> {
+  return patchOwned(api, 'Deployment', namespace, name, to, (obj, owned) => {
+    const current = obj.spec?.replicas ?? 1;
+    const { replicas, set } = blueReplicasAt(current, owned?.replicas, previousWeight);
+    const ops = set === null ? [] : [{ op: 'test', path: '/spec/replicas', value: current }, { op: 'replace', path: '/spec/replicas', value: set }];
+    const fields = owned?.fields ?? [];
+    return { ops, record: { from, to, fields, replicas }, result: { fields, replicas } };
+  });
+}
+
+export interface RevertOutcome {
+  /** Fields moved back from the new version to the previous one. */
+  fields: string[];
+  /** Replicas handed back: restored to the count before the canary, or left as someone else set them. */
+  replicas?: { restored: number } | { left: number; wrote: number };
+}
+
+/**
+ * Undo what this rotation recorded on the object (plus fields an older release recorded in the
+ * workflow), by meaning: a field still on `newVersion` goes back to `previous`; anything someone else
+ * changed since stays as they left it. The ownership record is removed in the same patch.
+ */
+export function revertObject(api: KindApi, kind: WorkloadKind, namespace: string, name: string, newVersion: string, previous: string, alsoFields: string[]): Promise<RevertOutcome> {
+  return patchOwned(api, kind, namespace, name, newVersion, (obj, owned) => {
+    const fields = [...new Set([...(owned?.fields ?? []), ...alsoFields])];
+    const moved = fields.filter((f) => resolveField(kind, obj, f, newVersion).length > 0);
+    const paths = [...new Set(fields.flatMap((f) => resolveField(kind, obj, f, newVersion)))];
+    const ops = replaceOps(paths, newVersion, previous);
+    const result: RevertOutcome = { fields: moved };
+    if (owned?.replicas) {
+      const current = obj.spec?.replicas ?? 1;
+      const restore = replicasToRestore(current, owned.replicas);
+      if (restore !== null) {
+        ops.push({ op: 'test', path: '/spec/replicas', value: current }, { op: 'replace', path: '/spec/replicas', value: restore });
+        result.replicas = { restored: restore };
+      } else if (current !== owned.replicas.before) result.replicas = { left: current, wrote: owned.replicas.wrote };
+    }
+    return { ops, record: null, result };
+  });
+}
+
+/** Remove this rotation's ownership record once the new version is committed (nothing left to undo). */
+export function releaseObject(api: KindApi, kind: WorkloadKind, namespace: string, name: string, to: string): Promise<void> {
+  return patchOwned(api, kind, namespace, name, to, () => ({ ops: [], record: null, result: undefined })).catch((err) => {
+    if (err instanceof RotorError && err.type === 'NotFound') return;
+    throw err;
+  });
+}

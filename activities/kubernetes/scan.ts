@@ -1,0 +1,57 @@
+// The reference scan: which objects hold a Secret, and which of them rotor may switch.
+//
+// Read, page by page, in every namespace asked: Deployments, StatefulSets, DaemonSets, ReplicaSets,
+// CronJobs, Jobs and Pods, every field of refs.ts's table. What holds a Secret (so it is never deleted):
+// - Deployments, StatefulSets, DaemonSets, CronJobs (suspended ones too: they may resume);
+// - ReplicaSets without a Deployment (a Deployment's own are judged through it and through their pods;
+//   old ones at zero replicas are revision history: `kubectl rollout undo` past a deleted version fails);
+// - Jobs that have not finished (Complete or Failed), suspended ones and those a CronJob made included:
+//   they may still start pods;
+// - Pods that have not finished (Succeeded or Failed).
+// What rotor switches: Deployments, StatefulSets, DaemonSets, CronJobs (and refuses ReplicaSets with
+// no Deployment, rollout.ts), never rotor's own canary copies; Jobs and Pods only hold.
+import type { WorkloadKind } from '../../workflows/plan';
+import type { Obj } from './kinds';
+import { isCanaryCopy } from './ownership';
+import { workloadSecretRefs, type SecretRef } from './refs';
+import { rolloutRefusal } from './rollout';
+
+export const SCANNED_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob', 'Job', 'Pod'];
+
+function finishedJob(obj: Obj): boolean {
+  return (obj.status?.conditions ?? []).some((c: { type: string; status: string }) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True');
+}
+
+/** Whether this object's references keep a Secret alive. */
+export function holds(kind: WorkloadKind, obj: Obj): boolean {
+  const owners = obj.metadata?.ownerReferences ?? [];
+  if (kind === 'ReplicaSet' && owners.some((o) => o.kind === 'Deployment')) return false;
+  if (kind === 'Job') return !finishedJob(obj);
+  if (kind === 'Pod') return obj.status?.phase !== 'Succeeded' && obj.status?.phase !== 'Failed';
+  return true;
+}
+
+/** Whether rotor switches this object itself (not through an owner, and not a canary copy). */
+export function switchable(kind: WorkloadKind, obj: Obj): boolean {
+  if (isCanaryCopy(obj.metadata?.annotations)) return false;
+  const owners = obj.metadata?.ownerReferences ?? [];
+  if (kind === 'ReplicaSet') return !owners.some((o) => o.kind === 'Deployment');
+  return kind !== 'Job' && kind !== 'Pod';
+}
+
+export interface Found {
+  kind: WorkloadKind;
+  obj: Obj;
+  refs: SecretRef[];
+  switchable: boolean;
+  /** Set when rotor refuses to switch it (rollout.ts). */
+  refusal: string | null;
+}
+
+export function examine(kind: WorkloadKind, obj: Obj, match: (name: string) => boolean): Found | null {
+  if (!holds(kind, obj)) return null;
+  const refs = workloadSecretRefs(kind, obj).filter((r) => match(r.name));
+  if (refs.length === 0) return null;
+  const canSwitch = switchable(kind, obj);
+  return { kind, obj, refs, switchable: canSwitch, refusal: canSwitch ? rolloutRefusal(kind, obj) : null };
+}

@@ -1,0 +1,136 @@
+// The sandbox's child processes (etcd, kube-apiserver, kube-controller-manager, the Temporal dev
+// server, a rotor worker), each in its own process group. A terminal's Ctrl-C signals the whole
+// foreground group at once: etcd would die first and kube-apiserver then hang on it for a minute.
+// Detached, the children hear only this process, which stops them in reverse order of start (the
+// order of dependency), and kills any still running when it exits.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+
+export interface Child {
+  name: string;
+  pid: number;
+  proc: ChildProcess;
+}
+
+export interface StopOptions {
+  /** How long SIGTERM has before SIGKILL. */
+  graceMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Running children in start order. */
+const children: Child[] = [];
+let hooksInstalled = false;
+let shutdown: Promise<void> | null = null;
+
+/** Starts `command` in its own process group and registers it, so it is stopped with the others. */
+export function spawnChild(name: string, command: string, args: string[], options: SpawnOptions = {}): Child {
+  installExitHooks();
+  const proc = spawn(command, args, { ...options, detached: true });
+  if (proc.pid === undefined) throw new Error(`cannot start ${name} (${command}); check that it exists and is executable`);
+  const child = { name, pid: proc.pid, proc };
+  children.push(child);
+  proc.once('exit', () => children.splice(children.indexOf(child), 1));
+  return child;
+}
+
+export function isRunning(child: Child): boolean {
+  return child.proc.exitCode === null && child.proc.signalCode === null;
+}
+
+/** The pids of the running children, by name, e.g. for a test to check they are gone. */
+export function childPids(): Record<string, number> {
+  return Object.fromEntries(children.map((c) => [c.name, c.pid]));
+}
+
+function signalGroup(child: Child, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone: nothing to stop.
+  }
+}
+
+function exitOrTimeout(child: Child, ms: number): Promise<boolean> {
+  if (!isRunning(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.proc.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** SIGTERM to the child's group, SIGKILL after the grace; resolves once it has exited. */
+export async function stopChild(child: Child, options: StopOptions = {}): Promise<void> {
+  if (!isRunning(child)) return;
+  const graceMs = options.graceMs ?? 5000;
+  options.log?.(`stopping ${child.name} (pid ${child.pid}) ...`);
+  signalGroup(child, 'SIGTERM');
+  if (await exitOrTimeout(child, graceMs)) return;
+  options.log?.(`${child.name} (pid ${child.pid}) did not stop within ${graceMs / 1000} s: SIGKILL`);
+  signalGroup(child, 'SIGKILL');
+  await exitOrTimeout(child, 2000);
+}
+
+/** Every running child, newest first, one after another: what depends on another stops before it. */
+export async function stopChildren(options: StopOptions = {}): Promise<void> {
+  for (const child of [...children].reverse()) await stopChild(child, options);
+}
+
+/** SIGKILL to every child at once, synchronously: for a second Ctrl-C and when this process exits. */
+export function killChildren(): void {
+  for (const child of children) signalGroup(child, 'SIGKILL');
+}
+
+/**
+ * Children outlive a parent that exits without stopping them (they are detached): kill them on exit,
+ * and on a signal this process leaves to its default action (then re-raised, so it still dies by it).
+ * Only a SIGKILL of this process leaves them running.
+ */
+function installExitHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', killChildren);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const fallback = () => {
+      if (process.listenerCount(signal) > 1) return; // onShutdownSignals or the program handles it
+      killChildren();
+      process.removeListener(signal, fallback);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, fallback);
+  }
+}
+
+/** True once SIGINT or SIGTERM started the shutdown: errors of what it stops are expected then. */
+export function isShuttingDown(): boolean {
+  return shutdown !== null;
+}
+
+/**
+ * On the first SIGINT or SIGTERM: `stop` (what the program knows how to stop in order), then any
+ * child still running, newest first; exit 130 (143 on SIGTERM). A second one kills every child at
+ * once and exits.
+ */
+export function onShutdownSignals(stop: () => Promise<void>, log: (line: string) => void): void {
+  installExitHooks();
+  const handle = (signal: NodeJS.Signals) => {
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (shutdown) {
+      log(`${signal} again: killing everything now`);
+      killChildren();
+      process.exit(code);
+    }
+    log(`${signal}: stopping in order (Ctrl-C again to kill everything at once) ...`);
+    shutdown = stop()
+      .catch((err: Error) => log(`stopping failed: ${err.message}; killing what is left`))
+      .then(() => stopChildren({ log }))
+      .finally(() => {
+        log('stopped');
+        process.exit(code);
+      });
+  };
+  process.on('SIGINT', handle);
+  process.on('SIGTERM', handle);
+}

@@ -1,0 +1,259 @@
+// One contract, two adapters: the memory cluster (the workflow tests' world) and the Kubernetes adapter
+// on a real apiserver must agree on every rule that keeps a rotation safe. Each case names the defect
+// it pins (issue 10's numbering where it has one).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { RotorError } from '../activities/errors';
+import { greenName } from '../activities/kubernetes';
+import type { SwitchInput, SwitchRecord, WorkloadUse } from '../activities/types';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, type World } from './helpers/worlds';
+
+const BASE = 'auth-api-secrets';
+const OLD = `${BASE}-20250101000000`;
+const NEW = `${BASE}-20251130100000`;
+
+let sandbox: Sandbox | undefined;
+let kc: k8s.KubeConfig;
+let seq = 0;
+
+before(async () => {
+  sandbox = await startSandbox({ readyDelayMs: 200, jobDurationMs: 200 });
+  kc = new k8s.KubeConfig();
+  kc.loadFromFile(sandbox.plane.kubeconfig);
+});
+
+after(async () => {
+  await sandbox?.stop();
+});
+
+const worlds: [string, () => World][] = [
+  ['memory', () => new MemoryWorld()],
+  ['kubernetes', () => new KubeWorld(kc)],
+];
+
+/** A fresh namespace with both versions of the Secret. */
+async function setup(make: () => World): Promise<{ w: World; ns: string }> {
+  const w = make();
+  const ns = `contract-${++seq}`;
+  await w.namespace(ns);
+  await w.secret(ns, OLD);
+  await w.secret(ns, NEW);
+  return { w, ns };
+}
+
+async function users(w: World, ns: string, secret = BASE): Promise<WorkloadUse[]> {
+  return (await w.cluster.findCurrentUse(ns, secret)).workloads;
+}
+
+function switchInput(ns: string, workloads: WorkloadUse[], over: Partial<SwitchInput> = {}): SwitchInput {
+  return { stage: 's', namespace: ns, workloads, from: OLD, to: NEW, strategy: 'rolling', ...over };
+}
+
+async function canary(w: World, ns: string, use: WorkloadUse, weightPercent: number, previousWeightPercent: number, to = NEW, from = OLD): Promise<SwitchRecord[]> {
+  return w.cluster.switchWorkloads({ stage: 's', namespace: ns, workloads: [use], from, to, strategy: 'canary', weightPercent, previousWeightPercent });
+}
+
+for (const [label, make] of worlds) {
+  describe(`ClusterPort contract: ${label}`, () => {
+    it('finds the users of the current version by meaning, and refuses what it cannot roll out honestly', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD);
+      await w.workload('CronJob', ns, 'report', OLD, { fields: [VOLUME] });
+      await w.workload('StatefulSet', ns, 'ledger', OLD, { onDelete: true, replicas: 1 });
+      const { version, workloads } = await w.cluster.findCurrentUse(ns, BASE);
+      assert.equal(version, OLD);
+      const byName = Object.fromEntries(workloads.map((u) => [u.name, u]));
+      assert.deepEqual(Object.keys(byName).sort(), ['ledger', 'report', 'web']);
+      assert.deepEqual([...byName.web.fields].sort(), [ENV, ENV_FROM, VOLUME].sort());
+      assert.deepEqual(byName.report.fields, [VOLUME]);
+      assert.ok(!byName.web.refusal, 'a plain Deployment is switched');
+      assert.match(byName.ledger.refusal ?? '', /OnDelete/, 'case 10: OnDelete is refused, not pretended');
+      await assert.rejects(w.cluster.switchWorkloads(switchInput(ns, [byName.ledger])), (err: RotorError) => err.type === 'RotorInputError');
+      assert.equal((await w.refs('StatefulSet', ns, 'ledger'))[ENV], OLD);
+    });
+
+    it('switches exactly the referring fields; a retry after the effect changes nothing more (case 7, rolling)', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD);
+      await w.workload('Deployment', ns, 'other', 'unrelated-secret');
+      const uses = await users(w, ns);
+      const first = await w.cluster.switchWorkloads(switchInput(ns, uses));
+      const again = await w.cluster.switchWorkloads(switchInput(ns, uses));
+      assert.deepEqual(again.map((r) => [...r.fields].sort()), first.map((r) => [...r.fields].sort()));
+      assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: NEW, [ENV_FROM]: NEW, [VOLUME]: NEW });
+      assert.deepEqual(await w.refs('Deployment', ns, 'other'), { [ENV]: 'unrelated-secret', [ENV_FROM]: 'unrelated-secret', [VOLUME]: 'unrelated-secret' });
+    });
+
+    it('reverts by meaning: an env var inserted above the switched one moves nothing (case 8)', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD);
+      const uses = await users(w, ns);
+      const records = await w.cluster.switchWorkloads(switchInput(ns, uses));
+      await w.insertEnvAbove('Deployment', ns, 'web', 'INSERTED');
+      await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records });
+      assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD });
+    });
+
+    it('reverts only what it switched and keeps what others changed since', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD, { fields: [ENV, ENV_FROM] });
+      const uses = await users(w, ns);
+      const records = await w.cluster.switchWorkloads(switchInput(ns, uses));
+      await w.setField('Deployment', ns, 'web', ENV_FROM, 'manual-override'); // someone moved a switched field elsewhere
+      await w.setField('Deployment', ns, 'web', VOLUME, NEW); // someone adopted the new version on purpose
+      const reverted = await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records });
+      assert.deepEqual(reverted.map((r) => r.fields), [[ENV]]);
+      assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: OLD, [ENV_FROM]: 'manual-override', [VOLUME]: NEW });
+      assert.deepEqual(await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records }), [], 'a second revert has nothing left to do');
+    });
+
+    it('reverts a switch that failed half-way although the workflow got no record of it (case 3)', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'a', OLD);
+      await w.workload('Deployment', ns, 'b', OLD);
+      const uses = await users(w, ns);
+      const ghost = { kind: 'Deployment' as const, namespace: ns, name: 'deleted-meanwhile', fields: [ENV] };
+      // `a` switches, then the apiserver refuses the next one: the activity fails and returns nothing.
+      await assert.rejects(w.cluster.switchWorkloads(switchInput(ns, [uses.find((u) => u.name === 'a')!, ghost, uses.find((u) => u.name === 'b')!])));
+      assert.equal((await w.refs('Deployment', ns, 'a'))[ENV], NEW);
+      const reverted = await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records: [] });
+      assert.deepEqual(reverted.map((r) => r.name), ['a']);
+      for (const name of ['a', 'b']) assert.deepEqual(await w.refs('Deployment', ns, name), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD }, name);
+    });
+
+    it('canaries by replica weight, never below the original capacity, and a retried step converges (case 7)', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD, { replicas: 4 });
+      const [use] = await users(w, ns);
+      const green = greenName('web', NEW);
+      const sizes: [number | null, number | null][] = [];
+      let previous = 0;
+      for (const weight of [25, 50, 100]) {
+        await canary(w, ns, use, weight, previous);
+        await canary(w, ns, use, weight, previous); // the same step again, as a retry after its effect
+        const blue = await w.replicas(ns, 'web');
+        const g = await w.replicas(ns, green);
+        sizes.push([blue, g]);
+        assert.ok((blue ?? 0) + (g ?? 0) >= 4, `capacity at ${weight}%`);
+        previous = weight;
+      }
+      assert.deepEqual(sizes, [[4, 1], [3, 2], [4, 2]]);
+      assert.deepEqual(await w.refs('Deployment', ns, green), { [ENV]: NEW, [ENV_FROM]: NEW, [VOLUME]: NEW });
+      assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: NEW, [ENV_FROM]: NEW, [VOLUME]: NEW });
+      await w.cluster.completeCanary(ns, [{ namespace: ns, kind: 'Deployment', name: 'web', from: OLD, to: NEW, fields: [], canary: { green, weightPercent: 100, blueReplicas: 4, greenReplicas: 2, originalReplicas: 4 } }], NEW);
+      assert.deepEqual(await w.deployments(ns), ['web']);
+    });
+
+    it('a rolling rollback leaves an unrelated `<name>-canary` and the replica count alone (case 1)', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD, { replicas: 3 });
+      await w.bystander(ns, 'web-canary', 2);
+      const uses = await users(w, ns);
+      assert.deepEqual(uses.map((u) => u.name), ['web']);
+      const records = await w.cluster.switchWorkloads(switchInput(ns, uses));
+      await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records });
+      assert.equal(await w.replicas(ns, 'web'), 3);
+      assert.equal(await w.replicas(ns, 'web-canary'), 2);
+      assert.deepEqual(await w.deployments(ns), ['web', 'web-canary']);
+    });
+
+    it('refuses to scale or delete a stranger under its green name', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD, { replicas: 2 });
+      await w.bystander(ns, greenName('web', NEW), 5);
+      const [use] = await users(w, ns);
+      await assert.rejects(canary(w, ns, use, 50, 0), (err: RotorError) => err.type === 'OwnershipConflict' && /will not scale, switch or delete it/.test(err.message));
+      await assert.rejects(w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: [use], from: NEW, to: OLD, records: [] }), (err: RotorError) => err.type === 'OwnershipConflict');
+      assert.equal(await w.replicas(ns, greenName('web', NEW)), 5);
+      assert.equal(await w.replicas(ns, 'web'), 2);
+    });
+
+    it('hands replicas back as an HPA or operator left them (case 5)', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD, { replicas: 4 });
+      await w.workload('Deployment', ns, 'api', OLD, { replicas: 4 });
+      const uses = await users(w, ns);
+      for (const use of uses) {
+        await canary(w, ns, use, 25, 0);
+        await canary(w, ns, use, 50, 25);
+      }
+      assert.equal(await w.replicas(ns, 'web'), 3);
+      await w.scale(ns, 'web', 8); // an HPA scales blue during the canary
+      await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records: [] });
+      assert.equal(await w.replicas(ns, 'web'), 8, 'what others set is kept');
+      assert.equal(await w.replicas(ns, 'api'), 4, 'what rotor set goes back');
+      assert.deepEqual(await w.deployments(ns), ['api', 'web'], 'both green copies removed');
+      assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD });
+    });
+
+    it('gives each rotation its own green copy; one rotation never adopts, scales or deletes the other\'s (case 4)', async () => {
+      const { w, ns } = await setup(make);
+      const OTHER_OLD = 'billing-key-20250101000000';
+      const OTHER_NEW = 'billing-key-20251130100000';
+      await w.secret(ns, OTHER_OLD);
+      await w.secret(ns, OTHER_NEW);
+      await w.workload('Deployment', ns, 'web', OLD, { replicas: 4, fields: [ENV, ENV_FROM] });
+      await w.setField('Deployment', ns, 'web', VOLUME, OTHER_OLD);
+      const [a] = await users(w, ns);
+      await canary(w, ns, a, 25, 0);
+      const [b] = await users(w, ns, 'billing-key');
+      assert.deepEqual(b.fields, [VOLUME]);
+      assert.deepEqual((await users(w, ns, 'billing-key')).map((u) => u.name), ['web'], 'the other rotation\'s green copy is never a workload to switch');
+      await canary(w, ns, b, 25, 0, OTHER_NEW, OTHER_OLD);
+      const greenA = greenName('web', NEW);
+      const greenB = greenName('web', OTHER_NEW);
+      assert.notEqual(greenA, greenB);
+      assert.deepEqual((await w.refs('Deployment', ns, greenB))[VOLUME], OTHER_NEW, 'the second canary runs its own new value');
+      await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: [b], from: OTHER_NEW, to: OTHER_OLD, records: [] });
+      assert.deepEqual(await w.deployments(ns), ['web', greenA].sort(), "the first rotation's canary survives the second one's rollback");
+      assert.equal(await w.replicas(ns, greenA), 1);
+      // The first rotation's green copy still holds the other Secret's previous version: never deleted under it.
+      assert.equal((await w.cluster.deleteUnreferenced(ns, OTHER_OLD)).deleted, false);
+    });
+
+    it('never deletes a Secret a Job that has no pod yet still needs (case 9)', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('CronJob', ns, 'nightly', OLD, { fields: [ENV] });
+      await w.setField('CronJob', ns, 'nightly', ENV, 'cron-own');
+      await w.job(ns, 'nightly-28000000', 'waiting-secret', { suspend: true, ownerCronJob: 'nightly' });
+      await w.job(ns, 'suspended', 'suspended-secret', { suspend: true });
+      await w.secret(ns, 'waiting-secret');
+      await w.secret(ns, 'suspended-secret');
+      for (const name of ['waiting-secret', 'suspended-secret']) {
+        const outcome = await w.cluster.deleteUnreferenced(ns, name);
+        assert.equal(outcome.deleted, false, name);
+        assert.equal(outcome.holders[0]?.kind, 'Job');
+        assert.ok(await w.secretExists(ns, name));
+      }
+      assert.equal((await w.cluster.deleteUnreferenced(ns, OLD)).deleted, true, 'a Secret nothing names goes');
+      assert.equal(await w.secretExists(ns, OLD), false);
+    });
+  });
+}
+
+describe('kubectl-exact rollouts on the real apiserver (case 10)', () => {
+  it('judges a partitioned StatefulSet as kubectl does, and says which pods keep the previous version', async () => {
+    const w = new KubeWorld(kc);
+    const ns = `contract-${++seq}`;
+    await w.namespace(ns);
+    await w.secret(ns, OLD);
+    await w.secret(ns, NEW);
+    await w.workload('StatefulSet', ns, 'ledger', OLD, { replicas: 2, partition: 1 });
+    const uses = await users(w, ns);
+    const until = async (what: string) => {
+      for (let i = 0; i < 240; i++) {
+        const state = await w.cluster.rolloutState(ns, uses);
+        if (state.ready) return state;
+        assert.equal(state.failed, false, state.message);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.fail(`timed out waiting for ${what}`);
+    };
+    await until('the StatefulSet on the previous version');
+    await w.cluster.switchWorkloads(switchInput(ns, uses));
+    const state = await until('the partitioned roll out');
+    assert.match(state.message, /partitioned roll out complete: 1 new pods have been updated; pods below ordinal 1 keep the previous version/);
+  });
+});

@@ -1,0 +1,278 @@
+// Two worlds behind one small interface, so one suite holds the memory adapter (the workflow tests'
+// world) to the Kubernetes adapter's behaviour on a real apiserver (cluster-contract.test.ts and the
+// randomized invariant test). Each workload has one container `app` whose references are, by meaning:
+// env TOKEN, envFrom, and volume `creds`, all naming the same Secret unless a test changes one.
+import * as k8s from '@kubernetes/client-node';
+import { KubernetesCluster } from '../../activities/kubernetes';
+import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
+import type { ClusterPort } from '../../activities/ports';
+import { workloadSecretRefs } from '../../activities/kubernetes/refs';
+import type { WorkloadKind } from '../../workflows/plan';
+
+export const ENV = 'containers[app].env[TOKEN].valueFrom.secretKeyRef.name';
+export const ENV_FROM = 'containers[app].envFrom[].secretRef.name';
+export const VOLUME = 'volumes[creds].secret.secretName';
+
+export type Kind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'CronJob';
+
+export interface WorkloadOptions {
+  replicas?: number;
+  /** Where the Secret is referenced (default: all three places). */
+  fields?: string[];
+  /** StatefulSet/DaemonSet update strategy. */
+  onDelete?: boolean;
+  /** StatefulSet partition. */
+  partition?: number;
+}
+
+export interface World {
+  readonly name: string;
+  readonly cluster: ClusterPort;
+  namespace(ns: string): Promise<void>;
+  secret(ns: string, name: string, data?: Record<string, string>): Promise<void>;
+  secretExists(ns: string, name: string): Promise<boolean>;
+  workload(kind: Kind, ns: string, name: string, secret: string, opts?: WorkloadOptions): Promise<void>;
+  /** A Job, optionally suspended and owned by a CronJob (as a CronJob's Job waiting to run). */
+  job(ns: string, name: string, secret: string, opts: { suspend?: boolean; ownerCronJob?: string }): Promise<void>;
+  /** Field (by meaning) -> Secret name, as the workload's spec says now. */
+  refs(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>>;
+  replicas(ns: string, name: string): Promise<number | null>;
+  deployments(ns: string): Promise<string[]>;
+  /** Someone else's edits. */
+  scale(ns: string, name: string, replicas: number): Promise<void>;
+  insertEnvAbove(kind: WorkloadKind, ns: string, name: string, envName: string): Promise<void>;
+  setField(kind: WorkloadKind, ns: string, name: string, field: string, secret: string): Promise<void>;
+  /** A plain Deployment (not rotor's) named `name`: a bystander. */
+  bystander(ns: string, name: string, replicas: number): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+export class MemoryWorld implements World {
+  readonly name = 'memory';
+  readonly memory = new MemoryCluster({ secrets: [], workloads: [] });
+  readonly cluster: ClusterPort = this.memory;
+
+  private w(kind: WorkloadKind, ns: string, name: string): MemoryWorkload {
+    const found = this.memory.world.workloads.find((x) => x.kind === kind && x.namespace === ns && x.name === name);
+    if (!found) throw new Error(`${kind} ${ns}/${name} not in the memory world`);
+    return found;
+  }
+
+  async namespace(): Promise<void> {}
+
+  async secret(ns: string, name: string, data: Record<string, string> = { api_token: 'x' }): Promise<void> {
+    this.memory.world.secrets.push({ namespace: ns, name, data });
+  }
+
+  async secretExists(ns: string, name: string): Promise<boolean> {
+    return this.memory.world.secrets.some((s) => s.namespace === ns && s.name === name);
+  }
+
+  async workload(kind: Kind, ns: string, name: string, secret: string, opts: WorkloadOptions = {}): Promise<void> {
+    const fields = opts.fields ?? [ENV, ENV_FROM, VOLUME];
+    this.memory.world.workloads.push({
+      kind,
+      namespace: ns,
+      name,
+      replicas: kind === 'CronJob' || kind === 'DaemonSet' ? undefined : (opts.replicas ?? 2),
+      refs: Object.fromEntries(fields.map((f) => [f, secret])),
+      ...(opts.onDelete ? { updateStrategy: 'OnDelete' as const } : {}),
+    });
+  }
+
+  async job(ns: string, name: string, secret: string, opts: { suspend?: boolean; ownerCronJob?: string }): Promise<void> {
+    this.memory.world.workloads.push({ kind: 'Job', namespace: ns, name, refs: { [ENV]: secret }, ...(opts.ownerCronJob ? { ownerKind: 'CronJob' as const } : {}) });
+  }
+
+  async refs(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
+    return { ...this.w(kind, ns, name).refs };
+  }
+
+  async replicas(ns: string, name: string): Promise<number | null> {
+    return this.memory.world.workloads.find((x) => x.kind === 'Deployment' && x.namespace === ns && x.name === name)?.replicas ?? null;
+  }
+
+  async deployments(ns: string): Promise<string[]> {
+    return this.memory.world.workloads.filter((x) => x.kind === 'Deployment' && x.namespace === ns).map((x) => x.name).sort();
+  }
+
+  async scale(ns: string, name: string, replicas: number): Promise<void> {
+    this.w('Deployment', ns, name).replicas = replicas;
+  }
+
+  async insertEnvAbove(): Promise<void> {
+    // Fields are kept by meaning in the memory world: an insertion moves nothing.
+  }
+
+  async setField(kind: WorkloadKind, ns: string, name: string, field: string, secret: string): Promise<void> {
+    this.w(kind, ns, name).refs[field] = secret;
+  }
+
+  async bystander(ns: string, name: string, replicas: number): Promise<void> {
+    this.memory.world.workloads.push({ kind: 'Deployment', namespace: ns, name, replicas, refs: { [ENV]: 'unrelated' } });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
+
+function podSpec(secret: string, fields: string[]): k8s.V1PodSpec {
+  const has = (f: string) => fields.includes(f);
+  return {
+    containers: [
+      {
+        name: 'app',
+        image: 'example/auth:1',
+        env: [{ name: 'PLAIN', value: 'x' }, ...(has(ENV) ? [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: secret, key: 'api_token' } } }] : [])],
+        envFrom: has(ENV_FROM) ? [{ secretRef: { name: secret } }] : [],
+      },
+    ],
+    volumes: has(VOLUME) ? [{ name: 'creds', secret: { secretName: secret } }] : [],
+  };
+}
+
+const POD_TEMPLATE_PATH: Record<string, string> = { CronJob: '/spec/jobTemplate/spec/template/spec', Job: '/spec/template/spec' };
+
+export class KubeWorld implements World {
+  readonly name = 'kubernetes';
+  readonly cluster: KubernetesCluster;
+  readonly core: k8s.CoreV1Api;
+  readonly apps: k8s.AppsV1Api;
+  readonly batch: k8s.BatchV1Api;
+
+  constructor(readonly kc: k8s.KubeConfig) {
+    this.cluster = new KubernetesCluster(kc, 3); // small pages: every scan crosses page boundaries
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.batch = kc.makeApiClient(k8s.BatchV1Api);
+  }
+
+  async namespace(ns: string): Promise<void> {
+    await this.core.createNamespace({ body: { metadata: { name: ns } } });
+    // The serviceaccount controller creates `default`; pods wait for it.
+    for (let i = 0; i < 100; i++) {
+      if ((await this.core.listNamespacedServiceAccount({ namespace: ns })).items.some((s) => s.metadata?.name === 'default')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async secret(ns: string, name: string, data: Record<string, string> = { api_token: 'x' }): Promise<void> {
+    await this.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData: data } });
+  }
+
+  async secretExists(ns: string, name: string): Promise<boolean> {
+    try {
+      await this.core.readNamespacedSecret({ namespace: ns, name });
+      return true;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return false;
+      throw err;
+    }
+  }
+
+  async workload(kind: Kind, ns: string, name: string, secret: string, opts: WorkloadOptions = {}): Promise<void> {
+    const spec = podSpec(secret, opts.fields ?? [ENV, ENV_FROM, VOLUME]);
+    const labels = { app: name };
+    const template = { metadata: { labels }, spec };
+    if (kind === 'Deployment') {
+      await this.apps.createNamespacedDeployment({ namespace: ns, body: { metadata: { name }, spec: { replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template } } });
+    } else if (kind === 'StatefulSet') {
+      const updateStrategy = opts.onDelete ? { type: 'OnDelete' } : { type: 'RollingUpdate', rollingUpdate: { partition: opts.partition ?? 0 } };
+      await this.apps.createNamespacedStatefulSet({ namespace: ns, body: { metadata: { name }, spec: { serviceName: name, replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template, updateStrategy } } });
+    } else if (kind === 'DaemonSet') {
+      await this.apps.createNamespacedDaemonSet({ namespace: ns, body: { metadata: { name }, spec: { selector: { matchLabels: labels }, template, ...(opts.onDelete ? { updateStrategy: { type: 'OnDelete' } } : {}) } } });
+    } else {
+      await this.batch.createNamespacedCronJob({ namespace: ns, body: { metadata: { name }, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { ...spec, restartPolicy: 'Never' } } } } } } });
+    }
+  }
+
+  async job(ns: string, name: string, secret: string, opts: { suspend?: boolean; ownerCronJob?: string }): Promise<void> {
+    const ownerReferences = [];
+    if (opts.ownerCronJob) {
+      const cron = await this.batch.readNamespacedCronJob({ namespace: ns, name: opts.ownerCronJob });
+      ownerReferences.push({ apiVersion: 'batch/v1', kind: 'CronJob', name: opts.ownerCronJob, uid: cron.metadata!.uid!, controller: true });
+    }
+    await this.batch.createNamespacedJob({
+      namespace: ns,
+      body: { metadata: { name, ownerReferences }, spec: { suspend: opts.suspend ?? false, template: { spec: { ...podSpec(secret, [ENV]), restartPolicy: 'Never' } } } },
+    });
+  }
+
+  private async read(kind: WorkloadKind, ns: string, name: string): Promise<any> {
+    switch (kind) {
+      case 'Deployment':
+        return this.apps.readNamespacedDeployment({ namespace: ns, name });
+      case 'StatefulSet':
+        return this.apps.readNamespacedStatefulSet({ namespace: ns, name });
+      case 'DaemonSet':
+        return this.apps.readNamespacedDaemonSet({ namespace: ns, name });
+      case 'CronJob':
+        return this.batch.readNamespacedCronJob({ namespace: ns, name });
+      case 'Job':
+        return this.batch.readNamespacedJob({ namespace: ns, name });
+      default:
+        throw new Error(`no reader for ${kind}`);
+    }
+  }
+
+  private async patch(kind: WorkloadKind, ns: string, name: string, body: object[]): Promise<void> {
+    const args = { namespace: ns, name, body };
+    if (kind === 'Deployment') await this.apps.patchNamespacedDeployment(args, jsonPatch);
+    else if (kind === 'StatefulSet') await this.apps.patchNamespacedStatefulSet(args, jsonPatch);
+    else if (kind === 'DaemonSet') await this.apps.patchNamespacedDaemonSet(args, jsonPatch);
+    else if (kind === 'CronJob') await this.batch.patchNamespacedCronJob(args, jsonPatch);
+    else throw new Error(`no patcher for ${kind}`);
+  }
+
+  async refs(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
+    const obj = await this.read(kind, ns, name);
+    return Object.fromEntries(workloadSecretRefs(kind, obj).map((r) => [r.field, r.name]));
+  }
+
+  async replicas(ns: string, name: string): Promise<number | null> {
+    try {
+      return (await this.apps.readNamespacedDeployment({ namespace: ns, name })).spec?.replicas ?? null;
+    } catch (err) {
+      if ((err as { code?: number }).code === 404) return null;
+      throw err;
+    }
+  }
+
+  async deployments(ns: string): Promise<string[]> {
+    return (await this.apps.listNamespacedDeployment({ namespace: ns })).items
+      .filter((d) => !d.metadata?.deletionTimestamp)
+      .map((d) => d.metadata!.name!)
+      .sort();
+  }
+
+  async scale(ns: string, name: string, replicas: number): Promise<void> {
+    await this.patch('Deployment', ns, name, [{ op: 'replace', path: '/spec/replicas', value: replicas }]);
+  }
+
+  async insertEnvAbove(kind: WorkloadKind, ns: string, name: string, envName: string): Promise<void> {
+    const base = POD_TEMPLATE_PATH[kind] ?? '/spec/template/spec';
+    await this.patch(kind, ns, name, [{ op: 'add', path: `${base}/containers/0/env/0`, value: { name: envName, value: 'inserted by someone else' } }]);
+  }
+
+  async setField(kind: WorkloadKind, ns: string, name: string, field: string, secret: string): Promise<void> {
+    const obj = await this.read(kind, ns, name);
+    const ref = workloadSecretRefs(kind, obj).find((r) => r.field === field);
+    if (ref) {
+      await this.patch(kind, ns, name, [{ op: 'replace', path: ref.path, value: secret }]);
+      return;
+    }
+    if (field !== VOLUME) throw new Error(`${field} is not on ${kind} ${ns}/${name}`);
+    const base = POD_TEMPLATE_PATH[kind] ?? '/spec/template/spec';
+    const volume = { name: 'creds', secret: { secretName: secret } };
+    // The apiserver drops an empty list: add the list itself when there is none.
+    const hasVolumes = (await this.read(kind, ns, name)) && JSON.stringify(await this.read(kind, ns, name)).includes('"volumes"');
+    await this.patch(kind, ns, name, [hasVolumes ? { op: 'add', path: `${base}/volumes/-`, value: volume } : { op: 'add', path: `${base}/volumes`, value: [volume] }]);
+  }
+
+  async bystander(ns: string, name: string, replicas: number): Promise<void> {
+    await this.apps.createNamespacedDeployment({
+      namespace: ns,
+      body: { metadata: { name }, spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } },
+    });
+  }
+}

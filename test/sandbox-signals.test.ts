@@ -1,0 +1,164 @@
+// Ctrl-C as a terminal sends it: SIGINT to the whole process group. The sandbox's children are in
+// their own groups, so only rotor's process hears it and stops them in order (etcd last); a second
+// Ctrl-C kills them at once; a parent that dies any other way but SIGKILL takes them along.
+// The shared code is tested with stand-in children (fast, no control plane); `npm run sandbox` with
+// the real etcd, kube-apiserver and kube-controller-manager. The demo's --keep (worker, dev server)
+// uses the same code and is not started here: it would add a minute of CPU for no other path.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { repoRoot } from './helpers/tools';
+
+const PROCESSES = join(repoRoot, 'dist', 'sandbox', 'processes.js');
+
+interface Run {
+  proc: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** A program in its own process group, like a command started from a terminal. */
+function startInOwnGroup(args: string[]): Run {
+  const proc = spawn(process.execPath, args, { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d) => (stdout += d));
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  return { proc, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+async function waitForOutput(run: Run, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(run.stdout());
+    if (match) return match;
+    if (run.proc.exitCode !== null || run.proc.signalCode !== null) assert.fail(`exited before ${pattern}:\n${run.stdout()}\n${run.stderr()}`);
+    if (Date.now() > deadline) assert.fail(`no ${pattern} after ${timeoutMs / 1000} s:\n${run.stdout()}\n${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The terminal's Ctrl-C: SIGINT to every process in the foreground group. */
+function ctrlC(run: Run): void {
+  process.kill(-run.proc.pid!, 'SIGINT');
+}
+
+async function exitsWithin(run: Run, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; seconds: number }> {
+  const t0 = Date.now();
+  const timeout = new Promise<null>((r) => setTimeout(() => r(null), ms).unref());
+  const exit = await Promise.race([run.exited, timeout]);
+  if (!exit) {
+    process.kill(-run.proc.pid!, 'SIGKILL');
+    assert.fail(`still running ${ms / 1000} s after Ctrl-C:\n${run.stderr()}`);
+  }
+  return { ...exit, seconds: (Date.now() - t0) / 1000 };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Every pid gone; an orphan may take a moment to be reaped by init. */
+async function assertGone(pids: Record<string, number>): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (Object.values(pids).some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const left = Object.entries(pids).filter(([, pid]) => isAlive(pid));
+  for (const [, pid] of left) process.kill(pid, 'SIGKILL');
+  assert.deepEqual(left, [], 'no child process is left running');
+}
+
+/** Lines `stopping <name> (pid N)` in the order printed. */
+function stopOrder(stderr: string): string[] {
+  return [...stderr.matchAll(/stopping (.+?) \(pid \d+\)/g)].map((m) => m[1]);
+}
+
+/**
+ * A parent with three stand-in children (named like the control plane's, started in its order) and
+ * one that ignores SIGTERM. A child that hears the terminal's SIGINT says so.
+ */
+function standInParent(opts: { handleSignals: boolean; stubborn: boolean }): Run {
+  const child = (name: string, ignoreTerm: boolean) =>
+    `spawnChild(${JSON.stringify(name)}, process.execPath, ['-e', ${JSON.stringify(
+      `process.on('SIGINT', () => console.error('${name} heard SIGINT'));` +
+        (ignoreTerm ? `process.on('SIGTERM', () => undefined);` : `process.on('SIGTERM', () => setTimeout(() => process.exit(0), 100));`) +
+        'setInterval(() => undefined, 1000);',
+    )}], { stdio: ['ignore', 'inherit', 'inherit'] });`;
+  const script = [
+    `const { spawnChild, childPids, onShutdownSignals } = require(${JSON.stringify(PROCESSES)});`,
+    `const log = (l) => process.stderr.write('[parent] ' + l + '\\n');`,
+    child('etcd', false),
+    child('kube-apiserver', false),
+    child('kube-controller-manager', opts.stubborn),
+    opts.handleSignals ? `onShutdownSignals(async () => log('stopping what the program knows'), log);` : '',
+    `setTimeout(() => console.log('ready ' + JSON.stringify(childPids())), 300);`,
+    'setInterval(() => undefined, 1000);',
+  ].join('\n');
+  return startInOwnGroup(['-e', script]);
+}
+
+describe('shutdown on Ctrl-C (sandbox/processes.ts, stand-in children)', () => {
+  it('stops the children newest first, SIGKILLs one that ignores SIGTERM after the grace, and exits 130', async () => {
+    const run = standInParent({ handleSignals: true, stubborn: true });
+    const pids = JSON.parse((await waitForOutput(run, /^ready (.*)$/m, 20_000))[1]) as Record<string, number>;
+    assert.equal(Object.keys(pids).length, 3);
+    ctrlC(run);
+    const exit = await exitsWithin(run, 30_000);
+    assert.equal(exit.code, 130, run.stderr());
+    assert.deepEqual(stopOrder(run.stderr()), ['kube-controller-manager', 'kube-apiserver', 'etcd']);
+    assert.match(run.stderr(), /kube-controller-manager \(pid \d+\) did not stop within 5 s: SIGKILL/);
+    assert.ok(!/heard SIGINT/.test(run.stderr()), `a child heard the terminal's SIGINT:\n${run.stderr()}`);
+    await assertGone(pids);
+  });
+
+  it('a second Ctrl-C kills every child at once', async () => {
+    const run = standInParent({ handleSignals: true, stubborn: true });
+    const pids = JSON.parse((await waitForOutput(run, /^ready (.*)$/m, 20_000))[1]) as Record<string, number>;
+    ctrlC(run);
+    for (let i = 0; i < 50 && !/stopping kube-controller-manager/.test(run.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
+    ctrlC(run);
+    const exit = await exitsWithin(run, 30_000);
+    assert.equal(exit.code, 130);
+    assert.match(run.stderr(), /SIGINT again: killing everything now/);
+    assert.ok(exit.seconds < 4, `exited ${exit.seconds} s after the second Ctrl-C, not waiting out the 5 s grace`);
+    await assertGone(pids);
+  });
+
+  it('a parent that does not handle the signal still dies by it and takes its children along', async () => {
+    const run = standInParent({ handleSignals: false, stubborn: true });
+    const pids = JSON.parse((await waitForOutput(run, /^ready (.*)$/m, 20_000))[1]) as Record<string, number>;
+    ctrlC(run);
+    const exit = await exitsWithin(run, 30_000);
+    assert.equal(exit.signal, 'SIGINT');
+    await assertGone(pids);
+  });
+});
+
+describe('npm run sandbox on Ctrl-C (real control plane)', () => {
+  it('prints its child pids, then stops simulator, controller-manager, apiserver and etcd in order, leaving nothing running', async () => {
+    assert.ok(existsSync(join(repoRoot, 'dist', 'sandbox', 'main.js')), 'compile first: npx tsc -p tsconfig.json');
+    const run = startInOwnGroup([join('dist', 'sandbox', 'main.js')]);
+    const [, listed] = await waitForOutput(run, /^pids: (.*) \(rotor \d+\)$/m, 180_000);
+    const pids = Object.fromEntries(listed.split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+    assert.deepEqual(Object.keys(pids).sort(), ['etcd', 'kube-apiserver', 'kube-controller-manager']);
+    for (const [name, pid] of Object.entries(pids)) assert.ok(isAlive(pid), `${name} (pid ${pid}) runs before Ctrl-C`);
+    const dir = /^logs: (.*)\/logs;/m.exec(run.stdout())![1];
+
+    ctrlC(run);
+    const exit = await exitsWithin(run, 30_000);
+    assert.equal(exit.code, 130, run.stderr());
+    assert.match(run.stderr(), /stopping the pod simulator/);
+    assert.deepEqual(stopOrder(run.stderr()), ['kube-controller-manager', 'kube-apiserver', 'etcd']);
+    assert.ok(run.stderr().indexOf('stopping the pod simulator') < run.stderr().indexOf('stopping kube-controller-manager'));
+    await assertGone(pids);
+    assert.ok(!existsSync(dir), `${dir} (certificates, etcd data) is removed`);
+  });
+});

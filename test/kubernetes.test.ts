@@ -76,11 +76,12 @@ async function namespace(name: string): Promise<void> {
   }
 }
 
-async function waitReady(ns: string, names: { kind: 'Deployment'; name: string }[], timeoutMs = 60_000) {
+async function waitReady(ns: string, names: { kind: 'Deployment'; name: string }[], timeoutMs = 60_000, version?: string) {
   const uses = names.map((n) => ({ ...n, namespace: ns, fields: [] }));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const state = await cluster.rolloutState(ns, uses);
+    // With the new version, the rotation's green copies are waited for too, as the workflow does.
+    const state = await cluster.rolloutState(ns, uses, version);
     if (state.ready || state.failed) return state;
     if (Date.now() > deadline) return state;
     await new Promise((r) => setTimeout(r, 250));
@@ -268,7 +269,7 @@ describe('KubernetesCluster', () => {
     let records: Awaited<ReturnType<typeof cluster.switchWorkloads>> = [];
     for (const weight of [25, 50, 100]) {
       records = await cluster.switchWorkloads({ stage: 'canary', namespace: 'canary', workloads: [use], from: OLD, to: NEW, strategy: 'canary', weightPercent: weight });
-      const state = await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }]);
+      const state = await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }], 60_000, NEW);
       assert.equal(state.ready, true, state.message);
       const blue = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api' });
       const green = await apps.readNamespacedDeployment({ namespace: 'canary', name: greenName('auth-api', NEW) });

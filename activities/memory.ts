@@ -123,7 +123,9 @@ export class MemoryCluster implements ClusterPort {
 
   async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {
     const held = this.world.workloads.filter((w) => w.namespace === namespace && holds(w));
-    const version = newestVersion(held.flatMap((w) => Object.values(w.refs)).filter((name) => name === secret || parseVersionName(name, secret)), secret);
+    const isVersion = (name: string) => name === secret || parseVersionName(name, secret) !== null;
+    const templates = held.filter((w) => switchable(w) && Object.values(w.refs).some(isVersion));
+    const version = newestVersion((templates.length ? templates : held).flatMap((w) => Object.values(w.refs)).filter(isVersion), secret);
     if (!version) return { version: null, workloads: [] };
     return { version, workloads: held.filter((w) => switchable(w) && this.fieldsNaming(w, version).length).map((w) => this.use(w, version)) };
   }

@@ -69,7 +69,9 @@ export class KubernetesCluster implements ClusterPort {
   async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {
     const isVersion = (name: string) => name === secret || parseVersionName(name, secret) !== null;
     const found = await this.scan(namespace, isVersion);
-    const version = newestVersion(found.flatMap((f) => f.refs.map((r) => r.name)), secret);
+    // Judged by the templates rotor would switch; pods of a rollout in progress (or Jobs) only when nothing else uses it.
+    const switchable = found.filter((f) => f.switchable);
+    const version = newestVersion((switchable.length ? switchable : found).flatMap((f) => f.refs.map((r) => r.name)), secret);
     const workloads = found.filter((f) => f.switchable && f.refs.some((r) => r.name === version)).map((f) => use(f, namespace, (n) => n === version));
     return { version, workloads };
   }

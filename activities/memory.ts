@@ -18,8 +18,10 @@ import {
   isCanaryCopy,
   ownershipKey,
   ownsGreen,
+  previousCanaryWeight,
   readOwnership,
-  replicasToRestore,
+  replicasAtLastStep,
+  replicasOnRevert,
   type OwnershipRecord,
 } from './kubernetes/ownership';
 import type { ClusterPort, MetricsPort, RolloutState, StoredVersion, VersionSpec } from './ports';
@@ -162,12 +164,10 @@ export class MemoryCluster implements ClusterPort {
     for (const f of moved) w.refs[f] = to;
     const fields = [...new Set([...(owned?.fields ?? []), ...moved])];
     let replicas = owned?.replicas;
-    if (restoreReplicas && replicas && !replicas.released) {
-      const restore = replicasToRestore(w.replicas ?? 1, replicas);
-      if (restore !== null) {
-        w.replicas = restore;
-        replicas = { before: replicas.before, wrote: restore };
-      } else if ((w.replicas ?? 1) !== replicas.wrote) replicas = { ...replicas, released: true };
+    if (restoreReplicas) {
+      const last = replicasAtLastStep(w.replicas ?? 1, replicas);
+      if (last.set !== null) w.replicas = last.set;
+      replicas = last.replicas;
     }
     this.setRecord(w, to, { from, to, fields, ...(replicas ? { replicas } : {}) });
     return fields;
@@ -186,8 +186,7 @@ export class MemoryCluster implements ClusterPort {
     const { from, to } = request;
     const weight = request.weightPercent ?? 100;
     const green = this.ownedGreen(blue, to);
-    const a = green?.annotations ?? {};
-    const previousWeight = request.previousWeightPercent ?? (green ? Number(a[ANNOTATION_WEIGHT] === String(weight) ? a[ANNOTATION_PREVIOUS_WEIGHT] : a[ANNOTATION_WEIGHT]) || 0 : 0);
+    const previousWeight = previousCanaryWeight(green ? (green.annotations ?? {}) : null, weight, request.previousWeightPercent);
     const owned = readOwnership(blue.annotations, to);
     const original = owned?.replicas?.before ?? blue.replicas ?? 1;
     const base = { namespace: blue.namespace, kind: blue.kind, name: blue.name, from, to };
@@ -245,13 +244,9 @@ export class MemoryCluster implements ClusterPort {
       const fields = (owned?.fields ?? []).filter((f) => w.refs[f] === newVersion);
       for (const f of fields) w.refs[f] = previous;
       const record: SwitchRecord = { namespace, kind: w.kind, name: w.name, from: newVersion, to: previous, fields };
-      if (owned?.replicas) {
-        const restore = replicasToRestore(w.replicas ?? 1, owned.replicas);
-        if (restore !== null) {
-          w.replicas = restore;
-          record.replicas = { restored: restore };
-        } else if ((w.replicas ?? 1) !== owned.replicas.before) record.replicas = { left: w.replicas ?? 1, wrote: owned.replicas.wrote };
-      }
+      const { set, outcome } = replicasOnRevert(w.replicas ?? 1, owned?.replicas);
+      if (set !== null) w.replicas = set;
+      if (outcome) record.replicas = outcome;
       this.setRecord(w, newVersion, null);
       let greenRemoved = false;
       if (w.kind === 'Deployment') greenRemoved = this.removeGreen(w, newVersion);

@@ -406,6 +406,22 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     }
   }
 
+  /** Tell the store the new version's outcome; on commit, what rotor switched comes off its records. */
+  function finalize(outcome: 'committed' | 'failed'): Promise<void> {
+    const summary = outcome === 'committed' ? `make ${status.newVersion} current` : `mark ${status.newVersion} failed`;
+    return acts.finalizeVersion.executeWithOptions({ ...quick, summary }, [
+      {
+        secret: plan.secret,
+        version: status.newVersion!,
+        previousVersion: status.previousVersion,
+        store: plan.store,
+        namespaces: plan.stages.map((s) => s.namespace),
+        outcome,
+        ...(outcome === 'committed' ? { switched: status.switched } : {}),
+      },
+    ]);
+  }
+
   /** One stage's revert; with the patch, it keeps trying for ROLLBACK_PERSISTENCE_MS, each failed hour in status. */
   async function revertStage(undo: Undo, previous: string): Promise<SwitchRecord[]> {
     const { stage } = undo;
@@ -466,16 +482,7 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         }
       }
       try {
-        await acts.finalizeVersion.executeWithOptions({ ...quick, summary: `mark ${status.newVersion} failed` }, [
-          {
-            secret: plan.secret,
-            version: status.newVersion!,
-            previousVersion: status.previousVersion,
-            store: plan.store,
-            namespaces: plan.stages.map((s) => s.namespace),
-            outcome: 'failed',
-          },
-        ]);
+        await finalize('failed');
       } catch (err) {
         status.leftovers.push(`store: could not mark ${status.newVersion} failed (${describeError(err)}); the previous version is still current`);
       }
@@ -648,17 +655,7 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
 
   // The new version is proven everywhere: make it current in the store, keep the old one for a while.
   try {
-    await acts.finalizeVersion.executeWithOptions({ ...quick, summary: `make ${status.newVersion} current` }, [
-      {
-        secret: plan.secret,
-        version: status.newVersion!,
-        previousVersion: status.previousVersion,
-        store: plan.store,
-        namespaces: plan.stages.map((s) => s.namespace),
-        outcome: 'committed',
-        switched: status.switched,
-      },
-    ]);
+    await finalize('committed');
   } catch (err) {
     if (isCancellation(err)) throw err;
     status.leftovers.push(`${status.newVersion} runs in ${plan.stages.map((s) => s.namespace).join(', ')} but the store was not told it is current; the previous version is kept`);

@@ -17,6 +17,7 @@ import {
   canaryShare,
   greenName,
   ownsGreen,
+  previousCanaryWeight,
   readOwnership,
 } from './ownership';
 import { revertObject, scaleBlue, switchObject, type RevertOutcome, type SwitchOutcome } from './patching';
@@ -82,10 +83,7 @@ export class Canary {
       throw toRotorError(err, 'read', `Deployment ${namespace}/${blueName}`);
     }
     const green = await this.readGreen(namespace, blueName, to);
-    const annotations = green?.metadata?.annotations ?? {};
-    // A retried step finds green already at this weight: the step before it is what green recorded then.
-    const previousWeight =
-      input.previousWeightPercent ?? (green ? Number(annotations[ANNOTATION_WEIGHT] === String(weightPercent) ? annotations[ANNOTATION_PREVIOUS_WEIGHT] : annotations[ANNOTATION_WEIGHT]) || 0 : 0);
+    const previousWeight = previousCanaryWeight(green ? (green.metadata?.annotations ?? {}) : null, weightPercent, input.previousWeightPercent);
     const owned = readOwnership(blue.metadata?.annotations, to);
     const original = owned?.replicas?.before ?? blue.spec?.replicas ?? 1;
     if (weightPercent >= 100) {

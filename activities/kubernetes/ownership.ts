@@ -84,3 +84,30 @@ export function replicasToRestore(current: number, record: OwnershipRecord['repl
   if (!record || record.released || current !== record.wrote || current === record.before) return null;
   return record.before;
 }
+
+/** At a canary's last step blue gets its replicas back, if rotor still owns them; otherwise it lets go of them. */
+export function replicasAtLastStep(current: number, record: OwnershipRecord['replicas'] | undefined): { replicas: OwnershipRecord['replicas']; set: number | null } {
+  if (!record || record.released) return { replicas: record, set: null };
+  const restore = replicasToRestore(current, record);
+  if (restore !== null) return { replicas: { before: record.before, wrote: restore }, set: restore };
+  return { replicas: current === record.wrote ? record : { ...record, released: true }, set: null };
+}
+
+/** On revert: the count to set (or null), and what became of the replicas, for the rollback's report. */
+export function replicasOnRevert(current: number, record: OwnershipRecord['replicas'] | undefined): { set: number | null; outcome?: { restored: number } | { left: number; wrote: number } } {
+  if (!record) return { set: null };
+  const restore = replicasToRestore(current, record);
+  if (restore !== null) return { set: restore, outcome: { restored: restore } };
+  return current !== record.before ? { set: null, outcome: { left: current, wrote: record.wrote } } : { set: null };
+}
+
+/**
+ * The step before this canary step: as the workflow says, or, from an older release, as green recorded
+ * it (a retried step finds green already at this weight, and the step before it is what green noted then).
+ */
+export function previousCanaryWeight(greenAnnotations: Record<string, string> | null | undefined, weight: number, given?: number): number {
+  if (given !== undefined) return given;
+  if (!greenAnnotations) return 0;
+  const recorded = greenAnnotations[ANNOTATION_WEIGHT] === String(weight) ? greenAnnotations[ANNOTATION_PREVIOUS_WEIGHT] : greenAnnotations[ANNOTATION_WEIGHT];
+  return Number(recorded) || 0;
+}

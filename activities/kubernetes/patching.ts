@@ -4,7 +4,7 @@
 import type { WorkloadKind } from '../../workflows/plan';
 import { RotorError } from '../errors';
 import { statusCode, toRotorError, type KindApi, type Obj } from './kinds';
-import { blueReplicasAt, ownershipKey, readOwnership, replicasToRestore, type OwnershipRecord } from './ownership';
+import { blueReplicasAt, ownershipKey, readOwnership, replicasAtLastStep, replicasOnRevert, type OwnershipRecord } from './ownership';
 import { pointerSegment, refsTo, resolveField } from './refs';
 
 const PATCH_ATTEMPTS = 6;
@@ -53,6 +53,14 @@ export async function patchOwned<T>(api: KindApi, kind: WorkloadKind, namespace:
   }
 }
 
+/** Set replicas only if they are still what was read. */
+function replicaOps(current: number, set: number): object[] {
+  return [
+    { op: 'test', path: '/spec/replicas', value: current },
+    { op: 'replace', path: '/spec/replicas', value: set },
+  ];
+}
+
 function replaceOps(paths: string[], from: string, to: string): object[] {
   return paths.flatMap((path) => [
     { op: 'test', path, value: from },
@@ -76,12 +84,10 @@ export function switchObject(api: KindApi, kind: WorkloadKind, namespace: string
     const fields = [...new Set([...(owned?.fields ?? []), ...refs.map((r) => r.field)])];
     const ops = replaceOps(refs.map((r) => r.path), from, to);
     let replicas = owned?.replicas;
-    if (restoreReplicas && replicas && !replicas.released) {
-      const restore = replicasToRestore(obj.spec?.replicas ?? 1, replicas);
-      if (restore !== null) {
-        ops.push({ op: 'test', path: '/spec/replicas', value: obj.spec?.replicas }, { op: 'replace', path: '/spec/replicas', value: restore });
-        replicas = { before: replicas.before, wrote: restore };
-      } else if ((obj.spec?.replicas ?? 1) !== replicas.wrote) replicas = { ...replicas, released: true };
+    if (restoreReplicas) {
+      const last = replicasAtLastStep(obj.spec?.replicas ?? 1, replicas);
+      if (last.set !== null) ops.push(...replicaOps(obj.spec?.replicas ?? 1, last.set));
+      replicas = last.replicas;
     }
     const record: OwnershipRecord = { from, to, fields, ...(replicas ? { replicas } : {}) };
     return { ops, record, result: { fields, replicas } };
@@ -93,7 +99,7 @@ export function scaleBlue(api: KindApi, namespace: string, name: string, from: s
   return patchOwned(api, 'Deployment', namespace, name, to, (obj, owned) => {
     const current = obj.spec?.replicas ?? 1;
     const { replicas, set } = blueReplicasAt(current, owned?.replicas, previousWeight);
-    const ops = set === null ? [] : [{ op: 'test', path: '/spec/replicas', value: current }, { op: 'replace', path: '/spec/replicas', value: set }];
+    const ops = set === null ? [] : replicaOps(current, set);
     const fields = owned?.fields ?? [];
     return { ops, record: { from, to, fields, replicas }, result: { fields, replicas } };
   });
@@ -117,16 +123,10 @@ export function revertObject(api: KindApi, kind: WorkloadKind, namespace: string
     const moved = fields.filter((f) => resolveField(kind, obj, f, newVersion).length > 0);
     const paths = [...new Set(fields.flatMap((f) => resolveField(kind, obj, f, newVersion)))];
     const ops = replaceOps(paths, newVersion, previous);
-    const result: RevertOutcome = { fields: moved };
-    if (owned?.replicas) {
-      const current = obj.spec?.replicas ?? 1;
-      const restore = replicasToRestore(current, owned.replicas);
-      if (restore !== null) {
-        ops.push({ op: 'test', path: '/spec/replicas', value: current }, { op: 'replace', path: '/spec/replicas', value: restore });
-        result.replicas = { restored: restore };
-      } else if (current !== owned.replicas.before) result.replicas = { left: current, wrote: owned.replicas.wrote };
-    }
-    return { ops, record: null, result };
+    const current = obj.spec?.replicas ?? 1;
+    const { set, outcome } = replicasOnRevert(current, owned?.replicas);
+    if (set !== null) ops.push(...replicaOps(current, set));
+    return { ops, record: null, result: { fields: moved, ...(outcome ? { replicas: outcome } : {}) } };
   });
 }
 

@@ -21,6 +21,7 @@ import {
   previousCanaryWeight,
   readOwnership,
   replicasAtLastStep,
+  replicasHeldByOther,
   replicasOnRevert,
   type OwnershipRecord,
 } from './kubernetes/ownership';
@@ -205,7 +206,7 @@ export class MemoryCluster implements ClusterPort {
       const refs = Object.fromEntries(Object.entries(blue.refs).map(([f, n]) => [f, n === from ? to : n]));
       this.world.workloads.push({ kind: 'Deployment', namespace: blue.namespace, name, replicas: greenReplicas, refs, annotations: { ...annotations, ...(request.rotationId ? { [ANNOTATION_ROTATION]: request.rotationId } : {}) } });
     }
-    const { replicas, set } = blueReplicasAt(blue.replicas ?? 1, owned?.replicas, previousWeight);
+    const { replicas, set } = blueReplicasAt(blue.replicas ?? 1, owned?.replicas, previousWeight, replicasHeldByOther(blue.annotations, to));
     if (set !== null) blue.replicas = set;
     this.setRecord(blue, to, { from, to, fields: owned?.fields ?? [], replicas });
     return { ...base, fields: owned?.fields ?? [], canary: { green: name, weightPercent: weight, blueReplicas: replicas?.wrote ?? blue.replicas ?? original, greenReplicas, originalReplicas: original } };

@@ -206,9 +206,17 @@ for (const [label, make] of worlds) {
       const greenB = greenName('web', OTHER_NEW);
       assert.notEqual(greenA, greenB);
       assert.deepEqual((await w.refs('Deployment', ns, greenB))[VOLUME], OTHER_NEW, 'the second canary runs its own new value');
+      await canary(w, ns, a, 50, 25);
+      await canary(w, ns, b, 50, 25, OTHER_NEW, OTHER_OLD);
+      assert.equal(await w.replicas(ns, 'web'), 3, 'blue gave up one replica, once: replicas have one owner at a time');
+      assert.deepEqual([await w.replicas(ns, greenA), await w.replicas(ns, greenB)], [2, 2]);
       await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: [b], from: OTHER_NEW, to: OTHER_OLD, records: [] });
       assert.deepEqual(await w.deployments(ns), ['web', greenA].sort(), "the first rotation's canary survives the second one's rollback");
-      assert.equal(await w.replicas(ns, greenA), 1);
+      assert.equal(await w.replicas(ns, greenA), 2);
+      assert.equal(await w.replicas(ns, 'web'), 3, "the first rotation's replicas stay as it set them");
+      await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: [a], from: NEW, to: OLD, records: [] });
+      assert.equal(await w.replicas(ns, 'web'), 4);
+      assert.deepEqual(await w.deployments(ns), ['web']);
       // The first rotation's green copy still holds the other Secret's previous version: never deleted under it.
       assert.equal((await w.cluster.deleteUnreferenced(ns, OTHER_OLD)).deleted, false);
     });

@@ -67,12 +67,28 @@ export function canaryShare(original: number, weightPercent: number): number {
   return weightPercent <= 0 ? 0 : Math.min(original, Math.max(1, Math.ceil((original * weightPercent) / 100)));
 }
 
+/** Whether another rotation's canary holds this object's replicas now: replicas have one owner at a time. */
+export function replicasHeldByOther(annotations: Record<string, string> | undefined, to: string): boolean {
+  const mine = ownershipKey(to);
+  return Object.entries(annotations ?? {}).some(([key, raw]) => {
+    if (key === mine || !key.startsWith('rotor.dev/switch-')) return false;
+    try {
+      const replicas = (JSON.parse(raw) as OwnershipRecord).replicas;
+      return !!replicas && !replicas.released;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /**
  * Blue's replicas at a canary step: it gives up only what green proved at the previous step, and
  * only while it still holds what rotor wrote (an HPA or operator who scaled it since owns it again).
+ * While another rotation's canary holds them, this one leaves them alone: its green only adds capacity.
  */
-export function blueReplicasAt(current: number, record: OwnershipRecord['replicas'] | undefined, previousWeight: number): { replicas: OwnershipRecord['replicas']; set: number | null } {
+export function blueReplicasAt(current: number, record: OwnershipRecord['replicas'] | undefined, previousWeight: number, heldByOther = false): { replicas: OwnershipRecord['replicas']; set: number | null } {
   const before = record?.before ?? current;
+  if (!record && heldByOther) return { replicas: { before: current, wrote: current, released: true }, set: null };
   if (record?.released) return { replicas: record, set: null };
   if (record && current !== record.wrote) return { replicas: { ...record, released: true }, set: null };
   const target = before - canaryShare(before, previousWeight);

@@ -4,7 +4,7 @@
 import type { WorkloadKind } from '../../workflows/plan';
 import { RotorError } from '../errors';
 import { statusCode, toRotorError, type KindApi, type Obj } from './kinds';
-import { blueReplicasAt, ownershipKey, readOwnership, replicasAtLastStep, replicasOnRevert, type OwnershipRecord } from './ownership';
+import { blueReplicasAt, ownershipKey, readOwnership, replicasAtLastStep, replicasHeldByOther, replicasOnRevert, type OwnershipRecord } from './ownership';
 import { pointerSegment, refsTo, resolveField } from './refs';
 
 const PATCH_ATTEMPTS = 6;
@@ -98,7 +98,7 @@ export function switchObject(api: KindApi, kind: WorkloadKind, namespace: string
 export function scaleBlue(api: KindApi, namespace: string, name: string, from: string, to: string, previousWeight: number): Promise<SwitchOutcome> {
   return patchOwned(api, 'Deployment', namespace, name, to, (obj, owned) => {
     const current = obj.spec?.replicas ?? 1;
-    const { replicas, set } = blueReplicasAt(current, owned?.replicas, previousWeight);
+    const { replicas, set } = blueReplicasAt(current, owned?.replicas, previousWeight, replicasHeldByOther(obj.metadata?.annotations, to));
     const ops = set === null ? [] : replicaOps(current, set);
     const fields = owned?.fields ?? [];
     return { ops, record: { from, to, fields, replicas }, result: { fields, replicas } };

@@ -15,7 +15,14 @@ function walk(dir) {
   });
 }
 
-const filters = process.argv.slice(2);
+// --scenarios=N: the randomized invariant test with N scenarios on the apiserver (5N on memory), no time limit.
+const scenarios = process.argv.find((a) => a.startsWith('--scenarios='))?.split('=')[1];
+if (scenarios !== undefined && !(Number(scenarios) > 0)) {
+  console.error(`--scenarios needs a positive number, e.g. --scenarios=200 (found: ${scenarios})`);
+  process.exit(2);
+}
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('--scenarios='));
+if (scenarios && filters.length === 0) filters.push('invariants');
 const files = walk(testDir)
   .sort()
   .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)));
@@ -24,5 +31,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.error(`[tests] ${files.length} file(s): ${files.map((f) => relative(testDir, f)).join(', ')}`);
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=240000', ...files], { stdio: 'inherit', cwd: root });
+const timeout = scenarios ? [] : ['--test-timeout=240000'];
+const env = scenarios ? { ...process.env, ROTOR_SCENARIOS: scenarios } : process.env;
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...timeout, ...files], { stdio: 'inherit', cwd: root, env });
 process.exit(result.status ?? 1);

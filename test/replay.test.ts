@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Worker } from '@temporalio/worker';
-import { quietRuntime, workflowBundle } from './helpers/env';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { quietLogger, quietRuntime, workflowBundle } from './helpers/env';
 import { repoRoot } from './helpers/tools';
 
 const dir = join(repoRoot, 'test', 'history_files');
@@ -22,4 +23,31 @@ describe('replay of recorded histories', () => {
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${file}`);
     });
   }
+});
+
+describe('replay catches a workflow change made without patched()', () => {
+  // One new command (a timer) at the start of every rotation, as a careless edit would add it.
+  const anchor = 'record(`rotation of ${plan.secret} requested by';
+  const bundleWith = (replace: string) =>
+    bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      logger: quietLogger,
+      webpackConfigHook: (config) => {
+        config.module!.rules!.push({ test: /rotation\.js$/, use: [{ loader: require.resolve('./helpers/mutate-loader'), options: { find: anchor, replace } }] });
+        return config;
+      },
+    });
+  const history = () => JSON.parse(readFileSync(join(dir, 'completed-canary-approval-v3.json'), 'utf8'));
+
+  it('fails to replay a recorded history when a command is added without patched()', async () => {
+    quietRuntime();
+    const bundle = await bundleWith(`await (0, workflow_1.sleep)(1);\n    ${anchor}`);
+    await assert.rejects(Worker.runReplayHistory({ workflowBundle: bundle }, history(), 'replay-unpatched'), (err: unknown) => err instanceof DeterminismViolationError);
+  });
+
+  it('replays the same change guarded by patched()', async () => {
+    quietRuntime();
+    const bundle = await bundleWith(`if ((0, workflow_1.patched)('replay-test-change')) await (0, workflow_1.sleep)(1);\n    ${anchor}`);
+    await Worker.runReplayHistory({ workflowBundle: bundle }, history(), 'replay-patched');
+  });
 });

@@ -37,6 +37,7 @@ export interface World {
   /** Field (by meaning) -> Secret name, as the workload's spec says now. */
   refs(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>>;
   replicas(ns: string, name: string): Promise<number | null>;
+  annotations(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>>;
   deployments(ns: string): Promise<string[]>;
   /** Someone else's edits. */
   scale(ns: string, name: string, replicas: number): Promise<void>;
@@ -90,6 +91,10 @@ export class MemoryWorld implements World {
 
   async replicas(ns: string, name: string): Promise<number | null> {
     return this.memory.world.workloads.find((x) => x.kind === 'Deployment' && x.namespace === ns && x.name === name)?.replicas ?? null;
+  }
+
+  async annotations(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
+    return { ...this.w(kind, ns, name).annotations };
   }
 
   async deployments(ns: string): Promise<string[]> {
@@ -236,6 +241,10 @@ export class KubeWorld implements World {
       if ((err as { code?: number }).code === 404) return null;
       throw err;
     }
+  }
+
+  async annotations(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
+    return { ...(await this.read(kind, ns, name)).metadata?.annotations };
   }
 
   async deployments(ns: string): Promise<string[]> {

@@ -90,7 +90,8 @@ function standInParent(opts: { handleSignals: boolean; stubborn: boolean }): Run
     `spawnChild(${JSON.stringify(name)}, process.execPath, ['-e', ${JSON.stringify(
       `process.on('SIGINT', () => console.error('${name} heard SIGINT'));` +
         (ignoreTerm ? `process.on('SIGTERM', () => undefined);` : `process.on('SIGTERM', () => setTimeout(() => process.exit(0), 100));`) +
-        'setInterval(() => undefined, 1000);',
+        'setInterval(() => undefined, 1000);' +
+        `console.error('${name} up');`,
     )}], { stdio: ['ignore', 'inherit', 'inherit'] });`;
   const script = [
     `const { spawnChild, childPids, onShutdownSignals } = require(${JSON.stringify(PROCESSES)});`,
@@ -105,10 +106,21 @@ function standInParent(opts: { handleSignals: boolean; stubborn: boolean }): Run
   return startInOwnGroup(['-e', script]);
 }
 
+/** The stand-in's child pids, once every child has its signal handlers in place (a slow machine may take a while). */
+async function standInReady(run: Run): Promise<Record<string, number>> {
+  const pids = JSON.parse((await waitForOutput(run, /^ready (.*)$/m, 20_000))[1]) as Record<string, number>;
+  const deadline = Date.now() + 20_000;
+  while (!Object.keys(pids).every((name) => new RegExp(`^${name} up$`, 'm').test(run.stderr()))) {
+    if (Date.now() > deadline) assert.fail(`the stand-in children did not all start:\n${run.stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return pids;
+}
+
 describe('shutdown on Ctrl-C (sandbox/processes.ts, stand-in children)', () => {
   it('stops the children newest first, SIGKILLs one that ignores SIGTERM after the grace, and exits 130', async () => {
     const run = standInParent({ handleSignals: true, stubborn: true });
-    const pids = JSON.parse((await waitForOutput(run, /^ready (.*)$/m, 20_000))[1]) as Record<string, number>;
+    const pids = await standInReady(run);
     assert.equal(Object.keys(pids).length, 3);
     ctrlC(run);
     const exit = await exitsWithin(run, 30_000);
@@ -121,7 +133,7 @@ describe('shutdown on Ctrl-C (sandbox/processes.ts, stand-in children)', () => {
 
   it('a second Ctrl-C kills every child at once', async () => {
     const run = standInParent({ handleSignals: true, stubborn: true });
-    const pids = JSON.parse((await waitForOutput(run, /^ready (.*)$/m, 20_000))[1]) as Record<string, number>;
+    const pids = await standInReady(run);
     ctrlC(run);
     for (let i = 0; i < 50 && !/stopping kube-controller-manager/.test(run.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
     ctrlC(run);
@@ -134,7 +146,7 @@ describe('shutdown on Ctrl-C (sandbox/processes.ts, stand-in children)', () => {
 
   it('a parent that does not handle the signal still dies by it and takes its children along', async () => {
     const run = standInParent({ handleSignals: false, stubborn: true });
-    const pids = JSON.parse((await waitForOutput(run, /^ready (.*)$/m, 20_000))[1]) as Record<string, number>;
+    const pids = await standInReady(run);
     ctrlC(run);
     const exit = await exitsWithin(run, 30_000);
     assert.equal(exit.signal, 'SIGINT');

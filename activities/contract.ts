@@ -1,6 +1,8 @@
 // The activities the workflow may call, as types only (the workflow bundle must not import adapters).
 import type {
   CheckResult,
+  ClaimInput,
+  ClaimResult,
   CompleteCanaryInput,
   CreateVersionInput,
   CreateVersionResult,
@@ -20,6 +22,9 @@ import type {
 } from './types';
 
 export interface RotorActivities {
+  /** One rotation of a Secret per namespace: all of the plan's namespaces, or none. */
+  claimRotation(input: ClaimInput): Promise<ClaimResult>;
+  releaseRotation(input: ClaimInput): Promise<void>;
   discover(input: DiscoverInput): Promise<DiscoveredStage[]>;
   createVersion(input: CreateVersionInput): Promise<CreateVersionResult>;
   switchWorkloads(input: SwitchInput): Promise<SwitchRecord[]>;

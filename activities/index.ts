@@ -5,7 +5,7 @@ import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLim
 import type { RotorActivities } from './contract';
 import { RotorError, toActivityFailure } from './errors';
 import type { RotorDeps } from './ports';
-import type { CheckResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput, SwitchRecord } from './types';
+import type { CheckResult, ClaimResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput, SwitchRecord } from './types';
 
 export type { RotorActivities } from './contract';
 export * from './ports';
@@ -32,9 +32,26 @@ async function pace(ms: number, progress: unknown): Promise<void> {
   ctx.heartbeat(progress);
 }
 
+/**
+ * Whether the rotation that holds a claim still runs, asked of this worker's Temporal namespace; a
+ * holder in another Temporal namespace, or a question that cannot be answered, counts as running.
+ */
+async function askTemporal(holder: string): Promise<boolean> {
+  const ctx = Context.current();
+  const slash = holder.indexOf('/');
+  if (slash < 0 || holder.slice(0, slash) !== ctx.info.workflowNamespace) return true;
+  try {
+    const described = await ctx.client.workflow.getHandle(holder.slice(slash + 1)).describe();
+    return described.status.name === 'RUNNING';
+  } catch (err) {
+    return (err as Error)?.name !== 'WorkflowNotFoundError';
+  }
+}
+
 export function createActivities(deps: RotorDeps): RotorActivities {
   const { cluster, store, metrics } = deps;
   const log = deps.log ?? (() => undefined);
+  const running = deps.rotationRunning ?? askTemporal;
 
   async function guarded<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -46,6 +63,30 @@ export function createActivities(deps: RotorDeps): RotorActivities {
   }
 
   return {
+    claimRotation: (input) =>
+      guarded(`claim the rotation of ${input.secret}`, async () => {
+        const claimed: string[] = [];
+        const refused: ClaimResult['refused'] = [];
+        // In one order for every rotation, so two racing for the same namespaces meet at the first.
+        for (const namespace of [...new Set(input.namespaces)].sort()) {
+          let claim = await cluster.claimRotation(namespace, input.secret, input.holder);
+          if (claim.holder !== input.holder && !(await running(claim.holder))) {
+            log('taking over the claim of a rotation that no longer runs', { namespace, secret: input.secret, holder: claim.holder });
+            claim = await cluster.claimRotation(namespace, input.secret, input.holder, claim.holder);
+          }
+          if (claim.holder === input.holder) claimed.push(namespace);
+          else refused.push({ namespace, holder: claim.holder, since: claim.since });
+        }
+        // All or nothing: a rotation refused anywhere holds nothing.
+        if (refused.length) for (const namespace of claimed) await cluster.releaseRotation(namespace, input.secret, input.holder);
+        return { refused };
+      }),
+
+    releaseRotation: (input) =>
+      guarded(`release the rotation of ${input.secret}`, async () => {
+        for (const namespace of input.namespaces) await cluster.releaseRotation(namespace, input.secret, input.holder);
+      }),
+
     discover: (input) =>
       guarded(`discover workloads using ${input.secret}`, async () => {
         const result: DiscoveredStage[] = [];
@@ -54,7 +95,18 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           const { version: previousVersion, workloads: using } = await cluster.findCurrentUse(stage.namespace, input.secret);
           const listed = stage.workloads;
           const workloads = listed === 'auto' ? using : using.filter((w) => listed.some((l) => l.kind === w.kind && l.name === w.name));
-          const missing = listed === 'auto' ? [] : listed.filter((l) => !using.some((w) => w.kind === l.kind && w.name === l.name)).map((l) => `${l.kind}/${l.name}`);
+          const unmatched = listed === 'auto' ? [] : listed.filter((l) => !using.some((w) => w.kind === l.kind && w.name === l.name));
+          // A listed Job, Pod or Deployment-owned ReplicaSet that does use the version is not "missing":
+          // rotor cannot switch it, and says so.
+          const holders = unmatched.length && previousVersion ? await cluster.findReferences([stage.namespace], previousVersion) : [];
+          const missing: string[] = [];
+          for (const l of unmatched) {
+            if (holders.some((h) => h.kind === l.kind && h.name === l.name)) {
+              refused.push(
+                `${stage.namespace}: ${l.kind}/${l.name} uses ${previousVersion} but cannot be switched (${l.kind === 'ReplicaSet' ? 'its Deployment owns its template: list the Deployment' : 'its pod template is immutable'}); remove it from the stage's workloads — it keeps ${previousVersion} until it is gone, and cleanup waits for it`,
+              );
+            } else missing.push(`${l.kind}/${l.name}`);
+          }
           refused.push(...workloads.filter((w) => w.refusal).map((w) => `${stage.namespace}: ${w.refusal}`));
           result.push({ namespace: stage.namespace, previousVersion, workloads: workloads.map(({ refusal: _, ...w }) => w), missing });
         }

@@ -25,7 +25,7 @@ import {
   replicasOnRevert,
   type OwnershipRecord,
 } from './kubernetes/ownership';
-import type { ClusterPort, MetricsPort, RolloutState, StoredVersion, VersionSpec } from './ports';
+import type { ClusterPort, MetricsPort, RolloutState, RotationClaim, StoredVersion, VersionSpec } from './ports';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from './types';
 
 export interface MemorySecret {
@@ -57,6 +57,8 @@ export interface MemoryWorkload {
 export interface MemoryWorld {
   secrets: MemorySecret[];
   workloads: MemoryWorkload[];
+  /** `<namespace>/<secret>` -> the rotation that holds it (the Kubernetes adapter keeps a Lease). */
+  claims?: Record<string, RotationClaim>;
   /** Query -> a constant value, a sequence (the last repeats), or null for "no data". */
   metrics?: Record<string, number | null | (number | null)[]>;
 }
@@ -122,6 +124,21 @@ export class MemoryCluster implements ClusterPort {
     if (record) annotations[ownershipKey(to)] = JSON.stringify(record);
     else delete annotations[ownershipKey(to)];
     w.annotations = annotations;
+  }
+
+  async claimRotation(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim> {
+    const claims = (this.world.claims ??= {});
+    const key = `${namespace}/${secret}`;
+    const current = claims[key];
+    if (current && current.holder !== holder && current.holder !== replacing) return { ...current };
+    if (current?.holder === holder) return { ...current };
+    claims[key] = { holder, since: new Date().toISOString() };
+    return { ...claims[key] };
+  }
+
+  async releaseRotation(namespace: string, secret: string, holder: string): Promise<void> {
+    const key = `${namespace}/${secret}`;
+    if (this.world.claims?.[key]?.holder === holder) delete this.world.claims[key];
   }
 
   async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {

@@ -25,7 +25,22 @@ export interface RolloutState {
   message: string;
 }
 
+/** Who holds the rotation of a Secret in a namespace (a rotation's workflow id), and since when. */
+export interface RotationClaim {
+  holder: string;
+  since: string | null;
+}
+
 export interface ClusterPort {
+  /**
+   * Claim the rotation of `secret` in `namespace` for `holder`; returns the claim in place afterwards.
+   * It is `holder`'s when the claim was free, already `holder`'s, or held by `replacing` (a holder the
+   * caller found no longer running); of two callers racing, one wins.
+   */
+  claimRotation(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim>;
+  /** Give the claim up if `holder` holds it; another holder's claim is left alone. */
+  releaseRotation(namespace: string, secret: string, holder: string): Promise<void>;
+
   /** The version of `secret` the namespace's workloads use now and the workloads rotor would switch, from one scan. */
   findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }>;
   readVersion(namespace: string, name: string): Promise<StoredVersion | null>;
@@ -70,6 +85,11 @@ export interface RotorDeps {
   cluster: ClusterPort;
   store: SecretStorePort;
   metrics: MetricsPort;
+  /**
+   * Whether the rotation with this workflow id still runs; a claim held by one that does not is
+   * taken over. Default: asks the worker's Temporal client, and says "running" when it cannot tell.
+   */
+  rotationRunning?: (workflowId: string) => Promise<boolean>;
   /** Where logs go; never given a secret value. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }

@@ -19,7 +19,8 @@ export class KubernetesSecretStore implements SecretStorePort {
   }
 
   async markFailed(): Promise<void> {
-    // The Secret's `rotor.dev/state: failed` label, set by the cluster adapter, records it.
+    // Nothing to record: no workload refers to the failed version after the rollback, and the
+    // workflow's status says it failed.
   }
 
   async deleteVersion(): Promise<void> {

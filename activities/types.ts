@@ -158,3 +158,15 @@ export interface CompleteCanaryInput {
   /** The new version, whose green copies go. Absent from older releases (then read from the records). */
   version?: string;
 }
+
+export interface ClaimInput {
+  secret: string;
+  namespaces: string[];
+  /** `<Temporal namespace>/<workflow id>` of the rotation: stable across continue-as-new. */
+  holder: string;
+}
+
+export interface ClaimResult {
+  /** Namespaces another running rotation of the same Secret holds; empty when every claim is this rotation's. */
+  refused: { namespace: string; holder: string; since: string | null }[];
+}

@@ -101,6 +101,45 @@ describe('activities over the memory adapters', () => {
     assert.deepEqual(found[1].missing, ['StatefulSet/ghost']);
   });
 
+  it('refuses a listed Job or Pod that uses the version, saying it cannot be switched rather than that it is missing', async () => {
+    const { acts, w } = setup();
+    w.workloads.push(
+      { kind: 'Job', namespace: 'production', name: 'migrate', refs: { [ENV_FROM]: OLD } },
+      { kind: 'Pod', namespace: 'production', name: 'debug', refs: { [ENV_FROM]: OLD } },
+    );
+    const env = new MockActivityEnvironment();
+    const stages = [{ name: 'production', namespace: 'production', workloads: [{ kind: 'Job' as const, name: 'migrate' }, { kind: 'Pod' as const, name: 'debug' }, { kind: 'Job' as const, name: 'ghost' }] }];
+    await assert.rejects(run(env, acts.discover, { secret: 'auth-api-secrets', stages }), (err: Error) => {
+      assert.match(err.message, /Job\/migrate uses auth-api-secrets-20250101000000 but cannot be switched \(its pod template is immutable\); remove it from the stage's workloads/);
+      assert.match(err.message, /Pod\/debug uses/);
+      assert.doesNotMatch(err.message, /ghost/);
+      return true;
+    });
+    // Only the ghost left: it is missing, not refused.
+    const [found] = await run(env, acts.discover, { secret: 'auth-api-secrets', stages: [{ ...stages[0], workloads: [{ kind: 'Deployment' as const, name: 'auth-api' }, { kind: 'Job' as const, name: 'ghost' }] }] });
+    assert.deepEqual(found.missing, ['Job/ghost']);
+  });
+
+  it('claims a Secret in all of a rotation\'s namespaces or none, and takes over only from a rotation that no longer runs', async () => {
+    const w = world();
+    const cluster = new MemoryCluster(w);
+    const ended = new Set(['default/rotate-ended']);
+    const acts = createActivities({ cluster, store: new KubernetesSecretStore(), metrics: new MemoryMetrics(w), rotationRunning: async (h) => !ended.has(h) });
+    const env = new MockActivityEnvironment();
+    const claim = (holder: string, namespaces: string[]) => run(env, acts.claimRotation, { secret: 'auth-api-secrets', namespaces, holder });
+    assert.deepEqual((await claim('default/rotate-a', ['production'])).refused, []);
+    const refused = await claim('default/rotate-b', ['staging', 'production']);
+    assert.deepEqual(refused.refused.map((r) => [r.namespace, r.holder]), [['production', 'default/rotate-a']]);
+    assert.deepEqual(Object.keys(w.claims!), ['production/auth-api-secrets'], 'refused in one namespace, it holds none');
+    ended.add('default/rotate-a');
+    assert.deepEqual((await claim('default/rotate-b', ['staging', 'production'])).refused, []);
+    assert.deepEqual(Object.values(w.claims!).map((c) => c.holder), ['default/rotate-b', 'default/rotate-b']);
+    await run(env, acts.releaseRotation, { secret: 'auth-api-secrets', namespaces: ['staging', 'production'], holder: 'default/rotate-a' });
+    assert.equal(Object.keys(w.claims!).length, 2, 'an ended holder releases nothing of the one that took over');
+    await run(env, acts.releaseRotation, { secret: 'auth-api-secrets', namespaces: ['staging', 'production'], holder: 'default/rotate-b' });
+    assert.deepEqual(w.claims, {});
+  });
+
   it('passes an analysis window after measuring at the interval, heartbeating progress', async () => {
     const { acts } = setup({ errors: 0.001 });
     const env = new MockActivityEnvironment();

@@ -238,6 +238,36 @@ for (const [label, make] of worlds) {
       assert.equal((await w.cluster.deleteUnreferenced(ns, OLD)).deleted, true, 'a Secret nothing names goes');
       assert.equal(await w.secretExists(ns, OLD), false);
     });
+
+    it('lets one rotation of a Secret hold a namespace at a time; of many racing, exactly one wins', async () => {
+      const { w, ns } = await setup(make);
+      const a = 'default/rotate-staging-auth';
+      const b = 'default/rotate-dev-auth';
+      assert.equal((await w.cluster.claimRotation(ns, BASE, a)).holder, a);
+      assert.equal((await w.cluster.claimRotation(ns, BASE, a)).holder, a, 'claiming again is idempotent');
+      const refused = await w.cluster.claimRotation(ns, BASE, b);
+      assert.equal(refused.holder, a, 'a second rotation of the same Secret is refused, and told who holds it');
+      assert.match(refused.since ?? '', /^\d{4}-\d\d-\d\dT/);
+      assert.equal((await w.cluster.claimRotation(ns, 'other-secret', b)).holder, b, 'another Secret in the same namespace is free');
+      assert.equal((await w.cluster.claimRotation(ns, BASE, b, 'default/someone-else')).holder, a, 'a takeover names the holder it replaces');
+      await w.cluster.releaseRotation(ns, BASE, b);
+      assert.equal((await w.cluster.claimRotation(ns, BASE, b)).holder, a, "a rotation cannot release another's claim");
+      assert.equal((await w.cluster.claimRotation(ns, BASE, b, a)).holder, b, 'a holder that no longer runs is replaced');
+      await w.cluster.releaseRotation(ns, BASE, b);
+      await w.cluster.releaseRotation(ns, BASE, b);
+      const racers = Array.from({ length: 6 }, (_, i) => `default/rotate-racer-${i}`);
+      const outcomes = await Promise.all(racers.map((r) => w.cluster.claimRotation(ns, BASE, r)));
+      const winners = new Set(outcomes.map((o) => o.holder));
+      assert.equal(winners.size, 1, `every racer sees the same holder: ${[...winners].join(', ')}`);
+      assert.ok(racers.includes([...winners][0]));
+      // Racing takeovers of a stale claim: again one winner.
+      const stale = [...winners][0];
+      const takers = Array.from({ length: 6 }, (_, i) => `default/rotate-taker-${i}`);
+      const taken = await Promise.all(takers.map((t) => w.cluster.claimRotation(ns, BASE, t, stale)));
+      const takenBy = new Set(taken.map((o) => o.holder));
+      assert.equal(takenBy.size, 1, `every taker sees the same holder: ${[...takenBy].join(', ')}`);
+      assert.ok(takers.includes([...takenBy][0]));
+    });
   });
 }
 

@@ -148,6 +148,27 @@ describe('rotor on a real control plane', () => {
     const retaining = await waitFor(id, (s) => ['RETAINING', 'CLEANING_UP', 'COMPLETED', 'ROLLED_BACK', 'FAILED'].includes(s.phase));
     assert.ok(['RETAINING', 'CLEANING_UP'].includes(retaining.phase), `${retaining.phase}: ${retaining.outcome}`);
     const version = retaining.newVersion!;
+    // The rotation holds production: a second plan of the same Secret that shares it is refused in
+    // PLANNING, names the holder, and changes nothing.
+    const holder = async (ns: string) => (await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', ns, '-o', 'jsonpath={.spec.holderIdentity}'])).out.trim();
+    assert.equal(await holder('production'), `default/${id}`);
+    const overlapping = plan('overlapping', {
+      secret: 'auth-api-secrets',
+      value: { generate: { keys: ['api_token'], length: 32 } },
+      stages: [
+        { name: 'dev', namespace: 'default', workloads: 'auto', strategy: 'rolling', soak: '1s' },
+        { name: 'production', namespace: 'production', workloads: 'auto', strategy: 'rolling', watch: '1s' },
+      ],
+      retention: '1s',
+    });
+    const second = await rotor(['start', '-f', overlapping], env);
+    assert.equal(second.code, 0, second.stderr);
+    const refused = await waitFor('rotate-default-auth-api-secrets', (s) => s.phase === 'FAILED' || s.phase === 'COMPLETED');
+    assert.equal(refused.phase, 'FAILED');
+    assert.match((await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', 'default'])).out, /NotFound/, 'refused in production, it holds nothing in default either');
+    assert.match(refused.outcome!, new RegExp(`another rotation of auth-api-secrets is in progress in production \\(${id}, since `));
+    assert.equal(refused.newVersion, null, 'nothing was created');
+    assert.equal(await holder('production'), `default/${id}`, 'the refused rotation took nothing and released nothing');
     assert.ok(retaining.events.some((e) => e.message === 'canary at 50% in production'));
     assert.ok(retaining.events.some((e) => /canary complete in production/.test(e.message)));
     await assert.rejects(apps.readNamespacedDeployment({ namespace: 'production', name: 'auth-api-canary' }), (err: { code?: number }) => err.code === 404);
@@ -171,6 +192,7 @@ describe('rotor on a real control plane', () => {
     );
     const done = await waitFor(id, (s) => s.phase === 'COMPLETED');
     assert.match(done.outcome!, /deleted from staging, production/);
+    for (const ns of ['staging', 'production']) assert.match((await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', ns])).out, /NotFound/, `claim released in ${ns}`);
     for (const ns of ['staging', 'production']) {
       await assert.rejects(core.readNamespacedSecret({ namespace: ns, name: OLD }), (err: { code?: number }) => err.code === 404);
     }

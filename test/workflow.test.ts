@@ -339,12 +339,66 @@ describe('rotateSecret', () => {
       assert.equal(result.phase, 'COMPLETED');
       assert.equal(d.called('scanReferences').length, 61);
       assert.ok(result.events.some((e) => /resumed cleanup in a new run/.test(e.message)));
+      // The claim is taken once, kept across every hand-over, and given up at the end.
+      assert.equal(d.called('claimRotation').length, 1);
+      assert.equal(d.called('releaseRotation').length, 1);
+      assert.deepEqual(d.cluster.world.claims, {});
       const desc = await env.client.workflow.getHandle(handle.workflowId).describe();
       assert.notEqual(desc.runId, handle.firstExecutionRunId, 'continued as new at least once');
       for (const runId of [handle.firstExecutionRunId, desc.runId]) {
         const events = (await env.client.workflow.getHandle(handle.workflowId, runId).fetchHistory()).events?.length ?? 0;
         assert.ok(events <= 300, `run ${runId} has ${events} events`);
       }
+    });
+  });
+
+  it('refuses a second rotation of the same Secret that shares a namespace, changes nothing, and frees the namespace however the first ends', async () => {
+    await withWorker({ check: (i) => (i.check === 'soak' ? 'block' : 'passed') }, async (d, tq) => {
+      const first = await start(tq, twoStagePlan(), 'rotate-staging-auth-api-secrets-overlap');
+      await d.blocked;
+      assert.deepEqual(Object.keys(d.cluster.world.claims ?? {}).sort(), ['production/auth-api-secrets', 'staging/auth-api-secrets']);
+      // [dev, production] shares production with [staging, production]: its workflow id differs, the namespace does not.
+      const devPlan = twoStagePlan({ staging: { name: 'dev', namespace: 'dev' } });
+      const second = start(tq, devPlan, 'rotate-dev-auth-api-secrets-overlap');
+      await rejectsWithCause(
+        (await second).result(),
+        /another rotation of auth-api-secrets is in progress in production \(rotate-staging-auth-api-secrets-overlap, since .*\); nothing was changed/,
+      );
+      const refused = await (await second).query(statusQuery);
+      assert.equal(refused.phase, 'FAILED');
+      assert.equal(refused.newVersion, null);
+      assert.equal(d.called('discover').length, 1, 'the refused rotation read nothing');
+      assert.equal(d.called('createVersion').length, 1);
+      assert.deepEqual(Object.keys(d.cluster.world.claims ?? {}).sort(), ['production/auth-api-secrets', 'staging/auth-api-secrets'], 'and took nothing: dev is not held');
+      // Another Secret in the same namespaces is not held back (short times: a running activity stops time-skipping).
+      const other = await start(tq, twoStagePlan({ top: { secret: 'payments-secrets', retention: '1s' }, staging: { analysis: undefined, soak: '1s' }, production: { watch: '1s' } }), 'rotate-staging-payments-overlap');
+      assert.equal((await other.result()).phase, 'COMPLETED');
+      // The first ends (by abort here); its namespaces are free again and the second plan runs.
+      await first.signal(abortSignal, { reason: 'make room', by: 'test' });
+      assert.equal((await first.result()).phase, 'ROLLED_BACK');
+      assert.deepEqual(d.cluster.world.claims, {});
+      const retry = await start(tq, twoStagePlan({ staging: { name: 'dev', namespace: 'dev', analysis: undefined, soak: '1s' }, production: { analysis: undefined, watch: '1s' } }), 'rotate-dev-auth-api-secrets-overlap-2');
+      assert.equal((await retry.result()).phase, 'COMPLETED');
+      assert.deepEqual(d.cluster.world.claims, {});
+    });
+  });
+
+  it('takes over the claim of a rotation that no longer runs, never one it cannot see', async () => {
+    await withWorker({}, async (d, tq) => {
+      const quick = twoStagePlan({ staging: { analysis: undefined, soak: '1s' }, production: { analysis: undefined, watch: '1s' }, top: { retention: '1s' } });
+      // Terminated by hand, so it never released its claim.
+      const gone = await start(tq, twoStagePlan(), 'rotate-staging-auth-api-secrets-gone');
+      await env.sleep('1h');
+      await gone.terminate('operator terminated it from the Web UI');
+      assert.equal(d.cluster.world.claims?.['production/auth-api-secrets']?.holder, 'default/rotate-staging-auth-api-secrets-gone');
+      const next = await start(tq, quick, 'rotate-staging-auth-api-secrets-next');
+      const done = await next.result();
+      assert.equal(done.phase, 'COMPLETED', done.outcome ?? '');
+      assert.deepEqual(d.cluster.world.claims, {});
+      // A holder in another Temporal namespace (another rotor deployment on this cluster) cannot be asked: it counts as running.
+      d.cluster.world.claims = { 'staging/auth-api-secrets': { holder: 'elsewhere/rotate-staging-auth-api-secrets', since: '2026-11-30T00:00:00.000Z' } };
+      const blocked = await start(tq, quick, 'rotate-staging-auth-api-secrets-blocked');
+      await rejectsWithCause(blocked.result(), /in progress in staging \(rotate-staging-auth-api-secrets, since 2026-11-30T00:00:00.000Z\)/);
     });
   });
 
@@ -376,7 +430,8 @@ describe('rotateSecret', () => {
     await withWorker({ workloads: { production: [] } }, async (d, tq) => {
       const handle = await start(tq, twoStagePlan());
       await rejectsWithCause(handle.result(), /no workload in production uses/);
-      assert.deepEqual(d.calls.map((c) => c.name), ['discover']);
+      assert.deepEqual(d.calls.map((c) => c.name), ['claimRotation', 'discover', 'releaseRotation'], 'it read, changed nothing, and gave its claim up');
+      assert.deepEqual(d.cluster.world.claims, {});
       const desc = await handle.describe();
       assert.equal(desc.searchAttributes.RotorPhase?.[0], 'FAILED');
     });

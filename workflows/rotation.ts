@@ -17,6 +17,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -31,7 +32,7 @@ import {
 } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/common';
 import type { RotorActivities } from '../activities/contract';
-import type { CheckKind, CheckResult, DiscoveredStage, Holder, SwitchRecord, WorkloadUse } from '../activities/types';
+import type { CheckKind, CheckResult, ClaimResult, DiscoveredStage, Holder, SwitchRecord, WorkloadUse } from '../activities/types';
 import {
   ROLLBACK_PHASES,
   SA_PHASE,
@@ -574,95 +575,138 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   }
 
   // --- the runbook -----------------------------------------------------------------------------
-  if (input.carry) {
-    record(`resumed cleanup in a new run (${input.carry.cleanupScans} scan(s) so far)`);
-    return cleanUp(input.carry.cleanupScans);
-  }
+  // One rotation of a Secret per namespace: the claim is taken before anything is read or changed,
+  // kept across continue-as-new (the holder is the workflow id), and given up however the rotation
+  // ends. Patched: runs recorded before claims existed replay without them.
+  const holder = `${info.namespace}/${info.workflowId}`;
+  const claim = { secret: plan.secret, namespaces: [...new Set(plan.stages.map((s) => s.namespace))], holder };
 
-  record(`rotation of ${plan.secret} requested by ${input.requestedBy ?? 'unknown'}`);
-  details();
-  if (issues.length) return fail(`the plan is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
-
-  // PLANNING: resolve the current version and every workload that uses it; nothing changes yet.
-  try {
-    discovered = await acts.discover.executeWithOptions({ ...quick, summary: `discover workloads using ${plan.secret}` }, [
-      { secret: plan.secret, stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads })) },
-    ]);
-  } catch (err) {
-    return fail(`could not discover workloads (nothing was changed): ${describeError(err)}`);
-  }
-  const problems: string[] = [];
-  plan.stages.forEach((stage, i) => {
-    const found = discovered[i];
-    status.previousVersions[stage.namespace] = found.previousVersion;
-    if (!found.previousVersion) problems.push(`no version of ${plan.secret} is in use in namespace ${stage.namespace}`);
-    else if (found.workloads.length === 0) problems.push(`no workload in ${stage.namespace} uses ${found.previousVersion}`);
-    if (found.missing.length) problems.push(`listed workload(s) ${found.missing.join(', ')} in ${stage.namespace} do not use ${found.previousVersion}`);
-    record(`${stage.namespace}: ${found.workloads.length} workload(s) use ${found.previousVersion ?? 'nothing'}: ${found.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`);
-  });
-  status.previousVersion = discovered[0]?.previousVersion ?? null;
-  if (problems.length) return fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
-  if (abortRequest) {
-    status.outcome = `aborted before anything changed: ${(abortRequest as { reason: string }).reason}`;
-    enter('ROLLED_BACK', null, 'aborted during planning; nothing was changed');
-    return status;
-  }
-
-  // CREATING: the value is generated or read inside the activity; only its name passes through here.
-  enter('CREATING', null, `creating the new version of ${plan.secret}`);
-  try {
-    for (let attempt = 1; ; attempt++) {
-      const candidate = versionName(plan.secret, new Date());
-      const created = await CancellationScope.nonCancellable(() =>
-        acts.createVersion.executeWithOptions({ ...quick, summary: `create ${candidate} in ${plan.stages.map((s) => s.namespace).join(', ')}` }, [
-          {
-            secret: plan.secret,
-            version: candidate,
-            rotationId,
-            value: plan.value,
-            store: plan.store,
-            namespaces: plan.stages.map((s) => s.namespace),
-          },
-        ]),
-      );
-      if (created.outcome !== 'conflict') {
-        status.newVersion = candidate;
-        record(`${created.outcome === 'created' ? 'created' : 'found already created'} ${candidate} (keys: ${created.keys.join(', ')}) in ${created.namespaces.join(', ')}`);
-        break;
-      }
-      record(`${candidate} already belongs to ${created.owner}; taking the next second`);
-      if (attempt >= NAME_ATTEMPTS) throw new Error(`no free version name after ${NAME_ATTEMPTS} attempts`);
-      await sleep(1_000);
+  async function release(): Promise<void> {
+    try {
+      await CancellationScope.nonCancellable(() => acts.releaseRotation.executeWithOptions({ ...quick, summary: `release the rotation of ${plan.secret}` }, [claim]));
+    } catch (err) {
+      // Harmless if it stays: the next rotation takes over a claim whose workflow no longer runs.
+      record(`could not release the claim on ${plan.secret} (${describeError(err)}); the next rotation takes it over`);
     }
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    return fail(`could not create the new version (no workload was switched): ${describeError(err)}`);
-  }
-  if (abortRequest) return rollBack((abortRequest as { reason: string }).reason);
-
-  // DEPLOYING ... WATCHING, cancellable by abort or the rollback update.
-  try {
-    await forward.run(forwardPath);
-  } catch (err) {
-    const reason = abortRequest
-      ? (abortRequest as { reason: string }).reason
-      : err instanceof RollbackRequired
-        ? err.reason
-        : `error in ${status.phase}${status.stage ? ` (${status.stage})` : ''}: ${describeError(err)}`;
-    // Cancelling the workflow from the Web UI is an abort too: it must not leave workloads half-switched.
-    return rollBack(!abortRequest && isCancellation(err) ? 'workflow cancellation requested' : reason);
   }
 
-  // The new version is proven everywhere: make it current in the store, keep the old one for a while.
-  try {
-    await finalize('committed');
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    status.leftovers.push(`${status.newVersion} runs in ${plan.stages.map((s) => s.namespace).join(', ')} but the store was not told it is current; the previous version is kept`);
-    return fail(`could not commit ${status.newVersion}: ${describeError(err)}`);
+  async function runbook(): Promise<RotationStatus> {
+    if (input.carry) {
+      record(`resumed cleanup in a new run (${input.carry.cleanupScans} scan(s) so far)`);
+      return cleanUp(input.carry.cleanupScans);
+    }
+
+    // PLANNING: resolve the current version and every workload that uses it; nothing changes yet.
+    try {
+      discovered = await acts.discover.executeWithOptions({ ...quick, summary: `discover workloads using ${plan.secret}` }, [
+        { secret: plan.secret, stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads })) },
+      ]);
+    } catch (err) {
+      return fail(`could not discover workloads (nothing was changed): ${describeError(err)}`);
+    }
+    const problems: string[] = [];
+    plan.stages.forEach((stage, i) => {
+      const found = discovered[i];
+      status.previousVersions[stage.namespace] = found.previousVersion;
+      if (!found.previousVersion) problems.push(`no version of ${plan.secret} is in use in namespace ${stage.namespace}`);
+      else if (found.workloads.length === 0) problems.push(`no workload in ${stage.namespace} uses ${found.previousVersion}`);
+      if (found.missing.length) problems.push(`listed workload(s) ${found.missing.join(', ')} in ${stage.namespace} do not use ${found.previousVersion}`);
+      record(`${stage.namespace}: ${found.workloads.length} workload(s) use ${found.previousVersion ?? 'nothing'}: ${found.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`);
+    });
+    status.previousVersion = discovered[0]?.previousVersion ?? null;
+    if (problems.length) return fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
+    if (abortRequest) {
+      status.outcome = `aborted before anything changed: ${(abortRequest as { reason: string }).reason}`;
+      enter('ROLLED_BACK', null, 'aborted during planning; nothing was changed');
+      return status;
+    }
+
+    // CREATING: the value is generated or read inside the activity; only its name passes through here.
+    enter('CREATING', null, `creating the new version of ${plan.secret}`);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const candidate = versionName(plan.secret, new Date());
+        const created = await CancellationScope.nonCancellable(() =>
+          acts.createVersion.executeWithOptions({ ...quick, summary: `create ${candidate} in ${plan.stages.map((s) => s.namespace).join(', ')}` }, [
+            {
+              secret: plan.secret,
+              version: candidate,
+              rotationId,
+              value: plan.value,
+              store: plan.store,
+              namespaces: plan.stages.map((s) => s.namespace),
+            },
+          ]),
+        );
+        if (created.outcome !== 'conflict') {
+          status.newVersion = candidate;
+          record(`${created.outcome === 'created' ? 'created' : 'found already created'} ${candidate} (keys: ${created.keys.join(', ')}) in ${created.namespaces.join(', ')}`);
+          break;
+        }
+        record(`${candidate} already belongs to ${created.owner}; taking the next second`);
+        if (attempt >= NAME_ATTEMPTS) throw new Error(`no free version name after ${NAME_ATTEMPTS} attempts`);
+        await sleep(1_000);
+      }
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return fail(`could not create the new version (no workload was switched): ${describeError(err)}`);
+    }
+    if (abortRequest) return rollBack((abortRequest as { reason: string }).reason);
+
+    // DEPLOYING ... WATCHING, cancellable by abort or the rollback update.
+    try {
+      await forward.run(forwardPath);
+    } catch (err) {
+      const reason = abortRequest
+        ? (abortRequest as { reason: string }).reason
+        : err instanceof RollbackRequired
+          ? err.reason
+          : `error in ${status.phase}${status.stage ? ` (${status.stage})` : ''}: ${describeError(err)}`;
+      // Cancelling the workflow from the Web UI is an abort too: it must not leave workloads half-switched.
+      return rollBack(!abortRequest && isCancellation(err) ? 'workflow cancellation requested' : reason);
+    }
+
+    // The new version is proven everywhere: make it current in the store, keep the old one for a while.
+    try {
+      await finalize('committed');
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      status.leftovers.push(`${status.newVersion} runs in ${plan.stages.map((s) => s.namespace).join(', ')} but the store was not told it is current; the previous version is kept`);
+      return fail(`could not commit ${status.newVersion}: ${describeError(err)}`);
+    }
+    enter('RETAINING', null, `keeping ${status.previousVersion} for ${formatDuration(plan.retentionMs)}`);
+    waitUntil(plan.retentionMs);
+    await condition(() => abortRequest !== null, plan.retentionMs);
+    return cleanUp(0);
   }
-  enter('RETAINING', null, `keeping ${status.previousVersion} for ${formatDuration(plan.retentionMs)}`);
-  waitUntil(plan.retentionMs);
-  await condition(() => abortRequest !== null, plan.retentionMs);
-  return cleanUp(0);
+
+  if (!input.carry) {
+    record(`rotation of ${plan.secret} requested by ${input.requestedBy ?? 'unknown'}`);
+    details();
+    if (issues.length) return fail(`the plan is invalid: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  }
+  if (!patched('rotation-claims')) return runbook();
+  if (!input.carry) {
+    let refused: ClaimResult['refused'];
+    try {
+      ({ refused } = await acts.claimRotation.executeWithOptions({ ...quick, summary: `claim the rotation of ${plan.secret} in ${claim.namespaces.join(', ')}` }, [claim]));
+    } catch (err) {
+      await release(); // whatever the failed attempt claimed
+      return fail(`could not claim the rotation of ${plan.secret} (nothing was changed): ${describeError(err)}`);
+    }
+    if (refused.length) {
+      const who = refused.map((r) => `${r.namespace} (${r.holder.slice(r.holder.indexOf('/') + 1)}${r.since ? `, since ${r.since}` : ''})`).join(', ');
+      return fail(`another rotation of ${plan.secret} is in progress in ${who}; nothing was changed — wait for it to end or stop it with \`rotor abort <id> --reason ...\`, then start again`);
+    }
+    record(`claimed the rotation of ${plan.secret} in ${claim.namespaces.join(', ')}`);
+  }
+  try {
+    const result = await runbook();
+    await release();
+    return result;
+  } catch (err) {
+    // A run that continues as new keeps the claim for the next run.
+    if (!(err instanceof ContinueAsNew)) await release();
+    throw err;
+  }
 }

@@ -6,13 +6,15 @@
 //   canary.ts     the per-rotation green copy and the replica weights
 //   rollout.ts    `kubectl rollout status`, exactly, and what rotor refuses
 //   secrets.ts    immutable versions
+//   claims.ts     one rotation of a Secret per namespace at a time (a Lease)
 import * as k8s from '@kubernetes/client-node';
 import { compareVersions, newestVersion, parseVersionName } from '../../workflows/naming';
 import type { WorkloadKind } from '../../workflows/plan';
 import { RotorError } from '../errors';
-import type { ClusterPort, RolloutState, StoredVersion, VersionSpec } from '../ports';
+import type { ClusterPort, RolloutState, RotationClaim, StoredVersion, VersionSpec } from '../ports';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../types';
 import { Canary } from './canary';
+import { Claims } from './claims';
 import { kindApis, listAll, readObject, toRotorError, type KindApi, type Obj } from './kinds';
 import { greenName } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
@@ -25,6 +27,7 @@ export { greenName, ownershipKey, readOwnership, LABEL_SECRET, LABEL_VERSION, AN
 export { POD_SPEC_SECRET_FIELDS, resolveField, workloadSecretRefs, valueAt } from './refs';
 export { rolloutOf, rolloutRefusal } from './rollout';
 export { toRotorError } from './kinds';
+export { claimName, ANNOTATION_CLAIMED_AT } from './claims';
 
 const DEFAULT_PAGE = 200;
 
@@ -37,6 +40,7 @@ export class KubernetesCluster implements ClusterPort {
   private readonly kinds: Record<WorkloadKind, KindApi>;
   private readonly secrets: Secrets;
   private readonly canary: Canary;
+  private readonly claims: Claims;
 
   constructor(
     readonly kc: k8s.KubeConfig,
@@ -46,6 +50,7 @@ export class KubernetesCluster implements ClusterPort {
     this.kinds = kindApis(kc, pageSize);
     this.secrets = new Secrets(this.core);
     this.canary = new Canary(this.kinds.Deployment, kc.makeApiClient(k8s.AppsV1Api));
+    this.claims = new Claims(kc.makeApiClient(k8s.CoordinationV1Api));
   }
 
   static fromEnvironment(): KubernetesCluster {
@@ -64,6 +69,14 @@ export class KubernetesCluster implements ClusterPort {
       }
     }
     return out;
+  }
+
+  claimRotation(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim> {
+    return this.claims.claim(namespace, secret, holder, replacing);
+  }
+
+  releaseRotation(namespace: string, secret: string, holder: string): Promise<void> {
+    return this.claims.release(namespace, secret, holder);
   }
 
   async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {

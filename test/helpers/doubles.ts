@@ -1,6 +1,9 @@
 // Activity doubles for workflow tests: scripted outcomes, and a log of every call to assert on.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { RotorActivities } from '../../activities/contract';
+import { createActivities } from '../../activities';
+import { MemoryCluster } from '../../activities/memory';
+import { KubernetesSecretStore } from '../../activities/store-kubernetes';
 import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, SwitchRecord, WorkloadUse } from '../../activities/types';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
@@ -25,6 +28,8 @@ export interface Script {
   revertOutage?: number;
   /** scanReferences fails (retryably) from this scan on. */
   scanFailsFrom?: number;
+  /** The memory cluster that keeps the rotations' claims; share one to make rotations meet. */
+  cluster?: MemoryCluster;
 }
 
 export interface Call {
@@ -42,7 +47,11 @@ export class Doubles {
   blocked: Promise<MonitorInput>;
   private unblock!: (input: MonitorInput) => void;
 
+  /** The world the claims live in (the memory adapter, as `rotor worker` with ROTOR_BACKEND=memory). */
+  readonly cluster: MemoryCluster;
+
   constructor(readonly script: Script = {}) {
+    this.cluster = script.cluster ?? new MemoryCluster({ secrets: [], workloads: [] });
     this.blocked = new Promise((resolve) => (this.unblock = resolve));
   }
 
@@ -67,7 +76,16 @@ export class Doubles {
       fields: w.fields,
       canary: weightPercent === undefined ? undefined : { green: `${w.name}-green`, weightPercent, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 },
     });
+    const real = createActivities({ cluster: this.cluster, store: new KubernetesSecretStore(), metrics: { measure: async () => null } });
     return {
+      claimRotation: async (input) => {
+        log('claimRotation', input);
+        return real.claimRotation(input);
+      },
+      releaseRotation: async (input) => {
+        log('releaseRotation', input);
+        return real.releaseRotation(input);
+      },
       discover: async (input) => {
         log('discover', input);
         return input.stages.map((st) => ({

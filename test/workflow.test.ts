@@ -50,6 +50,19 @@ async function historyLength(workflowId: string): Promise<number> {
   return history.events?.length ?? 0;
 }
 
+/** What the world says of a workload: every Secret it names, its replicas, and whether rotor still records a switch on it. */
+function state(d: Doubles, ns: string, name = 'auth-api') {
+  const w = d.workload(ns, name)!;
+  return {
+    refs: [...new Set(Object.values(w.refs))],
+    replicas: w.replicas,
+    records: Object.keys(w.annotations ?? {}).filter((k) => k.startsWith('rotor.dev/switch-')),
+    greens: d.cluster.world.workloads.filter((x) => x.namespace === ns && x.name.startsWith(`${name}-canary-`)).map((x) => x.name),
+  };
+}
+
+const OLD = 'auth-api-secrets-20250101000000';
+
 describe('rotateSecret', () => {
   it('runs the happy path with a 24h soak and 14d retention in seconds, within the history bound', async () => {
     await withWorker({}, async (d, tq) => {
@@ -88,6 +101,11 @@ describe('rotateSecret', () => {
       ]);
       assert.equal(d.called('revertWorkloads').length, 0);
       assert.deepEqual(d.called('deleteVersion').map((i) => i.version), ['auth-api-secrets-20250101000000']);
+      // The world: everything on the new version at full size, no green copy, no record left, the old version gone.
+      for (const ns of ['staging', 'production']) {
+        assert.deepEqual(state(d, ns), { refs: [result.newVersion], replicas: 4, records: [], greens: [] }, ns);
+        assert.deepEqual(d.secretNames(ns), [result.newVersion]);
+      }
       const phases = result.events.map((e) => e.phase);
       for (const p of ['PLANNING', 'CREATING', 'DEPLOYING', 'VERIFYING', 'SOAKING', 'AWAITING_APPROVAL', 'WATCHING', 'RETAINING', 'CLEANING_UP', 'COMPLETED']) {
         assert.ok(phases.includes(p as never), `phase ${p} recorded`);
@@ -113,6 +131,7 @@ describe('rotateSecret', () => {
       assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['staging']);
       assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0);
       assert.deepEqual(d.called('finalizeVersion').map((i) => i.outcome), ['failed']);
+      for (const ns of ['staging', 'production']) assert.deepEqual(state(d, ns), { refs: [OLD], replicas: 4, records: [], greens: [] }, ns);
     });
   });
 
@@ -139,6 +158,8 @@ describe('rotateSecret', () => {
       // The production undo carries the records of the last step: the canary at 25%.
       assert.deepEqual(reverts[0].records.map((r: any) => r.canary.weightPercent), [25]);
       assert.equal(result.canaryPercent, null);
+      // Blue back on the old version at its size, its green copy gone; staging back too.
+      for (const ns of ['staging', 'production']) assert.deepEqual(state(d, ns), { refs: [OLD], replicas: 4, records: [], greens: [] }, ns);
       assert.match(result.outcome!, /canary check in production failed/);
     });
   });
@@ -154,13 +175,19 @@ describe('rotateSecret', () => {
   });
 
   it('reverts by the targeted workloads when a switch fails half-way', async () => {
-    await withWorker({ switchFailsIn: 'production' }, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan({ staging: { soak: '0s' } }))).result();
+    const script: Script = { switchFailsIn: 'production', workloads: { production: [workload('production', 'auth-api'), workload('production', 'billing')] } };
+    await withWorker(script, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { strategy: 'rolling' } }))).result();
       assert.equal(result.phase, 'ROLLED_BACK');
       const reverts = d.called('revertWorkloads');
       assert.deepEqual(reverts.map((i) => i.namespace), ['production', 'staging']);
-      assert.deepEqual(reverts[0].records, []);
-      assert.deepEqual(reverts[0].workloads.map((w: any) => w.name), ['auth-api']);
+      assert.deepEqual(reverts[0].records, [], 'the workflow never got a record of the half-way switch');
+      assert.deepEqual(reverts[0].workloads.map((w: any) => w.name), ['auth-api', 'billing']);
+      // ...and still it is reverted, from the record on the object itself (case 3).
+      assert.ok(result.events.some((e) => /^reverted in production to auth-api-secrets-20250101000000: Deployment\/auth-api: 1 field\(s\)/.test(e.message)), result.events.map((e) => e.message).join('\n'));
+      for (const [ns, name] of [['staging', 'auth-api'], ['production', 'auth-api'], ['production', 'billing']]) {
+        assert.deepEqual(state(d, ns, name), { refs: [OLD], replicas: 4, records: [], greens: [] }, `${ns}/${name}`);
+      }
     });
   });
 
@@ -429,7 +456,8 @@ describe('rotateSecret', () => {
   it('fails without changing anything when no workload uses the secret', async () => {
     await withWorker({ workloads: { production: [] } }, async (d, tq) => {
       const handle = await start(tq, twoStagePlan());
-      await rejectsWithCause(handle.result(), /no workload in production uses/);
+      // The version in use is judged from the workloads, as on a cluster: none uses one in production.
+      await rejectsWithCause(handle.result(), /nothing to rotate \(nothing was changed\): no version of auth-api-secrets is in use in namespace production/);
       assert.deepEqual(d.calls.map((c) => c.name), ['claimRotation', 'discover', 'releaseRotation'], 'it read, changed nothing, and gave its claim up');
       assert.deepEqual(d.cluster.world.claims, {});
       const desc = await handle.describe();
@@ -449,7 +477,6 @@ describe('rotateSecret', () => {
         .filter((e) => e.activityTaskScheduledEventAttributes)
         .map((e) => Buffer.from(e.userMetadata?.summary?.data ?? []).toString());
       assert.ok(summaries.some((s) => s.includes(`switch 1 workload(s) in production to ${result.newVersion}`)), summaries.join('\n'));
-      void workload;
     });
   });
 });

@@ -1,34 +1,46 @@
-// Activity doubles for workflow tests: scripted outcomes, and a log of every call to assert on.
+// The workflow tests' activities: rotor's own activities (createActivities) over the memory adapter,
+// which test/cluster-contract.test.ts holds to the Kubernetes adapter's behaviour on a real
+// apiserver, so the world a workflow test sees behaves like a cluster. What a test scripts is only
+// what the cluster cannot decide by itself: the metrics' verdicts, faults (an apiserver that refuses,
+// an outage), other people's workloads holding the previous version, and rollouts that never become
+// ready. Every call is logged for assertions, and the world is there to inspect afterwards.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { RotorActivities } from '../../activities/contract';
 import { createActivities } from '../../activities';
-import { MemoryCluster } from '../../activities/memory';
+import type { RotorActivities } from '../../activities/contract';
+import { ANNOTATION_ROTATION } from '../../activities/kubernetes/ownership';
+import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
 import { KubernetesSecretStore } from '../../activities/store-kubernetes';
-import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, SwitchRecord, WorkloadUse } from '../../activities/types';
+import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, WorkloadUse } from '../../activities/types';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
 
+/** Where the default workload refers to the Secret, located by meaning as the adapters record it. */
+export const ENV_FROM = 'containers[app].envFrom[].secretRef.name';
+/** The value of the Secret's key in every version the world starts with; never to appear in history. */
+export const OLD_VALUE = 'old-token-value';
+
 export interface Script {
-  /** Namespace -> the version in use now. */
+  /** Namespace -> the version in use there at the start (default `<secret>-20250101000000`; null: none). */
   previous?: Record<string, string | null>;
-  /** Namespace -> workloads using it. */
+  /** Namespace -> the workloads that use it (default: Deployment auth-api, 4 replicas). */
   workloads?: Record<string, WorkloadUse[]>;
   /** Outcome of each analysis window; `block` runs until the workflow cancels it. */
   check?: (input: MonitorInput, nth: number) => CheckOutcome;
+  /** A rollout outcome the cluster would not produce by itself (a pod that never becomes ready). */
   rollout?: (input: RolloutInput, nth: number) => RolloutResult;
-  /** Successive reference scans of the previous version; the last repeats. */
+  /** Others' workloads that hold the previous version at each successive scan; the last repeats. */
   holders?: Holder[][];
-  /** createVersion answers `conflict` this many times first. */
+  /** This many version names are already taken by another rotation when rotor tries them. */
   conflicts?: number;
-  /** switchWorkloads throws for this namespace. */
+  /** In this namespace the apiserver refuses the switch after the first workload was switched (half-way). */
   switchFailsIn?: string;
-  /** revertWorkloads throws for this namespace (a rollback rotor cannot finish). */
+  /** In this namespace the apiserver refuses every revert (a rollback rotor cannot finish). */
   revertFailsIn?: string;
-  /** revertWorkloads fails (retryably, as during an apiserver outage) this many times first. */
+  /** The apiserver is unreachable for this many revert attempts first (an outage). */
   revertOutage?: number;
-  /** scanReferences fails (retryably) from this scan on. */
+  /** scanReferences fails (as a 503 that outlasts its retries) from this scan on. */
   scanFailsFrom?: number;
-  /** The memory cluster that keeps the rotations' claims; share one to make rotations meet. */
+  /** The memory cluster; share one between Doubles to make their rotations meet. */
   cluster?: MemoryCluster;
 }
 
@@ -38,17 +50,19 @@ export interface Call {
 }
 
 export function workload(namespace: string, name: string, kind: WorkloadUse['kind'] = 'Deployment'): WorkloadUse {
-  return { kind, namespace, name, fields: ['spec.template.spec.containers[0].envFrom[0].secretRef.name'] };
+  return { kind, namespace, name, fields: [ENV_FROM] };
 }
 
 export class Doubles {
   readonly calls: Call[] = [];
+  /** The world the rotations change, to inspect after a run. */
+  readonly cluster: MemoryCluster;
   /** Resolves when a `block`ed check has started, so a test can signal at the right moment. */
   blocked: Promise<MonitorInput>;
   private unblock!: (input: MonitorInput) => void;
-
-  /** The world the claims live in (the memory adapter, as `rotor worker` with ROTOR_BACKEND=memory). */
-  readonly cluster: MemoryCluster;
+  private readonly seeded = new Set<string>();
+  /** Others' holders currently placed in the world by `script.holders`. */
+  private placed: MemoryWorkload[] = [];
 
   constructor(readonly script: Script = {}) {
     this.cluster = script.cluster ?? new MemoryCluster({ secrets: [], workloads: [] });
@@ -59,24 +73,61 @@ export class Doubles {
     return this.calls.filter((c) => c.name === name).map((c) => c.input);
   }
 
+  /** The workload as the world holds it now. */
+  workload(namespace: string, name: string, kind: WorkloadUse['kind'] = 'Deployment'): MemoryWorkload | undefined {
+    return this.cluster.world.workloads.find((w) => w.namespace === namespace && w.name === name && w.kind === kind);
+  }
+
+  secretNames(namespace: string): string[] {
+    return this.cluster.world.secrets.filter((s) => s.namespace === namespace).map((s) => s.name).sort();
+  }
+
+  /**
+   * The script's starting point for `secret` in `namespace`, placed in the world the first time a
+   * rotation looks there. A second Secret used by a workload already there is added to it as one more
+   * env reference (two rotations sharing a Deployment).
+   */
+  private seed(namespace: string, secret: string): void {
+    if (this.seeded.has(`${namespace}/${secret}`)) return;
+    this.seeded.add(`${namespace}/${secret}`);
+    const previous = this.script.previous?.[namespace] !== undefined ? this.script.previous[namespace] : `${secret}-20250101000000`;
+    if (!previous) return;
+    this.cluster.world.secrets.push({ namespace, name: previous, data: { api_token: OLD_VALUE }, immutable: true });
+    for (const w of this.script.workloads?.[namespace] ?? [workload(namespace, 'auth-api')]) {
+      const there = this.workload(namespace, w.name, w.kind);
+      if (there) {
+        there.refs[`containers[app].env[${secret.toUpperCase()}].valueFrom.secretKeyRef.name`] = previous;
+        continue;
+      }
+      this.cluster.world.workloads.push({
+        kind: w.kind,
+        namespace,
+        name: w.name,
+        replicas: ['Deployment', 'StatefulSet'].includes(w.kind) ? 4 : undefined,
+        refs: Object.fromEntries(w.fields.map((f) => [f, previous])),
+      });
+    }
+  }
+
+  /** Others' workloads holding `secretName` at this scan, as the script says. */
+  private placeHolders(secretName: string, nth: number): void {
+    const seq = this.script.holders;
+    if (!seq?.length) return;
+    const world = this.cluster.world;
+    world.workloads = world.workloads.filter((w) => !this.placed.includes(w));
+    this.placed = seq[Math.min(nth, seq.length - 1)].map((h) => ({ kind: h.kind, namespace: h.namespace, name: h.name, refs: { [h.fields[0] ?? 'volumes[data].secret.secretName']: secretName } }));
+    world.workloads.push(...this.placed);
+  }
+
   activities(): RotorActivities {
     const s = this.script;
+    const real = createActivities({ cluster: this.cluster, store: new KubernetesSecretStore(), metrics: { measure: async () => null } });
     const log = (name: keyof RotorActivities, input: unknown) => this.calls.push({ name, input: structuredClone(input) });
     let checks = 0;
     let rollouts = 0;
     let scans = 0;
     let conflicts = s.conflicts ?? 0;
     let outage = s.revertOutage ?? 0;
-    const record = (ns: string, w: WorkloadUse, from: string, to: string, weightPercent?: number): SwitchRecord => ({
-      namespace: ns,
-      kind: w.kind,
-      name: w.name,
-      from,
-      to,
-      fields: w.fields,
-      canary: weightPercent === undefined ? undefined : { green: `${w.name}-green`, weightPercent, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 },
-    });
-    const real = createActivities({ cluster: this.cluster, store: new KubernetesSecretStore(), metrics: { measure: async () => null } });
     return {
       claimRotation: async (input) => {
         log('claimRotation', input);
@@ -88,24 +139,25 @@ export class Doubles {
       },
       discover: async (input) => {
         log('discover', input);
-        return input.stages.map((st) => ({
-          namespace: st.namespace,
-          previousVersion: s.previous?.[st.namespace] !== undefined ? s.previous[st.namespace] : `${input.secret}-20250101000000`,
-          workloads: s.workloads?.[st.namespace] ?? [workload(st.namespace, 'auth-api')],
-          missing: [],
-        }));
+        for (const stage of input.stages) this.seed(stage.namespace, input.secret);
+        return real.discover(input);
       },
       createVersion: async (input) => {
         log('createVersion', input);
-        if (conflicts-- > 0) return { outcome: 'conflict', owner: 'rotate-other/run' };
-        return { outcome: 'created', namespaces: input.namespaces, keys: ['api_token'] };
+        if (conflicts-- > 0) {
+          // Another rotation created this name in the same second.
+          this.cluster.world.secrets.push({ namespace: input.namespaces[0], name: input.version, annotations: { [ANNOTATION_ROTATION]: 'rotate-other/run' }, data: { api_token: 'theirs' } });
+        }
+        return real.createVersion(input);
       },
       switchWorkloads: async (input) => {
         log('switchWorkloads', input);
         if (s.switchFailsIn === input.namespace) {
+          // Half-way: the first workload switched, then the apiserver refused the next patch.
+          await real.switchWorkloads({ ...input, workloads: input.workloads.slice(0, 1) });
           throw ApplicationFailure.create({ message: `patch refused in ${input.namespace}`, type: 'Forbidden', nonRetryable: true });
         }
-        return input.workloads.map((w) => record(input.namespace, w, input.from, input.to, input.weightPercent));
+        return real.switchWorkloads(input);
       },
       revertWorkloads: async (input) => {
         log('revertWorkloads', input);
@@ -116,14 +168,16 @@ export class Doubles {
         if (s.revertFailsIn === input.namespace) {
           throw ApplicationFailure.create({ message: `patch of Deployment/auth-api refused in ${input.namespace}: forbidden`, type: 'Forbidden', nonRetryable: true });
         }
-        return input.records.length ? input.records.map((r) => ({ ...r, from: input.from, to: input.to })) : input.workloads.map((w) => record(input.namespace, w, input.from, input.to));
+        return real.revertWorkloads(input);
       },
       completeCanary: async (input) => {
         log('completeCanary', input);
+        return real.completeCanary(input);
       },
       waitForRollout: async (input) => {
         log('waitForRollout', input);
-        return s.rollout?.(input, rollouts++) ?? { ready: true, message: 'all replicas updated and available' };
+        const scripted = s.rollout?.(input, rollouts++);
+        return scripted ?? real.waitForRollout(input);
       },
       monitorAnalysis: async (input) => {
         log('monitorAnalysis', input);
@@ -152,19 +206,20 @@ export class Doubles {
       },
       scanReferences: async (input) => {
         log('scanReferences', input);
-        const seq = s.holders ?? [[]];
-        if (s.scanFailsFrom !== undefined && scans >= s.scanFailsFrom) {
-          scans++;
+        const nth = scans++;
+        if (s.scanFailsFrom !== undefined && nth >= s.scanFailsFrom) {
           throw ApplicationFailure.create({ message: 'list Deployments in all namespaces: HTTP 503', type: 'Unavailable', nonRetryable: true });
         }
-        return seq[Math.min(scans++, seq.length - 1)];
+        this.placeHolders(input.secretName, nth);
+        return real.scanReferences(input);
       },
       deleteVersion: async (input) => {
         log('deleteVersion', input);
-        return { deleted: true, namespaces: input.namespaces };
+        return real.deleteVersion(input);
       },
       finalizeVersion: async (input) => {
         log('finalizeVersion', input);
+        return real.finalizeVersion(input);
       },
     };
   }

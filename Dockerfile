@@ -4,6 +4,8 @@ WORKDIR /rotor
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tools.json ./
+COPY domain domain
+COPY contract contract
 COPY workflows workflows
 COPY activities activities
 COPY worker worker

@@ -1,15 +1,15 @@
 // createActivities(deps): the workflow's activities over the ports. The worker passes real adapters;
 // tests of the workflow may pass doubles of these functions instead.
 import { Context } from '@temporalio/activity';
-import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLimits, type Measurement } from '../workflows/analysis';
-import type { RotorActivities } from './contract';
+import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLimits, type Measurement } from '../domain/analysis';
+import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
 import type { RotorDeps } from './ports';
-import type { CheckResult, ClaimResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput, SwitchRecord } from './types';
+import type { CheckResult, ClaimResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput, SwitchRecord } from '../contract/activities';
 
-export type { RotorActivities } from './contract';
+export type { RotorActivities } from '../contract/activities';
 export * from './ports';
-export * from './types';
+export * from '../contract/activities';
 
 /** Progress a long activity heartbeats, so a retry after a crash resumes instead of starting over. */
 interface MonitorProgress {
@@ -118,7 +118,10 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     createVersion: (input: CreateVersionInput) =>
       guarded(`create ${input.version}`, async () => {
         if (input.store !== store.kind) {
-          throw new RotorError('RotorInputError', `the plan's store is ${input.store}, but this worker writes to ${store.kind}; run a worker configured for ${input.store}`);
+          throw new RotorError(
+            'RotorInputError',
+            `the plan's store is ${input.store}, but this worker writes to ${store.kind}; run a worker configured for ${input.store}`,
+          );
         }
         // Idempotent by version: a retry reuses the value already written, never generates another.
         let data = null;
@@ -149,7 +152,8 @@ export function createActivities(deps: RotorDeps): RotorActivities {
 
     revertWorkloads: (input) => guarded(`revert workloads in ${input.namespace} to ${input.to}`, () => cluster.revertWorkloads(input)),
 
-    completeCanary: (input) => guarded(`complete the canary in ${input.namespace}`, () => cluster.completeCanary(input.namespace, input.records, input.version)),
+    completeCanary: (input) =>
+      guarded(`complete the canary in ${input.namespace}`, () => cluster.completeCanary(input.namespace, input.records, input.version)),
 
     waitForRollout: (input: RolloutInput) =>
       guarded(`wait for rollout in ${input.namespace}`, async () => {

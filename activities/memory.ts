@@ -3,8 +3,8 @@
 // adapter's rules (the same ownership records, green copies, holder and refusal rules, through the
 // same pure helpers), and test/cluster-contract.test.ts runs one suite against both.
 import { readFileSync } from 'node:fs';
-import type { WorkloadKind } from '../workflows/plan';
-import { newestVersion, parseVersionName } from '../workflows/naming';
+import type { WorkloadKind } from '../domain/plan';
+import { newestVersion, parseVersionName } from '../domain/naming';
 import { RotorError } from './errors';
 import {
   ANNOTATION_CANARY_OF,
@@ -26,7 +26,7 @@ import {
   type OwnershipRecord,
 } from './kubernetes/ownership';
 import type { ClusterPort, MetricsPort, RolloutState, RotationClaim, StoredVersion, VersionSpec } from './ports';
-import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from './types';
+import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export interface MemorySecret {
   namespace: string;
@@ -86,7 +86,8 @@ function switchable(w: MemoryWorkload): boolean {
 }
 
 function refusal(w: MemoryWorkload): string | null {
-  if ((w.kind === 'StatefulSet' || w.kind === 'DaemonSet') && w.updateStrategy === 'OnDelete') return `${w.kind}/${w.name} uses updateStrategy OnDelete: its pods keep the previous version until someone deletes them`;
+  if ((w.kind === 'StatefulSet' || w.kind === 'DaemonSet') && w.updateStrategy === 'OnDelete')
+    return `${w.kind}/${w.name} uses updateStrategy OnDelete: its pods keep the previous version until someone deletes them`;
   if (w.kind === 'Deployment' && w.paused) return `Deployment/${w.name} is paused: a switch would not roll out until it is resumed`;
   if (w.kind === 'ReplicaSet') return `ReplicaSet/${w.name} has no Deployment: a ReplicaSet does not replace its pods when its template changes`;
   return null;
@@ -195,7 +196,11 @@ export class MemoryCluster implements ClusterPort {
     const green = this.find(blue.namespace, 'Deployment', greenName(blue.name, to));
     if (!green) return null;
     if (!ownsGreen(green.annotations, blue.name, to)) {
-      throw new RotorError('OwnershipConflict', `Deployment ${blue.namespace}/${green.name} exists but is not rotor's canary of ${blue.name} for ${to}; rotor will not scale, switch or delete it`, `Deployment/${green.name}`);
+      throw new RotorError(
+        'OwnershipConflict',
+        `Deployment ${blue.namespace}/${green.name} exists but is not rotor's canary of ${blue.name} for ${to}; rotor will not scale, switch or delete it`,
+        `Deployment/${green.name}`,
+      );
     }
     return green;
   }
@@ -212,28 +217,53 @@ export class MemoryCluster implements ClusterPort {
     if (weight >= 100) {
       const fields = this.switchOne(blue, from, to, true);
       const replicas = readOwnership(blue.annotations, to)?.replicas;
-      return { ...base, fields, canary: { green: name, weightPercent: 100, blueReplicas: replicas?.wrote ?? original, greenReplicas: green?.replicas ?? 0, originalReplicas: original } };
+      return {
+        ...base,
+        fields,
+        canary: { green: name, weightPercent: 100, blueReplicas: replicas?.wrote ?? original, greenReplicas: green?.replicas ?? 0, originalReplicas: original },
+      };
     }
     const greenReplicas = canaryShare(original, weight);
-    const annotations = { [ANNOTATION_CANARY_OF]: blue.name, [ANNOTATION_CANARY_VERSION]: to, [ANNOTATION_WEIGHT]: String(weight), [ANNOTATION_PREVIOUS_WEIGHT]: String(previousWeight) };
+    const annotations = {
+      [ANNOTATION_CANARY_OF]: blue.name,
+      [ANNOTATION_CANARY_VERSION]: to,
+      [ANNOTATION_WEIGHT]: String(weight),
+      [ANNOTATION_PREVIOUS_WEIGHT]: String(previousWeight),
+    };
     if (green) {
       green.replicas = greenReplicas;
       green.annotations = { ...green.annotations, ...annotations };
     } else {
       const refs = Object.fromEntries(Object.entries(blue.refs).map(([f, n]) => [f, n === from ? to : n]));
-      this.world.workloads.push({ kind: 'Deployment', namespace: blue.namespace, name, replicas: greenReplicas, refs, annotations: { ...annotations, ...(request.rotationId ? { [ANNOTATION_ROTATION]: request.rotationId } : {}) } });
+      this.world.workloads.push({
+        kind: 'Deployment',
+        namespace: blue.namespace,
+        name,
+        replicas: greenReplicas,
+        refs,
+        annotations: { ...annotations, ...(request.rotationId ? { [ANNOTATION_ROTATION]: request.rotationId } : {}) },
+      });
     }
     const { replicas, set } = blueReplicasAt(blue.replicas ?? 1, owned?.replicas, previousWeight, replicasHeldByOther(blue.annotations, to));
     if (set !== null) blue.replicas = set;
     this.setRecord(blue, to, { from, to, fields: owned?.fields ?? [], replicas });
-    return { ...base, fields: owned?.fields ?? [], canary: { green: name, weightPercent: weight, blueReplicas: replicas?.wrote ?? blue.replicas ?? original, greenReplicas, originalReplicas: original } };
+    return {
+      ...base,
+      fields: owned?.fields ?? [],
+      canary: { green: name, weightPercent: weight, blueReplicas: replicas?.wrote ?? blue.replicas ?? original, greenReplicas, originalReplicas: original },
+    };
   }
 
   async switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]> {
     const records: SwitchRecord[] = [];
     for (const use of request.workloads) {
       const w = this.workload(request.namespace, use.kind, use.name);
-      if (w.kind === 'Job' || w.kind === 'Pod') throw new RotorError('RotorInputError', `${w.kind} ${w.namespace}/${w.name} cannot be switched in place (its pod template is immutable)`, `${w.kind}/${w.name}`);
+      if (w.kind === 'Job' || w.kind === 'Pod')
+        throw new RotorError(
+          'RotorInputError',
+          `${w.kind} ${w.namespace}/${w.name} cannot be switched in place (its pod template is immutable)`,
+          `${w.kind}/${w.name}`,
+        );
       const refused = refusal(w);
       if (refused) throw new RotorError('RotorInputError', refused, `${w.kind}/${w.name}`);
       if (request.strategy === 'canary' && w.kind === 'Deployment') {
@@ -254,7 +284,8 @@ export class MemoryCluster implements ClusterPort {
     const { namespace, from: newVersion, to: previous } = request;
     const reverted: SwitchRecord[] = [];
     const targets = [...request.workloads];
-    for (const r of request.records) if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace, name: r.name, fields: [] });
+    for (const r of request.records)
+      if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace, name: r.name, fields: [] });
     for (const use of targets) {
       const w = this.find(namespace, use.kind, use.name);
       if (!w) continue;
@@ -304,7 +335,8 @@ export class MemoryCluster implements ClusterPort {
         const refused = switchable(x) ? refusal(x) : null;
         if (refused) return { ready: false, failed: true, message: refused };
         for (const [field, name] of Object.entries(x.refs)) {
-          if (!this.secret(namespace, name)) return { ready: false, failed: true, message: `${x.kind}/${x.name}: CreateContainerConfigError, secret "${name}" not found (${field})` };
+          if (!this.secret(namespace, name))
+            return { ready: false, failed: true, message: `${x.kind}/${x.name}: CreateContainerConfigError, secret "${name}" not found (${field})` };
         }
       }
     }

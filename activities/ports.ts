@@ -1,6 +1,6 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
-import type { StoreKind, ValueSource } from '../workflows/plan';
-import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from './types';
+import type { StoreKind, ValueSource } from '../domain/plan';
+import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export type SecretData = Record<string, string>;
 

@@ -2,7 +2,7 @@
 // them; the value is produced in the worker and handed to the cluster adapter.
 import type { SecretData, SecretStorePort } from './ports';
 import { resolveValue, type ValueOptions } from './values';
-import type { ValueSource } from '../workflows/plan';
+import type { ValueSource } from '../domain/plan';
 
 export class KubernetesSecretStore implements SecretStorePort {
   readonly kind = 'kubernetes' as const;

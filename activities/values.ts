@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import type { ValueSource } from '../workflows/plan';
+import type { ValueSource } from '../domain/plan';
 import { RotorError } from './errors';
 import type { SecretData } from './ports';
 
@@ -54,7 +54,10 @@ export async function resolveValue(value: ValueSource, options: ValueOptions = {
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new RotorError('RotorInputError', `value.fromFile: cannot read ${value.fromFile} on the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); the file must be readable by the worker`);
+      throw new RotorError(
+        'RotorInputError',
+        `value.fromFile: cannot read ${value.fromFile} on the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); the file must be readable by the worker`,
+      );
     }
     return parseEnvFile(text, `value.fromFile: ${value.fromFile}`);
   }
@@ -79,13 +82,17 @@ function refuse(message: string): RotorError {
  */
 export async function resolveValueFile(path: string, valueDir: string | null): Promise<string> {
   if (!valueDir) {
-    throw refuse(`${path} is refused: the worker has no value directory; set ROTOR_VALUE_DIR=<directory> on the worker, put the file there and name it relative to that directory`);
+    throw refuse(
+      `${path} is refused: the worker has no value directory; set ROTOR_VALUE_DIR=<directory> on the worker, put the file there and name it relative to that directory`,
+    );
   }
   let realDir: string;
   try {
     realDir = await realpath(valueDir);
   } catch (err) {
-    throw refuse(`ROTOR_VALUE_DIR=${valueDir} cannot be used on the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); set it to an existing directory`);
+    throw refuse(
+      `ROTOR_VALUE_DIR=${valueDir} cannot be used on the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); set it to an existing directory`,
+    );
   }
   const dir = resolve(valueDir);
   // Resolve against the directory as configured and as it really is, so a symlinked ROTOR_VALUE_DIR works.
@@ -99,10 +106,14 @@ export async function resolveValueFile(path: string, valueDir: string | null): P
   try {
     real = await realpath(target);
   } catch (err) {
-    throw refuse(`cannot read ${path} in ROTOR_VALUE_DIR=${valueDir} on the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); put the file there, readable by the worker`);
+    throw refuse(
+      `cannot read ${path} in ROTOR_VALUE_DIR=${valueDir} on the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); put the file there, readable by the worker`,
+    );
   }
   if (!isWithin(realDir, real)) {
-    throw refuse(`${path} leads through a symlink to outside ROTOR_VALUE_DIR=${valueDir}; put the file itself in ${valueDir}, or a symlink that stays inside it`);
+    throw refuse(
+      `${path} leads through a symlink to outside ROTOR_VALUE_DIR=${valueDir}; put the file itself in ${valueDir}, or a symlink that stays inside it`,
+    );
   }
   if (!(await stat(real)).isFile()) {
     throw refuse(`${path} in ROTOR_VALUE_DIR=${valueDir} is not a file; name a KEY=value file, e.g. fromFile: token.env`);

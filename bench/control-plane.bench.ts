@@ -30,16 +30,25 @@ async function main(): Promise<void> {
     while (!(await core.listNamespacedServiceAccount({ namespace: 'default' })).items.length) await new Promise((r) => setTimeout(r, 50));
     await apps.createNamespacedDeployment({
       namespace: 'default',
-      body: { metadata: { name: 'web' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } },
+      body: {
+        metadata: { name: 'web' },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+        },
+      },
     });
     const cluster = new KubernetesCluster(kc);
-    while (!(await cluster.rolloutState('default', [{ kind: 'Deployment', namespace: 'default', name: 'web', fields: [] }])).ready) await new Promise((r) => setTimeout(r, 50));
+    while (!(await cluster.rolloutState('default', [{ kind: 'Deployment', namespace: 'default', name: 'web', fields: [] }])).ready)
+      await new Promise((r) => setTimeout(r, 50));
     rollouts.push(performance.now() - t1);
     const t2 = performance.now();
     await sandbox.stop();
     stops.push(performance.now() - t2);
   }
-  const row = (name: string, xs: number[]) => `| ${name.padEnd(56)} | ${(median(xs) / 1000).toFixed(2).padStart(6)} s | ${(Math.min(...xs) / 1000).toFixed(2).padStart(6)} s | ${(Math.max(...xs) / 1000).toFixed(2).padStart(6)} s |`;
+  const row = (name: string, xs: number[]) =>
+    `| ${name.padEnd(56)} | ${(median(xs) / 1000).toFixed(2).padStart(6)} s | ${(Math.min(...xs) / 1000).toFixed(2).padStart(6)} s | ${(Math.max(...xs) / 1000).toFixed(2).padStart(6)} s |`;
   console.log(`| ${`sandbox (${RUNS} runs)`.padEnd(56)} | median   | min      | max      |`);
   console.log(`|${'-'.repeat(58)}|----------|----------|----------|`);
   console.log(row('start: certificates, etcd, apiserver ready, KCM, nodes', starts));

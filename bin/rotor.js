@@ -8,10 +8,12 @@ if (!existsSync(entry)) {
   process.stderr.write('rotor is not built yet: run `npm install && npm run build` in ' + join(__dirname, '..') + '\n');
   process.exit(1);
 }
-require(entry).main(process.argv.slice(2)).then(
-  (code) => process.exit(code ?? 0),
-  (err) => {
-    process.stderr.write(`rotor: ${err && err.message ? err.message : err}\n`);
-    process.exit(1);
-  },
-);
+require(entry)
+  .main(process.argv.slice(2))
+  .then(
+    (code) => process.exit(code ?? 0),
+    (err) => {
+      process.stderr.write(`rotor: ${err && err.message ? err.message : err}\n`);
+      process.exit(1);
+    },
+  );

@@ -1,6 +1,6 @@
 // The rotor CLI: start, status, approve, abort, rollback, list, worker.
 import { userInfo } from 'node:os';
-import { TERMINAL_PHASES, type RotationStatus } from '../workflows/api';
+import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
 import { formatStatus, progressLine } from './format';
 import { loadPlanFile, PlanFileError } from './plan-file';
 import { RotorClient, RotorClientError } from './rotor-client';
@@ -75,7 +75,9 @@ async function watch(client: RotorClient, id: string, args: Args): Promise<numbe
   for (;;) {
     const s = await client.status(id);
     if (seen < 0) out(formatStatus(s));
-    else for (const e of s.eventCount > seen ? s.events.slice(-Math.min(s.eventCount - seen, s.events.length)) : []) out(`  ${e.at}  ${e.phase.padEnd(17)} ${e.stage ? `${e.stage}: ` : ''}${e.message}`);
+    else
+      for (const e of s.eventCount > seen ? s.events.slice(-Math.min(s.eventCount - seen, s.events.length)) : [])
+        out(`  ${e.at}  ${e.phase.padEnd(17)} ${e.stage ? `${e.stage}: ` : ''}${e.message}`);
     seen = s.eventCount;
     const line = progressLine(s);
     if (line !== lastLine) out(line);

@@ -1,5 +1,5 @@
 // Rendering a rotation's status for a terminal.
-import type { RotationStatus } from '../workflows/api';
+import type { RotationStatus } from '../contract/api';
 
 function bar(step: number, total: number, width = 24): string {
   const filled = Math.round((step / Math.max(total, 1)) * width);
@@ -31,7 +31,13 @@ export function formatStatus(s: RotationStatus, opts: { events?: number; now?: D
   row('phase', `${s.phase}${s.stage ? ` — stage ${s.stage}` : ''}`);
   row('progress', progressLine(s));
   row('new', s.newVersion ?? '-');
-  row('previous', Object.entries(s.previousVersions).map(([ns, v]) => `${v ?? '-'} (${ns})`).join(', ') || (s.previousVersion ?? '-'));
+  row(
+    'previous',
+    Object.entries(s.previousVersions)
+      .map(([ns, v]) => `${v ?? '-'} (${ns})`)
+      .join(', ') ||
+      (s.previousVersion ?? '-'),
+  );
   if (s.canaryPercent !== null) row('canary', `${s.canaryPercent}% of replicas on ${s.newVersion}`);
   if (s.waitingUntil) row('waiting', `until ${until(s.waitingUntil, now)}`);
   if (s.switched.length) row('switched', s.switched.map((r) => `${r.kind}/${r.name} in ${r.namespace} (${r.fields.length} ref)`).join(', '));
@@ -41,7 +47,9 @@ export function formatStatus(s: RotationStatus, opts: { events?: number; now?: D
   if (checks.length) {
     lines.push('checks');
     for (const c of checks) {
-      lines.push(`  ${c.verdict.toUpperCase().padEnd(12)} ${c.check} ${c.stage}: ${c.measurements} measurement(s), last ${c.lastValue ?? 'n/a'} vs threshold ${c.threshold} — ${c.reason}`);
+      lines.push(
+        `  ${c.verdict.toUpperCase().padEnd(12)} ${c.check} ${c.stage}: ${c.measurements} measurement(s), last ${c.lastValue ?? 'n/a'} vs threshold ${c.threshold} — ${c.reason}`,
+      );
     }
   }
   if (s.outcome) row('outcome', s.outcome);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
-import { formatIssues, validatePlan, type Plan, type PlanIssue } from '../workflows/plan';
+import { formatIssues, validatePlan, type Plan, type PlanIssue } from '../domain/plan';
 
 export class PlanFileError extends Error {
   constructor(
@@ -32,10 +32,22 @@ function valueFileIssues(document: Record<string, unknown> | null): PlanIssue[] 
   if (typeof path !== 'string') return [];
   const found = JSON.stringify(path);
   if (isAbsolute(path)) {
-    return [{ path: 'value.fromFile', value: found, message: "must be relative to the worker's value directory (ROTOR_VALUE_DIR), e.g. token.env; the worker reads no file outside it" }];
+    return [
+      {
+        path: 'value.fromFile',
+        value: found,
+        message: "must be relative to the worker's value directory (ROTOR_VALUE_DIR), e.g. token.env; the worker reads no file outside it",
+      },
+    ];
   }
   if (path.split(/[\\/]/).includes('..')) {
-    return [{ path: 'value.fromFile', value: found, message: "must stay inside the worker's value directory (ROTOR_VALUE_DIR): no \"..\"; write e.g. token.env or team/token.env" }];
+    return [
+      {
+        path: 'value.fromFile',
+        value: found,
+        message: 'must stay inside the worker\'s value directory (ROTOR_VALUE_DIR): no ".."; write e.g. token.env or team/token.env',
+      },
+    ];
   }
   return [];
 }

@@ -1,8 +1,19 @@
 // A small typed client for rotations: start, status, approve, abort, rollback, list.
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { abortSignal, approveSignal, rollbackUpdate, SA_PHASE, SA_SECRET, SA_STAGE, statusQuery, TASK_QUEUE, WORKFLOW_TYPE, type RotationStatus } from '../workflows/api';
-import { formatDuration } from '../workflows/duration';
-import { rotationWorkflowId, type Plan } from '../workflows/plan';
+import {
+  abortSignal,
+  approveSignal,
+  rollbackUpdate,
+  SA_PHASE,
+  SA_SECRET,
+  SA_STAGE,
+  statusQuery,
+  TASK_QUEUE,
+  WORKFLOW_TYPE,
+  type RotationStatus,
+} from '../contract/api';
+import { formatDuration } from '../domain/duration';
+import { rotationWorkflowId, type Plan } from '../domain/plan';
 import type { RotationInput } from '../workflows/rotation';
 
 export class RotorClientError extends Error {

@@ -11,7 +11,8 @@ function age(from: Date | null, now = new Date()): string {
 }
 
 export async function versionsCommand(secret: string | undefined, namespace: string | true | undefined): Promise<string> {
-  if (!secret || typeof namespace !== 'string') throw new Error('usage: rotor versions <secret> -n <namespace>, e.g. rotor versions auth-api-secrets -n production');
+  if (!secret || typeof namespace !== 'string')
+    throw new Error('usage: rotor versions <secret> -n <namespace>, e.g. rotor versions auth-api-secrets -n production');
   const cluster = KubernetesCluster.fromEnvironment();
   const versions = await cluster.listVersions(namespace, secret);
   if (versions.length === 0) return `no version of ${secret} in namespace ${namespace}`;

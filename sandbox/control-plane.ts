@@ -49,7 +49,26 @@ function makeCertificates(dir: string): void {
   const sign = (name: string, subject: string, ext: string) => {
     writeFileSync(join(dir, `${name}.ext`), ext);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', days, '-extfile', `${name}.ext`], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.crt`,
+        '-days',
+        days,
+        '-extfile',
+        `${name}.ext`,
+      ],
+      dir,
+    );
   };
   sign(
     'apiserver',
@@ -163,26 +182,56 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     log(`etcd on 127.0.0.1:${etcdPort} ...`);
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const etcd = spawnLogged('etcd', bins.etcd, [
-      '--name', 'rotor', '--data-dir', join(dir, 'etcd'),
-      '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
-      '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-      '--initial-cluster', `rotor=http://127.0.0.1:${peerPort}`, '--log-level', 'error',
+      '--name',
+      'rotor',
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--listen-client-urls',
+      etcdUrl,
+      '--advertise-client-urls',
+      etcdUrl,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peerPort}`,
+      '--initial-cluster',
+      `rotor=http://127.0.0.1:${peerPort}`,
+      '--log-level',
+      'error',
     ]);
 
     const server = `https://127.0.0.1:${apiPort}`;
     log(`kube-apiserver on ${server} ...`);
     const apiserver = spawnLogged('kube-apiserver', bins.kubeApiserver, [
-      '--etcd-servers', etcdUrl,
-      '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
-      '--endpoint-reconciler-type', 'none',
-      '--tls-cert-file', join(dir, 'apiserver.crt'), '--tls-private-key-file', join(dir, 'apiserver.key'),
-      '--client-ca-file', join(dir, 'ca.crt'),
-      '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
-      '--service-account-issuer', 'https://kubernetes.default.svc',
-      '--authorization-mode', 'Node,RBAC',
-      '--service-cluster-ip-range', '10.96.0.0/16',
+      '--etcd-servers',
+      etcdUrl,
+      '--bind-address',
+      '127.0.0.1',
+      '--advertise-address',
+      '127.0.0.1',
+      '--secure-port',
+      String(apiPort),
+      '--endpoint-reconciler-type',
+      'none',
+      '--tls-cert-file',
+      join(dir, 'apiserver.crt'),
+      '--tls-private-key-file',
+      join(dir, 'apiserver.key'),
+      '--client-ca-file',
+      join(dir, 'ca.crt'),
+      '--service-account-key-file',
+      join(dir, 'sa.pub'),
+      '--service-account-signing-key-file',
+      join(dir, 'sa.key'),
+      '--service-account-issuer',
+      'https://kubernetes.default.svc',
+      '--authorization-mode',
+      'Node,RBAC',
+      '--service-cluster-ip-range',
+      '10.96.0.0/16',
       '--allow-privileged=true',
-      '--v', '0',
+      '--v',
+      '0',
       ...(options.apiserverArgs ?? []),
     ]);
     const deadline = Date.now() + 90_000;
@@ -191,7 +240,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       if (apiserver.exitCode !== null) throw await failWith(`kube-apiserver exited (${apiserver.exitCode})`, 'kube-apiserver');
       const ready = await httpsGet(`${server}/readyz`, dir).catch(() => null);
       if (ready?.status === 200) break;
-      if (Date.now() > deadline) throw await failWith(`kube-apiserver not ready after 90 s (last: ${ready?.status} ${ready?.body.slice(0, 300)})`, 'kube-apiserver');
+      if (Date.now() > deadline)
+        throw await failWith(`kube-apiserver not ready after 90 s (last: ${ready?.status} ${ready?.body.slice(0, 300)})`, 'kube-apiserver');
       await new Promise((r) => setTimeout(r, 200));
     }
 
@@ -199,23 +249,43 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const kubeconfig = join(dir, 'admin.kubeconfig');
     writeFileSync(kubeconfig, kubeconfigYaml(server, caFile, { name: 'admin', cert: join(dir, 'admin.crt'), key: join(dir, 'admin.key') }));
     const simulatorKubeconfig = join(dir, 'simulator.kubeconfig');
-    writeFileSync(simulatorKubeconfig, kubeconfigYaml(server, caFile, { name: 'simulator', cert: join(dir, 'simulator.crt'), key: join(dir, 'simulator.key') }));
+    writeFileSync(
+      simulatorKubeconfig,
+      kubeconfigYaml(server, caFile, { name: 'simulator', cert: join(dir, 'simulator.crt'), key: join(dir, 'simulator.key') }),
+    );
     const cmKubeconfig = join(dir, 'controller-manager.kubeconfig');
-    writeFileSync(cmKubeconfig, kubeconfigYaml(server, caFile, { name: 'controller-manager', cert: join(dir, 'controller-manager.crt'), key: join(dir, 'controller-manager.key') }));
+    writeFileSync(
+      cmKubeconfig,
+      kubeconfigYaml(server, caFile, { name: 'controller-manager', cert: join(dir, 'controller-manager.crt'), key: join(dir, 'controller-manager.key') }),
+    );
 
     log('kube-controller-manager ...');
     spawnLogged('kube-controller-manager', bins.kubeControllerManager, [
-      '--kubeconfig', cmKubeconfig,
-      '--authentication-kubeconfig', cmKubeconfig, '--authorization-kubeconfig', cmKubeconfig,
-      '--bind-address', '127.0.0.1', '--secure-port', String(cmPort),
+      '--kubeconfig',
+      cmKubeconfig,
+      '--authentication-kubeconfig',
+      cmKubeconfig,
+      '--authorization-kubeconfig',
+      cmKubeconfig,
+      '--bind-address',
+      '127.0.0.1',
+      '--secure-port',
+      String(cmPort),
       '--use-service-account-credentials',
-      '--service-account-private-key-file', join(dir, 'sa.key'),
-      '--root-ca-file', caFile,
-      '--cluster-signing-cert-file', caFile, '--cluster-signing-key-file', join(dir, 'ca.key'),
+      '--service-account-private-key-file',
+      join(dir, 'sa.key'),
+      '--root-ca-file',
+      caFile,
+      '--cluster-signing-cert-file',
+      caFile,
+      '--cluster-signing-key-file',
+      join(dir, 'ca.key'),
       '--leader-elect=false',
       // No real nodes: the simulator renews its nodes' leases, but never let a slow renewal evict pods.
-      '--controllers', '*,-nodelifecycle',
-      '--v', '0',
+      '--controllers',
+      '*,-nodelifecycle',
+      '--v',
+      '0',
     ]);
     log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const pids = Object.fromEntries(children.map((c) => [c.name, c.pid]));

@@ -54,7 +54,10 @@ async function main(): Promise<void> {
     const workerConfig = await workerKubeconfig(sandbox.plane, dir);
 
     say(`seeding staging and production: Secret ${OLD}, Deployment auth-api reading api_token from it ...`);
-    for (const [ns, replicas] of [['staging', 2], ['production', 4]] as const) {
+    for (const [ns, replicas] of [
+      ['staging', 2],
+      ['production', 4],
+    ] as const) {
       await core.createNamespace({ body: { metadata: { name: ns } } });
       await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: OLD }, stringData: { api_token: 'demo-old-token' } } });
       for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
@@ -65,7 +68,12 @@ async function main(): Promise<void> {
           spec: {
             replicas,
             selector: { matchLabels: { app: 'auth-api' } },
-            template: { metadata: { labels: { app: 'auth-api' } }, spec: { containers: [{ name: 'app', image: 'example/auth:1', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: OLD, key: 'api_token' } } }] }] } },
+            template: {
+              metadata: { labels: { app: 'auth-api' } },
+              spec: {
+                containers: [{ name: 'app', image: 'example/auth:1', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: OLD, key: 'api_token' } } }] }],
+              },
+            },
           },
         },
       });
@@ -76,8 +84,17 @@ async function main(): Promise<void> {
     const server = await startDevServer({ ui: true, log });
     stops.push(() => server.stop());
     say(`Temporal on ${server.address}; Web UI http://localhost:${server.uiPort}`);
-    const env = { TEMPORAL_ADDRESS: server.address, TEMPORAL_UI_URL: `http://localhost:${server.uiPort}`, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerConfig, ROTOR_OPERATOR: 'demo' };
-    const workerChild = spawnChild('rotor worker', process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_UI_URL: `http://localhost:${server.uiPort}`,
+      ROTOR_BACKEND: 'kubernetes',
+      KUBECONFIG: workerConfig,
+      ROTOR_OPERATOR: 'demo',
+    };
+    const workerChild = spawnChild('rotor worker', process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const worker = workerChild.proc;
     stops.push(() => stopChild(workerChild, { log }));
     await new Promise<void>((resolve, reject) => {
@@ -109,7 +126,15 @@ async function main(): Promise<void> {
     if (isShuttingDown()) return; // Ctrl-C stopped the watch too; the shutdown finishes and exits
     say('what the cluster holds now:');
     process.stdout.write(await kubectl(['get', 'secrets', '-A', '-l', 'rotor.dev/secret=auth-api-secrets', '-L', 'rotor.dev/version']));
-    process.stdout.write(await kubectl(['get', 'deployments', '-A', '-o', 'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,SECRET:.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name,READY:.status.readyReplicas']));
+    process.stdout.write(
+      await kubectl([
+        'get',
+        'deployments',
+        '-A',
+        '-o',
+        'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,SECRET:.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name,READY:.status.readyReplicas',
+      ]),
+    );
     say(`demo ${code === 0 ? 'completed' : `ended with exit code ${code}`} in ${Math.round((Date.now() - t0) / 1000)} s`);
     if (keep) {
       say(`still running: Web UI http://localhost:${server.uiPort}, KUBECONFIG=${sandbox.plane.kubeconfig}; Ctrl-C stops everything`);

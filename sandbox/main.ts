@@ -7,7 +7,7 @@ const log = (line: string) => process.stderr.write(`[sandbox] ${line}\n`);
 
 async function main(): Promise<void> {
   const started = Date.now();
-  let sandbox: Sandbox | undefined;
+  let sandbox: Sandbox | undefined; // eslint-disable-line prefer-const -- the shutdown handler reads it before it is assigned
   // Before anything starts: a Ctrl-C during start-up stops what is already running, in order too.
   onShutdownSignals(async () => sandbox?.stop(), log);
   sandbox = await startSandbox({ log, readyDelayMs: 1000 });
@@ -18,7 +18,9 @@ async function main(): Promise<void> {
       'export these in another shell:',
       `  export KUBECONFIG=${plane.kubeconfig}`,
       `  export PATH=${plane.binaries.kubectl.replace(/\/kubectl$/, '')}:$PATH   # kubectl ${'v1.37.2'}`,
-      `pids: ${Object.entries(plane.pids).map(([name, pid]) => `${name}=${pid}`).join(' ')} (rotor ${process.pid})`,
+      `pids: ${Object.entries(plane.pids)
+        .map(([name, pid]) => `${name}=${pid}`)
+        .join(' ')} (rotor ${process.pid})`,
       `logs: ${plane.dir}/logs; Ctrl-C stops everything`,
       '',
     ].join('\n'),

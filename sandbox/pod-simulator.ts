@@ -112,12 +112,23 @@ export class PodSimulator {
         allocatable: { cpu: '32', memory: '128Gi', pods: '250' },
         conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'simulated by rotor', lastHeartbeatTime: now, lastTransitionTime: now }],
         nodeInfo: {
-          architecture: 'amd64', bootID: name, containerRuntimeVersion: 'simulated://1', kernelVersion: 'simulated', kubeProxyVersion: '', kubeletVersion: 'v1.37.2',
-          machineID: name, operatingSystem: 'linux', osImage: 'rotor pod simulator', systemUUID: name,
+          architecture: 'amd64',
+          bootID: name,
+          containerRuntimeVersion: 'simulated://1',
+          kernelVersion: 'simulated',
+          kubeProxyVersion: '',
+          kubeletVersion: 'v1.37.2',
+          machineID: name,
+          operatingSystem: 'linux',
+          osImage: 'rotor pod simulator',
+          systemUUID: name,
         },
       };
       await this.core.replaceNodeStatus({ name, body: node });
-      const lease = { metadata: { name, namespace: 'kube-node-lease' }, spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new k8s.V1MicroTime(now.toISOString()) } };
+      const lease = {
+        metadata: { name, namespace: 'kube-node-lease' },
+        spec: { holderIdentity: name, leaseDurationSeconds: 40, renewTime: new k8s.V1MicroTime(now.toISOString()) },
+      };
       try {
         const existing = await this.leases.readNamespacedLease({ name, namespace: 'kube-node-lease' });
         await this.leases.replaceNamespacedLease({ name, namespace: 'kube-node-lease', body: { ...existing, spec: lease.spec } });
@@ -149,8 +160,8 @@ export class PodSimulator {
     }
     if (!pod.spec!.nodeName) {
       // DaemonSet pods name their node through required node affinity; honour it as a scheduler would.
-      const pinned = pod.spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms
-        ?.flatMap((t) => t.matchFields ?? [])
+      const pinned = pod
+        .spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms?.flatMap((t) => t.matchFields ?? [])
         .find((f) => f.key === 'metadata.name' && f.operator === 'In')?.values?.[0];
       const node = pinned ?? this.nodeNames[this.nextNode++ % this.nodeNames.length];
       await this.core.createNamespacedBinding({ namespace, body: { metadata: { name, namespace }, target: { apiVersion: 'v1', kind: 'Node', name: node } } });
@@ -163,38 +174,71 @@ export class PodSimulator {
     const now = new Date();
     const containers = pod.spec!.containers ?? [];
     const missing = missingSecretReason(pod, secrets);
-    const base: k8s.V1PodStatus = { ...pod.status, hostIP: '10.0.0.1', podIP: pod.status?.podIP ?? `10.244.${this.nextNode % 250}.${(this.scheduledAt.size % 250) + 2}`, startTime: pod.status?.startTime ?? now };
+    const base: k8s.V1PodStatus = {
+      ...pod.status,
+      hostIP: '10.0.0.1',
+      podIP: pod.status?.podIP ?? `10.244.${this.nextNode % 250}.${(this.scheduledAt.size % 250) + 2}`,
+      startTime: pod.status?.startTime ?? now,
+    };
+    // Scheduled, not running: every container waits, for the given reason.
+    const pending = (waiting: k8s.V1ContainerStateWaiting): k8s.V1PodStatus => ({
+      ...base,
+      phase: 'Pending',
+      conditions: [
+        condition('PodScheduled', true, now),
+        condition('Initialized', true, now),
+        condition('ContainersReady', false, now),
+        condition('Ready', false, now),
+      ],
+      containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: 0, state: { waiting } })),
+    });
     let desired: k8s.V1PodStatus;
     if (missing) {
-      desired = {
-        ...base,
-        phase: 'Pending',
-        conditions: [condition('PodScheduled', true, now), condition('Initialized', true, now), condition('ContainersReady', false, now), condition('Ready', false, now)],
-        containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'CreateContainerConfigError', message: missing } } })),
-      };
+      desired = pending({ reason: 'CreateContainerConfigError', message: missing });
     } else {
       const age = Date.now() - this.scheduledAt.get(key)!;
       const isJob = (pod.metadata!.ownerReferences ?? []).some((o) => o.kind === 'Job');
       if (age < this.options.readyDelayMs) {
-        desired = {
-          ...base,
-          phase: 'Pending',
-          conditions: [condition('PodScheduled', true, now), condition('Initialized', true, now), condition('ContainersReady', false, now), condition('Ready', false, now)],
-          containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } })),
-        };
+        desired = pending({ reason: 'ContainerCreating' });
       } else if (isJob && age >= this.options.readyDelayMs + this.options.jobDurationMs) {
         desired = {
           ...base,
           phase: 'Succeeded',
-          conditions: [condition('PodScheduled', true, now), condition('Initialized', true, now), condition('ContainersReady', false, now), condition('Ready', false, now)],
-          containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed', finishedAt: now } } })),
+          conditions: [
+            condition('PodScheduled', true, now),
+            condition('Initialized', true, now),
+            condition('ContainersReady', false, now),
+            condition('Ready', false, now),
+          ],
+          containerStatuses: containers.map((c) => ({
+            name: c.name,
+            image: c.image ?? '',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: 0, reason: 'Completed', finishedAt: now } },
+          })),
         };
       } else {
         desired = {
           ...base,
           phase: 'Running',
-          conditions: [condition('PodScheduled', true, now), condition('Initialized', true, now), condition('ContainersReady', true, now), condition('Ready', true, now)],
-          containerStatuses: containers.map((c) => ({ name: c.name, image: c.image ?? '', imageID: `simulated://${c.image}`, containerID: `simulated://${name}-${c.name}`, ready: true, started: true, restartCount: 0, state: { running: { startedAt: now } } })),
+          conditions: [
+            condition('PodScheduled', true, now),
+            condition('Initialized', true, now),
+            condition('ContainersReady', true, now),
+            condition('Ready', true, now),
+          ],
+          containerStatuses: containers.map((c) => ({
+            name: c.name,
+            image: c.image ?? '',
+            imageID: `simulated://${c.image}`,
+            containerID: `simulated://${name}-${c.name}`,
+            ready: true,
+            started: true,
+            restartCount: 0,
+            state: { running: { startedAt: now } },
+          })),
         };
       }
     }

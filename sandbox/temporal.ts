@@ -21,7 +21,20 @@ export async function startDevServer(opts: { ui?: boolean; port?: number; uiPort
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'rotor-dev-'));
-  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--db-filename', join(dir, 'temporal.db'), '--log-level', 'error'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--db-filename',
+    join(dir, 'temporal.db'),
+    '--log-level',
+    'error',
+  ];
   if (!opts.ui) args.push('--headless');
   for (const name of ['RotorSecret', 'RotorPhase', 'RotorStage']) args.push('--search-attribute', `${name}=Keyword`);
   const child = spawnChild('temporal dev server', temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -10,7 +10,12 @@ function log(msg) {
 }
 
 function go(args, cwd, env = {}) {
-  return execFileSync('go', args, { cwd, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return execFileSync('go', args, {
+    cwd,
+    env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
 }
 
 /** `go build -v`, printing a line of progress every 30 s (a cold build of the apiserver takes ~13 min on 2 cores). */
@@ -18,14 +23,21 @@ function goBuild(args, cwd, what) {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     let packages = 0;
-    const proc = spawn('go', ['build', '-v', ...args], { cwd, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn('go', ['build', '-v', ...args], {
+      cwd,
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let tail = '';
     proc.stderr.on('data', (d) => {
       const text = String(d);
       packages += text.split('\n').filter((l) => l && !l.startsWith('#') && !l.includes(' ')).length;
       tail = (tail + text).slice(-4000);
     });
-    const timer = setInterval(() => log(`${what}: still building, ${packages} packages compiled, ${Math.round((Date.now() - started) / 60000)} min so far`), 30_000);
+    const timer = setInterval(
+      () => log(`${what}: still building, ${packages} packages compiled, ${Math.round((Date.now() - started) / 60000)} min so far`),
+      30_000,
+    );
     proc.on('exit', (code) => {
       clearInterval(timer);
       if (code === 0) resolve(Date.now() - started);
@@ -64,7 +76,18 @@ export async function installKubernetes(cacheDir, spec) {
   const goLine = /^go (\S+)/m.exec(upstream)?.[1] ?? '1.26.0';
   writeFileSync(
     join(kube, 'go.mod'),
-    [`module rotor.local/kubetools`, '', `go ${goLine}`, '', `require k8s.io/kubernetes ${spec.version}`, '', 'replace (', ...staging.map((m) => `\t${m} => ${m} ${spec.stagingVersion}`), ')', ''].join('\n'),
+    [
+      `module rotor.local/kubetools`,
+      '',
+      `go ${goLine}`,
+      '',
+      `require k8s.io/kubernetes ${spec.version}`,
+      '',
+      'replace (',
+      ...staging.map((m) => `\t${m} => ${m} ${spec.stagingVersion}`),
+      ')',
+      '',
+    ].join('\n'),
   );
   const cmds = ['kube-apiserver', 'kube-controller-manager', 'kubectl'].map((c) => `k8s.io/kubernetes/cmd/${c}`);
   writeFileSync(join(kube, 'tools.go'), `//go:build tools\n\npackage tools\n\nimport (\n${cmds.map((c) => `\t_ "${c}"`).join('\n')}\n)\n`);

@@ -7,7 +7,7 @@ import { CancelledFailure } from '@temporalio/common';
 import { createActivities } from '../activities';
 import { MemoryCluster, MemoryMetrics, type MemoryWorld } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
-import type { Analysis } from '../workflows/plan';
+import type { Analysis } from '../domain/plan';
 
 const OLD = 'auth-api-secrets-20250101000000';
 const NEW = 'auth-api-secrets-20251129120000';
@@ -32,7 +32,12 @@ function setup(metrics?: MemoryWorld['metrics']) {
   const w = world(metrics);
   const cluster = new MemoryCluster(w);
   const logs: string[] = [];
-  const acts = createActivities({ cluster, store: new KubernetesSecretStore(), metrics: new MemoryMetrics(w), log: (m, f) => logs.push(`${m} ${JSON.stringify(f ?? {})}`) });
+  const acts = createActivities({
+    cluster,
+    store: new KubernetesSecretStore(),
+    metrics: new MemoryMetrics(w),
+    log: (m, f) => logs.push(`${m} ${JSON.stringify(f ?? {})}`),
+  });
   return { w, cluster, acts, logs };
 }
 
@@ -92,12 +97,25 @@ describe('activities over the memory adapters', () => {
       secret: 'auth-api-secrets',
       stages: [
         { name: 'staging', namespace: 'staging', workloads: 'auto' as const },
-        { name: 'production', namespace: 'production', workloads: [{ kind: 'Deployment' as const, name: 'auth-api' }, { kind: 'StatefulSet' as const, name: 'ghost' }] },
+        {
+          name: 'production',
+          namespace: 'production',
+          workloads: [
+            { kind: 'Deployment' as const, name: 'auth-api' },
+            { kind: 'StatefulSet' as const, name: 'ghost' },
+          ],
+        },
       ],
     });
     assert.equal(found[0].previousVersion, OLD);
-    assert.deepEqual(found[0].workloads.map((w) => `${w.kind}/${w.name}`), ['Deployment/auth-api', 'CronJob/weekly-report']);
-    assert.deepEqual(found[1].workloads.map((w) => w.name), ['auth-api']);
+    assert.deepEqual(
+      found[0].workloads.map((w) => `${w.kind}/${w.name}`),
+      ['Deployment/auth-api', 'CronJob/weekly-report'],
+    );
+    assert.deepEqual(
+      found[1].workloads.map((w) => w.name),
+      ['auth-api'],
+    );
     assert.deepEqual(found[1].missing, ['StatefulSet/ghost']);
   });
 
@@ -108,19 +126,43 @@ describe('activities over the memory adapters', () => {
       { kind: 'Pod', namespace: 'production', name: 'debug', refs: { [ENV_FROM]: OLD } },
     );
     const env = new MockActivityEnvironment();
-    const stages = [{ name: 'production', namespace: 'production', workloads: [{ kind: 'Job' as const, name: 'migrate' }, { kind: 'Pod' as const, name: 'debug' }, { kind: 'Job' as const, name: 'ghost' }] }];
+    const stages = [
+      {
+        name: 'production',
+        namespace: 'production',
+        workloads: [
+          { kind: 'Job' as const, name: 'migrate' },
+          { kind: 'Pod' as const, name: 'debug' },
+          { kind: 'Job' as const, name: 'ghost' },
+        ],
+      },
+    ];
     await assert.rejects(run(env, acts.discover, { secret: 'auth-api-secrets', stages }), (err: Error) => {
-      assert.match(err.message, /Job\/migrate uses auth-api-secrets-20250101000000 but cannot be switched \(its pod template is immutable\); remove it from the stage's workloads/);
+      assert.match(
+        err.message,
+        /Job\/migrate uses auth-api-secrets-20250101000000 but cannot be switched \(its pod template is immutable\); remove it from the stage's workloads/,
+      );
       assert.match(err.message, /Pod\/debug uses/);
       assert.doesNotMatch(err.message, /ghost/);
       return true;
     });
     // Only the ghost left: it is missing, not refused.
-    const [found] = await run(env, acts.discover, { secret: 'auth-api-secrets', stages: [{ ...stages[0], workloads: [{ kind: 'Deployment' as const, name: 'auth-api' }, { kind: 'Job' as const, name: 'ghost' }] }] });
+    const [found] = await run(env, acts.discover, {
+      secret: 'auth-api-secrets',
+      stages: [
+        {
+          ...stages[0],
+          workloads: [
+            { kind: 'Deployment' as const, name: 'auth-api' },
+            { kind: 'Job' as const, name: 'ghost' },
+          ],
+        },
+      ],
+    });
     assert.deepEqual(found.missing, ['Job/ghost']);
   });
 
-  it('claims a Secret in all of a rotation\'s namespaces or none, and takes over only from a rotation that no longer runs', async () => {
+  it("claims a Secret in all of a rotation's namespaces or none, and takes over only from a rotation that no longer runs", async () => {
     const w = world();
     const cluster = new MemoryCluster(w);
     const ended = new Set(['default/rotate-ended']);
@@ -129,11 +171,17 @@ describe('activities over the memory adapters', () => {
     const claim = (holder: string, namespaces: string[]) => run(env, acts.claimRotation, { secret: 'auth-api-secrets', namespaces, holder });
     assert.deepEqual((await claim('default/rotate-a', ['production'])).refused, []);
     const refused = await claim('default/rotate-b', ['staging', 'production']);
-    assert.deepEqual(refused.refused.map((r) => [r.namespace, r.holder]), [['production', 'default/rotate-a']]);
+    assert.deepEqual(
+      refused.refused.map((r) => [r.namespace, r.holder]),
+      [['production', 'default/rotate-a']],
+    );
     assert.deepEqual(Object.keys(w.claims!), ['production/auth-api-secrets'], 'refused in one namespace, it holds none');
     ended.add('default/rotate-a');
     assert.deepEqual((await claim('default/rotate-b', ['staging', 'production'])).refused, []);
-    assert.deepEqual(Object.values(w.claims!).map((c) => c.holder), ['default/rotate-b', 'default/rotate-b']);
+    assert.deepEqual(
+      Object.values(w.claims!).map((c) => c.holder),
+      ['default/rotate-b', 'default/rotate-b'],
+    );
     await run(env, acts.releaseRotation, { secret: 'auth-api-secrets', namespaces: ['staging', 'production'], holder: 'default/rotate-a' });
     assert.equal(Object.keys(w.claims!).length, 2, 'an ended holder releases nothing of the one that took over');
     await run(env, acts.releaseRotation, { secret: 'auth-api-secrets', namespaces: ['staging', 'production'], holder: 'default/rotate-b' });
@@ -190,11 +238,37 @@ describe('activities over the memory adapters', () => {
   it('switches and reverts exactly the recorded fields', async () => {
     const { w, acts } = setup();
     const env = new MockActivityEnvironment();
-    await run(env, acts.createVersion, { secret: 'auth-api-secrets', version: NEW, rotationId: 'r', value: { generate: { keys: ['api_token'], length: 32 } }, store: 'kubernetes', namespaces: ['staging'] });
-    const [found] = await run(env, acts.discover, { secret: 'auth-api-secrets', stages: [{ name: 'staging', namespace: 'staging', workloads: 'auto' as const }] });
-    const records = await run(env, acts.switchWorkloads, { stage: 'staging', namespace: 'staging', workloads: found.workloads, from: OLD, to: NEW, strategy: 'rolling' });
-    assert.deepEqual(records.map((r) => [r.name, r.fields]), [['auth-api', [ENV_FROM]], ['weekly-report', ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName']]]);
-    assert.deepEqual(await run(env, acts.waitForRollout, { stage: 'staging', namespace: 'staging', workloads: found.workloads, timeoutMs: 1_000 }), { ready: true, message: '2 workload(s) rolled out' });
+    await run(env, acts.createVersion, {
+      secret: 'auth-api-secrets',
+      version: NEW,
+      rotationId: 'r',
+      value: { generate: { keys: ['api_token'], length: 32 } },
+      store: 'kubernetes',
+      namespaces: ['staging'],
+    });
+    const [found] = await run(env, acts.discover, {
+      secret: 'auth-api-secrets',
+      stages: [{ name: 'staging', namespace: 'staging', workloads: 'auto' as const }],
+    });
+    const records = await run(env, acts.switchWorkloads, {
+      stage: 'staging',
+      namespace: 'staging',
+      workloads: found.workloads,
+      from: OLD,
+      to: NEW,
+      strategy: 'rolling',
+    });
+    assert.deepEqual(
+      records.map((r) => [r.name, r.fields]),
+      [
+        ['auth-api', [ENV_FROM]],
+        ['weekly-report', ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName']],
+      ],
+    );
+    assert.deepEqual(await run(env, acts.waitForRollout, { stage: 'staging', namespace: 'staging', workloads: found.workloads, timeoutMs: 1_000 }), {
+      ready: true,
+      message: '2 workload(s) rolled out',
+    });
     // Someone else changes another field meanwhile; the revert leaves it alone.
     w.workloads[0].refs['spec.template.spec.volumes[0].secret.secretName'] = 'changed-by-someone';
     await run(env, acts.revertWorkloads, { stage: 'staging', namespace: 'staging', workloads: found.workloads, from: NEW, to: OLD, records });
@@ -205,7 +279,10 @@ describe('activities over the memory adapters', () => {
   it('reports a rollout that cannot become ready because its Secret is missing', async () => {
     const { acts } = setup();
     const env = new MockActivityEnvironment();
-    const [found] = await run(env, acts.discover, { secret: 'auth-api-secrets', stages: [{ name: 'production', namespace: 'production', workloads: 'auto' as const }] });
+    const [found] = await run(env, acts.discover, {
+      secret: 'auth-api-secrets',
+      stages: [{ name: 'production', namespace: 'production', workloads: 'auto' as const }],
+    });
     await run(env, acts.switchWorkloads, { stage: 'production', namespace: 'production', workloads: found.workloads, from: OLD, to: NEW, strategy: 'rolling' });
     const rollout = await run(env, acts.waitForRollout, { stage: 'production', namespace: 'production', workloads: found.workloads, timeoutMs: 5_000 });
     assert.equal(rollout.ready, false);
@@ -215,7 +292,12 @@ describe('activities over the memory adapters', () => {
   it('never deletes a version a workload still refers to, in any namespace', async () => {
     const { w, acts } = setup();
     const env = new MockActivityEnvironment();
-    const blocked = await run(env, acts.deleteVersion, { secret: 'auth-api-secrets', version: OLD, namespaces: ['staging', 'production'], store: 'kubernetes' });
+    const blocked = await run(env, acts.deleteVersion, {
+      secret: 'auth-api-secrets',
+      version: OLD,
+      namespaces: ['staging', 'production'],
+      store: 'kubernetes',
+    });
     assert.equal(blocked.deleted, false);
     assert.equal(w.secrets.filter((s) => s.name === OLD).length, 2);
     for (const wl of w.workloads) for (const f of Object.keys(wl.refs)) if (wl.refs[f] === OLD) wl.refs[f] = NEW;

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { RotorError } from '../activities/errors';
 import { greenName } from '../activities/kubernetes';
-import type { SwitchInput, SwitchRecord, WorkloadUse } from '../activities/types';
+import type { SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, type World } from './helpers/worlds';
 
@@ -51,7 +51,15 @@ function switchInput(ns: string, workloads: WorkloadUse[], over: Partial<SwitchI
   return { stage: 's', namespace: ns, workloads, from: OLD, to: NEW, strategy: 'rolling', ...over };
 }
 
-async function canary(w: World, ns: string, use: WorkloadUse, weightPercent: number, previousWeightPercent: number, to = NEW, from = OLD): Promise<SwitchRecord[]> {
+async function canary(
+  w: World,
+  ns: string,
+  use: WorkloadUse,
+  weightPercent: number,
+  previousWeightPercent: number,
+  to = NEW,
+  from = OLD,
+): Promise<SwitchRecord[]> {
   return w.cluster.switchWorkloads({ stage: 's', namespace: ns, workloads: [use], from, to, strategy: 'canary', weightPercent, previousWeightPercent });
 }
 
@@ -81,7 +89,10 @@ for (const [label, make] of worlds) {
       const uses = await users(w, ns);
       const first = await w.cluster.switchWorkloads(switchInput(ns, uses));
       const again = await w.cluster.switchWorkloads(switchInput(ns, uses));
-      assert.deepEqual(again.map((r) => [...r.fields].sort()), first.map((r) => [...r.fields].sort()));
+      assert.deepEqual(
+        again.map((r) => [...r.fields].sort()),
+        first.map((r) => [...r.fields].sort()),
+      );
       assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: NEW, [ENV_FROM]: NEW, [VOLUME]: NEW });
       assert.deepEqual(await w.refs('Deployment', ns, 'other'), { [ENV]: 'unrelated-secret', [ENV_FROM]: 'unrelated-secret', [VOLUME]: 'unrelated-secret' });
     });
@@ -104,9 +115,16 @@ for (const [label, make] of worlds) {
       await w.setField('Deployment', ns, 'web', ENV_FROM, 'manual-override'); // someone moved a switched field elsewhere
       await w.setField('Deployment', ns, 'web', VOLUME, NEW); // someone adopted the new version on purpose
       const reverted = await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records });
-      assert.deepEqual(reverted.map((r) => r.fields), [[ENV]]);
+      assert.deepEqual(
+        reverted.map((r) => r.fields),
+        [[ENV]],
+      );
       assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: OLD, [ENV_FROM]: 'manual-override', [VOLUME]: NEW });
-      assert.deepEqual(await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records }), [], 'a second revert has nothing left to do');
+      assert.deepEqual(
+        await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records }),
+        [],
+        'a second revert has nothing left to do',
+      );
     });
 
     it('reverts a switch that failed half-way although the workflow got no record of it (case 3)', async () => {
@@ -119,7 +137,10 @@ for (const [label, make] of worlds) {
       await assert.rejects(w.cluster.switchWorkloads(switchInput(ns, [uses.find((u) => u.name === 'a')!, ghost, uses.find((u) => u.name === 'b')!])));
       assert.equal((await w.refs('Deployment', ns, 'a'))[ENV], NEW);
       const reverted = await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records: [] });
-      assert.deepEqual(reverted.map((r) => r.name), ['a']);
+      assert.deepEqual(
+        reverted.map((r) => r.name),
+        ['a'],
+      );
       for (const name of ['a', 'b']) assert.deepEqual(await w.refs('Deployment', ns, name), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD }, name);
     });
 
@@ -139,10 +160,28 @@ for (const [label, make] of worlds) {
         assert.ok((blue ?? 0) + (g ?? 0) >= 4, `capacity at ${weight}%`);
         previous = weight;
       }
-      assert.deepEqual(sizes, [[4, 1], [3, 2], [4, 2]]);
+      assert.deepEqual(sizes, [
+        [4, 1],
+        [3, 2],
+        [4, 2],
+      ]);
       assert.deepEqual(await w.refs('Deployment', ns, green), { [ENV]: NEW, [ENV_FROM]: NEW, [VOLUME]: NEW });
       assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: NEW, [ENV_FROM]: NEW, [VOLUME]: NEW });
-      await w.cluster.completeCanary(ns, [{ namespace: ns, kind: 'Deployment', name: 'web', from: OLD, to: NEW, fields: [], canary: { green, weightPercent: 100, blueReplicas: 4, greenReplicas: 2, originalReplicas: 4 } }], NEW);
+      await w.cluster.completeCanary(
+        ns,
+        [
+          {
+            namespace: ns,
+            kind: 'Deployment',
+            name: 'web',
+            from: OLD,
+            to: NEW,
+            fields: [],
+            canary: { green, weightPercent: 100, blueReplicas: 4, greenReplicas: 2, originalReplicas: 4 },
+          },
+        ],
+        NEW,
+      );
       assert.deepEqual(await w.deployments(ns), ['web']);
     });
 
@@ -151,7 +190,10 @@ for (const [label, make] of worlds) {
       await w.workload('Deployment', ns, 'web', OLD, { replicas: 3 });
       await w.bystander(ns, 'web-canary', 2);
       const uses = await users(w, ns);
-      assert.deepEqual(uses.map((u) => u.name), ['web']);
+      assert.deepEqual(
+        uses.map((u) => u.name),
+        ['web'],
+      );
       const records = await w.cluster.switchWorkloads(switchInput(ns, uses));
       await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records });
       assert.equal(await w.replicas(ns, 'web'), 3);
@@ -164,8 +206,14 @@ for (const [label, make] of worlds) {
       await w.workload('Deployment', ns, 'web', OLD, { replicas: 2 });
       await w.bystander(ns, greenName('web', NEW), 5);
       const [use] = await users(w, ns);
-      await assert.rejects(canary(w, ns, use, 50, 0), (err: RotorError) => err.type === 'OwnershipConflict' && /will not scale, switch or delete it/.test(err.message));
-      await assert.rejects(w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: [use], from: NEW, to: OLD, records: [] }), (err: RotorError) => err.type === 'OwnershipConflict');
+      await assert.rejects(
+        canary(w, ns, use, 50, 0),
+        (err: RotorError) => err.type === 'OwnershipConflict' && /will not scale, switch or delete it/.test(err.message),
+      );
+      await assert.rejects(
+        w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: [use], from: NEW, to: OLD, records: [] }),
+        (err: RotorError) => err.type === 'OwnershipConflict',
+      );
       assert.equal(await w.replicas(ns, greenName('web', NEW)), 5);
       assert.equal(await w.replicas(ns, 'web'), 2);
     });
@@ -188,7 +236,7 @@ for (const [label, make] of worlds) {
       assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD });
     });
 
-    it('gives each rotation its own green copy; one rotation never adopts, scales or deletes the other\'s (case 4)', async () => {
+    it("gives each rotation its own green copy; one rotation never adopts, scales or deletes the other's (case 4)", async () => {
       const { w, ns } = await setup(make);
       const OTHER_OLD = 'billing-key-20250101000000';
       const OTHER_NEW = 'billing-key-20251130100000';
@@ -200,7 +248,11 @@ for (const [label, make] of worlds) {
       await canary(w, ns, a, 25, 0);
       const [b] = await users(w, ns, 'billing-key');
       assert.deepEqual(b.fields, [VOLUME]);
-      assert.deepEqual((await users(w, ns, 'billing-key')).map((u) => u.name), ['web'], 'the other rotation\'s green copy is never a workload to switch');
+      assert.deepEqual(
+        (await users(w, ns, 'billing-key')).map((u) => u.name),
+        ['web'],
+        "the other rotation's green copy is never a workload to switch",
+      );
       await canary(w, ns, b, 25, 0, OTHER_NEW, OTHER_OLD);
       const greenA = greenName('web', NEW);
       const greenB = greenName('web', OTHER_NEW);

@@ -72,7 +72,7 @@ describe('deployment files', () => {
     assert.equal(plan.stages.at(-1)!.approval, 'required');
   });
 
-  it('.ci/run calls exactly README\'s test command', () => {
+  it(".ci/run calls exactly README's test command", () => {
     const command = /```sh\n(npm ci && npm test)\n```/.exec(readme)?.[1];
     assert.equal(command, 'npm ci && npm test');
     assert.match(read('.ci/run'), /^npm ci && npm test$/m);

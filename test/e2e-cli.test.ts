@@ -23,10 +23,16 @@ function world(): MemoryWorld {
   for (const base of ['auth-api-secrets', 'billing-secrets']) {
     for (const ns of ['staging', 'production']) {
       secrets.push({ namespace: ns, name: `${base}-${OLD}`, data: { api_token: 'old-token-value' }, labels: { 'rotor.dev/secret': base } });
-      workloads.push({ kind: 'Deployment' as const, namespace: ns, name: base.replace('-secrets', ''), replicas: 4, refs: { 'spec.template.spec.containers[0].envFrom[0].secretRef.name': `${base}-${OLD}` } });
+      workloads.push({
+        kind: 'Deployment' as const,
+        namespace: ns,
+        name: base.replace('-secrets', ''),
+        replicas: 4,
+        refs: { 'spec.template.spec.containers[0].envFrom[0].secretRef.name': `${base}-${OLD}` },
+      });
     }
   }
-  return { secrets, workloads, metrics: { 'auth_errors': 0.001, 'billing_errors': 0.5 } };
+  return { secrets, workloads, metrics: { auth_errors: 0.001, billing_errors: 0.5 } };
 }
 
 const TOKEN = 'e2e-NEW-token-value-4f9a2c71';
@@ -119,7 +125,10 @@ describe('rotor CLI on a real dev server', () => {
     assert.match(watched.stdout, /100%\s+step (\d+)\/\1\s+COMPLETED/);
     const done = await status(id);
     assert.equal(done.phase, 'COMPLETED');
-    assert.deepEqual(done.approvals.map((a) => [a.stage, a.by, a.comment]), [['production', 'e2e', 'staging is clean']]);
+    assert.deepEqual(
+      done.approvals.map((a) => [a.stage, a.by, a.comment]),
+      [['production', 'e2e', 'staging is clean']],
+    );
     assert.match(done.newVersion!, /^auth-api-secrets-\d{14}$/);
     const messages = done.events.map((e) => e.message);
     assert.ok(messages.includes('canary at 50% in production') && messages.includes('canary at 100% in production'), messages.join('\n'));
@@ -129,7 +138,12 @@ describe('rotor CLI on a real dev server', () => {
     const history = await historyText(id);
     assert.ok(history.includes('./token.env'), 'the decoded history holds the file name, as the plan wrote it');
     assert.ok(!history.includes(join(dir, 'token.env')), 'the client sends the path as written, relative to ROTOR_VALUE_DIR');
-    for (const [what, text] of [['history', history], ['status', JSON.stringify(done)], ['watch output', watched.stdout], ['worker log', worker.output()]]) {
+    for (const [what, text] of [
+      ['history', history],
+      ['status', JSON.stringify(done)],
+      ['watch output', watched.stdout],
+      ['worker log', worker.output()],
+    ]) {
       assert.ok(!text.includes(TOKEN) && !text.includes('old-token-value'), `no secret value in the ${what}`);
     }
   });
@@ -146,10 +160,19 @@ describe('rotor CLI on a real dev server', () => {
 
   it('refuses a bad plan before contacting the server, listing every error', async () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, stringify({ secret: 'Bad_Name', value: { generate: { keys: [] } }, stages: [{ name: 'production', namespace: 'production', strategy: 'in-place' }], retention: '2 weeks' }));
+    writeFileSync(
+      file,
+      stringify({
+        secret: 'Bad_Name',
+        value: { generate: { keys: [] } },
+        stages: [{ name: 'production', namespace: 'production', strategy: 'in-place' }],
+        retention: '2 weeks',
+      }),
+    );
     const r = await rotor(['start', '-f', file], { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
     assert.equal(r.code, 2);
-    for (const path of ['secret', 'value.generate.keys', 'stages[0]', 'stages[0].strategy', 'retention']) assert.match(r.stderr, new RegExp(`- ${path.replace(/[[\].]/g, '\\$&')}: `));
+    for (const path of ['secret', 'value.generate.keys', 'stages[0]', 'stages[0].strategy', 'retention'])
+      assert.match(r.stderr, new RegExp(`- ${path.replace(/[[\].]/g, '\\$&')}: `));
     assert.match(r.stderr, /nothing was started/);
   });
 

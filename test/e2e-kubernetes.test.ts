@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import type { RotationStatus } from '../workflows/api';
+import type { RotationStatus } from '../contract/api';
 import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
 import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
@@ -34,7 +34,9 @@ function deployment(name: string, secretName: string): k8s.V1Deployment {
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: 'example/auth:1', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: secretName, key: 'api_token' } } }] }] },
+        spec: {
+          containers: [{ name: 'app', image: 'example/auth:1', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: secretName, key: 'api_token' } } }] }],
+        },
       },
     },
   };
@@ -43,7 +45,10 @@ function deployment(name: string, secretName: string): k8s.V1Deployment {
 async function kubectlAs(args: string[]): Promise<{ code: number; out: string }> {
   try {
     // Asynchronous: the pod simulator shares this process's event loop.
-    return { code: 0, out: (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', workerKubeconfig, ...args], { encoding: 'utf8' })).stdout };
+    return {
+      code: 0,
+      out: (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', workerKubeconfig, ...args], { encoding: 'utf8' })).stdout,
+    };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
@@ -88,7 +93,17 @@ before(async () => {
   // A weekly job that the plan's workload list leaves out, still on the old version.
   await batch.createNamespacedCronJob({
     namespace: 'staging',
-    body: { metadata: { name: 'weekly-report' }, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 's', secret: { secretName: OLD } }] } } } } } },
+    body: {
+      metadata: { name: 'weekly-report' },
+      spec: {
+        schedule: '0 3 * * 1',
+        jobTemplate: {
+          spec: {
+            template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 's', secret: { secretName: OLD } }] } },
+          },
+        },
+      },
+    },
   });
 
   server = await startDevServer();
@@ -137,7 +152,14 @@ describe('rotor on a real control plane', () => {
       value: { generate: { keys: ['api_token'], length: 32 } },
       stages: [
         { name: 'staging', namespace: 'staging', workloads: ['deployment/auth-api'], strategy: 'rolling', soak: '2s', rolloutTimeout: '60s' },
-        { name: 'production', namespace: 'production', workloads: ['deployment/auth-api'], strategy: { canary: { steps: [50, 100], pause: '1s' } }, watch: '2s', rolloutTimeout: '60s' },
+        {
+          name: 'production',
+          namespace: 'production',
+          workloads: ['deployment/auth-api'],
+          strategy: { canary: { steps: [50, 100], pause: '1s' } },
+          watch: '2s',
+          rolloutTimeout: '60s',
+        },
       ],
       retention: '3s',
       cleanupRecheck: '1s',
@@ -150,7 +172,8 @@ describe('rotor on a real control plane', () => {
     const version = retaining.newVersion!;
     // The rotation holds production: a second plan of the same Secret that shares it is refused in
     // PLANNING, names the holder, and changes nothing.
-    const holder = async (ns: string) => (await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', ns, '-o', 'jsonpath={.spec.holderIdentity}'])).out.trim();
+    const holder = async (ns: string) =>
+      (await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', ns, '-o', 'jsonpath={.spec.holderIdentity}'])).out.trim();
     assert.equal(await holder('production'), `default/${id}`);
     const overlapping = plan('overlapping', {
       secret: 'auth-api-secrets',
@@ -165,7 +188,11 @@ describe('rotor on a real control plane', () => {
     assert.equal(second.code, 0, second.stderr);
     const refused = await waitFor('rotate-default-auth-api-secrets', (s) => s.phase === 'FAILED' || s.phase === 'COMPLETED');
     assert.equal(refused.phase, 'FAILED');
-    assert.match((await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', 'default'])).out, /NotFound/, 'refused in production, it holds nothing in default either');
+    assert.match(
+      (await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', 'default'])).out,
+      /NotFound/,
+      'refused in production, it holds nothing in default either',
+    );
     assert.match(refused.outcome!, new RegExp(`another rotation of auth-api-secrets is in progress in production \\(${id}, since `));
     assert.equal(refused.newVersion, null, 'nothing was created');
     assert.equal(await holder('production'), `default/${id}`, 'the refused rotation took nothing and released nothing');
@@ -183,16 +210,24 @@ describe('rotor on a real control plane', () => {
     }
     // The CronJob still holds the old version in staging: cleanup waits and says who holds it.
     const blocked = await waitFor(id, (s) => s.holders.length > 0);
-    assert.deepEqual(blocked.holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`), ['CronJob/weekly-report in staging']);
+    assert.deepEqual(
+      blocked.holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`),
+      ['CronJob/weekly-report in staging'],
+    );
     assert.ok(await core.readNamespacedSecret({ namespace: 'staging', name: OLD }));
     // Its owner moves it; the next scan frees the old version, which goes from both namespaces.
     await batch.patchNamespacedCronJob(
-      { namespace: 'staging', name: 'weekly-report', body: [{ op: 'replace', path: '/spec/jobTemplate/spec/template/spec/volumes/0/secret/secretName', value: version }] },
+      {
+        namespace: 'staging',
+        name: 'weekly-report',
+        body: [{ op: 'replace', path: '/spec/jobTemplate/spec/template/spec/volumes/0/secret/secretName', value: version }],
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
     );
     const done = await waitFor(id, (s) => s.phase === 'COMPLETED');
     assert.match(done.outcome!, /deleted from staging, production/);
-    for (const ns of ['staging', 'production']) assert.match((await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', ns])).out, /NotFound/, `claim released in ${ns}`);
+    for (const ns of ['staging', 'production'])
+      assert.match((await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', ns])).out, /NotFound/, `claim released in ${ns}`);
     for (const ns of ['staging', 'production']) {
       await assert.rejects(core.readNamespacedSecret({ namespace: ns, name: OLD }), (err: { code?: number }) => err.code === 404);
     }
@@ -202,7 +237,13 @@ describe('rotor on a real control plane', () => {
     const lines = versions.stdout.trim().split('\n');
     assert.match(lines[0], /^VERSION\s+AGE\s+STATE\s+USED BY$/);
     assert.match(lines[1], new RegExp(`^${version}\\s+\\d+s\\s+current\\s+`));
-    assert.deepEqual(lines[1].split(/\s{2,}/)[3].split(', ').sort(), ['CronJob/weekly-report', 'Deployment/auth-api']);
+    assert.deepEqual(
+      lines[1]
+        .split(/\s{2,}/)[3]
+        .split(', ')
+        .sort(),
+      ['CronJob/weekly-report', 'Deployment/auth-api'],
+    );
     assert.equal(lines.length, 3, 'the new version and the one the rolled-back rotation left; the old one is gone');
     assert.match(lines[2], /^auth-api-secrets-\d{14}\s+\d+s\s+-\s+\(none\)$/);
     const usage = await rotor(['versions', 'auth-api-secrets'], env);

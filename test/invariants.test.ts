@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { greenName, ownershipKey } from '../activities/kubernetes';
-import type { SwitchRecord, WorkloadUse } from '../activities/types';
+import type { SwitchRecord, WorkloadUse } from '../contract/activities';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, type Kind, type World } from './helpers/worlds';
 
@@ -169,7 +169,16 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
       if (other.uses.length && other.weight < 50 && scaled) seen.concurrentCanaries++;
       for (let n = 0; n < edit.steps && other.uses.length && other.weight < 50; n++) {
         const weight = other.weight === 0 ? 25 : 50;
-        await w.cluster.switchWorkloads({ stage: 'other', namespace: ns, workloads: other.uses, from: OTHER_OLD, to: OTHER_NEW, strategy: 'canary', weightPercent: weight, previousWeightPercent: other.weight });
+        await w.cluster.switchWorkloads({
+          stage: 'other',
+          namespace: ns,
+          workloads: other.uses,
+          from: OTHER_OLD,
+          to: OTHER_NEW,
+          strategy: 'canary',
+          weightPercent: weight,
+          previousWeightPercent: other.weight,
+        });
         other.weight = weight;
       }
       return;

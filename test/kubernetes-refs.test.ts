@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { refsTo, resolveField, valueAt, workloadSecretRefs } from '../activities/kubernetes/refs';
 import { missingSecretReason } from '../sandbox/pod-simulator';
-import { compareVersions, newestVersion } from '../workflows/naming';
+import { compareVersions, newestVersion } from '../domain/naming';
 
 const NAME = 'auth-api-secrets-20250101000000';
 
@@ -16,13 +16,24 @@ const pod = {
       { name: 'c', secret: { secretName: `${NAME}-old` } },
     ],
     initContainers: [{ name: 'i', envFrom: [{ configMapRef: { name: 'cm' } }, { secretRef: { name: NAME } }] }],
-    containers: [{ name: 'c', env: [{ name: 'X', value: 'y' }, { name: 'T', valueFrom: { secretKeyRef: { name: NAME, key: 'api_token' } } }] }],
+    containers: [
+      {
+        name: 'c',
+        env: [
+          { name: 'X', value: 'y' },
+          { name: 'T', valueFrom: { secretKeyRef: { name: NAME, key: 'api_token' } } },
+        ],
+      },
+    ],
     ephemeralContainers: [{ name: 'debug', envFrom: [{ secretRef: { name: NAME } }] }],
   },
 };
 
 describe('secret references in workloads', () => {
-  const fieldsNaming = (kind: Parameters<typeof refsTo>[0], obj: object, name: string) => refsTo(kind, obj, name).map((r) => r.field).sort();
+  const fieldsNaming = (kind: Parameters<typeof refsTo>[0], obj: object, name: string) =>
+    refsTo(kind, obj, name)
+      .map((r) => r.field)
+      .sort();
 
   it('finds every location in a bare Pod, by exact name only, located by meaning', () => {
     assert.deepEqual(fieldsNaming('Pod', pod, NAME), [
@@ -64,9 +75,11 @@ describe('secret references in workloads', () => {
     c.env.unshift({ name: 'NEW_ONE', value: 'x' });
     obj.spec.template.spec.containers.unshift({ name: 'sidecar', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: NAME, key: 'k' } } }] } as any);
     assert.deepEqual(resolveField('Deployment', obj, field, NAME), ['/spec/template/spec/containers/1/env/2/valueFrom/secretKeyRef/name']);
-    assert.deepEqual(resolveField('Deployment', obj, field, 'another'), [], 'a field that no longer holds the name is not rotor\'s to change');
+    assert.deepEqual(resolveField('Deployment', obj, field, 'another'), [], "a field that no longer holds the name is not rotor's to change");
     // A JSON pointer recorded by an older release still resolves, by value.
-    assert.deepEqual(resolveField('Deployment', obj, '/spec/template/spec/volumes/0/secret/secretName', NAME), ['/spec/template/spec/volumes/0/secret/secretName']);
+    assert.deepEqual(resolveField('Deployment', obj, '/spec/template/spec/volumes/0/secret/secretName', NAME), [
+      '/spec/template/spec/volumes/0/secret/secretName',
+    ]);
     assert.deepEqual(resolveField('Deployment', obj, '/spec/template/spec/volumes/2/secret/secretName', NAME), []);
   });
 
@@ -100,13 +113,19 @@ describe('secret references in workloads', () => {
       missingSecretReason(p({ containers: [{ name: 'c', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: NAME, key: 'other' } } }] }] }), secrets),
       `couldn't find key other in Secret ns/${NAME}`,
     );
-    assert.equal(missingSecretReason(p({ containers: [{ name: 'c' }], volumes: [{ name: 'v', secret: { secretName: 'gone' } }] }), secrets), 'secret "gone" not found');
+    assert.equal(
+      missingSecretReason(p({ containers: [{ name: 'c' }], volumes: [{ name: 'v', secret: { secretName: 'gone' } }] }), secrets),
+      'secret "gone" not found',
+    );
   });
 });
 
 describe('newest version in use', () => {
   it('orders the base name before every version and versions by timestamp', () => {
-    assert.equal(newestVersion(['auth-api-secrets', 'auth-api-secrets-20250101000000', 'auth-api-secrets-20241231235959'], 'auth-api-secrets'), 'auth-api-secrets-20250101000000');
+    assert.equal(
+      newestVersion(['auth-api-secrets', 'auth-api-secrets-20250101000000', 'auth-api-secrets-20241231235959'], 'auth-api-secrets'),
+      'auth-api-secrets-20250101000000',
+    );
     assert.equal(newestVersion(['auth-api-secrets'], 'auth-api-secrets'), 'auth-api-secrets');
     assert.equal(newestVersion([], 'auth-api-secrets'), null);
     assert.ok(compareVersions('auth-api-secrets', 'auth-api-secrets-20000101000000', 'auth-api-secrets') < 0);

@@ -22,7 +22,13 @@ let cluster: KubernetesCluster;
 /** kubectl as a user runs it (asynchronously: the pod simulator shares this process's event loop). */
 async function kubectl(args: string[]): Promise<string> {
   try {
-    return (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8', timeout: 90_000, maxBuffer: 64 * 1024 * 1024 })).stdout;
+    return (
+      await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], {
+        encoding: 'utf8',
+        timeout: 90_000,
+        maxBuffer: 64 * 1024 * 1024,
+      })
+    ).stdout;
   } catch (err) {
     // `kubectl auth can-i` answers "no" with exit code 1.
     const e = err as { code?: number; stdout?: string };
@@ -113,7 +119,10 @@ describe('sandbox control plane', () => {
     assert.match(await kubectl(['version', '-o', 'json']), /"gitVersion": "v1\.37\.2"/);
     assert.match(await kubectl(['get', 'secrets', '-n', 'staging']), new RegExp(OLD));
     assert.equal((await kubectl(['auth', 'can-i', 'delete', 'secrets', '-n', 'staging'])).trim(), 'yes');
-    assert.equal((await kubectl(['auth', 'can-i', 'list', 'secrets', '-n', 'staging', '--as', 'system:serviceaccount:staging:default'])).trim().split('\n')[0], 'no');
+    assert.equal(
+      (await kubectl(['auth', 'can-i', 'list', 'secrets', '-n', 'staging', '--as', 'system:serviceaccount:staging:default'])).trim().split('\n')[0],
+      'no',
+    );
     await apps.createNamespacedDeployment({ namespace: 'staging', body: deployment('kubectl-check', OLD) });
     assert.match(await kubectl(['rollout', 'status', 'deployment/kubectl-check', '-n', 'staging', '--timeout', '60s']), /successfully rolled out/);
     const nodes = await core.listNode();
@@ -159,7 +168,13 @@ describe('the reference scan is complete by construction', () => {
 
 describe('KubernetesCluster', () => {
   it('creates an immutable, labelled version idempotently and refuses other content loudly', async () => {
-    const spec = { namespace: 'staging', name: NEW, base: 'auth-api-secrets', rotationId: 'rotate-staging-auth-api-secrets/run-1', data: { api_token: 'new-token-value' } };
+    const spec = {
+      namespace: 'staging',
+      name: NEW,
+      base: 'auth-api-secrets',
+      rotationId: 'rotate-staging-auth-api-secrets/run-1',
+      data: { api_token: 'new-token-value' },
+    };
     assert.equal(await cluster.createVersion(spec), 'created');
     assert.equal(await cluster.createVersion(spec), 'exists');
     const stored = await core.readNamespacedSecret({ namespace: 'staging', name: NEW });
@@ -182,30 +197,75 @@ describe('KubernetesCluster', () => {
     await apps.createNamespacedDeployment({ namespace: 'production', body: deployment('auth-api', OLD) });
     await apps.createNamespacedStatefulSet({
       namespace: 'staging',
-      body: { metadata: { name: 'ledger' }, spec: { serviceName: 'ledger', replicas: 1, selector: { matchLabels: { app: 'ledger' } }, template: { metadata: { labels: { app: 'ledger' } }, spec: { initContainers: [{ name: 'init', image: 'x', envFrom: [{ secretRef: { name: OLD } }] }], containers: [{ name: 'c', image: 'x' }] } } } },
+      body: {
+        metadata: { name: 'ledger' },
+        spec: {
+          serviceName: 'ledger',
+          replicas: 1,
+          selector: { matchLabels: { app: 'ledger' } },
+          template: {
+            metadata: { labels: { app: 'ledger' } },
+            spec: { initContainers: [{ name: 'init', image: 'x', envFrom: [{ secretRef: { name: OLD } }] }], containers: [{ name: 'c', image: 'x' }] },
+          },
+        },
+      },
     });
     await batch.createNamespacedCronJob({
       namespace: 'staging',
-      body: { metadata: { name: 'weekly-report' }, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', imagePullSecrets: [{ name: OLD }], containers: [{ name: 'c', image: 'x' }], volumes: [{ name: 's', secret: { secretName: OLD } }] } } } } } },
+      body: {
+        metadata: { name: 'weekly-report' },
+        spec: {
+          schedule: '0 3 * * 1',
+          jobTemplate: {
+            spec: {
+              template: {
+                spec: {
+                  restartPolicy: 'Never',
+                  imagePullSecrets: [{ name: OLD }],
+                  containers: [{ name: 'c', image: 'x' }],
+                  volumes: [{ name: 's', secret: { secretName: OLD } }],
+                },
+              },
+            },
+          },
+        },
+      },
     });
-    await core.createNamespacedPod({ namespace: 'staging', body: { metadata: { name: 'debug-shell' }, spec: { containers: [{ name: 'c', image: 'x', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: OLD, key: 'api_token' } } }] }] } } });
+    await core.createNamespacedPod({
+      namespace: 'staging',
+      body: {
+        metadata: { name: 'debug-shell' },
+        spec: { containers: [{ name: 'c', image: 'x', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: OLD, key: 'api_token' } } }] }] },
+      },
+    });
 
     assert.equal((await cluster.findCurrentUse('staging', 'auth-api-secrets')).version, OLD);
     const uses = await users('staging');
-    assert.deepEqual(uses.map((u) => `${u.kind}/${u.name}`).sort(), ['CronJob/weekly-report', 'Deployment/auth-api', 'Deployment/kubectl-check', 'StatefulSet/ledger']);
+    assert.deepEqual(uses.map((u) => `${u.kind}/${u.name}`).sort(), [
+      'CronJob/weekly-report',
+      'Deployment/auth-api',
+      'Deployment/kubectl-check',
+      'StatefulSet/ledger',
+    ]);
     const auth = uses.find((u) => u.name === 'auth-api')!;
-    assert.deepEqual(auth.fields.sort(), [
-      'containers[app].env[TOKEN].valueFrom.secretKeyRef.name',
-      'containers[app].envFrom[].secretRef.name',
-      'volumes[projected].projected.sources[].secret.name',
-    ].sort());
+    assert.deepEqual(
+      auth.fields.sort(),
+      [
+        'containers[app].env[TOKEN].valueFrom.secretKeyRef.name',
+        'containers[app].envFrom[].secretRef.name',
+        'volumes[projected].projected.sources[].secret.name',
+      ].sort(),
+    );
     const cron = uses.find((u) => u.name === 'weekly-report')!;
     assert.deepEqual(cron.fields.sort(), ['imagePullSecrets[].name', 'volumes[s].secret.secretName']);
     const holders = await cluster.findReferences(['staging'], OLD);
     const names = holders.map((h) => `${h.kind}/${h.name}`);
     assert.ok(names.includes('Pod/debug-shell'), 'a bare Pod holds it');
     assert.ok(!names.includes('Deployment/decoy'), 'the -old Secret is another name');
-    assert.ok(holders.every((h) => h.namespace === 'staging'), 'references count only in the Secret\'s namespace');
+    assert.ok(
+      holders.every((h) => h.namespace === 'staging'),
+      "references count only in the Secret's namespace",
+    );
     assert.ok(!names.some((n) => n.startsWith('ReplicaSet/')), 'ReplicaSets of Deployments are not counted on their own');
   });
 
@@ -238,11 +298,25 @@ describe('KubernetesCluster', () => {
   it('fails a rollout whose new Secret lacks a key instead of hanging', async () => {
     await secret('production', 'auth-api-secrets-20251129130000', { wrong_key: 'x' });
     const [use] = await users('production');
-    const records = await cluster.switchWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: OLD, to: 'auth-api-secrets-20251129130000', strategy: 'rolling' });
+    const records = await cluster.switchWorkloads({
+      stage: 'production',
+      namespace: 'production',
+      workloads: [use],
+      from: OLD,
+      to: 'auth-api-secrets-20251129130000',
+      strategy: 'rolling',
+    });
     const state = await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }]);
     assert.equal(state.failed, true, state.message);
     assert.match(state.message, /CreateContainerConfigError: couldn't find key api_token/);
-    await cluster.revertWorkloads({ stage: 'production', namespace: 'production', workloads: [use], from: 'auth-api-secrets-20251129130000', to: OLD, records });
+    await cluster.revertWorkloads({
+      stage: 'production',
+      namespace: 'production',
+      workloads: [use],
+      from: 'auth-api-secrets-20251129130000',
+      to: OLD,
+      records,
+    });
     assert.equal((await waitReady('production', [{ kind: 'Deployment', name: 'auth-api' }])).ready, true);
   });
 
@@ -268,7 +342,15 @@ describe('KubernetesCluster', () => {
     const sizes: [number, number][] = [];
     let records: Awaited<ReturnType<typeof cluster.switchWorkloads>> = [];
     for (const weight of [25, 50, 100]) {
-      records = await cluster.switchWorkloads({ stage: 'canary', namespace: 'canary', workloads: [use], from: OLD, to: NEW, strategy: 'canary', weightPercent: weight });
+      records = await cluster.switchWorkloads({
+        stage: 'canary',
+        namespace: 'canary',
+        workloads: [use],
+        from: OLD,
+        to: NEW,
+        strategy: 'canary',
+        weightPercent: weight,
+      });
       const state = await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }], 60_000, NEW);
       assert.equal(state.ready, true, state.message);
       const blue = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api' });
@@ -278,12 +360,19 @@ describe('KubernetesCluster', () => {
       assert.equal(green.spec!.template.spec!.containers[0].envFrom![0].secretRef!.name, NEW);
       assert.equal(records[0].canary!.weightPercent, weight);
     }
-    assert.deepEqual(sizes, [[4, 1], [3, 2], [4, 2]]);
+    assert.deepEqual(sizes, [
+      [4, 1],
+      [3, 2],
+      [4, 2],
+    ]);
     const promoted = await apps.readNamespacedDeployment({ namespace: 'canary', name: 'auth-api' });
     assert.equal(promoted.spec!.template.spec!.containers[0].envFrom![0].secretRef!.name, NEW);
     assert.equal(records[0].fields.length, 3);
     await cluster.completeCanary('canary', records, NEW);
-    await assert.rejects(apps.readNamespacedDeployment({ namespace: 'canary', name: greenName('auth-api', NEW) }), (err: { code?: number }) => err.code === 404);
+    await assert.rejects(
+      apps.readNamespacedDeployment({ namespace: 'canary', name: greenName('auth-api', NEW) }),
+      (err: { code?: number }) => err.code === 404,
+    );
     assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'auth-api' }])).ready, true);
   });
 
@@ -291,7 +380,15 @@ describe('KubernetesCluster', () => {
     await apps.createNamespacedDeployment({ namespace: 'canary', body: deployment('billing', OLD, { replicas: 3 }) });
     assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'billing' }])).ready, true);
     const use = (await cluster.findReferences(['canary'], OLD)).find((w) => w.kind === 'Deployment' && w.name === 'billing')!;
-    const records = await cluster.switchWorkloads({ stage: 'canary', namespace: 'canary', workloads: [use], from: OLD, to: NEW, strategy: 'canary', weightPercent: 50 });
+    const records = await cluster.switchWorkloads({
+      stage: 'canary',
+      namespace: 'canary',
+      workloads: [use],
+      from: OLD,
+      to: NEW,
+      strategy: 'canary',
+      weightPercent: 50,
+    });
     assert.deepEqual([records[0].canary!.blueReplicas, records[0].canary!.greenReplicas], [3, 2]);
     await waitReady('canary', [{ kind: 'Deployment', name: 'billing' }]);
     await cluster.revertWorkloads({ stage: 'canary', namespace: 'canary', workloads: [use], from: NEW, to: OLD, records });
@@ -305,10 +402,25 @@ describe('KubernetesCluster', () => {
     await namespace('kinds');
     await secret('kinds', OLD, { api_token: 'old-token-value' });
     await secret('kinds', NEW, { api_token: 'new-token-value' });
-    const template = (app: string) => ({ metadata: { labels: { app } }, spec: { containers: [{ name: 'c', image: 'x', envFrom: [{ secretRef: { name: OLD } }] }] } });
-    await apps.createNamespacedStatefulSet({ namespace: 'kinds', body: { metadata: { name: 'ledger' }, spec: { serviceName: 'ledger', replicas: 2, selector: { matchLabels: { app: 'ledger' } }, template: template('ledger') } } });
-    await apps.createNamespacedDaemonSet({ namespace: 'kinds', body: { metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: template('agent') } } });
-    await batch.createNamespacedJob({ namespace: 'kinds', body: { metadata: { name: 'migrate' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } } });
+    const template = (app: string) => ({
+      metadata: { labels: { app } },
+      spec: { containers: [{ name: 'c', image: 'x', envFrom: [{ secretRef: { name: OLD } }] }] },
+    });
+    await apps.createNamespacedStatefulSet({
+      namespace: 'kinds',
+      body: {
+        metadata: { name: 'ledger' },
+        spec: { serviceName: 'ledger', replicas: 2, selector: { matchLabels: { app: 'ledger' } }, template: template('ledger') },
+      },
+    });
+    await apps.createNamespacedDaemonSet({
+      namespace: 'kinds',
+      body: { metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: template('agent') } },
+    });
+    await batch.createNamespacedJob({
+      namespace: 'kinds',
+      body: { metadata: { name: 'migrate' }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } },
+    });
     const uses = await users('kinds');
     assert.deepEqual(uses.map((u) => `${u.kind}/${u.name}`).sort(), ['DaemonSet/agent', 'StatefulSet/ledger']);
     const until = async (pred: () => Promise<boolean>, what: string) => {
@@ -319,7 +431,10 @@ describe('KubernetesCluster', () => {
       assert.fail(`timed out waiting for ${what}`);
     };
     const ready = async () => (await cluster.rolloutState('kinds', uses)).ready;
-    await until(async () => (await apps.readNamespacedDaemonSet({ namespace: 'kinds', name: 'agent' })).status?.numberReady === 2, 'one DaemonSet pod ready per simulated node');
+    await until(
+      async () => (await apps.readNamespacedDaemonSet({ namespace: 'kinds', name: 'agent' })).status?.numberReady === 2,
+      'one DaemonSet pod ready per simulated node',
+    );
     await until(ready, 'StatefulSet and DaemonSet ready on the old version');
     await cluster.switchWorkloads({ stage: 'kinds', namespace: 'kinds', workloads: uses, from: OLD, to: NEW, strategy: 'rolling' });
     assert.equal((await cluster.rolloutState('kinds', uses)).ready, false, 'a switch starts a rollout');
@@ -350,7 +465,8 @@ describe('KubernetesCluster', () => {
             // After the first page: write, then compact etcd past the token's revision.
             compacted = true;
             await core2.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { generateName: 'bump-' } } });
-            const post = (path: string, body: object) => fetch(`${plane.etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+            const post = (path: string, body: object) =>
+              fetch(`${plane.etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
             const revision = Number((await post('/v3/kv/range', { key: Buffer.from('/').toString('base64') })).header.revision);
             await post('/v3/kv/compaction', { revision, physical: true });
           }
@@ -363,14 +479,27 @@ describe('KubernetesCluster', () => {
       const holders = await paged.findReferences(['default'], OLD);
       assert.equal(gone, 1, 'the real apiserver answered 410 Gone once');
       assert.equal(calls.filter((c) => c === undefined).length, 2, 'the listing restarted from the first page');
-      assert.deepEqual(holders.filter((h) => h.kind === 'Deployment').map((h) => h.name).sort(), ['a', 'b', 'c'], 'and still found every holder');
+      assert.deepEqual(
+        holders
+          .filter((h) => h.kind === 'Deployment')
+          .map((h) => h.name)
+          .sort(),
+        ['a', 'b', 'c'],
+        'and still found every holder',
+      );
     } finally {
       await plane.stop();
     }
   });
 
   it('maps API errors to rotor errors with status and a hint, never a body', async () => {
-    const token = (await core.createNamespacedServiceAccountToken({ namespace: 'staging', name: 'default', body: { spec: { audiences: ['https://kubernetes.default.svc'] } } })).status!.token;
+    const token = (
+      await core.createNamespacedServiceAccountToken({
+        namespace: 'staging',
+        name: 'default',
+        body: { spec: { audiences: ['https://kubernetes.default.svc'] } },
+      })
+    ).status!.token;
     const restricted = new k8s.KubeConfig();
     restricted.loadFromOptions({
       clusters: [{ name: 'c', server: sandbox.plane.server, caFile: sandbox.plane.caFile }],

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { parsePlan, PlanValidationError, rotationWorkflowId, validatePlan, type PlanIssue } from '../workflows/plan';
+import { parsePlan, PlanValidationError, rotationWorkflowId, validatePlan, type PlanIssue } from '../domain/plan';
 
 type Raw = any;
 
@@ -193,12 +193,14 @@ describe('valid plans', () => {
   });
 
   it('derives verifyMs from interval and failureLimit, and takes an explicit verify and inconclusiveLimit', () => {
-    const derived = parsePlan((() => {
-      const p = basePlan();
-      p.stages[0].analysis.interval = '30s';
-      p.stages[0].analysis.failureLimit = 3;
-      return p;
-    })());
+    const derived = parsePlan(
+      (() => {
+        const p = basePlan();
+        p.stages[0].analysis.interval = '30s';
+        p.stages[0].analysis.failureLimit = 3;
+        return p;
+      })(),
+    );
     assert.equal(derived.stages[0].analysis?.verifyMs, 5 * 30_000);
     assert.equal(derived.stages[0].analysis?.inconclusiveLimit, 5);
 
@@ -226,7 +228,13 @@ describe('valid plans', () => {
 
   it('takes in-place for a dev stage, explicit workloads in any case of kind, and approval: true', () => {
     const p = basePlan();
-    p.stages.unshift({ name: 'dev', namespace: 'dev', strategy: 'in-place', workloads: ['deployment/auth-api', 'StatefulSet/db-0', 'cronjob/report.daily'], approval: true });
+    p.stages.unshift({
+      name: 'dev',
+      namespace: 'dev',
+      strategy: 'in-place',
+      workloads: ['deployment/auth-api', 'StatefulSet/db-0', 'cronjob/report.daily'],
+      approval: true,
+    });
     const plan = parsePlan(p);
     assert.deepEqual(plan.stages[0].strategy, { type: 'in-place' });
     assert.deepEqual(plan.stages[0].workloads, [
@@ -293,7 +301,10 @@ describe('plan limits: what is valid at the edges, and what happens without anal
     const plan = parsePlan(p);
     assert.equal(plan.stages.length, 10);
     assert.equal(plan.retentionMs, 365 * DAY);
-    assert.deepEqual(plan.stages[9].analysis && [plan.stages[9].analysis.intervalMs, plan.stages[9].analysis.failureLimit, plan.stages[9].analysis.inconclusiveLimit], [10_000, 100, 100]);
+    assert.deepEqual(
+      plan.stages[9].analysis && [plan.stages[9].analysis.intervalMs, plan.stages[9].analysis.failureLimit, plan.stages[9].analysis.inconclusiveLimit],
+      [10_000, 100, 100],
+    );
   });
 
   it('derives inconclusiveLimit within the cap: failureLimit 100 alone gives 100, not 102', () => {
@@ -313,7 +324,10 @@ describe('plan limits: what is valid at the edges, and what happens without anal
 
   it('reports one issue for a canary pause that does not parse, not a second one for being zero', () => {
     const issues = issuesAfter((p) => (p.stages[1].strategy.canary.pause = 'none'));
-    assert.deepEqual(issues.map((i) => [i.path, i.value]), [['stages[1].strategy.canary.pause', '"none"']]);
+    assert.deepEqual(
+      issues.map((i) => [i.path, i.value]),
+      [['stages[1].strategy.canary.pause', '"none"']],
+    );
     assert.match(issues[0].message, /cannot parse/);
   });
 
@@ -358,7 +372,11 @@ describe('plan limits: what is valid at the edges, and what happens without anal
     const q = basePlan();
     q.stages[0].analysis.failureLimit = 1000;
     q.stages[0].analysis.inconclusiveLimit = 1001;
-    assert.deepEqual(validatePlan(q, { limits: false }).issues.map((i) => i.path), ['stages[0].analysis.inconclusiveLimit'], 'the old cap of 1000 still holds');
+    assert.deepEqual(
+      validatePlan(q, { limits: false }).issues.map((i) => i.path),
+      ['stages[0].analysis.inconclusiveLimit'],
+      'the old cap of 1000 still holds',
+    );
   });
 });
 
@@ -369,8 +387,20 @@ const BAD: BadCase[] = [
   { title: 'missing secret', mutate: (p) => delete p.secret, path: 'secret', message: /is required.*e\.g\. "auth-api-secrets"/, value: 'nothing' },
   { title: 'empty secret', mutate: (p) => (p.secret = ''), path: 'secret', message: /is required/, value: '""' },
   { title: 'secret not a string', mutate: (p) => (p.secret = 42), path: 'secret', message: /must be a string, e\.g\. "auth-api-secrets"/, value: '42' },
-  { title: 'secret with uppercase', mutate: (p) => (p.secret = 'Auth-API-Secrets'), path: 'secret', message: /lowercase letters, digits, "-" and "\."/, value: '"Auth-API-Secrets"' },
-  { title: 'secret with underscore', mutate: (p) => (p.secret = 'auth_api_secrets'), path: 'secret', message: /Kubernetes name: lowercase letters, digits/, value: '"auth_api_secrets"' },
+  {
+    title: 'secret with uppercase',
+    mutate: (p) => (p.secret = 'Auth-API-Secrets'),
+    path: 'secret',
+    message: /lowercase letters, digits, "-" and "\."/,
+    value: '"Auth-API-Secrets"',
+  },
+  {
+    title: 'secret with underscore',
+    mutate: (p) => (p.secret = 'auth_api_secrets'),
+    path: 'secret',
+    message: /Kubernetes name: lowercase letters, digits/,
+    value: '"auth_api_secrets"',
+  },
   {
     title: 'secret too long for 253 with the 15-character suffix',
     mutate: (p) => (p.secret = secret239),
@@ -378,9 +408,21 @@ const BAD: BadCase[] = [
     message: /is 239 characters; with the 15-character version suffix .* 253, so use at most 238/,
     value: JSON.stringify(`${'a'.repeat(77)}...`),
   },
-  { title: 'secret longer than the 63-character label limit', mutate: (p) => (p.secret = 'a'.repeat(64)), path: 'secret', message: /is 64 characters; .*label values hold at most 63/, value: JSON.stringify('a'.repeat(64)) },
+  {
+    title: 'secret longer than the 63-character label limit',
+    mutate: (p) => (p.secret = 'a'.repeat(64)),
+    path: 'secret',
+    message: /is 64 characters; .*label values hold at most 63/,
+    value: JSON.stringify('a'.repeat(64)),
+  },
   // --- value
-  { title: 'missing value', mutate: (p) => delete p.value, path: 'value', message: /is required: one of `generate: .*`fromFile: .*`awsSecretsManager: /, value: 'nothing' },
+  {
+    title: 'missing value',
+    mutate: (p) => delete p.value,
+    path: 'value',
+    message: /is required: one of `generate: .*`fromFile: .*`awsSecretsManager: /,
+    value: 'nothing',
+  },
   {
     title: 'value with two sources',
     mutate: (p) => (p.value = { generate: { keys: ['a'], length: 32 }, fromFile: './x.env' }),
@@ -389,37 +431,182 @@ const BAD: BadCase[] = [
     value: '{"generate":{"keys":["a"],"length":32},"fromFile":"./x.env"}',
   },
   { title: 'value with no source', mutate: (p) => (p.value = {}), path: 'value', message: /exactly one source/, value: '{}' },
-  { title: 'generate not an object', mutate: (p) => (p.value = { generate: 'yes' }), path: 'value.generate', message: /must be an object such as \{ keys: \[api_token\], length: 48 \}/, value: '"yes"' },
-  { title: 'generate with empty keys', mutate: (p) => (p.value.generate.keys = []), path: 'value.generate.keys', message: /must be a non-empty list of Secret keys, e\.g\. \[api_token\]/, value: '[]' },
+  {
+    title: 'generate not an object',
+    mutate: (p) => (p.value = { generate: 'yes' }),
+    path: 'value.generate',
+    message: /must be an object such as \{ keys: \[api_token\], length: 48 \}/,
+    value: '"yes"',
+  },
+  {
+    title: 'generate with empty keys',
+    mutate: (p) => (p.value.generate.keys = []),
+    path: 'value.generate.keys',
+    message: /must be a non-empty list of Secret keys, e\.g\. \[api_token\]/,
+    value: '[]',
+  },
   { title: 'generate without keys', mutate: (p) => delete p.value.generate.keys, path: 'value.generate.keys', message: /non-empty list/, value: 'nothing' },
-  { title: 'duplicate keys', mutate: (p) => (p.value.generate.keys = ['api_token', 'other', 'api_token']), path: 'value.generate.keys', message: /lists "api_token" twice; each key once/, value: '["api_token","other","api_token"]' },
-  { title: 'bad key characters', mutate: (p) => (p.value.generate.keys = ['api_token', 'api token']), path: 'value.generate.keys[1]', message: /must be a Secret key: letters, digits, "-", "_" and "\."/, value: '"api token"' },
+  {
+    title: 'duplicate keys',
+    mutate: (p) => (p.value.generate.keys = ['api_token', 'other', 'api_token']),
+    path: 'value.generate.keys',
+    message: /lists "api_token" twice; each key once/,
+    value: '["api_token","other","api_token"]',
+  },
+  {
+    title: 'bad key characters',
+    mutate: (p) => (p.value.generate.keys = ['api_token', 'api token']),
+    path: 'value.generate.keys[1]',
+    message: /must be a Secret key: letters, digits, "-", "_" and "\."/,
+    value: '"api token"',
+  },
   { title: 'key not a string', mutate: (p) => (p.value.generate.keys = [7]), path: 'value.generate.keys[0]', message: /must be a Secret key/, value: '7' },
-  { title: 'length below 16', mutate: (p) => (p.value.generate.length = 8), path: 'value.generate.length', message: /must be at least 16 characters/, value: '8' },
-  { title: 'length not an integer', mutate: (p) => (p.value.generate.length = 20.5), path: 'value.generate.length', message: /must be a whole number from 1 to 4096/, value: '20.5' },
-  { title: 'length as a string', mutate: (p) => (p.value.generate.length = '48'), path: 'value.generate.length', message: /whole number from 1 to 4096/, value: '"48"' },
-  { title: 'length above 4096', mutate: (p) => (p.value.generate.length = 5000), path: 'value.generate.length', message: /whole number from 1 to 4096/, value: '5000' },
-  { title: 'unknown generate field', mutate: (p) => (p.value.generate.charset = 'hex'), path: 'value.generate.charset', message: /unknown field; valid fields here are keys, length/, value: '"hex"' },
-  { title: 'fromFile empty', mutate: (p) => (p.value = { fromFile: '  ' }), path: 'value.fromFile', message: /must be the path of a KEY=value file, e\.g\. \.\/token\.env/, value: '"  "' },
+  {
+    title: 'length below 16',
+    mutate: (p) => (p.value.generate.length = 8),
+    path: 'value.generate.length',
+    message: /must be at least 16 characters/,
+    value: '8',
+  },
+  {
+    title: 'length not an integer',
+    mutate: (p) => (p.value.generate.length = 20.5),
+    path: 'value.generate.length',
+    message: /must be a whole number from 1 to 4096/,
+    value: '20.5',
+  },
+  {
+    title: 'length as a string',
+    mutate: (p) => (p.value.generate.length = '48'),
+    path: 'value.generate.length',
+    message: /whole number from 1 to 4096/,
+    value: '"48"',
+  },
+  {
+    title: 'length above 4096',
+    mutate: (p) => (p.value.generate.length = 5000),
+    path: 'value.generate.length',
+    message: /whole number from 1 to 4096/,
+    value: '5000',
+  },
+  {
+    title: 'unknown generate field',
+    mutate: (p) => (p.value.generate.charset = 'hex'),
+    path: 'value.generate.charset',
+    message: /unknown field; valid fields here are keys, length/,
+    value: '"hex"',
+  },
+  {
+    title: 'fromFile empty',
+    mutate: (p) => (p.value = { fromFile: '  ' }),
+    path: 'value.fromFile',
+    message: /must be the path of a KEY=value file, e\.g\. \.\/token\.env/,
+    value: '"  "',
+  },
   { title: 'fromFile not a string', mutate: (p) => (p.value = { fromFile: true }), path: 'value.fromFile', message: /path of a KEY=value file/, value: 'true' },
-  { title: 'awsSecretsManager without secretId', mutate: (p) => (p.value = { awsSecretsManager: {} }), path: 'value.awsSecretsManager', message: /must be \{ secretId: <name or ARN> \}/, value: '{}' },
-  { title: 'awsSecretsManager with an empty secretId', mutate: (p) => (p.value = { awsSecretsManager: { secretId: '' } }), path: 'value.awsSecretsManager', message: /secretId/, value: '{"secretId":""}' },
-  { title: 'unknown value source (typo)', mutate: (p) => (p.value = { generat: { keys: ['a'] } }), path: 'value.generat', message: /unknown field; valid fields here are generate, fromFile, awsSecretsManager/, value: '{"keys":["a"]}', count: 2 },
+  {
+    title: 'awsSecretsManager without secretId',
+    mutate: (p) => (p.value = { awsSecretsManager: {} }),
+    path: 'value.awsSecretsManager',
+    message: /must be \{ secretId: <name or ARN> \}/,
+    value: '{}',
+  },
+  {
+    title: 'awsSecretsManager with an empty secretId',
+    mutate: (p) => (p.value = { awsSecretsManager: { secretId: '' } }),
+    path: 'value.awsSecretsManager',
+    message: /secretId/,
+    value: '{"secretId":""}',
+  },
+  {
+    title: 'unknown value source (typo)',
+    mutate: (p) => (p.value = { generat: { keys: ['a'] } }),
+    path: 'value.generat',
+    message: /unknown field; valid fields here are generate, fromFile, awsSecretsManager/,
+    value: '{"keys":["a"]}',
+    count: 2,
+  },
   // --- store
-  { title: 'unknown store', mutate: (p) => (p.store = 'vault'), path: 'store', message: /unknown store; use one of "kubernetes", "aws-secrets-manager", "external-secrets"/, value: '"vault"' },
+  {
+    title: 'unknown store',
+    mutate: (p) => (p.store = 'vault'),
+    path: 'store',
+    message: /unknown store; use one of "kubernetes", "aws-secrets-manager", "external-secrets"/,
+    value: '"vault"',
+  },
   // --- stages
-  { title: 'missing stages', mutate: (p) => delete p.stages, path: 'stages', message: /is required: a list of stages, e\.g\. staging then production/, value: 'nothing' },
+  {
+    title: 'missing stages',
+    mutate: (p) => delete p.stages,
+    path: 'stages',
+    message: /is required: a list of stages, e\.g\. staging then production/,
+    value: 'nothing',
+  },
   { title: 'empty stages', mutate: (p) => (p.stages = []), path: 'stages', message: /a list of stages/, value: '[]' },
   { title: 'stages not a list', mutate: (p) => (p.stages = { staging: {} }), path: 'stages', message: /a list of stages/, value: '{"staging":{}}' },
-  { title: 'stage not an object', mutate: (p) => (p.stages[0] = 'staging'), path: 'stages[0]', message: /must be a stage such as \{ name: staging, namespace: staging, strategy: rolling \}/, value: '"staging"' },
-  { title: 'missing stage name', mutate: (p) => delete p.stages[0].name, path: 'stages[0].name', message: /is required: a short lowercase name such as "staging"/, value: 'nothing' },
-  { title: 'stage name with uppercase', mutate: (p) => (p.stages[0].name = 'Staging'), path: 'stages[0].name', message: /short lowercase name/, value: '"Staging"' },
-  { title: 'stage name too long', mutate: (p) => (p.stages[0].name = 's'.repeat(64)), path: 'stages[0].name', message: /short lowercase name/, value: JSON.stringify('s'.repeat(64)) },
-  { title: 'bad namespace', mutate: (p) => (p.stages[0].namespace = 'Staging_NS'), path: 'stages[0].namespace', message: /a Kubernetes namespace name \(lowercase letters, digits and "-", at most 63\)/, value: '"Staging_NS"' },
-  { title: 'namespace with a dot', mutate: (p) => (p.stages[0].namespace = 'team.staging'), path: 'stages[0].namespace', message: /namespace name/, value: '"team.staging"' },
-  { title: 'missing namespace', mutate: (p) => delete p.stages[1].namespace, path: 'stages[1].namespace', message: /is required: a Kubernetes namespace name/, value: 'nothing' },
-  { title: 'duplicate stage name', mutate: (p) => (p.stages[1].name = 'staging'), path: 'stages[1].name', message: /duplicates stages\[0\]\.name; every stage needs its own name/, value: '"staging"' },
-  { title: 'duplicate namespace', mutate: (p) => (p.stages[1].namespace = 'staging'), path: 'stages[1].namespace', message: /is already rolled by stages\[0\]; each stage rolls its own namespace/, value: '"staging"' },
+  {
+    title: 'stage not an object',
+    mutate: (p) => (p.stages[0] = 'staging'),
+    path: 'stages[0]',
+    message: /must be a stage such as \{ name: staging, namespace: staging, strategy: rolling \}/,
+    value: '"staging"',
+  },
+  {
+    title: 'missing stage name',
+    mutate: (p) => delete p.stages[0].name,
+    path: 'stages[0].name',
+    message: /is required: a short lowercase name such as "staging"/,
+    value: 'nothing',
+  },
+  {
+    title: 'stage name with uppercase',
+    mutate: (p) => (p.stages[0].name = 'Staging'),
+    path: 'stages[0].name',
+    message: /short lowercase name/,
+    value: '"Staging"',
+  },
+  {
+    title: 'stage name too long',
+    mutate: (p) => (p.stages[0].name = 's'.repeat(64)),
+    path: 'stages[0].name',
+    message: /short lowercase name/,
+    value: JSON.stringify('s'.repeat(64)),
+  },
+  {
+    title: 'bad namespace',
+    mutate: (p) => (p.stages[0].namespace = 'Staging_NS'),
+    path: 'stages[0].namespace',
+    message: /a Kubernetes namespace name \(lowercase letters, digits and "-", at most 63\)/,
+    value: '"Staging_NS"',
+  },
+  {
+    title: 'namespace with a dot',
+    mutate: (p) => (p.stages[0].namespace = 'team.staging'),
+    path: 'stages[0].namespace',
+    message: /namespace name/,
+    value: '"team.staging"',
+  },
+  {
+    title: 'missing namespace',
+    mutate: (p) => delete p.stages[1].namespace,
+    path: 'stages[1].namespace',
+    message: /is required: a Kubernetes namespace name/,
+    value: 'nothing',
+  },
+  {
+    title: 'duplicate stage name',
+    mutate: (p) => (p.stages[1].name = 'staging'),
+    path: 'stages[1].name',
+    message: /duplicates stages\[0\]\.name; every stage needs its own name/,
+    value: '"staging"',
+  },
+  {
+    title: 'duplicate namespace',
+    mutate: (p) => (p.stages[1].namespace = 'staging'),
+    path: 'stages[1].namespace',
+    message: /is already rolled by stages\[0\]; each stage rolls its own namespace/,
+    value: '"staging"',
+  },
   {
     title: 'production first (name production)',
     mutate: (p) => (p.stages = [p.stages[1]]),
@@ -444,9 +631,27 @@ const BAD: BadCase[] = [
     message: /prior stage/,
     value: '"staging"',
   },
-  { title: 'in-place in production', mutate: (p) => (p.stages[1].strategy = 'in-place'), path: 'stages[1].strategy', message: /in-place is for dev namespaces only; production uses "rolling" or a canary/, value: '"in-place"' },
-  { title: 'unknown strategy', mutate: (p) => (p.stages[0].strategy = 'blue-green'), path: 'stages[0].strategy', message: /unknown strategy; use "rolling", "in-place" or \{ canary: /, value: '"blue-green"' },
-  { title: 'canary not an object', mutate: (p) => (p.stages[1].strategy = { canary: 25 }), path: 'stages[1].strategy.canary', message: /must be \{ steps: \[10, 25, 50, 100\], pause: 10m \}/, value: '25' },
+  {
+    title: 'in-place in production',
+    mutate: (p) => (p.stages[1].strategy = 'in-place'),
+    path: 'stages[1].strategy',
+    message: /in-place is for dev namespaces only; production uses "rolling" or a canary/,
+    value: '"in-place"',
+  },
+  {
+    title: 'unknown strategy',
+    mutate: (p) => (p.stages[0].strategy = 'blue-green'),
+    path: 'stages[0].strategy',
+    message: /unknown strategy; use "rolling", "in-place" or \{ canary: /,
+    value: '"blue-green"',
+  },
+  {
+    title: 'canary not an object',
+    mutate: (p) => (p.stages[1].strategy = { canary: 25 }),
+    path: 'stages[1].strategy.canary',
+    message: /must be \{ steps: \[10, 25, 50, 100\], pause: 10m \}/,
+    value: '25',
+  },
   {
     title: 'canary steps not increasing',
     mutate: (p) => (p.stages[1].strategy.canary.steps = [10, 50, 25, 100]),
@@ -454,43 +659,229 @@ const BAD: BadCase[] = [
     message: /must increase strictly, e\.g\. \[10, 25, 50, 100\]/,
     value: '[10,50,25,100]',
   },
-  { title: 'canary steps repeating a step', mutate: (p) => (p.stages[1].strategy.canary.steps = [10, 10, 100]), path: 'stages[1].strategy.canary.steps', message: /increase strictly/, value: '[10,10,100]' },
-  { title: 'canary steps not ending at 100', mutate: (p) => (p.stages[1].strategy.canary.steps = [10, 25, 50]), path: 'stages[1].strategy.canary.steps', message: /must end at 100 so the rollout completes/, value: '[10,25,50]' },
-  { title: 'canary step 0', mutate: (p) => (p.stages[1].strategy.canary.steps = [0, 50, 100]), path: 'stages[1].strategy.canary.steps', message: /whole percentages from 1 to 100, e\.g\. \[10, 25, 50, 100\]/, value: '[0,50,100]' },
-  { title: 'canary step 150', mutate: (p) => (p.stages[1].strategy.canary.steps = [50, 150]), path: 'stages[1].strategy.canary.steps', message: /whole percentages from 1 to 100/, value: '[50,150]' },
-  { title: 'canary steps not numbers', mutate: (p) => (p.stages[1].strategy.canary.steps = ['10%', '100%']), path: 'stages[1].strategy.canary.steps', message: /whole percentages from 1 to 100/, value: '["10%","100%"]' },
-  { title: 'canary steps empty', mutate: (p) => (p.stages[1].strategy.canary.steps = []), path: 'stages[1].strategy.canary.steps', message: /whole percentages/, value: '[]' },
-  { title: 'canary step fractional', mutate: (p) => (p.stages[1].strategy.canary.steps = [12.5, 100]), path: 'stages[1].strategy.canary.steps', message: /whole percentages/, value: '[12.5,100]' },
-  { title: 'unknown canary field', mutate: (p) => (p.stages[1].strategy.canary.weight = 10), path: 'stages[1].strategy.canary.weight', message: /unknown field; valid fields here are steps, pause/, value: '10' },
+  {
+    title: 'canary steps repeating a step',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = [10, 10, 100]),
+    path: 'stages[1].strategy.canary.steps',
+    message: /increase strictly/,
+    value: '[10,10,100]',
+  },
+  {
+    title: 'canary steps not ending at 100',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = [10, 25, 50]),
+    path: 'stages[1].strategy.canary.steps',
+    message: /must end at 100 so the rollout completes/,
+    value: '[10,25,50]',
+  },
+  {
+    title: 'canary step 0',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = [0, 50, 100]),
+    path: 'stages[1].strategy.canary.steps',
+    message: /whole percentages from 1 to 100, e\.g\. \[10, 25, 50, 100\]/,
+    value: '[0,50,100]',
+  },
+  {
+    title: 'canary step 150',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = [50, 150]),
+    path: 'stages[1].strategy.canary.steps',
+    message: /whole percentages from 1 to 100/,
+    value: '[50,150]',
+  },
+  {
+    title: 'canary steps not numbers',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = ['10%', '100%']),
+    path: 'stages[1].strategy.canary.steps',
+    message: /whole percentages from 1 to 100/,
+    value: '["10%","100%"]',
+  },
+  {
+    title: 'canary steps empty',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = []),
+    path: 'stages[1].strategy.canary.steps',
+    message: /whole percentages/,
+    value: '[]',
+  },
+  {
+    title: 'canary step fractional',
+    mutate: (p) => (p.stages[1].strategy.canary.steps = [12.5, 100]),
+    path: 'stages[1].strategy.canary.steps',
+    message: /whole percentages/,
+    value: '[12.5,100]',
+  },
+  {
+    title: 'unknown canary field',
+    mutate: (p) => (p.stages[1].strategy.canary.weight = 10),
+    path: 'stages[1].strategy.canary.weight',
+    message: /unknown field; valid fields here are steps, pause/,
+    value: '10',
+  },
   // --- durations
-  { title: 'duration "10 minutes"', mutate: (p) => (p.stages[0].soak = '10 minutes'), path: 'stages[0].soak', message: /cannot parse; write a duration such as 30s, 10m, 24h, 14d or 1h30m/, value: '"10 minutes"' },
-  { title: 'duration "5" without a unit', mutate: (p) => (p.retention = '5'), path: 'retention', message: /cannot parse; write a duration such as 30s/, value: '"5"' },
-  { title: 'duration 5 as a number', mutate: (p) => (p.stages[1].watch = 5), path: 'stages[1].watch', message: /a bare number has no unit; write a duration such as 30s, 10m/, value: '5' },
-  { title: 'negative duration', mutate: (p) => (p.stages[1].strategy.canary.pause = '-5m'), path: 'stages[1].strategy.canary.pause', message: /must not be negative; write a duration such as/, value: '"-5m"' },
+  {
+    title: 'duration "10 minutes"',
+    mutate: (p) => (p.stages[0].soak = '10 minutes'),
+    path: 'stages[0].soak',
+    message: /cannot parse; write a duration such as 30s, 10m, 24h, 14d or 1h30m/,
+    value: '"10 minutes"',
+  },
+  {
+    title: 'duration "5" without a unit',
+    mutate: (p) => (p.retention = '5'),
+    path: 'retention',
+    message: /cannot parse; write a duration such as 30s/,
+    value: '"5"',
+  },
+  {
+    title: 'duration 5 as a number',
+    mutate: (p) => (p.stages[1].watch = 5),
+    path: 'stages[1].watch',
+    message: /a bare number has no unit; write a duration such as 30s, 10m/,
+    value: '5',
+  },
+  {
+    title: 'negative duration',
+    mutate: (p) => (p.stages[1].strategy.canary.pause = '-5m'),
+    path: 'stages[1].strategy.canary.pause',
+    message: /must not be negative; write a duration such as/,
+    value: '"-5m"',
+  },
   { title: 'duration with a capital unit', mutate: (p) => (p.retention = '14D'), path: 'retention', message: /cannot parse; write a duration/, value: '"14D"' },
-  { title: 'empty duration (YAML "soak:" with nothing)', mutate: (p) => (p.stages[0].soak = null), path: 'stages[0].soak', message: /expected a duration such as 30s/, value: 'null' },
-  { title: 'interval 0s', mutate: (p) => (p.stages[0].analysis.interval = '0s'), path: 'stages[0].analysis.interval', message: /must be longer than zero; write a duration such as/, value: '"0s"' },
-  { title: 'approvalTimeout 0s', mutate: (p) => (p.stages[1].approvalTimeout = '0s'), path: 'stages[1].approvalTimeout', message: /longer than zero/, value: '"0s"' },
-  { title: 'rolloutTimeout unparsable', mutate: (p) => (p.stages[0].rolloutTimeout = 'soon'), path: 'stages[0].rolloutTimeout', message: /cannot parse/, value: '"soon"' },
+  {
+    title: 'empty duration (YAML "soak:" with nothing)',
+    mutate: (p) => (p.stages[0].soak = null),
+    path: 'stages[0].soak',
+    message: /expected a duration such as 30s/,
+    value: 'null',
+  },
+  {
+    title: 'interval 0s',
+    mutate: (p) => (p.stages[0].analysis.interval = '0s'),
+    path: 'stages[0].analysis.interval',
+    message: /must be longer than zero; write a duration such as/,
+    value: '"0s"',
+  },
+  {
+    title: 'approvalTimeout 0s',
+    mutate: (p) => (p.stages[1].approvalTimeout = '0s'),
+    path: 'stages[1].approvalTimeout',
+    message: /longer than zero/,
+    value: '"0s"',
+  },
+  {
+    title: 'rolloutTimeout unparsable',
+    mutate: (p) => (p.stages[0].rolloutTimeout = 'soon'),
+    path: 'stages[0].rolloutTimeout',
+    message: /cannot parse/,
+    value: '"soon"',
+  },
   { title: 'cleanupRecheck 0s', mutate: (p) => (p.cleanupRecheck = '0s'), path: 'cleanupRecheck', message: /longer than zero/, value: '"0s"' },
-  { title: 'verify unparsable', mutate: (p) => (p.stages[0].analysis.verify = '1 hour'), path: 'stages[0].analysis.verify', message: /cannot parse/, value: '"1 hour"' },
+  {
+    title: 'verify unparsable',
+    mutate: (p) => (p.stages[0].analysis.verify = '1 hour'),
+    path: 'stages[0].analysis.verify',
+    message: /cannot parse/,
+    value: '"1 hour"',
+  },
   // --- analysis
-  { title: 'analysis not an object', mutate: (p) => (p.stages[0].analysis = 'prometheus'), path: 'stages[0].analysis', message: /must be \{ provider, query, threshold, interval, failureLimit \}/, value: '"prometheus"' },
-  { title: 'unknown provider', mutate: (p) => (p.stages[0].analysis.provider = 'newrelic'), path: 'stages[0].analysis.provider', message: /unknown metrics provider; use one of "prometheus", "datadog"/, value: '"newrelic"' },
-  { title: 'missing provider', mutate: (p) => delete p.stages[1].analysis.provider, path: 'stages[1].analysis.provider', message: /use one of "prometheus", "datadog"/, value: 'nothing' },
-  { title: 'empty query', mutate: (p) => (p.stages[0].analysis.query = '   '), path: 'stages[0].analysis.query', message: /is required: the query whose value is compared with the threshold/, value: '"   "' },
+  {
+    title: 'analysis not an object',
+    mutate: (p) => (p.stages[0].analysis = 'prometheus'),
+    path: 'stages[0].analysis',
+    message: /must be \{ provider, query, threshold, interval, failureLimit \}/,
+    value: '"prometheus"',
+  },
+  {
+    title: 'unknown provider',
+    mutate: (p) => (p.stages[0].analysis.provider = 'newrelic'),
+    path: 'stages[0].analysis.provider',
+    message: /unknown metrics provider; use one of "prometheus", "datadog"/,
+    value: '"newrelic"',
+  },
+  {
+    title: 'missing provider',
+    mutate: (p) => delete p.stages[1].analysis.provider,
+    path: 'stages[1].analysis.provider',
+    message: /use one of "prometheus", "datadog"/,
+    value: 'nothing',
+  },
+  {
+    title: 'empty query',
+    mutate: (p) => (p.stages[0].analysis.query = '   '),
+    path: 'stages[0].analysis.query',
+    message: /is required: the query whose value is compared with the threshold/,
+    value: '"   "',
+  },
   { title: 'missing query', mutate: (p) => delete p.stages[1].analysis.query, path: 'stages[1].analysis.query', message: /is required/, value: 'nothing' },
-  { title: 'threshold as a string', mutate: (p) => (p.stages[0].analysis.threshold = '0.01'), path: 'stages[0].analysis.threshold', message: /must be a number .*, e\.g\. 0\.01/, value: '"0.01"' },
-  { title: 'missing threshold', mutate: (p) => delete p.stages[0].analysis.threshold, path: 'stages[0].analysis.threshold', message: /must be a number/, value: 'nothing' },
-  { title: 'threshold NaN', mutate: (p) => (p.stages[0].analysis.threshold = Number.NaN), path: 'stages[0].analysis.threshold', message: /must be a number/, value: 'null' },
-  { title: 'failureLimit 0', mutate: (p) => (p.stages[0].analysis.failureLimit = 0), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 100$/, value: '0' },
-  { title: 'failureLimit 1.5', mutate: (p) => (p.stages[0].analysis.failureLimit = 1.5), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 100$/, value: '1.5' },
-  { title: 'inconclusiveLimit negative', mutate: (p) => (p.stages[0].analysis.inconclusiveLimit = -1), path: 'stages[0].analysis.inconclusiveLimit', message: /whole number from 1 to 100$/, value: '-1' },
-  { title: 'unknown analysis field', mutate: (p) => (p.stages[0].analysis.treshold = 1), path: 'stages[0].analysis.treshold', message: /unknown field; valid fields here are provider, query, threshold, interval, failureLimit/, value: '1' },
+  {
+    title: 'threshold as a string',
+    mutate: (p) => (p.stages[0].analysis.threshold = '0.01'),
+    path: 'stages[0].analysis.threshold',
+    message: /must be a number .*, e\.g\. 0\.01/,
+    value: '"0.01"',
+  },
+  {
+    title: 'missing threshold',
+    mutate: (p) => delete p.stages[0].analysis.threshold,
+    path: 'stages[0].analysis.threshold',
+    message: /must be a number/,
+    value: 'nothing',
+  },
+  {
+    title: 'threshold NaN',
+    mutate: (p) => (p.stages[0].analysis.threshold = Number.NaN),
+    path: 'stages[0].analysis.threshold',
+    message: /must be a number/,
+    value: 'null',
+  },
+  {
+    title: 'failureLimit 0',
+    mutate: (p) => (p.stages[0].analysis.failureLimit = 0),
+    path: 'stages[0].analysis.failureLimit',
+    message: /must be a whole number from 1 to 100$/,
+    value: '0',
+  },
+  {
+    title: 'failureLimit 1.5',
+    mutate: (p) => (p.stages[0].analysis.failureLimit = 1.5),
+    path: 'stages[0].analysis.failureLimit',
+    message: /must be a whole number from 1 to 100$/,
+    value: '1.5',
+  },
+  {
+    title: 'inconclusiveLimit negative',
+    mutate: (p) => (p.stages[0].analysis.inconclusiveLimit = -1),
+    path: 'stages[0].analysis.inconclusiveLimit',
+    message: /whole number from 1 to 100$/,
+    value: '-1',
+  },
+  {
+    title: 'unknown analysis field',
+    mutate: (p) => (p.stages[0].analysis.treshold = 1),
+    path: 'stages[0].analysis.treshold',
+    message: /unknown field; valid fields here are provider, query, threshold, interval, failureLimit/,
+    value: '1',
+  },
   // --- stage fields
-  { title: 'approval "maybe"', mutate: (p) => (p.stages[1].approval = 'maybe'), path: 'stages[1].approval', message: /use "required" .* or "none"/, value: '"maybe"' },
-  { title: 'watch on a non-last stage', mutate: (p) => (p.stages[0].watch = '1h'), path: 'stages[0].watch', message: /only the last stage watches after its rollout; use soak for earlier stages/, value: '"1h"' },
-  { title: 'workloads neither auto nor a list', mutate: (p) => (p.stages[0].workloads = 'all'), path: 'stages[0].workloads', message: /"auto" .* or a non-empty list such as \[deployment\/auth-api\]/, value: '"all"' },
+  {
+    title: 'approval "maybe"',
+    mutate: (p) => (p.stages[1].approval = 'maybe'),
+    path: 'stages[1].approval',
+    message: /use "required" .* or "none"/,
+    value: '"maybe"',
+  },
+  {
+    title: 'watch on a non-last stage',
+    mutate: (p) => (p.stages[0].watch = '1h'),
+    path: 'stages[0].watch',
+    message: /only the last stage watches after its rollout; use soak for earlier stages/,
+    value: '"1h"',
+  },
+  {
+    title: 'workloads neither auto nor a list',
+    mutate: (p) => (p.stages[0].workloads = 'all'),
+    path: 'stages[0].workloads',
+    message: /"auto" .* or a non-empty list such as \[deployment\/auth-api\]/,
+    value: '"all"',
+  },
   { title: 'workloads an empty list', mutate: (p) => (p.stages[0].workloads = []), path: 'stages[0].workloads', message: /non-empty list/, value: '[]' },
   {
     title: 'workload entry without a name ("deploy")',
@@ -499,9 +890,27 @@ const BAD: BadCase[] = [
     message: /must be kind\/name with kind one of Deployment, StatefulSet, DaemonSet, ReplicaSet, CronJob, Job, Pod, e\.g\. deployment\/auth-api/,
     value: '"deploy"',
   },
-  { title: 'workload entry of an unknown kind ("Foo/bar")', mutate: (p) => (p.stages[0].workloads = ['Foo/bar']), path: 'stages[0].workloads[0]', message: /must be kind\/name with kind one of Deployment/, value: '"Foo/bar"' },
-  { title: 'workload entry with an uppercase name', mutate: (p) => (p.stages[0].workloads = ['deployment/Auth']), path: 'stages[0].workloads[0]', message: /kind\/name/, value: '"deployment/Auth"' },
-  { title: 'workload entry not a string', mutate: (p) => (p.stages[0].workloads = [{ kind: 'Deployment', name: 'auth-api' }]), path: 'stages[0].workloads[0]', message: /kind\/name/, value: '{"kind":"Deployment","name":"auth-api"}' },
+  {
+    title: 'workload entry of an unknown kind ("Foo/bar")',
+    mutate: (p) => (p.stages[0].workloads = ['Foo/bar']),
+    path: 'stages[0].workloads[0]',
+    message: /must be kind\/name with kind one of Deployment/,
+    value: '"Foo/bar"',
+  },
+  {
+    title: 'workload entry with an uppercase name',
+    mutate: (p) => (p.stages[0].workloads = ['deployment/Auth']),
+    path: 'stages[0].workloads[0]',
+    message: /kind\/name/,
+    value: '"deployment/Auth"',
+  },
+  {
+    title: 'workload entry not a string',
+    mutate: (p) => (p.stages[0].workloads = [{ kind: 'Deployment', name: 'auth-api' }]),
+    path: 'stages[0].workloads[0]',
+    message: /kind\/name/,
+    value: '{"kind":"Deployment","name":"auth-api"}',
+  },
   {
     title: 'duplicated workload (kind in another case)',
     mutate: (p) => (p.stages[0].workloads = ['deployment/auth-api', 'Deployment/auth-api']),
@@ -514,7 +923,8 @@ const BAD: BadCase[] = [
     title: 'canary pause 0s in a stage with an analysis',
     mutate: (p) => (p.stages[1].strategy.canary.pause = '0s'),
     path: 'stages[1].strategy.canary.pause',
-    message: /must be longer than zero when the stage has an analysis: each canary step is judged by measuring over its pause; write e\.g\. 10m, or remove the analysis/,
+    message:
+      /must be longer than zero when the stage has an analysis: each canary step is judged by measuring over its pause; write e\.g\. 10m, or remove the analysis/,
     value: '"0s"',
   },
   {
@@ -531,12 +941,48 @@ const BAD: BadCase[] = [
     message: /must be at most 10 stages; roll more namespaces with one rotation per group of them/,
     value: '11 stages',
   },
-  { title: 'interval 5s', mutate: (p) => (p.stages[0].analysis.interval = '5s'), path: 'stages[0].analysis.interval', message: /must be at least 10s: .* write e\.g\. 30s or 1m/, value: '"5s"' },
-  { title: 'interval 9s999ms', mutate: (p) => (p.stages[1].analysis.interval = '9s999ms'), path: 'stages[1].analysis.interval', message: /must be at least 10s/, value: '"9s999ms"' },
-  { title: 'failureLimit 101', mutate: (p) => (p.stages[0].analysis.failureLimit = 101), path: 'stages[0].analysis.failureLimit', message: /must be a whole number from 1 to 100$/, value: '101' },
-  { title: 'inconclusiveLimit 101', mutate: (p) => (p.stages[1].analysis.inconclusiveLimit = 101), path: 'stages[1].analysis.inconclusiveLimit', message: /must be a whole number from 1 to 100$/, value: '101' },
-  { title: 'retention longer than a year', mutate: (p) => (p.retention = '366d'), path: 'retention', message: /must be at most 365d; write a duration such as/, value: '"366d"' },
-  { title: 'soak a year and an hour', mutate: (p) => (p.stages[0].soak = '365d1h'), path: 'stages[0].soak', message: /must be at most 365d/, value: '"365d1h"' },
+  {
+    title: 'interval 5s',
+    mutate: (p) => (p.stages[0].analysis.interval = '5s'),
+    path: 'stages[0].analysis.interval',
+    message: /must be at least 10s: .* write e\.g\. 30s or 1m/,
+    value: '"5s"',
+  },
+  {
+    title: 'interval 9s999ms',
+    mutate: (p) => (p.stages[1].analysis.interval = '9s999ms'),
+    path: 'stages[1].analysis.interval',
+    message: /must be at least 10s/,
+    value: '"9s999ms"',
+  },
+  {
+    title: 'failureLimit 101',
+    mutate: (p) => (p.stages[0].analysis.failureLimit = 101),
+    path: 'stages[0].analysis.failureLimit',
+    message: /must be a whole number from 1 to 100$/,
+    value: '101',
+  },
+  {
+    title: 'inconclusiveLimit 101',
+    mutate: (p) => (p.stages[1].analysis.inconclusiveLimit = 101),
+    path: 'stages[1].analysis.inconclusiveLimit',
+    message: /must be a whole number from 1 to 100$/,
+    value: '101',
+  },
+  {
+    title: 'retention longer than a year',
+    mutate: (p) => (p.retention = '366d'),
+    path: 'retention',
+    message: /must be at most 365d; write a duration such as/,
+    value: '"366d"',
+  },
+  {
+    title: 'soak a year and an hour',
+    mutate: (p) => (p.stages[0].soak = '365d1h'),
+    path: 'stages[0].soak',
+    message: /must be at most 365d/,
+    value: '"365d1h"',
+  },
   {
     title: 'generate with 101 keys',
     mutate: (p) => (p.value.generate.keys = Array.from({ length: 101 }, (_, i) => `key_${i}`)),
@@ -552,7 +998,13 @@ const BAD: BadCase[] = [
     value: JSON.stringify(`${'k'.repeat(77)}...`),
   },
   // --- unknown keys
-  { title: 'unknown top-level key (typo "retension")', mutate: (p) => (p.retension = '14d'), path: 'retension', message: /unknown field; valid fields here are secret, value, store, stages, retention, cleanupRecheck/, value: '"14d"' },
+  {
+    title: 'unknown top-level key (typo "retension")',
+    mutate: (p) => (p.retension = '14d'),
+    path: 'retension',
+    message: /unknown field; valid fields here are secret, value, store, stages, retention, cleanupRecheck/,
+    value: '"14d"',
+  },
   {
     title: 'unknown stage key (typo "soke")',
     mutate: (p) => (p.stages[0].soke = '1h'),
@@ -560,7 +1012,14 @@ const BAD: BadCase[] = [
     message: /unknown field; valid fields here are name, namespace, workloads, strategy, analysis, soak, watch, approval, approvalTimeout, rolloutTimeout/,
     value: '"1h"',
   },
-  { title: 'plan not a mapping', mutate: () => undefined, path: '(plan)', message: /must be a YAML mapping with secret, value, stages and retention/, value: '"secret: x"', count: 4 },
+  {
+    title: 'plan not a mapping',
+    mutate: () => undefined,
+    path: '(plan)',
+    message: /must be a YAML mapping with secret, value, stages and retention/,
+    value: '"secret: x"',
+    count: 4,
+  },
 ];
 
 describe('bad plans: each issue has the exact path, what was found and what would be valid', () => {
@@ -668,11 +1127,14 @@ describe('every problem at once', () => {
   it('says "1 error" for a single problem', () => {
     const p = basePlan();
     p.store = 'vault';
-    assert.throws(() => parsePlan(p), (err: unknown) => {
-      assert.ok(err instanceof PlanValidationError);
-      assert.match(err.message, /^the plan has 1 error:\n  - store: unknown store/);
-      return true;
-    });
+    assert.throws(
+      () => parsePlan(p),
+      (err: unknown) => {
+        assert.ok(err instanceof PlanValidationError);
+        assert.match(err.message, /^the plan has 1 error:\n  - store: unknown store/);
+        return true;
+      },
+    );
   });
 });
 

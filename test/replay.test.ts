@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import { quietLogger, quietRuntime, workflowBundle } from './helpers/env';
+import { quietLogger, quietRuntime, workflowBundle } from '../sandbox/time-skipping';
 import { repoRoot } from './helpers/tools';
 
 const dir = join(repoRoot, 'test', 'history_files');
@@ -33,7 +33,10 @@ describe('replay catches a workflow change made without patched()', () => {
       workflowsPath: require.resolve('../workflows'),
       logger: quietLogger,
       webpackConfigHook: (config) => {
-        config.module!.rules!.push({ test: /rotation\.js$/, use: [{ loader: require.resolve('./helpers/mutate-loader'), options: { find: anchor, replace } }] });
+        config.module!.rules!.push({
+          test: /rotation\.js$/,
+          use: [{ loader: require.resolve('./helpers/mutate-loader'), options: { find: anchor, replace } }],
+        });
         return config;
       },
     });
@@ -42,7 +45,10 @@ describe('replay catches a workflow change made without patched()', () => {
   it('fails to replay a recorded history when a command is added without patched()', async () => {
     quietRuntime();
     const bundle = await bundleWith(`await (0, workflow_1.sleep)(1);\n    ${anchor}`);
-    await assert.rejects(Worker.runReplayHistory({ workflowBundle: bundle }, history(), 'replay-unpatched'), (err: unknown) => err instanceof DeterminismViolationError);
+    await assert.rejects(
+      Worker.runReplayHistory({ workflowBundle: bundle }, history(), 'replay-unpatched'),
+      (err: unknown) => err instanceof DeterminismViolationError,
+    );
   });
 
   it('replays the same change guarded by patched()', async () => {

@@ -27,7 +27,9 @@ function startInOwnGroup(args: string[]): Run {
   let stderr = '';
   proc.stdout!.on('data', (d) => (stdout += d));
   proc.stderr!.on('data', (d) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { proc, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
@@ -159,7 +161,12 @@ describe('npm run sandbox on Ctrl-C (real control plane)', () => {
     assert.ok(existsSync(join(repoRoot, 'dist', 'sandbox', 'main.js')), 'compile first: npx tsc -p tsconfig.json');
     const run = startInOwnGroup([join('dist', 'sandbox', 'main.js')]);
     const [, listed] = await waitForOutput(run, /^pids: (.*) \(rotor \d+\)$/m, 180_000);
-    const pids = Object.fromEntries(listed.split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+    const pids = Object.fromEntries(
+      listed
+        .split(' ')
+        .map((kv) => kv.split('='))
+        .map(([k, v]) => [k, Number(v)]),
+    );
     assert.deepEqual(Object.keys(pids).sort(), ['etcd', 'kube-apiserver', 'kube-controller-manager']);
     for (const [name, pid] of Object.entries(pids)) assert.ok(isAlive(pid), `${name} (pid ${pid}) runs before Ctrl-C`);
     const dir = /^logs: (.*)\/logs;/m.exec(run.stdout())![1];

@@ -8,9 +8,9 @@ import { describe, it } from 'node:test';
 import { RotorError, type RotorErrorType } from '../activities/errors';
 import { MemoryMetrics } from '../activities/memory';
 import { generateToken, parseEnvFile, resolveValue } from '../activities/values';
-import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLimits, type Measurement, type MeasurementPhase } from '../workflows/analysis';
-import { DURATION_HELP, formatDuration, parseDuration } from '../workflows/duration';
-import { parseVersionName, VERSION_SUFFIX_LENGTH, versionName, versionTimestamp } from '../workflows/naming';
+import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLimits, type Measurement, type MeasurementPhase } from '../domain/analysis';
+import { DURATION_HELP, formatDuration, parseDuration } from '../domain/duration';
+import { parseVersionName, VERSION_SUFFIX_LENGTH, versionName, versionTimestamp } from '../domain/naming';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;

@@ -100,14 +100,20 @@ describe('value.fromFile refused', () => {
   it('".." escapes, plain or after a subdirectory', async () => {
     for (const path of ['../outside.env', 'team/../../outside.env', '..']) {
       const err = await refused(path);
-      assert.match(err.message, new RegExp(`${path.replace(/\./g, '\\.')} leaves the worker's value directory ROTOR_VALUE_DIR=${valueDir} through "\\.\\."; put the file in`));
+      assert.match(
+        err.message,
+        new RegExp(`${path.replace(/\./g, '\\.')} leaves the worker's value directory ROTOR_VALUE_DIR=${valueDir} through "\\.\\."; put the file in`),
+      );
     }
   });
 
   it('a symlink to a file outside, or through a symlinked directory that leads out', async () => {
     for (const path of ['link-out.env', 'dir-out/x.env']) {
       const err = await refused(path);
-      assert.match(err.message, new RegExp(`${path.replace(/\./g, '\\.')} leads through a symlink to outside ROTOR_VALUE_DIR=${valueDir}; put the file itself in`));
+      assert.match(
+        err.message,
+        new RegExp(`${path.replace(/\./g, '\\.')} leads through a symlink to outside ROTOR_VALUE_DIR=${valueDir}; put the file itself in`),
+      );
     }
   });
 
@@ -115,7 +121,10 @@ describe('value.fromFile refused', () => {
     assert.match((await refused('missing.env')).message, /cannot read missing\.env in ROTOR_VALUE_DIR=.* on the worker \(ENOENT\)/);
     assert.match((await refused('team')).message, /team in ROTOR_VALUE_DIR=.* is not a file; name a KEY=value file/);
     assert.match((await refused('.')).message, /\. in ROTOR_VALUE_DIR=.* is not a file/, 'the directory itself is no file in it');
-    assert.match((await refused('token.env', { valueDir: join(root, 'nope') })).message, /ROTOR_VALUE_DIR=.*nope cannot be used on the worker \(ENOENT\); set it to an existing directory/);
+    assert.match(
+      (await refused('token.env', { valueDir: join(root, 'nope') })).message,
+      /ROTOR_VALUE_DIR=.*nope cannot be used on the worker \(ENOENT\); set it to an existing directory/,
+    );
   });
 });
 
@@ -130,7 +139,10 @@ describe('the worker passes ROTOR_VALUE_DIR to the store', () => {
     assert.equal(workerConfig({}).valueDir, null);
     assert.equal(workerConfig({ ROTOR_VALUE_DIR: valueDir }).valueDir, valueDir);
     assert.equal(workerConfig({ ROTOR_VALUE_DIR: relative(process.cwd(), valueDir) }).valueDir, valueDir);
-    assert.throws(() => workerConfig({ ROTOR_VALUE_DIR: join(root, 'nope') }), /ROTOR_VALUE_DIR=.*nope cannot be used \(ENOENT\); set it to an existing directory/);
+    assert.throws(
+      () => workerConfig({ ROTOR_VALUE_DIR: join(root, 'nope') }),
+      /ROTOR_VALUE_DIR=.*nope cannot be used \(ENOENT\); set it to an existing directory/,
+    );
     assert.throws(() => workerConfig({ ROTOR_VALUE_DIR: outsideFile }), /ROTOR_VALUE_DIR=.*outside\.env is not a directory/);
   });
 
@@ -147,7 +159,10 @@ describe('the worker passes ROTOR_VALUE_DIR to the store', () => {
 describe('rotor start sends value.fromFile as written, relative to the worker value directory', () => {
   const planWith = (fromFile: string, extra = '') => {
     const file = join(root, `plan-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(file, `secret: auth-api-secrets\nvalue: { fromFile: ${JSON.stringify(fromFile)} }\nstages: [{ name: staging, namespace: staging }]\n${extra}`);
+    writeFileSync(
+      file,
+      `secret: auth-api-secrets\nvalue: { fromFile: ${JSON.stringify(fromFile)} }\nstages: [{ name: staging, namespace: staging }]\n${extra}`,
+    );
     return file;
   };
 
@@ -158,16 +173,22 @@ describe('rotor start sends value.fromFile as written, relative to the worker va
 
   it('refuses an absolute path and "..", reported with the other issues before anything starts', () => {
     for (const [path, message] of [
-      ['/proc/self/environ', /value\.fromFile: must be relative to the worker's value directory \(ROTOR_VALUE_DIR\), e\.g\. token\.env; .*\(found: "\/proc\/self\/environ"\)/],
+      [
+        '/proc/self/environ',
+        /value\.fromFile: must be relative to the worker's value directory \(ROTOR_VALUE_DIR\), e\.g\. token\.env; .*\(found: "\/proc\/self\/environ"\)/,
+      ],
       ['../outside.env', /value\.fromFile: must stay inside the worker's value directory \(ROTOR_VALUE_DIR\): no "\.\."; .*\(found: "\.\.\/outside\.env"\)/],
     ] as const) {
-      assert.throws(() => loadPlanFile(planWith(path, 'retention: soon\n')), (err: unknown) => {
-        assert.ok(err instanceof PlanFileError);
-        assert.deepEqual(err.issues.map((i) => i.path).sort(), ['retention', 'value.fromFile']);
-        assert.match(err.message, /has 2 errors; nothing was started/);
-        assert.match(err.message, message);
-        return true;
-      });
+      assert.throws(
+        () => loadPlanFile(planWith(path, 'retention: soon\n')),
+        (err: unknown) => {
+          assert.ok(err instanceof PlanFileError);
+          assert.deepEqual(err.issues.map((i) => i.path).sort(), ['retention', 'value.fromFile']);
+          assert.match(err.message, /has 2 errors; nothing was started/);
+          assert.match(err.message, message);
+          return true;
+        },
+      );
     }
   });
 });

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { abortSignal, approveSignal, rollbackUpdate, statusQuery, type RotationStatus } from '../workflows/api';
+import { abortSignal, approveSignal, rollbackUpdate, statusQuery, type RotationStatus } from '../contract/api';
 import { rotateSecret } from '../workflows';
 import { Doubles, workload, type Script } from './helpers/doubles';
-import { timeSkippingEnv, workflowBundle } from './helpers/env';
+import { timeSkippingEnv, workflowBundle } from '../sandbox/time-skipping';
 import { twoStagePlan } from './helpers/plans';
 import { repoRoot } from './helpers/tools';
 
@@ -80,15 +80,21 @@ describe('rotateSecret', () => {
       assert.equal(result.phase, 'COMPLETED');
       assert.match(result.newVersion!, /^auth-api-secrets-\d{14}$/);
       assert.equal(result.previousVersion, 'auth-api-secrets-20250101000000');
-      assert.deepEqual(result.approvals.map((a) => [a.stage, a.by]), [['production', 'alice']]);
+      assert.deepEqual(
+        result.approvals.map((a) => [a.stage, a.by]),
+        [['production', 'alice']],
+      );
       // Canary steps in order, each followed by an analysis over the pause.
-      assert.deepEqual(d.called('switchWorkloads').map((i) => [i.namespace, i.weightPercent ?? 100]), [
-        ['staging', 100],
-        ['production', 10],
-        ['production', 25],
-        ['production', 50],
-        ['production', 100],
-      ]);
+      assert.deepEqual(
+        d.called('switchWorkloads').map((i) => [i.namespace, i.weightPercent ?? 100]),
+        [
+          ['staging', 100],
+          ['production', 10],
+          ['production', 25],
+          ['production', 50],
+          ['production', 100],
+        ],
+      );
       const checks = d.called('monitorAnalysis').map((i) => `${i.stage}:${i.check}:${i.durationMs}`);
       assert.deepEqual(checks, [
         'staging:verify:240000',
@@ -100,7 +106,10 @@ describe('rotateSecret', () => {
         'production:watch:86400000',
       ]);
       assert.equal(d.called('revertWorkloads').length, 0);
-      assert.deepEqual(d.called('deleteVersion').map((i) => i.version), ['auth-api-secrets-20250101000000']);
+      assert.deepEqual(
+        d.called('deleteVersion').map((i) => i.version),
+        ['auth-api-secrets-20250101000000'],
+      );
       // The world: everything on the new version at full size, no green copy, no record left, the old version gone.
       for (const ns of ['staging', 'production']) {
         assert.deepEqual(state(d, ns), { refs: [result.newVersion], replicas: 4, records: [], greens: [] }, ns);
@@ -128,9 +137,15 @@ describe('rotateSecret', () => {
       const result = await handle.result();
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /upstream incident/);
-      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['staging']);
+      assert.deepEqual(
+        d.called('revertWorkloads').map((i) => i.namespace),
+        ['staging'],
+      );
       assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0);
-      assert.deepEqual(d.called('finalizeVersion').map((i) => i.outcome), ['failed']);
+      assert.deepEqual(
+        d.called('finalizeVersion').map((i) => i.outcome),
+        ['failed'],
+      );
       for (const ns of ['staging', 'production']) assert.deepEqual(state(d, ns), { refs: [OLD], replicas: 4, records: [], greens: [] }, ns);
     });
   });
@@ -140,7 +155,10 @@ describe('rotateSecret', () => {
       const result = await (await start(tq, twoStagePlan())).result();
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /verify check in staging failed/);
-      assert.deepEqual(d.called('revertWorkloads').map((i) => [i.namespace, i.from, i.to]), [['staging', result.newVersion, 'auth-api-secrets-20250101000000']]);
+      assert.deepEqual(
+        d.called('revertWorkloads').map((i) => [i.namespace, i.from, i.to]),
+        [['staging', result.newVersion, 'auth-api-secrets-20250101000000']],
+      );
       assert.ok(d.called('switchWorkloads').every((i) => i.namespace === 'staging'));
       assert.equal(result.checks.at(-1)!.verdict, 'failed');
       assert.deepEqual(result.switched, []);
@@ -152,11 +170,20 @@ describe('rotateSecret', () => {
     await withWorker(script, async (d, tq) => {
       const result = await (await start(tq, twoStagePlan({ staging: { soak: '1h' } }))).result();
       assert.equal(result.phase, 'ROLLED_BACK');
-      assert.deepEqual(d.called('switchWorkloads').map((i) => `${i.namespace}:${i.weightPercent ?? 100}`), ['staging:100', 'production:10', 'production:25']);
+      assert.deepEqual(
+        d.called('switchWorkloads').map((i) => `${i.namespace}:${i.weightPercent ?? 100}`),
+        ['staging:100', 'production:10', 'production:25'],
+      );
       const reverts = d.called('revertWorkloads');
-      assert.deepEqual(reverts.map((i) => i.namespace), ['production', 'staging']);
+      assert.deepEqual(
+        reverts.map((i) => i.namespace),
+        ['production', 'staging'],
+      );
       // The production undo carries the records of the last step: the canary at 25%.
-      assert.deepEqual(reverts[0].records.map((r: any) => r.canary.weightPercent), [25]);
+      assert.deepEqual(
+        reverts[0].records.map((r: any) => r.canary.weightPercent),
+        [25],
+      );
       assert.equal(result.canaryPercent, null);
       // Blue back on the old version at its size, its green copy gone; staging back too.
       for (const ns of ['staging', 'production']) assert.deepEqual(state(d, ns), { refs: [OLD], replicas: 4, records: [], greens: [] }, ns);
@@ -165,12 +192,18 @@ describe('rotateSecret', () => {
   });
 
   it('rolls back when a rollout never becomes ready', async () => {
-    const script: Script = { rollout: (i, n) => (i.namespace === 'staging' && n === 0 ? { ready: false, message: 'CreateContainerConfigError: key api_token missing' } : { ready: true, message: 'ok' }) };
+    const script: Script = {
+      rollout: (i, n) =>
+        i.namespace === 'staging' && n === 0 ? { ready: false, message: 'CreateContainerConfigError: key api_token missing' } : { ready: true, message: 'ok' },
+    };
     await withWorker(script, async (d, tq) => {
       const result = await (await start(tq, twoStagePlan())).result();
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /CreateContainerConfigError/);
-      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['staging']);
+      assert.deepEqual(
+        d.called('revertWorkloads').map((i) => i.namespace),
+        ['staging'],
+      );
     });
   });
 
@@ -180,12 +213,25 @@ describe('rotateSecret', () => {
       const result = await (await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { strategy: 'rolling' } }))).result();
       assert.equal(result.phase, 'ROLLED_BACK');
       const reverts = d.called('revertWorkloads');
-      assert.deepEqual(reverts.map((i) => i.namespace), ['production', 'staging']);
+      assert.deepEqual(
+        reverts.map((i) => i.namespace),
+        ['production', 'staging'],
+      );
       assert.deepEqual(reverts[0].records, [], 'the workflow never got a record of the half-way switch');
-      assert.deepEqual(reverts[0].workloads.map((w: any) => w.name), ['auth-api', 'billing']);
+      assert.deepEqual(
+        reverts[0].workloads.map((w: any) => w.name),
+        ['auth-api', 'billing'],
+      );
       // ...and still it is reverted, from the record on the object itself (case 3).
-      assert.ok(result.events.some((e) => /^reverted in production to auth-api-secrets-20250101000000: Deployment\/auth-api: 1 field\(s\)/.test(e.message)), result.events.map((e) => e.message).join('\n'));
-      for (const [ns, name] of [['staging', 'auth-api'], ['production', 'auth-api'], ['production', 'billing']]) {
+      assert.ok(
+        result.events.some((e) => /^reverted in production to auth-api-secrets-20250101000000: Deployment\/auth-api: 1 field\(s\)/.test(e.message)),
+        result.events.map((e) => e.message).join('\n'),
+      );
+      for (const [ns, name] of [
+        ['staging', 'auth-api'],
+        ['production', 'auth-api'],
+        ['production', 'billing'],
+      ]) {
         assert.deepEqual(state(d, ns, name), { refs: [OLD], replicas: 4, records: [], greens: [] }, `${ns}/${name}`);
       }
     });
@@ -206,8 +252,16 @@ describe('rotateSecret', () => {
       const tried = s.events.filter((e) => e.phase === 'ROLLING_BACK').map((e) => Date.parse(e.at));
       assert.ok(Math.max(...tried) - Math.min(...tried) >= 23 * 3_600_000, 'kept trying for about a day');
       assert.equal(s.leftovers.length, 1);
-      assert.match(s.leftovers[0], new RegExp(`^production: could not revert to auth-api-secrets-20250101000000 .*forbidden.*may still point at ${s.newVersion}: Deployment/auth-api — set their Secret references back`));
-      assert.deepEqual(d.called('finalizeVersion').map((i) => i.outcome), ['failed']);
+      assert.match(
+        s.leftovers[0],
+        new RegExp(
+          `^production: could not revert to auth-api-secrets-20250101000000 .*forbidden.*may still point at ${s.newVersion}: Deployment/auth-api — set their Secret references back`,
+        ),
+      );
+      assert.deepEqual(
+        d.called('finalizeVersion').map((i) => i.outcome),
+        ['failed'],
+      );
       assert.equal((await handle.describe()).searchAttributes.RotorPhase?.[0], 'FAILED');
     });
   });
@@ -219,7 +273,10 @@ describe('rotateSecret', () => {
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.deepEqual(result.leftovers, []);
       assert.equal(d.called('revertWorkloads').length, 12 + 2);
-      assert.ok(result.events.some((e) => /^reverted in production to auth-api-secrets-20250101000000: Deployment\/auth-api/.test(e.message)), result.events.map((e) => e.message).join('\n'));
+      assert.ok(
+        result.events.some((e) => /^reverted in production to auth-api-secrets-20250101000000: Deployment\/auth-api/.test(e.message)),
+        result.events.map((e) => e.message).join('\n'),
+      );
     });
   });
 
@@ -229,7 +286,11 @@ describe('rotateSecret', () => {
     await withWorker({ holders: [...Array.from({ length: 6 }, () => [cron]), []] }, async (d, tq) => {
       const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { retention: '0s', cleanupRecheck: '1h' } });
       // Budget 0: every cleanup round ends by continuing as new, so the abort always races the hand-over.
-      const handle = await env.client.workflow.start(rotateSecret, { taskQueue: tq, workflowId: `rotate-staging-abort-can-${seq}`, args: [{ plan, requestedBy: 'test', historyBudget: 0 }] });
+      const handle = await env.client.workflow.start(rotateSecret, {
+        taskQueue: tq,
+        workflowId: `rotate-staging-abort-can-${seq}`,
+        args: [{ plan, requestedBy: 'test', historyBudget: 0 }],
+      });
       for (;;) {
         const s = await handle.query(statusQuery);
         if (s.phase === 'CLEANING_UP' && s.holders.length) break;
@@ -256,7 +317,9 @@ describe('rotateSecret', () => {
 
   it('completes a run carried across continue-as-new by the previous release, even with fields missing (case 6)', async () => {
     const dir = join(repoRoot, 'test', 'fixtures');
-    const releases = readdirSync(dir).filter((f) => /^carried-v\d+\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
+    const releases = readdirSync(dir)
+      .filter((f) => /^carried-v\d+\.json$/.test(f))
+      .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
     assert.ok(releases.length >= 2, 'carried state of at least two releases');
     // As a release older still would carry it: without fields added since (the cleanup loop uses them).
     const older = structuredClone(releases[0]);
@@ -269,7 +332,10 @@ describe('rotateSecret', () => {
         const result = await handle.result();
         assert.equal(result.phase, 'COMPLETED');
         assert.deepEqual(result.cleaned, ['staging', 'production']);
-        assert.deepEqual(d.called('deleteVersion').map((x) => x.version), ['auth-api-secrets-20250101000000']);
+        assert.deepEqual(
+          d.called('deleteVersion').map((x) => x.version),
+          ['auth-api-secrets-20250101000000'],
+        );
         assert.ok(result.events.some((e) => /resumed cleanup in a new run/.test(e.message)));
       });
     }
@@ -283,7 +349,10 @@ describe('rotateSecret', () => {
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /no approval for production within 2d/);
       assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0);
-      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['staging']);
+      assert.deepEqual(
+        d.called('revertWorkloads').map((i) => i.namespace),
+        ['staging'],
+      );
       const waited = result.events.find((e) => e.phase === 'AWAITING_APPROVAL')!;
       const rolled = result.events.find((e) => e.phase === 'ROLLING_BACK')!;
       assert.ok(Date.parse(rolled.at) - Date.parse(waited.at) >= 2 * 86_400_000);
@@ -312,7 +381,10 @@ describe('rotateSecret', () => {
       await rejectsWithCause(handle.executeUpdate(rollbackUpdate, { args: [{ reason: '' }] }), /rollback needs a reason/);
       const after = await handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'latency regression', by: 'carol' }] });
       assert.equal(after.phase, 'ROLLED_BACK');
-      assert.deepEqual(d.called('revertWorkloads').map((i) => i.namespace), ['production', 'staging']);
+      assert.deepEqual(
+        d.called('revertWorkloads').map((i) => i.namespace),
+        ['production', 'staging'],
+      );
       assert.equal((await handle.result()).phase, 'ROLLED_BACK');
     });
     await withWorker({ holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['x'] }]] }, async (_d, tq) => {
@@ -331,7 +403,12 @@ describe('rotateSecret', () => {
   });
 
   it('keeps the previous version while a workload holds it, then deletes it once freed', async () => {
-    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName'] };
+    const cron = {
+      kind: 'CronJob' as const,
+      namespace: 'staging',
+      name: 'weekly-report',
+      fields: ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName'],
+    };
     await withWorker({ holders: [[cron], [cron], []] }, async (d, tq) => {
       const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { cleanupRecheck: '6h' } });
       const result = await (await start(tq, plan)).result();
@@ -349,8 +426,20 @@ describe('rotateSecret', () => {
     await withWorker({ previous }, async (d, tq) => {
       const result = await (await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h', strategy: 'rolling' } }))).result();
       assert.equal(result.phase, 'COMPLETED');
-      assert.deepEqual(d.called('switchWorkloads').map((i) => [i.namespace, i.from]), [['staging', previous.staging], ['production', previous.production]]);
-      assert.deepEqual(d.called('deleteVersion').map((i) => [i.version, i.namespaces]), [[previous.staging, ['staging']], [previous.production, ['production']]]);
+      assert.deepEqual(
+        d.called('switchWorkloads').map((i) => [i.namespace, i.from]),
+        [
+          ['staging', previous.staging],
+          ['production', previous.production],
+        ],
+      );
+      assert.deepEqual(
+        d.called('deleteVersion').map((i) => [i.version, i.namespaces]),
+        [
+          [previous.staging, ['staging']],
+          [previous.production, ['production']],
+        ],
+      );
       assert.deepEqual(result.cleaned, ['staging', 'production']);
       assert.match(result.outcome!, /auth-api-secrets-20250101000000, auth-api-secrets-20240601000000 deleted from staging, production/);
     });
@@ -396,15 +485,27 @@ describe('rotateSecret', () => {
       assert.equal(refused.newVersion, null);
       assert.equal(d.called('discover').length, 1, 'the refused rotation read nothing');
       assert.equal(d.called('createVersion').length, 1);
-      assert.deepEqual(Object.keys(d.cluster.world.claims ?? {}).sort(), ['production/auth-api-secrets', 'staging/auth-api-secrets'], 'and took nothing: dev is not held');
+      assert.deepEqual(
+        Object.keys(d.cluster.world.claims ?? {}).sort(),
+        ['production/auth-api-secrets', 'staging/auth-api-secrets'],
+        'and took nothing: dev is not held',
+      );
       // Another Secret in the same namespaces is not held back (short times: a running activity stops time-skipping).
-      const other = await start(tq, twoStagePlan({ top: { secret: 'payments-secrets', retention: '1s' }, staging: { analysis: undefined, soak: '1s' }, production: { watch: '1s' } }), 'rotate-staging-payments-overlap');
+      const other = await start(
+        tq,
+        twoStagePlan({ top: { secret: 'payments-secrets', retention: '1s' }, staging: { analysis: undefined, soak: '1s' }, production: { watch: '1s' } }),
+        'rotate-staging-payments-overlap',
+      );
       assert.equal((await other.result()).phase, 'COMPLETED');
       // The first ends (by abort here); its namespaces are free again and the second plan runs.
       await first.signal(abortSignal, { reason: 'make room', by: 'test' });
       assert.equal((await first.result()).phase, 'ROLLED_BACK');
       assert.deepEqual(d.cluster.world.claims, {});
-      const retry = await start(tq, twoStagePlan({ staging: { name: 'dev', namespace: 'dev', analysis: undefined, soak: '1s' }, production: { analysis: undefined, watch: '1s' } }), 'rotate-dev-auth-api-secrets-overlap-2');
+      const retry = await start(
+        tq,
+        twoStagePlan({ staging: { name: 'dev', namespace: 'dev', analysis: undefined, soak: '1s' }, production: { analysis: undefined, watch: '1s' } }),
+        'rotate-dev-auth-api-secrets-overlap-2',
+      );
       assert.equal((await retry.result()).phase, 'COMPLETED');
       assert.deepEqual(d.cluster.world.claims, {});
     });
@@ -458,7 +559,11 @@ describe('rotateSecret', () => {
       const handle = await start(tq, twoStagePlan());
       // The version in use is judged from the workloads, as on a cluster: none uses one in production.
       await rejectsWithCause(handle.result(), /nothing to rotate \(nothing was changed\): no version of auth-api-secrets is in use in namespace production/);
-      assert.deepEqual(d.calls.map((c) => c.name), ['claimRotation', 'discover', 'releaseRotation'], 'it read, changed nothing, and gave its claim up');
+      assert.deepEqual(
+        d.calls.map((c) => c.name),
+        ['claimRotation', 'discover', 'releaseRotation'],
+        'it read, changed nothing, and gave its claim up',
+      );
       assert.deepEqual(d.cluster.world.claims, {});
       const desc = await handle.describe();
       assert.equal(desc.searchAttributes.RotorPhase?.[0], 'FAILED');
@@ -476,7 +581,10 @@ describe('rotateSecret', () => {
       const summaries = (history.events ?? [])
         .filter((e) => e.activityTaskScheduledEventAttributes)
         .map((e) => Buffer.from(e.userMetadata?.summary?.data ?? []).toString());
-      assert.ok(summaries.some((s) => s.includes(`switch 1 workload(s) in production to ${result.newVersion}`)), summaries.join('\n'));
+      assert.ok(
+        summaries.some((s) => s.includes(`switch 1 workload(s) in production to ${result.newVersion}`)),
+        summaries.join('\n'),
+      );
     });
   });
 });

@@ -20,9 +20,12 @@ function checkValueDir(raw: string | null | undefined): string | null {
   try {
     isDirectory = statSync(dir).isDirectory();
   } catch (err) {
-    throw new Error(`ROTOR_VALUE_DIR=${raw} cannot be used (${(err as NodeJS.ErrnoException).code ?? 'error'}); set it to an existing directory holding the KEY=value files plans name in value.fromFile, or unset it to refuse fromFile`);
+    throw new Error(
+      `ROTOR_VALUE_DIR=${raw} cannot be used (${(err as NodeJS.ErrnoException).code ?? 'error'}); set it to an existing directory holding the KEY=value files plans name in value.fromFile, or unset it to refuse fromFile`,
+    );
   }
-  if (!isDirectory) throw new Error(`ROTOR_VALUE_DIR=${raw} is not a directory; set it to the directory holding the KEY=value files plans name in value.fromFile`);
+  if (!isDirectory)
+    throw new Error(`ROTOR_VALUE_DIR=${raw} is not a directory; set it to the directory holding the KEY=value files plans name in value.fromFile`);
   return dir;
 }
 

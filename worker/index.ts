@@ -5,7 +5,7 @@ import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/mem
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { KubernetesCluster } from '../activities/kubernetes';
 import { UnconfiguredMetrics } from '../activities/metrics';
-import { SEARCH_ATTRIBUTES } from '../workflows/api';
+import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { workerConfig, type WorkerConfig } from './config';
 
 export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
@@ -29,7 +29,9 @@ export async function ensureSearchAttributes(connection: NativeConnection, names
   } catch (err) {
     throw new Error(
       `cannot register the search attributes ${Object.keys(wanted).join(', ')} in namespace ${namespace} (${(err as Error).message}); ` +
-        `add them once with: ${Object.keys(wanted).map((n) => `temporal operator search-attribute create --namespace ${namespace} --name ${n} --type Keyword`).join(' && ')}`,
+        `add them once with: ${Object.keys(wanted)
+          .map((n) => `temporal operator search-attribute create --namespace ${namespace} --name ${n} --type Keyword`)
+          .join(' && ')}`,
     );
   }
 }
@@ -49,7 +51,9 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       // Cancellation reaches a running analysis through its heartbeat: an abort stops it within seconds.
       maxHeartbeatThrottleInterval: '5s',
     });
-    log(`[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'}`);
+    log(
+      `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'}`,
+    );
     await worker.run();
   } finally {
     await connection.close();

@@ -1,6 +1,6 @@
 // State carried across continue-as-new must survive a release that adds fields: the next run starts
 // from its own defaults and takes every field the earlier run carried (unknown ones kept, too).
-import type { RotationStatus } from './api';
+import type { RotationStatus } from '../contract/api';
 
 export function carriedStatus(carried: Partial<RotationStatus> | undefined, fresh: RotationStatus): RotationStatus {
   const out: Record<string, unknown> = { ...fresh };

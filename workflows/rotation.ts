@@ -31,8 +31,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActivityOptions } from '@temporalio/common';
-import type { RotorActivities } from '../activities/contract';
-import type { CheckKind, CheckResult, ClaimResult, DiscoveredStage, Holder, SwitchRecord, WorkloadUse } from '../activities/types';
+import type { RotorActivities } from '../contract/activities';
+import type { CheckKind, CheckResult, ClaimResult, DiscoveredStage, Holder, SwitchRecord, WorkloadUse } from '../contract/activities';
 import {
   ROLLBACK_PHASES,
   SA_PHASE,
@@ -45,12 +45,12 @@ import {
   statusQuery,
   type Phase,
   type RotationStatus,
-} from './api';
+} from '../contract/api';
 import { carriedStatus } from './carry';
-import { formatDuration } from './duration';
-import { versionName } from './naming';
-import { plannedSteps, stepKey } from './progress';
-import { validatePlan, type Stage } from './plan';
+import { formatDuration } from '../domain/duration';
+import { versionName } from '../domain/naming';
+import { plannedSteps, stepKey } from '../domain/progress';
+import { validatePlan, type Stage } from '../domain/plan';
 
 /** Events a run may reach before cleanup continues as new; the bound asked of a run is 300. */
 export const HISTORY_BUDGET = 200;
@@ -379,7 +379,11 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   async function awaitApproval(stage: Stage): Promise<void> {
     approvalFor = stage.name;
     approvalGiven = false;
-    enter('AWAITING_APPROVAL', stage.name, `waiting for \`rotor approve ${info.workflowId}\` before ${stage.name} (up to ${formatDuration(stage.approvalTimeoutMs)})`);
+    enter(
+      'AWAITING_APPROVAL',
+      stage.name,
+      `waiting for \`rotor approve ${info.workflowId}\` before ${stage.name} (up to ${formatDuration(stage.approvalTimeoutMs)})`,
+    );
     waitUntil(stage.approvalTimeoutMs);
     const approved = await condition(() => approvalGiven, stage.approvalTimeoutMs);
     approvalFor = null;
@@ -439,7 +443,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : null;
         if (type === 'RotorInputError' || type === 'OwnershipConflict' || Date.now() >= deadline) throw err;
         const pause = Math.min(5 * 60_000 * 2 ** (block - 1), 60 * 60_000);
-        record(`revert in ${stage.namespace} failed (${describeError(err)}); rotor keeps trying until ${new Date(deadline).toISOString()}, next in ${formatDuration(pause)}`);
+        record(
+          `revert in ${stage.namespace} failed (${describeError(err)}); rotor keeps trying until ${new Date(deadline).toISOString()}, next in ${formatDuration(pause)}`,
+        );
         waitUntil(pause);
         await sleep(pause);
       }
@@ -473,7 +479,10 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
             { ...quick, startToCloseTimeout: stage.rolloutTimeoutMs + 60_000, heartbeatTimeout: '30s', summary: `wait for rollback in ${stage.namespace}` },
             [{ stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, timeoutMs: stage.rolloutTimeoutMs }],
           );
-          if (!rollout.ready) status.leftovers.push(`${stage.namespace}: reverted to ${previous} but the rollout is not ready (${rollout.message}); check \`kubectl -n ${stage.namespace} rollout status\``);
+          if (!rollout.ready)
+            status.leftovers.push(
+              `${stage.namespace}: reverted to ${previous} but the rollout is not ready (${rollout.message}); check \`kubectl -n ${stage.namespace} rollout status\``,
+            );
         } catch (err) {
           status.leftovers.push(
             `${stage.namespace}: could not revert to ${previous} (${describeError(err)}); what rotor switched may still point at ${status.newVersion}: ${
@@ -538,7 +547,10 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         // rounds ends the rotation in FAILED with what was left, never as a bare workflow failure.
         if (isCancellation(err) || !patched('cleanup-errors-reported')) throw err;
         failedRounds += 1;
-        const left = [...pending].map(([version, namespaces]) => `${version} is still in ${namespaces.join(', ')}; delete it by hand once nothing refers to it (\`rotor versions ${plan.secret} -n <namespace>\` shows who does)`);
+        const left = [...pending].map(
+          ([version, namespaces]) =>
+            `${version} is still in ${namespaces.join(', ')}; delete it by hand once nothing refers to it (\`rotor versions ${plan.secret} -n <namespace>\` shows who does)`,
+        );
         if (failedRounds >= CLEANUP_ERROR_ROUNDS) {
           status.leftovers.push(...left);
           return fail(`cleanup failed ${failedRounds} rounds in a row (${describeError(err)}); ${status.newVersion} is current everywhere`);
@@ -583,7 +595,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
 
   async function release(): Promise<void> {
     try {
-      await CancellationScope.nonCancellable(() => acts.releaseRotation.executeWithOptions({ ...quick, summary: `release the rotation of ${plan.secret}` }, [claim]));
+      await CancellationScope.nonCancellable(() =>
+        acts.releaseRotation.executeWithOptions({ ...quick, summary: `release the rotation of ${plan.secret}` }, [claim]),
+      );
     } catch (err) {
       // Harmless if it stays: the next rotation takes over a claim whose workflow no longer runs.
       record(`could not release the claim on ${plan.secret} (${describeError(err)}); the next rotation takes it over`);
@@ -611,7 +625,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
       if (!found.previousVersion) problems.push(`no version of ${plan.secret} is in use in namespace ${stage.namespace}`);
       else if (found.workloads.length === 0) problems.push(`no workload in ${stage.namespace} uses ${found.previousVersion}`);
       if (found.missing.length) problems.push(`listed workload(s) ${found.missing.join(', ')} in ${stage.namespace} do not use ${found.previousVersion}`);
-      record(`${stage.namespace}: ${found.workloads.length} workload(s) use ${found.previousVersion ?? 'nothing'}: ${found.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`);
+      record(
+        `${stage.namespace}: ${found.workloads.length} workload(s) use ${found.previousVersion ?? 'nothing'}: ${found.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`,
+      );
     });
     status.previousVersion = discovered[0]?.previousVersion ?? null;
     if (problems.length) return fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
@@ -640,7 +656,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
         );
         if (created.outcome !== 'conflict') {
           status.newVersion = candidate;
-          record(`${created.outcome === 'created' ? 'created' : 'found already created'} ${candidate} (keys: ${created.keys.join(', ')}) in ${created.namespaces.join(', ')}`);
+          record(
+            `${created.outcome === 'created' ? 'created' : 'found already created'} ${candidate} (keys: ${created.keys.join(', ')}) in ${created.namespaces.join(', ')}`,
+          );
           break;
         }
         record(`${candidate} already belongs to ${created.owner}; taking the next second`);
@@ -671,7 +689,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
       await finalize('committed');
     } catch (err) {
       if (isCancellation(err)) throw err;
-      status.leftovers.push(`${status.newVersion} runs in ${plan.stages.map((s) => s.namespace).join(', ')} but the store was not told it is current; the previous version is kept`);
+      status.leftovers.push(
+        `${status.newVersion} runs in ${plan.stages.map((s) => s.namespace).join(', ')} but the store was not told it is current; the previous version is kept`,
+      );
       return fail(`could not commit ${status.newVersion}: ${describeError(err)}`);
     }
     enter('RETAINING', null, `keeping ${status.previousVersion} for ${formatDuration(plan.retentionMs)}`);
@@ -689,14 +709,19 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   if (!input.carry) {
     let refused: ClaimResult['refused'];
     try {
-      ({ refused } = await acts.claimRotation.executeWithOptions({ ...quick, summary: `claim the rotation of ${plan.secret} in ${claim.namespaces.join(', ')}` }, [claim]));
+      ({ refused } = await acts.claimRotation.executeWithOptions(
+        { ...quick, summary: `claim the rotation of ${plan.secret} in ${claim.namespaces.join(', ')}` },
+        [claim],
+      ));
     } catch (err) {
       await release(); // whatever the failed attempt claimed
       return fail(`could not claim the rotation of ${plan.secret} (nothing was changed): ${describeError(err)}`);
     }
     if (refused.length) {
       const who = refused.map((r) => `${r.namespace} (${r.holder.slice(r.holder.indexOf('/') + 1)}${r.since ? `, since ${r.since}` : ''})`).join(', ');
-      return fail(`another rotation of ${plan.secret} is in progress in ${who}; nothing was changed — wait for it to end or stop it with \`rotor abort <id> --reason ...\`, then start again`);
+      return fail(
+        `another rotation of ${plan.secret} is in progress in ${who}; nothing was changed — wait for it to end or stop it with \`rotor abort <id> --reason ...\`, then start again`,
+      );
     }
     record(`claimed the rotation of ${plan.secret} in ${claim.namespaces.join(', ')}`);
   }

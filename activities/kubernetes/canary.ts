@@ -75,7 +75,8 @@ export class Canary {
   async step(input: CanaryStepInput): Promise<CanaryStepOutcome> {
     const { namespace, blue: blueName, from, to, weightPercent } = input;
     const name = greenName(blueName, to);
-    if (name.length > MAX_GREEN_NAME) throw new RotorError('RotorInputError', `Deployment ${blueName}: its name is too long for a canary copy (${name}); use a rolling strategy for it`);
+    if (name.length > MAX_GREEN_NAME)
+      throw new RotorError('RotorInputError', `Deployment ${blueName}: its name is too long for a canary copy (${name}); use a rolling strategy for it`);
     let blue: Obj;
     try {
       blue = await this.deployments.read(namespace, blueName);
@@ -88,17 +89,41 @@ export class Canary {
     const original = owned?.replicas?.before ?? blue.spec?.replicas ?? 1;
     if (weightPercent >= 100) {
       const outcome = await switchObject(this.deployments, 'Deployment', namespace, blueName, from, to, true);
-      return { green: name, weightPercent: 100, originalReplicas: original, blueReplicas: outcome.replicas?.wrote ?? original, greenReplicas: green?.spec?.replicas ?? 0, blue: outcome };
+      return {
+        green: name,
+        weightPercent: 100,
+        originalReplicas: original,
+        blueReplicas: outcome.replicas?.wrote ?? original,
+        greenReplicas: green?.spec?.replicas ?? 0,
+        blue: outcome,
+      };
     }
     const greenReplicas = canaryShare(original, weightPercent);
     // Green grows first, then blue shrinks: capacity never dips below the original during a step.
     if (!green) await this.createGreen(blue, name, from, to, original, greenReplicas, weightPercent, previousWeight, input.rotationId);
     else await this.scaleGreen(namespace, name, green, greenReplicas, weightPercent, previousWeight);
     const outcome = await scaleBlue(this.deployments, namespace, blueName, from, to, previousWeight);
-    return { green: name, weightPercent, originalReplicas: original, blueReplicas: outcome.replicas?.wrote ?? blue.spec?.replicas ?? original, greenReplicas, blue: outcome };
+    return {
+      green: name,
+      weightPercent,
+      originalReplicas: original,
+      blueReplicas: outcome.replicas?.wrote ?? blue.spec?.replicas ?? original,
+      greenReplicas,
+      blue: outcome,
+    };
   }
 
-  private async createGreen(blue: Obj, name: string, from: string, to: string, original: number, replicas: number, weight: number, previousWeight: number, rotationId?: string): Promise<void> {
+  private async createGreen(
+    blue: Obj,
+    name: string,
+    from: string,
+    to: string,
+    original: number,
+    replicas: number,
+    weight: number,
+    previousWeight: number,
+    rotationId?: string,
+  ): Promise<void> {
     const namespace = blue.metadata!.namespace!;
     const template = structuredClone(blue.spec.template);
     const track = canaryLabelValue(to);
@@ -149,7 +174,13 @@ export class Canary {
   }
 
   /** Blue back (its fields and, if rotor still owns them, its replicas), then this rotation's green goes. */
-  async revert(namespace: string, blue: string, newVersion: string, previous: string, alsoFields: string[]): Promise<RevertOutcome & { greenRemoved: boolean }> {
+  async revert(
+    namespace: string,
+    blue: string,
+    newVersion: string,
+    previous: string,
+    alsoFields: string[],
+  ): Promise<RevertOutcome & { greenRemoved: boolean }> {
     const outcome = await revertObject(this.deployments, 'Deployment', namespace, blue, newVersion, previous, alsoFields);
     const greenRemoved = await this.removeGreen(namespace, blue, newVersion);
     return { ...outcome, greenRemoved };
@@ -160,7 +191,12 @@ export class Canary {
     const green = await this.readGreen(namespace, blue, to);
     if (!green) return false;
     try {
-      await this.apps.deleteNamespacedDeployment({ namespace, name: green.metadata!.name!, propagationPolicy: 'Background', body: { preconditions: { uid: green.metadata!.uid } } });
+      await this.apps.deleteNamespacedDeployment({
+        namespace,
+        name: green.metadata!.name!,
+        propagationPolicy: 'Background',
+        body: { preconditions: { uid: green.metadata!.uid } },
+      });
     } catch (err) {
       if (statusCode(err) !== 404) throw toRotorError(err, 'delete', `Deployment ${namespace}/${green.metadata!.name}`);
     }

@@ -42,7 +42,7 @@ export class Claims {
       labels: { 'app.kubernetes.io/managed-by': 'rotor' },
       annotations: { [LABEL_SECRET]: secret, [ANNOTATION_CLAIMED_AT]: since },
     };
-    // Two rounds at most: a create that lost a race, then a takeover that lost one, read back the winner.
+    // A create or a takeover that lost a race reads the winner back on the next round.
     for (let round = 0; round < 3; round++) {
       const lease = await this.read(namespace, name);
       if (!lease) {

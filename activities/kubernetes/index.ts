@@ -8,11 +8,11 @@
 //   secrets.ts    immutable versions
 //   claims.ts     one rotation of a Secret per namespace at a time (a Lease)
 import * as k8s from '@kubernetes/client-node';
-import { compareVersions, newestVersion, parseVersionName } from '../../workflows/naming';
-import type { WorkloadKind } from '../../workflows/plan';
+import { compareVersions, newestVersion, parseVersionName } from '../../domain/naming';
+import type { WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
 import type { ClusterPort, RolloutState, RotationClaim, StoredVersion, VersionSpec } from '../ports';
-import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../types';
+import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
 import { Canary } from './canary';
 import { Claims } from './claims';
 import { kindApis, listAll, readObject, toRotorError, type KindApi, type Obj } from './kinds';
@@ -23,7 +23,16 @@ import { rolloutOf } from './rollout';
 import { examine, SCANNED_KINDS, type Found } from './scan';
 import { Secrets } from './secrets';
 
-export { greenName, ownershipKey, readOwnership, LABEL_SECRET, LABEL_VERSION, ANNOTATION_ROTATION, ANNOTATION_CANARY_OF, ANNOTATION_CANARY_VERSION } from './ownership';
+export {
+  greenName,
+  ownershipKey,
+  readOwnership,
+  LABEL_SECRET,
+  LABEL_VERSION,
+  ANNOTATION_ROTATION,
+  ANNOTATION_CANARY_OF,
+  ANNOTATION_CANARY_VERSION,
+} from './ownership';
 export { POD_SPEC_SECRET_FIELDS, resolveField, workloadSecretRefs, valueAt } from './refs';
 export { rolloutOf, rolloutRefusal } from './rollout';
 export { toRotorError } from './kinds';
@@ -32,7 +41,13 @@ export { claimName, ANNOTATION_CLAIMED_AT } from './claims';
 const DEFAULT_PAGE = 200;
 
 function use(found: Found, namespace: string, match: (name: string) => boolean): WorkloadUse {
-  return { kind: found.kind, namespace, name: found.obj.metadata!.name!, fields: found.refs.filter((r) => match(r.name)).map((r) => r.field), refusal: found.refusal };
+  return {
+    kind: found.kind,
+    namespace,
+    name: found.obj.metadata!.name!,
+    fields: found.refs.filter((r) => match(r.name)).map((r) => r.field),
+    refusal: found.refusal,
+  };
 }
 
 export class KubernetesCluster implements ClusterPort {
@@ -84,7 +99,10 @@ export class KubernetesCluster implements ClusterPort {
     const found = await this.scan(namespace, isVersion);
     // Judged by the templates rotor would switch; pods of a rollout in progress (or Jobs) only when nothing else uses it.
     const switchable = found.filter((f) => f.switchable);
-    const version = newestVersion((switchable.length ? switchable : found).flatMap((f) => f.refs.map((r) => r.name)), secret);
+    const version = newestVersion(
+      (switchable.length ? switchable : found).flatMap((f) => f.refs.map((r) => r.name)),
+      secret,
+    );
     const workloads = found.filter((f) => f.switchable && f.refs.some((r) => r.name === version)).map((f) => use(f, namespace, (n) => n === version));
     return { version, workloads };
   }
@@ -105,7 +123,10 @@ export class KubernetesCluster implements ClusterPort {
         ...v,
         // Pods and ReplicaSets of a controller are shown through their workload; bare ones are shown themselves.
         usedBy: found
-          .filter((f) => f.refs.some((r) => r.name === v.name) && !((f.kind === 'Pod' || f.kind === 'ReplicaSet') && (f.obj.metadata?.ownerReferences ?? []).length > 0))
+          .filter(
+            (f) =>
+              f.refs.some((r) => r.name === v.name) && !((f.kind === 'Pod' || f.kind === 'ReplicaSet') && (f.obj.metadata?.ownerReferences ?? []).length > 0),
+          )
           .map((f) => use(f, namespace, (n) => n === v.name)),
       }))
       .sort((a, b) => compareVersions(b.name, a.name, secret));
@@ -125,12 +146,34 @@ export class KubernetesCluster implements ClusterPort {
     for (const w of request.workloads) {
       const base = { namespace, kind: w.kind, name: w.name, from, to };
       if (w.kind === 'Job' || w.kind === 'Pod') {
-        throw new RotorError('RotorInputError', `${w.kind} ${namespace}/${w.name} cannot be switched in place (its pod template is immutable); recreate it on ${to}`, `${w.kind}/${w.name}`);
+        throw new RotorError(
+          'RotorInputError',
+          `${w.kind} ${namespace}/${w.name} cannot be switched in place (its pod template is immutable); recreate it on ${to}`,
+          `${w.kind}/${w.name}`,
+        );
       }
       if (w.refusal) throw new RotorError('RotorInputError', w.refusal, `${w.kind}/${w.name}`);
       if (request.strategy === 'canary' && w.kind === 'Deployment') {
-        const step = await this.canary.step({ namespace, blue: w.name, from, to, weightPercent: request.weightPercent ?? 100, previousWeightPercent: request.previousWeightPercent, rotationId: request.rotationId });
-        records.push({ ...base, fields: step.blue.fields, canary: { green: step.green, weightPercent: step.weightPercent, blueReplicas: step.blueReplicas, greenReplicas: step.greenReplicas, originalReplicas: step.originalReplicas } });
+        const step = await this.canary.step({
+          namespace,
+          blue: w.name,
+          from,
+          to,
+          weightPercent: request.weightPercent ?? 100,
+          previousWeightPercent: request.previousWeightPercent,
+          rotationId: request.rotationId,
+        });
+        records.push({
+          ...base,
+          fields: step.blue.fields,
+          canary: {
+            green: step.green,
+            weightPercent: step.weightPercent,
+            blueReplicas: step.blueReplicas,
+            greenReplicas: step.greenReplicas,
+            originalReplicas: step.originalReplicas,
+          },
+        });
         continue;
       }
       if (request.strategy === 'canary' && (request.weightPercent ?? 100) < 100) {
@@ -148,19 +191,29 @@ export class KubernetesCluster implements ClusterPort {
     const reverted: SwitchRecord[] = [];
     const { namespace, from: newVersion, to: previous } = request;
     const targets = [...request.workloads];
-    for (const r of request.records) if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace, name: r.name, fields: [] });
+    for (const r of request.records)
+      if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace, name: r.name, fields: [] });
     for (const w of targets) {
       // Fields an older release recorded only in the workflow (JSON pointers) are reverted too, by value.
       const recorded = request.records.find((r) => r.kind === w.kind && r.name === w.name)?.fields.filter((f) => f.startsWith('/')) ?? [];
       try {
         const outcome =
-          w.kind === 'Deployment' ? await this.canary.revert(namespace, w.name, newVersion, previous, recorded) : await revertObject(this.kinds[w.kind], w.kind, namespace, w.name, newVersion, previous, recorded);
+          w.kind === 'Deployment'
+            ? await this.canary.revert(namespace, w.name, newVersion, previous, recorded)
+            : await revertObject(this.kinds[w.kind], w.kind, namespace, w.name, newVersion, previous, recorded);
         const greenRemoved = 'greenRemoved' in outcome && outcome.greenRemoved;
         if (outcome.fields.length || outcome.replicas || greenRemoved) {
           reverted.push({
-            namespace, kind: w.kind, name: w.name, from: newVersion, to: previous, fields: outcome.fields,
+            namespace,
+            kind: w.kind,
+            name: w.name,
+            from: newVersion,
+            to: previous,
+            fields: outcome.fields,
             ...(outcome.replicas ? { replicas: outcome.replicas } : {}),
-            ...(greenRemoved ? { canary: { green: greenName(w.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 } } : {}),
+            ...(greenRemoved
+              ? { canary: { green: greenName(w.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 } }
+              : {}),
           });
         }
       } catch (err) {
@@ -210,7 +263,9 @@ export class KubernetesCluster implements ClusterPort {
   private async podsThatCannotStart(namespace: string, obj: Obj): Promise<string | null> {
     const labels = obj.spec?.selector?.matchLabels as Record<string, string> | undefined;
     if (!labels || Object.keys(labels).length === 0) return null;
-    const labelSelector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const labelSelector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     let pods: k8s.V1PodList;
     try {
       pods = await this.core.listNamespacedPod({ namespace, labelSelector });
@@ -218,10 +273,19 @@ export class KubernetesCluster implements ClusterPort {
       throw toRotorError(err, 'list', `Pods in ${namespace} (${labelSelector})`);
     }
     // Only pods of the current template count: old pods of a reverted template are on their way out.
-    const wanted = workloadSecretRefs((obj.kind ?? 'Deployment') as WorkloadKind, obj).map((r) => r.name).sort().join(',');
+    const wanted = workloadSecretRefs((obj.kind ?? 'Deployment') as WorkloadKind, obj)
+      .map((r) => r.name)
+      .sort()
+      .join(',');
     for (const pod of pods.items) {
       if (pod.metadata?.deletionTimestamp) continue;
-      if (podSpecSecretRefs(pod.spec as Record<string, any>, ['spec']).map((r) => r.name).sort().join(',') !== wanted) continue;
+      if (
+        podSpecSecretRefs(pod.spec as unknown as Parameters<typeof podSpecSecretRefs>[0], ['spec'])
+          .map((r) => r.name)
+          .sort()
+          .join(',') !== wanted
+      )
+        continue;
       for (const cs of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
         const reason = cs.state?.waiting?.reason;
         if (reason === 'CreateContainerConfigError' || reason === 'InvalidImageName') {

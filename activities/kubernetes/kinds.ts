@@ -1,9 +1,10 @@
 // The workload kinds rotor reads and patches, one typed client call per verb, and the translation of
 // every client exception into a RotorError with status, reason and object, never a response body.
 import * as k8s from '@kubernetes/client-node';
-import type { WorkloadKind } from '../../workflows/plan';
+import type { WorkloadKind } from '../../domain/plan';
 import { RotorError, type RotorErrorType } from '../errors';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- spec and status differ per kind; refs.ts and rollout.ts read them as JSON
 export type Obj = k8s.KubernetesObject & { spec?: any; status?: any };
 
 interface ListPage {
@@ -36,8 +37,18 @@ export function toRotorError(err: unknown, doing: string, object: string): Rotor
     }
   }
   const type: RotorErrorType =
-    code === 403 || code === 401 ? 'Forbidden' : code === 404 ? 'NotFound' : code === 409 ? 'Conflict' : code === 422 || code === 400 ? 'RotorInputError' : 'Unavailable';
-  const detail = code ? `HTTP ${code}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}` : (e?.message ?? 'request failed').split('\n')[0].slice(0, 200);
+    code === 403 || code === 401
+      ? 'Forbidden'
+      : code === 404
+        ? 'NotFound'
+        : code === 409
+          ? 'Conflict'
+          : code === 422 || code === 400
+            ? 'RotorInputError'
+            : 'Unavailable';
+  const detail = code
+    ? `HTTP ${code}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}`
+    : (e?.message ?? 'request failed').split('\n')[0].slice(0, 200);
   const hint = type === 'Forbidden' ? " (check the worker's RBAC: deploy/rbac.yaml)" : '';
   return new RotorError(type, `${doing} ${object}: ${detail}${hint}`, object, code);
 }
@@ -53,6 +64,7 @@ export function kindApis(kc: k8s.KubeConfig, pageSize: number): Record<WorkloadK
   const a = kc.makeApiClient(k8s.AppsV1Api);
   const b = kc.makeApiClient(k8s.BatchV1Api);
   const c = kc.makeApiClient(k8s.CoreV1Api);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each generated list method has its own request type; they share these fields
   const page = (namespace: string | null, cont?: string) => ({ limit: pageSize, _continue: cont, ...(namespace ? { namespace } : {}) }) as any;
   return {
     Deployment: {

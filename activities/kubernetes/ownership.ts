@@ -86,7 +86,12 @@ export function replicasHeldByOther(annotations: Record<string, string> | undefi
  * only while it still holds what rotor wrote (an HPA or operator who scaled it since owns it again).
  * While another rotation's canary holds them, this one leaves them alone: its green only adds capacity.
  */
-export function blueReplicasAt(current: number, record: OwnershipRecord['replicas'] | undefined, previousWeight: number, heldByOther = false): { replicas: OwnershipRecord['replicas']; set: number | null } {
+export function blueReplicasAt(
+  current: number,
+  record: OwnershipRecord['replicas'] | undefined,
+  previousWeight: number,
+  heldByOther = false,
+): { replicas: OwnershipRecord['replicas']; set: number | null } {
   const before = record?.before ?? current;
   if (!record && heldByOther) return { replicas: { before: current, wrote: current, released: true }, set: null };
   if (record?.released) return { replicas: record, set: null };
@@ -102,7 +107,10 @@ export function replicasToRestore(current: number, record: OwnershipRecord['repl
 }
 
 /** At a canary's last step blue gets its replicas back, if rotor still owns them; otherwise it lets go of them. */
-export function replicasAtLastStep(current: number, record: OwnershipRecord['replicas'] | undefined): { replicas: OwnershipRecord['replicas']; set: number | null } {
+export function replicasAtLastStep(
+  current: number,
+  record: OwnershipRecord['replicas'] | undefined,
+): { replicas: OwnershipRecord['replicas']; set: number | null } {
   if (!record || record.released) return { replicas: record, set: null };
   const restore = replicasToRestore(current, record);
   if (restore !== null) return { replicas: { before: record.before, wrote: restore }, set: restore };
@@ -110,7 +118,10 @@ export function replicasAtLastStep(current: number, record: OwnershipRecord['rep
 }
 
 /** On revert: the count to set (or null), and what became of the replicas, for the rollback's report. */
-export function replicasOnRevert(current: number, record: OwnershipRecord['replicas'] | undefined): { set: number | null; outcome?: { restored: number } | { left: number; wrote: number } } {
+export function replicasOnRevert(
+  current: number,
+  record: OwnershipRecord['replicas'] | undefined,
+): { set: number | null; outcome?: { restored: number } | { left: number; wrote: number } } {
   if (!record) return { set: null };
   const restore = replicasToRestore(current, record);
   if (restore !== null) return { set: restore, outcome: { restored: restore } };

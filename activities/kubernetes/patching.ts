@@ -1,7 +1,7 @@
 // Changes to workloads as JSON patches that test the object's resourceVersion and every value they
 // replace, and that write rotor's ownership record (ownership.ts) in the same patch: the object and
 // the record of what rotor changed on it can never disagree, whatever fails afterwards.
-import type { WorkloadKind } from '../../workflows/plan';
+import type { WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
 import { statusCode, toRotorError, type KindApi, type Obj } from './kinds';
 import { blueReplicasAt, ownershipKey, readOwnership, replicasAtLastStep, replicasHeldByOther, replicasOnRevert, type OwnershipRecord } from './ownership';
@@ -29,7 +29,14 @@ function annotationOps(obj: Obj, key: string, record: OwnershipRecord | null): o
 }
 
 /** Read, plan, patch with tests; a conflict (409) or a failed test (422) reads again and plans again. */
-export async function patchOwned<T>(api: KindApi, kind: WorkloadKind, namespace: string, name: string, to: string, plan: (obj: Obj, record: OwnershipRecord | null) => Planned<T>): Promise<T> {
+export async function patchOwned<T>(
+  api: KindApi,
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  to: string,
+  plan: (obj: Obj, record: OwnershipRecord | null) => Planned<T>,
+): Promise<T> {
   const object = `${kind} ${namespace}/${name}`;
   const key = ownershipKey(to);
   for (let attempt = 1; ; attempt++) {
@@ -78,11 +85,23 @@ export interface SwitchOutcome {
  * Point every reference to `from` at `to` and record them as rotor's. With `restoreReplicas` (a
  * canary's last step), blue gets back the replicas it had before the canary, if rotor still owns them.
  */
-export function switchObject(api: KindApi, kind: WorkloadKind, namespace: string, name: string, from: string, to: string, restoreReplicas = false): Promise<SwitchOutcome> {
+export function switchObject(
+  api: KindApi,
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  from: string,
+  to: string,
+  restoreReplicas = false,
+): Promise<SwitchOutcome> {
   return patchOwned(api, kind, namespace, name, to, (obj, owned) => {
     const refs = refsTo(kind, obj, from);
     const fields = [...new Set([...(owned?.fields ?? []), ...refs.map((r) => r.field)])];
-    const ops = replaceOps(refs.map((r) => r.path), from, to);
+    const ops = replaceOps(
+      refs.map((r) => r.path),
+      from,
+      to,
+    );
     let replicas = owned?.replicas;
     if (restoreReplicas) {
       const last = replicasAtLastStep(obj.spec?.replicas ?? 1, replicas);
@@ -117,7 +136,15 @@ export interface RevertOutcome {
  * workflow), by meaning: a field still on `newVersion` goes back to `previous`; anything someone else
  * changed since stays as they left it. The ownership record is removed in the same patch.
  */
-export function revertObject(api: KindApi, kind: WorkloadKind, namespace: string, name: string, newVersion: string, previous: string, alsoFields: string[]): Promise<RevertOutcome> {
+export function revertObject(
+  api: KindApi,
+  kind: WorkloadKind,
+  namespace: string,
+  name: string,
+  newVersion: string,
+  previous: string,
+  alsoFields: string[],
+): Promise<RevertOutcome> {
   return patchOwned(api, kind, namespace, name, newVersion, (obj, owned) => {
     const fields = [...new Set([...(owned?.fields ?? []), ...alsoFields])];
     const moved = fields.filter((f) => resolveField(kind, obj, f, newVersion).length > 0);

@@ -2,7 +2,7 @@
 // A reference is located by meaning (`containers[app].env[TOKEN].valueFrom.secretKeyRef.name`), not by
 // position, so an env var or volume inserted by someone else never moves what rotor reverts.
 // test/kubernetes-refs.test.ts checks this table against the PodSpec schema of the real apiserver.
-import type { WorkloadKind } from '../../workflows/plan';
+import type { WorkloadKind } from '../../domain/plan';
 
 /** Every field of a PodSpec that names a Secret in the pod's namespace. `[]` walks a list. */
 export const POD_SPEC_SECRET_FIELDS: readonly string[] = [
@@ -50,6 +50,7 @@ export interface SecretRef {
   name: string;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kubernetes objects are walked as untyped JSON
 type Json = Record<string, any>;
 
 function escape(segment: string | number): string {
@@ -84,7 +85,12 @@ function parse(pattern: string): Segment[] {
 }
 
 /** Walk `segments` from `node`, yielding the concrete pointer and the locator of every leaf. */
-function* walk(node: unknown, segments: Segment[], at: (string | number)[], locator: string[]): Generator<{ at: (string | number)[]; locator: string[]; value: unknown }> {
+function* walk(
+  node: unknown,
+  segments: Segment[],
+  at: (string | number)[],
+  locator: string[],
+): Generator<{ at: (string | number)[]; locator: string[]; value: unknown }> {
   if (segments.length === 0) {
     yield { at, locator, value: node };
     return;
@@ -149,6 +155,7 @@ export function resolveField(kind: WorkloadKind, obj: Json, field: string, secre
 
 /** The value at a JSON pointer, or undefined. */
 export function valueAt(obj: Json, path: string): unknown {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- walking untyped JSON
   let cur: any = obj;
   for (const raw of path.split('/').slice(1)) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
@@ -160,7 +167,11 @@ export function valueAt(obj: Json, path: string): unknown {
 
 /** Set the value at a JSON pointer whose parents exist. */
 export function setAt(obj: Json, path: string, value: unknown): void {
-  const segs = path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segs = path
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- walking untyped JSON
   let cur: any = obj;
   for (const seg of segs.slice(0, -1)) cur = cur[seg];
   cur[segs[segs.length - 1]] = value;

@@ -1,7 +1,7 @@
 // Rollout status exactly as `kubectl rollout status` judges it (kubectl/pkg/polymorphichelpers/
 // rollout_status.go), plus kubelet's verdict on pods that cannot start. Where kubectl refuses to judge
 // (OnDelete, a bare ReplicaSet), rotor refuses the workload before changing anything.
-import type { WorkloadKind } from '../../workflows/plan';
+import type { WorkloadKind } from '../../domain/plan';
 import type { Obj } from './kinds';
 
 export interface Verdict {
@@ -42,35 +42,51 @@ export function rolloutOf(kind: WorkloadKind, obj: Obj): Verdict {
   if (kind === 'Deployment') {
     if (generation > (status.observedGeneration ?? 0)) return waiting('Waiting for deployment spec update to be observed...');
     const progressing = (status.conditions ?? []).find((c: { type: string }) => c.type === 'Progressing');
-    if (progressing?.reason === 'ProgressDeadlineExceeded') return { ready: false, failed: true, message: `deployment "${name}" exceeded its progress deadline` };
+    if (progressing?.reason === 'ProgressDeadlineExceeded')
+      return { ready: false, failed: true, message: `deployment "${name}" exceeded its progress deadline` };
     const updated = status.updatedReplicas ?? 0;
-    if (spec.replicas !== undefined && updated < spec.replicas) return waiting(`Waiting for deployment "${name}" rollout to finish: ${updated} out of ${spec.replicas} new replicas have been updated...`);
-    if ((status.replicas ?? 0) > updated) return waiting(`Waiting for deployment "${name}" rollout to finish: ${(status.replicas ?? 0) - updated} old replicas are pending termination...`);
-    if ((status.availableReplicas ?? 0) < updated) return waiting(`Waiting for deployment "${name}" rollout to finish: ${status.availableReplicas ?? 0} of ${updated} updated replicas are available...`);
+    if (spec.replicas !== undefined && updated < spec.replicas)
+      return waiting(`Waiting for deployment "${name}" rollout to finish: ${updated} out of ${spec.replicas} new replicas have been updated...`);
+    if ((status.replicas ?? 0) > updated)
+      return waiting(`Waiting for deployment "${name}" rollout to finish: ${(status.replicas ?? 0) - updated} old replicas are pending termination...`);
+    if ((status.availableReplicas ?? 0) < updated)
+      return waiting(`Waiting for deployment "${name}" rollout to finish: ${status.availableReplicas ?? 0} of ${updated} updated replicas are available...`);
     return { ready: true, failed: false, message: `deployment "${name}" successfully rolled out` };
   }
   if (kind === 'StatefulSet') {
     if (!status.observedGeneration || generation > status.observedGeneration) return waiting('Waiting for statefulset spec update to be observed...');
-    if (spec.replicas !== undefined && (status.readyReplicas ?? 0) < spec.replicas) return waiting(`Waiting for ${spec.replicas - (status.readyReplicas ?? 0)} pods to be ready...`);
+    if (spec.replicas !== undefined && (status.readyReplicas ?? 0) < spec.replicas)
+      return waiting(`Waiting for ${spec.replicas - (status.readyReplicas ?? 0)} pods to be ready...`);
     const rolling = spec.updateStrategy?.rollingUpdate;
     if (rolling) {
       const partition = rolling.partition;
       if (spec.replicas !== undefined && partition !== undefined && partition !== null) {
         if ((status.updatedReplicas ?? 0) < spec.replicas - partition) {
-          return waiting(`Waiting for partitioned roll out to finish: ${status.updatedReplicas ?? 0} out of ${spec.replicas - partition} new pods have been updated...`);
+          return waiting(
+            `Waiting for partitioned roll out to finish: ${status.updatedReplicas ?? 0} out of ${spec.replicas - partition} new pods have been updated...`,
+          );
         }
       }
       const kept = partition ? `; pods below ordinal ${partition} keep the previous version until the partition is lowered` : '';
       return { ready: true, failed: false, message: `partitioned roll out complete: ${status.updatedReplicas ?? 0} new pods have been updated${kept}` };
     }
-    if (status.updateRevision !== status.currentRevision) return waiting(`waiting for statefulset rolling update to complete ${status.updatedReplicas ?? 0} pods at revision ${status.updateRevision}...`);
-    return { ready: true, failed: false, message: `statefulset rolling update complete ${status.currentReplicas ?? 0} pods at revision ${status.currentRevision}` };
+    if (status.updateRevision !== status.currentRevision)
+      return waiting(`waiting for statefulset rolling update to complete ${status.updatedReplicas ?? 0} pods at revision ${status.updateRevision}...`);
+    return {
+      ready: true,
+      failed: false,
+      message: `statefulset rolling update complete ${status.currentReplicas ?? 0} pods at revision ${status.currentRevision}`,
+    };
   }
   if (kind === 'DaemonSet') {
     if (generation > (status.observedGeneration ?? 0)) return waiting('Waiting for daemon set spec update to be observed...');
     const desired = status.desiredNumberScheduled ?? 0;
-    if ((status.updatedNumberScheduled ?? 0) < desired) return waiting(`Waiting for daemon set "${name}" rollout to finish: ${status.updatedNumberScheduled ?? 0} out of ${desired} new pods have been updated...`);
-    if ((status.numberAvailable ?? 0) < desired) return waiting(`Waiting for daemon set "${name}" rollout to finish: ${status.numberAvailable ?? 0} of ${desired} updated pods are available...`);
+    if ((status.updatedNumberScheduled ?? 0) < desired)
+      return waiting(
+        `Waiting for daemon set "${name}" rollout to finish: ${status.updatedNumberScheduled ?? 0} out of ${desired} new pods have been updated...`,
+      );
+    if ((status.numberAvailable ?? 0) < desired)
+      return waiting(`Waiting for daemon set "${name}" rollout to finish: ${status.numberAvailable ?? 0} of ${desired} updated pods are available...`);
     return { ready: true, failed: false, message: `daemon set "${name}" successfully rolled out` };
   }
   return { ready: false, failed: true, message: refusal ?? `${kind} has no rollout status` };

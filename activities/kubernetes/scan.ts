@@ -10,7 +10,7 @@
 // - Pods that have not finished (Succeeded or Failed).
 // What rotor switches: Deployments, StatefulSets, DaemonSets, CronJobs (and refuses ReplicaSets with
 // no Deployment, rollout.ts), never rotor's own canary copies; Jobs and Pods only hold.
-import type { WorkloadKind } from '../../workflows/plan';
+import type { WorkloadKind } from '../../domain/plan';
 import type { Obj } from './kinds';
 import { isCanaryCopy } from './ownership';
 import { workloadSecretRefs, type SecretRef } from './refs';

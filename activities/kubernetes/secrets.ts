@@ -1,7 +1,7 @@
 // Versions as immutable, labelled Secrets: created idempotently, read back, listed by metadata only,
 // deleted with a resourceVersion precondition.
 import * as k8s from '@kubernetes/client-node';
-import { parseVersionName } from '../../workflows/naming';
+import { parseVersionName } from '../../domain/naming';
 import { RotorError } from '../errors';
 import type { StoredVersion, VersionSpec } from '../ports';
 import { statusCode, toRotorError } from './kinds';
@@ -52,9 +52,11 @@ export class Secrets {
     }
     const existing = await this.read(spec.namespace, spec.name);
     if (!existing) throw new RotorError('Conflict', `create ${object}: it exists but cannot be read back`, object, 409);
-    if (existing.rotationId !== spec.rotationId) throw new RotorError('VersionConflict', `${object} already exists`, existing.rotationId ?? 'another creator', 409);
+    if (existing.rotationId !== spec.rotationId)
+      throw new RotorError('VersionConflict', `${object} already exists`, existing.rotationId ?? 'another creator', 409);
     const same = JSON.stringify(Object.entries(existing.data).sort()) === JSON.stringify(Object.entries(spec.data).sort());
-    if (!same) throw new RotorError('VersionContentMismatch', `${object} exists with different content; a version never changes — create a new one`, object, 409);
+    if (!same)
+      throw new RotorError('VersionContentMismatch', `${object} exists with different content; a version never changes — create a new one`, object, 409);
     return 'exists';
   }
 
@@ -62,7 +64,10 @@ export class Secrets {
   async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null }[]> {
     let list: k8s.V1SecretList;
     try {
-      list = await this.core.listNamespacedSecret({ namespace }, k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1'));
+      list = await this.core.listNamespacedSecret(
+        { namespace },
+        k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1'),
+      );
     } catch (err) {
       throw toRotorError(err, 'list', `Secrets in ${namespace} (metadata only)`);
     }

@@ -1,7 +1,7 @@
 // Running the real rotor CLI (bin/rotor.js) as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { RotationStatus } from '../../workflows/api';
+import type { RotationStatus } from '../../contract/api';
 import { repoRoot } from './tools';
 
 export const rotorBin = join(repoRoot, 'bin', 'rotor.js');
@@ -68,7 +68,13 @@ export async function waitForStatus(id: string, env: NodeJS.ProcessEnv, pred: (s
   for (;;) {
     const s = await rotorStatus(id, env);
     if (pred(s)) return s;
-    if (Date.now() > deadline) throw new Error(`${id}: timed out in ${s.phase}: ${s.events.slice(-3).map((e) => e.message).join(' | ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${id}: timed out in ${s.phase}: ${s.events
+          .slice(-3)
+          .map((e) => e.message)
+          .join(' | ')}`,
+      );
     await new Promise((r) => setTimeout(r, 300));
   }
 }

@@ -6,11 +6,11 @@
 // ready. Every call is logged for assertions, and the world is there to inspect afterwards.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createActivities } from '../../activities';
-import type { RotorActivities } from '../../activities/contract';
+import type { RotorActivities } from '../../contract/activities';
 import { ANNOTATION_ROTATION } from '../../activities/kubernetes/ownership';
 import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
 import { KubernetesSecretStore } from '../../activities/store-kubernetes';
-import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, WorkloadUse } from '../../activities/types';
+import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, WorkloadUse } from '../../contract/activities';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
 
@@ -79,7 +79,10 @@ export class Doubles {
   }
 
   secretNames(namespace: string): string[] {
-    return this.cluster.world.secrets.filter((s) => s.namespace === namespace).map((s) => s.name).sort();
+    return this.cluster.world.secrets
+      .filter((s) => s.namespace === namespace)
+      .map((s) => s.name)
+      .sort();
   }
 
   /**
@@ -115,7 +118,12 @@ export class Doubles {
     if (!seq?.length) return;
     const world = this.cluster.world;
     world.workloads = world.workloads.filter((w) => !this.placed.includes(w));
-    this.placed = seq[Math.min(nth, seq.length - 1)].map((h) => ({ kind: h.kind, namespace: h.namespace, name: h.name, refs: { [h.fields[0] ?? 'volumes[data].secret.secretName']: secretName } }));
+    this.placed = seq[Math.min(nth, seq.length - 1)].map((h) => ({
+      kind: h.kind,
+      namespace: h.namespace,
+      name: h.name,
+      refs: { [h.fields[0] ?? 'volumes[data].secret.secretName']: secretName },
+    }));
     world.workloads.push(...this.placed);
   }
 
@@ -146,7 +154,12 @@ export class Doubles {
         log('createVersion', input);
         if (conflicts-- > 0) {
           // Another rotation created this name in the same second.
-          this.cluster.world.secrets.push({ namespace: input.namespaces[0], name: input.version, annotations: { [ANNOTATION_ROTATION]: 'rotate-other/run' }, data: { api_token: 'theirs' } });
+          this.cluster.world.secrets.push({
+            namespace: input.namespaces[0],
+            name: input.version,
+            annotations: { [ANNOTATION_ROTATION]: 'rotate-other/run' },
+            data: { api_token: 'theirs' },
+          });
         }
         return real.createVersion(input);
       },
@@ -166,7 +179,11 @@ export class Doubles {
           throw ApplicationFailure.create({ message: `connect ECONNREFUSED 127.0.0.1:6443 (apiserver unreachable)`, type: 'Unavailable' });
         }
         if (s.revertFailsIn === input.namespace) {
-          throw ApplicationFailure.create({ message: `patch of Deployment/auth-api refused in ${input.namespace}: forbidden`, type: 'Forbidden', nonRetryable: true });
+          throw ApplicationFailure.create({
+            message: `patch of Deployment/auth-api refused in ${input.namespace}: forbidden`,
+            type: 'Forbidden',
+            nonRetryable: true,
+          });
         }
         return real.revertWorkloads(input);
       },

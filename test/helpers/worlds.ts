@@ -7,7 +7,7 @@ import { KubernetesCluster } from '../../activities/kubernetes';
 import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
 import type { ClusterPort } from '../../activities/ports';
 import { workloadSecretRefs } from '../../activities/kubernetes/refs';
-import type { WorkloadKind } from '../../workflows/plan';
+import type { WorkloadKind } from '../../domain/plan';
 
 export const ENV = 'containers[app].env[TOKEN].valueFrom.secretKeyRef.name';
 export const ENV_FROM = 'containers[app].envFrom[].secretRef.name';
@@ -82,7 +82,13 @@ export class MemoryWorld implements World {
   }
 
   async job(ns: string, name: string, secret: string, opts: { suspend?: boolean; ownerCronJob?: string }): Promise<void> {
-    this.memory.world.workloads.push({ kind: 'Job', namespace: ns, name, refs: { [ENV]: secret }, ...(opts.ownerCronJob ? { ownerKind: 'CronJob' as const } : {}) });
+    this.memory.world.workloads.push({
+      kind: 'Job',
+      namespace: ns,
+      name,
+      refs: { [ENV]: secret },
+      ...(opts.ownerCronJob ? { ownerKind: 'CronJob' as const } : {}),
+    });
   }
 
   async refs(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
@@ -98,7 +104,10 @@ export class MemoryWorld implements World {
   }
 
   async deployments(ns: string): Promise<string[]> {
-    return this.memory.world.workloads.filter((x) => x.kind === 'Deployment' && x.namespace === ns).map((x) => x.name).sort();
+    return this.memory.world.workloads
+      .filter((x) => x.kind === 'Deployment' && x.namespace === ns)
+      .map((x) => x.name)
+      .sort();
   }
 
   async scale(ns: string, name: string, replicas: number): Promise<void> {
@@ -180,14 +189,26 @@ export class KubeWorld implements World {
     const labels = { app: name };
     const template = { metadata: { labels }, spec };
     if (kind === 'Deployment') {
-      await this.apps.createNamespacedDeployment({ namespace: ns, body: { metadata: { name }, spec: { replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template } } });
+      await this.apps.createNamespacedDeployment({
+        namespace: ns,
+        body: { metadata: { name }, spec: { replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template } },
+      });
     } else if (kind === 'StatefulSet') {
       const updateStrategy = opts.onDelete ? { type: 'OnDelete' } : { type: 'RollingUpdate', rollingUpdate: { partition: opts.partition ?? 0 } };
-      await this.apps.createNamespacedStatefulSet({ namespace: ns, body: { metadata: { name }, spec: { serviceName: name, replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template, updateStrategy } } });
+      await this.apps.createNamespacedStatefulSet({
+        namespace: ns,
+        body: { metadata: { name }, spec: { serviceName: name, replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template, updateStrategy } },
+      });
     } else if (kind === 'DaemonSet') {
-      await this.apps.createNamespacedDaemonSet({ namespace: ns, body: { metadata: { name }, spec: { selector: { matchLabels: labels }, template, ...(opts.onDelete ? { updateStrategy: { type: 'OnDelete' } } : {}) } } });
+      await this.apps.createNamespacedDaemonSet({
+        namespace: ns,
+        body: { metadata: { name }, spec: { selector: { matchLabels: labels }, template, ...(opts.onDelete ? { updateStrategy: { type: 'OnDelete' } } : {}) } },
+      });
     } else {
-      await this.batch.createNamespacedCronJob({ namespace: ns, body: { metadata: { name }, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { ...spec, restartPolicy: 'Never' } } } } } } });
+      await this.batch.createNamespacedCronJob({
+        namespace: ns,
+        body: { metadata: { name }, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { ...spec, restartPolicy: 'Never' } } } } } },
+      });
     }
   }
 
@@ -199,7 +220,10 @@ export class KubeWorld implements World {
     }
     await this.batch.createNamespacedJob({
       namespace: ns,
-      body: { metadata: { name, ownerReferences }, spec: { suspend: opts.suspend ?? false, template: { spec: { ...podSpec(secret, [ENV]), restartPolicy: 'Never' } } } },
+      body: {
+        metadata: { name, ownerReferences },
+        spec: { suspend: opts.suspend ?? false, template: { spec: { ...podSpec(secret, [ENV]), restartPolicy: 'Never' } } },
+      },
     });
   }
 
@@ -275,13 +299,22 @@ export class KubeWorld implements World {
     const volume = { name: 'creds', secret: { secretName: secret } };
     // The apiserver drops an empty list: add the list itself when there is none.
     const hasVolumes = (await this.read(kind, ns, name)) && JSON.stringify(await this.read(kind, ns, name)).includes('"volumes"');
-    await this.patch(kind, ns, name, [hasVolumes ? { op: 'add', path: `${base}/volumes/-`, value: volume } : { op: 'add', path: `${base}/volumes`, value: [volume] }]);
+    await this.patch(kind, ns, name, [
+      hasVolumes ? { op: 'add', path: `${base}/volumes/-`, value: volume } : { op: 'add', path: `${base}/volumes`, value: [volume] },
+    ]);
   }
 
   async bystander(ns: string, name: string, replicas: number): Promise<void> {
     await this.apps.createNamespacedDeployment({
       namespace: ns,
-      body: { metadata: { name }, spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } },
+      body: {
+        metadata: { name },
+        spec: {
+          replicas,
+          selector: { matchLabels: { app: name } },
+          template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+        },
+      },
     });
   }
 }

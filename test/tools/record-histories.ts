@@ -5,10 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { abortSignal, approveSignal, statusQuery } from '../../workflows/api';
+import { abortSignal, approveSignal, statusQuery } from '../../contract/api';
 import { rotateSecret } from '../../workflows';
 import { Doubles, type Script } from '../helpers/doubles';
-import { timeSkippingEnv, workflowBundle } from '../helpers/env';
+import { timeSkippingEnv, workflowBundle } from '../../sandbox/time-skipping';
 import { twoStagePlan } from '../helpers/plans';
 import { repoRoot } from '../helpers/tools';
 
@@ -41,9 +41,19 @@ async function main(): Promise<void> {
   try {
     for (const c of cases) {
       const doubles = new Doubles(c.script);
-      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: c.name, workflowBundle: await workflowBundle(), activities: doubles.activities(), maxHeartbeatThrottleInterval: '100ms' });
+      const worker = await Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: c.name,
+        workflowBundle: await workflowBundle(),
+        activities: doubles.activities(),
+        maxHeartbeatThrottleInterval: '100ms',
+      });
       await worker.runUntil(async () => {
-        const h = await env.client.workflow.start(rotateSecret, { taskQueue: c.name, workflowId: `record-${c.name}`, args: [{ plan: c.plan, requestedBy: 'recorder' }] });
+        const h = await env.client.workflow.start(rotateSecret, {
+          taskQueue: c.name,
+          workflowId: `record-${c.name}`,
+          args: [{ plan: c.plan, requestedBy: 'recorder' }],
+        });
         await c.drive?.(h, doubles);
         await h.result().catch(() => undefined);
         const history = await h.fetchHistory();

@@ -1,7 +1,8 @@
-// A real time-skipping Temporal server from the bootstrap's cache, with rotor's search attributes.
+// A real time-skipping Temporal server from the bootstrap's cache, with rotor's search attributes,
+// and the workflow bundle: for the workflow tests, the replay test and the history benchmark.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { SEARCH_ATTRIBUTES } from '../../workflows/api';
+import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { temporalTestServer } from './tools';
 
 let quiet = false;
@@ -27,7 +28,7 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflow bundle, built once per test process. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
   return bundle;
 }
 

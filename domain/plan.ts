@@ -12,20 +12,14 @@ export const METRICS_PROVIDERS: readonly MetricsProvider[] = ['prometheus', 'dat
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob', 'Job', 'Pod'];
 
 /** Where the new value comes from. A plaintext value is never part of a plan. */
-export type ValueSource =
-  | { generate: { keys: string[]; length: number } }
-  | { fromFile: string }
-  | { awsSecretsManager: { secretId: string } };
+export type ValueSource = { generate: { keys: string[]; length: number } } | { fromFile: string } | { awsSecretsManager: { secretId: string } };
 
 export interface WorkloadRef {
   kind: WorkloadKind;
   name: string;
 }
 
-export type Strategy =
-  | { type: 'rolling' }
-  | { type: 'in-place' }
-  | { type: 'canary'; steps: number[]; pauseMs: number };
+export type Strategy = { type: 'rolling' } | { type: 'in-place' } | { type: 'canary'; steps: number[]; pauseMs: number };
 
 export interface Analysis {
   provider: MetricsProvider;
@@ -213,7 +207,11 @@ function checkSecretName(c: Checker, raw: unknown): string {
     c.add('secret', raw, 'must be a Kubernetes name: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit');
   }
   if (raw.length + VERSION_SUFFIX_LENGTH > MAX_SECRET_NAME) {
-    c.add('secret', raw, `is ${raw.length} characters; with the ${VERSION_SUFFIX_LENGTH}-character version suffix a Secret name must fit in ${MAX_SECRET_NAME}, so use at most ${MAX_SECRET_NAME - VERSION_SUFFIX_LENGTH}`);
+    c.add(
+      'secret',
+      raw,
+      `is ${raw.length} characters; with the ${VERSION_SUFFIX_LENGTH}-character version suffix a Secret name must fit in ${MAX_SECRET_NAME}, so use at most ${MAX_SECRET_NAME - VERSION_SUFFIX_LENGTH}`,
+    );
   } else if (raw.length > MAX_LABEL_VALUE) {
     c.add('secret', raw, `is ${raw.length} characters; versions carry the base name in a label, and label values hold at most ${MAX_LABEL_VALUE}`);
   }
@@ -390,7 +388,11 @@ function checkCanaryPause(c: Checker, path: string, raw: Record<string, unknown>
   const pause = (raw.strategy as { canary: Record<string, unknown> }).canary.pause;
   // An unparsable pause is already reported; only a pause written as zero is this issue.
   if (!('ms' in parseDuration(pause))) return;
-  c.add(`${path}.strategy.canary.pause`, pause, 'must be longer than zero when the stage has an analysis: each canary step is judged by measuring over its pause; write e.g. 10m, or remove the analysis to step on rollout health alone');
+  c.add(
+    `${path}.strategy.canary.pause`,
+    pause,
+    'must be longer than zero when the stage has an analysis: each canary step is judged by measuring over its pause; write e.g. 10m, or remove the analysis to step on rollout health alone',
+  );
 }
 
 const STAGE_FIELDS = ['name', 'namespace', 'workloads', 'strategy', 'analysis', 'soak', 'watch', 'approval', 'approvalTimeout', 'rolloutTimeout'];
@@ -467,7 +469,11 @@ function checkStages(c: Checker, raw: unknown): Stage[] {
     }
     const isProduction = PRODUCTION.test(stage.name) || PRODUCTION.test(stage.namespace);
     if (isProduction && i === 0) {
-      c.add(`stages[${i}]`, stage.name || stage.namespace, 'production needs a prior stage (e.g. staging) that proves the new version first; add one before it');
+      c.add(
+        `stages[${i}]`,
+        stage.name || stage.namespace,
+        'production needs a prior stage (e.g. staging) that proves the new version first; add one before it',
+      );
     }
     if (isProduction && stage.strategy.type === 'in-place') {
       c.add(`stages[${i}].strategy`, 'in-place', 'in-place is for dev namespaces only; production uses "rolling" or a canary');

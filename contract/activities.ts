@@ -1,7 +1,7 @@
 // Data that crosses the workflow/activity boundary. Types only: the workflow imports nothing else
 // from activities/. No type here ever holds a secret value.
-import type { Analysis, StoreKind, ValueSource, WorkloadKind, WorkloadRef } from '../workflows/plan';
-import type { Measurement, Verdict } from '../workflows/analysis';
+import type { Analysis, StoreKind, ValueSource, WorkloadKind, WorkloadRef } from '../domain/plan';
+import type { Measurement, Verdict } from '../domain/analysis';
 
 /**
  * A workload and the places in it that name a Secret, by meaning, e.g.
@@ -169,4 +169,21 @@ export interface ClaimInput {
 export interface ClaimResult {
   /** Namespaces another running rotation of the same Secret holds; empty when every claim is this rotation's. */
   refused: { namespace: string; holder: string; since: string | null }[];
+}
+
+// The activities the workflow may call, as types only (the workflow bundle must not import adapters).
+export interface RotorActivities {
+  /** One rotation of a Secret per namespace: all of the plan's namespaces, or none. */
+  claimRotation(input: ClaimInput): Promise<ClaimResult>;
+  releaseRotation(input: ClaimInput): Promise<void>;
+  discover(input: DiscoverInput): Promise<DiscoveredStage[]>;
+  createVersion(input: CreateVersionInput): Promise<CreateVersionResult>;
+  switchWorkloads(input: SwitchInput): Promise<SwitchRecord[]>;
+  revertWorkloads(input: RevertInput): Promise<SwitchRecord[]>;
+  completeCanary(input: CompleteCanaryInput): Promise<void>;
+  waitForRollout(input: RolloutInput): Promise<RolloutResult>;
+  monitorAnalysis(input: MonitorInput): Promise<CheckResult>;
+  scanReferences(input: ScanInput): Promise<Holder[]>;
+  deleteVersion(input: DeleteVersionInput): Promise<DeleteVersionResult>;
+  finalizeVersion(input: FinalizeInput): Promise<void>;
 }

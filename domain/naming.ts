@@ -10,12 +10,7 @@ function pad(n: number, width = 2): string {
 
 export function versionTimestamp(at: Date): string {
   return (
-    pad(at.getUTCFullYear(), 4) +
-    pad(at.getUTCMonth() + 1) +
-    pad(at.getUTCDate()) +
-    pad(at.getUTCHours()) +
-    pad(at.getUTCMinutes()) +
-    pad(at.getUTCSeconds())
+    pad(at.getUTCFullYear(), 4) + pad(at.getUTCMonth() + 1) + pad(at.getUTCDate()) + pad(at.getUTCHours()) + pad(at.getUTCMinutes()) + pad(at.getUTCSeconds())
   );
 }
 

@@ -51,10 +51,18 @@ export function judge(measurements: Measurement[], limits: AnalysisLimits): Judg
     consecutiveErrors = m.phase === 'error' ? consecutiveErrors + 1 : 0;
     const counts = { consecutiveFailed, consecutiveInconclusive, consecutiveErrors };
     if (consecutiveFailed >= limits.failureLimit) {
-      return { verdict: 'failed', reason: `${consecutiveFailed} consecutive measurement(s) above the threshold ${limits.threshold} (last ${m.value})`, ...counts };
+      return {
+        verdict: 'failed',
+        reason: `${consecutiveFailed} consecutive measurement(s) above the threshold ${limits.threshold} (last ${m.value})`,
+        ...counts,
+      };
     }
     if (consecutiveInconclusive >= limits.inconclusiveLimit) {
-      return { verdict: 'failed', reason: `${consecutiveInconclusive} consecutive measurement(s) without data (${m.message ?? 'no value'}); no data is not a pass`, ...counts };
+      return {
+        verdict: 'failed',
+        reason: `${consecutiveInconclusive} consecutive measurement(s) without data (${m.message ?? 'no value'}); no data is not a pass`,
+        ...counts,
+      };
     }
     if (consecutiveErrors >= errorLimit) {
       return { verdict: 'failed', reason: `${consecutiveErrors} consecutive metrics error(s): ${m.message ?? 'unknown error'}`, ...counts };

@@ -2,8 +2,8 @@
 // search attributes. Shared by the workflow, the worker and the client.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CheckResult, Holder, SwitchRecord } from '../activities/types';
-import type { PlanIssue } from './plan';
+import type { CheckResult, Holder, SwitchRecord } from './activities';
+import type { PlanIssue } from '../domain/plan';
 
 export const PHASES = [
   'PLANNING',

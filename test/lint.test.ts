@@ -1,0 +1,49 @@
+// The import rules of eslint.config.mjs catch what they are for: each case is a line that breaks a
+// layer's rule, linted as if it were in that layer, and one that keeps it.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ESLint } from 'eslint';
+import { repoRoot } from '../sandbox/tools';
+
+const eslint = new ESLint({ cwd: repoRoot });
+
+async function restricted(file: string, code: string): Promise<string[]> {
+  const [result] = await eslint.lintText(`${code}\nexport const x = 1;\n`, { filePath: join(repoRoot, file) });
+  return result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('import rules', () => {
+  const cases: [string, string, RegExp | null][] = [
+    ['domain/x.ts', "import { readFileSync } from 'node:fs';", /no Node APIs here/],
+    ['domain/x.ts', "import { join } from 'path';", /no Node APIs here/],
+    ['domain/x.ts', "import { proxyActivities } from '@temporalio/workflow';", /knows nothing of Temporal/],
+    ['domain/x.ts', "import type { RotationStatus } from '../contract/api';", /imports only the domain/],
+    ['domain/x.ts', "import { parse } from 'yaml';", /uses no packages/],
+    ['domain/x.ts', "import { parseDuration } from './duration';", null],
+    ['contract/x.ts', "import type { KubernetesCluster } from '../activities/kubernetes';", /contract imports only the domain/],
+    ['contract/x.ts', "import { Client } from '@temporalio/client';", /only @temporalio\/workflow/],
+    ['contract/x.ts', "import { defineSignal } from '@temporalio/workflow';", null],
+    ['workflows/x.ts', "import type { MemoryCluster } from '../activities/memory';", /bundle must stay free of adapters/],
+    ['workflows/x.ts', "import { createHash } from 'node:crypto';", /no Node APIs here/],
+    ['workflows/x.ts', "import * as k8s from '@kubernetes/client-node';", /never talks to a cluster/],
+    ['workflows/x.ts', "import { Context } from '@temporalio/activity';", /@temporalio\/workflow only/],
+    ['workflows/x.ts', "import type { RotorActivities } from '../contract/activities';", null],
+    ['activities/x.ts', "import { startSandbox } from '../sandbox';", /product code never imports it/],
+    ['client/x.ts', "import { Doubles } from '../test/helpers/doubles';", /for tests only/],
+    ['activities/kubernetes/x.ts', "import { twoStagePlan } from '../../test/helpers/plans';", /for tests only/],
+    ['bench/x.ts', "import { Doubles } from '../test/helpers/doubles';", /for tests only/],
+    ['bench/x.ts', "import { timeSkippingEnv } from '../sandbox/time-skipping';", null],
+  ];
+  for (const [file, code, expected] of cases) {
+    it(`${file}: ${code}`, async () => {
+      const messages = await restricted(file, code);
+      if (expected)
+        assert.ok(
+          messages.some((m) => expected.test(m)),
+          `expected ${expected}, got ${JSON.stringify(messages)}`,
+        );
+      else assert.deepEqual(messages, []);
+    });
+  }
+});

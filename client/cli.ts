@@ -1,52 +1,32 @@
-// The rotor CLI: start, status, approve, abort, rollback, list, worker.
+// The rotor CLI on commander: start, status, approve, abort, rollback, list, versions, worker.
+// `rotor <command> --help` for each; unknown commands and flags are refused with a suggestion.
 import { userInfo } from 'node:os';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
 import { formatStatus, progressLine } from './format';
 import { loadPlanFile, PlanFileError } from './plan-file';
 import { RotorClient, RotorClientError } from './rotor-client';
 
-const USAGE = `rotor — rotate Kubernetes secrets without downtime
+/** Exit codes, the same for every command (and in `rotor --help`). */
+export const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4 } as const;
 
-usage:
-  rotor start -f plan.yaml [--watch]          start a rotation; prints its id (rotate-<namespace>-<secret>)
-  rotor status <id> [--json] [--watch]        phase, stage, canary, checks and recent events
-  rotor approve <id> [--comment "..."]        approve the stage that awaits approval
-  rotor abort <id> --reason "..."             stop the rotation; what was switched is rolled back
-  rotor rollback <id> [--reason "..."]        roll back now (DEPLOYING to WATCHING); waits until done
-  rotor list                                  rotations on the server
-  rotor versions <secret> -n <namespace>      every version of a secret, its age, and which workloads use it (KUBECONFIG)
-  rotor worker                                run a worker (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_BACKEND)
+const EXIT_HELP = `
+Exit codes:
+  0  done (or started, when not watching); with --watch: COMPLETED
+  1  an error talking to Temporal or the cluster (the message says what to do)
+  2  bad usage or an invalid plan (nothing was started)
+  3  with --watch or rollback: the rotation ended ROLLED_BACK
+  4  with --watch or rollback: the rotation ended FAILED
 
-environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),
-             TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name)`;
+Environment:
+  TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),
+  TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name), KUBECONFIG (versions, worker)`;
 
-interface Args {
-  positional: string[];
-  flags: Map<string, string | true>;
-}
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const VALUE_FLAGS = new Set(['-f', '--file', '--reason', '--comment', '--by', '--interval', '--events', '-n', '--namespace']);
-
-export function parseArgs(argv: string[]): Args {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('-')) {
-      const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-      if (VALUE_FLAGS.has(name)) {
-        const value = inline ?? argv[++i];
-        if (value === undefined) throw new RotorClientError(`${name} needs a value`);
-        flags.set(name, value);
-      } else flags.set(name, true);
-    } else positional.push(a);
-  }
-  return { positional, flags };
-}
-
-function operator(args: Args): string {
-  const by = args.flags.get('--by');
-  if (typeof by === 'string') return by;
+function operator(by: string | undefined): string {
+  if (by) return by;
   try {
     return process.env.ROTOR_OPERATOR ?? userInfo().username;
   } catch {
@@ -54,22 +34,23 @@ function operator(args: Args): string {
   }
 }
 
-function requireId(args: Args, command: string): string {
-  const id = args.positional[1];
-  if (!id) throw new RotorClientError(`rotor ${command} needs a rotation id, e.g. rotor ${command} rotate-staging-auth-api-secrets; \`rotor list\` shows them`);
-  return id;
-}
-
-const out = (text: string) => process.stdout.write(`${text}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Exit codes: 0 completed (or still running when not watching), 3 rolled back, 4 failed. */
 function exitCodeFor(s: RotationStatus): number {
-  return s.phase === 'ROLLED_BACK' ? 3 : s.phase === 'FAILED' ? 4 : 0;
+  return s.phase === 'ROLLED_BACK' ? EXIT.rolledBack : s.phase === 'FAILED' ? EXIT.failed : EXIT.ok;
 }
 
-async function watch(client: RotorClient, id: string, args: Args): Promise<number> {
-  const interval = Number(args.flags.get('--interval') ?? 2) * 1000;
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a number of seconds above 0, e.g. 2 or 0.5');
+  return n;
+}
+
+function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number, e.g. 8');
+  return n;
+}
+
+async function watch(client: RotorClient, id: string, intervalSeconds: number): Promise<number> {
   let seen = -1;
   let lastLine = '';
   for (;;) {
@@ -87,103 +68,182 @@ async function watch(client: RotorClient, id: string, args: Args): Promise<numbe
       for (const l of s.leftovers) out(`LEFT ${l}`);
       return exitCodeFor(s);
     }
-    await sleep(interval);
+    await sleep(intervalSeconds * 1000);
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  const command = args.positional[0];
-  if (!command || command === 'help' || args.flags.has('--help') || args.flags.has('-h')) {
-    out(USAGE);
-    return command ? 0 : 2;
-  }
-  if (command === 'worker') {
-    const { runWorker } = await import('../worker/index.js');
-    await runWorker();
-    return 0;
-  }
-  if (command === 'versions') {
-    const { versionsCommand } = await import('./versions.js');
-    try {
-      out(await versionsCommand(args.positional[1], args.flags.get('-n') ?? args.flags.get('--namespace')));
-      return 0;
-    } catch (err) {
-      process.stderr.write(`rotor: ${(err as Error).message}\n`);
-      return 1;
-    }
-  }
-  const known = ['start', 'status', 'approve', 'abort', 'rollback', 'list'];
-  if (!known.includes(command)) {
-    process.stderr.write(`rotor: unknown command "${command}"\n\n${USAGE}\n`);
-    return 2;
-  }
+/** Run `fn` with a connected client, closed afterwards. */
+async function withClient(fn: (client: RotorClient) => Promise<number>): Promise<number> {
+  const client = await RotorClient.connect();
   try {
-    // Validate a plan before connecting: a bad plan never reaches the server.
-    const loaded = command === 'start' ? loadStartPlan(args) : null;
-    const client = await RotorClient.connect();
-    try {
-      switch (command) {
-        case 'start': {
-          const id = await client.start(loaded!.document, loaded!.plan, operator(args));
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+const byOption = () => new Option('--by <name>', 'who is acting, recorded in the events (default: ROTOR_OPERATOR or your login name)');
+const intervalOption = () => new Option('--interval <seconds>', 'how often --watch polls').argParser(seconds).default(2);
+
+function program(result: { code: number }): Command {
+  const set = (code: number) => {
+    result.code = code;
+  };
+  const rotor = new Command('rotor')
+    .description('rotate Kubernetes secrets without downtime: versioned, staged, verified, reversible rotations on Temporal')
+    .showHelpAfterError('(add --help for usage)')
+    .showSuggestionAfterError(true)
+    .addHelpText('after', EXIT_HELP)
+    .exitOverride()
+    .configureOutput({ writeOut: (t) => process.stdout.write(t), writeErr: (t) => process.stderr.write(t.replace(/^error: /, 'rotor: ')) });
+
+  rotor
+    .command('start')
+    .description('validate a plan (every error at once, before anything is contacted) and start a rotation; prints its id, rotate-<first namespace>-<secret>')
+    .requiredOption('-f, --file <plan.yaml>', 'the plan file')
+    .option('--watch', 'follow the rotation until it ends; the exit code says how it ended')
+    .addOption(intervalOption())
+    .addOption(byOption())
+    .action(async (opts: { file: string; watch?: boolean; interval: number; by?: string }) => {
+      // Validated before connecting: a bad plan never reaches the server.
+      const loaded = loadPlanFile(opts.file);
+      set(
+        await withClient(async (client) => {
+          const id = await client.start(loaded.document, loaded.plan, operator(opts.by));
           out(`started ${id}`);
           const ui = process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233';
           out(`follow it: rotor status ${id} --watch   (Web UI: ${ui}/namespaces/${process.env.TEMPORAL_NAMESPACE ?? 'default'}/workflows/${id})`);
-          return args.flags.has('--watch') ? await watch(client, id, args) : 0;
-        }
-        case 'status': {
-          const id = requireId(args, 'status');
-          if (args.flags.has('--watch')) return await watch(client, id, args);
+          return opts.watch ? watch(client, id, opts.interval) : EXIT.ok;
+        }),
+      );
+    });
+
+  rotor
+    .command('status')
+    .description('phase, stage, canary, checks and recent events of a rotation')
+    .argument('<id>', 'the rotation id, e.g. rotate-staging-auth-api-secrets (`rotor list` shows them)')
+    .option('--json', 'the whole status as JSON')
+    .option('--watch', 'follow the rotation until it ends; the exit code says how it ended')
+    .addOption(intervalOption())
+    .addOption(new Option('--events <n>', 'how many recent events to show').argParser(count).default(8))
+    .action(async (id: string, opts: { json?: boolean; watch?: boolean; interval: number; events: number }) => {
+      set(
+        await withClient(async (client) => {
+          if (opts.watch) return watch(client, id, opts.interval);
           const s = await client.status(id);
-          out(args.flags.has('--json') ? JSON.stringify(s, null, 2) : formatStatus(s, { events: Number(args.flags.get('--events') ?? 8) }));
-          return 0;
-        }
-        case 'approve': {
-          const id = requireId(args, 'approve');
-          const comment = args.flags.get('--comment');
-          await client.approve(id, operator(args), typeof comment === 'string' ? comment : undefined);
+          out(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s, { events: opts.events }));
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  rotor
+    .command('approve')
+    .description('approve the stage that awaits approval')
+    .argument('<id>', 'the rotation id')
+    .option('--comment <text>', 'recorded with the approval')
+    .addOption(byOption())
+    .action(async (id: string, opts: { comment?: string; by?: string }) => {
+      set(
+        await withClient(async (client) => {
+          await client.approve(id, operator(opts.by), opts.comment);
           const s = await client.status(id);
           out(`approval sent to ${id} (phase ${s.phase}): ${s.events.at(-1)?.message ?? ''}`);
-          return 0;
-        }
-        case 'abort': {
-          const id = requireId(args, 'abort');
-          const reason = args.flags.get('--reason');
-          if (typeof reason !== 'string' || !reason.trim()) throw new RotorClientError('rotor abort needs --reason "why", recorded in the rotation\'s events');
-          await client.abort(id, reason, operator(args));
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  rotor
+    .command('abort')
+    .description('stop the rotation; what was switched is rolled back (during cleanup: the previous version is kept)')
+    .argument('<id>', 'the rotation id')
+    .requiredOption('--reason <text>', "why, recorded in the rotation's events")
+    .addOption(byOption())
+    .action(async (id: string, opts: { reason: string; by?: string }) => {
+      if (!opts.reason.trim()) throw new RotorClientError('rotor abort needs --reason "why", recorded in the rotation\'s events');
+      set(
+        await withClient(async (client) => {
+          await client.abort(id, opts.reason, operator(opts.by));
           out(`abort sent to ${id}; follow the rollback with: rotor status ${id} --watch`);
-          return 0;
-        }
-        case 'rollback': {
-          const id = requireId(args, 'rollback');
-          const reason = args.flags.get('--reason');
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  rotor
+    .command('rollback')
+    .description('roll back now (DEPLOYING to WATCHING) and wait until it is done; refused, with why, anywhere else')
+    .argument('<id>', 'the rotation id')
+    .option('--reason <text>', "why, recorded in the rotation's events")
+    .addOption(byOption())
+    .action(async (id: string, opts: { reason?: string; by?: string }) => {
+      set(
+        await withClient(async (client) => {
           out(`rolling back ${id} ...`);
-          const s = await client.rollback(id, typeof reason === 'string' ? reason : `requested from the CLI by ${operator(args)}`, operator(args));
+          const s = await client.rollback(id, opts.reason ?? `requested from the CLI by ${operator(opts.by)}`, operator(opts.by));
           out(formatStatus(s));
           return exitCodeFor(s);
-        }
-        case 'list': {
+        }),
+      );
+    });
+
+  rotor
+    .command('list')
+    .description('rotations on the server, newest first')
+    .action(async () => {
+      set(
+        await withClient(async (client) => {
           const rows = await client.list();
           if (rows.length === 0) out('no rotations yet; start one with rotor start -f plan.yaml');
           for (const r of rows) out(`${r.workflowId.padEnd(48)} ${r.secret.padEnd(28)} ${r.phase.padEnd(18)} ${r.status.padEnd(16)} ${r.startedAt}`);
-          return 0;
-        }
-      }
-    } finally {
-      await client.close();
-    }
+          return EXIT.ok;
+        }),
+      );
+    });
+
+  rotor
+    .command('versions')
+    .description('every version of a secret in a namespace, its age, and which workloads use it (from KUBECONFIG)')
+    .argument('<secret>', 'the base name, e.g. auth-api-secrets')
+    .requiredOption('-n, --namespace <namespace>', 'the namespace to look in')
+    .action(async (secret: string, opts: { namespace: string }) => {
+      const { versionsCommand } = await import('./versions.js');
+      out(await versionsCommand(secret, opts.namespace));
+    });
+
+  rotor
+    .command('worker')
+    .description('run a worker: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_TASK_QUEUE, ROTOR_BACKEND, ROTOR_VALUE_DIR (README, Commands)')
+    .action(async () => {
+      const { runWorker } = await import('../worker/index.js');
+      await runWorker();
+    });
+
+  // Every command's help ends with the exit codes and the environment, as the top-level help does.
+  for (const command of rotor.commands) command.addHelpText('after', EXIT_HELP);
+  return rotor;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const result = { code: EXIT.ok as number };
+  const rotor = program(result);
+  if (argv.length === 0) {
+    rotor.outputHelp({ error: true });
+    return EXIT.usage;
+  }
+  try {
+    await rotor.parseAsync(argv, { from: 'user' });
+    return result.code;
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are answers; anything else commander refuses is a usage error.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+    }
     if (err instanceof RotorClientError || err instanceof PlanFileError) {
       process.stderr.write(`rotor: ${err.message}\n`);
-      return err instanceof PlanFileError ? 2 : 1;
+      return err instanceof PlanFileError ? EXIT.usage : EXIT.error;
     }
     throw err;
   }
-  return 0;
-}
-
-function loadStartPlan(args: Args) {
-  const file = args.flags.get('-f') ?? args.flags.get('--file');
-  if (typeof file !== 'string') throw new RotorClientError('rotor start needs a plan: rotor start -f plan.yaml');
-  return loadPlanFile(file);
 }

@@ -10,9 +10,7 @@ function age(from: Date | null, now = new Date()): string {
   return `${Math.floor(s / 86_400)}d`;
 }
 
-export async function versionsCommand(secret: string | undefined, namespace: string | true | undefined): Promise<string> {
-  if (!secret || typeof namespace !== 'string')
-    throw new Error('usage: rotor versions <secret> -n <namespace>, e.g. rotor versions auth-api-secrets -n production');
+export async function versionsCommand(secret: string, namespace: string): Promise<string> {
   const cluster = KubernetesCluster.fromEnvironment();
   const versions = await cluster.listVersions(namespace, secret);
   if (versions.length === 0) return `no version of ${secret} in namespace ${namespace}`;

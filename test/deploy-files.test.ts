@@ -1,4 +1,4 @@
-// docker-compose.yml, the Dockerfile and the examples say what README promises (no Docker engine
+// docker-compose.yml, the Dockerfile and the examples are complete and consistent (no Docker engine
 // runs here, so the files are parsed and checked, not run).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -10,29 +10,19 @@ import { loadMemoryWorld } from '../activities/memory';
 import { repoRoot } from './helpers/tools';
 
 const read = (f: string) => readFileSync(join(repoRoot, f), 'utf8');
-const readme = read('README.md');
 
 describe('deployment files', () => {
   const compose = parse(read('docker-compose.yml')) as { services: Record<string, any>; volumes?: Record<string, unknown> };
 
-  it('compose parses and runs the services README names, with its images and ports', () => {
+  it('compose runs Temporal, its UI, its database and the worker, every image pinned to a version', () => {
     assert.deepEqual(Object.keys(compose.services).sort(), ['postgresql', 'rotor-worker', 'temporal', 'temporal-ui']);
-    const expect: Record<string, { image: string; port?: string }> = {
-      postgresql: { image: 'postgres:16-alpine' },
-      temporal: { image: 'temporalio/auto-setup:1.28.1', port: '7233:7233' },
-      'temporal-ui': { image: 'temporalio/ui:2.34.0', port: '8080:8080' },
-      'rotor-worker': { image: 'rotor:latest' },
-    };
-    for (const [name, want] of Object.entries(expect)) {
-      const svc = compose.services[name];
-      assert.equal(svc.image, want.image, `${name} image`);
-      assert.ok(readme.includes(want.image), `README names ${want.image}`);
-      if (want.port) {
-        assert.deepEqual(svc.ports, [want.port], `${name} ports`);
-        assert.ok(readme.includes(want.port.split(':')[0]), `README names port ${want.port}`);
-      }
+    for (const [name, svc] of Object.entries(compose.services)) {
+      // Our own image is built here; every other one names a release, so a compose up next year runs the same thing.
+      if (svc.build) continue;
+      assert.match(String(svc.image), /^[a-z0-9./-]+:\d+(\.\d+)*(-[a-z]+)?$/, `${name} pins its image (${svc.image})`);
     }
-    assert.ok(readme.includes('http://localhost:8080'));
+    assert.deepEqual(compose.services.temporal.ports, ['7233:7233']);
+    assert.deepEqual(compose.services['temporal-ui'].ports, ['8080:8080']);
   });
 
   it('compose wires the worker to Temporal, after Temporal, and builds it from the Dockerfile', () => {
@@ -70,11 +60,5 @@ describe('deployment files', () => {
       assert.equal(typeof world.metrics?.[stage.analysis!.query], 'number', `world has a value for ${stage.analysis!.query}`);
     }
     assert.equal(plan.stages.at(-1)!.approval, 'required');
-  });
-
-  it(".ci/run calls exactly README's test command", () => {
-    const command = /```sh\n(npm ci && npm test)\n```/.exec(readme)?.[1];
-    assert.equal(command, 'npm ci && npm test');
-    assert.match(read('.ci/run'), /^npm ci && npm test$/m);
   });
 });

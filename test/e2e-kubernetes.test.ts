@@ -247,8 +247,8 @@ describe('rotor on a real control plane', () => {
     assert.equal(lines.length, 3, 'the new version and the one the rolled-back rotation left; the old one is gone');
     assert.match(lines[2], /^auth-api-secrets-\d{14}\s+\d+s\s+-\s+\(none\)$/);
     const usage = await rotor(['versions', 'auth-api-secrets'], env);
-    assert.equal(usage.code, 1);
-    assert.match(usage.stderr, /usage: rotor versions <secret> -n <namespace>/);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /required option '-n, --namespace <namespace>' not specified/);
     assert.ok(!worker.output().includes('old-token-value'));
     assert.ok(!readFileSync(join(sandbox.plane.dir, 'logs', 'kube-apiserver.log'), 'utf8').includes('old-token-value'));
   });

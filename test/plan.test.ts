@@ -11,7 +11,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** The DESIGN.md example, parsed into plain objects. */
+/** The plan of README's "The plan" section, parsed into plain objects. */
 function basePlan(): Raw {
   return {
     secret: 'auth-api-secrets',
@@ -63,7 +63,7 @@ interface BadCase {
   count?: number;
 }
 
-const DESIGN_YAML = `
+const DOCUMENTED_YAML = `
 secret: auth-api-secrets          # base name; versions are <secret>-<YYYYMMDDHHMMSS> (UTC)
 value:
   generate: { keys: [api_token], length: 48 }
@@ -90,7 +90,7 @@ retention: 14d
 `;
 
 describe('valid plans', () => {
-  it('accepts the DESIGN.md example and resolves every field', () => {
+  it('accepts the documented plan and resolves every field', () => {
     const { plan, issues } = validatePlan(basePlan());
     assert.deepEqual(issues, []);
     assert.deepEqual(plan, {
@@ -144,8 +144,8 @@ describe('valid plans', () => {
     });
   });
 
-  it('accepts the DESIGN.md YAML text as parsed by the yaml package, equal to the object form', () => {
-    const fromYaml = parsePlan(parseYaml(DESIGN_YAML));
+  it('accepts the documented plan as YAML text, parsed by the yaml package, equal to the object form', () => {
+    const fromYaml = parsePlan(parseYaml(DOCUMENTED_YAML));
     assert.deepEqual(fromYaml, parsePlan(basePlan()));
   });
 
@@ -1034,11 +1034,6 @@ describe('bad plans: each issue has the exact path, what was found and what woul
       assert.equal(issues.length, bad.count ?? 1, `issues in all: ${JSON.stringify(issues, null, 1)}`);
     });
   }
-
-  it('has at least 35 distinct bad plans', () => {
-    assert.ok(BAD.length >= 35, `${BAD.length}`);
-    assert.equal(new Set(BAD.map((b) => b.title)).size, BAD.length);
-  });
 
   it('parsePlan throws PlanValidationError for every bad plan', () => {
     for (const bad of BAD.filter((b) => b.path !== '(plan)')) {

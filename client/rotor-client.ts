@@ -14,7 +14,7 @@ import {
 } from '../contract/api';
 import { formatDuration } from '../domain/duration';
 import { rotationWorkflowId, type Plan } from '../domain/plan';
-import type { RotationInput } from '../workflows/rotation';
+import type { RotationInput } from '../contract/api';
 
 export class RotorClientError extends Error {
   constructor(message: string) {

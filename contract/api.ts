@@ -101,3 +101,27 @@ export const SA_SECRET = defineSearchAttributeKey('RotorSecret', SearchAttribute
 export const SA_PHASE = defineSearchAttributeKey('RotorPhase', SearchAttributeType.KEYWORD);
 export const SA_STAGE = defineSearchAttributeKey('RotorStage', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [SA_SECRET, SA_PHASE, SA_STAGE];
+
+/** The workflow's input: `rotor start` sends the plan; a run that continues as new carries its state. */
+export interface RotationInput {
+  /** The plan as written (YAML parsed to JSON); validated again here. */
+  plan: unknown;
+  requestedBy?: string;
+  /** State carried across continue-as-new; absent on the first run. */
+  carry?: CarriedState;
+  /** History events a cleanup run may reach before it continues as new (default HISTORY_BUDGET). */
+  historyBudget?: number;
+}
+
+export interface CarriedState {
+  status: RotationStatus;
+  cleanupScans: number;
+  /** An abort received by an earlier run (absent from runs carried by releases before it was added). */
+  abort?: AbortRequest | null;
+}
+
+/** An abort or rollback an operator asked for. */
+export interface AbortRequest {
+  reason: string;
+  by: string;
+}

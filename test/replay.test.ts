@@ -27,7 +27,7 @@ describe('replay of recorded histories', () => {
 
 describe('replay catches a workflow change made without patched()', () => {
   // One new command (a timer) at the start of every rotation, as a careless edit would add it.
-  const anchor = 'record(`rotation of ${plan.secret} requested by';
+  const anchor = 'r.record(`rotation of ${r.plan.secret} requested by';
   const bundleWith = (replace: string) =>
     bundleWorkflowCode({
       workflowsPath: require.resolve('../workflows'),

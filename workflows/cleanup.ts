@@ -1,0 +1,101 @@
+// RETAINING and CLEANING_UP: keep the previous version for the retention time, then delete it in
+// each namespace (and the store) once a scan of every namespace finds nothing that still uses it;
+// otherwise report the holders and scan again. The only wait that can last indefinitely, so a run
+// continues as new when its history reaches the budget, carrying its state (and any abort).
+import { allHandlersFinished, condition, continueAsNew, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
+import type { Holder } from '../contract/activities';
+import type { RotationStatus } from '../contract/api';
+import { formatDuration } from '../domain/duration';
+import { acts, describeError, quick } from './options';
+import type { RotationInput } from '../contract/api';
+import type { Rotation } from './state';
+
+/** Events a run may reach before cleanup continues as new; the bound asked of a run is 300. */
+export const HISTORY_BUDGET = 200;
+/** Consecutive cleanup rounds that end in an error before the rotation reports FAILED with what is left. */
+const CLEANUP_ERROR_ROUNDS = 3;
+
+/** RETAINING: one timer, cut short only by an abort (which keeps the previous version). */
+export async function retain(r: Rotation): Promise<void> {
+  r.enter('RETAINING', null, `keeping ${r.status.previousVersion} for ${formatDuration(r.plan.retentionMs)}`);
+  r.waitUntil(r.plan.retentionMs);
+  await condition(() => r.aborted() !== null, r.plan.retentionMs);
+}
+
+export async function cleanUp(r: Rotation, cleanupScans: number): Promise<RotationStatus> {
+  const { plan, status, input } = r;
+  // Each namespace retires the version it used before (usually the same name everywhere).
+  const pending = new Map<string, string[]>();
+  for (const { namespace } of plan.stages) {
+    const version = status.previousVersions[namespace];
+    if (version && !status.cleaned.includes(namespace)) pending.set(version, [...(pending.get(version) ?? []), namespace]);
+  }
+  const retired = () => [...new Set(plan.stages.map((s) => status.previousVersions[s.namespace]).filter((v): v is string => !!v))].join(', ');
+  let failedRounds = 0;
+  for (let scans = cleanupScans; ; scans++) {
+    if (r.aborted()) break;
+    r.enter('CLEANING_UP', null, `scanning every namespace for workloads that still use ${[...pending.keys()].join(', ')}`);
+    const holders: Holder[] = [];
+    try {
+      for (const [version, namespaces] of pending) {
+        let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version}` }, [
+          { secretName: version, namespaces },
+        ]);
+        if (found.length === 0) {
+          const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${version} (guarded)` }, [
+            { secret: plan.secret, version, namespaces, store: plan.store },
+          ]);
+          if (deletion.deleted) {
+            status.cleaned.push(...deletion.namespaces);
+            pending.delete(version);
+            r.record(`deleted ${version} from ${deletion.namespaces.join(', ')}`);
+            continue;
+          }
+          found = deletion.holders;
+        }
+        holders.push(...found);
+      }
+      failedRounds = 0;
+    } catch (err) {
+      // An error that outlasts its retries is reported, retried at the next round, and after a few
+      // rounds ends the rotation in FAILED with what was left, never as a bare workflow failure.
+      if (isCancellation(err) || !patched('cleanup-errors-reported')) throw err;
+      failedRounds += 1;
+      const left = [...pending].map(
+        ([version, namespaces]) =>
+          `${version} is still in ${namespaces.join(', ')}; delete it by hand once nothing refers to it (\`rotor versions ${plan.secret} -n <namespace>\` shows who does)`,
+      );
+      if (failedRounds >= CLEANUP_ERROR_ROUNDS) {
+        status.leftovers.push(...left);
+        return r.fail(`cleanup failed ${failedRounds} rounds in a row (${describeError(err)}); ${status.newVersion} is current everywhere`);
+      }
+      r.record(`cleanup round failed (${describeError(err)}); trying again in ${formatDuration(plan.cleanupRecheckMs)}`);
+    }
+    if (pending.size === 0) {
+      status.holders = [];
+      status.outcome = `completed: ${status.newVersion} is current; ${retired()} deleted from ${status.cleaned.join(', ')}`;
+      r.enter('COMPLETED', null, `${status.newVersion} is current; ${retired()} deleted`);
+      return status;
+    }
+    if (failedRounds === 0) {
+      status.holders = holders;
+      r.record(
+        `${[...pending.keys()].join(', ')} still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
+      );
+    }
+    r.waitUntil(plan.cleanupRecheckMs);
+    await condition(() => r.aborted() !== null, plan.cleanupRecheckMs);
+    if (r.aborted()) break;
+    if (workflowInfo().historyLength >= (input.historyBudget ?? HISTORY_BUDGET) || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      if (r.aborted()) break;
+      r.record(`continuing as new after ${workflowInfo().historyLength} history events`);
+      // The abort travels with the state, so an abort that raced the hand-over is honoured by the next run.
+      await continueAsNew<(input: RotationInput) => Promise<RotationStatus>>({ ...input, carry: { status, cleanupScans: scans + 1, abort: r.aborted() } });
+    }
+  }
+  const kept = [...pending.keys()].join(', ');
+  status.outcome = `completed: ${status.newVersion} is current; ${kept} kept (cleanup stopped by abort: ${r.aborted()?.reason})`;
+  r.enter('COMPLETED', null, `cleanup stopped by abort; ${kept} kept`);
+  return status;
+}

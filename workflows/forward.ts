@@ -1,0 +1,169 @@
+// The forward path, stage by stage: approval, deploy (rolling or canary steps), verify, soak; then
+// watch. A failed check, a rollout that never becomes ready or a missing approval throws
+// RollbackRequired; an abort cancels the scope this runs in.
+import { ActivityCancellationType, CancellationScope, condition, patched, sleep } from '@temporalio/workflow';
+import type { CheckKind, WorkloadUse } from '../contract/activities';
+import { formatDuration } from '../domain/duration';
+import type { Stage } from '../domain/plan';
+import { acts, quick } from './options';
+import type { Rotation, Undo } from './state';
+
+/** Thrown inside the forward path when a check or rollout says the new version must go. */
+export class RollbackRequired extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'RollbackRequired';
+  }
+}
+
+/** For each stage: approval, deploy, verify, soak; then watch the last one. */
+export async function rollOut(r: Rotation): Promise<void> {
+  const { plan } = r;
+  for (const [index, stage] of plan.stages.entries()) {
+    if (stage.approval === 'required') await awaitApproval(r, stage);
+    await deploy(r, stage, r.discovered[index].workloads);
+    if (index < plan.stages.length - 1 && stage.soakMs > 0) {
+      r.enter('SOAKING', stage.name, `soaking ${stage.name} for ${formatDuration(stage.soakMs)}`);
+      await monitor(r, stage, 'soak', stage.soakMs);
+    }
+  }
+  const last = plan.stages[plan.stages.length - 1];
+  if (last.watchMs > 0) {
+    r.enter('WATCHING', last.name, `watching ${last.name} for ${formatDuration(last.watchMs)}`);
+    await monitor(r, last, 'watch', last.watchMs);
+  }
+}
+
+async function awaitApproval(r: Rotation, stage: Stage): Promise<void> {
+  r.approvalFor = stage.name;
+  r.approvalGiven = false;
+  r.enter(
+    'AWAITING_APPROVAL',
+    stage.name,
+    `waiting for \`rotor approve ${r.info.workflowId}\` before ${stage.name} (up to ${formatDuration(stage.approvalTimeoutMs)})`,
+  );
+  r.waitUntil(stage.approvalTimeoutMs);
+  const approved = await condition(() => r.approvalGiven, stage.approvalTimeoutMs);
+  r.approvalFor = null;
+  if (!approved) {
+    // Documented choice: an approval that never comes rolls back, rather than leaving staging on a
+    // version production never got, for an unbounded time.
+    throw new RollbackRequired(`no approval for ${stage.name} within ${formatDuration(stage.approvalTimeoutMs)}`);
+  }
+}
+
+/** Deploy and verify one stage: rolling (or in-place) at once, or canary step by step. */
+async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Promise<void> {
+  const { status } = r;
+  // Registered before the first switch, so a switch that fails half-way is reverted too.
+  const undo: Undo = { stage, workloads, records: [] };
+  r.undos.push(undo);
+  if (stage.strategy.type === 'canary') {
+    for (const [i, step] of stage.strategy.steps.entries()) {
+      status.canaryPercent = step;
+      r.enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`, step);
+      await switchStage(r, undo, step, i === 0 ? 0 : stage.strategy.steps[i - 1]);
+      await waitForRollout(r, stage, workloads);
+      r.enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
+      await monitor(r, stage, 'canary', stage.strategy.pauseMs);
+    }
+    // Blue runs the new version at full size now; the green copies go. (Patched: histories recorded
+    // before this step replay without it.)
+    if (patched('complete-canary')) {
+      await CancellationScope.nonCancellable(() =>
+        acts.completeCanary.executeWithOptions({ ...quick, summary: `remove canary copies in ${stage.namespace}` }, [
+          { namespace: stage.namespace, records: undo.records, version: status.newVersion ?? undefined },
+        ]),
+      );
+      r.record(`canary complete in ${stage.namespace}: every replica on ${status.newVersion}`);
+    }
+    status.canaryPercent = null;
+    return;
+  }
+  r.enter('DEPLOYING', stage.name, `switching ${workloads.length} workload(s) in ${stage.namespace} (${stage.strategy.type})`);
+  await switchStage(r, undo);
+  await waitForRollout(r, stage, workloads);
+  if (stage.analysis) {
+    r.enter('VERIFYING', stage.name, `verifying for ${formatDuration(stage.analysis.verifyMs)}`);
+    await monitor(r, stage, 'verify', stage.analysis.verifyMs);
+  }
+}
+
+/** Switching changes the world, so it is never cancelled half-way: an abort waits for it, then reverts it. */
+async function switchStage(r: Rotation, undo: Undo, weightPercent?: number, previousWeightPercent?: number): Promise<void> {
+  const { status } = r;
+  const { stage } = undo;
+  const records = await CancellationScope.nonCancellable(() =>
+    acts.switchWorkloads.executeWithOptions(
+      {
+        ...quick,
+        summary:
+          weightPercent === undefined
+            ? `switch ${undo.workloads.length} workload(s) in ${stage.namespace} to ${status.newVersion}`
+            : `canary ${weightPercent}% in ${stage.namespace} on ${status.newVersion}`,
+      },
+      [
+        {
+          stage: stage.name,
+          namespace: stage.namespace,
+          workloads: undo.workloads,
+          from: status.previousVersions[stage.namespace]!,
+          to: status.newVersion!,
+          strategy: stage.strategy.type,
+          weightPercent,
+          previousWeightPercent,
+          rotationId: r.rotationId,
+        },
+      ],
+    ),
+  );
+  undo.records = records;
+  status.switched = [...status.switched.filter((x) => x.namespace !== stage.namespace), ...records];
+  const fields = records.reduce((n, x) => n + x.fields.length, 0);
+  r.record(
+    weightPercent === undefined
+      ? `switched ${records.length} workload(s), ${fields} reference(s), in ${stage.namespace} to ${status.newVersion}`
+      : `canary at ${weightPercent}% in ${stage.namespace}`,
+  );
+}
+
+async function waitForRollout(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Promise<void> {
+  const result = await acts.waitForRollout.executeWithOptions(
+    {
+      ...quick,
+      startToCloseTimeout: stage.rolloutTimeoutMs + 60_000,
+      heartbeatTimeout: '30s',
+      retry: { ...quick.retry, maximumAttempts: 3 },
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      summary: `wait for rollout of ${workloads.length} workload(s) in ${stage.namespace}`,
+    },
+    [{ stage: stage.name, namespace: stage.namespace, workloads, timeoutMs: stage.rolloutTimeoutMs, version: r.status.newVersion ?? undefined }],
+  );
+  if (!result.ready) throw new RollbackRequired(`rollout in ${stage.namespace} did not become ready: ${result.message}`);
+  r.record(`rollout ready in ${stage.namespace}: ${result.message}`);
+}
+
+/** Measure for `durationMs` at the stage's interval: one heartbeating activity, whatever the duration. */
+async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: number): Promise<void> {
+  if (durationMs <= 0) return;
+  r.waitUntil(durationMs);
+  if (!stage.analysis) {
+    // No metrics configured: the time still passes (a soak is a soak), only rollout health is checked.
+    await sleep(durationMs);
+    return;
+  }
+  const result = await acts.monitorAnalysis.executeWithOptions(
+    {
+      ...quick,
+      startToCloseTimeout: durationMs + 10 * 60_000,
+      heartbeatTimeout: '1m',
+      retry: { ...quick.retry, maximumAttempts: 5 },
+      // An abort waits for the measuring to stop, so no analysis outlives the phase it judged.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      summary: `${check} ${stage.name}: ${stage.analysis.provider} every ${formatDuration(stage.analysis.intervalMs)} for ${formatDuration(durationMs)}`,
+    },
+    [{ stage: stage.name, check, analysis: stage.analysis, durationMs }],
+  );
+  r.addCheck(result);
+  if (result.verdict !== 'passed') throw new RollbackRequired(`${check} check in ${stage.name} ${result.verdict}: ${result.reason}`);
+}

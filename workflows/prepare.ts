@@ -1,0 +1,111 @@
+// Before anything is switched: claim the secret in the plan's namespaces, find what uses it
+// (PLANNING), create the new version (CREATING). Nothing here changes a workload.
+import { CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
+import type { ClaimInput, ClaimResult } from '../contract/activities';
+import { versionName } from '../domain/naming';
+import { acts, describeError, quick } from './options';
+import type { Rotation } from './state';
+
+/** Attempts at a fresh version name when another rotation took the same second. */
+const NAME_ATTEMPTS = 5;
+
+/** One rotation of a Secret per namespace; the holder is the workflow id, so the claim outlives continue-as-new. */
+function claimOf(r: Rotation): ClaimInput {
+  const { plan, info } = r;
+  return { secret: plan.secret, namespaces: [...new Set(plan.stages.map((s) => s.namespace))], holder: `${info.namespace}/${info.workflowId}` };
+}
+
+/** Claim every namespace of the plan, or end FAILED naming the rotation that holds one. */
+export async function claim(r: Rotation): Promise<void> {
+  const { plan } = r;
+  const input = claimOf(r);
+  let refused: ClaimResult['refused'];
+  try {
+    ({ refused } = await acts.claimRotation.executeWithOptions(
+      { ...quick, summary: `claim the rotation of ${plan.secret} in ${input.namespaces.join(', ')}` },
+      [input],
+    ));
+  } catch (err) {
+    await release(r); // whatever the failed attempt claimed
+    r.fail(`could not claim the rotation of ${plan.secret} (nothing was changed): ${describeError(err)}`);
+  }
+  if (refused.length) {
+    const who = refused.map((x) => `${x.namespace} (${x.holder.slice(x.holder.indexOf('/') + 1)}${x.since ? `, since ${x.since}` : ''})`).join(', ');
+    r.fail(
+      `another rotation of ${plan.secret} is in progress in ${who}; nothing was changed — wait for it to end or stop it with \`rotor abort <id> --reason ...\`, then start again`,
+    );
+  }
+  r.record(`claimed the rotation of ${plan.secret} in ${input.namespaces.join(', ')}`);
+}
+
+/** Give the claim up; harmless if it fails: the next rotation takes over a claim whose workflow no longer runs. */
+export async function release(r: Rotation): Promise<void> {
+  try {
+    await CancellationScope.nonCancellable(() =>
+      acts.releaseRotation.executeWithOptions({ ...quick, summary: `release the rotation of ${r.plan.secret}` }, [claimOf(r)]),
+    );
+  } catch (err) {
+    r.record(`could not release the claim on ${r.plan.secret} (${describeError(err)}); the next rotation takes it over`);
+  }
+}
+
+/** PLANNING: resolve the current version and every workload that uses it; nothing changes yet. */
+export async function discover(r: Rotation): Promise<void> {
+  const { plan, status } = r;
+  try {
+    r.discovered = await acts.discover.executeWithOptions({ ...quick, summary: `discover workloads using ${plan.secret}` }, [
+      { secret: plan.secret, stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads })) },
+    ]);
+  } catch (err) {
+    r.fail(`could not discover workloads (nothing was changed): ${describeError(err)}`);
+  }
+  const problems: string[] = [];
+  plan.stages.forEach((stage, i) => {
+    const found = r.discovered[i];
+    status.previousVersions[stage.namespace] = found.previousVersion;
+    if (!found.previousVersion) problems.push(`no version of ${plan.secret} is in use in namespace ${stage.namespace}`);
+    else if (found.workloads.length === 0) problems.push(`no workload in ${stage.namespace} uses ${found.previousVersion}`);
+    if (found.missing.length) problems.push(`listed workload(s) ${found.missing.join(', ')} in ${stage.namespace} do not use ${found.previousVersion}`);
+    r.record(
+      `${stage.namespace}: ${found.workloads.length} workload(s) use ${found.previousVersion ?? 'nothing'}: ${found.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`,
+    );
+  });
+  status.previousVersion = r.discovered[0]?.previousVersion ?? null;
+  if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
+}
+
+/** CREATING: the value is generated or read inside the activity; only its name passes through here. */
+export async function create(r: Rotation): Promise<void> {
+  const { plan, status } = r;
+  r.enter('CREATING', null, `creating the new version of ${plan.secret}`);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const candidate = versionName(plan.secret, new Date());
+      const created = await CancellationScope.nonCancellable(() =>
+        acts.createVersion.executeWithOptions({ ...quick, summary: `create ${candidate} in ${plan.stages.map((s) => s.namespace).join(', ')}` }, [
+          {
+            secret: plan.secret,
+            version: candidate,
+            rotationId: r.rotationId,
+            value: plan.value,
+            store: plan.store,
+            namespaces: plan.stages.map((s) => s.namespace),
+          },
+        ]),
+      );
+      if (created.outcome !== 'conflict') {
+        status.newVersion = candidate;
+        r.record(
+          `${created.outcome === 'created' ? 'created' : 'found already created'} ${candidate} (keys: ${created.keys.join(', ')}) in ${created.namespaces.join(', ')}`,
+        );
+        return;
+      }
+      r.record(`${candidate} already belongs to ${created.owner}; taking the next second`);
+      if (attempt >= NAME_ATTEMPTS) throw new Error(`no free version name after ${NAME_ATTEMPTS} attempts`);
+      await sleep(1_000);
+    }
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    r.fail(`could not create the new version (no workload was switched): ${describeError(err)}`);
+  }
+}

@@ -1,0 +1,221 @@
+// One rotation's state inside the workflow: the validated plan, the status the query returns (and its
+// bookkeeping: events, phases, progress, search attributes, the Web UI's current details), what an
+// operator asked for (approve, abort, rollback) and the undo of every switch.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  patched,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { CheckResult, DiscoveredStage, SwitchRecord, WorkloadUse } from '../contract/activities';
+import {
+  ROLLBACK_PHASES,
+  SA_PHASE,
+  SA_SECRET,
+  SA_STAGE,
+  TERMINAL_PHASES,
+  abortSignal,
+  approveSignal,
+  rollbackUpdate,
+  statusQuery,
+  type Phase,
+  type AbortRequest,
+  type CarriedState,
+  type RotationInput,
+  type RotationStatus,
+} from '../contract/api';
+import { validatePlan, type Plan, type PlanIssue, type Stage } from '../domain/plan';
+import { plannedSteps, stepKey } from '../domain/progress';
+import { carriedStatus } from './carry';
+
+/** Status keeps this many recent events; older ones are counted, not kept, so the state stays small. */
+const EVENTS_KEPT = 60;
+const CHECKS_KEPT = 40;
+
+export type { AbortRequest, CarriedState, RotationInput };
+
+/** An undo registered before the switch it undoes, so a switch that fails half-way is still reverted. */
+export interface Undo {
+  stage: Stage;
+  workloads: WorkloadUse[];
+  records: SwitchRecord[];
+}
+
+export class Rotation {
+  readonly info = workflowInfo();
+  readonly plan: Plan;
+  readonly issues: PlanIssue[];
+  readonly status: RotationStatus;
+  /** `<workflow id>/<first run id>`: who created a version, written on it. */
+  readonly rotationId: string;
+  /** The forward path (DEPLOYING to WATCHING); an abort or the rollback update cancels it. */
+  readonly forward = new CancellationScope();
+  readonly undos: Undo[] = [];
+  discovered: DiscoveredStage[] = [];
+  abortRequest: AbortRequest | null;
+  approvalFor: string | null = null;
+  approvalGiven = false;
+  private readonly steps: string[];
+
+  constructor(readonly input: RotationInput) {
+    const started = new Date().toISOString();
+    // Limits added later must not fail a rotation that started before them (its history would not replay).
+    const { plan, issues } = validatePlan(input.plan, { limits: patched('plan-limits') });
+    this.plan = plan;
+    this.issues = issues;
+    this.steps = plannedSteps(plan);
+    const fresh: RotationStatus = {
+      workflowId: this.info.workflowId,
+      secret: plan.secret,
+      phase: 'PLANNING',
+      stage: null,
+      stages: plan.stages.map((s) => s.name),
+      newVersion: null,
+      previousVersion: null,
+      previousVersions: {},
+      canaryPercent: null,
+      progress: { step: 1, total: this.steps.length, key: 'PLANNING' },
+      checks: [],
+      switched: [],
+      approvals: [],
+      holders: [],
+      cleaned: [],
+      waitingUntil: null,
+      outcome: null,
+      leftovers: [],
+      planIssues: issues,
+      events: [],
+      eventCount: 0,
+      startedAt: started,
+      updatedAt: started,
+    };
+    // A run carried by an older release may lack fields added since: every field gets its default.
+    this.status = input.carry ? carriedStatus(input.carry.status, fresh) : fresh;
+    this.abortRequest = input.carry?.abort ?? null;
+    this.rotationId = `${this.info.workflowId}/${this.info.firstExecutionRunId}`;
+    this.handleOperators();
+    upsertSearchAttributes([
+      { key: SA_SECRET, value: plan.secret || '-' },
+      { key: SA_PHASE, value: this.status.phase },
+      { key: SA_STAGE, value: this.status.stage ?? '-' },
+    ]);
+  }
+
+  /** The abort or rollback the operator asked for, if any (a call, so checks after an await see it fresh). */
+  aborted(): AbortRequest | null {
+    return this.abortRequest;
+  }
+
+  record(message: string): void {
+    const { status } = this;
+    const now = new Date().toISOString();
+    status.events.push({ at: now, phase: status.phase, stage: status.stage, message });
+    status.eventCount += 1;
+    if (status.events.length > EVENTS_KEPT) status.events.splice(0, status.events.length - EVENTS_KEPT);
+    status.updatedAt = now;
+  }
+
+  /** The Web UI's current details: the phase, versions, canary and the last event. */
+  details(): void {
+    const { status } = this;
+    const lines = [
+      `**${status.secret}** — ${status.phase}${status.stage ? ` (stage ${status.stage})` : ''}`,
+      `new: ${status.newVersion ?? '-'} · previous: ${status.previousVersion ?? '-'}`,
+    ];
+    if (status.canaryPercent !== null) lines.push(`canary: ${status.canaryPercent}%`);
+    if (status.waitingUntil) lines.push(`waiting until ${status.waitingUntil}`);
+    const last = status.events[status.events.length - 1];
+    if (last) lines.push(`last: ${last.message}`);
+    setCurrentDetails(lines.join('\n'));
+  }
+
+  enter(phase: Phase, stage: string | null, message: string, canaryPercent: number | null = null): void {
+    const { status } = this;
+    const stageChanged = stage !== status.stage;
+    status.phase = phase;
+    status.stage = stage;
+    const key = stepKey(phase, stage, canaryPercent);
+    const at = this.steps.indexOf(key);
+    // Off the happy path (rolling back, failed) the step stays where it was.
+    if (at >= 0) status.progress = { step: at + 1, total: this.steps.length, key };
+    status.waitingUntil = null;
+    this.record(message);
+    const pairs = [{ key: SA_PHASE, value: phase }];
+    upsertSearchAttributes(stageChanged ? [...pairs, { key: SA_STAGE, value: stage ?? '-' }] : pairs);
+    this.details();
+  }
+
+  waitUntil(ms: number): void {
+    this.status.waitingUntil = new Date(Date.now() + ms).toISOString();
+    this.details();
+  }
+
+  addCheck(check: CheckResult): void {
+    const { status } = this;
+    status.checks.push(check);
+    if (status.checks.length > CHECKS_KEPT) status.checks.splice(0, status.checks.length - CHECKS_KEPT);
+    this.record(`${check.check} check in ${check.stage}: ${check.verdict} — ${check.reason}`);
+  }
+
+  /** End in FAILED, saying why and what was left where. */
+  fail(reason: string): never {
+    const { status } = this;
+    status.outcome = `failed: ${reason}`;
+    this.enter('FAILED', status.stage, `${reason}${status.leftovers.length ? ` — left: ${status.leftovers.join('; ')}` : ''}`);
+    throw ApplicationFailure.nonRetryable(`rotation of ${this.plan.secret} FAILED: ${reason}`, 'RotationFailed', status);
+  }
+
+  /** The status query, and the operator's approve and abort signals and rollback update. */
+  private handleOperators(): void {
+    const { status } = this;
+    setHandler(statusQuery, () => status);
+
+    setHandler(approveSignal, ({ by, comment }) => {
+      if (status.phase !== 'AWAITING_APPROVAL' || !this.approvalFor) {
+        this.record(`approval by ${by} ignored: nothing awaits approval in phase ${status.phase}`);
+        return;
+      }
+      this.approvalGiven = true;
+      status.approvals.push({ stage: this.approvalFor, by, comment: comment ?? '', at: new Date().toISOString() });
+      this.record(`approved by ${by} for ${this.approvalFor}${comment ? `: ${comment}` : ''}`);
+    });
+
+    setHandler(abortSignal, ({ reason, by }) => {
+      if (TERMINAL_PHASES.includes(status.phase) || status.phase === 'ROLLING_BACK' || this.abortRequest) {
+        this.record(`abort by ${by ?? 'operator'} ignored in phase ${status.phase}: ${reason}`);
+        return;
+      }
+      this.abortRequest = { reason, by: by ?? 'operator' };
+      this.record(`abort requested by ${this.abortRequest.by}: ${reason}`);
+      this.forward.cancel();
+    });
+
+    setHandler(
+      rollbackUpdate,
+      async ({ reason, by }) => {
+        this.abortRequest = { reason: `rollback requested: ${reason}`, by: by ?? 'operator' };
+        this.record(`rollback requested by ${this.abortRequest.by}: ${reason}`);
+        this.forward.cancel();
+        await condition(() => status.phase === 'ROLLED_BACK' || status.phase === 'FAILED');
+        return status;
+      },
+      {
+        validator: ({ reason }) => {
+          if (typeof reason !== 'string' || reason.trim() === '') throw new Error('rollback needs a reason: rotor rollback <id> --reason "..."');
+          if (!ROLLBACK_PHASES.includes(status.phase) || this.abortRequest) {
+            const why = this.abortRequest
+              ? 'a rollback or abort is already under way'
+              : TERMINAL_PHASES.includes(status.phase) || status.phase === 'RETAINING' || status.phase === 'CLEANING_UP'
+                ? 'the new version is already committed; start a new rotation to move on'
+                : 'nothing has been switched yet; use `rotor abort` to stop the rotation';
+            throw new Error(`rollback is possible from DEPLOYING to WATCHING, not in ${status.phase}: ${why}`);
+          }
+        },
+      },
+    );
+  }
+}

@@ -6,6 +6,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tools.json ./
 COPY domain domain
 COPY contract contract
+COPY temporal temporal
 COPY workflows workflows
 COPY activities activities
 COPY worker worker

@@ -79,7 +79,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['activities/**/*.ts', 'worker/**/*.ts', 'client/**/*.ts'],
+    files: ['activities/**/*.ts', 'temporal/**/*.ts', 'worker/**/*.ts', 'client/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [sandbox, testHelpers, rotor(['bench'], 'product code never imports benchmarks')] }] },
   },
   {

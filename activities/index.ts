@@ -4,7 +4,8 @@ import { Context } from '@temporalio/activity';
 import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLimits, type Measurement } from '../domain/analysis';
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
-import type { RotorDeps } from './ports';
+import type { MetricProvider, RotorDeps, SecretStorePort } from './ports';
+import type { MetricsProvider, StoreKind } from '../domain/plan';
 import type { CheckResult, ClaimResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput, SwitchRecord } from '../contract/activities';
 
 export type { RotorActivities } from '../contract/activities';
@@ -49,9 +50,35 @@ async function askTemporal(holder: string): Promise<boolean> {
 }
 
 export function createActivities(deps: RotorDeps): RotorActivities {
-  const { cluster, store, metrics } = deps;
+  const { cluster } = deps;
   const log = deps.log ?? (() => undefined);
   const running = deps.rotationRunning ?? askTemporal;
+
+  /** The store a plan names; one this worker lacks is the plan's or the worker's mistake, not a retry's. */
+  function storeFor(kind: StoreKind): SecretStorePort {
+    const store = deps.stores[kind];
+    if (!store) {
+      const has = Object.keys(deps.stores).join(', ') || 'none';
+      throw new RotorError(
+        'RotorInputError',
+        `the plan's store is ${kind}, but this worker has no ${kind} store (it has: ${has}); run a worker configured for ${kind}`,
+      );
+    }
+    return store;
+  }
+
+  /** The provider a stage's analysis names; one this worker lacks makes every measurement an error, never a pass. */
+  function providerFor(name: MetricsProvider): MetricProvider {
+    const provider = deps.metrics[name];
+    if (!provider) {
+      const has = Object.keys(deps.metrics).join(', ') || 'none';
+      throw new RotorError(
+        'ProviderError',
+        `no ${name} provider is configured on this worker (it has: ${has}); plans without analysis are checked by rollout health only`,
+      );
+    }
+    return provider;
+  }
 
   async function guarded<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     try {
@@ -117,12 +144,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
 
     createVersion: (input: CreateVersionInput) =>
       guarded(`create ${input.version}`, async () => {
-        if (input.store !== store.kind) {
-          throw new RotorError(
-            'RotorInputError',
-            `the plan's store is ${input.store}, but this worker writes to ${store.kind}; run a worker configured for ${input.store}`,
-          );
-        }
+        const store = storeFor(input.store);
         // Idempotent by version: a retry reuses the value already written, never generates another.
         let data = null;
         for (const namespace of input.namespaces) {
@@ -203,7 +225,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           await pace(due - Date.now(), progress);
           let measurement: Measurement;
           try {
-            const value = await metrics.measure(analysis.provider, analysis.query);
+            const value = await providerFor(analysis.provider).measure(analysis.query);
             measurement = { at: new Date().toISOString(), value, phase: classify(value, analysis.threshold) };
             if (value === null) measurement.message = 'the query returned no data';
           } catch (err) {
@@ -234,7 +256,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           if (!outcome.deleted && outcome.holders.length) return { deleted: false as const, holders: outcome.holders };
           deletedFrom.push(namespace);
         }
-        await store.deleteVersion({ secret: input.secret, version: input.version });
+        await storeFor(input.store).deleteVersion({ secret: input.secret, version: input.version });
         log('previous version deleted', { version: input.version, namespaces: deletedFrom });
         return { deleted: true as const, namespaces: deletedFrom };
       }),
@@ -242,13 +264,13 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     finalizeVersion: (input) =>
       guarded(`mark ${input.version} ${input.outcome}`, async () => {
         if (input.outcome === 'committed') {
-          await store.promoteVersion({ secret: input.secret, version: input.version, previousVersion: input.previousVersion });
+          await storeFor(input.store).promoteVersion({ secret: input.secret, version: input.version, previousVersion: input.previousVersion });
           // Nothing is left to undo: the records of what rotor switched come off the workloads.
           const byNamespace = new Map<string, SwitchRecord[]>();
           for (const r of input.switched ?? []) byNamespace.set(r.namespace, [...(byNamespace.get(r.namespace) ?? []), r]);
           for (const [namespace, records] of byNamespace) await cluster.releaseWorkloads(namespace, records, input.version);
         } else {
-          await store.markFailed({ secret: input.secret, version: input.version });
+          await storeFor(input.store).markFailed({ secret: input.secret, version: input.version });
         }
       }),
   };

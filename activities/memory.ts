@@ -12,6 +12,8 @@ import {
   ANNOTATION_PREVIOUS_WEIGHT,
   ANNOTATION_ROTATION,
   ANNOTATION_WEIGHT,
+  LABEL_SECRET,
+  LABEL_VERSION,
   blueReplicasAt,
   canaryShare,
   greenName,
@@ -25,7 +27,7 @@ import {
   replicasOnRevert,
   type OwnershipRecord,
 } from './kubernetes/ownership';
-import type { ClusterPort, MetricsPort, RolloutState, RotationClaim, StoredVersion, VersionSpec } from './ports';
+import type { ClusterPort, MetricProvider, MetricProviders, RolloutState, RotationClaim, StoredVersion, VersionSpec } from './ports';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export interface MemorySecret {
@@ -62,8 +64,6 @@ export interface MemoryWorld {
   /** Query -> a constant value, a sequence (the last repeats), or null for "no data". */
   metrics?: Record<string, number | null | (number | null)[]>;
 }
-
-export const ROTATION_ANNOTATION = ANNOTATION_ROTATION;
 
 export function loadMemoryWorld(path: string): MemoryWorld {
   const world = JSON.parse(readFileSync(path, 'utf8')) as MemoryWorld;
@@ -153,13 +153,13 @@ export class MemoryCluster implements ClusterPort {
 
   async readVersion(namespace: string, name: string): Promise<StoredVersion | null> {
     const s = this.secret(namespace, name);
-    return s ? { data: { ...s.data }, rotationId: s.annotations?.[ROTATION_ANNOTATION] ?? null } : null;
+    return s ? { data: { ...s.data }, rotationId: s.annotations?.[ANNOTATION_ROTATION] ?? null } : null;
   }
 
   async createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
     const existing = this.secret(spec.namespace, spec.name);
     if (existing) {
-      const owner = existing.annotations?.[ROTATION_ANNOTATION];
+      const owner = existing.annotations?.[ANNOTATION_ROTATION];
       if (owner !== spec.rotationId) throw new RotorError('VersionConflict', `${spec.name} already exists in ${spec.namespace}`, owner ?? 'unknown', 409);
       const same = JSON.stringify(Object.entries(existing.data).sort()) === JSON.stringify(Object.entries(spec.data).sort());
       if (!same) throw new RotorError('VersionContentMismatch', `${spec.name} in ${spec.namespace} exists with different content`, spec.name, 409);
@@ -169,8 +169,8 @@ export class MemoryCluster implements ClusterPort {
       namespace: spec.namespace,
       name: spec.name,
       immutable: true,
-      labels: { 'rotor.dev/secret': spec.base, 'rotor.dev/version': spec.name.slice(spec.base.length + 1) },
-      annotations: { [ROTATION_ANNOTATION]: spec.rotationId },
+      labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1) },
+      annotations: { [ANNOTATION_ROTATION]: spec.rotationId },
       data: { ...spec.data },
     });
     return 'created';
@@ -358,17 +358,24 @@ export class MemoryCluster implements ClusterPort {
   }
 }
 
-export class MemoryMetrics implements MetricsPort {
+/** The world's metrics, answering for every provider name: a rehearsal measures what the world says. */
+export class MemoryMetrics {
   private readonly taken = new Map<string, number>();
 
   constructor(readonly world: MemoryWorld) {}
 
-  async measure(_provider: string, query: string): Promise<number | null> {
+  /** The current value of `query`: a constant, the next of a sequence (the last repeats), or null for no data. */
+  async value(query: string): Promise<number | null> {
     const spec = this.world.metrics?.[query];
     if (spec === undefined || spec === null) return null;
     if (!Array.isArray(spec)) return spec;
     const n = this.taken.get(query) ?? 0;
     this.taken.set(query, n + 1);
     return spec[Math.min(n, spec.length - 1)] ?? null;
+  }
+
+  providers(): MetricProviders {
+    const as = (name: MetricProvider['name']): MetricProvider => ({ name, measure: (query) => this.value(query) });
+    return { prometheus: as('prometheus'), datadog: as('datadog') };
   }
 }

@@ -1,5 +1,5 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
-import type { StoreKind, ValueSource } from '../domain/plan';
+import type { MetricsProvider, StoreKind, ValueSource } from '../domain/plan';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export type SecretData = Record<string, string>;
@@ -76,15 +76,23 @@ export interface SecretStorePort {
   deleteVersion(request: { secret: string; version: string }): Promise<void>;
 }
 
-export interface MetricsPort {
+/** One metrics backend (Prometheus, Datadog): a stage's `analysis.provider` names it. */
+export interface MetricProvider {
+  readonly name: MetricsProvider;
   /** The current value of the query, or null when it returns no data. Throws on a provider error. */
-  measure(provider: string, query: string): Promise<number | null>;
+  measure(query: string): Promise<number | null>;
 }
+
+/** The providers a worker measures with, by name; a stage naming one it lacks measures errors, never a pass. */
+export type MetricProviders = Partial<Record<MetricsProvider, MetricProvider>>;
+
+/** The stores a worker writes to, by kind; a plan names one. */
+export type SecretStores = Partial<Record<StoreKind, SecretStorePort>>;
 
 export interface RotorDeps {
   cluster: ClusterPort;
-  store: SecretStorePort;
-  metrics: MetricsPort;
+  stores: SecretStores;
+  metrics: MetricProviders;
   /**
    * Whether the rotation with this workflow id still runs; a claim held by one that does not is
    * taken over. Default: asks the worker's Temporal client, and says "running" when it cannot tell.

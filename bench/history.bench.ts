@@ -43,7 +43,11 @@ function productionSized(production: Plan): Plan {
 function activities(): RotorActivities {
   const world = loadMemoryWorld(join(repoRoot, 'examples', 'world.json'));
   world.workloads = world.workloads.filter((w) => w.kind !== 'CronJob'); // nothing keeps the old version: cleanup ends
-  const real = createActivities({ cluster: new MemoryCluster(world), store: new KubernetesSecretStore(), metrics: new MemoryMetrics(world) });
+  const real = createActivities({
+    cluster: new MemoryCluster(world),
+    stores: { kubernetes: new KubernetesSecretStore() },
+    metrics: new MemoryMetrics(world).providers(),
+  });
   return {
     ...real,
     monitorAnalysis: async (input) => ({

@@ -1,20 +1,10 @@
 // A small typed client for rotations: start, status, approve, abort, rollback, list.
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import {
-  abortSignal,
-  approveSignal,
-  rollbackUpdate,
-  SA_PHASE,
-  SA_SECRET,
-  SA_STAGE,
-  statusQuery,
-  TASK_QUEUE,
-  WORKFLOW_TYPE,
-  type RotationStatus,
-} from '../contract/api';
+import { abortSignal, approveSignal, rollbackUpdate, SA_PHASE, SA_SECRET, SA_STAGE, statusQuery, WORKFLOW_TYPE, type RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
 import { rotationWorkflowId, type Plan } from '../domain/plan';
 import type { RotationInput } from '../contract/api';
+import { dataConverter, temporalSettings, type TemporalSettings } from '../temporal/settings';
 
 export class RotorClientError extends Error {
   constructor(message: string) {
@@ -52,8 +42,13 @@ export class RotorClient {
   ) {}
 
   static async connect(options: ClientOptions = {}): Promise<RotorClient> {
-    const address = options.address ?? process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-    const namespace = options.namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default';
+    let settings: TemporalSettings;
+    try {
+      settings = temporalSettings(process.env, options);
+    } catch (err) {
+      throw new RotorClientError((err as Error).message);
+    }
+    const { address, namespace, taskQueue } = settings;
     let connection: Connection;
     try {
       connection = await Connection.connect({ address, connectTimeout: '5s' });
@@ -63,7 +58,7 @@ export class RotorClient {
           `Start one with \`temporal server start-dev\` (the bootstrap puts it in ~/.cache/rotor), or set TEMPORAL_ADDRESS to yours.`,
       );
     }
-    return new RotorClient(new Client({ connection, namespace }), connection, address, options.taskQueue ?? process.env.ROTOR_TASK_QUEUE ?? TASK_QUEUE);
+    return new RotorClient(new Client({ connection, namespace, dataConverter: dataConverter() }), connection, address, taskQueue);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { temporalCli } from './tools';
 import { freePort } from './control-plane';
 import { spawnChild, stopChild } from './processes';
@@ -17,7 +18,16 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-export async function startDevServer(opts: { ui?: boolean; port?: number; uiPort?: number; log?: (line: string) => void } = {}): Promise<DevServer> {
+export interface DevServerOptions {
+  ui?: boolean;
+  port?: number;
+  uiPort?: number;
+  /** Where the server keeps its state; default a temporary file removed at stop. */
+  db?: string;
+  log?: (line: string) => void;
+}
+
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'rotor-dev-'));
@@ -31,12 +41,12 @@ export async function startDevServer(opts: { ui?: boolean; port?: number; uiPort
     '--ui-port',
     String(uiPort),
     '--db-filename',
-    join(dir, 'temporal.db'),
+    opts.db ?? join(dir, 'temporal.db'),
     '--log-level',
     'error',
   ];
   if (!opts.ui) args.push('--headless');
-  for (const name of ['RotorSecret', 'RotorPhase', 'RotorStage']) args.push('--search-attribute', `${name}=Keyword`);
+  for (const { name } of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
   const child = spawnChild('temporal dev server', temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const proc = child.proc;
   let stderr = '';

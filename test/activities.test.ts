@@ -34,8 +34,8 @@ function setup(metrics?: MemoryWorld['metrics']) {
   const logs: string[] = [];
   const acts = createActivities({
     cluster,
-    store: new KubernetesSecretStore(),
-    metrics: new MemoryMetrics(w),
+    stores: { kubernetes: new KubernetesSecretStore() },
+    metrics: new MemoryMetrics(w).providers(),
     log: (m, f) => logs.push(`${m} ${JSON.stringify(f ?? {})}`),
   });
   return { w, cluster, acts, logs };
@@ -166,7 +166,12 @@ describe('activities over the memory adapters', () => {
     const w = world();
     const cluster = new MemoryCluster(w);
     const ended = new Set(['default/rotate-ended']);
-    const acts = createActivities({ cluster, store: new KubernetesSecretStore(), metrics: new MemoryMetrics(w), rotationRunning: async (h) => !ended.has(h) });
+    const acts = createActivities({
+      cluster,
+      stores: { kubernetes: new KubernetesSecretStore() },
+      metrics: new MemoryMetrics(w).providers(),
+      rotationRunning: async (h) => !ended.has(h),
+    });
     const env = new MockActivityEnvironment();
     const claim = (holder: string, namespaces: string[]) => run(env, acts.claimRotation, { secret: 'auth-api-secrets', namespaces, holder });
     assert.deepEqual((await claim('default/rotate-a', ['production'])).refused, []);
@@ -215,6 +220,50 @@ describe('activities over the memory adapters', () => {
     const result = await run(env, acts.monitorAnalysis, { stage: 'staging', check: 'verify', analysis: analysis({ inconclusiveLimit: 10 }), durationMs: 60 });
     assert.equal(result.verdict, 'inconclusive');
     assert.match(result.reason, /no data is not a pass/);
+  });
+
+  it('measures with the provider the stage names; one the worker lacks is an error at every measurement, never a pass', async () => {
+    const w = world({ errors: 0.001 });
+    const { prometheus } = new MemoryMetrics(w).providers();
+    const asked: string[] = [];
+    const acts = createActivities({
+      cluster: new MemoryCluster(w),
+      stores: { kubernetes: new KubernetesSecretStore() },
+      metrics: { prometheus: { name: 'prometheus', measure: (q) => (asked.push(q), prometheus!.measure(q)) } },
+    });
+    const env = new MockActivityEnvironment();
+    const passed = await run(env, acts.monitorAnalysis, { stage: 'staging', check: 'verify', analysis: analysis(), durationMs: 30 });
+    assert.equal(passed.verdict, 'passed');
+    assert.ok(asked.length >= 1 && asked.every((q) => q === 'errors'), `asked: ${asked.join(', ')}`);
+    const missing = await run(env, acts.monitorAnalysis, {
+      stage: 'production',
+      check: 'verify',
+      analysis: analysis({ provider: 'datadog', inconclusiveLimit: 2 }),
+      durationMs: 60,
+    });
+    assert.notEqual(missing.verdict, 'passed');
+    assert.match(missing.recent.at(-1)!.message ?? '', /no datadog provider is configured on this worker \(it has: prometheus\)/);
+  });
+
+  it('writes to the store the plan names, and refuses a store the worker lacks before anything is written', async () => {
+    const { w, acts } = setup();
+    const env = new MockActivityEnvironment();
+    const input = {
+      secret: 'auth-api-secrets',
+      version: NEW,
+      rotationId: 'rotate-staging-auth-api-secrets/run-1',
+      value: { generate: { keys: ['api_token'], length: 32 } },
+      store: 'aws-secrets-manager' as const,
+      namespaces: ['staging'],
+    };
+    await assert.rejects(run(env, acts.createVersion, input), (err: Error) => {
+      assert.match(
+        err.message,
+        /the plan's store is aws-secrets-manager, but this worker has no aws-secrets-manager store \(it has: kubernetes\); run a worker configured for aws-secrets-manager/,
+      );
+      return true;
+    });
+    assert.equal(w.secrets.filter((s) => s.name === NEW).length, 0, 'nothing was created');
   });
 
   it('resumes a window from its heartbeat details after a retry', async () => {

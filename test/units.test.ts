@@ -372,13 +372,18 @@ describe('resolveValue', () => {
 
 describe('MemoryMetrics', () => {
   it('plays constants, sequences (the last value repeats) and no data', async () => {
-    const metrics = new MemoryMetrics({ secrets: [], workloads: [], metrics: { constant: 0.5, seq: [0.1, null, 0.9], none: null } });
-    assert.equal(await metrics.measure('prometheus', 'constant'), 0.5);
-    assert.equal(await metrics.measure('prometheus', 'constant'), 0.5);
+    const { prometheus, datadog } = new MemoryMetrics({
+      secrets: [],
+      workloads: [],
+      metrics: { constant: 0.5, seq: [0.1, null, 0.9], none: null },
+    }).providers();
+    assert.equal(await prometheus!.measure('constant'), 0.5);
+    assert.equal(await prometheus!.measure('constant'), 0.5);
     const seq: (number | null)[] = [];
-    for (let i = 0; i < 5; i++) seq.push(await metrics.measure('prometheus', 'seq'));
+    // One sequence per query, whichever provider asks: the world has one set of metrics.
+    for (let i = 0; i < 5; i++) seq.push(await (i % 2 ? datadog! : prometheus!).measure('seq'));
     assert.deepEqual(seq, [0.1, null, 0.9, 0.9, 0.9]);
-    assert.equal(await metrics.measure('datadog', 'none'), null);
-    assert.equal(await metrics.measure('datadog', 'unknown query'), null);
+    assert.equal(await datadog!.measure('none'), null);
+    assert.equal(await datadog!.measure('unknown query'), null);
   });
 });

@@ -146,13 +146,36 @@ describe('the worker passes ROTOR_VALUE_DIR to the store', () => {
     assert.throws(() => workerConfig({ ROTOR_VALUE_DIR: outsideFile }), /ROTOR_VALUE_DIR=.*outside\.env is not a directory/);
   });
 
+  it('reports every bad or missing setting at once, each naming its variable, before anything connects', () => {
+    const env = { TEMPORAL_ADDRESS: 'localhost', ROTOR_TASK_QUEUE: ' ', ROTOR_BACKEND: 'memory', ROTOR_VALUE_DIR: join(root, 'nope') };
+    assert.throws(
+      () => workerConfig(env),
+      (err: Error & { problems?: string[] }) => {
+        assert.match(err.message, /^the worker cannot start; fix these 4 settings:/);
+        assert.deepEqual(
+          err.problems?.map((p) => p.split(/[= ]/)[0]),
+          ['TEMPORAL_ADDRESS', 'ROTOR_TASK_QUEUE', 'the', 'ROTOR_VALUE_DIR'],
+          err.message,
+        );
+        assert.match(err.message, /TEMPORAL_ADDRESS=localhost is not host:port; set it like 127\.0\.0\.1:7233/);
+        assert.match(err.message, /the memory backend needs ROTOR_MEMORY_WORLD=<world\.json>/);
+        return true;
+      },
+    );
+    const ok = workerConfig({ TEMPORAL_ADDRESS: 'temporal.example.com:7233', TEMPORAL_NAMESPACE: 'rotor', ROTOR_TASK_QUEUE: 'rotor-prod' });
+    assert.deepEqual([ok.address, ok.namespace, ok.taskQueue, ok.backend], ['temporal.example.com:7233', 'rotor', 'rotor-prod', 'kubernetes']);
+  });
+
   it('the memory backend reads inside ROTOR_VALUE_DIR and refuses the rest', async () => {
     const request = (fromFile: string) => ({ secret: 's', version: 's-20250101000000', value: { fromFile } });
     const deps = buildDeps(workerConfig({ ...memory(), ROTOR_VALUE_DIR: valueDir }), () => undefined);
-    assert.deepEqual(await deps.store.stageVersion(request('token.env')), { api_token: INSIDE_SECRET });
-    await assert.rejects(deps.store.stageVersion(request('/proc/self/environ')), /value\.fromFile: \/proc\/self\/environ is an absolute path outside/);
+    assert.deepEqual(await deps.stores.kubernetes!.stageVersion(request('token.env')), { api_token: INSIDE_SECRET });
+    await assert.rejects(
+      deps.stores.kubernetes!.stageVersion(request('/proc/self/environ')),
+      /value\.fromFile: \/proc\/self\/environ is an absolute path outside/,
+    );
     const none = buildDeps(workerConfig(memory()), () => undefined);
-    await assert.rejects(none.store.stageVersion(request('token.env')), /set ROTOR_VALUE_DIR=<directory> on the worker/);
+    await assert.rejects(none.stores.kubernetes!.stageVersion(request('token.env')), /set ROTOR_VALUE_DIR=<directory> on the worker/);
   });
 });
 

@@ -4,18 +4,19 @@ import { createActivities, type RotorDeps } from '../activities';
 import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { KubernetesCluster } from '../activities/kubernetes';
-import { UnconfiguredMetrics } from '../activities/metrics';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
+import { dataConverter } from '../temporal/settings';
 import { workerConfig, type WorkerConfig } from './config';
 
 export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
   // Both backends read value.fromFile through the store, so both are confined to ROTOR_VALUE_DIR.
-  const store = new KubernetesSecretStore({ valueDir: config.valueDir });
+  const stores = { kubernetes: new KubernetesSecretStore({ valueDir: config.valueDir }) };
   if (config.backend === 'memory') {
     const world = loadMemoryWorld(config.memoryWorld!);
-    return { cluster: new MemoryCluster(world), store, metrics: new MemoryMetrics(world), log };
+    return { cluster: new MemoryCluster(world), stores, metrics: new MemoryMetrics(world).providers(), log };
   }
-  return { cluster: KubernetesCluster.fromEnvironment(), store, metrics: new UnconfiguredMetrics(), log };
+  // No metric provider is built in yet (README, "Not in this build yet"): a stage with analysis measures errors.
+  return { cluster: KubernetesCluster.fromEnvironment(), stores, metrics: {}, log };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
@@ -48,6 +49,7 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       taskQueue: config.taskQueue,
       workflowsPath: require.resolve('../workflows'),
       activities: createActivities(deps),
+      dataConverter: dataConverter(),
       // Cancellation reaches a running analysis through its heartbeat: an abort stops it within seconds.
       maxHeartbeatThrottleInterval: '5s',
     });

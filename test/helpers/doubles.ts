@@ -129,7 +129,7 @@ export class Doubles {
 
   activities(): RotorActivities {
     const s = this.script;
-    const real = createActivities({ cluster: this.cluster, store: new KubernetesSecretStore(), metrics: { measure: async () => null } });
+    const real = createActivities({ cluster: this.cluster, stores: { kubernetes: new KubernetesSecretStore() }, metrics: {} });
     const log = (name: keyof RotorActivities, input: unknown) => this.calls.push({ name, input: structuredClone(input) });
     let checks = 0;
     let rollouts = 0;

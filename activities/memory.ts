@@ -25,6 +25,8 @@ import {
   replicasAtLastStep,
   replicasHeldByOther,
   replicasOnRevert,
+  revertReport,
+  revertTargets,
   type OwnershipRecord,
 } from './kubernetes/ownership';
 import type { ClusterPort, MetricProvider, MetricProviders, RolloutState, RotationClaim, StoredVersion, VersionSpec } from './ports';
@@ -283,24 +285,18 @@ export class MemoryCluster implements ClusterPort {
   async revertWorkloads(request: RevertInput): Promise<SwitchRecord[]> {
     const { namespace, from: newVersion, to: previous } = request;
     const reverted: SwitchRecord[] = [];
-    const targets = [...request.workloads];
-    for (const r of request.records)
-      if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace, name: r.name, fields: [] });
-    for (const use of targets) {
+    for (const use of revertTargets(request)) {
       const w = this.find(namespace, use.kind, use.name);
       if (!w) continue;
       const owned = readOwnership(w.annotations, newVersion);
       const fields = (owned?.fields ?? []).filter((f) => w.refs[f] === newVersion);
       for (const f of fields) w.refs[f] = previous;
-      const record: SwitchRecord = { namespace, kind: w.kind, name: w.name, from: newVersion, to: previous, fields };
-      const { set, outcome } = replicasOnRevert(w.replicas ?? 1, owned?.replicas);
+      const { set, outcome: replicas } = replicasOnRevert(w.replicas ?? 1, owned?.replicas);
       if (set !== null) w.replicas = set;
-      if (outcome) record.replicas = outcome;
       this.setRecord(w, newVersion, null);
-      let greenRemoved = false;
-      if (w.kind === 'Deployment') greenRemoved = this.removeGreen(w, newVersion);
-      if (greenRemoved) record.canary = { green: greenName(w.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 };
-      if (fields.length || record.replicas || greenRemoved) reverted.push(record);
+      const greenRemoved = w.kind === 'Deployment' && this.removeGreen(w, newVersion);
+      const report = revertReport(request, w, { fields, replicas, greenRemoved });
+      if (report) reverted.push(report);
     }
     return reverted;
   }

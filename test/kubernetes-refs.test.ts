@@ -1,7 +1,10 @@
 // Where workloads name Secrets: every reference location, exact names, located by meaning.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { kindMethods } from '../activities/kubernetes/kinds';
 import { refsTo, resolveField, valueAt, workloadSecretRefs } from '../activities/kubernetes/refs';
+import { WORKLOAD_KINDS } from '../domain/plan';
 import { missingSecretReason } from '../sandbox/pod-simulator';
 import { compareVersions, newestVersion } from '../domain/naming';
 
@@ -129,5 +132,24 @@ describe('newest version in use', () => {
     assert.equal(newestVersion(['auth-api-secrets'], 'auth-api-secrets'), 'auth-api-secrets');
     assert.equal(newestVersion([], 'auth-api-secrets'), null);
     assert.ok(compareVersions('auth-api-secrets', 'auth-api-secrets-20000101000000', 'auth-api-secrets') < 0);
+  });
+});
+
+describe('the per-kind API calls', () => {
+  it('name a method of the right group client for every kind rotor reads, patches or lists', () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://127.0.0.1:1' }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const clients = { apps: kc.makeApiClient(k8s.AppsV1Api), batch: kc.makeApiClient(k8s.BatchV1Api), core: kc.makeApiClient(k8s.CoreV1Api) };
+    for (const kind of WORKLOAD_KINDS) {
+      const m = kindMethods(kind);
+      for (const method of [m.read, m.patch, m.list, m.listAll]) {
+        assert.equal(typeof (clients[m.group] as unknown as Record<string, unknown>)[method], 'function', `${kind}: ${m.group}.${method}`);
+      }
+    }
   });
 });

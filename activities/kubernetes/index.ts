@@ -16,7 +16,7 @@ import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from
 import { Canary } from './canary';
 import { Claims } from './claims';
 import { kindApis, listAll, readObject, toRotorError, type KindApi, type Obj } from './kinds';
-import { greenName } from './ownership';
+import { revertReport, revertTargets } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
 import { podSpecSecretRefs, workloadSecretRefs } from './refs';
 import { rolloutOf } from './rollout';
@@ -190,10 +190,7 @@ export class KubernetesCluster implements ClusterPort {
   async revertWorkloads(request: RevertInput): Promise<SwitchRecord[]> {
     const reverted: SwitchRecord[] = [];
     const { namespace, from: newVersion, to: previous } = request;
-    const targets = [...request.workloads];
-    for (const r of request.records)
-      if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace, name: r.name, fields: [] });
-    for (const w of targets) {
+    for (const w of revertTargets(request)) {
       // Fields an older release recorded only in the workflow (JSON pointers) are reverted too, by value.
       const recorded = request.records.find((r) => r.kind === w.kind && r.name === w.name)?.fields.filter((f) => f.startsWith('/')) ?? [];
       try {
@@ -201,21 +198,8 @@ export class KubernetesCluster implements ClusterPort {
           w.kind === 'Deployment'
             ? await this.canary.revert(namespace, w.name, newVersion, previous, recorded)
             : await revertObject(this.kinds[w.kind], w.kind, namespace, w.name, newVersion, previous, recorded);
-        const greenRemoved = 'greenRemoved' in outcome && outcome.greenRemoved;
-        if (outcome.fields.length || outcome.replicas || greenRemoved) {
-          reverted.push({
-            namespace,
-            kind: w.kind,
-            name: w.name,
-            from: newVersion,
-            to: previous,
-            fields: outcome.fields,
-            ...(outcome.replicas ? { replicas: outcome.replicas } : {}),
-            ...(greenRemoved
-              ? { canary: { green: greenName(w.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 } }
-              : {}),
-          });
-        }
+        const report = revertReport(request, w, { ...outcome, greenRemoved: 'greenRemoved' in outcome && outcome.greenRemoved === true });
+        if (report) reverted.push(report);
       } catch (err) {
         if (err instanceof RotorError && err.type === 'NotFound') continue; // deleted meanwhile: nothing to revert
         throw err;

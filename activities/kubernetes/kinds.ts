@@ -60,49 +60,49 @@ export function statusCode(err: unknown): number | undefined {
 
 export const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 
-export function kindApis(kc: k8s.KubeConfig, pageSize: number): Record<WorkloadKind, KindApi> {
-  const a = kc.makeApiClient(k8s.AppsV1Api);
-  const b = kc.makeApiClient(k8s.BatchV1Api);
-  const c = kc.makeApiClient(k8s.CoreV1Api);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each generated list method has its own request type; they share these fields
-  const page = (namespace: string | null, cont?: string) => ({ limit: pageSize, _continue: cont, ...(namespace ? { namespace } : {}) }) as any;
+/** The API group client of each kind; the methods are named after the kind in every group alike. */
+const GROUP: Record<WorkloadKind, 'apps' | 'batch' | 'core'> = {
+  Deployment: 'apps',
+  StatefulSet: 'apps',
+  DaemonSet: 'apps',
+  ReplicaSet: 'apps',
+  CronJob: 'batch',
+  Job: 'batch',
+  Pod: 'core',
+};
+
+/** A generated client's methods, called by name. */
+type Methods = Record<string, (request: object, options?: unknown) => Promise<unknown>>;
+
+/** The group client of a kind, and its methods' names, alike in every group. */
+export function kindMethods(kind: WorkloadKind) {
   return {
-    Deployment: {
-      read: (namespace, name) => a.readNamespacedDeployment({ namespace, name }) as Promise<Obj>,
-      patch: (namespace, name, body) => a.patchNamespacedDeployment({ namespace, name, body }, jsonPatch) as Promise<Obj>,
-      list: (ns, cont) => (ns ? a.listNamespacedDeployment(page(ns, cont)) : a.listDeploymentForAllNamespaces(page(null, cont))) as Promise<ListPage>,
-    },
-    StatefulSet: {
-      read: (namespace, name) => a.readNamespacedStatefulSet({ namespace, name }) as Promise<Obj>,
-      patch: (namespace, name, body) => a.patchNamespacedStatefulSet({ namespace, name, body }, jsonPatch) as Promise<Obj>,
-      list: (ns, cont) => (ns ? a.listNamespacedStatefulSet(page(ns, cont)) : a.listStatefulSetForAllNamespaces(page(null, cont))) as Promise<ListPage>,
-    },
-    DaemonSet: {
-      read: (namespace, name) => a.readNamespacedDaemonSet({ namespace, name }) as Promise<Obj>,
-      patch: (namespace, name, body) => a.patchNamespacedDaemonSet({ namespace, name, body }, jsonPatch) as Promise<Obj>,
-      list: (ns, cont) => (ns ? a.listNamespacedDaemonSet(page(ns, cont)) : a.listDaemonSetForAllNamespaces(page(null, cont))) as Promise<ListPage>,
-    },
-    ReplicaSet: {
-      read: (namespace, name) => a.readNamespacedReplicaSet({ namespace, name }) as Promise<Obj>,
-      patch: (namespace, name, body) => a.patchNamespacedReplicaSet({ namespace, name, body }, jsonPatch) as Promise<Obj>,
-      list: (ns, cont) => (ns ? a.listNamespacedReplicaSet(page(ns, cont)) : a.listReplicaSetForAllNamespaces(page(null, cont))) as Promise<ListPage>,
-    },
-    CronJob: {
-      read: (namespace, name) => b.readNamespacedCronJob({ namespace, name }) as Promise<Obj>,
-      patch: (namespace, name, body) => b.patchNamespacedCronJob({ namespace, name, body }, jsonPatch) as Promise<Obj>,
-      list: (ns, cont) => (ns ? b.listNamespacedCronJob(page(ns, cont)) : b.listCronJobForAllNamespaces(page(null, cont))) as Promise<ListPage>,
-    },
-    Job: {
-      read: (namespace, name) => b.readNamespacedJob({ namespace, name }) as Promise<Obj>,
-      patch: (namespace, name, body) => b.patchNamespacedJob({ namespace, name, body }, jsonPatch) as Promise<Obj>,
-      list: (ns, cont) => (ns ? b.listNamespacedJob(page(ns, cont)) : b.listJobForAllNamespaces(page(null, cont))) as Promise<ListPage>,
-    },
-    Pod: {
-      read: (namespace, name) => c.readNamespacedPod({ namespace, name }) as Promise<Obj>,
-      patch: (namespace, name, body) => c.patchNamespacedPod({ namespace, name, body }, jsonPatch) as Promise<Obj>,
-      list: (ns, cont) => (ns ? c.listNamespacedPod(page(ns, cont)) : c.listPodForAllNamespaces(page(null, cont))) as Promise<ListPage>,
-    },
+    group: GROUP[kind],
+    read: `readNamespaced${kind}`,
+    patch: `patchNamespaced${kind}`,
+    list: `listNamespaced${kind}`,
+    listAll: `list${kind}ForAllNamespaces`,
   };
+}
+
+export function kindApis(kc: k8s.KubeConfig, pageSize: number): Record<WorkloadKind, KindApi> {
+  const groups = {
+    apps: kc.makeApiClient(k8s.AppsV1Api) as unknown as Methods,
+    batch: kc.makeApiClient(k8s.BatchV1Api) as unknown as Methods,
+    core: kc.makeApiClient(k8s.CoreV1Api) as unknown as Methods,
+  };
+  const api = (kind: WorkloadKind): KindApi => {
+    const m = kindMethods(kind);
+    const client = groups[m.group];
+    const call = <T>(method: string, request: object, options?: unknown) => client[method].call(client, request, options) as Promise<T>;
+    return {
+      read: (namespace, name) => call<Obj>(m.read, { namespace, name }),
+      patch: (namespace, name, body) => call<Obj>(m.patch, { namespace, name, body }, jsonPatch),
+      list: (namespace, cont) =>
+        namespace ? call<ListPage>(m.list, { namespace, limit: pageSize, _continue: cont }) : call<ListPage>(m.listAll, { limit: pageSize, _continue: cont }),
+    };
+  };
+  return Object.fromEntries((Object.keys(GROUP) as WorkloadKind[]).map((kind) => [kind, api(kind)])) as Record<WorkloadKind, KindApi>;
 }
 
 /** Every object of a kind, page by page; a page token that expired (410 Gone) restarts the listing. */

@@ -1,6 +1,8 @@
 // What rotor owns on an object, written on the object itself in the same patch as the change, so a
 // rollback knows exactly what rotor changed even when the activity that changed it failed afterwards.
 import { createHash } from 'node:crypto';
+import type { RevertInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
+import type { WorkloadKind } from '../../domain/plan';
 
 export const LABEL_SECRET = 'rotor.dev/secret';
 export const LABEL_VERSION = 'rotor.dev/version';
@@ -137,4 +139,34 @@ export function previousCanaryWeight(greenAnnotations: Record<string, string> | 
   if (!greenAnnotations) return 0;
   const recorded = greenAnnotations[ANNOTATION_WEIGHT] === String(weight) ? greenAnnotations[ANNOTATION_PREVIOUS_WEIGHT] : greenAnnotations[ANNOTATION_WEIGHT];
   return Number(recorded) || 0;
+}
+
+/** What a revert looks at: the targeted workloads, and any object a record names that they do not. */
+export function revertTargets(request: RevertInput): WorkloadUse[] {
+  const targets = [...request.workloads];
+  for (const r of request.records)
+    if (!targets.some((t) => t.kind === r.kind && t.name === r.name)) targets.push({ kind: r.kind, namespace: request.namespace, name: r.name, fields: [] });
+  return targets;
+}
+
+/** The report of one object's revert, or null when nothing of this rotation was left on it. */
+export function revertReport(
+  request: RevertInput,
+  target: { kind: WorkloadKind; name: string },
+  outcome: { fields: string[]; replicas?: SwitchRecord['replicas']; greenRemoved?: boolean },
+): SwitchRecord | null {
+  if (!outcome.fields.length && !outcome.replicas && !outcome.greenRemoved) return null;
+  const { namespace, from: newVersion, to: previous } = request;
+  return {
+    namespace,
+    kind: target.kind,
+    name: target.name,
+    from: newVersion,
+    to: previous,
+    fields: outcome.fields,
+    ...(outcome.replicas ? { replicas: outcome.replicas } : {}),
+    ...(outcome.greenRemoved
+      ? { canary: { green: greenName(target.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 } }
+      : {}),
+  };
 }

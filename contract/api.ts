@@ -50,8 +50,12 @@ export interface RotationStatus {
   stage: string | null;
   stages: string[];
   newVersion: string | null;
+  /**
+   * The first stage's previous version, for display (`rotor status`, the Web UI) and for `status --json`
+   * users; stages that started from different versions are in `previousVersions`, which rotor acts on.
+   */
   previousVersion: string | null;
-  /** Per namespace, the version rotor is moving away from. */
+  /** Per namespace, the version rotor is moving away from (and retires at cleanup). */
   previousVersions: Record<string, string | null>;
   canaryPercent: number | null;
   /** Step on the happy path (1-based) of `total`, and its key, e.g. `DEPLOYING:production:25`. */

@@ -53,6 +53,15 @@ describe('rotor CLI', () => {
     assert.match(interval.stderr, /option '--interval <seconds>' argument 'soon' is invalid\. a number of seconds above 0/);
   });
 
+  it('stops a worker with bad settings at start, naming every one, before connecting', async () => {
+    const worker = await rotor(['worker'], { TEMPORAL_ADDRESS: 'temporal', ROTOR_BACKEND: 'kubernetse', ROTOR_VALUE_DIR: '/nonexistent/values' });
+    assert.equal(worker.code, 1);
+    assert.match(worker.stderr, /the worker cannot start; fix these 3 settings:/);
+    assert.match(worker.stderr, /TEMPORAL_ADDRESS=temporal is not host:port/);
+    assert.match(worker.stderr, /ROTOR_BACKEND=kubernetse is not a backend; use "kubernetes"/);
+    assert.match(worker.stderr, /ROTOR_VALUE_DIR=\/nonexistent\/values cannot be used \(ENOENT\)/);
+  });
+
   it('reports an invalid plan file with exit code 2, before contacting anything', async () => {
     const missing = await rotor(['start', '-f', '/nonexistent/plan.yaml'], env);
     assert.equal(missing.code, 2);

@@ -213,6 +213,14 @@ function program(result: { code: number }): Command {
     });
 
   rotor
+    .command('schema')
+    .description('print the JSON Schema of a plan file (plan.schema.json), for editors and CI linters')
+    .action(async () => {
+      const { planJsonSchema } = await import('../domain/plan-schema.js');
+      out(JSON.stringify(planJsonSchema(), null, 2));
+    });
+
+  rotor
     .command('worker')
     .description('run a worker: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_TASK_QUEUE, ROTOR_BACKEND, ROTOR_VALUE_DIR (README, Commands)')
     .action(async () => {

@@ -90,9 +90,9 @@ export const DEFAULTS = {
   generateLength: 32,
 } as const;
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const PRODUCTION = /^(prod|production)([-.].*)?$/;
 /** Kubernetes caps object names at 253 characters and label values at 63. */
 const MAX_SECRET_NAME = 253;

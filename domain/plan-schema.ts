@@ -1,117 +1,293 @@
-// The plan's JSON Schema, for editors and CI linters: `plan.schema.json` is generated from this
-// (`npm run schema`), and plan files point at it with `# yaml-language-server: $schema=...`.
-// It says the shape, the bounds and the defaults; what only the validator can judge (a canary's steps
-// increase and end at 100, production comes after a prior stage, every stage has its own name and
-// namespace, a canary with analysis pauses) is in the descriptions and in validatePlan, which the
-// CLI and the workflow run. test/plan-schema.test.ts holds the two to the same verdict on every plan
-// of the plan tests the schema can judge.
+// The plan's schema, in one place: the fields, their bounds, their defaults, and what each says when
+// it is wrong. validatePlan (plan.ts) checks every field against these pieces, with their messages,
+// and adds what needs the whole plan (steps that increase and end at 100, production after a prior
+// stage, unique names and namespaces, a pause with analysis); `planJsonSchema()` publishes the same
+// pieces as `plan.schema.json` (`npm run schema`, `rotor schema`) for editors and CI linters.
 import { z } from 'zod';
-import { DURATION_HELP } from './duration';
-import { DEFAULTS, DNS_LABEL, DNS_SUBDOMAIN, LIMITS, METRICS_PROVIDERS, SECRET_KEY, STORE_KINDS, WORKLOAD_KINDS } from './plan';
+import { DURATION_HELP, parseDuration } from './duration';
+import { VERSION_SUFFIX_LENGTH } from './naming';
 
-const DURATION = /^(\d+(ms|s|m|h|d))+$/;
-const WORKLOAD_REF = new RegExp(
-  `^(${WORKLOAD_KINDS.map((k) => `[${k[0].toLowerCase()}${k[0]}]${k.slice(1).replace(/[a-zA-Z]/g, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`)}`).join('|')})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`,
-);
+export type StoreKind = 'kubernetes' | 'aws-secrets-manager' | 'external-secrets';
+export type MetricsProvider = 'prometheus' | 'datadog';
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'ReplicaSet' | 'CronJob' | 'Job' | 'Pod';
 
-const duration = (description: string, fallback?: string) => {
-  const d = z
-    .string()
-    .regex(DURATION)
-    .meta({ description: `${description}; ${DURATION_HELP}, at most 365d`, examples: ['30s', '10m', '24h', '14d'] });
-  return fallback === undefined ? d.optional() : d.default(fallback);
-};
-const limit = (description: string) => z.number().int().min(1).max(LIMITS.measurementLimit).meta({ description });
+export const STORE_KINDS: readonly StoreKind[] = ['kubernetes', 'aws-secrets-manager', 'external-secrets'];
+export const METRICS_PROVIDERS: readonly MetricsProvider[] = ['prometheus', 'datadog'];
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob', 'Job', 'Pod'];
 
-const generate = z
-  .strictObject({
-    keys: z
-      .array(z.string().regex(SECRET_KEY).max(LIMITS.secretKeyLength))
-      .min(1)
-      .max(LIMITS.generateKeys)
-      .meta({ description: 'the Secret keys to fill, each once (letters, digits, "-", "_", ".")', uniqueItems: true }),
-    length: z.number().int().min(16).max(4096).default(DEFAULTS.generateLength).meta({ description: 'characters per generated value' }),
+export const DEFAULTS = {
+  soak: '24h',
+  watch: '24h',
+  retention: '14d',
+  interval: '1m',
+  failureLimit: 1,
+  approvalTimeout: '7d',
+  rolloutTimeout: '10m',
+  cleanupRecheck: '1h',
+  generateLength: 32,
+  canarySteps: [10, 25, 50, 100] as readonly number[],
+  canaryPause: '10m',
+} as const;
+
+/**
+ * Bounds on a plan's size and rhythm. Every stage and canary step adds activities and events to the
+ * workflow's history, measurements are kept in heartbeats, and a metrics backend is queried at the
+ * interval: a plan outside these is a mistake, not a bigger rollout.
+ */
+export const LIMITS = {
+  stages: 10,
+  canarySteps: 10,
+  /** Metrics are scraped every 15–60 s: a shorter interval measures the same data again. */
+  minIntervalMs: 10_000,
+  /** Consecutive-measurement limits; the last this many measurements ride in every heartbeat. */
+  measurementLimit: 100,
+  /** Secret keys of a generated value: up to 100 keys of 4096 characters stay far below a Secret's 1 MiB. */
+  generateKeys: 100,
+  /** Kubernetes refuses a Secret key longer than 253 characters. */
+  secretKeyLength: 253,
+  /** Any duration: a year. A wait longer than that is a typo, and timers overflow long before forever. */
+  maxDurationMs: 365 * 86_400_000,
+} as const;
+
+/** The failureLimit and inconclusiveLimit cap before LIMITS, for replaying older rotations. */
+export const LEGACY_MEASUREMENT_CAP = 1000;
+
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+/** `kind/name`, the kind in any case. */
+export const WORKLOAD_REF = /^([A-Za-z]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+/** Kubernetes caps object names at 253 characters and label values at 63. */
+const MAX_SECRET_NAME = 253;
+const MAX_LABEL_VALUE = 63;
+const DURATION_PATTERN = '^(\\d+(ms|s|m|h|d))+$';
+
+const oneOf = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
+
+/** What the schema pieces depend on: LIMITS apply (the default), or not, to replay older rotations. */
+export interface SchemaOptions {
+  limits: boolean;
+}
+
+// --- leaves: one field each, with its bounds and its message ------------------------------------
+
+const SECRET_REQUIRED = 'is required: the base name of the Secret, e.g. "auth-api-secrets"';
+export const secretName = z
+  .string({ error: (iss) => (iss.input === undefined || iss.input === null ? SECRET_REQUIRED : 'must be a string, e.g. "auth-api-secrets"') })
+  .min(1, { error: SECRET_REQUIRED, abort: true })
+  .regex(DNS_SUBDOMAIN, { error: 'must be a Kubernetes name: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit' })
+  .max(MAX_LABEL_VALUE, {
+    error: (iss) => {
+      const length = String(iss.input).length;
+      return length + VERSION_SUFFIX_LENGTH > MAX_SECRET_NAME
+        ? `is ${length} characters; with the ${VERSION_SUFFIX_LENGTH}-character version suffix a Secret name must fit in ${MAX_SECRET_NAME}, so use at most ${MAX_SECRET_NAME - VERSION_SUFFIX_LENGTH}`
+        : `is ${length} characters; versions carry the base name in a label, and label values hold at most ${MAX_LABEL_VALUE}`;
+    },
   })
-  .meta({ description: 'a random value per key, generated inside the worker' });
+  .meta({ description: 'the base name; versions are <secret>-<YYYYMMDDHHMMSS> (UTC)', examples: ['auth-api-secrets'] });
 
-const value = z
-  .union([
-    z.strictObject({ generate }),
-    z.strictObject({ fromFile: z.string().min(1).meta({ description: "a KEY=value file in the worker's ROTOR_VALUE_DIR, relative to it" }) }),
-    z.strictObject({ awsSecretsManager: z.strictObject({ secretId: z.string().min(1).meta({ description: 'name or ARN' }) }) }),
-  ])
-  .meta({ description: 'where the new value comes from: exactly one source; a plaintext value is never part of a plan' });
+export const storeKind = z
+  .enum(STORE_KINDS as [StoreKind, ...StoreKind[]], { error: `unknown store; use one of ${oneOf(STORE_KINDS)}` })
+  .meta({ description: 'where the value is kept besides the versioned Secret' });
 
-const canary = z
-  .strictObject({
-    steps: z
-      .array(z.number().int().min(1).max(100))
-      .min(1)
-      .max(LIMITS.canarySteps)
-      .default([10, 25, 50, 100])
-      .meta({ description: 'percent of replicas on the new version at each step: strictly increasing, ending at 100' }),
-    pause: duration('analysis window after each step; longer than zero when the stage has analysis', '10m'),
-  })
-  .meta({ description: 'canary by replica weight, with an analysis over the pause after each step' });
+/**
+ * A duration such as `10m`. `positive`: longer than zero; `min`: at least that many ms (with its own
+ * message); with limits, at most 365d.
+ */
+export function duration(o: SchemaOptions, description: string, bounds: { positive?: boolean; min?: { ms: number; message: string } } = {}) {
+  const error = (iss: { input?: unknown }) => {
+    const parsed = parseDuration(iss.input);
+    return 'error' in parsed ? parsed.error : `expected ${DURATION_HELP}`;
+  };
+  let d = z
+    .string({ error })
+    .refine((v) => 'ms' in parseDuration(v), { error, abort: true })
+    .transform((v) => (parseDuration(v) as { ms: number }).ms);
+  if (bounds.positive) d = d.refine((ms) => ms > 0, { error: `must be longer than zero; write ${DURATION_HELP}`, abort: true });
+  if (bounds.min && o.limits) {
+    const min = bounds.min;
+    d = d.refine((ms) => ms <= 0 || ms >= min.ms, { error: min.message, abort: true });
+  }
+  if (o.limits) d = d.refine((ms) => ms <= LIMITS.maxDurationMs, { error: `must be at most 365d; write ${DURATION_HELP}`, abort: true });
+  return d.meta({ pattern: DURATION_PATTERN, description: `${description}; ${DURATION_HELP}${o.limits ? ', at most 365d' : ''}` });
+}
 
-const strategy = z
-  .union([z.literal('rolling'), z.literal('in-place'), z.strictObject({ canary })])
-  .default('rolling')
-  .meta({ description: '"rolling", "in-place" (not in production) or { canary: { steps, pause } }' });
+/** A whole number from 1 to `max`. */
+export function wholeNumber(max: number, description: string) {
+  const error = `must be a whole number from 1 to ${max}`;
+  return z.number({ error }).int({ error, abort: true }).min(1, { error, abort: true }).max(max, { error, abort: true }).meta({ description });
+}
 
-const analysis = z
-  .strictObject({
-    provider: z.enum(METRICS_PROVIDERS as [string, ...string[]]).meta({ description: 'the metrics backend that answers the query' }),
-    query: z.string().min(1).meta({ description: 'the query whose value is compared with the threshold' }),
-    threshold: z.number().meta({ description: 'a measurement fails when its value is above it' }),
-    interval: duration('how often to measure, at least 10s', DEFAULTS.interval),
-    failureLimit: limit('consecutive failed measurements that fail the stage').default(DEFAULTS.failureLimit),
-    inconclusiveLimit: limit('consecutive measurements without data that fail the stage (default failureLimit + 2)').optional(),
-    verify: duration('how long to measure right after the rollout (default interval × (failureLimit + 2))'),
-  })
-  .meta({ description: 'error-rate analysis; without it only rollout health is checked' });
+export const generateLength = wholeNumber(4096, 'characters per generated value')
+  .min(16, { error: 'must be at least 16 characters for a credential' })
+  .default(DEFAULTS.generateLength);
 
-const name = (description: string) => z.string().regex(DNS_LABEL).max(63).meta({ description });
+export function generateKeys(o: SchemaOptions) {
+  const listError = 'must be a non-empty list of Secret keys, e.g. [api_token]';
+  const keyError = `must be a Secret key: letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters`;
+  const key = o.limits
+    ? z.string({ error: keyError }).regex(SECRET_KEY, { error: keyError }).max(LIMITS.secretKeyLength, { error: keyError })
+    : z.string({ error: keyError }).regex(SECRET_KEY, { error: keyError });
+  const list = z.array(key, { error: listError }).min(1, { error: listError, abort: true });
+  const bounded = o.limits
+    ? list.max(LIMITS.generateKeys, { error: `must list at most ${LIMITS.generateKeys} keys; a Secret holds at most 1 MiB`, abort: true })
+    : list;
+  return bounded
+    .refine((keys) => new Set(keys).size === keys.length, {
+      error: (iss) => {
+        const keys = iss.input as string[];
+        return `lists ${JSON.stringify(keys.find((k, i) => keys.indexOf(k) !== i))} twice; each key once`;
+      },
+    })
+    .meta({ description: 'the Secret keys to fill, each once (letters, digits, "-", "_", ".")' });
+}
 
-const stage = z.strictObject({
-  name: name('a short lowercase name such as staging or production; unique in the plan'),
-  namespace: name('the Kubernetes namespace this stage rolls; unique in the plan'),
-  workloads: z
-    .union([z.literal('auto'), z.array(z.string().regex(WORKLOAD_REF)).min(1)])
-    .default('auto')
-    .meta({ description: `"auto" (every workload that uses the current version) or a list of kind/name, kind one of ${WORKLOAD_KINDS.join(', ')}` }),
-  strategy,
-  analysis: analysis.optional(),
-  soak: duration(`how long to keep measuring before the next stage (default ${DEFAULTS.soak}; 0s on the last stage)`),
-  watch: duration(`only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`),
-  approval: z
-    .union([z.enum(['required', 'none']), z.boolean()])
-    .default('none')
-    .meta({ description: '"required": wait for `rotor approve` before this stage deploys' }),
-  approvalTimeout: duration('after it without approval, the rotation rolls back; longer than zero', DEFAULTS.approvalTimeout),
-  rolloutTimeout: duration('a rollout not ready by then fails the stage; longer than zero', DEFAULTS.rolloutTimeout),
-});
+export const fromFile = z
+  .string({ error: 'must be the path of a KEY=value file, e.g. ./token.env' })
+  .refine((s) => s.trim() !== '', { error: 'must be the path of a KEY=value file, e.g. ./token.env' })
+  .meta({ description: "a KEY=value file in the worker's ROTOR_VALUE_DIR, relative to it" });
 
-export const planSchema = z
-  .strictObject({
-    secret: z
-      .string()
-      .regex(DNS_SUBDOMAIN)
-      .max(63)
-      .meta({ description: 'the base name; versions are <secret>-<YYYYMMDDHHMMSS> (UTC)', examples: ['auth-api-secrets'] }),
-    value,
-    store: z.enum(STORE_KINDS as [string, ...string[]]).default('kubernetes'),
-    stages: z
-      .array(stage)
-      .min(1)
-      .max(LIMITS.stages)
-      .meta({ description: 'rolled in order; production needs a stage before it; each stage its own name and namespace' }),
-    retention: duration('how long the previous version is kept after the rotation commits', DEFAULTS.retention),
-    cleanupRecheck: duration('how often cleanup scans again while something still uses the previous version; longer than zero', DEFAULTS.cleanupRecheck),
-  })
-  .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: README, "The plan".' });
+const AWS_SOURCE = 'must be { secretId: <name or ARN> } of the secret whose AWSPENDING or AWSCURRENT value to use';
+export const awsSecretsManager = z
+  .strictObject({ secretId: z.string({ error: AWS_SOURCE }).min(1, { error: AWS_SOURCE }).meta({ description: 'name or ARN' }) }, { error: AWS_SOURCE })
+  .meta({ description: 'a value someone else staged in AWS Secrets Manager' });
+
+export const stageName = z
+  .string({ error: 'is required: a short lowercase name such as "staging" or "production"' })
+  .regex(DNS_LABEL, { error: 'is required: a short lowercase name such as "staging" or "production"', abort: true })
+  .max(63, { error: 'is required: a short lowercase name such as "staging" or "production"' })
+  .meta({ description: 'a short lowercase name such as staging or production; unique in the plan' });
+
+export const namespaceName = z
+  .string({ error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)' })
+  .regex(DNS_LABEL, { error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)', abort: true })
+  .max(63, { error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)' })
+  .meta({ description: 'the Kubernetes namespace this stage rolls; unique in the plan' });
+
+export const approval = z
+  .union([z.enum(['required', 'none']), z.boolean()], { error: 'use "required" (wait for `rotor approve` before this stage) or "none"' })
+  .default('none')
+  .meta({ description: '"required": wait for `rotor approve` before this stage deploys' });
+
+const WORKLOAD_ENTRY = `must be kind/name with kind one of ${WORKLOAD_KINDS.join(', ')}, e.g. deployment/auth-api`;
+/** WORKLOAD_REF with the kinds spelled out, in any case (JSON Schema patterns take no flags). */
+const anyCase = (word: string) => [...word].map((ch) => `[${ch.toLowerCase()}${ch.toUpperCase()}]`).join('');
+const KNOWN_WORKLOAD_REF = new RegExp(`^(${WORKLOAD_KINDS.map(anyCase).join('|')})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`);
+const workloadEntry = z.string({ error: WORKLOAD_ENTRY }).regex(KNOWN_WORKLOAD_REF, { error: WORKLOAD_ENTRY });
+const WORKLOADS = '"auto" (every workload that uses the current version) or a non-empty list such as [deployment/auth-api]';
+export const workloadList = z.array(workloadEntry, { error: WORKLOADS }).min(1, { error: WORKLOADS });
+export const workloads = z
+  .union([z.literal('auto'), workloadList], { error: WORKLOADS })
+  .default('auto')
+  .meta({ description: `"auto" (every workload that uses the current version) or a list of kind/name, kind one of ${WORKLOAD_KINDS.join(', ')}` });
+
+export function canarySteps(o: SchemaOptions) {
+  const whole = 'must be a list of whole percentages from 1 to 100, e.g. [10, 25, 50, 100]';
+  const steps = z
+    .array(z.number({ error: whole }).int({ error: whole }).min(1, { error: whole }).max(100, { error: whole }), { error: whole })
+    .min(1, { error: whole, abort: true })
+    .refine((s) => s.every((x, i) => i === 0 || x > s[i - 1]), { error: 'must increase strictly, e.g. [10, 25, 50, 100]', abort: true })
+    .refine((s) => s[s.length - 1] === 100, { error: 'must end at 100 so the rollout completes, e.g. [10, 25, 50, 100]', abort: true });
+  return (
+    o.limits
+      ? steps.max(LIMITS.canarySteps, {
+          error: (iss) => `has ${(iss.input as number[]).length} steps; use at most ${LIMITS.canarySteps}, e.g. [10, 25, 50, 100]`,
+        })
+      : steps
+  )
+    .default([...DEFAULTS.canarySteps])
+    .meta({ description: 'percent of replicas on the new version at each step: strictly increasing, ending at 100' });
+}
+
+export const provider = z
+  .enum(METRICS_PROVIDERS as [MetricsProvider, ...MetricsProvider[]], { error: `unknown metrics provider; use one of ${oneOf(METRICS_PROVIDERS)}` })
+  .meta({ description: 'the metrics backend that answers the query' });
+
+export const query = z
+  .string({ error: 'is required: the query whose value is compared with the threshold' })
+  .refine((s) => s.trim() !== '', { error: 'is required: the query whose value is compared with the threshold' })
+  .meta({ description: 'the query whose value is compared with the threshold' });
+
+export const threshold = z
+  .number({ error: 'must be a number (the check fails when the measured value is above it), e.g. 0.01' })
+  .meta({ description: 'a measurement fails when its value is above it' });
+
+export function interval(o: SchemaOptions) {
+  return duration(o, 'how often to measure, at least 10s', {
+    positive: true,
+    min: {
+      ms: LIMITS.minIntervalMs,
+      message: 'must be at least 10s: metrics change at their scrape interval, so measuring more often repeats the same data; write e.g. 30s or 1m',
+    },
+  });
+}
+
+export function measurementLimit(o: SchemaOptions, description: string) {
+  return wholeNumber(o.limits ? LIMITS.measurementLimit : LEGACY_MEASUREMENT_CAP, description);
+}
+
+// --- the whole plan, for the JSON Schema ---------------------------------------------------------
+
+/** The plan as one zod schema: the pieces above put together, as a plan file is written. */
+export function planSchema(o: SchemaOptions = { limits: true }) {
+  const generate = z
+    .strictObject({ keys: generateKeys(o), length: generateLength })
+    .meta({ description: 'a random value per key, generated inside the worker' });
+  const value = z
+    .union([z.strictObject({ generate }), z.strictObject({ fromFile }), z.strictObject({ awsSecretsManager })])
+    .meta({ description: 'where the new value comes from: exactly one source; a plaintext value is never part of a plan' });
+  const canary = z
+    .strictObject({
+      steps: canarySteps(o),
+      pause: duration(o, 'analysis window after each step; longer than zero when the stage has analysis').prefault(DEFAULTS.canaryPause),
+    })
+    .meta({ description: 'canary by replica weight, with an analysis over the pause after each step' });
+  const strategy = z
+    .union([z.literal('rolling'), z.literal('in-place'), z.strictObject({ canary })])
+    .default('rolling')
+    .meta({ description: '"rolling", "in-place" (not in production) or { canary: { steps, pause } }' });
+  const analysis = z
+    .strictObject({
+      provider,
+      query,
+      threshold,
+      interval: interval(o).prefault(DEFAULTS.interval),
+      failureLimit: measurementLimit(o, 'consecutive failed measurements that fail the stage').default(DEFAULTS.failureLimit),
+      inconclusiveLimit: measurementLimit(o, 'consecutive measurements without data that fail the stage (default failureLimit + 2)').optional(),
+      verify: duration(o, 'how long to measure right after the rollout (default interval × (failureLimit + 2))').optional(),
+    })
+    .meta({ description: 'error-rate analysis; without it only rollout health is checked' });
+  const stage = z.strictObject({
+    name: stageName,
+    namespace: namespaceName,
+    workloads,
+    strategy,
+    analysis: analysis.optional(),
+    soak: duration(o, `how long to keep measuring before the next stage (default ${DEFAULTS.soak}; 0s on the last stage)`).optional(),
+    watch: duration(o, `only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`).optional(),
+    approval,
+    approvalTimeout: duration(o, 'after it without approval, the rotation rolls back', { positive: true }).prefault(DEFAULTS.approvalTimeout),
+    rolloutTimeout: duration(o, 'a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
+  });
+  return z
+    .strictObject({
+      secret: secretName,
+      value,
+      store: storeKind.default('kubernetes'),
+      stages: z
+        .array(stage)
+        .min(1)
+        .max(o.limits ? LIMITS.stages : Number.MAX_SAFE_INTEGER)
+        .meta({ description: 'rolled in order; production needs a stage before it; each stage its own name and namespace' }),
+      retention: duration(o, 'how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
+      cleanupRecheck: duration(o, 'how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
+        DEFAULTS.cleanupRecheck,
+      ),
+    })
+    .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: README, "The plan".' });
+}
 
 /** The JSON Schema of a plan file as written (draft 2020-12). */
 export function planJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(planSchema, { io: 'input' }) as Record<string, unknown>;
+  return z.toJSONSchema(planSchema(), { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }

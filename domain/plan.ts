@@ -1,15 +1,41 @@
-// The rotation plan: its shape, its defaults and its validation. Pure and deterministic, so the CLI
-// validates before starting anything and the workflow validates again in PLANNING.
-import { DURATION_HELP, parseDuration } from './duration';
-import { VERSION_SUFFIX_LENGTH } from './naming';
+// The rotation plan: its types and its validation. Pure and deterministic, so the CLI validates before
+// starting anything and the workflow validates again in PLANNING. Every field is checked against its
+// piece of the schema (plan-schema.ts: bounds, defaults and messages in one place, also published as
+// plan.schema.json); what needs more than one field is checked here. All issues are reported at once,
+// each with its path, the value found and what would be valid.
+import type { z } from 'zod';
+import { parseDuration } from './duration';
+import {
+  DEFAULTS,
+  LIMITS,
+  WORKLOAD_KINDS,
+  WORKLOAD_REF,
+  approval as approvalSchema,
+  awsSecretsManager as awsSchema,
+  canarySteps,
+  duration,
+  fromFile as fromFileSchema,
+  generateKeys,
+  generateLength,
+  interval as intervalSchema,
+  measurementLimit,
+  namespaceName,
+  provider as providerSchema,
+  query as querySchema,
+  secretName,
+  stageName,
+  storeKind,
+  threshold as thresholdSchema,
+  workloadList,
+  workloads as workloadsSchema,
+  type MetricsProvider,
+  type SchemaOptions,
+  type StoreKind,
+  type WorkloadKind,
+} from './plan-schema';
 
-export type StoreKind = 'kubernetes' | 'aws-secrets-manager' | 'external-secrets';
-export type MetricsProvider = 'prometheus' | 'datadog';
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'ReplicaSet' | 'CronJob' | 'Job' | 'Pod';
-
-export const STORE_KINDS: readonly StoreKind[] = ['kubernetes', 'aws-secrets-manager', 'external-secrets'];
-export const METRICS_PROVIDERS: readonly MetricsProvider[] = ['prometheus', 'datadog'];
-export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob', 'Job', 'Pod'];
+export { DEFAULTS, LIMITS, METRICS_PROVIDERS, STORE_KINDS, WORKLOAD_KINDS } from './plan-schema';
+export type { MetricsProvider, StoreKind, WorkloadKind } from './plan-schema';
 
 /** Where the new value comes from. A plaintext value is never part of a plan. */
 export type ValueSource = { generate: { keys: string[]; length: number } } | { fromFile: string } | { awsSecretsManager: { secretId: string } };
@@ -78,48 +104,7 @@ export function formatIssues(issues: PlanIssue[]): string {
   return issues.map((i) => `  - ${i.path}: ${i.message} (found: ${i.value})`).join('\n');
 }
 
-export const DEFAULTS = {
-  soak: '24h',
-  watch: '24h',
-  retention: '14d',
-  interval: '1m',
-  failureLimit: 1,
-  approvalTimeout: '7d',
-  rolloutTimeout: '10m',
-  cleanupRecheck: '1h',
-  generateLength: 32,
-} as const;
-
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const PRODUCTION = /^(prod|production)([-.].*)?$/;
-/** Kubernetes caps object names at 253 characters and label values at 63. */
-const MAX_SECRET_NAME = 253;
-const MAX_LABEL_VALUE = 63;
-
-/**
- * Bounds on a plan's size and rhythm. Every stage and canary step adds activities and events to the
- * workflow's history, measurements are kept in heartbeats, and a metrics backend is queried at the
- * interval: a plan outside these is a mistake, not a bigger rollout.
- */
-export const LIMITS = {
-  stages: 10,
-  canarySteps: 10,
-  /** Metrics are scraped every 15–60 s: a shorter interval measures the same data again. */
-  minIntervalMs: 10_000,
-  /** Consecutive-measurement limits; the last this many measurements ride in every heartbeat. */
-  measurementLimit: 100,
-  /** Secret keys of a generated value: up to 100 keys of 4096 characters stay far below a Secret's 1 MiB. */
-  generateKeys: 100,
-  /** Kubernetes refuses a Secret key longer than 253 characters. */
-  secretKeyLength: 253,
-  /** Any duration: a year. A wait longer than that is a typo, and timers overflow long before forever. */
-  maxDurationMs: 365 * 86_400_000,
-} as const;
-
-/** The failureLimit and inconclusiveLimit cap before LIMITS, for replaying older rotations. */
-const LEGACY_MEASUREMENT_CAP = 1000;
 
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -136,19 +121,24 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function oneOf(values: readonly string[]): string {
-  return values.map((v) => `"${v}"`).join(', ');
+/** `base` followed by a zod issue path: `stages[1]` + ['analysis', 'interval']. */
+function joinPath(base: string, path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), base);
+}
+
+function pick(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = raw;
+  for (const key of path) cur = isRecord(cur) || Array.isArray(cur) ? (cur as Record<PropertyKey, unknown>)[key] : undefined;
+  return cur;
 }
 
 class Checker {
   readonly issues: PlanIssue[] = [];
+  readonly o: SchemaOptions;
 
   /** Whether LIMITS apply: off only to replay rotations started before they existed. */
-  constructor(readonly limits: boolean) {}
-
-  /** The largest failureLimit and inconclusiveLimit accepted. */
-  get measurementCap(): number {
-    return this.limits ? LIMITS.measurementLimit : LEGACY_MEASUREMENT_CAP;
+  constructor(readonly limits: boolean) {
+    this.o = { limits };
   }
 
   add(path: string, value: unknown, message: string): void {
@@ -167,68 +157,45 @@ class Checker {
     }
   }
 
-  duration(path: string, raw: unknown, fallback: string, opts: { positive?: boolean } = {}): number {
-    const parsed = parseDuration(raw === undefined ? fallback : raw);
-    if ('error' in parsed) {
-      this.add(path, raw, parsed.error);
-      return 0;
-    }
-    if (opts.positive && parsed.ms <= 0) {
-      this.add(path, raw, `must be longer than zero; write ${DURATION_HELP}`);
-      return 0;
-    }
-    if (this.limits && parsed.ms > LIMITS.maxDurationMs) {
-      this.add(path, raw, `must be at most 365d; write ${DURATION_HELP}`);
-      return LIMITS.maxDurationMs;
-    }
-    return parsed.ms;
+  /**
+   * `raw` checked against one piece of the schema, its issues reported with the schema's messages;
+   * undefined when invalid. `whole`: a value judged as a whole (canary steps, a source object) is
+   * reported once, at its own path.
+   */
+  field<T>(schema: z.ZodType<T>, path: string, raw: unknown, whole = false): T | undefined {
+    const result = schema.safeParse(raw);
+    if (result.success) return result.data;
+    if (whole) this.add(path, raw, result.error.issues[0].message);
+    else for (const issue of result.error.issues) this.add(joinPath(path, issue.path), pick(raw, issue.path), issue.message);
+    return undefined;
   }
 
-  positiveInt(path: string, raw: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
-    const value = raw === undefined ? fallback : raw;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-      this.add(path, raw, `must be a whole number from 1 to ${max}`);
-      return fallback;
-    }
-    return value;
+  duration(path: string, raw: unknown, fallback: string, bounds: { positive?: boolean } = {}): number {
+    const ms = this.field(duration(this.o, path, bounds), path, raw === undefined ? fallback : raw);
+    if (ms !== undefined) return ms;
+    // An out-of-range duration still stands for what it says, capped; an unparsable one for nothing.
+    const parsed = parseDuration(raw);
+    return 'ms' in parsed && this.limits && parsed.ms > LIMITS.maxDurationMs ? LIMITS.maxDurationMs : 0;
   }
 }
 
 function checkSecretName(c: Checker, raw: unknown): string {
-  if (raw === undefined || raw === null || raw === '') {
-    c.add('secret', raw, 'is required: the base name of the Secret, e.g. "auth-api-secrets"');
-    return '';
-  }
-  if (typeof raw !== 'string') {
-    c.add('secret', raw, 'must be a string, e.g. "auth-api-secrets"');
-    return '';
-  }
-  if (!DNS_SUBDOMAIN.test(raw)) {
-    c.add('secret', raw, 'must be a Kubernetes name: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit');
-  }
-  if (raw.length + VERSION_SUFFIX_LENGTH > MAX_SECRET_NAME) {
-    c.add(
-      'secret',
-      raw,
-      `is ${raw.length} characters; with the ${VERSION_SUFFIX_LENGTH}-character version suffix a Secret name must fit in ${MAX_SECRET_NAME}, so use at most ${MAX_SECRET_NAME - VERSION_SUFFIX_LENGTH}`,
-    );
-  } else if (raw.length > MAX_LABEL_VALUE) {
-    c.add('secret', raw, `is ${raw.length} characters; versions carry the base name in a label, and label values hold at most ${MAX_LABEL_VALUE}`);
-  }
-  return raw;
+  c.field(secretName, 'secret', raw);
+  return typeof raw === 'string' ? raw : '';
 }
+
+const VALUE_SOURCES = ['generate', 'fromFile', 'awsSecretsManager'];
 
 function checkValue(c: Checker, raw: unknown): ValueSource {
   const fallback: ValueSource = { generate: { keys: ['value'], length: DEFAULTS.generateLength } };
-  const sources = ['generate', 'fromFile', 'awsSecretsManager'];
   if (!isRecord(raw)) {
     c.add('value', raw, 'is required: one of `generate: { keys: [...], length: 48 }`, `fromFile: ./token.env` or `awsSecretsManager: { secretId: ... }`');
     return fallback;
   }
-  c.keys('value', raw, sources);
-  const given = sources.filter((s) => raw[s] !== undefined);
+  c.keys('value', raw, VALUE_SOURCES);
+  const given = VALUE_SOURCES.filter((s) => raw[s] !== undefined);
   if (given.length !== 1) {
-    c.add('value', raw, `must name exactly one source of ${sources.join(', ')}`);
+    c.add('value', raw, `must name exactly one source of ${VALUE_SOURCES.join(', ')}`);
     return fallback;
   }
   if (given[0] === 'generate') {
@@ -238,65 +205,35 @@ function checkValue(c: Checker, raw: unknown): ValueSource {
       return fallback;
     }
     c.keys('value.generate', gen, ['keys', 'length']);
-    const keys = gen.keys;
-    let validKeys: string[] = ['value'];
-    if (!Array.isArray(keys) || keys.length === 0) {
-      c.add('value.generate.keys', keys, 'must be a non-empty list of Secret keys, e.g. [api_token]');
-    } else if (c.limits && keys.length > LIMITS.generateKeys) {
-      c.tooMany('value.generate.keys', keys.length, 'keys', `must list at most ${LIMITS.generateKeys} keys; a Secret holds at most 1 MiB`);
-    } else {
-      keys.forEach((k, i) => {
-        if (typeof k !== 'string' || !SECRET_KEY.test(k) || (c.limits && k.length > LIMITS.secretKeyLength)) {
-          c.add(`value.generate.keys[${i}]`, k, `must be a Secret key: letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters`);
-        }
-      });
-      const dupes = keys.filter((k, i) => keys.indexOf(k) !== i);
-      if (dupes.length) c.add('value.generate.keys', keys, `lists ${show(dupes[0])} twice; each key once`);
-      validKeys = keys.map(String);
+    const keys = c.field(generateKeys(c.o), 'value.generate.keys', gen.keys);
+    if (keys === undefined && Array.isArray(gen.keys) && c.limits && gen.keys.length > LIMITS.generateKeys) {
+      // A list too long to show is reported by its length.
+      const last = c.issues.pop()!;
+      c.tooMany(last.path, gen.keys.length, 'keys', last.message);
     }
-    const length = c.positiveInt('value.generate.length', gen.length, DEFAULTS.generateLength, 4096);
-    if (length < 16) c.add('value.generate.length', gen.length, 'must be at least 16 characters for a credential');
-    return { generate: { keys: validKeys, length } };
+    const length = c.field(generateLength, 'value.generate.length', gen.length) ?? DEFAULTS.generateLength;
+    return { generate: { keys: keys ?? (Array.isArray(gen.keys) && gen.keys.length ? gen.keys.map(String) : ['value']), length } };
   }
   if (given[0] === 'fromFile') {
-    if (typeof raw.fromFile !== 'string' || raw.fromFile.trim() === '') {
-      c.add('value.fromFile', raw.fromFile, 'must be the path of a KEY=value file, e.g. ./token.env');
-      return fallback;
-    }
-    return { fromFile: raw.fromFile };
+    const file = c.field(fromFileSchema, 'value.fromFile', raw.fromFile);
+    return file === undefined ? fallback : { fromFile: file };
   }
-  const aws = raw.awsSecretsManager;
-  if (!isRecord(aws) || typeof aws.secretId !== 'string' || aws.secretId === '') {
-    c.add('value.awsSecretsManager', aws, 'must be { secretId: <name or ARN> } of the secret whose AWSPENDING or AWSCURRENT value to use');
-    return fallback;
-  }
-  c.keys('value.awsSecretsManager', aws, ['secretId']);
-  return { awsSecretsManager: { secretId: aws.secretId } };
+  const aws = c.field(awsSchema, 'value.awsSecretsManager', raw.awsSecretsManager, true);
+  return aws === undefined ? fallback : { awsSecretsManager: { secretId: aws.secretId } };
 }
 
 function checkStore(c: Checker, raw: unknown): StoreKind {
   if (raw === undefined) return 'kubernetes';
-  if (typeof raw !== 'string' || !STORE_KINDS.includes(raw as StoreKind)) {
-    c.add('store', raw, `unknown store; use one of ${oneOf(STORE_KINDS)}`);
-    return 'kubernetes';
-  }
-  return raw as StoreKind;
+  return c.field(storeKind, 'store', raw) ?? 'kubernetes';
 }
 
 function checkWorkloads(c: Checker, path: string, raw: unknown): 'auto' | WorkloadRef[] {
-  if (raw === undefined || raw === 'auto') return 'auto';
-  if (!Array.isArray(raw) || raw.length === 0) {
-    c.add(path, raw, '"auto" (every workload that uses the current version) or a non-empty list such as [deployment/auth-api]');
-    return 'auto';
-  }
+  const listed = c.field(Array.isArray(raw) ? workloadList : workloadsSchema, path, raw);
+  if (listed === undefined || listed === 'auto') return 'auto';
   const refs: WorkloadRef[] = [];
-  raw.forEach((item, i) => {
-    const m = typeof item === 'string' ? /^([A-Za-z]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(item) : null;
-    const kind = m ? WORKLOAD_KINDS.find((k) => k.toLowerCase() === m[1].toLowerCase()) : undefined;
-    if (!m || !kind) {
-      c.add(`${path}[${i}]`, item, `must be kind/name with kind one of ${WORKLOAD_KINDS.join(', ')}, e.g. deployment/auth-api`);
-      return;
-    }
+  listed.forEach((item, i) => {
+    const m = WORKLOAD_REF.exec(item)!;
+    const kind = WORKLOAD_KINDS.find((k) => k.toLowerCase() === m[1].toLowerCase())!;
     if (refs.some((r) => r.kind === kind && r.name === m[2])) c.add(`${path}[${i}]`, item, 'is listed twice; list each workload once');
     refs.push({ kind, name: m[2] });
   });
@@ -314,34 +251,15 @@ function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
       return { type: 'rolling' };
     }
     c.keys(`${path}.canary`, canary, ['steps', 'pause']);
-    const steps = canary.steps === undefined ? [10, 25, 50, 100] : canary.steps;
-    let valid: number[] = [10, 25, 50, 100];
-    if (!Array.isArray(steps) || steps.length === 0 || steps.some((s) => typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > 100)) {
-      c.add(`${path}.canary.steps`, steps, 'must be a list of whole percentages from 1 to 100, e.g. [10, 25, 50, 100]');
-    } else if (steps.some((s, i) => i > 0 && s <= steps[i - 1])) {
-      c.add(`${path}.canary.steps`, steps, 'must increase strictly, e.g. [10, 25, 50, 100]');
-    } else if (steps[steps.length - 1] !== 100) {
-      c.add(`${path}.canary.steps`, steps, 'must end at 100 so the rollout completes, e.g. [10, 25, 50, 100]');
-    } else if (c.limits && steps.length > LIMITS.canarySteps) {
-      c.add(`${path}.canary.steps`, steps, `has ${steps.length} steps; use at most ${LIMITS.canarySteps}, e.g. [10, 25, 50, 100]`);
-    } else {
-      valid = steps as number[];
-    }
-    const pauseMs = c.duration(`${path}.canary.pause`, canary.pause, '10m');
-    return { type: 'canary', steps: valid, pauseMs };
+    const steps = c.field(canarySteps(c.o), `${path}.canary.steps`, canary.steps, true) ?? [...DEFAULTS.canarySteps];
+    const pauseMs = c.duration(`${path}.canary.pause`, canary.pause, DEFAULTS.canaryPause);
+    return { type: 'canary', steps, pauseMs };
   }
   c.add(path, raw, 'unknown strategy; use "rolling", "in-place" or { canary: { steps: [10, 25, 50, 100], pause: 10m } }');
   return { type: 'rolling' };
 }
 
-function checkInterval(c: Checker, path: string, raw: unknown): number {
-  const ms = c.duration(path, raw, DEFAULTS.interval, { positive: true });
-  if (c.limits && ms > 0 && ms < LIMITS.minIntervalMs) {
-    c.add(path, raw, `must be at least 10s: metrics change at their scrape interval, so measuring more often repeats the same data; write e.g. 30s or 1m`);
-    return LIMITS.minIntervalMs;
-  }
-  return ms;
-}
+const ANALYSIS_FIELDS = ['provider', 'query', 'threshold', 'interval', 'failureLimit', 'inconclusiveLimit', 'verify'];
 
 function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null {
   if (raw === undefined || raw === null) return null;
@@ -349,28 +267,22 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
     c.add(path, raw, 'must be { provider, query, threshold, interval, failureLimit }');
     return null;
   }
-  c.keys(path, raw, ['provider', 'query', 'threshold', 'interval', 'failureLimit', 'inconclusiveLimit', 'verify']);
-  const provider = raw.provider;
-  if (typeof provider !== 'string' || !METRICS_PROVIDERS.includes(provider as MetricsProvider)) {
-    c.add(`${path}.provider`, provider, `unknown metrics provider; use one of ${oneOf(METRICS_PROVIDERS)}`);
-  }
-  if (typeof raw.query !== 'string' || raw.query.trim() === '') {
-    c.add(`${path}.query`, raw.query, 'is required: the query whose value is compared with the threshold');
-  }
-  const threshold = raw.threshold;
-  if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
-    c.add(`${path}.threshold`, threshold, 'must be a number (the check fails when the measured value is above it), e.g. 0.01');
-  }
-  const intervalMs = checkInterval(c, `${path}.interval`, raw.interval);
-  const failureLimit = c.positiveInt(`${path}.failureLimit`, raw.failureLimit, DEFAULTS.failureLimit, c.measurementCap);
+  c.keys(path, raw, ANALYSIS_FIELDS);
+  const provider = c.field(providerSchema, `${path}.provider`, raw.provider);
+  const query = c.field(querySchema, `${path}.query`, raw.query);
+  const threshold = c.field(thresholdSchema, `${path}.threshold`, raw.threshold);
+  const given = raw.interval === undefined ? DEFAULTS.interval : raw.interval;
+  const intervalMs = c.field(intervalSchema(c.o), `${path}.interval`, given) ?? (c.limits && 'ms' in parseDuration(given) ? LIMITS.minIntervalMs : 0);
+  const limit = (field: 'failureLimit' | 'inconclusiveLimit', fallback: number) =>
+    raw[field] === undefined ? fallback : (c.field(measurementLimit(c.o, field), `${path}.${field}`, raw[field]) ?? fallback);
+  const failureLimit = limit('failureLimit', DEFAULTS.failureLimit);
   // The derived default stays within the cap, so a failureLimit of 100 alone is valid.
-  const inconclusiveDefault = c.limits ? Math.min(failureLimit + 2, LIMITS.measurementLimit) : failureLimit + 2;
-  const inconclusiveLimit = c.positiveInt(`${path}.inconclusiveLimit`, raw.inconclusiveLimit, inconclusiveDefault, c.measurementCap);
+  const inconclusiveLimit = limit('inconclusiveLimit', c.limits ? Math.min(failureLimit + 2, LIMITS.measurementLimit) : failureLimit + 2);
   const verifyMs = c.duration(`${path}.verify`, raw.verify, '0s') || intervalMs * (failureLimit + 2);
   return {
-    provider: provider as MetricsProvider,
-    query: typeof raw.query === 'string' ? raw.query : '',
-    threshold: typeof threshold === 'number' ? threshold : 0,
+    provider: provider ?? (raw.provider as MetricsProvider),
+    query: query ?? (typeof raw.query === 'string' ? raw.query : ''),
+    threshold: threshold ?? 0,
     intervalMs,
     failureLimit,
     inconclusiveLimit,
@@ -404,19 +316,10 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
     return null;
   }
   c.keys(path, raw, STAGE_FIELDS);
-  const name = raw.name;
-  if (typeof name !== 'string' || !DNS_LABEL.test(name) || name.length > 63) {
-    c.add(`${path}.name`, name, 'is required: a short lowercase name such as "staging" or "production"');
-  }
-  const namespace = raw.namespace;
-  if (typeof namespace !== 'string' || !DNS_LABEL.test(namespace) || namespace.length > 63) {
-    c.add(`${path}.namespace`, namespace, 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)');
-  }
-  let approval: 'required' | 'none' = 'none';
-  if (raw.approval === 'required' || raw.approval === true) approval = 'required';
-  else if (raw.approval !== undefined && raw.approval !== 'none' && raw.approval !== false) {
-    c.add(`${path}.approval`, raw.approval, 'use "required" (wait for `rotor approve` before this stage) or "none"');
-  }
+  const name = c.field(stageName, `${path}.name`, raw.name);
+  const namespace = c.field(namespaceName, `${path}.namespace`, raw.namespace);
+  const approved = raw.approval === undefined ? 'none' : c.field(approvalSchema, `${path}.approval`, raw.approval);
+  const approval: 'required' | 'none' = approved === 'required' || approved === true ? 'required' : 'none';
   const soak = raw.soak !== undefined ? raw.soak : last ? '0s' : DEFAULTS.soak;
   const watch = raw.watch !== undefined ? raw.watch : last ? DEFAULTS.watch : '0s';
   if (!last && raw.watch !== undefined) {
@@ -427,8 +330,8 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
   const analysis = checkAnalysis(c, `${path}.analysis`, raw.analysis);
   checkCanaryPause(c, path, raw, strategy, analysis);
   return {
-    name: typeof name === 'string' ? name : '',
-    namespace: typeof namespace === 'string' ? namespace : '',
+    name: name ?? (typeof raw.name === 'string' ? raw.name : ''),
+    namespace: namespace ?? (typeof raw.namespace === 'string' ? raw.namespace : ''),
     workloads,
     strategy,
     analysis,

@@ -1,6 +1,6 @@
-// The published JSON Schema of plan files: generated from domain/plan-schema.ts (it cannot drift),
-// accepted by a JSON Schema validator (ajv, draft 2020-12) for the example plan, and of one verdict
-// with validatePlan on every plan it can judge.
+// The published JSON Schema of plan files: generated from domain/plan-schema.ts, the same pieces
+// validatePlan checks each field with (it cannot drift), accepted by a JSON Schema validator (ajv,
+// draft 2020-12) for the example plan, and of one verdict with validatePlan on every plan it can judge.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

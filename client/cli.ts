@@ -1,6 +1,8 @@
 // The rotor CLI on commander: start, status, approve, abort, rollback, list, versions, worker.
 // `rotor <command> --help` for each; unknown commands and flags are refused with a suggestion.
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
 import { formatStatus, progressLine } from './format';
@@ -21,6 +23,15 @@ Exit codes:
 Environment:
   TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),
   TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name), KUBECONFIG (versions, worker)`;
+
+/** rotor's version, from its package.json (dist/client/cli.js sits two levels below it). */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,6 +102,7 @@ function program(result: { code: number }): Command {
   };
   const rotor = new Command('rotor')
     .description('rotate Kubernetes secrets without downtime: versioned, staged, verified, reversible rotations on Temporal')
+    .version(version(), '-V, --version', 'print the version of rotor')
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError(true)
     .addHelpText('after', EXIT_HELP)

@@ -2,6 +2,9 @@
 // commands and flags refused with a suggestion and exit code 2, required options named.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../sandbox/tools';
 import { rotor } from './helpers/cli';
 
 // Nothing here may reach a server: an address nobody listens on.
@@ -26,6 +29,15 @@ describe('rotor CLI', () => {
     assert.match(viaHelp.stdout, /--events <n>/);
   });
 
+  it('prints its version', async () => {
+    const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await rotor([flag], env);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), version);
+    }
+  });
+
   it('refuses an unknown flag or command with a suggestion and exit code 2, before contacting anything', async () => {
     const flag = await rotor(['start', '-f', 'plan.yaml', '--wtch'], env);
     assert.equal(flag.code, 2);
@@ -33,6 +45,9 @@ describe('rotor CLI', () => {
     const command = await rotor(['stauts', 'rotate-x'], env);
     assert.equal(command.code, 2);
     assert.match(command.stderr, /unknown command 'stauts'\n\(Did you mean status\?\)/);
+    const extra = await rotor(['list', 'production'], env);
+    assert.equal(extra.code, 2);
+    assert.match(extra.stderr, /too many arguments for 'list'\. Expected 0 arguments but got 1/);
     const none = await rotor([], env);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /^Usage: rotor /m);

@@ -7,13 +7,15 @@ export const repoRoot = join(__dirname, '..', '..');
 export const cacheDir = process.env.ROTOR_CACHE || join(homedir(), '.cache', 'rotor');
 const pins = JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as {
   temporal: { key: string; binaries: { temporal: string; testServer: string } };
+  prometheus: { key: string; binaries: { prometheus: string } };
 };
 
-function tool(rel: string): string {
-  const path = join(cacheDir, pins.temporal.key, rel);
+function tool(rel: string, key = pins.temporal.key): string {
+  const path = join(cacheDir, key, rel);
   if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run bootstrap\` (npm test does it for you)`);
   return path;
 }
 
 export const temporalCli = (): string => tool(pins.temporal.binaries.temporal);
 export const temporalTestServer = (): string => tool(pins.temporal.binaries.testServer);
+export const prometheusBinary = (): string => tool(pins.prometheus.binaries.prometheus, pins.prometheus.key);

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installKubernetes } from './kube-tools.mjs';
+import { installPrometheus } from './prometheus-tools.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pins = JSON.parse(readFileSync(join(root, 'tools.json'), 'utf8'));
@@ -67,12 +68,19 @@ export function bootstrapKubernetes() {
   return installKubernetes(cacheDir, pins.kubernetes);
 }
 
+/** The Prometheus server the metric tests and the sandbox query (built from the Go module proxy). */
+export function bootstrapPrometheus() {
+  return installPrometheus(cacheDir, pins.prometheus);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wantKube = process.argv.includes('--kubernetes') || process.argv.includes('--all');
+  const wantPrometheus = process.argv.includes('--prometheus') || process.argv.includes('--all');
   Promise.resolve()
-    .then(() => {
+    .then(async () => {
       bootstrap();
-      if (wantKube) return bootstrapKubernetes();
+      if (wantKube) await bootstrapKubernetes();
+      if (wantPrometheus) await bootstrapPrometheus();
     })
     .catch((err) => {
       log(`failed: ${err.message}`);

@@ -5,11 +5,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-function log(msg) {
+export function log(msg) {
   process.stderr.write(`[bootstrap] ${msg}\n`);
 }
 
-function go(args, cwd, env = {}) {
+export function go(args, cwd, env = {}) {
   return execFileSync('go', args, {
     cwd,
     env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env },
@@ -19,7 +19,7 @@ function go(args, cwd, env = {}) {
 }
 
 /** `go build -v`, printing a line of progress every 30 s (a cold build of the apiserver takes ~13 min on 2 cores). */
-function goBuild(args, cwd, what) {
+export function goBuild(args, cwd, what) {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     let packages = 0;
@@ -46,21 +46,38 @@ function goBuild(args, cwd, what) {
   });
 }
 
-export async function installKubernetes(cacheDir, spec) {
-  const target = join(cacheDir, spec.key);
+/**
+ * Where a Go-built tool goes in the cache, and whether it is there already; a build happens in
+ * `<target>.partial` and is renamed into place by `finishGoInstall`, so a cut-short build never counts.
+ */
+export function startGoInstall(cacheDir, key, what) {
+  const target = join(cacheDir, key);
   const marker = join(target, '.installed');
   if (existsSync(marker)) {
-    log(`kubernetes: ${spec.key} already in ${target}`);
-    return target;
+    log(`${what}: ${key} already in ${target}`);
+    return { target, done: true };
   }
   try {
     execFileSync('go', ['version'], { stdio: 'ignore' });
   } catch {
-    throw new Error('building the local control plane needs Go (1.26+) on PATH');
+    throw new Error(`building ${what} needs Go (1.26+) on PATH`);
   }
   const work = `${target}.partial`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(join(work, 'bin'), { recursive: true });
+  return { target, work, marker, done: false };
+}
+
+export function finishGoInstall(install, info) {
+  rmSync(install.target, { recursive: true, force: true });
+  renameSync(install.work, install.target);
+  writeFileSync(install.marker, JSON.stringify(info) + '\n');
+}
+
+export async function installKubernetes(cacheDir, spec) {
+  const install = startGoInstall(cacheDir, spec.key, 'kubernetes');
+  const { target, work } = install;
+  if (install.done) return target;
   const started = Date.now();
   log(`kubernetes: building ${spec.version} and etcd ${spec.etcd} from the Go module proxy into ${target}`);
   log('kubernetes: the first build takes about 15 minutes on 2 cores and 6 GB of Go caches; later runs reuse it');
@@ -111,9 +128,7 @@ export async function installKubernetes(cacheDir, spec) {
   for (const rel of Object.values(spec.binaries)) {
     if (!existsSync(join(work, rel))) throw new Error(`kubernetes: ${rel} missing after the build`);
   }
-  rmSync(target, { recursive: true, force: true });
-  renameSync(work, target);
-  writeFileSync(marker, JSON.stringify({ version: spec.version, etcd: spec.etcd, builtInSeconds: Math.round((Date.now() - started) / 1000) }) + '\n');
+  finishGoInstall(install, { version: spec.version, etcd: spec.etcd, builtInSeconds: Math.round((Date.now() - started) / 1000) });
   log(`kubernetes: control plane ready in ${target} after ${Math.round((Date.now() - started) / 60000)} min`);
   return target;
 }

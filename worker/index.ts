@@ -4,6 +4,7 @@ import { createActivities, type RotorDeps } from '../activities';
 import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { KubernetesCluster } from '../activities/kubernetes';
+import { PrometheusProvider } from '../activities/metrics/prometheus';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { dataConverter } from '../temporal/settings';
 import { workerConfig, type WorkerConfig } from './config';
@@ -15,8 +16,9 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
     const world = loadMemoryWorld(config.memoryWorld!);
     return { cluster: new MemoryCluster(world), stores, metrics: new MemoryMetrics(world).providers(), log };
   }
-  // No metric provider is built in yet (README, "Not in this build yet"): a stage with analysis measures errors.
-  return { cluster: KubernetesCluster.fromEnvironment(), stores, metrics: {}, log };
+  // A stage naming a provider the worker is not configured for measures errors, never a pass.
+  const metrics = config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {};
+  return { cluster: KubernetesCluster.fromEnvironment(), stores, metrics, log };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
@@ -54,7 +56,7 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       maxHeartbeatThrottleInterval: '5s',
     });
     log(
-      `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'}`,
+      `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'} metrics=${Object.keys(deps.metrics).join(',') || '(none: analysis measures errors)'}`,
     );
     await worker.run();
   } finally {

@@ -1,0 +1,68 @@
+// A real Prometheus server (built by the bootstrap into ~/.cache/rotor) on a free loopback port,
+// scraping the given targets at a short interval: for the metric-provider tests and the sandbox.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './control-plane';
+import { spawnChild, stopChild } from './processes';
+import { prometheusBinary } from './tools';
+
+export interface PrometheusServer {
+  /** Base URL of the HTTP API, e.g. http://127.0.0.1:40123 */
+  url: string;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export interface PrometheusOptions {
+  /** host:port targets scraped as job "rotor-traffic" (Prometheus always scrapes itself too). */
+  targets?: string[];
+  scrapeIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export async function startPrometheus(opts: PrometheusOptions = {}): Promise<PrometheusServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-prometheus-'));
+  const interval = `${Math.max(1, Math.round((opts.scrapeIntervalMs ?? 1000) / 1000))}s`;
+  const config = [
+    'global:',
+    `  scrape_interval: ${interval}`,
+    `  evaluation_interval: ${interval}`,
+    'scrape_configs:',
+    '  - job_name: prometheus',
+    `    static_configs: [{ targets: ["127.0.0.1:${port}"] }]`,
+    ...(opts.targets?.length ? ['  - job_name: rotor-traffic', `    static_configs: [{ targets: [${opts.targets.map((t) => `"${t}"`).join(', ')}] }]`] : []),
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  const child = spawnChild(
+    'prometheus',
+    prometheusBinary(),
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.proc.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.proc.exitCode !== null) throw new Error(`prometheus exited (${child.proc.exitCode}): ${stderr}`);
+    try {
+      if ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`prometheus not ready on ${url} after 60 s: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  opts.log?.(`prometheus ready on ${url}, scraping every ${interval}`);
+  return {
+    url,
+    dir,
+    async stop() {
+      await stopChild(child, { log: opts.log });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -196,7 +196,13 @@ export function createActivities(deps: RotorDeps): RotorActivities {
       guarded(`${input.check} analysis in ${input.stage}`, async () => {
         const ctx = Context.current();
         const { analysis } = input;
-        const limits: AnalysisLimits = { threshold: analysis.threshold, failureLimit: analysis.failureLimit, inconclusiveLimit: analysis.inconclusiveLimit };
+        const limits: AnalysisLimits = {
+          threshold: analysis.threshold,
+          failureLimit: analysis.failureLimit,
+          inconclusiveLimit: analysis.inconclusiveLimit,
+          // Analyses planned before consecutiveErrorLimit counted provider errors against inconclusiveLimit.
+          errorLimit: analysis.consecutiveErrorLimit ?? analysis.inconclusiveLimit,
+        };
         const keep = measurementsToKeep(limits);
         const progress: MonitorProgress = (ctx.info.heartbeatDetails as MonitorProgress | undefined) ?? {
           startedAt: new Date().toISOString(),

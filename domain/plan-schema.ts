@@ -21,6 +21,7 @@ export const DEFAULTS = {
   retention: '14d',
   interval: '1m',
   failureLimit: 1,
+  consecutiveErrorLimit: 4,
   approvalTimeout: '7d',
   rolloutTimeout: '10m',
   cleanupRecheck: '1h',
@@ -254,6 +255,10 @@ export function planSchema(o: SchemaOptions = { limits: true }) {
       interval: interval(o).prefault(DEFAULTS.interval),
       failureLimit: measurementLimit(o, 'consecutive failed measurements that fail the stage').default(DEFAULTS.failureLimit),
       inconclusiveLimit: measurementLimit(o, 'consecutive measurements without data that fail the stage (default failureLimit + 2)').optional(),
+      consecutiveErrorLimit: measurementLimit(
+        o,
+        'consecutive measurements the provider could not answer (an outage, a refused query) that fail the stage',
+      ).default(DEFAULTS.consecutiveErrorLimit),
       verify: duration(o, 'how long to measure right after the rollout (default interval × (failureLimit + 2))').optional(),
     })
     .meta({ description: 'error-rate analysis; without it only rollout health is checked' });

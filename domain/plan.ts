@@ -57,6 +57,11 @@ export interface Analysis {
   failureLimit: number;
   /** Consecutive measurements without data that fail the stage: no data is never a pass. */
   inconclusiveLimit: number;
+  /**
+   * Consecutive measurements the provider could not answer (an outage, a refused query) that fail the
+   * stage. Absent from analyses planned by releases before it, which used inconclusiveLimit for it.
+   */
+  consecutiveErrorLimit?: number;
   /** How long VERIFYING measures right after a rollout. */
   verifyMs: number;
 }
@@ -259,7 +264,7 @@ function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
   return { type: 'rolling' };
 }
 
-const ANALYSIS_FIELDS = ['provider', 'query', 'threshold', 'interval', 'failureLimit', 'inconclusiveLimit', 'verify'];
+const ANALYSIS_FIELDS = ['provider', 'query', 'threshold', 'interval', 'failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit', 'verify'];
 
 function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null {
   if (raw === undefined || raw === null) return null;
@@ -273,11 +278,12 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
   const threshold = c.field(thresholdSchema, `${path}.threshold`, raw.threshold);
   const given = raw.interval === undefined ? DEFAULTS.interval : raw.interval;
   const intervalMs = c.field(intervalSchema(c.o), `${path}.interval`, given) ?? (c.limits && 'ms' in parseDuration(given) ? LIMITS.minIntervalMs : 0);
-  const limit = (field: 'failureLimit' | 'inconclusiveLimit', fallback: number) =>
+  const limit = (field: 'failureLimit' | 'inconclusiveLimit' | 'consecutiveErrorLimit', fallback: number) =>
     raw[field] === undefined ? fallback : (c.field(measurementLimit(c.o, field), `${path}.${field}`, raw[field]) ?? fallback);
   const failureLimit = limit('failureLimit', DEFAULTS.failureLimit);
   // The derived default stays within the cap, so a failureLimit of 100 alone is valid.
   const inconclusiveLimit = limit('inconclusiveLimit', c.limits ? Math.min(failureLimit + 2, LIMITS.measurementLimit) : failureLimit + 2);
+  const consecutiveErrorLimit = limit('consecutiveErrorLimit', DEFAULTS.consecutiveErrorLimit);
   const verifyMs = c.duration(`${path}.verify`, raw.verify, '0s') || intervalMs * (failureLimit + 2);
   return {
     provider: provider ?? (raw.provider as MetricsProvider),
@@ -286,6 +292,7 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
     intervalMs,
     failureLimit,
     inconclusiveLimit,
+    consecutiveErrorLimit,
     verifyMs,
   };
 }

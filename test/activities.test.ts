@@ -245,6 +245,27 @@ describe('activities over the memory adapters', () => {
     assert.match(missing.recent.at(-1)!.message ?? '', /no datadog provider is configured on this worker \(it has: prometheus\)/);
   });
 
+  it('fails after consecutiveErrorLimit provider errors in a row, apart from the inconclusive limit; older analyses count errors against inconclusiveLimit', async () => {
+    const w = world({ errors: 0.001 });
+    const acts = createActivities({
+      cluster: new MemoryCluster(w),
+      stores: { kubernetes: new KubernetesSecretStore() },
+      metrics: { prometheus: { name: 'prometheus', measure: async () => Promise.reject(new Error('HTTP 503 from prometheus')) } },
+    });
+    const env = new MockActivityEnvironment();
+    const errors = await run(env, acts.monitorAnalysis, {
+      stage: 'staging',
+      check: 'verify',
+      analysis: analysis({ inconclusiveLimit: 10, consecutiveErrorLimit: 2 }),
+      durationMs: 1_000,
+    });
+    assert.equal(errors.verdict, 'failed');
+    assert.equal(errors.measurements, 2);
+    assert.match(errors.reason, /2 consecutive metrics error\(s\): HTTP 503 from prometheus/);
+    const older = await run(env, acts.monitorAnalysis, { stage: 'staging', check: 'verify', analysis: analysis({ inconclusiveLimit: 3 }), durationMs: 1_000 });
+    assert.equal(older.measurements, 3, 'without the field, errors count against inconclusiveLimit as they did');
+  });
+
   it('writes to the store the plan names, and refuses a store the worker lacks before anything is written', async () => {
     const { w, acts } = setup();
     const env = new MockActivityEnvironment();

@@ -110,6 +110,7 @@ describe('valid plans', () => {
             intervalMs: MINUTE,
             failureLimit: 2,
             inconclusiveLimit: 4,
+            consecutiveErrorLimit: 4,
             verifyMs: 4 * MINUTE,
           },
           soakMs: DAY,
@@ -130,6 +131,7 @@ describe('valid plans', () => {
             intervalMs: MINUTE,
             failureLimit: 1,
             inconclusiveLimit: 3,
+            consecutiveErrorLimit: 4,
             verifyMs: 3 * MINUTE,
           },
           soakMs: 0,
@@ -180,7 +182,7 @@ describe('valid plans', () => {
       assert.equal(stage.rolloutTimeoutMs, 10 * MINUTE);
     }
     assert.equal(staging.analysis, null);
-    // analysis defaults: interval 1m, failureLimit 1, inconclusiveLimit failureLimit + 2, verify (failureLimit + 2) intervals
+    // analysis defaults: interval 1m, failureLimit 1, inconclusiveLimit failureLimit + 2, 4 provider errors, verify (failureLimit + 2) intervals
     assert.deepEqual(production.analysis, {
       provider: 'prometheus',
       query: 'up',
@@ -188,6 +190,7 @@ describe('valid plans', () => {
       intervalMs: MINUTE,
       failureLimit: 1,
       inconclusiveLimit: 3,
+      consecutiveErrorLimit: 4,
       verifyMs: 3 * MINUTE,
     });
   });
@@ -968,6 +971,20 @@ const BAD: BadCase[] = [
     path: 'stages[1].analysis.inconclusiveLimit',
     message: /must be a whole number from 1 to 100$/,
     value: '101',
+  },
+  {
+    title: 'consecutiveErrorLimit 0',
+    mutate: (p) => (p.stages[0].analysis.consecutiveErrorLimit = 0),
+    path: 'stages[0].analysis.consecutiveErrorLimit',
+    message: /must be a whole number from 1 to 100$/,
+    value: '0',
+  },
+  {
+    title: 'consecutiveErrorLimit as a string',
+    mutate: (p) => (p.stages[1].analysis.consecutiveErrorLimit = '4'),
+    path: 'stages[1].analysis.consecutiveErrorLimit',
+    message: /whole number from 1 to 100$/,
+    value: '"4"',
   },
   {
     title: 'retention longer than a year',

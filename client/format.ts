@@ -50,6 +50,11 @@ export function formatStatus(s: RotationStatus, opts: { events?: number; now?: D
       lines.push(
         `  ${c.verdict.toUpperCase().padEnd(12)} ${c.check} ${c.stage}: ${c.measurements} measurement(s), last ${c.lastValue ?? 'n/a'} vs threshold ${c.threshold} — ${c.reason}`,
       );
+      // The last measurements: time, value (or why there is none) and phase.
+      if (c.recent.length)
+        lines.push(
+          `               ${c.recent.map((m) => `${m.at.slice(11, 19)} ${m.value ?? (m.phase === 'error' ? 'error' : 'no data')} ${m.phase}`).join(' · ')}`,
+        );
     }
   }
   if (s.outcome) row('outcome', s.outcome);

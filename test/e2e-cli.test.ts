@@ -114,6 +114,8 @@ describe('rotor CLI on a real dev server', () => {
     const human = await rotor(['status', id], env);
     assert.match(human.stdout, /phase\s+AWAITING_APPROVAL — stage production/);
     assert.match(human.stdout, /step \d+\/\d+/);
+    // Each check's last measurements: time, value and phase.
+    assert.match(human.stdout, /PASSED\s+soak staging: \d+ measurement\(s\), last 0\.001 vs threshold 0\.01 .*\n\s+\d\d:\d\d:\d\d 0\.001 successful/);
 
     const listed = await rotor(['list'], env);
     assert.match(listed.stdout, /rotate-staging-auth-api-secrets\s+auth-api-secrets\s+AWAITING_APPROVAL\s+RUNNING/);

@@ -229,8 +229,8 @@ export function measurementLimit(o: SchemaOptions, description: string) {
 
 // --- the whole plan, for the JSON Schema ---------------------------------------------------------
 
-/** The plan as one zod schema: the pieces above put together, as a plan file is written. */
-export function planSchema(o: SchemaOptions = { limits: true }) {
+/** The pieces above put together, as a plan file is written: each object, and the whole plan. */
+function planParts(o: SchemaOptions) {
   const generate = z
     .strictObject({ keys: generateKeys(o), length: generateLength })
     .meta({ description: 'a random value per key, generated inside the worker' });
@@ -274,7 +274,7 @@ export function planSchema(o: SchemaOptions = { limits: true }) {
     approvalTimeout: duration(o, 'after it without approval, the rotation rolls back', { positive: true }).prefault(DEFAULTS.approvalTimeout),
     rolloutTimeout: duration(o, 'a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
   });
-  return z
+  const plan = z
     .strictObject({
       secret: secretName,
       value,
@@ -290,7 +290,24 @@ export function planSchema(o: SchemaOptions = { limits: true }) {
       ),
     })
     .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: README, "The plan".' });
+  return { generate, value, canary, analysis, stage, plan };
 }
+
+/** The plan as one zod schema. */
+export function planSchema(o: SchemaOptions = { limits: true }) {
+  return planParts(o).plan;
+}
+
+const parts = planParts({ limits: true });
+/** The fields each object of a plan may have, in the schema's order: anything else is a typo. */
+export const FIELDS = {
+  plan: Object.keys(parts.plan.shape),
+  value: parts.value.options.map((source) => Object.keys(source.shape)[0]),
+  generate: Object.keys(parts.generate.shape),
+  canary: Object.keys(parts.canary.shape),
+  analysis: Object.keys(parts.analysis.shape),
+  stage: Object.keys(parts.stage.shape),
+} as const;
 
 /** The JSON Schema of a plan file as written (draft 2020-12). */
 export function planJsonSchema(): Record<string, unknown> {

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { parseDuration } from './duration';
 import {
   DEFAULTS,
+  FIELDS,
   LIMITS,
   WORKLOAD_KINDS,
   WORKLOAD_REF,
@@ -141,9 +142,13 @@ class Checker {
   readonly issues: PlanIssue[] = [];
   readonly o: SchemaOptions;
 
+  /** The duration schemas of this check, built once: any duration, and one longer than zero. */
+  private readonly durations: { any: z.ZodType<number>; positive: z.ZodType<number> };
+
   /** Whether LIMITS apply: off only to replay rotations started before they existed. */
   constructor(readonly limits: boolean) {
     this.o = { limits };
+    this.durations = { any: duration(this.o, 'a duration'), positive: duration(this.o, 'a duration longer than zero', { positive: true }) };
   }
 
   add(path: string, value: unknown, message: string): void {
@@ -176,7 +181,7 @@ class Checker {
   }
 
   duration(path: string, raw: unknown, fallback: string, bounds: { positive?: boolean } = {}): number {
-    const ms = this.field(duration(this.o, path, bounds), path, raw === undefined ? fallback : raw);
+    const ms = this.field(bounds.positive ? this.durations.positive : this.durations.any, path, raw === undefined ? fallback : raw);
     if (ms !== undefined) return ms;
     // An out-of-range duration still stands for what it says, capped; an unparsable one for nothing.
     const parsed = parseDuration(raw);
@@ -189,18 +194,16 @@ function checkSecretName(c: Checker, raw: unknown): string {
   return typeof raw === 'string' ? raw : '';
 }
 
-const VALUE_SOURCES = ['generate', 'fromFile', 'awsSecretsManager'];
-
 function checkValue(c: Checker, raw: unknown): ValueSource {
   const fallback: ValueSource = { generate: { keys: ['value'], length: DEFAULTS.generateLength } };
   if (!isRecord(raw)) {
     c.add('value', raw, 'is required: one of `generate: { keys: [...], length: 48 }`, `fromFile: ./token.env` or `awsSecretsManager: { secretId: ... }`');
     return fallback;
   }
-  c.keys('value', raw, VALUE_SOURCES);
-  const given = VALUE_SOURCES.filter((s) => raw[s] !== undefined);
+  c.keys('value', raw, FIELDS.value);
+  const given = FIELDS.value.filter((s) => raw[s] !== undefined);
   if (given.length !== 1) {
-    c.add('value', raw, `must name exactly one source of ${VALUE_SOURCES.join(', ')}`);
+    c.add('value', raw, `must name exactly one source of ${FIELDS.value.join(', ')}`);
     return fallback;
   }
   if (given[0] === 'generate') {
@@ -209,7 +212,7 @@ function checkValue(c: Checker, raw: unknown): ValueSource {
       c.add('value.generate', gen, 'must be an object such as { keys: [api_token], length: 48 }');
       return fallback;
     }
-    c.keys('value.generate', gen, ['keys', 'length']);
+    c.keys('value.generate', gen, FIELDS.generate);
     const keys = c.field(generateKeys(c.o), 'value.generate.keys', gen.keys);
     if (keys === undefined && Array.isArray(gen.keys) && c.limits && gen.keys.length > LIMITS.generateKeys) {
       // A list too long to show is reported by its length.
@@ -255,7 +258,7 @@ function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
       c.add(`${path}.canary`, canary, 'must be { steps: [10, 25, 50, 100], pause: 10m }');
       return { type: 'rolling' };
     }
-    c.keys(`${path}.canary`, canary, ['steps', 'pause']);
+    c.keys(`${path}.canary`, canary, FIELDS.canary);
     const steps = c.field(canarySteps(c.o), `${path}.canary.steps`, canary.steps, true) ?? [...DEFAULTS.canarySteps];
     const pauseMs = c.duration(`${path}.canary.pause`, canary.pause, DEFAULTS.canaryPause);
     return { type: 'canary', steps, pauseMs };
@@ -264,15 +267,13 @@ function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
   return { type: 'rolling' };
 }
 
-const ANALYSIS_FIELDS = ['provider', 'query', 'threshold', 'interval', 'failureLimit', 'inconclusiveLimit', 'consecutiveErrorLimit', 'verify'];
-
 function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null {
   if (raw === undefined || raw === null) return null;
   if (!isRecord(raw)) {
     c.add(path, raw, 'must be { provider, query, threshold, interval, failureLimit }');
     return null;
   }
-  c.keys(path, raw, ANALYSIS_FIELDS);
+  c.keys(path, raw, FIELDS.analysis);
   const provider = c.field(providerSchema, `${path}.provider`, raw.provider);
   const query = c.field(querySchema, `${path}.query`, raw.query);
   const threshold = c.field(thresholdSchema, `${path}.threshold`, raw.threshold);
@@ -314,15 +315,13 @@ function checkCanaryPause(c: Checker, path: string, raw: Record<string, unknown>
   );
 }
 
-const STAGE_FIELDS = ['name', 'namespace', 'workloads', 'strategy', 'analysis', 'soak', 'watch', 'approval', 'approvalTimeout', 'rolloutTimeout'];
-
 function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Stage | null {
   const path = `stages[${index}]`;
   if (!isRecord(raw)) {
     c.add(path, raw, 'must be a stage such as { name: staging, namespace: staging, strategy: rolling }');
     return null;
   }
-  c.keys(path, raw, STAGE_FIELDS);
+  c.keys(path, raw, FIELDS.stage);
   const name = c.field(stageName, `${path}.name`, raw.name);
   const namespace = c.field(namespaceName, `${path}.namespace`, raw.namespace);
   const approved = raw.approval === undefined ? 'none' : c.field(approvalSchema, `${path}.approval`, raw.approval);
@@ -392,8 +391,6 @@ function checkStages(c: Checker, raw: unknown): Stage[] {
   return stages;
 }
 
-const PLAN_FIELDS = ['secret', 'value', 'store', 'stages', 'retention', 'cleanupRecheck'];
-
 export interface ValidateOptions {
   /**
    * Apply LIMITS (the default). The workflow validates its plan again on every replay, so a rotation
@@ -408,7 +405,7 @@ export function validatePlan(raw: unknown, options: ValidateOptions = {}): { pla
   const c = new Checker(options.limits ?? true);
   const doc = isRecord(raw) ? raw : {};
   if (!isRecord(raw)) c.add('(plan)', raw, 'must be a YAML mapping with secret, value, stages and retention');
-  else c.keys('', doc, PLAN_FIELDS);
+  else c.keys('', doc, FIELDS.plan);
   const plan: Plan = {
     secret: checkSecretName(c, doc.secret),
     value: checkValue(c, doc.value),

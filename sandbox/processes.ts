@@ -134,3 +134,21 @@ export function onShutdownSignals(stop: () => Promise<void>, log: (line: string)
   process.on('SIGINT', handle);
   process.on('SIGTERM', handle);
 }
+
+/**
+ * Poll `ready` until it says yes; fail at once if the child exits, or after `timeoutMs`, with the
+ * child's last output. A probe that throws counts as not ready yet.
+ */
+export async function waitUntilReady(
+  child: Child,
+  ready: () => Promise<boolean>,
+  opts: { where: string; timeoutMs: number; intervalMs: number; output: () => string },
+): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited (${child.proc.exitCode}): ${opts.output()}`);
+    if (await ready().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${child.name} not ready on ${opts.where} after ${opts.timeoutMs / 1000} s: ${opts.output()}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs));
+  }
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './control-plane';
-import { spawnChild, stopChild } from './processes';
+import { spawnChild, stopChild, waitUntilReady } from './processes';
 import { prometheusBinary } from './tools';
 
 export interface PrometheusServer {
@@ -45,17 +45,12 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
   let stderr = '';
   child.proc.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.proc.exitCode !== null) throw new Error(`prometheus exited (${child.proc.exitCode}): ${stderr}`);
-    try {
-      if ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) throw new Error(`prometheus not ready on ${url} after 60 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitUntilReady(child, async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok, {
+    where: url,
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    output: () => stderr,
+  });
   opts.log?.(`prometheus ready on ${url}, scraping every ${interval}`);
   return {
     url,

@@ -7,7 +7,7 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { temporalCli } from './tools';
 import { freePort } from './control-plane';
-import { spawnChild, stopChild } from './processes';
+import { spawnChild, stopChild, waitUntilReady } from './processes';
 
 export { freePort };
 
@@ -48,26 +48,22 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   if (!opts.ui) args.push('--headless');
   for (const { name } of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
   const child = spawnChild('temporal dev server', temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const proc = child.proc;
   let stderr = '';
-  proc.stderr!.on('data', (d) => (stderr += d));
+  child.proc.stderr!.on('data', (d) => (stderr += d));
   const address = `127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`temporal dev server exited (${proc.exitCode}): ${stderr}`);
-    try {
+  await waitUntilReady(
+    child,
+    async () => {
       const conn = await Connection.connect({ address, connectTimeout: '1s' });
       try {
         await conn.workflowService.describeNamespace({ namespace: 'default' });
-        break;
+        return true;
       } finally {
         await conn.close();
       }
-    } catch {
-      if (Date.now() > deadline) throw new Error(`temporal dev server not ready on ${address} after 60 s: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+    },
+    { where: address, timeoutMs: 60_000, intervalMs: 250, output: () => stderr },
+  );
   return {
     address,
     uiPort,

@@ -76,11 +76,21 @@ export interface SecretStorePort {
   deleteVersion(request: { secret: string; version: string }): Promise<void>;
 }
 
+/** How one measurement is taken, beyond the query itself. */
+export interface MeasureOptions {
+  /** The window a provider that queries a time range (Datadog) reduces over: the analysis interval. */
+  windowMs: number;
+  /** Datadog only: the API that answers (v2 scalar, reduced server-side, is the default) and its reducer. */
+  datadog?: { api: 'v1' | 'v2'; aggregator: DatadogAggregator };
+}
+
+export type DatadogAggregator = 'avg' | 'sum' | 'min' | 'max' | 'last';
+
 /** One metrics backend (Prometheus, Datadog): a stage's `analysis.provider` names it. */
 export interface MetricProvider {
   readonly name: MetricsProvider;
   /** The current value of the query, or null when it returns no data. Throws on a provider error. */
-  measure(query: string): Promise<number | null>;
+  measure(query: string, options?: MeasureOptions): Promise<number | null>;
 }
 
 /** The providers a worker measures with, by name; a stage naming one it lacks measures errors, never a pass. */

@@ -7,30 +7,82 @@ import * as k8s from '@kubernetes/client-node';
 import { kubeconfigYaml, startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane';
 import { repoRoot } from './tools';
 import { PodSimulator, type SimulatorOptions } from './pod-simulator';
+import { AuthApi } from './auth-api';
+import { startPrometheus, type PrometheusServer } from './prometheus';
+import { TrafficModel, type TrafficOptions } from './traffic';
+
+/** The auth-service traffic model: the auth API emulator, the pods' requests, and what measures them. */
+export interface SandboxTraffic {
+  api: AuthApi;
+  model: TrafficModel;
+  /** A real Prometheus scraping the auth API emulator, when asked for. */
+  prometheus: PrometheusServer | null;
+}
 
 export interface Sandbox {
   plane: ControlPlane;
   simulator: PodSimulator;
+  traffic: SandboxTraffic | null;
   stop(): Promise<void>;
 }
 
-export async function startSandbox(options: ControlPlaneOptions & Omit<SimulatorOptions, 'kubeconfig'> = {}): Promise<Sandbox> {
-  const plane = await startControlPlane(options);
-  const simulator = new PodSimulator({ ...options, kubeconfig: plane.simulatorKubeconfig });
+export interface SandboxOptions extends ControlPlaneOptions, Omit<SimulatorOptions, 'kubeconfig' | 'onContainerStart' | 'onContainerStop'> {
+  /** Run the traffic model (and, with `prometheus`, a Prometheus scraping it every scrapeIntervalMs). */
+  traffic?: Omit<TrafficOptions, 'apiUrl' | 'log'> & { acceptUnknown?: boolean; prometheus?: boolean; scrapeIntervalMs?: number };
+}
+
+/** Starts what `traffic` asks for; stops what it started if a later part fails. */
+async function startTraffic(options: SandboxOptions): Promise<SandboxTraffic | null> {
+  if (!options.traffic) return null;
+  const { prometheus: withPrometheus, scrapeIntervalMs, acceptUnknown, ...model } = options.traffic;
+  const api = new AuthApi({ acceptUnknown, log: options.log });
+  const url = await api.start();
+  try {
+    const prometheus = withPrometheus ? await startPrometheus({ targets: [url.replace('http://', '')], scrapeIntervalMs, log: options.log }) : null;
+    return { api, model: new TrafficModel({ ...model, apiUrl: url, log: options.log }), prometheus };
+  } catch (err) {
+    await api.stop();
+    throw err;
+  }
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const traffic = await startTraffic(options);
+  const stopTraffic = async () => {
+    await traffic?.model.stop();
+    await traffic?.prometheus?.stop();
+    await traffic?.api.stop();
+  };
+  let plane: ControlPlane;
+  try {
+    plane = await startControlPlane(options);
+  } catch (err) {
+    await stopTraffic();
+    throw err;
+  }
+  const simulator = new PodSimulator({
+    ...options,
+    kubeconfig: plane.simulatorKubeconfig,
+    ...(traffic ? { onContainerStart: (pod, env) => traffic.model.podStarted(pod, env), onContainerStop: (uid) => traffic.model.podStopped(uid) } : {}),
+  });
   try {
     await simulator.start();
+    traffic?.model.start();
   } catch (err) {
     await plane.stop();
+    await stopTraffic();
     throw err;
   }
   return {
     plane,
     simulator,
-    /** The simulator, then the control plane: controller-manager, apiserver, etcd. */
+    traffic,
+    /** The simulator, then the control plane (controller-manager, apiserver, etcd), then the traffic model's servers. */
     async stop() {
       options.log?.('stopping the pod simulator ...');
       await simulator.stop();
       await plane.stop();
+      await stopTraffic();
     },
   };
 }

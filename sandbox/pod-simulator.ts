@@ -4,6 +4,7 @@
 // others become Ready after `readyDelayMs`; pods of Jobs succeed after `jobDurationMs`; a pod being
 // deleted is removed at once (nothing runs to shut down).
 import * as k8s from '@kubernetes/client-node';
+import { resolveEnv, type StartedEnv } from './traffic';
 
 export interface SimulatorOptions {
   kubeconfig: string;
@@ -12,6 +13,10 @@ export interface SimulatorOptions {
   jobDurationMs?: number;
   pollMs?: number;
   log?: (line: string) => void;
+  /** A pod's containers started (it became Ready), with the environment they started with. */
+  onContainerStart?: (pod: k8s.V1Pod, env: StartedEnv) => void;
+  /** A started pod stopped: deleted, or no longer running. */
+  onContainerStop?: (uid: string) => void;
 }
 
 type SecretIndex = Map<string, Record<string, string>>;
@@ -56,7 +61,10 @@ export class PodSimulator {
   private running: Promise<void> | null = null;
   private nextNode = 0;
   private lastHeartbeat = 0;
-  readonly options: Required<Omit<SimulatorOptions, 'log'>> & Pick<SimulatorOptions, 'log'>;
+  /** Pods whose containers run, by uid: a pod leaving this set stopped. */
+  private readonly started = new Set<string>();
+  readonly options: Required<Omit<SimulatorOptions, 'log' | 'onContainerStart' | 'onContainerStop'>> &
+    Pick<SimulatorOptions, 'log' | 'onContainerStart' | 'onContainerStop'>;
 
   constructor(options: SimulatorOptions) {
     this.options = { nodes: 2, readyDelayMs: 1000, jobDurationMs: 1000, pollMs: 250, ...options };
@@ -142,14 +150,29 @@ export class PodSimulator {
     await this.heartbeat();
     const [pods, secretList] = await Promise.all([this.core.listPodForAllNamespaces({}), this.core.listSecretForAllNamespaces({})]);
     const secrets: SecretIndex = new Map(secretList.items.map((s) => [`${s.metadata!.namespace}/${s.metadata!.name}`, s.data ?? {}]));
+    const running = new Set<string>();
     for (const pod of pods.items) {
-      await this.reconcile(pod, secrets).catch((err) => {
+      await this.reconcile(pod, secrets, running).catch((err) => {
         if (err?.code !== 409 && err?.code !== 404) this.log(`pod ${pod.metadata?.namespace}/${pod.metadata?.name}: ${err?.message ?? err}`);
       });
     }
+    for (const uid of this.started) {
+      if (running.has(uid)) continue;
+      this.started.delete(uid);
+      this.options.onContainerStop?.(uid);
+    }
   }
 
-  private async reconcile(pod: k8s.V1Pod, secrets: SecretIndex): Promise<void> {
+  /** A pod is Ready: the first time, its containers start with the environment its Secrets give now. */
+  private markRunning(pod: k8s.V1Pod, secrets: SecretIndex, running: Set<string>): void {
+    const uid = pod.metadata!.uid!;
+    running.add(uid);
+    if (this.started.has(uid)) return;
+    this.started.add(uid);
+    this.options.onContainerStart?.(pod, resolveEnv(pod, secrets));
+  }
+
+  private async reconcile(pod: k8s.V1Pod, secrets: SecretIndex, running: Set<string>): Promise<void> {
     const name = pod.metadata!.name!;
     const namespace = pod.metadata!.namespace!;
     const key = `${namespace}/${name}/${pod.metadata!.uid}`;
@@ -242,8 +265,8 @@ export class PodSimulator {
         };
       }
     }
-    if (this.sameStatus(pod.status, desired)) return;
-    await this.core.replaceNamespacedPodStatus({ name, namespace, body: { ...pod, status: desired } });
+    if (!this.sameStatus(pod.status, desired)) await this.core.replaceNamespacedPodStatus({ name, namespace, body: { ...pod, status: desired } });
+    if (desired.phase === 'Running') this.markRunning(pod, secrets, running);
   }
 
   /** Only write when something an observer would see changes (phase, readiness, waiting reason). */

@@ -1,0 +1,124 @@
+// The external auth API emulator: the service the incident's auth-service calls with its token. It
+// knows which tokens are valid, can be told that one is bad (the wrong scope: 403) or revoked (401),
+// and counts every request and error by the caller's namespace, workload, pod and secret version.
+// Prometheus scrapes the counts at /metrics (prom-client); the Datadog emulator reads the same
+// counters. Tokens are kept only as SHA-256 digests and never logged.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Counter, Registry } from 'prom-client';
+import { freePort } from './control-plane';
+import { TrafficCounters, type TrafficLabels } from './traffic-counters';
+
+export type TokenState = 'valid' | 'bad-scope' | 'revoked';
+
+/** The headers a simulated pod sends, so the emulator can count by caller. */
+export const CALLER_HEADERS = {
+  namespace: 'x-caller-namespace',
+  workload: 'x-caller-workload',
+  pod: 'x-caller-pod',
+  version: 'x-caller-version',
+} as const satisfies Record<keyof TrafficLabels, string>;
+
+export interface AuthApiOptions {
+  counters?: TrafficCounters;
+  /** Accept tokens nobody registered (a lenient provider); by default an unknown token is 401. */
+  acceptUnknown?: boolean;
+  log?: (line: string) => void;
+}
+
+const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+
+export class AuthApi {
+  readonly counters: TrafficCounters;
+  readonly registry = new Registry();
+  private readonly tokens = new Map<string, TokenState>();
+  private readonly requests: Counter<keyof TrafficLabels>;
+  private readonly errors: Counter<keyof TrafficLabels>;
+  private server: Server | null = null;
+  url = '';
+
+  constructor(private readonly options: AuthApiOptions = {}) {
+    this.counters = options.counters ?? new TrafficCounters();
+    const labelNames = ['namespace', 'workload', 'pod', 'version'] as const;
+    this.requests = new Counter({ name: 'auth_requests_total', help: 'Requests to the auth API, by caller', labelNames, registers: [this.registry] });
+    this.errors = new Counter({
+      name: 'auth_requests_errors_total',
+      help: 'Requests the auth API refused (bad, revoked or unknown token), by caller',
+      labelNames,
+      registers: [this.registry],
+    });
+    this.counters.onRecord((labels, ok) => {
+      this.requests.inc(labels);
+      // Every caller's error series exists from its first request, so rate() over it is 0, not absent.
+      this.errors.inc(labels, ok ? 0 : 1);
+    });
+  }
+
+  /** Register a token as valid, bad (wrong scope) or revoked. */
+  setToken(token: string, state: TokenState): void {
+    this.tokens.set(digest(token), state);
+  }
+
+  tokenState(token: string): TokenState | 'unknown' {
+    return this.tokens.get(digest(token)) ?? 'unknown';
+  }
+
+  /** The answer the API gives a token: 200, 401 (revoked or unknown) or 403 (wrong scope). */
+  check(token: string | null): 200 | 401 | 403 {
+    if (!token) return 401;
+    const state = this.tokenState(token);
+    if (state === 'valid' || (state === 'unknown' && this.options.acceptUnknown)) return 200;
+    return state === 'bad-scope' ? 403 : 401;
+  }
+
+  async start(): Promise<string> {
+    const port = await freePort();
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err) => {
+        res.statusCode = 500;
+        res.end(JSON.stringify({ error: String(err?.message ?? err) }));
+      });
+    });
+    this.server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${port}`;
+    this.options.log?.(`auth API emulator on ${this.url} (metrics at /metrics)`);
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      res.setHeader('Content-Type', this.registry.contentType);
+      res.end(await this.registry.metrics());
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/authenticate') {
+      req.resume();
+      const auth = req.headers.authorization ?? '';
+      const code = this.check(auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : null);
+      const header = (name: string) => String(req.headers[name] ?? 'unknown');
+      const labels: TrafficLabels = {
+        namespace: header(CALLER_HEADERS.namespace),
+        workload: header(CALLER_HEADERS.workload),
+        pod: header(CALLER_HEADERS.pod),
+        version: header(CALLER_HEADERS.version),
+      };
+      this.counters.record(labels, code === 200);
+      res.statusCode = code;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(code === 200 ? { ok: true } : { error: code === 403 ? 'insufficient_scope' : 'invalid_token' }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end(JSON.stringify({ error: `no such endpoint: ${req.method} ${path}` }));
+  }
+}

@@ -1,0 +1,242 @@
+// Error-rate analysis end to end, for real reasons: the sandbox's auth-service pods call the auth API
+// emulator with the token their Secret held when they started; a real Prometheus scrapes the
+// emulator's counts; a real `rotor worker` measures them. A bad token switched into staging fails
+// its requests, the error rate crosses the threshold and rotor rolls back by itself, production
+// untouched; a good token passes every check; a query without data never passes.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { stringify } from 'yaml';
+import type { RotationStatus } from '../contract/api';
+import { TERMINAL_PHASES } from '../contract/api';
+import { startSandbox, workerKubeconfig, type Sandbox } from '../sandbox';
+import { TRAFFIC_LABEL } from '../sandbox/traffic';
+import { rotor, startWorker, waitForStatus } from './helpers/cli';
+import { startDevServer, type DevServer } from './helpers/dev-server';
+
+const OLD = 'auth-token-20250101000000';
+const OLD_TOKEN = 'e2e-analysis-old-token-Zq81';
+const GOOD_TOKEN = 'e2e-analysis-good-token-Pm47';
+const BAD_TOKEN = 'e2e-analysis-wrong-scope-Kd22';
+
+let sandbox: Sandbox;
+let server: DevServer;
+let worker: Awaited<ReturnType<typeof startWorker>>;
+let env: NodeJS.ProcessEnv;
+let dir: string;
+let core: k8s.CoreV1Api;
+let apps: k8s.AppsV1Api;
+
+function deployment(name: string, secretName: string, replicas = 2): k8s.V1Deployment {
+  const labels = { app: name, [TRAFFIC_LABEL]: 'auth-service' };
+  return {
+    metadata: { name },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels },
+        spec: {
+          containers: [
+            { name: 'app', image: 'example/auth:1', env: [{ name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: secretName, key: 'API_TOKEN' } } }] },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** The error ratio of a namespace over the last 10 s, as the README's Prometheus example writes it. */
+const errorRatio = (ns: string) => `sum(rate(auth_requests_errors_total{namespace="${ns}"}[10s])) / sum(rate(auth_requests_total{namespace="${ns}"}[10s]))`;
+
+async function prometheus(query: string): Promise<number | null> {
+  const res = await fetch(`${sandbox.traffic!.prometheus!.url}/api/v1/query?query=${encodeURIComponent(query)}`);
+  const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+  const v = body.data.result[0]?.value[1];
+  return v === undefined ? null : Number(v);
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Two namespaces of the auth-service on the old token, its traffic flowing and measured. */
+async function service(prefix: string): Promise<{ staging: string; production: string }> {
+  const names = { staging: `${prefix}-staging`, production: `${prefix}-production` };
+  for (const ns of Object.values(names)) {
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: OLD }, stringData: { API_TOKEN: OLD_TOKEN } } });
+    await eventually(
+      `service account in ${ns}`,
+      async () => (await core.listNamespacedServiceAccount({ namespace: ns })).items.length,
+      (n) => n > 0,
+    );
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('auth', OLD) });
+  }
+  await eventually(
+    `traffic measured in ${names.staging}`,
+    () => prometheus(errorRatio(names.staging)),
+    (v) => v === 0,
+  );
+  return names;
+}
+
+function plan(name: string, ns: { staging: string; production: string }, valueFile: string, stages: { staging?: object; production?: object } = {}): string {
+  const analysis = (n: string) => ({ provider: 'prometheus', query: errorRatio(n), threshold: 0.05, interval: '10s', failureLimit: 1 });
+  const body = {
+    secret: 'auth-token',
+    value: { fromFile: valueFile },
+    stages: [
+      { name: 'staging', namespace: ns.staging, workloads: ['Deployment/auth'], analysis: analysis(ns.staging), soak: '0s', ...stages.staging },
+      { name: 'production', namespace: ns.production, workloads: ['Deployment/auth'], analysis: analysis(ns.production), watch: '0s', ...stages.production },
+    ],
+    retention: '0s',
+  };
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, stringify(body));
+  return file;
+}
+
+async function start(planFile: string): Promise<string> {
+  const r = await rotor(['start', '-f', planFile], env);
+  assert.equal(r.code, 0, r.stderr);
+  const id = /rotate-[\w.-]+/.exec(r.stdout)?.[0];
+  assert.ok(id, `no workflow id in: ${r.stdout}`);
+  return id;
+}
+
+const done = (id: string) => waitForStatus(id, env, (s) => TERMINAL_PHASES.includes(s.phase), 240_000);
+
+const tokenRef = async (ns: string) =>
+  (await apps.readNamespacedDeployment({ namespace: ns, name: 'auth' })).spec!.template.spec!.containers[0].env![0].valueFrom!.secretKeyRef!.name!;
+const versionsRunning = (ns: string) => [
+  ...new Set(
+    sandbox
+      .traffic!.model.running()
+      .filter((p) => p.namespace === ns)
+      .map((p) => p.version),
+  ),
+];
+
+interface Run {
+  ns: { staging: string; production: string };
+  productionGeneration: number;
+  status: RotationStatus;
+}
+
+/** A service and its rotation; the three runs go at once (each its own namespaces), the tests judge them. */
+async function run(name: string, valueFile: string, stages: { staging?: object; production?: object } = {}): Promise<Run> {
+  const ns = await service(name);
+  const productionGeneration = (await apps.readNamespacedDeployment({ namespace: ns.production, name: 'auth' })).metadata!.generation!;
+  const id = await start(plan(name, ns, valueFile, stages));
+  return { ns, productionGeneration, status: await done(id) };
+}
+
+const runs: Record<string, Promise<Run>> = {};
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-analysis-'));
+  writeFileSync(join(dir, 'good.env'), `API_TOKEN=${GOOD_TOKEN}\n`);
+  writeFileSync(join(dir, 'bad.env'), `API_TOKEN=${BAD_TOKEN}\n`);
+  sandbox = await startSandbox({ readyDelayMs: 300, traffic: { prometheus: true, scrapeIntervalMs: 1000, ratePerPod: 10 } });
+  const api = sandbox.traffic!.api;
+  api.setToken(OLD_TOKEN, 'valid');
+  api.setToken(GOOD_TOKEN, 'valid');
+  api.setToken(BAD_TOKEN, 'bad-scope');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(sandbox.plane.kubeconfig);
+  core = kc.makeApiClient(k8s.CoreV1Api);
+  apps = kc.makeApiClient(k8s.AppsV1Api);
+  const kubeconfig = await workerKubeconfig(sandbox.plane, dir);
+  server = await startDevServer();
+  env = {
+    TEMPORAL_ADDRESS: server.address,
+    ROTOR_BACKEND: 'kubernetes',
+    KUBECONFIG: kubeconfig,
+    ROTOR_VALUE_DIR: dir,
+    ROTOR_PROMETHEUS_URL: sandbox.traffic!.prometheus!.url,
+    ROTOR_OPERATOR: 'e2e',
+  };
+  worker = await startWorker(env);
+  const launch = (name: string, ...args: [string, { staging?: object; production?: object }?]) => {
+    runs[name] = run(name, ...args);
+    runs[name].catch(() => undefined); // judged by its test
+  };
+  launch('bad', 'bad.env');
+  launch('good', 'good.env', { staging: { analysis: undefined } });
+  launch('quiet', 'good.env', {
+    staging: {
+      analysis: { provider: 'prometheus', query: errorRatio('no-such-namespace'), threshold: 0.05, interval: '10s', failureLimit: 1, inconclusiveLimit: 2 },
+    },
+  });
+});
+
+after(async () => {
+  await worker?.stop();
+  await server?.stop();
+  await sandbox?.stop();
+});
+
+describe('error-rate analysis on the sandbox with a real Prometheus', () => {
+  it('rolls a bad token back from staging because its measured error rate crossed the threshold; production untouched', async () => {
+    const { ns, productionGeneration, status: s } = await runs.bad;
+    assert.equal(s.phase, 'ROLLED_BACK', s.events.map((e) => e.message).join('\n'));
+    const failed = s.checks.find((c) => c.verdict === 'failed');
+    assert.ok(failed, `a failed check in status: ${JSON.stringify(s.checks)}`);
+    assert.equal(failed.stage, 'staging');
+    const measured = failed.recent.filter((m) => m.phase === 'failed');
+    assert.ok(measured.length > 0 && measured.every((m) => m.value! > 0.05), `the figures in status: ${JSON.stringify(failed.recent)}`);
+    // The error rate rotor measured is the one the pods caused: most of staging's requests on the new version failed.
+    const newVersion = s.newVersion!;
+    const caused = sandbox.traffic!.api.counters.sum(0, Date.now() + 1000, (l) => l.namespace === ns.staging && l.version === newVersion);
+    assert.ok(caused.requests > 0 && caused.errors === caused.requests, `the bad token's requests: ${JSON.stringify(caused)}`);
+    // Production was never switched: same reference, same generation, no request on the new version.
+    const productionAfter = await apps.readNamespacedDeployment({ namespace: ns.production, name: 'auth' });
+    assert.equal(await tokenRef(ns.production), OLD);
+    assert.equal(productionAfter.metadata!.generation, productionGeneration);
+    assert.equal(sandbox.traffic!.api.counters.sum(0, Date.now() + 1000, (l) => l.namespace === ns.production && l.version === newVersion).requests, 0);
+    // Staging runs the old token again, and its error rate falls back to zero.
+    assert.equal(await tokenRef(ns.staging), OLD);
+    await eventually(
+      'staging pods back on the old token',
+      async () => versionsRunning(ns.staging),
+      (v) => v.length === 1 && v[0] === OLD,
+    );
+    await eventually(
+      'staging error rate back to 0',
+      () => prometheus(errorRatio(ns.staging)),
+      (v) => v === 0,
+    );
+  });
+
+  it('passes a good token through every check and completes, each check with measured values', async () => {
+    const { ns, status: s } = await runs.good;
+    assert.equal(s.phase, 'COMPLETED', s.events.map((e) => e.message).join('\n'));
+    assert.ok(s.checks.length >= 1, 'production was checked');
+    for (const c of s.checks) {
+      assert.equal(c.verdict, 'passed', JSON.stringify(c));
+      assert.ok(c.recent.length > 0 && c.recent.every((m) => m.phase === 'successful' && m.value === 0), JSON.stringify(c.recent));
+    }
+    assert.deepEqual(versionsRunning(ns.production), [s.newVersion]);
+    const onNew = sandbox.traffic!.api.counters.sum(0, Date.now() + 1000, (l) => l.namespace === ns.production && l.version === s.newVersion);
+    assert.ok(onNew.requests > 0 && onNew.errors === 0, JSON.stringify(onNew));
+  });
+
+  it('never passes a query without data: the check fails as inconclusive and rotor rolls back', async () => {
+    const { ns, status: s } = await runs.quiet;
+    assert.equal(s.phase, 'ROLLED_BACK');
+    const check = s.checks.find((c) => c.stage === 'staging')!;
+    assert.notEqual(check.verdict, 'passed');
+    assert.ok(check.recent.length >= 2 && check.recent.every((m) => m.phase === 'inconclusive' && m.value === null), JSON.stringify(check.recent));
+    assert.equal(await tokenRef(ns.production), OLD, 'production untouched');
+  });
+});

@@ -1,7 +1,16 @@
 // createActivities(deps): the workflow's activities over the ports. The worker passes real adapters;
 // tests of the workflow may pass doubles of these functions instead.
 import { Context } from '@temporalio/activity';
-import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLimits, type Measurement } from '../domain/analysis';
+import {
+  classify,
+  classifyAgainstBaseline,
+  concludeAnalysis,
+  judge,
+  measurementsToKeep,
+  renderQuery,
+  type AnalysisLimits,
+  type Measurement,
+} from '../domain/analysis';
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
 import type { MetricProvider, RotorDeps, SecretStorePort } from './ports';
@@ -65,6 +74,40 @@ export function createActivities(deps: RotorDeps): RotorActivities {
       );
     }
     return store;
+  }
+
+  /**
+   * One measurement: the query for the new version, and with a baseline the same query for the old
+   * version in the same window; then the stage's Datadog monitors, any in Alert failing it.
+   */
+  async function measureOnce(input: MonitorInput): Promise<Measurement> {
+    const { analysis } = input;
+    const provider = providerFor(analysis.provider);
+    const options = { windowMs: analysis.intervalMs, ...(analysis.datadog ? { datadog: analysis.datadog } : {}) };
+    const vars = { namespace: input.namespace, stage: input.stage, version: input.version };
+    const at = new Date().toISOString();
+    let measurement: Measurement;
+    if (analysis.baseline && input.baselineVersion) {
+      const [value, baseline] = await Promise.all([
+        provider.measure(renderQuery(analysis.query, vars), options),
+        provider.measure(renderQuery(analysis.query, { ...vars, version: input.baselineVersion }), options),
+      ]);
+      measurement = { at, value, baseline, ...classifyAgainstBaseline(value, baseline, { threshold: analysis.threshold, margin: analysis.baseline.margin }) };
+    } else {
+      const value = await provider.measure(renderQuery(analysis.query, vars), options);
+      measurement = { at, value, phase: classify(value, analysis.threshold) };
+      if (value === null) measurement.message = 'the query returned no data';
+    }
+    const monitors = analysis.datadog?.monitors ?? [];
+    if (monitors.length && measurement.phase !== 'failed') {
+      if (!provider.monitorStates) throw new RotorError('ProviderError', `the ${provider.name} provider cannot read monitors`);
+      const alerting = (await provider.monitorStates(monitors)).filter((m) => m.state === 'Alert');
+      if (alerting.length) {
+        measurement.phase = 'failed';
+        measurement.message = `monitor ${alerting.map((m) => `${m.id} (${m.name})`).join(', ')} in Alert`;
+      }
+    }
+    return measurement;
   }
 
   /** The provider a stage's analysis names; one this worker lacks makes every measurement an error, never a pass. */
@@ -231,9 +274,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           await pace(due - Date.now(), progress);
           let measurement: Measurement;
           try {
-            const value = await providerFor(analysis.provider).measure(analysis.query);
-            measurement = { at: new Date().toISOString(), value, phase: classify(value, analysis.threshold) };
-            if (value === null) measurement.message = 'the query returned no data';
+            measurement = await measureOnce(input);
           } catch (err) {
             measurement = { at: new Date().toISOString(), value: null, phase: 'error', message: err instanceof Error ? err.message : String(err) };
           }

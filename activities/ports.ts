@@ -1,5 +1,5 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
-import type { MetricsProvider, StoreKind, ValueSource } from '../domain/plan';
+import type { DatadogAggregator, DatadogApi, MetricsProvider, StoreKind, ValueSource } from '../domain/plan';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export type SecretData = Record<string, string>;
@@ -81,16 +81,18 @@ export interface MeasureOptions {
   /** The window a provider that queries a time range (Datadog) reduces over: the analysis interval. */
   windowMs: number;
   /** Datadog only: the API that answers (v2 scalar, reduced server-side, is the default) and its reducer. */
-  datadog?: { api: 'v1' | 'v2'; aggregator: DatadogAggregator };
+  datadog?: { api: DatadogApi; aggregator: DatadogAggregator };
 }
 
-export type DatadogAggregator = 'avg' | 'sum' | 'min' | 'max' | 'last';
+export type { DatadogAggregator } from '../domain/plan';
 
 /** One metrics backend (Prometheus, Datadog): a stage's `analysis.provider` names it. */
 export interface MetricProvider {
   readonly name: MetricsProvider;
   /** The current value of the query, or null when it returns no data. Throws on a provider error. */
   measure(query: string, options?: MeasureOptions): Promise<number | null>;
+  /** Datadog: the overall state of each monitor (OK, Warn, Alert, No Data, ...). */
+  monitorStates?(ids: number[]): Promise<{ id: number; name: string; state: string }[]>;
 }
 
 /** The providers a worker measures with, by name; a stage naming one it lacks measures errors, never a pass. */

@@ -106,6 +106,11 @@ export interface MonitorInput {
   analysis: Analysis;
   /** How long to keep measuring. */
   durationMs: number;
+  /** The query's {{namespace}} and {{version}} (the new version); absent in histories before them. */
+  namespace?: string;
+  version?: string;
+  /** With a baseline, while the old version runs beside the new: the old one, measured side by side. */
+  baselineVersion?: string;
 }
 
 export type CheckKind = 'verify' | 'canary' | 'soak' | 'watch';

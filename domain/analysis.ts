@@ -10,6 +10,8 @@ export interface Measurement {
   phase: MeasurementPhase;
   /** Why it was inconclusive or an error, e.g. "query returned no series". */
   message?: string;
+  /** With a baseline: the old version's value in the same window (null: no data). */
+  baseline?: number | null;
 }
 
 export type Verdict = 'passed' | 'failed' | 'inconclusive' | 'running';
@@ -26,6 +28,30 @@ export interface AnalysisLimits {
 export function classify(value: number | null | undefined, threshold: number): MeasurementPhase {
   if (value === null || value === undefined || Number.isNaN(value)) return 'inconclusive';
   return value > threshold ? 'failed' : 'successful';
+}
+
+/**
+ * One value judged against the old version's in the same window: failed when above the threshold
+ * (the ceiling never accepted) or above the baseline plus the margin; no data on either side is
+ * inconclusive, since nothing can be compared.
+ */
+export function classifyAgainstBaseline(
+  value: number | null,
+  baseline: number | null,
+  limits: { threshold: number; margin: number },
+): { phase: MeasurementPhase; message?: string } {
+  if (value === null || Number.isNaN(value)) return { phase: 'inconclusive', message: 'the query returned no data for the new version' };
+  if (value > limits.threshold) return { phase: 'failed', message: `${value} is above the threshold ${limits.threshold}` };
+  if (baseline === null || Number.isNaN(baseline)) return { phase: 'inconclusive', message: 'the query returned no data for the old version (the baseline)' };
+  if (value > baseline + limits.margin) {
+    return { phase: 'failed', message: `the new version measures ${value}, the old ${baseline}: worse by more than the margin ${limits.margin}` };
+  }
+  return { phase: 'successful' };
+}
+
+/** The query with its {{namespace}}, {{stage}} and {{version}} filled in; others are refused by validatePlan. */
+export function renderQuery(query: string, vars: Partial<Record<'namespace' | 'stage' | 'version', string>>): string {
+  return query.replace(/\{\{\s*(namespace|stage|version)\s*\}\}/g, (whole, name: 'namespace' | 'stage' | 'version') => vars[name] ?? whole);
 }
 
 export interface Judgement {
@@ -53,7 +79,10 @@ export function judge(measurements: Measurement[], limits: AnalysisLimits): Judg
     if (consecutiveFailed >= limits.failureLimit) {
       return {
         verdict: 'failed',
-        reason: `${consecutiveFailed} consecutive measurement(s) above the threshold ${limits.threshold} (last ${m.value})`,
+        // A plain threshold check says so; a baseline or monitor failure says why in its message.
+        reason: m.message
+          ? `${consecutiveFailed} consecutive failed measurement(s); last: ${m.message}`
+          : `${consecutiveFailed} consecutive measurement(s) above the threshold ${limits.threshold} (last ${m.value})`,
         ...counts,
       };
     }

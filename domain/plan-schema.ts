@@ -28,7 +28,17 @@ export const DEFAULTS = {
   generateLength: 32,
   canarySteps: [10, 25, 50, 100] as readonly number[],
   canaryPause: '10m',
+  datadogApi: 'v2',
+  datadogAggregator: 'avg',
 } as const;
+
+export type DatadogApi = 'v1' | 'v2';
+export type DatadogAggregator = 'avg' | 'sum' | 'min' | 'max' | 'last';
+export const DATADOG_APIS: readonly DatadogApi[] = ['v1', 'v2'];
+export const DATADOG_AGGREGATORS: readonly DatadogAggregator[] = ['avg', 'sum', 'min', 'max', 'last'];
+/** The variables a query may name as {{name}}: filled in by the worker for each measurement. */
+export const QUERY_VARIABLES = ['namespace', 'stage', 'version'] as const;
+export type QueryVariable = (typeof QUERY_VARIABLES)[number];
 
 /**
  * Bounds on a plan's size and rhythm. Every stage and canary step adds activities and events to the
@@ -213,6 +223,34 @@ export const threshold = z
   .number({ error: 'must be a number (the check fails when the measured value is above it), e.g. 0.01' })
   .meta({ description: 'a measurement fails when its value is above it' });
 
+export const datadogApi = z
+  .enum(DATADOG_APIS as [DatadogApi, ...DatadogApi[]], { error: `must be ${oneOf(DATADOG_APIS)}: v2 reduces the window server-side, v1 takes the last point` })
+  .meta({ description: 'datadog only: v2 (scalar query, the default) or v1 (time series, last point)' });
+
+export const datadogAggregator = z
+  .enum(DATADOG_AGGREGATORS as [DatadogAggregator, ...DatadogAggregator[]], { error: `must be ${oneOf(DATADOG_AGGREGATORS)}` })
+  .meta({ description: 'datadog v2 only: how each query is reduced over the interval (default avg)' });
+
+export const monitors = z
+  .array(z.number({ error: 'must be a Datadog monitor id (a whole number)' }).int({ error: 'must be a Datadog monitor id (a whole number)' }).positive(), {
+    error: 'must be a list of Datadog monitor ids, e.g. [1234567]',
+  })
+  .min(1, { error: 'must name at least one monitor; remove the field for none' })
+  .max(20, { error: 'names more than 20 monitors; gate on a composite monitor instead' })
+  .meta({ description: 'datadog only: monitors whose overall state Alert fails each measurement' });
+
+export const baseline = z
+  .strictObject({
+    margin: z
+      .number({ error: 'must be a number: how much worse than the old version the new one may measure, e.g. 0.01' })
+      .min(0, { error: 'must be zero or more, e.g. 0.01' })
+      .meta({ description: 'the new version fails when it measures above the old one plus this margin' }),
+  })
+  .meta({
+    description:
+      'canary only: measure the query for the new version ({{version}}) and the old one side by side, and fail when the new one is worse by more than margin',
+  });
+
 export function interval(o: SchemaOptions) {
   return duration(o, 'how often to measure, at least 10s', {
     positive: true,
@@ -260,6 +298,10 @@ function planParts(o: SchemaOptions) {
         'consecutive measurements the provider could not answer (an outage, a refused query) that fail the stage',
       ).default(DEFAULTS.consecutiveErrorLimit),
       verify: duration(o, 'how long to measure right after the rollout (default interval × (failureLimit + 2))').optional(),
+      api: datadogApi.optional(),
+      aggregator: datadogAggregator.optional(),
+      monitors: monitors.optional(),
+      baseline: baseline.optional(),
     })
     .meta({ description: 'error-rate analysis; without it only rollout health is checked' });
   const stage = z.strictObject({

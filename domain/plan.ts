@@ -13,14 +13,19 @@ import {
   WORKLOAD_REF,
   approval as approvalSchema,
   awsSecretsManager as awsSchema,
+  baseline as baselineSchema,
   canarySteps,
+  datadogAggregator as aggregatorSchema,
+  datadogApi as apiSchema,
   duration,
   fromFile as fromFileSchema,
   generateKeys,
   generateLength,
   interval as intervalSchema,
   measurementLimit,
+  monitors as monitorsSchema,
   namespaceName,
+  QUERY_VARIABLES,
   provider as providerSchema,
   query as querySchema,
   secretName,
@@ -29,6 +34,8 @@ import {
   threshold as thresholdSchema,
   workloadList,
   workloads as workloadsSchema,
+  type DatadogAggregator,
+  type DatadogApi,
   type MetricsProvider,
   type SchemaOptions,
   type StoreKind,
@@ -36,7 +43,8 @@ import {
 } from './plan-schema';
 
 export { DEFAULTS, LIMITS, METRICS_PROVIDERS, STORE_KINDS, WORKLOAD_KINDS } from './plan-schema';
-export type { MetricsProvider, StoreKind, WorkloadKind } from './plan-schema';
+export { QUERY_VARIABLES } from './plan-schema';
+export type { DatadogAggregator, DatadogApi, MetricsProvider, QueryVariable, StoreKind, WorkloadKind } from './plan-schema';
 
 /** Where the new value comes from. A plaintext value is never part of a plan. */
 export type ValueSource = { generate: { keys: string[]; length: number } } | { fromFile: string } | { awsSecretsManager: { secretId: string } };
@@ -65,6 +73,10 @@ export interface Analysis {
   consecutiveErrorLimit?: number;
   /** How long VERIFYING measures right after a rollout. */
   verifyMs: number;
+  /** Datadog only: the API that answers, its reducer, and the monitors that gate each measurement. */
+  datadog?: { api: DatadogApi; aggregator: DatadogAggregator; monitors: number[] };
+  /** Canary only: the new version measured against the old one, side by side. */
+  baseline?: { margin: number };
 }
 
 export interface Stage {
@@ -286,6 +298,9 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
   const inconclusiveLimit = limit('inconclusiveLimit', c.limits ? Math.min(failureLimit + 2, LIMITS.measurementLimit) : failureLimit + 2);
   const consecutiveErrorLimit = limit('consecutiveErrorLimit', DEFAULTS.consecutiveErrorLimit);
   const verifyMs = c.duration(`${path}.verify`, raw.verify, '0s') || intervalMs * (failureLimit + 2);
+  if (typeof raw.query === 'string') checkQueryVariables(c, `${path}.query`, raw.query);
+  const datadog = checkDatadogFields(c, path, raw, provider);
+  const baseline = raw.baseline === undefined ? undefined : c.field(baselineSchema, `${path}.baseline`, raw.baseline);
   return {
     provider: provider ?? (raw.provider as MetricsProvider),
     query: query ?? (typeof raw.query === 'string' ? raw.query : ''),
@@ -295,7 +310,57 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
     inconclusiveLimit,
     consecutiveErrorLimit,
     verifyMs,
+    ...(datadog ? { datadog } : {}),
+    ...(baseline ? { baseline } : {}),
   };
+}
+
+/** `{{name}}` in a query must be one the worker fills in. */
+function checkQueryVariables(c: Checker, path: string, query: string): void {
+  for (const [, name] of query.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
+    if (!(QUERY_VARIABLES as readonly string[]).includes(name)) {
+      c.add(path, query, `names {{${name}}}, which rotor does not fill in; use ${QUERY_VARIABLES.map((v) => `{{${v}}}`).join(', ')}`);
+    }
+  }
+}
+
+/** api, aggregator and monitors speak Datadog's language: on another provider they are a mistake. */
+function checkDatadogFields(c: Checker, path: string, raw: Record<string, unknown>, provider: MetricsProvider | undefined): Analysis['datadog'] {
+  const given = (['api', 'aggregator', 'monitors'] as const).filter((f) => raw[f] !== undefined);
+  if (provider !== 'datadog') {
+    for (const f of given) c.add(`${path}.${f}`, raw[f], `is a Datadog setting; remove it, or use provider: datadog`);
+    return undefined;
+  }
+  const api = raw.api === undefined ? DEFAULTS.datadogApi : (c.field(apiSchema, `${path}.api`, raw.api) ?? DEFAULTS.datadogApi);
+  const aggregator =
+    raw.aggregator === undefined ? DEFAULTS.datadogAggregator : (c.field(aggregatorSchema, `${path}.aggregator`, raw.aggregator) ?? DEFAULTS.datadogAggregator);
+  if (api === 'v1' && raw.aggregator !== undefined) {
+    c.add(`${path}.aggregator`, raw.aggregator, 'applies to api v2 only (v1 takes the last point); remove it, or use api: v2');
+  }
+  const monitors = raw.monitors === undefined ? [] : (c.field(monitorsSchema, `${path}.monitors`, raw.monitors) ?? []);
+  return { api, aggregator, monitors };
+}
+
+/**
+ * A baseline compares the canary's new version with the old one while both run: only a canary has
+ * both, and only a query that selects by {{version}} can tell them apart.
+ */
+function checkBaseline(c: Checker, path: string, strategy: Strategy, analysis: Analysis | null): void {
+  if (!analysis?.baseline) return;
+  if (strategy.type !== 'canary') {
+    c.add(
+      `${path}.analysis.baseline`,
+      analysis.baseline,
+      'compares the new version with the old one while both run, which only a canary does; use strategy { canary: ... }, or remove baseline',
+    );
+  }
+  if (!/\{\{\s*version\s*\}\}/.test(analysis.query)) {
+    c.add(
+      `${path}.analysis.query`,
+      analysis.query,
+      'must select by {{version}} when the analysis has a baseline, so the new and the old version are measured apart, e.g. ...{version="{{version}}"}',
+    );
+  }
 }
 
 /**
@@ -335,6 +400,7 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
   const strategy = checkStrategy(c, `${path}.strategy`, raw.strategy);
   const analysis = checkAnalysis(c, `${path}.analysis`, raw.analysis);
   checkCanaryPause(c, path, raw, strategy, analysis);
+  checkBaseline(c, path, strategy, analysis);
   return {
     name: name ?? (typeof raw.name === 'string' ? raw.name : ''),
     namespace: namespace ?? (typeof raw.namespace === 'string' ? raw.namespace : ''),

@@ -214,6 +214,102 @@ describe('activities over the memory adapters', () => {
     assert.match(result.reason, /2 consecutive measurement\(s\) above the threshold 0.01/);
   });
 
+  it('fills in {{namespace}}, {{stage}} and {{version}} for each measurement', async () => {
+    const { acts } = setup({ 'errors{ns=production,stage=prod,v=s-2}': 0.001 });
+    const result = await run(new MockActivityEnvironment(), acts.monitorAnalysis, {
+      stage: 'prod',
+      check: 'verify',
+      analysis: analysis({ query: 'errors{ns={{namespace}},stage={{ stage }},v={{version}}}' }),
+      durationMs: 30,
+      namespace: 'production',
+      version: 's-2',
+    });
+    assert.equal(result.verdict, 'passed', result.reason);
+    assert.equal(result.lastValue, 0.001);
+  });
+
+  describe('a baseline: the new version against the old one, side by side', () => {
+    const baselined = (margin: number) => analysis({ query: 'errors{v={{version}}}', threshold: 0.5, baseline: { margin }, failureLimit: 1 });
+    const canary = (a: Analysis) => ({
+      stage: 'production',
+      check: 'canary' as const,
+      analysis: a,
+      durationMs: 40,
+      namespace: 'production',
+      version: 'new',
+      baselineVersion: 'old',
+    });
+
+    it('passes a noisy service whose new version is no worse than its old, above a fixed threshold either way', async () => {
+      const { acts } = setup({ 'errors{v=new}': 0.3, 'errors{v=old}': 0.28 });
+      const result = await run(new MockActivityEnvironment(), acts.monitorAnalysis, canary(baselined(0.05)));
+      assert.equal(result.verdict, 'passed', result.reason);
+      assert.deepEqual(
+        result.recent.map((m) => [m.value, m.baseline, m.phase]),
+        result.recent.map(() => [0.3, 0.28, 'successful']),
+      );
+    });
+
+    it('fails when the new version is worse than the old by more than the margin, saying both values', async () => {
+      const { acts } = setup({ 'errors{v=new}': 0.3, 'errors{v=old}': 0.1 });
+      const result = await run(new MockActivityEnvironment(), acts.monitorAnalysis, canary(baselined(0.05)));
+      assert.equal(result.verdict, 'failed');
+      assert.match(result.reason, /new version measures 0\.3, the old 0\.1: worse by more than the margin 0\.05/);
+    });
+
+    it('still fails above the threshold, the ceiling never accepted, even when the old version is as bad', async () => {
+      const { acts } = setup({ 'errors{v=new}': 0.9, 'errors{v=old}': 0.9 });
+      const result = await run(new MockActivityEnvironment(), acts.monitorAnalysis, canary(baselined(0.05)));
+      assert.equal(result.verdict, 'failed');
+      assert.match(result.reason, /0\.9 is above the threshold 0\.5/);
+    });
+
+    it('calls a missing old-version value inconclusive, never a pass', async () => {
+      const { acts } = setup({ 'errors{v=new}': 0.01 });
+      const result = await run(new MockActivityEnvironment(), acts.monitorAnalysis, canary(analysis({ ...baselined(0.05), inconclusiveLimit: 10 })));
+      assert.equal(result.verdict, 'inconclusive');
+      assert.ok(result.recent.every((m) => m.phase === 'inconclusive' && /old version/.test(m.message!)));
+    });
+
+    it('judges by the threshold alone when no old version runs beside the new (the last canary step)', async () => {
+      const { acts } = setup({ 'errors{v=new}': 0.3 });
+      const { baselineVersion: _, ...full } = canary(baselined(0.05));
+      const result = await run(new MockActivityEnvironment(), acts.monitorAnalysis, full);
+      assert.equal(result.verdict, 'passed', result.reason);
+      assert.ok(result.recent.every((m) => m.baseline === undefined));
+    });
+  });
+
+  it('fails a measurement while a Datadog monitor the stage names is in Alert', async () => {
+    const w = world({ errors: 0.001 });
+    const states = new Map([
+      [11, 'OK'],
+      [12, 'OK'],
+    ]);
+    const asked: number[][] = [];
+    const { datadog } = new MemoryMetrics(w).providers();
+    const acts = createActivities({
+      cluster: new MemoryCluster(w),
+      stores: { kubernetes: new KubernetesSecretStore() },
+      metrics: {
+        datadog: {
+          name: 'datadog',
+          measure: (q, o) => datadog!.measure(q, o),
+          monitorStates: async (ids) => (asked.push(ids), ids.map((id) => ({ id, name: `monitor ${id}`, state: states.get(id)! }))),
+        },
+      },
+    });
+    const gated = analysis({ provider: 'datadog', datadog: { api: 'v2', aggregator: 'avg', monitors: [11, 12] }, failureLimit: 1 });
+    const env = new MockActivityEnvironment();
+    const ok = await run(env, acts.monitorAnalysis, { stage: 'production', check: 'watch', analysis: gated, durationMs: 40 });
+    assert.equal(ok.verdict, 'passed', ok.reason);
+    assert.deepEqual(asked[0], [11, 12]);
+    states.set(12, 'Alert');
+    const alert = await run(env, acts.monitorAnalysis, { stage: 'production', check: 'watch', analysis: gated, durationMs: 40 });
+    assert.equal(alert.verdict, 'failed');
+    assert.match(alert.reason, /monitor 12 \(monitor 12\) in Alert/);
+  });
+
   it('never passes without data', async () => {
     const { acts } = setup({ errors: null });
     const env = new MockActivityEnvironment();

@@ -133,6 +133,7 @@ describe('valid plans', () => {
             inconclusiveLimit: 3,
             consecutiveErrorLimit: 4,
             verifyMs: 3 * MINUTE,
+            datadog: { api: 'v2', aggregator: 'avg', monitors: [] },
           },
           soakMs: 0,
           watchMs: DAY,
@@ -308,6 +309,18 @@ describe('plan limits: what is valid at the edges, and what happens without anal
       plan.stages[9].analysis && [plan.stages[9].analysis.intervalMs, plan.stages[9].analysis.failureLimit, plan.stages[9].analysis.inconclusiveLimit],
       [10_000, 100, 100],
     );
+  });
+
+  it('resolves Datadog settings (v2 and avg by default, monitors) and a canary baseline', () => {
+    const plan = basePlan();
+    Object.assign(plan.stages[1].analysis, { monitors: [42], baseline: { margin: 0.02 }, query: 'sum:errors{version:{{version}}}.as_count()' });
+    const { plan: ok, issues } = validatePlan(plan);
+    assert.deepEqual(issues, []);
+    assert.deepEqual(ok!.stages[1].analysis!.datadog, { api: 'v2', aggregator: 'avg', monitors: [42] });
+    assert.deepEqual(ok!.stages[1].analysis!.baseline, { margin: 0.02 });
+    assert.equal(ok!.stages[0].analysis!.datadog, undefined, 'a Prometheus analysis has no Datadog settings');
+    plan.stages[1].analysis.api = 'v1';
+    assert.equal(validatePlan(plan).plan!.stages[1].analysis!.datadog!.api, 'v1');
   });
 
   it('derives inconclusiveLimit within the cap: failureLimit 100 alone gives 100, not 102', () => {
@@ -1013,6 +1026,63 @@ const BAD: BadCase[] = [
     path: 'value.generate.keys[0]',
     message: /must be a Secret key: letters, digits, "-", "_" and "\.", at most 253 characters/,
     value: JSON.stringify(`${'k'.repeat(77)}...`),
+  },
+  // --- provider settings, query variables, baselines
+  {
+    title: 'a Datadog setting on a Prometheus analysis',
+    mutate: (p) => (p.stages[0].analysis.aggregator = 'sum'),
+    path: 'stages[0].analysis.aggregator',
+    message: /is a Datadog setting; remove it, or use provider: datadog/,
+    value: '"sum"',
+  },
+  {
+    title: 'an aggregator with the v1 API, which takes the last point',
+    mutate: (p) => Object.assign(p.stages[1].analysis, { api: 'v1', aggregator: 'max' }),
+    path: 'stages[1].analysis.aggregator',
+    message: /applies to api v2 only \(v1 takes the last point\)/,
+    value: '"max"',
+  },
+  {
+    title: 'an unknown Datadog API version',
+    mutate: (p) => (p.stages[1].analysis.api = 'v3'),
+    path: 'stages[1].analysis.api',
+    message: /must be "v1", "v2"/,
+    value: '"v3"',
+  },
+  {
+    title: 'a monitor id that is not a whole number',
+    mutate: (p) => (p.stages[1].analysis.monitors = [123, 'abc']),
+    path: 'stages[1].analysis.monitors[1]',
+    message: /must be a Datadog monitor id/,
+    value: '"abc"',
+  },
+  {
+    title: 'a query variable rotor does not fill in',
+    mutate: (p) => (p.stages[0].analysis.query = 'sum(rate(errors{pod="{{pod}}"}[1m]))'),
+    path: 'stages[0].analysis.query',
+    message: /names \{\{pod\}\}, which rotor does not fill in; use \{\{namespace\}\}, \{\{stage\}\}, \{\{version\}\}/,
+    value: JSON.stringify('sum(rate(errors{pod="{{pod}}"}[1m]))'),
+  },
+  {
+    title: 'a baseline on a rolling stage, where old and new never run side by side',
+    mutate: (p) => Object.assign(p.stages[0].analysis, { baseline: { margin: 0.01 }, query: 'errors{version="{{version}}"}' }),
+    path: 'stages[0].analysis.baseline',
+    message: /only a canary does; use strategy \{ canary: \.\.\. \}, or remove baseline/,
+    value: '{"margin":0.01}',
+  },
+  {
+    title: 'a baseline whose query cannot tell the versions apart',
+    mutate: (p) => (p.stages[1].analysis.baseline = { margin: 0.01 }),
+    path: 'stages[1].analysis.query',
+    message: /must select by \{\{version\}\} when the analysis has a baseline/,
+    value: JSON.stringify('sum:api.auth.errors{env:production}.as_count()'),
+  },
+  {
+    title: 'a negative baseline margin',
+    mutate: (p) => Object.assign(p.stages[1].analysis, { baseline: { margin: -1 }, query: 'sum:errors{version:{{version}}}.as_count()' }),
+    path: 'stages[1].analysis.baseline.margin',
+    message: /must be zero or more/,
+    value: '-1',
   },
   // --- unknown keys
   {

@@ -65,7 +65,8 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
       await switchStage(r, undo, step, i === 0 ? 0 : stage.strategy.steps[i - 1]);
       await waitForRollout(r, stage, workloads);
       r.enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
-      await monitor(r, stage, 'canary', stage.strategy.pauseMs);
+      // While the old version still runs beside the new, a baseline measures both side by side.
+      await monitor(r, stage, 'canary', stage.strategy.pauseMs, step < 100 ? (status.previousVersions[stage.namespace] ?? undefined) : undefined);
     }
     // Blue runs the new version at full size now; the green copies go. (Patched: histories recorded
     // before this step replay without it.)
@@ -144,7 +145,7 @@ async function waitForRollout(r: Rotation, stage: Stage, workloads: WorkloadUse[
 }
 
 /** Measure for `durationMs` at the stage's interval: one heartbeating activity, whatever the duration. */
-async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: number): Promise<void> {
+async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: number, oldVersion?: string): Promise<void> {
   if (durationMs <= 0) return;
   r.waitUntil(durationMs);
   if (!stage.analysis) {
@@ -162,7 +163,17 @@ async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: 
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       summary: `${check} ${stage.name}: ${stage.analysis.provider} every ${formatDuration(stage.analysis.intervalMs)} for ${formatDuration(durationMs)}`,
     },
-    [{ stage: stage.name, check, analysis: stage.analysis, durationMs }],
+    [
+      {
+        stage: stage.name,
+        check,
+        analysis: stage.analysis,
+        durationMs,
+        namespace: stage.namespace,
+        version: r.status.newVersion ?? undefined,
+        ...(stage.analysis.baseline && oldVersion ? { baselineVersion: oldVersion } : {}),
+      },
+    ],
   );
   r.addCheck(result);
   if (result.verdict !== 'passed') throw new RollbackRequired(`${check} check in ${stage.name} ${result.verdict}: ${result.reason}`);

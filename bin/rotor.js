@@ -8,12 +8,17 @@ if (!existsSync(entry)) {
   process.stderr.write('rotor is not built yet: run `npm install && npm run build` in ' + join(__dirname, '..') + '\n');
   process.exit(1);
 }
+// Exit once what was written has reached the pipe: a reader of a long `status --json` gets all of it,
+// not the first 64 KiB (process.exit drops writes still queued to a pipe).
+function exit(code) {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
 require(entry)
   .main(process.argv.slice(2))
   .then(
-    (code) => process.exit(code ?? 0),
+    (code) => exit(code ?? 0),
     (err) => {
       process.stderr.write(`rotor: ${err && err.message ? err.message : err}\n`);
-      process.exit(1);
+      exit(1);
     },
   );

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { startSandbox, workerKubeconfig } from './index';
-import { isShuttingDown, onShutdownSignals, spawnChild, stopChild } from './processes';
+import { isShuttingDown, onShutdownSignals } from './processes';
+import { startRotorWorker } from './rotor-worker';
 import { startDevServer } from './temporal';
 import { repoRoot } from './tools';
 
@@ -91,20 +92,8 @@ async function main(): Promise<void> {
       KUBECONFIG: workerConfig,
       ROTOR_OPERATOR: 'demo',
     };
-    const workerChild = spawnChild('rotor worker', process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const worker = workerChild.proc;
-    stops.push(() => stopChild(workerChild, { log }));
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      worker.stderr!.on('data', (d) => {
-        out += d;
-        if (/worker ready/.test(out)) resolve();
-      });
-      worker.once('exit', (code) => reject(new Error(`rotor worker exited (${code}): ${out}`)));
-    });
+    const worker = await startRotorWorker(env, log);
+    stops.push(() => worker.stop());
     say('rotor worker ready (Kubernetes backend, ServiceAccount rotor-system/rotor-worker)');
 
     const planFile = join(dir, 'plan.yaml');

@@ -10,6 +10,17 @@ import { PodSimulator, type SimulatorOptions } from './pod-simulator';
 import { AuthApi } from './auth-api';
 import { startPrometheus, type PrometheusServer } from './prometheus';
 import { TrafficModel, type TrafficOptions } from './traffic';
+import { randomBytes } from 'node:crypto';
+import { startDatadogEmulator, type DatadogEmulator } from './datadog';
+
+/** The Datadog emulator, its keys, and the worker settings that point rotor's Datadog provider at it. */
+export interface SandboxDatadog {
+  emulator: DatadogEmulator;
+  apiKey: string;
+  appKey: string;
+  /** DD_API_KEY, DD_APP_KEY and ROTOR_DATADOG_URL for a worker. */
+  workerEnv: Record<string, string>;
+}
 
 /** The auth-service traffic model: the auth API emulator, the pods' requests, and what measures them. */
 export interface SandboxTraffic {
@@ -17,6 +28,8 @@ export interface SandboxTraffic {
   model: TrafficModel;
   /** A real Prometheus scraping the auth API emulator, when asked for. */
   prometheus: PrometheusServer | null;
+  /** The Datadog API emulator reading the same counts, when asked for. */
+  datadog: SandboxDatadog | null;
 }
 
 export interface Sandbox {
@@ -28,19 +41,36 @@ export interface Sandbox {
 
 export interface SandboxOptions extends ControlPlaneOptions, Omit<SimulatorOptions, 'kubeconfig' | 'onContainerStart' | 'onContainerStop'> {
   /** Run the traffic model (and, with `prometheus`, a Prometheus scraping it every scrapeIntervalMs). */
-  traffic?: Omit<TrafficOptions, 'apiUrl' | 'log'> & { acceptUnknown?: boolean; prometheus?: boolean; scrapeIntervalMs?: number };
+  traffic?: Omit<TrafficOptions, 'apiUrl' | 'log'> & {
+    acceptUnknown?: boolean;
+    prometheus?: boolean;
+    scrapeIntervalMs?: number;
+    /** Run the Datadog emulator on the same counts (ingestDelayMs: how late points become visible). */
+    datadog?: boolean | { ingestDelayMs?: number };
+  };
 }
 
 /** Starts what `traffic` asks for; stops what it started if a later part fails. */
 async function startTraffic(options: SandboxOptions): Promise<SandboxTraffic | null> {
   if (!options.traffic) return null;
-  const { prometheus: withPrometheus, scrapeIntervalMs, acceptUnknown, ...model } = options.traffic;
+  const { prometheus: withPrometheus, scrapeIntervalMs, acceptUnknown, datadog: withDatadog, ...model } = options.traffic;
   const api = new AuthApi({ acceptUnknown, log: options.log });
   const url = await api.start();
+  let prometheus: PrometheusServer | null = null;
   try {
-    const prometheus = withPrometheus ? await startPrometheus({ targets: [url.replace('http://', '')], scrapeIntervalMs, log: options.log }) : null;
-    return { api, model: new TrafficModel({ ...model, apiUrl: url, log: options.log }), prometheus };
+    prometheus = withPrometheus ? await startPrometheus({ targets: [url.replace('http://', '')], scrapeIntervalMs, log: options.log }) : null;
+    let datadog: SandboxDatadog | null = null;
+    if (withDatadog) {
+      // Fresh keys per sandbox: the emulator refuses any other, as Datadog does.
+      const apiKey = randomBytes(16).toString('hex');
+      const appKey = randomBytes(20).toString('hex');
+      const ingestDelayMs = typeof withDatadog === 'object' ? withDatadog.ingestDelayMs : undefined;
+      const emulator = await startDatadogEmulator({ counters: api.counters, apiKey, appKey, ingestDelayMs, log: options.log });
+      datadog = { emulator, apiKey, appKey, workerEnv: { DD_API_KEY: apiKey, DD_APP_KEY: appKey, ROTOR_DATADOG_URL: emulator.url } };
+    }
+    return { api, model: new TrafficModel({ ...model, apiUrl: url, log: options.log }), prometheus, datadog };
   } catch (err) {
+    await prometheus?.stop();
     await api.stop();
     throw err;
   }
@@ -50,6 +80,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const traffic = await startTraffic(options);
   const stopTraffic = async () => {
     await traffic?.model.stop();
+    await traffic?.datadog?.emulator.stop();
     await traffic?.prometheus?.stop();
     await traffic?.api.stop();
   };

@@ -13,7 +13,8 @@ import { stringify } from 'yaml';
 import type { RotationStatus } from '../contract/api';
 import { TERMINAL_PHASES } from '../contract/api';
 import { startSandbox, workerKubeconfig, type Sandbox } from '../sandbox';
-import { TRAFFIC_LABEL } from '../sandbox/traffic';
+import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from '../sandbox/auth-service';
+import { freePort } from '../sandbox/control-plane';
 import { rotor, startWorker, waitForStatus } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 
@@ -25,32 +26,16 @@ const BAD_TOKEN = 'e2e-analysis-wrong-scope-Kd22';
 let sandbox: Sandbox;
 let server: DevServer;
 let worker: Awaited<ReturnType<typeof startWorker>>;
+let brokenWorker: Awaited<ReturnType<typeof startWorker>>;
+let brokenEnv: NodeJS.ProcessEnv;
+const WRONG_APP_KEY = 'e2e-wrong-application-key-Vb93';
 let env: NodeJS.ProcessEnv;
 let dir: string;
-let core: k8s.CoreV1Api;
+let kc: k8s.KubeConfig;
 let apps: k8s.AppsV1Api;
 
-function deployment(name: string, secretName: string, replicas = 2): k8s.V1Deployment {
-  const labels = { app: name, [TRAFFIC_LABEL]: 'auth-service' };
-  return {
-    metadata: { name },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels },
-        spec: {
-          containers: [
-            { name: 'app', image: 'example/auth:1', env: [{ name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: secretName, key: 'API_TOKEN' } } }] },
-          ],
-        },
-      },
-    },
-  };
-}
-
 /** The error ratio of a namespace over the last 10 s, as the README's Prometheus example writes it. */
-const errorRatio = (ns: string) => `sum(rate(auth_requests_errors_total{namespace="${ns}"}[10s])) / sum(rate(auth_requests_total{namespace="${ns}"}[10s]))`;
+const errorRatio = (ns: string) => prometheusErrorRatio(ns);
 
 async function prometheus(query: string): Promise<number | null> {
   const res = await fetch(`${sandbox.traffic!.prometheus!.url}/api/v1/query?query=${encodeURIComponent(query)}`);
@@ -72,16 +57,7 @@ async function eventually<T>(what: string, probe: () => Promise<T>, ok: (v: T) =
 /** Two namespaces of the auth-service on the old token, its traffic flowing and measured. */
 async function service(prefix: string): Promise<{ staging: string; production: string }> {
   const names = { staging: `${prefix}-staging`, production: `${prefix}-production` };
-  for (const ns of Object.values(names)) {
-    await core.createNamespace({ body: { metadata: { name: ns } } });
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: OLD }, stringData: { API_TOKEN: OLD_TOKEN } } });
-    await eventually(
-      `service account in ${ns}`,
-      async () => (await core.listNamespacedServiceAccount({ namespace: ns })).items.length,
-      (n) => n > 0,
-    );
-    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('auth', OLD) });
-  }
+  for (const ns of Object.values(names)) await createAuthService(kc, ns, { secretName: OLD, token: OLD_TOKEN });
   await eventually(
     `traffic measured in ${names.staging}`,
     () => prometheus(errorRatio(names.staging)),
@@ -106,15 +82,15 @@ function plan(name: string, ns: { staging: string; production: string }, valueFi
   return file;
 }
 
-async function start(planFile: string): Promise<string> {
-  const r = await rotor(['start', '-f', planFile], env);
+async function start(planFile: string, runEnv: NodeJS.ProcessEnv): Promise<string> {
+  const r = await rotor(['start', '-f', planFile], runEnv);
   assert.equal(r.code, 0, r.stderr);
   const id = /rotate-[\w.-]+/.exec(r.stdout)?.[0];
   assert.ok(id, `no workflow id in: ${r.stdout}`);
   return id;
 }
 
-const done = (id: string) => waitForStatus(id, env, (s) => TERMINAL_PHASES.includes(s.phase), 240_000);
+const done = (id: string, runEnv: NodeJS.ProcessEnv) => waitForStatus(id, runEnv, (s) => TERMINAL_PHASES.includes(s.phase), 240_000);
 
 const tokenRef = async (ns: string) =>
   (await apps.readNamespacedDeployment({ namespace: ns, name: 'auth' })).spec!.template.spec!.containers[0].env![0].valueFrom!.secretKeyRef!.name!;
@@ -133,13 +109,17 @@ interface Run {
   status: RotationStatus;
 }
 
-/** A service and its rotation; the three runs go at once (each its own namespaces), the tests judge them. */
-async function run(name: string, valueFile: string, stages: { staging?: object; production?: object } = {}): Promise<Run> {
+type Stages = { staging?: object; production?: object };
+
+/** A service and its rotation; all runs go at once (each its own namespaces), the tests judge them. */
+async function run(name: string, valueFile: string, stages: Stages | ((ns: Run['ns']) => Stages), runEnv: NodeJS.ProcessEnv): Promise<Run> {
   const ns = await service(name);
   const productionGeneration = (await apps.readNamespacedDeployment({ namespace: ns.production, name: 'auth' })).metadata!.generation!;
-  const id = await start(plan(name, ns, valueFile, stages));
-  return { ns, productionGeneration, status: await done(id) };
+  const id = await start(plan(name, ns, valueFile, typeof stages === 'function' ? stages(ns) : stages), runEnv);
+  return { ns, productionGeneration, status: await done(id, runEnv) };
 }
+
+const datadogAnalysis = (query: string, more: object = {}) => ({ provider: 'datadog', query, threshold: 0.05, interval: '10s', failureLimit: 1, ...more });
 
 const runs: Record<string, Promise<Run>> = {};
 
@@ -147,14 +127,13 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-analysis-'));
   writeFileSync(join(dir, 'good.env'), `API_TOKEN=${GOOD_TOKEN}\n`);
   writeFileSync(join(dir, 'bad.env'), `API_TOKEN=${BAD_TOKEN}\n`);
-  sandbox = await startSandbox({ readyDelayMs: 300, traffic: { prometheus: true, scrapeIntervalMs: 1000, ratePerPod: 10 } });
+  sandbox = await startSandbox({ readyDelayMs: 300, traffic: { prometheus: true, scrapeIntervalMs: 1000, ratePerPod: 10, datadog: true } });
   const api = sandbox.traffic!.api;
   api.setToken(OLD_TOKEN, 'valid');
   api.setToken(GOOD_TOKEN, 'valid');
   api.setToken(BAD_TOKEN, 'bad-scope');
-  const kc = new k8s.KubeConfig();
+  kc = new k8s.KubeConfig();
   kc.loadFromFile(sandbox.plane.kubeconfig);
-  core = kc.makeApiClient(k8s.CoreV1Api);
   apps = kc.makeApiClient(k8s.AppsV1Api);
   const kubeconfig = await workerKubeconfig(sandbox.plane, dir);
   server = await startDevServer();
@@ -164,29 +143,54 @@ before(async () => {
     KUBECONFIG: kubeconfig,
     ROTOR_VALUE_DIR: dir,
     ROTOR_PROMETHEUS_URL: sandbox.traffic!.prometheus!.url,
+    ...sandbox.traffic!.datadog!.workerEnv,
     ROTOR_OPERATOR: 'e2e',
   };
-  worker = await startWorker(env);
-  const launch = (name: string, ...args: [string, { staging?: object; production?: object }?]) => {
-    runs[name] = run(name, ...args);
+  // A second worker, on its own task queue, whose providers cannot answer: Prometheus is down (a
+  // port nobody listens on) and its Datadog application key is wrong.
+  brokenEnv = {
+    ...env,
+    ROTOR_TASK_QUEUE: 'rotor-broken-providers',
+    ROTOR_PROMETHEUS_URL: `http://127.0.0.1:${await freePort()}`,
+    DD_APP_KEY: WRONG_APP_KEY,
+  };
+  [worker, brokenWorker] = await Promise.all([startWorker(env), startWorker(brokenEnv)]);
+  const launch = (name: string, valueFile: string, stages: Stages | ((ns: Run['ns']) => Stages), runEnv = env) => {
+    runs[name] = run(name, valueFile, stages, runEnv);
     runs[name].catch(() => undefined); // judged by its test
   };
-  launch('bad', 'bad.env');
-  launch('good', 'good.env', { staging: { analysis: undefined } });
+  launch('bad', 'bad.env', {});
+  // Production by canary, judged by Datadog against the old version side by side.
+  launch('good', 'good.env', (ns) => ({
+    staging: { analysis: undefined },
+    production: {
+      strategy: { canary: { steps: [50, 100], pause: '10s' } },
+      analysis: datadogAnalysis(datadogErrorRatio(ns.production, '{{version}}'), { baseline: { margin: 0.01 } }),
+    },
+  }));
   launch('quiet', 'good.env', {
     staging: {
       analysis: { provider: 'prometheus', query: errorRatio('no-such-namespace'), threshold: 0.05, interval: '10s', failureLimit: 1, inconclusiveLimit: 2 },
     },
   });
+  launch('ddbad', 'bad.env', (ns) => ({ staging: { analysis: datadogAnalysis(datadogErrorRatio(ns.staging)) } }));
+  launch(
+    'promdown',
+    'good.env',
+    (ns) => ({ staging: { analysis: { ...datadogAnalysis(errorRatio(ns.staging)), provider: 'prometheus', consecutiveErrorLimit: 2 } } }),
+    brokenEnv,
+  );
+  launch('ddkey', 'good.env', (ns) => ({ staging: { analysis: datadogAnalysis(datadogErrorRatio(ns.staging), { consecutiveErrorLimit: 2 }) } }), brokenEnv);
 });
 
 after(async () => {
+  await brokenWorker?.stop();
   await worker?.stop();
   await server?.stop();
   await sandbox?.stop();
 });
 
-describe('error-rate analysis on the sandbox with a real Prometheus', () => {
+describe('error-rate analysis on the sandbox with a real Prometheus and the Datadog emulator', () => {
   it('rolls a bad token back from staging because its measured error rate crossed the threshold; production untouched', async () => {
     const { ns, productionGeneration, status: s } = await runs.bad;
     assert.equal(s.phase, 'ROLLED_BACK', s.events.map((e) => e.message).join('\n'));
@@ -226,6 +230,16 @@ describe('error-rate analysis on the sandbox with a real Prometheus', () => {
       assert.equal(c.verdict, 'passed', JSON.stringify(c));
       assert.ok(c.recent.length > 0 && c.recent.every((m) => m.phase === 'successful' && m.value === 0), JSON.stringify(c.recent));
     }
+    const canary = s.checks.filter((c) => c.stage === 'production' && c.check === 'canary');
+    assert.equal(canary.length, 2, 'one canary check per step');
+    assert.ok(
+      canary[0].recent.every((m) => m.baseline === 0),
+      `at 50% the old version was measured beside the new: ${JSON.stringify(canary[0].recent)}`,
+    );
+    assert.ok(
+      canary[1].recent.every((m) => m.baseline === undefined),
+      'at 100% nothing runs the old version: the threshold alone judges',
+    );
     assert.deepEqual(versionsRunning(ns.production), [s.newVersion]);
     const onNew = sandbox.traffic!.api.counters.sum(0, Date.now() + 1000, (l) => l.namespace === ns.production && l.version === s.newVersion);
     assert.ok(onNew.requests > 0 && onNew.errors === 0, JSON.stringify(onNew));
@@ -237,6 +251,37 @@ describe('error-rate analysis on the sandbox with a real Prometheus', () => {
     const check = s.checks.find((c) => c.stage === 'staging')!;
     assert.notEqual(check.verdict, 'passed');
     assert.ok(check.recent.length >= 2 && check.recent.every((m) => m.phase === 'inconclusive' && m.value === null), JSON.stringify(check.recent));
+    assert.equal(await tokenRef(ns.production), OLD, 'production untouched');
+  });
+
+  it('rolls a bad token back from staging through the Datadog provider (v2 scalar, official client) too', async () => {
+    const { ns, status: s } = await runs.ddbad;
+    assert.equal(s.phase, 'ROLLED_BACK', s.events.map((e) => e.message).join('\n'));
+    const failed = s.checks.find((c) => c.verdict === 'failed' && c.stage === 'staging');
+    assert.ok(failed && failed.recent.some((m) => m.phase === 'failed' && m.value! > 0.05), JSON.stringify(s.checks));
+    assert.equal(await tokenRef(ns.production), OLD, 'production untouched');
+    assert.ok(sandbox.traffic!.datadog!.emulator.requestCount('/api/v2/query/scalar') > 0, 'measured through the v2 scalar API');
+  });
+
+  it('fails a check whose provider is down as an error after its limit, saying what is wrong; never a pass', async () => {
+    const { ns, status: s } = await runs.promdown;
+    assert.equal(s.phase, 'ROLLED_BACK');
+    const check = s.checks.find((c) => c.stage === 'staging')!;
+    assert.equal(check.verdict, 'failed');
+    assert.match(check.reason, /2 consecutive metrics error\(s\): cannot reach prometheus at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+    assert.ok(check.recent.every((m) => m.phase === 'error'));
+    assert.equal(await tokenRef(ns.production), OLD, 'production untouched');
+  });
+
+  it('makes a wrong Datadog key a clear error that names the setting, never the key', async () => {
+    const { ns, status: s } = await runs.ddkey;
+    assert.equal(s.phase, 'ROLLED_BACK');
+    const check = s.checks.find((c) => c.stage === 'staging')!;
+    assert.match(check.reason, /Datadog refused the API or application key \(HTTP 403\); check DD_API_KEY and DD_APP_KEY on the worker/);
+    const everything = JSON.stringify(s) + brokenWorker.output() + worker.output();
+    for (const key of [WRONG_APP_KEY, sandbox.traffic!.datadog!.apiKey, sandbox.traffic!.datadog!.appKey]) {
+      assert.ok(!everything.includes(key), 'no Datadog key in the status or the worker logs');
+    }
     assert.equal(await tokenRef(ns.production), OLD, 'production untouched');
   });
 });

@@ -2,6 +2,7 @@
 // every bad or missing setting is reported at once, each naming its variable and a valid value.
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { DatadogSettings } from '../activities/metrics/datadog';
 import type { PrometheusSettings } from '../activities/metrics/prometheus';
 import { parseDuration } from '../domain/duration';
 import { readTemporalSettings, type TemporalSettings } from '../temporal/settings';
@@ -13,7 +14,21 @@ export interface WorkerConfig extends TemporalSettings {
   valueDir: string | null;
   /** ROTOR_PROMETHEUS_*: the Prometheus provider; null when ROTOR_PROMETHEUS_URL is not set. */
   prometheus: PrometheusSettings | null;
+  /** DD_API_KEY, DD_APP_KEY, DD_SITE, ROTOR_DATADOG_*: the Datadog provider; null when no key is set. */
+  datadog: DatadogSettings | null;
 }
+
+/** The sites Datadog runs; DD_SITE must be one of them. */
+export const DATADOG_SITES = [
+  'datadoghq.com',
+  'us3.datadoghq.com',
+  'us5.datadoghq.com',
+  'datadoghq.eu',
+  'ap1.datadoghq.com',
+  'ap2.datadoghq.com',
+  'ddog-gov.com',
+  'us2.ddog-gov.com',
+] as const;
 
 export class WorkerConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -39,6 +54,16 @@ function checkValueDir(raw: string | null | undefined, problems: string[]): stri
   return null;
 }
 
+/** An http(s) URL with no credentials in it: they belong in their own settings, never in a URL that is shown. */
+function isPlainHttpUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    return ['http:', 'https:'].includes(url.protocol) && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}
+
 /** The Prometheus provider's settings; every problem named with its variable. Never echoes a credential. */
 function prometheusSettings(env: NodeJS.ProcessEnv, problems: string[]): PrometheusSettings | null {
   const url = env.ROTOR_PROMETHEUS_URL;
@@ -48,13 +73,7 @@ function prometheusSettings(env: NodeJS.ProcessEnv, problems: string[]): Prometh
       problems.push(`${credentials.join(', ')} set without ROTOR_PROMETHEUS_URL; set it to the Prometheus API, e.g. http://prometheus.monitoring:9090`);
     return null;
   }
-  let parsed: URL | null = null;
-  try {
-    parsed = new URL(url);
-  } catch {
-    /* reported below */
-  }
-  if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.username || parsed.password) {
+  if (!isPlainHttpUrl(url)) {
     problems.push(
       `ROTOR_PROMETHEUS_URL is not an http(s) URL without credentials; set it like http://prometheus.monitoring:9090 (credentials go in ROTOR_PROMETHEUS_TOKEN or ROTOR_PROMETHEUS_USERNAME/PASSWORD)`,
     );
@@ -73,6 +92,41 @@ function prometheusSettings(env: NodeJS.ProcessEnv, problems: string[]): Prometh
   };
 }
 
+/**
+ * The Datadog provider's settings; every problem named with its variable. Never echoes a key. DD_SITE
+ * alone is not a problem: the Datadog agent and tracers read it too, so it may be set for them.
+ */
+function datadogSettings(env: NodeJS.ProcessEnv, problems: string[]): DatadogSettings | null {
+  const { DD_API_KEY: apiKey, DD_APP_KEY: appKey, DD_SITE: site, ROTOR_DATADOG_URL: url, ROTOR_DATADOG_TIMEOUT: timeoutText } = env;
+  if (!apiKey && !appKey) {
+    const stray = ['ROTOR_DATADOG_URL', 'ROTOR_DATADOG_TIMEOUT'].filter((k) => env[k]);
+    if (stray.length)
+      problems.push(`${stray.join(', ')} set without DD_API_KEY and DD_APP_KEY; set both keys for the Datadog provider, or unset ${stray.join(' and ')}`);
+    return null;
+  }
+  if (!apiKey) problems.push('DD_APP_KEY is set without DD_API_KEY; Datadog needs both: set DD_API_KEY to an API key of the organization');
+  if (!appKey) problems.push('DD_API_KEY is set without DD_APP_KEY; Datadog needs both to query metrics: set DD_APP_KEY to an application key');
+  if (site && url) problems.push('set DD_SITE or ROTOR_DATADOG_URL, not both (ROTOR_DATADOG_URL replaces the site, e.g. for a proxy or the sandbox emulator)');
+  if (site && !(DATADOG_SITES as readonly string[]).includes(site)) {
+    problems.push(`DD_SITE=${site} is not a Datadog site; set it to one of ${DATADOG_SITES.join(', ')}`);
+  }
+  if (url) {
+    if (!isPlainHttpUrl(url)) {
+      problems.push(
+        'ROTOR_DATADOG_URL is not an http(s) URL without credentials; set it like https://datadog-proxy.internal:8443 (the keys go in DD_API_KEY and DD_APP_KEY)',
+      );
+    }
+  }
+  const timeout = parseDuration(timeoutText ?? '10s');
+  if ('error' in timeout || timeout.ms <= 0) problems.push(`ROTOR_DATADOG_TIMEOUT=${timeoutText} is not a duration above zero; set it like 10s`);
+  return {
+    apiKey: apiKey ?? '',
+    appKey: appKey ?? '',
+    ...(url ? { url } : { site: site || 'datadoghq.com' }),
+    timeoutMs: 'ms' in timeout ? timeout.ms : 10_000,
+  };
+}
+
 export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<WorkerConfig> = {}): WorkerConfig {
   const { settings, problems } = readTemporalSettings(env, overrides);
   const backend = overrides.backend ?? ((env.ROTOR_BACKEND ?? 'kubernetes') as WorkerConfig['backend']);
@@ -85,6 +139,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   }
   const valueDir = checkValueDir(overrides.valueDir !== undefined ? overrides.valueDir : env.ROTOR_VALUE_DIR, problems);
   const prometheus = overrides.prometheus !== undefined ? overrides.prometheus : prometheusSettings(env, problems);
+  const datadog = overrides.datadog !== undefined ? overrides.datadog : datadogSettings(env, problems);
   if (problems.length) throw new WorkerConfigError(problems);
-  return { ...settings, backend, memoryWorld, valueDir, prometheus };
+  return { ...settings, backend, memoryWorld, valueDir, prometheus, datadog };
 }

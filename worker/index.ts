@@ -4,6 +4,7 @@ import { createActivities, type RotorDeps } from '../activities';
 import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { KubernetesCluster } from '../activities/kubernetes';
+import { DatadogProvider } from '../activities/metrics/datadog';
 import { PrometheusProvider } from '../activities/metrics/prometheus';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { dataConverter } from '../temporal/settings';
@@ -17,7 +18,10 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
     return { cluster: new MemoryCluster(world), stores, metrics: new MemoryMetrics(world).providers(), log };
   }
   // A stage naming a provider the worker is not configured for measures errors, never a pass.
-  const metrics = config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {};
+  const metrics = {
+    ...(config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {}),
+    ...(config.datadog ? { datadog: new DatadogProvider(config.datadog, log) } : {}),
+  };
   return { cluster: KubernetesCluster.fromEnvironment(), stores, metrics, log };
 }
 

@@ -23,7 +23,8 @@ export function rotor(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000
       proc.kill('SIGKILL');
       reject(new Error(`rotor ${args.join(' ')} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
-    proc.on('exit', (code) => {
+    // 'close', not 'exit': output still in the pipes when the process exits arrives after 'exit'.
+    proc.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
     });
@@ -59,7 +60,13 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ proc: Child
 export async function rotorStatus(id: string, env: NodeJS.ProcessEnv): Promise<RotationStatus> {
   const r = await rotor(['status', id, '--json'], env);
   if (r.code !== 0) throw new Error(`rotor status ${id} exited ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as RotationStatus;
+  try {
+    return JSON.parse(r.stdout) as RotationStatus;
+  } catch (err) {
+    throw new Error(
+      `rotor status ${id} --json printed ${r.stdout.length} characters that do not parse (${(err as Error).message}): ${r.stdout.slice(-200)} ${r.stderr}`,
+    );
+  }
 }
 
 /** Polls the status until `pred` holds; the error names the phase and last events it ended in. */

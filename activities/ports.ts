@@ -93,6 +93,8 @@ export interface MetricProvider {
   measure(query: string, options?: MeasureOptions): Promise<number | null>;
   /** Datadog: the overall state of each monitor (OK, Warn, Alert, No Data, ...). */
   monitorStates?(ids: number[]): Promise<{ id: number; name: string; state: string }[]>;
+  /** Datadog: post an event to the event stream (phase changes of a rotation). */
+  postEvent?(event: { title: string; text: string; tags: string[]; alertType: 'info' | 'success' | 'warning' | 'error' }): Promise<void>;
 }
 
 /** The providers a worker measures with, by name; a stage naming one it lacks measures errors, never a pass. */

@@ -115,6 +115,18 @@ export interface MonitorInput {
 
 export type CheckKind = 'verify' | 'canary' | 'soak' | 'watch';
 
+/** A phase change, posted as an event where dashboards show it (Datadog's event stream). */
+export interface AnnounceInput {
+  workflowId: string;
+  secret: string;
+  phase: string;
+  stage: string | null;
+  /** The namespace of the stage, for an env tag; null outside a stage. */
+  namespace: string | null;
+  message: string;
+  newVersion: string | null;
+}
+
 export interface CheckResult {
   stage: string;
   check: CheckKind;
@@ -191,4 +203,5 @@ export interface RotorActivities {
   scanReferences(input: ScanInput): Promise<Holder[]>;
   deleteVersion(input: DeleteVersionInput): Promise<DeleteVersionResult>;
   finalizeVersion(input: FinalizeInput): Promise<void>;
+  announce(input: AnnounceInput): Promise<{ posted: boolean }>;
 }

@@ -310,6 +310,41 @@ describe('activities over the memory adapters', () => {
     assert.match(alert.reason, /monitor 12 \(monitor 12\) in Alert/);
   });
 
+  it('posts a phase change to Datadog with tags a dashboard can filter on; a worker without Datadog posts nothing', async () => {
+    const w = world();
+    const posted: { title: string; text: string; tags: string[]; alertType: string }[] = [];
+    const acts = createActivities({
+      cluster: new MemoryCluster(w),
+      stores: { kubernetes: new KubernetesSecretStore() },
+      metrics: { datadog: { name: 'datadog', measure: async () => 0, postEvent: async (e) => void posted.push(e) } },
+    });
+    const input = {
+      workflowId: 'rotate-staging-auth',
+      secret: 'auth',
+      phase: 'ROLLING_BACK',
+      stage: 'staging',
+      namespace: 'staging',
+      message: 'verify check in staging failed',
+      newVersion: 'auth-20261130120000',
+    };
+    assert.deepEqual(await run(new MockActivityEnvironment(), acts.announce, input), { posted: true });
+    assert.equal(posted.length, 1);
+    assert.equal(posted[0].title, 'rotor: auth ROLLING_BACK (staging)');
+    assert.equal(posted[0].alertType, 'warning');
+    assert.match(posted[0].text, /verify check in staging failed\n\nrotation rotate-staging-auth, new version auth-20261130120000/);
+    assert.deepEqual(posted[0].tags.sort(), [
+      'env:staging',
+      'kube_namespace:staging',
+      'rotor_phase:rolling_back',
+      'rotor_secret:auth',
+      'rotor_stage:staging',
+      'rotor_workflow:rotate-staging-auth',
+      'version:auth-20261130120000',
+    ]);
+    const { acts: without } = setup();
+    assert.deepEqual(await run(new MockActivityEnvironment(), without.announce, { ...input, phase: 'COMPLETED' }), { posted: false });
+  });
+
   it('never passes without data', async () => {
     const { acts } = setup({ errors: null });
     const env = new MockActivityEnvironment();

@@ -261,6 +261,11 @@ describe('error-rate analysis on the sandbox with a real Prometheus and the Data
     assert.ok(failed && failed.recent.some((m) => m.phase === 'failed' && m.value! > 0.05), JSON.stringify(s.checks));
     assert.equal(await tokenRef(ns.production), OLD, 'production untouched');
     assert.ok(sandbox.traffic!.datadog!.emulator.requestCount('/api/v2/query/scalar') > 0, 'measured through the v2 scalar API');
+    // Its phase changes are in Datadog's event stream, the rollback standing out.
+    const events = sandbox.traffic!.datadog!.emulator.events().filter((e) => e.tags.includes(`rotor_workflow:${s.workflowId}`));
+    const phases = events.map((e) => e.tags.find((t) => t.startsWith('rotor_phase:')));
+    assert.ok(phases.includes('rotor_phase:rolling_back') && phases.includes('rotor_phase:rolled_back'), JSON.stringify(phases));
+    assert.equal(events.find((e) => e.tags.includes('rotor_phase:rolling_back'))!.alertType, 'warning');
   });
 
   it('fails a check whose provider is down as an error after its limit, saying what is wrong; never a pass', async () => {

@@ -359,6 +359,30 @@ describe('rotateSecret', () => {
     });
   });
 
+  it('posts each phase change of a plan that measures with Datadog, a rollback too, and nothing for one that does not', async () => {
+    await withWorker({ check: (i, n) => (i.check === 'canary' && n === 2 ? 'failed' : 'passed') }, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan())).result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      const posted = d.called('announce');
+      const phases = posted.map((a) => a.phase);
+      assert.deepEqual(phases.slice(0, 3), ['CREATING', 'DEPLOYING', 'VERIFYING']);
+      assert.deepEqual(phases.slice(-2), ['ROLLING_BACK', 'ROLLED_BACK']);
+      // A phase entered again without a change (each cleanup round) is not posted again.
+      for (let i = 1; i < posted.length; i++) {
+        assert.ok(posted[i].phase !== posted[i - 1].phase || posted[i].stage !== posted[i - 1].stage, `posted twice: ${JSON.stringify(posted[i])}`);
+      }
+      const rollingBack = posted.find((a) => a.phase === 'ROLLING_BACK')!;
+      assert.equal(rollingBack.secret, 'auth-api-secrets');
+      assert.equal(rollingBack.newVersion, result.newVersion);
+      assert.match(rollingBack.message, /canary check in production failed|rolling back/);
+    });
+    await withWorker({}, async (d, tq) => {
+      const plan = twoStagePlan({ staging: { soak: '0s' }, production: { analysis: undefined, strategy: 'rolling', watch: '0s' }, top: { retention: '0s' } });
+      assert.equal((await (await start(tq, plan)).result()).phase, 'COMPLETED');
+      assert.deepEqual(d.called('announce'), [], 'a Prometheus-only plan posts nothing');
+    });
+  });
+
   it('ignores an approval given before anything awaits it', async () => {
     await withWorker({ check: (i) => (i.check === 'soak' ? 'block' : 'passed') }, async (d, tq) => {
       const plan = twoStagePlan({ production: { approval: 'required', approvalTimeout: '1h' } });
@@ -560,7 +584,7 @@ describe('rotateSecret', () => {
       // The version in use is judged from the workloads, as on a cluster: none uses one in production.
       await rejectsWithCause(handle.result(), /nothing to rotate \(nothing was changed\): no version of auth-api-secrets is in use in namespace production/);
       assert.deepEqual(
-        d.calls.map((c) => c.name),
+        d.calls.map((c) => c.name).filter((n) => n !== 'announce'),
         ['claimRotation', 'discover', 'releaseRotation'],
         'it read, changed nothing, and gave its claim up',
       );

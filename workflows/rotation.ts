@@ -71,6 +71,9 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     // A run that continues as new keeps the claim for the next run.
     if (!(err instanceof ContinueAsNew)) await release(r);
     throw err;
+  } finally {
+    // The last phase change reaches the event stream before the run ends.
+    await Promise.all(r.announcements);
   }
 }
 

@@ -6,6 +6,7 @@ import {
   CancellationScope,
   condition,
   patched,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -31,6 +32,13 @@ import {
 import { validatePlan, type Plan, type PlanIssue, type Stage } from '../domain/plan';
 import { plannedSteps, stepKey } from '../domain/progress';
 import { carriedStatus } from './carry';
+import type { RotorActivities } from '../contract/activities';
+
+/** Posting a phase change: short, a few tries, then dropped (the status is the record). */
+const announcer = proxyLocalActivities<Pick<RotorActivities, 'announce'>>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', maximumAttempts: 3 },
+});
 
 /** Status keeps this many recent events; older ones are counted, not kept, so the state stays small. */
 const EVENTS_KEPT = 60;
@@ -56,6 +64,10 @@ export class Rotation {
   readonly forward = new CancellationScope();
   readonly undos: Undo[] = [];
   discovered: DiscoveredStage[] = [];
+  /** Phase changes being posted to Datadog; the workflow waits for them before it ends. */
+  readonly announcements: Promise<unknown>[] = [];
+  /** Whether phase changes are posted: plans that measure with Datadog, in runs since 'datadog-events'. */
+  private announcing: boolean | undefined;
   abortRequest: AbortRequest | null;
   approvalFor: string | null = null;
   approvalGiven = false;
@@ -136,6 +148,7 @@ export class Rotation {
   enter(phase: Phase, stage: string | null, message: string, canaryPercent: number | null = null): void {
     const { status } = this;
     const stageChanged = stage !== status.stage;
+    const phaseChanged = phase !== status.phase;
     status.phase = phase;
     status.stage = stage;
     const key = stepKey(phase, stage, canaryPercent);
@@ -147,6 +160,22 @@ export class Rotation {
     const pairs = [{ key: SA_PHASE, value: phase }];
     upsertSearchAttributes(stageChanged ? [...pairs, { key: SA_STAGE, value: stage ?? '-' }] : pairs);
     this.details();
+    if (phaseChanged || stageChanged) this.announce(phase, stage, message);
+  }
+
+  /**
+   * Posts the phase change as a Datadog event, so dashboards show the rotation beside its metrics.
+   * Never in the way: not awaited here, not cancelled by an abort, and a failure to post is dropped
+   * (the event stream is a view; the status is the record). Recorded runs before it replay without.
+   */
+  private announce(phase: Phase, stage: string | null, message: string): void {
+    this.announcing ??= this.plan.stages.some((s) => s.analysis?.provider === 'datadog') && patched('datadog-events');
+    if (!this.announcing) return;
+    const namespace = this.plan.stages.find((s) => s.name === stage)?.namespace ?? null;
+    const input = { workflowId: this.info.workflowId, secret: this.plan.secret, phase, stage, namespace, message, newVersion: this.status.newVersion };
+    // A local activity: one marker in the history per phase change, not a scheduled task's five events.
+    const posted = CancellationScope.nonCancellable(() => announcer.announce(input)).catch(() => undefined);
+    this.announcements.push(posted);
   }
 
   waitUntil(ms: number): void {

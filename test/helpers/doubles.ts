@@ -187,6 +187,10 @@ export class Doubles {
         }
         return real.revertWorkloads(input);
       },
+      announce: async (input) => {
+        log('announce', input);
+        return real.announce(input);
+      },
       completeCanary: async (input) => {
         log('completeCanary', input);
         return real.completeCanary(input);

@@ -53,7 +53,7 @@ export function formatStatus(s: RotationStatus, opts: { events?: number; now?: D
       // The last measurements: time, value (or why there is none) and phase.
       if (c.recent.length)
         lines.push(
-          `               ${c.recent.map((m) => `${m.at.slice(11, 19)} ${m.value ?? (m.phase === 'error' ? 'error' : 'no data')} ${m.phase}`).join(' · ')}`,
+          `               ${c.recent.map((m) => `${m.at.slice(11, 19)} ${m.value ?? (m.phase === 'error' ? 'error' : 'no data')}${m.baseline !== undefined ? ` (old ${m.baseline ?? 'no data'})` : ''} ${m.phase}`).join(' · ')}`,
         );
     }
   }

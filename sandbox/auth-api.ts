@@ -101,6 +101,30 @@ export class AuthApi {
       res.end(await this.registry.metrics());
       return;
     }
+    if (req.method === 'POST' && path === '/admin/tokens') {
+      // The sandbox operator's lever: { "token": "...", "state": "valid" | "bad-scope" | "revoked" }.
+      const body = await new Promise<string>((resolve) => {
+        let data = '';
+        req.on('data', (d) => (data += d));
+        req.on('end', () => resolve(data));
+      });
+      let parsed: { token?: unknown; state?: unknown } = {};
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        /* answered below */
+      }
+      const states: TokenState[] = ['valid', 'bad-scope', 'revoked'];
+      if (typeof parsed.token !== 'string' || !parsed.token || !states.includes(parsed.state as TokenState)) {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ error: `send {"token": "<the token>", "state": one of ${states.join(', ')}}` }));
+        return;
+      }
+      this.setToken(parsed.token, parsed.state as TokenState);
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
     if (req.method === 'POST' && path === '/v1/authenticate') {
       req.resume();
       const auth = req.headers.authorization ?? '';

@@ -1,6 +1,9 @@
 // `npm run sandbox`: bring up the local control plane and pod simulator, print what to export, and
 // stop cleanly on Ctrl-C: the simulator, controller-manager, apiserver, then etcd, within seconds.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startSandbox, type Sandbox } from './index';
+import { TRAFFIC_LABEL } from './traffic';
 import { isShuttingDown, onShutdownSignals } from './processes';
 
 const log = (line: string) => process.stderr.write(`[sandbox] ${line}\n`);
@@ -10,15 +13,34 @@ async function main(): Promise<void> {
   let sandbox: Sandbox | undefined; // eslint-disable-line prefer-const -- the shutdown handler reads it before it is assigned
   // Before anything starts: a Ctrl-C during start-up stops what is already running, in order too.
   onShutdownSignals(async () => sandbox?.stop(), log);
-  sandbox = await startSandbox({ log, readyDelayMs: 1000 });
+  // The traffic model too: the auth API emulator (lenient: unknown tokens pass until marked bad), a
+  // real Prometheus scraping it, and the Datadog emulator reading the same counts.
+  sandbox = await startSandbox({
+    log,
+    readyDelayMs: 1000,
+    traffic: { acceptUnknown: true, prometheus: true, scrapeIntervalMs: 5000, datadog: { ingestDelayMs: 5000 } },
+  });
   const { plane } = sandbox;
+  const traffic = sandbox.traffic!;
+  // The worker's metric settings, Datadog keys included, go to a file only its owner can read, not the terminal.
+  const workerEnv = join(plane.dir, 'worker.env');
+  writeFileSync(
+    workerEnv,
+    Object.entries({ ROTOR_PROMETHEUS_URL: traffic.prometheus!.url, ...traffic.datadog!.workerEnv })
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
   process.stdout.write(
     [
       `sandbox up in ${((Date.now() - started) / 1000).toFixed(1)} s: kube-apiserver ${plane.server} (RBAC), controller-manager, 2 simulated nodes`,
+      `traffic model: pods labelled ${TRAFFIC_LABEL} call the auth API at ${traffic.api.url} with their API_TOKEN (POST /admin/tokens marks one bad)`,
+      `metrics: Prometheus ${traffic.prometheus!.url} (scrapes every 5 s), Datadog emulator ${traffic.datadog!.emulator.url}`,
       'export these in another shell:',
       `  export KUBECONFIG=${plane.kubeconfig}`,
       `  export PATH=${plane.binaries.kubectl.replace(/\/kubectl$/, '')}:$PATH   # kubectl ${'v1.37.2'}`,
-      `pids: ${Object.entries(plane.pids)
+      `  set -a; . ${workerEnv}; set +a   # the worker's Prometheus and Datadog settings`,
+      `pids: ${Object.entries({ ...plane.pids, prometheus: traffic.prometheus!.pid })
         .map(([name, pid]) => `${name}=${pid}`)
         .join(' ')} (rotor ${process.pid})`,
       `logs: ${plane.dir}/logs; Ctrl-C stops everything`,

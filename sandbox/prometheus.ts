@@ -11,6 +11,7 @@ export interface PrometheusServer {
   /** Base URL of the HTTP API, e.g. http://127.0.0.1:40123 */
   url: string;
   dir: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -55,6 +56,7 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
   return {
     url,
     dir,
+    pid: child.pid,
     async stop() {
       await stopChild(child, { log: opts.log });
       rmSync(dir, { recursive: true, force: true });

@@ -240,6 +240,9 @@ describe('error-rate analysis on the sandbox with a real Prometheus and the Data
       canary[1].recent.every((m) => m.baseline === undefined),
       'at 100% nothing runs the old version: the threshold alone judges',
     );
+    // The CLI shows each measurement beside the old version's.
+    const human = await rotor(['status', s.workflowId], env);
+    assert.match(human.stdout, /PASSED\s+canary production: .*\n\s+\d\d:\d\d:\d\d 0 \(old 0\) successful/);
     assert.deepEqual(versionsRunning(ns.production), [s.newVersion]);
     const onNew = sandbox.traffic!.api.counters.sum(0, Date.now() + 1000, (l) => l.namespace === ns.production && l.version === s.newVersion);
     assert.ok(onNew.requests > 0 && onNew.errors === 0, JSON.stringify(onNew));

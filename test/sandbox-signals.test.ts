@@ -167,7 +167,7 @@ describe('npm run sandbox on Ctrl-C (real control plane)', () => {
         .map((kv) => kv.split('='))
         .map(([k, v]) => [k, Number(v)]),
     );
-    assert.deepEqual(Object.keys(pids).sort(), ['etcd', 'kube-apiserver', 'kube-controller-manager']);
+    assert.deepEqual(Object.keys(pids).sort(), ['etcd', 'kube-apiserver', 'kube-controller-manager', 'prometheus']);
     for (const [name, pid] of Object.entries(pids)) assert.ok(isAlive(pid), `${name} (pid ${pid}) runs before Ctrl-C`);
     const dir = /^logs: (.*)\/logs;/m.exec(run.stdout())![1];
 
@@ -175,7 +175,8 @@ describe('npm run sandbox on Ctrl-C (real control plane)', () => {
     const exit = await exitsWithin(run, 30_000);
     assert.equal(exit.code, 130, run.stderr());
     assert.match(run.stderr(), /stopping the pod simulator/);
-    assert.deepEqual(stopOrder(run.stderr()), ['kube-controller-manager', 'kube-apiserver', 'etcd']);
+    // The traffic model's Prometheus started before the control plane, so it stops after it.
+    assert.deepEqual(stopOrder(run.stderr()), ['kube-controller-manager', 'kube-apiserver', 'etcd', 'prometheus']);
     assert.ok(run.stderr().indexOf('stopping the pod simulator') < run.stderr().indexOf('stopping kube-controller-manager'));
     await assertGone(pids);
     assert.ok(!existsSync(dir), `${dir} (certificates, etcd data) is removed`);

@@ -50,6 +50,17 @@ describe('auth API emulator', () => {
     assert.equal(await call('gone-1'), 200, 'a token set valid again is accepted');
   });
 
+  it('takes a token state from its admin endpoint, and says what it expects when the body is wrong', async () => {
+    const set = (body: string) => fetch(`${api.url}/admin/tokens`, { method: 'POST', body });
+    assert.equal((await set(JSON.stringify({ token: 'admin-1', state: 'bad-scope' }))).status, 204);
+    assert.equal(await call('admin-1'), 403);
+    const refused = await set(JSON.stringify({ token: 'admin-1', state: 'great' }));
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /one of valid, bad-scope, revoked/);
+    assert.equal((await set('not json')).status, 400);
+    assert.equal(await call('admin-1'), 403, 'a refused change changes nothing');
+  });
+
   it('counts requests and errors by caller and version, and exports them for Prometheus', async () => {
     api.setToken('good-2', 'valid');
     api.setToken('bad-2', 'bad-scope');

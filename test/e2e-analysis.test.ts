@@ -15,7 +15,8 @@ import { TERMINAL_PHASES } from '../contract/api';
 import { startSandbox, workerKubeconfig, type Sandbox } from '../sandbox';
 import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from '../sandbox/auth-service';
 import { freePort } from '../sandbox/control-plane';
-import { rotor, startWorker, waitForStatus } from './helpers/cli';
+import { rotor, startWorker } from './helpers/cli';
+import { RotorClient } from '../client/rotor-client';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 
 const OLD = 'auth-token-20250101000000';
@@ -90,7 +91,31 @@ async function start(planFile: string, runEnv: NodeJS.ProcessEnv): Promise<strin
   return id;
 }
 
-const done = (id: string, runEnv: NodeJS.ProcessEnv) => waitForStatus(id, runEnv, (s) => TERMINAL_PHASES.includes(s.phase), 240_000);
+/**
+ * Polls the status in-process until the rotation ends: six rotations polled through the CLI would
+ * spawn a node process every few hundred ms each, on a 2-core machine. `rotor start` and one
+ * `rotor status` per test still go through the CLI.
+ */
+async function done(id: string, runEnv: NodeJS.ProcessEnv): Promise<RotationStatus> {
+  const client = await RotorClient.connect({ address: runEnv.TEMPORAL_ADDRESS, taskQueue: runEnv.ROTOR_TASK_QUEUE });
+  try {
+    const deadline = Date.now() + 240_000;
+    for (;;) {
+      const s = await client.status(id);
+      if (TERMINAL_PHASES.includes(s.phase)) return s;
+      if (Date.now() > deadline)
+        throw new Error(
+          `${id}: timed out in ${s.phase}: ${s.events
+            .slice(-3)
+            .map((e) => e.message)
+            .join(' | ')}`,
+        );
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await client.close();
+  }
+}
 
 const tokenRef = async (ns: string) =>
   (await apps.readNamespacedDeployment({ namespace: ns, name: 'auth' })).spec!.template.spec!.containers[0].env![0].valueFrom!.secretKeyRef!.name!;
@@ -127,7 +152,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-analysis-'));
   writeFileSync(join(dir, 'good.env'), `API_TOKEN=${GOOD_TOKEN}\n`);
   writeFileSync(join(dir, 'bad.env'), `API_TOKEN=${BAD_TOKEN}\n`);
-  sandbox = await startSandbox({ readyDelayMs: 300, traffic: { prometheus: true, scrapeIntervalMs: 1000, ratePerPod: 10, datadog: true } });
+  sandbox = await startSandbox({ readyDelayMs: 300, traffic: { prometheus: true, scrapeIntervalMs: 1000, ratePerPod: 5, datadog: true } });
   const api = sandbox.traffic!.api;
   api.setToken(OLD_TOKEN, 'valid');
   api.setToken(GOOD_TOKEN, 'valid');

@@ -83,7 +83,8 @@ export function createActivities(deps: RotorDeps): RotorActivities {
   async function measureOnce(input: MonitorInput): Promise<Measurement> {
     const { analysis } = input;
     const provider = providerFor(analysis.provider);
-    const options = { windowMs: analysis.intervalMs, ...(analysis.datadog ? { datadog: analysis.datadog } : {}) };
+    const { windowMs = analysis.intervalMs, api, aggregator } = analysis.datadog ?? {};
+    const options = { windowMs, ...(api && aggregator ? { datadog: { api, aggregator } } : {}) };
     const vars = { namespace: input.namespace, stage: input.stage, version: input.version };
     const at = new Date().toISOString();
     let measurement: Measurement;

@@ -300,6 +300,9 @@ function planParts(o: SchemaOptions) {
       verify: duration(o, 'how long to measure right after the rollout (default interval × (failureLimit + 2))').optional(),
       api: datadogApi.optional(),
       aggregator: datadogAggregator.optional(),
+      window: duration(o, 'datadog only: the time range each measurement queries and reduces (default the interval); longer than the ingestion delay', {
+        positive: true,
+      }).optional(),
       monitors: monitors.optional(),
       baseline: baseline.optional(),
     })

@@ -74,7 +74,8 @@ export interface Analysis {
   /** How long VERIFYING measures right after a rollout. */
   verifyMs: number;
   /** Datadog only: the API that answers, its reducer, and the monitors that gate each measurement. */
-  datadog?: { api: DatadogApi; aggregator: DatadogAggregator; monitors: number[] };
+  /** `windowMs`: absent in activity inputs scheduled before it existed (then the interval). */
+  datadog?: { api: DatadogApi; aggregator: DatadogAggregator; monitors: number[]; windowMs?: number };
   /** Canary only: the new version measured against the old one, side by side. */
   baseline?: { margin: number };
 }
@@ -299,7 +300,7 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
   const consecutiveErrorLimit = limit('consecutiveErrorLimit', DEFAULTS.consecutiveErrorLimit);
   const verifyMs = c.duration(`${path}.verify`, raw.verify, '0s') || intervalMs * (failureLimit + 2);
   if (typeof raw.query === 'string') checkQueryVariables(c, `${path}.query`, raw.query);
-  const datadog = checkDatadogFields(c, path, raw, provider);
+  const datadog = checkDatadogFields(c, path, raw, provider, intervalMs);
   const baseline = raw.baseline === undefined ? undefined : c.field(baselineSchema, `${path}.baseline`, raw.baseline);
   return {
     provider: provider ?? (raw.provider as MetricsProvider),
@@ -324,9 +325,15 @@ function checkQueryVariables(c: Checker, path: string, query: string): void {
   }
 }
 
-/** api, aggregator and monitors speak Datadog's language: on another provider they are a mistake. */
-function checkDatadogFields(c: Checker, path: string, raw: Record<string, unknown>, provider: MetricsProvider | undefined): Analysis['datadog'] {
-  const given = (['api', 'aggregator', 'monitors'] as const).filter((f) => raw[f] !== undefined);
+/** api, aggregator, monitors and window speak Datadog's language: on another provider they are a mistake. */
+function checkDatadogFields(
+  c: Checker,
+  path: string,
+  raw: Record<string, unknown>,
+  provider: MetricsProvider | undefined,
+  intervalMs: number,
+): Analysis['datadog'] {
+  const given = (['api', 'aggregator', 'monitors', 'window'] as const).filter((f) => raw[f] !== undefined);
   if (provider !== 'datadog') {
     for (const f of given) c.add(`${path}.${f}`, raw[f], `is a Datadog setting; remove it, or use provider: datadog`);
     return undefined;
@@ -338,7 +345,8 @@ function checkDatadogFields(c: Checker, path: string, raw: Record<string, unknow
     c.add(`${path}.aggregator`, raw.aggregator, 'applies to api v2 only (v1 takes the last point); remove it, or use api: v2');
   }
   const monitors = raw.monitors === undefined ? [] : (c.field(monitorsSchema, `${path}.monitors`, raw.monitors) ?? []);
-  return { api, aggregator, monitors };
+  const windowMs = raw.window === undefined ? intervalMs : c.duration(`${path}.window`, raw.window, '0s', { positive: true }) || intervalMs;
+  return { api, aggregator, monitors, windowMs };
 }
 
 /**

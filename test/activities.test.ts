@@ -287,6 +287,7 @@ describe('activities over the memory adapters', () => {
       [12, 'OK'],
     ]);
     const asked: number[][] = [];
+    const options: unknown[] = [];
     const { datadog } = new MemoryMetrics(w).providers();
     const acts = createActivities({
       cluster: new MemoryCluster(w),
@@ -294,16 +295,17 @@ describe('activities over the memory adapters', () => {
       metrics: {
         datadog: {
           name: 'datadog',
-          measure: (q, o) => datadog!.measure(q, o),
+          measure: (q, o) => (options.push(o), datadog!.measure(q, o)),
           monitorStates: async (ids) => (asked.push(ids), ids.map((id) => ({ id, name: `monitor ${id}`, state: states.get(id)! }))),
         },
       },
     });
-    const gated = analysis({ provider: 'datadog', datadog: { api: 'v2', aggregator: 'avg', monitors: [11, 12] }, failureLimit: 1 });
+    const gated = analysis({ provider: 'datadog', datadog: { api: 'v2', aggregator: 'avg', monitors: [11, 12], windowMs: 300_000 }, failureLimit: 1 });
     const env = new MockActivityEnvironment();
     const ok = await run(env, acts.monitorAnalysis, { stage: 'production', check: 'watch', analysis: gated, durationMs: 40 });
     assert.equal(ok.verdict, 'passed', ok.reason);
     assert.deepEqual(asked[0], [11, 12]);
+    assert.deepEqual(options[0], { windowMs: 300_000, datadog: { api: 'v2', aggregator: 'avg' } }, 'the query reduces over the stage`s window');
     states.set(12, 'Alert');
     const alert = await run(env, acts.monitorAnalysis, { stage: 'production', check: 'watch', analysis: gated, durationMs: 40 });
     assert.equal(alert.verdict, 'failed');

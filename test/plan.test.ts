@@ -133,7 +133,7 @@ describe('valid plans', () => {
             inconclusiveLimit: 3,
             consecutiveErrorLimit: 4,
             verifyMs: 3 * MINUTE,
-            datadog: { api: 'v2', aggregator: 'avg', monitors: [] },
+            datadog: { api: 'v2', aggregator: 'avg', monitors: [], windowMs: MINUTE },
           },
           soakMs: 0,
           watchMs: DAY,
@@ -316,11 +316,13 @@ describe('plan limits: what is valid at the edges, and what happens without anal
     Object.assign(plan.stages[1].analysis, { monitors: [42], baseline: { margin: 0.02 }, query: 'sum:errors{version:{{version}}}.as_count()' });
     const { plan: ok, issues } = validatePlan(plan);
     assert.deepEqual(issues, []);
-    assert.deepEqual(ok!.stages[1].analysis!.datadog, { api: 'v2', aggregator: 'avg', monitors: [42] });
+    assert.deepEqual(ok!.stages[1].analysis!.datadog, { api: 'v2', aggregator: 'avg', monitors: [42], windowMs: 60_000 });
     assert.deepEqual(ok!.stages[1].analysis!.baseline, { margin: 0.02 });
     assert.equal(ok!.stages[0].analysis!.datadog, undefined, 'a Prometheus analysis has no Datadog settings');
     plan.stages[1].analysis.api = 'v1';
+    plan.stages[1].analysis.window = '5m';
     assert.equal(validatePlan(plan).plan!.stages[1].analysis!.datadog!.api, 'v1');
+    assert.equal(validatePlan(plan).plan!.stages[1].analysis!.datadog!.windowMs, 300_000, 'a window longer than the interval');
   });
 
   it('derives inconclusiveLimit within the cap: failureLimit 100 alone gives 100, not 102', () => {
@@ -1041,6 +1043,20 @@ const BAD: BadCase[] = [
     path: 'stages[1].analysis.aggregator',
     message: /applies to api v2 only \(v1 takes the last point\)/,
     value: '"max"',
+  },
+  {
+    title: 'a Datadog window on a Prometheus analysis (PromQL writes its own range)',
+    mutate: (p) => (p.stages[0].analysis.window = '5m'),
+    path: 'stages[0].analysis.window',
+    message: /is a Datadog setting; remove it, or use provider: datadog/,
+    value: '"5m"',
+  },
+  {
+    title: 'a Datadog window of zero',
+    mutate: (p) => (p.stages[1].analysis.window = '0s'),
+    path: 'stages[1].analysis.window',
+    message: /longer than zero/,
+    value: '"0s"',
   },
   {
     title: 'an unknown Datadog API version',

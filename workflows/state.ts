@@ -36,8 +36,9 @@ import type { RotorActivities } from '../contract/activities';
 
 /** Posting a phase change: short, a few tries, then dropped (the status is the record). */
 const announcer = proxyLocalActivities<Pick<RotorActivities, 'announce'>>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', maximumAttempts: 3 },
+  // A local activity holds its workflow task while it runs: at most about 11 s, even with Datadog down.
+  startToCloseTimeout: '5s',
+  retry: { initialInterval: '1s', maximumAttempts: 2 },
 });
 
 /** Status keeps this many recent events; older ones are counted, not kept, so the state stays small. */

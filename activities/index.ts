@@ -14,7 +14,7 @@ import {
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
 import type { MetricProvider, RotorDeps, SecretStorePort } from './ports';
-import type { MetricsProvider, StoreKind } from '../domain/plan';
+import type { Analysis, MetricsProvider, StoreKind } from '../domain/plan';
 import type { CheckResult, ClaimResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput, SwitchRecord } from '../contract/activities';
 
 export type { RotorActivities } from '../contract/activities';
@@ -109,6 +109,49 @@ export function createActivities(deps: RotorDeps): RotorActivities {
       }
     }
     return measurement;
+  }
+
+  /**
+   * Measuring while a rollout goes on, at the analysis interval from its start: pods already on the
+   * new version serve traffic, so a bad version is caught before the last pod is replaced. Only values
+   * above the threshold count here (failureLimit in a row fails the stage); no data or a provider
+   * error is expected while pods start and is left to the check after the rollout.
+   */
+  function analysisDuringRollout(input: RolloutInput, analysis: Analysis, startedAt: number) {
+    const limits: AnalysisLimits = { threshold: analysis.threshold, failureLimit: analysis.failureLimit, inconclusiveLimit: Infinity, errorLimit: Infinity };
+    const recent: Measurement[] = [];
+    let taken = 0;
+    let due = startedAt + analysis.intervalMs;
+    return {
+      async measureIfDue(): Promise<CheckResult | null> {
+        if (Date.now() < due) return null;
+        due += analysis.intervalMs;
+        const monitor: MonitorInput = { stage: input.stage, check: 'rollout', analysis, durationMs: 0, namespace: input.namespace, version: input.version };
+        let m: Measurement;
+        try {
+          m = await measureOnce(monitor);
+        } catch (err) {
+          m = { at: new Date().toISOString(), value: null, phase: 'error', message: err instanceof Error ? err.message : String(err) };
+        }
+        taken += 1;
+        recent.push(m);
+        recent.splice(0, Math.max(0, recent.length - measurementsToKeep(limits)));
+        const j = judge(recent, limits);
+        if (j.verdict !== 'failed') return null;
+        return {
+          stage: input.stage,
+          check: 'rollout',
+          verdict: 'failed',
+          reason: j.reason,
+          measurements: taken,
+          lastValue: m.value,
+          threshold: analysis.threshold,
+          recent: recent.slice(-5),
+          startedAt: new Date(startedAt).toISOString(),
+          endedAt: new Date().toISOString(),
+        };
+      },
+    };
   }
 
   /** The provider a stage's analysis names; one this worker lacks makes every measurement an error, never a pass. */
@@ -225,13 +268,16 @@ export function createActivities(deps: RotorDeps): RotorActivities {
       guarded(`wait for rollout in ${input.namespace}`, async () => {
         const ctx = Context.current();
         const startedAt = (ctx.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+        const during = input.analysis ? analysisDuringRollout(input, input.analysis, startedAt) : null;
         for (;;) {
           const state = await cluster.rolloutState(input.namespace, input.workloads, input.version);
-          if (state.ready) return { ready: true, message: state.message };
+          if (state.ready) return { ready: true, message: state.message, elapsedMs: Date.now() - startedAt };
           if (state.failed) return { ready: false, message: state.message };
           if (Date.now() - startedAt >= input.timeoutMs) {
             return { ready: false, message: `not ready after ${Math.round(input.timeoutMs / 1000)} s: ${state.message}` };
           }
+          const check = await during?.measureIfDue();
+          if (check) return { ready: false, message: `the analysis failed while the rollout went on (${state.message}): ${check.reason}`, check };
           await pace(Math.min(1_000, input.timeoutMs), { startedAt, message: state.message });
         }
       }),
@@ -271,7 +317,8 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         // Measure at the end of each interval (metrics need an interval to reflect the new version), and
         // once at the deadline when the window is shorter than an interval.
         for (;;) {
-          const due = Math.min(start + (progress.taken + 1) * analysis.intervalMs, deadline);
+          const first = input.firstMeasurementAfterMs ?? analysis.intervalMs;
+          const due = Math.min(start + first + progress.taken * analysis.intervalMs, deadline);
           await pace(due - Date.now(), progress);
           let measurement: Measurement;
           try {

@@ -93,11 +93,20 @@ export interface RolloutInput {
   timeoutMs: number;
   /** The new version: a canary's green copies are found by it. Absent from older releases. */
   version?: string;
+  /**
+   * The stage's analysis, measured while the rollout goes on: a value above the threshold
+   * failureLimit times in a row stops the wait (the pods already on the new version are failing).
+   */
+  analysis?: Analysis;
 }
 
 export interface RolloutResult {
   ready: boolean;
   message: string;
+  /** The analysis during the rollout, when it failed the stage. */
+  check?: CheckResult;
+  /** How long the rollout took (absent from older releases). */
+  elapsedMs?: number;
 }
 
 export interface MonitorInput {
@@ -111,9 +120,15 @@ export interface MonitorInput {
   version?: string;
   /** With a baseline, while the old version runs beside the new: the old one, measured side by side. */
   baselineVersion?: string;
+  /**
+   * When the first measurement is due, from the start (default one interval). After a rollout the
+   * clock runs from the switch: the interval minus what the rollout took, so a bad version is
+   * measured one interval after it went live, not one interval after its last pod did.
+   */
+  firstMeasurementAfterMs?: number;
 }
 
-export type CheckKind = 'verify' | 'canary' | 'soak' | 'watch';
+export type CheckKind = 'rollout' | 'verify' | 'canary' | 'soak' | 'watch';
 
 /** A phase change, posted as an event where dashboards show it (Datadog's event stream). */
 export interface AnnounceInput {

@@ -347,6 +347,67 @@ describe('activities over the memory adapters', () => {
     assert.deepEqual(await run(new MockActivityEnvironment(), without.announce, { ...input, phase: 'COMPLETED' }), { posted: false });
   });
 
+  it('takes the first measurement when told (the interval minus what the rollout took), then one per interval', async () => {
+    const { acts } = setup({ errors: 0.001 });
+    const long = analysis({ intervalMs: 60_000 });
+    const base = { stage: 'staging', check: 'verify' as const, analysis: long, durationMs: 200 };
+    // A window shorter than the interval: measured once, at its end; told to start at once, twice.
+    assert.equal((await run(new MockActivityEnvironment(), acts.monitorAnalysis, base)).measurements, 1);
+    assert.equal((await run(new MockActivityEnvironment(), acts.monitorAnalysis, { ...base, firstMeasurementAfterMs: 0 })).measurements, 2);
+  });
+
+  describe('measuring while a rollout goes on', () => {
+    /** A cluster whose rollout is not ready until `readyAfter` polls (never, by default). */
+    function rolling(metrics: MemoryWorld['metrics'], readyAfter = Infinity) {
+      const w = world(metrics);
+      const cluster = new MemoryCluster(w);
+      let polls = 0;
+      cluster.rolloutState = async () =>
+        ++polls > readyAfter ? { ready: true, failed: false, message: 'rolled out' } : { ready: false, failed: false, message: '1 of 2 pods updated' };
+      return createActivities({ cluster, stores: { kubernetes: new KubernetesSecretStore() }, metrics: new MemoryMetrics(w).providers() });
+    }
+    const input = (a: Analysis, timeoutMs = 60_000) => ({
+      stage: 'staging',
+      namespace: 'staging',
+      workloads: [],
+      timeoutMs,
+      version: 'auth-api-secrets-20261130120000',
+      analysis: a,
+    });
+
+    it('stops the wait and fails the stage once the pods already on the new version fail failureLimit times in a row', async () => {
+      const acts = rolling({ 'errors{v=auth-api-secrets-20261130120000}': 0.5 });
+      const result = await run(new MockActivityEnvironment(), acts.waitForRollout, input(analysis({ query: 'errors{v={{version}}}', failureLimit: 2 }), 5_000));
+      assert.equal(result.ready, false);
+      assert.equal(result.check?.check, 'rollout');
+      assert.equal(result.check?.verdict, 'failed');
+      assert.equal(result.check?.measurements, 2);
+      assert.deepEqual(
+        result.check?.recent.map((m) => m.value),
+        [0.5, 0.5],
+      );
+      assert.match(
+        result.message,
+        /the analysis failed while the rollout went on \(1 of 2 pods updated\): 2 consecutive measurement\(s\) above the threshold 0\.01/,
+      );
+    });
+
+    it('leaves no data and provider errors during the rollout to the check after it', async () => {
+      const acts = rolling({ errors: null });
+      const result = await run(new MockActivityEnvironment(), acts.waitForRollout, input(analysis({ failureLimit: 1 }), 1_500));
+      assert.equal(result.check, undefined);
+      assert.match(result.message, /not ready after 2 s/);
+    });
+
+    it('returns ready with no check when the version is healthy', async () => {
+      const acts = rolling({ errors: 0.001 }, 2);
+      const result = await run(new MockActivityEnvironment(), acts.waitForRollout, input(analysis({ failureLimit: 1 })));
+      assert.equal(result.ready, true);
+      assert.equal(result.check, undefined);
+      assert.ok(result.elapsedMs! >= 1_000, `two polls a second apart: ${result.elapsedMs} ms`);
+    });
+  });
+
   it('never passes without data', async () => {
     const { acts } = setup({ errors: null });
     const env = new MockActivityEnvironment();
@@ -468,10 +529,9 @@ describe('activities over the memory adapters', () => {
         ['weekly-report', ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName']],
       ],
     );
-    assert.deepEqual(await run(env, acts.waitForRollout, { stage: 'staging', namespace: 'staging', workloads: found.workloads, timeoutMs: 1_000 }), {
-      ready: true,
-      message: '2 workload(s) rolled out',
-    });
+    const rolled = await run(env, acts.waitForRollout, { stage: 'staging', namespace: 'staging', workloads: found.workloads, timeoutMs: 1_000 });
+    assert.deepEqual({ ...rolled, elapsedMs: undefined }, { ready: true, message: '2 workload(s) rolled out', elapsedMs: undefined });
+    assert.ok(rolled.elapsedMs! >= 0 && rolled.elapsedMs! < 1_000, 'says how long the rollout took');
     // Someone else changes another field meanwhile; the revert leaves it alone.
     w.workloads[0].refs['spec.template.spec.volumes[0].secret.secretName'] = 'changed-by-someone';
     await run(env, acts.revertWorkloads, { stage: 'staging', namespace: 'staging', workloads: found.workloads, from: NEW, to: OLD, records });

@@ -383,6 +383,40 @@ describe('rotateSecret', () => {
     });
   });
 
+  it('rolls back when the analysis during the rollout fails, with the check in status, production untouched', async () => {
+    const failedDuringRollout = (i: { stage: string }) => ({
+      ready: false,
+      message: 'the analysis failed while the rollout went on (1 of 2 pods updated): 1 consecutive measurement(s) above the threshold 0.01 (last 0.5)',
+      check: {
+        stage: i.stage,
+        check: 'rollout' as const,
+        verdict: 'failed' as const,
+        reason: '1 consecutive measurement(s) above the threshold 0.01 (last 0.5)',
+        measurements: 1,
+        lastValue: 0.5,
+        threshold: 0.01,
+        recent: [{ at: '2026-11-30T12:00:00.000Z', value: 0.5, phase: 'failed' as const }],
+        startedAt: '2026-11-30T12:00:00.000Z',
+        endedAt: '2026-11-30T12:00:10.000Z',
+      },
+    });
+    await withWorker({ rollout: (i, n) => (n === 0 ? failedDuringRollout(i) : undefined) }, async (d, tq) => {
+      const result = await (await start(tq, twoStagePlan())).result();
+      assert.equal(result.phase, 'ROLLED_BACK');
+      assert.match(result.outcome!, /rollout check in staging failed: 1 consecutive measurement\(s\) above the threshold/);
+      assert.deepEqual(
+        result.checks.map((c) => [c.check, c.stage, c.verdict]),
+        [['rollout', 'staging', 'failed']],
+      );
+      assert.ok(d.called('waitForRollout')[0].analysis, 'the stage`s analysis goes with the rollout wait');
+      assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0);
+      assert.deepEqual(
+        d.called('revertWorkloads').map((i) => i.namespace),
+        ['staging'],
+      );
+    });
+  });
+
   it('ignores an approval given before anything awaits it', async () => {
     await withWorker({ check: (i) => (i.check === 'soak' ? 'block' : 'passed') }, async (d, tq) => {
       const plan = twoStagePlan({ production: { approval: 'required', approvalTimeout: '1h' } });

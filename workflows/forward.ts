@@ -63,10 +63,11 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
       status.canaryPercent = step;
       r.enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`, step);
       await switchStage(r, undo, step, i === 0 ? 0 : stage.strategy.steps[i - 1]);
-      await waitForRollout(r, stage, workloads);
+      const rolloutMs = await waitForRollout(r, stage, workloads);
       r.enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
       // While the old version still runs beside the new, a baseline measures both side by side.
-      await monitor(r, stage, 'canary', stage.strategy.pauseMs, step < 100 ? (status.previousVersions[stage.namespace] ?? undefined) : undefined);
+      const oldVersion = step < 100 ? (status.previousVersions[stage.namespace] ?? undefined) : undefined;
+      await monitor(r, stage, 'canary', stage.strategy.pauseMs, oldVersion, firstAfter(stage, rolloutMs));
     }
     // Blue runs the new version at full size now; the green copies go. (Patched: histories recorded
     // before this step replay without it.)
@@ -83,10 +84,10 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
   }
   r.enter('DEPLOYING', stage.name, `switching ${workloads.length} workload(s) in ${stage.namespace} (${stage.strategy.type})`);
   await switchStage(r, undo);
-  await waitForRollout(r, stage, workloads);
+  const rolloutMs = await waitForRollout(r, stage, workloads);
   if (stage.analysis) {
     r.enter('VERIFYING', stage.name, `verifying for ${formatDuration(stage.analysis.verifyMs)}`);
-    await monitor(r, stage, 'verify', stage.analysis.verifyMs);
+    await monitor(r, stage, 'verify', stage.analysis.verifyMs, undefined, firstAfter(stage, rolloutMs));
   }
 }
 
@@ -128,7 +129,8 @@ async function switchStage(r: Rotation, undo: Undo, weightPercent?: number, prev
   );
 }
 
-async function waitForRollout(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Promise<void> {
+/** Waits for the rollout; returns how long it took, when the activity says (releases before it did not). */
+async function waitForRollout(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Promise<number | undefined> {
   const result = await acts.waitForRollout.executeWithOptions(
     {
       ...quick,
@@ -138,14 +140,34 @@ async function waitForRollout(r: Rotation, stage: Stage, workloads: WorkloadUse[
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       summary: `wait for rollout of ${workloads.length} workload(s) in ${stage.namespace}`,
     },
-    [{ stage: stage.name, namespace: stage.namespace, workloads, timeoutMs: stage.rolloutTimeoutMs, version: r.status.newVersion ?? undefined }],
+    [
+      {
+        stage: stage.name,
+        namespace: stage.namespace,
+        workloads,
+        timeoutMs: stage.rolloutTimeoutMs,
+        version: r.status.newVersion ?? undefined,
+        // Measured while pods are replaced, so a bad version is caught before the rollout ends.
+        ...(stage.analysis ? { analysis: stage.analysis } : {}),
+      },
+    ],
   );
+  if (result.check) {
+    r.addCheck(result.check);
+    throw new RollbackRequired(`rollout check in ${stage.name} failed: ${result.check.reason}`);
+  }
   if (!result.ready) throw new RollbackRequired(`rollout in ${stage.namespace} did not become ready: ${result.message}`);
   r.record(`rollout ready in ${stage.namespace}: ${result.message}`);
+  return result.elapsedMs;
+}
+
+/** The first measurement after a rollout: one interval after the switch, not after the rollout's end. */
+function firstAfter(stage: Stage, rolloutMs: number | undefined): number | undefined {
+  return stage.analysis && rolloutMs !== undefined ? Math.max(0, stage.analysis.intervalMs - rolloutMs) : undefined;
 }
 
 /** Measure for `durationMs` at the stage's interval: one heartbeating activity, whatever the duration. */
-async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: number, oldVersion?: string): Promise<void> {
+async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: number, oldVersion?: string, firstMeasurementAfterMs?: number): Promise<void> {
   if (durationMs <= 0) return;
   r.waitUntil(durationMs);
   if (!stage.analysis) {
@@ -172,6 +194,7 @@ async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: 
         namespace: stage.namespace,
         version: r.status.newVersion ?? undefined,
         ...(stage.analysis.baseline && oldVersion ? { baselineVersion: oldVersion } : {}),
+        ...(firstMeasurementAfterMs !== undefined ? { firstMeasurementAfterMs } : {}),
       },
     ],
   );

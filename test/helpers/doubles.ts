@@ -27,7 +27,7 @@ export interface Script {
   /** Outcome of each analysis window; `block` runs until the workflow cancels it. */
   check?: (input: MonitorInput, nth: number) => CheckOutcome;
   /** A rollout outcome the cluster would not produce by itself (a pod that never becomes ready). */
-  rollout?: (input: RolloutInput, nth: number) => RolloutResult;
+  rollout?: (input: RolloutInput, nth: number) => RolloutResult | undefined;
   /** Others' workloads that hold the previous version at each successive scan; the last repeats. */
   holders?: Holder[][];
   /** This many version names are already taken by another rotation when rotor tries them. */

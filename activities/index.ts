@@ -135,7 +135,8 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         }
         taken += 1;
         recent.push(m);
-        recent.splice(0, Math.max(0, recent.length - measurementsToKeep(limits)));
+        // Only failures in a row decide here: the last failureLimit (or 10) measurements are enough.
+        recent.splice(0, Math.max(0, recent.length - Math.max(analysis.failureLimit, 10)));
         const j = judge(recent, limits);
         if (j.verdict !== 'failed') return null;
         return {

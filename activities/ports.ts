@@ -97,6 +97,24 @@ export interface MetricProvider {
   postEvent?(event: { title: string; text: string; tags: string[]; alertType: 'info' | 'success' | 'warning' | 'error' }): Promise<void>;
 }
 
+/**
+ * Where a credential comes from and goes back to (docs/issuer-protocol.md): issued under rotor's
+ * version id (so a retried call issues nothing twice), revoked by it. The token is returned only by
+ * `issue`, straight into the versioned Secret, never into history, a message or a log.
+ */
+export interface CredentialIssuer {
+  issue(request: { id: string; scope?: string }): Promise<{ token: string; issuedAt: string }>;
+  revoke(id: string): Promise<IssuedCredential>;
+  status(id: string): Promise<IssuedCredential>;
+}
+
+export interface IssuedCredential {
+  id: string;
+  state: 'active' | 'revoked';
+  issuedAt: string;
+  revokedAt: string | null;
+}
+
 /** The providers a worker measures with, by name; a stage naming one it lacks measures errors, never a pass. */
 export type MetricProviders = Partial<Record<MetricsProvider, MetricProvider>>;
 

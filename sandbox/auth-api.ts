@@ -3,7 +3,7 @@
 // and counts every request and error by the caller's namespace, workload, pod and secret version.
 // Prometheus scrapes the counts at /metrics (prom-client); the Datadog emulator reads the same
 // counters. Tokens are kept only as SHA-256 digests and never logged.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Registry } from 'prom-client';
 import { freePort } from './control-plane';
@@ -24,6 +24,21 @@ export interface AuthApiOptions {
   /** Accept tokens nobody registered (a lenient provider); by default an unknown token is 401. */
   acceptUnknown?: boolean;
   log?: (line: string) => void;
+  /**
+   * The credential issuer (docs/issuer-protocol.md): `incident` revokes every older credential the
+   * moment it issues one (the provider of the incident); `overlapping` keeps them valid until each is
+   * revoked, at most `maxLive` at once.
+   */
+  issuer?: { mode: 'incident' | 'overlapping'; maxLive?: number; token: string; scope?: string };
+}
+
+/** A credential the issuer handed out, by rotor's id for it. The token stays here, for a retried issue. */
+interface Credential {
+  id: string;
+  token: string;
+  scope: string;
+  issuedAt: string;
+  revokedAt: string | null;
 }
 
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -35,6 +50,7 @@ export class AuthApi {
   private readonly requests: Counter<keyof TrafficLabels>;
   private readonly errors: Counter<keyof TrafficLabels>;
   private server: Server | null = null;
+  private readonly credentials = new Map<string, Credential>();
   url = '';
 
   constructor(private readonly options: AuthApiOptions = {}) {
@@ -101,13 +117,13 @@ export class AuthApi {
       res.end(await this.registry.metrics());
       return;
     }
+    if (path.startsWith('/v1/credentials')) {
+      await this.issuerEndpoint(req, res, path);
+      return;
+    }
     if (req.method === 'POST' && path === '/admin/tokens') {
       // The sandbox operator's lever: { "token": "...", "state": "valid" | "bad-scope" | "revoked" }.
-      const body = await new Promise<string>((resolve) => {
-        let data = '';
-        req.on('data', (d) => (data += d));
-        req.on('end', () => resolve(data));
-      });
+      const body = await readBody(req);
       let parsed: { token?: unknown; state?: unknown } = {};
       try {
         parsed = JSON.parse(body);
@@ -145,4 +161,84 @@ export class AuthApi {
     res.statusCode = 404;
     res.end(JSON.stringify({ error: `no such endpoint: ${req.method} ${path}` }));
   }
+
+  /** The credentials issued so far, without their tokens: for tests and the demo's table. */
+  issued(): Omit<Credential, 'token'>[] {
+    return [...this.credentials.values()].map(({ token: _token, ...rest }) => ({ ...rest }));
+  }
+
+  /** The issuer protocol (docs/issuer-protocol.md): issue, revoke and status, idempotent by rotor's id. */
+  private async issuerEndpoint(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const issuer = this.options.issuer;
+    const answer = (status: number, body: unknown) => {
+      res.statusCode = status;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(body));
+    };
+    const body = await readBody(req);
+    if (!issuer) return answer(404, { error: 'this auth API issues no credentials' });
+    if (req.headers.authorization !== `Bearer ${issuer.token}`) return answer(401, { error: 'missing or wrong issuer token' });
+    const valid = issuer.scope ?? 'auth:verify';
+    const m = /^\/v1\/credentials(?:\/([^/]+))?(\/revoke)?$/.exec(path);
+    const id = m?.[1] ? decodeURIComponent(m[1]) : undefined;
+    const now = new Date().toISOString();
+    const view = (c: Credential) => ({ id: c.id, scope: c.scope, state: c.revokedAt ? 'revoked' : 'active', issuedAt: c.issuedAt, revokedAt: c.revokedAt });
+    if (req.method === 'POST' && m && !id) {
+      let request: { id?: unknown; scope?: unknown } = {};
+      try {
+        request = JSON.parse(body || '{}');
+      } catch {
+        /* answered below */
+      }
+      if (typeof request.id !== 'string' || !/^[A-Za-z0-9._-]{1,253}$/.test(request.id)) {
+        return answer(400, { error: 'send {"id": "<rotor version, e.g. auth-api-secrets-20261130120000>", "scope": "<optional>"}' });
+      }
+      const existing = this.credentials.get(request.id);
+      // Asked again for the same id (a retried activity): the same credential, nothing issued twice.
+      if (existing) return answer(200, { ...view(existing), token: existing.token });
+      const live = [...this.credentials.values()].filter((c) => !c.revokedAt);
+      if (issuer.mode === 'overlapping' && live.length >= (issuer.maxLive ?? 2)) {
+        return answer(409, { error: `${live.length} credentials are live, the most this issuer allows; revoke one first`, live: live.map((c) => c.id) });
+      }
+      const credential: Credential = {
+        id: request.id,
+        token: `${request.id}.${randomBytes(24).toString('base64url')}`,
+        scope: typeof request.scope === 'string' && request.scope ? request.scope : valid,
+        issuedAt: now,
+        revokedAt: null,
+      };
+      if (issuer.mode === 'incident') {
+        // The incident's provider: a new credential revokes every older one at once.
+        for (const c of live) {
+          c.revokedAt = now;
+          this.setToken(c.token, 'revoked');
+        }
+      }
+      this.credentials.set(credential.id, credential);
+      this.setToken(credential.token, credential.scope === valid ? 'valid' : 'bad-scope');
+      this.options.log?.(`[issuer] issued ${credential.id}${credential.scope === valid ? '' : ` (scope ${credential.scope})`}`);
+      return answer(201, { ...view(credential), token: credential.token });
+    }
+    const credential = id ? this.credentials.get(id) : undefined;
+    if (!credential) return answer(404, { error: `no credential ${id ?? ''} was issued` });
+    if (req.method === 'GET' && !m![2]) return answer(200, view(credential));
+    if (req.method === 'POST' && m![2]) {
+      if (!credential.revokedAt) {
+        credential.revokedAt = now;
+        this.setToken(credential.token, 'revoked');
+        this.options.log?.(`[issuer] revoked ${credential.id}`);
+      }
+      return answer(200, view(credential));
+    }
+    return answer(405, { error: `${req.method} is not allowed on ${path}` });
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    req.on('data', (d) => (data += d));
+    req.on('end', () => resolve(data));
+    req.on('error', reject);
+  });
 }

@@ -6,7 +6,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Registry } from 'prom-client';
-import { freePort } from './control-plane';
 import { TrafficCounters, type TrafficLabels } from './traffic-counters';
 
 export type TokenState = 'valid' | 'bad-scope' | 'revoked';
@@ -88,7 +87,6 @@ export class AuthApi {
   }
 
   async start(): Promise<string> {
-    const port = await freePort();
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
         res.statusCode = 500;
@@ -96,8 +94,9 @@ export class AuthApi {
       });
     });
     this.server.keepAliveTimeout = 30_000;
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${port}`;
+    // Port 0: the kernel's choice, bound at once (a port probed free could be taken before the bind).
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
     this.options.log?.(`auth API emulator on ${this.url} (metrics at /metrics)`);
     return this.url;
   }

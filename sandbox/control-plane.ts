@@ -7,7 +7,7 @@ import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnChild, stopChild, type Child } from './processes';
+import { spawnChild, stopChild, withFreshPorts, type Child } from './processes';
 import { cacheDir, repoRoot } from './tools';
 
 interface KubePins {
@@ -148,7 +148,12 @@ export interface ControlPlaneOptions {
   apiserverArgs?: string[];
 }
 
-export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+/** The control plane on ports probed free, again on new ones if etcd or the apiserver lost one before binding it. */
+export function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  return withFreshPorts(() => startOnce(options));
+}
+
+async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const bins = kubeBinaries();

@@ -36,7 +36,6 @@
 // /api/v1/monitor/{id}, GET /api/v1/monitor?monitor_ids=..., POST /api/v1/events. Every request
 // needs DD-API-KEY; all but validate and events need DD-APPLICATION-KEY too (403 otherwise).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { freePort } from './control-plane';
 import type { TrafficBucket, TrafficCounters, TrafficLabels } from './traffic-counters';
 
 export type MonitorState = 'OK' | 'Alert' | 'Warn' | 'No Data';
@@ -581,8 +580,8 @@ export async function startDatadogEmulator(opts: DatadogEmulatorOptions): Promis
   let isDown = false;
   let nextEventId = 1_000_001;
 
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  // Set once listening: a port of the kernel's choosing, taken at once (a probed one could be lost first).
+  let url = '';
 
   /** The buckets Datadog would have ingested by now in [fromMs, toMs], and the interval for the window. */
   function visible(fromMs: number, toMs: number): Window {
@@ -895,8 +894,9 @@ export async function startDatadogEmulator(opts: DatadogEmulatorOptions): Promis
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => resolve());
   });
+  url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   opts.log?.(`datadog emulator on ${url}${ingestDelayMs ? `, ingestion delay ${ingestDelayMs / 1000} s` : ''}`);
 
   return {

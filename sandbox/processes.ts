@@ -152,3 +152,19 @@ export async function waitUntilReady(
     await new Promise((r) => setTimeout(r, opts.intervalMs));
   }
 }
+
+/**
+ * Starts a server on ports probed free, again on new ones if it lost a port before binding it: a
+ * port is free when probed, but until the server binds it the kernel may hand it to another socket
+ * (an outgoing connection's local port, another test's server). Only `start`s that probe their own
+ * ports are retried; a port the caller chose is the caller's to keep free.
+ */
+export async function withFreshPorts<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= attempts || !/address already in use|EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './control-plane';
-import { spawnChild, stopChild, waitUntilReady } from './processes';
+import { spawnChild, stopChild, waitUntilReady, withFreshPorts } from './processes';
 import { prometheusBinary } from './tools';
 
 export interface PrometheusServer {
@@ -22,7 +22,11 @@ export interface PrometheusOptions {
   log?: (line: string) => void;
 }
 
-export async function startPrometheus(opts: PrometheusOptions = {}): Promise<PrometheusServer> {
+export function startPrometheus(opts: PrometheusOptions = {}): Promise<PrometheusServer> {
+  return withFreshPorts(() => startOnce(opts));
+}
+
+async function startOnce(opts: PrometheusOptions): Promise<PrometheusServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'rotor-prometheus-'));
   const interval = `${Math.max(1, Math.round((opts.scrapeIntervalMs ?? 1000) / 1000))}s`;
@@ -46,12 +50,18 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Pro
   let stderr = '';
   child.proc.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
-  await waitUntilReady(child, async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok, {
-    where: url,
-    timeoutMs: 60_000,
-    intervalMs: 200,
-    output: () => stderr,
-  });
+  try {
+    await waitUntilReady(child, async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok, {
+      where: url,
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      output: () => stderr,
+    });
+  } catch (err) {
+    await stopChild(child, { log: opts.log });
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   opts.log?.(`prometheus ready on ${url}, scraping every ${interval}`);
   return {
     url,

@@ -7,7 +7,7 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { temporalCli } from './tools';
 import { freePort } from './control-plane';
-import { spawnChild, stopChild, waitUntilReady } from './processes';
+import { spawnChild, stopChild, waitUntilReady, withFreshPorts } from './processes';
 
 export { freePort };
 
@@ -28,6 +28,10 @@ export interface DevServerOptions {
 }
 
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  return opts.port === undefined && opts.uiPort === undefined ? withFreshPorts(() => startOnce(opts)) : startOnce(opts);
+}
+
+async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'rotor-dev-'));
@@ -51,7 +55,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   let stderr = '';
   child.proc.stderr!.on('data', (d) => (stderr += d));
   const address = `127.0.0.1:${port}`;
-  await waitUntilReady(
+  const ready = waitUntilReady(
     child,
     async () => {
       const conn = await Connection.connect({ address, connectTimeout: '1s' });
@@ -64,6 +68,13 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     },
     { where: address, timeoutMs: 60_000, intervalMs: 250, output: () => stderr },
   );
+  try {
+    await ready;
+  } catch (err) {
+    await stopChild(child, { log: opts.log });
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     address,
     uiPort,

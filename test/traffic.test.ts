@@ -1,12 +1,14 @@
 // The traffic model's parts without a control plane: the auth API emulator over HTTP (tokens, counts,
 // the Prometheus text it exports), the environment a container starts with, and the simulated pods'
-// steady requests. The whole chain on the sandbox is in e2e-analysis.test.ts.
+// steady requests, and the sandbox servers' retry on a port lost before binding. The whole chain on the
+// sandbox is in e2e-analysis.test.ts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type * as k8s from '@kubernetes/client-node';
 import { AuthApi, CALLER_HEADERS } from '../sandbox/auth-api';
 import { TrafficCounters } from '../sandbox/traffic-counters';
 import { resolveEnv, TRAFFIC_LABEL, TrafficModel, workloadOf } from '../sandbox/traffic';
+import { withFreshPorts } from '../sandbox/processes';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -146,5 +148,36 @@ describe('traffic model', () => {
       await model.stop();
       await local.stop();
     }
+  });
+});
+
+describe('servers on ports probed free (withFreshPorts)', () => {
+  it('starts again on new ports when a probed port was taken before the bind, and only then', async () => {
+    let calls = 0;
+    const clash = () => new Error('temporal dev server exited (2): listen tcp 127.0.0.1:35293: bind: address already in use');
+    const started = await withFreshPorts(async () => {
+      calls += 1;
+      if (calls < 3) throw clash();
+      return 'up';
+    });
+    assert.deepEqual([started, calls], ['up', 3]);
+    calls = 0;
+    await assert.rejects(
+      withFreshPorts(async () => {
+        calls += 1;
+        throw clash();
+      }),
+      /address already in use/,
+    );
+    assert.equal(calls, 3, 'three tries, then the clash is reported');
+    calls = 0;
+    await assert.rejects(
+      withFreshPorts(async () => {
+        calls += 1;
+        throw new Error('etcd exited (1): permission denied');
+      }),
+      /permission denied/,
+    );
+    assert.equal(calls, 1, 'any other failure is reported at once');
   });
 });

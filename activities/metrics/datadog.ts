@@ -12,8 +12,14 @@ import type { DatadogAggregator, MeasureOptions, MetricProvider } from '../ports
 let loaded: typeof DatadogClient | undefined;
 /** The client takes a second or more to load (thousands of generated models): only a worker that measures with Datadog pays for it. */
 function datadogClient(): typeof DatadogClient {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
-  return (loaded ??= require('@datadog/datadog-api-client') as typeof DatadogClient);
+  if (!loaded) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, see above
+    loaded = require('@datadog/datadog-api-client') as typeof DatadogClient;
+    // The client prints its own stack trace for a failed connection; rotor reports the failure itself,
+    // once, with what to check (and the worker's log stays rotor's).
+    loaded.logger.setLevel('silent');
+  }
+  return loaded;
 }
 
 export interface DatadogSettings {

@@ -81,6 +81,15 @@ export function createActivities(deps: RotorDeps): RotorActivities {
    * version in the same window; then the stage's Datadog monitors, any in Alert failing it.
    */
   async function measureOnce(input: MonitorInput): Promise<Measurement> {
+    try {
+      return await measureWith(input);
+    } catch (err) {
+      // A provider that cannot answer is an error measurement, judged by consecutiveErrorLimit.
+      return { at: new Date().toISOString(), value: null, phase: 'error', message: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  async function measureWith(input: MonitorInput): Promise<Measurement> {
     const { analysis } = input;
     const provider = providerFor(analysis.provider);
     const { windowMs = analysis.intervalMs, api, aggregator } = analysis.datadog ?? {};
@@ -127,30 +136,14 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         if (Date.now() < due) return null;
         due += analysis.intervalMs;
         const monitor: MonitorInput = { stage: input.stage, check: 'rollout', analysis, durationMs: 0, namespace: input.namespace, version: input.version };
-        let m: Measurement;
-        try {
-          m = await measureOnce(monitor);
-        } catch (err) {
-          m = { at: new Date().toISOString(), value: null, phase: 'error', message: err instanceof Error ? err.message : String(err) };
-        }
+        const m = await measureOnce(monitor);
         taken += 1;
         recent.push(m);
         // Only failures in a row decide here: the last failureLimit (or 10) measurements are enough.
         recent.splice(0, Math.max(0, recent.length - Math.max(analysis.failureLimit, 10)));
         const j = judge(recent, limits);
         if (j.verdict !== 'failed') return null;
-        return {
-          stage: input.stage,
-          check: 'rollout',
-          verdict: 'failed',
-          reason: j.reason,
-          measurements: taken,
-          lastValue: m.value,
-          threshold: analysis.threshold,
-          recent: recent.slice(-5),
-          startedAt: new Date(startedAt).toISOString(),
-          endedAt: new Date().toISOString(),
-        };
+        return checkResult({ ...monitor, startedAt: new Date(startedAt).toISOString(), taken, recent }, 'failed', j.reason);
       },
     };
   }
@@ -303,30 +296,14 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         };
         const start = Date.parse(progress.startedAt);
         const deadline = start + input.durationMs;
-        const result = (verdict: CheckResult['verdict'], reason: string): CheckResult => ({
-          stage: input.stage,
-          check: input.check,
-          verdict,
-          reason,
-          measurements: progress.taken,
-          lastValue: progress.recent.at(-1)?.value ?? null,
-          threshold: analysis.threshold,
-          recent: progress.recent.slice(-5),
-          startedAt: progress.startedAt,
-          endedAt: new Date().toISOString(),
-        });
+        const result = (verdict: CheckResult['verdict'], reason: string) => checkResult({ ...input, ...progress }, verdict, reason);
         // Measure at the end of each interval (metrics need an interval to reflect the new version), and
         // once at the deadline when the window is shorter than an interval.
         for (;;) {
           const first = input.firstMeasurementAfterMs ?? analysis.intervalMs;
           const due = Math.min(start + first + progress.taken * analysis.intervalMs, deadline);
           await pace(due - Date.now(), progress);
-          let measurement: Measurement;
-          try {
-            measurement = await measureOnce(input);
-          } catch (err) {
-            measurement = { at: new Date().toISOString(), value: null, phase: 'error', message: err instanceof Error ? err.message : String(err) };
-          }
+          const measurement = await measureOnce(input);
           progress.taken += 1;
           if (measurement.phase === 'successful') progress.successful += 1;
           progress.recent = [...progress.recent, measurement].slice(-keep);
@@ -388,6 +365,26 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         });
         return { posted: true };
       }),
+  };
+}
+
+/** A check's verdict with its count and last five measurements, as status and the CLI show it. */
+function checkResult(
+  check: Pick<MonitorInput, 'stage' | 'check' | 'analysis'> & { startedAt: string; taken: number; recent: Measurement[] },
+  verdict: CheckResult['verdict'],
+  reason: string,
+): CheckResult {
+  return {
+    stage: check.stage,
+    check: check.check,
+    verdict,
+    reason,
+    measurements: check.taken,
+    lastValue: check.recent.at(-1)?.value ?? null,
+    threshold: check.analysis.threshold,
+    recent: check.recent.slice(-5),
+    startedAt: check.startedAt,
+    endedAt: new Date().toISOString(),
   };
 }
 

@@ -15,7 +15,7 @@ import { TERMINAL_PHASES } from '../contract/api';
 import { startSandbox, workerKubeconfig, type Sandbox } from '../sandbox';
 import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from '../sandbox/auth-service';
 import { freePort } from '../sandbox/control-plane';
-import { rotor, startWorker } from './helpers/cli';
+import { pollStatus, pollUntil, rotor, startWorker } from './helpers/cli';
 import { RotorClient } from '../client/rotor-client';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 
@@ -45,14 +45,8 @@ async function prometheus(query: string): Promise<number | null> {
   return v === undefined ? null : Number(v);
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+function eventually<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
+  return pollUntil(probe, ok, { timeoutMs, intervalMs: 250, describe: (v) => `${what}: still ${JSON.stringify(v)} after ${timeoutMs / 1000} s` });
 }
 
 /** Two namespaces of the auth-service on the old token, its traffic flowing and measured. */
@@ -99,19 +93,13 @@ async function start(planFile: string, runEnv: NodeJS.ProcessEnv): Promise<strin
 async function done(id: string, runEnv: NodeJS.ProcessEnv): Promise<RotationStatus> {
   const client = await RotorClient.connect({ address: runEnv.TEMPORAL_ADDRESS, taskQueue: runEnv.ROTOR_TASK_QUEUE });
   try {
-    const deadline = Date.now() + 240_000;
-    for (;;) {
-      const s = await client.status(id);
-      if (TERMINAL_PHASES.includes(s.phase)) return s;
-      if (Date.now() > deadline)
-        throw new Error(
-          `${id}: timed out in ${s.phase}: ${s.events
-            .slice(-3)
-            .map((e) => e.message)
-            .join(' | ')}`,
-        );
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    return await pollStatus(
+      id,
+      () => client.status(id),
+      (s) => TERMINAL_PHASES.includes(s.phase),
+      240_000,
+      500,
+    );
   } finally {
     await client.close();
   }

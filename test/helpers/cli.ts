@@ -70,18 +70,40 @@ export async function rotorStatus(id: string, env: NodeJS.ProcessEnv): Promise<R
 }
 
 /** Polls the status until `pred` holds; the error names the phase and last events it ended in. */
-export async function waitForStatus(id: string, env: NodeJS.ProcessEnv, pred: (s: RotationStatus) => boolean, timeoutMs = 120_000): Promise<RotationStatus> {
-  const deadline = Date.now() + timeoutMs;
+export function waitForStatus(id: string, env: NodeJS.ProcessEnv, pred: (s: RotationStatus) => boolean, timeoutMs = 120_000): Promise<RotationStatus> {
+  return pollStatus(id, () => rotorStatus(id, env), pred, timeoutMs, 300);
+}
+
+/** The same, reading the status some other way (e.g. in-process with RotorClient). */
+export function pollStatus(
+  id: string,
+  read: () => Promise<RotationStatus>,
+  pred: (s: RotationStatus) => boolean,
+  timeoutMs: number,
+  intervalMs: number,
+): Promise<RotationStatus> {
+  return pollUntil(read, pred, {
+    timeoutMs,
+    intervalMs,
+    describe: (s) =>
+      `${id}: timed out in ${s.phase}: ${s.events
+        .slice(-3)
+        .map((e) => e.message)
+        .join(' | ')}`,
+  });
+}
+
+/** Probes until `ok` holds; after timeoutMs the error says what the last probe saw. */
+export async function pollUntil<T>(
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  opts: { timeoutMs: number; intervalMs: number; describe: (last: T) => string },
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
-    const s = await rotorStatus(id, env);
-    if (pred(s)) return s;
-    if (Date.now() > deadline)
-      throw new Error(
-        `${id}: timed out in ${s.phase}: ${s.events
-          .slice(-3)
-          .map((e) => e.message)
-          .join(' | ')}`,
-      );
-    await new Promise((r) => setTimeout(r, 300));
+    const v = await probe();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(opts.describe(v));
+    await new Promise((r) => setTimeout(r, opts.intervalMs));
   }
 }

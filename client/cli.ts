@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
+import { PHASES, TERMINAL_PHASES, type Phase, type RotationStatus } from '../contract/api';
 import { formatStatus, progressLine } from './format';
 import { loadPlanFile, PlanFileError } from './plan-file';
 import { RotorClient, RotorClientError } from './rotor-client';
@@ -59,6 +59,19 @@ function count(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number, e.g. 8');
   return n;
+}
+
+/** `--phase AWAITING_APPROVAL,ROLLING_BACK`: phases by name, any case; an unknown one names the valid ones. */
+function parsePhases(value: string): Phase[] {
+  const phases = value
+    .split(',')
+    .map((p) => p.trim().toUpperCase().replace(/-/g, '_'))
+    .filter(Boolean);
+  const unknown = phases.filter((p) => !(PHASES as readonly string[]).includes(p));
+  if (unknown.length || phases.length === 0) {
+    throw new InvalidArgumentError(`unknown phase ${unknown.join(', ') || '(none)'}; use one or more of ${PHASES.join(', ')}`);
+  }
+  return phases as Phase[];
 }
 
 async function watch(client: RotorClient, id: string, intervalSeconds: number): Promise<number> {
@@ -203,11 +216,15 @@ function program(result: { code: number }): Command {
   rotor
     .command('list')
     .description('rotations on the server, newest first')
-    .action(async () => {
+    .addOption(
+      new Option('--phase <phases>', 'only rotations in these phases (comma-separated), e.g. AWAITING_APPROVAL or ROLLING_BACK,FAILED').argParser(parsePhases),
+    )
+    .action(async (opts: { phase?: Phase[] }) => {
+      const phases = opts.phase;
       set(
         await withClient(async (client) => {
-          const rows = await client.list();
-          if (rows.length === 0) out('no rotations yet; start one with rotor start -f plan.yaml');
+          const rows = await client.list(50, phases);
+          if (rows.length === 0) out(phases ? `no rotation is in ${phases.join(' or ')}` : 'no rotations yet; start one with rotor start -f plan.yaml');
           for (const r of rows) out(`${r.workflowId.padEnd(48)} ${r.secret.padEnd(28)} ${r.phase.padEnd(18)} ${r.status.padEnd(16)} ${r.startedAt}`);
           return EXIT.ok;
         }),

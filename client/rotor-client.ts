@@ -1,8 +1,19 @@
 // A small typed client for rotations: start, status, approve, abort, rollback, list.
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
-import { abortSignal, approveSignal, rollbackUpdate, SA_PHASE, SA_SECRET, SA_STAGE, statusQuery, WORKFLOW_TYPE, type RotationStatus } from '../contract/api';
+import {
+  abortSignal,
+  approveSignal,
+  rollbackUpdate,
+  SA_PHASE,
+  SA_SECRET,
+  SA_STAGE,
+  statusQuery,
+  WORKFLOW_TYPE,
+  type Phase,
+  type RotationStatus,
+} from '../contract/api';
 import { formatDuration } from '../domain/duration';
-import { rotationWorkflowId, type Plan } from '../domain/plan';
+import { rotationWorkflowId, type Plan, type Stage } from '../domain/plan';
 import type { RotationInput } from '../contract/api';
 import { dataConverter, temporalSettings, type TemporalSettings } from '../temporal/settings';
 
@@ -31,6 +42,17 @@ function rootMessage(err: unknown): string {
   let e = err as { message?: string; cause?: unknown } | undefined;
   while (e?.cause) e = e.cause as typeof e;
   return e?.message ?? String(err);
+}
+
+/** One stage as the Web UI's details list it: where, how, and what it waits for. */
+function describeStage(s: Stage): string {
+  const how = s.strategy.type === 'canary' ? `canary ${s.strategy.steps.join(' → ')}% (${formatDuration(s.strategy.pauseMs)} each)` : s.strategy.type;
+  const bits = [s.namespace, how];
+  if (s.approval === 'required') bits.push(`approval required (up to ${formatDuration(s.approvalTimeoutMs)})`);
+  if (s.soakMs > 0) bits.push(`soak ${formatDuration(s.soakMs)}`);
+  if (s.watchMs > 0) bits.push(`watch ${formatDuration(s.watchMs)}`);
+  if (s.analysis) bits.push(`analysis ${s.analysis.provider}, threshold ${s.analysis.threshold}`);
+  return bits.join(', ');
 }
 
 export class RotorClient {
@@ -72,16 +94,16 @@ export class RotorClient {
   async start(document: Record<string, unknown>, plan: Plan, requestedBy: string): Promise<string> {
     const workflowId = rotationWorkflowId(plan);
     const input: RotationInput = { plan: document, requestedBy };
-    const stages = plan.stages.map((s) => `${s.name} (${s.namespace}, ${s.strategy.type})`).join(' → ');
     try {
       await this.client.workflow.start(WORKFLOW_TYPE, {
         taskQueue: this.taskQueue,
         workflowId,
         args: [input],
-        staticSummary: `rotate ${plan.secret}: ${stages}`,
+        // The Web UI's one-line summary; the details below say where and how each stage runs.
+        staticSummary: `rotate ${plan.secret}: ${plan.stages.map((s) => s.name).join(' → ')}`,
         staticDetails: [
           `**secret** ${plan.secret} · **store** ${plan.store} · **retention** ${formatDuration(plan.retentionMs)}`,
-          ...plan.stages.map((s) => `- ${s.name}: ${s.namespace}, ${s.strategy.type}${s.approval === 'required' ? ', approval required' : ''}`),
+          ...plan.stages.map((s) => `- ${s.name}: ${describeStage(s)}`),
           `requested by ${requestedBy}`,
         ].join('\n'),
         typedSearchAttributes: [
@@ -157,9 +179,11 @@ export class RotorClient {
     });
   }
 
-  async list(limit = 50): Promise<RotationSummary[]> {
+  /** Rotations newest first; `phases` filters by the RotorPhase search attribute (what the Web UI's filter uses too). */
+  async list(limit = 50, phases?: Phase[]): Promise<RotationSummary[]> {
     const out: RotationSummary[] = [];
-    for await (const wf of this.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'` })) {
+    const byPhase = phases?.length ? ` AND ${SA_PHASE.name} IN (${phases.map((p) => `'${p}'`).join(', ')})` : '';
+    for await (const wf of this.client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'${byPhase}` })) {
       out.push({
         workflowId: wf.workflowId,
         secret: String(wf.typedSearchAttributes.get(SA_SECRET) ?? '-'),

@@ -19,7 +19,9 @@ const CLEANUP_ERROR_ROUNDS = 3;
 export async function retain(r: Rotation): Promise<void> {
   r.enter('RETAINING', null, `keeping ${r.status.previousVersion} for ${formatDuration(r.plan.retentionMs)}`);
   r.waitUntil(r.plan.retentionMs);
-  await condition(() => r.aborted() !== null, r.plan.retentionMs);
+  await condition(() => r.aborted() !== null, r.plan.retentionMs, {
+    summary: `retention: keep ${r.status.previousVersion} for ${formatDuration(r.plan.retentionMs)}, then clean up`,
+  });
 }
 
 export async function cleanUp(r: Rotation, cleanupScans: number): Promise<RotationStatus> {
@@ -84,7 +86,9 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
       );
     }
     r.waitUntil(plan.cleanupRecheckMs);
-    await condition(() => r.aborted() !== null, plan.cleanupRecheckMs);
+    await condition(() => r.aborted() !== null, plan.cleanupRecheckMs, {
+      summary: `scan again for ${[...pending.keys()].join(', ')} in ${formatDuration(plan.cleanupRecheckMs)}`,
+    });
     if (r.aborted()) break;
     if (workflowInfo().historyLength >= (input.historyBudget ?? HISTORY_BUDGET) || workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);

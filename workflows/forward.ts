@@ -43,7 +43,9 @@ async function awaitApproval(r: Rotation, stage: Stage): Promise<void> {
     `waiting for \`rotor approve ${r.info.workflowId}\` before ${stage.name} (up to ${formatDuration(stage.approvalTimeoutMs)})`,
   );
   r.waitUntil(stage.approvalTimeoutMs);
-  const approved = await condition(() => r.approvalGiven, stage.approvalTimeoutMs);
+  const approved = await condition(() => r.approvalGiven, stage.approvalTimeoutMs, {
+    summary: `approval for ${stage.name}: up to ${formatDuration(stage.approvalTimeoutMs)}`,
+  });
   r.approvalFor = null;
   if (!approved) {
     // Documented choice: an approval that never comes rolls back, rather than leaving staging on a
@@ -172,7 +174,7 @@ async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: 
   r.waitUntil(durationMs);
   if (!stage.analysis) {
     // No metrics configured: the time still passes (a soak is a soak), only rollout health is checked.
-    await sleep(durationMs);
+    await sleep(durationMs, { summary: `${check} ${stage.name} for ${formatDuration(durationMs)} (no analysis: rollout health only)` });
     return;
   }
   const result = await acts.monitorAnalysis.executeWithOptions(

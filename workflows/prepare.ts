@@ -102,7 +102,7 @@ export async function create(r: Rotation): Promise<void> {
       }
       r.record(`${candidate} already belongs to ${created.owner}; taking the next second`);
       if (attempt >= NAME_ATTEMPTS) throw new Error(`no free version name after ${NAME_ATTEMPTS} attempts`);
-      await sleep(1_000);
+      await sleep(1_000, { summary: `${candidate} is taken: try the next second` });
     }
   } catch (err) {
     if (isCancellation(err)) throw err;

@@ -71,7 +71,7 @@ async function revertStage(r: Rotation, undo: Undo, previous: string): Promise<S
         `revert in ${stage.namespace} failed (${describeError(err)}); rotor keeps trying until ${new Date(deadline).toISOString()}, next in ${formatDuration(pause)}`,
       );
       r.waitUntil(pause);
-      await sleep(pause);
+      await sleep(pause, { summary: `retry the revert in ${stage.namespace} in ${formatDuration(pause)}` });
     }
   }
 }

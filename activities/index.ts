@@ -13,9 +13,18 @@ import {
 } from '../domain/analysis';
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
-import type { MetricProvider, RotorDeps, SecretStorePort } from './ports';
-import type { Analysis, MetricsProvider, StoreKind } from '../domain/plan';
-import type { CheckResult, ClaimResult, CreateVersionInput, DiscoveredStage, MonitorInput, RolloutInput, SwitchRecord } from '../contract/activities';
+import type { CredentialIssuer, IssuedCredential, MetricProvider, RotorDeps, SecretStorePort } from './ports';
+import { issuerSource, type Analysis, type MetricsProvider, type StoreKind } from '../domain/plan';
+import type {
+  CheckResult,
+  ClaimResult,
+  CreateVersionInput,
+  CredentialOutcome,
+  DiscoveredStage,
+  MonitorInput,
+  RolloutInput,
+  SwitchRecord,
+} from '../contract/activities';
 
 export type { RotorActivities } from '../contract/activities';
 export * from './ports';
@@ -148,6 +157,28 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     };
   }
 
+  /** The worker's credential issuer; a plan naming one on a worker without it is refused in PLANNING. */
+  function issuerOf(): CredentialIssuer {
+    if (!deps.issuer) {
+      throw new RotorError(
+        'RotorInputError',
+        "the plan's value comes from a credential issuer, but this worker has none; set ROTOR_ISSUER_URL and ROTOR_ISSUER_TOKEN on the worker (docs/issuer-protocol.md), or use another value source",
+      );
+    }
+    return deps.issuer;
+  }
+
+  /** What the issuer knows of `id`; a 404 is `unknown`, any other error is thrown. */
+  async function credentialOf(id: string, read: (id: string) => Promise<IssuedCredential>): Promise<CredentialOutcome> {
+    try {
+      const c = await read(id);
+      return { id, state: c.state, issuedAt: c.issuedAt || null, revokedAt: c.revokedAt };
+    } catch (err) {
+      if (err instanceof RotorError && err.type === 'NotFound') return { id, state: 'unknown', issuedAt: null, revokedAt: null };
+      throw err;
+    }
+  }
+
   /** The provider a stage's analysis names; one this worker lacks makes every measurement an error, never a pass. */
   function providerFor(name: MetricsProvider): MetricProvider {
     const provider = deps.metrics[name];
@@ -236,6 +267,17 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           break;
         }
         const reused = data !== null;
+        const source = issuerSource(input.value);
+        let credential: CredentialOutcome | undefined;
+        if (source && reused) {
+          // An earlier attempt issued it and wrote the Secret: say what the issuer holds, issue nothing.
+          credential = await credentialOf(input.version, (id) => issuerOf().status(id));
+        } else if (source) {
+          // Issued under the version's name: a retry after a lost answer gets the same credential back.
+          const issued = await issuerOf().issue({ id: input.version, ...(source.scope ? { scope: source.scope } : {}) });
+          credential = { id: input.version, state: 'active', issuedAt: issued.issuedAt || null, revokedAt: null, created: issued.created };
+          data = await store.stageVersion({ secret: input.secret, version: input.version, value: input.value, issued: { [source.key]: issued.token } });
+        }
         data ??= await store.stageVersion({ secret: input.secret, version: input.version, value: input.value });
         let created = false;
         for (const namespace of input.namespaces) {
@@ -248,7 +290,12 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           }
         }
         log('version created', { version: input.version, namespaces: input.namespaces, reused });
-        return { outcome: created ? ('created' as const) : ('exists' as const), namespaces: input.namespaces, keys: Object.keys(data).sort() };
+        return {
+          outcome: created ? ('created' as const) : ('exists' as const),
+          namespaces: input.namespaces,
+          keys: Object.keys(data).sort(),
+          ...(credential ? { credential } : {}),
+        };
       }),
 
     switchWorkloads: (input) => guarded(`switch workloads in ${input.namespace} to ${input.to}`, () => cluster.switchWorkloads(input)),
@@ -345,6 +392,21 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         } else {
           await storeFor(input.store).markFailed({ secret: input.secret, version: input.version });
         }
+      }),
+
+    inspectCredentials: (input) =>
+      guarded('ask the credential issuer', async () => {
+        const issuer = issuerOf();
+        const out: CredentialOutcome[] = [];
+        for (const id of input.ids) out.push(await credentialOf(id, (x) => issuer.status(x)));
+        return out;
+      }),
+
+    revokeCredential: (input) =>
+      guarded(`revoke the credential ${input.id} at the issuer`, async () => {
+        const outcome = await credentialOf(input.id, (id) => issuerOf().revoke(id));
+        log('credential revoked at the issuer', { id: input.id, why: input.why, state: outcome.state });
+        return outcome;
       }),
 
     announce: (input) =>

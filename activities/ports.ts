@@ -68,9 +68,10 @@ export interface SecretStorePort {
   readonly kind: StoreKind;
   /**
    * The value of `version`, written to the store as pending if the store keeps values. Idempotent by
-   * version: asked again for the same version it returns the value it wrote the first time.
+   * version: asked again for the same version it returns the value it wrote the first time. `issued`:
+   * for an `issuer` source, the credential the issuer handed out, to store as the value.
    */
-  stageVersion(request: { secret: string; version: string; value: ValueSource }): Promise<SecretData>;
+  stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData }): Promise<SecretData>;
   promoteVersion(request: { secret: string; version: string; previousVersion: string | null }): Promise<void>;
   markFailed(request: { secret: string; version: string }): Promise<void>;
   deleteVersion(request: { secret: string; version: string }): Promise<void>;
@@ -103,7 +104,8 @@ export interface MetricProvider {
  * `issue`, straight into the versioned Secret, never into history, a message or a log.
  */
 export interface CredentialIssuer {
-  issue(request: { id: string; scope?: string }): Promise<{ token: string; issuedAt: string }>;
+  /** `created`: false when a credential was already issued under `id` (the same token again). */
+  issue(request: { id: string; scope?: string }): Promise<{ token: string; issuedAt: string; created: boolean }>;
   revoke(id: string): Promise<IssuedCredential>;
   status(id: string): Promise<IssuedCredential>;
 }
@@ -125,6 +127,8 @@ export interface RotorDeps {
   cluster: ClusterPort;
   stores: SecretStores;
   metrics: MetricProviders;
+  /** The credential issuer plans with `value: { issuer }` use (ROTOR_ISSUER_URL); absent, they are refused in PLANNING. */
+  issuer?: CredentialIssuer;
   /**
    * Whether the rotation with this workflow id still runs; a claim held by one that does not is
    * taken over. Default: asks the worker's Temporal client, and says "running" when it cannot tell.

@@ -10,8 +10,9 @@ export class KubernetesSecretStore implements SecretStorePort {
   /** `valueDir` is the worker's ROTOR_VALUE_DIR: the only place `value.fromFile` may read from. */
   constructor(private readonly values: ValueOptions = {}) {}
 
-  stageVersion(request: { secret: string; version: string; value: ValueSource }): Promise<SecretData> {
-    return resolveValue(request.value, this.values);
+  async stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData }): Promise<SecretData> {
+    // An issued credential is the value as it is: the versioned Secret is where it is kept.
+    return request.issued ?? resolveValue(request.value, this.values);
   }
 
   async promoteVersion(): Promise<void> {

@@ -61,6 +61,7 @@ export async function resolveValue(value: ValueSource, options: ValueOptions = {
     }
     return parseEnvFile(text, `value.fromFile: ${value.fromFile}`);
   }
+  if ('issuer' in value) throw new RotorError('RotorInputError', 'value.issuer is issued by the createVersion activity; a store cannot resolve it alone');
   throw new RotorError('RotorInputError', 'value.awsSecretsManager needs the aws-secrets-manager store adapter on the worker');
 }
 

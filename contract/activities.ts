@@ -55,7 +55,8 @@ export interface CreateVersionInput {
 }
 
 export type CreateVersionResult =
-  | { outcome: 'created' | 'exists'; namespaces: string[]; keys: string[] }
+  /** `credential`: for an `issuer` source, what the issuer did (never the token). */
+  | { outcome: 'created' | 'exists'; namespaces: string[]; keys: string[]; credential?: CredentialOutcome }
   /** Another rotation owns a Secret of that name (same second): pick the next name. */
   | { outcome: 'conflict'; owner: string };
 
@@ -184,6 +185,30 @@ export interface FinalizeInput {
   switched?: SwitchRecord[];
 }
 
+/**
+ * A credential at the issuer, by rotor's version name (never the token): `unknown` when the issuer
+ * issued nothing under that id (a version from before rotor used the issuer, or another source).
+ */
+export interface CredentialOutcome {
+  id: string;
+  state: 'active' | 'revoked' | 'unknown';
+  issuedAt: string | null;
+  revokedAt: string | null;
+  /** On issue: whether this call issued it, or found it issued by an earlier attempt. */
+  created?: boolean;
+}
+
+export interface InspectCredentialsInput {
+  /** The versions whose credentials to look up (the previous versions, in PLANNING). */
+  ids: string[];
+}
+
+export interface RevokeCredentialInput {
+  id: string;
+  /** Why, for the worker's log: the new credential after a rollback, or the previous one after cleanup. */
+  why: 'rollback' | 'cleanup' | 'creation failed';
+}
+
 export interface CompleteCanaryInput {
   namespace: string;
   records: SwitchRecord[];
@@ -219,4 +244,8 @@ export interface RotorActivities {
   deleteVersion(input: DeleteVersionInput): Promise<DeleteVersionResult>;
   finalizeVersion(input: FinalizeInput): Promise<void>;
   announce(input: AnnounceInput): Promise<{ posted: boolean }>;
+  /** PLANNING, for a plan whose value comes from the issuer: the issuer answers, and what it knows of each id. */
+  inspectCredentials(input: InspectCredentialsInput): Promise<CredentialOutcome[]>;
+  /** Revoke at the issuer; idempotent; `unknown` when nothing was issued under the id. */
+  revokeCredential(input: RevokeCredentialInput): Promise<CredentialOutcome>;
 }

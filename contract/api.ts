@@ -68,6 +68,11 @@ export interface RotationStatus {
   holders: Holder[];
   /** Namespaces whose previous version cleanup has deleted. */
   cleaned: string[];
+  /**
+   * Previous versions deleted in the cluster whose credential is still to be revoked at the issuer
+   * (plans with `value: { issuer }`); absent in runs carried from releases before it.
+   */
+  revokePending: string[];
   /** When the current wait ends (soak, watch, retention, approval), if it is timed. */
   waitingUntil: string | null;
   /** How the rotation ended, and for FAILED what was left where and how to finish by hand. */

@@ -163,6 +163,30 @@ export const awsSecretsManager = z
   .strictObject({ secretId: z.string({ error: AWS_SOURCE }).min(1, { error: AWS_SOURCE }).meta({ description: 'name or ARN' }) }, { error: AWS_SOURCE })
   .meta({ description: 'a value someone else staged in AWS Secrets Manager' });
 
+const ISSUER_SOURCE = 'must be { key: <the Secret key the credential goes into>, scope: <optional> }, e.g. { key: api_token }';
+const ISSUER_KEY = `must name the Secret key the issued credential goes into (letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters), e.g. key: api_token`;
+const ISSUER_SCOPE = "must be the scope to ask the issuer for: 1 to 256 printable characters, e.g. auth:verify (or leave it out for the issuer's default)";
+export const issuer = z
+  .strictObject(
+    {
+      key: z
+        .string({ error: ISSUER_KEY })
+        .regex(SECRET_KEY, { error: ISSUER_KEY })
+        .max(LIMITS.secretKeyLength, { error: ISSUER_KEY })
+        .meta({ description: 'the Secret key the credential goes into' }),
+      scope: z
+        .string({ error: ISSUER_SCOPE })
+        .regex(/^[\x21-\x7e][\x20-\x7e]{0,255}$/, { error: ISSUER_SCOPE })
+        .optional()
+        .meta({ description: "the scope to ask for (default: the issuer's)" }),
+    },
+    { error: ISSUER_SOURCE },
+  )
+  .meta({
+    description:
+      "a new credential from the worker's credential issuer (ROTOR_ISSUER_URL, docs/issuer-protocol.md): issued under the new version's name, revoked on rollback, and the previous one revoked after cleanup",
+  });
+
 export const stageName = z
   .string({ error: 'is required: a short lowercase name such as "staging" or "production"' })
   .regex(DNS_LABEL, { error: 'is required: a short lowercase name such as "staging" or "production"', abort: true })
@@ -273,7 +297,7 @@ function planParts(o: SchemaOptions) {
     .strictObject({ keys: generateKeys(o), length: generateLength })
     .meta({ description: 'a random value per key, generated inside the worker' });
   const value = z
-    .union([z.strictObject({ generate }), z.strictObject({ fromFile }), z.strictObject({ awsSecretsManager })])
+    .union([z.strictObject({ generate }), z.strictObject({ fromFile }), z.strictObject({ awsSecretsManager }), z.strictObject({ issuer })])
     .meta({ description: 'where the new value comes from: exactly one source; a plaintext value is never part of a plan' });
   const canary = z
     .strictObject({

@@ -19,6 +19,7 @@ import {
   datadogApi as apiSchema,
   duration,
   fromFile as fromFileSchema,
+  issuer as issuerSchema,
   generateKeys,
   generateLength,
   interval as intervalSchema,
@@ -47,7 +48,19 @@ export { QUERY_VARIABLES } from './plan-schema';
 export type { DatadogAggregator, DatadogApi, MetricsProvider, QueryVariable, StoreKind, WorkloadKind } from './plan-schema';
 
 /** Where the new value comes from. A plaintext value is never part of a plan. */
-export type ValueSource = { generate: { keys: string[]; length: number } } | { fromFile: string } | { awsSecretsManager: { secretId: string } };
+export type ValueSource =
+  { generate: { keys: string[]; length: number } } | { fromFile: string } | { awsSecretsManager: { secretId: string } } | { issuer: IssuerSource };
+
+/** A credential from the worker's issuer: the Secret key it goes into, and the scope to ask for. */
+export interface IssuerSource {
+  key: string;
+  scope?: string;
+}
+
+/** The issuer source of a plan's value, if it names one (the workflow then revokes at the issuer too). */
+export function issuerSource(value: ValueSource): IssuerSource | null {
+  return 'issuer' in value ? value.issuer : null;
+}
 
 export interface WorkloadRef {
   kind: WorkloadKind;
@@ -210,7 +223,11 @@ function checkSecretName(c: Checker, raw: unknown): string {
 function checkValue(c: Checker, raw: unknown): ValueSource {
   const fallback: ValueSource = { generate: { keys: ['value'], length: DEFAULTS.generateLength } };
   if (!isRecord(raw)) {
-    c.add('value', raw, 'is required: one of `generate: { keys: [...], length: 48 }`, `fromFile: ./token.env` or `awsSecretsManager: { secretId: ... }`');
+    c.add(
+      'value',
+      raw,
+      'is required: one of `generate: { keys: [...], length: 48 }`, `fromFile: ./token.env`, `awsSecretsManager: { secretId: ... }` or `issuer: { key: api_token }`',
+    );
     return fallback;
   }
   c.keys('value', raw, FIELDS.value);
@@ -238,6 +255,10 @@ function checkValue(c: Checker, raw: unknown): ValueSource {
   if (given[0] === 'fromFile') {
     const file = c.field(fromFileSchema, 'value.fromFile', raw.fromFile);
     return file === undefined ? fallback : { fromFile: file };
+  }
+  if (given[0] === 'issuer') {
+    const source = c.field(issuerSchema, 'value.issuer', raw.issuer);
+    return source === undefined ? fallback : { issuer: { key: source.key, ...(source.scope !== undefined ? { scope: source.scope } : {}) } };
   }
   const aws = c.field(awsSchema, 'value.awsSecretsManager', raw.awsSecretsManager, true);
   return aws === undefined ? fallback : { awsSecretsManager: { secretId: aws.secretId } };

@@ -3,10 +3,13 @@
 // and counts every request and error by the caller's namespace, workload, pod and secret version.
 // Prometheus scrapes the counts at /metrics (prom-client); the Datadog emulator reads the same
 // counters. Tokens are kept only as SHA-256 digests and never logged.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Registry } from 'prom-client';
 import { TrafficCounters, type TrafficLabels } from './traffic-counters';
+import { RotorError } from '../activities/errors';
+import { MemoryCredentialIssuer } from '../activities/issuers/memory';
+import type { IssuedCredential } from '../activities/ports';
 
 export type TokenState = 'valid' | 'bad-scope' | 'revoked';
 
@@ -31,15 +34,6 @@ export interface AuthApiOptions {
   issuer?: { mode: 'incident' | 'overlapping'; maxLive?: number; token: string; scope?: string };
 }
 
-/** A credential the issuer handed out, by rotor's id for it. The token stays here, for a retried issue. */
-interface Credential {
-  id: string;
-  token: string;
-  scope: string;
-  issuedAt: string;
-  revokedAt: string | null;
-}
-
 const digest = (token: string) => createHash('sha256').update(token).digest('hex');
 
 export class AuthApi {
@@ -49,7 +43,8 @@ export class AuthApi {
   private readonly requests: Counter<keyof TrafficLabels>;
   private readonly errors: Counter<keyof TrafficLabels>;
   private server: Server | null = null;
-  private readonly credentials = new Map<string, Credential>();
+  /** The credential issuer this API runs, when asked for one; its rules live in the memory issuer. */
+  readonly issuer: MemoryCredentialIssuer | null;
   url = '';
 
   constructor(private readonly options: AuthApiOptions = {}) {
@@ -62,6 +57,16 @@ export class AuthApi {
       labelNames,
       registers: [this.registry],
     });
+    const issuer = options.issuer;
+    this.issuer = issuer
+      ? new MemoryCredentialIssuer({
+          mode: issuer.mode,
+          maxLive: issuer.maxLive,
+          scope: issuer.scope,
+          log: options.log,
+          onToken: (token, state) => this.setToken(token, state),
+        })
+      : null;
     this.counters.onRecord((labels, ok) => {
       this.requests.inc(labels);
       // Every caller's error series exists from its first request, so rate() over it is 0, not absent.
@@ -162,74 +167,43 @@ export class AuthApi {
   }
 
   /** The credentials issued so far, without their tokens: for tests and the demo's table. */
-  issued(): Omit<Credential, 'token'>[] {
-    return [...this.credentials.values()].map(({ token: _token, ...rest }) => ({ ...rest }));
+  issued(): (IssuedCredential & { scope?: string })[] {
+    return this.issuer?.issued() ?? [];
   }
 
-  /** The issuer protocol (docs/issuer-protocol.md): issue, revoke and status, idempotent by rotor's id. */
+  /** The issuer protocol (docs/issuer-protocol.md) over HTTP; the rules are the memory issuer's. */
   private async issuerEndpoint(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const issuer = this.options.issuer;
     const answer = (status: number, body: unknown) => {
       res.statusCode = status;
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify(body));
     };
     const body = await readBody(req);
+    const issuer = this.issuer;
     if (!issuer) return answer(404, { error: 'this auth API issues no credentials' });
-    if (req.headers.authorization !== `Bearer ${issuer.token}`) return answer(401, { error: 'missing or wrong issuer token' });
-    const valid = issuer.scope ?? 'auth:verify';
+    if (req.headers.authorization !== `Bearer ${this.options.issuer!.token}`) return answer(401, { error: 'missing or wrong issuer token' });
     const m = /^\/v1\/credentials(?:\/([^/]+))?(\/revoke)?$/.exec(path);
     const id = m?.[1] ? decodeURIComponent(m[1]) : undefined;
-    const now = new Date().toISOString();
-    const view = (c: Credential) => ({ id: c.id, scope: c.scope, state: c.revokedAt ? 'revoked' : 'active', issuedAt: c.issuedAt, revokedAt: c.revokedAt });
-    if (req.method === 'POST' && m && !id) {
-      let request: { id?: unknown; scope?: unknown } = {};
-      try {
-        request = JSON.parse(body || '{}');
-      } catch {
-        /* answered below */
-      }
-      if (typeof request.id !== 'string' || !/^[A-Za-z0-9._-]{1,253}$/.test(request.id)) {
-        return answer(400, { error: 'send {"id": "<rotor version, e.g. auth-api-secrets-20261130120000>", "scope": "<optional>"}' });
-      }
-      const existing = this.credentials.get(request.id);
-      // Asked again for the same id (a retried activity): the same credential, nothing issued twice.
-      if (existing) return answer(200, { ...view(existing), token: existing.token });
-      const live = [...this.credentials.values()].filter((c) => !c.revokedAt);
-      if (issuer.mode === 'overlapping' && live.length >= (issuer.maxLive ?? 2)) {
-        return answer(409, { error: `${live.length} credentials are live, the most this issuer allows; revoke one first`, live: live.map((c) => c.id) });
-      }
-      const credential: Credential = {
-        id: request.id,
-        token: `${request.id}.${randomBytes(24).toString('base64url')}`,
-        scope: typeof request.scope === 'string' && request.scope ? request.scope : valid,
-        issuedAt: now,
-        revokedAt: null,
-      };
-      if (issuer.mode === 'incident') {
-        // The incident's provider: a new credential revokes every older one at once.
-        for (const c of live) {
-          c.revokedAt = now;
-          this.setToken(c.token, 'revoked');
+    try {
+      if (req.method === 'POST' && m && !id && !m[2]) {
+        let request: { id?: unknown; scope?: unknown } = {};
+        try {
+          request = JSON.parse(body || '{}');
+        } catch {
+          /* refused below as a request without an id */
         }
+        const wanted = { id: typeof request.id === 'string' ? request.id : '', ...(typeof request.scope === 'string' ? { scope: request.scope } : {}) };
+        const issued = await issuer.issue(wanted);
+        return answer(issued.created ? 201 : 200, { ...(await issuer.status(wanted.id)), token: issued.token });
       }
-      this.credentials.set(credential.id, credential);
-      this.setToken(credential.token, credential.scope === valid ? 'valid' : 'bad-scope');
-      this.options.log?.(`[issuer] issued ${credential.id}${credential.scope === valid ? '' : ` (scope ${credential.scope})`}`);
-      return answer(201, { ...view(credential), token: credential.token });
+      if (m && id && req.method === 'GET' && !m[2]) return answer(200, await issuer.status(id));
+      if (m && id && req.method === 'POST' && m[2]) return answer(200, await issuer.revoke(id));
+      return answer(m ? 405 : 404, { error: `${req.method} is not allowed on ${path}` });
+    } catch (err) {
+      const type = err instanceof RotorError ? err.type : 'Unavailable';
+      const status = { RotorInputError: 400, NotFound: 404, Conflict: 409 }[type as string] ?? 503;
+      return answer(status, { error: (err as Error).message });
     }
-    const credential = id ? this.credentials.get(id) : undefined;
-    if (!credential) return answer(404, { error: `no credential ${id ?? ''} was issued` });
-    if (req.method === 'GET' && !m![2]) return answer(200, view(credential));
-    if (req.method === 'POST' && m![2]) {
-      if (!credential.revokedAt) {
-        credential.revokedAt = now;
-        this.setToken(credential.token, 'revoked');
-        this.options.log?.(`[issuer] revoked ${credential.id}`);
-      }
-      return answer(200, view(credential));
-    }
-    return answer(405, { error: `${req.method} is not allowed on ${path}` });
   }
 }
 

@@ -2,11 +2,13 @@
 // Installs the pinned tools rotor's tests and demo need into a cache outside the clone
 // (~/.cache/rotor, or $ROTOR_CACHE), keyed by version, so a machine installs each version once.
 // The Temporal SDK's own download of its servers cannot work offline; this replaces it.
+// With --browser (or --all) it also makes sure Debian's chromium is there for the Web UI test (apt, as root).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installBrowser } from './browser-tools.mjs';
 import { installKubernetes } from './kube-tools.mjs';
 import { installPrometheus } from './prometheus-tools.mjs';
 
@@ -73,14 +75,21 @@ export function bootstrapPrometheus() {
   return installPrometheus(cacheDir, pins.prometheus);
 }
 
+/** Debian's chromium for the Web UI test (apt, as root, when absent; never puppeteer's download). */
+export function bootstrapBrowser() {
+  return installBrowser(pins.chromium);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wantKube = process.argv.includes('--kubernetes') || process.argv.includes('--all');
   const wantPrometheus = process.argv.includes('--prometheus') || process.argv.includes('--all');
+  const wantBrowser = process.argv.includes('--browser') || process.argv.includes('--all');
   Promise.resolve()
     .then(async () => {
       bootstrap();
       if (wantKube) await bootstrapKubernetes();
       if (wantPrometheus) await bootstrapPrometheus();
+      if (wantBrowser) bootstrapBrowser();
     })
     .catch((err) => {
       log(`failed: ${err.message}`);

@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DatadogSettings } from '../activities/metrics/datadog';
 import type { PrometheusSettings } from '../activities/metrics/prometheus';
+import type { HttpIssuerSettings } from '../activities/issuers/http';
 import { parseDuration } from '../domain/duration';
 import { readTemporalSettings, type TemporalSettings } from '../temporal/settings';
 
@@ -16,6 +17,8 @@ export interface WorkerConfig extends TemporalSettings {
   prometheus: PrometheusSettings | null;
   /** DD_API_KEY, DD_APP_KEY, DD_SITE, ROTOR_DATADOG_*: the Datadog provider; null when no key is set. */
   datadog: DatadogSettings | null;
+  /** ROTOR_ISSUER_*: the credential issuer plans with `value: { issuer }` use; null when ROTOR_ISSUER_URL is not set. */
+  issuer: HttpIssuerSettings | null;
 }
 
 /** The sites Datadog runs; DD_SITE must be one of them. */
@@ -127,6 +130,25 @@ function datadogSettings(env: NodeJS.ProcessEnv, problems: string[]): DatadogSet
   };
 }
 
+/** The credential issuer's settings (docs/issuer-protocol.md); every problem named with its variable. Never echoes the token. */
+function issuerSettings(env: NodeJS.ProcessEnv, problems: string[]): HttpIssuerSettings | null {
+  const { ROTOR_ISSUER_URL: url, ROTOR_ISSUER_TOKEN: token, ROTOR_ISSUER_TIMEOUT: timeoutText } = env;
+  if (!url) {
+    const stray = ['ROTOR_ISSUER_TOKEN', 'ROTOR_ISSUER_TIMEOUT'].filter((k) => env[k]);
+    if (stray.length) problems.push(`${stray.join(', ')} set without ROTOR_ISSUER_URL; set it to the issuer's base URL, e.g. https://issuer.internal:8443`);
+    return null;
+  }
+  if (!isPlainHttpUrl(url)) {
+    problems.push(
+      'ROTOR_ISSUER_URL is not an http(s) URL without credentials; set it like https://issuer.internal:8443 (the token goes in ROTOR_ISSUER_TOKEN)',
+    );
+  }
+  if (!token) problems.push('ROTOR_ISSUER_URL is set without ROTOR_ISSUER_TOKEN; set it to the token the issuer expects as `Authorization: Bearer <token>`');
+  const timeout = parseDuration(timeoutText ?? '10s');
+  if ('error' in timeout || timeout.ms <= 0) problems.push(`ROTOR_ISSUER_TIMEOUT=${timeoutText} is not a duration above zero; set it like 10s`);
+  return { url, token: token ?? '', timeoutMs: 'ms' in timeout ? timeout.ms : 10_000 };
+}
+
 export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<WorkerConfig> = {}): WorkerConfig {
   const { settings, problems } = readTemporalSettings(env, overrides);
   const backend = overrides.backend ?? ((env.ROTOR_BACKEND ?? 'kubernetes') as WorkerConfig['backend']);
@@ -140,6 +162,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   const valueDir = checkValueDir(overrides.valueDir !== undefined ? overrides.valueDir : env.ROTOR_VALUE_DIR, problems);
   const prometheus = overrides.prometheus !== undefined ? overrides.prometheus : prometheusSettings(env, problems);
   const datadog = overrides.datadog !== undefined ? overrides.datadog : datadogSettings(env, problems);
+  const issuer = overrides.issuer !== undefined ? overrides.issuer : issuerSettings(env, problems);
   if (problems.length) throw new WorkerConfigError(problems);
-  return { ...settings, backend, memoryWorld, valueDir, prometheus, datadog };
+  return { ...settings, backend, memoryWorld, valueDir, prometheus, datadog, issuer };
 }

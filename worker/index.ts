@@ -6,6 +6,7 @@ import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { KubernetesCluster } from '../activities/kubernetes';
 import { DatadogProvider } from '../activities/metrics/datadog';
 import { PrometheusProvider } from '../activities/metrics/prometheus';
+import { HttpCredentialIssuer } from '../activities/issuers/http';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { dataConverter } from '../temporal/settings';
 import { workerConfig, type WorkerConfig } from './config';
@@ -13,16 +14,18 @@ import { workerConfig, type WorkerConfig } from './config';
 export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
   // Both backends read value.fromFile through the store, so both are confined to ROTOR_VALUE_DIR.
   const stores = { kubernetes: new KubernetesSecretStore({ valueDir: config.valueDir }) };
+  // Plans with `value: { issuer }` need it; without ROTOR_ISSUER_URL they are refused in PLANNING.
+  const issuer = config.issuer ? { issuer: new HttpCredentialIssuer(config.issuer) } : {};
   if (config.backend === 'memory') {
     const world = loadMemoryWorld(config.memoryWorld!);
-    return { cluster: new MemoryCluster(world), stores, metrics: new MemoryMetrics(world).providers(), log };
+    return { cluster: new MemoryCluster(world), stores, metrics: new MemoryMetrics(world).providers(), log, ...issuer };
   }
   // A stage naming a provider the worker is not configured for measures errors, never a pass.
   const metrics = {
     ...(config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {}),
     ...(config.datadog ? { datadog: new DatadogProvider(config.datadog, log) } : {}),
   };
-  return { cluster: KubernetesCluster.fromEnvironment(), stores, metrics, log };
+  return { cluster: KubernetesCluster.fromEnvironment(), stores, metrics, log, ...issuer };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
@@ -60,7 +63,7 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       maxHeartbeatThrottleInterval: '5s',
     });
     log(
-      `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'} metrics=${Object.keys(deps.metrics).join(',') || '(none: analysis measures errors)'}`,
+      `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'} metrics=${Object.keys(deps.metrics).join(',') || '(none: analysis measures errors)'} issuer=${config.issuer?.url ?? '(none: value.issuer refused)'}`,
     );
     await worker.run();
   } finally {

@@ -6,6 +6,7 @@ import { allHandlersFinished, condition, continueAsNew, isCancellation, patched,
 import type { Holder } from '../contract/activities';
 import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
+import { revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick } from './options';
 import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
@@ -34,9 +35,17 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
   }
   const retired = () => [...new Set(plan.stages.map((s) => status.previousVersions[s.namespace]).filter((v): v is string => !!v))].join(', ');
   let failedRounds = 0;
+  const revoking = usesIssuer(r);
+  const revoked: string[] = [];
   for (let scans = cleanupScans; ; scans++) {
     if (r.aborted()) break;
-    r.enter('CLEANING_UP', null, `scanning every namespace for workloads that still use ${[...pending.keys()].join(', ')}`);
+    r.enter(
+      'CLEANING_UP',
+      null,
+      pending.size
+        ? `scanning every namespace for workloads that still use ${[...pending.keys()].join(', ')}`
+        : `revoking ${status.revokePending.join(', ')} at the issuer`,
+    );
     const holders: Holder[] = [];
     try {
       for (const [version, namespaces] of pending) {
@@ -51,11 +60,18 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
             status.cleaned.push(...deletion.namespaces);
             pending.delete(version);
             r.record(`deleted ${version} from ${deletion.namespaces.join(', ')}`);
+            // Only now, with nothing anywhere referring to it, does its credential go at the issuer.
+            if (revoking && !status.revokePending.includes(version)) status.revokePending.push(version);
             continue;
           }
           found = deletion.holders;
         }
         holders.push(...found);
+      }
+      // A revoke that fails is retried here at every round, and reported after CLEANUP_ERROR_ROUNDS.
+      for (const id of [...status.revokePending]) {
+        if ((await revoke(r, id, 'cleanup')) !== 'unknown') revoked.push(id);
+        status.revokePending = status.revokePending.filter((x) => x !== id);
       }
       failedRounds = 0;
     } catch (err) {
@@ -63,23 +79,27 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
       // rounds ends the rotation in FAILED with what was left, never as a bare workflow failure.
       if (isCancellation(err) || !patched('cleanup-errors-reported')) throw err;
       failedRounds += 1;
-      const left = [...pending].map(
-        ([version, namespaces]) =>
-          `${version} is still in ${namespaces.join(', ')}; delete it by hand once nothing refers to it (\`rotor versions ${plan.secret} -n <namespace>\` shows who does)`,
-      );
+      const left = [
+        ...[...pending].map(
+          ([version, namespaces]) =>
+            `${version} is still in ${namespaces.join(', ')}; delete it by hand once nothing refers to it (\`rotor versions ${plan.secret} -n <namespace>\` shows who does)`,
+        ),
+        ...status.revokePending.map((id) => `issuer: ${id} is deleted in the cluster but still live at the issuer; ${revokeByHand(id)}`),
+      ];
       if (failedRounds >= CLEANUP_ERROR_ROUNDS) {
         status.leftovers.push(...left);
         return r.fail(`cleanup failed ${failedRounds} rounds in a row (${describeError(err)}); ${status.newVersion} is current everywhere`);
       }
       r.record(`cleanup round failed (${describeError(err)}); trying again in ${formatDuration(plan.cleanupRecheckMs)}`);
     }
-    if (pending.size === 0) {
+    if (pending.size === 0 && status.revokePending.length === 0) {
       status.holders = [];
-      status.outcome = `completed: ${status.newVersion} is current; ${retired()} deleted from ${status.cleaned.join(', ')}`;
-      r.enter('COMPLETED', null, `${status.newVersion} is current; ${retired()} deleted`);
+      const atIssuer = revoked.length ? `; ${revoked.join(', ')} revoked at the issuer` : '';
+      status.outcome = `completed: ${status.newVersion} is current; ${retired()} deleted from ${status.cleaned.join(', ')}${atIssuer}`;
+      r.enter('COMPLETED', null, `${status.newVersion} is current; ${retired()} deleted${atIssuer}`);
       return status;
     }
-    if (failedRounds === 0) {
+    if (failedRounds === 0 && pending.size > 0) {
       status.holders = holders;
       r.record(
         `${[...pending.keys()].join(', ')} still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
@@ -99,7 +119,11 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
     }
   }
   const kept = [...pending.keys()].join(', ');
-  status.outcome = `completed: ${status.newVersion} is current; ${kept} kept (cleanup stopped by abort: ${r.aborted()?.reason})`;
+  // What was deleted but not yet revoked stays the operator's to finish: say so, never drop it.
+  status.leftovers.push(...status.revokePending.map((id) => `issuer: ${id} is deleted in the cluster but still live at the issuer; ${revokeByHand(id)}`));
+  status.outcome = `completed: ${status.newVersion} is current; ${kept || 'nothing'} kept (cleanup stopped by abort: ${r.aborted()?.reason})${
+    status.revokePending.length ? `; still to revoke at the issuer: ${status.revokePending.join(', ')}` : ''
+  }`;
   r.enter('COMPLETED', null, `cleanup stopped by abort; ${kept} kept`);
   return status;
 }

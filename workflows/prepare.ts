@@ -3,6 +3,7 @@
 import { CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
 import type { ClaimInput, ClaimResult } from '../contract/activities';
 import { versionName } from '../domain/naming';
+import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick } from './options';
 import type { Rotation } from './state';
 
@@ -72,20 +73,23 @@ export async function discover(r: Rotation): Promise<void> {
   });
   status.previousVersion = r.discovered[0]?.previousVersion ?? null;
   if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
+  if (usesIssuer(r)) await inspectIssuer(r);
 }
 
 /** CREATING: the value is generated or read inside the activity; only its name passes through here. */
 export async function create(r: Rotation): Promise<void> {
   const { plan, status } = r;
   r.enter('CREATING', null, `creating the new version of ${plan.secret}`);
+  let candidate: string | null = null;
   try {
     for (let attempt = 1; ; attempt++) {
-      const candidate = versionName(plan.secret, new Date());
+      const version = versionName(plan.secret, new Date());
+      candidate = version;
       const created = await CancellationScope.nonCancellable(() =>
-        acts.createVersion.executeWithOptions({ ...quick, summary: `create ${candidate} in ${plan.stages.map((s) => s.namespace).join(', ')}` }, [
+        acts.createVersion.executeWithOptions({ ...quick, summary: `create ${version} in ${plan.stages.map((s) => s.namespace).join(', ')}` }, [
           {
             secret: plan.secret,
-            version: candidate,
+            version,
             rotationId: r.rotationId,
             value: plan.value,
             store: plan.store,
@@ -95,17 +99,28 @@ export async function create(r: Rotation): Promise<void> {
       );
       if (created.outcome !== 'conflict') {
         status.newVersion = candidate;
+        recordIssued(r, created.credential);
         r.record(
           `${created.outcome === 'created' ? 'created' : 'found already created'} ${candidate} (keys: ${created.keys.join(', ')}) in ${created.namespaces.join(', ')}`,
         );
         return;
       }
       r.record(`${candidate} already belongs to ${created.owner}; taking the next second`);
+      // Its name (and any credential under it) is the other rotation's: never revoked from here.
+      candidate = null;
       if (attempt >= NAME_ATTEMPTS) throw new Error(`no free version name after ${NAME_ATTEMPTS} attempts`);
-      await sleep(1_000, { summary: `${candidate} is taken: try the next second` });
+      await sleep(1_000, { summary: `${version} is taken: try the next second` });
     }
   } catch (err) {
     if (isCancellation(err)) throw err;
+    // A credential issued for a version that was never written is live and unused: revoke it.
+    if (candidate && usesIssuer(r)) {
+      try {
+        await CancellationScope.nonCancellable(() => revoke(r, candidate!, 'creation failed'));
+      } catch (revokeErr) {
+        r.status.leftovers.push(`issuer: could not revoke ${candidate} (${describeError(revokeErr)}); ${revokeByHand(candidate)}`);
+      }
+    }
     r.fail(`could not create the new version (no workload was switched): ${describeError(err)}`);
   }
 }

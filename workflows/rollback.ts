@@ -5,6 +5,7 @@ import type { RotorActivities, SwitchRecord } from '../contract/activities';
 import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
 import { finalize } from './commit';
+import { revokeRolledBack, usesIssuer } from './issuer';
 import { acts, describeError, failureType, quick, rollbackAttempts } from './options';
 import type { Rotation, Undo } from './state';
 
@@ -44,6 +45,8 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
     } catch (err) {
       status.leftovers.push(`store: could not mark ${status.newVersion} failed (${describeError(err)}); the previous version is still current`);
     }
+    // The rolled-back credential goes at its issuer too, once nothing refers to it.
+    if (usesIssuer(r)) await revokeRolledBack(r);
   });
   if (status.leftovers.length) return r.fail(`rollback incomplete after: ${reason}`);
   status.outcome = `rolled back: ${reason}`;

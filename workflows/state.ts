@@ -97,6 +97,7 @@ export class Rotation {
       approvals: [],
       holders: [],
       cleaned: [],
+      revokePending: [],
       waitingUntil: null,
       outcome: null,
       leftovers: [],

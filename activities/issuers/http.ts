@@ -16,8 +16,8 @@ export interface HttpIssuerSettings {
 export class HttpCredentialIssuer implements CredentialIssuer {
   constructor(private readonly settings: HttpIssuerSettings) {}
 
-  async issue(request: { id: string; scope?: string }): Promise<{ token: string; issuedAt: string }> {
-    const body = await this.call('POST', '/v1/credentials', `issue a credential for ${request.id}`, {
+  async issue(request: { id: string; scope?: string }): Promise<{ token: string; issuedAt: string; created: boolean }> {
+    const { body, status } = await this.exchange('POST', '/v1/credentials', `issue a credential for ${request.id}`, {
       id: request.id,
       ...(request.scope ? { scope: request.scope } : {}),
     });
@@ -27,7 +27,7 @@ export class HttpCredentialIssuer implements CredentialIssuer {
         `the issuer at ${this.settings.url} answered the issue of ${request.id} without a token; see docs/issuer-protocol.md`,
       );
     }
-    return { token: body.token, issuedAt: String(body.issuedAt ?? '') };
+    return { token: body.token, issuedAt: String(body.issuedAt ?? ''), created: status === 201 };
   }
 
   async revoke(id: string): Promise<IssuedCredential> {
@@ -39,6 +39,10 @@ export class HttpCredentialIssuer implements CredentialIssuer {
   }
 
   private async call(method: string, path: string, doing: string, json?: object): Promise<Record<string, unknown>> {
+    return (await this.exchange(method, path, doing, json)).body;
+  }
+
+  private async exchange(method: string, path: string, doing: string, json?: object): Promise<{ body: Record<string, unknown>; status: number }> {
     const where = `the issuer at ${this.settings.url}`;
     let response: Response;
     try {
@@ -59,7 +63,7 @@ export class HttpCredentialIssuer implements CredentialIssuer {
     } catch {
       /* judged by the status below */
     }
-    if (response.ok) return body;
+    if (response.ok) return { body, status: response.status };
     // Only the protocol's `error` field is repeated, never the body: a body might hold a credential.
     const said = typeof body.error === 'string' ? `: ${body.error.slice(0, 300)}` : '';
     const [type, hint]: [RotorErrorType, string] =

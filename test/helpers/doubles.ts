@@ -10,6 +10,7 @@ import type { RotorActivities } from '../../contract/activities';
 import { ANNOTATION_ROTATION } from '../../activities/kubernetes/ownership';
 import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
 import { KubernetesSecretStore } from '../../activities/store-kubernetes';
+import { MemoryCredentialIssuer } from '../../activities/issuers/memory';
 import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, WorkloadUse } from '../../contract/activities';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
@@ -40,6 +41,12 @@ export interface Script {
   revertOutage?: number;
   /** scanReferences fails (as a 503 that outlasts its retries) from this scan on. */
   scanFailsFrom?: number;
+  /** The credential issuer plans with `value: { issuer }` use (default: an overlapping one); null: the worker has none. */
+  issuer?: MemoryCredentialIssuer | null;
+  /** The previous version's credential was issued by the issuer (default: a value from elsewhere, unknown to it). */
+  previousIssued?: boolean;
+  /** The issuer does not answer this many revokes first (each one a failed activity attempt). */
+  revokeFails?: number;
   /** The memory cluster; share one between Doubles to make their rotations meet. */
   cluster?: MemoryCluster;
 }
@@ -57,6 +64,8 @@ export class Doubles {
   readonly calls: Call[] = [];
   /** The world the rotations change, to inspect after a run. */
   readonly cluster: MemoryCluster;
+  /** The worker's credential issuer (null when the script gives it none). */
+  readonly issuer: MemoryCredentialIssuer | null;
   /** Resolves when a `block`ed check has started, so a test can signal at the right moment. */
   blocked: Promise<MonitorInput>;
   private unblock!: (input: MonitorInput) => void;
@@ -66,6 +75,7 @@ export class Doubles {
 
   constructor(readonly script: Script = {}) {
     this.cluster = script.cluster ?? new MemoryCluster({ secrets: [], workloads: [] });
+    this.issuer = script.issuer === undefined ? new MemoryCredentialIssuer({ mode: 'overlapping' }) : script.issuer;
     this.blocked = new Promise((resolve) => (this.unblock = resolve));
   }
 
@@ -90,12 +100,13 @@ export class Doubles {
    * rotation looks there. A second Secret used by a workload already there is added to it as one more
    * env reference (two rotations sharing a Deployment).
    */
-  private seed(namespace: string, secret: string): void {
+  private async seed(namespace: string, secret: string): Promise<void> {
     if (this.seeded.has(`${namespace}/${secret}`)) return;
     this.seeded.add(`${namespace}/${secret}`);
     const previous = this.script.previous?.[namespace] !== undefined ? this.script.previous[namespace] : `${secret}-20250101000000`;
     if (!previous) return;
-    this.cluster.world.secrets.push({ namespace, name: previous, data: { api_token: OLD_VALUE }, immutable: true });
+    const token = this.script.previousIssued && this.issuer ? (await this.issuer.issue({ id: previous })).token : OLD_VALUE;
+    this.cluster.world.secrets.push({ namespace, name: previous, data: { api_token: token }, immutable: true });
     for (const w of this.script.workloads?.[namespace] ?? [workload(namespace, 'auth-api')]) {
       const there = this.workload(namespace, w.name, w.kind);
       if (there) {
@@ -129,13 +140,19 @@ export class Doubles {
 
   activities(): RotorActivities {
     const s = this.script;
-    const real = createActivities({ cluster: this.cluster, stores: { kubernetes: new KubernetesSecretStore() }, metrics: {} });
+    const real = createActivities({
+      cluster: this.cluster,
+      stores: { kubernetes: new KubernetesSecretStore() },
+      metrics: {},
+      ...(this.issuer ? { issuer: this.issuer } : {}),
+    });
     const log = (name: keyof RotorActivities, input: unknown) => this.calls.push({ name, input: structuredClone(input) });
     let checks = 0;
     let rollouts = 0;
     let scans = 0;
     let conflicts = s.conflicts ?? 0;
     let outage = s.revertOutage ?? 0;
+    let revokeFails = s.revokeFails ?? 0;
     return {
       claimRotation: async (input) => {
         log('claimRotation', input);
@@ -147,7 +164,7 @@ export class Doubles {
       },
       discover: async (input) => {
         log('discover', input);
-        for (const stage of input.stages) this.seed(stage.namespace, input.secret);
+        for (const stage of input.stages) await this.seed(stage.namespace, input.secret);
         return real.discover(input);
       },
       createVersion: async (input) => {
@@ -241,6 +258,18 @@ export class Doubles {
       finalizeVersion: async (input) => {
         log('finalizeVersion', input);
         return real.finalizeVersion(input);
+      },
+      inspectCredentials: async (input) => {
+        log('inspectCredentials', input);
+        return real.inspectCredentials(input);
+      },
+      revokeCredential: async (input) => {
+        log('revokeCredential', input);
+        if (revokeFails > 0) {
+          revokeFails -= 1;
+          throw ApplicationFailure.create({ message: `cannot reach the issuer to revoke the credential ${input.id} (ECONNREFUSED)`, type: 'Unavailable' });
+        }
+        return real.revokeCredential(input);
       },
     };
   }

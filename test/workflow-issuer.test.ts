@@ -1,0 +1,207 @@
+// The credential's life at its issuer, on the real time-skipping server with activity doubles over
+// the memory cluster and the memory issuer (the rules the sandbox's auth API serves over HTTP): issued
+// inside CREATING, revoked on rollback once nothing refers to it, the previous one revoked only after
+// its guarded delete, every call an event in status, and a revoke that keeps failing left to the
+// operator by name, never dropped.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { MemoryCredentialIssuer } from '../activities/issuers/memory';
+import { statusQuery, type RotationStatus } from '../contract/api';
+import { rotateSecret } from '../workflows';
+import { Doubles, type Script } from './helpers/doubles';
+import { timeSkippingEnv, workflowBundle } from '../sandbox/time-skipping';
+import { twoStagePlan } from './helpers/plans';
+
+let env: TestWorkflowEnvironment;
+let seq = 0;
+
+before(async () => {
+  env = await timeSkippingEnv();
+});
+
+after(async () => {
+  await env?.teardown();
+});
+
+const OLD = 'auth-api-secrets-20250101000000';
+const issuerPlan = (overrides: Parameters<typeof twoStagePlan>[0] = {}) =>
+  twoStagePlan({ ...overrides, top: { value: { issuer: { key: 'api_token', scope: 'auth:verify' } }, ...overrides.top } });
+
+async function run(script: Script, plan: object): Promise<{ d: Doubles; status: RotationStatus }> {
+  const d = new Doubles(script);
+  const taskQueue = `wf-issuer-${++seq}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: d.activities(),
+  });
+  const status = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(rotateSecret, { taskQueue, workflowId: `rotate-issuer-${seq}`, args: [{ plan, requestedBy: 'test' }] });
+    try {
+      return await handle.result();
+    } catch {
+      // A FAILED rotation ends the workflow with a failure; its status is still there to read.
+      return handle.query(statusQuery);
+    }
+  });
+  return { d, status };
+}
+
+/** The order the doubles were called in, by activity name, keeping only the names given. */
+function order(d: Doubles, names: string[]): string[] {
+  return d.calls.filter((c) => names.includes(c.name)).map((c) => `${c.name}${c.input?.id ? `:${c.input.id}` : c.input?.version ? `:${c.input.version}` : ''}`);
+}
+
+const messages = (s: RotationStatus) => s.events.map((e) => e.message);
+
+describe('rotateSecret with a credential issuer', () => {
+  it('issues the new credential into the versioned Secret, and revokes the previous one only after its guarded delete', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const { d, status } = await run({ issuer, previousIssued: true }, issuerPlan());
+    assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+    const fresh = status.newVersion!;
+    // The Secret holds the issuer's token for that id, and the token is valid at the issuer.
+    for (const ns of ['staging', 'production']) {
+      const secret = d.cluster.world.secrets.find((s) => s.namespace === ns && s.name === fresh)!;
+      assert.match(secret.data.api_token, new RegExp(`^${fresh}\\.`), 'the issued token (tokens carry their id in the memory issuer)');
+    }
+    assert.deepEqual(
+      issuer.issued().map((c) => [c.id, c.state]),
+      [
+        [OLD, 'revoked'],
+        [fresh, 'active'],
+      ],
+    );
+    // Deletion first, in every namespace at once; the revoke after it, never before.
+    assert.deepEqual(order(d, ['createVersion', 'deleteVersion', 'revokeCredential']), [
+      `createVersion:${fresh}`,
+      `deleteVersion:${OLD}`,
+      `revokeCredential:${OLD}`,
+    ]);
+    assert.deepEqual(d.called('inspectCredentials'), [{ ids: [OLD] }]);
+    const said = messages(status);
+    assert.ok(
+      said.some((m) => m.startsWith(`issuer: ${OLD} is live`)),
+      said.join('\n'),
+    );
+    assert.ok(said.some((m) => m === `issuer: issued ${fresh} (scope auth:verify); the previous credential stays valid`));
+    assert.ok(said.some((m) => m.startsWith(`issuer: revoked ${OLD} after its guarded delete`)));
+    assert.match(status.outcome!, new RegExp(`${OLD} revoked at the issuer`));
+    // No token in the status: the value never left the activity.
+    assert.ok(!JSON.stringify(status).includes(d.cluster.world.secrets.find((s) => s.name === fresh)!.data.api_token));
+  });
+
+  it('keeps the previous credential while a workload still refers to it, and revokes it once the version is deleted', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'nightly-report', fields: ['volumes[data].secret.secretName'] };
+    const { d, status } = await run({ issuer, previousIssued: true, holders: [[cron], [cron], []] }, issuerPlan({ top: { cleanupRecheck: '1h' } }));
+    assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+    const calls = order(d, ['scanReferences', 'deleteVersion', 'revokeCredential']).filter((c) => c !== 'scanReferences');
+    assert.deepEqual(calls, [`deleteVersion:${OLD}`, `revokeCredential:${OLD}`], 'one delete, then the revoke: none while the CronJob held it');
+    assert.ok(d.called('scanReferences').length >= 3);
+    assert.equal(issuer.issued().find((c) => c.id === OLD)?.state, 'revoked');
+  });
+
+  it('says so when the previous version was not issued by the issuer, and revokes nothing it did not issue', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const { d, status } = await run({ issuer }, issuerPlan());
+    assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+    const said = messages(status);
+    assert.ok(
+      said.some((m) => m.startsWith(`issuer: ${OLD} was not issued by the issuer; rotor will not revoke it there`)),
+      said.join('\n'),
+    );
+    assert.ok(said.includes(`issuer: ${OLD} was not issued by the issuer; nothing to revoke there`));
+    assert.deepEqual(
+      issuer.issued().map((c) => [c.id, c.state]),
+      [[status.newVersion, 'active']],
+    );
+    assert.doesNotMatch(status.outcome!, /revoked at the issuer/);
+    assert.equal(d.called('revokeCredential').length, 1);
+  });
+
+  it('revokes the new credential when staging rolls back, after the workloads are back, and keeps the previous one live', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const { d, status } = await run({ issuer, previousIssued: true, check: (input) => (input.stage === 'staging' ? 'failed' : 'passed') }, issuerPlan());
+    assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+    const fresh = status.newVersion!;
+    assert.deepEqual(order(d, ['revertWorkloads', 'finalizeVersion', 'scanReferences', 'revokeCredential']), [
+      'revertWorkloads',
+      `finalizeVersion:${fresh}`,
+      'scanReferences',
+      `revokeCredential:${fresh}`,
+    ]);
+    assert.deepEqual(d.called('scanReferences')[0], { secretName: fresh, namespaces: ['staging', 'production'] });
+    assert.deepEqual(
+      issuer.issued().map((c) => [c.id, c.state]),
+      [
+        [OLD, 'active'],
+        [fresh, 'revoked'],
+      ],
+    );
+    assert.ok(messages(status).includes(`issuer: revoked ${fresh} (rollback)`));
+    assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0, 'production never touched');
+  });
+
+  it('does not revoke a rolled-back credential something still refers to: the leftover says who, and how to finish', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const job = { kind: 'Job' as const, namespace: 'production', name: 'migrate', fields: ['volumes[data].secret.secretName'] };
+    const { status } = await run({ issuer, holders: [[job]], check: () => 'failed' }, issuerPlan());
+    assert.equal(status.phase, 'FAILED');
+    const fresh = status.newVersion!;
+    assert.equal(issuer.issued().find((c) => c.id === fresh)?.state, 'active');
+    assert.ok(
+      status.leftovers.some(
+        (l) => l.includes(`issuer: ${fresh} is still live: Job/migrate in production still refer to it`) && l.includes(`/v1/credentials/${fresh}/revoke`),
+      ),
+      status.leftovers.join('\n'),
+    );
+  });
+
+  it('retries a revoke the issuer does not answer at the next cleanup round, and completes once it answers', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    // Eight failed attempts are one activity's retries: the first round fails, the second revokes.
+    const { d, status } = await run({ issuer, previousIssued: true, revokeFails: 8 }, issuerPlan({ top: { cleanupRecheck: '1h' } }));
+    assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+    assert.equal(d.called('revokeCredential').length, 9);
+    assert.equal(d.called('deleteVersion').length, 1, 'the version is deleted once; only the revoke is retried');
+    assert.ok(messages(status).some((m) => /^cleanup round failed \(cannot reach the issuer to revoke the credential auth-api-secrets-20250101000000/.test(m)));
+    assert.equal(issuer.issued().find((c) => c.id === OLD)?.state, 'revoked');
+    assert.deepEqual(status.revokePending, []);
+  });
+
+  it('ends FAILED naming the credential to revoke by hand when the issuer never answers', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const { status } = await run({ issuer, previousIssued: true, revokeFails: 1_000 }, issuerPlan({ top: { cleanupRecheck: '1h' } }));
+    assert.equal(status.phase, 'FAILED');
+    assert.deepEqual(status.revokePending, [OLD]);
+    assert.ok(
+      status.leftovers.some(
+        (l) =>
+          l ===
+          `issuer: ${OLD} is deleted in the cluster but still live at the issuer; revoke it at the issuer by hand: POST $ROTOR_ISSUER_URL/v1/credentials/${OLD}/revoke (docs/issuer-protocol.md)`,
+      ),
+      status.leftovers.join('\n'),
+    );
+    assert.equal(issuer.issued().find((c) => c.id === OLD)?.state, 'active');
+  });
+
+  it('refuses in PLANNING, before anything is created, a plan naming an issuer on a worker without one', async () => {
+    const { d, status } = await run({ issuer: null }, issuerPlan());
+    assert.equal(status.phase, 'FAILED');
+    assert.match(status.outcome!, /the credential issuer cannot be used \(nothing was changed\): .*set ROTOR_ISSUER_URL and ROTOR_ISSUER_TOKEN on the worker/);
+    assert.equal(d.called('createVersion').length, 0);
+    assert.equal(d.called('switchWorkloads').length, 0);
+  });
+
+  it('makes no issuer call for a plan whose value does not come from the issuer', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const { d, status } = await run({ issuer, check: () => 'failed' }, twoStagePlan());
+    assert.equal(status.phase, 'ROLLED_BACK');
+    assert.equal(d.called('inspectCredentials').length + d.called('revokeCredential').length, 0);
+    assert.deepEqual(issuer.issued(), []);
+  });
+});

@@ -1,0 +1,83 @@
+// The credential's life at its issuer, for plans whose value comes from one (`value: { issuer }`):
+// PLANNING asks what the issuer knows of the previous versions, CREATING issues inside the activity,
+// a rollback revokes the new credential once nothing refers to it, and cleanup revokes the previous
+// one only after its guarded delete. Every call and its outcome is an event in status; what rotor
+// could not revoke is a leftover that says how to finish by hand. Plans without an issuer make none
+// of these calls, so histories recorded before them replay unchanged.
+import type { CredentialOutcome } from '../contract/activities';
+import { issuerSource } from '../domain/plan';
+import { acts, describeError, quick } from './options';
+import type { Rotation } from './state';
+
+export function usesIssuer(r: Rotation): boolean {
+  return issuerSource(r.plan.value) !== null;
+}
+
+/** How to finish a revocation by hand, named for the operator. */
+export function revokeByHand(id: string): string {
+  return `revoke it at the issuer by hand: POST $ROTOR_ISSUER_URL/v1/credentials/${id}/revoke (docs/issuer-protocol.md)`;
+}
+
+/** PLANNING: the issuer answers (or the rotation fails before anything changed), and what it holds of each previous version. */
+export async function inspectIssuer(r: Rotation): Promise<void> {
+  const ids = [...new Set(Object.values(r.status.previousVersions).filter((v): v is string => !!v))];
+  let outcomes: CredentialOutcome[];
+  try {
+    outcomes = await acts.inspectCredentials.executeWithOptions({ ...quick, summary: `ask the credential issuer about ${ids.join(', ')}` }, [{ ids }]);
+  } catch (err) {
+    r.fail(`the credential issuer cannot be used (nothing was changed): ${describeError(err)}`);
+  }
+  for (const o of outcomes) {
+    if (o.state === 'active') r.record(`issuer: ${o.id} is live (issued ${o.issuedAt ?? 'at an unknown time'}); rotor revokes it after cleanup deletes it`);
+    else if (o.state === 'revoked')
+      r.record(`issuer: ${o.id} was already revoked at ${o.revokedAt ?? 'an unknown time'}; workloads still on it fail until switched`);
+    else r.record(`issuer: ${o.id} was not issued by the issuer; rotor will not revoke it there (revoke it where it came from once cleanup deletes it)`);
+  }
+}
+
+/** CREATING: what the issuer did, as status tells it. */
+export function recordIssued(r: Rotation, credential: CredentialOutcome | undefined): void {
+  if (!credential) return;
+  const scope = issuerSource(r.plan.value)?.scope;
+  r.record(
+    credential.created === false
+      ? `issuer: ${credential.id} was issued by an earlier attempt (${credential.state}); the same credential is used, nothing issued twice`
+      : `issuer: issued ${credential.id}${scope ? ` (scope ${scope})` : ''}; the previous credential stays valid`,
+  );
+}
+
+/** Revoke `id` at the issuer, recording the outcome; throws what the activity failed with. */
+export async function revoke(r: Rotation, id: string, why: 'rollback' | 'cleanup' | 'creation failed'): Promise<CredentialOutcome['state']> {
+  const o = await acts.revokeCredential.executeWithOptions({ ...quick, summary: `revoke ${id} at the issuer (${why})` }, [{ id, why }]);
+  if (o.state === 'unknown') r.record(`issuer: ${id} was not issued by the issuer; nothing to revoke there`);
+  else r.record(`issuer: revoked ${id}${why === 'cleanup' ? ' after its guarded delete (nothing in any namespace referred to it)' : ` (${why})`}`);
+  return o.state;
+}
+
+/**
+ * After a rollback: revoke the new credential, but only when rotor reverted everything and a scan of
+ * every namespace finds nothing on it; otherwise it stays live and the leftover says so.
+ */
+export async function revokeRolledBack(r: Rotation): Promise<void> {
+  const { status, plan } = r;
+  const id = status.newVersion;
+  if (!id) return;
+  if (status.leftovers.length) {
+    status.leftovers.push(`issuer: ${id} is still live, since what rotor could not revert may still use it; once nothing refers to ${id}, ${revokeByHand(id)}`);
+    return;
+  }
+  try {
+    const namespaces = [...new Set(plan.stages.map((s) => s.namespace))];
+    const holders = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${id} before revoking it` }, [
+      { secretName: id, namespaces },
+    ]);
+    if (holders.length) {
+      const who = holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ');
+      status.leftovers.push(`issuer: ${id} is still live: ${who} still refer to it; once they are gone, ${revokeByHand(id)}`);
+      return;
+    }
+    await revoke(r, id, 'rollback');
+  } catch (err) {
+    status.leftovers.push(`issuer: could not revoke ${id} (${describeError(err)}); ${revokeByHand(id)}`);
+  }
+}

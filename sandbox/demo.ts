@@ -1,37 +1,21 @@
-// `npm run demo`: the main job end to end on real parts. Brings up the sandbox control plane, the
-// Temporal dev server (Web UI) and a `rotor worker` with the least-privilege ServiceAccount of
-// deploy/rbac.yaml, seeds two namespaces with a workload on the old version, and runs a rotation
-// with progress on screen. `--keep` leaves everything running for the Web UI until Ctrl-C, which stops
-// the worker, the dev server, the simulator, controller-manager, apiserver and etcd, in that order.
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { stringify } from 'yaml';
-import { startSandbox, workerKubeconfig } from './index';
+// `npm run demo`: the incident replayed and beaten, in three acts on real parts (demo-acts.ts): the
+// sandbox control plane with simulated pods calling an auth API emulator, a real Prometheus, the
+// Datadog emulator behind the official client, the Temporal dev server with its Web UI, and a real
+// `rotor worker` with the least-privilege ServiceAccount of deploy/rbac.yaml. It prints as it goes and
+// ends with a table whose figures come from Prometheus. `--keep` leaves everything running for the
+// Web UI until Ctrl-C, which stops the worker, the dev server, the simulator, controller-manager,
+// apiserver, etcd and the metric servers, in that order.
+import { actBad, actGood, actInPlace, seedVersioned, table, type ActResult } from './demo-acts';
+import { startDemoWorld, type DemoWorld } from './demo-world';
 import { isShuttingDown, onShutdownSignals } from './processes';
-import { startRotorWorker } from './rotor-worker';
-import { startDevServer } from './temporal';
-import { repoRoot } from './tools';
 
-const OLD = 'auth-api-secrets-20250101000000';
 const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
-
-function runRotor(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'rotor.js'), ...args], { env: { ...process.env, ...env }, stdio: 'inherit' });
-    proc.on('exit', (code) => resolve(code ?? 1));
-  });
-}
 
 async function main(): Promise<void> {
   const keep = process.argv.includes('--keep');
-  const dir = mkdtempSync(join(tmpdir(), 'rotor-demo-'));
   const t0 = Date.now();
   const log = (l: string) => say(`  ${l}`);
-  // Newest first: the worker needs the dev server and the cluster, the simulator the apiserver.
+  // Each part is stopped in reverse order of start, by Ctrl-C at any moment or at the end.
   const stops: (() => Promise<void>)[] = [];
   let stopped: Promise<void> | null = null;
   const stopAll = () =>
@@ -39,102 +23,58 @@ async function main(): Promise<void> {
       for (const stop of [...stops].reverse()) await stop().catch((err: Error) => log(`stopping failed: ${err.message}`));
     })());
   onShutdownSignals(stopAll, log);
-  say('starting the sandbox: etcd, kube-apiserver (RBAC), kube-controller-manager, 2 simulated nodes ...');
-  const sandbox = await startSandbox({ log, readyDelayMs: 1500 });
-  stops.push(() => sandbox.stop());
+  say('starting the sandbox: etcd, kube-apiserver (RBAC), controller-manager, 2 simulated nodes, the auth API and its issuer,');
+  say('Prometheus (scraping every second), the Datadog emulator, the Temporal dev server with its Web UI, and a rotor worker ...');
+  let world: DemoWorld;
   try {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(sandbox.plane.kubeconfig);
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const apps = kc.makeApiClient(k8s.AppsV1Api);
-    // Asynchronous: the pod simulator runs on this process's event loop and must keep going meanwhile.
-    const kubectl = async (args: string[]) =>
-      (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8' })).stdout;
-
-    say('applying deploy/rbac.yaml and issuing a token for the rotor-worker ServiceAccount ...');
-    const workerConfig = await workerKubeconfig(sandbox.plane, dir);
-
-    say(`seeding staging and production: Secret ${OLD}, Deployment auth-api reading api_token from it ...`);
-    for (const [ns, replicas] of [
-      ['staging', 2],
-      ['production', 4],
-    ] as const) {
-      await core.createNamespace({ body: { metadata: { name: ns } } });
-      await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: OLD }, stringData: { api_token: 'demo-old-token' } } });
-      for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
-      await apps.createNamespacedDeployment({
-        namespace: ns,
-        body: {
-          metadata: { name: 'auth-api' },
-          spec: {
-            replicas,
-            selector: { matchLabels: { app: 'auth-api' } },
-            template: {
-              metadata: { labels: { app: 'auth-api' } },
-              spec: {
-                containers: [{ name: 'app', image: 'example/auth:1', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: OLD, key: 'api_token' } } }] }],
-              },
-            },
-          },
-        },
-      });
-    }
-    say((await kubectl(['rollout', 'status', 'deployment/auth-api', '-n', 'production', '--timeout', '120s'])).trim());
-
-    say('starting the Temporal dev server ...');
-    const server = await startDevServer({ ui: true, log });
-    stops.push(() => server.stop());
-    say(`Temporal on ${server.address}; Web UI http://localhost:${server.uiPort}`);
-    const env = {
-      TEMPORAL_ADDRESS: server.address,
-      TEMPORAL_UI_URL: `http://localhost:${server.uiPort}`,
-      ROTOR_BACKEND: 'kubernetes',
-      KUBECONFIG: workerConfig,
-      ROTOR_OPERATOR: 'demo',
-    };
-    const worker = await startRotorWorker(env, log);
-    stops.push(() => worker.stop());
-    say('rotor worker ready (Kubernetes backend, ServiceAccount rotor-system/rotor-worker)');
-
-    const planFile = join(dir, 'plan.yaml');
-    writeFileSync(
-      planFile,
-      stringify({
-        secret: 'auth-api-secrets',
-        value: { generate: { keys: ['api_token'], length: 48 } },
-        stages: [
-          { name: 'staging', namespace: 'staging', strategy: 'rolling', soak: '10s' },
-          { name: 'production', namespace: 'production', strategy: { canary: { steps: [25, 50, 100], pause: '5s' } }, watch: '10s' },
-        ],
-        retention: '15s',
-        cleanupRecheck: '5s',
-      }),
-    );
-    say(`rotor start -f ${planFile} --watch   (production by canary 25/50/100%; demo durations: soak 10s, pauses 5s, watch 10s, retention 15s)`);
-    const code = await runRotor(['start', '-f', planFile, '--watch', '--interval', '1'], env);
-    if (isShuttingDown()) return; // Ctrl-C stopped the watch too; the shutdown finishes and exits
-    say('what the cluster holds now:');
-    process.stdout.write(await kubectl(['get', 'secrets', '-A', '-l', 'rotor.dev/secret=auth-api-secrets', '-L', 'rotor.dev/version']));
-    process.stdout.write(
-      await kubectl([
-        'get',
-        'deployments',
-        '-A',
-        '-o',
-        'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,SECRET:.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name,READY:.status.readyReplicas',
-      ]),
-    );
-    say(`demo ${code === 0 ? 'completed' : `ended with exit code ${code}`} in ${Math.round((Date.now() - t0) / 1000)} s`);
-    if (keep) {
-      say(`still running: Web UI http://localhost:${server.uiPort}, KUBECONFIG=${sandbox.plane.kubeconfig}; Ctrl-C stops everything`);
-      await new Promise(() => undefined);
-    }
-    await stopAll();
-    process.exit(code);
+    world = await startDemoWorld({ log, onStarted: (stop) => stops.push(stop) });
   } catch (err) {
     await stopAll();
     throw err;
   }
+  say(`ready in ${Math.round((Date.now() - t0) / 1000)} s; Web UI ${world.ui}`);
+  const results: ActResult[] = [];
+  try {
+    say('');
+    say('act a) the incident: rotate the token in place, the way the seed did it');
+    results.push(await actInPlace(world, say));
+    say('');
+    say('act b) rotor with a good token from a provider that keeps the old one valid until revoked');
+    await seedVersioned(world, say);
+    results.push(await actGood(world, say));
+    say('');
+    say('act c) rotor with a bad token (wrong scope): staging catches it, rotor rolls back by itself');
+    results.push(await actBad(world, say));
+  } catch (err) {
+    if (isShuttingDown()) return;
+    await stopAll();
+    throw err;
+  }
+  say('');
+  say("what happened, from the metrics (Prometheus over each act; times from rotor's status and the pods):");
+  process.stdout.write(`${table(results)}\n`);
+  say('');
+  say(`Web UI: ${world.ui}/namespaces/default/workflows`);
+  for (const r of results.filter((x) => x.workflowId)) {
+    say(`  act ${r.act}: ${r.status?.phase} ${world.ui}/namespaces/default/workflows/${r.workflowId}/${r.runId}/history`);
+  }
+  say(
+    `  awaiting approval or rolling back: ${world.ui}/namespaces/default/workflows?query=${encodeURIComponent("RotorPhase IN ('AWAITING_APPROVAL', 'ROLLING_BACK')")}`,
+  );
+  say(`demo finished in ${Math.round((Date.now() - t0) / 1000)} s`);
+  const ok =
+    results[0].failed > 0 &&
+    results[1].failed === 0 &&
+    results[1].status?.phase === 'COMPLETED' &&
+    results[2].failedInProduction === 0 &&
+    results[2].status?.phase === 'ROLLED_BACK';
+  if (!ok) say('the acts did not end as the story says: see the table and the Web UI');
+  if (keep) {
+    say(`still running: Web UI ${world.ui}, KUBECONFIG=${world.sandbox.plane.kubeconfig}; Ctrl-C stops everything`);
+    await new Promise(() => undefined);
+  }
+  await stopAll();
+  process.exit(ok ? 0 : 1);
 }
 
 main().catch((err) => {

@@ -8,6 +8,7 @@ import { kubeconfigYaml, startControlPlane, type ControlPlane, type ControlPlane
 import { repoRoot } from './tools';
 import { PodSimulator, type SimulatorOptions } from './pod-simulator';
 import { AuthApi } from './auth-api';
+import type { IssuerMode } from '../activities/issuers/memory';
 import { startPrometheus, type PrometheusServer } from './prometheus';
 import { TrafficModel, type TrafficOptions } from './traffic';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +31,8 @@ export interface SandboxTraffic {
   prometheus: PrometheusServer | null;
   /** The Datadog API emulator reading the same counts, when asked for. */
   datadog: SandboxDatadog | null;
+  /** The auth API's credential issuer (docs/issuer-protocol.md), when asked for: ROTOR_ISSUER_URL and _TOKEN for a worker. */
+  issuer: { workerEnv: Record<string, string> } | null;
 }
 
 export interface Sandbox {
@@ -47,14 +50,18 @@ export interface SandboxOptions extends ControlPlaneOptions, Omit<SimulatorOptio
     scrapeIntervalMs?: number;
     /** Run the Datadog emulator on the same counts (ingestDelayMs: how late points become visible). */
     datadog?: boolean | { ingestDelayMs?: number };
+    /** Let the auth API issue credentials: the incident's provider, or an overlapping one (at most maxLive per client). */
+    issuer?: { mode: IssuerMode; maxLive?: number };
   };
 }
 
 /** Starts what `traffic` asks for; stops what it started if a later part fails. */
 async function startTraffic(options: SandboxOptions): Promise<SandboxTraffic | null> {
   if (!options.traffic) return null;
-  const { prometheus: withPrometheus, scrapeIntervalMs, acceptUnknown, datadog: withDatadog, ...model } = options.traffic;
-  const api = new AuthApi({ acceptUnknown, log: options.log });
+  const { prometheus: withPrometheus, scrapeIntervalMs, acceptUnknown, datadog: withDatadog, issuer: withIssuer, ...model } = options.traffic;
+  // The issuer's own token, fresh per sandbox: the worker presents it, anyone else is refused.
+  const issuerToken = randomBytes(18).toString('base64url');
+  const api = new AuthApi({ acceptUnknown, log: options.log, ...(withIssuer ? { issuer: { ...withIssuer, token: issuerToken } } : {}) });
   const url = await api.start();
   let prometheus: PrometheusServer | null = null;
   try {
@@ -68,7 +75,8 @@ async function startTraffic(options: SandboxOptions): Promise<SandboxTraffic | n
       const emulator = await startDatadogEmulator({ counters: api.counters, apiKey, appKey, ingestDelayMs, log: options.log });
       datadog = { emulator, apiKey, appKey, workerEnv: { DD_API_KEY: apiKey, DD_APP_KEY: appKey, ROTOR_DATADOG_URL: emulator.url } };
     }
-    return { api, model: new TrafficModel({ ...model, apiUrl: url, log: options.log }), prometheus, datadog };
+    const issuer = withIssuer ? { workerEnv: { ROTOR_ISSUER_URL: url, ROTOR_ISSUER_TOKEN: issuerToken } } : null;
+    return { api, model: new TrafficModel({ ...model, apiUrl: url, log: options.log }), prometheus, datadog, issuer };
   } catch (err) {
     await prometheus?.stop();
     await api.stop();

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   sandbox = await startSandbox({
     log,
     readyDelayMs: 1000,
-    traffic: { acceptUnknown: true, prometheus: true, scrapeIntervalMs: 5000, datadog: { ingestDelayMs: 5000 } },
+    traffic: { acceptUnknown: true, prometheus: true, scrapeIntervalMs: 5000, datadog: { ingestDelayMs: 5000 }, issuer: { mode: 'overlapping' } },
   });
   const { plane } = sandbox;
   const traffic = sandbox.traffic!;
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const workerEnv = join(plane.dir, 'worker.env');
   writeFileSync(
     workerEnv,
-    Object.entries({ ROTOR_PROMETHEUS_URL: traffic.prometheus!.url, ...traffic.datadog!.workerEnv })
+    Object.entries({ ROTOR_PROMETHEUS_URL: traffic.prometheus!.url, ...traffic.datadog!.workerEnv, ...traffic.issuer!.workerEnv })
       .map(([k, v]) => `${k}=${v}\n`)
       .join(''),
     { mode: 0o600 },
@@ -35,11 +35,12 @@ async function main(): Promise<void> {
     [
       `sandbox up in ${((Date.now() - started) / 1000).toFixed(1)} s: kube-apiserver ${plane.server} (RBAC), controller-manager, 2 simulated nodes`,
       `traffic model: pods labelled ${TRAFFIC_LABEL} call the auth API at ${traffic.api.url} with their API_TOKEN (POST /admin/tokens marks one bad)`,
+      `credential issuer (overlapping, docs/issuer-protocol.md): ${traffic.api.url}/v1/credentials; plans use value: { issuer: { key: API_TOKEN } }`,
       `metrics: Prometheus ${traffic.prometheus!.url} (scrapes every 5 s), Datadog emulator ${traffic.datadog!.emulator.url}`,
       'export these in another shell:',
       `  export KUBECONFIG=${plane.kubeconfig}`,
       `  export PATH=${plane.binaries.kubectl.replace(/\/kubectl$/, '')}:$PATH   # kubectl ${'v1.37.2'}`,
-      `  set -a; . ${workerEnv}; set +a   # the worker's Prometheus and Datadog settings`,
+      `  set -a; . ${workerEnv}; set +a   # the worker's Prometheus, Datadog and credential issuer settings`,
       `pids: ${Object.entries({ ...plane.pids, prometheus: traffic.prometheus!.pid })
         .map(([name, pid]) => `${name}=${pid}`)
         .join(' ')} (rotor ${process.pid})`,

@@ -1,0 +1,318 @@
+// The demo's three acts, on the demo world (demo-world.ts):
+//   a) the incident replayed: a new token from the incident's provider (which revokes the old one at
+//      once), the Secret updated in place, `kubectl rollout restart`: pods fail until each restarts;
+//   b) rotor with a good token from an overlapping provider: staging, soak, approval, production by
+//      canary 10 -> 25 -> 50 -> 100 judged by Datadog, watch, retention, cleanup, then the old token
+//      revoked at the issuer;
+//   c) rotor with a bad token (wrong scope): staging's analysis fails, rotor rolls back by itself,
+//      production is never touched, the bad token is revoked.
+// Every figure of the closing table comes from the metrics (Prometheus, which scrapes the auth API
+// every second); the acts also keep the auth API's own counts, so a test can hold the two together.
+import * as k8s from '@kubernetes/client-node';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { HttpCredentialIssuer } from '../activities/issuers/http';
+import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
+import { parsePlan, rotationWorkflowId } from '../domain/plan';
+import { versionName } from '../domain/naming';
+import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from './auth-service';
+import { SCRAPE_MS, type DemoWorld } from './demo-world';
+
+export interface ActResult {
+  act: 'a' | 'b' | 'c';
+  title: string;
+  namespaces: string[];
+  /** From Prometheus over the act's window. */
+  requests: number;
+  failed: number;
+  failedInProduction: number;
+  /** The highest error ratio of any second of the act (Prometheus, rate over 3 s). */
+  peakErrorRate: number;
+  /** From the switch to a bad token (a: the new token and the old one's revocation) to the rollback's start; null without one. */
+  switchToRollbackMs: number | null;
+  /** From that switch to every pod on a working token again (the pods' own view, from the traffic model). */
+  switchToRecoveredMs: number | null;
+  workflowId: string | null;
+  /** The run of that id (acts b and c rotate the same Secret, so they share the workflow id). */
+  runId: string | null;
+  /** The auth API's own counts over the same window, for comparison with Prometheus. */
+  counted: { requests: number; failed: number; failedInProduction: number };
+  /** The window the figures cover, ms since the epoch. */
+  window: { from: number; to: number };
+  status: RotationStatus | null;
+}
+
+export interface DemoDurations {
+  soak: string;
+  pause: string;
+  watch: string;
+  retention: string;
+  interval: string;
+}
+
+export const DEMO_DURATIONS: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '10s', interval: '10s' };
+
+type Say = (line: string) => void;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const THRESHOLD = 0.05;
+
+/** An instant query's single value at `atMs` (0 when empty). */
+async function promValue(world: DemoWorld, query: string, atMs: number): Promise<number> {
+  const url = `${world.prometheus}/api/v1/query?query=${encodeURIComponent(query)}&time=${atMs / 1000}`;
+  const body = (await (await fetch(url)).json()) as { data?: { result?: { value: [number, string] }[] } };
+  return Number(body.data?.result?.[0]?.value[1] ?? 0);
+}
+
+/** The largest value of a range query over [fromMs, toMs] at one-second steps (0 when empty). */
+async function promPeak(world: DemoWorld, query: string, fromMs: number, toMs: number): Promise<number> {
+  const url = `${world.prometheus}/api/v1/query_range?query=${encodeURIComponent(query)}&start=${fromMs / 1000}&end=${toMs / 1000}&step=1`;
+  const body = (await (await fetch(url)).json()) as { data?: { result?: { values: [number, string][] }[] } };
+  const values = (body.data?.result ?? []).flatMap((r) => r.values.map(([, v]) => Number(v))).filter((v) => Number.isFinite(v));
+  return values.length ? Math.max(...values) : 0;
+}
+
+/** The act's figures from Prometheus (and from the auth API's own counts, for comparison). */
+async function figures(world: DemoWorld, namespaces: string[], from: number, to: number) {
+  // Two scrapes after the window, so Prometheus holds every request in it.
+  await sleep(Math.max(0, to + 2 * SCRAPE_MS + 500 - Date.now()));
+  const sel = (ns: string[]) => `namespace=~"${ns.join('|')}"`;
+  const increase = async (metric: string, ns: string[]) =>
+    Math.round((await promValue(world, `sum(${metric}{${sel(ns)}})`, to)) - (await promValue(world, `sum(${metric}{${sel(ns)}})`, from)));
+  const production = namespaces.filter((n) => n === 'production');
+  const ratio = `sum(rate(auth_requests_errors_total{${sel(namespaces)}}[3s])) / sum(rate(auth_requests_total{${sel(namespaces)}}[3s]))`;
+  const counts = (match: (ns: string) => boolean) => world.traffic.api.counters.sum(from, to, (l) => match(l.namespace));
+  const all = counts((ns) => namespaces.includes(ns));
+  return {
+    requests: await increase('auth_requests_total', namespaces),
+    failed: await increase('auth_requests_errors_total', namespaces),
+    failedInProduction: production.length ? await increase('auth_requests_errors_total', production) : 0,
+    peakErrorRate: await promPeak(world, ratio, from, to),
+    counted: { requests: all.requests, failed: all.errors, failedInProduction: counts((ns) => ns === 'production').errors },
+  };
+}
+
+/** Waits until `ns` runs `replicas` traffic pods, each on a pod that `ok` accepts. */
+async function podsSettled(world: DemoWorld, ns: string, replicas: number, ok: (pod: { pod: string; version: string }) => boolean, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pods = world.traffic.model.running().filter((p) => p.namespace === ns);
+    if (pods.length >= replicas && pods.every(ok)) return Date.now();
+    if (Date.now() > deadline)
+      throw new Error(`${ns}: pods did not settle within ${timeoutMs / 1000} s (${pods.map((p) => `${p.pod}@${p.version}`).join(', ')})`);
+    await sleep(100);
+  }
+}
+
+/** The issuer, as the seed's operator (act a) or the sandbox's setup (the first version of act b) uses it. */
+function issuer(world: DemoWorld): HttpCredentialIssuer {
+  const env = world.traffic.issuer!.workerEnv;
+  return new HttpCredentialIssuer({ url: env.ROTOR_ISSUER_URL, token: env.ROTOR_ISSUER_TOKEN, timeoutMs: 5000 });
+}
+
+/** Act a: the seed's way. The incident's provider revokes the old token the moment it issues the new one. */
+export async function actInPlace(world: DemoWorld, say: Say): Promise<ActResult> {
+  const ns = 'inplace';
+  const secretName = 'auth-service-token';
+  const replicas = 4;
+  world.traffic.api.issuer!.setMode('incident');
+  const first = await issuer(world).issue({ id: `${secretName}-20250101000000` });
+  say(`a) seeding ${ns}: Secret ${secretName} (not versioned) with a token from the incident's provider, Deployment auth-service (${replicas} pods)`);
+  await createAuthService(world.kc, ns, { secretName, token: first.token, replicas, deployment: 'auth-service' });
+  await podsSettled(world, ns, replicas, () => true);
+  await sleep(3000);
+  const before = new Set(
+    world.traffic.model
+      .running()
+      .filter((p) => p.namespace === ns)
+      .map((p) => p.pod),
+  );
+  const from = Date.now() - 1000;
+  // The rotation, by hand: a new token (the provider revokes the old one at once) written over the old value.
+  const switchAt = Date.now();
+  const next = await issuer(world).issue({ id: versionName(secretName, new Date()) });
+  say(`a) the incident's provider issued a new token and revoked the old one: every running pod fails from now on`);
+  const core = world.kc.makeApiClient(k8s.CoreV1Api);
+  await core.replaceNamespacedSecret({ namespace: ns, name: secretName, body: { metadata: { name: secretName }, stringData: { API_TOKEN: next.token } } });
+  say(`a) Secret ${secretName} updated in place; $ kubectl -n ${ns} rollout restart deployment/auth-service`);
+  await world.kubectl(['-n', ns, 'rollout', 'restart', 'deployment/auth-service']);
+  const recoveredAt = await podsSettled(world, ns, replicas, (p) => !before.has(p.pod));
+  say(`a) the last pod restarted on the new token ${((recoveredAt - switchAt) / 1000).toFixed(1)} s after the switch`);
+  const to = recoveredAt + 2000;
+  await sleep(Math.max(0, to - Date.now()));
+  world.traffic.api.issuer!.setMode('overlapping');
+  const f = await figures(world, [ns], from, to);
+  say(`a) from Prometheus: ${f.failed} of ${f.requests} requests failed, peak error rate ${(f.peakErrorRate * 100).toFixed(0)}%`);
+  return {
+    act: 'a',
+    title: 'in place (incident provider, rollout restart)',
+    namespaces: [ns],
+    ...f,
+    switchToRollbackMs: null,
+    switchToRecoveredMs: recoveredAt - switchAt,
+    workflowId: null,
+    runId: null,
+    window: { from, to },
+    status: null,
+  };
+}
+
+export const FIRST_VERSION = 'auth-api-secrets-20250101000000';
+
+/** Staging and production run auth-api on the first version, its token issued by the overlapping provider. */
+export async function seedVersioned(world: DemoWorld, say: Say): Promise<void> {
+  world.traffic.api.issuer!.setMode('overlapping');
+  const first = await issuer(world).issue({ id: FIRST_VERSION });
+  for (const [ns, replicas] of [
+    ['staging', 2],
+    ['production', 4],
+  ] as const) {
+    await createAuthService(world.kc, ns, { secretName: FIRST_VERSION, token: first.token, replicas, deployment: 'auth-api' });
+  }
+  say(`seeded staging (2 pods) and production (4 pods): Deployment auth-api reading API_TOKEN from ${FIRST_VERSION}, issued by the overlapping provider`);
+  await podsSettled(world, 'staging', 2, () => true);
+  await podsSettled(world, 'production', 4, () => true);
+}
+
+function plan(d: DemoDurations, scope?: string): Record<string, unknown> {
+  return {
+    secret: 'auth-api-secrets',
+    value: { issuer: { key: 'API_TOKEN', ...(scope ? { scope } : {}) } },
+    stages: [
+      {
+        name: 'staging',
+        namespace: 'staging',
+        strategy: 'rolling',
+        analysis: {
+          provider: 'prometheus',
+          query: prometheusErrorRatio('staging'),
+          threshold: THRESHOLD,
+          interval: d.interval,
+          failureLimit: 1,
+          verify: d.interval,
+        },
+        soak: d.soak,
+      },
+      {
+        name: 'production',
+        namespace: 'production',
+        approval: 'required',
+        approvalTimeout: '30m',
+        strategy: { canary: { steps: [10, 25, 50, 100], pause: d.pause } },
+        analysis: { provider: 'datadog', query: datadogErrorRatio('production'), threshold: THRESHOLD, interval: d.pause, failureLimit: 1 },
+        watch: d.watch,
+      },
+    ],
+    retention: d.retention,
+    cleanupRecheck: '5s',
+  };
+}
+
+/**
+ * One rotation through the CLI: `rotor start --watch` prints its progress; meanwhile the demo approves
+ * when the rotation asks, and notes when the rollback starts and when staging's pods are back.
+ */
+async function rotate(world: DemoWorld, say: Say, document: Record<string, unknown>, name: string) {
+  const file = join(world.dir, `${name}.yaml`);
+  writeFileSync(file, stringify(document));
+  const id = rotationWorkflowId(parsePlan(document));
+  say(`$ rotor start -f ${file} --watch`);
+  // The same workflow id as an earlier act's rotation: only a run started from here on is this one.
+  const startedAt = Date.now() - 1000;
+  const watching = world.rotor(['start', '-f', file, '--watch', '--interval', '1'], (line) => say(`  ${line}`));
+  let approved = false;
+  let status: RotationStatus | null = null;
+  let recoveredAt: number | null = null;
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    if (Date.now() > deadline) throw new Error(`${id} did not end within 15 minutes (phase ${status?.phase ?? 'unknown'}); see the Web UI`);
+    const latest = await world.client.status(id).catch(() => null);
+    if (latest && Date.parse(latest.startedAt) >= startedAt) status = latest;
+    if (status?.phase === 'AWAITING_APPROVAL' && !approved) {
+      approved = true;
+      say(`$ rotor approve ${id} --comment "staging is clean"`);
+      await world.rotor(['approve', id, '--comment', 'staging is clean'], (line) => say(`  ${line}`));
+    }
+    const previous = status?.previousVersions.staging;
+    if (status && !recoveredAt && status.events.some((e) => e.phase === 'ROLLING_BACK')) {
+      const pods = world.traffic.model.running().filter((p) => p.namespace === 'staging');
+      if (pods.length >= 2 && pods.every((p) => p.version === previous)) recoveredAt = Date.now();
+    }
+    if (status && TERMINAL_PHASES.includes(status.phase) && (recoveredAt || status.phase !== 'ROLLED_BACK')) break;
+    await sleep(200);
+  }
+  const code = await watching;
+  const runId = (await world.client.handle(id).describe()).runId;
+  return { id, runId, status: status!, code, recoveredAt };
+}
+
+const at = (status: RotationStatus, match: (e: RotationStatus['events'][number]) => boolean) => {
+  const e = status.events.find(match);
+  return e ? Date.parse(e.at) : null;
+};
+
+/** Act b: a good token, all the way, with the old token revoked at the issuer after cleanup. */
+export async function actGood(world: DemoWorld, say: Say, d: DemoDurations = DEMO_DURATIONS): Promise<ActResult> {
+  const from = Date.now();
+  const { id, runId, status } = await rotate(world, say, plan(d), 'act-b');
+  const to = Date.now();
+  const f = await figures(world, ['staging', 'production'], from, to);
+  const old = world.traffic.api.issued().find((c) => c.id === FIRST_VERSION);
+  say(
+    `b) ${id}: ${status.phase}; issuer: ${FIRST_VERSION} ${old?.state ?? 'unknown'}${old?.revokedAt ? ` at ${old.revokedAt}` : ''}, ${status.newVersion} active`,
+  );
+  say(`b) from Prometheus: ${f.failed} of ${f.requests} requests failed (${f.failedInProduction} in production)`);
+  return {
+    act: 'b',
+    title: 'rotor, good token (overlapping provider, canary)',
+    namespaces: ['staging', 'production'],
+    ...f,
+    switchToRollbackMs: null,
+    switchToRecoveredMs: null,
+    workflowId: id,
+    runId,
+    window: { from, to },
+    status,
+  };
+}
+
+/** Act c: a token of the wrong scope. Staging's analysis fails, rotor rolls back by itself and revokes it. */
+export async function actBad(world: DemoWorld, say: Say, d: DemoDurations = DEMO_DURATIONS): Promise<ActResult> {
+  const from = Date.now();
+  const { id, runId, status, recoveredAt } = await rotate(world, say, plan(d, 'auth:admin'), 'act-c');
+  const to = Date.now();
+  const f = await figures(world, ['staging', 'production'], from, to);
+  const switchAt = at(status, (e) => e.phase === 'DEPLOYING' && e.message.startsWith('switched') && e.stage === 'staging');
+  const rollbackAt = at(status, (e) => e.phase === 'ROLLING_BACK');
+  const bad = world.traffic.api.issued().find((c) => c.id === status.newVersion);
+  say(`c) ${id}: ${status.phase}; issuer: ${status.newVersion} ${bad?.state ?? 'unknown'}; production still on ${status.previousVersions.production}`);
+  say(`c) from Prometheus: ${f.failed} of ${f.requests} requests failed (${f.failedInProduction} in production)`);
+  return {
+    act: 'c',
+    title: 'rotor, bad token (wrong scope)',
+    namespaces: ['staging', 'production'],
+    ...f,
+    switchToRollbackMs: switchAt && rollbackAt ? rollbackAt - switchAt : null,
+    switchToRecoveredMs: switchAt && recoveredAt ? recoveredAt - switchAt : null,
+    workflowId: id,
+    runId,
+    window: { from, to },
+    status,
+  };
+}
+
+/** The closing table, as Markdown. */
+export function table(results: ActResult[]): string {
+  const s = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
+  const rows = results.map(
+    (r) =>
+      `| ${r.act}) ${r.title} | ${r.requests} | ${r.failed} | ${r.namespaces.includes('production') ? r.failedInProduction : '-'} | ${(r.peakErrorRate * 100).toFixed(1)}% | ${
+        r.act === 'a' ? 'none (by hand)' : s(r.switchToRollbackMs)
+      } | ${s(r.switchToRecoveredMs)} |`,
+  );
+  return [
+    '| act | requests | failed | failed in production | peak error rate | bad switch -> rollback started | bad switch -> every pod on a working token |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}

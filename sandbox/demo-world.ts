@@ -1,0 +1,129 @@
+// The demo's world: the sandbox control plane with the traffic model (auth API emulator and its
+// credential issuer, a real Prometheus scraping it every second, the Datadog emulator), a Temporal dev
+// server with its Web UI, and a real `rotor worker` with the least-privilege ServiceAccount of
+// deploy/rbac.yaml and every provider configured. `npm run demo` and its end-to-end test share it.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { RotorClient } from '../client/rotor-client';
+import { startSandbox, workerKubeconfig, type Sandbox, type SandboxTraffic } from './index';
+import { startRotorWorker } from './rotor-worker';
+import { startDevServer, type DevServer } from './temporal';
+import { repoRoot } from './tools';
+
+export interface DemoWorld {
+  sandbox: Sandbox;
+  traffic: SandboxTraffic;
+  server: DevServer;
+  client: RotorClient;
+  kc: k8s.KubeConfig;
+  /** A directory for plan files. */
+  dir: string;
+  /** The Web UI's address. */
+  ui: string;
+  /** kubectl against the sandbox, as its admin (asynchronous: the pod simulator runs on this event loop). */
+  kubectl(args: string[]): Promise<string>;
+  /** The rotor CLI against the dev server; its output goes to `echo` line by line. Resolves with the exit code. */
+  rotor(args: string[], echo?: (line: string) => void): Promise<number>;
+  /** Prometheus's HTTP API. */
+  prometheus: string;
+  stop(): Promise<void>;
+}
+
+export interface DemoWorldOptions {
+  log?: (line: string) => void;
+  /** How long a simulated pod takes to become Ready (the pace of a rollout). */
+  readyDelayMs?: number;
+  /** Requests per second each auth-service pod sends. */
+  ratePerPod?: number;
+  /** Called with each stop function as soon as the part is up, so a Ctrl-C during start-up stops it too. */
+  onStarted?: (stop: () => Promise<void>) => void;
+}
+
+export const SCRAPE_MS = 1000;
+
+export async function startDemoWorld(options: DemoWorldOptions = {}): Promise<DemoWorld> {
+  const log = options.log ?? (() => undefined);
+  const stops: (() => Promise<void>)[] = [];
+  const started = (stop: () => Promise<void>) => {
+    stops.push(stop);
+    options.onStarted?.(stop);
+  };
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err: Error) => log(`stopping failed: ${err.message}`));
+  };
+  try {
+    const sandbox = await startSandbox({
+      log,
+      readyDelayMs: options.readyDelayMs ?? 2000,
+      traffic: {
+        prometheus: true,
+        scrapeIntervalMs: SCRAPE_MS,
+        ratePerPod: options.ratePerPod ?? 5,
+        datadog: { ingestDelayMs: 1000 },
+        issuer: { mode: 'overlapping', maxLive: 2 },
+      },
+    });
+    started(() => sandbox.stop());
+    const traffic = sandbox.traffic!;
+    const dir = mkdtempSync(join(tmpdir(), 'rotor-demo-'));
+    const workerConfig = await workerKubeconfig(sandbox.plane, dir);
+    const server = await startDevServer({ ui: true, log });
+    started(() => server.stop());
+    const ui = `http://localhost:${server.uiPort}`;
+    const env = {
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_UI_URL: ui,
+      ROTOR_BACKEND: 'kubernetes',
+      KUBECONFIG: workerConfig,
+      ROTOR_OPERATOR: 'demo',
+      ROTOR_PROMETHEUS_URL: traffic.prometheus!.url,
+      ...traffic.datadog!.workerEnv,
+      ...traffic.issuer!.workerEnv,
+    };
+    const worker = await startRotorWorker(env, log);
+    started(() => worker.stop());
+    const client = await RotorClient.connect({ address: server.address });
+    started(() => client.close());
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(sandbox.plane.kubeconfig);
+    // The CLI needs only the server's address: no worker secret reaches its environment or command line.
+    const cliEnv = { ...process.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_UI_URL: ui, ROTOR_OPERATOR: 'demo' };
+    return {
+      sandbox,
+      traffic,
+      server,
+      client,
+      kc,
+      dir,
+      ui,
+      prometheus: traffic.prometheus!.url,
+      kubectl: async (args) =>
+        (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8' })).stdout,
+      rotor: (args, echo) =>
+        new Promise((resolve) => {
+          const proc = spawn(process.execPath, [join(repoRoot, 'bin', 'rotor.js'), ...args], { env: cliEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+          let partial = '';
+          const lines = (d: Buffer) => {
+            partial += d;
+            const parts = partial.split('\n');
+            partial = parts.pop()!;
+            for (const line of parts) echo?.(line);
+          };
+          proc.stdout!.on('data', lines);
+          proc.stderr!.on('data', lines);
+          proc.on('close', (code) => {
+            if (partial) echo?.(partial);
+            resolve(code ?? 1);
+          });
+        }),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,97 @@
+// The demo's three acts end to end, on the demo's own world (sandbox/demo-world.ts: real apiserver,
+// simulated pods calling the auth API emulator, a real Prometheus, the Datadog emulator behind the
+// official client, a real dev server and `rotor worker` with the RBAC of deploy/rbac.yaml). The
+// figures the demo prints come from Prometheus; here they are held against the auth API's own counts,
+// and the issuer's record is held against rotor's: the old credential revoked only after cleanup
+// deleted its version, the bad one revoked by the rollback, production never failing.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { actBad, actGood, actInPlace, FIRST_VERSION, seedVersioned, table, type ActResult, type DemoDurations } from '../sandbox/demo-acts';
+import { SCRAPE_MS, startDemoWorld, type DemoWorld } from '../sandbox/demo-world';
+
+const FAST: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '5s', interval: '10s' };
+
+let world: DemoWorld;
+const lines: string[] = [];
+const say = (line: string) => lines.push(line);
+
+before(async () => {
+  world = await startDemoWorld({ readyDelayMs: 1000 });
+});
+
+after(async () => {
+  await world?.stop();
+});
+
+/**
+ * Prometheus's figure and the auth API's own count agree, up to what a scrape interval at each end of
+ * the window holds (Prometheus sees the counters as of its last scrape before each end).
+ */
+function agrees(fromMetrics: number, counted: number, what: string, r: ActResult): void {
+  const perSecond = r.counted.requests / ((r.window.to - r.window.from) / 1000);
+  const slack = 2 * (SCRAPE_MS / 1000) * perSecond + 5;
+  assert.ok(Math.abs(fromMetrics - counted) <= slack, `${what} of act ${r.act}: Prometheus says ${fromMetrics}, the auth API counted ${counted}`);
+}
+
+describe('npm run demo, act by act', () => {
+  const results: ActResult[] = [];
+
+  it('a) in place: the incident provider revokes the old token at once, and requests fail until the last pod restarts', async () => {
+    const a = await actInPlace(world, say);
+    results.push(a);
+    assert.ok(a.failed > 0, `failed requests measured (${a.failed})`);
+    assert.ok(a.peakErrorRate > 0.5, `every pod failed at first (peak ${a.peakErrorRate})`);
+    agrees(a.requests, a.counted.requests, 'requests', a);
+    agrees(a.failed, a.counted.failed, 'failed requests', a);
+    assert.ok(a.switchToRecoveredMs! > 0);
+  });
+
+  it('b) rotor with a good token: no request fails, and the old credential is revoked only after cleanup deleted its version', async () => {
+    await seedVersioned(world, say);
+    const b = await actGood(world, say, FAST);
+    results.push(b);
+    const status = b.status!;
+    assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+    assert.equal(b.failed, 0);
+    assert.equal(b.counted.failed, 0);
+    assert.ok(b.requests > 0);
+    agrees(b.requests, b.counted.requests, 'requests', b);
+    // Production went 10 -> 25 -> 50 -> 100, each step judged by Datadog.
+    const canary = status.checks.filter((c) => c.stage === 'production' && c.check === 'canary');
+    assert.equal(canary.length, 4);
+    assert.ok(canary.every((c) => c.verdict === 'passed'));
+    assert.ok(status.approvals.some((a) => a.stage === 'production' && a.by === 'demo'));
+    const old = world.traffic.api.issued().find((c) => c.id === FIRST_VERSION)!;
+    const fresh = world.traffic.api.issued().find((c) => c.id === status.newVersion)!;
+    assert.equal(old.state, 'revoked');
+    assert.equal(fresh.state, 'active');
+    const deleted = status.events.find((e) => e.message.startsWith(`deleted ${FIRST_VERSION}`))!;
+    assert.ok(Date.parse(old.revokedAt!) >= Date.parse(deleted.at), `revoked ${old.revokedAt}, deleted ${deleted.at}`);
+    assert.ok(status.events.some((e) => e.message.startsWith(`issuer: revoked ${FIRST_VERSION} after its guarded delete`)));
+  });
+
+  it('c) rotor with a bad token: staging rolls back by itself, the bad token is revoked, production never fails', async () => {
+    const good = results[1].status!.newVersion!;
+    const c = await actBad(world, say, FAST);
+    results.push(c);
+    const status = c.status!;
+    assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+    assert.equal(c.failedInProduction, 0);
+    assert.equal(c.counted.failedInProduction, 0);
+    assert.ok(c.failed > 0, 'staging ran the bad token until the rollback');
+    agrees(c.failed, c.counted.failed, 'failed requests', c);
+    assert.ok(c.switchToRollbackMs! > 0 && c.switchToRecoveredMs! >= c.switchToRollbackMs!, `${c.switchToRollbackMs} then ${c.switchToRecoveredMs}`);
+    assert.equal(world.traffic.api.issued().find((x) => x.id === status.newVersion)?.state, 'revoked');
+    assert.equal(world.traffic.api.issued().find((x) => x.id === good)?.state, 'active', 'the version in use stays valid');
+    assert.ok(
+      world.traffic.model
+        .running()
+        .filter((p) => p.namespace !== 'inplace')
+        .every((p) => p.version === good),
+    );
+    assert.equal(status.switched.length, 0);
+    const table_ = table(results);
+    assert.match(table_, /\| a\) in place .*\| none \(by hand\) \|/);
+    assert.equal(table_.split('\n').length, 5);
+  });
+});

@@ -49,6 +49,8 @@ let client: RotorClient | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let workflowId: string;
+/** A second rotation, past its stages and retaining: a filter by phase must leave it out. */
+let retainingId: string;
 let runId: string;
 let ui: string;
 
@@ -145,6 +147,16 @@ describe('the Temporal Web UI shows a rotation', () => {
         200,
       );
       assert.equal(status.phase, 'AWAITING_APPROVAL', `${workflowId} ended ${status.phase} before its approval wait`);
+      const other = { secret: 'billing-secrets', value: plan.value, stages: [{ name: 'staging', namespace: 'billing', strategy: 'rolling', watch: '0s' }] };
+      retainingId = await client.start(other, parsePlan(other), 'e2e-webui');
+      const retaining = await pollStatus(
+        retainingId,
+        () => rotor.status(retainingId),
+        (s) => s.phase === 'RETAINING' || TERMINAL_PHASES.includes(s.phase),
+        PHASE_MS,
+        200,
+      );
+      assert.equal(retaining.phase, 'RETAINING');
       runId = (await client.handle(workflowId).describe()).runId;
       browser = await launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS] });
       page = await browser.newPage();
@@ -183,6 +195,20 @@ describe('the Temporal Web UI shows a rotation', () => {
 
   it('lists the rotation among the workflows', async () => {
     await expectOnPage('/namespaces/default/workflows', 'webui-workflow-list', [workflowId, runId, 'rotateSecret']);
+  });
+
+  it('lists the rotations awaiting approval by the RotorPhase search attribute, in the Web UI and with rotor list --phase', async () => {
+    const query = encodeURIComponent("RotorPhase IN ('AWAITING_APPROVAL', 'ROLLING_BACK')");
+    await expectOnPage(`/namespaces/default/workflows?query=${query}`, 'webui-awaiting-approval', [workflowId]);
+    assert.ok(!(await pageText(page)).includes(retainingId), `${retainingId} is RETAINING and must not be listed`);
+    assert.deepEqual(
+      (await client!.list(50, ['AWAITING_APPROVAL'])).map((r) => r.workflowId),
+      [workflowId],
+    );
+    assert.deepEqual(
+      (await client!.list(50, ['RETAINING'])).map((r) => r.workflowId),
+      [retainingId],
+    );
   });
 
   it("shows the approval wait's timer summary on the timeline of the workflow's page", async () => {

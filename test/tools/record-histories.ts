@@ -37,6 +37,17 @@ async function main(): Promise<void> {
         await h.signal(abortSignal, { reason: 'recorded abort' });
       },
     },
+    // Plans whose value comes from the credential issuer (v6 on): issued, then revoked after cleanup or by the rollback.
+    {
+      name: 'issuer-completed',
+      script: { previousIssued: true },
+      plan: twoStagePlan({ top: { value: { issuer: { key: 'api_token' } } } }),
+    },
+    {
+      name: 'issuer-rolled-back',
+      script: { previousIssued: true, check: (i) => (i.stage === 'staging' ? 'failed' : 'passed') },
+      plan: twoStagePlan({ top: { value: { issuer: { key: 'api_token' } } } }),
+    },
   ];
   try {
     for (const c of cases) {

@@ -161,6 +161,24 @@ describe('rotateSecret with a credential issuer', () => {
     );
   });
 
+  it('reports a rolled-back credential the issuer would not revoke as what is left to do by hand, with the workloads back', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const { d, status } = await run({ issuer, revokeFails: 1_000, check: () => 'failed' }, issuerPlan());
+    assert.equal(status.phase, 'FAILED');
+    const fresh = status.newVersion!;
+    assert.equal(d.called('revokeCredential').length, 8, "one activity's retries, then the leftover");
+    assert.ok(
+      status.leftovers.some((l) => l.startsWith(`issuer: could not revoke ${fresh} (cannot reach the issuer`) && l.includes(`/v1/credentials/${fresh}/revoke`)),
+      status.leftovers.join('\n'),
+    );
+    assert.equal(
+      d.workload('staging', 'auth-api')!.refs[Object.keys(d.workload('staging', 'auth-api')!.refs)[0]],
+      OLD,
+      'staging is back on the previous version',
+    );
+    assert.equal(issuer.issued().find((c) => c.id === fresh)?.state, 'active');
+  });
+
   it('retries a revoke the issuer does not answer at the next cleanup round, and completes once it answers', async () => {
     const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
     // Eight failed attempts are one activity's retries: the first round fails, the second revokes.

@@ -276,9 +276,15 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           // Issued under the version's name: a retry after a lost answer gets the same credential back.
           const issued = await issuerOf().issue({ id: input.version, ...(source.scope ? { scope: source.scope } : {}) });
           credential = { id: input.version, state: 'active', issuedAt: issued.issuedAt || null, revokedAt: null, created: issued.created };
-          data = await store.stageVersion({ secret: input.secret, version: input.version, value: input.value, issued: { [source.key]: issued.token } });
+          data = await store.stageVersion({
+            secret: input.secret,
+            version: input.version,
+            value: input.value,
+            target: input.target,
+            issued: { [source.key]: issued.token },
+          });
         }
-        data ??= await store.stageVersion({ secret: input.secret, version: input.version, value: input.value });
+        data ??= await store.stageVersion({ secret: input.secret, version: input.version, value: input.value, target: input.target });
         let created = false;
         for (const namespace of input.namespaces) {
           try {
@@ -376,7 +382,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           if (!outcome.deleted && outcome.holders.length) return { deleted: false as const, holders: outcome.holders };
           deletedFrom.push(namespace);
         }
-        await storeFor(input.store).deleteVersion({ secret: input.secret, version: input.version });
+        await storeFor(input.store).deleteVersion({ secret: input.secret, version: input.version, target: input.target });
         log('previous version deleted', { version: input.version, namespaces: deletedFrom });
         return { deleted: true as const, namespaces: deletedFrom };
       }),
@@ -384,14 +390,25 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     finalizeVersion: (input) =>
       guarded(`mark ${input.version} ${input.outcome}`, async () => {
         if (input.outcome === 'committed') {
-          await storeFor(input.store).promoteVersion({ secret: input.secret, version: input.version, previousVersion: input.previousVersion });
+          await storeFor(input.store).promoteVersion({
+            secret: input.secret,
+            version: input.version,
+            previousVersion: input.previousVersion,
+            target: input.target,
+          });
           // Nothing is left to undo: the records of what rotor switched come off the workloads.
           const byNamespace = new Map<string, SwitchRecord[]>();
           for (const r of input.switched ?? []) byNamespace.set(r.namespace, [...(byNamespace.get(r.namespace) ?? []), r]);
           for (const [namespace, records] of byNamespace) await cluster.releaseWorkloads(namespace, records, input.version);
         } else {
-          await storeFor(input.store).markFailed({ secret: input.secret, version: input.version });
+          await storeFor(input.store).markFailed({ secret: input.secret, version: input.version, target: input.target });
         }
+      }),
+
+    checkStore: (input) =>
+      guarded(`check the ${input.store} store`, async () => {
+        const store = storeFor(input.store);
+        return { detail: store.check ? await store.check(input.target) : `${input.store} store ready` };
       }),
 
     inspectCredentials: (input) =>

@@ -1,5 +1,5 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
-import type { DatadogAggregator, DatadogApi, MetricsProvider, StoreKind, ValueSource } from '../domain/plan';
+import type { DatadogAggregator, DatadogApi, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export type SecretData = Record<string, string>;
@@ -71,10 +71,12 @@ export interface SecretStorePort {
    * version: asked again for the same version it returns the value it wrote the first time. `issued`:
    * for an `issuer` source, the credential the issuer handed out, to store as the value.
    */
-  stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData }): Promise<SecretData>;
-  promoteVersion(request: { secret: string; version: string; previousVersion: string | null }): Promise<void>;
-  markFailed(request: { secret: string; version: string }): Promise<void>;
-  deleteVersion(request: { secret: string; version: string }): Promise<void>;
+  stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData; target?: StoreTarget }): Promise<SecretData>;
+  promoteVersion(request: { secret: string; version: string; previousVersion: string | null; target?: StoreTarget }): Promise<void>;
+  markFailed(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;
+  deleteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;
+  /** PLANNING: the store answers for `target` (credentials, region, the secret exists); a line saying what it holds. */
+  check?(target?: StoreTarget): Promise<string>;
 }
 
 /** How one measurement is taken, beyond the query itself. */

@@ -1,6 +1,6 @@
 // Data that crosses the workflow/activity boundary. Types only: the workflow imports nothing else
 // from activities/. No type here ever holds a secret value.
-import type { Analysis, StoreKind, ValueSource, WorkloadKind, WorkloadRef } from '../domain/plan';
+import type { Analysis, StoreKind, StoreTarget, ValueSource, WorkloadKind, WorkloadRef } from '../domain/plan';
 import type { Measurement, Verdict } from '../domain/analysis';
 
 /**
@@ -51,6 +51,8 @@ export interface CreateVersionInput {
   rotationId: string;
   value: ValueSource;
   store: StoreKind;
+  /** Where a store outside the cluster keeps the versions; absent for kubernetes and in older histories. */
+  target?: StoreTarget;
   namespaces: string[];
 }
 
@@ -170,6 +172,8 @@ export interface DeleteVersionInput {
   version: string;
   namespaces: string[];
   store: StoreKind;
+  /** Where a store outside the cluster keeps the versions; absent for kubernetes and in older histories. */
+  target?: StoreTarget;
 }
 
 export type DeleteVersionResult = { deleted: true; namespaces: string[] } | { deleted: false; holders: Holder[] };
@@ -179,6 +183,8 @@ export interface FinalizeInput {
   version: string;
   previousVersion: string | null;
   store: StoreKind;
+  /** Where a store outside the cluster keeps the versions; absent for kubernetes and in older histories. */
+  target?: StoreTarget;
   namespaces: string[];
   outcome: 'committed' | 'failed';
   /** On commit: what rotor switched, so its ownership records can be removed. Absent from older releases. */
@@ -207,6 +213,12 @@ export interface RevokeCredentialInput {
   id: string;
   /** Why, for the worker's log: the new credential after a rollback, or the previous one after cleanup. */
   why: 'rollback' | 'cleanup' | 'creation failed';
+}
+
+export interface CheckStoreInput {
+  store: StoreKind;
+  /** The plan's `awsSecretsManager`: where a store outside the cluster keeps the versions. */
+  target?: StoreTarget;
 }
 
 export interface CompleteCanaryInput {
@@ -244,6 +256,8 @@ export interface RotorActivities {
   deleteVersion(input: DeleteVersionInput): Promise<DeleteVersionResult>;
   finalizeVersion(input: FinalizeInput): Promise<void>;
   announce(input: AnnounceInput): Promise<{ posted: boolean }>;
+  /** PLANNING, for a store outside the cluster: this worker serves it, and it answers; what it holds, in a line. */
+  checkStore(input: CheckStoreInput): Promise<{ detail: string }>;
   /** PLANNING, for a plan whose value comes from the issuer: the issuer answers, and what it knows of each id. */
   inspectCredentials(input: InspectCredentialsInput): Promise<CredentialOutcome[]>;
   /** Revoke at the issuer; idempotent; `unknown` when nothing was issued under the id. */

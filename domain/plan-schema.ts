@@ -158,10 +158,37 @@ export const fromFile = z
   .refine((s) => s.trim() !== '', { error: 'must be the path of a KEY=value file, e.g. ./token.env' })
   .meta({ description: "a KEY=value file in the worker's ROTOR_VALUE_DIR, relative to it" });
 
-const AWS_SOURCE = 'must be { secretId: <name or ARN> } of the secret whose AWSPENDING or AWSCURRENT value to use';
+const AWS_REGION_ERROR = "must be an AWS region such as us-east-1 or eu-west-1 (or leave it out: the worker's AWS_REGION)";
+export const awsRegion = z
+  .string({ error: AWS_REGION_ERROR })
+  .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { error: AWS_REGION_ERROR })
+  .meta({ description: "the secret's region (default the worker's AWS_REGION)" });
+const SECRET_ID_ERROR = 'must be the name or ARN of the secret in AWS Secrets Manager, e.g. /production/auth-api/token';
+const secretId = z
+  .string({ error: SECRET_ID_ERROR })
+  .min(1, { error: SECRET_ID_ERROR })
+  .max(2048, { error: SECRET_ID_ERROR })
+  .meta({ description: 'name or ARN' });
+export const AWS_STAGES = ['AWSPENDING', 'AWSCURRENT'] as const;
+const AWS_SOURCE = `must be { secretId: <name or ARN>, versionStage: ${AWS_STAGES.join(' or ')} } of the secret whose staged value to use`;
 export const awsSecretsManager = z
-  .strictObject({ secretId: z.string({ error: AWS_SOURCE }).min(1, { error: AWS_SOURCE }).meta({ description: 'name or ARN' }) }, { error: AWS_SOURCE })
-  .meta({ description: 'a value someone else staged in AWS Secrets Manager' });
+  .strictObject(
+    {
+      secretId,
+      versionStage: z
+        .enum(AWS_STAGES, { error: `must be ${AWS_STAGES.join(' or ')}: the stage whose value to use (default AWSPENDING, where a rotation Lambda puts it)` })
+        .optional()
+        .meta({ description: 'the stage whose value to use (default AWSPENDING)' }),
+      region: awsRegion.optional(),
+    },
+    { error: AWS_SOURCE },
+  )
+  .meta({ description: 'a value someone else staged in AWS Secrets Manager (e.g. their rotation Lambda), read inside the worker' });
+
+const AWS_TARGET = 'must be { secretId: <name or ARN>, region: <optional> } of the AWS Secrets Manager secret rotor writes each version to';
+export const awsTarget = z
+  .strictObject({ secretId, region: awsRegion.optional() }, { error: AWS_TARGET })
+  .meta({ description: 'with store aws-secrets-manager or external-secrets: the secret in AWS Secrets Manager rotor writes each version to' });
 
 const ISSUER_SOURCE = 'must be { key: <the Secret key the credential goes into>, scope: <optional> }, e.g. { key: api_token }';
 const ISSUER_KEY = `must name the Secret key the issued credential goes into (letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters), e.g. key: api_token`;
@@ -348,6 +375,7 @@ function planParts(o: SchemaOptions) {
       secret: secretName,
       value,
       store: storeKind.default('kubernetes'),
+      awsSecretsManager: awsTarget.optional(),
       stages: z
         .array(stage)
         .min(1)

@@ -13,6 +13,7 @@ import {
   WORKLOAD_REF,
   approval as approvalSchema,
   awsSecretsManager as awsSchema,
+  awsTarget as awsTargetSchema,
   baseline as baselineSchema,
   canarySteps,
   datadogAggregator as aggregatorSchema,
@@ -49,7 +50,10 @@ export type { DatadogAggregator, DatadogApi, MetricsProvider, QueryVariable, Sto
 
 /** Where the new value comes from. A plaintext value is never part of a plan. */
 export type ValueSource =
-  { generate: { keys: string[]; length: number } } | { fromFile: string } | { awsSecretsManager: { secretId: string } } | { issuer: IssuerSource };
+  | { generate: { keys: string[]; length: number } }
+  | { fromFile: string }
+  | { awsSecretsManager: { secretId: string; versionStage?: 'AWSPENDING' | 'AWSCURRENT'; region?: string } }
+  | { issuer: IssuerSource };
 
 /** A credential from the worker's issuer: the Secret key it goes into, and the scope to ask for. */
 export interface IssuerSource {
@@ -60,6 +64,11 @@ export interface IssuerSource {
 /** The issuer source of a plan's value, if it names one (the workflow then revokes at the issuer too). */
 export function issuerSource(value: ValueSource): IssuerSource | null {
   return 'issuer' in value ? value.issuer : null;
+}
+
+/** The secret a store outside the cluster writes each version to. */
+export interface StoreTarget {
+  awsSecretsManager?: { secretId: string; region?: string };
 }
 
 export interface WorkloadRef {
@@ -110,6 +119,8 @@ export interface Plan {
   secret: string;
   value: ValueSource;
   store: StoreKind;
+  /** Where a store outside the cluster keeps the versions (plan field `awsSecretsManager`). */
+  target?: StoreTarget;
   stages: Stage[];
   retentionMs: number;
   /** How long to wait before scanning again when cleanup finds workloads still using the old version. */
@@ -260,13 +271,31 @@ function checkValue(c: Checker, raw: unknown): ValueSource {
     const source = c.field(issuerSchema, 'value.issuer', raw.issuer);
     return source === undefined ? fallback : { issuer: { key: source.key, ...(source.scope !== undefined ? { scope: source.scope } : {}) } };
   }
-  const aws = c.field(awsSchema, 'value.awsSecretsManager', raw.awsSecretsManager, true);
-  return aws === undefined ? fallback : { awsSecretsManager: { secretId: aws.secretId } };
+  const aws = c.field(awsSchema, 'value.awsSecretsManager', raw.awsSecretsManager);
+  if (aws === undefined) return fallback;
+  const { secretId, versionStage, region } = aws;
+  return { awsSecretsManager: { secretId, ...(versionStage ? { versionStage } : {}), ...(region ? { region } : {}) } };
 }
 
 function checkStore(c: Checker, raw: unknown): StoreKind {
   if (raw === undefined) return 'kubernetes';
   return c.field(storeKind, 'store', raw) ?? 'kubernetes';
+}
+
+/** The AWS secret a store outside the cluster writes to: required by those stores, refused by the others. */
+function checkStoreTarget(c: Checker, store: StoreKind, raw: unknown): StoreTarget | undefined {
+  const outside = store === 'aws-secrets-manager' || store === 'external-secrets';
+  if (raw === undefined) {
+    if (outside)
+      c.add('awsSecretsManager', raw, `is required with store: ${store}: { secretId: <the secret rotor writes each version to>, region: <optional> }`);
+    return undefined;
+  }
+  if (!outside) {
+    c.add('awsSecretsManager', raw, 'is only for store: aws-secrets-manager or external-secrets; remove it, or set the store');
+    return undefined;
+  }
+  const target = c.field(awsTargetSchema, 'awsSecretsManager', raw);
+  return target ? { awsSecretsManager: { secretId: target.secretId, ...(target.region ? { region: target.region } : {}) } } : undefined;
 }
 
 function checkWorkloads(c: Checker, path: string, raw: unknown): 'auto' | WorkloadRef[] {
@@ -501,10 +530,13 @@ export function validatePlan(raw: unknown, options: ValidateOptions = {}): { pla
   const doc = isRecord(raw) ? raw : {};
   if (!isRecord(raw)) c.add('(plan)', raw, 'must be a YAML mapping with secret, value, stages and retention');
   else c.keys('', doc, FIELDS.plan);
+  const store = checkStore(c, doc.store);
+  const target = checkStoreTarget(c, store, doc.awsSecretsManager);
   const plan: Plan = {
     secret: checkSecretName(c, doc.secret),
     value: checkValue(c, doc.value),
-    store: checkStore(c, doc.store),
+    store,
+    ...(target ? { target } : {}),
     stages: checkStages(c, doc.stages),
     retentionMs: c.duration('retention', doc.retention, DEFAULTS.retention),
     cleanupRecheckMs: c.duration('cleanupRecheck', doc.cleanupRecheck, DEFAULTS.cleanupRecheck, { positive: true }),

@@ -8,6 +8,7 @@ export const cacheDir = process.env.ROTOR_CACHE || join(homedir(), '.cache', 'ro
 const pins = JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as {
   temporal: { key: string; binaries: { temporal: string; testServer: string } };
   prometheus: { key: string; binaries: { prometheus: string } };
+  moto: { key: string; binaries: { motoServer: string } };
 };
 
 function tool(rel: string, key = pins.temporal.key): string {
@@ -19,3 +20,4 @@ function tool(rel: string, key = pins.temporal.key): string {
 export const temporalCli = (): string => tool(pins.temporal.binaries.temporal);
 export const temporalTestServer = (): string => tool(pins.temporal.binaries.testServer);
 export const prometheusBinary = (): string => tool(pins.prometheus.binaries.prometheus, pins.prometheus.key);
+export const motoServer = (): string => tool(pins.moto.binaries.motoServer, pins.moto.key);

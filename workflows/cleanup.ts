@@ -54,7 +54,7 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
         ]);
         if (found.length === 0) {
           const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${version} (guarded)` }, [
-            { secret: plan.secret, version, namespaces, store: plan.store },
+            { secret: plan.secret, version, namespaces, store: plan.store, ...(plan.target ? { target: plan.target } : {}) },
           ]);
           if (deletion.deleted) {
             status.cleaned.push(...deletion.namespaces);

@@ -13,6 +13,7 @@ export function finalize(r: Rotation, outcome: 'committed' | 'failed'): Promise<
       version: status.newVersion!,
       previousVersion: status.previousVersion,
       store: plan.store,
+      ...(plan.target ? { target: plan.target } : {}),
       namespaces: plan.stages.map((s) => s.namespace),
       outcome,
       ...(outcome === 'committed' ? { switched: status.switched } : {}),

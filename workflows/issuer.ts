@@ -4,10 +4,16 @@
 // one only after its guarded delete. Every call and its outcome is an event in status; what rotor
 // could not revoke is a leftover that says how to finish by hand. Plans without an issuer make none
 // of these calls, so histories recorded before them replay unchanged.
+import { sleep } from '@temporalio/workflow';
 import type { CredentialOutcome } from '../contract/activities';
+import { formatDuration } from '../domain/duration';
 import { issuerSource } from '../domain/plan';
 import { acts, describeError, quick } from './options';
 import type { Rotation } from './state';
+
+/** Scans before a rolled-back credential is left live, and the pause between them (pods shutting down). */
+const ROLLBACK_SCANS = 6;
+const ROLLBACK_RESCAN_MS = 10_000;
 
 export function usesIssuer(r: Rotation): boolean {
   return issuerSource(r.plan.value) !== null;
@@ -68,13 +74,20 @@ export async function revokeRolledBack(r: Rotation): Promise<void> {
   }
   try {
     const namespaces = [...new Set(plan.stages.map((s) => s.namespace))];
-    const holders = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${id} before revoking it` }, [
-      { secretName: id, namespaces },
-    ]);
-    if (holders.length) {
+    // Pods of the reverted rollout may still be shutting down on the new credential: scan a few
+    // times, a short while apart, before leaving it to the operator.
+    for (let scan = 1; ; scan++) {
+      const holders = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${id} before revoking it` }, [
+        { secretName: id, namespaces },
+      ]);
+      if (holders.length === 0) break;
       const who = holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ');
-      status.leftovers.push(`issuer: ${id} is still live: ${who} still refer to it; once they are gone, ${revokeByHand(id)}`);
-      return;
+      if (scan >= ROLLBACK_SCANS) {
+        status.leftovers.push(`issuer: ${id} is still live: ${who} still refer to it; once they are gone, ${revokeByHand(id)}`);
+        return;
+      }
+      r.record(`issuer: ${id} is still referred to by ${who}; scanning again in ${formatDuration(ROLLBACK_RESCAN_MS)} before revoking it`);
+      await sleep(ROLLBACK_RESCAN_MS, { summary: `wait for ${who} to let go of ${id}` });
     }
     await revoke(r, id, 'rollback');
   } catch (err) {

@@ -1,6 +1,6 @@
 // Before anything is switched: claim the secret in the plan's namespaces, find what uses it
 // (PLANNING), create the new version (CREATING). Nothing here changes a workload.
-import { CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { ClaimInput, ClaimResult } from '../contract/activities';
 import { versionName } from '../domain/naming';
 import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
@@ -73,7 +73,21 @@ export async function discover(r: Rotation): Promise<void> {
   });
   status.previousVersion = r.discovered[0]?.previousVersion ?? null;
   if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
+  if (plan.store !== 'kubernetes' && patched('store-check')) await checkStore(r);
   if (usesIssuer(r)) await inspectIssuer(r);
+}
+
+/** PLANNING: a store outside the cluster is served by this worker and answers, or nothing is created. */
+async function checkStore(r: Rotation): Promise<void> {
+  const { plan } = r;
+  try {
+    const { detail } = await acts.checkStore.executeWithOptions({ ...quick, summary: `check the ${plan.store} store` }, [
+      { store: plan.store, ...(plan.target ? { target: plan.target } : {}) },
+    ]);
+    r.record(`store: ${detail}`);
+  } catch (err) {
+    r.fail(`the ${plan.store} store cannot be used (nothing was changed): ${describeError(err)}`);
+  }
 }
 
 /** CREATING: the value is generated or read inside the activity; only its name passes through here. */
@@ -93,6 +107,7 @@ export async function create(r: Rotation): Promise<void> {
             rotationId: r.rotationId,
             value: plan.value,
             store: plan.store,
+            ...(plan.target ? { target: plan.target } : {}),
             namespaces: plan.stages.map((s) => s.namespace),
           },
         ]),

@@ -259,6 +259,10 @@ export class Doubles {
         log('finalizeVersion', input);
         return real.finalizeVersion(input);
       },
+      checkStore: async (input) => {
+        log('checkStore', input);
+        return real.checkStore(input);
+      },
       inspectCredentials: async (input) => {
         log('inspectCredentials', input);
         return real.inspectCredentials(input);

@@ -1,11 +1,13 @@
-// The rotor CLI on commander: start, status, approve, abort, rollback, list, versions, worker.
+// The rotor CLI on commander: start, status, approve, abort, rollback, list, versions, worker, codec-server.
 // `rotor <command> --help` for each; unknown commands and flags are refused with a suggestion.
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PHASES, TERMINAL_PHASES, type Phase, type RotationStatus } from '../contract/api';
+import { CodecKeyError } from '../temporal/codec';
 import { formatStatus, progressLine } from './format';
+import { normalizeOrigin, runCodecServer } from './codec-server';
 import { loadPlanFile, PlanFileError } from './plan-file';
 import { RotorClient, RotorClientError } from './rotor-client';
 
@@ -16,13 +18,14 @@ const EXIT_HELP = `
 Exit codes:
   0  done (or started, when not watching); with --watch: COMPLETED
   1  an error talking to Temporal or the cluster (the message says what to do)
-  2  bad usage or an invalid plan (nothing was started)
+  2  bad usage, an invalid plan or unusable codec keys (nothing was started)
   3  with --watch or rollback: the rotation ended ROLLED_BACK
   4  with --watch or rollback: the rotation ended FAILED
 
 Environment:
   TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),
-  TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name), KUBECONFIG (versions, worker)`;
+  TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name), KUBECONFIG (versions, worker),
+  ROTOR_CODEC_KEYS_FILE or ROTOR_CODEC_KEY (payload encryption: worker, client and codec-server alike)`;
 
 /** rotor's version, from its package.json (dist/client/cli.js sits two levels below it). */
 function version(): string {
@@ -59,6 +62,25 @@ function count(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number, e.g. 8');
   return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port number from 0 to 65535 (0: any free port), e.g. 8081');
+  return n;
+}
+
+const DEFAULT_ORIGINS = ['http://localhost:8233'];
+
+/** Repeated `--origin`: the first one replaces the default, the others add to it. */
+function origins(value: string, previous: string[]): string[] {
+  let origin: string;
+  try {
+    origin = normalizeOrigin(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return previous === DEFAULT_ORIGINS ? [origin] : [...previous, origin];
 }
 
 /** `--phase AWAITING_APPROVAL,ROLLING_BACK`: phases by name, any case; an unknown one names the valid ones. */
@@ -257,6 +279,22 @@ function program(result: { code: number }): Command {
       await runWorker();
     });
 
+  rotor
+    .command('codec-server')
+    .description(
+      "serve the payload codec to the Temporal Web UI and CLI (POST /encode, /decode) with the worker's ROTOR_CODEC_KEYS_FILE or ROTOR_CODEC_KEY; Ctrl-C stops it",
+    )
+    .addOption(new Option('--port <port>', 'the port to listen on (0: any free one)').argParser(port).default(8081))
+    .addOption(new Option('--host <address>', 'the address to listen on; keep it local: whoever reaches it can decrypt').default('127.0.0.1'))
+    .addOption(
+      new Option('--origin <url>', "the Web UI's origin, the only one whose pages may call it (repeat for more)")
+        .argParser(origins)
+        .default(DEFAULT_ORIGINS, DEFAULT_ORIGINS.join(', ')),
+    )
+    .action(async (opts: { port: number; host: string; origin: string[] }) => {
+      await runCodecServer(opts);
+    });
+
   // Every command's help ends with the exit codes and the environment, as the top-level help does.
   for (const command of rotor.commands) command.addHelpText('after', EXIT_HELP);
   return rotor;
@@ -277,9 +315,9 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version are answers; anything else commander refuses is a usage error.
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
     }
-    if (err instanceof RotorClientError || err instanceof PlanFileError) {
+    if (err instanceof RotorClientError || err instanceof PlanFileError || err instanceof CodecKeyError) {
       process.stderr.write(`rotor: ${err.message}\n`);
-      return err instanceof PlanFileError ? EXIT.usage : EXIT.error;
+      return err instanceof RotorClientError ? EXIT.error : EXIT.usage;
     }
     throw err;
   }

@@ -65,6 +65,7 @@ export class RotorClient {
 
   static async connect(options: ClientOptions = {}): Promise<RotorClient> {
     let settings: TemporalSettings;
+    const converter = dataConverter(); // unusable codec keys are refused before anything is contacted
     try {
       settings = temporalSettings(process.env, options);
     } catch (err) {
@@ -80,7 +81,7 @@ export class RotorClient {
           `Start one with \`temporal server start-dev\` (the bootstrap puts it in ~/.cache/rotor), or set TEMPORAL_ADDRESS to yours.`,
       );
     }
-    return new RotorClient(new Client({ connection, namespace, dataConverter: dataConverter() }), connection, address, taskQueue);
+    return new RotorClient(new Client({ connection, namespace, dataConverter: converter }), connection, address, taskQueue);
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,8 @@ export interface DevServerOptions {
   /** Where the server keeps its state; default a temporary file removed at stop. */
   db?: string;
   log?: (line: string) => void;
+  /** A remote codec endpoint (`rotor codec-server`) for the Web UI to decode payloads with: --ui-codec-endpoint. */
+  codecEndpoint?: string;
 }
 
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
@@ -50,6 +52,7 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
     'error',
   ];
   if (!opts.ui) args.push('--headless');
+  if (opts.codecEndpoint) args.push('--ui-codec-endpoint', opts.codecEndpoint);
   for (const { name } of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
   const child = spawnChild('temporal dev server', temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

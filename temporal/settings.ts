@@ -1,7 +1,8 @@
 // How the worker, the CLI and the tests reach Temporal: one reading of the connection settings from
-// the environment, and one data converter (a payload codec goes in here, once, for all of them).
+// the environment, and one data converter (with the payload codec when keys are configured, for all of them).
 import type { DataConverter } from '@temporalio/common';
 import { TASK_QUEUE } from '../contract/api';
+import { codecFromEnv } from './codec';
 
 export interface TemporalSettings {
   /** host:port of the frontend (TEMPORAL_ADDRESS). */
@@ -39,7 +40,16 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env, overrides
   return settings;
 }
 
-/** The one data converter of worker, client and tests: today Temporal's default JSON payloads. */
-export function dataConverter(): DataConverter {
-  return {};
+/**
+ * The one data converter of worker, client and tests. Without codec keys: Temporal's default JSON
+ * payloads. With ROTOR_CODEC_KEYS_FILE or ROTOR_CODEC_KEY (temporal/codec.ts): every payload encrypted
+ * by the codec, and failure messages and stack traces encoded into a payload so they are encrypted
+ * too. The failure converter goes by path: the worker's bundler puts it into the workflow bundle when
+ * it bundles `workflowsPath` (a bundle made with bundleWorkflowCode needs `failureConverterPath` too).
+ * Throws a CodecKeyError when the keys are set but unusable.
+ */
+export function dataConverter(env: NodeJS.ProcessEnv = process.env): DataConverter {
+  const codec = codecFromEnv(env);
+  if (!codec) return {};
+  return { payloadCodecs: [codec], failureConverterPath: require.resolve('./failure-converter') };
 }

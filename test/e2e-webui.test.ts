@@ -22,6 +22,7 @@ import { repoRoot } from '../sandbox/tools';
 import { pollStatus } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { Doubles } from './helpers/doubles';
+import { stopEach } from './helpers/stop-each';
 
 const ARTIFACTS = join(repoRoot, 'test-artifacts');
 /** How long any one page may take to show what it should. */
@@ -180,15 +181,7 @@ describe('the Temporal Web UI shows a rotation', () => {
         ['worker connection', () => connection?.close()],
         ['dev server', () => server?.stop()],
       ];
-      const failures: string[] = [];
-      for (const [what, stop] of steps) {
-        try {
-          await stop();
-        } catch (err) {
-          failures.push(`${what}: ${(err as Error).message}`);
-        }
-      }
-      assert.deepEqual(failures, [], 'cleanup failed');
+      await stopEach(steps);
     },
     { timeout: 60_000 },
   );

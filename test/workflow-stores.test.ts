@@ -10,6 +10,18 @@ import { rotateSecret } from '../workflows';
 import { Doubles, type Script } from './helpers/doubles';
 import { timeSkippingEnv, workflowBundle } from '../sandbox/time-skipping';
 import { twoStagePlan } from './helpers/plans';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AwsSecretsManagerStore } from '../activities/stores/aws-store';
+import { startMoto, type MotoServer } from '../sandbox/moto';
+
+// SDK 3.1164.0 warns once that its releases after early 2027 need Node 22 (it is pinned for Node 20).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const OLD = 'auth-api-secrets-20250101000000';
+
+/** The order the doubles were called in, by activity name, keeping only the names given. */
+function order(d: Doubles, names: string[]): string[] {
+  return d.calls.filter((c) => names.includes(c.name)).map((c) => c.name);
+}
 
 let env: TestWorkflowEnvironment;
 let seq = 0;
@@ -51,6 +63,77 @@ describe('rotateSecret with a store outside the cluster', () => {
       assert.equal(status.events.filter((e) => e.phase !== 'PLANNING' && e.phase !== 'FAILED').length, 0, 'nothing past PLANNING');
     });
   }
+
+  describe('aws-secrets-manager, against moto_server', () => {
+    let moto: MotoServer;
+    let store: AwsSecretsManagerStore;
+    let sdk: SecretsManagerClient;
+    const aws = () => store.client();
+
+    before(async () => {
+      moto = await startMoto();
+      const settings = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+      store = new AwsSecretsManagerStore(settings);
+      sdk = new SecretsManagerClient(settings);
+    });
+    after(async () => {
+      sdk?.destroy();
+      await moto?.stop();
+    });
+
+    /** An AWS secret whose AWSCURRENT is the version an earlier rotation of rotor wrote for `OLD`. */
+    async function secretWithOld(name: string): Promise<void> {
+      await sdk.send(
+        new CreateSecretCommand({ Name: name, SecretString: JSON.stringify({ api_token: 'old-token-value' }), ClientRequestToken: aws().versionToken(OLD) }),
+      );
+    }
+
+    const awsPlan = (secretId: string, top: object = {}) =>
+      twoStagePlan({ top: { store: 'aws-secrets-manager', awsSecretsManager: { secretId, region: 'us-east-1' }, ...top } });
+
+    it('completes a two-stage rotation with the labels where AWS leaves them, the old version retired with its Kubernetes deletion', async () => {
+      const secretId = `/production/auth-api/token-${seq}`;
+      await secretWithOld(secretId);
+      const { d, status } = await run({ stores: { 'aws-secrets-manager': store } }, awsPlan(secretId));
+      assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+      const fresh = status.newVersion!;
+      assert.ok(
+        status.events.some((e) =>
+          e.message.startsWith(`store: AWS Secrets Manager secret ${secretId} answers; AWSCURRENT is version ${aws().versionToken(OLD)}`),
+        ),
+      );
+      // AWS: the promoted version carries AWSCURRENT alone; the retired one carries no label at all
+      // (AWS then lists it nowhere, and deprecates it), and no version is left AWSPENDING.
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      // AWS: AWSCURRENT, read by stage, is the value the cluster's new version holds.
+      const secret = d.cluster.world.secrets.find((s) => s.namespace === 'production' && s.name === fresh)!;
+      assert.deepEqual(await aws().read({ secretId, versionStage: 'AWSCURRENT' }), secret.data);
+      assert.deepEqual(order(d, ['finalizeVersion', 'deleteVersion']), ['finalizeVersion', 'deleteVersion']);
+    });
+
+    it('rolls back with AWSCURRENT never moved and AWSPENDING taken off the failed version', async () => {
+      const secretId = `/production/auth-api/token-${seq}-rb`;
+      await secretWithOld(secretId);
+      const { status } = await run(
+        { stores: { 'aws-secrets-manager': store }, check: (i) => (i.stage === 'production' ? 'failed' : 'passed') },
+        awsPlan(secretId),
+      );
+      assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+      // AWS: AWSCURRENT stays on the version it was on; the failed version keeps no label.
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'] });
+      assert.deepEqual(await aws().read({ secretId, versionStage: 'AWSCURRENT' }), { api_token: 'old-token-value' });
+    });
+
+    it('fails in PLANNING when the plan names a secret the store does not have, naming it', async () => {
+      const { d, status } = await run({ stores: { 'aws-secrets-manager': store } }, awsPlan('/production/does-not-exist'));
+      assert.equal(status.phase, 'FAILED');
+      assert.match(
+        status.outcome!,
+        /the aws-secrets-manager store cannot be used \(nothing was changed\): .*no secret \/production\/does-not-exist in AWS Secrets Manager/,
+      );
+      assert.equal(d.called('createVersion').length, 0);
+    });
+  });
 
   it('asks nothing of the kubernetes store', async () => {
     const { d, status } = await run({ check: () => 'failed' }, twoStagePlan());

@@ -6,6 +6,7 @@ import type { DatadogSettings } from '../activities/metrics/datadog';
 import type { PrometheusSettings } from '../activities/metrics/prometheus';
 import type { HttpIssuerSettings } from '../activities/issuers/http';
 import { parseDuration } from '../domain/duration';
+import { STORE_KINDS, type StoreKind } from '../domain/plan';
 import { readTemporalSettings, type TemporalSettings } from '../temporal/settings';
 
 export interface WorkerConfig extends TemporalSettings {
@@ -17,6 +18,10 @@ export interface WorkerConfig extends TemporalSettings {
   prometheus: PrometheusSettings | null;
   /** DD_API_KEY, DD_APP_KEY, DD_SITE, ROTOR_DATADOG_*: the Datadog provider; null when no key is set. */
   datadog: DatadogSettings | null;
+  /** ROTOR_STORES: the stores this worker serves (kubernetes always); plans for another fail in PLANNING. */
+  stores: StoreKind[];
+  /** With aws-secrets-manager: the region when a plan names none, and an endpoint override (moto, a VPC endpoint). */
+  aws: { region?: string; endpoint?: string };
   /** ROTOR_ISSUER_*: the credential issuer plans with `value: { issuer }` use; null when ROTOR_ISSUER_URL is not set. */
   issuer: HttpIssuerSettings | null;
 }
@@ -149,6 +154,28 @@ function issuerSettings(env: NodeJS.ProcessEnv, problems: string[]): HttpIssuerS
   return { url, token: token ?? '', timeoutMs: 'ms' in timeout ? timeout.ms : 10_000 };
 }
 
+/** ROTOR_STORES=kubernetes,aws-secrets-manager: each named, unknown or not yet served ones refused by name. */
+function storeSettings(env: NodeJS.ProcessEnv, problems: string[]): { stores: StoreKind[]; aws: WorkerConfig['aws'] } {
+  const served: StoreKind[] = ['kubernetes', 'aws-secrets-manager'];
+  const named = (env.ROTOR_STORES ?? 'kubernetes')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const stores: StoreKind[] = ['kubernetes'];
+  for (const name of named) {
+    if (!(STORE_KINDS as readonly string[]).includes(name)) problems.push(`ROTOR_STORES names ${name}, which is not a store; use ${served.join(', ')}`);
+    else if (!served.includes(name as StoreKind)) problems.push(`ROTOR_STORES names ${name}, which this release does not serve yet; use ${served.join(', ')}`);
+    else if (!stores.includes(name as StoreKind)) stores.push(name as StoreKind);
+  }
+  const endpoint = env.ROTOR_AWS_ENDPOINT;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
+  if (endpoint && !isPlainHttpUrl(endpoint))
+    problems.push('ROTOR_AWS_ENDPOINT is not an http(s) URL without credentials; set it like http://127.0.0.1:5000 (credentials come from the AWS chain)');
+  if (endpoint && !stores.includes('aws-secrets-manager'))
+    problems.push('ROTOR_AWS_ENDPOINT is set but ROTOR_STORES does not name aws-secrets-manager; add it, or unset ROTOR_AWS_ENDPOINT');
+  return { stores, aws: { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) } };
+}
+
 export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<WorkerConfig> = {}): WorkerConfig {
   const { settings, problems } = readTemporalSettings(env, overrides);
   const backend = overrides.backend ?? ((env.ROTOR_BACKEND ?? 'kubernetes') as WorkerConfig['backend']);
@@ -163,6 +190,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   const prometheus = overrides.prometheus !== undefined ? overrides.prometheus : prometheusSettings(env, problems);
   const datadog = overrides.datadog !== undefined ? overrides.datadog : datadogSettings(env, problems);
   const issuer = overrides.issuer !== undefined ? overrides.issuer : issuerSettings(env, problems);
+  const { stores, aws } = storeSettings(env, problems);
   if (problems.length) throw new WorkerConfigError(problems);
-  return { ...settings, backend, memoryWorld, valueDir, prometheus, datadog, issuer };
+  return { ...settings, backend, memoryWorld, valueDir, prometheus, datadog, issuer, stores: overrides.stores ?? stores, aws: overrides.aws ?? aws };
 }

@@ -1,6 +1,7 @@
 // The rotor worker: connect, make sure the search attributes exist, build the adapters, run.
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities, type RotorDeps } from '../activities';
+import { createActivities, type RotorDeps, type SecretStores } from '../activities';
+import { AwsSecretsManagerStore } from '../activities/stores/aws-store';
 import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { KubernetesCluster } from '../activities/kubernetes';
@@ -13,7 +14,8 @@ import { workerConfig, type WorkerConfig } from './config';
 
 export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
   // Both backends read value.fromFile through the store, so both are confined to ROTOR_VALUE_DIR.
-  const stores = { kubernetes: new KubernetesSecretStore({ valueDir: config.valueDir }) };
+  const stores: SecretStores = { kubernetes: new KubernetesSecretStore({ valueDir: config.valueDir }) };
+  if (config.stores.includes('aws-secrets-manager')) stores['aws-secrets-manager'] = new AwsSecretsManagerStore(config.aws, { valueDir: config.valueDir });
   // Plans with `value: { issuer }` need it; without ROTOR_ISSUER_URL they are refused in PLANNING.
   const issuer = config.issuer ? { issuer: new HttpCredentialIssuer(config.issuer) } : {};
   if (config.backend === 'memory') {
@@ -48,6 +50,7 @@ export async function ensureSearchAttributes(connection: NativeConnection, names
 
 export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m: string) => process.stderr.write(`${m}\n`)): Promise<void> {
   const config = workerConfig(process.env, overrides);
+  const converter = dataConverter(); // unusable codec keys are refused before anything connects
   const deps = buildDeps(config, (message, fields) => log(`[rotor] ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`));
   const connection = await NativeConnection.connect({ address: config.address });
   try {
@@ -58,12 +61,12 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       taskQueue: config.taskQueue,
       workflowsPath: require.resolve('../workflows'),
       activities: createActivities(deps),
-      dataConverter: dataConverter(),
+      dataConverter: converter,
       // Cancellation reaches a running analysis through its heartbeat: an abort stops it within seconds.
       maxHeartbeatThrottleInterval: '5s',
     });
     log(
-      `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'} metrics=${Object.keys(deps.metrics).join(',') || '(none: analysis measures errors)'} issuer=${config.issuer?.url ?? '(none: value.issuer refused)'}`,
+      `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'} stores=${Object.keys(deps.stores).join(',')}${config.aws.endpoint ? ` (AWS endpoint ${config.aws.endpoint})` : ''} metrics=${Object.keys(deps.metrics).join(',') || '(none: analysis measures errors)'} issuer=${config.issuer?.url ?? '(none: value.issuer refused)'}`,
     );
     await worker.run();
   } finally {

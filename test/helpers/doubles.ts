@@ -5,7 +5,7 @@
 // an outage), other people's workloads holding the previous version, and rollouts that never become
 // ready. Every call is logged for assertions, and the world is there to inspect afterwards.
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { createActivities } from '../../activities';
+import { createActivities, type SecretStores } from '../../activities';
 import type { RotorActivities } from '../../contract/activities';
 import { ANNOTATION_ROTATION } from '../../activities/kubernetes/ownership';
 import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
@@ -47,6 +47,8 @@ export interface Script {
   previousIssued?: boolean;
   /** The issuer does not answer this many revokes first (each one a failed activity attempt). */
   revokeFails?: number;
+  /** Stores beside the kubernetes one (e.g. the real AWS store against moto). */
+  stores?: SecretStores;
   /** The memory cluster; share one between Doubles to make their rotations meet. */
   cluster?: MemoryCluster;
 }
@@ -142,7 +144,7 @@ export class Doubles {
     const s = this.script;
     const real = createActivities({
       cluster: this.cluster,
-      stores: { kubernetes: new KubernetesSecretStore() },
+      stores: { kubernetes: new KubernetesSecretStore(), ...this.script.stores },
       metrics: {},
       ...(this.issuer ? { issuer: this.issuer } : {}),
     });

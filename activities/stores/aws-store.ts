@@ -1,0 +1,88 @@
+// The `aws-secrets-manager` store: every version rotor creates is also a version of the plan's AWS
+// secret (`awsSecretsManager: { secretId, region }`), in step with the rotation: staged AWSPENDING at
+// CREATING, AWSCURRENT once the last stage has passed (the old one then AWSPREVIOUS), AWSPENDING
+// removed on rollback with AWSCURRENT never moved, and the old version's labels removed when cleanup
+// deletes it in the cluster. The adapter (aws-secrets-manager.ts) moves labels by explicit version id.
+import type { StoreTarget, ValueSource } from '../../domain/plan';
+import { RotorError } from '../errors';
+import type { SecretData, SecretStorePort } from '../ports';
+import { resolveValue, type ValueOptions } from '../values';
+import { AwsSecretsManager, type AwsSecretsManagerSettings } from './aws-secrets-manager';
+
+export interface AwsStoreSettings extends Omit<AwsSecretsManagerSettings, 'region'> {
+  /** The region when the plan names none (AWS_REGION, or the SDK's profile). */
+  region?: string;
+}
+
+export class AwsSecretsManagerStore implements SecretStorePort {
+  readonly kind = 'aws-secrets-manager' as const;
+  private readonly clients = new Map<string, AwsSecretsManager>();
+
+  constructor(
+    private readonly settings: AwsStoreSettings = {},
+    private readonly values: ValueOptions = {},
+  ) {}
+
+  /** One client per region: a plan may name the region of its secret. */
+  client(region?: string): AwsSecretsManager {
+    const key = region ?? this.settings.region ?? '';
+    let client = this.clients.get(key);
+    if (!client) {
+      client = new AwsSecretsManager({ ...this.settings, ...(key ? { region: key } : {}) });
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  private target(target: StoreTarget | undefined): { aws: AwsSecretsManager; secretId: string } {
+    const t = target?.awsSecretsManager;
+    if (!t) throw new RotorError('RotorInputError', "store aws-secrets-manager needs the plan's awsSecretsManager: { secretId, region }");
+    return { aws: this.client(t.region), secretId: t.secretId };
+  }
+
+  async check(target?: StoreTarget): Promise<string> {
+    const { aws, secretId } = this.target(target);
+    const described = await aws.describe(secretId);
+    const current = described.versions.find((v) => v.stages.includes('AWSCURRENT'));
+    return `AWS Secrets Manager secret ${described.name} answers; AWSCURRENT is version ${current?.versionId ?? '(none)'}`;
+  }
+
+  async stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData; target?: StoreTarget }): Promise<SecretData> {
+    const { aws, secretId } = this.target(request.target);
+    // Idempotent by version: an earlier attempt that staged it (and then failed before the cluster
+    // Secret) is found by its VersionId and its value used, never a second value generated.
+    try {
+      return await aws.read({ secretId, versionId: aws.versionToken(request.version) });
+    } catch (err) {
+      if (!(err instanceof RotorError && err.type === 'NotFound')) throw err;
+    }
+    const data = request.issued ?? (await this.resolve(request.value));
+    await aws.stage({ secretId, version: request.version, data });
+    return data;
+  }
+
+  async promoteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void> {
+    const { aws, secretId } = this.target(request.target);
+    await aws.promote({ secretId, version: request.version });
+  }
+
+  async markFailed(request: { secret: string; version: string; target?: StoreTarget }): Promise<void> {
+    const { aws, secretId } = this.target(request.target);
+    await aws.discard({ secretId, version: request.version });
+  }
+
+  async deleteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void> {
+    const { aws, secretId } = this.target(request.target);
+    // A previous version rotor did not write (before rotor used the store) has no labels of rotor's: nothing to do.
+    await aws.retire({ secretId, version: request.version });
+  }
+
+  /** The value sources: someone else's staged value by id and stage, or those every store shares. */
+  private async resolve(value: ValueSource): Promise<SecretData> {
+    if ('awsSecretsManager' in value) {
+      const { secretId, versionStage = 'AWSPENDING', region } = value.awsSecretsManager;
+      return this.client(region).read({ secretId, versionStage });
+    }
+    return resolveValue(value, this.values);
+  }
+}

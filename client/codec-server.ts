@@ -30,6 +30,8 @@ export interface CodecServer {
   /** http://host:port, the value of --ui-codec-endpoint. */
   url: string;
   port: number;
+  /** Lets pages of one more origin call it (the Web UI's, once its port is known). */
+  allowOrigin(origin: string): void;
   close(): Promise<void>;
 }
 
@@ -183,6 +185,7 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
   return {
     url: `http://${host}:${port}`,
     port,
+    allowOrigin: (origin) => void origins.add(normalizeOrigin(origin)),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -13,6 +13,8 @@ import { startSandbox, workerKubeconfig, type Sandbox, type SandboxTraffic } fro
 import { startRotorWorker } from './rotor-worker';
 import { startDevServer, type DevServer } from './temporal';
 import { repoRoot } from './tools';
+import { startCodecServer, type CodecServer } from '../client/codec-server';
+import { codecFromEnv, generateCodecKey, KEY_VAR } from '../temporal/codec';
 
 export interface DemoWorld {
   sandbox: Sandbox;
@@ -24,12 +26,16 @@ export interface DemoWorld {
   dir: string;
   /** The Web UI's address. */
   ui: string;
+  /** The codec server the Web UI decodes payloads through, when the codec is on. */
+  codecServer: string | null;
   /** kubectl against the sandbox, as its admin (asynchronous: the pod simulator runs on this event loop). */
   kubectl(args: string[]): Promise<string>;
   /** The rotor CLI against the dev server; its output goes to `echo` line by line. Resolves with the exit code. */
   rotor(args: string[], echo?: (line: string) => void): Promise<number>;
   /** Prometheus's HTTP API. */
   prometheus: string;
+  /** What the worker printed (the last 20 kB). */
+  workerOutput(): string;
   stop(): Promise<void>;
 }
 
@@ -39,6 +45,11 @@ export interface DemoWorldOptions {
   readyDelayMs?: number;
   /** Requests per second each auth-service pod sends. */
   ratePerPod?: number;
+  /**
+   * Encrypt every payload with the codec (default true): a fresh key in ROTOR_CODEC_KEY for the worker,
+   * the CLI and this process, and `rotor codec-server`'s server for the Web UI, which decodes through it.
+   */
+  codec?: boolean;
   /** Called with each stop function as soon as the part is up, so a Ctrl-C during start-up stops it too. */
   onStarted?: (stop: () => Promise<void>) => void;
 }
@@ -71,9 +82,20 @@ export async function startDemoWorld(options: DemoWorldOptions = {}): Promise<De
     const traffic = sandbox.traffic!;
     const dir = mkdtempSync(join(tmpdir(), 'rotor-demo-'));
     const workerConfig = await workerKubeconfig(sandbox.plane, dir);
-    const server = await startDevServer({ ui: true, log });
+    // The codec: a fresh key (in the environment the worker, the CLI and this process's client read,
+    // never on a command line) and the codec server the Web UI decodes through.
+    let codecServer: CodecServer | null = null;
+    if (options.codec ?? true) {
+      process.env[KEY_VAR] = generateCodecKey(`demo-${Date.now()}`);
+      codecServer = await startCodecServer({ codec: codecFromEnv(process.env)!, port: 0, host: '127.0.0.1', origins: [], log });
+      const codecStop = codecServer.close;
+      started(() => codecStop());
+    }
+    const server = await startDevServer({ ui: true, log, ...(codecServer ? { codecEndpoint: codecServer.url } : {}) });
     started(() => server.stop());
     const ui = `http://localhost:${server.uiPort}`;
+    codecServer?.allowOrigin(ui);
+    codecServer?.allowOrigin(`http://127.0.0.1:${server.uiPort}`);
     const env = {
       TEMPORAL_ADDRESS: server.address,
       TEMPORAL_UI_URL: ui,
@@ -100,7 +122,9 @@ export async function startDemoWorld(options: DemoWorldOptions = {}): Promise<De
       kc,
       dir,
       ui,
+      codecServer: codecServer?.url ?? null,
       prometheus: traffic.prometheus!.url,
+      workerOutput: () => worker.output(),
       kubectl: async (args) =>
         (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8' })).stdout,
       rotor: (args, echo) =>

@@ -33,6 +33,9 @@ async function main(): Promise<void> {
     throw err;
   }
   say(`ready in ${Math.round((Date.now() - t0) / 1000)} s; Web UI ${world.ui}`);
+  if (world.codecServer) {
+    say(`every payload is encrypted (ROTOR_CODEC_KEY, a fresh key); the Web UI decodes them through the codec server at ${world.codecServer}`);
+  }
   const results: ActResult[] = [];
   try {
     say('');

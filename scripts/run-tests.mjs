@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with node:test; extra arguments filter by path.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,5 +33,10 @@ if (files.length === 0) {
 console.error(`[tests] ${files.length} file(s): ${files.map((f) => relative(testDir, f)).join(', ')}`);
 const timeout = scenarios ? [] : ['--test-timeout=240000'];
 const env = scenarios ? { ...process.env, ROTOR_SCENARIOS: scenarios } : process.env;
+// The leak check's evidence (test/helpers/leak.ts) is this run's alone.
+const leakDir = join(root, '.rotor', 'leak');
+rmSync(leakDir, { recursive: true, force: true });
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...timeout, ...files], { stdio: 'inherit', cwd: root, env });
-process.exit(result.status ?? 1);
+// After the tests, whatever they ended with: no secret value in any history or output they recorded.
+const leaks = spawnSync(process.execPath, [join(root, 'scripts', 'leak-check.mjs'), leakDir], { stdio: 'inherit', cwd: root });
+process.exit(result.status || leaks.status || 0);

@@ -18,6 +18,7 @@ import { freePort } from '../sandbox/control-plane';
 import { pollStatus, pollUntil, rotor, startWorker } from './helpers/cli';
 import { RotorClient } from '../client/rotor-client';
 import { startDevServer, type DevServer } from './helpers/dev-server';
+import { recordClusterSecrets, recordValues } from './helpers/leak';
 
 const OLD = 'auth-token-20250101000000';
 const OLD_TOKEN = 'e2e-analysis-old-token-Zq81';
@@ -197,6 +198,8 @@ before(async () => {
 });
 
 after(async () => {
+  recordValues([OLD_TOKEN, GOOD_TOKEN]);
+  if (sandbox) await recordClusterSecrets(sandbox.plane.kubeconfig);
   await brokenWorker?.stop();
   await worker?.stop();
   await server?.stop();

@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { MemoryWorld } from '../activities/memory';
 import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
 import { freePort, startDevServer, type DevServer } from './helpers/dev-server';
+import { recordValues } from './helpers/leak';
 
 const OLD = '20250101000000';
 let server: DevServer;
@@ -88,6 +89,7 @@ before(async () => {
 });
 
 after(async () => {
+  recordValues([TOKEN, 'old-token-value']);
   await worker?.stop();
   await server?.stop();
 });

@@ -5,9 +5,11 @@
 // and the issuer's record is held against rotor's: the old credential revoked only after cleanup
 // deleted its version, the bad one revoked by the rollback, production never failing.
 import assert from 'node:assert/strict';
+import { Client, Connection } from '@temporalio/client';
 import { after, before, describe, it } from 'node:test';
 import { actBad, actGood, actInPlace, FIRST_VERSION, seedVersioned, table, type ActResult, type DemoDurations } from '../sandbox/demo-acts';
 import { SCRAPE_MS, startDemoWorld, type DemoWorld } from '../sandbox/demo-world';
+import { recordClusterSecrets, recordServerHistories, recordText, recordValues } from './helpers/leak';
 
 const FAST: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '5s', interval: '10s' };
 
@@ -20,6 +22,14 @@ before(async () => {
 });
 
 after(async () => {
+  if (world) {
+    // The demo's world has its own dev server: its histories, the worker's log and every Secret go to the leak check.
+    await recordClusterSecrets(world.sandbox.plane.kubeconfig);
+    recordValues(world.traffic.api.issuer!.tokensForLeakCheck());
+    await recordServerHistories(world.server.address);
+    recordText('demo worker', world.workerOutput());
+    recordText('demo output (the CLI included)', lines.join('\n'));
+  }
   await world?.stop();
 });
 
@@ -68,6 +78,16 @@ describe('npm run demo, act by act', () => {
     const deleted = status.events.find((e) => e.message.startsWith(`deleted ${FIRST_VERSION}`))!;
     assert.ok(Date.parse(old.revokedAt!) >= Date.parse(deleted.at), `revoked ${old.revokedAt}, deleted ${deleted.at}`);
     assert.ok(status.events.some((e) => e.message.startsWith(`issuer: revoked ${FIRST_VERSION} after its guarded delete`)));
+    // The codec is on in the demo: what the server stores of the rotation is encrypted.
+    const connection = await Connection.connect({ address: world.server.address });
+    try {
+      const history = await new Client({ connection }).workflow.getHandle(b.workflowId!, b.runId!).fetchHistory();
+      const input = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0];
+      assert.equal(Buffer.from(input.metadata!.encoding!).toString(), 'binary/encrypted');
+      assert.ok(world.codecServer, 'the Web UI has a codec server to decode through');
+    } finally {
+      await connection.close();
+    }
   });
 
   it('c) rotor with a bad token: staging rolls back by itself, the bad token is revoked, production never fails', async () => {

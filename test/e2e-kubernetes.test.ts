@@ -14,6 +14,7 @@ import type { RotationStatus } from '../contract/api';
 import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
 import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
+import { recordClusterSecrets } from './helpers/leak';
 
 const OLD = 'auth-api-secrets-20250101000000';
 let sandbox: Sandbox;
@@ -112,6 +113,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (sandbox) await recordClusterSecrets(sandbox.plane.kubeconfig);
   await worker?.stop();
   await server?.stop();
   await sandbox?.stop();

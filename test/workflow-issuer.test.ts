@@ -11,14 +11,15 @@ import { MemoryCredentialIssuer } from '../activities/issuers/memory';
 import { statusQuery, type RotationStatus } from '../contract/api';
 import { rotateSecret } from '../workflows';
 import { Doubles, type Script } from './helpers/doubles';
-import { timeSkippingEnv, workflowBundle } from '../sandbox/time-skipping';
+import { workflowBundle } from '../sandbox/time-skipping';
+import { leakCheckedEnv } from './helpers/leak';
 import { twoStagePlan } from './helpers/plans';
 
 let env: TestWorkflowEnvironment;
 let seq = 0;
 
 before(async () => {
-  env = await timeSkippingEnv();
+  env = await leakCheckedEnv();
 });
 
 after(async () => {

@@ -8,7 +8,8 @@ import { Worker } from '@temporalio/worker';
 import { statusQuery, type RotationStatus } from '../contract/api';
 import { rotateSecret } from '../workflows';
 import { Doubles, type Script } from './helpers/doubles';
-import { timeSkippingEnv, workflowBundle } from '../sandbox/time-skipping';
+import { workflowBundle } from '../sandbox/time-skipping';
+import { leakCheckedEnv } from './helpers/leak';
 import { twoStagePlan } from './helpers/plans';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsSecretsManagerStore } from '../activities/stores/aws-store';
@@ -27,7 +28,7 @@ let env: TestWorkflowEnvironment;
 let seq = 0;
 
 before(async () => {
-  env = await timeSkippingEnv();
+  env = await leakCheckedEnv();
 });
 
 after(async () => {

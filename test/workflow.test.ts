@@ -8,7 +8,8 @@ import { Worker } from '@temporalio/worker';
 import { abortSignal, approveSignal, rollbackUpdate, statusQuery, type RotationStatus } from '../contract/api';
 import { rotateSecret } from '../workflows';
 import { Doubles, workload, type Script } from './helpers/doubles';
-import { timeSkippingEnv, workflowBundle } from '../sandbox/time-skipping';
+import { workflowBundle } from '../sandbox/time-skipping';
+import { leakCheckedEnv } from './helpers/leak';
 import { twoStagePlan } from './helpers/plans';
 import { repoRoot } from './helpers/tools';
 
@@ -16,7 +17,7 @@ let env: TestWorkflowEnvironment;
 let seq = 0;
 
 before(async () => {
-  env = await timeSkippingEnv();
+  env = await leakCheckedEnv();
 });
 
 after(async () => {

@@ -63,6 +63,11 @@ export class MemoryCredentialIssuer implements CredentialIssuer {
     return [...this.credentials.values()].map(view);
   }
 
+  /** Every token issued: only for the tests' leak check, which searches histories and logs for them. */
+  tokensForLeakCheck(): string[] {
+    return [...this.credentials.values()].map((c) => c.token);
+  }
+
   /** The scope a credential must have for the API to accept it. */
   get validScope(): string {
     return this.options.scope ?? 'auth:verify';

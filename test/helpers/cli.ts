@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { RotationStatus } from '../../contract/api';
+import { recordText } from './leak';
 import { repoRoot } from './tools';
 
 export const rotorBin = join(repoRoot, 'bin', 'rotor.js');
@@ -26,6 +27,7 @@ export function rotor(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000
     // 'close', not 'exit': output still in the pipes when the process exits arrives after 'exit'.
     proc.on('close', (code) => {
       clearTimeout(timer);
+      recordText(`rotor ${args.join(' ')}`, `${stdout}\n${stderr}`);
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
@@ -47,11 +49,12 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ proc: Child
     proc,
     output: () => output,
     async stop() {
-      if (proc.exitCode !== null) return;
+      if (proc.exitCode !== null) return recordText('rotor worker', output);
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGINT');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
       if (proc.exitCode === null) proc.kill('SIGKILL');
+      recordText('rotor worker', output);
     },
   };
 }

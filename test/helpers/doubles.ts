@@ -11,6 +11,7 @@ import { ANNOTATION_ROTATION } from '../../activities/kubernetes/ownership';
 import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
 import { KubernetesSecretStore } from '../../activities/store-kubernetes';
 import { MemoryCredentialIssuer } from '../../activities/issuers/memory';
+import { recordValuesFrom } from './leak';
 import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, WorkloadUse } from '../../contract/activities';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
@@ -18,7 +19,7 @@ export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
 /** Where the default workload refers to the Secret, located by meaning as the adapters record it. */
 export const ENV_FROM = 'containers[app].envFrom[].secretRef.name';
 /** The value of the Secret's key in every version the world starts with; never to appear in history. */
-export const OLD_VALUE = 'old-token-value';
+export const OLD_VALUE = 'rotor-leak-canary-old-token-value';
 
 export interface Script {
   /** Namespace -> the version in use there at the start (default `<secret>-20250101000000`; null: none). */
@@ -79,6 +80,8 @@ export class Doubles {
     this.cluster = script.cluster ?? new MemoryCluster({ secrets: [], workloads: [] });
     this.issuer = script.issuer === undefined ? new MemoryCredentialIssuer({ mode: 'overlapping' }) : script.issuer;
     this.blocked = new Promise((resolve) => (this.unblock = resolve));
+    // The leak check searches every history for the values this world held (generated, issued, seeded).
+    recordValuesFrom(() => [...this.cluster.world.secrets.flatMap((s) => Object.values(s.data)), ...(this.issuer?.tokensForLeakCheck() ?? [])]);
   }
 
   called(name: keyof RotorActivities): any[] {

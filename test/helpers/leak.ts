@@ -1,0 +1,123 @@
+// The leak check's evidence. Every workflow and end-to-end test records here what a secret value must
+// never reach: the histories of every workflow its servers ran (fetched before they stop), the
+// worker's and the CLI's output; and the secret values its world held (generated, issued, read from
+// files, seeded). After the suite, scripts/leak-check.mjs searches the first for the second, raw,
+// base64 (at every alignment) and hex: any hit fails the build. Files go to .rotor/leak/, one set per
+// test process, cleared by scripts/run-tests.mjs before a run.
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { timeSkippingEnv } from '../../sandbox/time-skipping';
+import { repoRoot } from './tools';
+
+export const LEAK_DIR = join(repoRoot, '.rotor', 'leak');
+
+/** Sources of secret values still to be read (the worlds of workflow tests change until their end). */
+const sources: (() => Iterable<string>)[] = [];
+const values = new Set<string>();
+let histories = 0;
+
+function file(kind: string, ext: string): string {
+  mkdirSync(LEAK_DIR, { recursive: true });
+  return join(LEAK_DIR, `${kind}-${process.pid}.${ext}`);
+}
+
+/** Secret values this process's tests used; written at once (a test process may end abruptly). */
+export function recordValues(found: Iterable<string>): void {
+  for (const v of found) if (typeof v === 'string' && v.length > 0) values.add(v);
+  writeFileSync(file('values', 'json'), JSON.stringify([...values]));
+}
+
+/** A world whose secret values are read when the evidence is written (e.g. a memory cluster). */
+export function recordValuesFrom(source: () => Iterable<string>): void {
+  sources.push(source);
+}
+
+function flushSources(): void {
+  recordValues(sources.flatMap((s) => [...s()]));
+}
+
+/** Output a secret must not reach: a worker's log, a CLI's stdout and stderr, an error's message. */
+export function recordText(what: string, text: string): void {
+  appendFileSync(file('text', 'log'), `\n===== ${what}\n${text}\n`);
+}
+
+/** The histories of `ids` (or of every workflow the server lists) as the server stores them, payloads undecoded. */
+export async function recordHistories(client: Client, ids?: string[]): Promise<number> {
+  const wanted = ids ?? [];
+  if (!ids) for await (const w of client.workflow.list()) wanted.push(w.workflowId);
+  let n = 0;
+  for (const id of [...new Set(wanted)]) {
+    // Every run of the id: continue-as-new and reused ids leave several.
+    const runs: (string | undefined)[] = [];
+    if (ids) runs.push(undefined);
+    else for await (const w of client.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push(w.runId);
+    for (const runId of runs) {
+      const history = await client.workflow.getHandle(id, runId).fetchHistory();
+      writeFileSync(file(`history-${++histories}`, 'json'), historyToJSON(history));
+      n += 1;
+    }
+  }
+  flushSources();
+  return n;
+}
+
+/** Every history a dev server holds, through a client without the payload codec (what the server stores). */
+export async function recordServerHistories(address: string): Promise<number> {
+  const connection = await Connection.connect({ address });
+  try {
+    return await recordHistories(new Client({ connection }));
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * The time-skipping server, with the evidence kept: the id of every workflow its client starts, whose
+ * history (every run) is recorded before teardown. Its test server cannot list workflows.
+ */
+export async function leakCheckedEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await timeSkippingEnv();
+  const started: string[] = [];
+  const workflow = env.client.workflow;
+  const start = workflow.start.bind(workflow);
+  workflow.start = (async (...args: Parameters<typeof start>) => {
+    const handle = await start(...args);
+    started.push(handle.workflowId);
+    return handle;
+  }) as typeof workflow.start;
+  const teardown = env.teardown.bind(env);
+  env.teardown = async () => {
+    try {
+      await recordEveryRun(env.client, started);
+    } finally {
+      await teardown();
+    }
+  };
+  return env;
+}
+
+/** Each run of each id: the latest, then back through continue-as-new to the first. */
+async function recordEveryRun(client: Client, ids: string[]): Promise<void> {
+  for (const id of [...new Set(ids)]) {
+    let runId: string | undefined;
+    for (let hops = 0; hops < 100; hops++) {
+      const history = await client.workflow.getHandle(id, runId).fetchHistory();
+      writeFileSync(file(`history-${++histories}`, 'json'), historyToJSON(history));
+      runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
+      if (!runId) break;
+    }
+  }
+  flushSources();
+}
+
+/** Every value of every Secret in a cluster (decoded), read with an admin kubeconfig before it stops. */
+export async function recordClusterSecrets(kubeconfig: string): Promise<void> {
+  const k8s = await import('@kubernetes/client-node');
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfig);
+  const secrets = await kc.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces();
+  recordValues(secrets.items.flatMap((s) => Object.values(s.data ?? {}).map((b64) => Buffer.from(b64, 'base64').toString('utf8'))));
+}

@@ -14,7 +14,10 @@ import type { RotationStatus } from '../contract/api';
 import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
 import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
-import { recordClusterSecrets } from './helpers/leak';
+import { recordClusterSecrets, recordValues } from './helpers/leak';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AwsSecretsManager } from '../activities/stores/aws-secrets-manager';
+import { startMoto, type MotoServer } from '../sandbox/moto';
 
 const OLD = 'auth-api-secrets-20250101000000';
 let sandbox: Sandbox;
@@ -26,6 +29,11 @@ let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
 let batch: k8s.BatchV1Api;
 let workerKubeconfig: string;
+let moto: MotoServer;
+let awsSdk: SecretsManagerClient;
+const AWS_SECRET = '/production/billing/token';
+const AWS_OLD = 'billing-secrets-20250101000000';
+const AWS_OLD_VALUE = 'rotor-leak-canary-billing-old-7Hq2';
 
 function deployment(name: string, secretName: string): k8s.V1Deployment {
   return {
@@ -107,19 +115,101 @@ before(async () => {
     },
   });
 
+  // AWS Secrets Manager (moto) behind the aws-secrets-manager store, for billing-secrets in their own namespaces.
+  moto = await startMoto();
+  awsSdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  await awsSdk.send(
+    new CreateSecretCommand({
+      Name: AWS_SECRET,
+      SecretString: JSON.stringify({ api_token: AWS_OLD_VALUE }),
+      ClientRequestToken: new AwsSecretsManager().versionToken(AWS_OLD),
+    }),
+  );
+  for (const ns of ['aws-staging', 'aws-production']) {
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: AWS_OLD }, stringData: { api_token: AWS_OLD_VALUE } } });
+    for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('billing', AWS_OLD) });
+  }
+  recordValues([AWS_OLD_VALUE, 'old-token-value']);
+
   server = await startDevServer();
   env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'e2e' };
-  worker = await startWorker(env);
+  worker = await startWorker({
+    ...env,
+    ROTOR_STORES: 'kubernetes,aws-secrets-manager',
+    ROTOR_AWS_ENDPOINT: moto.url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
 });
 
 after(async () => {
   if (sandbox) await recordClusterSecrets(sandbox.plane.kubeconfig);
   await worker?.stop();
   await server?.stop();
+  awsSdk?.destroy();
+  await moto?.stop();
   await sandbox?.stop();
 });
 
 describe('rotor on a real control plane', () => {
+  describe('with store aws-secrets-manager (moto)', () => {
+    const aws = () => new AwsSecretsManager({ region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const awsPlan = (name: string, value: object) =>
+      plan(name, {
+        secret: 'billing-secrets',
+        value,
+        store: 'aws-secrets-manager',
+        awsSecretsManager: { secretId: AWS_SECRET, region: 'us-east-1' },
+        stages: [
+          { name: 'staging', namespace: 'aws-staging', strategy: 'rolling', soak: '1s', rolloutTimeout: '60s' },
+          { name: 'production', namespace: 'aws-production', strategy: 'rolling', watch: '1s', rolloutTimeout: '60s' },
+        ],
+        retention: '1s',
+        cleanupRecheck: '1s',
+      });
+
+    it('completes a two-stage rotation with the AWS labels where AWS leaves them, the old version retired with its deletion', async () => {
+      const started = await rotor(['start', '-f', awsPlan('aws-good', { generate: { keys: ['api_token'], length: 40 } })], env);
+      assert.equal(started.code, 0, started.stderr);
+      const s = await waitFor('rotate-aws-staging-billing-secrets', (x) => ['COMPLETED', 'ROLLED_BACK', 'FAILED'].includes(x.phase));
+      assert.equal(s.phase, 'COMPLETED', `${s.outcome}; ${s.leftovers.join('; ')}`);
+      const fresh = s.newVersion!;
+      // AWS: after the promotion AWSCURRENT is on the new version alone, AWSPENDING on none; the old
+      // version lost its labels when cleanup deleted it in the cluster (AWS then lists it nowhere).
+      assert.deepEqual(await aws().labels(AWS_SECRET), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      // AWS: AWSCURRENT, read by stage, holds what the cluster's new version holds.
+      const secret = await core.readNamespacedSecret({ namespace: 'aws-production', name: fresh });
+      const data = Object.fromEntries(Object.entries(secret.data!).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+      assert.deepEqual(await aws().read({ secretId: AWS_SECRET, versionStage: 'AWSCURRENT' }), data);
+      recordValues(Object.values(data));
+      assert.equal(await envRef('aws-production', 'billing'), fresh);
+      assert.ok(s.events.some((e) => e.message.startsWith(`store: AWS Secrets Manager secret ${AWS_SECRET} answers`)));
+    });
+
+    it('rolls back with AWSCURRENT never moved, and the failed version unlabelled', async () => {
+      const current = (await aws().describe(AWS_SECRET)).versions.find((v) => v.stages.includes('AWSCURRENT'))!.versionId;
+      const before = await aws().read({ secretId: AWS_SECRET, versionStage: 'AWSCURRENT' });
+      const started = await rotor(['start', '-f', awsPlan('aws-bad', { generate: { keys: ['wrong_key'], length: 40 } })], env);
+      assert.equal(started.code, 0, started.stderr);
+      const s = await waitFor(
+        'rotate-aws-staging-billing-secrets',
+        (x) =>
+          x.newVersion !== null &&
+          ['COMPLETED', 'ROLLED_BACK', 'FAILED'].includes(x.phase) &&
+          x.events.some((e) => e.message.includes('wrong_key') || e.phase === 'ROLLING_BACK'),
+      );
+      assert.equal(s.phase, 'ROLLED_BACK', `${s.outcome}; ${s.leftovers.join('; ')}`);
+      // AWS: AWSCURRENT stays where it was, with the same value; the failed version keeps no label.
+      assert.deepEqual(await aws().labels(AWS_SECRET), { [current]: ['AWSCURRENT'] });
+      assert.deepEqual(await aws().read({ secretId: AWS_SECRET, versionStage: 'AWSCURRENT' }), before);
+      recordValues(Object.values(await aws().read({ secretId: AWS_SECRET, versionId: aws().versionToken(s.newVersion!) })));
+    });
+  });
+
   it('runs with exactly the permissions of deploy/rbac.yaml, and those refuse the rest', async () => {
     assert.equal((await kubectlAs(['auth', 'can-i', 'create', 'secrets', '-n', 'staging'])).out.trim(), 'yes');
     assert.equal((await kubectlAs(['auth', 'can-i', 'patch', 'deployments', '-n', 'production'])).out.trim(), 'yes');

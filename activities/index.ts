@@ -288,7 +288,16 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         let created = false;
         for (const namespace of input.namespaces) {
           try {
-            const outcome = await cluster.createVersion({ namespace, name: input.version, base: input.secret, rotationId: input.rotationId, data });
+            const aws = input.store !== 'kubernetes' ? input.target?.awsSecretsManager : undefined;
+            const store = aws ? { kind: input.store, secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } : undefined;
+            const outcome = await cluster.createVersion({
+              namespace,
+              name: input.version,
+              base: input.secret,
+              rotationId: input.rotationId,
+              data,
+              ...(store ? { store } : {}),
+            });
             created ||= outcome === 'created';
           } catch (err) {
             if (err instanceof RotorError && err.type === 'VersionConflict') return { outcome: 'conflict' as const, owner: err.object ?? 'another rotation' };

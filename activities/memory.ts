@@ -27,6 +27,7 @@ import {
   replicasOnRevert,
   revertReport,
   revertTargets,
+  versionAnnotations,
   type OwnershipRecord,
 } from './kubernetes/ownership';
 import type { ClusterPort, MetricProvider, MetricProviders, RolloutState, RotationClaim, StoredVersion, VersionSpec } from './ports';
@@ -172,7 +173,7 @@ export class MemoryCluster implements ClusterPort {
       name: spec.name,
       immutable: true,
       labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1) },
-      annotations: { [ANNOTATION_ROTATION]: spec.rotationId },
+      annotations: versionAnnotations(spec.rotationId, spec.store),
       data: { ...spec.data },
     });
     return 'created';

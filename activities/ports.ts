@@ -11,6 +11,15 @@ export interface VersionSpec {
   base: string;
   rotationId: string;
   data: SecretData;
+  /** Where a store outside the cluster keeps this version too, written on the Secret (annotations) for `rotor versions`. */
+  store?: VersionStore;
+}
+
+/** A store outside the cluster that keeps a version too (the AWS secret and its region). */
+export interface VersionStore {
+  kind: StoreKind;
+  secretId: string;
+  region?: string;
 }
 
 export interface StoredVersion {

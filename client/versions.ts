@@ -1,5 +1,6 @@
 // `rotor versions <secret> -n <namespace>`: every version, its age, and who uses it, from KUBECONFIG.
 import { KubernetesCluster } from '../activities/kubernetes';
+import { AwsSecretsManager } from '../activities/stores/aws-secrets-manager';
 
 function age(from: Date | null, now = new Date()): string {
   if (!from) return '-';
@@ -10,18 +11,48 @@ function age(from: Date | null, now = new Date()): string {
   return `${Math.floor(s / 86_400)}d`;
 }
 
-export async function versionsCommand(secret: string, namespace: string): Promise<string> {
+/**
+ * The staging labels each version carries in the store outside the cluster that keeps it too (from the
+ * version's annotations), by version name; an unreachable store is said once, not fatal.
+ */
+async function storeLabels(versions: { name: string; store: { kind: string; secretId: string; region?: string } | null }[], env: NodeJS.ProcessEnv) {
+  const labels = new Map<string, string>();
+  const notes: string[] = [];
+  const bySecret = new Map<string, { secretId: string; region?: string; names: string[] }>();
+  for (const v of versions) {
+    if (v.store?.kind !== 'aws-secrets-manager') continue;
+    const key = `${v.store.region ?? ''}\u0000${v.store.secretId}`;
+    const entry = bySecret.get(key) ?? { secretId: v.store.secretId, region: v.store.region, names: [] };
+    entry.names.push(v.name);
+    bySecret.set(key, entry);
+  }
+  for (const { secretId, region, names } of bySecret.values()) {
+    const aws = new AwsSecretsManager({ ...(region ? { region } : {}), ...(env.ROTOR_AWS_ENDPOINT ? { endpoint: env.ROTOR_AWS_ENDPOINT } : {}) });
+    try {
+      const byId = await aws.labels(secretId);
+      for (const name of names) labels.set(name, `aws:${(byId[aws.versionToken(name)] ?? []).join(',') || '(no label)'}`);
+    } catch (err) {
+      notes.push(`AWS Secrets Manager ${secretId}: ${(err as Error).message}`);
+      for (const name of names) labels.set(name, 'aws:?');
+    }
+  }
+  return { labels, notes };
+}
+
+export async function versionsCommand(secret: string, namespace: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const cluster = KubernetesCluster.fromEnvironment();
   const versions = await cluster.listVersions(namespace, secret);
   if (versions.length === 0) return `no version of ${secret} in namespace ${namespace}`;
   const current = versions.find((v) => v.usedBy.length > 0)?.name;
+  const { labels, notes } = await storeLabels(versions, env);
   const rows = versions.map((v) => [
     v.name,
     age(v.createdAt),
     v.name === current ? 'current' : v.usedBy.length ? 'in use' : '-',
+    ...(labels.size ? [labels.get(v.name) ?? '-'] : []),
     v.usedBy.map((u) => `${u.kind}/${u.name}`).join(', ') || '(none)',
   ]);
-  const header = ['VERSION', 'AGE', 'STATE', 'USED BY'];
+  const header = ['VERSION', 'AGE', 'STATE', ...(labels.size ? ['STORE'] : []), 'USED BY'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+  return [...[header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')), ...notes].join('\n');
 }

@@ -31,6 +31,8 @@ let batch: k8s.BatchV1Api;
 let workerKubeconfig: string;
 let moto: MotoServer;
 let awsSdk: SecretsManagerClient;
+/** Where the worker and the CLI find moto, with the fake credentials it takes. */
+let awsEnv: Record<string, string>;
 const AWS_SECRET = '/production/billing/token';
 const AWS_OLD = 'billing-secrets-20250101000000';
 const AWS_OLD_VALUE = 'rotor-leak-canary-billing-old-7Hq2';
@@ -135,15 +137,14 @@ before(async () => {
 
   server = await startDevServer();
   env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'e2e' };
-  worker = await startWorker({
-    ...env,
-    ROTOR_STORES: 'kubernetes,aws-secrets-manager',
+  awsEnv = {
     ROTOR_AWS_ENDPOINT: moto.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  });
+  };
+  worker = await startWorker({ ...env, ROTOR_STORES: 'kubernetes,aws-secrets-manager', ...awsEnv });
 });
 
 after(async () => {
@@ -207,6 +208,13 @@ describe('rotor on a real control plane', () => {
       assert.deepEqual(await aws().labels(AWS_SECRET), { [current]: ['AWSCURRENT'] });
       assert.deepEqual(await aws().read({ secretId: AWS_SECRET, versionStage: 'AWSCURRENT' }), before);
       recordValues(Object.values(await aws().read({ secretId: AWS_SECRET, versionId: aws().versionToken(s.newVersion!) })));
+      // The operator's view: each version beside its labels in the store that keeps it too.
+      const versions = await rotor(['versions', 'billing-secrets', '-n', 'aws-staging'], { ...env, ...awsEnv, KUBECONFIG: sandbox.plane.kubeconfig });
+      assert.equal(versions.code, 0, versions.stderr);
+      const lines = versions.stdout.trim().split('\n');
+      assert.match(lines[0], /^VERSION\s+AGE\s+STATE\s+STORE\s+USED BY$/);
+      assert.match(lines[1], new RegExp(`^${s.newVersion}\\s+\\d+s\\s+-\\s+aws:\\(no label\\)\\s+\\(none\\)$`), 'the rolled-back version');
+      assert.match(lines[2], /^billing-secrets-\d{14}\s+\d+s\s+current\s+aws:AWSCURRENT\s+Deployment\/billing$/, 'the one in use');
     });
   });
 

@@ -16,7 +16,7 @@ import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from
 import { Canary } from './canary';
 import { Claims } from './claims';
 import { kindApis, listAll, readObject, toRotorError, type KindApi, type Obj } from './kinds';
-import { revertReport, revertTargets } from './ownership';
+import { revertReport, revertTargets, versionStoreOf } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
 import { podSpecSecretRefs, workloadSecretRefs } from './refs';
 import { rolloutOf } from './rollout';
@@ -114,13 +114,17 @@ export class KubernetesCluster implements ClusterPort {
   }
 
   /** Every version of `secret` in a namespace (metadata only: no Secret data is read), newest first, with who uses it. */
-  async listVersions(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; usedBy: Holder[] }[]> {
+  async listVersions(
+    namespace: string,
+    secret: string,
+  ): Promise<{ name: string; createdAt: Date | null; usedBy: Holder[]; store: ReturnType<typeof versionStoreOf> }[]> {
     const versions = await this.secrets.listNames(namespace, secret);
     const names = new Set(versions.map((v) => v.name));
     const found = await this.scan(namespace, (name) => names.has(name));
     return versions
-      .map((v) => ({
+      .map(({ annotations, ...v }) => ({
         ...v,
+        store: versionStoreOf(annotations),
         // Pods and ReplicaSets of a controller are shown through their workload; bare ones are shown themselves.
         usedBy: found
           .filter(

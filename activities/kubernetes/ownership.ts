@@ -7,6 +7,29 @@ import type { WorkloadKind } from '../../domain/plan';
 export const LABEL_SECRET = 'rotor.dev/secret';
 export const LABEL_VERSION = 'rotor.dev/version';
 export const ANNOTATION_ROTATION = 'rotor.dev/rotation-id';
+/** On a version also kept outside the cluster: the store, the secret there and its region. */
+export const ANNOTATION_STORE = 'rotor.dev/store';
+export const ANNOTATION_STORE_SECRET = 'rotor.dev/store-secret';
+export const ANNOTATION_STORE_REGION = 'rotor.dev/store-region';
+
+/** The annotations a version carries: who created it, and where else it is kept. */
+export function versionAnnotations(rotationId: string, store?: { kind: string; secretId: string; region?: string }): Record<string, string> {
+  return {
+    [ANNOTATION_ROTATION]: rotationId,
+    ...(store
+      ? { [ANNOTATION_STORE]: store.kind, [ANNOTATION_STORE_SECRET]: store.secretId, ...(store.region ? { [ANNOTATION_STORE_REGION]: store.region } : {}) }
+      : {}),
+  };
+}
+
+/** Where else a version is kept, from its annotations (null when only in the cluster). */
+export function versionStoreOf(annotations: Record<string, string> | undefined): { kind: string; secretId: string; region?: string } | null {
+  const kind = annotations?.[ANNOTATION_STORE];
+  const secretId = annotations?.[ANNOTATION_STORE_SECRET];
+  if (!kind || !secretId) return null;
+  const region = annotations?.[ANNOTATION_STORE_REGION];
+  return { kind, secretId, ...(region ? { region } : {}) };
+}
 /** On a green copy: the Deployment it is the canary of, and the version it runs (one rotation's). */
 export const ANNOTATION_CANARY_OF = 'rotor.dev/canary-of';
 export const ANNOTATION_CANARY_VERSION = 'rotor.dev/canary-version';

@@ -5,7 +5,7 @@ import { parseVersionName } from '../../domain/naming';
 import { RotorError } from '../errors';
 import type { StoredVersion, VersionSpec } from '../ports';
 import { statusCode, toRotorError } from './kinds';
-import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION } from './ownership';
+import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
 
 function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64');
@@ -39,7 +39,7 @@ export class Secrets {
             name: spec.name,
             namespace: spec.namespace,
             labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1), 'app.kubernetes.io/managed-by': 'rotor' },
-            annotations: { [ANNOTATION_ROTATION]: spec.rotationId },
+            annotations: versionAnnotations(spec.rotationId, spec.store),
           },
           type: 'Opaque',
           immutable: true,
@@ -61,7 +61,7 @@ export class Secrets {
   }
 
   /** Names and creation times of the Secret's versions (PartialObjectMetadata: no data is read). */
-  async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null }[]> {
+  async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; annotations: Record<string, string> }[]> {
     let list: k8s.V1SecretList;
     try {
       list = await this.core.listNamespacedSecret(
@@ -73,7 +73,11 @@ export class Secrets {
     }
     return list.items
       .filter((s) => s.metadata?.name === secret || parseVersionName(s.metadata?.name ?? '', secret))
-      .map((s) => ({ name: s.metadata!.name!, createdAt: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp) : null }));
+      .map((s) => ({
+        name: s.metadata!.name!,
+        createdAt: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp) : null,
+        annotations: s.metadata?.annotations ?? {},
+      }));
   }
 
   /** Delete with a precondition on the version read; gone already counts as deleted. */

@@ -532,6 +532,13 @@ export function validatePlan(raw: unknown, options: ValidateOptions = {}): { pla
   else c.keys('', doc, FIELDS.plan);
   const store = checkStore(c, doc.store);
   const target = checkStoreTarget(c, store, doc.awsSecretsManager);
+  if (isRecord(doc.value) && doc.value.awsSecretsManager !== undefined && store === 'kubernetes') {
+    c.add(
+      'value.awsSecretsManager',
+      doc.value.awsSecretsManager,
+      "is read by the worker's AWS store: set store: aws-secrets-manager and awsSecretsManager: { secretId } (the secret each version is written to), or take the value from generate, fromFile or issuer",
+    );
+  }
   const plan: Plan = {
     secret: checkSecretName(c, doc.secret),
     value: checkValue(c, doc.value),

@@ -33,7 +33,16 @@ describe('plan.schema.json', () => {
     ['a minimal plan', (p) => (delete p.store, delete p.retention, delete p.cleanupRecheck, delete p.stages[0].analysis, delete p.stages[1].analysis), true],
     ['workloads listed by kind in any case', (p) => (p.stages[0].workloads = ['deployment/auth-api', 'CronJob/report', 'statefulset/db']), true],
     ['approval as a boolean', (p) => (p.stages[1].approval = true), true],
-    ['awsSecretsManager as the source', (p) => (p.value = { awsSecretsManager: { secretId: '/production/auth-api/token' } }), true],
+    [
+      'awsSecretsManager as the source, with the AWS store',
+      (p) => {
+        p.store = 'aws-secrets-manager';
+        p.awsSecretsManager = { secretId: '/production/auth-api/token', region: 'eu-west-1' };
+        p.value = { awsSecretsManager: { secretId: '/production/auth-api/token', versionStage: 'AWSPENDING' } };
+      },
+      true,
+    ],
+    ['an AWS region that is not one', (p) => ((p.store = 'aws-secrets-manager'), (p.awsSecretsManager = { secretId: 'x', region: 'mars' })), false],
     ['an unknown top-level field', (p) => (p.retentoin = '14d'), false],
     ['an unknown field in a stage', (p) => (p.stages[0].soakk = '1h'), false],
     ['two value sources', (p) => (p.value = { generate: { keys: ['a'] }, fromFile: 'token.env' }), false],

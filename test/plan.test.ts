@@ -265,6 +265,8 @@ describe('valid plans', () => {
     file.value = { fromFile: './token.env' };
     assert.deepEqual(parsePlan(file).value, { fromFile: './token.env' });
     const aws = basePlan();
+    aws.store = 'aws-secrets-manager';
+    aws.awsSecretsManager = { secretId: '/production/auth-api/token' };
     aws.value = { awsSecretsManager: { secretId: '/production/auth-api/token' } };
     assert.deepEqual(parsePlan(aws).value, { awsSecretsManager: { secretId: '/production/auth-api/token' } });
     aws.value = { awsSecretsManager: { secretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:x', versionStage: 'AWSCURRENT', region: 'us-east-1' } };
@@ -531,21 +533,33 @@ const BAD: BadCase[] = [
   { title: 'fromFile not a string', mutate: (p) => (p.value = { fromFile: true }), path: 'value.fromFile', message: /path of a KEY=value file/, value: 'true' },
   {
     title: 'awsSecretsManager without secretId',
-    mutate: (p) => (p.value = { awsSecretsManager: {} }),
+    mutate: (p) => {
+      p.store = 'aws-secrets-manager';
+      p.awsSecretsManager = { secretId: 'x' };
+      p.value = { awsSecretsManager: {} };
+    },
     path: 'value.awsSecretsManager.secretId',
     message: /must be the name or ARN of the secret in AWS Secrets Manager, e\.g\. \/production\/auth-api\/token/,
     value: 'nothing',
   },
   {
     title: 'awsSecretsManager with an empty secretId',
-    mutate: (p) => (p.value = { awsSecretsManager: { secretId: '' } }),
+    mutate: (p) => {
+      p.store = 'aws-secrets-manager';
+      p.awsSecretsManager = { secretId: 'x' };
+      p.value = { awsSecretsManager: { secretId: '' } };
+    },
     path: 'value.awsSecretsManager.secretId',
     message: /must be the name or ARN/,
     value: '""',
   },
   {
     title: 'awsSecretsManager with a stage rotor cannot read from',
-    mutate: (p) => (p.value = { awsSecretsManager: { secretId: 'x', versionStage: 'AWSPREVIOUS' } }),
+    mutate: (p) => {
+      p.store = 'aws-secrets-manager';
+      p.awsSecretsManager = { secretId: 'x' };
+      p.value = { awsSecretsManager: { secretId: 'x', versionStage: 'AWSPREVIOUS' } };
+    },
     path: 'value.awsSecretsManager.versionStage',
     message: /must be AWSPENDING or AWSCURRENT/,
     value: '"AWSPREVIOUS"',
@@ -572,6 +586,13 @@ const BAD: BadCase[] = [
     path: 'awsSecretsManager',
     message: /is required with store: aws-secrets-manager: \{ secretId: <the secret rotor writes each version to>, region: <optional> \}/,
     value: 'nothing',
+  },
+  {
+    title: 'a value read from AWS with the kubernetes store, which cannot read it',
+    mutate: (p) => (p.value = { awsSecretsManager: { secretId: '/production/auth-api/token' } }),
+    path: 'value.awsSecretsManager',
+    message: /is read by the worker's AWS store: set store: aws-secrets-manager and awsSecretsManager: \{ secretId \}/,
+    value: '{"secretId":"/production/auth-api/token"}',
   },
   {
     title: 'an AWS secret for the kubernetes store',

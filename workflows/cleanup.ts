@@ -107,7 +107,9 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
     }
     r.waitUntil(plan.cleanupRecheckMs);
     await condition(() => r.aborted() !== null, plan.cleanupRecheckMs, {
-      summary: `scan again for ${[...pending.keys()].join(', ')} in ${formatDuration(plan.cleanupRecheckMs)}`,
+      summary: pending.size
+        ? `scan again for ${[...pending.keys()].join(', ')} in ${formatDuration(plan.cleanupRecheckMs)}`
+        : `revoke ${status.revokePending.join(', ')} at the issuer again in ${formatDuration(plan.cleanupRecheckMs)}`,
     });
     if (r.aborted()) break;
     if (workflowInfo().historyLength >= (input.historyBudget ?? HISTORY_BUDGET) || workflowInfo().continueAsNewSuggested) {

@@ -5,6 +5,7 @@
 // deleted is removed at once (nothing runs to shut down).
 import * as k8s from '@kubernetes/client-node';
 import { resolveEnv, type StartedEnv } from './traffic';
+import { PollLoop } from './poll-loop';
 
 export interface SimulatorOptions {
   kubeconfig: string;
@@ -57,8 +58,7 @@ export class PodSimulator {
   private readonly leases: k8s.CoordinationV1Api;
   private readonly nodeNames: string[];
   private readonly scheduledAt = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly loop: PollLoop;
   private nextNode = 0;
   private lastHeartbeat = 0;
   /** Pods whose containers run, by uid: a pod leaving this set stopped. */
@@ -68,6 +68,11 @@ export class PodSimulator {
 
   constructor(options: SimulatorOptions) {
     this.options = { nodes: 2, readyDelayMs: 1000, jobDurationMs: 1000, pollMs: 250, ...options };
+    this.loop = new PollLoop(
+      () => this.tick(),
+      this.options.pollMs,
+      (line) => this.log(line),
+    );
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(options.kubeconfig);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
@@ -81,19 +86,11 @@ export class PodSimulator {
 
   async start(): Promise<void> {
     await this.heartbeat(true);
-    const loop = async () => {
-      this.running = this.tick().catch((err) => this.log(`tick failed: ${err?.message ?? err}`));
-      await this.running;
-      if (this.timer !== null) this.timer = setTimeout(loop, this.options.pollMs);
-    };
-    this.timer = setTimeout(loop, 0);
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    // A tick stuck on an apiserver that no longer answers must not hold up the shutdown.
-    await Promise.race([this.running, new Promise((r) => setTimeout(r, 5000).unref())]);
+    await this.loop.stop();
   }
 
   /** Nodes Ready, their status and leases fresh (every 10 s, or at once when forced). */

@@ -4,12 +4,14 @@
 // The Temporal SDK's own download of its servers cannot work offline; this replaces it.
 // With --browser (or --all) it also makes sure Debian's chromium is there for the Web UI test (apt, as root).
 // With --moto (or --all) it installs moto_server, the local AWS Secrets Manager of the AWS store's tests.
+// With --external-secrets (or --all) it fetches External Secrets Operator's CRD bundle (one file, from the Go module proxy).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installBrowser } from './browser-tools.mjs';
+import { installExternalSecretsCrds } from './eso-tools.mjs';
 import { installKubernetes } from './kube-tools.mjs';
 import { installPrometheus } from './prometheus-tools.mjs';
 
@@ -96,6 +98,11 @@ export function bootstrapMoto() {
   return installPipTools('moto', pins.moto);
 }
 
+/** External Secrets Operator's CRDs (deploy/crds/bundle.yaml of its Go module): returns the bundle's path. */
+export function bootstrapExternalSecrets() {
+  return installExternalSecretsCrds(cacheDir, pins['external-secrets']);
+}
+
 /** Debian's chromium for the Web UI test (apt, as root, when absent; never puppeteer's download). */
 export function bootstrapBrowser() {
   return installBrowser(pins.chromium);
@@ -106,6 +113,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wantPrometheus = process.argv.includes('--prometheus') || process.argv.includes('--all');
   const wantBrowser = process.argv.includes('--browser') || process.argv.includes('--all');
   const wantMoto = process.argv.includes('--moto') || process.argv.includes('--all');
+  const wantEso = process.argv.includes('--external-secrets') || process.argv.includes('--all');
   Promise.resolve()
     .then(async () => {
       bootstrap();
@@ -113,6 +121,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       if (wantPrometheus) await bootstrapPrometheus();
       if (wantBrowser) bootstrapBrowser();
       if (wantMoto) bootstrapMoto();
+      if (wantEso) await bootstrapExternalSecrets();
     })
     .catch((err) => {
       log(`failed: ${err.message}`);

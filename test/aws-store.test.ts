@@ -21,6 +21,7 @@ import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, AwsSecretsManager, parseSecretStri
 import { freePort } from '../sandbox/control-plane';
 import { startMoto, type MotoServer } from '../sandbox/moto';
 import { repoRoot } from '../sandbox/tools';
+import { workerConfig } from '../worker/config';
 
 // SDK 3.1164.0 warns once that its releases after early 2027 need Node 22 (it is pinned for Node 20).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -387,3 +388,27 @@ function awsError(res: ServerResponse, status: number, code: string, message: st
   res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1', 'x-amzn-ErrorType': code });
   res.end(JSON.stringify({ __type: code, message }));
 }
+
+describe('worker settings for the stores', () => {
+  it('serves kubernetes alone by default, and aws-secrets-manager when ROTOR_STORES names it, with the endpoint and region', () => {
+    assert.deepEqual(workerConfig({}).stores, ['kubernetes']);
+    const config = workerConfig({ ROTOR_STORES: 'kubernetes, aws-secrets-manager', ROTOR_AWS_ENDPOINT: 'http://127.0.0.1:5000', AWS_REGION: 'eu-west-1' });
+    assert.deepEqual(config.stores, ['kubernetes', 'aws-secrets-manager']);
+    assert.deepEqual(config.aws, { region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' });
+    assert.deepEqual(workerConfig({ ROTOR_STORES: 'aws-secrets-manager', AWS_DEFAULT_REGION: 'us-east-2' }).stores, ['kubernetes', 'aws-secrets-manager']);
+  });
+
+  it('names every bad store setting at start: an unknown store, one not served yet, a bad endpoint, an endpoint without the store', () => {
+    assert.throws(
+      () => workerConfig({ ROTOR_STORES: 'kubernetes,vault,external-secrets', ROTOR_AWS_ENDPOINT: 'http://key:secret@moto:5000' }),
+      (err: Error) => {
+        assert.match(err.message, /ROTOR_STORES names vault, which is not a store; use kubernetes, aws-secrets-manager/);
+        assert.match(err.message, /ROTOR_STORES names external-secrets, which this release does not serve yet/);
+        assert.match(err.message, /ROTOR_AWS_ENDPOINT is not an http\(s\) URL without credentials/);
+        assert.match(err.message, /ROTOR_AWS_ENDPOINT is set but ROTOR_STORES does not name aws-secrets-manager/);
+        assert.doesNotMatch(err.message, /secret@/);
+        return true;
+      },
+    );
+  });
+});

@@ -14,6 +14,7 @@ import { twoStagePlan } from './helpers/plans';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsSecretsManagerStore } from '../activities/stores/aws-store';
 import { startMoto, type MotoServer } from '../sandbox/moto';
+import { freePort } from '../sandbox/control-plane';
 
 // SDK 3.1164.0 warns once that its releases after early 2027 need Node 22 (it is pinned for Node 20).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -123,6 +124,19 @@ describe('rotateSecret with a store outside the cluster', () => {
       // AWS: AWSCURRENT stays on the version it was on; the failed version keeps no label.
       assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'] });
       assert.deepEqual(await aws().read({ secretId, versionStage: 'AWSCURRENT' }), { api_token: 'old-token-value' });
+    });
+
+    it('fails in PLANNING when AWS Secrets Manager cannot be reached, saying where it tried', async () => {
+      const down = new AwsSecretsManagerStore({
+        region: 'us-east-1',
+        endpoint: `http://127.0.0.1:${await freePort()}`,
+        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+        maxAttempts: 1,
+      });
+      const { d, status } = await run({ stores: { 'aws-secrets-manager': down } }, awsPlan('/production/auth-api/token'));
+      assert.equal(status.phase, 'FAILED');
+      assert.match(status.outcome!, /the aws-secrets-manager store cannot be used \(nothing was changed\): .*cannot reach AWS Secrets Manager/);
+      assert.equal(d.called('createVersion').length, 0);
     });
 
     it('fails in PLANNING when the plan names a secret the store does not have, naming it', async () => {

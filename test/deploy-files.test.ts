@@ -41,6 +41,20 @@ describe('deployment files', () => {
     }
   });
 
+  it('the worker deployment encrypts with codec keys from a Secret mounted readable by its group only', () => {
+    const deployment = parse(read('deploy/worker.yaml')) as any;
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    const file = container.env.find((e: { name: string }) => e.name === 'ROTOR_CODEC_KEYS_FILE')?.value as string;
+    const mount = container.volumeMounts.find((m: { mountPath: string }) => file?.startsWith(`${m.mountPath}/`));
+    assert.ok(mount, `the key file ${file} is on a mounted volume`);
+    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+    assert.equal(volume.secret.secretName, 'rotor-codec-keys');
+    // The loader refuses a world-readable key file; the group (fsGroup) may read it, others not.
+    assert.equal(volume.secret.defaultMode, 0o440, `mode ${volume.secret.defaultMode.toString(8)}: owner and group read, others nothing`);
+    assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsUser);
+  });
+
   it('the Dockerfile builds the worker image that runs `rotor worker`', () => {
     const dockerfile = read('Dockerfile');
     assert.match(dockerfile, /^FROM node:20-bookworm-slim AS build$/m);

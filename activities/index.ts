@@ -286,17 +286,18 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         }
         data ??= await store.stageVersion({ secret: input.secret, version: input.version, value: input.value, target: input.target });
         let created = false;
+        // Where else the version is kept, written on each copy for `rotor versions`.
+        const aws = input.store !== 'kubernetes' ? input.target?.awsSecretsManager : undefined;
+        const kept = aws ? { kind: input.store, secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } : undefined;
         for (const namespace of input.namespaces) {
           try {
-            const aws = input.store !== 'kubernetes' ? input.target?.awsSecretsManager : undefined;
-            const store = aws ? { kind: input.store, secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } : undefined;
             const outcome = await cluster.createVersion({
               namespace,
               name: input.version,
               base: input.secret,
               rotationId: input.rotationId,
               data,
-              ...(store ? { store } : {}),
+              ...(kept ? { store: kept } : {}),
             });
             created ||= outcome === 'created';
           } catch (err) {

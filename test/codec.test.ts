@@ -27,7 +27,7 @@ import { pollStatus, rotor, rotorBin } from './helpers/cli';
 import { freePort, startDevServer, type DevServer } from './helpers/dev-server';
 import { Doubles } from './helpers/doubles';
 import { repoRoot } from './helpers/tools';
-import { stopEach } from './helpers/stop-each';
+import { stopEach, workerStep } from './helpers/stop-each';
 
 const dir = mkdtempSync(join(tmpdir(), 'rotor-codec-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -414,13 +414,10 @@ describe('end to end: nothing of a rotation is readable in history without the k
       await stopEach([
         ['client', () => client?.close()],
         ['raw client', () => rawConnection?.close()],
-        [
-          'worker',
-          async () => {
-            if (worker?.getState() === 'RUNNING') worker.shutdown();
-            await running;
-          },
-        ],
+        workerStep(
+          () => worker,
+          () => running,
+        ),
         ['worker connection', () => connection?.close()],
         ['dev server', () => server?.stop()],
         ['codec server', () => codecServer?.close()],

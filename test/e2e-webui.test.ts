@@ -22,7 +22,7 @@ import { repoRoot } from '../sandbox/tools';
 import { pollStatus } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { Doubles } from './helpers/doubles';
-import { stopEach } from './helpers/stop-each';
+import { stopEach, workerStep } from './helpers/stop-each';
 
 const ARTIFACTS = join(repoRoot, 'test-artifacts');
 /** How long any one page may take to show what it should. */
@@ -171,13 +171,10 @@ describe('the Temporal Web UI shows a rotation', () => {
       const steps: [string, () => Promise<unknown> | undefined][] = [
         ['browser', () => browser?.close()],
         ['client', () => client?.close()],
-        [
-          'worker',
-          async () => {
-            if (worker?.getState() === 'RUNNING') worker.shutdown();
-            await running;
-          },
-        ],
+        workerStep(
+          () => worker,
+          () => running,
+        ),
         ['worker connection', () => connection?.close()],
         ['dev server', () => server?.stop()],
       ];

@@ -4,57 +4,16 @@
 // its guarded delete, every call an event in status, and a revoke that keeps failing left to the
 // operator by name, never dropped.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { describe, it } from 'node:test';
 import { MemoryCredentialIssuer } from '../activities/issuers/memory';
-import { statusQuery, type RotationStatus } from '../contract/api';
-import { rotateSecret } from '../workflows';
-import { Doubles, type Script } from './helpers/doubles';
-import { workflowBundle } from '../sandbox/time-skipping';
-import { leakCheckedEnv } from './helpers/leak';
+import type { RotationStatus } from '../contract/api';
+import { timeSkippingRotations } from './helpers/rotations';
 import { twoStagePlan } from './helpers/plans';
 
-let env: TestWorkflowEnvironment;
-let seq = 0;
-
-before(async () => {
-  env = await leakCheckedEnv();
-});
-
-after(async () => {
-  await env?.teardown();
-});
-
+const { run } = timeSkippingRotations('issuer');
 const OLD = 'auth-api-secrets-20250101000000';
 const issuerPlan = (overrides: Parameters<typeof twoStagePlan>[0] = {}) =>
   twoStagePlan({ ...overrides, top: { value: { issuer: { key: 'api_token', scope: 'auth:verify' } }, ...overrides.top } });
-
-async function run(script: Script, plan: object): Promise<{ d: Doubles; status: RotationStatus }> {
-  const d = new Doubles(script);
-  const taskQueue = `wf-issuer-${++seq}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await workflowBundle(),
-    activities: d.activities(),
-  });
-  const status = await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(rotateSecret, { taskQueue, workflowId: `rotate-issuer-${seq}`, args: [{ plan, requestedBy: 'test' }] });
-    try {
-      return await handle.result();
-    } catch {
-      // A FAILED rotation ends the workflow with a failure; its status is still there to read.
-      return handle.query(statusQuery);
-    }
-  });
-  return { d, status };
-}
-
-/** The order the doubles were called in, by activity name, keeping only the names given. */
-function order(d: Doubles, names: string[]): string[] {
-  return d.calls.filter((c) => names.includes(c.name)).map((c) => `${c.name}${c.input?.id ? `:${c.input.id}` : c.input?.version ? `:${c.input.version}` : ''}`);
-}
 
 const messages = (s: RotationStatus) => s.events.map((e) => e.message);
 
@@ -77,7 +36,7 @@ describe('rotateSecret with a credential issuer', () => {
       ],
     );
     // Deletion first, in every namespace at once; the revoke after it, never before.
-    assert.deepEqual(order(d, ['createVersion', 'deleteVersion', 'revokeCredential']), [
+    assert.deepEqual(d.callOrder(['createVersion', 'deleteVersion', 'revokeCredential']), [
       `createVersion:${fresh}`,
       `deleteVersion:${OLD}`,
       `revokeCredential:${OLD}`,
@@ -100,7 +59,7 @@ describe('rotateSecret with a credential issuer', () => {
     const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'nightly-report', fields: ['volumes[data].secret.secretName'] };
     const { d, status } = await run({ issuer, previousIssued: true, holders: [[cron], [cron], []] }, issuerPlan({ top: { cleanupRecheck: '1h' } }));
     assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
-    const calls = order(d, ['scanReferences', 'deleteVersion', 'revokeCredential']).filter((c) => c !== 'scanReferences');
+    const calls = d.callOrder(['scanReferences', 'deleteVersion', 'revokeCredential']).filter((c) => c !== 'scanReferences');
     assert.deepEqual(calls, [`deleteVersion:${OLD}`, `revokeCredential:${OLD}`], 'one delete, then the revoke: none while the CronJob held it');
     assert.ok(d.called('scanReferences').length >= 3);
     assert.equal(issuer.issued().find((c) => c.id === OLD)?.state, 'revoked');
@@ -129,7 +88,7 @@ describe('rotateSecret with a credential issuer', () => {
     const { d, status } = await run({ issuer, previousIssued: true, check: (input) => (input.stage === 'staging' ? 'failed' : 'passed') }, issuerPlan());
     assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
     const fresh = status.newVersion!;
-    assert.deepEqual(order(d, ['revertWorkloads', 'finalizeVersion', 'scanReferences', 'revokeCredential']), [
+    assert.deepEqual(d.callOrder(['revertWorkloads', 'finalizeVersion', 'scanReferences', 'revokeCredential']), [
       'revertWorkloads',
       `finalizeVersion:${fresh}`,
       'scanReferences',

@@ -3,14 +3,8 @@
 // one that does not answer, fails there with the reason and nothing changed.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { statusQuery, type RotationStatus } from '../contract/api';
-import { rotateSecret } from '../workflows';
-import { Doubles, type Script } from './helpers/doubles';
-import { workflowBundle } from '../sandbox/time-skipping';
-import { leakCheckedEnv } from './helpers/leak';
 import { twoStagePlan } from './helpers/plans';
+import { timeSkippingRotations } from './helpers/rotations';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsSecretsManagerStore } from '../activities/stores/aws-store';
 import { startMoto, type MotoServer } from '../sandbox/moto';
@@ -19,33 +13,7 @@ import { freePort } from '../sandbox/control-plane';
 // SDK 3.1164.0 warns once that its releases after early 2027 need Node 22 (it is pinned for Node 20).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const OLD = 'auth-api-secrets-20250101000000';
-
-/** The order the doubles were called in, by activity name, keeping only the names given. */
-function order(d: Doubles, names: string[]): string[] {
-  return d.calls.filter((c) => names.includes(c.name)).map((c) => c.name);
-}
-
-let env: TestWorkflowEnvironment;
-let seq = 0;
-
-before(async () => {
-  env = await leakCheckedEnv();
-});
-
-after(async () => {
-  await env?.teardown();
-});
-
-async function run(script: Script, plan: object): Promise<{ d: Doubles; status: RotationStatus }> {
-  const d = new Doubles(script);
-  const taskQueue = `wf-stores-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: d.activities() });
-  const status = await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(rotateSecret, { taskQueue, workflowId: `rotate-stores-${seq}`, args: [{ plan, requestedBy: 'test' }] });
-    return handle.result().catch(() => handle.query(statusQuery));
-  });
-  return { d, status };
-}
+const { run } = timeSkippingRotations('stores');
 
 describe('rotateSecret with a store outside the cluster', () => {
   for (const store of ['aws-secrets-manager', 'external-secrets']) {
@@ -94,7 +62,7 @@ describe('rotateSecret with a store outside the cluster', () => {
       twoStagePlan({ top: { store: 'aws-secrets-manager', awsSecretsManager: { secretId, region: 'us-east-1' }, ...top } });
 
     it('completes a two-stage rotation with the labels where AWS leaves them, the old version retired with its Kubernetes deletion', async () => {
-      const secretId = `/production/auth-api/token-${seq}`;
+      const secretId = '/production/auth-api/token-completed';
       await secretWithOld(secretId);
       const { d, status } = await run({ stores: { 'aws-secrets-manager': store } }, awsPlan(secretId));
       assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
@@ -110,11 +78,11 @@ describe('rotateSecret with a store outside the cluster', () => {
       // AWS: AWSCURRENT, read by stage, is the value the cluster's new version holds.
       const secret = d.cluster.world.secrets.find((s) => s.namespace === 'production' && s.name === fresh)!;
       assert.deepEqual(await aws().read({ secretId, versionStage: 'AWSCURRENT' }), secret.data);
-      assert.deepEqual(order(d, ['finalizeVersion', 'deleteVersion']), ['finalizeVersion', 'deleteVersion']);
+      assert.deepEqual(d.callOrder(['finalizeVersion', 'deleteVersion']), [`finalizeVersion:${fresh}`, `deleteVersion:${OLD}`]);
     });
 
     it('rolls back with AWSCURRENT never moved and AWSPENDING taken off the failed version', async () => {
-      const secretId = `/production/auth-api/token-${seq}-rb`;
+      const secretId = '/production/auth-api/token-rolled-back';
       await secretWithOld(secretId);
       const { status } = await run(
         { stores: { 'aws-secrets-manager': store }, check: (i) => (i.stage === 'production' ? 'failed' : 'passed') },

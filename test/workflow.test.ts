@@ -2,27 +2,20 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { abortSignal, approveSignal, rollbackUpdate, statusQuery, type RotationStatus } from '../contract/api';
 import { rotateSecret } from '../workflows';
 import { Doubles, workload, type Script } from './helpers/doubles';
 import { workflowBundle } from '../sandbox/time-skipping';
-import { leakCheckedEnv } from './helpers/leak';
+import { useTimeSkippingEnv } from './helpers/rotations';
 import { twoStagePlan } from './helpers/plans';
 import { repoRoot } from './helpers/tools';
 
 let env: TestWorkflowEnvironment;
 let seq = 0;
-
-before(async () => {
-  env = await leakCheckedEnv();
-});
-
-after(async () => {
-  await env?.teardown();
-});
+useTimeSkippingEnv((e) => (env = e));
 
 async function withWorker<T>(script: Script, fn: (doubles: Doubles, taskQueue: string) => Promise<T>): Promise<T> {
   const doubles = new Doubles(script);

@@ -44,10 +44,6 @@ export class MemoryCredentialIssuer implements CredentialIssuer {
 
   constructor(private readonly options: MemoryIssuerOptions) {}
 
-  get mode(): IssuerMode {
-    return this.options.mode;
-  }
-
   /** Switch between the incident's provider and an overlapping one (the demo's acts). */
   setMode(mode: IssuerMode): void {
     this.options.mode = mode;

@@ -117,11 +117,6 @@ export class AwsSecretsManager {
     return `rotor-${createHash('sha256').update(version).digest('hex').slice(0, 40)}`;
   }
 
-  /** rotor's version name cannot be recovered from AWS; this is the VersionId it maps to. */
-  versionIdOf(version: string): string {
-    return this.versionToken(version);
-  }
-
   async describe(secretId: string): Promise<SecretDescription> {
     const { arn, name, stages } = await this.describeRaw(secretId);
     return {

@@ -88,6 +88,13 @@ export class Doubles {
     return this.calls.filter((c) => c.name === name).map((c) => c.input);
   }
 
+  /** The order of the calls to `names`, each with what it acted on (`deleteVersion:<version>`, `revokeCredential:<id>`). */
+  callOrder(names: (keyof RotorActivities)[]): string[] {
+    return this.calls
+      .filter((c) => names.includes(c.name))
+      .map((c) => `${c.name}${c.input?.id ? `:${c.input.id}` : c.input?.version ? `:${c.input.version}` : ''}`);
+  }
+
   /** The workload as the world holds it now. */
   workload(namespace: string, name: string, kind: WorkloadUse['kind'] = 'Deployment'): MemoryWorkload | undefined {
     return this.cluster.world.workloads.find((w) => w.namespace === namespace && w.name === name && w.kind === kind);

@@ -44,18 +44,15 @@ export function recordText(what: string, text: string): void {
   appendFileSync(file('text', 'log'), `\n===== ${what}\n${text}\n`);
 }
 
-/** The histories of `ids` (or of every workflow the server lists) as the server stores them, payloads undecoded. */
-export async function recordHistories(client: Client, ids?: string[]): Promise<number> {
-  const wanted = ids ?? [];
-  if (!ids) for await (const w of client.workflow.list()) wanted.push(w.workflowId);
+/** Every run of every workflow the server lists, as the server stores it (payloads undecoded). */
+export async function recordHistories(client: Client): Promise<number> {
   let n = 0;
-  for (const id of [...new Set(wanted)]) {
-    // Every run of the id: continue-as-new and reused ids leave several.
-    const runs: (string | undefined)[] = [];
-    if (ids) runs.push(undefined);
-    else for await (const w of client.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push(w.runId);
-    for (const runId of runs) {
-      const history = await client.workflow.getHandle(id, runId).fetchHistory();
+  // Listing by id gives each run: continue-as-new and reused ids leave several.
+  const ids = new Set<string>();
+  for await (const w of client.workflow.list()) ids.add(w.workflowId);
+  for (const id of ids) {
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${id}'` })) {
+      const history = await client.workflow.getHandle(id, w.runId).fetchHistory();
       writeFileSync(file(`history-${++histories}`, 'json'), historyToJSON(history));
       n += 1;
     }

@@ -1,0 +1,46 @@
+// Whole rotations on the time-skipping server (with the leak check's evidence kept), each on its own
+// worker of activity doubles: the harness of the workflow tests that only need a rotation's end.
+import { after, before } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { statusQuery, type RotationStatus } from '../../contract/api';
+import { rotateSecret } from '../../workflows';
+import { workflowBundle } from '../../sandbox/time-skipping';
+import { Doubles, type Script } from './doubles';
+import { leakCheckedEnv } from './leak';
+
+/** The calling test file's time-skipping server, handed to `ready` once up, torn down after the file (histories kept). */
+export function useTimeSkippingEnv(ready: (env: TestWorkflowEnvironment) => void): void {
+  let env: TestWorkflowEnvironment | undefined;
+  before(async () => {
+    env = await leakCheckedEnv();
+    ready(env);
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+}
+
+/** Registers the server for the calling test file; `run` starts a rotation and returns how it ended. */
+export function timeSkippingRotations(prefix: string) {
+  let env: TestWorkflowEnvironment;
+  let seq = 0;
+  useTimeSkippingEnv((e) => (env = e));
+  return {
+    async run(script: Script, plan: object): Promise<{ d: Doubles; status: RotationStatus }> {
+      const d = new Doubles(script);
+      const taskQueue = `${prefix}-${++seq}`;
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: d.activities() });
+      const status = await worker.runUntil(async () => {
+        const handle = await env.client.workflow.start(rotateSecret, {
+          taskQueue,
+          workflowId: `rotate-${prefix}-${seq}`,
+          args: [{ plan, requestedBy: 'test' }],
+        });
+        // A FAILED rotation ends the workflow with a failure; its status is still there to read.
+        return handle.result().catch(() => handle.query(statusQuery));
+      });
+      return { d, status };
+    },
+  };
+}

@@ -13,8 +13,8 @@ import {
 } from '../domain/analysis';
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
-import type { CredentialIssuer, IssuedCredential, MetricProvider, RotorDeps, SecretStorePort } from './ports';
-import { issuerSource, type Analysis, type MetricsProvider, type StoreKind } from '../domain/plan';
+import type { ClusterPort, CredentialIssuer, ExternalVersionSpec, IssuedCredential, MetricProvider, RotorDeps, SecretData, SecretStorePort } from './ports';
+import { issuerSource, type Analysis, type MetricsProvider, type StoreKind, type StoreTarget } from '../domain/plan';
 import type {
   CheckResult,
   ClaimResult,
@@ -29,6 +29,9 @@ import type {
 export type { RotorActivities } from '../contract/activities';
 export * from './ports';
 export * from '../contract/activities';
+
+/** How long CREATING waits for External Secrets Operator to write a version's Secrets (each attempt). */
+const EXTERNAL_SECRET_READY_MS = 90_000;
 
 /** Progress a long activity heartbeats, so a retry after a crash resumes instead of starting over. */
 interface MonitorProgress {
@@ -192,6 +195,66 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     return provider;
   }
 
+  /** store external-secrets: the version's ExternalSecret, pinned to the store's exact version of the value. */
+  function createExternal(store: SecretStorePort, spec: Omit<ExternalVersionSpec, 'secretStoreRef' | 'remoteRef'>, target?: StoreTarget) {
+    const secretStoreRef = target?.externalSecrets?.secretStoreRef;
+    if (!secretStoreRef || !store.remoteRef) {
+      throw new RotorError(
+        'RotorInputError',
+        "store external-secrets needs the plan's externalSecrets: { secretStoreRef: { name, kind } } and awsSecretsManager",
+      );
+    }
+    return externalCluster().createExternalVersion({ ...spec, secretStoreRef, remoteRef: store.remoteRef({ version: spec.name, target }) });
+  }
+
+  function externalCluster(): Required<Pick<ClusterPort, 'createExternalVersion' | 'externalVersionState' | 'checkExternalSecretStore'>> {
+    const { createExternalVersion, externalVersionState, checkExternalSecretStore } = cluster;
+    if (!createExternalVersion || !externalVersionState || !checkExternalSecretStore) {
+      throw new RotorError('RotorInputError', "this worker's cluster adapter cannot create ExternalSecrets; run the worker against a Kubernetes cluster");
+    }
+    return {
+      createExternalVersion: createExternalVersion.bind(cluster),
+      externalVersionState: externalVersionState.bind(cluster),
+      checkExternalSecretStore: checkExternalSecretStore.bind(cluster),
+    };
+  }
+
+  /**
+   * Until External Secrets Operator has written every namespace's Secret (heartbeating), then that
+   * each holds exactly the value staged in the store: the pinned version, not whatever is current.
+   */
+  async function externalVersionsReady(namespaces: string[], version: string, staged: SecretData): Promise<void> {
+    const eso = externalCluster();
+    const deadline = Date.now() + EXTERNAL_SECRET_READY_MS;
+    for (;;) {
+      const states = await Promise.all(namespaces.map((ns) => eso.externalVersionState(ns, version)));
+      const waiting = states.filter((s) => !s.ready);
+      if (!waiting.length) break;
+      if (Date.now() >= deadline) {
+        throw new RotorError(
+          'Unavailable',
+          `External Secrets Operator has not written ${version} after ${EXTERNAL_SECRET_READY_MS / 1000} s: ${waiting.map((s) => s.message).join('; ')}; see \`kubectl describe externalsecret ${version}\` and the store's status`,
+        );
+      }
+      await pace(1_000, { waiting: waiting.length });
+    }
+    for (const namespace of namespaces) {
+      const written = await cluster.readVersion(namespace, version);
+      const same = written && JSON.stringify(Object.entries(written.data).sort()) === JSON.stringify(Object.entries(staged).sort());
+      if (!same) {
+        throw new RotorError(
+          'VersionContentMismatch',
+          `the Secret ${namespace}/${version} External Secrets Operator wrote does not hold the value rotor staged in the store (keys: ${
+            Object.keys(written?.data ?? {})
+              .sort()
+              .join(', ') || 'none'
+          }); check the ExternalSecret's store and its region`,
+          `Secret ${namespace}/${version}`,
+        );
+      }
+    }
+  }
+
   async function guarded<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -290,21 +353,17 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         const aws = input.store !== 'kubernetes' ? input.target?.awsSecretsManager : undefined;
         const kept = aws ? { kind: input.store, secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } : undefined;
         for (const namespace of input.namespaces) {
+          const spec = { namespace, name: input.version, base: input.secret, rotationId: input.rotationId, ...(kept ? { store: kept } : {}) };
           try {
-            const outcome = await cluster.createVersion({
-              namespace,
-              name: input.version,
-              base: input.secret,
-              rotationId: input.rotationId,
-              data,
-              ...(kept ? { store: kept } : {}),
-            });
+            const outcome =
+              input.store === 'external-secrets' ? await createExternal(store, spec, input.target) : await cluster.createVersion({ ...spec, data });
             created ||= outcome === 'created';
           } catch (err) {
             if (err instanceof RotorError && err.type === 'VersionConflict') return { outcome: 'conflict' as const, owner: err.object ?? 'another rotation' };
             throw err;
           }
         }
+        if (input.store === 'external-secrets') await externalVersionsReady(input.namespaces, input.version, data);
         log('version created', { version: input.version, namespaces: input.namespaces, reused });
         return {
           outcome: created ? ('created' as const) : ('exists' as const),
@@ -388,7 +447,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         if (holders.length) return { deleted: false as const, holders };
         const deletedFrom: string[] = [];
         for (const namespace of input.namespaces) {
-          const outcome = await cluster.deleteUnreferenced(namespace, input.version);
+          const outcome = await cluster.deleteUnreferenced(namespace, input.version, { externalSecret: input.store === 'external-secrets' });
           if (!outcome.deleted && outcome.holders.length) return { deleted: false as const, holders: outcome.holders };
           deletedFrom.push(namespace);
         }
@@ -418,7 +477,11 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     checkStore: (input) =>
       guarded(`check the ${input.store} store`, async () => {
         const store = storeFor(input.store);
-        return { detail: store.check ? await store.check(input.target) : `${input.store} store ready` };
+        const detail = store.check ? await store.check(input.target) : `${input.store} store ready`;
+        if (input.store !== 'external-secrets') return { detail };
+        const ref = input.target?.externalSecrets?.secretStoreRef;
+        if (!ref) throw new RotorError('RotorInputError', "store external-secrets needs the plan's externalSecrets: { secretStoreRef: { name, kind } }");
+        return { detail: `${detail}; ${await externalCluster().checkExternalSecretStore(input.namespaces ?? [], ref)}` };
       }),
 
     inspectCredentials: (input) =>

@@ -30,7 +30,19 @@ import {
   versionAnnotations,
   type OwnershipRecord,
 } from './kubernetes/ownership';
-import type { ClusterPort, MetricProvider, MetricProviders, RolloutState, RotationClaim, StoredVersion, VersionSpec } from './ports';
+import type {
+  ClusterPort,
+  ExternalVersionSpec,
+  ExternalVersionState,
+  MetricProvider,
+  MetricProviders,
+  RolloutState,
+  RotationClaim,
+  StoredVersion,
+  VersionSpec,
+} from './ports';
+import type { ExternalSecretStoreRef } from '../domain/plan';
+import { externalVersionMetadata } from './kubernetes/external-secrets';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export interface MemorySecret {
@@ -66,7 +78,29 @@ export interface MemoryWorld {
   claims?: Record<string, RotationClaim>;
   /** Query -> a constant value, a sequence (the last repeats), or null for "no data". */
   metrics?: Record<string, number | null | (number | null)[]>;
+  /** External Secrets Operator's stores; absent: the cluster does not serve its API. */
+  secretStores?: MemorySecretStore[];
+  externalSecrets?: MemoryExternalSecret[];
 }
+
+export interface MemorySecretStore {
+  kind: 'SecretStore' | 'ClusterSecretStore';
+  name: string;
+  /** A SecretStore's namespace (none for a ClusterSecretStore). */
+  namespace?: string;
+  ready: boolean;
+  message?: string;
+}
+
+export interface MemoryExternalSecret extends Omit<ExternalVersionSpec, 'base' | 'rotationId' | 'store'> {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** What the operator last said (its Ready condition). */
+  condition?: { status: 'True' | 'False'; reason: string; message: string };
+}
+
+/** The operator's provider in the memory world: the data of a pinned version (throws if it has none). */
+export type MemoryProvider = (remoteRef: { key: string; version: string }) => Promise<Record<string, string>>;
 
 export function loadMemoryWorld(path: string): MemoryWorld {
   const world = JSON.parse(readFileSync(path, 'utf8')) as MemoryWorld;
@@ -97,7 +131,11 @@ function refusal(w: MemoryWorkload): string | null {
 }
 
 export class MemoryCluster implements ClusterPort {
-  constructor(readonly world: MemoryWorld) {}
+  /** `provider`: what External Secrets Operator would read for an ExternalSecret (without it, none syncs). */
+  constructor(
+    readonly world: MemoryWorld,
+    public provider?: MemoryProvider,
+  ) {}
 
   private secret(namespace: string, name: string): MemorySecret | undefined {
     return this.world.secrets.find((s) => s.namespace === namespace && s.name === name);
@@ -347,9 +385,99 @@ export class MemoryCluster implements ClusterPort {
       .filter((h) => h.fields.length > 0);
   }
 
-  async deleteUnreferenced(namespace: string, name: string): Promise<{ deleted: boolean; holders: Holder[] }> {
+  // store external-secrets, with the operator's part played in memory: a version's Secret appears when
+  // its state is asked for, from the provider, if its store is there and Ready.
+  private externalSecret(namespace: string, name: string): MemoryExternalSecret | undefined {
+    return this.world.externalSecrets?.find((e) => e.namespace === namespace && e.name === name);
+  }
+
+  private served(): void {
+    if (!this.world.secretStores) {
+      throw new RotorError(
+        'RotorInputError',
+        'the cluster does not serve external-secrets.io/v1 ExternalSecrets: install External Secrets Operator (v0.16 or later) or use store: aws-secrets-manager',
+        'ExternalSecret',
+        404,
+      );
+    }
+  }
+
+  async createExternalVersion(spec: ExternalVersionSpec): Promise<'created' | 'exists'> {
+    this.served();
+    const existing = this.externalSecret(spec.namespace, spec.name);
+    if (existing) {
+      const owner = existing.annotations[ANNOTATION_ROTATION];
+      if (owner !== spec.rotationId)
+        throw new RotorError('VersionConflict', `ExternalSecret ${spec.namespace}/${spec.name} already exists`, owner ?? 'another creator', 409);
+      if (
+        existing.remoteRef.key !== spec.remoteRef.key ||
+        existing.remoteRef.version !== spec.remoteRef.version ||
+        existing.secretStoreRef.name !== spec.secretStoreRef.name
+      ) {
+        throw new RotorError('VersionContentMismatch', `ExternalSecret ${spec.namespace}/${spec.name} exists for another value`, spec.name, 409);
+      }
+      return 'exists';
+    }
+    const metadata = externalVersionMetadata(spec);
+    (this.world.externalSecrets ??= []).push({
+      namespace: spec.namespace,
+      name: spec.name,
+      secretStoreRef: { ...spec.secretStoreRef },
+      remoteRef: { ...spec.remoteRef },
+      labels: metadata.labels,
+      annotations: metadata.annotations,
+    });
+    return 'created';
+  }
+
+  async externalVersionState(namespace: string, name: string): Promise<ExternalVersionState> {
+    this.served();
+    const es = this.externalSecret(namespace, name);
+    if (!es) return { ready: false, message: `ExternalSecret ${namespace}/${name} does not exist` };
+    if (!this.secret(namespace, name)) {
+      const store = this.storeOf(namespace, es.secretStoreRef);
+      const data = store?.ready && this.provider ? await this.provider(es.remoteRef).catch(() => null) : null;
+      es.condition = { status: 'False', reason: 'SecretSyncedError', message: 'could not get secret data from provider' };
+      if (data) {
+        this.world.secrets.push({ namespace, name, immutable: true, labels: { ...es.labels }, annotations: { ...es.annotations }, data: { ...data } });
+        es.condition = { status: 'True', reason: 'SecretSynced', message: 'secret synced' };
+      }
+    }
+    if (es.condition?.status !== 'True') {
+      return { ready: false, message: `ExternalSecret ${namespace}/${name} is not Ready: ${es.condition?.reason ?? ''}: ${es.condition?.message ?? ''}` };
+    }
+    return { ready: true, message: `ExternalSecret ${namespace}/${name} is Ready (${es.condition.reason})` };
+  }
+
+  async checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef): Promise<string> {
+    this.served();
+    for (const namespace of ref.kind === 'ClusterSecretStore' ? [namespaces[0]] : namespaces) {
+      const object = ref.kind === 'ClusterSecretStore' ? `ClusterSecretStore ${ref.name}` : `SecretStore ${namespace}/${ref.name}`;
+      const store = this.storeOf(namespace, ref);
+      if (!store) throw new RotorError('RotorInputError', `externalSecrets.secretStoreRef: there is no ${object}`, object, 404);
+      if (!store.ready) throw new RotorError('RotorInputError', `externalSecrets.secretStoreRef: ${object} is not Ready (${store.message ?? ''})`, object);
+    }
+    return `${ref.kind} ${ref.name} is Ready${ref.kind === 'SecretStore' ? ` in ${namespaces.join(', ')}` : ''}`;
+  }
+
+  private storeOf(namespace: string, ref: ExternalSecretStoreRef): MemorySecretStore | undefined {
+    return this.world.secretStores?.find((s) => s.kind === ref.kind && s.name === ref.name && (ref.kind === 'ClusterSecretStore' || s.namespace === namespace));
+  }
+
+  async deleteUnreferenced(namespace: string, name: string, options: { externalSecret?: boolean } = {}): Promise<{ deleted: boolean; holders: Holder[] }> {
     const holders = await this.findReferences([namespace], name);
     if (holders.length) return { deleted: false, holders };
+    if (options.externalSecret) {
+      const es = this.externalSecret(namespace, name);
+      if (es && es.labels['app.kubernetes.io/managed-by'] !== 'rotor') {
+        throw new RotorError(
+          'OwnershipConflict',
+          `ExternalSecret ${namespace}/${name} was not created by rotor; delete it yourself if ${name} is no longer needed`,
+          name,
+        );
+      }
+      this.world.externalSecrets = (this.world.externalSecrets ?? []).filter((e) => e !== es);
+    }
     this.world.secrets = this.world.secrets.filter((s) => !(s.namespace === namespace && s.name === name));
     return { deleted: true, holders: [] };
   }

@@ -1,5 +1,5 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
-import type { DatadogAggregator, DatadogApi, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
+import type { DatadogAggregator, DatadogApi, ExternalSecretStoreRef, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export type SecretData = Record<string, string>;
@@ -20,6 +20,24 @@ export interface VersionStore {
   kind: StoreKind;
   secretId: string;
   region?: string;
+}
+
+/**
+ * store external-secrets: instead of the Secret, an ExternalSecret of the version's name (External
+ * Secrets Operator makes the immutable Secret from the store's pinned version). No value passes here.
+ */
+export interface ExternalVersionSpec extends Omit<VersionSpec, 'data'> {
+  secretStoreRef: ExternalSecretStoreRef;
+  /** The provider's secret and the exact version of it (AWS: `uuid/<VersionId>`; a stage would move under it). */
+  remoteRef: { key: string; version: string };
+}
+
+/** How far External Secrets Operator got with a version's ExternalSecret and its Secret. */
+export interface ExternalVersionState {
+  /** Ready=True and the target Secret exists. */
+  ready: boolean;
+  /** What the operator said (its Ready condition), or what is missing. */
+  message: string;
 }
 
 export interface StoredVersion {
@@ -69,8 +87,21 @@ export interface ClusterPort {
   rolloutState(namespace: string, workloads: WorkloadUse[], version?: string): Promise<RolloutState>;
   /** Everything in the given namespaces that still refers to `secretName`, switchable or not. */
   findReferences(namespaces: string[], secretName: string): Promise<Holder[]>;
-  /** Delete only if, scanned right before, nothing refers to it; otherwise report who does. */
-  deleteUnreferenced(namespace: string, name: string): Promise<{ deleted: boolean; holders: Holder[] }>;
+  /**
+   * Delete only if, scanned right before, nothing refers to it; otherwise report who does.
+   * `externalSecret`: the version is an ExternalSecret's target, which goes first (the operator would
+   * write the Secret again), then the Secret.
+   */
+  deleteUnreferenced(namespace: string, name: string, options?: { externalSecret?: boolean }): Promise<{ deleted: boolean; holders: Holder[] }>;
+
+  /**
+   * store external-secrets: create the version's ExternalSecret. Same spec again: 'exists'. One of
+   * that name from another rotation (or not rotor's): RotorError VersionConflict.
+   */
+  createExternalVersion?(spec: ExternalVersionSpec): Promise<'created' | 'exists'>;
+  externalVersionState?(namespace: string, name: string): Promise<ExternalVersionState>;
+  /** PLANNING: the ExternalSecret API is served and the store is there and Ready in each namespace; a line saying so. */
+  checkExternalSecretStore?(namespaces: string[], ref: ExternalSecretStoreRef): Promise<string>;
 }
 
 export interface SecretStorePort {
@@ -86,6 +117,8 @@ export interface SecretStorePort {
   deleteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;
   /** PLANNING: the store answers for `target` (credentials, region, the secret exists); a line saying what it holds. */
   check?(target?: StoreTarget): Promise<string>;
+  /** store external-secrets: how an ExternalSecret names `version` in the provider (AWS: the secret and `uuid/<VersionId>`). */
+  remoteRef?(request: { version: string; target?: StoreTarget }): { key: string; version: string };
 }
 
 /** How one measurement is taken, beyond the query itself. */

@@ -18,22 +18,28 @@ function age(from: Date | null, now = new Date()): string {
 async function storeLabels(versions: { name: string; store: { kind: string; secretId: string; region?: string } | null }[], env: NodeJS.ProcessEnv) {
   const labels = new Map<string, string>();
   const notes: string[] = [];
-  const bySecret = new Map<string, { secretId: string; region?: string; names: string[] }>();
+  const bySecret = new Map<string, { secretId: string; region?: string; names: string[]; prefix: string }>();
   for (const v of versions) {
-    if (v.store?.kind !== 'aws-secrets-manager') continue;
+    // External Secrets mode keeps the value in AWS too: the same labels, by the same version ids.
+    if (v.store?.kind !== 'aws-secrets-manager' && v.store?.kind !== 'external-secrets') continue;
     const key = `${v.store.region ?? ''}\u0000${v.store.secretId}`;
-    const entry = bySecret.get(key) ?? { secretId: v.store.secretId, region: v.store.region, names: [] };
+    const entry = bySecret.get(key) ?? {
+      secretId: v.store.secretId,
+      region: v.store.region,
+      names: [],
+      prefix: v.store.kind === 'external-secrets' ? 'eso+aws' : 'aws',
+    };
     entry.names.push(v.name);
     bySecret.set(key, entry);
   }
-  for (const { secretId, region, names } of bySecret.values()) {
+  for (const { secretId, region, names, prefix } of bySecret.values()) {
     const aws = new AwsSecretsManager({ ...(region ? { region } : {}), ...(env.ROTOR_AWS_ENDPOINT ? { endpoint: env.ROTOR_AWS_ENDPOINT } : {}) });
     try {
       const byId = await aws.labels(secretId);
-      for (const name of names) labels.set(name, `aws:${(byId[aws.versionToken(name)] ?? []).join(',') || '(no label)'}`);
+      for (const name of names) labels.set(name, `${prefix}:${(byId[aws.versionToken(name)] ?? []).join(',') || '(no label)'}`);
     } catch (err) {
       notes.push(`AWS Secrets Manager ${secretId}: ${(err as Error).message}`);
-      for (const name of names) labels.set(name, 'aws:?');
+      for (const name of names) labels.set(name, `${prefix}:?`);
     }
   }
   return { labels, notes };

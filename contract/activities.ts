@@ -217,8 +217,10 @@ export interface RevokeCredentialInput {
 
 export interface CheckStoreInput {
   store: StoreKind;
-  /** The plan's `awsSecretsManager`: where a store outside the cluster keeps the versions. */
+  /** The plan's `awsSecretsManager` (and `externalSecrets`): where a store outside the cluster keeps the versions. */
   target?: StoreTarget;
+  /** store external-secrets: the stages' namespaces, where a SecretStore must be Ready. */
+  namespaces?: string[];
 }
 
 export interface CompleteCanaryInput {

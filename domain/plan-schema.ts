@@ -190,6 +190,32 @@ export const awsTarget = z
   .strictObject({ secretId, region: awsRegion.optional() }, { error: AWS_TARGET })
   .meta({ description: 'with store aws-secrets-manager or external-secrets: the secret in AWS Secrets Manager rotor writes each version to' });
 
+const ESO_KINDS = ['SecretStore', 'ClusterSecretStore'] as const;
+const ESO_TARGET = 'must be { secretStoreRef: { name: <the SecretStore or ClusterSecretStore for the AWS secret>, kind: SecretStore or ClusterSecretStore } }';
+export const externalSecrets = z
+  .strictObject(
+    {
+      secretStoreRef: z
+        .strictObject(
+          {
+            name: z
+              .string({ error: 'must name the SecretStore or ClusterSecretStore External Secrets Operator reads the AWS secret through' })
+              .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
+                error: 'must be the name of a SecretStore or ClusterSecretStore (lowercase letters, digits, "-" and "."), e.g. aws',
+              }),
+            kind: z.enum(ESO_KINDS, { error: `must be ${ESO_KINDS.join(' or ')} (default SecretStore, in each stage's namespace)` }).optional(),
+          },
+          { error: ESO_TARGET },
+        )
+        .meta({ description: "the store each versioned ExternalSecret reads through; a SecretStore must exist in every stage's namespace" }),
+    },
+    { error: ESO_TARGET },
+  )
+  .meta({
+    description:
+      'with store external-secrets: rotor writes each version to awsSecretsManager and creates an ExternalSecret per namespace, pinned to that version, instead of writing the Secret',
+  });
+
 const ISSUER_SOURCE = 'must be { key: <the Secret key the credential goes into>, scope: <optional> }, e.g. { key: api_token }';
 const ISSUER_KEY = `must name the Secret key the issued credential goes into (letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters), e.g. key: api_token`;
 const ISSUER_SCOPE = "must be the scope to ask the issuer for: 1 to 256 printable characters, e.g. auth:verify (or leave it out for the issuer's default)";
@@ -376,6 +402,7 @@ function planParts(o: SchemaOptions) {
       value,
       store: storeKind.default('kubernetes'),
       awsSecretsManager: awsTarget.optional(),
+      externalSecrets: externalSecrets.optional(),
       stages: z
         .array(stage)
         .min(1)

@@ -13,6 +13,7 @@ import {
   WORKLOAD_REF,
   approval as approvalSchema,
   awsSecretsManager as awsSchema,
+  externalSecrets as externalSecretsSchema,
   awsTarget as awsTargetSchema,
   baseline as baselineSchema,
   canarySteps,
@@ -69,6 +70,13 @@ export function issuerSource(value: ValueSource): IssuerSource | null {
 /** The secret a store outside the cluster writes each version to. */
 export interface StoreTarget {
   awsSecretsManager?: { secretId: string; region?: string };
+  /** store external-secrets: the SecretStore or ClusterSecretStore each versioned ExternalSecret reads through. */
+  externalSecrets?: { secretStoreRef: ExternalSecretStoreRef };
+}
+
+export interface ExternalSecretStoreRef {
+  name: string;
+  kind: 'SecretStore' | 'ClusterSecretStore';
 }
 
 export interface WorkloadRef {
@@ -296,6 +304,25 @@ function checkStoreTarget(c: Checker, store: StoreKind, raw: unknown): StoreTarg
   }
   const target = c.field(awsTargetSchema, 'awsSecretsManager', raw);
   return target ? { awsSecretsManager: { secretId: target.secretId, ...(target.region ? { region: target.region } : {}) } } : undefined;
+}
+
+/** The External Secrets Operator store an ExternalSecret reads through: required by store external-secrets, refused by the others. */
+function checkExternalSecrets(c: Checker, store: StoreKind, raw: unknown): StoreTarget['externalSecrets'] {
+  if (raw === undefined) {
+    if (store === 'external-secrets')
+      c.add(
+        'externalSecrets',
+        raw,
+        'is required with store: external-secrets: { secretStoreRef: { name: <SecretStore or ClusterSecretStore reading awsSecretsManager.secretId>, kind: ClusterSecretStore } }',
+      );
+    return undefined;
+  }
+  if (store !== 'external-secrets') {
+    c.add('externalSecrets', raw, 'is only for store: external-secrets; remove it, or set store: external-secrets');
+    return undefined;
+  }
+  const parsed = c.field(externalSecretsSchema, 'externalSecrets', raw);
+  return parsed ? { secretStoreRef: { name: parsed.secretStoreRef.name, kind: parsed.secretStoreRef.kind ?? 'SecretStore' } } : undefined;
 }
 
 function checkWorkloads(c: Checker, path: string, raw: unknown): 'auto' | WorkloadRef[] {
@@ -531,7 +558,9 @@ export function validatePlan(raw: unknown, options: ValidateOptions = {}): { pla
   if (!isRecord(raw)) c.add('(plan)', raw, 'must be a YAML mapping with secret, value, stages and retention');
   else c.keys('', doc, FIELDS.plan);
   const store = checkStore(c, doc.store);
-  const target = checkStoreTarget(c, store, doc.awsSecretsManager);
+  const aws = checkStoreTarget(c, store, doc.awsSecretsManager);
+  const eso = checkExternalSecrets(c, store, doc.externalSecrets);
+  const target = aws ? { ...aws, ...(eso ? { externalSecrets: eso } : {}) } : undefined;
   if (isRecord(doc.value) && doc.value.awsSecretsManager !== undefined && store === 'kubernetes') {
     c.add(
       'value.awsSecretsManager',

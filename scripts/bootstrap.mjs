@@ -4,14 +4,15 @@
 // The Temporal SDK's own download of its servers cannot work offline; this replaces it.
 // With --browser (or --all) it also makes sure Debian's chromium is there for the Web UI test (apt, as root).
 // With --moto (or --all) it installs moto_server, the local AWS Secrets Manager of the AWS store's tests.
-// With --external-secrets (or --all) it fetches External Secrets Operator's CRD bundle (one file, from the Go module proxy).
+// With --external-secrets (or --all) it fetches External Secrets Operator's CRD bundle (one file) and builds the
+// operator (about 10 minutes the first time), both from the Go module proxy.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installBrowser } from './browser-tools.mjs';
-import { installExternalSecretsCrds } from './eso-tools.mjs';
+import { installExternalSecretsCrds, installExternalSecretsOperator } from './eso-tools.mjs';
 import { installKubernetes } from './kube-tools.mjs';
 import { installPrometheus } from './prometheus-tools.mjs';
 
@@ -98,9 +99,11 @@ export function bootstrapMoto() {
   return installPipTools('moto', pins.moto);
 }
 
-/** External Secrets Operator's CRDs (deploy/crds/bundle.yaml of its Go module): returns the bundle's path. */
-export function bootstrapExternalSecrets() {
-  return installExternalSecretsCrds(cacheDir, pins['external-secrets']);
+/** External Secrets Operator's CRDs (deploy/crds/bundle.yaml of its Go module) and the operator built from it. */
+export async function bootstrapExternalSecrets() {
+  const bundle = await installExternalSecretsCrds(cacheDir, pins['external-secrets']);
+  const operator = await installExternalSecretsOperator(cacheDir, pins['external-secrets']);
+  return { bundle, operator };
 }
 
 /** Debian's chromium for the Web UI test (apt, as root, when absent; never puppeteer's download). */

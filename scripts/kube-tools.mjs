@@ -19,13 +19,13 @@ export function go(args, cwd, env = {}) {
 }
 
 /** `go build -v`, printing a line of progress every 30 s (a cold build of the apiserver takes ~13 min on 2 cores). */
-export function goBuild(args, cwd, what) {
+export function goBuild(args, cwd, what, env = {}) {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     let packages = 0;
     const proc = spawn('go', ['build', '-v', ...args], {
       cwd,
-      env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let tail = '';

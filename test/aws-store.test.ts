@@ -397,17 +397,20 @@ describe('worker settings for the stores', () => {
     assert.deepEqual(workerConfig({ ROTOR_STORES: 'aws-secrets-manager', AWS_DEFAULT_REGION: 'us-east-2' }).stores, ['kubernetes', 'aws-secrets-manager']);
   });
 
-  it('names every bad store setting at start: an unknown store, one not served yet, a bad endpoint, an endpoint without the store', () => {
+  it('names every bad store setting at start: an unknown store, a bad endpoint, an endpoint without a store that uses it', () => {
     assert.throws(
-      () => workerConfig({ ROTOR_STORES: 'kubernetes,vault,external-secrets', ROTOR_AWS_ENDPOINT: 'http://key:secret@moto:5000' }),
+      () => workerConfig({ ROTOR_STORES: 'kubernetes,vault', ROTOR_AWS_ENDPOINT: 'http://key:secret@moto:5000' }),
       (err: Error) => {
-        assert.match(err.message, /ROTOR_STORES names vault, which is not a store; use kubernetes, aws-secrets-manager/);
-        assert.match(err.message, /ROTOR_STORES names external-secrets, which this release does not serve yet/);
+        assert.match(err.message, /ROTOR_STORES names vault, which is not a store; use kubernetes, aws-secrets-manager, external-secrets/);
         assert.match(err.message, /ROTOR_AWS_ENDPOINT is not an http\(s\) URL without credentials/);
-        assert.match(err.message, /ROTOR_AWS_ENDPOINT is set but ROTOR_STORES does not name aws-secrets-manager/);
+        assert.match(err.message, /ROTOR_AWS_ENDPOINT is set but ROTOR_STORES names neither aws-secrets-manager nor external-secrets/);
         assert.doesNotMatch(err.message, /secret@/);
         return true;
       },
     );
+    // External Secrets mode keeps the value in AWS too: the same endpoint and region settings serve it.
+    const eso = workerConfig({ ROTOR_STORES: 'external-secrets', ROTOR_AWS_ENDPOINT: 'http://127.0.0.1:5000', AWS_REGION: 'eu-west-1' });
+    assert.deepEqual(eso.stores, ['kubernetes', 'external-secrets']);
+    assert.deepEqual(eso.aws, { region: 'eu-west-1', endpoint: 'http://127.0.0.1:5000' });
   });
 });

@@ -18,6 +18,9 @@ import { recordClusterSecrets, recordValues } from './helpers/leak';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsSecretsManager } from '../activities/stores/aws-secrets-manager';
 import { startMoto, type MotoServer } from '../sandbox/moto';
+import { createAwsSecretStore, startEsoOperator, type EsoOperator } from '../sandbox/eso-operator';
+import { KubernetesCluster } from '../activities/kubernetes';
+import { ExternalSecretsStore } from '../activities/stores/aws-store';
 
 const OLD = 'auth-api-secrets-20250101000000';
 let sandbox: Sandbox;
@@ -30,12 +33,17 @@ let apps: k8s.AppsV1Api;
 let batch: k8s.BatchV1Api;
 let workerKubeconfig: string;
 let moto: MotoServer;
+let operator: EsoOperator;
 let awsSdk: SecretsManagerClient;
 /** Where the worker and the CLI find moto, with the fake credentials it takes. */
 let awsEnv: Record<string, string>;
 const AWS_SECRET = '/production/billing/token';
 const AWS_OLD = 'billing-secrets-20250101000000';
 const AWS_OLD_VALUE = 'rotor-leak-canary-billing-old-7Hq2';
+// External Secrets mode: ledger-secrets, kept in AWS (moto) and synced by the real operator.
+const ESO_SECRET = '/production/ledger/token';
+const ESO_OLD = 'ledger-secrets-20250101000000';
+const ESO_OLD_VALUE = 'rotor-leak-canary-ledger-old-4Kd8';
 
 function deployment(name: string, secretName: string): k8s.V1Deployment {
   return {
@@ -135,6 +143,36 @@ before(async () => {
   }
   recordValues([AWS_OLD_VALUE, 'old-token-value']);
 
+  // The real External Secrets Operator, reading moto through a ClusterSecretStore; ledger-secrets'
+  // old version is an ExternalSecret as a previous rotation in this mode left it.
+  operator = await startEsoOperator(sandbox.plane, { awsEndpoint: moto.url });
+  await createAwsSecretStore(sandbox.plane.kubeconfig, { kind: 'ClusterSecretStore', name: 'aws', namespace: 'default', region: 'us-east-1' });
+  await awsSdk.send(
+    new CreateSecretCommand({
+      Name: ESO_SECRET,
+      SecretString: JSON.stringify({ api_token: ESO_OLD_VALUE }),
+      ClientRequestToken: new AwsSecretsManager().versionToken(ESO_OLD),
+    }),
+  );
+  const admin = new KubernetesCluster(kc);
+  const eso = new ExternalSecretsStore({ region: 'us-east-1' });
+  for (const ns of ['eso-staging', 'eso-production']) {
+    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await admin.createExternalVersion({
+      namespace: ns,
+      name: ESO_OLD,
+      base: 'ledger-secrets',
+      rotationId: 'earlier',
+      store: { kind: 'external-secrets', secretId: ESO_SECRET, region: 'us-east-1' },
+      secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' },
+      remoteRef: eso.remoteRef({ version: ESO_OLD, target: { awsSecretsManager: { secretId: ESO_SECRET } } }),
+    });
+    for (let i = 0; i < 150 && !(await admin.externalVersionState(ns, ESO_OLD)).ready; i++) await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('ledger', ESO_OLD) });
+  }
+  recordValues([ESO_OLD_VALUE]);
+
   server = await startDevServer();
   env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'e2e' };
   awsEnv = {
@@ -144,7 +182,7 @@ before(async () => {
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  worker = await startWorker({ ...env, ROTOR_STORES: 'kubernetes,aws-secrets-manager', ...awsEnv });
+  worker = await startWorker({ ...env, ROTOR_STORES: 'kubernetes,aws-secrets-manager,external-secrets', ...awsEnv });
 });
 
 after(async () => {
@@ -152,6 +190,7 @@ after(async () => {
   await worker?.stop();
   await server?.stop();
   awsSdk?.destroy();
+  await operator?.stop();
   await moto?.stop();
   await sandbox?.stop();
 });
@@ -215,6 +254,89 @@ describe('rotor on a real control plane', () => {
       assert.match(lines[0], /^VERSION\s+AGE\s+STATE\s+STORE\s+USED BY$/);
       assert.match(lines[1], new RegExp(`^${s.newVersion}\\s+\\d+s\\s+-\\s+aws:\\(no label\\)\\s+\\(none\\)$`), 'the rolled-back version');
       assert.match(lines[2], /^billing-secrets-\d{14}\s+\d+s\s+current\s+aws:AWSCURRENT\s+Deployment\/billing$/, 'the one in use');
+    });
+  });
+
+  describe('with store external-secrets (the real External Secrets Operator, moto)', () => {
+    const aws = () => new AwsSecretsManager({ region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const custom = () => {
+      const kc = new k8s.KubeConfig();
+      kc.loadFromFile(sandbox.plane.kubeconfig);
+      return kc.makeApiClient(k8s.CustomObjectsApi);
+    };
+    const esoPlan = (name: string, secretStoreRef: object) =>
+      plan(name, {
+        secret: 'ledger-secrets',
+        value: { generate: { keys: ['api_token'], length: 40 } },
+        store: 'external-secrets',
+        awsSecretsManager: { secretId: ESO_SECRET, region: 'us-east-1' },
+        externalSecrets: { secretStoreRef },
+        stages: [
+          { name: 'staging', namespace: 'eso-staging', strategy: 'rolling', soak: '1s', rolloutTimeout: '60s' },
+          { name: 'production', namespace: 'eso-production', strategy: 'rolling', watch: '1s', rolloutTimeout: '60s' },
+        ],
+        retention: '1s',
+      });
+    const readEs = (ns: string, name: string) =>
+      custom()
+        .getNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', namespace: ns, plural: 'externalsecrets', name })
+        .then(
+          (o) => o as { spec: { dataFrom: { extract: { key: string; version: string } }[]; target: { immutable: boolean } } },
+          () => null,
+        );
+
+    it('completes a two-stage rotation through pinned ExternalSecrets, the old ones deleted with their Secrets, AWS labels where AWS leaves them', async () => {
+      const file = esoPlan('eso-good', { name: 'aws', kind: 'ClusterSecretStore' });
+      const started = await rotor(['start', '-f', file], env);
+      assert.equal(started.code, 0, started.stderr);
+      const s = await waitFor('rotate-eso-staging-ledger-secrets', (x) => ['COMPLETED', 'ROLLED_BACK', 'FAILED'].includes(x.phase));
+      assert.equal(s.phase, 'COMPLETED', `${s.outcome}; ${s.leftovers.join('; ')}; operator: ${operator.output().slice(-1500)}`);
+      const fresh = s.newVersion!;
+      assert.ok(s.events.some((e) => /^store: AWS Secrets Manager secret .* answers; .*; ClusterSecretStore aws is Ready$/.test(e.message)));
+      const current = await aws().read({ secretId: ESO_SECRET, versionStage: 'AWSCURRENT' });
+      recordValues(Object.values(current));
+      for (const ns of ['eso-staging', 'eso-production']) {
+        // Pinned by VersionId: AWSCURRENT moved, and the ExternalSecret did not follow a stage.
+        const es = await readEs(ns, fresh);
+        assert.deepEqual(es?.spec.dataFrom[0].extract, {
+          key: ESO_SECRET,
+          version: `uuid/${aws().versionToken(fresh)}`,
+          conversionStrategy: 'Default',
+          decodingStrategy: 'None',
+          metadataPolicy: 'None',
+        });
+        assert.equal(es?.spec.target.immutable, true);
+        // The operator wrote it: owned by the ExternalSecret, immutable, holding what AWSCURRENT holds.
+        const secret = await core.readNamespacedSecret({ namespace: ns, name: fresh });
+        assert.equal(secret.immutable, true);
+        assert.deepEqual(
+          secret.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}`),
+          [`ExternalSecret/${fresh}`],
+        );
+        const data = Object.fromEntries(Object.entries(secret.data!).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+        assert.deepEqual(data, current);
+        assert.equal(await envRef(ns, 'ledger'), fresh);
+        // The old version: its ExternalSecret deleted, then its Secret, which the operator did not write again.
+        assert.equal(await readEs(ns, ESO_OLD), null);
+        await assert.rejects(core.readNamespacedSecret({ namespace: ns, name: ESO_OLD }), (err: { code?: number }) => err.code === 404);
+      }
+      // AWS: AWSCURRENT on the new version alone; the old one retired with its deletion in the cluster.
+      assert.deepEqual(await aws().labels(ESO_SECRET), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      const versions = await rotor(['versions', 'ledger-secrets', '-n', 'eso-production'], { ...env, ...awsEnv, KUBECONFIG: sandbox.plane.kubeconfig });
+      assert.equal(versions.code, 0, versions.stderr);
+      assert.match(versions.stdout.trim().split('\n')[1], new RegExp(`^${fresh}\\s+\\d+s\\s+current\\s+eso\\+aws:AWSCURRENT\\s+Deployment/ledger$`));
+    });
+
+    it('fails in PLANNING, nothing created, when the plan names a SecretStore that is not there', async () => {
+      // A SecretStore (the default kind) must be in each stage's namespace; there is only the ClusterSecretStore.
+      const file = esoPlan('eso-no-store', { name: 'aws' });
+      const before = await aws().labels(ESO_SECRET);
+      const started = await rotor(['start', '-f', file], env);
+      assert.equal(started.code, 0, started.stderr);
+      const s = await waitFor('rotate-eso-staging-ledger-secrets', (x) => x.phase === 'FAILED');
+      assert.match(s.outcome!, /the external-secrets store cannot be used \(nothing was changed\): .*there is no SecretStore eso-staging\/aws/);
+      assert.equal(s.newVersion, null);
+      assert.deepEqual(await aws().labels(ESO_SECRET), before);
     });
   });
 

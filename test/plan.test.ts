@@ -255,10 +255,17 @@ describe('valid plans', () => {
       const p = basePlan();
       p.store = store;
       if (store !== 'kubernetes') p.awsSecretsManager = { secretId: '/production/auth-api/token', region: 'eu-west-1' };
+      if (store === 'external-secrets') p.externalSecrets = { secretStoreRef: { name: 'aws' } };
       assert.equal(parsePlan(p).store, store);
       assert.deepEqual(
         parsePlan(p).target,
-        store === 'kubernetes' ? undefined : { awsSecretsManager: { secretId: '/production/auth-api/token', region: 'eu-west-1' } },
+        store === 'kubernetes'
+          ? undefined
+          : {
+              awsSecretsManager: { secretId: '/production/auth-api/token', region: 'eu-west-1' },
+              // A SecretStore (in each stage's namespace) unless the plan says ClusterSecretStore, as in ESO itself.
+              ...(store === 'external-secrets' ? { externalSecrets: { secretStoreRef: { name: 'aws', kind: 'SecretStore' } } } : {}),
+            },
       );
     }
     const file = basePlan();
@@ -602,10 +609,54 @@ const BAD: BadCase[] = [
     value: '{"secretId":"x"}',
   },
   {
+    title: 'External Secrets mode without its store',
+    mutate: (p) => {
+      p.store = 'external-secrets';
+      p.awsSecretsManager = { secretId: 'x' };
+    },
+    path: 'externalSecrets',
+    message: /is required with store: external-secrets: \{ secretStoreRef: \{ name: <SecretStore or ClusterSecretStore/,
+    value: 'nothing',
+  },
+  {
+    title: 'an ExternalSecret store for another store kind',
+    mutate: (p) => {
+      p.store = 'aws-secrets-manager';
+      p.awsSecretsManager = { secretId: 'x' };
+      p.externalSecrets = { secretStoreRef: { name: 'aws' } };
+    },
+    path: 'externalSecrets',
+    message: /is only for store: external-secrets; remove it, or set store: external-secrets/,
+    value: '{"secretStoreRef":{"name":"aws"}}',
+  },
+  {
+    title: 'an ExternalSecret store of an unknown kind',
+    mutate: (p) => {
+      p.store = 'external-secrets';
+      p.awsSecretsManager = { secretId: 'x' };
+      p.externalSecrets = { secretStoreRef: { name: 'aws', kind: 'VaultStore' } };
+    },
+    path: 'externalSecrets.secretStoreRef.kind',
+    message: /must be SecretStore or ClusterSecretStore/,
+    value: '"VaultStore"',
+  },
+  {
+    title: 'an ExternalSecret store without a valid name',
+    mutate: (p) => {
+      p.store = 'external-secrets';
+      p.awsSecretsManager = { secretId: 'x' };
+      p.externalSecrets = { secretStoreRef: { name: 'AWS Store' } };
+    },
+    path: 'externalSecrets.secretStoreRef.name',
+    message: /must be the name of a SecretStore or ClusterSecretStore/,
+    value: '"AWS Store"',
+  },
+  {
     title: 'an AWS region that is not one',
     mutate: (p) => {
       p.store = 'external-secrets';
       p.awsSecretsManager = { secretId: 'x', region: 'Europe' };
+      p.externalSecrets = { secretStoreRef: { name: 'aws' } };
     },
     path: 'awsSecretsManager.region',
     message: /must be an AWS region such as us-east-1 or eu-west-1/,
@@ -1164,7 +1215,7 @@ const BAD: BadCase[] = [
     title: 'unknown top-level key (typo "retension")',
     mutate: (p) => (p.retension = '14d'),
     path: 'retension',
-    message: /unknown field; valid fields here are secret, value, store, awsSecretsManager, stages, retention, cleanupRecheck/,
+    message: /unknown field; valid fields here are secret, value, store, awsSecretsManager, externalSecrets, stages, retention, cleanupRecheck/,
     value: '"14d"',
   },
   {

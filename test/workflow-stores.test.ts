@@ -4,9 +4,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { twoStagePlan } from './helpers/plans';
+import { workload } from './helpers/doubles';
 import { timeSkippingRotations } from './helpers/rotations';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AwsSecretsManagerStore } from '../activities/stores/aws-store';
+import { AwsSecretsManagerStore, ExternalSecretsStore } from '../activities/stores/aws-store';
+import { MemoryCluster, type MemoryProvider } from '../activities/memory';
+import { externalVersionMetadata } from '../activities/kubernetes/external-secrets';
 import { startMoto, type MotoServer } from '../sandbox/moto';
 import { freePort } from '../sandbox/control-plane';
 
@@ -18,7 +21,8 @@ const { run } = timeSkippingRotations('stores');
 describe('rotateSecret with a store outside the cluster', () => {
   for (const store of ['aws-secrets-manager', 'external-secrets']) {
     it(`fails in PLANNING, before anything is created, when no worker serves ${store}`, async () => {
-      const plan = twoStagePlan({ top: { store, awsSecretsManager: { secretId: '/production/auth-api/token' } } });
+      const eso = store === 'external-secrets' ? { externalSecrets: { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' } } } : {};
+      const plan = twoStagePlan({ top: { store, awsSecretsManager: { secretId: '/production/auth-api/token' }, ...eso } });
       const { d, status } = await run({}, plan);
       assert.equal(status.phase, 'FAILED');
       assert.match(
@@ -27,7 +31,13 @@ describe('rotateSecret with a store outside the cluster', () => {
           `the ${store} store cannot be used \\(nothing was changed\\): check the ${store} store: the plan's store is ${store}, but this worker has no ${store} store \\(it has: kubernetes\\); run a worker configured for ${store}`,
         ),
       );
-      assert.deepEqual(d.called('checkStore'), [{ store, target: { awsSecretsManager: { secretId: '/production/auth-api/token' } } }]);
+      assert.deepEqual(d.called('checkStore'), [
+        {
+          store,
+          target: { awsSecretsManager: { secretId: '/production/auth-api/token' }, ...eso },
+          ...(store === 'external-secrets' ? { namespaces: ['staging', 'production'] } : {}),
+        },
+      ]);
       assert.equal(d.called('createVersion').length, 0);
       assert.equal(d.called('switchWorkloads').length, 0);
       assert.equal(status.events.filter((e) => e.phase !== 'PLANNING' && e.phase !== 'FAILED').length, 0, 'nothing past PLANNING');
@@ -115,6 +125,123 @@ describe('rotateSecret with a store outside the cluster', () => {
         /the aws-secrets-manager store cannot be used \(nothing was changed\): .*no secret \/production\/does-not-exist in AWS Secrets Manager/,
       );
       assert.equal(d.called('createVersion').length, 0);
+    });
+  });
+
+  describe('external-secrets, against moto_server, the operator played by the memory cluster', () => {
+    let moto: MotoServer;
+    let eso: ExternalSecretsStore;
+    let sdk: SecretsManagerClient;
+    const aws = () => eso.client();
+    /** The operator's AWS provider: GetSecretValue by the pinned VersionId. */
+    const provider: MemoryProvider = (ref) => aws().read({ secretId: ref.key, versionId: ref.version.replace(/^uuid\//, '') });
+
+    before(async () => {
+      moto = await startMoto();
+      const settings = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+      eso = new ExternalSecretsStore(settings);
+      sdk = new SecretsManagerClient(settings);
+    });
+    after(async () => {
+      sdk?.destroy();
+      await moto?.stop();
+    });
+
+    const esoPlan = (secretId: string) =>
+      twoStagePlan({
+        top: {
+          store: 'external-secrets',
+          awsSecretsManager: { secretId, region: 'us-east-1' },
+          externalSecrets: { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' } },
+        },
+      });
+
+    /** AWS holds OLD (AWSCURRENT); the cluster has OLD's ExternalSecrets, as an earlier rotation in this mode left them. */
+    async function world(secretId: string, ready = true, read: MemoryProvider = provider): Promise<MemoryCluster> {
+      await sdk.send(
+        new CreateSecretCommand({
+          Name: secretId,
+          SecretString: JSON.stringify({ api_token: 'old-token-value' }),
+          ClientRequestToken: aws().versionToken(OLD),
+        }),
+      );
+      const cluster = new MemoryCluster(
+        { secrets: [], workloads: [], secretStores: [{ kind: 'ClusterSecretStore', name: 'aws', ready, message: 'InvalidProviderConfig' }] },
+        read,
+      );
+      const remoteRef = eso.remoteRef({ version: OLD, target: { awsSecretsManager: { secretId } } });
+      for (const namespace of ['staging', 'production']) {
+        const metadata = externalVersionMetadata({ namespace, name: OLD, base: 'auth-api-secrets', rotationId: 'earlier' });
+        cluster.world.externalSecrets = [
+          ...(cluster.world.externalSecrets ?? []),
+          { namespace, name: OLD, secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' }, remoteRef, ...metadata },
+        ];
+      }
+      return cluster;
+    }
+
+    it('completes with an ExternalSecret per namespace pinned to the new AWS version, the old ones deleted with their Secrets', async () => {
+      const secretId = '/production/auth-api/eso-completed';
+      const cluster = await world(secretId);
+      const { d, status } = await run({ stores: { 'external-secrets': eso }, cluster }, esoPlan(secretId));
+      assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+      const fresh = status.newVersion!;
+      assert.ok(status.events.some((e) => /^store: AWS Secrets Manager secret .* answers; .*; ClusterSecretStore aws is Ready$/.test(e.message)));
+      // Pinned by VersionId (`uuid/`), never by a stage that moves under it.
+      assert.deepEqual(
+        cluster.world.externalSecrets!.map((e) => [e.namespace, e.name, e.remoteRef.version]),
+        [
+          ['staging', fresh, `uuid/${aws().versionToken(fresh)}`],
+          ['production', fresh, `uuid/${aws().versionToken(fresh)}`],
+        ],
+      );
+      // AWS: AWSCURRENT is the value the operator wrote into each namespace's Secret; the old version has no label.
+      const current = await aws().read({ secretId, versionStage: 'AWSCURRENT' });
+      for (const ns of ['staging', 'production']) {
+        assert.deepEqual(cluster.world.secrets.find((s) => s.namespace === ns && s.name === fresh)?.data, current);
+        assert.deepEqual(d.secretNames(ns), [fresh]);
+        assert.equal(d.workload(ns, 'auth-api')!.refs[workload(ns, 'auth-api').fields[0]], fresh);
+      }
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+    });
+
+    it('rolls back with AWSCURRENT never moved; the workloads are back on the old version', async () => {
+      const secretId = '/production/auth-api/eso-rolled-back';
+      const cluster = await world(secretId);
+      const { d, status } = await run(
+        { stores: { 'external-secrets': eso }, cluster, check: (i) => (i.stage === 'production' ? 'failed' : 'passed') },
+        esoPlan(secretId),
+      );
+      assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'] });
+      for (const ns of ['staging', 'production']) assert.equal(d.workload(ns, 'auth-api')!.refs[workload(ns, 'auth-api').fields[0]], OLD);
+    });
+
+    it('fails in PLANNING when the SecretStore is not Ready, naming it; nothing is created', async () => {
+      const secretId = '/production/auth-api/eso-store-not-ready';
+      const cluster = await world(secretId, false);
+      const { d, status } = await run({ stores: { 'external-secrets': eso }, cluster }, esoPlan(secretId));
+      assert.equal(status.phase, 'FAILED');
+      assert.match(
+        status.outcome!,
+        /the external-secrets store cannot be used \(nothing was changed\): .*externalSecrets\.secretStoreRef: ClusterSecretStore aws is not Ready/,
+      );
+      assert.equal(d.called('createVersion').length, 0);
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'] });
+    });
+
+    it('fails in CREATING, before any switch, when the operator writes another value than the one staged', async () => {
+      const secretId = '/production/auth-api/eso-wrong-value';
+      // A store reading another secret (wrong region, a typo in the store's key): the Secret is not the staged value.
+      const cluster = await world(secretId, true, async () => ({ api_token: 'not-the-staged-value-3Jx' }));
+      const { d, status } = await run({ stores: { 'external-secrets': eso }, cluster }, esoPlan(secretId));
+      assert.equal(status.phase, 'FAILED');
+      assert.match(status.outcome!, /could not create the new version \(no workload was switched\): .*does not hold the value rotor staged in the store/);
+      assert.equal(d.called('switchWorkloads').length, 0);
+      // AWS: the staged value does not stay AWSPENDING for a promotion that never comes.
+      assert.ok(status.events.some((e) => /^store: .* marked failed/.test(e.message)));
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'] });
+      assert.ok(status.leftovers.some((l) => /its ExternalSecret may remain in staging, production/.test(l)));
     });
   });
 

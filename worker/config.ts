@@ -154,9 +154,9 @@ function issuerSettings(env: NodeJS.ProcessEnv, problems: string[]): HttpIssuerS
   return { url, token: token ?? '', timeoutMs: 'ms' in timeout ? timeout.ms : 10_000 };
 }
 
-/** ROTOR_STORES=kubernetes,aws-secrets-manager: each named, unknown or not yet served ones refused by name. */
+/** ROTOR_STORES=kubernetes,aws-secrets-manager,external-secrets: each named, unknown ones refused by name. */
 function storeSettings(env: NodeJS.ProcessEnv, problems: string[]): { stores: StoreKind[]; aws: WorkerConfig['aws'] } {
-  const served: StoreKind[] = ['kubernetes', 'aws-secrets-manager'];
+  const served: StoreKind[] = ['kubernetes', 'aws-secrets-manager', 'external-secrets'];
   const named = (env.ROTOR_STORES ?? 'kubernetes')
     .split(',')
     .map((s) => s.trim())
@@ -171,8 +171,8 @@ function storeSettings(env: NodeJS.ProcessEnv, problems: string[]): { stores: St
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
   if (endpoint && !isPlainHttpUrl(endpoint))
     problems.push('ROTOR_AWS_ENDPOINT is not an http(s) URL without credentials; set it like http://127.0.0.1:5000 (credentials come from the AWS chain)');
-  if (endpoint && !stores.includes('aws-secrets-manager'))
-    problems.push('ROTOR_AWS_ENDPOINT is set but ROTOR_STORES does not name aws-secrets-manager; add it, or unset ROTOR_AWS_ENDPOINT');
+  if (endpoint && !stores.includes('aws-secrets-manager') && !stores.includes('external-secrets'))
+    problems.push('ROTOR_AWS_ENDPOINT is set but ROTOR_STORES names neither aws-secrets-manager nor external-secrets; add one, or unset ROTOR_AWS_ENDPOINT');
   return { stores, aws: { ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) } };
 }
 

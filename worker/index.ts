@@ -1,7 +1,7 @@
 // The rotor worker: connect, make sure the search attributes exist, build the adapters, run.
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type RotorDeps, type SecretStores } from '../activities';
-import { AwsSecretsManagerStore } from '../activities/stores/aws-store';
+import { AwsSecretsManagerStore, ExternalSecretsStore } from '../activities/stores/aws-store';
 import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { KubernetesCluster } from '../activities/kubernetes';
@@ -16,11 +16,17 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
   // Both backends read value.fromFile through the store, so both are confined to ROTOR_VALUE_DIR.
   const stores: SecretStores = { kubernetes: new KubernetesSecretStore({ valueDir: config.valueDir }) };
   if (config.stores.includes('aws-secrets-manager')) stores['aws-secrets-manager'] = new AwsSecretsManagerStore(config.aws, { valueDir: config.valueDir });
+  const eso = config.stores.includes('external-secrets') ? new ExternalSecretsStore(config.aws, { valueDir: config.valueDir }) : undefined;
+  if (eso) stores['external-secrets'] = eso;
   // Plans with `value: { issuer }` need it; without ROTOR_ISSUER_URL they are refused in PLANNING.
   const issuer = config.issuer ? { issuer: new HttpCredentialIssuer(config.issuer) } : {};
   if (config.backend === 'memory') {
     const world = loadMemoryWorld(config.memoryWorld!);
-    return { cluster: new MemoryCluster(world), stores, metrics: new MemoryMetrics(world).providers(), log, ...issuer };
+    // A rehearsal of store external-secrets: the operator's reads of a pinned version, from AWS itself.
+    const provider = eso
+      ? (ref: { key: string; version: string }) => eso.client().read({ secretId: ref.key, versionId: ref.version.replace(/^uuid\//, '') })
+      : undefined;
+    return { cluster: new MemoryCluster(world, provider), stores, metrics: new MemoryMetrics(world).providers(), log, ...issuer };
   }
   // A stage naming a provider the worker is not configured for measures errors, never a pass.
   const metrics = {

@@ -82,7 +82,11 @@ async function checkStore(r: Rotation): Promise<void> {
   const { plan } = r;
   try {
     const { detail } = await acts.checkStore.executeWithOptions({ ...quick, summary: `check the ${plan.store} store` }, [
-      { store: plan.store, ...(plan.target ? { target: plan.target } : {}) },
+      {
+        store: plan.store,
+        ...(plan.target ? { target: plan.target } : {}),
+        ...(plan.store === 'external-secrets' ? { namespaces: plan.stages.map((s) => s.namespace) } : {}),
+      },
     ]);
     r.record(`store: ${detail}`);
   } catch (err) {
@@ -136,6 +140,40 @@ export async function create(r: Rotation): Promise<void> {
         r.status.leftovers.push(`issuer: could not revoke ${candidate} (${describeError(revokeErr)}); ${revokeByHand(candidate)}`);
       }
     }
+    // A value staged in a store outside the cluster (AWSPENDING) must not wait there for a promotion that never comes.
+    if (candidate && plan.store !== 'kubernetes' && patched('discard-staged')) await discardStaged(r, candidate);
     r.fail(`could not create the new version (no workload was switched): ${describeError(err)}`);
+  }
+}
+
+/** After a failed CREATING: the store forgets the candidate it may have staged; what cannot be undone is a leftover. */
+async function discardStaged(r: Rotation, version: string): Promise<void> {
+  const { plan, status } = r;
+  const namespaces = plan.stages.map((s) => s.namespace);
+  try {
+    await CancellationScope.nonCancellable(() =>
+      acts.finalizeVersion.executeWithOptions({ ...quick, summary: `mark ${version} failed in the ${plan.store} store` }, [
+        {
+          secret: plan.secret,
+          version,
+          previousVersion: status.previousVersion,
+          store: plan.store,
+          ...(plan.target ? { target: plan.target } : {}),
+          namespaces,
+          outcome: 'failed',
+        },
+      ]),
+    );
+    r.record(`store: ${version} marked failed (nothing staged for it stays pending)`);
+  } catch (err) {
+    const secretId = plan.target?.awsSecretsManager?.secretId ?? plan.secret;
+    status.leftovers.push(
+      `store: could not mark ${version} failed (${describeError(err)}); AWSPENDING may still be on its version of ${secretId}: see \`aws secretsmanager describe-secret --secret-id ${secretId}\` and remove it with update-secret-version-stage --remove-from-version-id`,
+    );
+  }
+  if (plan.store === 'external-secrets') {
+    status.leftovers.push(
+      `external-secrets: no workload refers to ${version}; its ExternalSecret may remain in ${namespaces.join(', ')}: \`kubectl delete externalsecret ${version} -n <namespace>\``,
+    );
   }
 }

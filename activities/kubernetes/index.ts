@@ -6,15 +6,17 @@
 //   canary.ts     the per-rotation green copy and the replica weights
 //   rollout.ts    `kubectl rollout status`, exactly, and what rotor refuses
 //   secrets.ts    immutable versions
+//   external-secrets.ts  versions as ExternalSecrets (store external-secrets)
 //   claims.ts     one rotation of a Secret per namespace at a time (a Lease)
 import * as k8s from '@kubernetes/client-node';
 import { compareVersions, newestVersion, parseVersionName } from '../../domain/naming';
-import type { WorkloadKind } from '../../domain/plan';
+import type { ExternalSecretStoreRef, WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
-import type { ClusterPort, RolloutState, RotationClaim, StoredVersion, VersionSpec } from '../ports';
+import type { ClusterPort, ExternalVersionSpec, ExternalVersionState, RolloutState, RotationClaim, StoredVersion, VersionSpec } from '../ports';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
 import { Canary } from './canary';
 import { Claims } from './claims';
+import { ExternalSecrets } from './external-secrets';
 import { kindApis, listAll, readObject, toRotorError, type KindApi, type Obj } from './kinds';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
@@ -56,6 +58,7 @@ export class KubernetesCluster implements ClusterPort {
   private readonly secrets: Secrets;
   private readonly canary: Canary;
   private readonly claims: Claims;
+  private readonly external: ExternalSecrets;
 
   constructor(
     readonly kc: k8s.KubeConfig,
@@ -66,6 +69,7 @@ export class KubernetesCluster implements ClusterPort {
     this.secrets = new Secrets(this.core);
     this.canary = new Canary(this.kinds.Deployment, kc.makeApiClient(k8s.AppsV1Api));
     this.claims = new Claims(kc.makeApiClient(k8s.CoordinationV1Api));
+    this.external = new ExternalSecrets(kc, this.core);
   }
 
   static fromEnvironment(): KubernetesCluster {
@@ -142,6 +146,18 @@ export class KubernetesCluster implements ClusterPort {
 
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
     return this.secrets.create(spec);
+  }
+
+  createExternalVersion(spec: ExternalVersionSpec): Promise<'created' | 'exists'> {
+    return this.external.create(spec);
+  }
+
+  externalVersionState(namespace: string, name: string): Promise<ExternalVersionState> {
+    return this.external.state(namespace, name);
+  }
+
+  checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef): Promise<string> {
+    return this.external.checkStore(namespaces, ref);
   }
 
   async switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]> {
@@ -284,9 +300,11 @@ export class KubernetesCluster implements ClusterPort {
     return null;
   }
 
-  async deleteUnreferenced(namespace: string, name: string): Promise<{ deleted: boolean; holders: Holder[] }> {
+  async deleteUnreferenced(namespace: string, name: string, options: { externalSecret?: boolean } = {}): Promise<{ deleted: boolean; holders: Holder[] }> {
     const holders = await this.findReferences([namespace], name);
     if (holders.length) return { deleted: false, holders };
+    // Its ExternalSecret first: while it exists, the operator writes the Secret again.
+    if (options.externalSecret) await this.external.delete(namespace, name);
     await this.secrets.delete(namespace, name);
     return { deleted: true, holders: [] };
   }

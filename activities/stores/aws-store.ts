@@ -15,7 +15,7 @@ export interface AwsStoreSettings extends Omit<AwsSecretsManagerSettings, 'regio
 }
 
 export class AwsSecretsManagerStore implements SecretStorePort {
-  readonly kind = 'aws-secrets-manager' as const;
+  readonly kind: 'aws-secrets-manager' | 'external-secrets' = 'aws-secrets-manager';
   private readonly clients = new Map<string, AwsSecretsManager>();
 
   constructor(
@@ -36,7 +36,7 @@ export class AwsSecretsManagerStore implements SecretStorePort {
 
   private target(target: StoreTarget | undefined): { aws: AwsSecretsManager; secretId: string } {
     const t = target?.awsSecretsManager;
-    if (!t) throw new RotorError('RotorInputError', "store aws-secrets-manager needs the plan's awsSecretsManager: { secretId, region }");
+    if (!t) throw new RotorError('RotorInputError', `store ${this.kind} needs the plan's awsSecretsManager: { secretId, region }`);
     return { aws: this.client(t.region), secretId: t.secretId };
   }
 
@@ -84,5 +84,21 @@ export class AwsSecretsManagerStore implements SecretStorePort {
       return this.client(region).read({ secretId, versionStage });
     }
     return resolveValue(value, this.values);
+  }
+}
+
+/**
+ * The `external-secrets` store: the value is kept in AWS Secrets Manager exactly as by the
+ * `aws-secrets-manager` store (staged, promoted, discarded, retired by explicit version id), and the
+ * cluster gets each version through an ExternalSecret pinned to that version (`uuid/<VersionId>`),
+ * which External Secrets Operator turns into the immutable Secret.
+ */
+export class ExternalSecretsStore extends AwsSecretsManagerStore {
+  override readonly kind = 'external-secrets' as const;
+
+  remoteRef(request: { version: string; target?: StoreTarget }): { key: string; version: string } {
+    const secretId = request.target?.awsSecretsManager?.secretId;
+    if (!secretId) throw new RotorError('RotorInputError', "store external-secrets needs the plan's awsSecretsManager: { secretId, region }");
+    return { key: secretId, version: `uuid/${this.client(request.target?.awsSecretsManager?.region).versionToken(request.version)}` };
   }
 }

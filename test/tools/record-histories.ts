@@ -11,6 +11,23 @@ import { Doubles, type Script } from '../helpers/doubles';
 import { timeSkippingEnv, workflowBundle } from '../../sandbox/time-skipping';
 import { twoStagePlan } from '../helpers/plans';
 import { repoRoot } from '../helpers/tools';
+import type { SecretStorePort } from '../../activities/ports';
+import { RotorError } from '../../activities/errors';
+
+/** A store outside the cluster for recording only: what the workflow asks of it is what matters to its history. */
+function recordedStore(failStaging: boolean): SecretStorePort {
+  return {
+    kind: 'aws-secrets-manager',
+    check: async () => 'recorded store answers',
+    stageVersion: async () => {
+      if (failStaging) throw new RotorError('RotorInputError', 'the recorded store refuses the value');
+      return { api_token: 'recorded-value-not-a-secret' };
+    },
+    promoteVersion: async () => undefined,
+    markFailed: async () => undefined,
+    deleteVersion: async () => undefined,
+  };
+}
 
 async function main(): Promise<void> {
   const tag = process.argv[2];
@@ -47,6 +64,17 @@ async function main(): Promise<void> {
       name: 'issuer-rolled-back',
       script: { previousIssued: true, check: (i) => (i.stage === 'staging' ? 'failed' : 'passed') },
       plan: twoStagePlan({ top: { value: { issuer: { key: 'api_token' } } } }),
+    },
+    // A store outside the cluster (v7 on): checked in PLANNING; a CREATING that fails after staging marks the version failed there.
+    {
+      name: 'store-completed',
+      script: { stores: { 'aws-secrets-manager': recordedStore(false) } },
+      plan: twoStagePlan({ top: { store: 'aws-secrets-manager', awsSecretsManager: { secretId: '/production/auth-api/token' } } }),
+    },
+    {
+      name: 'store-create-failed',
+      script: { stores: { 'aws-secrets-manager': recordedStore(true) } },
+      plan: twoStagePlan({ top: { store: 'aws-secrets-manager', awsSecretsManager: { secretId: '/production/auth-api/token' } } }),
     },
   ];
   try {

@@ -481,7 +481,8 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         if (input.store !== 'external-secrets') return { detail };
         const ref = input.target?.externalSecrets?.secretStoreRef;
         if (!ref) throw new RotorError('RotorInputError', "store external-secrets needs the plan's externalSecrets: { secretStoreRef: { name, kind } }");
-        return { detail: `${detail}; ${await externalCluster().checkExternalSecretStore(input.namespaces ?? [], ref)}` };
+        const expect = store.externalProvider ? await store.externalProvider(input.target) : undefined;
+        return { detail: `${detail}; ${await externalCluster().checkExternalSecretStore(input.namespaces ?? [], ref, expect)}` };
       }),
 
     inspectCredentials: (input) =>

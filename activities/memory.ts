@@ -32,6 +32,7 @@ import {
 } from './kubernetes/ownership';
 import type {
   ClusterPort,
+  ExternalProvider,
   ExternalVersionSpec,
   ExternalVersionState,
   MetricProvider,
@@ -42,7 +43,7 @@ import type {
   VersionSpec,
 } from './ports';
 import type { ExternalSecretStoreRef } from '../domain/plan';
-import { externalVersionMetadata } from './kubernetes/external-secrets';
+import { externalVersionMetadata, providerMismatch } from './kubernetes/external-secrets';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export interface MemorySecret {
@@ -90,6 +91,8 @@ export interface MemorySecretStore {
   namespace?: string;
   ready: boolean;
   message?: string;
+  /** The store's provider, as its spec says (default: AWS Secrets Manager in any region rotor asks for). */
+  provider?: Record<string, { service?: string; region?: string }>;
 }
 
 export interface MemoryExternalSecret extends Omit<ExternalVersionSpec, 'base' | 'rotationId' | 'store'> {
@@ -449,12 +452,13 @@ export class MemoryCluster implements ClusterPort {
     return { ready: true, message: `ExternalSecret ${namespace}/${name} is Ready (${es.condition.reason})` };
   }
 
-  async checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef): Promise<string> {
+  async checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string> {
     this.served();
     for (const namespace of ref.kind === 'ClusterSecretStore' ? [namespaces[0]] : namespaces) {
       const object = ref.kind === 'ClusterSecretStore' ? `ClusterSecretStore ${ref.name}` : `SecretStore ${namespace}/${ref.name}`;
       const store = this.storeOf(namespace, ref);
       if (!store) throw new RotorError('RotorInputError', `externalSecrets.secretStoreRef: there is no ${object}`, object, 404);
+      if (expect) providerMismatch(object, store.provider ?? { aws: { service: 'SecretsManager', region: expect.region } }, expect);
       if (!store.ready) throw new RotorError('RotorInputError', `externalSecrets.secretStoreRef: ${object} is not Ready (${store.message ?? ''})`, object);
     }
     return `${ref.kind} ${ref.name} is Ready${ref.kind === 'SecretStore' ? ` in ${namespaces.join(', ')}` : ''}`;

@@ -101,7 +101,7 @@ export interface ClusterPort {
   createExternalVersion?(spec: ExternalVersionSpec): Promise<'created' | 'exists'>;
   externalVersionState?(namespace: string, name: string): Promise<ExternalVersionState>;
   /** PLANNING: the ExternalSecret API is served and the store is there and Ready in each namespace; a line saying so. */
-  checkExternalSecretStore?(namespaces: string[], ref: ExternalSecretStoreRef): Promise<string>;
+  checkExternalSecretStore?(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string>;
 }
 
 export interface SecretStorePort {
@@ -119,6 +119,14 @@ export interface SecretStorePort {
   check?(target?: StoreTarget): Promise<string>;
   /** store external-secrets: how an ExternalSecret names `version` in the provider (AWS: the secret and `uuid/<VersionId>`). */
   remoteRef?(request: { version: string; target?: StoreTarget }): { key: string; version: string };
+  /** store external-secrets: the provider a SecretStore must read (AWS: Secrets Manager, in the region rotor writes to). */
+  externalProvider?(target?: StoreTarget): Promise<ExternalProvider>;
+}
+
+/** What an External Secrets Operator store must read to see the versions rotor wrote. */
+export interface ExternalProvider {
+  service: 'SecretsManager';
+  region?: string;
 }
 
 /** How one measurement is taken, beyond the query itself. */

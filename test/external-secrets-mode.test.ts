@@ -49,7 +49,7 @@ after(async () => {
 
 function memoryWorld(): World {
   const w = new MemoryWorld();
-  w.memory.world.secretStores = [{ kind: 'ClusterSecretStore', name: 'aws', ready: true }];
+  w.memory.world.secretStores = [{ kind: 'ClusterSecretStore', name: 'aws', ready: true, provider: { aws: { service: 'SecretsManager', region: REGION } } }];
   // The operator's AWS provider: GetSecretValue by the pinned VersionId, the JSON's keys as the Secret's.
   w.memory.provider = (ref) => store.client().read({ secretId: ref.key, versionId: ref.version.replace(/^uuid\//, '') });
   return w;
@@ -204,6 +204,16 @@ for (const [label, make] of worlds) {
       });
       await assert.rejects(w.cluster.checkExternalSecretStore!([ns], { name: 'aws', kind: 'SecretStore' }), (err: RotorError) => {
         assert.match(err.message, new RegExp(`there is no SecretStore ${ns}/aws`));
+        return true;
+      });
+      // The store reads the region rotor writes to; another region would never see rotor's versions.
+      assert.match(await w.cluster.checkExternalSecretStore!([ns], CLUSTER_STORE, { service: 'SecretsManager', region: REGION }), /is Ready/);
+      await assert.rejects(w.cluster.checkExternalSecretStore!([ns], CLUSTER_STORE, { service: 'SecretsManager', region: 'eu-west-1' }), (err: RotorError) => {
+        assert.equal(err.type, 'RotorInputError');
+        assert.match(
+          err.message,
+          /ClusterSecretStore aws reads region us-east-1, but rotor writes awsSecretsManager\.secretId in eu-west-1; set awsSecretsManager\.region: us-east-1 or name a store for eu-west-1/,
+        );
         return true;
       });
     });

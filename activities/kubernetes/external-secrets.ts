@@ -4,7 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ExternalSecretStoreRef } from '../../domain/plan';
 import { RotorError } from '../errors';
-import type { ExternalVersionSpec, ExternalVersionState } from '../ports';
+import type { ExternalProvider, ExternalVersionSpec, ExternalVersionState } from '../ports';
 import { statusCode, toRotorError } from './kinds';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
 
@@ -167,18 +167,18 @@ export class ExternalSecrets {
   }
 
   /** PLANNING: the API is served, and the store is there and Ready (a SecretStore in every namespace). */
-  async checkStore(namespaces: string[], ref: ExternalSecretStoreRef): Promise<string> {
+  async checkStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string> {
     if (!(await this.served())) throw this.notServed();
     const places = ref.kind === 'ClusterSecretStore' ? [null] : namespaces;
     for (const namespace of places) {
       const object = namespace ? `SecretStore ${namespace}/${ref.name}` : `ClusterSecretStore ${ref.name}`;
-      let store: { status?: { conditions?: Condition[] } };
+      let store: { spec?: { provider?: Record<string, { service?: string; region?: string }> }; status?: { conditions?: Condition[] } };
       try {
         store = (
           namespace
             ? await this.custom.getNamespacedCustomObject({ group: ESO_GROUP, version: ESO_VERSION, namespace, plural: 'secretstores', name: ref.name })
             : await this.custom.getClusterCustomObject({ group: ESO_GROUP, version: ESO_VERSION, plural: 'clustersecretstores', name: ref.name })
-        ) as { status?: { conditions?: Condition[] } };
+        ) as typeof store;
       } catch (err) {
         if (statusCode(err) === 404) {
           throw new RotorError(
@@ -190,6 +190,7 @@ export class ExternalSecrets {
         }
         throw toRotorError(err, 'read', object);
       }
+      if (expect) providerMismatch(object, store.spec?.provider, expect);
       const condition = ready(store);
       if (condition?.status !== 'True') {
         throw new RotorError(
@@ -218,6 +219,35 @@ export class ExternalSecrets {
       `the cluster does not serve ${ESO_GROUP}/${ESO_VERSION} ExternalSecrets: install External Secrets Operator (v0.16 or later) or use store: aws-secrets-manager`,
       'ExternalSecret',
       404,
+    );
+  }
+}
+
+/**
+ * The store reads what rotor writes, or a RotorInputError naming the difference: an ExternalSecret
+ * through a store of another provider, service or region would be Ready with another value, or never.
+ */
+export function providerMismatch(object: string, provider: Record<string, { service?: string; region?: string }> | undefined, expect: ExternalProvider): void {
+  const aws = provider?.aws;
+  if (!aws) {
+    throw new RotorError(
+      'RotorInputError',
+      `externalSecrets.secretStoreRef: ${object} reads ${Object.keys(provider ?? {}).join(', ') || 'no provider'}, not AWS Secrets Manager, where rotor writes awsSecretsManager.secretId; name a store with provider aws`,
+      object,
+    );
+  }
+  if ((aws.service ?? 'SecretsManager') !== expect.service) {
+    throw new RotorError(
+      'RotorInputError',
+      `externalSecrets.secretStoreRef: ${object} reads AWS ${aws.service}, not SecretsManager; name a store with service: SecretsManager`,
+      object,
+    );
+  }
+  if (expect.region && aws.region !== expect.region) {
+    throw new RotorError(
+      'RotorInputError',
+      `externalSecrets.secretStoreRef: ${object} reads region ${aws.region ?? '(none)'}, but rotor writes awsSecretsManager.secretId in ${expect.region}; set awsSecretsManager.region: ${aws.region ?? '<region>'} or name a store for ${expect.region}`,
+      object,
     );
   }
 }

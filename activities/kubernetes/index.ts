@@ -12,7 +12,16 @@ import * as k8s from '@kubernetes/client-node';
 import { compareVersions, newestVersion, parseVersionName } from '../../domain/naming';
 import type { ExternalSecretStoreRef, WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
-import type { ClusterPort, ExternalVersionSpec, ExternalVersionState, RolloutState, RotationClaim, StoredVersion, VersionSpec } from '../ports';
+import type {
+  ClusterPort,
+  ExternalProvider,
+  ExternalVersionSpec,
+  ExternalVersionState,
+  RolloutState,
+  RotationClaim,
+  StoredVersion,
+  VersionSpec,
+} from '../ports';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
 import { Canary } from './canary';
 import { Claims } from './claims';
@@ -156,8 +165,8 @@ export class KubernetesCluster implements ClusterPort {
     return this.external.state(namespace, name);
   }
 
-  checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef): Promise<string> {
-    return this.external.checkStore(namespaces, ref);
+  checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string> {
+    return this.external.checkStore(namespaces, ref, expect);
   }
 
   async switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]> {

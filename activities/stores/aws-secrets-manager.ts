@@ -117,6 +117,12 @@ export class AwsSecretsManager {
     return `rotor-${createHash('sha256').update(version).digest('hex').slice(0, 40)}`;
   }
 
+  /** The region this client talks to: its setting, else what the SDK's chain resolves (environment, profile). */
+  async region(): Promise<string | undefined> {
+    const { client } = await this.sdk();
+    return client.config.region().catch(() => undefined);
+  }
+
   async describe(secretId: string): Promise<SecretDescription> {
     const { arn, name, stages } = await this.describeRaw(secretId);
     return {

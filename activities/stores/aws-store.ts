@@ -101,4 +101,10 @@ export class ExternalSecretsStore extends AwsSecretsManagerStore {
     if (!secretId) throw new RotorError('RotorInputError', "store external-secrets needs the plan's awsSecretsManager: { secretId, region }");
     return { key: secretId, version: `uuid/${this.client(request.target?.awsSecretsManager?.region).versionToken(request.version)}` };
   }
+
+  /** What the SecretStore must read for the ExternalSecrets to get what rotor wrote: AWS Secrets Manager, in this region. */
+  async externalProvider(target?: StoreTarget): Promise<{ service: 'SecretsManager'; region?: string }> {
+    const region = await this.client(target?.awsSecretsManager?.region).region();
+    return { service: 'SecretsManager', ...(region ? { region } : {}) };
+  }
 }

@@ -36,7 +36,9 @@ const env = scenarios ? { ...process.env, ROTOR_SCENARIOS: scenarios } : process
 // The leak check's evidence (test/helpers/leak.ts) is this run's alone.
 const leakDir = join(root, '.rotor', 'leak');
 rmSync(leakDir, { recursive: true, force: true });
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...timeout, ...files], { stdio: 'inherit', cwd: root, env });
+// Every error a test provokes is leak-check evidence too (test/helpers/record-errors.ts, inherited by each test process).
+const preload = ['--require', join(testDir, 'helpers', 'record-errors.js')];
+const result = spawnSync(process.execPath, [...preload, '--test', '--test-concurrency=2', ...timeout, ...files], { stdio: 'inherit', cwd: root, env });
 // After the tests, whatever they ended with: no secret value in any history or output they recorded.
 const leaks = spawnSync(process.execPath, [join(root, 'scripts', 'leak-check.mjs'), leakDir], { stdio: 'inherit', cwd: root });
 process.exit(result.status || leaks.status || 0);

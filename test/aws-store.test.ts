@@ -22,6 +22,7 @@ import { freePort } from '../sandbox/control-plane';
 import { startMoto, type MotoServer } from '../sandbox/moto';
 import { repoRoot } from '../sandbox/tools';
 import { workerConfig } from '../worker/config';
+import { recordText, recordValues } from './helpers/leak';
 
 // SDK 3.1164.0 warns once that its releases after early 2027 need Node 22 (it is pinned for Node 20).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -39,6 +40,7 @@ const canaries: string[] = [];
 function canary(): string {
   const value = `rotor-leak-canary-${randomBytes(8).toString('hex')}`;
   canaries.push(value);
+  recordValues([value]);
   return value;
 }
 
@@ -58,6 +60,7 @@ async function rejectsWith(promise: Promise<unknown>, type: RotorErrorType, mess
     () => assert.fail(`expected a ${type}`),
     (err: unknown) => (caught = err),
   );
+  recordText('AWS store error', String((caught as Error)?.message ?? caught));
   assert.ok(caught instanceof RotorError, `a RotorError, not ${String(caught)}`);
   assert.equal(caught.type, type, caught.message);
   if (message) assert.match(caught.message, message);

@@ -36,6 +36,27 @@ describe('leak check', () => {
     assert.match(check({ 'text-2.log': `error: bad token ${VALUE}` }).out, /text-2\.log: .* as raw/);
   });
 
+  it('finds a value in an error a test provoked (assert.rejects or assert.throws, causes included), through the preloaded recorder', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rotor-leak-errors-'));
+    const helpers = join(repoRoot, 'dist', 'test', 'helpers');
+    const script = [
+      "const assert = require('node:assert/strict');",
+      `require(${JSON.stringify(join(helpers, 'leak-evidence.js'))}).recordValues([${JSON.stringify(VALUE)}, 'rotor-leak-canary-cause-Pw47']);`,
+      `assert.rejects(Promise.reject(new Error('refused token ' + ${JSON.stringify(VALUE)})), /refused/).then(() =>`,
+      "  assert.throws(() => { throw new Error('outer', { cause: new Error('inner rotor-leak-canary-cause-Pw47') }); }, /outer/));",
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--require', join(helpers, 'record-errors.js'), '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, ROTOR_LEAK_DIR: dir },
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const found = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'leak-check.mjs'), dir], { encoding: 'utf8' });
+    const out = `${found.stdout}${found.stderr}`;
+    assert.equal(found.status, 1, out);
+    assert.match(out, /text-\d+\.log: roto\.\.\. \(26 characters\) as raw/);
+    assert.match(out, /text-\d+\.log: roto\.\.\. \(28 characters\) as raw/, 'the cause of an error is evidence too');
+  });
+
   it('passes evidence without the values, and ignores values too short to mean anything', () => {
     const { code, out } = check({ 'history-1.json': '{"events":[{"data":"c2hvcnQ="}]}', 'text-1.log': 'short and clean' });
     assert.equal(code, 0, out);

@@ -11,7 +11,7 @@ import { ANNOTATION_ROTATION } from '../../activities/kubernetes/ownership';
 import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
 import { KubernetesSecretStore } from '../../activities/store-kubernetes';
 import { MemoryCredentialIssuer } from '../../activities/issuers/memory';
-import { recordValuesFrom } from './leak';
+import { recordText, recordValuesFrom } from './leak';
 import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, WorkloadUse } from '../../contract/activities';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
@@ -157,6 +157,8 @@ export class Doubles {
       stores: { kubernetes: new KubernetesSecretStore(), ...this.script.stores },
       metrics: {},
       ...(this.issuer ? { issuer: this.issuer } : {}),
+      // What a worker would log (every failed activity's error): leak-check evidence.
+      log: (message, fields) => recordText('activity log (workflow test)', `${message} ${JSON.stringify(fields ?? {})}`),
     });
     const log = (name: keyof RotorActivities, input: unknown) => this.calls.push({ name, input: structuredClone(input) });
     let checks = 0;

@@ -4,45 +4,16 @@
 // files, seeded). After the suite, scripts/leak-check.mjs searches the first for the second, raw,
 // base64 (at every alignment) and hex: any hit fails the build. Files go to .rotor/leak/, one set per
 // test process, cleared by scripts/run-tests.mjs before a run.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { timeSkippingEnv } from '../../sandbox/time-skipping';
-import { repoRoot } from './tools';
+import { evidenceFile as file, flushSources, recordValues } from './leak-evidence';
 
-export const LEAK_DIR = join(repoRoot, '.rotor', 'leak');
+export { LEAK_DIR, recordText, recordValues, recordValuesFrom } from './leak-evidence';
 
-/** Sources of secret values still to be read (the worlds of workflow tests change until their end). */
-const sources: (() => Iterable<string>)[] = [];
-const values = new Set<string>();
 let histories = 0;
-
-function file(kind: string, ext: string): string {
-  mkdirSync(LEAK_DIR, { recursive: true });
-  return join(LEAK_DIR, `${kind}-${process.pid}.${ext}`);
-}
-
-/** Secret values this process's tests used; written at once (a test process may end abruptly). */
-export function recordValues(found: Iterable<string>): void {
-  for (const v of found) if (typeof v === 'string' && v.length > 0) values.add(v);
-  writeFileSync(file('values', 'json'), JSON.stringify([...values]));
-}
-
-/** A world whose secret values are read when the evidence is written (e.g. a memory cluster). */
-export function recordValuesFrom(source: () => Iterable<string>): void {
-  sources.push(source);
-}
-
-function flushSources(): void {
-  recordValues(sources.flatMap((s) => [...s()]));
-}
-
-/** Output a secret must not reach: a worker's log, a CLI's stdout and stderr, an error's message. */
-export function recordText(what: string, text: string): void {
-  appendFileSync(file('text', 'log'), `\n===== ${what}\n${text}\n`);
-}
 
 /** Every run of every workflow the server lists, as the server stores it (payloads undecoded). */
 export async function recordHistories(client: Client): Promise<number> {

@@ -51,7 +51,9 @@ function installPipTools(name, spec) {
   log(`${name}: creating venv for ${spec.pip.join(', ')} (once per machine, under a minute) ...`);
   execFileSync(python(), ['-m', 'venv', '--prompt', spec.key, staging], { stdio: 'inherit' });
   log(`${name}: pip install ${spec.pip.join(' ')} ...`);
-  execFileSync(join(staging, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--progress-bar', 'off', ...spec.pip], {
+  // A constraints file pins every dependency too, so a later release of one cannot change the tool under the tests.
+  const constraints = spec.constraints ? ['-c', join(root, spec.constraints)] : [];
+  execFileSync(join(staging, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--progress-bar', 'off', ...constraints, ...spec.pip], {
     stdio: 'inherit',
   });
   // A venv is not relocatable in general: the static binaries under bin/ (temporal) move as they are,
@@ -62,7 +64,7 @@ function installPipTools(name, spec) {
   for (const [tool, rel] of Object.entries(spec.binaries)) {
     if (!existsSync(join(target, rel))) throw new Error(`${name}: ${tool} missing at ${join(target, rel)} after install`);
   }
-  writeFileSync(marker, JSON.stringify({ pip: spec.pip, installedAt: new Date().toISOString() }) + '\n');
+  writeFileSync(marker, JSON.stringify({ pip: spec.pip, constraints: spec.constraints ?? null, installedAt: new Date().toISOString() }) + '\n');
   log(`${name}: installed in ${Math.round((Date.now() - started) / 1000)} s`);
   return target;
 }

@@ -1,10 +1,14 @@
 // `npm run sandbox`: bring up the local control plane and pod simulator, print what to export, and
 // stop cleanly on Ctrl-C: the simulator, controller-manager, apiserver, then etcd, within seconds.
+// `npm run sandbox -- --stores` adds moto (AWS Secrets Manager) and the real External Secrets
+// Operator with a ClusterSecretStore `aws`, for plans with store aws-secrets-manager or external-secrets.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox, type Sandbox } from './index';
 import { TRAFFIC_LABEL } from './traffic';
 import { isShuttingDown, onShutdownSignals } from './processes';
+import { startMoto, type MotoServer } from './moto';
+import { createAwsSecretStore, startEsoOperator, type EsoOperator } from './eso-operator';
 
 const log = (line: string) => process.stderr.write(`[sandbox] ${line}\n`);
 
@@ -12,7 +16,14 @@ async function main(): Promise<void> {
   const started = Date.now();
   let sandbox: Sandbox | undefined; // eslint-disable-line prefer-const -- the shutdown handler reads it before it is assigned
   // Before anything starts: a Ctrl-C during start-up stops what is already running, in order too.
-  onShutdownSignals(async () => sandbox?.stop(), log);
+  let moto: MotoServer | undefined;
+  let operator: EsoOperator | undefined;
+  onShutdownSignals(async () => {
+    await operator?.stop();
+    await moto?.stop();
+    await sandbox?.stop();
+  }, log);
+  const stores = process.argv.includes('--stores');
   // The traffic model too: the auth API emulator (lenient: unknown tokens pass until marked bad), a
   // real Prometheus scraping it, and the Datadog emulator reading the same counts.
   sandbox = await startSandbox({
@@ -22,11 +33,26 @@ async function main(): Promise<void> {
   });
   const { plane } = sandbox;
   const traffic = sandbox.traffic!;
+  let storeEnv: Record<string, string> = {};
+  if (stores) {
+    // Built by `node scripts/bootstrap.mjs --moto --external-secrets` (npm test does it).
+    moto = await startMoto({ log });
+    operator = await startEsoOperator(plane, { awsEndpoint: moto.url, log });
+    await createAwsSecretStore(plane.kubeconfig, { kind: 'ClusterSecretStore', name: 'aws', namespace: 'default', region: 'us-east-1' });
+    // moto takes any credentials; these are its conventional placeholders, not secrets.
+    storeEnv = {
+      ROTOR_STORES: 'kubernetes,aws-secrets-manager,external-secrets',
+      ROTOR_AWS_ENDPOINT: moto.url,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+    };
+  }
   // The worker's metric settings, Datadog keys included, go to a file only its owner can read, not the terminal.
   const workerEnv = join(plane.dir, 'worker.env');
   writeFileSync(
     workerEnv,
-    Object.entries({ ROTOR_PROMETHEUS_URL: traffic.prometheus!.url, ...traffic.datadog!.workerEnv, ...traffic.issuer!.workerEnv })
+    Object.entries({ ROTOR_PROMETHEUS_URL: traffic.prometheus!.url, ...traffic.datadog!.workerEnv, ...traffic.issuer!.workerEnv, ...storeEnv })
       .map(([k, v]) => `${k}=${v}\n`)
       .join(''),
     { mode: 0o600 },
@@ -37,10 +63,15 @@ async function main(): Promise<void> {
       `traffic model: pods labelled ${TRAFFIC_LABEL} call the auth API at ${traffic.api.url} with their API_TOKEN (POST /admin/tokens marks one bad)`,
       `credential issuer (overlapping, docs/issuer-protocol.md): ${traffic.api.url}/v1/credentials; plans use value: { issuer: { key: API_TOKEN } }`,
       `metrics: Prometheus ${traffic.prometheus!.url} (scrapes every 5 s), Datadog emulator ${traffic.datadog!.emulator.url}`,
+      ...(stores
+        ? [
+            `stores: AWS Secrets Manager (moto) ${moto!.url}, region us-east-1; External Secrets Operator v0.16.2 (pid ${operator!.pid}) with ClusterSecretStore aws reading it`,
+          ]
+        : ['stores: kubernetes only (npm run sandbox -- --stores adds moto and External Secrets Operator)']),
       'export these in another shell:',
       `  export KUBECONFIG=${plane.kubeconfig}`,
       `  export PATH=${plane.binaries.kubectl.replace(/\/kubectl$/, '')}:$PATH   # kubectl ${'v1.37.2'}`,
-      `  set -a; . ${workerEnv}; set +a   # the worker's Prometheus, Datadog and credential issuer settings`,
+      `  set -a; . ${workerEnv}; set +a   # the worker's Prometheus, Datadog, credential issuer${stores ? ' and store' : ''} settings`,
       `pids: ${Object.entries({ ...plane.pids, prometheus: traffic.prometheus!.pid })
         .map(([name, pid]) => `${name}=${pid}`)
         .join(' ')} (rotor ${process.pid})`,

@@ -225,15 +225,19 @@ export function createActivities(deps: RotorDeps): RotorActivities {
    */
   async function externalVersionsReady(namespaces: string[], version: string, staged: SecretData): Promise<void> {
     const eso = externalCluster();
-    const deadline = Date.now() + EXTERNAL_SECRET_READY_MS;
+    const waitMs = deps.externalSecretReadyMs ?? EXTERNAL_SECRET_READY_MS;
+    const deadline = Date.now() + waitMs;
     for (;;) {
       const states = await Promise.all(namespaces.map((ns) => eso.externalVersionState(ns, version)));
       const waiting = states.filter((s) => !s.ready);
       if (!waiting.length) break;
       if (Date.now() >= deadline) {
+        // The operator said why (it retries a failed sync itself): a retry here would only wait again.
+        // No word from it at all (not running, or behind): worth another attempt.
+        const judged = waiting.every((s) => s.judged);
         throw new RotorError(
-          'Unavailable',
-          `External Secrets Operator has not written ${version} after ${EXTERNAL_SECRET_READY_MS / 1000} s: ${waiting.map((s) => s.message).join('; ')}; see \`kubectl describe externalsecret ${version}\` and the store's status`,
+          judged ? 'NotFound' : 'Unavailable',
+          `External Secrets Operator has not written ${version} after ${waitMs / 1000} s: ${waiting.map((s) => s.message).join('; ')}; see \`kubectl describe externalsecret ${version} -n <namespace>\` and the store's status`,
         );
       }
       await pace(1_000, { waiting: waiting.length });

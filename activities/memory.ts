@@ -447,7 +447,11 @@ export class MemoryCluster implements ClusterPort {
       }
     }
     if (es.condition?.status !== 'True') {
-      return { ready: false, message: `ExternalSecret ${namespace}/${name} is not Ready: ${es.condition?.reason ?? ''}: ${es.condition?.message ?? ''}` };
+      return {
+        ready: false,
+        judged: es.condition?.status === 'False',
+        message: `ExternalSecret ${namespace}/${name} is not Ready: ${es.condition?.reason ?? ''}: ${es.condition?.message ?? ''}`,
+      };
     }
     return { ready: true, message: `ExternalSecret ${namespace}/${name} is Ready (${es.condition.reason})` };
   }

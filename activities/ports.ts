@@ -38,6 +38,8 @@ export interface ExternalVersionState {
   ready: boolean;
   /** What the operator said (its Ready condition), or what is missing. */
   message: string;
+  /** Not ready, and the operator said why (Ready False with a reason), as opposed to not having looked yet. */
+  judged?: boolean;
 }
 
 export interface StoredVersion {
@@ -186,6 +188,8 @@ export interface RotorDeps {
    * taken over. Default: asks the worker's Temporal client, and says "running" when it cannot tell.
    */
   rotationRunning?: (workflowId: string) => Promise<boolean>;
+  /** store external-secrets: how long CREATING waits for the operator to write a version's Secrets, per attempt (default 90 s). */
+  externalSecretReadyMs?: number;
   /** Where logs go; never given a secret value. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }

@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RotorError } from '../activities/errors';
 import { ExternalSecretsStore } from '../activities/stores/aws-store';
-import type { ClusterPort, ExternalVersionSpec } from '../activities/ports';
+import type { ClusterPort, ExternalVersionSpec, ExternalVersionState } from '../activities/ports';
 import type { ExternalSecretStoreRef } from '../domain/plan';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { createAwsSecretStore, startEsoOperator, type EsoOperator } from '../sandbox/eso-operator';
@@ -92,7 +92,7 @@ function spec(ns: string, secretId: string, version: string, over: Partial<Exter
 }
 
 /** The operator's state of a version, polled until Ready or `ms` have passed. */
-async function settle(cluster: ClusterPort, ns: string, name: string, ms = 30_000): Promise<{ ready: boolean; message: string }> {
+async function settle(cluster: ClusterPort, ns: string, name: string, ms = 30_000): Promise<ExternalVersionState> {
   const deadline = Date.now() + ms;
   for (;;) {
     const state = await cluster.externalVersionState!(ns, name);
@@ -168,6 +168,7 @@ for (const [label, make] of worlds) {
       const state = await settle(w.cluster, ns, V, 5_000);
       assert.equal(state.ready, false);
       assert.match(state.message, new RegExp(`ExternalSecret ${ns}/${V} is not Ready: .*SecretSyncedError`));
+      assert.equal(state.judged, true, 'the operator said why: CREATING fails at once instead of waiting again');
       assert.equal(await w.secretExists(ns, V), false);
     });
 

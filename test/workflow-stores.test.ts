@@ -230,6 +230,23 @@ describe('rotateSecret with a store outside the cluster', () => {
       assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'] });
     });
 
+    it('fails in CREATING at the first attempt, naming why, when the operator cannot read the pinned version', async () => {
+      const secretId = '/production/auth-api/eso-not-synced';
+      const cluster = await world(secretId, true, async () => {
+        throw new Error('ResourceNotFoundException');
+      });
+      const { d, status } = await run({ stores: { 'external-secrets': eso }, cluster, externalSecretReadyMs: 1_500 }, esoPlan(secretId));
+      assert.equal(status.phase, 'FAILED');
+      assert.match(
+        status.outcome!,
+        /could not create the new version \(no workload was switched\): create \S+: External Secrets Operator has not written .* after 1\.5 s: ExternalSecret staging\/.* is not Ready: SecretSyncedError: could not get secret data from provider/,
+      );
+      // The operator had judged it: no second wait of the same kind.
+      assert.equal(d.called('createVersion').length, 1);
+      assert.equal(d.called('switchWorkloads').length, 0);
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'] });
+    });
+
     it('fails in CREATING, before any switch, when the operator writes another value than the one staged', async () => {
       const secretId = '/production/auth-api/eso-wrong-value';
       // A store reading another secret (wrong region, a typo in the store's key): the Secret is not the staged value.

@@ -133,7 +133,7 @@ export class ExternalSecrets {
       const said = condition
         ? `${condition.reason ?? 'Ready=' + condition.status}: ${condition.message ?? ''}`.trim()
         : 'no Ready condition yet (is External Secrets Operator running?)';
-      return { ready: false, message: `ExternalSecret ${namespace}/${name} is not Ready: ${said}` };
+      return { ready: false, judged: condition?.status === 'False', message: `ExternalSecret ${namespace}/${name} is not Ready: ${said}` };
     }
     try {
       await this.core.readNamespacedSecret({ namespace, name });

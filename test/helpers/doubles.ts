@@ -50,6 +50,8 @@ export interface Script {
   revokeFails?: number;
   /** Stores beside the kubernetes one (e.g. the real AWS store against moto). */
   stores?: SecretStores;
+  /** store external-secrets: how long CREATING waits for the operator, per attempt (default the worker's 90 s). */
+  externalSecretReadyMs?: number;
   /** The memory cluster; share one between Doubles to make their rotations meet. */
   cluster?: MemoryCluster;
 }
@@ -157,6 +159,7 @@ export class Doubles {
       stores: { kubernetes: new KubernetesSecretStore(), ...this.script.stores },
       metrics: {},
       ...(this.issuer ? { issuer: this.issuer } : {}),
+      ...(this.script.externalSecretReadyMs ? { externalSecretReadyMs: this.script.externalSecretReadyMs } : {}),
       // What a worker would log (every failed activity's error): leak-check evidence.
       log: (message, fields) => recordText('activity log (workflow test)', `${message} ${JSON.stringify(fields ?? {})}`),
     });

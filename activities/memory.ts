@@ -415,7 +415,8 @@ export class MemoryCluster implements ClusterPort {
       if (
         existing.remoteRef.key !== spec.remoteRef.key ||
         existing.remoteRef.version !== spec.remoteRef.version ||
-        existing.secretStoreRef.name !== spec.secretStoreRef.name
+        existing.secretStoreRef.name !== spec.secretStoreRef.name ||
+        existing.secretStoreRef.kind !== spec.secretStoreRef.kind
       ) {
         throw new RotorError('VersionContentMismatch', `ExternalSecret ${spec.namespace}/${spec.name} exists for another value`, spec.name, 409);
       }
@@ -445,7 +446,7 @@ export class MemoryCluster implements ClusterPort {
         this.world.secrets.push({ namespace, name, immutable: true, labels: { ...es.labels }, annotations: { ...es.annotations }, data: { ...data } });
         es.condition = { status: 'True', reason: 'SecretSynced', message: 'secret synced' };
       }
-    }
+    } else es.condition ??= { status: 'True', reason: 'SecretSynced', message: 'secret synced' };
     if (es.condition?.status !== 'True') {
       return {
         ready: false,

@@ -113,7 +113,12 @@ export class ExternalSecrets {
     if (owner !== spec.rotationId) throw new RotorError('VersionConflict', `${object} already exists`, owner ?? 'another creator', 409);
     const extract = existing.spec?.dataFrom?.[0]?.extract;
     const store = existing.spec?.secretStoreRef;
-    if (extract?.key !== spec.remoteRef.key || extract?.version !== spec.remoteRef.version || store?.name !== spec.secretStoreRef.name) {
+    if (
+      extract?.key !== spec.remoteRef.key ||
+      extract?.version !== spec.remoteRef.version ||
+      store?.name !== spec.secretStoreRef.name ||
+      (store?.kind ?? 'SecretStore') !== spec.secretStoreRef.kind
+    ) {
       throw new RotorError(
         'VersionContentMismatch',
         `${object} exists for another value (${extract?.key ?? '?'} ${extract?.version ?? '?'} through ${store?.name ?? '?'}); a version never changes — create a new one`,

@@ -481,7 +481,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     checkStore: (input) =>
       guarded(`check the ${input.store} store`, async () => {
         const store = storeFor(input.store);
-        const detail = store.check ? await store.check(input.target) : `${input.store} store ready`;
+        const detail = store.check ? await store.check(input.target, input.value) : `${input.store} store ready`;
         if (input.store !== 'external-secrets') return { detail };
         const ref = input.target?.externalSecrets?.secretStoreRef;
         if (!ref) throw new RotorError('RotorInputError', "store external-secrets needs the plan's externalSecrets: { secretStoreRef: { name, kind } }");

@@ -118,7 +118,7 @@ export interface SecretStorePort {
   markFailed(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;
   deleteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;
   /** PLANNING: the store answers for `target` (credentials, region, the secret exists); a line saying what it holds. */
-  check?(target?: StoreTarget): Promise<string>;
+  check?(target?: StoreTarget, value?: ValueSource): Promise<string>;
   /** store external-secrets: how an ExternalSecret names `version` in the provider (AWS: the secret and `uuid/<VersionId>`). */
   remoteRef?(request: { version: string; target?: StoreTarget }): { key: string; version: string };
   /** store external-secrets: the provider a SecretStore must read (AWS: Secrets Manager, in the region rotor writes to). */

@@ -221,6 +221,8 @@ export interface CheckStoreInput {
   target?: StoreTarget;
   /** store external-secrets: the stages' namespaces, where a SecretStore must be Ready. */
   namespaces?: string[];
+  /** The plan's value source: a value staged in the same store is not another rotation's. Absent in older histories. */
+  value?: ValueSource;
 }
 
 export interface CompleteCanaryInput {

@@ -14,6 +14,7 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { RotorError, type RotorErrorType } from '../activities/errors';
@@ -22,6 +23,7 @@ import { freePort } from '../sandbox/control-plane';
 import { startMoto, type MotoServer } from '../sandbox/moto';
 import { repoRoot } from '../sandbox/tools';
 import { workerConfig } from '../worker/config';
+import { AwsSecretsManagerStore } from '../activities/stores/aws-store';
 import { recordText, recordValues } from './helpers/leak';
 
 // SDK 3.1164.0 warns once that its releases after early 2027 need Node 22 (it is pinned for Node 20).
@@ -95,6 +97,54 @@ process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes('@
     const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout, 'false');
+  });
+
+  it("refuses in PLANNING to start over another rotation's AWSPENDING, unless the plan takes that staged value", async () => {
+    const planning = new AwsSecretsManagerStore({ region, endpoint: moto.url, credentials, maxAttempts: 2 });
+    // AWS keeps one AWSPENDING per secret; staging another version moves the label (as AWS's own
+    // RotateSecret refuses to start while a version other than its own is AWSPENDING).
+    const byRotor = await createSecret('pending-20260101000000', { token: canary() });
+    await store.stage({ secretId: byRotor, version: 'pending-20261130000000', data: { token: canary() } });
+    const target = { awsSecretsManager: { secretId: byRotor } };
+    const rotorPending = await rejectsWith(planning.check(target, { generate: { keys: ['token'], length: 32 } }), 'OwnershipConflict');
+    assert.match(
+      rotorPending.message,
+      new RegExp(`version ${store.versionToken('pending-20261130000000')} of ${byRotor} is AWSPENDING: another rotor rotation`),
+    );
+    assert.match(rotorPending.message, /--version-stage AWSPENDING --remove-from-version-id rotor-[0-9a-f]{40}$/);
+
+    const byLambda = await createSecret('lambda-20260101000000', { token: canary() });
+    const lambdaVersion = '5a1b2c3d-0000-4000-8000-00000000feed';
+    await sdk.send(
+      new PutSecretValueCommand({
+        SecretId: byLambda,
+        SecretString: JSON.stringify({ token: canary() }),
+        ClientRequestToken: lambdaVersion,
+        VersionStages: [AWSPENDING],
+      }),
+    );
+    const lambda = { awsSecretsManager: { secretId: byLambda } };
+    await rejectsWith(
+      planning.check(lambda, { generate: { keys: ['token'], length: 32 } }),
+      'OwnershipConflict',
+      new RegExp(
+        `version ${lambdaVersion} of ${byLambda} is AWSPENDING: someone else staged it .* or use its value \\(value: \\{ awsSecretsManager: \\{ secretId: ${byLambda}, versionStage: AWSPENDING \\} \\}\\)`,
+      ),
+    );
+    // Taking that very value is what the label is there for.
+    assert.match(
+      await planning.check(lambda, { awsSecretsManager: { secretId: byLambda, versionStage: 'AWSPENDING' } }),
+      new RegExp(`AWSPENDING is ${lambdaVersion}, the value this rotation takes$`),
+    );
+    // A value from AWSCURRENT, or from another secret, does not account for it.
+    await rejectsWith(planning.check(lambda, { awsSecretsManager: { secretId: byLambda, versionStage: 'AWSCURRENT' } }), 'OwnershipConflict');
+    await rejectsWith(planning.check(lambda, { awsSecretsManager: { secretId: byRotor } }), 'OwnershipConflict');
+    // Nothing pending: nothing in the way.
+    const clear = await createSecret('clear-20260101000000', { token: canary() });
+    assert.match(
+      await planning.check({ awsSecretsManager: { secretId: clear } }),
+      /^AWS Secrets Manager secret .* answers; AWSCURRENT is version rotor-[0-9a-f]{40}$/,
+    );
   });
 
   it('lives a version through stage, retry, mismatch, promote and retire', async () => {

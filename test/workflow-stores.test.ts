@@ -36,6 +36,7 @@ describe('rotateSecret with a store outside the cluster', () => {
           store,
           target: { awsSecretsManager: { secretId: '/production/auth-api/token' }, ...eso },
           ...(store === 'external-secrets' ? { namespaces: ['staging', 'production'] } : {}),
+          value: { generate: { keys: ['api_token'], length: 48 } },
         },
       ]);
       assert.equal(d.called('createVersion').length, 0);
@@ -102,6 +103,24 @@ describe('rotateSecret with a store outside the cluster', () => {
       // AWS: AWSCURRENT stays on the version it was on; the failed version keeps no label.
       assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'] });
       assert.deepEqual(await aws().read({ secretId, versionStage: 'AWSCURRENT' }), { api_token: 'old-token-value' });
+    });
+
+    it("fails in PLANNING, nothing staged, when another rotation's version of the secret is AWSPENDING", async () => {
+      const secretId = '/production/auth-api/token-pending-elsewhere';
+      await secretWithOld(secretId);
+      // Another rotor rotation of the same AWS secret (another cluster, other namespaces) staged its version.
+      const elsewhere = 'auth-api-secrets-20261130090000';
+      await aws().stage({ secretId, version: elsewhere, data: { api_token: 'staged-elsewhere-value-9Qz' } });
+      const { d, status } = await run({ stores: { 'aws-secrets-manager': store } }, awsPlan(secretId));
+      assert.equal(status.phase, 'FAILED');
+      assert.match(
+        status.outcome!,
+        /the aws-secrets-manager store cannot be used \(nothing was changed\): .* is AWSPENDING: another rotor rotation of this secret is in progress/,
+      );
+      assert.equal(d.called('checkStore').length, 1, 'refused at once: waiting would not free the label');
+      assert.equal(d.called('createVersion').length, 0);
+      // AWS: the other rotation's label is where it left it.
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(OLD)]: ['AWSCURRENT'], [aws().versionToken(elsewhere)]: ['AWSPENDING'] });
     });
 
     it('fails in PLANNING when AWS Secrets Manager cannot be reached, saying where it tried', async () => {

@@ -86,6 +86,7 @@ async function checkStore(r: Rotation): Promise<void> {
         store: plan.store,
         ...(plan.target ? { target: plan.target } : {}),
         ...(plan.store === 'external-secrets' ? { namespaces: plan.stages.map((s) => s.namespace) } : {}),
+        value: plan.value,
       },
     ]);
     r.record(`store: ${detail}`);

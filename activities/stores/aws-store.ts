@@ -40,11 +40,36 @@ export class AwsSecretsManagerStore implements SecretStorePort {
     return { aws: this.client(t.region), secretId: t.secretId };
   }
 
-  async check(target?: StoreTarget): Promise<string> {
+  /**
+   * PLANNING: the secret answers, and no other rotation of it is in progress. AWS allows one AWSPENDING
+   * version, and staging moves the label: a version already AWSPENDING belongs to another rotation
+   * (rotor's, in another cluster or namespace, or a rotation Lambda's), which rotor would break. As
+   * AWS's own RotateSecret does, rotor refuses to start then, unless the plan takes exactly that
+   * staged value (`value: { awsSecretsManager: { secretId: <this secret>, versionStage: AWSPENDING } }`).
+   */
+  async check(target?: StoreTarget, value?: ValueSource): Promise<string> {
     const { aws, secretId } = this.target(target);
     const described = await aws.describe(secretId);
     const current = described.versions.find((v) => v.stages.includes('AWSCURRENT'));
-    return `AWS Secrets Manager secret ${described.name} answers; AWSCURRENT is version ${current?.versionId ?? '(none)'}`;
+    const pending = described.versions.find((v) => v.stages.includes('AWSPENDING'));
+    const source = value && 'awsSecretsManager' in value ? value.awsSecretsManager : undefined;
+    const takesPending =
+      source && (source.versionStage ?? 'AWSPENDING') === 'AWSPENDING' && [secretId, described.name, described.arn].includes(source.secretId);
+    if (pending && !takesPending) {
+      const byRotor = /^rotor-[0-9a-f]{40}$/.test(pending.versionId);
+      throw new RotorError(
+        'OwnershipConflict',
+        `version ${pending.versionId} of ${described.name} is AWSPENDING: ${
+          byRotor ? 'another rotor rotation of this secret is in progress (or one that failed left it)' : 'someone else staged it (a rotation Lambda?)'
+        }, and staging rotor's version would take the label from it. Wait for that rotation to end${
+          byRotor ? '' : `, or use its value (value: { awsSecretsManager: { secretId: ${described.name}, versionStage: AWSPENDING } })`
+        }; if none runs, remove the label: aws secretsmanager update-secret-version-stage --secret-id ${described.name} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId}`,
+        secretId,
+      );
+    }
+    return `AWS Secrets Manager secret ${described.name} answers; AWSCURRENT is version ${current?.versionId ?? '(none)'}${
+      pending ? `; AWSPENDING is ${pending.versionId}, the value this rotation takes` : ''
+    }`;
   }
 
   async stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData; target?: StoreTarget }): Promise<SecretData> {

@@ -30,7 +30,7 @@ export function esoOperatorBinary(): string {
   )['external-secrets'];
   const path = join(cacheDir, pin.operatorKey, pin.binaries.operator);
   if (!existsSync(join(cacheDir, pin.operatorKey, '.installed')) || !existsSync(path)) {
-    throw new Error(`${path} is missing: run \`node scripts/bootstrap.mjs --external-secrets\` (npm test does it; about 10 minutes the first time)`);
+    throw new Error(`${path} is missing: run \`node scripts/bootstrap.mjs --external-secrets\` (npm test does it; 8 minutes on 2 cores the first time)`);
   }
   return path;
 }

@@ -13,6 +13,7 @@ import {
 } from '../domain/analysis';
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
+import { sameData } from './values';
 import type { ClusterPort, CredentialIssuer, ExternalVersionSpec, IssuedCredential, MetricProvider, RotorDeps, SecretData, SecretStorePort } from './ports';
 import { issuerSource, type Analysis, type MetricsProvider, type StoreKind, type StoreTarget } from '../domain/plan';
 import type {
@@ -244,8 +245,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     }
     for (const namespace of namespaces) {
       const written = await cluster.readVersion(namespace, version);
-      const same = written && JSON.stringify(Object.entries(written.data).sort()) === JSON.stringify(Object.entries(staged).sort());
-      if (!same) {
+      if (!written || !sameData(written.data, staged)) {
         throw new RotorError(
           'VersionContentMismatch',
           `the Secret ${namespace}/${version} External Secrets Operator wrote does not hold the value rotor staged in the store (keys: ${

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { WorkloadKind } from '../domain/plan';
 import { newestVersion, parseVersionName } from '../domain/naming';
 import { RotorError } from './errors';
+import { sameData } from './values';
 import {
   ANNOTATION_CANARY_OF,
   ANNOTATION_CANARY_VERSION,
@@ -205,8 +206,8 @@ export class MemoryCluster implements ClusterPort {
     if (existing) {
       const owner = existing.annotations?.[ANNOTATION_ROTATION];
       if (owner !== spec.rotationId) throw new RotorError('VersionConflict', `${spec.name} already exists in ${spec.namespace}`, owner ?? 'unknown', 409);
-      const same = JSON.stringify(Object.entries(existing.data).sort()) === JSON.stringify(Object.entries(spec.data).sort());
-      if (!same) throw new RotorError('VersionContentMismatch', `${spec.name} in ${spec.namespace} exists with different content`, spec.name, 409);
+      if (!sameData(existing.data, spec.data))
+        throw new RotorError('VersionContentMismatch', `${spec.name} in ${spec.namespace} exists with different content`, spec.name, 409);
       return 'exists';
     }
     this.world.secrets.push({

@@ -7,6 +7,12 @@ import type { ValueSource } from '../domain/plan';
 import { RotorError } from './errors';
 import type { SecretData } from './ports';
 
+/** Two versions' data are the same: the same keys with the same values. */
+export function sameData(a: SecretData, b: SecretData): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
 /** A uniformly random token over [A-Za-z0-9] (rejection sampling, so no modulo bias). */

@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { parseVersionName } from '../../domain/naming';
 import { RotorError } from '../errors';
+import { sameData } from '../values';
 import type { StoredVersion, VersionSpec } from '../ports';
 import { statusCode, toRotorError } from './kinds';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
@@ -54,8 +55,7 @@ export class Secrets {
     if (!existing) throw new RotorError('Conflict', `create ${object}: it exists but cannot be read back`, object, 409);
     if (existing.rotationId !== spec.rotationId)
       throw new RotorError('VersionConflict', `${object} already exists`, existing.rotationId ?? 'another creator', 409);
-    const same = JSON.stringify(Object.entries(existing.data).sort()) === JSON.stringify(Object.entries(spec.data).sort());
-    if (!same)
+    if (!sameData(existing.data, spec.data))
       throw new RotorError('VersionContentMismatch', `${object} exists with different content; a version never changes — create a new one`, object, 409);
     return 'exists';
   }

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { RotorError, type RotorErrorType } from '../errors';
+import { sameData } from '../values';
 import type { SecretData } from '../ports';
 
 type Sdk = typeof import('@aws-sdk/client-secrets-manager');
@@ -92,11 +93,6 @@ export function parseSecretString(text: string): SecretData {
   return Object.fromEntries(
     Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v)]),
   );
-}
-
-function sameData(a: SecretData, b: SecretData): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 function holderOf(versions: Record<string, string[]>, stage: string): string | undefined {

@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ControlPlane } from './control-plane';
 import { freePort } from './control-plane';
 import { ESO_GROUP, ESO_VERSION, installExternalSecretsCrds } from './external-secrets';
-import { spawnChild, stopChild, waitUntilReady, withFreshPorts } from './processes';
+import { answers, startServer, stopChild, withFreshPorts } from './processes';
 import { cacheDir, repoRoot } from './tools';
 
 export interface EsoOperator {
@@ -41,12 +41,11 @@ export async function startEsoOperator(plane: ControlPlane, opts: EsoOperatorOpt
   const binary = esoOperatorBinary();
   return withFreshPorts(async () => {
     const port = await freePort();
-    const child = spawnChild(
+    const { child, output } = await startServer(
       'external-secrets',
       binary,
       ['--metrics-addr', `127.0.0.1:${port}`, '--loglevel', 'info', '--zap-time-encoding', 'iso8601', '--enable-leader-election=false'],
       {
-        stdio: ['ignore', 'pipe', 'pipe'],
         // The sandbox's admin kubeconfig; the AWS provider's endpoint override; no AWS profile of the machine's.
         env: {
           PATH: process.env.PATH ?? '',
@@ -55,28 +54,16 @@ export async function startEsoOperator(plane: ControlPlane, opts: EsoOperatorOpt
           AWS_SECRETSMANAGER_ENDPOINT: opts.awsEndpoint,
           AWS_EC2_METADATA_DISABLED: 'true',
         },
+        // Its metrics endpoint answers once the manager runs.
+        ready: answers(`http://127.0.0.1:${port}/metrics`),
+        where: `127.0.0.1:${port}`,
+        log: opts.log,
       },
     );
-    let output = '';
-    const keep = (d: Buffer) => (output = (output + d).slice(-8000));
-    child.proc.stdout!.on('data', keep);
-    child.proc.stderr!.on('data', keep);
-    try {
-      await waitUntilReady(child, async () => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(1000) })).ok, {
-        where: `127.0.0.1:${port}`,
-        timeoutMs: 60_000,
-        intervalMs: 200,
-        output: () => output,
-      });
-    } catch (err) {
-      await stopChild(child, { log: opts.log });
-      if (/address already in use/i.test(output)) throw new Error(`external-secrets lost port ${port} (EADDRINUSE): ${(err as Error).message}`);
-      throw err;
-    }
     opts.log?.(`[eso] External Secrets Operator running (pid ${child.pid}, AWS Secrets Manager at ${opts.awsEndpoint})`);
     return {
       pid: child.pid,
-      output: () => output,
+      output,
       stop: () => stopChild(child, { log: opts.log }),
     };
   });

@@ -1,7 +1,7 @@
 // A real moto_server (installed by the bootstrap into ~/.cache/rotor, `--moto`) on a free loopback
 // port: a local AWS Secrets Manager for the AWS store's tests. It accepts any credentials and region.
 import { freePort } from './control-plane';
-import { spawnChild, stopChild, waitUntilReady, withFreshPorts } from './processes';
+import { answers, startServer, stopChild, withFreshPorts } from './processes';
 import { motoServer } from './tools';
 
 export interface MotoServer {
@@ -23,30 +23,15 @@ export function startMoto(opts: MotoOptions = {}): Promise<MotoServer> {
 
 async function startOnce(opts: MotoOptions): Promise<MotoServer> {
   const port = await freePort();
-  const child = spawnChild('moto', motoServer(), ['-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const url = `http://127.0.0.1:${port}`;
+  const { child } = await startServer('moto', motoServer(), ['-H', '127.0.0.1', '-p', String(port)], {
     // Unbuffered, so the last lines of a moto_server that failed to start are there to report.
     env: { ...process.env, ...opts.env, PYTHONUNBUFFERED: '1' },
-  });
-  let output = '';
-  const keep = (d: Buffer) => (output = (output + d).slice(-4000));
-  child.proc.stdout!.on('data', keep);
-  child.proc.stderr!.on('data', keep);
-  const url = `http://127.0.0.1:${port}`;
-  try {
     // moto's own API answers once the server serves requests (the first start imports for seconds).
-    await waitUntilReady(child, async () => (await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) })).ok, {
-      where: url,
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      output: () => output,
-    });
-  } catch (err) {
-    await stopChild(child, { log: opts.log });
-    // werkzeug says "Address already in use": tag it so withFreshPorts tries another port.
-    if (/address already in use/i.test(output)) throw new Error(`moto_server lost port ${port} (EADDRINUSE): ${(err as Error).message}`);
-    throw err;
-  }
+    ready: answers(`${url}/moto-api/`),
+    where: url,
+    log: opts.log,
+  });
   opts.log?.(`moto_server ready on ${url}`);
   return {
     url,

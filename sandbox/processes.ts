@@ -153,6 +153,48 @@ export async function waitUntilReady(
   }
 }
 
+/** A probe for waitUntilReady: the URL answers 2xx within a second. */
+export function answers(url: string): () => Promise<boolean> {
+  return async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).ok;
+}
+
+export interface ServerOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Says yes once the server serves (e.g. `answers(url)`). */
+  ready: () => Promise<boolean>;
+  /** Where it serves, for the error. */
+  where: string;
+  timeoutMs?: number;
+  intervalMs?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Starts a server as a child (see spawnChild), keeping the tail of its output, and waits until it is
+ * ready. If it is not, it is stopped and the error carries its last output; a server that lost its
+ * port says EADDRINUSE, so withFreshPorts tries again on another.
+ */
+export async function startServer(name: string, command: string, args: string[], opts: ServerOptions): Promise<{ child: Child; output: () => string }> {
+  const child = spawnChild(name, command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
+  let output = '';
+  const keep = (d: Buffer) => (output = (output + d).slice(-8000));
+  child.proc.stdout!.on('data', keep);
+  child.proc.stderr!.on('data', keep);
+  try {
+    await waitUntilReady(child, opts.ready, {
+      where: opts.where,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      intervalMs: opts.intervalMs ?? 200,
+      output: () => output,
+    });
+  } catch (err) {
+    await stopChild(child, { log: opts.log });
+    if (/address already in use/i.test(output)) throw new Error(`${name} lost its port on ${opts.where} (EADDRINUSE): ${(err as Error).message}`);
+    throw err;
+  }
+  return { child, output: () => output };
+}
+
 /**
  * Starts a server on ports probed free, again on new ones if it lost a port before binding it: a
  * port is free when probed, but until the server binds it the kernel may hand it to another socket

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './control-plane';
-import { spawnChild, stopChild, waitUntilReady, withFreshPorts } from './processes';
+import { answers, startServer, stopChild, withFreshPorts } from './processes';
 import { prometheusBinary } from './tools';
 
 export interface PrometheusServer {
@@ -41,24 +41,21 @@ async function startOnce(opts: PrometheusOptions): Promise<PrometheusServer> {
     '',
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);
-  const child = spawnChild(
-    'prometheus',
-    prometheusBinary(),
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.proc.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
+  let child;
   try {
-    await waitUntilReady(child, async () => (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok, {
-      where: url,
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      output: () => stderr,
-    });
+    ({ child } = await startServer(
+      'prometheus',
+      prometheusBinary(),
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=error',
+      ],
+      { ready: answers(`${url}/-/ready`), where: url, log: opts.log },
+    ));
   } catch (err) {
-    await stopChild(child, { log: opts.log });
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

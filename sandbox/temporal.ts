@@ -7,7 +7,7 @@ import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { temporalCli } from './tools';
 import { freePort } from './control-plane';
-import { spawnChild, stopChild, waitUntilReady, withFreshPorts } from './processes';
+import { startServer, stopChild, withFreshPorts } from './processes';
 
 export { freePort };
 
@@ -54,27 +54,24 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   if (!opts.ui) args.push('--headless');
   if (opts.codecEndpoint) args.push('--ui-codec-endpoint', opts.codecEndpoint);
   for (const { name } of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${name}=Keyword`);
-  const child = spawnChild('temporal dev server', temporalCli(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.proc.stderr!.on('data', (d) => (stderr += d));
   const address = `127.0.0.1:${port}`;
-  const ready = waitUntilReady(
-    child,
-    async () => {
-      const conn = await Connection.connect({ address, connectTimeout: '1s' });
-      try {
-        await conn.workflowService.describeNamespace({ namespace: 'default' });
-        return true;
-      } finally {
-        await conn.close();
-      }
-    },
-    { where: address, timeoutMs: 60_000, intervalMs: 250, output: () => stderr },
-  );
+  let child;
   try {
-    await ready;
+    ({ child } = await startServer('temporal dev server', temporalCli(), args, {
+      ready: async () => {
+        const conn = await Connection.connect({ address, connectTimeout: '1s' });
+        try {
+          await conn.workflowService.describeNamespace({ namespace: 'default' });
+          return true;
+        } finally {
+          await conn.close();
+        }
+      },
+      where: address,
+      intervalMs: 250,
+      log: opts.log,
+    }));
   } catch (err) {
-    await stopChild(child, { log: opts.log });
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

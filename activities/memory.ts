@@ -44,7 +44,7 @@ import type {
   VersionSpec,
 } from './ports';
 import type { ExternalSecretStoreRef } from '../domain/plan';
-import { externalVersionMetadata, providerMismatch } from './kubernetes/external-secrets';
+import { externalSecretsNotServed, externalVersionMetadata, noSuchStore, providerMismatch, storeNotReady } from './kubernetes/external-secrets';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
 export interface MemorySecret {
@@ -396,14 +396,7 @@ export class MemoryCluster implements ClusterPort {
   }
 
   private served(): void {
-    if (!this.world.secretStores) {
-      throw new RotorError(
-        'RotorInputError',
-        'the cluster does not serve external-secrets.io/v1 ExternalSecrets: install External Secrets Operator (v0.16 or later) or use store: aws-secrets-manager',
-        'ExternalSecret',
-        404,
-      );
-    }
+    if (!this.world.secretStores) throw externalSecretsNotServed();
   }
 
   async createExternalVersion(spec: ExternalVersionSpec): Promise<'created' | 'exists'> {
@@ -463,9 +456,9 @@ export class MemoryCluster implements ClusterPort {
     for (const namespace of ref.kind === 'ClusterSecretStore' ? [namespaces[0]] : namespaces) {
       const object = ref.kind === 'ClusterSecretStore' ? `ClusterSecretStore ${ref.name}` : `SecretStore ${namespace}/${ref.name}`;
       const store = this.storeOf(namespace, ref);
-      if (!store) throw new RotorError('RotorInputError', `externalSecrets.secretStoreRef: there is no ${object}`, object, 404);
+      if (!store) throw noSuchStore(object);
       if (expect) providerMismatch(object, store.provider ?? { aws: { service: 'SecretsManager', region: expect.region } }, expect);
-      if (!store.ready) throw new RotorError('RotorInputError', `externalSecrets.secretStoreRef: ${object} is not Ready (${store.message ?? ''})`, object);
+      if (!store.ready) throw storeNotReady(object, store.message ?? 'Ready False');
     }
     return `${ref.kind} ${ref.name} is Ready${ref.kind === 'SecretStore' ? ` in ${namespaces.join(', ')}` : ''}`;
   }

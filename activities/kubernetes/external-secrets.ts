@@ -86,7 +86,7 @@ export class ExternalSecrets {
         name,
       })) as ExternalSecretObject;
     } catch (err) {
-      if (statusCode(err) === 404 && !(await this.served())) throw this.notServed();
+      if (statusCode(err) === 404 && !(await this.served())) throw externalSecretsNotServed();
       if (statusCode(err) === 404) return null;
       throw toRotorError(err, 'read', `ExternalSecret ${namespace}/${name}`);
     }
@@ -104,7 +104,7 @@ export class ExternalSecrets {
       });
       return 'created';
     } catch (err) {
-      if (statusCode(err) === 404 && !(await this.served())) throw this.notServed();
+      if (statusCode(err) === 404 && !(await this.served())) throw externalSecretsNotServed();
       if (statusCode(err) !== 409) throw toRotorError(err, 'create', object);
     }
     const existing = await this.read(spec.namespace, spec.name);
@@ -173,7 +173,7 @@ export class ExternalSecrets {
 
   /** PLANNING: the API is served, and the store is there and Ready (a SecretStore in every namespace). */
   async checkStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string> {
-    if (!(await this.served())) throw this.notServed();
+    if (!(await this.served())) throw externalSecretsNotServed();
     const places = ref.kind === 'ClusterSecretStore' ? [null] : namespaces;
     for (const namespace of places) {
       const object = namespace ? `SecretStore ${namespace}/${ref.name}` : `ClusterSecretStore ${ref.name}`;
@@ -185,23 +185,15 @@ export class ExternalSecrets {
             : await this.custom.getClusterCustomObject({ group: ESO_GROUP, version: ESO_VERSION, plural: 'clustersecretstores', name: ref.name })
         ) as typeof store;
       } catch (err) {
-        if (statusCode(err) === 404) {
-          throw new RotorError(
-            'RotorInputError',
-            `externalSecrets.secretStoreRef: there is no ${object}; create it (provider aws, the region of awsSecretsManager.secretId) or name the one that reads it`,
-            object,
-            404,
-          );
-        }
+        if (statusCode(err) === 404) throw noSuchStore(object);
         throw toRotorError(err, 'read', object);
       }
       if (expect) providerMismatch(object, store.spec?.provider, expect);
       const condition = ready(store);
       if (condition?.status !== 'True') {
-        throw new RotorError(
-          'RotorInputError',
-          `externalSecrets.secretStoreRef: ${object} is not Ready (${condition ? `${condition.reason ?? ''}: ${condition.message ?? ''}` : 'no Ready condition: is External Secrets Operator running?'}); fix the store's provider settings or credentials first`,
+        throw storeNotReady(
           object,
+          condition ? `${condition.reason ?? ''}: ${condition.message ?? ''}` : 'no Ready condition: is External Secrets Operator running?',
         );
       }
     }
@@ -217,15 +209,34 @@ export class ExternalSecrets {
       throw toRotorError(err, 'list', 'ExternalSecrets');
     }
   }
+}
 
-  private notServed(): RotorError {
-    return new RotorError(
-      'RotorInputError',
-      `the cluster does not serve ${ESO_GROUP}/${ESO_VERSION} ExternalSecrets: install External Secrets Operator (v0.16 or later) or use store: aws-secrets-manager`,
-      'ExternalSecret',
-      404,
-    );
-  }
+// What the Kubernetes adapter and the memory double (activities/memory.ts) both say.
+
+export function externalSecretsNotServed(): RotorError {
+  return new RotorError(
+    'RotorInputError',
+    `the cluster does not serve ${ESO_GROUP}/${ESO_VERSION} ExternalSecrets: install External Secrets Operator (v0.16 or later) or use store: aws-secrets-manager`,
+    'ExternalSecret',
+    404,
+  );
+}
+
+export function noSuchStore(object: string): RotorError {
+  return new RotorError(
+    'RotorInputError',
+    `externalSecrets.secretStoreRef: there is no ${object}; create it (provider aws, the region of awsSecretsManager.secretId) or name the one that reads it`,
+    object,
+    404,
+  );
+}
+
+export function storeNotReady(object: string, why: string): RotorError {
+  return new RotorError(
+    'RotorInputError',
+    `externalSecrets.secretStoreRef: ${object} is not Ready (${why}); fix the store's provider settings or credentials first`,
+    object,
+  );
 }
 
 /**

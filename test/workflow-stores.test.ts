@@ -19,6 +19,32 @@ const OLD = 'auth-api-secrets-20250101000000';
 const { run } = timeSkippingRotations('stores');
 
 describe('rotateSecret with a store outside the cluster', () => {
+  // One moto_server for the AWS and External Secrets cases; each case uses a secret of its own.
+  let moto: MotoServer;
+  let store: AwsSecretsManagerStore;
+  let eso: ExternalSecretsStore;
+  let sdk: SecretsManagerClient;
+  const aws = () => store.client();
+
+  before(async () => {
+    moto = await startMoto();
+    const settings = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    store = new AwsSecretsManagerStore(settings);
+    eso = new ExternalSecretsStore(settings);
+    sdk = new SecretsManagerClient(settings);
+  });
+  after(async () => {
+    sdk?.destroy();
+    await moto?.stop();
+  });
+
+  /** An AWS secret whose AWSCURRENT is the version an earlier rotation of rotor wrote for `OLD`. */
+  async function secretWithOld(name: string): Promise<void> {
+    await sdk.send(
+      new CreateSecretCommand({ Name: name, SecretString: JSON.stringify({ api_token: 'old-token-value' }), ClientRequestToken: aws().versionToken(OLD) }),
+    );
+  }
+
   for (const store of ['aws-secrets-manager', 'external-secrets']) {
     it(`fails in PLANNING, before anything is created, when no worker serves ${store}`, async () => {
       const eso = store === 'external-secrets' ? { externalSecrets: { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' } } } : {};
@@ -46,29 +72,6 @@ describe('rotateSecret with a store outside the cluster', () => {
   }
 
   describe('aws-secrets-manager, against moto_server', () => {
-    let moto: MotoServer;
-    let store: AwsSecretsManagerStore;
-    let sdk: SecretsManagerClient;
-    const aws = () => store.client();
-
-    before(async () => {
-      moto = await startMoto();
-      const settings = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-      store = new AwsSecretsManagerStore(settings);
-      sdk = new SecretsManagerClient(settings);
-    });
-    after(async () => {
-      sdk?.destroy();
-      await moto?.stop();
-    });
-
-    /** An AWS secret whose AWSCURRENT is the version an earlier rotation of rotor wrote for `OLD`. */
-    async function secretWithOld(name: string): Promise<void> {
-      await sdk.send(
-        new CreateSecretCommand({ Name: name, SecretString: JSON.stringify({ api_token: 'old-token-value' }), ClientRequestToken: aws().versionToken(OLD) }),
-      );
-    }
-
     const awsPlan = (secretId: string, top: object = {}) =>
       twoStagePlan({ top: { store: 'aws-secrets-manager', awsSecretsManager: { secretId, region: 'us-east-1' }, ...top } });
 
@@ -148,23 +151,8 @@ describe('rotateSecret with a store outside the cluster', () => {
   });
 
   describe('external-secrets, against moto_server, the operator played by the memory cluster', () => {
-    let moto: MotoServer;
-    let eso: ExternalSecretsStore;
-    let sdk: SecretsManagerClient;
-    const aws = () => eso.client();
     /** The operator's AWS provider: GetSecretValue by the pinned VersionId. */
     const provider: MemoryProvider = (ref) => aws().read({ secretId: ref.key, versionId: ref.version.replace(/^uuid\//, '') });
-
-    before(async () => {
-      moto = await startMoto();
-      const settings = { region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
-      eso = new ExternalSecretsStore(settings);
-      sdk = new SecretsManagerClient(settings);
-    });
-    after(async () => {
-      sdk?.destroy();
-      await moto?.stop();
-    });
 
     const esoPlan = (secretId: string) =>
       twoStagePlan({
@@ -177,13 +165,7 @@ describe('rotateSecret with a store outside the cluster', () => {
 
     /** AWS holds OLD (AWSCURRENT); the cluster has OLD's ExternalSecrets, as an earlier rotation in this mode left them. */
     async function world(secretId: string, ready = true, read: MemoryProvider = provider): Promise<MemoryCluster> {
-      await sdk.send(
-        new CreateSecretCommand({
-          Name: secretId,
-          SecretString: JSON.stringify({ api_token: 'old-token-value' }),
-          ClientRequestToken: aws().versionToken(OLD),
-        }),
-      );
+      await secretWithOld(secretId);
       const cluster = new MemoryCluster(
         { secrets: [], workloads: [], secretStores: [{ kind: 'ClusterSecretStore', name: 'aws', ready, message: 'InvalidProviderConfig' }] },
         read,

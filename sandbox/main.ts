@@ -72,7 +72,7 @@ async function main(): Promise<void> {
       `  export KUBECONFIG=${plane.kubeconfig}`,
       `  export PATH=${plane.binaries.kubectl.replace(/\/kubectl$/, '')}:$PATH   # kubectl ${'v1.37.2'}`,
       `  set -a; . ${workerEnv}; set +a   # the worker's Prometheus, Datadog, credential issuer${stores ? ' and store' : ''} settings`,
-      `pids: ${Object.entries({ ...plane.pids, prometheus: traffic.prometheus!.pid })
+      `pids: ${Object.entries({ ...plane.pids, prometheus: traffic.prometheus!.pid, ...(stores ? { moto: moto!.pid, 'external-secrets': operator!.pid } : {}) })
         .map(([name, pid]) => `${name}=${pid}`)
         .join(' ')} (rotor ${process.pid})`,
       `logs: ${plane.dir}/logs; Ctrl-C stops everything`,

@@ -1,15 +1,19 @@
 // Ctrl-C as a terminal sends it: SIGINT to the whole process group. The sandbox's children are in
 // their own groups, so only rotor's process hears it and stops them in order (etcd last); a second
 // Ctrl-C kills them at once; a parent that dies any other way but SIGKILL takes them along.
-// The shared code is tested with stand-in children (fast, no control plane); `npm run sandbox` with
-// the real etcd, kube-apiserver and kube-controller-manager. The demo's --keep (worker, dev server)
+// The shared code is tested with stand-in children (fast, no control plane); `npm run sandbox --
+// --stores` with the real etcd, kube-apiserver, kube-controller-manager, moto and External Secrets
+// Operator. The demo's --keep (worker, dev server)
 // uses the same code and is not started here: it would add a minute of CPU for no other path.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { repoRoot } from './helpers/tools';
+import { startServer, withFreshPorts } from '../sandbox/processes';
 
 const PROCESSES = join(repoRoot, 'dist', 'sandbox', 'processes.js');
 
@@ -156,10 +160,35 @@ describe('shutdown on Ctrl-C (sandbox/processes.ts, stand-in children)', () => {
   });
 });
 
-describe('npm run sandbox on Ctrl-C (real control plane)', () => {
-  it('prints its child pids, then stops simulator, controller-manager, apiserver and etcd in order, leaving nothing running', async () => {
+describe('startServer (sandbox/processes.ts)', () => {
+  it('stops a server that lost its port and says EADDRINUSE, so withFreshPorts tries another', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = (taken.address() as AddressInfo).port;
+    let attempts = 0;
+    try {
+      await assert.rejects(
+        withFreshPorts(() => {
+          attempts += 1;
+          return startServer('http.server', 'python3', ['-m', 'http.server', '--bind', '127.0.0.1', String(port)], {
+            ready: async () => false,
+            where: `127.0.0.1:${port}`,
+            timeoutMs: 10_000,
+          });
+        }, 2),
+        new RegExp(`^Error: http\\.server lost its port on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): http\\.server exited \\(1\\)`),
+      );
+      assert.equal(attempts, 2, 'withFreshPorts tried again');
+    } finally {
+      taken.close();
+    }
+  });
+});
+
+describe('npm run sandbox -- --stores on Ctrl-C (real control plane, moto, External Secrets Operator)', () => {
+  it('prints its child pids, then stops the operator, moto, simulator, controller-manager, apiserver and etcd in order, leaving nothing running', async () => {
     assert.ok(existsSync(join(repoRoot, 'dist', 'sandbox', 'main.js')), 'compile first: npx tsc -p tsconfig.json');
-    const run = startInOwnGroup([join('dist', 'sandbox', 'main.js')]);
+    const run = startInOwnGroup([join('dist', 'sandbox', 'main.js'), '--stores']);
     const [, listed] = await waitForOutput(run, /^pids: (.*) \(rotor \d+\)$/m, 180_000);
     const pids = Object.fromEntries(
       listed
@@ -167,16 +196,24 @@ describe('npm run sandbox on Ctrl-C (real control plane)', () => {
         .map((kv) => kv.split('='))
         .map(([k, v]) => [k, Number(v)]),
     );
-    assert.deepEqual(Object.keys(pids).sort(), ['etcd', 'kube-apiserver', 'kube-controller-manager', 'prometheus']);
+    assert.deepEqual(Object.keys(pids).sort(), ['etcd', 'external-secrets', 'kube-apiserver', 'kube-controller-manager', 'moto', 'prometheus']);
     for (const [name, pid] of Object.entries(pids)) assert.ok(isAlive(pid), `${name} (pid ${pid}) runs before Ctrl-C`);
     const dir = /^logs: (.*)\/logs;/m.exec(run.stdout())![1];
+    // The worker's env file names the stores and the AWS endpoint the sandbox runs.
+    const env = readFileSync(join(dir, 'worker.env'), 'utf8');
+    assert.match(env, /^ROTOR_STORES=kubernetes,aws-secrets-manager,external-secrets$/m);
+    assert.match(env, /^ROTOR_AWS_ENDPOINT=http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.match(
+      run.stdout(),
+      /^stores: AWS Secrets Manager \(moto\) .* External Secrets Operator v0\.16\.2 \(pid \d+\) with ClusterSecretStore aws reading it$/m,
+    );
 
     ctrlC(run);
     const exit = await exitsWithin(run, 30_000);
     assert.equal(exit.code, 130, run.stderr());
     assert.match(run.stderr(), /stopping the pod simulator/);
     // The traffic model's Prometheus started before the control plane, so it stops after it.
-    assert.deepEqual(stopOrder(run.stderr()), ['kube-controller-manager', 'kube-apiserver', 'etcd', 'prometheus']);
+    assert.deepEqual(stopOrder(run.stderr()), ['external-secrets', 'moto', 'kube-controller-manager', 'kube-apiserver', 'etcd', 'prometheus']);
     assert.ok(run.stderr().indexOf('stopping the pod simulator') < run.stderr().indexOf('stopping kube-controller-manager'));
     await assertGone(pids);
     assert.ok(!existsSync(dir), `${dir} (certificates, etcd data) is removed`);

@@ -206,6 +206,24 @@ describe('rotateSecret with a store outside the cluster', () => {
       assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
     });
 
+    it('converges when CREATING is retried after its effect: one AWS version, one ExternalSecret per namespace', async () => {
+      const secretId = '/production/auth-api/eso-retried';
+      const cluster = await world(secretId);
+      const { d, status } = await run({ stores: { 'external-secrets': eso }, cluster, createAnswersLost: 2 }, esoPlan(secretId));
+      assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+      const fresh = status.newVersion!;
+      assert.equal(d.called('createVersion').length, 3, 'two lost answers, then the one that arrived');
+      assert.deepEqual(new Set(d.called('createVersion').map((c: { version: string }) => c.version)), new Set([fresh]), 'every attempt for the same version');
+      assert.deepEqual(
+        cluster.world.externalSecrets!.map((e) => `${e.namespace}/${e.name}`),
+        [`staging/${fresh}`, `production/${fresh}`],
+      );
+      // AWS: the retries staged nothing more: the new version is AWSCURRENT, the old one retired, no version left AWSPENDING.
+      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      const current = await aws().read({ secretId, versionStage: 'AWSCURRENT' });
+      for (const ns of ['staging', 'production']) assert.deepEqual(cluster.world.secrets.find((x) => x.namespace === ns && x.name === fresh)?.data, current);
+    });
+
     it('rolls back with AWSCURRENT never moved; the workloads are back on the old version', async () => {
       const secretId = '/production/auth-api/eso-rolled-back';
       const cluster = await world(secretId);

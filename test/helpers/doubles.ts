@@ -34,6 +34,8 @@ export interface Script {
   holders?: Holder[][];
   /** This many version names are already taken by another rotation when rotor tries them. */
   conflicts?: number;
+  /** createVersion does its work, then its answer is lost (a retryable failure), this many times. */
+  createAnswersLost?: number;
   /** In this namespace the apiserver refuses the switch after the first workload was switched (half-way). */
   switchFailsIn?: string;
   /** In this namespace the apiserver refuses every revert (a rollback rotor cannot finish). */
@@ -168,6 +170,7 @@ export class Doubles {
     let rollouts = 0;
     let scans = 0;
     let conflicts = s.conflicts ?? 0;
+    let answersLost = s.createAnswersLost ?? 0;
     let outage = s.revertOutage ?? 0;
     let revokeFails = s.revokeFails ?? 0;
     return {
@@ -195,7 +198,9 @@ export class Doubles {
             data: { api_token: 'theirs' },
           });
         }
-        return real.createVersion(input);
+        const created = await real.createVersion(input);
+        if (answersLost-- > 0) throw new Error('createVersion: the connection was reset before the answer arrived');
+        return created;
       },
       switchWorkloads: async (input) => {
         log('switchWorkloads', input);

@@ -13,6 +13,7 @@ import {
 } from '../domain/analysis';
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
+import { credentialIdOf, parseHolder, qualifiedHolder } from '../domain/naming';
 import { sameData } from './values';
 import type { ClusterPort, CredentialIssuer, ExternalVersionSpec, IssuedCredential, MetricProvider, RotorDeps, SecretData, SecretStorePort } from './ports';
 import { issuerSource, type Analysis, type MetricsProvider, type StoreKind, type StoreTarget } from '../domain/plan';
@@ -55,26 +56,92 @@ async function pace(ms: number, progress: unknown): Promise<void> {
   ctx.heartbeat(progress);
 }
 
-/**
- * Whether the rotation that holds a claim still runs, asked of this worker's Temporal namespace; a
- * holder in another Temporal namespace, or a question that cannot be answered, counts as running.
- */
-async function askTemporal(holder: string): Promise<boolean> {
-  const ctx = Context.current();
-  const slash = holder.indexOf('/');
-  if (slash < 0 || holder.slice(0, slash) !== ctx.info.workflowNamespace) return true;
+/** Said by a worker whose Temporal server does not tell its cluster id (the time-skipping test server) and that has no ROTOR_DEPLOYMENT_ID. */
+export const UNIDENTIFIED_DEPLOYMENT = 'unidentified';
+
+/** This worker's Temporal deployment, when the worker is not told it (ROTOR_DEPLOYMENT_ID): the server's cluster id. */
+async function askDeployment(): Promise<string> {
   try {
-    const described = await ctx.client.workflow.getHandle(holder.slice(slash + 1)).describe();
-    return described.status.name === 'RUNNING';
-  } catch (err) {
-    return (err as Error)?.name !== 'WorkflowNotFoundError';
+    const { clusterId } = await Context.current().client.connection.workflowService.getClusterInfo({});
+    if (clusterId) return clusterId;
+  } catch {
+    /* a server without GetClusterInfo */
   }
+  return UNIDENTIFIED_DEPLOYMENT;
+}
+
+/**
+ * Whether the rotation that holds a claim still runs. Only a holder of this worker's own deployment and
+ * Temporal namespace can be asked; any other (another rotor deployment, another namespace) counts as
+ * running, and so does a question that cannot be answered. A holder written by an older release names no
+ * deployment: it is taken as this deployment's only when this server has that workflow closed and the
+ * claim was made while it ran (so a live claim of another deployment whose workflow id this server
+ * once used is never taken over).
+ */
+function askTemporal(deployment: () => Promise<string>) {
+  return async (holder: string, since: string | null): Promise<boolean> => {
+    const ctx = Context.current();
+    const parsed = parseHolder(holder);
+    if (!parsed || parsed.namespace !== ctx.info.workflowNamespace) return true;
+    if (parsed.deployment !== null && parsed.deployment !== (await deployment())) return true;
+    let described;
+    try {
+      described = await ctx.client.workflow.getHandle(parsed.workflowId).describe();
+    } catch (err) {
+      return parsed.deployment === null || (err as Error)?.name !== 'WorkflowNotFoundError';
+    }
+    if (described.status.name === 'RUNNING') return true;
+    if (parsed.deployment !== null) return false;
+    const claimedAt = since ? Date.parse(since) : NaN;
+    const ran = described.startTime.getTime() <= claimedAt && claimedAt <= (described.closeTime?.getTime() ?? -Infinity);
+    return !ran;
+  };
 }
 
 export function createActivities(deps: RotorDeps): RotorActivities {
   const { cluster } = deps;
   const log = deps.log ?? (() => undefined);
-  const running = deps.rotationRunning ?? askTemporal;
+  let knownDeployment: Promise<string> | undefined;
+  const deployment = () => (knownDeployment ??= (deps.deploymentId ?? askDeployment)());
+  const running = deps.rotationRunning ?? askTemporal(deployment);
+
+  /**
+   * Why the version's store version or credential must stay: a copy of it in any namespace (where the
+   * creating rotation recorded them, and what a listing finds) is still referred to, or cannot be read,
+   * or where its copies are is not known. Null when every copy is gone or unreferenced.
+   */
+  async function copiesStillUsed(version: string, recorded: string[] | null | undefined): Promise<string | null> {
+    const listed = await cluster.findCopies(version);
+    if (!recorded && listed === null) {
+      return `where ${version} was copied is not recorded on it (made by an older rotor) and this worker may not list Secrets in all namespaces to find its copies`;
+    }
+    const pending = [...new Set([...(recorded ?? []), ...(listed ?? [])])];
+    const seen = new Set(pending);
+    const used: string[] = [];
+    const unreadable: string[] = [];
+    while (pending.length) {
+      const namespace = pending.shift()!;
+      let record;
+      try {
+        record = await cluster.readVersionRecord(namespace, version);
+      } catch (err) {
+        if (!(err instanceof RotorError && (err.type === 'Forbidden' || err.type === 'NotFound'))) throw err;
+        unreadable.push(`${namespace} (${err.message})`);
+        continue;
+      }
+      if (!record) continue;
+      // A copy lists the others its rotation made: those count too.
+      for (const other of (record.copies ?? []).filter((c) => !seen.has(c))) {
+        seen.add(other);
+        pending.push(other);
+      }
+      const holders = await cluster.findReferences([namespace], version);
+      if (holders.length) used.push(`${namespace} by ${holders.map((h) => `${h.kind}/${h.name}`).join(', ')}`);
+    }
+    if (unreadable.length) return `a copy of ${version} may be in a namespace this worker cannot read: ${unreadable.join('; ')}`;
+    if (used.length) return `${version} is still used in ${used.join('; ')}`;
+    return null;
+  }
 
   /** The store a plan names; one this worker lacks is the plan's or the worker's mistake, not a retry's. */
   function storeFor(kind: StoreKind): SecretStorePort {
@@ -197,7 +264,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
   }
 
   /** store external-secrets: the version's ExternalSecret, pinned to the store's exact version of the value. */
-  function createExternal(store: SecretStorePort, spec: Omit<ExternalVersionSpec, 'secretStoreRef' | 'remoteRef'>, target?: StoreTarget) {
+  function createExternal(store: SecretStorePort, spec: Omit<ExternalVersionSpec, 'secretStoreRef' | 'remoteRef'>, target?: StoreTarget, versionId?: string) {
     const secretStoreRef = target?.externalSecrets?.secretStoreRef;
     if (!secretStoreRef || !store.remoteRef) {
       throw new RotorError(
@@ -205,7 +272,11 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         "store external-secrets needs the plan's externalSecrets: { secretStoreRef: { name, kind } } and awsSecretsManager",
       );
     }
-    return externalCluster().createExternalVersion({ ...spec, secretStoreRef, remoteRef: store.remoteRef({ version: spec.name, target }) });
+    return externalCluster().createExternalVersion({
+      ...spec,
+      secretStoreRef,
+      remoteRef: store.remoteRef({ version: spec.name, target, ...(versionId ? { versionId } : {}) }),
+    });
   }
 
   function externalCluster(): Required<Pick<ClusterPort, 'createExternalVersion' | 'externalVersionState' | 'checkExternalSecretStore'>> {
@@ -271,21 +342,22 @@ export function createActivities(deps: RotorDeps): RotorActivities {
   return {
     claimRotation: (input) =>
       guarded(`claim the rotation of ${input.secret}`, async () => {
+        const holder = input.qualify ? qualifiedHolder(await deployment(), input.holder) : input.holder;
         const claimed: string[] = [];
         const refused: ClaimResult['refused'] = [];
         // In one order for every rotation, so two racing for the same namespaces meet at the first.
         for (const namespace of [...new Set(input.namespaces)].sort()) {
-          let claim = await cluster.claimRotation(namespace, input.secret, input.holder);
-          if (claim.holder !== input.holder && !(await running(claim.holder))) {
+          let claim = await cluster.claimRotation(namespace, input.secret, holder);
+          if (claim.holder !== holder && !(await running(claim.holder, claim.since))) {
             log('taking over the claim of a rotation that no longer runs', { namespace, secret: input.secret, holder: claim.holder });
-            claim = await cluster.claimRotation(namespace, input.secret, input.holder, claim.holder);
+            claim = await cluster.claimRotation(namespace, input.secret, holder, claim.holder);
           }
-          if (claim.holder === input.holder) claimed.push(namespace);
+          if (claim.holder === holder) claimed.push(namespace);
           else refused.push({ namespace, holder: claim.holder, since: claim.since });
         }
         // All or nothing: a rotation refused anywhere holds nothing.
-        if (refused.length) for (const namespace of claimed) await cluster.releaseRotation(namespace, input.secret, input.holder);
-        return { refused };
+        if (refused.length) for (const namespace of claimed) await cluster.releaseRotation(namespace, input.secret, holder);
+        return { refused, holder };
       }),
 
     releaseRotation: (input) =>
@@ -314,7 +386,16 @@ export function createActivities(deps: RotorDeps): RotorActivities {
             } else missing.push(`${l.kind}/${l.name}`);
           }
           refused.push(...workloads.filter((w) => w.refusal).map((w) => `${stage.namespace}: ${w.refusal}`));
-          result.push({ namespace: stage.namespace, previousVersion, workloads: workloads.map(({ refusal: _, ...w }) => w), missing });
+          // What the previous version's Secret says of its credential, store version and copies.
+          const record = previousVersion ? await cluster.readVersionRecord(stage.namespace, previousVersion) : null;
+          const previousIdentity = record ? { credentialId: record.credentialId, storeVersionId: record.storeVersionId, copies: record.copies } : undefined;
+          result.push({
+            namespace: stage.namespace,
+            previousVersion,
+            workloads: workloads.map(({ refusal: _, ...w }) => w),
+            missing,
+            ...(previousIdentity ? { previousIdentity } : {}),
+          });
         }
         // Refused in PLANNING, so nothing changes for a workload rotor could not honestly roll out.
         if (refused.length) throw new RotorError('RotorInputError', `rotor will not switch ${refused.length} workload(s): ${refused.join('; ')}`);
@@ -335,32 +416,43 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         }
         const reused = data !== null;
         const source = issuerSource(input.value);
+        // Identities given to the outside are this rotation's alone: two rotations that chose the same
+        // version name (same second, another namespace or deployment) never share a credential or a
+        // store version, and an "already issued" answer under this id can only be an earlier attempt's.
+        const credentialId = input.uniqueIds ? credentialIdOf(input.version, input.rotationId) : input.version;
+        const versionId = input.uniqueIds ? store.versionIdFor?.(input.version, input.rotationId) : undefined;
+        const staging = { secret: input.secret, version: input.version, value: input.value, target: input.target, ...(versionId ? { versionId } : {}) };
         let credential: CredentialOutcome | undefined;
         if (source && reused) {
           // An earlier attempt issued it and wrote the Secret: say what the issuer holds, issue nothing.
-          credential = await credentialOf(input.version, (id) => issuerOf().status(id));
+          credential = await credentialOf(credentialId, (id) => issuerOf().status(id));
         } else if (source) {
-          // Issued under the version's name: a retry after a lost answer gets the same credential back.
-          const issued = await issuerOf().issue({ id: input.version, ...(source.scope ? { scope: source.scope } : {}) });
-          credential = { id: input.version, state: 'active', issuedAt: issued.issuedAt || null, revokedAt: null, created: issued.created };
-          data = await store.stageVersion({
-            secret: input.secret,
-            version: input.version,
-            value: input.value,
-            target: input.target,
-            issued: { [source.key]: issued.token },
-          });
+          // Issued under the rotation's own id: a retry after a lost answer gets the same credential back.
+          const issued = await issuerOf().issue({ id: credentialId, ...(source.scope ? { scope: source.scope } : {}) });
+          credential = { id: credentialId, state: 'active', issuedAt: issued.issuedAt || null, revokedAt: null, created: issued.created };
+          data = await store.stageVersion({ ...staging, issued: { [source.key]: issued.token } });
         }
-        data ??= await store.stageVersion({ secret: input.secret, version: input.version, value: input.value, target: input.target });
+        data ??= await store.stageVersion(staging);
         let created = false;
         // Where else the version is kept, written on each copy for `rotor versions`.
         const aws = input.store !== 'kubernetes' ? input.target?.awsSecretsManager : undefined;
         const kept = aws ? { kind: input.store, secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } : undefined;
+        // On each copy: its identities outside, and every namespace it was copied to (whatever plan retires it later).
+        const identity = input.uniqueIds
+          ? { credentialId: source ? credentialId : null, storeVersionId: versionId ?? null, copies: [...new Set(input.namespaces)].sort() }
+          : undefined;
         for (const namespace of input.namespaces) {
-          const spec = { namespace, name: input.version, base: input.secret, rotationId: input.rotationId, ...(kept ? { store: kept } : {}) };
+          const spec = {
+            namespace,
+            name: input.version,
+            base: input.secret,
+            rotationId: input.rotationId,
+            ...(kept ? { store: kept } : {}),
+            ...(identity ? { identity } : {}),
+          };
           try {
             const outcome =
-              input.store === 'external-secrets' ? await createExternal(store, spec, input.target) : await cluster.createVersion({ ...spec, data });
+              input.store === 'external-secrets' ? await createExternal(store, spec, input.target, versionId) : await cluster.createVersion({ ...spec, data });
             created ||= outcome === 'created';
           } catch (err) {
             if (err instanceof RotorError && err.type === 'VersionConflict') return { outcome: 'conflict' as const, owner: err.object ?? 'another rotation' };
@@ -374,6 +466,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           namespaces: input.namespaces,
           keys: Object.keys(data).sort(),
           ...(credential ? { credential } : {}),
+          ...(versionId ? { storeVersionId: versionId } : {}),
         };
       }),
 
@@ -455,26 +548,33 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           if (!outcome.deleted && outcome.holders.length) return { deleted: false as const, holders: outcome.holders };
           deletedFrom.push(namespace);
         }
-        await storeFor(input.store).deleteVersion({ secret: input.secret, version: input.version, target: input.target });
+        // The store's version outlives every copy of the version, in any namespace, whichever plan cleans up.
+        const storeKept = input.store === 'kubernetes' ? null : await copiesStillUsed(input.version, input.copies);
+        if (storeKept) log('store version kept: a copy elsewhere still needs it', { version: input.version, why: storeKept });
+        else
+          await storeFor(input.store).deleteVersion({
+            secret: input.secret,
+            version: input.version,
+            target: input.target,
+            ...(input.storeVersionId ? { versionId: input.storeVersionId } : {}),
+          });
         log('previous version deleted', { version: input.version, namespaces: deletedFrom });
-        return { deleted: true as const, namespaces: deletedFrom };
+        return { deleted: true as const, namespaces: deletedFrom, ...(storeKept ? { storeKept } : {}) };
       }),
 
     finalizeVersion: (input) =>
       guarded(`mark ${input.version} ${input.outcome}`, async () => {
+        const store = storeFor(input.store);
+        const versionId = input.madeBy ? store.versionIdFor?.(input.version, input.madeBy) : undefined;
+        const which = versionId ? { versionId } : {};
         if (input.outcome === 'committed') {
-          await storeFor(input.store).promoteVersion({
-            secret: input.secret,
-            version: input.version,
-            previousVersion: input.previousVersion,
-            target: input.target,
-          });
+          await store.promoteVersion({ secret: input.secret, version: input.version, previousVersion: input.previousVersion, target: input.target, ...which });
           // Nothing is left to undo: the records of what rotor switched come off the workloads.
           const byNamespace = new Map<string, SwitchRecord[]>();
           for (const r of input.switched ?? []) byNamespace.set(r.namespace, [...(byNamespace.get(r.namespace) ?? []), r]);
           for (const [namespace, records] of byNamespace) await cluster.releaseWorkloads(namespace, records, input.version);
         } else {
-          await storeFor(input.store).markFailed({ secret: input.secret, version: input.version, target: input.target });
+          await store.markFailed({ secret: input.secret, version: input.version, target: input.target, ...which });
         }
       }),
 
@@ -499,6 +599,12 @@ export function createActivities(deps: RotorDeps): RotorActivities {
 
     revokeCredential: (input) =>
       guarded(`revoke the credential ${input.id} at the issuer`, async () => {
+        // A credential lives wherever copies of its version live: revoked only once none is used.
+        const kept = input.copiesOf ? await copiesStillUsed(input.copiesOf.version, input.copiesOf.copies) : null;
+        if (kept) {
+          log('credential kept live: a copy of its version is still used', { id: input.id, why: input.why, kept });
+          return { ...(await credentialOf(input.id, (id) => issuerOf().status(id))), kept };
+        }
         const outcome = await credentialOf(input.id, (id) => issuerOf().revoke(id));
         log('credential revoked at the issuer', { id: input.id, why: input.why, state: outcome.state });
         return outcome;

@@ -29,6 +29,7 @@ import {
   revertReport,
   revertTargets,
   versionAnnotations,
+  versionRecordOf,
   type OwnershipRecord,
 } from './kubernetes/ownership';
 import type {
@@ -41,9 +42,11 @@ import type {
   RolloutState,
   RotationClaim,
   StoredVersion,
+  VersionRecord,
   VersionSpec,
 } from './ports';
 import type { ExternalSecretStoreRef } from '../domain/plan';
+import { toRotorError } from './kubernetes/kinds';
 import { externalSecretsNotServed, externalVersionMetadata, noSuchStore, providerMismatch, storeNotReady } from './kubernetes/external-secrets';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 
@@ -83,6 +86,8 @@ export interface MemoryWorld {
   /** External Secrets Operator's stores; absent: the cluster does not serve its API. */
   secretStores?: MemorySecretStore[];
   externalSecrets?: MemoryExternalSecret[];
+  /** Namespaces whose Secrets the worker may not read (as RBAC would refuse): nor list Secrets in all namespaces. */
+  unreadableNamespaces?: string[];
 }
 
 export interface MemorySecretStore {
@@ -132,6 +137,16 @@ function refusal(w: MemoryWorkload): string | null {
   if (w.kind === 'Deployment' && w.paused) return `Deployment/${w.name} is paused: a switch would not roll out until it is resumed`;
   if (w.kind === 'ReplicaSet') return `ReplicaSet/${w.name} has no Deployment: a ReplicaSet does not replace its pods when its template changes`;
   return null;
+}
+
+/** What the apiserver answers a worker that may not read a namespace's Secrets, as the adapter reports it. */
+function forbiddenSecrets(namespace: string, name: string): RotorError {
+  const message = `secrets "${name}" is forbidden: User cannot get resource "secrets" in API group "" in the namespace "${namespace}"`;
+  return toRotorError(
+    { code: 403, body: JSON.stringify({ kind: 'Status', reason: 'Forbidden', message }) },
+    'read',
+    `Secret ${namespace}/${name} (metadata only)`,
+  );
 }
 
 export class MemoryCluster implements ClusterPort {
@@ -201,6 +216,18 @@ export class MemoryCluster implements ClusterPort {
     return s ? { data: { ...s.data }, rotationId: s.annotations?.[ANNOTATION_ROTATION] ?? null } : null;
   }
 
+  async readVersionRecord(namespace: string, name: string): Promise<VersionRecord | null> {
+    if (this.world.unreadableNamespaces?.includes(namespace)) throw forbiddenSecrets(namespace, name);
+    const s = this.secret(namespace, name);
+    return s ? versionRecordOf(s.annotations) : null;
+  }
+
+  async findCopies(name: string): Promise<string[] | null> {
+    if (this.world.unreadableNamespaces?.length) return null;
+    const found = this.world.secrets.filter((s) => s.name === name).map((s) => s.namespace);
+    return [...new Set(found)].sort();
+  }
+
   async createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
     const existing = this.secret(spec.namespace, spec.name);
     if (existing) {
@@ -215,7 +242,7 @@ export class MemoryCluster implements ClusterPort {
       name: spec.name,
       immutable: true,
       labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1) },
-      annotations: versionAnnotations(spec.rotationId, spec.store),
+      annotations: versionAnnotations(spec.rotationId, spec.store, spec.identity),
       data: { ...spec.data },
     });
     return 'created';

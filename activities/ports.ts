@@ -1,6 +1,6 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
 import type { DatadogAggregator, DatadogApi, ExternalSecretStoreRef, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
-import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
+import type { Holder, RevertInput, SwitchInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../contract/activities';
 
 export type SecretData = Record<string, string>;
 
@@ -13,6 +13,8 @@ export interface VersionSpec {
   data: SecretData;
   /** Where a store outside the cluster keeps this version too, written on the Secret (annotations) for `rotor versions`. */
   store?: VersionStore;
+  /** Its identities outside the cluster and where its copies are, written on the Secret (annotations). */
+  identity?: Partial<VersionIdentity>;
 }
 
 /** A store outside the cluster that keeps a version too (the AWS secret and its region). */
@@ -44,6 +46,11 @@ export interface ExternalVersionState {
 
 export interface StoredVersion {
   data: SecretData;
+  rotationId: string | null;
+}
+
+/** A version's Secret without its data: who made it and what it says of its identities outside. */
+export interface VersionRecord extends VersionIdentity {
   rotationId: string | null;
 }
 
@@ -87,6 +94,13 @@ export interface ClusterPort {
   /** After the new version is committed: forget what rotor recorded for undoing its switch. */
   releaseWorkloads(namespace: string, records: SwitchRecord[], version: string): Promise<void>;
   rolloutState(namespace: string, workloads: WorkloadUse[], version?: string): Promise<RolloutState>;
+  /** The version's Secret in `namespace` read without its data; null when there is none. */
+  readVersionRecord(namespace: string, name: string): Promise<VersionRecord | null>;
+  /**
+   * Every namespace that has a Secret of this name (metadata only), or null when the worker may not
+   * list Secrets in all namespaces.
+   */
+  findCopies(name: string): Promise<string[] | null>;
   /** Everything in the given namespaces that still refers to `secretName`, switchable or not. */
   findReferences(namespaces: string[], secretName: string): Promise<Holder[]>;
   /**
@@ -106,6 +120,16 @@ export interface ClusterPort {
   checkExternalSecretStore?(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string>;
 }
 
+/** What a store stages: the version, its value source (or the issued credential), where, and its id in the store. */
+export interface StageRequest {
+  secret: string;
+  version: string;
+  value: ValueSource;
+  issued?: SecretData;
+  target?: StoreTarget;
+  versionId?: string;
+}
+
 export interface SecretStorePort {
   readonly kind: StoreKind;
   /**
@@ -113,14 +137,20 @@ export interface SecretStorePort {
    * version: asked again for the same version it returns the value it wrote the first time. `issued`:
    * for an `issuer` source, the credential the issuer handed out, to store as the value.
    */
-  stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData; target?: StoreTarget }): Promise<SecretData>;
-  promoteVersion(request: { secret: string; version: string; previousVersion: string | null; target?: StoreTarget }): Promise<void>;
-  markFailed(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;
-  deleteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;
+  stageVersion(request: StageRequest): Promise<SecretData>;
+  promoteVersion(request: { secret: string; version: string; previousVersion: string | null; target?: StoreTarget; versionId?: string }): Promise<void>;
+  markFailed(request: { secret: string; version: string; target?: StoreTarget; versionId?: string }): Promise<void>;
+  deleteVersion(request: { secret: string; version: string; target?: StoreTarget; versionId?: string }): Promise<void>;
+  /**
+   * A store outside the cluster: the id its version of `version` gets when made by `rotationId`, unique
+   * to that rotation. Each request's `versionId` names it; absent, the id older releases derived from
+   * the version name alone.
+   */
+  versionIdFor?(version: string, rotationId: string): string;
   /** PLANNING: the store answers for `target` (credentials, region, the secret exists); a line saying what it holds. */
   check?(target?: StoreTarget, value?: ValueSource): Promise<string>;
   /** store external-secrets: how an ExternalSecret names `version` in the provider (AWS: the secret and `uuid/<VersionId>`). */
-  remoteRef?(request: { version: string; target?: StoreTarget }): { key: string; version: string };
+  remoteRef?(request: { version: string; target?: StoreTarget; versionId?: string }): { key: string; version: string };
   /** store external-secrets: the provider a SecretStore must read (AWS: Secrets Manager, in the region rotor writes to). */
   externalProvider?(target?: StoreTarget): Promise<ExternalProvider>;
 }
@@ -187,7 +217,12 @@ export interface RotorDeps {
    * Whether the rotation with this workflow id still runs; a claim held by one that does not is
    * taken over. Default: asks the worker's Temporal client, and says "running" when it cannot tell.
    */
-  rotationRunning?: (workflowId: string) => Promise<boolean>;
+  rotationRunning?: (holder: string, since: string | null) => Promise<boolean>;
+  /**
+   * The Temporal deployment this worker belongs to, written into claim holders. Default: the server's
+   * cluster id (GetClusterInfo), or ROTOR_DEPLOYMENT_ID.
+   */
+  deploymentId?: () => Promise<string>;
   /** store external-secrets: how long CREATING waits for the operator to write a version's Secrets, per attempt (default 90 s). */
   externalSecretReadyMs?: number;
   /** Where logs go; never given a secret value. */

@@ -43,6 +43,21 @@ export interface DiscoveredStage {
   workloads: WorkloadUse[];
   /** Workloads a listed plan named that do not refer to the current version. */
   missing: string[];
+  /** What the previous version's Secret says of its identities outside (absent in older histories). */
+  previousIdentity?: VersionIdentity;
+}
+
+/**
+ * The identities a version has outside the cluster, as written on its Secret by the rotation that made
+ * it; null where the Secret does not say (made by an older release, or not by rotor).
+ */
+export interface VersionIdentity {
+  /** Its credential's id at the issuer (older releases issued under the version name). */
+  credentialId: string | null;
+  /** Its version id in the store outside the cluster (AWS VersionId). */
+  storeVersionId: string | null;
+  /** Every namespace the creating rotation made a copy in. */
+  copies: string[] | null;
 }
 
 export interface CreateVersionInput {
@@ -54,11 +69,16 @@ export interface CreateVersionInput {
   /** Where a store outside the cluster keeps the versions; absent for kubernetes and in older histories. */
   target?: StoreTarget;
   namespaces: string[];
+  /**
+   * The credential id and store version id derive from `rotationId` (unique to this rotation) rather
+   * than from the version name alone; absent in histories from before.
+   */
+  uniqueIds?: boolean;
 }
 
 export type CreateVersionResult =
-  /** `credential`: for an `issuer` source, what the issuer did (never the token). */
-  | { outcome: 'created' | 'exists'; namespaces: string[]; keys: string[]; credential?: CredentialOutcome }
+  /** `credential`: for an `issuer` source, what the issuer did (never the token). `storeVersionId`: the version's id in a store outside the cluster. */
+  | { outcome: 'created' | 'exists'; namespaces: string[]; keys: string[]; credential?: CredentialOutcome; storeVersionId?: string }
   /** Another rotation owns a Secret of that name (same second): pick the next name. */
   | { outcome: 'conflict'; owner: string };
 
@@ -174,9 +194,14 @@ export interface DeleteVersionInput {
   store: StoreKind;
   /** Where a store outside the cluster keeps the versions; absent for kubernetes and in older histories. */
   target?: StoreTarget;
+  /** The version's id in that store (absent: derived from the version name, as older releases did). */
+  storeVersionId?: string;
+  /** Where the version was copied (its Secret's record; null: not recorded); the store version stays while a copy elsewhere is used. */
+  copies?: string[] | null;
 }
 
-export type DeleteVersionResult = { deleted: true; namespaces: string[] } | { deleted: false; holders: Holder[] };
+/** `storeKept`: why the store's version was left (a copy elsewhere still used, or unknown). */
+export type DeleteVersionResult = { deleted: true; namespaces: string[]; storeKept?: string } | { deleted: false; holders: Holder[] };
 
 export interface FinalizeInput {
   secret: string;
@@ -189,6 +214,11 @@ export interface FinalizeInput {
   outcome: 'committed' | 'failed';
   /** On commit: what rotor switched, so its ownership records can be removed. Absent from older releases. */
   switched?: SwitchRecord[];
+  /**
+   * The rotation that made the version with identities of its own (CreateVersionInput.uniqueIds): its
+   * store version id derives from it. Absent: derived from the version name, as older releases did.
+   */
+  madeBy?: string;
 }
 
 /**
@@ -202,6 +232,8 @@ export interface CredentialOutcome {
   revokedAt: string | null;
   /** On issue: whether this call issued it, or found it issued by an earlier attempt. */
   created?: boolean;
+  /** On revoke: why it was left live (a copy of its version is still used, or cannot be seen). */
+  kept?: string;
 }
 
 export interface InspectCredentialsInput {
@@ -213,6 +245,11 @@ export interface RevokeCredentialInput {
   id: string;
   /** Why, for the worker's log: the new credential after a rollback, or the previous one after cleanup. */
   why: 'rollback' | 'cleanup' | 'creation failed';
+  /**
+   * The version the credential was issued for and where its copies were made: revoked only when every
+   * copy, in any namespace, is gone or unreferenced. Absent in older histories (revoked as asked).
+   */
+  copiesOf?: { secret: string; version: string; copies: string[] | null };
 }
 
 export interface CheckStoreInput {
@@ -237,9 +274,16 @@ export interface ClaimInput {
   namespaces: string[];
   /** `<Temporal namespace>/<workflow id>` of the rotation: stable across continue-as-new. */
   holder: string;
+  /**
+   * Qualify the holder with the Temporal deployment's id (`temporal://<cluster id>/<namespace>/<workflow id>`),
+   * so two rotor deployments never mistake each other's claims. Absent in older histories.
+   */
+  qualify?: boolean;
 }
 
 export interface ClaimResult {
+  /** The holder written on the claims (qualified when asked); absent from older releases. */
+  holder?: string;
   /** Namespaces another running rotation of the same Secret holds; empty when every claim is this rotation's. */
   refused: { namespace: string; holder: string; since: string | null }[];
 }

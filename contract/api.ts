@@ -2,7 +2,7 @@
 // search attributes. Shared by the workflow, the worker and the client.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { CheckResult, Holder, SwitchRecord } from './activities';
+import type { CheckResult, Holder, SwitchRecord, VersionIdentity } from './activities';
 import type { PlanIssue } from '../domain/plan';
 
 export const PHASES = [
@@ -73,6 +73,12 @@ export interface RotationStatus {
    * (plans with `value: { issuer }`); absent in runs carried from releases before it.
    */
   revokePending: string[];
+  /** The holder written on the rotation's claims (absent: `<Temporal namespace>/<workflow id>`, as older releases wrote). */
+  claimedAs?: string;
+  /** The new version's credential id at the issuer (absent: the version name, as older releases issued). */
+  newCredential?: string | null;
+  /** Per previous version, what its Secret says of its identities outside and of its copies (absent in older runs). */
+  previousIdentities?: Record<string, VersionIdentity>;
   /** When the current wait ends (soak, watch, retention, approval), if it is timed. */
   waitingUntil: string | null;
   /** How the rotation ended, and for FAILED what was left where and how to finish by hand. */

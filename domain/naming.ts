@@ -34,3 +34,53 @@ export function compareVersions(a: string, b: string, base: string): number {
 export function newestVersion(names: Iterable<string>, base: string): string | null {
   return [...new Set(names)].sort((a, b) => compareVersions(a, b, base)).pop() ?? null;
 }
+
+/**
+ * A tag unique to one rotation (`<workflow id>/<first run id>`): twelve hex digits of FNV-1a (64 bit)
+ * over it. Pure and deterministic, so the workflow and the activities derive the same tag.
+ */
+export function rotationTag(rotationId: string): string {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(rotationId)) {
+    hash ^= BigInt(byte);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, '0').slice(0, 12);
+}
+
+/**
+ * The id a credential issuer knows a version's credential by: the version name and the rotation's
+ * tag (`auth-api-secrets-20261206120000.3f9a1c2b7d10`), so two rotations that chose the same version
+ * name (same second, another namespace or another rotor deployment) never share a credential.
+ * Versions created before this (no `rotor.dev/credential-id` on the Secret) were issued under the
+ * version name itself.
+ */
+export function credentialIdOf(version: string, rotationId: string): string {
+  return `${version}.${rotationTag(rotationId)}`;
+}
+
+/** The version a credential id was issued for (the id without a rotation tag). */
+export function versionOfCredential(id: string): string {
+  return id.replace(/\.[0-9a-f]{12}$/, '');
+}
+
+/** A claim holder that names its Temporal deployment: `temporal://<cluster id>/<namespace>/<workflow id>`. */
+export function qualifiedHolder(deployment: string, namespaceAndWorkflow: string): string {
+  return `temporal://${deployment}/${namespaceAndWorkflow}`;
+}
+
+/**
+ * The parts of a claim holder. `deployment` is null for a holder written by an older release
+ * (`<namespace>/<workflow id>`), which does not say which Temporal deployment it belongs to.
+ */
+export function parseHolder(holder: string): { deployment: string | null; namespace: string; workflowId: string } | null {
+  const qualified = /^temporal:\/\/([^/]+)\/([^/]+)\/(.+)$/.exec(holder);
+  if (qualified) return { deployment: qualified[1], namespace: qualified[2], workflowId: qualified[3] };
+  const legacy = /^([^/]+)\/(.+)$/.exec(holder);
+  return legacy ? { deployment: null, namespace: legacy[1], workflowId: legacy[2] } : null;
+}
+
+/** The Lease that holds the claim on a Secret's rotation in a namespace. */
+export function claimName(secret: string): string {
+  return `rotor-${secret}`;
+}

@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { MemoryCluster } from '../activities/memory';
 import { describe, it } from 'node:test';
 import { MemoryCredentialIssuer } from '../activities/issuers/memory';
+import { versionOfCredential } from '../domain/naming';
 import type { RotationStatus } from '../contract/api';
 import { timeSkippingRotations } from './helpers/rotations';
 import { twoStagePlan } from './helpers/plans';
@@ -25,16 +26,21 @@ describe('rotateSecret with a credential issuer', () => {
     const { d, status } = await run({ issuer, previousIssued: true }, issuerPlan());
     assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
     const fresh = status.newVersion!;
+    // The credential's id is the version's name and this rotation's own tag: no other rotation shares it.
+    const freshId = status.newCredential!;
+    assert.match(freshId, new RegExp(`^${fresh}\\.[0-9a-f]{12}$`));
     // The Secret holds the issuer's token for that id, and the token is valid at the issuer.
     for (const ns of ['staging', 'production']) {
       const secret = d.cluster.world.secrets.find((s) => s.namespace === ns && s.name === fresh)!;
-      assert.match(secret.data.api_token, new RegExp(`^${fresh}\\.`), 'the issued token (tokens carry their id in the memory issuer)');
+      assert.match(secret.data.api_token, new RegExp(`^${freshId}\\.`), 'the issued token (tokens carry their id in the memory issuer)');
+      assert.equal(secret.annotations?.['rotor.dev/credential-id'], freshId, 'the copy records its credential');
+      assert.equal(secret.annotations?.['rotor.dev/copies'], 'production,staging', 'and where its copies are');
     }
     assert.deepEqual(
       issuer.issued().map((c) => [c.id, c.state]),
       [
         [OLD, 'revoked'],
-        [fresh, 'active'],
+        [freshId, 'active'],
       ],
     );
     // Deletion first, in every namespace at once; the revoke after it, never before.
@@ -49,7 +55,7 @@ describe('rotateSecret with a credential issuer', () => {
       said.some((m) => m.startsWith(`issuer: ${OLD} is live`)),
       said.join('\n'),
     );
-    assert.ok(said.some((m) => m === `issuer: issued ${fresh} (scope auth:verify); the previous credential stays valid`));
+    assert.ok(said.some((m) => m === `issuer: issued ${freshId} (scope auth:verify); the previous credential stays valid`));
     assert.ok(said.some((m) => m.startsWith(`issuer: revoked ${OLD} after its guarded delete`)));
     assert.match(status.outcome!, new RegExp(`${OLD} revoked at the issuer`));
     // No token in the status: the value never left the activity.
@@ -79,7 +85,7 @@ describe('rotateSecret with a credential issuer', () => {
     assert.ok(said.includes(`issuer: ${OLD} was not issued by the issuer; nothing to revoke there`));
     assert.deepEqual(
       issuer.issued().map((c) => [c.id, c.state]),
-      [[status.newVersion, 'active']],
+      [[status.newCredential, 'active']],
     );
     assert.doesNotMatch(status.outcome!, /revoked at the issuer/);
     assert.equal(d.called('revokeCredential').length, 1);
@@ -90,21 +96,22 @@ describe('rotateSecret with a credential issuer', () => {
     const { d, status } = await run({ issuer, previousIssued: true, check: (input) => (input.stage === 'staging' ? 'failed' : 'passed') }, issuerPlan());
     assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
     const fresh = status.newVersion!;
+    const freshId = status.newCredential!;
     assert.deepEqual(d.callOrder(['revertWorkloads', 'finalizeVersion', 'scanReferences', 'revokeCredential']), [
       'revertWorkloads',
       `finalizeVersion:${fresh}`,
       'scanReferences',
-      `revokeCredential:${fresh}`,
+      `revokeCredential:${freshId}`,
     ]);
     assert.deepEqual(d.called('scanReferences')[0], { secretName: fresh, namespaces: ['staging', 'production'] });
     assert.deepEqual(
       issuer.issued().map((c) => [c.id, c.state]),
       [
         [OLD, 'active'],
-        [fresh, 'revoked'],
+        [freshId, 'revoked'],
       ],
     );
-    assert.ok(messages(status).includes(`issuer: revoked ${fresh} (rollback)`));
+    assert.ok(messages(status).includes(`issuer: revoked ${freshId} (rollback)`));
     assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0, 'production never touched');
   });
 
@@ -113,7 +120,7 @@ describe('rotateSecret with a credential issuer', () => {
     const job = { kind: 'Job' as const, namespace: 'production', name: 'migrate', fields: ['volumes[data].secret.secretName'] };
     const { status } = await run({ issuer, holders: [[job]], check: () => 'failed' }, issuerPlan());
     assert.equal(status.phase, 'FAILED');
-    const fresh = status.newVersion!;
+    const fresh = status.newCredential!;
     assert.equal(issuer.issued().find((c) => c.id === fresh)?.state, 'active');
     assert.ok(
       status.leftovers.some(
@@ -129,7 +136,7 @@ describe('rotateSecret with a credential issuer', () => {
     const { d, status } = await run({ issuer, holders: [[pod], [pod], []], check: () => 'failed' }, issuerPlan());
     assert.equal(status.phase, 'ROLLED_BACK', status.leftovers.join('; '));
     assert.equal(d.called('scanReferences').length, 3);
-    assert.equal(issuer.issued().find((c) => c.id === status.newVersion)?.state, 'revoked');
+    assert.equal(issuer.issued().find((c) => c.id === status.newCredential)?.state, 'revoked');
     assert.equal(status.events.filter((e) => e.message.includes('is still referred to by Pod/auth-api-7d9f-x2 in staging; scanning again in 10s')).length, 2);
   });
 
@@ -137,7 +144,7 @@ describe('rotateSecret with a credential issuer', () => {
     const issuer = new MemoryCredentialIssuer({ mode: 'overlapping' });
     const { d, status } = await run({ issuer, revokeFails: 1_000, check: () => 'failed' }, issuerPlan());
     assert.equal(status.phase, 'FAILED');
-    const fresh = status.newVersion!;
+    const fresh = status.newCredential!;
     assert.equal(d.called('revokeCredential').length, 8, "one activity's retries, then the leftover");
     assert.ok(
       status.leftovers.some((l) => l.startsWith(`issuer: could not revoke ${fresh} (cannot reach the issuer`) && l.includes(`/v1/credentials/${fresh}/revoke`)),
@@ -229,7 +236,7 @@ describe('issuer revocations, seeded and randomized', () => {
             mode: 'overlapping',
             onToken: (token, state) => {
               if (state !== 'revoked') return;
-              const id = token.slice(0, token.indexOf('.'));
+              const id = versionOfCredential(token.slice(0, token.lastIndexOf('.')));
               const users = cluster.world.workloads.filter((w) => Object.values(w.refs).includes(id));
               if (users.length) violations.push(`${id} revoked while ${users.map((w) => `${w.kind}/${w.name}`).join(', ')} refer to it`);
             },
@@ -247,17 +254,17 @@ describe('issuer revocations, seeded and randomized', () => {
           assert.deepEqual(violations, []);
           const state = (id: string | null) => issuer.issued().find((c) => c.id === id)?.state;
           const named = (id: string) => status.leftovers.some((l) => l.includes(id)) || status.revokePending.includes(id);
+          const fresh = status.newCredential ?? null;
           if (status.phase === 'COMPLETED') {
-            assert.equal(state(status.newVersion), 'active', 'the credential in use is live');
+            assert.equal(state(fresh), 'active', 'the credential in use is live');
             if (previousIssued) assert.equal(state(OLD), 'revoked');
           } else if (status.phase === 'ROLLED_BACK') {
-            assert.equal(state(status.newVersion), 'revoked');
+            assert.equal(state(fresh), 'revoked');
             if (previousIssued) assert.equal(state(OLD), 'active', 'the credential in use is live');
           } else {
             assert.equal(status.phase, 'FAILED', status.outcome ?? '');
             // What should have been revoked and was not is named for the operator.
-            if (status.newVersion && status.switched.length === 0 && state(status.newVersion) === 'active' && failAt)
-              assert.ok(named(status.newVersion), status.leftovers.join('; '));
+            if (fresh && status.switched.length === 0 && state(fresh) === 'active' && failAt) assert.ok(named(fresh), status.leftovers.join('; '));
             if (previousIssued && state(OLD) === 'active' && !failAt) assert.ok(named(OLD) || status.cleaned.length === 0, status.leftovers.join('; '));
           }
         },

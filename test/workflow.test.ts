@@ -570,7 +570,7 @@ describe('rotateSecret', () => {
       const gone = await start(tq, twoStagePlan(), 'rotate-staging-auth-api-secrets-gone');
       await env.sleep('1h');
       await gone.terminate('operator terminated it from the Web UI');
-      assert.equal(d.cluster.world.claims?.['production/auth-api-secrets']?.holder, 'default/rotate-staging-auth-api-secrets-gone');
+      assert.equal(d.cluster.world.claims?.['production/auth-api-secrets']?.holder, 'temporal://deployment-a/default/rotate-staging-auth-api-secrets-gone');
       const next = await start(tq, quick, 'rotate-staging-auth-api-secrets-next');
       const done = await next.result();
       assert.equal(done.phase, 'COMPLETED', done.outcome ?? '');
@@ -578,7 +578,10 @@ describe('rotateSecret', () => {
       // A holder in another Temporal namespace (another rotor deployment on this cluster) cannot be asked: it counts as running.
       d.cluster.world.claims = { 'staging/auth-api-secrets': { holder: 'elsewhere/rotate-staging-auth-api-secrets', since: '2026-11-30T00:00:00.000Z' } };
       const blocked = await start(tq, quick, 'rotate-staging-auth-api-secrets-blocked');
-      await rejectsWithCause(blocked.result(), /in progress in staging \(rotate-staging-auth-api-secrets, since 2026-11-30T00:00:00.000Z\)/);
+      await rejectsWithCause(
+        blocked.result(),
+        /in progress in staging \(rotate-staging-auth-api-secrets, claimed by an older rotor in Temporal namespace elsewhere, since 2026-11-30T00:00:00.000Z\)/,
+      );
     });
   });
 

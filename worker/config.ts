@@ -24,6 +24,8 @@ export interface WorkerConfig extends TemporalSettings {
   aws: { region?: string; endpoint?: string };
   /** ROTOR_ISSUER_*: the credential issuer plans with `value: { issuer }` use; null when ROTOR_ISSUER_URL is not set. */
   issuer: HttpIssuerSettings | null;
+  /** ROTOR_DEPLOYMENT_ID: names this rotor deployment in claims; null: the Temporal server's cluster id. */
+  deploymentId: string | null;
 }
 
 /** The sites Datadog runs; DD_SITE must be one of them. */
@@ -191,6 +193,23 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   const datadog = overrides.datadog !== undefined ? overrides.datadog : datadogSettings(env, problems);
   const issuer = overrides.issuer !== undefined ? overrides.issuer : issuerSettings(env, problems);
   const { stores, aws } = storeSettings(env, problems);
+  const deploymentId = overrides.deploymentId !== undefined ? overrides.deploymentId : env.ROTOR_DEPLOYMENT_ID?.trim() || null;
+  if (deploymentId !== null && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(deploymentId)) {
+    problems.push(
+      `ROTOR_DEPLOYMENT_ID=${deploymentId} is not a deployment id; use up to 63 letters, digits, ".", "_" or "-" (e.g. prod-eu-1), or unset it to use the Temporal server's cluster id`,
+    );
+  }
   if (problems.length) throw new WorkerConfigError(problems);
-  return { ...settings, backend, memoryWorld, valueDir, prometheus, datadog, issuer, stores: overrides.stores ?? stores, aws: overrides.aws ?? aws };
+  return {
+    ...settings,
+    backend,
+    memoryWorld,
+    valueDir,
+    prometheus,
+    datadog,
+    issuer,
+    stores: overrides.stores ?? stores,
+    aws: overrides.aws ?? aws,
+    deploymentId,
+  };
 }

@@ -19,21 +19,24 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
   const eso = config.stores.includes('external-secrets') ? new ExternalSecretsStore(config.aws, { valueDir: config.valueDir }) : undefined;
   if (eso) stores['external-secrets'] = eso;
   // Plans with `value: { issuer }` need it; without ROTOR_ISSUER_URL they are refused in PLANNING.
-  const issuer = config.issuer ? { issuer: new HttpCredentialIssuer(config.issuer) } : {};
+  const optional = {
+    ...(config.issuer ? { issuer: new HttpCredentialIssuer(config.issuer) } : {}),
+    ...(config.deploymentId ? { deploymentId: async () => config.deploymentId! } : {}),
+  };
   if (config.backend === 'memory') {
     const world = loadMemoryWorld(config.memoryWorld!);
     // A rehearsal of store external-secrets: the operator's reads of a pinned version, from AWS itself.
     const provider = eso
       ? (ref: { key: string; version: string }) => eso.client().read({ secretId: ref.key, versionId: ref.version.replace(/^uuid\//, '') })
       : undefined;
-    return { cluster: new MemoryCluster(world, provider), stores, metrics: new MemoryMetrics(world).providers(), log, ...issuer };
+    return { cluster: new MemoryCluster(world, provider), stores, metrics: new MemoryMetrics(world).providers(), log, ...optional };
   }
   // A stage naming a provider the worker is not configured for measures errors, never a pass.
   const metrics = {
     ...(config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {}),
     ...(config.datadog ? { datadog: new DatadogProvider(config.datadog, log) } : {}),
   };
-  return { cluster: KubernetesCluster.fromEnvironment(), stores, metrics, log, ...issuer };
+  return { cluster: KubernetesCluster.fromEnvironment(), stores, metrics, log, ...optional };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */

@@ -6,7 +6,7 @@ import { allHandlersFinished, condition, continueAsNew, isCancellation, patched,
 import type { Holder } from '../contract/activities';
 import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
-import { revoke, revokeByHand, usesIssuer } from './issuer';
+import { previousCredential, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick } from './options';
 import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
@@ -53,13 +53,23 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
           { secretName: version, namespaces },
         ]);
         if (found.length === 0) {
+          const identity = status.previousIdentities?.[version];
           const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${version} (guarded)` }, [
-            { secret: plan.secret, version, namespaces, store: plan.store, ...(plan.target ? { target: plan.target } : {}) },
+            {
+              secret: plan.secret,
+              version,
+              namespaces,
+              store: plan.store,
+              ...(plan.target ? { target: plan.target } : {}),
+              ...(identity?.storeVersionId ? { storeVersionId: identity.storeVersionId } : {}),
+              ...(identity ? { copies: identity.copies } : {}),
+            },
           ]);
           if (deletion.deleted) {
             status.cleaned.push(...deletion.namespaces);
             pending.delete(version);
             r.record(`deleted ${version} from ${deletion.namespaces.join(', ')}`);
+            if (deletion.storeKept) r.record(`store: ${version} kept in the ${plan.store} store: ${deletion.storeKept}`);
             // Only now, with nothing anywhere referring to it, does its credential go at the issuer.
             if (revoking && !status.revokePending.includes(version)) status.revokePending.push(version);
             continue;
@@ -69,9 +79,14 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
         holders.push(...found);
       }
       // A revoke that fails is retried here at every round, and reported after CLEANUP_ERROR_ROUNDS.
-      for (const id of [...status.revokePending]) {
-        if ((await revoke(r, id, 'cleanup')) !== 'unknown') revoked.push(id);
-        status.revokePending = status.revokePending.filter((x) => x !== id);
+      // A credential lives wherever copies of its version live: one still used elsewhere stays live,
+      // and the rotation that retires its last copy revokes it.
+      for (const version of [...status.revokePending]) {
+        const id = previousCredential(r, version);
+        const copies = status.previousIdentities?.[version]?.copies ?? null;
+        const state = await revoke(r, id, 'cleanup', { version, copies });
+        if (state !== 'unknown' && state !== 'kept') revoked.push(id);
+        status.revokePending = status.revokePending.filter((x) => x !== version);
       }
       failedRounds = 0;
     } catch (err) {
@@ -84,7 +99,7 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
           ([version, namespaces]) =>
             `${version} is still in ${namespaces.join(', ')}; delete it by hand once nothing refers to it (\`rotor versions ${plan.secret} -n <namespace>\` shows who does)`,
         ),
-        ...status.revokePending.map((id) => `issuer: ${id} is deleted in the cluster but still live at the issuer; ${revokeByHand(id)}`),
+        ...status.revokePending.map((v) => `issuer: ${v} is deleted in the cluster but still live at the issuer; ${revokeByHand(previousCredential(r, v))}`),
       ];
       if (failedRounds >= CLEANUP_ERROR_ROUNDS) {
         status.leftovers.push(...left);
@@ -122,7 +137,9 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
   }
   const kept = [...pending.keys()].join(', ');
   // What was deleted but not yet revoked stays the operator's to finish: say so, never drop it.
-  status.leftovers.push(...status.revokePending.map((id) => `issuer: ${id} is deleted in the cluster but still live at the issuer; ${revokeByHand(id)}`));
+  status.leftovers.push(
+    ...status.revokePending.map((v) => `issuer: ${v} is deleted in the cluster but still live at the issuer; ${revokeByHand(previousCredential(r, v))}`),
+  );
   status.outcome = `completed: ${status.newVersion} is current; ${kept || 'nothing'} kept (cleanup stopped by abort: ${r.aborted()?.reason})${
     status.revokePending.length ? `; still to revoke at the issuer: ${status.revokePending.join(', ')}` : ''
   }`;

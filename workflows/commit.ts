@@ -17,6 +17,7 @@ export function finalize(r: Rotation, outcome: 'committed' | 'failed'): Promise<
       namespaces: plan.stages.map((s) => s.namespace),
       outcome,
       ...(outcome === 'committed' ? { switched: status.switched } : {}),
+      ...(r.uniqueIds ? { madeBy: r.rotationId } : {}),
     },
   ]);
 }

@@ -26,7 +26,7 @@ export function revokeByHand(id: string): string {
 
 /** PLANNING: the issuer answers (or the rotation fails before anything changed), and what it holds of each previous version. */
 export async function inspectIssuer(r: Rotation): Promise<void> {
-  const ids = [...new Set(Object.values(r.status.previousVersions).filter((v): v is string => !!v))];
+  const ids = [...new Set(Object.values(r.status.previousVersions).filter((v): v is string => !!v))].map((v) => previousCredential(r, v));
   let outcomes: CredentialOutcome[];
   try {
     outcomes = await acts.inspectCredentials.executeWithOptions({ ...quick, summary: `ask the credential issuer about ${ids.join(', ')}` }, [{ ids }]);
@@ -52,9 +52,32 @@ export function recordIssued(r: Rotation, credential: CredentialOutcome | undefi
   );
 }
 
-/** Revoke `id` at the issuer, recording the outcome; throws what the activity failed with. */
-export async function revoke(r: Rotation, id: string, why: 'rollback' | 'cleanup' | 'creation failed'): Promise<CredentialOutcome['state']> {
-  const o = await acts.revokeCredential.executeWithOptions({ ...quick, summary: `revoke ${id} at the issuer (${why})` }, [{ id, why }]);
+/**
+ * The issuer's id of a previous version's credential, as its Secret records it; a version made before
+ * rotor recorded it was issued under its own name.
+ */
+export function previousCredential(r: Rotation, version: string): string {
+  return r.status.previousIdentities?.[version]?.credentialId ?? version;
+}
+
+/**
+ * Revoke `id` at the issuer, recording the outcome; throws what the activity failed with. With
+ * `copiesOf`, the credential stays live while any copy of its version, in any namespace, is still used
+ * (or cannot be seen): `kept` then, with where it is still used.
+ */
+export async function revoke(
+  r: Rotation,
+  id: string,
+  why: 'rollback' | 'cleanup' | 'creation failed',
+  copiesOf?: { version: string; copies: string[] | null },
+): Promise<CredentialOutcome['state'] | 'kept'> {
+  const o = await acts.revokeCredential.executeWithOptions({ ...quick, summary: `revoke ${id} at the issuer (${why})` }, [
+    { id, why, ...(copiesOf ? { copiesOf: { secret: r.plan.secret, ...copiesOf } } : {}) },
+  ]);
+  if (o.kept) {
+    r.record(`issuer: ${id} stays live: ${o.kept}; the rotation that retires its last copy revokes it`);
+    return 'kept';
+  }
   if (o.state === 'unknown') r.record(`issuer: ${id} was not issued by the issuer; nothing to revoke there`);
   else r.record(`issuer: revoked ${id}${why === 'cleanup' ? ' after its guarded delete (nothing in any namespace referred to it)' : ` (${why})`}`);
   return o.state;
@@ -66,8 +89,9 @@ export async function revoke(r: Rotation, id: string, why: 'rollback' | 'cleanup
  */
 export async function revokeRolledBack(r: Rotation): Promise<void> {
   const { status, plan } = r;
-  const id = status.newVersion;
-  if (!id) return;
+  const version = status.newVersion;
+  if (!version) return;
+  const id = status.newCredential ?? version;
   if (status.leftovers.length) {
     status.leftovers.push(`issuer: ${id} is still live, since what rotor could not revert may still use it; once nothing refers to ${id}, ${revokeByHand(id)}`);
     return;
@@ -77,8 +101,8 @@ export async function revokeRolledBack(r: Rotation): Promise<void> {
     // Pods of the reverted rollout may still be shutting down on the new credential: scan a few
     // times, a short while apart, before leaving it to the operator.
     for (let scan = 1; ; scan++) {
-      const holders = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${id} before revoking it` }, [
-        { secretName: id, namespaces },
+      const holders = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version} before revoking it` }, [
+        { secretName: version, namespaces },
       ]);
       if (holders.length === 0) break;
       const who = holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ');
@@ -89,7 +113,9 @@ export async function revokeRolledBack(r: Rotation): Promise<void> {
       r.record(`issuer: ${id} is still referred to by ${who}; scanning again in ${formatDuration(ROLLBACK_RESCAN_MS)} before revoking it`);
       await sleep(ROLLBACK_RESCAN_MS, { summary: `wait for ${who} to let go of ${id}` });
     }
-    await revoke(r, id, 'rollback');
+    const state = await revoke(r, id, 'rollback', { version, copies: namespaces });
+    if (state === 'kept')
+      status.leftovers.push(`issuer: ${id} is still live (a copy of ${version} is still used); once nothing refers to it, ${revokeByHand(id)}`);
   } catch (err) {
     status.leftovers.push(`issuer: could not revoke ${id} (${describeError(err)}); ${revokeByHand(id)}`);
   }

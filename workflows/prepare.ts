@@ -2,7 +2,7 @@
 // (PLANNING), create the new version (CREATING). Nothing here changes a workload.
 import { CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { ClaimInput, ClaimResult } from '../contract/activities';
-import { versionName } from '../domain/naming';
+import { claimName, credentialIdOf, parseHolder, versionName } from '../domain/naming';
 import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick } from './options';
 import type { Rotation } from './state';
@@ -10,33 +10,58 @@ import type { Rotation } from './state';
 /** Attempts at a fresh version name when another rotation took the same second. */
 const NAME_ATTEMPTS = 5;
 
-/** One rotation of a Secret per namespace; the holder is the workflow id, so the claim outlives continue-as-new. */
+/**
+ * One rotation of a Secret per namespace; the holder is the workflow id, so the claim outlives
+ * continue-as-new. Once claimed, the holder the claims carry (qualified with the Temporal deployment).
+ */
 function claimOf(r: Rotation): ClaimInput {
-  const { plan, info } = r;
-  return { secret: plan.secret, namespaces: [...new Set(plan.stages.map((s) => s.namespace))], holder: `${info.namespace}/${info.workflowId}` };
+  const { plan, info, status } = r;
+  return {
+    secret: plan.secret,
+    namespaces: [...new Set(plan.stages.map((s) => s.namespace))],
+    holder: status.claimedAs ?? `${info.namespace}/${info.workflowId}`,
+  };
+}
+
+/** A claim's holder as an operator reads it: the workflow id, and whose deployment when it is not ours. */
+function describeHolder(holder: string, ours: string | undefined): string {
+  const parsed = parseHolder(holder);
+  if (!parsed) return holder;
+  const mine = ours ? parseHolder(ours) : null;
+  if (parsed.deployment === null) return `${parsed.workflowId}, claimed by an older rotor in Temporal namespace ${parsed.namespace}`;
+  if (mine && mine.deployment !== parsed.deployment)
+    return `${parsed.workflowId} of another rotor deployment (Temporal cluster ${parsed.deployment}, namespace ${parsed.namespace})`;
+  return parsed.namespace === mine?.namespace ? parsed.workflowId : `${parsed.workflowId} in Temporal namespace ${parsed.namespace}`;
 }
 
 /** Claim every namespace of the plan, or end FAILED naming the rotation that holds one. */
 export async function claim(r: Rotation): Promise<void> {
   const { plan } = r;
-  const input = claimOf(r);
-  let refused: ClaimResult['refused'];
+  // The holder names this Temporal deployment, so two rotor deployments never take each other's claims.
+  const input = { ...claimOf(r), ...(patched('unique-identities') ? { qualify: true } : {}) };
+  let result: ClaimResult;
   try {
-    ({ refused } = await acts.claimRotation.executeWithOptions(
-      { ...quick, summary: `claim the rotation of ${plan.secret} in ${input.namespaces.join(', ')}` },
-      [input],
-    ));
+    result = await acts.claimRotation.executeWithOptions({ ...quick, summary: `claim the rotation of ${plan.secret} in ${input.namespaces.join(', ')}` }, [
+      input,
+    ]);
   } catch (err) {
     await release(r); // whatever the failed attempt claimed
     r.fail(`could not claim the rotation of ${plan.secret} (nothing was changed): ${describeError(err)}`);
   }
+  const { refused } = result;
   if (refused.length) {
-    const who = refused.map((x) => `${x.namespace} (${x.holder.slice(x.holder.indexOf('/') + 1)}${x.since ? `, since ${x.since}` : ''})`).join(', ');
+    const who = refused.map((x) => `${x.namespace} (${describeHolder(x.holder, result.holder)}${x.since ? `, since ${x.since}` : ''})`).join(', ');
+    const legacy = refused.some((x) => parseHolder(x.holder)?.deployment === null);
     r.fail(
-      `another rotation of ${plan.secret} is in progress in ${who}; nothing was changed — wait for it to end or stop it with \`rotor abort <id> --reason ...\`, then start again`,
+      `another rotation of ${plan.secret} is in progress in ${who}; nothing was changed — wait for it to end or stop it with \`rotor abort <id> --reason ...\`, then start again${
+        legacy
+          ? `; a claim written by an older rotor is never taken over, since it does not say which deployment made it: once you know that rotation has ended, remove it with \`kubectl delete lease ${claimName(plan.secret)} -n <namespace>\``
+          : ''
+      }`,
     );
   }
-  r.record(`claimed the rotation of ${plan.secret} in ${input.namespaces.join(', ')}`);
+  if (result.holder && result.holder !== input.holder) r.status.claimedAs = result.holder;
+  r.record(`claimed the rotation of ${plan.secret} in ${input.namespaces.join(', ')}${r.status.claimedAs ? ` as ${r.status.claimedAs}` : ''}`);
 }
 
 /** Give the claim up; harmless if it fails: the next rotation takes over a claim whose workflow no longer runs. */
@@ -72,6 +97,12 @@ export async function discover(r: Rotation): Promise<void> {
     );
   });
   status.previousVersion = r.discovered[0]?.previousVersion ?? null;
+  // What each previous version's Secret says of its credential, store version and copies, for cleanup.
+  for (const found of r.discovered) {
+    if (found.previousVersion && found.previousIdentity && !status.previousIdentities?.[found.previousVersion]) {
+      status.previousIdentities = { ...status.previousIdentities, [found.previousVersion]: found.previousIdentity };
+    }
+  }
   if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
   if (plan.store !== 'kubernetes' && patched('store-check')) await checkStore(r);
   if (usesIssuer(r)) await inspectIssuer(r);
@@ -100,6 +131,8 @@ export async function create(r: Rotation): Promise<void> {
   const { plan, status } = r;
   r.enter('CREATING', null, `creating the new version of ${plan.secret}`);
   let candidate: string | null = null;
+  // The credential id and store version id are this rotation's alone (histories from before derived them from the name).
+  r.uniqueIds = patched('unique-identities');
   try {
     for (let attempt = 1; ; attempt++) {
       const version = versionName(plan.secret, new Date());
@@ -114,11 +147,13 @@ export async function create(r: Rotation): Promise<void> {
             store: plan.store,
             ...(plan.target ? { target: plan.target } : {}),
             namespaces: plan.stages.map((s) => s.namespace),
+            ...(r.uniqueIds ? { uniqueIds: true } : {}),
           },
         ]),
       );
       if (created.outcome !== 'conflict') {
         status.newVersion = candidate;
+        if (created.credential && created.credential.id !== candidate) status.newCredential = created.credential.id;
         recordIssued(r, created.credential);
         r.record(
           `${created.outcome === 'created' ? 'created' : 'found already created'} ${candidate} (keys: ${created.keys.join(', ')}) in ${created.namespaces.join(', ')}`,
@@ -136,9 +171,11 @@ export async function create(r: Rotation): Promise<void> {
     // A credential issued for a version that was never written is live and unused: revoke it.
     if (candidate && usesIssuer(r)) {
       try {
-        await CancellationScope.nonCancellable(() => revoke(r, candidate!, 'creation failed'));
+        await CancellationScope.nonCancellable(() => revoke(r, credentialOf(r, candidate!), 'creation failed'));
       } catch (revokeErr) {
-        r.status.leftovers.push(`issuer: could not revoke ${candidate} (${describeError(revokeErr)}); ${revokeByHand(candidate)}`);
+        r.status.leftovers.push(
+          `issuer: could not revoke ${credentialOf(r, candidate)} (${describeError(revokeErr)}); ${revokeByHand(credentialOf(r, candidate))}`,
+        );
       }
     }
     // A value staged in a store outside the cluster (AWSPENDING) must not wait there for a promotion that never comes.
@@ -162,6 +199,7 @@ async function discardStaged(r: Rotation, version: string): Promise<void> {
           ...(plan.target ? { target: plan.target } : {}),
           namespaces,
           outcome: 'failed',
+          ...(r.uniqueIds ? { madeBy: r.rotationId } : {}),
         },
       ]),
     );
@@ -177,4 +215,9 @@ async function discardStaged(r: Rotation, version: string): Promise<void> {
       `external-secrets: no workload refers to ${version}; its ExternalSecret may remain in ${namespaces.join(', ')}: \`kubectl delete externalsecret ${version} -n <namespace>\``,
     );
   }
+}
+
+/** The issuer's id of this rotation's credential for `version`: its own (older histories: the version name). */
+export function credentialOf(r: Rotation, version: string): string {
+  return r.uniqueIds ? credentialIdOf(version, r.rotationId) : version;
 }

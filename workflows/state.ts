@@ -65,6 +65,8 @@ export class Rotation {
   readonly forward = new CancellationScope();
   readonly undos: Undo[] = [];
   discovered: DiscoveredStage[] = [];
+  /** Whether CREATING gave the new version identities of this rotation's own (credential id, store version id). */
+  uniqueIds = false;
   /** Phase changes being posted to Datadog; the workflow waits for them before it ends. */
   readonly announcements: Promise<unknown>[] = [];
   /** Whether phase changes are posted: plans that measure with Datadog, in runs since 'datadog-events'. */

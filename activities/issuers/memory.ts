@@ -3,6 +3,7 @@
 // adapter and this one answer alike (test/issuer.test.ts runs one contract against both).
 import { randomBytes } from 'node:crypto';
 import { RotorError } from '../errors';
+import { versionOfCredential } from '../../domain/naming';
 import type { CredentialIssuer, IssuedCredential } from '../ports';
 
 export type IssuerMode = 'incident' | 'overlapping';
@@ -33,9 +34,9 @@ interface Credential {
 /** The protocol's id: rotor's version name, or any name of letters, digits, ".", "_" and "-". */
 export const CREDENTIAL_ID = /^[A-Za-z0-9._-]{1,253}$/;
 
-/** A credential's client: its id without rotor's `-YYYYMMDDHHMMSS` suffix (the Secret's base name). */
+/** A credential's client: its id without rotor's `-YYYYMMDDHHMMSS` suffix and rotation tag (the Secret's base name). */
 export function clientOf(id: string): string {
-  return id.replace(/-\d{14}$/, '');
+  return versionOfCredential(id).replace(/-\d{14}$/, '');
 }
 
 export class MemoryCredentialIssuer implements CredentialIssuer {

@@ -8,14 +8,13 @@
 // that rotate the same Secret in one Kubernetes namespace refuse each other too.
 import * as k8s from '@kubernetes/client-node';
 import type { RotationClaim } from '../ports';
+import { claimName } from '../../domain/naming';
 import { statusCode, toRotorError } from './kinds';
 import { LABEL_SECRET } from './ownership';
 
 export const ANNOTATION_CLAIMED_AT = 'rotor.dev/claimed-at';
 
-export function claimName(secret: string): string {
-  return `rotor-${secret}`;
-}
+export { claimName };
 
 export class Claims {
   constructor(private readonly api: k8s.CoordinationV1Api) {}

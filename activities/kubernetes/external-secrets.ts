@@ -32,7 +32,7 @@ interface ExternalSecretObject {
 export function externalVersionMetadata(spec: Omit<ExternalVersionSpec, 'secretStoreRef' | 'remoteRef'>) {
   return {
     labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1), [MANAGED_BY]: 'rotor' },
-    annotations: versionAnnotations(spec.rotationId, spec.store),
+    annotations: versionAnnotations(spec.rotationId, spec.store, spec.identity),
   };
 }
 

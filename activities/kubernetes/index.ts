@@ -20,6 +20,7 @@ import type {
   RolloutState,
   RotationClaim,
   StoredVersion,
+  VersionRecord,
   VersionSpec,
 } from '../ports';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
@@ -151,6 +152,14 @@ export class KubernetesCluster implements ClusterPort {
 
   readVersion(namespace: string, name: string): Promise<StoredVersion | null> {
     return this.secrets.read(namespace, name);
+  }
+
+  readVersionRecord(namespace: string, name: string): Promise<VersionRecord | null> {
+    return this.secrets.readRecord(namespace, name);
+  }
+
+  findCopies(name: string): Promise<string[] | null> {
+    return this.secrets.findCopies(name);
   }
 
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {

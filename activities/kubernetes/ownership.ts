@@ -1,7 +1,8 @@
 // What rotor owns on an object, written on the object itself in the same patch as the change, so a
 // rollback knows exactly what rotor changed even when the activity that changed it failed afterwards.
 import { createHash } from 'node:crypto';
-import type { RevertInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
+import type { RevertInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../../contract/activities';
+import type { VersionRecord } from '../ports';
 import type { WorkloadKind } from '../../domain/plan';
 
 export const LABEL_SECRET = 'rotor.dev/secret';
@@ -12,13 +13,36 @@ export const ANNOTATION_STORE = 'rotor.dev/store';
 export const ANNOTATION_STORE_SECRET = 'rotor.dev/store-secret';
 export const ANNOTATION_STORE_REGION = 'rotor.dev/store-region';
 
-/** The annotations a version carries: who created it, and where else it is kept. */
-export function versionAnnotations(rotationId: string, store?: { kind: string; secretId: string; region?: string }): Record<string, string> {
+/** On a version: its credential's id at the issuer, its version id in the store outside, and every namespace it was copied to. */
+export const ANNOTATION_CREDENTIAL = 'rotor.dev/credential-id';
+export const ANNOTATION_STORE_VERSION = 'rotor.dev/store-version-id';
+export const ANNOTATION_COPIES = 'rotor.dev/copies';
+
+/** The annotations a version carries: who created it, where else it is kept, its identities outside and its copies. */
+export function versionAnnotations(
+  rotationId: string,
+  store?: { kind: string; secretId: string; region?: string },
+  identity?: Partial<VersionIdentity>,
+): Record<string, string> {
   return {
     [ANNOTATION_ROTATION]: rotationId,
     ...(store
       ? { [ANNOTATION_STORE]: store.kind, [ANNOTATION_STORE_SECRET]: store.secretId, ...(store.region ? { [ANNOTATION_STORE_REGION]: store.region } : {}) }
       : {}),
+    ...(identity?.credentialId ? { [ANNOTATION_CREDENTIAL]: identity.credentialId } : {}),
+    ...(identity?.storeVersionId ? { [ANNOTATION_STORE_VERSION]: identity.storeVersionId } : {}),
+    ...(identity?.copies?.length ? { [ANNOTATION_COPIES]: identity.copies.join(',') } : {}),
+  };
+}
+
+/** A version's record from its annotations (no data): who made it, its identities outside, its copies. */
+export function versionRecordOf(annotations: Record<string, string> | undefined): VersionRecord {
+  const copies = annotations?.[ANNOTATION_COPIES];
+  return {
+    rotationId: annotations?.[ANNOTATION_ROTATION] ?? null,
+    credentialId: annotations?.[ANNOTATION_CREDENTIAL] ?? null,
+    storeVersionId: annotations?.[ANNOTATION_STORE_VERSION] ?? null,
+    copies: copies ? copies.split(',').filter(Boolean) : null,
   };
 }
 

@@ -4,9 +4,13 @@ import * as k8s from '@kubernetes/client-node';
 import { parseVersionName } from '../../domain/naming';
 import { RotorError } from '../errors';
 import { sameData } from '../values';
-import type { StoredVersion, VersionSpec } from '../ports';
+import type { StoredVersion, VersionRecord, VersionSpec } from '../ports';
 import { statusCode, toRotorError } from './kinds';
-import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
+import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations, versionRecordOf } from './ownership';
+
+/** Metadata only: the apiserver answers without the Secret's data. */
+const METADATA_ONLY = k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1');
+const METADATA_LIST = k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
 
 function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64');
@@ -30,6 +34,38 @@ export class Secrets {
     }
   }
 
+  /** A version's record, from its metadata alone (PartialObjectMetadata: no data is read); null when there is none. */
+  async readRecord(namespace: string, name: string): Promise<VersionRecord | null> {
+    try {
+      const meta = (await this.core.readNamespacedSecret({ namespace, name }, METADATA_ONLY)) as k8s.V1ObjectMeta & { metadata?: k8s.V1ObjectMeta };
+      return versionRecordOf(meta.metadata?.annotations);
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw toRotorError(err, 'read', `Secret ${namespace}/${name} (metadata only)`);
+    }
+  }
+
+  /**
+   * Every namespace with a Secret of this name (a copy of the version, whoever made it: versions made
+   * by hand carry no labels), from one listing of Secret metadata in all namespaces by field selector;
+   * null when the worker may not list Secrets there.
+   */
+  async findCopies(name: string): Promise<string[] | null> {
+    const namespaces: string[] = [];
+    let cont: string | undefined;
+    try {
+      do {
+        const page = await this.core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${name}`, limit: 500, _continue: cont }, METADATA_LIST);
+        for (const s of page.items) if (s.metadata?.name === name && s.metadata.namespace) namespaces.push(s.metadata.namespace);
+        cont = page.metadata?._continue || undefined;
+      } while (cont);
+    } catch (err) {
+      if (statusCode(err) === 403) return null;
+      throw toRotorError(err, 'list', `Secrets named ${name} in all namespaces (metadata only)`);
+    }
+    return [...new Set(namespaces)].sort();
+  }
+
   async create(spec: VersionSpec): Promise<'created' | 'exists'> {
     const object = `Secret ${spec.namespace}/${spec.name}`;
     try {
@@ -40,7 +76,7 @@ export class Secrets {
             name: spec.name,
             namespace: spec.namespace,
             labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1), 'app.kubernetes.io/managed-by': 'rotor' },
-            annotations: versionAnnotations(spec.rotationId, spec.store),
+            annotations: versionAnnotations(spec.rotationId, spec.store, spec.identity),
           },
           type: 'Opaque',
           immutable: true,
@@ -64,10 +100,7 @@ export class Secrets {
   async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; annotations: Record<string, string> }[]> {
     let list: k8s.V1SecretList;
     try {
-      list = await this.core.listNamespacedSecret(
-        { namespace },
-        k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1'),
-      );
+      list = await this.core.listNamespacedSecret({ namespace }, METADATA_LIST);
     } catch (err) {
       throw toRotorError(err, 'list', `Secrets in ${namespace} (metadata only)`);
     }

@@ -105,12 +105,15 @@ export class AwsSecretsManager {
   constructor(private readonly settings: AwsSecretsManagerSettings = {}) {}
 
   /**
-   * The ClientRequestToken, and so the AWS VersionId, of rotor's `version`: `rotor-` and the first 40
-   * hex digits of its SHA-256 (46 characters; AWS takes 32 to 64). The same version always maps to the
-   * same VersionId, which is what makes a retried write idempotent.
+   * The ClientRequestToken, and so the AWS VersionId, of rotor's `version` made by `rotationId`:
+   * `rotor-` and the first 40 hex digits of their SHA-256 (46 characters; AWS takes 32 to 64). The
+   * same rotation's version always maps to the same VersionId, which is what makes a retried write
+   * idempotent; another rotation that chose the same version name gets another. Without `rotationId`:
+   * the VersionId older releases derived from the version name alone.
    */
-  versionToken(version: string): string {
-    return `rotor-${createHash('sha256').update(version).digest('hex').slice(0, 40)}`;
+  versionToken(version: string, rotationId?: string): string {
+    const of = rotationId === undefined ? version : `${version}\n${rotationId}`;
+    return `rotor-${createHash('sha256').update(of).digest('hex').slice(0, 40)}`;
   }
 
   /** The region this client talks to: its setting, else what the SDK's chain resolves (environment, profile). */
@@ -141,9 +144,9 @@ export class AwsSecretsManager {
    * with the same data nothing is written (`created: false`); with other data it is a
    * VersionContentMismatch. AWS refuses such a write itself, moto overwrites, so rotor checks first.
    */
-  async stage(request: { secretId: string; version: string; data: SecretData }): Promise<{ versionId: string; created: boolean }> {
+  async stage(request: { secretId: string; version: string; data: SecretData; versionId?: string }): Promise<{ versionId: string; created: boolean }> {
     const { secretId, version, data } = request;
-    const versionId = this.versionToken(version);
+    const versionId = request.versionId ?? this.versionToken(version);
     const existing = await this.readIfExists(secretId, versionId);
     if (existing) return { versionId, created: this.sameOrMismatch(existing, data, secretId, version, versionId) };
     try {
@@ -180,9 +183,9 @@ export class AwsSecretsManager {
    * not move it there itself; AWSPENDING comes off this version. Again when already current: the
    * labels are only read, and whatever of the last two steps is missing is done.
    */
-  async promote(request: { secretId: string; version: string }): Promise<Relabelled> {
+  async promote(request: { secretId: string; version: string; versionId?: string }): Promise<Relabelled> {
     const { secretId, version } = request;
-    const versionId = this.versionToken(version);
+    const versionId = request.versionId ?? this.versionToken(version);
     return this.relabel(secretId, versionId, async () => {
       let { stages } = await this.describeRaw(secretId);
       let changed = false;
@@ -210,9 +213,9 @@ export class AwsSecretsManager {
   }
 
   /** Rollback of a staged version: AWSPENDING comes off it; AWSCURRENT is never touched. */
-  async discard(request: { secretId: string; version: string }): Promise<Relabelled> {
+  async discard(request: { secretId: string; version: string; versionId?: string }): Promise<Relabelled> {
     const { secretId, version } = request;
-    const versionId = this.versionToken(version);
+    const versionId = request.versionId ?? this.versionToken(version);
     return this.relabel(secretId, versionId, async () => {
       const { stages } = await this.describeRaw(secretId);
       if (!stages[versionId]?.includes(AWSPENDING)) return false;
@@ -226,9 +229,9 @@ export class AwsSecretsManager {
    * it, one call per label. The AWSCURRENT version is refused: retiring it would leave the secret
    * without a current value.
    */
-  async retire(request: { secretId: string; version: string }): Promise<Relabelled> {
+  async retire(request: { secretId: string; version: string; versionId?: string }): Promise<Relabelled> {
     const { secretId, version } = request;
-    const versionId = this.versionToken(version);
+    const versionId = request.versionId ?? this.versionToken(version);
     return this.relabel(secretId, versionId, async () => {
       const { stages } = await this.describeRaw(secretId);
       const labels = stages[versionId] ?? [];

@@ -5,7 +5,7 @@
 // deletes it in the cluster. The adapter (aws-secrets-manager.ts) moves labels by explicit version id.
 import type { StoreTarget, ValueSource } from '../../domain/plan';
 import { RotorError } from '../errors';
-import type { SecretData, SecretStorePort } from '../ports';
+import type { SecretData, SecretStorePort, StageRequest } from '../ports';
 import { resolveValue, type ValueOptions } from '../values';
 import { AwsSecretsManager, type AwsSecretsManagerSettings } from './aws-secrets-manager';
 
@@ -72,34 +72,40 @@ export class AwsSecretsManagerStore implements SecretStorePort {
     }`;
   }
 
-  async stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData; target?: StoreTarget }): Promise<SecretData> {
+  /** The VersionId of `version` made by `rotationId`: that rotation's alone (AwsSecretsManager.versionToken). */
+  versionIdFor(version: string, rotationId: string): string {
+    return this.client().versionToken(version, rotationId);
+  }
+
+  async stageVersion(request: StageRequest): Promise<SecretData> {
     const { aws, secretId } = this.target(request.target);
+    const versionId = request.versionId ?? aws.versionToken(request.version);
     // Idempotent by version: an earlier attempt that staged it (and then failed before the cluster
     // Secret) is found by its VersionId and its value used, never a second value generated.
     try {
-      return await aws.read({ secretId, versionId: aws.versionToken(request.version) });
+      return await aws.read({ secretId, versionId });
     } catch (err) {
       if (!(err instanceof RotorError && err.type === 'NotFound')) throw err;
     }
     const data = request.issued ?? (await this.resolve(request.value));
-    await aws.stage({ secretId, version: request.version, data });
+    await aws.stage({ secretId, version: request.version, data, versionId });
     return data;
   }
 
-  async promoteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void> {
+  async promoteVersion(request: { secret: string; version: string; target?: StoreTarget; versionId?: string }): Promise<void> {
     const { aws, secretId } = this.target(request.target);
-    await aws.promote({ secretId, version: request.version });
+    await aws.promote({ secretId, version: request.version, ...(request.versionId ? { versionId: request.versionId } : {}) });
   }
 
-  async markFailed(request: { secret: string; version: string; target?: StoreTarget }): Promise<void> {
+  async markFailed(request: { secret: string; version: string; target?: StoreTarget; versionId?: string }): Promise<void> {
     const { aws, secretId } = this.target(request.target);
-    await aws.discard({ secretId, version: request.version });
+    await aws.discard({ secretId, version: request.version, ...(request.versionId ? { versionId: request.versionId } : {}) });
   }
 
-  async deleteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void> {
+  async deleteVersion(request: { secret: string; version: string; target?: StoreTarget; versionId?: string }): Promise<void> {
     const { aws, secretId } = this.target(request.target);
     // A previous version rotor did not write (before rotor used the store) has no labels of rotor's: nothing to do.
-    await aws.retire({ secretId, version: request.version });
+    await aws.retire({ secretId, version: request.version, ...(request.versionId ? { versionId: request.versionId } : {}) });
   }
 
   /** The value sources: someone else's staged value by id and stage, or those every store shares. */
@@ -121,10 +127,10 @@ export class AwsSecretsManagerStore implements SecretStorePort {
 export class ExternalSecretsStore extends AwsSecretsManagerStore {
   override readonly kind = 'external-secrets' as const;
 
-  remoteRef(request: { version: string; target?: StoreTarget }): { key: string; version: string } {
+  remoteRef(request: { version: string; target?: StoreTarget; versionId?: string }): { key: string; version: string } {
     const secretId = request.target?.awsSecretsManager?.secretId;
     if (!secretId) throw new RotorError('RotorInputError', "store external-secrets needs the plan's awsSecretsManager: { secretId, region }");
-    return { key: secretId, version: `uuid/${this.client(request.target?.awsSecretsManager?.region).versionToken(request.version)}` };
+    return { key: secretId, version: `uuid/${request.versionId ?? this.client(request.target?.awsSecretsManager?.region).versionToken(request.version)}` };
   }
 
   /** What the SecretStore must read for the ExternalSecrets to get what rotor wrote: AWS Secrets Manager, in this region. */

@@ -56,6 +56,8 @@ export interface Script {
   externalSecretReadyMs?: number;
   /** The memory cluster; share one between Doubles to make their rotations meet. */
   cluster?: MemoryCluster;
+  /** The rotor deployment these activities belong to (its Temporal cluster id); default deployment-a. */
+  deployment?: string;
 }
 
 export interface Call {
@@ -162,6 +164,8 @@ export class Doubles {
       metrics: {},
       ...(this.issuer ? { issuer: this.issuer } : {}),
       ...(this.script.externalSecretReadyMs ? { externalSecretReadyMs: this.script.externalSecretReadyMs } : {}),
+      // The Temporal deployment the claims name (the time-skipping server has no cluster id to ask).
+      deploymentId: async () => this.script.deployment ?? 'deployment-a',
       // What a worker would log (every failed activity's error): leak-check evidence.
       log: (message, fields) => recordText('activity log (workflow test)', `${message} ${JSON.stringify(fields ?? {})}`),
     });

@@ -15,7 +15,17 @@ import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
 import { credentialIdOf, parseHolder, qualifiedHolder } from '../domain/naming';
 import { sameData } from './values';
-import type { ClusterPort, CredentialIssuer, ExternalVersionSpec, IssuedCredential, MetricProvider, RotorDeps, SecretData, SecretStorePort } from './ports';
+import type {
+  VersionRecord,
+  ClusterPort,
+  CredentialIssuer,
+  ExternalVersionSpec,
+  IssuedCredential,
+  MetricProvider,
+  RotorDeps,
+  SecretData,
+  SecretStorePort,
+} from './ports';
 import { issuerSource, type Analysis, type MetricsProvider, type StoreKind, type StoreTarget } from '../domain/plan';
 import type {
   CheckResult,
@@ -108,9 +118,11 @@ export function createActivities(deps: RotorDeps): RotorActivities {
   /**
    * Why the version's store version or credential must stay: a copy of it in any namespace (where the
    * creating rotation recorded them, and what a listing finds) is still referred to, or cannot be read,
-   * or where its copies are is not known. Null when every copy is gone or unreferenced.
+   * or where its copies are is not known. Null when every copy is gone or unreferenced. `same` tells a
+   * copy of this version from another rotation's version of the same name (same second, elsewhere);
+   * a copy that records nothing counts, to be safe.
    */
-  async function copiesStillUsed(version: string, recorded: string[] | null | undefined): Promise<string | null> {
+  async function copiesStillUsed(version: string, recorded: string[] | null | undefined, same: (record: VersionRecord) => boolean): Promise<string | null> {
     const listed = await cluster.findCopies(version);
     if (!recorded && listed === null) {
       return `where ${version} was copied is not recorded on it (made by an older rotor) and this worker may not list Secrets in all namespaces to find its copies`;
@@ -129,7 +141,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         unreadable.push(`${namespace} (${err.message})`);
         continue;
       }
-      if (!record) continue;
+      if (!record || !same(record)) continue;
       // A copy lists the others its rotation made: those count too.
       for (const other of (record.copies ?? []).filter((c) => !seen.has(c))) {
         seen.add(other);
@@ -549,7 +561,14 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           deletedFrom.push(namespace);
         }
         // The store's version outlives every copy of the version, in any namespace, whichever plan cleans up.
-        const storeKept = input.store === 'kubernetes' ? null : await copiesStillUsed(input.version, input.copies);
+        const storeKept =
+          input.store === 'kubernetes'
+            ? null
+            : await copiesStillUsed(
+                input.version,
+                input.copies,
+                (record) => !input.storeVersionId || !record.storeVersionId || record.storeVersionId === input.storeVersionId,
+              );
         if (storeKept) log('store version kept: a copy elsewhere still needs it', { version: input.version, why: storeKept });
         else
           await storeFor(input.store).deleteVersion({
@@ -600,7 +619,9 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     revokeCredential: (input) =>
       guarded(`revoke the credential ${input.id} at the issuer`, async () => {
         // A credential lives wherever copies of its version live: revoked only once none is used.
-        const kept = input.copiesOf ? await copiesStillUsed(input.copiesOf.version, input.copiesOf.copies) : null;
+        const kept = input.copiesOf
+          ? await copiesStillUsed(input.copiesOf.version, input.copiesOf.copies, (record) => (record.credentialId ?? input.id) === input.id)
+          : null;
         if (kept) {
           log('credential kept live: a copy of its version is still used', { id: input.id, why: input.why, kept });
           return { ...(await credentialOf(input.id, (id) => issuerOf().status(id))), kept };

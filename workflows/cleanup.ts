@@ -8,6 +8,7 @@ import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
 import { revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick } from './options';
+import { scanSettings } from './scan-settings';
 import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
 
@@ -50,11 +51,11 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
     try {
       for (const [version, namespaces] of pending) {
         let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version}` }, [
-          { secretName: version, namespaces },
+          { secretName: version, namespaces, ...scanSettings(plan) },
         ]);
         if (found.length === 0) {
           const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${version} (guarded)` }, [
-            { secret: plan.secret, version, namespaces, store: plan.store, ...(plan.target ? { target: plan.target } : {}) },
+            { secret: plan.secret, version, namespaces, store: plan.store, ...(plan.target ? { target: plan.target } : {}), ...scanSettings(plan) },
           ]);
           if (deletion.deleted) {
             status.cleaned.push(...deletion.namespaces);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { POD_SPEC_SECRET_FIELDS } from '../activities/kubernetes/refs';
+import { mapBounded } from '../activities/kubernetes/cluster-scan';
 import {
   CLUSTER_SCOPED,
   ignored,
@@ -231,5 +232,35 @@ describe('holders by shape', () => {
     assert.equal(ignored('widgets.example.com', ['widgets.example.com']), true);
     assert.equal(ignored('widgets.example.com', ['gadgets.example.com']), false);
     assert.equal(ignored('widgets.example.com', undefined), false);
+  });
+});
+
+describe("the scan's pool of resources listed at once", () => {
+  it('runs at most the bound at a time, keeps the order, and reports the first failing item whatever finished first', async () => {
+    let running = 0;
+    let most = 0;
+    const out = await mapBounded([5, 1, 4, 2, 3], 2, async (ms) => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, ms));
+      running--;
+      return ms * 10;
+    });
+    assert.deepEqual(out, [50, 10, 40, 20, 30]);
+    assert.equal(most, 2);
+    const ran: number[] = [];
+    await assert.rejects(
+      mapBounded([30, 1, 2], 3, async (ms) => {
+        await new Promise((r) => setTimeout(r, ms));
+        ran.push(ms);
+        if (ms !== 2) throw new Error(`item ${ms}`);
+        return ms;
+      }),
+      /item 30/,
+    );
+    assert.deepEqual(
+      ran.sort((a, b) => a - b),
+      [1, 2, 30],
+      'every item ran',
+    );
   });
 });

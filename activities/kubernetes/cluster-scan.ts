@@ -96,17 +96,26 @@ export async function apiReader(kc: k8s.KubeConfig): Promise<ApiReader> {
   return { get, close: () => (agent as http.Agent | undefined)?.destroy?.() };
 }
 
-/** Run `fn` over `items`, at most `limit` at a time. */
+/**
+ * Run `fn` over `items`, at most `limit` at a time. When some fail, every item still runs, and the
+ * error thrown is that of the first failing item in order: what the caller reports does not depend on timing.
+ */
 export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
+  const failed: { i: number; err: unknown }[] = [];
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i]);
+      try {
+        out[i] = await fn(items[i]);
+      } catch (err) {
+        failed.push({ i, err });
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed.length) throw failed.sort((a, b) => a.i - b.i)[0].err;
   return out;
 }
 

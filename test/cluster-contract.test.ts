@@ -496,3 +496,24 @@ describe('kubectl-exact rollouts on the real apiserver (case 10)', () => {
     assert.match(state.message, /partitioned roll out complete: 1 new pods have been updated; pods below ordinal 1 keep the previous version/);
   });
 });
+
+describe('rotor versions on the real apiserver', () => {
+  it('shows with each version what names it, workloads and any other object alike, with how it refers', async () => {
+    const w = new KubeWorld(kc);
+    const ns = `contract-${++seq}`;
+    await w.namespace(ns);
+    const base = 'portal-key';
+    const [v1, v2] = [`${base}-20250101000000`, `${base}-20250201000000`];
+    for (const name of [v1, v2]) await w.cluster.createVersion({ namespace: ns, name, base, rotationId: 'test/versions', data: { k: 'v' } });
+    await w.object({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'builder', namespace: ns }, imagePullSecrets: [{ name: v1 }] });
+    await w.workload('Deployment', ns, 'portal', v2, { replicas: 0, fields: [ENV_FROM] });
+    const versions = await w.cluster.listVersions(ns, base);
+    assert.deepEqual(
+      versions.map((v) => [v.name, v.usedBy.map((u) => [u.kind, u.name, u.fields])]),
+      [
+        [v2, [['Deployment', 'portal', [ENV_FROM]]]],
+        [v1, [['ServiceAccount', 'builder', ['imagePullSecrets[0].name']]]],
+      ],
+    );
+  });
+});

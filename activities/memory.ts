@@ -153,6 +153,13 @@ export function loadMemoryWorld(path: string): MemoryWorld {
   if (!Array.isArray(world.secrets) || !Array.isArray(world.workloads)) {
     throw new Error(`${path}: a memory world needs "secrets" and "workloads" lists`);
   }
+  if (world.objects !== undefined && !Array.isArray(world.objects)) throw new Error(`${path}: "objects" must be a list of Kubernetes objects`);
+  for (const [i, o] of (world.objects ?? []).entries()) {
+    if (typeof o?.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string')
+      throw new Error(
+        `${path}: objects[${i}] needs apiVersion, kind and metadata.name, as Kubernetes writes them (e.g. { "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "builder", "namespace": "staging" } })`,
+      );
+  }
   return world;
 }
 

@@ -4,6 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { POD_SPEC_SECRET_FIELDS } from '../activities/kubernetes/refs';
 import { mapBounded } from '../activities/kubernetes/cluster-scan';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryCluster, loadMemoryWorld } from '../activities/memory';
 import {
   CLUSTER_SCOPED,
   ignored,
@@ -262,5 +266,34 @@ describe("the scan's pool of resources listed at once", () => {
       [1, 2, 30],
       'every item ran',
     );
+  });
+});
+
+describe("the memory world's objects of any kind", () => {
+  const file = (world: object) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'rotor-world-')), 'world.json');
+    writeFileSync(path, JSON.stringify(world));
+    return path;
+  };
+
+  it('are judged by the same rule: a ServiceAccount in a world file holds the version it names', async () => {
+    const world = loadMemoryWorld(
+      file({
+        secrets: [],
+        workloads: [],
+        objects: [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'builder', namespace: 'staging' }, imagePullSecrets: [{ name: NAME }] }],
+      }),
+    );
+    const holders = await new MemoryCluster(world).findReferences(['staging'], NAME);
+    assert.deepEqual(
+      holders.map((h) => [h.kind, h.apiVersion, h.name, h.fields]),
+      [['ServiceAccount', 'v1', 'builder', ['imagePullSecrets[0].name']]],
+    );
+  });
+
+  it('must say what they are: an object without apiVersion, kind or metadata.name is refused by its index, with an example', () => {
+    const bad = file({ secrets: [], workloads: [], objects: [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'a' } }, { kind: 'Ingress' }] });
+    assert.throws(() => loadMemoryWorld(bad), /objects\[1\] needs apiVersion, kind and metadata\.name, as Kubernetes writes them \(e\.g\./);
+    assert.throws(() => loadMemoryWorld(file({ secrets: [], workloads: [], objects: {} })), /"objects" must be a list of Kubernetes objects/);
   });
 });

@@ -9,6 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import type * as k8s from '@kubernetes/client-node';
 import fc from 'fast-check';
 import type { MemoryObject } from '../activities/memory';
+import { apiReader } from '../activities/kubernetes/cluster-scan';
+import { secretRefsByShape } from '../activities/kubernetes/object-refs';
 import type { Sandbox } from '../sandbox';
 import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, startWorldSandbox, type CrdDef, type World } from './helpers/worlds';
 
@@ -252,4 +254,63 @@ describe('randomized guarded deletes: a Secret goes exactly when nothing anywher
       }
     });
   }
+});
+
+describe("the shape rule against the real apiserver's own schemas", () => {
+  it('finds every field of every built-in kind whose schema says it names a Secret', async () => {
+    const reader = await apiReader(kc);
+    const fields = new Map<string, Set<string>>();
+    try {
+      const { paths } = (await reader.get('/openapi/v3')) as { paths: Record<string, { serverRelativeURL: string }> };
+      for (const { serverRelativeURL } of Object.values(paths)) {
+        const schemas: Record<string, any> = (await reader.get(serverRelativeURL)).components?.schemas ?? {};
+        const refOf = (x: any): string | undefined => (x?.$ref ?? x?.allOf?.[0]?.$ref)?.split('/').pop();
+        // An oracle of its own, by the schema's types and words: a string named like a Secret's name, or the
+        // name in a type named for Secrets (SecretReference, SecretKeySelector, ...) or under a property that is.
+        const walk = (type: string, path: string[], parent: string, seen: Set<string>, out: Set<string>) => {
+          for (const [prop, raw] of Object.entries<any>(schemas[type]?.properties ?? {})) {
+            if (prop === 'metadata') continue;
+            const item = raw.type === 'array' ? raw.items : raw;
+            const segment = raw.type === 'array' ? `${prop}[]` : prop;
+            const child = refOf(item);
+            if (child) {
+              if (!seen.has(child)) walk(child, [...path, segment], prop, new Set([...seen, child]), out);
+            } else if (item?.type === 'string' && (/secretname$/i.test(prop) || (prop === 'name' && (/\.Secret\w*$/.test(type) || /secret/i.test(parent))))) {
+              out.add([...path, segment].join('.'));
+            }
+          }
+        };
+        for (const [type, schema] of Object.entries(schemas)) {
+          const gvk = schema['x-kubernetes-group-version-kind']?.[0];
+          if (!gvk || !schema.properties?.metadata || /List$/.test(gvk.kind)) continue;
+          const out = new Set<string>();
+          walk(type, [], '', new Set([type]), out);
+          if (out.size) fields.set(`${gvk.kind}.${gvk.group || 'core'}`, out);
+        }
+      }
+    } finally {
+      reader.close();
+    }
+    const all = [...fields.entries()].flatMap(([kind, paths]) => [...paths].map((p) => `${kind}: ${p}`));
+    // Beyond pod templates: ServiceAccounts, Ingress TLS, PersistentVolumes' secret refs.
+    for (const expected of [
+      'ServiceAccount.core: secrets[].name',
+      'Ingress.networking.k8s.io: spec.tls[].secretName',
+      'PersistentVolume.core: spec.csi.nodePublishSecretRef.name',
+    ])
+      assert.ok(all.includes(expected), `the oracle sees ${expected}: ${all.join(', ')}`);
+    const missed: string[] = [];
+    for (const [kind, paths] of fields) {
+      for (const path of paths) {
+        // The object with NAME at exactly that place: each list one entry long.
+        const leaf = path
+          .split('.')
+          .reduceRight<unknown>((inner, seg) => (seg.endsWith('[]') ? { [seg.slice(0, -2)]: [inner] } : { [seg]: inner }), 'the-version');
+        const found = secretRefsByShape(leaf).map((r) => r.field.replace(/\[\d+\]/g, '[]'));
+        if (!found.includes(path)) missed.push(`${kind}: ${path}`);
+      }
+    }
+    assert.deepEqual(missed, []);
+    console.log(`[reference-scan] ${all.length} Secret-naming fields in ${fields.size} built-in kinds (${[...fields.keys()].join(', ')}), all found by shape`);
+  });
 });

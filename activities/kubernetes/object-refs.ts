@@ -203,7 +203,7 @@ export function unreadableHolder(id: string, why: string): Holder {
     name: '*',
     fields: [],
     refusal: null,
-    unreadable: `${id} could not be read, so it may refer to the Secret: ${why}; let the worker list it (deploy/rbac.yaml), or name it in the plan's scan.ignore`,
+    unreadable: `${id} could not be read, so it may refer to the Secret (${why}); it holds every version until the worker may list it or the plan's scan.ignore names it`,
   };
 }
 

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCluster, loadMemoryWorld } from '../activities/memory';
+import { versionsTable } from '../client/versions';
 import {
   CLUSTER_SCOPED,
   ignored,
@@ -295,5 +296,27 @@ describe("the memory world's objects of any kind", () => {
     const bad = file({ secrets: [], workloads: [], objects: [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'a' } }, { kind: 'Ingress' }] });
     assert.throws(() => loadMemoryWorld(bad), /objects\[1\] needs apiVersion, kind and metadata\.name, as Kubernetes writes them \(e\.g\./);
     assert.throws(() => loadMemoryWorld(file({ secrets: [], workloads: [], objects: {} })), /"objects" must be a list of Kubernetes objects/);
+  });
+});
+
+describe('rotor versions with holders of any kind', () => {
+  it('shows how each version is held; an unreadable resource with every version, never making one current, and why once', () => {
+    const at = new Date('2026-01-10T00:00:00Z');
+    const unreadable = unreadableHolder('widgets.example.com', 'HTTP 403 Forbidden');
+    const versions = [
+      { name: 'auth-api-secrets-20250201000000', createdAt: at, store: null, usedBy: [unreadable] },
+      {
+        name: NAME,
+        createdAt: at,
+        store: null,
+        usedBy: [{ kind: 'ServiceAccount', apiVersion: 'v1', namespace: 'staging', name: 'builder', fields: ['imagePullSecrets[0].name'] }, unreadable],
+      },
+      { name: 'auth-api-secrets-20241201000000', createdAt: at, store: null, usedBy: [] },
+    ];
+    const lines = versionsTable(versions, new Map(), [], at).split('\n');
+    assert.match(lines[1], /20250201000000 +0s +unknown +widgets\.example\.com \(could not be read\)$/);
+    assert.match(lines[2], /20250101000000 +0s +current +ServiceAccount\/builder, widgets\.example\.com \(could not be read\)$/);
+    assert.match(lines[3], /20241201000000 +0s +- +\(none\)$/);
+    assert.equal(lines.filter((l) => /could not be read, so it may refer/.test(l)).length, 1);
   });
 });

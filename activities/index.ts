@@ -547,16 +547,20 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         return result(end.verdict, end.reason);
       }),
 
-    scanReferences: (input) => guarded(`scan references to ${input.secretName}`, () => cluster.findReferences(input.namespaces, input.secretName)),
+    scanReferences: (input) =>
+      guarded(`scan references to ${input.secretName}`, () => cluster.findReferences(input.namespaces, input.secretName, { ignore: input.ignore })),
 
     deleteVersion: (input) =>
       guarded(`delete ${input.version}`, async () => {
         // Every namespace first: a holder anywhere keeps the version everywhere, and in the store.
-        const holders = await cluster.findReferences(input.namespaces, input.version);
+        const holders = await cluster.findReferences(input.namespaces, input.version, { ignore: input.ignore });
         if (holders.length) return { deleted: false as const, holders };
         const deletedFrom: string[] = [];
         for (const namespace of input.namespaces) {
-          const outcome = await cluster.deleteUnreferenced(namespace, input.version, { externalSecret: input.store === 'external-secrets' });
+          const outcome = await cluster.deleteUnreferenced(namespace, input.version, {
+            externalSecret: input.store === 'external-secrets',
+            ignore: input.ignore,
+          });
           if (!outcome.deleted && outcome.holders.length) return { deleted: false as const, holders: outcome.holders };
           deletedFrom.push(namespace);
         }

@@ -34,6 +34,7 @@ import {
 } from './kubernetes/ownership';
 import type {
   ClusterPort,
+  DeleteOptions,
   ExternalProvider,
   ExternalVersionSpec,
   ExternalVersionState,
@@ -41,6 +42,7 @@ import type {
   MetricProviders,
   RolloutState,
   RotationClaim,
+  ScanOptions,
   StoredVersion,
   VersionRecord,
   VersionSpec,
@@ -49,6 +51,7 @@ import type { ExternalSecretStoreRef } from '../domain/plan';
 import { toRotorError } from './kubernetes/kinds';
 import { externalSecretsNotServed, externalVersionMetadata, noSuchStore, providerMismatch, storeNotReady } from './kubernetes/external-secrets';
 import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
+import { ignored, secretIn, shapeHolder, unreadableHolder, type ScannedResource } from './kubernetes/object-refs';
 
 export interface MemorySecret {
   namespace: string;
@@ -88,6 +91,45 @@ export interface MemoryWorld {
   externalSecrets?: MemoryExternalSecret[];
   /** Namespaces whose Secrets the worker may not read (as RBAC would refuse): nor list Secrets in all namespaces. */
   unreadableNamespaces?: string[];
+  /**
+   * Objects of any other kind, as the cluster would serve them (ServiceAccounts, Ingresses, custom
+   * resources): the reference scan reads them by shape, with the Kubernetes adapter's rule.
+   */
+  objects?: MemoryObject[];
+  /** The served resources of those objects whose plural or scope is not the usual one (a CRD's). */
+  resources?: ScannedResource[];
+  /** Resources the worker may not list, `<resource>.<group>` -> why: each may hold any Secret. */
+  unreadable?: Record<string, string>;
+}
+
+/** A Kubernetes object of any kind, as JSON. */
+export interface MemoryObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string>; ownerReferences?: { kind: string }[] };
+  [field: string]: unknown;
+}
+
+/** `Ingress` -> `ingresses`, `Policy` -> `policies`: the plural Kubernetes would serve a kind under, unless the world says. */
+function pluralOf(kind: string): string {
+  const k = kind.toLowerCase();
+  if (/[^aeiou]y$/.test(k)) return `${k.slice(0, -1)}ies`;
+  if (/(s|x|z|ch|sh)$/.test(k)) return `${k}es`;
+  return `${k}s`;
+}
+
+/** The served resource an object of the memory world belongs to. */
+function resourceOf(world: MemoryWorld, obj: MemoryObject): ScannedResource {
+  const [group, version] = obj.apiVersion.includes('/') ? obj.apiVersion.split('/') : ['', obj.apiVersion];
+  return (
+    world.resources?.find((r) => r.group === group && r.kind === obj.kind) ?? {
+      group,
+      version,
+      resource: pluralOf(obj.kind),
+      kind: obj.kind,
+      namespaced: obj.metadata.namespace !== undefined,
+    }
+  );
 }
 
 export interface MemorySecretStore {
@@ -115,6 +157,13 @@ export function loadMemoryWorld(path: string): MemoryWorld {
   const world = JSON.parse(readFileSync(path, 'utf8')) as MemoryWorld;
   if (!Array.isArray(world.secrets) || !Array.isArray(world.workloads)) {
     throw new Error(`${path}: a memory world needs "secrets" and "workloads" lists`);
+  }
+  if (world.objects !== undefined && !Array.isArray(world.objects)) throw new Error(`${path}: "objects" must be a list of Kubernetes objects`);
+  for (const [i, o] of (world.objects ?? []).entries()) {
+    if (typeof o?.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string')
+      throw new Error(
+        `${path}: objects[${i}] needs apiVersion, kind and metadata.name, as Kubernetes writes them (e.g. { "apiVersion": "v1", "kind": "ServiceAccount", "metadata": { "name": "builder", "namespace": "staging" } })`,
+      );
   }
   return world;
 }
@@ -409,11 +458,17 @@ export class MemoryCluster implements ClusterPort {
     return { ready: true, failed: false, message: `${workloads.length} workload(s) rolled out` };
   }
 
-  async findReferences(namespaces: string[], secretName: string): Promise<Holder[]> {
-    return this.world.workloads
+  async findReferences(namespaces: string[], secretName: string, options: ScanOptions = {}): Promise<Holder[]> {
+    const workloads = this.world.workloads
       .filter((w) => namespaces.includes(w.namespace) && holds(w))
       .map((w) => this.use(w, secretName))
       .filter((h) => h.fields.length > 0);
+    const wanted = secretIn(namespaces, secretName);
+    const others = (this.world.objects ?? []).map((o) => shapeHolder(resourceOf(this.world, o), o, wanted)).filter((h): h is Holder => h !== null);
+    const unreadable = Object.entries(this.world.unreadable ?? {})
+      .filter(([id]) => !ignored(id, options.ignore))
+      .map(([id, why]) => unreadableHolder(id, why));
+    return [...workloads, ...others, ...unreadable];
   }
 
   // store external-secrets, with the operator's part played in memory: a version's Secret appears when
@@ -494,8 +549,8 @@ export class MemoryCluster implements ClusterPort {
     return this.world.secretStores?.find((s) => s.kind === ref.kind && s.name === ref.name && (ref.kind === 'ClusterSecretStore' || s.namespace === namespace));
   }
 
-  async deleteUnreferenced(namespace: string, name: string, options: { externalSecret?: boolean } = {}): Promise<{ deleted: boolean; holders: Holder[] }> {
-    const holders = await this.findReferences([namespace], name);
+  async deleteUnreferenced(namespace: string, name: string, options: DeleteOptions = {}): Promise<{ deleted: boolean; holders: Holder[] }> {
+    const holders = await this.findReferences([namespace], name, { ignore: options.ignore });
     if (holders.length) return { deleted: false, holders };
     if (options.externalSecret) {
       const es = this.externalSecret(namespace, name);

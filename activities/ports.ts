@@ -67,6 +67,16 @@ export interface RotationClaim {
   since: string | null;
 }
 
+/** How a reference scan reads the cluster: the plan's scan.ignore (resources whose being unreadable holds nothing). */
+export interface ScanOptions {
+  ignore?: readonly string[];
+}
+
+/** A guarded delete: the scan's options, and whether the version is an ExternalSecret's target. */
+export interface DeleteOptions extends ScanOptions {
+  externalSecret?: boolean;
+}
+
 export interface ClusterPort {
   /**
    * Claim the rotation of `secret` in `namespace` for `holder`; returns the claim in place afterwards.
@@ -101,14 +111,18 @@ export interface ClusterPort {
    * list Secrets in all namespaces.
    */
   findCopies(name: string): Promise<string[] | null>;
-  /** Everything in the given namespaces that still refers to `secretName`, switchable or not. */
-  findReferences(namespaces: string[], secretName: string): Promise<Holder[]>;
+  /**
+   * Everything that still refers to `secretName` in the given namespaces, switchable or not: workloads,
+   * any other object the cluster serves that names it (wherever that object lives), and each resource
+   * that could not be read (it may), unless `ignore` (the plan's scan.ignore) names it.
+   */
+  findReferences(namespaces: string[], secretName: string, options?: ScanOptions): Promise<Holder[]>;
   /**
    * Delete only if, scanned right before, nothing refers to it; otherwise report who does.
    * `externalSecret`: the version is an ExternalSecret's target, which goes first (the operator would
-   * write the Secret again), then the Secret.
+   * write the Secret again), then the Secret. `ignore`: as for findReferences.
    */
-  deleteUnreferenced(namespace: string, name: string, options?: { externalSecret?: boolean }): Promise<{ deleted: boolean; holders: Holder[] }>;
+  deleteUnreferenced(namespace: string, name: string, options?: DeleteOptions): Promise<{ deleted: boolean; holders: Holder[] }>;
 
   /**
    * store external-secrets: create the version's ExternalSecret. Same spec again: 'exists'. One of

@@ -45,20 +45,29 @@ async function storeLabels(versions: { name: string; store: { kind: string; secr
   return { labels, notes };
 }
 
+type Version = Awaited<ReturnType<KubernetesCluster['listVersions']>>[number];
+
+/** The table of versions: a resource the scan could not read is listed with every version (it may use any). */
+export function versionsTable(versions: Version[], labels: Map<string, string>, notes: string[], now = new Date()): string {
+  const known = (v: Version) => v.usedBy.filter((u) => !u.unreadable);
+  const current = versions.find((v) => known(v).length > 0)?.name;
+  const rows = versions.map((v) => [
+    v.name,
+    age(v.createdAt, now),
+    v.name === current ? 'current' : known(v).length ? 'in use' : v.usedBy.length ? 'unknown' : '-',
+    ...(labels.size ? [labels.get(v.name) ?? '-'] : []),
+    v.usedBy.map((u) => (u.unreadable ? `${u.kind} (could not be read)` : `${u.kind}/${u.name}`)).join(', ') || '(none)',
+  ]);
+  const unreadable = [...new Set(versions.flatMap((v) => v.usedBy.flatMap((u) => (u.unreadable ? [u.unreadable] : []))))];
+  const header = ['VERSION', 'AGE', 'STATE', ...(labels.size ? ['STORE'] : []), 'USED BY'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [...[header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')), ...notes, ...unreadable].join('\n');
+}
+
 export async function versionsCommand(secret: string, namespace: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const cluster = KubernetesCluster.fromEnvironment();
   const versions = await cluster.listVersions(namespace, secret);
   if (versions.length === 0) return `no version of ${secret} in namespace ${namespace}`;
-  const current = versions.find((v) => v.usedBy.length > 0)?.name;
   const { labels, notes } = await storeLabels(versions, env);
-  const rows = versions.map((v) => [
-    v.name,
-    age(v.createdAt),
-    v.name === current ? 'current' : v.usedBy.length ? 'in use' : '-',
-    ...(labels.size ? [labels.get(v.name) ?? '-'] : []),
-    v.usedBy.map((u) => `${u.kind}/${u.name}`).join(', ') || '(none)',
-  ]);
-  const header = ['VERSION', 'AGE', 'STATE', ...(labels.size ? ['STORE'] : []), 'USED BY'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [...[header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')), ...notes].join('\n');
+  return versionsTable(versions, labels, notes);
 }

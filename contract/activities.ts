@@ -179,12 +179,32 @@ export interface CheckResult {
   endedAt: string;
 }
 
-/** Something that still refers to a Secret (same shape as a WorkloadUse). */
-export type Holder = WorkloadUse;
+/**
+ * Something that still refers to a Secret: a workload (as a WorkloadUse), or any other object the
+ * cluster serves that names it (a ServiceAccount, an Ingress, a custom resource), or a resource the
+ * worker could not read (`unreadable`), which may refer to it.
+ */
+export interface Holder {
+  /** The object's kind (`Deployment`, `ServiceAccount`, `TriggerAuthentication`); for an unreadable resource, its `<resource>.<group>`. */
+  kind: WorkloadKind | (string & {});
+  /** Where it lives; `(cluster-scoped)` for a cluster-scoped object, `*` for an unreadable resource. */
+  namespace: string;
+  /** `*` for an unreadable resource. */
+  name: string;
+  /** How it refers: `containers[app].env[TOKEN].valueFrom.secretKeyRef.name`, `spec.tls[0].secretName`. */
+  fields: string[];
+  refusal?: string | null;
+  /** `networking.k8s.io/v1`; absent for the pod-bearing kinds and in older histories. */
+  apiVersion?: string;
+  /** Set when the scan could not read this resource: what failed, and the fix. */
+  unreadable?: string;
+}
 
 export interface ScanInput {
   secretName: string;
   namespaces: string[];
+  /** The plan's `scan.ignore`: resources (`<resource>.<group>`) not read; absent in older histories. */
+  ignore?: string[];
 }
 
 export interface DeleteVersionInput {
@@ -198,6 +218,8 @@ export interface DeleteVersionInput {
   storeVersionId?: string;
   /** Where the version was copied (its Secret's record; null: not recorded); the store version stays while a copy elsewhere is used. */
   copies?: string[] | null;
+  /** The plan's `scan.ignore`, as in ScanInput. */
+  ignore?: string[];
 }
 
 /** `storeKept`: why the store's version was left (a copy elsewhere still used, or unknown). */

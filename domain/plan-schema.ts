@@ -342,6 +342,51 @@ export function measurementLimit(o: SchemaOptions, description: string) {
   return wholeNumber(o.limits ? LIMITS.measurementLimit : LEGACY_MEASUREMENT_CAP, description);
 }
 
+/**
+ * The resources the workload scan reads (the pod-bearing kinds, as `kubectl api-resources` names them):
+ * what holds a Secret there is judged by their own rules, and never skipped.
+ */
+export const WORKLOAD_RESOURCES: readonly string[] = [
+  'deployments.apps',
+  'statefulsets.apps',
+  'daemonsets.apps',
+  'replicasets.apps',
+  'cronjobs.batch',
+  'jobs.batch',
+  'pods',
+];
+/** At most this many resources in `scan.ignore`: a longer list is a cluster the worker should be allowed to read. */
+export const MAX_SCAN_IGNORE = 100;
+const SCAN_RESOURCE =
+  'must name a resource as `kubectl api-resources` does: its plural and API group, e.g. widgets.example.com (a core resource by its plural alone, e.g. configmaps)';
+const SCAN = 'must be { ignore: [<resource>.<group>, ...] }: the resources cleanup need not wait for when the worker cannot read them';
+export const scanIgnore = z
+  .array(
+    z
+      .string({ error: SCAN_RESOURCE })
+      .max(253, { error: SCAN_RESOURCE })
+      .regex(DNS_SUBDOMAIN, { error: SCAN_RESOURCE, abort: true })
+      .refine((id) => !WORKLOAD_RESOURCES.includes(id), {
+        error: (iss) =>
+          `${String(iss.input)} is read by the workload scan, which cannot be skipped (a workload there keeps the version alive); remove it, and let the worker list it (deploy/rbac.yaml)`,
+      }),
+    { error: SCAN },
+  )
+  .max(MAX_SCAN_IGNORE, { error: `must list at most ${MAX_SCAN_IGNORE} resources; let the worker read the rest (deploy/rbac.yaml)` })
+  .refine((ids) => new Set(ids).size === ids.length, {
+    error: (iss) => {
+      const ids = iss.input as string[];
+      return `lists ${JSON.stringify(ids.find((x, i) => ids.indexOf(x) !== i))} twice; each resource once`;
+    },
+  })
+  .meta({
+    description:
+      'resources (<resource>.<group>, e.g. widgets.example.com) that need not hold a version when the worker cannot list them; what it can read there is still scanned. Without it, a resource the worker may not list holds every version until it can',
+  });
+export const scan = z
+  .strictObject({ ignore: scanIgnore }, { error: SCAN })
+  .meta({ description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over' });
+
 // --- the whole plan, for the JSON Schema ---------------------------------------------------------
 
 /** The pieces above put together, as a plan file is written: each object, and the whole plan. */
@@ -412,6 +457,7 @@ function planParts(o: SchemaOptions) {
       cleanupRecheck: duration(o, 'how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
         DEFAULTS.cleanupRecheck,
       ),
+      scan: scan.optional(),
     })
     .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: README, "The plan".' });
   return { generate, value, canary, analysis, stage, plan };
@@ -431,6 +477,7 @@ export const FIELDS = {
   canary: Object.keys(parts.canary.shape),
   analysis: Object.keys(parts.analysis.shape),
   stage: Object.keys(parts.stage.shape),
+  scan: Object.keys(scan.shape),
 } as const;
 
 /** The JSON Schema of a plan file as written (draft 2020-12). */

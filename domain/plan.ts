@@ -31,6 +31,7 @@ import {
   QUERY_VARIABLES,
   provider as providerSchema,
   query as querySchema,
+  scanIgnore as scanIgnoreSchema,
   secretName,
   stageName,
   storeKind,
@@ -45,7 +46,7 @@ import {
   type WorkloadKind,
 } from './plan-schema';
 
-export { DEFAULTS, LIMITS, METRICS_PROVIDERS, STORE_KINDS, WORKLOAD_KINDS } from './plan-schema';
+export { DEFAULTS, LIMITS, METRICS_PROVIDERS, STORE_KINDS, WORKLOAD_KINDS, WORKLOAD_RESOURCES } from './plan-schema';
 export { QUERY_VARIABLES } from './plan-schema';
 export type { DatadogAggregator, DatadogApi, MetricsProvider, QueryVariable, StoreKind, WorkloadKind } from './plan-schema';
 
@@ -133,6 +134,13 @@ export interface Plan {
   retentionMs: number;
   /** How long to wait before scanning again when cleanup finds workloads still using the old version. */
   cleanupRecheckMs: number;
+  /** The reference scan's settings; absent when the plan has none (and in rotations planned before them). */
+  scan?: ScanSettings;
+}
+
+export interface ScanSettings {
+  /** Resources (`<resource>.<group>`) that hold no version when the worker cannot list them (readable ones are still scanned). */
+  ignore: string[];
 }
 
 export interface PlanIssue {
@@ -551,6 +559,17 @@ export interface ValidateOptions {
   limits?: boolean;
 }
 
+function checkScan(c: Checker, raw: unknown): ScanSettings | undefined {
+  if (raw === undefined) return undefined;
+  if (!isRecord(raw)) {
+    c.add('scan', raw, 'must be { ignore: [<resource>.<group>, ...] }, e.g. { ignore: [widgets.example.com] }');
+    return undefined;
+  }
+  c.keys('scan', raw, FIELDS.scan);
+  const ignore = raw.ignore === undefined ? undefined : c.field(scanIgnoreSchema, 'scan.ignore', raw.ignore);
+  return ignore?.length ? { ignore } : undefined;
+}
+
 /** Validates a parsed plan document; every problem is reported at once. */
 export function validatePlan(raw: unknown, options: ValidateOptions = {}): { plan: Plan; issues: PlanIssue[] } {
   const c = new Checker(options.limits ?? true);
@@ -577,6 +596,8 @@ export function validatePlan(raw: unknown, options: ValidateOptions = {}): { pla
     retentionMs: c.duration('retention', doc.retention, DEFAULTS.retention),
     cleanupRecheckMs: c.duration('cleanupRecheck', doc.cleanupRecheck, DEFAULTS.cleanupRecheck, { positive: true }),
   };
+  const scan = checkScan(c, doc.scan);
+  if (scan) plan.scan = scan;
   return { plan, issues: c.issues };
 }
 

@@ -7,8 +7,12 @@ import * as k8s from '@kubernetes/client-node';
 import { RotorError } from '../activities/errors';
 import { greenName } from '../activities/kubernetes';
 import type { SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
-import { startSandbox, type Sandbox } from '../sandbox';
-import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, type World } from './helpers/worlds';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLUSTER_SCOPED } from '../activities/kubernetes/object-refs';
+import { workerKubeconfig, type Sandbox } from '../sandbox';
+import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, installedCrds, startWorldSandbox, type CrdDef, type World } from './helpers/worlds';
 
 const BASE = 'auth-api-secrets';
 const OLD = `${BASE}-20250101000000`;
@@ -16,12 +20,12 @@ const NEW = `${BASE}-20251130100000`;
 
 let sandbox: Sandbox | undefined;
 let kc: k8s.KubeConfig;
+let worker: string;
 let seq = 0;
 
 before(async () => {
-  sandbox = await startSandbox({ readyDelayMs: 200, jobDurationMs: 200 });
-  kc = new k8s.KubeConfig();
-  kc.loadFromFile(sandbox.plane.kubeconfig);
+  ({ sandbox, kc } = await startWorldSandbox());
+  worker = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-contract-')));
 });
 
 after(async () => {
@@ -30,8 +34,20 @@ after(async () => {
 
 const worlds: [string, () => World][] = [
   ['memory', () => new MemoryWorld()],
-  ['kubernetes', () => new KubeWorld(kc)],
+  ['kubernetes', () => new KubeWorld(kc, { workerKubeconfig: worker })],
 ];
+
+// Custom resources as operators define them: a workflow engine's, an autoscaler's authentication, a
+// Gateway, an External Secrets-like object whose secretStoreRef names a store, a cluster-scoped one,
+// and one in a group deploy/rbac.yaml does not let the worker list.
+const WORKFLOW: CrdDef = { group: 'argo.example.com', kind: 'Workflow', plural: 'workflows', namespaced: true };
+const TRIGGER_AUTH: CrdDef = { group: 'keda.example.com', kind: 'TriggerAuthentication', plural: 'triggerauthentications', namespaced: true };
+const GATEWAY: CrdDef = { group: 'gateway.example.com', kind: 'Gateway', plural: 'gateways', namespaced: true };
+const STORE_BACKED: CrdDef = { group: 'eso.example.com', kind: 'ExternalSecret', plural: 'externalsecrets', namespaced: true };
+const CLUSTER_WIDGET: CrdDef = { group: 'example.com', kind: 'ClusterWidget', plural: 'clusterwidgets', namespaced: false };
+const UNLISTED: CrdDef = { group: 'unlisted.example.com', kind: 'Widget', plural: 'widgets', namespaced: true };
+/** A version of another Secret, one per holder in a test. */
+const version = (i: number) => `ledger-key-2025020100000${i}`;
 
 /** A fresh namespace with both versions of the Secret. */
 async function setup(make: () => World): Promise<{ w: World; ns: string }> {
@@ -291,6 +307,139 @@ for (const [label, make] of worlds) {
       assert.equal(await w.secretExists(ns, OLD), false);
     });
 
+    it('finds a version wherever the cluster names it (ServiceAccounts, Ingress TLS, custom resources, a Gateway elsewhere), never a near-miss, and never deletes it under them', async () => {
+      const { w, ns } = await setup(make);
+      const infra = `${ns}-infra`;
+      await w.namespace(infra);
+      for (const crd of [WORKFLOW, TRIGGER_AUTH, GATEWAY, STORE_BACKED]) await w.crd(crd);
+      for (let i = 1; i <= 7; i++) await w.secret(ns, version(i));
+      const near = version(7);
+      await w.object({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'builder', namespace: ns, annotations: { 'example.com/pull-secret': near } },
+        imagePullSecrets: [{ name: version(1) }],
+      });
+      await w.object({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'legacy', namespace: ns }, secrets: [{ name: version(2) }] });
+      await w.object({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'web', namespace: ns },
+        spec: {
+          tls: [
+            { hosts: ['old.example.com'], secretName: `${near}-old` },
+            { hosts: ['web.example.com'], secretName: version(3) },
+          ],
+          rules: [
+            { host: 'web.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } },
+          ],
+        },
+      });
+      await w.object({
+        apiVersion: 'argo.example.com/v1',
+        kind: 'Workflow',
+        metadata: { name: 'nightly', namespace: ns },
+        spec: {
+          templates: [
+            { name: 'main', container: { image: 'x', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: version(4), key: 'api_token' } } }] } },
+          ],
+        },
+      });
+      await w.object({
+        apiVersion: 'keda.example.com/v1',
+        kind: 'TriggerAuthentication',
+        metadata: { name: 'queue-auth', namespace: ns },
+        spec: { secretTargetRef: [{ parameter: 'password', name: version(5), key: 'api_token' }] },
+      });
+      await w.object({
+        apiVersion: 'gateway.example.com/v1',
+        kind: 'Gateway',
+        metadata: { name: 'edge', namespace: infra },
+        spec: { listeners: [{ name: 'https', tls: { certificateRefs: [{ kind: 'Secret', group: '', name: version(6), namespace: ns }] } }] },
+      });
+      await w.object({
+        apiVersion: 'eso.example.com/v1',
+        kind: 'ExternalSecret',
+        metadata: { name: 'from-store', namespace: ns },
+        spec: { secretStoreRef: { name: near, kind: 'SecretStore' }, target: { name: 'elsewhere' } },
+      });
+      const expected: [string, string, string, string, string[]][] = [
+        ['ServiceAccount', 'v1', 'builder', ns, ['imagePullSecrets[0].name']],
+        ['ServiceAccount', 'v1', 'legacy', ns, ['secrets[0].name']],
+        ['Ingress', 'networking.k8s.io/v1', 'web', ns, ['spec.tls[1].secretName']],
+        ['Workflow', 'argo.example.com/v1', 'nightly', ns, ['spec.templates[0].container.env[0].valueFrom.secretKeyRef.name']],
+        ['TriggerAuthentication', 'keda.example.com/v1', 'queue-auth', ns, ['spec.secretTargetRef[0].name']],
+        ['Gateway', 'gateway.example.com/v1', 'edge', infra, ['spec.listeners[0].tls.certificateRefs[0].name']],
+      ];
+      for (const [i, holder] of expected.entries()) {
+        const found = await w.cluster.findReferences([ns], version(i + 1));
+        assert.deepEqual(
+          found.map((h) => [h.kind, h.apiVersion, h.name, h.namespace, h.fields]),
+          [holder],
+          version(i + 1),
+        );
+        const outcome = await w.cluster.deleteUnreferenced(ns, version(i + 1));
+        assert.equal(outcome.deleted, false, `${holder[0]}/${holder[2]} keeps ${version(i + 1)}`);
+        assert.ok(await w.secretExists(ns, version(i + 1)));
+      }
+      assert.deepEqual(await w.cluster.findReferences([ns], near), [], 'a longer name, a secretStoreRef and an annotation name no Secret');
+      assert.equal((await w.cluster.deleteUnreferenced(ns, near)).deleted, true);
+      // The Gateway names the Secret in ns; one of the same name in its own namespace is free to go.
+      await w.secret(infra, version(6));
+      assert.deepEqual(await w.cluster.findReferences([infra], version(6)), []);
+      // Once the holder lets go, the version goes.
+      await w.deleteObject({ apiVersion: 'keda.example.com/v1', kind: 'TriggerAuthentication', metadata: { name: 'queue-auth', namespace: ns } });
+      assert.equal((await w.cluster.deleteUnreferenced(ns, version(5))).deleted, true);
+      assert.equal(await w.secretExists(ns, version(5)), false);
+    });
+
+    it("counts a cluster-scoped object's reference without a namespace in every namespace, one with a namespace only there", async () => {
+      const { w, ns } = await setup(make);
+      await w.crd(CLUSTER_WIDGET);
+      await w.secret(ns, version(1));
+      await w.secret(ns, version(2));
+      await w.object({ apiVersion: 'example.com/v1', kind: 'ClusterWidget', metadata: { name: `${ns}-any` }, spec: { secretRef: { name: version(1) } } });
+      await w.object({
+        apiVersion: 'example.com/v1',
+        kind: 'ClusterWidget',
+        metadata: { name: `${ns}-pinned` },
+        spec: { secretRef: { name: version(2), namespace: `${ns}-elsewhere` } },
+      });
+      assert.deepEqual(
+        (await w.cluster.findReferences([ns], version(1))).map((h) => [h.kind, h.name, h.namespace, h.fields]),
+        [['ClusterWidget', `${ns}-any`, CLUSTER_SCOPED, ['spec.secretRef.name']]],
+      );
+      assert.equal((await w.cluster.deleteUnreferenced(ns, version(1))).deleted, false);
+      assert.equal((await w.cluster.deleteUnreferenced(ns, version(2))).deleted, true);
+      await w.deleteObject({ apiVersion: 'example.com/v1', kind: 'ClusterWidget', metadata: { name: `${ns}-any` } });
+      await w.deleteObject({ apiVersion: 'example.com/v1', kind: 'ClusterWidget', metadata: { name: `${ns}-pinned` } });
+    });
+
+    it('a resource the worker may not list holds every version, named with the fix, until the plan ignores it', async () => {
+      const { w, ns } = await setup(make);
+      await w.crd(UNLISTED);
+      await w.object({ apiVersion: 'unlisted.example.com/v1', kind: 'Widget', metadata: { name: 'opaque', namespace: ns }, spec: { size: 1 } });
+      await w.secret(ns, version(1));
+      const weak = await w.withoutListing('widgets.unlisted.example.com');
+      const holders = await weak.findReferences([ns], version(1));
+      const unknown = holders.find((h) => h.kind === 'widgets.unlisted.example.com');
+      assert.ok(unknown, JSON.stringify(holders));
+      assert.equal(unknown.name, '*');
+      assert.match(unknown.unreadable ?? '', /widgets\.unlisted\.example\.com could not be read.*forbidden.*scan\.ignore/i);
+      // Nothing else is unreadable: deploy/rbac.yaml lets the worker list every resource Kubernetes serves.
+      assert.deepEqual(
+        holders.filter((h) => !installedCrds.has(h.kind)),
+        [],
+      );
+      const refused = await weak.deleteUnreferenced(ns, version(1));
+      assert.equal(refused.deleted, false);
+      assert.ok(refused.holders.some((h) => h.kind === 'widgets.unlisted.example.com'));
+      assert.ok(await w.secretExists(ns, version(1)));
+      const ignored = await weak.deleteUnreferenced(ns, version(1), { ignore: [...installedCrds] });
+      assert.deepEqual(ignored, { deleted: true, holders: [] });
+      assert.equal(await w.secretExists(ns, version(1)), false);
+    });
+
     it('lets one rotation of a Secret hold a namespace at a time; of many racing, exactly one wins', async () => {
       const { w, ns } = await setup(make);
       const a = 'default/rotate-staging-auth';
@@ -345,5 +494,26 @@ describe('kubectl-exact rollouts on the real apiserver (case 10)', () => {
     await w.cluster.switchWorkloads(switchInput(ns, uses));
     const state = await until('the partitioned roll out');
     assert.match(state.message, /partitioned roll out complete: 1 new pods have been updated; pods below ordinal 1 keep the previous version/);
+  });
+});
+
+describe('rotor versions on the real apiserver', () => {
+  it('shows with each version what names it, workloads and any other object alike, with how it refers', async () => {
+    const w = new KubeWorld(kc);
+    const ns = `contract-${++seq}`;
+    await w.namespace(ns);
+    const base = 'portal-key';
+    const [v1, v2] = [`${base}-20250101000000`, `${base}-20250201000000`];
+    for (const name of [v1, v2]) await w.cluster.createVersion({ namespace: ns, name, base, rotationId: 'test/versions', data: { k: 'v' } });
+    await w.object({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'builder', namespace: ns }, imagePullSecrets: [{ name: v1 }] });
+    await w.workload('Deployment', ns, 'portal', v2, { replicas: 0, fields: [ENV_FROM] });
+    const versions = await w.cluster.listVersions(ns, base);
+    assert.deepEqual(
+      versions.map((v) => [v.name, v.usedBy.map((u) => [u.kind, u.name, u.fields])]),
+      [
+        [v2, [['Deployment', 'portal', [ENV_FROM]]]],
+        [v1, [['ServiceAccount', 'builder', ['imagePullSecrets[0].name']]]],
+      ],
+    );
   });
 });

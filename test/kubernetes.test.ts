@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { KubernetesCluster, POD_SPEC_SECRET_FIELDS, greenName } from '../activities/kubernetes';
 import { RotorError } from '../activities/errors';
+import type { WorkloadUse } from '../contract/activities';
 import { startControlPlane, startSandbox, type Sandbox } from '../sandbox';
 
 const OLD = 'auth-api-secrets-20250101000000';
@@ -379,7 +380,7 @@ describe('KubernetesCluster', () => {
   it('reverts a canary half-way: blue back to full size on the old version, the green copy gone', async () => {
     await apps.createNamespacedDeployment({ namespace: 'canary', body: deployment('billing', OLD, { replicas: 3 }) });
     assert.equal((await waitReady('canary', [{ kind: 'Deployment', name: 'billing' }])).ready, true);
-    const use = (await cluster.findReferences(['canary'], OLD)).find((w) => w.kind === 'Deployment' && w.name === 'billing')!;
+    const use = (await cluster.findReferences(['canary'], OLD)).find((w) => w.kind === 'Deployment' && w.name === 'billing') as WorkloadUse;
     const records = await cluster.switchWorkloads({
       stage: 'canary',
       namespace: 'canary',

@@ -293,6 +293,15 @@ describe('valid plans', () => {
     assert.equal(plan.retentionMs, 0);
   });
 
+  it('takes the resources scan.ignore names, and has no scan settings without them', () => {
+    const p = basePlan();
+    p.scan = { ignore: ['widgets.example.com', 'configmaps', 'triggerauthentications.keda.sh'] };
+    assert.deepEqual(parsePlan(p).scan, { ignore: ['widgets.example.com', 'configmaps', 'triggerauthentications.keda.sh'] });
+    p.scan = { ignore: [] };
+    assert.equal(parsePlan(p).scan, undefined);
+    assert.equal('scan' in parsePlan(basePlan()), false, 'a plan without it carries nothing new to the workflow');
+  });
+
   it('accepts names at the length limits: 63 characters for the secret, 63 for stage names', () => {
     const p = basePlan();
     p.secret = 'a'.repeat(63);
@@ -1209,6 +1218,49 @@ const BAD: BadCase[] = [
     path: 'stages[1].analysis.baseline.margin',
     message: /must be zero or more/,
     value: '-1',
+  },
+  // --- scan.ignore
+  {
+    title: 'scan.ignore naming a kind instead of a resource',
+    mutate: (p) => (p.scan = { ignore: ['widgets.example.com', 'Widget'] }),
+    path: 'scan.ignore[1]',
+    message: /must name a resource as `kubectl api-resources` does: its plural and API group, e.g\. widgets\.example\.com/,
+    value: '"Widget"',
+  },
+  {
+    title: 'scan.ignore naming a resource the workload scan reads',
+    mutate: (p) => (p.scan = { ignore: ['deployments.apps'] }),
+    path: 'scan.ignore[0]',
+    message: /deployments\.apps is read by the workload scan, which cannot be skipped.*remove it/,
+    value: '"deployments.apps"',
+  },
+  {
+    title: 'scan.ignore naming a resource twice',
+    mutate: (p) => (p.scan = { ignore: ['widgets.example.com', 'widgets.example.com'] }),
+    path: 'scan.ignore',
+    message: /lists "widgets\.example\.com" twice; each resource once/,
+    value: '["widgets.example.com","widgets.example.com"]',
+  },
+  {
+    title: 'scan.ignore not a list',
+    mutate: (p) => (p.scan = { ignore: 'widgets.example.com' }),
+    path: 'scan.ignore',
+    message: /must be \{ ignore: \[<resource>\.<group>, \.\.\.\] \}/,
+    value: '"widgets.example.com"',
+  },
+  {
+    title: 'an unknown field in scan',
+    mutate: (p) => (p.scan = { ignored: ['widgets.example.com'] }),
+    path: 'scan.ignored',
+    message: /unknown field; valid fields here are ignore/,
+    value: '["widgets.example.com"]',
+  },
+  {
+    title: 'scan not a mapping',
+    mutate: (p) => (p.scan = ['widgets.example.com']),
+    path: 'scan',
+    message: /must be \{ ignore: \[<resource>\.<group>, \.\.\.\] \}, e\.g\. \{ ignore: \[widgets\.example\.com\] \}/,
+    value: '["widgets.example.com"]',
   },
   // --- unknown keys
   {

@@ -473,6 +473,44 @@ describe('rotateSecret', () => {
     });
   });
 
+  it("waits for a resource the worker cannot read, naming it, and passes over it once the plan's scan.ignore names it", async () => {
+    const why = 'HTTP 403 Forbidden: widgets.example.com is forbidden';
+    await withWorker({}, async (d, tq) => {
+      d.cluster.world.unreadable = { 'widgets.example.com': why };
+      const handle = await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { retention: '0s', cleanupRecheck: '6h' } }));
+      let holders: any[] = [];
+      for (;;) {
+        const s = await handle.query(statusQuery);
+        if (s.phase === 'CLEANING_UP' && s.holders.length) {
+          holders = s.holders;
+          break;
+        }
+        await env.sleep('30m');
+      }
+      assert.deepEqual(
+        holders.map((h) => [h.kind, h.name]),
+        [['widgets.example.com', '*']],
+      );
+      assert.match(holders[0].unreadable, /could not be read.*403 Forbidden/);
+      assert.equal(d.called('scanReferences')[0].ignore, undefined, 'a plan without scan.ignore sends none');
+      await handle.signal(abortSignal, { reason: 'grant the worker first' });
+      assert.equal((await handle.result()).phase, 'COMPLETED');
+      assert.equal(d.called('deleteVersion').length, 0);
+    });
+    await withWorker({}, async (d, tq) => {
+      d.cluster.world.unreadable = { 'widgets.example.com': why };
+      const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { retention: '0s', scan: { ignore: ['widgets.example.com'] } } });
+      const result = await (await start(tq, plan)).result();
+      assert.equal(result.phase, 'COMPLETED', result.outcome ?? '');
+      assert.deepEqual(
+        d.called('scanReferences').map((i) => i.ignore),
+        [['widgets.example.com']],
+      );
+      assert.deepEqual(d.called('deleteVersion')[0].ignore, ['widgets.example.com']);
+      assert.match(result.outcome!, /deleted from/);
+    });
+  });
+
   it('retires in each namespace the version that namespace used before', async () => {
     const previous = { staging: 'auth-api-secrets-20250101000000', production: 'auth-api-secrets-20240601000000' };
     await withWorker({ previous }, async (d, tq) => {

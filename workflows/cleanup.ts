@@ -8,6 +8,7 @@ import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
 import { previousCredential, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick } from './options';
+import { scanSettings } from './scan-settings';
 import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
 
@@ -50,7 +51,7 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
     try {
       for (const [version, namespaces] of pending) {
         let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version}` }, [
-          { secretName: version, namespaces },
+          { secretName: version, namespaces, ...scanSettings(plan) },
         ]);
         if (found.length === 0) {
           const identity = status.previousIdentities?.[version];
@@ -63,6 +64,7 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
               ...(plan.target ? { target: plan.target } : {}),
               ...(identity?.storeVersionId ? { storeVersionId: identity.storeVersionId } : {}),
               ...(identity ? { copies: identity.copies } : {}),
+              ...scanSettings(plan),
             },
           ]);
           if (deletion.deleted) {

@@ -9,6 +9,7 @@ import type { CredentialOutcome } from '../contract/activities';
 import { formatDuration } from '../domain/duration';
 import { issuerSource } from '../domain/plan';
 import { acts, describeError, quick } from './options';
+import { scanSettings } from './scan-settings';
 import type { Rotation } from './state';
 
 /** Scans before a rolled-back credential is left live, and the pause between them (pods shutting down). */
@@ -102,7 +103,7 @@ export async function revokeRolledBack(r: Rotation): Promise<void> {
     // times, a short while apart, before leaving it to the operator.
     for (let scan = 1; ; scan++) {
       const holders = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version} before revoking it` }, [
-        { secretName: version, namespaces },
+        { secretName: version, namespaces, ...scanSettings(plan) },
       ]);
       if (holders.length === 0) break;
       const who = holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ');

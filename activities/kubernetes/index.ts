@@ -1,6 +1,8 @@
 // The Kubernetes adapter: ClusterPort over @kubernetes/client-node 1.x, one concern a file:
 //   refs.ts       where a pod spec names Secrets (the one table scan, switch and revert share)
 //   scan.ts       what holds a Secret, and what rotor may switch
+//   object-refs.ts  where any other object names a Secret, by shape (ServiceAccounts, Ingresses, custom resources)
+//   cluster-scan.ts every served resource, through discovery, paged, judged by object-refs.ts
 //   ownership.ts  what rotor owns on an object, recorded on the object itself
 //   patching.ts   tested JSON patches that change a field and record it in one step
 //   canary.ts     the per-rotation green copy and the replica weights
@@ -14,11 +16,13 @@ import type { ExternalSecretStoreRef, WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
 import type {
   ClusterPort,
+  DeleteOptions,
   ExternalProvider,
   ExternalVersionSpec,
   ExternalVersionState,
   RolloutState,
   RotationClaim,
+  ScanOptions,
   StoredVersion,
   VersionRecord,
   VersionSpec,
@@ -27,7 +31,9 @@ import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from
 import { Canary } from './canary';
 import { Claims } from './claims';
 import { ExternalSecrets } from './external-secrets';
-import { kindApis, listAll, readObject, toRotorError, type KindApi, type Obj } from './kinds';
+import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ShapeMatch } from './cluster-scan';
+import { keepFromKind, kindApis, readObject, toRotorError, type KindApi, type Obj } from './kinds';
+import { secretIn, type WantedSecret } from './object-refs';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
 import { podSpecSecretRefs, workloadSecretRefs } from './refs';
@@ -88,16 +94,27 @@ export class KubernetesCluster implements ClusterPort {
     return new KubernetesCluster(kc);
   }
 
-  /** Every holder in `namespace` (all namespaces when null) of a Secret whose name matches. */
+  /** Every workload in `namespace` (all namespaces when null) holding a Secret whose name matches, a few kinds at a time. */
   private async scan(namespace: string | null, match: (name: string) => boolean): Promise<Found[]> {
-    const out: Found[] = [];
-    for (const kind of SCANNED_KINDS) {
-      for (const obj of await listAll(this.kinds[kind], kind, namespace)) {
-        const found = examine(kind, obj, match);
-        if (found) out.push(found);
-      }
-    }
-    return out;
+    const perKind = await mapBounded(SCANNED_KINDS, SCAN_CONCURRENCY, (kind) =>
+      keepFromKind(this.kinds[kind], kind, namespace, (obj) => examine(kind, obj, match)),
+    );
+    return perKind.flat();
+  }
+
+  /**
+   * The workload scan and, beside it, the whole-cluster scan of every other served resource: what in
+   * `namespaces` (the workload scan's, all when null) holds a Secret `match` accepts, and what `wanted`
+   * accepts of the rest; plus a holder for each resource that could not be read and `ignore` does not name.
+   */
+  private async scanEverywhere(
+    namespace: string | null,
+    match: (name: string) => boolean,
+    wanted: WantedSecret,
+    ignore: readonly string[] | undefined,
+  ): Promise<{ workloads: Found[]; others: ShapeMatch[]; unreadable: Holder[] }> {
+    const [workloads, shaped] = await Promise.all([this.scan(namespace, match), scanByShape(this.kc, { pageSize: this.pageSize, wanted, ignore })]);
+    return { workloads, others: shaped.matches, unreadable: shaped.unreadable };
   }
 
   claimRotation(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim> {
@@ -121,10 +138,15 @@ export class KubernetesCluster implements ClusterPort {
     return { version, workloads };
   }
 
-  async findReferences(namespaces: string[], secretName: string): Promise<Holder[]> {
-    // Listed across all namespaces, counted only where the Secret lives: references are namespaced.
-    const found = await this.scan(null, (name) => name === secretName);
-    return found.filter((f) => namespaces.includes(f.obj.metadata!.namespace!)).map((f) => use(f, f.obj.metadata!.namespace!, (n) => n === secretName));
+  async findReferences(namespaces: string[], secretName: string, options: ScanOptions = {}): Promise<Holder[]> {
+    // Listed across all namespaces, counted only where the Secret lives: a workload's references are
+    // in its namespace; another object's may name another namespace, or any (cluster-scoped).
+    const found = await this.scanEverywhere(null, (name) => name === secretName, secretIn(namespaces, secretName), options.ignore);
+    return [
+      ...found.workloads.filter((f) => namespaces.includes(f.obj.metadata!.namespace!)).map((f) => use(f, f.obj.metadata!.namespace!, (n) => n === secretName)),
+      ...found.others.map((m) => m.holder),
+      ...found.unreadable,
+    ];
   }
 
   /** Every version of `secret` in a namespace (metadata only: no Secret data is read), newest first, with who uses it. */
@@ -134,18 +156,34 @@ export class KubernetesCluster implements ClusterPort {
   ): Promise<{ name: string; createdAt: Date | null; usedBy: Holder[]; store: ReturnType<typeof versionStoreOf> }[]> {
     const versions = await this.secrets.listNames(namespace, secret);
     const names = new Set(versions.map((v) => v.name));
-    const found = await this.scan(namespace, (name) => names.has(name));
+    const {
+      workloads: found,
+      others,
+      unreadable,
+    } = await this.scanEverywhere(
+      namespace,
+      (name) => names.has(name),
+      (ns, name) => (ns === null || ns === namespace) && names.has(name),
+      undefined,
+    );
     return versions
       .map(({ annotations, ...v }) => ({
         ...v,
         store: versionStoreOf(annotations),
         // Pods and ReplicaSets of a controller are shown through their workload; bare ones are shown themselves.
-        usedBy: found
-          .filter(
-            (f) =>
-              f.refs.some((r) => r.name === v.name) && !((f.kind === 'Pod' || f.kind === 'ReplicaSet') && (f.obj.metadata?.ownerReferences ?? []).length > 0),
-          )
-          .map((f) => use(f, namespace, (n) => n === v.name)),
+        // What could not be read may use any version: it is shown with each.
+        usedBy: [
+          ...found
+            .filter(
+              (f) =>
+                f.refs.some((r) => r.name === v.name) && !((f.kind === 'Pod' || f.kind === 'ReplicaSet') && (f.obj.metadata?.ownerReferences ?? []).length > 0),
+            )
+            .map((f) => use(f, namespace, (n) => n === v.name)),
+          ...others
+            .filter((m) => m.refs.some((r) => r.name === v.name))
+            .map((m) => ({ ...m.holder, fields: [...new Set(m.refs.filter((r) => r.name === v.name).map((r) => r.field))] })),
+          ...unreadable,
+        ],
       }))
       .sort((a, b) => compareVersions(b.name, a.name, secret));
   }
@@ -318,8 +356,8 @@ export class KubernetesCluster implements ClusterPort {
     return null;
   }
 
-  async deleteUnreferenced(namespace: string, name: string, options: { externalSecret?: boolean } = {}): Promise<{ deleted: boolean; holders: Holder[] }> {
-    const holders = await this.findReferences([namespace], name);
+  async deleteUnreferenced(namespace: string, name: string, options: DeleteOptions = {}): Promise<{ deleted: boolean; holders: Holder[] }> {
+    const holders = await this.findReferences([namespace], name, { ignore: options.ignore });
     if (holders.length) return { deleted: false, holders };
     // Its ExternalSecret first: while it exists, the operator writes the Secret again.
     if (options.externalSecret) await this.external.delete(namespace, name);

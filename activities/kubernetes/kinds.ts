@@ -105,22 +105,40 @@ export function kindApis(kc: k8s.KubeConfig, pageSize: number): Record<WorkloadK
   return Object.fromEntries((Object.keys(GROUP) as WorkloadKind[]).map((kind) => [kind, api(kind)])) as Record<WorkloadKind, KindApi>;
 }
 
-/** Every object of a kind, page by page; a page token that expired (410 Gone) restarts the listing. */
-export async function listAll(api: KindApi, kind: WorkloadKind, namespace: string | null): Promise<Obj[]> {
+/**
+ * What `keep` keeps of every object a paged listing returns, judged page by page (a page is dropped
+ * once judged); a page token that expired (410 Gone) restarts the listing from the first page.
+ */
+export async function keepFromPages<T>(page: (cont?: string) => Promise<{ items: Obj[]; cont?: string }>, keep: (obj: Obj) => T | null): Promise<T[]> {
   for (let restart = 0; ; restart++) {
-    const items: Obj[] = [];
+    const kept: T[] = [];
     let cont: string | undefined;
     try {
       do {
-        const page = await api.list(namespace, cont);
-        items.push(...page.items.map((i) => ({ ...i, kind })));
-        cont = page.metadata?._continue || undefined;
+        const current = await page(cont);
+        for (const item of current.items) {
+          const k = keep(item);
+          if (k !== null) kept.push(k);
+        }
+        cont = current.cont || undefined;
       } while (cont);
-      return items;
+      return kept;
     } catch (err) {
       if (statusCode(err) === 410 && restart < 3) continue;
-      throw toRotorError(err, 'list', `${kind}s${namespace ? ` in ${namespace}` : ' in all namespaces'}`);
+      throw err;
     }
+  }
+}
+
+/** What `keep` keeps of every object of a kind in `namespace` (all when null), page by page. */
+export async function keepFromKind<T>(api: KindApi, kind: WorkloadKind, namespace: string | null, keep: (obj: Obj) => T | null): Promise<T[]> {
+  try {
+    return await keepFromPages(async (cont) => {
+      const page = await api.list(namespace, cont);
+      return { items: page.items.map((i) => ({ ...i, kind })), cont: page.metadata?._continue };
+    }, keep);
+  } catch (err) {
+    throw toRotorError(err, 'list', `${kind}s${namespace ? ` in ${namespace}` : ' in all namespaces'}`);
   }
 }
 

@@ -148,7 +148,7 @@ export class Doubles {
     const world = this.cluster.world;
     world.workloads = world.workloads.filter((w) => !this.placed.includes(w));
     this.placed = seq[Math.min(nth, seq.length - 1)].map((h) => ({
-      kind: h.kind,
+      kind: h.kind as MemoryWorkload['kind'],
       namespace: h.namespace,
       name: h.name,
       refs: { [h.fields[0] ?? 'volumes[data].secret.secretName']: secretName },

@@ -4,10 +4,19 @@
 // env TOKEN, envFrom, and volume `creds`, all naming the same Secret unless a test changes one.
 import * as k8s from '@kubernetes/client-node';
 import { KubernetesCluster } from '../../activities/kubernetes';
-import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
+import { MemoryCluster, type MemoryObject, type MemoryWorkload } from '../../activities/memory';
 import type { ClusterPort } from '../../activities/ports';
 import { workloadSecretRefs } from '../../activities/kubernetes/refs';
 import type { WorkloadKind } from '../../domain/plan';
+import { startSandbox, type Sandbox } from '../../sandbox';
+
+/** A sandbox for a test file (pods ready and Jobs done in 200 ms), with an admin KubeConfig for it. */
+export async function startWorldSandbox(): Promise<{ sandbox: Sandbox; kc: k8s.KubeConfig }> {
+  const sandbox = await startSandbox({ readyDelayMs: 200, jobDurationMs: 200 });
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(sandbox.plane.kubeconfig);
+  return { sandbox, kc };
+}
 
 export const ENV = 'containers[app].env[TOKEN].valueFrom.secretKeyRef.name';
 export const ENV_FROM = 'containers[app].envFrom[].secretRef.name';
@@ -45,7 +54,28 @@ export interface World {
   setField(kind: WorkloadKind, ns: string, name: string, field: string, secret: string): Promise<void>;
   /** A plain Deployment (not rotor's) named `name`: a bystander. */
   bystander(ns: string, name: string, replicas: number): Promise<void>;
+  /** A CustomResourceDefinition that keeps any fields (idempotent): its objects can then be created with `object`. */
+  crd(def: CrdDef): Promise<void>;
+  /** Any object, Kubernetes-shaped (a built-in kind, or one of a CRD installed with `crd`). */
+  object(obj: MemoryObject): Promise<void>;
+  deleteObject(obj: MemoryObject): Promise<void>;
+  /**
+   * The cluster as an identity that may not list `resource` (`<plural>.<group>` of a CRD installed
+   * with `crd`) sees it: on the apiserver, the worker's ServiceAccount of deploy/rbac.yaml, which
+   * grants nothing in that group.
+   */
+  withoutListing(resource: string): Promise<ClusterPort>;
 }
+
+export interface CrdDef {
+  group: string;
+  kind: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+/** `<plural>.<group>` of every CRD the tests installed: the plan of an identity that cannot read them ignores them. */
+export const installedCrds = new Set<string>();
 
 // ---------------------------------------------------------------------------------------------
 export class MemoryWorld implements World {
@@ -125,6 +155,28 @@ export class MemoryWorld implements World {
   async bystander(ns: string, name: string, replicas: number): Promise<void> {
     this.memory.world.workloads.push({ kind: 'Deployment', namespace: ns, name, replicas, refs: { [ENV]: 'unrelated' } });
   }
+
+  async crd(def: CrdDef): Promise<void> {
+    installedCrds.add(`${def.plural}.${def.group}`);
+    const resources = (this.memory.world.resources ??= []);
+    if (!resources.some((r) => r.group === def.group && r.kind === def.kind))
+      resources.push({ group: def.group, version: 'v1', resource: def.plural, kind: def.kind, namespaced: def.namespaced });
+  }
+
+  async object(obj: MemoryObject): Promise<void> {
+    (this.memory.world.objects ??= []).push(structuredClone(obj));
+  }
+
+  async deleteObject(obj: MemoryObject): Promise<void> {
+    const same = (o: MemoryObject) =>
+      o.apiVersion === obj.apiVersion && o.kind === obj.kind && o.metadata.name === obj.metadata.name && o.metadata.namespace === obj.metadata.namespace;
+    this.memory.world.objects = (this.memory.world.objects ?? []).filter((o) => !same(o));
+  }
+
+  async withoutListing(resource: string): Promise<ClusterPort> {
+    this.memory.world.unreadable = { ...this.memory.world.unreadable, [resource]: `HTTP 403 Forbidden: ${resource} is forbidden` };
+    return this.memory;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,12 +205,80 @@ export class KubeWorld implements World {
   readonly core: k8s.CoreV1Api;
   readonly apps: k8s.AppsV1Api;
   readonly batch: k8s.BatchV1Api;
+  readonly objects: k8s.KubernetesObjectApi;
 
-  constructor(readonly kc: k8s.KubeConfig) {
-    this.cluster = new KubernetesCluster(kc, 3); // small pages: every scan crosses page boundaries
+  /** `workerKubeconfig`: the worker's identity of deploy/rbac.yaml (sandbox/index.ts workerKubeconfig), for `withoutListing`. */
+  constructor(
+    readonly kc: k8s.KubeConfig,
+    readonly options: { pageSize?: number; workerKubeconfig?: string } = {},
+  ) {
+    this.cluster = new KubernetesCluster(kc, options.pageSize ?? 3); // small pages: every scan crosses page boundaries
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
     this.batch = kc.makeApiClient(k8s.BatchV1Api);
+    this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  }
+
+  async crd(def: CrdDef): Promise<void> {
+    const name = `${def.plural}.${def.group}`;
+    installedCrds.add(name);
+    const ext = this.kc.makeApiClient(k8s.ApiextensionsV1Api);
+    const body: k8s.V1CustomResourceDefinition = {
+      metadata: { name },
+      spec: {
+        group: def.group,
+        scope: def.namespaced ? 'Namespaced' : 'Cluster',
+        names: { kind: def.kind, plural: def.plural, singular: def.kind.toLowerCase(), listKind: `${def.kind}List` },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
+      },
+    };
+    await ext.createCustomResourceDefinition({ body }).catch((err) => {
+      if ((err as { code?: number }).code !== 409) throw err;
+    });
+    const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
+    for (let i = 0; ; i++) {
+      const crd = await ext.readCustomResourceDefinition({ name });
+      const established = crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      // Established is not quite "the apiserver routes it": list once.
+      if (
+        established &&
+        (await custom.listClusterCustomObject({ group: def.group, version: 'v1', plural: def.plural }).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
+      if (i > 200) throw new Error(`${name} not served`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async object(obj: MemoryObject): Promise<void> {
+    for (let i = 0; ; i++) {
+      try {
+        await this.objects.create(structuredClone(obj) as k8s.KubernetesObject);
+        return;
+      } catch (err) {
+        // The client's discovery cache may not know a kind whose CRD was just installed: it asks again.
+        if (i > 20 || !/Unrecognized API version and kind/.test(String((err as Error).message))) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async deleteObject(obj: MemoryObject): Promise<void> {
+    await this.objects.delete(structuredClone(obj) as k8s.KubernetesObject);
+  }
+
+  async withoutListing(resource: string): Promise<ClusterPort> {
+    if (!this.options.workerKubeconfig) throw new Error('KubeWorld needs the worker kubeconfig for withoutListing');
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(this.options.workerKubeconfig);
+    const rules = (await this.kc.makeApiClient(k8s.RbacAuthorizationV1Api).readClusterRole({ name: 'rotor-worker' })).rules ?? [];
+    const group = resource.split('.').slice(1).join('.');
+    if (rules.some((r) => (r.apiGroups ?? []).includes(group) || (r.apiGroups ?? []).includes('*')))
+      throw new Error(`deploy/rbac.yaml grants something in ${group}`);
+    return new KubernetesCluster(kc, this.options.pageSize ?? 3);
   }
 
   async namespace(ns: string): Promise<void> {

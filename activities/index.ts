@@ -14,6 +14,8 @@ import {
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
 import { sameData } from './values';
+import { checkSecretData } from './secret-types';
+import { OPAQUE } from '../domain/secret-types';
 import type { ClusterPort, CredentialIssuer, ExternalVersionSpec, IssuedCredential, MetricProvider, RotorDeps, SecretData, SecretStorePort } from './ports';
 import { issuerSource, type Analysis, type MetricsProvider, type StoreKind, type StoreTarget } from '../domain/plan';
 import type {
@@ -314,7 +316,15 @@ export function createActivities(deps: RotorDeps): RotorActivities {
             } else missing.push(`${l.kind}/${l.name}`);
           }
           refused.push(...workloads.filter((w) => w.refusal).map((w) => `${stage.namespace}: ${w.refusal}`));
-          result.push({ namespace: stage.namespace, previousVersion, workloads: workloads.map(({ refusal: _, ...w }) => w), missing });
+          // The type the new version keeps (metadata and type only: the previous value is not read here).
+          const previousType = previousVersion ? await cluster.readVersionType(stage.namespace, previousVersion) : null;
+          result.push({
+            namespace: stage.namespace,
+            previousVersion,
+            workloads: workloads.map(({ refusal: _, ...w }) => w),
+            missing,
+            ...(previousType ? { previousType } : {}),
+          });
         }
         // Refused in PLANNING, so nothing changes for a workload rotor could not honestly roll out.
         if (refused.length) throw new RotorError('RotorInputError', `rotor will not switch ${refused.length} workload(s): ${refused.join('; ')}`);
@@ -334,6 +344,9 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           break;
         }
         const reused = data !== null;
+        // The value must be of use as the type the version keeps: judged before it is staged or written anywhere.
+        const type = input.type ?? OPAQUE;
+        const check = (value: SecretData) => checkSecretData(type, value);
         const source = issuerSource(input.value);
         let credential: CredentialOutcome | undefined;
         if (source && reused) {
@@ -349,15 +362,24 @@ export function createActivities(deps: RotorDeps): RotorActivities {
             value: input.value,
             target: input.target,
             issued: { [source.key]: issued.token },
+            check,
           });
         }
-        data ??= await store.stageVersion({ secret: input.secret, version: input.version, value: input.value, target: input.target });
+        data ??= await store.stageVersion({ secret: input.secret, version: input.version, value: input.value, target: input.target, check });
+        check(data);
         let created = false;
         // Where else the version is kept, written on each copy for `rotor versions`.
         const aws = input.store !== 'kubernetes' ? input.target?.awsSecretsManager : undefined;
         const kept = aws ? { kind: input.store, secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } : undefined;
         for (const namespace of input.namespaces) {
-          const spec = { namespace, name: input.version, base: input.secret, rotationId: input.rotationId, ...(kept ? { store: kept } : {}) };
+          const spec = {
+            namespace,
+            name: input.version,
+            base: input.secret,
+            rotationId: input.rotationId,
+            ...(kept ? { store: kept } : {}),
+            ...(input.type ? { type: input.type } : {}),
+          };
           try {
             const outcome =
               input.store === 'external-secrets' ? await createExternal(store, spec, input.target) : await cluster.createVersion({ ...spec, data });

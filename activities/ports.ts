@@ -13,6 +13,8 @@ export interface VersionSpec {
   data: SecretData;
   /** Where a store outside the cluster keeps this version too, written on the Secret (annotations) for `rotor versions`. */
   store?: VersionStore;
+  /** The Secret's `type`, kept from the previous version (absent: Opaque). */
+  type?: string;
 }
 
 /** A store outside the cluster that keeps a version too (the AWS secret and its region). */
@@ -73,9 +75,12 @@ export interface ClusterPort {
   /** The version of `secret` the namespace's workloads use now and the workloads rotor would switch, from one scan. */
   findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }>;
   readVersion(namespace: string, name: string): Promise<StoredVersion | null>;
+  /** The Secret's `type` (its metadata and type only: no data is read); null when there is no such Secret. */
+  readVersionType(namespace: string, name: string): Promise<string | null>;
   /**
-   * Create the immutable, labelled Secret. Same content again: 'exists'. A Secret of that name from
-   * another rotation: RotorError VersionConflict. Ours with other content: VersionContentMismatch.
+   * Create the immutable, labelled Secret of `spec.type`. Same content again: 'exists'. A Secret of that
+   * name from another rotation: RotorError VersionConflict. Ours with other content or of another type:
+   * VersionContentMismatch.
    */
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'>;
   /** Switch (or, for a canary, one step); a retry after the effect ends where one call ends. */
@@ -106,6 +111,17 @@ export interface ClusterPort {
   checkExternalSecretStore?(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string>;
 }
 
+/** A version's value to stage in a store. */
+export interface StageRequest {
+  secret: string;
+  version: string;
+  value: ValueSource;
+  issued?: SecretData;
+  target?: StoreTarget;
+  /** Judges the value once it is resolved (throws when it is no good): a store that writes it calls this first. */
+  check?: (data: SecretData) => void;
+}
+
 export interface SecretStorePort {
   readonly kind: StoreKind;
   /**
@@ -113,7 +129,7 @@ export interface SecretStorePort {
    * version: asked again for the same version it returns the value it wrote the first time. `issued`:
    * for an `issuer` source, the credential the issuer handed out, to store as the value.
    */
-  stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData; target?: StoreTarget }): Promise<SecretData>;
+  stageVersion(request: StageRequest): Promise<SecretData>;
   promoteVersion(request: { secret: string; version: string; previousVersion: string | null; target?: StoreTarget }): Promise<void>;
   markFailed(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;
   deleteVersion(request: { secret: string; version: string; target?: StoreTarget }): Promise<void>;

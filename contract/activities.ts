@@ -43,6 +43,8 @@ export interface DiscoveredStage {
   workloads: WorkloadUse[];
   /** Workloads a listed plan named that do not refer to the current version. */
   missing: string[];
+  /** The previous version's Secret `type`, which the new version keeps; absent (older histories): Opaque. */
+  previousType?: string;
 }
 
 export interface CreateVersionInput {
@@ -54,6 +56,8 @@ export interface CreateVersionInput {
   /** Where a store outside the cluster keeps the versions; absent for kubernetes and in older histories. */
   target?: StoreTarget;
   namespaces: string[];
+  /** The Secret `type` of the new version (the previous version's); absent in older histories: Opaque. */
+  type?: string;
 }
 
 export type CreateVersionResult =

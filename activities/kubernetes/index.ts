@@ -153,6 +153,10 @@ export class KubernetesCluster implements ClusterPort {
     return this.secrets.read(namespace, name);
   }
 
+  readVersionType(namespace: string, name: string): Promise<string | null> {
+    return this.secrets.readType(namespace, name);
+  }
+
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
     return this.secrets.create(spec);
   }

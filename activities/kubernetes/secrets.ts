@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { parseVersionName } from '../../domain/naming';
 import { RotorError } from '../errors';
 import { sameData } from '../values';
+import { OPAQUE } from '../../domain/secret-types';
 import type { StoredVersion, VersionSpec } from '../ports';
 import { statusCode, toRotorError } from './kinds';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
@@ -16,17 +17,65 @@ function unb64(s: string): string {
   return Buffer.from(s, 'base64').toString('utf8');
 }
 
+function stored(s: k8s.V1Secret): StoredVersion {
+  const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, unb64(v)]));
+  return { data, rotationId: s.metadata?.annotations?.[ANNOTATION_ROTATION] ?? null };
+}
+
+/**
+ * Read a Secret as the Table kubectl prints (name, type, number of keys; its metadata, never its data)
+ * and hand the client a Secret of that type and nothing else: the type without the value.
+ */
+const TYPE_ONLY: k8s.ConfigurationOptions<k8s.Middleware> = {
+  middlewareMergeStrategy: 'append',
+  middleware: [
+    {
+      pre: async (request) => {
+        request.setHeaderParam('Accept', 'application/json;as=Table;g=meta.k8s.io;v=v1');
+        return request;
+      },
+      post: async (response) => {
+        if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return response;
+        const table = JSON.parse(await response.body.text()) as { columnDefinitions?: { name?: string }[]; rows?: { cells?: unknown[] }[] };
+        const column = (table.columnDefinitions ?? []).findIndex((c) => c.name === 'Type');
+        const type = column >= 0 ? table.rows?.[0]?.cells?.[column] : undefined;
+        const secret = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', ...(typeof type === 'string' ? { type } : {}) });
+        return new k8s.ResponseContext(
+          response.httpStatusCode,
+          { ...response.headers, 'content-type': 'application/json' },
+          { text: async () => secret, binary: async () => Buffer.from(secret) },
+        );
+      },
+    },
+  ],
+};
+
 export class Secrets {
   constructor(private readonly core: k8s.CoreV1Api) {}
 
   async read(namespace: string, name: string): Promise<StoredVersion | null> {
+    const s = await this.get(namespace, name);
+    return s ? stored(s) : null;
+  }
+
+  private async get(namespace: string, name: string): Promise<k8s.V1Secret | null> {
     try {
-      const s = await this.core.readNamespacedSecret({ namespace, name });
-      const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, unb64(v)]));
-      return { data, rotationId: s.metadata?.annotations?.[ANNOTATION_ROTATION] ?? null };
+      return await this.core.readNamespacedSecret({ namespace, name });
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw toRotorError(err, 'read', `Secret ${namespace}/${name}`);
+    }
+  }
+
+  /** The Secret's type (Opaque when it has none), read without its data; null when there is no such Secret. */
+  async readType(namespace: string, name: string): Promise<string | null> {
+    try {
+      // Typed as Observable middleware, taken as promise middleware (the client wraps each in PromiseMiddlewareWrapper).
+      const s = await this.core.readNamespacedSecret({ namespace, name }, TYPE_ONLY as unknown as k8s.ConfigurationOptions);
+      return s.type || OPAQUE;
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw toRotorError(err, 'read the type of', `Secret ${namespace}/${name}`);
     }
   }
 
@@ -42,7 +91,7 @@ export class Secrets {
             labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1), 'app.kubernetes.io/managed-by': 'rotor' },
             annotations: versionAnnotations(spec.rotationId, spec.store),
           },
-          type: 'Opaque',
+          type: spec.type ?? OPAQUE,
           immutable: true,
           data: Object.fromEntries(Object.entries(spec.data).map(([k, v]) => [k, b64(v)])),
         },
@@ -51,12 +100,14 @@ export class Secrets {
     } catch (err) {
       if (statusCode(err) !== 409) throw toRotorError(err, 'create', object);
     }
-    const existing = await this.read(spec.namespace, spec.name);
-    if (!existing) throw new RotorError('Conflict', `create ${object}: it exists but cannot be read back`, object, 409);
+    const secret = await this.get(spec.namespace, spec.name);
+    if (!secret) throw new RotorError('Conflict', `create ${object}: it exists but cannot be read back`, object, 409);
+    const existing = stored(secret);
     if (existing.rotationId !== spec.rotationId)
       throw new RotorError('VersionConflict', `${object} already exists`, existing.rotationId ?? 'another creator', 409);
     if (!sameData(existing.data, spec.data))
       throw new RotorError('VersionContentMismatch', `${object} exists with different content; a version never changes — create a new one`, object, 409);
+    if ((secret.type || OPAQUE) !== (spec.type ?? OPAQUE)) throw typeMismatch(object, secret.type || OPAQUE, spec.type ?? OPAQUE);
     return 'exists';
   }
 
@@ -96,4 +147,9 @@ export class Secrets {
       if (statusCode(err) !== 404) throw toRotorError(err, 'delete', object);
     }
   }
+}
+
+/** A version of that name exists with another type (the adapter and the memory double say the same). */
+export function typeMismatch(object: string, found: string, wanted: string): RotorError {
+  return new RotorError('VersionContentMismatch', `${object} exists as type ${found}, not ${wanted}; a version never changes — create a new one`, object, 409);
 }

@@ -5,7 +5,7 @@
 // deletes it in the cluster. The adapter (aws-secrets-manager.ts) moves labels by explicit version id.
 import type { StoreTarget, ValueSource } from '../../domain/plan';
 import { RotorError } from '../errors';
-import type { SecretData, SecretStorePort } from '../ports';
+import type { SecretData, SecretStorePort, StageRequest } from '../ports';
 import { resolveValue, type ValueOptions } from '../values';
 import { AwsSecretsManager, type AwsSecretsManagerSettings } from './aws-secrets-manager';
 
@@ -72,7 +72,7 @@ export class AwsSecretsManagerStore implements SecretStorePort {
     }`;
   }
 
-  async stageVersion(request: { secret: string; version: string; value: ValueSource; issued?: SecretData; target?: StoreTarget }): Promise<SecretData> {
+  async stageVersion(request: StageRequest): Promise<SecretData> {
     const { aws, secretId } = this.target(request.target);
     // Idempotent by version: an earlier attempt that staged it (and then failed before the cluster
     // Secret) is found by its VersionId and its value used, never a second value generated.
@@ -82,6 +82,7 @@ export class AwsSecretsManagerStore implements SecretStorePort {
       if (!(err instanceof RotorError && err.type === 'NotFound')) throw err;
     }
     const data = request.issued ?? (await this.resolve(request.value));
+    request.check?.(data); // a value no good for the Secret's type is never staged
     await aws.stage({ secretId, version: request.version, data });
     return data;
   }

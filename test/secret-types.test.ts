@@ -4,10 +4,6 @@
 // the value, nor a fragment of it. A real self-signed certificate and key are made with openssl.
 // Randomized values (fast-check, seed printed; ROTOR_SEED=<seed> replays) hold the same to every input.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { RotorError } from '../activities/errors';
@@ -15,32 +11,9 @@ import { checkKeyPair, checkSecretData } from '../activities/secret-types';
 import { OPAQUE, dataRefusal, planSecretType, sourceRefusal, typeRefusal } from '../domain/secret-types';
 import type { ValueSource } from '../domain/plan';
 import { recordValues } from './helpers/leak';
+import { dockerConfig, selfSigned } from './helpers/secret-types';
 
 const SEED = process.env.ROTOR_SEED ? Number(process.env.ROTOR_SEED) : Date.now() % 2_147_483_647;
-
-/** A certificate and key made by openssl (EC P-256: quick), and a second key that is not the certificate's. */
-function keyPair(dir: string, name: string): { crt: string; key: string } {
-  const crt = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    crt,
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}.example.test`,
-  ]);
-  return { crt: readFileSync(crt, 'utf8'), key: readFileSync(key, 'utf8') };
-}
 
 /** No run of 10 characters of any value is in the message (a fragment would be a leak too). */
 function assertNoFragment(message: string, data: Record<string, string>): void {
@@ -70,16 +43,15 @@ function refused(type: string, data: Record<string, string>, says: RegExp): stri
   return message;
 }
 
-const DOCKER_CONFIG = JSON.stringify({ auths: { 'registry.example.test': { auth: Buffer.from('robot:pull-s3cret-Zq81').toString('base64') } } });
+let DOCKER_CONFIG: string;
 
 let tls: { crt: string; key: string };
 let other: { crt: string; key: string };
 
 before(() => {
-  const dir = mkdtempSync(join(tmpdir(), 'rotor-secret-types-'));
-  tls = keyPair(dir, 'api');
-  other = keyPair(dir, 'other');
-  recordValues([tls.key, other.key, DOCKER_CONFIG]);
+  tls = selfSigned('api');
+  other = selfSigned('other');
+  DOCKER_CONFIG = dockerConfig('pull-s3cret-Zq81');
 });
 
 describe('Secret types: values', () => {

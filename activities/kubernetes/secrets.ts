@@ -26,29 +26,31 @@ function stored(s: k8s.V1Secret): StoredVersion {
  * Read a Secret as the Table kubectl prints (name, type, number of keys; its metadata, never its data)
  * and hand the client a Secret of that type and nothing else: the type without the value.
  */
-const TYPE_ONLY: k8s.ConfigurationOptions<k8s.Middleware> = {
+const TYPE_ONLY: k8s.ConfigurationOptions = {
   middlewareMergeStrategy: 'append',
   middleware: [
     {
-      pre: async (request) => {
+      pre: (request) => {
         request.setHeaderParam('Accept', 'application/json;as=Table;g=meta.k8s.io;v=v1');
-        return request;
+        return new k8s.Observable(Promise.resolve(request));
       },
-      post: async (response) => {
-        if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return response;
-        const table = JSON.parse(await response.body.text()) as { columnDefinitions?: { name?: string }[]; rows?: { cells?: unknown[] }[] };
-        const column = (table.columnDefinitions ?? []).findIndex((c) => c.name === 'Type');
-        const type = column >= 0 ? table.rows?.[0]?.cells?.[column] : undefined;
-        const secret = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', ...(typeof type === 'string' ? { type } : {}) });
-        return new k8s.ResponseContext(
-          response.httpStatusCode,
-          { ...response.headers, 'content-type': 'application/json' },
-          { text: async () => secret, binary: async () => Buffer.from(secret) },
-        );
-      },
+      post: (response) => new k8s.Observable(typeOnly(response)),
     },
   ],
 };
+
+async function typeOnly(response: k8s.ResponseContext): Promise<k8s.ResponseContext> {
+  if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return response;
+  const table = JSON.parse(await response.body.text()) as { columnDefinitions?: { name?: string }[]; rows?: { cells?: unknown[] }[] };
+  const column = (table.columnDefinitions ?? []).findIndex((c) => c.name === 'Type');
+  const type = column >= 0 ? table.rows?.[0]?.cells?.[column] : undefined;
+  const secret = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', ...(typeof type === 'string' ? { type } : {}) });
+  return new k8s.ResponseContext(
+    response.httpStatusCode,
+    { ...response.headers, 'content-type': 'application/json' },
+    { text: async () => secret, binary: async () => Buffer.from(secret) },
+  );
+}
 
 export class Secrets {
   constructor(private readonly core: k8s.CoreV1Api) {}
@@ -70,8 +72,7 @@ export class Secrets {
   /** The Secret's type (Opaque when it has none), read without its data; null when there is no such Secret. */
   async readType(namespace: string, name: string): Promise<string | null> {
     try {
-      // Typed as Observable middleware, taken as promise middleware (the client wraps each in PromiseMiddlewareWrapper).
-      const s = await this.core.readNamespacedSecret({ namespace, name }, TYPE_ONLY as unknown as k8s.ConfigurationOptions);
+      const s = await this.core.readNamespacedSecret({ namespace, name }, TYPE_ONLY);
       return s.type || OPAQUE;
     } catch (err) {
       if (statusCode(err) === 404) return null;

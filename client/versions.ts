@@ -51,14 +51,17 @@ export async function versionsCommand(secret: string, namespace: string, env: No
   if (versions.length === 0) return `no version of ${secret} in namespace ${namespace}`;
   const current = versions.find((v) => v.usedBy.length > 0)?.name;
   const { labels, notes } = await storeLabels(versions, env);
+  // The type column only when a version is not Opaque: the plain case reads as before.
+  const typed = versions.some((v) => v.type !== 'Opaque');
   const rows = versions.map((v) => [
     v.name,
     age(v.createdAt),
     v.name === current ? 'current' : v.usedBy.length ? 'in use' : '-',
+    ...(typed ? [v.type] : []),
     ...(labels.size ? [labels.get(v.name) ?? '-'] : []),
     v.usedBy.map((u) => `${u.kind}/${u.name}`).join(', ') || '(none)',
   ]);
-  const header = ['VERSION', 'AGE', 'STATE', ...(labels.size ? ['STORE'] : []), 'USED BY'];
+  const header = ['VERSION', 'AGE', 'STATE', ...(typed ? ['TYPE'] : []), ...(labels.size ? ['STORE'] : []), 'USED BY'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [...[header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')), ...notes].join('\n');
 }

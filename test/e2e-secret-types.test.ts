@@ -203,6 +203,12 @@ describe('a rotated Secret keeps its type, on a real control plane', () => {
       }
       assert.deepEqual(await versions(REGISTRY_NS, REGISTRY), REGISTRY_NS.map((ns) => `${ns}/${s.newVersion} ${DOCKER}`).sort(), 'the old version deleted');
       assert.ok(s.events.some((e) => e.message === `the new version keeps the Secret type ${DOCKER}`));
+      // The operator's view: each version with its type (read as kubectl's Table: no data).
+      const listed = await rotor(['versions', REGISTRY, '-n', REGISTRY_NS[1]], { ...env, KUBECONFIG: sandbox.plane.kubeconfig });
+      assert.equal(listed.code, 0, listed.stderr);
+      const lines = listed.stdout.trim().split('\n');
+      assert.match(lines[0], /^VERSION\s+AGE\s+STATE\s+TYPE\s+USED BY$/);
+      assert.match(lines[1], new RegExp(`^${s.newVersion}\\s+\\d+s\\s+current\\s+kubernetes\\.io/dockerconfigjson\\s+Deployment/puller$`));
     });
   });
 

@@ -126,11 +126,11 @@ export class KubernetesCluster implements ClusterPort {
     return found.filter((f) => namespaces.includes(f.obj.metadata!.namespace!)).map((f) => use(f, f.obj.metadata!.namespace!, (n) => n === secretName));
   }
 
-  /** Every version of `secret` in a namespace (metadata only: no Secret data is read), newest first, with who uses it. */
+  /** Every version of `secret` in a namespace (metadata and type: no Secret data is read), newest first, with who uses it. */
   async listVersions(
     namespace: string,
     secret: string,
-  ): Promise<{ name: string; createdAt: Date | null; usedBy: Holder[]; store: ReturnType<typeof versionStoreOf> }[]> {
+  ): Promise<{ name: string; createdAt: Date | null; type: string; usedBy: Holder[]; store: ReturnType<typeof versionStoreOf> }[]> {
     const versions = await this.secrets.listNames(namespace, secret);
     const names = new Set(versions.map((v) => v.name));
     const found = await this.scan(namespace, (name) => names.has(name));

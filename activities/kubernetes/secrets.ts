@@ -23,32 +23,44 @@ function stored(s: k8s.V1Secret): StoredVersion {
 }
 
 /**
- * Read a Secret as the Table kubectl prints (name, type, number of keys; its metadata, never its data)
- * and hand the client a Secret of that type and nothing else: the type without the value.
+ * Read Secrets as the Table kubectl prints (name, type, number of keys, and each row's metadata; never
+ * data) and hand the client Secrets of metadata and type and nothing else: one, or a list.
  */
-const TYPE_ONLY: k8s.ConfigurationOptions = {
-  middlewareMergeStrategy: 'append',
-  middleware: [
-    {
-      pre: (request) => {
-        request.setHeaderParam('Accept', 'application/json;as=Table;g=meta.k8s.io;v=v1');
-        return new k8s.Observable(Promise.resolve(request));
+function metadataAndType(shape: 'one' | 'list'): k8s.ConfigurationOptions {
+  return {
+    middlewareMergeStrategy: 'append',
+    middleware: [
+      {
+        pre: (request) => {
+          request.setHeaderParam('Accept', 'application/json;as=Table;g=meta.k8s.io;v=v1');
+          return new k8s.Observable(Promise.resolve(request));
+        },
+        post: (response) => new k8s.Observable(fromTable(response, shape)),
       },
-      post: (response) => new k8s.Observable(typeOnly(response)),
-    },
-  ],
-};
+    ],
+  };
+}
 
-async function typeOnly(response: k8s.ResponseContext): Promise<k8s.ResponseContext> {
+interface SecretTable {
+  columnDefinitions?: { name?: string }[];
+  rows?: { cells?: unknown[]; object?: { metadata?: object } }[];
+}
+
+async function fromTable(response: k8s.ResponseContext, shape: 'one' | 'list'): Promise<k8s.ResponseContext> {
   if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return response;
-  const table = JSON.parse(await response.body.text()) as { columnDefinitions?: { name?: string }[]; rows?: { cells?: unknown[] }[] };
+  const table = JSON.parse(await response.body.text()) as SecretTable;
   const column = (table.columnDefinitions ?? []).findIndex((c) => c.name === 'Type');
-  const type = column >= 0 ? table.rows?.[0]?.cells?.[column] : undefined;
-  const secret = JSON.stringify({ apiVersion: 'v1', kind: 'Secret', ...(typeof type === 'string' ? { type } : {}) });
+  const secrets = (table.rows ?? []).map((row) => {
+    const type = column >= 0 ? row.cells?.[column] : undefined;
+    return { apiVersion: 'v1', kind: 'Secret', metadata: row.object?.metadata ?? {}, ...(typeof type === 'string' ? { type } : {}) };
+  });
+  const body = JSON.stringify(
+    shape === 'one' ? (secrets[0] ?? { apiVersion: 'v1', kind: 'Secret' }) : { apiVersion: 'v1', kind: 'SecretList', items: secrets },
+  );
   return new k8s.ResponseContext(
     response.httpStatusCode,
     { ...response.headers, 'content-type': 'application/json' },
-    { text: async () => secret, binary: async () => Buffer.from(secret) },
+    { text: async () => body, binary: async () => Buffer.from(body) },
   );
 }
 
@@ -72,7 +84,7 @@ export class Secrets {
   /** The Secret's type (Opaque when it has none), read without its data; null when there is no such Secret. */
   async readType(namespace: string, name: string): Promise<string | null> {
     try {
-      const s = await this.core.readNamespacedSecret({ namespace, name }, TYPE_ONLY);
+      const s = await this.core.readNamespacedSecret({ namespace, name }, metadataAndType('one'));
       return s.type || OPAQUE;
     } catch (err) {
       if (statusCode(err) === 404) return null;
@@ -112,14 +124,11 @@ export class Secrets {
     return 'exists';
   }
 
-  /** Names and creation times of the Secret's versions (PartialObjectMetadata: no data is read). */
-  async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; annotations: Record<string, string> }[]> {
+  /** Names, creation times and types of the Secret's versions (metadata and type: no data is read). */
+  async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; annotations: Record<string, string>; type: string }[]> {
     let list: k8s.V1SecretList;
     try {
-      list = await this.core.listNamespacedSecret(
-        { namespace },
-        k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1'),
-      );
+      list = await this.core.listNamespacedSecret({ namespace }, metadataAndType('list'));
     } catch (err) {
       throw toRotorError(err, 'list', `Secrets in ${namespace} (metadata only)`);
     }
@@ -129,6 +138,7 @@ export class Secrets {
         name: s.metadata!.name!,
         createdAt: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp) : null,
         annotations: s.metadata?.annotations ?? {},
+        type: s.type || OPAQUE,
       }));
   }
 

@@ -6,11 +6,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type CreateVersionInput, type SecretData, type SecretStorePort, type StageRequest } from '../activities';
 import { MemoryCluster } from '../activities/memory';
+import { KubernetesCluster } from '../activities/kubernetes';
+import type { RotorError } from '../activities/errors';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { recordValues } from './helpers/leak';
 
@@ -145,5 +150,38 @@ describe('activities keep the Secret type', () => {
     await run(acts.createVersion, input({ type: undefined }));
     assert.equal(await cluster.readVersionType('production', NEW), 'Opaque');
     assert.equal(store.writes.length, 1);
+  });
+
+  it('the Kubernetes adapter never guesses Opaque: an answer without a Type column is an error, a missing Secret null', async () => {
+    // A stand-in apiserver answering kubectl's Table: Name only for one Secret, 404 for another.
+    const server = createServer((req, res) => {
+      assert.match(String(req.headers.accept), /as=Table/, 'asked for the Table, not the Secret with its data');
+      if (req.url?.startsWith('/api/v1/namespaces/staging/secrets/gone')) {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', reason: 'NotFound', code: 404 }));
+        return;
+      }
+      const table = { kind: 'Table', apiVersion: 'meta.k8s.io/v1', columnDefinitions: [{ name: 'Name' }], rows: [{ cells: [OLD] }] };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(table));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const kc = new k8s.KubeConfig();
+      const serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      kc.loadFromOptions({
+        clusters: [{ name: 'c', server: serverUrl, skipTLSVerify: true }],
+        users: [{ name: 'u' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const cluster = new KubernetesCluster(kc);
+      await assert.rejects(cluster.readVersionType('staging', OLD), (err: RotorError) => {
+        assert.equal(err.type, 'Unavailable');
+        assert.match(err.message, /read the type of Secret staging\/registry-creds-20250101000000: the apiserver's answer has no Type column/);
+        return true;
+      });
+      assert.equal(await cluster.readVersionType('staging', 'gone'), null);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -83,13 +83,18 @@ export class Secrets {
 
   /** The Secret's type (Opaque when it has none), read without its data; null when there is no such Secret. */
   async readType(namespace: string, name: string): Promise<string | null> {
+    const object = `Secret ${namespace}/${name}`;
+    let s: k8s.V1Secret;
     try {
-      const s = await this.core.readNamespacedSecret({ namespace, name }, metadataAndType('one'));
-      return s.type || OPAQUE;
+      s = await this.core.readNamespacedSecret({ namespace, name }, metadataAndType('one'));
     } catch (err) {
       if (statusCode(err) === 404) return null;
-      throw toRotorError(err, 'read the type of', `Secret ${namespace}/${name}`);
+      throw toRotorError(err, 'read the type of', object);
     }
+    // The apiserver stores every Secret with a type (Opaque by default): none in the answer is no
+    // answer, and guessing Opaque would create the very version the kubelet ignores.
+    if (!s.type) throw new RotorError('Unavailable', `read the type of ${object}: the apiserver's answer has no Type column`, object);
+    return s.type;
   }
 
   async create(spec: VersionSpec): Promise<'created' | 'exists'> {
@@ -124,7 +129,7 @@ export class Secrets {
     return 'exists';
   }
 
-  /** Names, creation times and types of the Secret's versions (metadata and type: no data is read). */
+  /** Names, creation times and types (`?` when the apiserver does not say) of the Secret's versions (metadata and type: no data is read). */
   async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; annotations: Record<string, string>; type: string }[]> {
     let list: k8s.V1SecretList;
     try {
@@ -138,7 +143,7 @@ export class Secrets {
         name: s.metadata!.name!,
         createdAt: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp) : null,
         annotations: s.metadata?.annotations ?? {},
-        type: s.type || OPAQUE,
+        type: s.type || '?',
       }));
   }
 

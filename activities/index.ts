@@ -15,6 +15,8 @@ import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
 import { credentialIdOf, parseHolder, qualifiedHolder } from '../domain/naming';
 import { sameData } from './values';
+import { checkSecretData } from './secret-types';
+import { OPAQUE } from '../domain/secret-types';
 import type {
   VersionRecord,
   ClusterPort,
@@ -401,12 +403,15 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           // What the previous version's Secret says of its credential, store version and copies.
           const record = previousVersion ? await cluster.readVersionRecord(stage.namespace, previousVersion) : null;
           const previousIdentity = record ? { credentialId: record.credentialId, storeVersionId: record.storeVersionId, copies: record.copies } : undefined;
+          // The type the new version keeps (metadata and type only: the previous value is not read here).
+          const previousType = previousVersion ? await cluster.readVersionType(stage.namespace, previousVersion) : null;
           result.push({
             namespace: stage.namespace,
             previousVersion,
             workloads: workloads.map(({ refusal: _, ...w }) => w),
             missing,
             ...(previousIdentity ? { previousIdentity } : {}),
+            ...(previousType ? { previousType } : {}),
           });
         }
         // Refused in PLANNING, so nothing changes for a workload rotor could not honestly roll out.
@@ -427,6 +432,9 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           break;
         }
         const reused = data !== null;
+        // The value must be of use as the type the version keeps: judged before it is staged or written anywhere.
+        const type = input.type ?? OPAQUE;
+        const check = (value: SecretData) => checkSecretData(type, value);
         const source = issuerSource(input.value);
         // Identities given to the outside are this rotation's alone: two rotations that chose the same
         // version name (same second, another namespace or deployment) never share a credential or a
@@ -442,9 +450,10 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           // Issued under the rotation's own id: a retry after a lost answer gets the same credential back.
           const issued = await issuerOf().issue({ id: credentialId, ...(source.scope ? { scope: source.scope } : {}) });
           credential = { id: credentialId, state: 'active', issuedAt: issued.issuedAt || null, revokedAt: null, created: issued.created };
-          data = await store.stageVersion({ ...staging, issued: { [source.key]: issued.token } });
+          data = await store.stageVersion({ ...staging, issued: { [source.key]: issued.token }, check });
         }
-        data ??= await store.stageVersion(staging);
+        data ??= await store.stageVersion({ ...staging, check });
+        check(data);
         let created = false;
         // Where else the version is kept, written on each copy for `rotor versions`.
         const aws = input.store !== 'kubernetes' ? input.target?.awsSecretsManager : undefined;
@@ -461,6 +470,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
             rotationId: input.rotationId,
             ...(kept ? { store: kept } : {}),
             ...(identity ? { identity } : {}),
+            ...(input.type ? { type: input.type } : {}),
           };
           try {
             const outcome =

@@ -7,6 +7,8 @@ import type { WorkloadKind } from '../domain/plan';
 import { newestVersion, parseVersionName } from '../domain/naming';
 import { RotorError } from './errors';
 import { sameData } from './values';
+import { OPAQUE } from '../domain/secret-types';
+import { typeMismatch } from './kubernetes/secrets';
 import {
   ANNOTATION_CANARY_OF,
   ANNOTATION_CANARY_VERSION,
@@ -60,6 +62,8 @@ export interface MemorySecret {
   annotations?: Record<string, string>;
   data: Record<string, string>;
   immutable?: boolean;
+  /** The Secret's type; absent: Opaque, as the apiserver defaults it. */
+  type?: string;
 }
 
 export interface MemoryWorkload {
@@ -277,6 +281,11 @@ export class MemoryCluster implements ClusterPort {
     return [...new Set(found)].sort();
   }
 
+  async readVersionType(namespace: string, name: string): Promise<string | null> {
+    const s = this.secret(namespace, name);
+    return s ? s.type || OPAQUE : null;
+  }
+
   async createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
     const existing = this.secret(spec.namespace, spec.name);
     if (existing) {
@@ -284,11 +293,14 @@ export class MemoryCluster implements ClusterPort {
       if (owner !== spec.rotationId) throw new RotorError('VersionConflict', `${spec.name} already exists in ${spec.namespace}`, owner ?? 'unknown', 409);
       if (!sameData(existing.data, spec.data))
         throw new RotorError('VersionContentMismatch', `${spec.name} in ${spec.namespace} exists with different content`, spec.name, 409);
+      if ((existing.type || OPAQUE) !== (spec.type ?? OPAQUE))
+        throw typeMismatch(`Secret ${spec.namespace}/${spec.name}`, existing.type || OPAQUE, spec.type ?? OPAQUE);
       return 'exists';
     }
     this.world.secrets.push({
       namespace: spec.namespace,
       name: spec.name,
+      type: spec.type ?? OPAQUE,
       immutable: true,
       labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1) },
       annotations: versionAnnotations(spec.rotationId, spec.store, spec.identity),
@@ -496,12 +508,15 @@ export class MemoryCluster implements ClusterPort {
       ) {
         throw new RotorError('VersionContentMismatch', `ExternalSecret ${spec.namespace}/${spec.name} exists for another value`, spec.name, 409);
       }
+      if ((existing.type ?? OPAQUE) !== (spec.type ?? OPAQUE))
+        throw typeMismatch(`ExternalSecret ${spec.namespace}/${spec.name}`, existing.type ?? OPAQUE, spec.type ?? OPAQUE);
       return 'exists';
     }
     const metadata = externalVersionMetadata(spec);
     (this.world.externalSecrets ??= []).push({
       namespace: spec.namespace,
       name: spec.name,
+      type: spec.type ?? OPAQUE,
       secretStoreRef: { ...spec.secretStoreRef },
       remoteRef: { ...spec.remoteRef },
       labels: metadata.labels,
@@ -519,7 +534,16 @@ export class MemoryCluster implements ClusterPort {
       const data = store?.ready && this.provider ? await this.provider(es.remoteRef).catch(() => null) : null;
       es.condition = { status: 'False', reason: 'SecretSyncedError', message: 'could not get secret data from provider' };
       if (data) {
-        this.world.secrets.push({ namespace, name, immutable: true, labels: { ...es.labels }, annotations: { ...es.annotations }, data: { ...data } });
+        // The operator writes the Secret its template says, of the template's type.
+        this.world.secrets.push({
+          namespace,
+          name,
+          type: es.type ?? OPAQUE,
+          immutable: true,
+          labels: { ...es.labels },
+          annotations: { ...es.annotations },
+          data: { ...data },
+        });
         es.condition = { status: 'True', reason: 'SecretSynced', message: 'secret synced' };
       }
     } else es.condition ??= { status: 'True', reason: 'SecretSynced', message: 'secret synced' };

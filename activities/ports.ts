@@ -15,6 +15,8 @@ export interface VersionSpec {
   store?: VersionStore;
   /** Its identities outside the cluster and where its copies are, written on the Secret (annotations). */
   identity?: Partial<VersionIdentity>;
+  /** The Secret's `type`, kept from the previous version (absent: Opaque). */
+  type?: string;
 }
 
 /** A store outside the cluster that keeps a version too (the AWS secret and its region). */
@@ -90,9 +92,12 @@ export interface ClusterPort {
   /** The version of `secret` the namespace's workloads use now and the workloads rotor would switch, from one scan. */
   findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }>;
   readVersion(namespace: string, name: string): Promise<StoredVersion | null>;
+  /** The Secret's `type` (its metadata and type only: no data is read); null when there is no such Secret. */
+  readVersionType(namespace: string, name: string): Promise<string | null>;
   /**
-   * Create the immutable, labelled Secret. Same content again: 'exists'. A Secret of that name from
-   * another rotation: RotorError VersionConflict. Ours with other content: VersionContentMismatch.
+   * Create the immutable, labelled Secret of `spec.type`. Same content again: 'exists'. A Secret of that
+   * name from another rotation: RotorError VersionConflict. Ours with other content or of another type:
+   * VersionContentMismatch.
    */
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'>;
   /** Switch (or, for a canary, one step); a retry after the effect ends where one call ends. */
@@ -142,6 +147,8 @@ export interface StageRequest {
   issued?: SecretData;
   target?: StoreTarget;
   versionId?: string;
+  /** Judges the value once it is resolved (throws when it is no good): a store that writes it calls this first. */
+  check?: (data: SecretData) => void;
 }
 
 export interface SecretStorePort {

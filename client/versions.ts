@@ -51,15 +51,18 @@ type Version = Awaited<ReturnType<KubernetesCluster['listVersions']>>[number];
 export function versionsTable(versions: Version[], labels: Map<string, string>, notes: string[], now = new Date()): string {
   const known = (v: Version) => v.usedBy.filter((u) => !u.unreadable);
   const current = versions.find((v) => known(v).length > 0)?.name;
+  // The type column only when a version is not Opaque: the plain case reads as before.
+  const typed = versions.some((v) => v.type !== 'Opaque');
   const rows = versions.map((v) => [
     v.name,
     age(v.createdAt, now),
     v.name === current ? 'current' : known(v).length ? 'in use' : v.usedBy.length ? 'unknown' : '-',
+    ...(typed ? [v.type] : []),
     ...(labels.size ? [labels.get(v.name) ?? '-'] : []),
     v.usedBy.map((u) => (u.unreadable ? `${u.kind} (could not be read)` : `${u.kind}/${u.name}`)).join(', ') || '(none)',
   ]);
   const unreadable = [...new Set(versions.flatMap((v) => v.usedBy.flatMap((u) => (u.unreadable ? [u.unreadable] : []))))];
-  const header = ['VERSION', 'AGE', 'STATE', ...(labels.size ? ['STORE'] : []), 'USED BY'];
+  const header = ['VERSION', 'AGE', 'STATE', ...(typed ? ['TYPE'] : []), ...(labels.size ? ['STORE'] : []), 'USED BY'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [...[header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')), ...notes, ...unreadable].join('\n');
 }

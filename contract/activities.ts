@@ -43,6 +43,8 @@ export interface DiscoveredStage {
   workloads: WorkloadUse[];
   /** Workloads a listed plan named that do not refer to the current version. */
   missing: string[];
+  /** The previous version's Secret `type`, which the new version keeps; absent (older histories): Opaque. */
+  previousType?: string;
   /** What the previous version's Secret says of its identities outside (absent in older histories). */
   previousIdentity?: VersionIdentity;
 }
@@ -74,6 +76,8 @@ export interface CreateVersionInput {
    * than from the version name alone; absent in histories from before.
    */
   uniqueIds?: boolean;
+  /** The Secret `type` of the new version (the previous version's); absent in older histories: Opaque. */
+  type?: string;
 }
 
 export type CreateVersionResult =

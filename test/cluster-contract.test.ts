@@ -13,10 +13,13 @@ import { join } from 'node:path';
 import { CLUSTER_SCOPED } from '../activities/kubernetes/object-refs';
 import { workerKubeconfig, type Sandbox } from '../sandbox';
 import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, installedCrds, startWorldSandbox, type CrdDef, type World } from './helpers/worlds';
+import { selfSigned } from './helpers/secret-types';
 
 const BASE = 'auth-api-secrets';
 const OLD = `${BASE}-20250101000000`;
 const NEW = `${BASE}-20251130100000`;
+const DOCKER = 'kubernetes.io/dockerconfigjson';
+const TLS = 'kubernetes.io/tls';
 
 let sandbox: Sandbox | undefined;
 let kc: k8s.KubeConfig;
@@ -438,6 +441,39 @@ for (const [label, make] of worlds) {
       const ignored = await weak.deleteUnreferenced(ns, version(1), { ignore: [...installedCrds] });
       assert.deepEqual(ignored, { deleted: true, holders: [] });
       assert.equal(await w.secretExists(ns, version(1)), false);
+    });
+
+    it("keeps a version's type: read without its data, created with it, and the same content of another type is a mismatch", async () => {
+      const w = make();
+      const ns = `contract-${++seq}`;
+      await w.namespace(ns);
+      const docker = { '.dockerconfigjson': JSON.stringify({ auths: { 'registry.example.test': { auth: 'cm9ib3Q6cHVsbA==' } } }) };
+      await w.secret(ns, OLD, docker, DOCKER);
+      await w.secret(ns, 'untyped', { api_token: 'x' });
+      assert.equal(await w.cluster.readVersionType(ns, OLD), DOCKER);
+      assert.equal(await w.cluster.readVersionType(ns, 'untyped'), 'Opaque', 'no type given is Opaque');
+      assert.equal(await w.cluster.readVersionType(ns, 'no-such-secret'), null);
+
+      const spec = { namespace: ns, name: NEW, base: BASE, rotationId: 'rotate-types/run', data: docker, type: DOCKER };
+      assert.equal(await w.cluster.createVersion(spec), 'created');
+      assert.equal(await w.cluster.readVersionType(ns, NEW), DOCKER);
+      assert.deepEqual((await w.cluster.readVersion(ns, NEW))?.data, docker);
+      assert.equal(await w.cluster.createVersion(spec), 'exists', 'the same version again');
+      for (const type of [undefined, 'Opaque', 'example.com/registry']) {
+        await assert.rejects(w.cluster.createVersion({ ...spec, ...(type ? { type } : { type: undefined }) }), (err: RotorError) => {
+          assert.equal(err.type, 'VersionContentMismatch');
+          assert.ok(err.message.includes(`exists as type ${DOCKER}, not ${type ?? 'Opaque'}`), err.message);
+          assert.ok(!err.message.includes('cm9ib3Q6cHVsbA=='), 'never the value');
+          return true;
+        });
+      }
+      const tls = selfSigned('contract');
+      const tlsSpec = { ...spec, name: `${BASE}-20251130100001`, data: { 'tls.crt': tls.crt, 'tls.key': tls.key }, type: TLS };
+      assert.equal(await w.cluster.createVersion(tlsSpec), 'created');
+      assert.equal(await w.cluster.readVersionType(ns, tlsSpec.name), TLS);
+      const plain = { ...spec, name: `${BASE}-20251130100002`, data: { api_token: 'x' }, type: undefined };
+      assert.equal(await w.cluster.createVersion(plain), 'created');
+      assert.equal(await w.cluster.readVersionType(ns, plain.name), 'Opaque', 'no type is Opaque, as before types were kept');
     });
 
     it('lets one rotation of a Secret hold a namespace at a time; of many racing, exactly one wins', async () => {

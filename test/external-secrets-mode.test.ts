@@ -144,6 +144,24 @@ for (const [label, make] of worlds) {
       }
     });
 
+    it("writes the Secret of the version's type (the template's); the same ExternalSecret of another type is a mismatch", async () => {
+      const VERSION = `${BASE}-20261130120100`;
+      const DOCKER = 'kubernetes.io/dockerconfigjson';
+      const config = { '.dockerconfigjson': JSON.stringify({ auths: { 'registry.example.test': { auth: 'cm9ib3Q6ZXNvLXB1bGwtOEtxMg==' } } }) };
+      const { w, ns, secretId } = await setup(make, { [VERSION]: config });
+      assert.equal(await w.cluster.createExternalVersion!(spec(ns, secretId, VERSION, { type: DOCKER })), 'created');
+      const state = await settle(w.cluster, ns, VERSION);
+      assert.ok(state.ready, state.message);
+      assert.equal(await w.cluster.readVersionType(ns, VERSION), DOCKER, 'the operator wrote the type the template says');
+      assert.deepEqual((await w.cluster.readVersion(ns, VERSION))?.data, config);
+      assert.equal(await w.cluster.createExternalVersion!(spec(ns, secretId, VERSION, { type: DOCKER })), 'exists');
+      await assert.rejects(w.cluster.createExternalVersion!(spec(ns, secretId, VERSION)), (err: RotorError) => {
+        assert.equal(err.type, 'VersionContentMismatch');
+        assert.ok(err.message.includes(`ExternalSecret ${ns}/${VERSION} exists as type ${DOCKER}, not Opaque`), err.message);
+        return true;
+      });
+    });
+
     it("refuses another rotation's ExternalSecret of the same name, and one pinned to another version", async () => {
       const V = `${BASE}-20261130120001`;
       const OTHER = `${BASE}-20261130120002`;

@@ -304,14 +304,15 @@ describe('rotor versions with holders of any kind', () => {
     const at = new Date('2026-01-10T00:00:00Z');
     const unreadable = unreadableHolder('widgets.example.com', 'HTTP 403 Forbidden');
     const versions = [
-      { name: 'auth-api-secrets-20250201000000', createdAt: at, store: null, usedBy: [unreadable] },
+      { name: 'auth-api-secrets-20250201000000', createdAt: at, type: 'Opaque', store: null, usedBy: [unreadable] },
       {
         name: NAME,
         createdAt: at,
+        type: 'Opaque',
         store: null,
         usedBy: [{ kind: 'ServiceAccount', apiVersion: 'v1', namespace: 'staging', name: 'builder', fields: ['imagePullSecrets[0].name'] }, unreadable],
       },
-      { name: 'auth-api-secrets-20241201000000', createdAt: at, store: null, usedBy: [] },
+      { name: 'auth-api-secrets-20241201000000', createdAt: at, type: 'Opaque', store: null, usedBy: [] },
     ];
     const lines = versionsTable(versions, new Map(), [], at).split('\n');
     assert.match(lines[1], /20250201000000 +0s +unknown +widgets\.example\.com \(could not be read\)$/);

@@ -3,6 +3,7 @@
 import { CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
 import type { ClaimInput, ClaimResult } from '../contract/activities';
 import { claimName, credentialIdOf, parseHolder, versionName } from '../domain/naming';
+import { OPAQUE, planSecretType, sourceRefusal } from '../domain/secret-types';
 import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick } from './options';
 import type { Rotation } from './state';
@@ -104,8 +105,29 @@ export async function discover(r: Rotation): Promise<void> {
     }
   }
   if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
+  if (patched('keep-secret-type')) keepSecretType(r);
   if (plan.store !== 'kubernetes' && patched('store-check')) await checkStore(r);
   if (usesIssuer(r)) await inspectIssuer(r);
+}
+
+/**
+ * PLANNING: the new version keeps the previous versions' Secret type (a docker config created as Opaque
+ * is ignored by the kubelet); previous versions of different types, or a value source that cannot make
+ * that type, are refused before anything is created. Values read from a file or a store are judged
+ * when read, in CREATING, before anything is written.
+ */
+function keepSecretType(r: Rotation): void {
+  const planned = planSecretType(r.discovered);
+  if ('refusal' in planned) r.fail(`the Secret's type cannot be kept (nothing was changed): ${planned.refusal}`);
+  const refusal = sourceRefusal(planned.type, r.plan.value);
+  if (refusal) r.fail(`the plan's value cannot make a ${planned.type} Secret (nothing was changed): ${refusal}`);
+  if (planned.type !== OPAQUE) r.record(`the new version keeps the Secret type ${planned.type}`);
+}
+
+/** The type the new version is created with: the previous versions' (absent: Opaque, as before rotor kept types). */
+function newVersionType(r: Rotation): string | undefined {
+  const planned = planSecretType(r.discovered);
+  return 'type' in planned ? planned.type : undefined;
 }
 
 /** PLANNING: a store outside the cluster is served by this worker and answers, or nothing is created. */
@@ -133,6 +155,8 @@ export async function create(r: Rotation): Promise<void> {
   let candidate: string | null = null;
   // The credential id and store version id are this rotation's alone (histories from before derived them from the name).
   r.uniqueIds = patched('unique-identities');
+  // Runs planned before types were kept create Opaque versions, as they did.
+  const type = patched('keep-secret-type') ? newVersionType(r) : undefined;
   try {
     for (let attempt = 1; ; attempt++) {
       const version = versionName(plan.secret, new Date());
@@ -148,6 +172,7 @@ export async function create(r: Rotation): Promise<void> {
             ...(plan.target ? { target: plan.target } : {}),
             namespaces: plan.stages.map((s) => s.namespace),
             ...(r.uniqueIds ? { uniqueIds: true } : {}),
+            ...(type ? { type } : {}),
           },
         ]),
       );

@@ -3,9 +3,11 @@
 // Operator writes the immutable Secret. rotor never sends the value to the cluster itself here.
 import * as k8s from '@kubernetes/client-node';
 import type { ExternalSecretStoreRef } from '../../domain/plan';
+import { OPAQUE } from '../../domain/secret-types';
 import { RotorError } from '../errors';
 import type { ExternalProvider, ExternalVersionSpec, ExternalVersionState } from '../ports';
 import { statusCode, toRotorError } from './kinds';
+import { typeMismatch } from './secrets';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
 
 export const ESO_GROUP = 'external-secrets.io';
@@ -23,6 +25,7 @@ interface ExternalSecretObject {
   metadata?: k8s.V1ObjectMeta;
   spec?: {
     secretStoreRef?: { name?: string; kind?: string };
+    target?: { template?: { type?: string } };
     dataFrom?: { extract?: { key?: string; version?: string } }[];
   };
   status?: { conditions?: Condition[] };
@@ -55,7 +58,7 @@ export function externalSecretBody(spec: ExternalVersionSpec): object {
         creationPolicy: 'Owner',
         deletionPolicy: 'Retain',
         immutable: true,
-        template: { type: 'Opaque', metadata },
+        template: { type: spec.type ?? OPAQUE, metadata },
       },
       dataFrom: [{ extract: { key: spec.remoteRef.key, version: spec.remoteRef.version, conversionStrategy: 'Default', decodingStrategy: 'None' } }],
     },
@@ -126,6 +129,8 @@ export class ExternalSecrets {
         409,
       );
     }
+    const type = existing.spec?.target?.template?.type || OPAQUE;
+    if (type !== (spec.type ?? OPAQUE)) throw typeMismatch(object, type, spec.type ?? OPAQUE);
     return 'exists';
   }
 

@@ -149,11 +149,11 @@ export class KubernetesCluster implements ClusterPort {
     ];
   }
 
-  /** Every version of `secret` in a namespace (metadata only: no Secret data is read), newest first, with who uses it. */
+  /** Every version of `secret` in a namespace (metadata and type: no Secret data is read), newest first, with who uses it. */
   async listVersions(
     namespace: string,
     secret: string,
-  ): Promise<{ name: string; createdAt: Date | null; usedBy: Holder[]; store: ReturnType<typeof versionStoreOf> }[]> {
+  ): Promise<{ name: string; createdAt: Date | null; type: string; usedBy: Holder[]; store: ReturnType<typeof versionStoreOf> }[]> {
     const versions = await this.secrets.listNames(namespace, secret);
     const names = new Set(versions.map((v) => v.name));
     const {
@@ -198,6 +198,10 @@ export class KubernetesCluster implements ClusterPort {
 
   findCopies(name: string): Promise<string[] | null> {
     return this.secrets.findCopies(name);
+  }
+
+  readVersionType(namespace: string, name: string): Promise<string | null> {
+    return this.secrets.readType(namespace, name);
   }
 
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {

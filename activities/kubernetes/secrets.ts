@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { parseVersionName } from '../../domain/naming';
 import { RotorError } from '../errors';
 import { sameData } from '../values';
+import { OPAQUE } from '../../domain/secret-types';
 import type { StoredVersion, VersionRecord, VersionSpec } from '../ports';
 import { statusCode, toRotorError } from './kinds';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations, versionRecordOf } from './ownership';
@@ -20,14 +21,64 @@ function unb64(s: string): string {
   return Buffer.from(s, 'base64').toString('utf8');
 }
 
+function stored(s: k8s.V1Secret): StoredVersion {
+  const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, unb64(v)]));
+  return { data, rotationId: s.metadata?.annotations?.[ANNOTATION_ROTATION] ?? null };
+}
+
+/**
+ * Read Secrets as the Table kubectl prints (name, type, number of keys, and each row's metadata; never
+ * data) and hand the client Secrets of metadata and type and nothing else: one, or a list.
+ */
+function metadataAndType(shape: 'one' | 'list'): k8s.ConfigurationOptions {
+  return {
+    middlewareMergeStrategy: 'append',
+    middleware: [
+      {
+        pre: (request) => {
+          request.setHeaderParam('Accept', 'application/json;as=Table;g=meta.k8s.io;v=v1');
+          return new k8s.Observable(Promise.resolve(request));
+        },
+        post: (response) => new k8s.Observable(fromTable(response, shape)),
+      },
+    ],
+  };
+}
+
+interface SecretTable {
+  columnDefinitions?: { name?: string }[];
+  rows?: { cells?: unknown[]; object?: { metadata?: object } }[];
+}
+
+async function fromTable(response: k8s.ResponseContext, shape: 'one' | 'list'): Promise<k8s.ResponseContext> {
+  if (response.httpStatusCode < 200 || response.httpStatusCode > 299) return response;
+  const table = JSON.parse(await response.body.text()) as SecretTable;
+  const column = (table.columnDefinitions ?? []).findIndex((c) => c.name === 'Type');
+  const secrets = (table.rows ?? []).map((row) => {
+    const type = column >= 0 ? row.cells?.[column] : undefined;
+    return { apiVersion: 'v1', kind: 'Secret', metadata: row.object?.metadata ?? {}, ...(typeof type === 'string' ? { type } : {}) };
+  });
+  const body = JSON.stringify(
+    shape === 'one' ? (secrets[0] ?? { apiVersion: 'v1', kind: 'Secret' }) : { apiVersion: 'v1', kind: 'SecretList', items: secrets },
+  );
+  return new k8s.ResponseContext(
+    response.httpStatusCode,
+    { ...response.headers, 'content-type': 'application/json' },
+    { text: async () => body, binary: async () => Buffer.from(body) },
+  );
+}
+
 export class Secrets {
   constructor(private readonly core: k8s.CoreV1Api) {}
 
   async read(namespace: string, name: string): Promise<StoredVersion | null> {
+    const s = await this.get(namespace, name);
+    return s ? stored(s) : null;
+  }
+
+  private async get(namespace: string, name: string): Promise<k8s.V1Secret | null> {
     try {
-      const s = await this.core.readNamespacedSecret({ namespace, name });
-      const data = Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, unb64(v)]));
-      return { data, rotationId: s.metadata?.annotations?.[ANNOTATION_ROTATION] ?? null };
+      return await this.core.readNamespacedSecret({ namespace, name });
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw toRotorError(err, 'read', `Secret ${namespace}/${name}`);
@@ -66,6 +117,22 @@ export class Secrets {
     return [...new Set(namespaces)].sort();
   }
 
+  /** The Secret's type (Opaque when it has none), read without its data; null when there is no such Secret. */
+  async readType(namespace: string, name: string): Promise<string | null> {
+    const object = `Secret ${namespace}/${name}`;
+    let s: k8s.V1Secret;
+    try {
+      s = await this.core.readNamespacedSecret({ namespace, name }, metadataAndType('one'));
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw toRotorError(err, 'read the type of', object);
+    }
+    // The apiserver stores every Secret with a type (Opaque by default): none in the answer is no
+    // answer, and guessing Opaque would create the very version the kubelet ignores.
+    if (!s.type) throw new RotorError('Unavailable', `read the type of ${object}: the apiserver's answer has no Type column`, object);
+    return s.type;
+  }
+
   async create(spec: VersionSpec): Promise<'created' | 'exists'> {
     const object = `Secret ${spec.namespace}/${spec.name}`;
     try {
@@ -78,7 +145,7 @@ export class Secrets {
             labels: { [LABEL_SECRET]: spec.base, [LABEL_VERSION]: spec.name.slice(spec.base.length + 1), 'app.kubernetes.io/managed-by': 'rotor' },
             annotations: versionAnnotations(spec.rotationId, spec.store, spec.identity),
           },
-          type: 'Opaque',
+          type: spec.type ?? OPAQUE,
           immutable: true,
           data: Object.fromEntries(Object.entries(spec.data).map(([k, v]) => [k, b64(v)])),
         },
@@ -87,20 +154,22 @@ export class Secrets {
     } catch (err) {
       if (statusCode(err) !== 409) throw toRotorError(err, 'create', object);
     }
-    const existing = await this.read(spec.namespace, spec.name);
-    if (!existing) throw new RotorError('Conflict', `create ${object}: it exists but cannot be read back`, object, 409);
+    const secret = await this.get(spec.namespace, spec.name);
+    if (!secret) throw new RotorError('Conflict', `create ${object}: it exists but cannot be read back`, object, 409);
+    const existing = stored(secret);
     if (existing.rotationId !== spec.rotationId)
       throw new RotorError('VersionConflict', `${object} already exists`, existing.rotationId ?? 'another creator', 409);
     if (!sameData(existing.data, spec.data))
       throw new RotorError('VersionContentMismatch', `${object} exists with different content; a version never changes — create a new one`, object, 409);
+    if ((secret.type || OPAQUE) !== (spec.type ?? OPAQUE)) throw typeMismatch(object, secret.type || OPAQUE, spec.type ?? OPAQUE);
     return 'exists';
   }
 
-  /** Names and creation times of the Secret's versions (PartialObjectMetadata: no data is read). */
-  async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; annotations: Record<string, string> }[]> {
+  /** Names, creation times and types (`?` when the apiserver does not say) of the Secret's versions (metadata and type: no data is read). */
+  async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; annotations: Record<string, string>; type: string }[]> {
     let list: k8s.V1SecretList;
     try {
-      list = await this.core.listNamespacedSecret({ namespace }, METADATA_LIST);
+      list = await this.core.listNamespacedSecret({ namespace }, metadataAndType('list'));
     } catch (err) {
       throw toRotorError(err, 'list', `Secrets in ${namespace} (metadata only)`);
     }
@@ -110,6 +179,7 @@ export class Secrets {
         name: s.metadata!.name!,
         createdAt: s.metadata?.creationTimestamp ? new Date(s.metadata.creationTimestamp) : null,
         annotations: s.metadata?.annotations ?? {},
+        type: s.type || '?',
       }));
   }
 
@@ -129,4 +199,9 @@ export class Secrets {
       if (statusCode(err) !== 404) throw toRotorError(err, 'delete', object);
     }
   }
+}
+
+/** A version of that name exists with another type (the adapter and the memory double say the same). */
+export function typeMismatch(object: string, found: string, wanted: string): RotorError {
+  return new RotorError('VersionContentMismatch', `${object} exists as type ${found}, not ${wanted}; a version never changes — create a new one`, object, 409);
 }

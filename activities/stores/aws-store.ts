@@ -88,6 +88,7 @@ export class AwsSecretsManagerStore implements SecretStorePort {
       if (!(err instanceof RotorError && err.type === 'NotFound')) throw err;
     }
     const data = request.issued ?? (await this.resolve(request.value));
+    request.check?.(data); // a value no good for the Secret's type is never staged
     await aws.stage({ secretId, version: request.version, data, versionId });
     return data;
   }

@@ -38,7 +38,8 @@ export interface World {
   readonly name: string;
   readonly cluster: ClusterPort;
   namespace(ns: string): Promise<void>;
-  secret(ns: string, name: string, data?: Record<string, string>): Promise<void>;
+  /** A Secret of `type` (absent: none given, which Kubernetes takes as Opaque). */
+  secret(ns: string, name: string, data?: Record<string, string>, type?: string): Promise<void>;
   secretExists(ns: string, name: string): Promise<boolean>;
   workload(kind: Kind, ns: string, name: string, secret: string, opts?: WorkloadOptions): Promise<void>;
   /** A Job, optionally suspended and owned by a CronJob (as a CronJob's Job waiting to run). */
@@ -91,8 +92,8 @@ export class MemoryWorld implements World {
 
   async namespace(): Promise<void> {}
 
-  async secret(ns: string, name: string, data: Record<string, string> = { api_token: 'x' }): Promise<void> {
-    this.memory.world.secrets.push({ namespace: ns, name, data });
+  async secret(ns: string, name: string, data: Record<string, string> = { api_token: 'x' }, type?: string): Promise<void> {
+    this.memory.world.secrets.push({ namespace: ns, name, data, ...(type ? { type } : {}) });
   }
 
   async secretExists(ns: string, name: string): Promise<boolean> {
@@ -290,8 +291,8 @@ export class KubeWorld implements World {
     }
   }
 
-  async secret(ns: string, name: string, data: Record<string, string> = { api_token: 'x' }): Promise<void> {
-    await this.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData: data } });
+  async secret(ns: string, name: string, data: Record<string, string> = { api_token: 'x' }, type?: string): Promise<void> {
+    await this.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData: data, ...(type ? { type } : {}) } });
   }
 
   async secretExists(ns: string, name: string): Promise<boolean> {

@@ -452,7 +452,8 @@ for (const [label, make] of worlds) {
       );
       assert.equal(drift[0].message, `Deployment ${ns}/web: ${ENV_FROM} names ${OLD} (the previous version) now, not ${NEW}`);
       // From rotor's own record on the object, without the workflow's records.
-      assert.deepEqual((await w.cluster.driftedReferences([{ ...records[0], fields: [] }], NEW)).length, 1);
+      const web = records.find((r) => r.name === 'web')!;
+      assert.deepEqual((await w.cluster.driftedReferences([{ ...web, fields: [] }], NEW)).length, 1);
       const state = await w.cluster.rolloutState(ns, uses, NEW);
       assert.equal(state.failed, true);
       assert.match(state.message, new RegExp(`set back by someone else.*Deployment ${ns}/web: ${ENV_FROM.replace(/[[\].]/g, '\\$&')} names ${OLD}`));

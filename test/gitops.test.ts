@@ -24,7 +24,8 @@ const TEMPLATE_FIELDS = {
         'f:containers': {
           'k:{"name":"app"}': {
             '.': {},
-            'f:env': { 'k:{"name":"TOKEN"}': { '.': {}, 'f:name': {}, 'f:valueFrom': { 'f:secretKeyRef': { 'f:key': {}, 'f:name': {} } } } },
+            // secretKeyRef is an atomic struct: the apiserver records it whole, as `{}`.
+            'f:env': { 'k:{"name":"TOKEN"}': { '.': {}, 'f:name': {}, 'f:valueFrom': { '.': {}, 'f:secretKeyRef': {} } } },
             'f:envFrom': {},
             'f:image': {},
           },

@@ -74,7 +74,8 @@ function segments(locator: string): { key: string; list: boolean; entry?: string
 
 /**
  * Whether a manager's fieldsV1 holds a reference field (a locator, refs.ts): named list entries are
- * `k:{"name":...}`; a list matched by value (envFrom, imagePullSecrets, projected sources) is owned whole.
+ * `k:{"name":...}`; an atomic struct or list (secretKeyRef, envFrom, projected sources) shows as `{}`
+ * and is owned whole, as is a list matched by value (imagePullSecrets).
  */
 export function ownsField(fieldsV1: object | undefined, kind: WorkloadKind, locator: string): boolean {
   if (!fieldsV1 || locator.startsWith('/')) return false;
@@ -84,6 +85,7 @@ export function ownsField(fieldsV1: object | undefined, kind: WorkloadKind, loca
   for (const seg of segments(locator)) {
     node = node?.[`f:${seg.key}`];
     if (node === undefined) return false;
+    if (Object.keys(node).length === 0) return true;
     if (!seg.list) continue;
     if (seg.entry === undefined) return true;
     node = node[`k:${JSON.stringify({ name: seg.entry })}`];

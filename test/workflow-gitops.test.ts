@@ -4,6 +4,7 @@
 // rolls the rotation back, named, at whatever step it is found: never COMPLETED on a set-back workload.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { MemoryCluster } from '../activities/memory';
 import type { CheckKind } from '../contract/activities';
 import type { RotationStatus } from '../contract/api';
@@ -14,10 +15,15 @@ import { timeSkippingRotations } from './helpers/rotations';
 const OLD = 'auth-api-secrets-20250101000000';
 const { run } = timeSkippingRotations('gitops');
 
-/** Someone else points the default workload's envFrom back at the previous version (as Argo CD's self-heal would). */
-function setBack(cluster: MemoryCluster, namespace: string): void {
+/**
+ * Someone else points the default workload's envFrom back at the previous version (as Argo CD's
+ * self-heal would); whether that set back a reference rotor had switched.
+ */
+function setBack(cluster: MemoryCluster, namespace: string): boolean {
   const w = cluster.world.workloads.find((x) => x.namespace === namespace && x.name === 'auth-api' && x.kind === 'Deployment')!;
+  const switched = w.refs[ENV_FROM] !== OLD;
   w.refs[ENV_FROM] = OLD;
+  return switched;
 }
 
 /** A rotation during whose `check` analysis someone sets the default workload in `namespace` back. */
@@ -160,5 +166,72 @@ describe('rotateSecret and references that Git owns', () => {
         'staging,production', // before the commit
       ],
     );
+  });
+
+  // Seeded, randomized: plans of random shape (rolling or canary production, with or without analysis,
+  // soak and watch) and one self-heal at a random moment (after a switch, before a read-back, during an
+  // analysis) in a random namespace. A set-back of a switched reference always ends ROLLED_BACK naming
+  // it; never COMPLETED with a reference off the new version. ROTOR_SEED=<seed> replays it.
+  it('never completes with a set-back reference, wherever the self-heal strikes (seeded)', async () => {
+    const seed = process.env.ROTOR_SEED ? Number(process.env.ROTOR_SEED) : Date.now() % 2_147_483_647;
+    console.log(`[workflow-gitops] seed ${seed} (ROTOR_SEED=${seed} replays it)`);
+    let struck = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          canary: fc.option(fc.subarray([10, 25, 50], { minLength: 1 }), { nil: null }),
+          analysis: fc.boolean(),
+          soak: fc.constantFrom('0s', '1h'),
+          watch: fc.constantFrom('0s', '1h'),
+          heal: fc.option(
+            fc.record({
+              when: fc.constantFrom('afterSwitch', 'beforeReadBack', 'duringAnalysis'),
+              nth: fc.nat({ max: 3 }),
+              namespace: fc.constantFrom('staging', 'production'),
+            }),
+            { nil: null },
+          ),
+        }),
+        async ({ canary, analysis, soak, watch, heal }) => {
+          const cluster = new MemoryCluster({ secrets: [], workloads: [] });
+          let setBackSwitched = false;
+          const strike = (when: string, nth: number) => {
+            if (heal && heal.when === when && heal.nth === nth) setBackSwitched = setBack(cluster, heal.namespace) || setBackSwitched;
+          };
+          let analyses = 0;
+          const plan = twoStagePlan({
+            staging: { soak, ...(analysis ? {} : { analysis: undefined }) },
+            production: {
+              watch,
+              strategy: canary ? { canary: { steps: [...canary, 100], pause: analysis ? '10m' : '0s' } } : 'rolling',
+              ...(analysis ? {} : { analysis: undefined }),
+            },
+          });
+          const { d, status } = await run(
+            {
+              cluster,
+              afterSwitch: (_x, _input, nth) => strike('afterSwitch', nth),
+              beforeCheckSwitched: (_x, nth) => strike('beforeReadBack', nth),
+              check: () => {
+                strike('duringAnalysis', analyses++);
+                return 'passed';
+              },
+            },
+            plan,
+          );
+          if (status.phase === 'COMPLETED') {
+            for (const ns of ['staging', 'production'])
+              assert.deepEqual(Object.values(d.workload(ns, 'auth-api')!.refs), [status.newVersion], `${ns}: COMPLETED only on the new version`);
+          }
+          if (setBackSwitched) {
+            struck++;
+            assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+            assert.ok(status.outcome!.includes(`${ENV_FROM} names ${OLD} (the previous version) now`), status.outcome!);
+          } else assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+        },
+      ),
+      { seed, numRuns: 12, endOnFailure: true },
+    );
+    console.log(`[workflow-gitops] ${struck} of 12 scenarios set a switched reference back`);
   });
 });

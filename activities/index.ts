@@ -517,6 +517,8 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         }
       }),
 
+    checkSwitched: (input) => guarded(`check the references switched to ${input.version}`, () => cluster.driftedReferences(input.records, input.version)),
+
     monitorAnalysis: (input: MonitorInput) =>
       guarded(`${input.check} analysis in ${input.stage}`, async () => {
         const ctx = Context.current();

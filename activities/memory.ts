@@ -52,8 +52,12 @@ import type {
 import type { ExternalSecretStoreRef } from '../domain/plan';
 import { toRotorError } from './kubernetes/kinds';
 import { externalSecretsNotServed, externalVersionMetadata, noSuchStore, providerMismatch, storeNotReady } from './kubernetes/external-secrets';
-import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
+import type { Holder, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 import { ignored, secretIn, shapeHolder, unreadableHolder, type ScannedResource } from './kubernetes/object-refs';
+import { driftMessage, objectDrift, switchedObjects } from './kubernetes/drift';
+import type { GitOpsOptions, ManagedMeta } from './kubernetes/gitops';
+import type { Obj } from './kubernetes/kinds';
+import { rolloutRefusal, switchRefusal } from './kubernetes/rollout';
 
 export interface MemorySecret {
   namespace: string;
@@ -74,6 +78,9 @@ export interface MemoryWorkload {
   /** Field (a stable locator, as the Kubernetes adapter writes them) -> the Secret name it refers to. */
   refs: Record<string, string>;
   annotations?: Record<string, string>;
+  /** Labels, and the field managers of metadata.managedFields: who applies it (a GitOps controller is refused). */
+  labels?: Record<string, string>;
+  managedFields?: ManagedMeta['managedFields'];
   /** StatefulSet and DaemonSet: OnDelete is refused, as the Kubernetes adapter refuses it. */
   updateStrategy?: 'RollingUpdate' | 'OnDelete';
   paused?: boolean;
@@ -184,12 +191,18 @@ function switchable(w: MemoryWorkload): boolean {
   return w.kind !== 'Job' && w.kind !== 'Pod';
 }
 
-function refusal(w: MemoryWorkload): string | null {
-  if ((w.kind === 'StatefulSet' || w.kind === 'DaemonSet') && w.updateStrategy === 'OnDelete')
-    return `${w.kind}/${w.name} uses updateStrategy OnDelete: its pods keep the previous version until someone deletes them`;
-  if (w.kind === 'Deployment' && w.paused) return `Deployment/${w.name} is paused: a switch would not roll out until it is resumed`;
-  if (w.kind === 'ReplicaSet') return `ReplicaSet/${w.name} has no Deployment: a ReplicaSet does not replace its pods when its template changes`;
-  return null;
+/** The workload as the Kubernetes adapter reads it, as far as its refusal rules look. */
+function asObject(w: MemoryWorkload): Obj {
+  return {
+    kind: w.kind,
+    metadata: { name: w.name, namespace: w.namespace, labels: w.labels, annotations: w.annotations, managedFields: w.managedFields },
+    spec: { paused: w.paused, ...(w.updateStrategy ? { updateStrategy: { type: w.updateStrategy } } : {}) },
+  };
+}
+
+/** The field a memory workload names -> the names it holds (one per locator). */
+function namesIn(w: MemoryWorkload): (field: string) => string[] {
+  return (field) => (w.refs[field] !== undefined ? [w.refs[field]] : []);
 }
 
 /** What the apiserver answers a worker that may not read a namespace's Secrets, as the adapter reports it. */
@@ -207,7 +220,14 @@ export class MemoryCluster implements ClusterPort {
   constructor(
     readonly world: MemoryWorld,
     public provider?: MemoryProvider,
+    /** How GitOps controllers mark what they own, as the Kubernetes adapter is told. */
+    readonly gitops: GitOpsOptions = {},
   ) {}
+
+  /** Why rotor will not switch it: the Kubernetes adapter's rules (rollout.ts, gitops.ts), on the same metadata. */
+  private refusal(w: MemoryWorkload): string | null {
+    return switchRefusal(w.kind, asObject(w), this.gitops, Object.keys(w.refs));
+  }
 
   private secret(namespace: string, name: string): MemorySecret | undefined {
     return this.world.secrets.find((s) => s.namespace === namespace && s.name === name);
@@ -230,7 +250,7 @@ export class MemoryCluster implements ClusterPort {
   }
 
   private use(w: MemoryWorkload, secretName: string): WorkloadUse {
-    return { kind: w.kind, namespace: w.namespace, name: w.name, fields: this.fieldsNaming(w, secretName), refusal: switchable(w) ? refusal(w) : null };
+    return { kind: w.kind, namespace: w.namespace, name: w.name, fields: this.fieldsNaming(w, secretName), refusal: switchable(w) ? this.refusal(w) : null };
   }
 
   private setRecord(w: MemoryWorkload, to: string, record: OwnershipRecord | null): void {
@@ -397,7 +417,7 @@ export class MemoryCluster implements ClusterPort {
           `${w.kind} ${w.namespace}/${w.name} cannot be switched in place (its pod template is immutable)`,
           `${w.kind}/${w.name}`,
         );
-      const refused = refusal(w);
+      const refused = this.refusal(w);
       if (refused) throw new RotorError('RotorInputError', refused, `${w.kind}/${w.name}`);
       if (request.strategy === 'canary' && w.kind === 'Deployment') {
         records.push(this.canaryStep(request, w));
@@ -457,9 +477,11 @@ export class MemoryCluster implements ClusterPort {
     for (const use of workloads) {
       const w = this.find(namespace, use.kind, use.name);
       if (!w) return { ready: false, failed: true, message: `${use.kind}/${use.name} no longer exists in ${namespace}` };
+      const drift = version ? objectDrift(w, { fields: [] }, w.annotations, version, namesIn(w)) : [];
+      if (drift.length) return { ready: false, failed: true, message: driftMessage(drift) };
       const all = [w, ...(w.kind === 'Deployment' && version ? [this.ownedGreen(w, version)].filter((g): g is MemoryWorkload => !!g) : [])];
       for (const x of all) {
-        const refused = switchable(x) ? refusal(x) : null;
+        const refused = switchable(x) ? rolloutRefusal(x.kind, asObject(x)) : null;
         if (refused) return { ready: false, failed: true, message: refused };
         for (const [field, name] of Object.entries(x.refs)) {
           if (!this.secret(namespace, name))
@@ -468,6 +490,13 @@ export class MemoryCluster implements ClusterPort {
       }
     }
     return { ready: true, failed: false, message: `${workloads.length} workload(s) rolled out` };
+  }
+
+  async driftedReferences(records: SwitchRecord[], version: string): Promise<SwitchDrift[]> {
+    return switchedObjects(records).flatMap((target) => {
+      const w = this.find(target.namespace, target.kind, target.name);
+      return w ? objectDrift(target, target, w.annotations, version, namesIn(w)) : [];
+    });
   }
 
   async findReferences(namespaces: string[], secretName: string, options: ScanOptions = {}): Promise<Holder[]> {

@@ -1,6 +1,6 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
 import type { DatadogAggregator, DatadogApi, ExternalSecretStoreRef, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
-import type { Holder, RevertInput, SwitchInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../contract/activities';
+import type { Holder, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../contract/activities';
 
 export type SecretData = Record<string, string>;
 
@@ -108,7 +108,10 @@ export interface ClusterPort {
   completeCanary(namespace: string, records: SwitchRecord[], version?: string): Promise<void>;
   /** After the new version is committed: forget what rotor recorded for undoing its switch. */
   releaseWorkloads(namespace: string, records: SwitchRecord[], version: string): Promise<void>;
+  /** With `version`: failed when a reference rotor switched to it names something else now (set back). */
   rolloutState(namespace: string, workloads: WorkloadUse[], version?: string): Promise<RolloutState>;
+  /** The switched references (the records, and rotor's ownership record on each object) that no longer name `version`. */
+  driftedReferences(records: SwitchRecord[], version: string): Promise<SwitchDrift[]>;
   /** The version's Secret in `namespace` read without its data; null when there is none. */
   readVersionRecord(namespace: string, name: string): Promise<VersionRecord | null>;
   /**

@@ -31,6 +31,24 @@ export interface SwitchRecord {
   replicas?: { restored: number } | { left: number; wrote: number };
 }
 
+/** A reference rotor switched that names something else now: set back by someone else (a GitOps self-heal, a hand edit). */
+export interface SwitchDrift {
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  field: string;
+  /** What the field names now (the previous version, when it was set back). */
+  now: string[];
+  /** The drift in words: which workload, which field, what it names now, and what it should. */
+  message: string;
+}
+
+/** Before a step that relies on a switch: the references rotor switched, and the version they must name. */
+export interface CheckSwitchedInput {
+  records: SwitchRecord[];
+  version: string;
+}
+
 export interface DiscoverInput {
   secret: string;
   stages: { name: string; namespace: string; workloads: 'auto' | WorkloadRef[] }[];
@@ -325,6 +343,8 @@ export interface RotorActivities {
   revertWorkloads(input: RevertInput): Promise<SwitchRecord[]>;
   completeCanary(input: CompleteCanaryInput): Promise<void>;
   waitForRollout(input: RolloutInput): Promise<RolloutResult>;
+  /** The references rotor switched that no longer name `version` (empty when none drifted); reads only. */
+  checkSwitched(input: CheckSwitchedInput): Promise<SwitchDrift[]>;
   monitorAnalysis(input: MonitorInput): Promise<CheckResult>;
   scanReferences(input: ScanInput): Promise<Holder[]>;
   deleteVersion(input: DeleteVersionInput): Promise<DeleteVersionResult>;

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
+import { createActivities } from '../activities';
 import { RotorError } from '../activities/errors';
 import { greenName } from '../activities/kubernetes';
 import type { SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
@@ -12,7 +13,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTER_SCOPED } from '../activities/kubernetes/object-refs';
 import { workerKubeconfig, type Sandbox } from '../sandbox';
-import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, installedCrds, startWorldSandbox, type CrdDef, type World } from './helpers/worlds';
+import {
+  ENV,
+  ENV_FROM,
+  KubeWorld,
+  MemoryWorld,
+  VOLUME,
+  installedCrds,
+  startWorldSandbox,
+  type CrdDef,
+  type Kind,
+  type World,
+  type WorkloadOptions,
+} from './helpers/worlds';
 import { selfSigned } from './helpers/secret-types';
 
 const BASE = 'auth-api-secrets';
@@ -553,3 +566,121 @@ describe('rotor versions on the real apiserver', () => {
     );
   });
 });
+// References that Git owns (issue 21): a workload a GitOps controller applies is never switched live,
+// on either world, with nothing changed; a switched reference someone set back is found, named, and
+// the rollback restores what rotor switched and keeps the set-back one as it is.
+for (const [label, make] of worlds) {
+  describe(`references that Git owns: ${label}`, () => {
+    const FIX = /change the Secret reference in the Git repository the controller syncs from \(rotor's Git mode is coming\)/;
+
+    /** PLANNING's refusal, and nothing changed: no switch, no record, no new version. */
+    async function assertRefused(w: World, ns: string, kind: Kind, name: string, controller: RegExp): Promise<void> {
+      const before = { refs: await w.refs(kind, ns, name), annotations: await w.annotations(kind, ns, name) };
+      const use = (await users(w, ns)).find((u) => u.name === name)!;
+      assert.match(use.refusal ?? '', new RegExp(`^${kind}/${name} is managed by `));
+      assert.match(use.refusal ?? '', controller);
+      assert.match(use.refusal ?? '', FIX);
+      const activities = createActivities({ cluster: w.cluster, stores: {}, metrics: {} });
+      await assert.rejects(
+        activities.discover({ secret: BASE, stages: [{ name: 's', namespace: ns, workloads: 'auto' }] }),
+        (err: Error) => err.message.includes(`${ns}: ${kind}/${name} is managed by `) && FIX.test(err.message),
+      );
+      await assert.rejects(w.cluster.switchWorkloads(switchInput(ns, [{ ...use, refusal: null }])), (err: RotorError) => err.type === 'RotorInputError');
+      assert.deepEqual({ refs: await w.refs(kind, ns, name), annotations: await w.annotations(kind, ns, name) }, before, 'nothing changed');
+      assert.ok(!(await w.secretExists(ns, `${BASE}-20261206000000`)));
+    }
+
+    const refused: [string, Kind, WorkloadOptions, RegExp][] = [
+      ['an Argo CD instance label', 'Deployment', { labels: { 'argocd.argoproj.io/instance': 'shop' } }, /Argo CD Application shop \(label /],
+      [
+        'an Argo CD tracking annotation only',
+        'Deployment',
+        { annotations: { 'argocd.argoproj.io/tracking-id': 'shop:apps/Deployment:NS/web' } },
+        /Argo CD Application shop \(annotation argocd\.argoproj\.io\/tracking-id/,
+      ],
+      [
+        'Flux Kustomization labels',
+        'StatefulSet',
+        { labels: { 'kustomize.toolkit.fluxcd.io/name': 'apps', 'kustomize.toolkit.fluxcd.io/namespace': 'flux-system' } },
+        /Flux Kustomization flux-system\/apps/,
+      ],
+      [
+        'Flux HelmRelease labels',
+        'CronJob',
+        { labels: { 'helm.toolkit.fluxcd.io/name': 'web', 'helm.toolkit.fluxcd.io/namespace': 'apps' } },
+        /Flux HelmRelease apps\/web/,
+      ],
+      [
+        'a managedFields manager only (it owns the references)',
+        'Deployment',
+        { manager: 'kustomize-controller' },
+        new RegExp(`Flux Kustomization \\(field manager kustomize-controller owns its Secret references .*${ENV.replace(/[[\].]/g, '\\$&')}`),
+      ],
+      ['an Argo CD manager only', 'DaemonSet', { manager: 'argocd-controller' }, /Argo CD Application \(field manager argocd-controller owns/],
+    ];
+    for (const [what, kind, opts, controller] of refused) {
+      it(`refuses in PLANNING a ${kind} with ${what}, naming it, the controller and the fix; nothing changes`, async () => {
+        const { w, ns } = await setup(make);
+        const name = 'web';
+        const annotations = opts.annotations && Object.fromEntries(Object.entries(opts.annotations).map(([k, v]) => [k, v.replace('NS', ns)]));
+        await w.workload(kind, ns, name, OLD, { ...opts, ...(annotations ? { annotations } : {}) });
+        await assertRefused(w, ns, kind, name, controller);
+      });
+    }
+
+    it('switches a near miss: Helm labels, an Argo CD sync annotation, a tracking id copied from another object, another manager', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD, {
+        labels: { 'app.kubernetes.io/instance': 'shop', 'app.kubernetes.io/managed-by': 'Helm', 'toolkit.fluxcd.io/tenant': 'a' },
+        annotations: { 'argocd.argoproj.io/sync-wave': '1', 'argocd.argoproj.io/tracking-id': `shop:apps/Deployment:${ns}/api` },
+        manager: 'kubectl-client-side-apply',
+      });
+      const uses = await users(w, ns);
+      assert.equal(uses[0].refusal ?? null, null);
+      await w.cluster.switchWorkloads(switchInput(ns, uses));
+      assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: NEW, [ENV_FROM]: NEW, [VOLUME]: NEW });
+    });
+
+    it('refuses the switch of a workload a controller adopted after PLANNING, changing nothing', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD);
+      const uses = await users(w, ns);
+      assert.equal(uses[0].refusal ?? null, null);
+      await w.label('Deployment', ns, 'web', { 'argocd.argoproj.io/instance': 'shop' });
+      await assert.rejects(
+        w.cluster.switchWorkloads(switchInput(ns, uses)),
+        (err: RotorError) => err.type === 'RotorInputError' && /Argo CD/.test(err.message),
+      );
+      assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD });
+    });
+
+    it('finds a switched reference set back by someone else, fails the rollout on it, and the rollback keeps it as set', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD);
+      await w.workload('Deployment', ns, 'api', OLD, { fields: [ENV] });
+      const uses = await users(w, ns);
+      const records = await w.cluster.switchWorkloads(switchInput(ns, uses));
+      assert.deepEqual(await w.cluster.driftedReferences(records, NEW), [], 'nothing set back yet');
+      await w.setField('Deployment', ns, 'web', ENV_FROM, OLD); // a self-heal from Git
+      const drift = await w.cluster.driftedReferences(records, NEW);
+      assert.deepEqual(
+        drift.map((d) => [d.kind, d.name, d.field, d.now]),
+        [['Deployment', 'web', ENV_FROM, [OLD]]],
+      );
+      assert.equal(drift[0].message, `Deployment ${ns}/web: ${ENV_FROM} names ${OLD} (the previous version) now, not ${NEW}`);
+      // From rotor's own record on the object, without the workflow's records.
+      const web = records.find((r) => r.name === 'web')!;
+      assert.deepEqual((await w.cluster.driftedReferences([{ ...web, fields: [] }], NEW)).length, 1);
+      const state = await w.cluster.rolloutState(ns, uses, NEW);
+      assert.equal(state.failed, true);
+      assert.match(state.message, new RegExp(`set back by someone else.*Deployment ${ns}/web: ${ENV_FROM.replace(/[[\].]/g, '\\$&')} names ${OLD}`));
+      // The rollback's wait (no version) judges the rollout only.
+      assert.doesNotMatch((await w.cluster.rolloutState(ns, uses)).message, /set back/);
+      await w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records });
+      assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD });
+      assert.deepEqual(await w.refs('Deployment', ns, 'api'), { [ENV]: OLD });
+      // After the revert every field names the previous version: each one "drifted" from NEW, none is left on it.
+      assert.ok((await w.cluster.driftedReferences(records, NEW)).every((d) => d.now.includes(OLD)));
+    });
+  });
+}

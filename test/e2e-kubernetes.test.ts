@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import type { RotationStatus } from '../contract/api';
 import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
 import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
+import { authDeployment, tokenSecretOf } from './helpers/e2e-objects';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordClusterSecrets, recordValues } from './helpers/leak';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -45,22 +46,6 @@ const ESO_SECRET = '/production/ledger/token';
 const ESO_OLD = 'ledger-secrets-20250101000000';
 const ESO_OLD_VALUE = 'rotor-leak-canary-ledger-old-4Kd8';
 
-function deployment(name: string, secretName: string): k8s.V1Deployment {
-  return {
-    metadata: { name },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: name } },
-      template: {
-        metadata: { labels: { app: name } },
-        spec: {
-          containers: [{ name: 'app', image: 'example/auth:1', env: [{ name: 'TOKEN', valueFrom: { secretKeyRef: { name: secretName, key: 'api_token' } } }] }],
-        },
-      },
-    },
-  };
-}
-
 async function kubectlAs(args: string[]): Promise<{ code: number; out: string }> {
   try {
     // Asynchronous: the pod simulator shares this process's event loop.
@@ -83,10 +68,7 @@ function plan(name: string, body: object): string {
 const status = (id: string) => rotorStatus(id, env);
 const waitFor = (id: string, pred: (s: RotationStatus) => boolean) => waitForStatus(id, env, pred);
 
-async function envRef(ns: string, name: string): Promise<string> {
-  const d = await apps.readNamespacedDeployment({ namespace: ns, name });
-  return d.spec!.template.spec!.containers[0].env![0].valueFrom!.secretKeyRef!.name!;
-}
+const envRef = (ns: string, name: string) => tokenSecretOf(apps, ns, name);
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-k8s-'));
@@ -107,7 +89,7 @@ before(async () => {
       if ((await core.listNamespacedServiceAccount({ namespace: ns })).items.length) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('auth-api', OLD) });
+    await apps.createNamespacedDeployment({ namespace: ns, body: authDeployment('auth-api', OLD) });
   }
   // A weekly job that the plan's workload list leaves out, still on the old version.
   await batch.createNamespacedCronJob({
@@ -139,7 +121,7 @@ before(async () => {
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: AWS_OLD }, stringData: { api_token: AWS_OLD_VALUE } } });
     for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
-    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('billing', AWS_OLD) });
+    await apps.createNamespacedDeployment({ namespace: ns, body: authDeployment('billing', AWS_OLD) });
   }
   recordValues([AWS_OLD_VALUE, 'old-token-value']);
 
@@ -169,7 +151,7 @@ before(async () => {
     });
     for (let i = 0; i < 150 && !(await admin.externalVersionState(ns, ESO_OLD)).ready; i++) await new Promise((r) => setTimeout(r, 200));
     for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
-    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('ledger', ESO_OLD) });
+    await apps.createNamespacedDeployment({ namespace: ns, body: authDeployment('ledger', ESO_OLD) });
   }
   recordValues([ESO_OLD_VALUE]);
 

@@ -5,6 +5,8 @@
 // fail half-way, and an end in commit or rollback. After every step and at the end, the invariants:
 // - a rollback restores exactly what rotor changed, and keeps what others changed;
 // - a commit leaves every reference rotor switched on the new version, and no green copy of its own;
+// - a reference someone set back after rotor switched it (a GitOps self-heal) is found before the commit,
+//   which rolls back instead: never a commit with a set-back reference;
 // - replicas end as others left them (or as they were), never as rotor left them;
 // - during a canary, blue plus its green copies never drop below blue's replicas;
 // - a retried step ends where one step ends;
@@ -44,6 +46,8 @@ type Edit =
   | { type: 'insertEnv'; target: number }
   | { type: 'point'; target: number; field: string }
   | { type: 'scaleUp'; target: number; by: number }
+  /** A GitOps self-heal: a field set back to the previous version, switched or not. */
+  | { type: 'setBack'; target: number; field: string }
   | { type: 'otherCanary'; steps: number };
 
 interface Scenario {
@@ -78,6 +82,7 @@ const editArb: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ type: fc.constant('insertEnv' as const), target: fc.nat() }),
   fc.record({ type: fc.constant('point' as const), target: fc.nat(), field: fc.constantFrom(...FIELDS) }),
   fc.record({ type: fc.constant('scaleUp' as const), target: fc.nat(), by: fc.integer({ min: 1, max: 3 }) }),
+  { arbitrary: fc.record({ type: fc.constant('setBack' as const), target: fc.nat(), field: fc.constantFrom(...FIELDS) }), weight: 2 },
   // Another rotation's canary on the same Deployments, one or two of its steps at a time.
   { arbitrary: fc.record({ type: fc.constant('otherCanary' as const), steps: fc.integer({ min: 1, max: 2 }) }), weight: 3 },
 );
@@ -118,7 +123,7 @@ interface Model {
 
 let scenarioNo = 0;
 /** What the scenarios covered, printed at the end so a run says what it exercised. */
-const seen = { scenarios: 0, canary: 0, rolledBack: 0, committed: 0, retried: 0, halfWay: 0, othersEdits: 0, concurrentCanaries: 0 };
+const seen = { scenarios: 0, canary: 0, rolledBack: 0, committed: 0, retried: 0, halfWay: 0, othersEdits: 0, concurrentCanaries: 0, setBackFound: 0 };
 
 async function runScenario(w: World, sc: Scenario): Promise<void> {
   const ns = `inv-${w.name.slice(0, 4)}-${++scenarioNo}`;
@@ -192,6 +197,10 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
       const value = `manual-${edit.target % 7}`;
       await w.setField(target.kind, ns, target.name, field, value);
       refs[field] = value;
+    } else if (edit.type === 'setBack') {
+      // Only a field rotor is to switch (the model's OLD): set back to OLD whatever it names now.
+      const field = Object.keys(model.refs.get(target.name)!).find((f) => f === edit.field && model.refs.get(target.name)![f] === OLD);
+      if (field) await w.setField(target.kind, ns, target.name, field, OLD);
     } else if (target.kind === 'Deployment') {
       const to = ((await w.replicas(ns, target.name)) ?? 0) + edit.by;
       await w.scale(ns, target.name, to);
@@ -243,13 +252,23 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
     if (sc.retried[i]) seen.retried++;
     await capacity(`after step ${weight}%`);
   }
-  const commit = !failed && done === sc.steps.length && sc.rollbackAfter === null;
+  for (const e of sc.edits.filter((x) => x.at === sc.steps.length)) await applyEdit(e.edit);
+  // Before a commit, as the workflow does: every reference rotor switched still names NEW, or it rolls back.
+  const drift = failed ? [] : await w.cluster.driftedReferences(records, NEW);
+  const moved: string[] = [];
+  for (const r of records) {
+    const n = names.find((x) => x.name === r.name)!;
+    const live = await w.refs(n.kind, ns, n.name);
+    for (const f of r.fields) if (live[f] !== undefined && live[f] !== NEW) moved.push(`${r.name}:${f}`);
+  }
+  assert.deepEqual(drift.map((d) => `${d.name}:${d.field}`).sort(), [...new Set(moved)].sort(), 'every set-back reference is found, and only those');
+  const commit = !failed && done === sc.steps.length && sc.rollbackAfter === null && drift.length === 0;
+  if (drift.length && !failed && done === sc.steps.length && sc.rollbackAfter === null) seen.setBackFound++;
   seen.scenarios++;
   if (sc.canary) seen.canary++;
   if (commit) seen.committed++;
   else seen.rolledBack++;
   seen.othersEdits += sc.edits.length;
-  for (const e of sc.edits.filter((x) => x.at === sc.steps.length)) await applyEdit(e.edit);
 
   if (commit) {
     await maybeTwice(sc.retryEnd, 'completing the canary', () => w.cluster.completeCanary(ns, records, NEW));

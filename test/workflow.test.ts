@@ -300,7 +300,9 @@ describe('rotateSecret', () => {
 
   it('ends FAILED with what is left when cleanup keeps failing, instead of a bare workflow failure', async () => {
     await withWorker({ scanFailsFrom: 0 }, async (d, tq) => {
-      const handle = await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { watch: '0s' }, top: { retention: '0s', cleanupRecheck: '1h' } }));
+      // Production rolling: a run this short stays far from the history budget, so all three rounds fall in one run.
+      const plan = twoStagePlan({ staging: { soak: '0s' }, production: { watch: '0s', strategy: 'rolling' }, top: { retention: '0s', cleanupRecheck: '1h' } });
+      const handle = await start(tq, plan);
       await rejectsWithCause(handle.result(), /FAILED: cleanup failed 3 rounds in a row/);
       const s = await handle.query(statusQuery);
       assert.equal(s.phase, 'FAILED');

@@ -26,6 +26,8 @@ export interface WorkerConfig extends TemporalSettings {
   issuer: HttpIssuerSettings | null;
   /** ROTOR_DEPLOYMENT_ID: names this rotor deployment in claims; null: the Temporal server's cluster id. */
   deploymentId: string | null;
+  /** ROTOR_ARGOCD_INSTANCE_LABEL: Argo CD's application.instanceLabelKey when not the default; what carries it is never switched live. */
+  gitops: { argoInstanceLabel?: string };
 }
 
 /** The sites Datadog runs; DD_SITE must be one of them. */
@@ -156,6 +158,28 @@ function issuerSettings(env: NodeJS.ProcessEnv, problems: string[]): HttpIssuerS
   return { url, token: token ?? '', timeoutMs: 'ms' in timeout ? timeout.ms : 10_000 };
 }
 
+/** A label key as Kubernetes takes it: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
+function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : null;
+  const name = key.slice(slash + 1);
+  const nameOk = name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
+  const prefixOk = prefix === null || (prefix.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(prefix));
+  return nameOk && prefixOk;
+}
+
+function gitopsSettings(env: NodeJS.ProcessEnv, problems: string[]): WorkerConfig['gitops'] {
+  const key = env.ROTOR_ARGOCD_INSTANCE_LABEL?.trim();
+  if (!key) return {};
+  if (!isLabelKey(key)) {
+    problems.push(
+      `ROTOR_ARGOCD_INSTANCE_LABEL=${key} is not a label key; set it to Argo CD's application.instanceLabelKey (argocd-cm), e.g. app.kubernetes.io/instance, or unset it for the default argocd.argoproj.io/instance`,
+    );
+    return {};
+  }
+  return { argoInstanceLabel: key };
+}
+
 /** ROTOR_STORES=kubernetes,aws-secrets-manager,external-secrets: each named, unknown ones refused by name. */
 function storeSettings(env: NodeJS.ProcessEnv, problems: string[]): { stores: StoreKind[]; aws: WorkerConfig['aws'] } {
   const served: StoreKind[] = ['kubernetes', 'aws-secrets-manager', 'external-secrets'];
@@ -193,6 +217,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   const datadog = overrides.datadog !== undefined ? overrides.datadog : datadogSettings(env, problems);
   const issuer = overrides.issuer !== undefined ? overrides.issuer : issuerSettings(env, problems);
   const { stores, aws } = storeSettings(env, problems);
+  const gitops = overrides.gitops ?? gitopsSettings(env, problems);
   const deploymentId = overrides.deploymentId !== undefined ? overrides.deploymentId : env.ROTOR_DEPLOYMENT_ID?.trim() || null;
   if (deploymentId !== null && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(deploymentId)) {
     problems.push(
@@ -211,5 +236,6 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     stores: overrides.stores ?? stores,
     aws: overrides.aws ?? aws,
     deploymentId,
+    gitops,
   };
 }

@@ -1,8 +1,9 @@
 // The forward path, stage by stage: approval, deploy (rolling or canary steps), verify, soak; then
 // watch. A failed check, a rollout that never becomes ready or a missing approval throws
-// RollbackRequired; an abort cancels the scope this runs in.
-import { ActivityCancellationType, CancellationScope, condition, patched, sleep } from '@temporalio/workflow';
-import type { CheckKind, WorkloadUse } from '../contract/activities';
+// RollbackRequired; an abort cancels the scope this runs in. Every step that relies on a switch first
+// checks that what rotor switched still names the new version (someone may have set it back).
+import { ActivityCancellationType, CancellationScope, condition, patched, proxyLocalActivities, sleep } from '@temporalio/workflow';
+import type { CheckKind, RotorActivities, WorkloadUse } from '../contract/activities';
 import { formatDuration } from '../domain/duration';
 import type { Stage } from '../domain/plan';
 import { acts, quick } from './options';
@@ -14,6 +15,34 @@ export class RollbackRequired extends Error {
     super(reason);
     this.name = 'RollbackRequired';
   }
+}
+
+/**
+ * Reading the switched references back: a local activity (one marker in history, not six events), a
+ * few quick tries; one that cannot read fails the stage like any other step, and the rollback follows.
+ */
+const readBack = proxyLocalActivities<Pick<RotorActivities, 'checkSwitched'>>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '2m',
+  retry: { ...quick.retry, maximumInterval: '10s' },
+});
+
+/**
+ * Before a step that relies on the switch (an analysis, the canary's next step, the commit): every
+ * reference rotor switched, in every stage so far, still names the new version. One set back by someone
+ * else (a GitOps self-heal, a hand edit) fails the stage, named, before anything is judged or committed.
+ */
+async function ensureSwitched(r: Rotation, before: string): Promise<void> {
+  const { status } = r;
+  const records = status.switched.filter((x) => x.fields.length > 0);
+  if (!records.length || !status.newVersion || !patched('switch-drift')) return;
+  const drift = await readBack.checkSwitched({ records, version: status.newVersion });
+  if (!drift.length) return;
+  throw new RollbackRequired(
+    `${drift.length} reference(s) rotor switched to ${status.newVersion} were set back by someone else before ${before} (a GitOps sync or self-heal, or a hand edit): ${drift
+      .map((d) => d.message)
+      .join('; ')}`,
+  );
 }
 
 /** For each stage: approval, deploy, verify, soak; then watch the last one. */
@@ -32,6 +61,7 @@ export async function rollOut(r: Rotation): Promise<void> {
     r.enter('WATCHING', last.name, `watching ${last.name} for ${formatDuration(last.watchMs)}`);
     await monitor(r, last, 'watch', last.watchMs);
   }
+  await ensureSwitched(r, 'the commit');
 }
 
 async function awaitApproval(r: Rotation, stage: Stage): Promise<void> {
@@ -64,6 +94,7 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
     for (const [i, step] of stage.strategy.steps.entries()) {
       status.canaryPercent = step;
       r.enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`, step);
+      if (i > 0) await ensureSwitched(r, `canary step ${step}% in ${stage.namespace}`);
       await switchStage(r, undo, step, i === 0 ? 0 : stage.strategy.steps[i - 1]);
       const rolloutMs = await waitForRollout(r, stage, workloads);
       r.enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
@@ -74,6 +105,7 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
     // Blue runs the new version at full size now; the green copies go. (Patched: histories recorded
     // before this step replay without it.)
     if (patched('complete-canary')) {
+      await ensureSwitched(r, `removing the canary copies in ${stage.namespace}`);
       await CancellationScope.nonCancellable(() =>
         acts.completeCanary.executeWithOptions({ ...quick, summary: `remove canary copies in ${stage.namespace}` }, [
           { namespace: stage.namespace, records: undo.records, version: status.newVersion ?? undefined },
@@ -171,6 +203,7 @@ function firstAfter(stage: Stage, rolloutMs: number | undefined): number | undef
 /** Measure for `durationMs` at the stage's interval: one heartbeating activity, whatever the duration. */
 async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: number, oldVersion?: string, firstMeasurementAfterMs?: number): Promise<void> {
   if (durationMs <= 0) return;
+  await ensureSwitched(r, `the ${check} ${check === 'canary' ? 'analysis' : 'check'} in ${stage.name}`);
   r.waitUntil(durationMs);
   if (!stage.analysis) {
     // No metrics configured: the time still passes (a soak is a soak), only rollout health is checked.

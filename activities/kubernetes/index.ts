@@ -7,6 +7,8 @@
 //   patching.ts   tested JSON patches that change a field and record it in one step
 //   canary.ts     the per-rotation green copy and the replica weights
 //   rollout.ts    `kubectl rollout status`, exactly, and what rotor refuses
+//   gitops.ts     workloads Git owns (Argo CD, Flux): never switched live
+//   drift.ts      switched references someone set back
 //   secrets.ts    immutable versions
 //   external-secrets.ts  versions as ExternalSecrets (store external-secrets)
 //   claims.ts     one rotation of a Secret per namespace at a time (a Lease)
@@ -27,17 +29,19 @@ import type {
   VersionRecord,
   VersionSpec,
 } from '../ports';
-import type { Holder, RevertInput, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
+import type { Holder, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
 import { Canary } from './canary';
 import { Claims } from './claims';
+import { driftMessage, objectDrift, switchedObjects } from './drift';
 import { ExternalSecrets } from './external-secrets';
+import type { GitOpsOptions } from './gitops';
 import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ShapeMatch } from './cluster-scan';
 import { keepFromKind, kindApis, readObject, toRotorError, type KindApi, type Obj } from './kinds';
 import { secretIn, type WantedSecret } from './object-refs';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
-import { podSpecSecretRefs, workloadSecretRefs } from './refs';
-import { rolloutOf } from './rollout';
+import { podSpecSecretRefs, valueAt, workloadSecretRefs } from './refs';
+import { rolloutOf, switchRefusal } from './rollout';
 import { examine, SCANNED_KINDS, type Found } from './scan';
 import { Secrets } from './secrets';
 
@@ -52,11 +56,29 @@ export {
   ANNOTATION_CANARY_VERSION,
 } from './ownership';
 export { POD_SPEC_SECRET_FIELDS, resolveField, workloadSecretRefs, valueAt } from './refs';
-export { rolloutOf, rolloutRefusal } from './rollout';
+export { rolloutOf, rolloutRefusal, switchRefusal } from './rollout';
+export { gitopsControllers, gitopsRefusal, type GitOpsOptions } from './gitops';
 export { toRotorError } from './kinds';
 export { claimName, ANNOTATION_CLAIMED_AT } from './claims';
 
 const DEFAULT_PAGE = 200;
+
+/** The Secret names a switched field holds now (a locator, or a JSON pointer from an older release). */
+function namesAt(kind: WorkloadKind, obj: Obj): (field: string) => string[] {
+  const refs = workloadSecretRefs(kind, obj);
+  return (field) => {
+    if (field.startsWith('/')) {
+      const value = valueAt(obj, field);
+      return typeof value === 'string' && value ? [value] : [];
+    }
+    return refs.filter((r) => r.field === field).map((r) => r.name);
+  };
+}
+
+/** The drift of one object rotor switched to `version`, from its fields as they are now. */
+function driftOn(namespace: string, kind: WorkloadKind, obj: Obj, version: string, recorded: { fields: string[]; from?: string } = { fields: [] }) {
+  return objectDrift({ namespace, kind, name: obj.metadata!.name! }, recorded, obj.metadata?.annotations, version, namesAt(kind, obj));
+}
 
 function use(found: Found, namespace: string, match: (name: string) => boolean): WorkloadUse {
   return {
@@ -79,6 +101,8 @@ export class KubernetesCluster implements ClusterPort {
   constructor(
     readonly kc: k8s.KubeConfig,
     readonly pageSize = DEFAULT_PAGE,
+    /** How GitOps controllers mark what they own (Argo CD's instance label key, when configured). */
+    readonly gitops: GitOpsOptions = {},
   ) {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.kinds = kindApis(kc, pageSize);
@@ -88,16 +112,16 @@ export class KubernetesCluster implements ClusterPort {
     this.external = new ExternalSecrets(kc, this.core);
   }
 
-  static fromEnvironment(): KubernetesCluster {
+  static fromEnvironment(gitops: GitOpsOptions = {}): KubernetesCluster {
     const kc = new k8s.KubeConfig();
     kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
-    return new KubernetesCluster(kc);
+    return new KubernetesCluster(kc, DEFAULT_PAGE, gitops);
   }
 
   /** Every workload in `namespace` (all namespaces when null) holding a Secret whose name matches, a few kinds at a time. */
   private async scan(namespace: string | null, match: (name: string) => boolean): Promise<Found[]> {
     const perKind = await mapBounded(SCANNED_KINDS, SCAN_CONCURRENCY, (kind) =>
-      keepFromKind(this.kinds[kind], kind, namespace, (obj) => examine(kind, obj, match)),
+      keepFromKind(this.kinds[kind], kind, namespace, (obj) => examine(kind, obj, match, this.gitops)),
     );
     return perKind.flat();
   }
@@ -233,6 +257,10 @@ export class KubernetesCluster implements ClusterPort {
         );
       }
       if (w.refusal) throw new RotorError('RotorInputError', w.refusal, `${w.kind}/${w.name}`);
+      // Judged again as it is now: a GitOps controller may have adopted it since PLANNING.
+      const live = await readObject(this.kinds[w.kind], w.kind, namespace, w.name);
+      const refused = live && switchRefusal(w.kind, live, this.gitops);
+      if (refused) throw new RotorError('RotorInputError', refused, `${w.kind}/${w.name}`);
       if (request.strategy === 'canary' && w.kind === 'Deployment') {
         const step = await this.canary.step({
           namespace,
@@ -299,13 +327,29 @@ export class KubernetesCluster implements ClusterPort {
     for (const r of records) await releaseObject(this.kinds[r.kind], r.kind, namespace, r.name, version);
   }
 
-  /** Like `kubectl rollout status`, plus kubelet's verdict on pods that cannot start. */
+  async driftedReferences(records: SwitchRecord[], version: string): Promise<SwitchDrift[]> {
+    const drift: SwitchDrift[] = [];
+    for (const target of switchedObjects(records)) {
+      const obj = await readObject(this.kinds[target.kind], target.kind, target.namespace, target.name);
+      // Deleted since: it refers to no version any more (the rollout wait says so where it matters).
+      if (obj) drift.push(...driftOn(target.namespace, target.kind, obj, version, target));
+    }
+    return drift;
+  }
+
+  /**
+   * Like `kubectl rollout status`, plus kubelet's verdict on pods that cannot start. With `version`, a
+   * reference rotor switched (its ownership record) that names something else now fails it: a template
+   * set back by someone else rolls out fine, but not on the new version.
+   */
   async rolloutState(namespace: string, workloads: WorkloadUse[], version?: string): Promise<RolloutState> {
     const waiting: string[] = [];
     const done: string[] = [];
     for (const w of workloads) {
       const obj = await readObject(this.kinds[w.kind], w.kind, namespace, w.name);
       if (!obj) return { ready: false, failed: true, message: `${w.kind}/${w.name} no longer exists in ${namespace}` };
+      const drift = version ? driftOn(namespace, w.kind, obj, version) : [];
+      if (drift.length) return { ready: false, failed: true, message: driftMessage(drift) };
       const objects: { label: string; obj: Obj }[] = [{ label: `${w.kind}/${w.name}`, obj }];
       if (w.kind === 'Deployment' && version) {
         const green = await this.canary.readGreen(namespace, w.name, version);

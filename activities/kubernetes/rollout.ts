@@ -2,7 +2,9 @@
 // rollout_status.go), plus kubelet's verdict on pods that cannot start. Where kubectl refuses to judge
 // (OnDelete, a bare ReplicaSet), rotor refuses the workload before changing anything.
 import type { WorkloadKind } from '../../domain/plan';
+import { gitopsRefusal, type GitOpsOptions } from './gitops';
 import type { Obj } from './kinds';
+import { workloadSecretRefs } from './refs';
 
 export interface Verdict {
   ready: boolean;
@@ -26,6 +28,19 @@ export function rolloutRefusal(kind: WorkloadKind, obj: Obj): string | null {
     return `ReplicaSet/${obj.metadata?.name} has no Deployment: a ReplicaSet does not replace its pods when its template changes, so its pods would keep the previous version; manage it with a Deployment, or leave it out of the plan's workloads`;
   }
   return null;
+}
+
+/**
+ * Why rotor will not switch this workload, or null: what it cannot roll out honestly (above), or a
+ * GitOps controller that owns it (gitops.ts). Checked in PLANNING and again at the switch.
+ */
+export function switchRefusal(
+  kind: WorkloadKind,
+  obj: Obj,
+  gitops?: GitOpsOptions,
+  referenceFields: string[] = workloadSecretRefs(kind, obj).map((r) => r.field),
+): string | null {
+  return rolloutRefusal(kind, obj) ?? gitopsRefusal(kind, obj.metadata ?? {}, referenceFields, gitops);
 }
 
 export function rolloutOf(kind: WorkloadKind, obj: Obj): Verdict {

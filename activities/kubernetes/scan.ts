@@ -14,7 +14,8 @@ import type { WorkloadKind } from '../../domain/plan';
 import type { Obj } from './kinds';
 import { isCanaryCopy } from './ownership';
 import { workloadSecretRefs, type SecretRef } from './refs';
-import { rolloutRefusal } from './rollout';
+import type { GitOpsOptions } from './gitops';
+import { switchRefusal } from './rollout';
 
 export const SCANNED_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob', 'Job', 'Pod'];
 
@@ -48,10 +49,10 @@ export interface Found {
   refusal: string | null;
 }
 
-export function examine(kind: WorkloadKind, obj: Obj, match: (name: string) => boolean): Found | null {
+export function examine(kind: WorkloadKind, obj: Obj, match: (name: string) => boolean, gitops?: GitOpsOptions): Found | null {
   if (!holds(kind, obj)) return null;
   const refs = workloadSecretRefs(kind, obj).filter((r) => match(r.name));
   if (refs.length === 0) return null;
   const canSwitch = switchable(kind, obj);
-  return { kind, obj, refs, switchable: canSwitch, refusal: canSwitch ? rolloutRefusal(kind, obj) : null };
+  return { kind, obj, refs, switchable: canSwitch, refusal: canSwitch ? switchRefusal(kind, obj, gitops) : null };
 }

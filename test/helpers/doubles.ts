@@ -12,7 +12,7 @@ import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
 import { KubernetesSecretStore } from '../../activities/store-kubernetes';
 import { MemoryCredentialIssuer } from '../../activities/issuers/memory';
 import { recordText, recordValuesFrom } from './leak';
-import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, WorkloadUse } from '../../contract/activities';
+import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, SwitchInput, WorkloadUse } from '../../contract/activities';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
 
@@ -54,6 +54,12 @@ export interface Script {
   stores?: SecretStores;
   /** store external-secrets: how long CREATING waits for the operator, per attempt (default the worker's 90 s). */
   externalSecretReadyMs?: number;
+  /**
+   * Someone else's edits between rotor's steps (a GitOps self-heal setting a reference back): called
+   * after each switch (nth switch) and before each check of the switched references (nth check).
+   */
+  afterSwitch?: (d: Doubles, input: SwitchInput, nth: number) => void;
+  beforeCheckSwitched?: (d: Doubles, nth: number) => void;
   /** The memory cluster; share one between Doubles to make their rotations meet. */
   cluster?: MemoryCluster;
   /** The rotor deployment these activities belong to (its Temporal cluster id); default deployment-a. */
@@ -171,6 +177,8 @@ export class Doubles {
     });
     const log = (name: keyof RotorActivities, input: unknown) => this.calls.push({ name, input: structuredClone(input) });
     let checks = 0;
+    let checksSwitched = 0;
+    let switches = 0;
     let rollouts = 0;
     let scans = 0;
     let conflicts = s.conflicts ?? 0;
@@ -213,7 +221,9 @@ export class Doubles {
           await real.switchWorkloads({ ...input, workloads: input.workloads.slice(0, 1) });
           throw ApplicationFailure.create({ message: `patch refused in ${input.namespace}`, type: 'Forbidden', nonRetryable: true });
         }
-        return real.switchWorkloads(input);
+        const records = await real.switchWorkloads(input);
+        s.afterSwitch?.(this, input, switches++);
+        return records;
       },
       revertWorkloads: async (input) => {
         log('revertWorkloads', input);
@@ -242,6 +252,11 @@ export class Doubles {
         log('waitForRollout', input);
         const scripted = s.rollout?.(input, rollouts++);
         return scripted ?? real.waitForRollout(input);
+      },
+      checkSwitched: async (input) => {
+        log('checkSwitched', input);
+        s.beforeCheckSwitched?.(this, checksSwitched++);
+        return real.checkSwitched(input);
       },
       monitorAnalysis: async (input) => {
         log('monitorAnalysis', input);

@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { KubernetesCluster } from '../../activities/kubernetes';
 import { MemoryCluster, type MemoryObject, type MemoryWorkload } from '../../activities/memory';
 import type { ClusterPort } from '../../activities/ports';
-import { workloadSecretRefs } from '../../activities/kubernetes/refs';
+import { POD_SPEC_PATH, workloadSecretRefs } from '../../activities/kubernetes/refs';
 import type { WorkloadKind } from '../../domain/plan';
 import { startSandbox, type Sandbox } from '../../sandbox';
 
@@ -32,6 +32,32 @@ export interface WorkloadOptions {
   onDelete?: boolean;
   /** StatefulSet partition. */
   partition?: number;
+  /** Metadata a GitOps controller would have written (Argo CD's label and annotation, Flux's labels). */
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** The field manager that creates it (kustomize-controller, argocd-controller, ...): it owns every field it set. */
+  manager?: string;
+}
+
+/**
+ * The fieldsV1 the apiserver records for a manager that created a template with these references
+ * (named list entries are `k:{"name":...}`; a list matched by value is atomic: owned whole).
+ */
+export function fieldsV1For(kind: WorkloadKind, fields: string[]): object {
+  const root: Record<string, any> = {};
+  for (const field of fields) {
+    let node = root;
+    const step = (key: string) => (node = node[key] ??= {});
+    for (const key of POD_SPEC_PATH[kind]) step(`f:${key}`);
+    for (const part of field.match(/[^.[\]]+(\[[^\]]*\])?/g) ?? []) {
+      const [, key, entry] = /^([^[]+)(?:\[([^\]]*)\])?$/.exec(part)!;
+      step(`f:${key}`);
+      if (entry === undefined) continue;
+      if (!entry) break;
+      step(`k:${JSON.stringify({ name: entry })}`);
+    }
+  }
+  return root;
 }
 
 export interface World {
@@ -53,6 +79,8 @@ export interface World {
   scale(ns: string, name: string, replicas: number): Promise<void>;
   insertEnvAbove(kind: WorkloadKind, ns: string, name: string, envName: string): Promise<void>;
   setField(kind: WorkloadKind, ns: string, name: string, field: string, secret: string): Promise<void>;
+  /** Labels someone adds later (a GitOps controller adopting it). */
+  label(kind: WorkloadKind, ns: string, name: string, labels: Record<string, string>): Promise<void>;
   /** A plain Deployment (not rotor's) named `name`: a bystander. */
   bystander(ns: string, name: string, replicas: number): Promise<void>;
   /** A CustomResourceDefinition that keeps any fields (idempotent): its objects can then be created with `object`. */
@@ -109,6 +137,9 @@ export class MemoryWorld implements World {
       replicas: kind === 'CronJob' || kind === 'DaemonSet' ? undefined : (opts.replicas ?? 2),
       refs: Object.fromEntries(fields.map((f) => [f, secret])),
       ...(opts.onDelete ? { updateStrategy: 'OnDelete' as const } : {}),
+      ...(opts.labels ? { labels: { ...opts.labels } } : {}),
+      ...(opts.annotations ? { annotations: { ...opts.annotations } } : {}),
+      ...(opts.manager ? { managedFields: [{ manager: opts.manager, operation: 'Update', fieldsV1: fieldsV1For(kind, fields) }] } : {}),
     });
   }
 
@@ -151,6 +182,11 @@ export class MemoryWorld implements World {
 
   async setField(kind: WorkloadKind, ns: string, name: string, field: string, secret: string): Promise<void> {
     this.w(kind, ns, name).refs[field] = secret;
+  }
+
+  async label(kind: WorkloadKind, ns: string, name: string, labels: Record<string, string>): Promise<void> {
+    const w = this.w(kind, ns, name);
+    w.labels = { ...w.labels, ...labels };
   }
 
   async bystander(ns: string, name: string, replicas: number): Promise<void> {
@@ -309,26 +345,33 @@ export class KubeWorld implements World {
     const spec = podSpec(secret, opts.fields ?? [ENV, ENV_FROM, VOLUME]);
     const labels = { app: name };
     const template = { metadata: { labels }, spec };
+    const metadata = { name, ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.annotations ? { annotations: opts.annotations } : {}) };
+    // Created by that manager, as the controller's own apply would: the apiserver records what it owns.
+    const by = opts.manager ? { fieldManager: opts.manager } : {};
     if (kind === 'Deployment') {
       await this.apps.createNamespacedDeployment({
         namespace: ns,
-        body: { metadata: { name }, spec: { replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template } },
+        body: { metadata, spec: { replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template } },
+        ...by,
       });
     } else if (kind === 'StatefulSet') {
       const updateStrategy = opts.onDelete ? { type: 'OnDelete' } : { type: 'RollingUpdate', rollingUpdate: { partition: opts.partition ?? 0 } };
       await this.apps.createNamespacedStatefulSet({
         namespace: ns,
-        body: { metadata: { name }, spec: { serviceName: name, replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template, updateStrategy } },
+        body: { metadata, spec: { serviceName: name, replicas: opts.replicas ?? 2, selector: { matchLabels: labels }, template, updateStrategy } },
+        ...by,
       });
     } else if (kind === 'DaemonSet') {
       await this.apps.createNamespacedDaemonSet({
         namespace: ns,
-        body: { metadata: { name }, spec: { selector: { matchLabels: labels }, template, ...(opts.onDelete ? { updateStrategy: { type: 'OnDelete' } } : {}) } },
+        body: { metadata, spec: { selector: { matchLabels: labels }, template, ...(opts.onDelete ? { updateStrategy: { type: 'OnDelete' } } : {}) } },
+        ...by,
       });
     } else {
       await this.batch.createNamespacedCronJob({
         namespace: ns,
-        body: { metadata: { name }, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { ...spec, restartPolicy: 'Never' } } } } } },
+        body: { metadata, spec: { schedule: '0 3 * * 1', jobTemplate: { spec: { template: { spec: { ...spec, restartPolicy: 'Never' } } } } } },
+        ...by,
       });
     }
   }
@@ -423,6 +466,14 @@ export class KubeWorld implements World {
     await this.patch(kind, ns, name, [
       hasVolumes ? { op: 'add', path: `${base}/volumes/-`, value: volume } : { op: 'add', path: `${base}/volumes`, value: [volume] },
     ]);
+  }
+
+  async label(kind: WorkloadKind, ns: string, name: string, labels: Record<string, string>): Promise<void> {
+    const obj = await this.read(kind, ns, name);
+    const ops = obj.metadata?.labels
+      ? Object.entries(labels).map(([k, v]) => ({ op: 'add', path: `/metadata/labels/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: v }))
+      : [{ op: 'add', path: '/metadata/labels', value: labels }];
+    await this.patch(kind, ns, name, ops);
   }
 
   async bystander(ns: string, name: string, replicas: number): Promise<void> {

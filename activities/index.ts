@@ -124,7 +124,12 @@ export function createActivities(deps: RotorDeps): RotorActivities {
    * copy of this version from another rotation's version of the same name (same second, elsewhere);
    * a copy that records nothing counts, to be safe.
    */
-  async function copiesStillUsed(version: string, recorded: string[] | null | undefined, same: (record: VersionRecord) => boolean): Promise<string | null> {
+  async function copiesStillUsed(
+    version: string,
+    recorded: string[] | null | undefined,
+    same: (record: VersionRecord) => boolean,
+    ignore?: string[],
+  ): Promise<string | null> {
     const listed = await cluster.findCopies(version);
     if (!recorded && listed === null) {
       return `where ${version} was copied is not recorded on it (made by an older rotor) and this worker may not list Secrets in all namespaces to find its copies`;
@@ -149,7 +154,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         seen.add(other);
         pending.push(other);
       }
-      const holders = await cluster.findReferences([namespace], version);
+      const holders = await cluster.findReferences([namespace], version, ignore ? { ignore } : {});
       if (holders.length) used.push(`${namespace} by ${holders.map((h) => `${h.kind}/${h.name}`).join(', ')}`);
     }
     if (unreadable.length) return `a copy of ${version} may be in a namespace this worker cannot read: ${unreadable.join('; ')}`;
@@ -584,6 +589,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
                 input.version,
                 input.copies,
                 (record) => !input.storeVersionId || !record.storeVersionId || record.storeVersionId === input.storeVersionId,
+                input.ignore,
               );
         if (storeKept) log('store version kept: a copy elsewhere still needs it', { version: input.version, why: storeKept });
         else
@@ -636,7 +642,12 @@ export function createActivities(deps: RotorDeps): RotorActivities {
       guarded(`revoke the credential ${input.id} at the issuer`, async () => {
         // A credential lives wherever copies of its version live: revoked only once none is used.
         const kept = input.copiesOf
-          ? await copiesStillUsed(input.copiesOf.version, input.copiesOf.copies, (record) => (record.credentialId ?? input.id) === input.id)
+          ? await copiesStillUsed(
+              input.copiesOf.version,
+              input.copiesOf.copies,
+              (record) => (record.credentialId ?? input.id) === input.id,
+              input.copiesOf.ignore,
+            )
           : null;
         if (kept) {
           log('credential kept live: a copy of its version is still used', { id: input.id, why: input.why, kept });

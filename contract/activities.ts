@@ -293,7 +293,7 @@ export interface RevokeCredentialInput {
    * The version the credential was issued for and where its copies were made: revoked only when every
    * copy, in any namespace, is gone or unreferenced. Absent in older histories (revoked as asked).
    */
-  copiesOf?: { secret: string; version: string; copies: string[] | null };
+  copiesOf?: { secret: string; version: string; copies: string[] | null; ignore?: string[] };
 }
 
 export interface CheckStoreInput {

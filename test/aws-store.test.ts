@@ -252,6 +252,32 @@ process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes('@
     assert.deepEqual(await store.read({ secretId, versionStage: AWSCURRENT }), first);
   });
 
+  it('gives two rotations that chose the same version name a VersionId each: rolling one back leaves the other staged, and it promotes its own value', async () => {
+    const v0 = 'webhook-20260101000000';
+    const version = 'webhook-20261206120000'; // the same second, in two namespaces
+    const aws = new AwsSecretsManagerStore({ region, endpoint: moto.url, credentials, maxAttempts: 2 });
+    const [idA, idB] = [aws.versionIdFor(version, 'rotate-staging-webhook/run-a'), aws.versionIdFor(version, 'rotate-qa-webhook/run-b')];
+    assert.notEqual(idA, idB);
+    for (const id of [idA, idB]) assert.match(id, /^rotor-[0-9a-f]{40}$/, 'what PLANNING recognises as a rotor version');
+    assert.notEqual(idA, store.versionToken(version), 'not the name-only id older releases used');
+    const first = { secret: canary() };
+    const secretId = await createSecret(v0, first);
+    const target = { awsSecretsManager: { secretId, region } };
+    const valueA = { secret: canary() };
+    const valueB = { secret: canary() };
+    const value = { generate: { keys: ['secret'], length: 32 } };
+    assert.deepEqual(await aws.stageVersion({ secret: 'webhook', version, value, issued: valueA, target, versionId: idA }), valueA);
+    assert.deepEqual(await aws.stageVersion({ secret: 'webhook', version, value, issued: valueB, target, versionId: idB }), valueB);
+    // A retry of either finds its own value, never the other's.
+    assert.deepEqual(await aws.stageVersion({ secret: 'webhook', version, value, target, versionId: idA }), valueA);
+    // A rolls back: AWSPENDING, now on B's version, stays there.
+    await aws.markFailed({ secret: 'webhook', version, target, versionId: idA });
+    assert.deepEqual((await store.labels(secretId))[idB], [AWSPENDING]);
+    await aws.promoteVersion({ secret: 'webhook', version, target, versionId: idB });
+    assert.deepEqual(await store.read({ secretId, versionStage: AWSCURRENT }), valueB);
+    assert.deepEqual(await store.read({ secretId, versionId: idA }), valueA, "A's value is its own version's");
+  });
+
   it('reads JSON objects, plain strings and numbers, by exactly one of VersionId or stage', async () => {
     const plain = canary();
     const secretId = uniqueId('rotor-aws-plain');

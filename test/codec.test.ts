@@ -83,7 +83,7 @@ function unencrypted(node: unknown, path = '$'): string[] {
   if (Array.isArray(node)) return node.flatMap((v, i) => unencrypted(v, `${path}[${i}]`));
   const record = node as Record<string, unknown>;
   const metadata = record.metadata as Record<string, string> | undefined;
-  if (metadata && typeof metadata.encoding === 'string' && !/searchAttributes|markerRecordedEventAttributes\.details\.patch-data/.test(path)) {
+  if (metadata && typeof metadata.encoding === 'string' && !/searchAttributes|markerRecordedEventAttributes\.details\.(patch-data|data)\b/.test(path)) {
     const encoding = Buffer.from(metadata.encoding, 'base64').toString();
     return encoding === ENCODING_ENCRYPTED ? [] : [`${path}: ${encoding}`];
   }

@@ -177,6 +177,14 @@ after(async () => {
   await sandbox?.stop();
 });
 
+/** The store version id a version's Secret records (`rotor.dev/store-version-id`): the rotation's own. */
+async function storeVersionOf(namespace: string, version: string): Promise<string> {
+  const secret = await core.readNamespacedSecret({ namespace, name: version });
+  const id = secret.metadata?.annotations?.['rotor.dev/store-version-id'];
+  assert.ok(id, `${namespace}/${version} records its store version id`);
+  return id;
+}
+
 describe('rotor on a real control plane', () => {
   describe('with store aws-secrets-manager (moto)', () => {
     const aws = () => new AwsSecretsManager({ region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
@@ -202,7 +210,10 @@ describe('rotor on a real control plane', () => {
       const fresh = s.newVersion!;
       // AWS: after the promotion AWSCURRENT is on the new version alone, AWSPENDING on none; the old
       // version lost its labels when cleanup deleted it in the cluster (AWS then lists it nowhere).
-      assert.deepEqual(await aws().labels(AWS_SECRET), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      // Its VersionId is this rotation's own, as its Secret records it (never the name-only id).
+      const versionId = await storeVersionOf('aws-production', fresh);
+      assert.notEqual(versionId, aws().versionToken(fresh));
+      assert.deepEqual(await aws().labels(AWS_SECRET), { [versionId]: ['AWSCURRENT'] });
       // AWS: AWSCURRENT, read by stage, holds what the cluster's new version holds.
       const secret = await core.readNamespacedSecret({ namespace: 'aws-production', name: fresh });
       const data = Object.fromEntries(Object.entries(secret.data!).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
@@ -228,7 +239,7 @@ describe('rotor on a real control plane', () => {
       // AWS: AWSCURRENT stays where it was, with the same value; the failed version keeps no label.
       assert.deepEqual(await aws().labels(AWS_SECRET), { [current]: ['AWSCURRENT'] });
       assert.deepEqual(await aws().read({ secretId: AWS_SECRET, versionStage: 'AWSCURRENT' }), before);
-      recordValues(Object.values(await aws().read({ secretId: AWS_SECRET, versionId: aws().versionToken(s.newVersion!) })));
+      recordValues(Object.values(await aws().read({ secretId: AWS_SECRET, versionId: await storeVersionOf('aws-staging', s.newVersion!) })));
       // The operator's view: each version beside its labels in the store that keeps it too.
       const versions = await rotor(['versions', 'billing-secrets', '-n', 'aws-staging'], { ...env, ...awsEnv, KUBECONFIG: sandbox.plane.kubeconfig });
       assert.equal(versions.code, 0, versions.stderr);
@@ -277,12 +288,13 @@ describe('rotor on a real control plane', () => {
       assert.ok(s.events.some((e) => /^store: AWS Secrets Manager secret .* answers; .*; ClusterSecretStore aws is Ready$/.test(e.message)));
       const current = await aws().read({ secretId: ESO_SECRET, versionStage: 'AWSCURRENT' });
       recordValues(Object.values(current));
+      const versionId = await storeVersionOf('eso-production', fresh);
       for (const ns of ['eso-staging', 'eso-production']) {
-        // Pinned by VersionId: AWSCURRENT moved, and the ExternalSecret did not follow a stage.
+        // Pinned by VersionId (this rotation's own): AWSCURRENT moved, and the ExternalSecret did not follow a stage.
         const es = await readEs(ns, fresh);
         assert.deepEqual(es?.spec.dataFrom[0].extract, {
           key: ESO_SECRET,
-          version: `uuid/${aws().versionToken(fresh)}`,
+          version: `uuid/${versionId}`,
           conversionStrategy: 'Default',
           decodingStrategy: 'None',
           metadataPolicy: 'None',
@@ -303,7 +315,7 @@ describe('rotor on a real control plane', () => {
         await assert.rejects(core.readNamespacedSecret({ namespace: ns, name: ESO_OLD }), (err: { code?: number }) => err.code === 404);
       }
       // AWS: AWSCURRENT on the new version alone; the old one retired with its deletion in the cluster.
-      assert.deepEqual(await aws().labels(ESO_SECRET), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      assert.deepEqual(await aws().labels(ESO_SECRET), { [versionId]: ['AWSCURRENT'] });
       const versions = await rotor(['versions', 'ledger-secrets', '-n', 'eso-production'], { ...env, ...awsEnv, KUBECONFIG: sandbox.plane.kubeconfig });
       assert.equal(versions.code, 0, versions.stderr);
       assert.match(versions.stdout.trim().split('\n')[1], new RegExp(`^${fresh}\\s+\\d+s\\s+current\\s+eso\\+aws:AWSCURRENT\\s+Deployment/ledger$`));
@@ -378,7 +390,9 @@ describe('rotor on a real control plane', () => {
     // PLANNING, names the holder, and changes nothing.
     const holder = async (ns: string) =>
       (await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', ns, '-o', 'jsonpath={.spec.holderIdentity}'])).out.trim();
-    assert.equal(await holder('production'), `default/${id}`);
+    // The holder names this rotor deployment (the dev server's cluster id), so another deployment never takes it.
+    assert.match(await holder('production'), new RegExp(`^temporal://[0-9a-f-]{36}/default/${id}$`));
+    const held = await holder('production');
     const overlapping = plan('overlapping', {
       secret: 'auth-api-secrets',
       value: { generate: { keys: ['api_token'], length: 32 } },
@@ -399,7 +413,7 @@ describe('rotor on a real control plane', () => {
     );
     assert.match(refused.outcome!, new RegExp(`another rotation of auth-api-secrets is in progress in production \\(${id}, since `));
     assert.equal(refused.newVersion, null, 'nothing was created');
-    assert.equal(await holder('production'), `default/${id}`, 'the refused rotation took nothing and released nothing');
+    assert.equal(await holder('production'), held, 'the refused rotation took nothing and released nothing');
     assert.ok(retaining.events.some((e) => e.message === 'canary at 50% in production'));
     assert.ok(retaining.events.some((e) => /canary complete in production/.test(e.message)));
     await assert.rejects(apps.readNamespacedDeployment({ namespace: 'production', name: 'auth-api-canary' }), (err: { code?: number }) => err.code === 404);

@@ -8,6 +8,7 @@ import { workload } from './helpers/doubles';
 import { timeSkippingRotations } from './helpers/rotations';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsSecretsManagerStore, ExternalSecretsStore } from '../activities/stores/aws-store';
+import { AwsSecretsManager } from '../activities/stores/aws-secrets-manager';
 import { MemoryCluster, type MemoryProvider } from '../activities/memory';
 import { externalVersionMetadata } from '../activities/kubernetes/external-secrets';
 import { startMoto, type MotoServer } from '../sandbox/moto';
@@ -17,6 +18,18 @@ import { freePort } from '../sandbox/control-plane';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const OLD = 'auth-api-secrets-20250101000000';
 const { run } = timeSkippingRotations('stores');
+
+/**
+ * The AWS VersionId a rotation gave its version, as every copy records it (`rotor.dev/store-version-id`):
+ * the rotation's own, never the name-only id older releases derived.
+ */
+function madeId(cluster: MemoryCluster, version: string): string {
+  const ids = new Set(cluster.world.secrets.filter((x) => x.name === version).map((x) => x.annotations?.['rotor.dev/store-version-id']));
+  assert.equal(ids.size, 1, `one id on every copy of ${version}: ${[...ids].join(', ')}`);
+  const [id] = ids;
+  assert.ok(id && id !== new AwsSecretsManager().versionToken(version), `${version}'s id is its rotation's own: ${id}`);
+  return id;
+}
 
 describe('rotateSecret with a store outside the cluster', () => {
   // One moto_server for the AWS and External Secrets cases; each case uses a secret of its own.
@@ -88,7 +101,7 @@ describe('rotateSecret with a store outside the cluster', () => {
       );
       // AWS: the promoted version carries AWSCURRENT alone; the retired one carries no label at all
       // (AWS then lists it nowhere, and deprecates it), and no version is left AWSPENDING.
-      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      assert.deepEqual(await aws().labels(secretId), { [madeId(d.cluster, fresh)]: ['AWSCURRENT'] });
       // AWS: AWSCURRENT, read by stage, is the value the cluster's new version holds.
       const secret = d.cluster.world.secrets.find((s) => s.namespace === 'production' && s.name === fresh)!;
       assert.deepEqual(await aws().read({ secretId, versionStage: 'AWSCURRENT' }), secret.data);
@@ -192,8 +205,8 @@ describe('rotateSecret with a store outside the cluster', () => {
       assert.deepEqual(
         cluster.world.externalSecrets!.map((e) => [e.namespace, e.name, e.remoteRef.version]),
         [
-          ['staging', fresh, `uuid/${aws().versionToken(fresh)}`],
-          ['production', fresh, `uuid/${aws().versionToken(fresh)}`],
+          ['staging', fresh, `uuid/${madeId(cluster, fresh)}`],
+          ['production', fresh, `uuid/${madeId(cluster, fresh)}`],
         ],
       );
       // AWS: AWSCURRENT is the value the operator wrote into each namespace's Secret; the old version has no label.
@@ -203,7 +216,7 @@ describe('rotateSecret with a store outside the cluster', () => {
         assert.deepEqual(d.secretNames(ns), [fresh]);
         assert.equal(d.workload(ns, 'auth-api')!.refs[workload(ns, 'auth-api').fields[0]], fresh);
       }
-      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      assert.deepEqual(await aws().labels(secretId), { [madeId(cluster, fresh)]: ['AWSCURRENT'] });
     });
 
     it('converges when CREATING is retried after its effect: one AWS version, one ExternalSecret per namespace', async () => {
@@ -219,7 +232,7 @@ describe('rotateSecret with a store outside the cluster', () => {
         [`staging/${fresh}`, `production/${fresh}`],
       );
       // AWS: the retries staged nothing more: the new version is AWSCURRENT, the old one retired, no version left AWSPENDING.
-      assert.deepEqual(await aws().labels(secretId), { [aws().versionToken(fresh)]: ['AWSCURRENT'] });
+      assert.deepEqual(await aws().labels(secretId), { [madeId(cluster, fresh)]: ['AWSCURRENT'] });
       const current = await aws().read({ secretId, versionStage: 'AWSCURRENT' });
       for (const ns of ['staging', 'production']) assert.deepEqual(cluster.world.secrets.find((x) => x.namespace === ns && x.name === fresh)?.data, current);
     });

@@ -107,14 +107,45 @@ export class Secrets {
     try {
       do {
         const page = await this.core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${name}`, limit: 500, _continue: cont }, METADATA_LIST);
-        for (const s of page.items) if (s.metadata?.name === name && s.metadata.namespace) namespaces.push(s.metadata.namespace);
+        for (const s of page.items ?? []) if (s.metadata?.name === name && s.metadata.namespace) namespaces.push(s.metadata.namespace);
         cont = page.metadata?._continue || undefined;
       } while (cont);
     } catch (err) {
-      if (statusCode(err) === 403) return null;
+      if (statusCode(err) === 403) return this.findCopiesOneByOne(name);
       throw toRotorError(err, 'list', `Secrets named ${name} in all namespaces (metadata only)`);
     }
     return [...new Set(namespaces)].sort();
+  }
+
+  /**
+   * A worker that may read Secrets by name but not list them (deploy/rbac.yaml's): every namespace,
+   * then the Secret of that name in each (metadata only). Null when it may not list namespaces, or
+   * may not read in one of them: then where the copies are is not known.
+   */
+  private async findCopiesOneByOne(name: string): Promise<string[] | null> {
+    let all: string[];
+    try {
+      all = ((await this.core.listNamespace({}, METADATA_LIST)).items ?? []).map((n) => n.metadata!.name!);
+    } catch (err) {
+      if (statusCode(err) === 403) return null;
+      throw toRotorError(err, 'list', 'namespaces (metadata only)');
+    }
+    const found: string[] = [];
+    for (let i = 0; i < all.length; i += 8) {
+      const batch = await Promise.all(
+        all.slice(i, i + 8).map(async (namespace) => {
+          try {
+            return (await this.readRecord(namespace, name)) ? namespace : '';
+          } catch (err) {
+            if (err instanceof RotorError && err.type === 'Forbidden') return null;
+            throw err;
+          }
+        }),
+      );
+      if (batch.includes(null)) return null;
+      found.push(...batch.filter((ns): ns is string => !!ns));
+    }
+    return found.sort();
   }
 
   /** The Secret's type (Opaque when it has none), read without its data; null when there is no such Secret. */
@@ -173,7 +204,7 @@ export class Secrets {
     } catch (err) {
       throw toRotorError(err, 'list', `Secrets in ${namespace} (metadata only)`);
     }
-    return list.items
+    return (list.items ?? [])
       .filter((s) => s.metadata?.name === secret || parseVersionName(s.metadata?.name ?? '', secret))
       .map((s) => ({
         name: s.metadata!.name!,

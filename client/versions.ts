@@ -15,10 +15,13 @@ function age(from: Date | null, now = new Date()): string {
  * The staging labels each version carries in the store outside the cluster that keeps it too (from the
  * version's annotations), by version name; an unreachable store is said once, not fatal.
  */
-async function storeLabels(versions: { name: string; store: { kind: string; secretId: string; region?: string } | null }[], env: NodeJS.ProcessEnv) {
+async function storeLabels(
+  versions: { name: string; store: { kind: string; secretId: string; region?: string; versionId?: string } | null }[],
+  env: NodeJS.ProcessEnv,
+) {
   const labels = new Map<string, string>();
   const notes: string[] = [];
-  const bySecret = new Map<string, { secretId: string; region?: string; names: string[]; prefix: string }>();
+  const bySecret = new Map<string, { secretId: string; region?: string; names: { name: string; versionId?: string }[]; prefix: string }>();
   for (const v of versions) {
     // External Secrets mode keeps the value in AWS too: the same labels, by the same version ids.
     if (v.store?.kind !== 'aws-secrets-manager' && v.store?.kind !== 'external-secrets') continue;
@@ -29,17 +32,17 @@ async function storeLabels(versions: { name: string; store: { kind: string; secr
       names: [],
       prefix: v.store.kind === 'external-secrets' ? 'eso+aws' : 'aws',
     };
-    entry.names.push(v.name);
+    entry.names.push({ name: v.name, ...(v.store.versionId ? { versionId: v.store.versionId } : {}) });
     bySecret.set(key, entry);
   }
   for (const { secretId, region, names, prefix } of bySecret.values()) {
     const aws = new AwsSecretsManager({ ...(region ? { region } : {}), ...(env.ROTOR_AWS_ENDPOINT ? { endpoint: env.ROTOR_AWS_ENDPOINT } : {}) });
     try {
       const byId = await aws.labels(secretId);
-      for (const name of names) labels.set(name, `${prefix}:${(byId[aws.versionToken(name)] ?? []).join(',') || '(no label)'}`);
+      for (const { name, versionId } of names) labels.set(name, `${prefix}:${(byId[versionId ?? aws.versionToken(name)] ?? []).join(',') || '(no label)'}`);
     } catch (err) {
       notes.push(`AWS Secrets Manager ${secretId}: ${(err as Error).message}`);
-      for (const name of names) labels.set(name, `${prefix}:?`);
+      for (const { name } of names) labels.set(name, `${prefix}:?`);
     }
   }
   return { labels, notes };

@@ -259,7 +259,7 @@ export async function actGood(world: DemoWorld, say: Say, d: DemoDurations = DEM
   const f = await figures(world, ['staging', 'production'], from, to);
   const old = world.traffic.api.issued().find((c) => c.id === FIRST_VERSION);
   say(
-    `b) ${id}: ${status.phase}; issuer: ${FIRST_VERSION} ${old?.state ?? 'unknown'}${old?.revokedAt ? ` at ${old.revokedAt}` : ''}, ${status.newVersion} active`,
+    `b) ${id}: ${status.phase}; issuer: ${FIRST_VERSION} ${old?.state ?? 'unknown'}${old?.revokedAt ? ` at ${old.revokedAt}` : ''}, ${status.newCredential ?? status.newVersion} active`,
   );
   say(`b) from Prometheus: ${f.failed} of ${f.requests} requests failed (${f.failedInProduction} in production)`);
   return {
@@ -284,8 +284,9 @@ export async function actBad(world: DemoWorld, say: Say, d: DemoDurations = DEMO
   const f = await figures(world, ['staging', 'production'], from, to);
   const switchAt = at(status, (e) => e.phase === 'DEPLOYING' && e.message.startsWith('switched') && e.stage === 'staging');
   const rollbackAt = at(status, (e) => e.phase === 'ROLLING_BACK');
-  const bad = world.traffic.api.issued().find((c) => c.id === status.newVersion);
-  say(`c) ${id}: ${status.phase}; issuer: ${status.newVersion} ${bad?.state ?? 'unknown'}; production still on ${status.previousVersions.production}`);
+  const badId = status.newCredential ?? status.newVersion;
+  const bad = world.traffic.api.issued().find((c) => c.id === badId);
+  say(`c) ${id}: ${status.phase}; issuer: ${badId} ${bad?.state ?? 'unknown'}; production still on ${status.previousVersions.production}`);
   say(`c) from Prometheus: ${f.failed} of ${f.requests} requests failed (${f.failedInProduction} in production)`);
   return {
     act: 'c',

@@ -72,7 +72,8 @@ describe('npm run demo, act by act', () => {
     assert.ok(canary.every((c) => c.verdict === 'passed'));
     assert.ok(status.approvals.some((a) => a.stage === 'production' && a.by === 'demo'));
     const old = world.traffic.api.issued().find((c) => c.id === FIRST_VERSION)!;
-    const fresh = world.traffic.api.issued().find((c) => c.id === status.newVersion)!;
+    const fresh = world.traffic.api.issued().find((c) => c.id === status.newCredential)!;
+    assert.match(status.newCredential!, new RegExp(`^${status.newVersion}\\.[0-9a-f]{12}$`), "the credential's id is this rotation's own");
     assert.equal(old.state, 'revoked');
     assert.equal(fresh.state, 'active');
     const deleted = status.events.find((e) => e.message.startsWith(`deleted ${FIRST_VERSION}`))!;
@@ -92,6 +93,7 @@ describe('npm run demo, act by act', () => {
 
   it('c) rotor with a bad token: staging rolls back by itself, the bad token is revoked, production never fails', async () => {
     const good = results[1].status!.newVersion!;
+    const goodCredential = results[1].status!.newCredential!;
     const c = await actBad(world, say, FAST);
     results.push(c);
     const status = c.status!;
@@ -101,8 +103,8 @@ describe('npm run demo, act by act', () => {
     assert.ok(c.failed > 0, 'staging ran the bad token until the rollback');
     agrees(c.failed, c.counted.failed, 'failed requests', c);
     assert.ok(c.switchToRollbackMs! > 0 && c.switchToRecoveredMs! >= c.switchToRollbackMs!, `${c.switchToRollbackMs} then ${c.switchToRecoveredMs}`);
-    assert.equal(world.traffic.api.issued().find((x) => x.id === status.newVersion)?.state, 'revoked');
-    assert.equal(world.traffic.api.issued().find((x) => x.id === good)?.state, 'active', 'the version in use stays valid');
+    assert.equal(world.traffic.api.issued().find((x) => x.id === status.newCredential)?.state, 'revoked');
+    assert.equal(world.traffic.api.issued().find((x) => x.id === goodCredential)?.state, 'active', 'the version in use stays valid');
     assert.ok(
       world.traffic.model
         .running()

@@ -41,6 +41,18 @@ function planOver(namespaces: string[], top: object = {}): Record<string, unknow
   };
 }
 
+/**
+ * One wait for a result at a time, across every worker of the file: the time-skipping client's
+ * concurrent waits unbalance its time-skipping lock (time then skips past running activities, or
+ * never skips again).
+ */
+let waits: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(wait: () => Promise<T>): Promise<T> {
+  const next = waits.then(wait);
+  waits = next.catch(() => undefined);
+  return next;
+}
+
 /** Rotations started together on one worker of `d`'s activities; how each ended. */
 async function rotate(d: Doubles, plans: Record<string, unknown>[]): Promise<RotationStatus[]> {
   const n = ++seq;
@@ -50,9 +62,8 @@ async function rotate(d: Doubles, plans: Record<string, unknown>[]): Promise<Rot
     const handles = await Promise.all(
       plans.map((plan, i) => env.client.workflow.start(rotateSecret, { taskQueue, workflowId: `rotate-ids-${n}-${i}`, args: [{ plan, requestedBy: 'test' }] })),
     );
-    // One result at a time: the time-skipping client's concurrent waits skip time past running activities.
     const ended: RotationStatus[] = [];
-    for (const h of handles) ended.push(await h.result().catch(() => h.query(statusQuery)));
+    for (const h of handles) ended.push(await oneAtATime(() => h.result().catch(() => h.query(statusQuery))));
     return ended;
   });
 }

@@ -46,13 +46,17 @@ export function versionRecordOf(annotations: Record<string, string> | undefined)
   };
 }
 
-/** Where else a version is kept, from its annotations (null when only in the cluster). */
-export function versionStoreOf(annotations: Record<string, string> | undefined): { kind: string; secretId: string; region?: string } | null {
+/** Where else a version is kept, and its id there, from its annotations (null when only in the cluster). */
+export function versionStoreOf(
+  annotations: Record<string, string> | undefined,
+): { kind: string; secretId: string; region?: string; versionId?: string } | null {
   const kind = annotations?.[ANNOTATION_STORE];
   const secretId = annotations?.[ANNOTATION_STORE_SECRET];
   if (!kind || !secretId) return null;
   const region = annotations?.[ANNOTATION_STORE_REGION];
-  return { kind, secretId, ...(region ? { region } : {}) };
+  // The store's id of this version, as its rotation recorded it (older versions: derived from the name).
+  const versionId = annotations?.[ANNOTATION_STORE_VERSION];
+  return { kind, secretId, ...(region ? { region } : {}), ...(versionId ? { versionId } : {}) };
 }
 /** On a green copy: the Deployment it is the canary of, and the version it runs (one rotation's). */
 export const ANNOTATION_CANARY_OF = 'rotor.dev/canary-of';

@@ -76,8 +76,10 @@ async function askDeployment(): Promise<string> {
   try {
     const { clusterId } = await Context.current().client.connection.workflowService.getClusterInfo({});
     if (clusterId) return clusterId;
-  } catch {
-    /* a server without GetClusterInfo */
+  } catch (err) {
+    // Only a server that has no GetClusterInfo (gRPC UNIMPLEMENTED) is unidentified; any other error is retried.
+    if ((err as { code?: number })?.code !== 12)
+      throw new RotorError('Unavailable', `ask the Temporal server its cluster id: ${(err as Error)?.message ?? err}`);
   }
   return UNIDENTIFIED_DEPLOYMENT;
 }
@@ -114,7 +116,12 @@ export function createActivities(deps: RotorDeps): RotorActivities {
   const { cluster } = deps;
   const log = deps.log ?? (() => undefined);
   let knownDeployment: Promise<string> | undefined;
-  const deployment = () => (knownDeployment ??= (deps.deploymentId ?? askDeployment)());
+  // Asked once per worker; an answer that failed is asked again next time.
+  const deployment = () =>
+    (knownDeployment ??= (deps.deploymentId ?? askDeployment)().catch((err) => {
+      knownDeployment = undefined;
+      throw err;
+    }));
   const running = deps.rotationRunning ?? askTemporal(deployment);
 
   /**
@@ -132,7 +139,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
   ): Promise<string | null> {
     const listed = await cluster.findCopies(version);
     if (!recorded && listed === null) {
-      return `where ${version} was copied is not recorded on it (made by an older rotor) and this worker may not list Secrets in all namespaces to find its copies`;
+      return `where ${version} was copied is not recorded on it (made by an older rotor) and this worker cannot look in every namespace for its copies (it may not list Secrets, or not read them everywhere)`;
     }
     const pending = [...new Set([...(recorded ?? []), ...(listed ?? [])])];
     const seen = new Set(pending);

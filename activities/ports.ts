@@ -115,8 +115,8 @@ export interface ClusterPort {
   /** The version's Secret in `namespace` read without its data; null when there is none. */
   readVersionRecord(namespace: string, name: string): Promise<VersionRecord | null>;
   /**
-   * Every namespace that has a Secret of this name (metadata only), or null when the worker may not
-   * list Secrets in all namespaces.
+   * Every namespace that has a Secret of this name (metadata only): by one listing, or, where the worker
+   * may not list Secrets, by reading the name in each namespace. Null when it cannot look in every one.
    */
   findCopies(name: string): Promise<string[] | null>;
   /**

@@ -6,7 +6,8 @@ import { RotorError } from '../errors';
 import { sameData } from '../values';
 import { OPAQUE } from '../../domain/secret-types';
 import type { StoredVersion, VersionRecord, VersionSpec } from '../ports';
-import { statusCode, toRotorError } from './kinds';
+import { mapBounded, SCAN_CONCURRENCY } from './cluster-scan';
+import { keepFromPages, statusCode, toRotorError } from './kinds';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations, versionRecordOf } from './ownership';
 
 /** Metadata only: the apiserver answers without the Secret's data. */
@@ -102,14 +103,15 @@ export class Secrets {
    * null when the worker may not list Secrets there.
    */
   async findCopies(name: string): Promise<string[] | null> {
-    const namespaces: string[] = [];
-    let cont: string | undefined;
+    let namespaces: string[];
     try {
-      do {
-        const page = await this.core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${name}`, limit: 500, _continue: cont }, METADATA_LIST);
-        for (const s of page.items ?? []) if (s.metadata?.name === name && s.metadata.namespace) namespaces.push(s.metadata.namespace);
-        cont = page.metadata?._continue || undefined;
-      } while (cont);
+      namespaces = await keepFromPages(
+        async (cont) => {
+          const page = await this.core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${name}`, limit: 500, _continue: cont }, METADATA_LIST);
+          return { items: page.items ?? [], cont: page.metadata?._continue };
+        },
+        (s) => (s.metadata?.name === name && s.metadata.namespace ? s.metadata.namespace : null),
+      );
     } catch (err) {
       if (statusCode(err) === 403) return this.findCopiesOneByOne(name);
       throw toRotorError(err, 'list', `Secrets named ${name} in all namespaces (metadata only)`);
@@ -130,22 +132,16 @@ export class Secrets {
       if (statusCode(err) === 403) return null;
       throw toRotorError(err, 'list', 'namespaces (metadata only)');
     }
-    const found: string[] = [];
-    for (let i = 0; i < all.length; i += 8) {
-      const batch = await Promise.all(
-        all.slice(i, i + 8).map(async (namespace) => {
-          try {
-            return (await this.readRecord(namespace, name)) ? namespace : '';
-          } catch (err) {
-            if (err instanceof RotorError && err.type === 'Forbidden') return null;
-            throw err;
-          }
-        }),
-      );
-      if (batch.includes(null)) return null;
-      found.push(...batch.filter((ns): ns is string => !!ns));
-    }
-    return found.sort();
+    const found = await mapBounded(all, SCAN_CONCURRENCY, async (namespace) => {
+      try {
+        return (await this.readRecord(namespace, name)) ? namespace : '';
+      } catch (err) {
+        if (err instanceof RotorError && err.type === 'Forbidden') return null;
+        throw err;
+      }
+    });
+    if (found.includes(null)) return null;
+    return found.filter((ns): ns is string => !!ns).sort();
   }
 
   /** The Secret's type (Opaque when it has none), read without its data; null when there is no such Secret. */

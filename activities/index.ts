@@ -13,6 +13,7 @@ import {
 } from '../domain/analysis';
 import type { RotorActivities } from '../contract/activities';
 import { RotorError, toActivityFailure } from './errors';
+import { activityContext, liveStep, reportProgress } from './liveness';
 import { credentialIdOf, parseHolder, qualifiedHolder } from '../domain/naming';
 import { sameData } from './values';
 import { checkSecretData } from './secret-types';
@@ -55,17 +56,10 @@ interface MonitorProgress {
   successful: number;
 }
 
-/** Sleep up to `ms`, heartbeating, and throw if the workflow cancelled the activity. */
+/** Sleep up to `ms` with `progress` as what a retry resumes from; throws if the workflow cancelled the activity. */
 async function pace(ms: number, progress: unknown): Promise<void> {
-  const ctx = Context.current();
-  let left = ms;
-  while (left > 0) {
-    const slice = Math.min(left, 5_000);
-    ctx.heartbeat(progress);
-    await ctx.sleep(slice);
-    left -= slice;
-  }
-  ctx.heartbeat(progress);
+  reportProgress(progress);
+  if (ms > 0) await Context.current().sleep(ms);
 }
 
 /** Said by a worker whose Temporal server does not tell its cluster id (the time-skipping test server) and that has no ROTOR_DEPLOYMENT_ID. */
@@ -356,11 +350,12 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     }
   }
 
+  /** Every activity: alive to the server while it runs, logged by step, its errors typed for the workflow. */
   async function guarded<T>(doing: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await liveStep(log, doing, fn);
     } catch (err) {
-      log(`failed: ${doing}`, { error: err instanceof Error ? err.message : String(err) });
+      if (!activityContext()) log(`failed: ${doing}`, { error: err instanceof Error ? err.message : String(err) });
       throw toActivityFailure(err, doing);
     }
   }
@@ -562,7 +557,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           progress.taken += 1;
           if (measurement.phase === 'successful') progress.successful += 1;
           progress.recent = [...progress.recent, measurement].slice(-keep);
-          ctx.heartbeat(progress);
+          reportProgress(progress);
           const j = judge(progress.recent, limits);
           if (j.verdict === 'failed') return result('failed', j.reason);
           if (due >= deadline) break;
@@ -617,13 +612,13 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         const which = versionId ? { versionId } : {};
         if (input.outcome === 'committed') {
           await store.promoteVersion({ secret: input.secret, version: input.version, previousVersion: input.previousVersion, target: input.target, ...which });
-          // Nothing is left to undo: the records of what rotor switched come off the workloads.
-          const byNamespace = new Map<string, SwitchRecord[]>();
-          for (const r of input.switched ?? []) byNamespace.set(r.namespace, [...(byNamespace.get(r.namespace) ?? []), r]);
-          for (const [namespace, records] of byNamespace) await cluster.releaseWorkloads(namespace, records, input.version);
         } else {
           await store.markFailed({ secret: input.secret, version: input.version, target: input.target, ...which });
         }
+        // Nothing is left to undo or to report: the records of what rotor switched (or reverted) come off the workloads.
+        const byNamespace = new Map<string, SwitchRecord[]>();
+        for (const r of input.switched ?? []) byNamespace.set(r.namespace, [...(byNamespace.get(r.namespace) ?? []), r]);
+        for (const [namespace, records] of byNamespace) await cluster.releaseWorkloads(namespace, records, input.version);
       }),
 
     checkStore: (input) =>

@@ -21,6 +21,7 @@ import {
   canaryShare,
   greenName,
   isCanaryCopy,
+  afterRevert,
   ownershipKey,
   ownsGreen,
   previousCanaryWeight,
@@ -444,9 +445,13 @@ export class MemoryCluster implements ClusterPort {
       for (const f of fields) w.refs[f] = previous;
       const { set, outcome: replicas } = replicasOnRevert(w.replicas ?? 1, owned?.replicas);
       if (set !== null) w.replicas = set;
-      this.setRecord(w, newVersion, null);
+      const mark = !!request.markReverted;
+      const green = mark && w.kind === 'Deployment' ? this.ownedGreen(w, newVersion) : null;
+      const done = { fields, ...(replicas ? { replicas } : {}), ...(green ? { green: green.name } : {}) };
+      const after = afterRevert(owned, { from: previous, to: newVersion }, done, mark);
+      this.setRecord(w, newVersion, after.record);
       const greenRemoved = w.kind === 'Deployment' && this.removeGreen(w, newVersion);
-      const report = revertReport(request, w, { fields, replicas, greenRemoved });
+      const report = revertReport(request, w, { ...after.outcome, greenRemoved });
       if (report) reverted.push(report);
     }
     return reverted;

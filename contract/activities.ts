@@ -129,6 +129,11 @@ export interface RevertInput {
   /** The previous version to move back to. */
   to: string;
   records: SwitchRecord[];
+  /**
+   * Leave on each object a record of what was reverted, so a retry after a killed attempt reports
+   * everything reverted by any attempt (removed by finalizeVersion 'failed'). Absent in older histories.
+   */
+  markReverted?: boolean;
 }
 
 export interface RolloutInput {
@@ -256,7 +261,10 @@ export interface FinalizeInput {
   target?: StoreTarget;
   namespaces: string[];
   outcome: 'committed' | 'failed';
-  /** On commit: what rotor switched, so its ownership records can be removed. Absent from older releases. */
+  /**
+   * On commit: what rotor switched; on failure: what its rollback reverted (markReverted). Their
+   * ownership records come off. Absent from older releases.
+   */
   switched?: SwitchRecord[];
   /**
    * The rotation that made the version with identities of its own (CreateVersionInput.uniqueIds): its

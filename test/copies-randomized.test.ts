@@ -12,11 +12,10 @@ import fc from 'fast-check';
 import { createActivities } from '../activities';
 import { MemoryCredentialIssuer } from '../activities/issuers/memory';
 import type { Sandbox } from '../sandbox';
-import { KubeWorld, MemoryWorld, startWorldSandbox, type World } from './helpers/worlds';
+import { startWorldSandbox, type World } from './helpers/worlds';
+import { SEED, onBothWorlds } from './helpers/seeded';
 
 const BASE = 'auth-api-secrets';
-const SEED = process.env.ROTOR_SEED ? Number(process.env.ROTOR_SEED) : Date.now() % 2_147_483_647;
-const KUBE_RUNS = Number(process.env.ROTOR_SCENARIOS) || 6;
 
 let sandbox: Sandbox | undefined;
 let kc: k8s.KubeConfig;
@@ -98,14 +97,6 @@ async function play(w: World, s: Scenario): Promise<void> {
 describe('revocations over copies, seeded and randomized', () => {
   it('revokes a credential exactly when no copy of its version anywhere is used, on memory and on the apiserver', async () => {
     console.log(`[copies-randomized] seed ${SEED} (ROTOR_SEED=${SEED} replays it)`);
-    for (const [make, runs] of [
-      [() => new MemoryWorld(), 5 * KUBE_RUNS],
-      [() => new KubeWorld(kc), KUBE_RUNS],
-    ] as const) {
-      await fc.assert(
-        fc.asyncProperty(scenario, (s) => play(make(), s)),
-        { seed: SEED, numRuns: runs, endOnFailure: true },
-      );
-    }
+    await onBothWorlds(kc, scenario, play, 6);
   });
 });

@@ -72,7 +72,10 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       activities: createActivities(deps),
       dataConverter: converter,
       // Cancellation reaches a running analysis through its heartbeat: an abort stops it within seconds.
+      // A step's heartbeats reach the server at least this often, well inside its 10 s heartbeat timeout.
       maxHeartbeatThrottleInterval: '5s',
+      // A workflow task queued for a worker that died goes to any worker after this, not after 10 s.
+      stickyQueueScheduleToStartTimeout: '3s',
     });
     log(
       `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'} stores=${Object.keys(deps.stores).join(',')}${config.aws.endpoint ? ` (AWS endpoint ${config.aws.endpoint})` : ''} metrics=${Object.keys(deps.metrics).join(',') || '(none: analysis measures errors)'} issuer=${config.issuer?.url ?? '(none: value.issuer refused)'}`,

@@ -7,7 +7,7 @@ import type { Holder } from '../contract/activities';
 import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
 import { previousCredential, revoke, revokeByHand, usesIssuer } from './issuer';
-import { acts, describeError, quick } from './options';
+import { acts, describeError, scanning } from './options';
 import { scanSettings } from './scan-settings';
 import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
@@ -50,12 +50,12 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
     const holders: Holder[] = [];
     try {
       for (const [version, namespaces] of pending) {
-        let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version}` }, [
+        let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...scanning, summary: `scan for references to ${version}` }, [
           { secretName: version, namespaces, ...scanSettings(plan) },
         ]);
         if (found.length === 0) {
           const identity = status.previousIdentities?.[version];
-          const deletion = await acts.deleteVersion.executeWithOptions({ ...quick, summary: `delete ${version} (guarded)` }, [
+          const deletion = await acts.deleteVersion.executeWithOptions({ ...scanning, summary: `delete ${version} (guarded)` }, [
             {
               secret: plan.secret,
               version,

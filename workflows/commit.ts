@@ -3,8 +3,10 @@
 import { isCancellation } from '@temporalio/workflow';
 import { acts, describeError, quick } from './options';
 import type { Rotation } from './state';
+import type { SwitchRecord } from '../contract/activities';
 
-export function finalize(r: Rotation, outcome: 'committed' | 'failed'): Promise<void> {
+/** `reverted`: on failure, what the rollback reverted, whose records of it come off the workloads. */
+export function finalize(r: Rotation, outcome: 'committed' | 'failed', reverted: SwitchRecord[] = []): Promise<void> {
   const { plan, status } = r;
   const summary = outcome === 'committed' ? `make ${status.newVersion} current` : `mark ${status.newVersion} failed`;
   return acts.finalizeVersion.executeWithOptions({ ...quick, summary }, [
@@ -16,7 +18,7 @@ export function finalize(r: Rotation, outcome: 'committed' | 'failed'): Promise<
       ...(plan.target ? { target: plan.target } : {}),
       namespaces: plan.stages.map((s) => s.namespace),
       outcome,
-      ...(outcome === 'committed' ? { switched: status.switched } : {}),
+      ...(outcome === 'committed' ? { switched: status.switched } : reverted.length ? { switched: reverted } : {}),
       ...(r.uniqueIds ? { madeBy: r.rotationId } : {}),
     },
   ]);

@@ -169,7 +169,6 @@ async function waitForRollout(r: Rotation, stage: Stage, workloads: WorkloadUse[
     {
       ...quick,
       startToCloseTimeout: stage.rolloutTimeoutMs + 60_000,
-      heartbeatTimeout: '30s',
       retry: { ...quick.retry, maximumAttempts: 3 },
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       summary: `wait for rollout of ${workloads.length} workload(s) in ${stage.namespace}`,
@@ -214,7 +213,6 @@ async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: 
     {
       ...quick,
       startToCloseTimeout: durationMs + 10 * 60_000,
-      heartbeatTimeout: '1m',
       retry: { ...quick.retry, maximumAttempts: 5 },
       // An abort waits for the measuring to stop, so no analysis outlives the phase it judged.
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,

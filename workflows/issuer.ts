@@ -8,7 +8,7 @@ import { sleep } from '@temporalio/workflow';
 import type { CredentialOutcome } from '../contract/activities';
 import { formatDuration } from '../domain/duration';
 import { issuerSource } from '../domain/plan';
-import { acts, describeError, quick } from './options';
+import { acts, describeError, quick, scanning } from './options';
 import { scanSettings } from './scan-settings';
 import type { Rotation } from './state';
 
@@ -72,7 +72,7 @@ export async function revoke(
   why: 'rollback' | 'cleanup' | 'creation failed',
   copiesOf?: { version: string; copies: string[] | null },
 ): Promise<CredentialOutcome['state'] | 'kept'> {
-  const o = await acts.revokeCredential.executeWithOptions({ ...quick, summary: `revoke ${id} at the issuer (${why})` }, [
+  const o = await acts.revokeCredential.executeWithOptions({ ...scanning, summary: `revoke ${id} at the issuer (${why})` }, [
     { id, why, ...(copiesOf ? { copiesOf: { secret: r.plan.secret, ...copiesOf, ...scanSettings(r.plan) } } : {}) },
   ]);
   if (o.kept) {
@@ -102,7 +102,7 @@ export async function revokeRolledBack(r: Rotation): Promise<void> {
     // Pods of the reverted rollout may still be shutting down on the new credential: scan a few
     // times, a short while apart, before leaving it to the operator.
     for (let scan = 1; ; scan++) {
-      const holders = await acts.scanReferences.executeWithOptions({ ...quick, summary: `scan for references to ${version} before revoking it` }, [
+      const holders = await acts.scanReferences.executeWithOptions({ ...scanning, summary: `scan for references to ${version} before revoking it` }, [
         { secretName: version, namespaces, ...scanSettings(plan) },
       ]);
       if (holders.length === 0) break;

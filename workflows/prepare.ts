@@ -5,7 +5,7 @@ import type { ClaimInput, ClaimResult } from '../contract/activities';
 import { claimName, credentialIdOf, parseHolder, versionName } from '../domain/naming';
 import { OPAQUE, planSecretType, sourceRefusal } from '../domain/secret-types';
 import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
-import { acts, describeError, quick } from './options';
+import { acts, describeError, quick, scanning } from './options';
 import type { Rotation } from './state';
 
 /** Attempts at a fresh version name when another rotation took the same second. */
@@ -80,7 +80,7 @@ export async function release(r: Rotation): Promise<void> {
 export async function discover(r: Rotation): Promise<void> {
   const { plan, status } = r;
   try {
-    r.discovered = await acts.discover.executeWithOptions({ ...quick, summary: `discover workloads using ${plan.secret}` }, [
+    r.discovered = await acts.discover.executeWithOptions({ ...scanning, summary: `discover workloads using ${plan.secret}` }, [
       { secret: plan.secret, stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads })) },
     ]);
   } catch (err) {

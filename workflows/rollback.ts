@@ -16,16 +16,21 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
   const { status } = r;
   r.enter('ROLLING_BACK', status.stage, `rolling back: ${reason}`);
   status.canaryPercent = null;
+  // Rotations since 'revert-record': each revert leaves its record on the objects, so a retry after a
+  // killed attempt reports what that attempt reverted too; the records come off once the store is told.
+  const mark = patched('revert-record');
+  const allReverted: SwitchRecord[] = [];
   await CancellationScope.nonCancellable(async () => {
     for (const undo of [...r.undos].reverse()) {
       const { stage } = undo;
       const previous = status.previousVersions[stage.namespace]!;
       try {
-        const reverted = await revertStage(r, undo, previous);
+        const reverted = await revertStage(r, undo, previous, mark);
+        allReverted.push(...reverted);
         status.switched = status.switched.filter((x) => x.namespace !== stage.namespace);
         r.record(describeRevert(stage.namespace, previous, reverted));
         const rollout = await acts.waitForRollout.executeWithOptions(
-          { ...quick, startToCloseTimeout: stage.rolloutTimeoutMs + 60_000, heartbeatTimeout: '30s', summary: `wait for rollback in ${stage.namespace}` },
+          { ...quick, startToCloseTimeout: stage.rolloutTimeoutMs + 60_000, summary: `wait for rollback in ${stage.namespace}` },
           [{ stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, timeoutMs: stage.rolloutTimeoutMs }],
         );
         if (!rollout.ready)
@@ -41,7 +46,7 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
       }
     }
     try {
-      await finalize(r, 'failed');
+      await finalize(r, 'failed', allReverted);
     } catch (err) {
       status.leftovers.push(`store: could not mark ${status.newVersion} failed (${describeError(err)}); the previous version is still current`);
     }
@@ -55,11 +60,19 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
 }
 
 /** One stage's revert; with the patch, it keeps trying for ROLLBACK_PERSISTENCE_MS, each failed block in status. */
-async function revertStage(r: Rotation, undo: Undo, previous: string): Promise<SwitchRecord[]> {
+async function revertStage(r: Rotation, undo: Undo, previous: string, markReverted: boolean): Promise<SwitchRecord[]> {
   const { stage } = undo;
   const summary = `revert ${stage.namespace} to ${previous}`;
   const args: Parameters<RotorActivities['revertWorkloads']> = [
-    { stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, from: r.status.newVersion!, to: previous, records: undo.records },
+    {
+      stage: stage.name,
+      namespace: stage.namespace,
+      workloads: undo.workloads,
+      from: r.status.newVersion!,
+      to: previous,
+      records: undo.records,
+      ...(markReverted ? { markReverted } : {}),
+    },
   ];
   if (!patched('rollback-persists')) return acts.revertWorkloads.executeWithOptions({ ...quick, summary }, args);
   const deadline = Date.now() + ROLLBACK_PERSISTENCE_MS;

@@ -173,15 +173,23 @@ export class Canary {
     }
   }
 
-  /** Blue back (its fields and, if rotor still owns them, its replicas), then this rotation's green goes. */
+  /**
+   * Blue back (its fields and, if rotor still owns them, its replicas), then this rotation's green
+   * goes; with `mark`, blue's record names the green before it goes, so a retry reports its removal.
+   */
   async revert(
     namespace: string,
     blue: string,
     newVersion: string,
     previous: string,
     alsoFields: string[],
+    mark = false,
   ): Promise<RevertOutcome & { greenRemoved: boolean }> {
-    const outcome = await revertObject(this.deployments, 'Deployment', namespace, blue, newVersion, previous, alsoFields);
+    const green = mark ? await this.readGreen(namespace, blue, newVersion) : null;
+    const outcome = await revertObject(this.deployments, 'Deployment', namespace, blue, newVersion, previous, alsoFields, {
+      mark,
+      ...(green ? { green: green.metadata!.name! } : {}),
+    });
     const greenRemoved = await this.removeGreen(namespace, blue, newVersion);
     return { ...outcome, greenRemoved };
   }

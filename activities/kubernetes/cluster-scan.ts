@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import type * as k8s from '@kubernetes/client-node';
 import type { Holder } from '../../contract/activities';
 import { RotorError } from '../errors';
-import { keepFromPages, toRotorError } from './kinds';
+import { REQUEST_TIMEOUT_MS, keepFromPages, toRotorError } from './kinds';
 import {
   ignored,
   resourceId,
@@ -70,7 +70,7 @@ export async function apiReader(kc: k8s.KubeConfig): Promise<ApiReader> {
           port: base.port,
           path: prefix + path,
           headers: { ...opts.headers, Accept: 'application/json' },
-          timeout: 60_000,
+          timeout: REQUEST_TIMEOUT_MS,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -89,7 +89,7 @@ export async function apiReader(kc: k8s.KubeConfig): Promise<ApiReader> {
           });
         },
       );
-      request.on('timeout', () => request.destroy(new Error(`GET ${path}: no answer in 60 s`)));
+      request.on('timeout', () => request.destroy(new Error(`GET ${path}: no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
       request.on('error', reject);
       request.end();
     });

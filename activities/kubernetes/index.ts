@@ -36,7 +36,7 @@ import { driftMessage, objectDrift, switchedObjects } from './drift';
 import { ExternalSecrets } from './external-secrets';
 import type { GitOpsOptions } from './gitops';
 import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ShapeMatch } from './cluster-scan';
-import { keepFromKind, kindApis, readObject, toRotorError, type KindApi, type Obj } from './kinds';
+import { REQUEST_TIMEOUT_MS, keepFromKind, kindApis, readObject, toRotorError, type KindApi, type Obj } from './kinds';
 import { secretIn, type WantedSecret } from './object-refs';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
@@ -62,6 +62,16 @@ export { toRotorError } from './kinds';
 export { claimName, ANNOTATION_CLAIMED_AT } from './claims';
 
 const DEFAULT_PAGE = 200;
+
+/** `kc`, with every request of the API clients made from it ended after `ms`. */
+function withRequestTimeout(kc: k8s.KubeConfig, ms: number): k8s.KubeConfig {
+  const timed = Object.create(kc) as k8s.KubeConfig;
+  timed.applySecurityAuthentication = async (context) => {
+    await kc.applySecurityAuthentication(context);
+    if (!context.getSignal()) context.setSignal(AbortSignal.timeout(ms));
+  };
+  return timed;
+}
 
 /** The Secret names a switched field holds now (a locator, or a JSON pointer from an older release). */
 function namesAt(kind: WorkloadKind, obj: Obj): (field: string) => string[] {
@@ -98,12 +108,16 @@ export class KubernetesCluster implements ClusterPort {
   private readonly claims: Claims;
   private readonly external: ExternalSecrets;
 
+  readonly kc: k8s.KubeConfig;
+
   constructor(
-    readonly kc: k8s.KubeConfig,
+    kc: k8s.KubeConfig,
     readonly pageSize = DEFAULT_PAGE,
     /** How GitOps controllers mark what they own (Argo CD's instance label key, when configured). */
     readonly gitops: GitOpsOptions = {},
+    requestTimeoutMs = REQUEST_TIMEOUT_MS,
   ) {
+    kc = this.kc = withRequestTimeout(kc, requestTimeoutMs);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.kinds = kindApis(kc, pageSize);
     this.secrets = new Secrets(this.core);
@@ -302,10 +316,11 @@ export class KubernetesCluster implements ClusterPort {
       // Fields an older release recorded only in the workflow (JSON pointers) are reverted too, by value.
       const recorded = request.records.find((r) => r.kind === w.kind && r.name === w.name)?.fields.filter((f) => f.startsWith('/')) ?? [];
       try {
+        const mark = !!request.markReverted;
         const outcome =
           w.kind === 'Deployment'
-            ? await this.canary.revert(namespace, w.name, newVersion, previous, recorded)
-            : await revertObject(this.kinds[w.kind], w.kind, namespace, w.name, newVersion, previous, recorded);
+            ? await this.canary.revert(namespace, w.name, newVersion, previous, recorded, mark)
+            : await revertObject(this.kinds[w.kind], w.kind, namespace, w.name, newVersion, previous, recorded, { mark });
         const report = revertReport(request, w, { ...outcome, greenRemoved: 'greenRemoved' in outcome && outcome.greenRemoved === true });
         if (report) reverted.push(report);
       } catch (err) {

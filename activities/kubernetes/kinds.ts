@@ -19,6 +19,12 @@ export interface KindApi {
 }
 
 /** The status, reason and message of an API error; the raw body is never kept (for a Secret it is the Secret). */
+/**
+ * No request to the apiserver waits longer than this: a paused or unreachable apiserver becomes an
+ * error the step is retried on, not a step that hangs until its start-to-close limit.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export function toRotorError(err: unknown, doing: string, object: string): RotorError {
   if (err instanceof RotorError) return err;
   const e = err as { code?: number; body?: unknown; message?: string };

@@ -74,6 +74,40 @@ export interface OwnershipRecord {
   fields: string[];
   /** Replicas rotor set for the canary: the count before, what rotor wrote last; `released` once someone else changed it. */
   replicas?: { before: number; wrote: number; released?: boolean };
+  /**
+   * Left by a revert, in the same patch that moved the fields back (rotations since 'revert-record'):
+   * everything this rotation's reverts did on the object, so a retry after a killed attempt reports
+   * it too. Removed when the rollback ends (finalizeVersion 'failed').
+   */
+  reverted?: RevertDone;
+}
+
+/** What reverts did on one object: fields moved back, replicas handed back, the green copy removed. */
+export interface RevertDone {
+  fields: string[];
+  replicas?: SwitchRecord['replicas'];
+  /** The green copy of this rotation's canary, removed with the revert. */
+  green?: string;
+}
+
+/**
+ * What a revert leaves on the object and reports: what this attempt did plus what earlier attempts
+ * recorded. With `mark`, a record saying so stays on the object (when anything was reverted);
+ * without it (rotations from before), the record goes, as it always did.
+ */
+export function afterRevert(
+  owned: OwnershipRecord | null,
+  switched: { from: string; to: string },
+  done: RevertDone,
+  mark: boolean,
+): { record: OwnershipRecord | null; outcome: RevertDone } {
+  const earlier = owned?.reverted;
+  const fields = [...new Set([...(earlier?.fields ?? []), ...done.fields])];
+  const replicas = done.replicas ?? earlier?.replicas;
+  const green = done.green ?? earlier?.green;
+  const outcome: RevertDone = { fields, ...(replicas ? { replicas } : {}), ...(green ? { green } : {}) };
+  const anything = fields.length > 0 || !!replicas || !!green;
+  return { record: mark && anything ? { from: switched.from, to: switched.to, fields: [], reverted: outcome } : null, outcome };
 }
 
 function shortHash(text: string, length: number): string {
@@ -204,9 +238,10 @@ export function revertTargets(request: RevertInput): WorkloadUse[] {
 export function revertReport(
   request: RevertInput,
   target: { kind: WorkloadKind; name: string },
-  outcome: { fields: string[]; replicas?: SwitchRecord['replicas']; greenRemoved?: boolean },
+  outcome: { fields: string[]; replicas?: SwitchRecord['replicas']; greenRemoved?: boolean; green?: string },
 ): SwitchRecord | null {
-  if (!outcome.fields.length && !outcome.replicas && !outcome.greenRemoved) return null;
+  const greenRemoved = outcome.greenRemoved || !!outcome.green;
+  if (!outcome.fields.length && !outcome.replicas && !greenRemoved) return null;
   const { namespace, from: newVersion, to: previous } = request;
   return {
     namespace,
@@ -216,8 +251,8 @@ export function revertReport(
     to: previous,
     fields: outcome.fields,
     ...(outcome.replicas ? { replicas: outcome.replicas } : {}),
-    ...(outcome.greenRemoved
-      ? { canary: { green: greenName(target.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 } }
+    ...(greenRemoved
+      ? { canary: { green: outcome.green ?? greenName(target.name, newVersion), weightPercent: 0, blueReplicas: 0, greenReplicas: 0, originalReplicas: 0 } }
       : {}),
   };
 }

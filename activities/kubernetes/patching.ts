@@ -4,7 +4,17 @@
 import type { WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
 import { statusCode, toRotorError, type KindApi, type Obj } from './kinds';
-import { blueReplicasAt, ownershipKey, readOwnership, replicasAtLastStep, replicasHeldByOther, replicasOnRevert, type OwnershipRecord } from './ownership';
+import {
+  afterRevert,
+  blueReplicasAt,
+  ownershipKey,
+  readOwnership,
+  replicasAtLastStep,
+  replicasHeldByOther,
+  replicasOnRevert,
+  type OwnershipRecord,
+  type RevertDone,
+} from './ownership';
 import { pointerSegment, refsTo, resolveField } from './refs';
 
 const PATCH_ATTEMPTS = 6;
@@ -124,17 +134,21 @@ export function scaleBlue(api: KindApi, namespace: string, name: string, from: s
   });
 }
 
-export interface RevertOutcome {
-  /** Fields moved back from the new version to the previous one. */
-  fields: string[];
-  /** Replicas handed back: restored to the count before the canary, or left as someone else set them. */
-  replicas?: { restored: number } | { left: number; wrote: number };
+/** Fields moved back, replicas handed back and the green copy removed, by this revert and earlier attempts of it. */
+export type RevertOutcome = RevertDone;
+
+export interface RevertOptions {
+  /** Leave a record of what was reverted on the object (afterRevert): rotations since 'revert-record'. */
+  mark?: boolean;
+  /** The green copy the revert removes next (a canary's blue): recorded before it goes. */
+  green?: string;
 }
 
 /**
  * Undo what this rotation recorded on the object (plus fields an older release recorded in the
  * workflow), by meaning: a field still on `newVersion` goes back to `previous`; anything someone else
- * changed since stays as they left it. The ownership record is removed in the same patch.
+ * changed since stays as they left it. In the same patch the ownership record is removed, or with
+ * `mark` replaced by the record of what was reverted.
  */
 export function revertObject(
   api: KindApi,
@@ -144,6 +158,7 @@ export function revertObject(
   newVersion: string,
   previous: string,
   alsoFields: string[],
+  options: RevertOptions = {},
 ): Promise<RevertOutcome> {
   return patchOwned(api, kind, namespace, name, newVersion, (obj, owned) => {
     const fields = [...new Set([...(owned?.fields ?? []), ...alsoFields])];
@@ -153,7 +168,9 @@ export function revertObject(
     const current = obj.spec?.replicas ?? 1;
     const { set, outcome } = replicasOnRevert(current, owned?.replicas);
     if (set !== null) ops.push(...replicaOps(current, set));
-    return { ops, record: null, result: { fields: moved, ...(outcome ? { replicas: outcome } : {}) } };
+    const done = { fields: moved, ...(outcome ? { replicas: outcome } : {}), ...(options.green ? { green: options.green } : {}) };
+    const after = afterRevert(owned, { from: previous, to: newVersion }, done, !!options.mark);
+    return { ops, record: after.record, result: after.outcome };
   });
 }
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { repoRoot } from './helpers/tools';
 import { freePort } from './helpers/dev-server';
 
@@ -83,6 +83,17 @@ async function assertGone(pids: Record<string, number>): Promise<void> {
   const left = Object.entries(pids).filter(([, pid]) => isAlive(pid));
   for (const [, pid] of left) process.kill(pid, 'SIGKILL');
   assert.deepEqual(left, [], 'no child process is left running');
+}
+
+/** After a failed assertion too: children live in their own groups, so killing the parent's leaves them. */
+function killLeft(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone, as it should be.
+    }
+  }
 }
 
 /** Lines `stopping <name> (pid N)` in the order printed. */
@@ -184,9 +195,10 @@ describe('shutdown on Ctrl-C (sandbox/processes.ts, stand-in children)', () => {
 });
 
 describe('a child that dies on its own (sandbox/processes.ts, superviseChildren, stand-in children)', () => {
-  it('prints every pid as it starts; says which child died, how and its last output, stops the others newest first and exits 1', async () => {
+  it('prints every pid as it starts; says which child died, how and its last output, stops the others newest first and exits 1', async (t) => {
     const run = standInParent({ handleSignals: true, stubborn: false, supervise: true });
     const pids = await standInReady(run);
+    t.after(() => killLeft(Object.values(pids)));
     const printed = printedPids(run.stderr(), 'parent');
     assert.equal(printed.parent, run.proc.pid, 'the parent printed its own pid');
     assert.deepEqual(printed.children, pids, 'each child printed with its pid as it started');
@@ -208,7 +220,7 @@ describe('a child that dies on its own (sandbox/processes.ts, superviseChildren,
 
 describe('npm run dev-server (sandbox/dev-server.ts, the real Temporal dev server)', () => {
   /** The entry point on free ports with its state in a fresh directory; resolves once the server is up, with the printed pids. */
-  async function startDevServerEntry(): Promise<{ run: Run; server: number }> {
+  async function startDevServerEntry(t: TestContext): Promise<{ run: Run; server: number }> {
     const dir = mkdtempSync(join(tmpdir(), 'rotor-dev-server-test-'));
     const env = { ...process.env, TEMPORAL_PORT: String(await freePort()), TEMPORAL_UI_PORT: String(await freePort()), TEMPORAL_DB: join(dir, 'temporal.db') };
     const run = startInOwnGroup([join('dist', 'sandbox', 'dev-server.js')], env);
@@ -218,13 +230,14 @@ describe('npm run dev-server (sandbox/dev-server.ts, the real Temporal dev serve
     assert.equal(printed.parent, run.proc.pid, 'the wrapper printed its own pid');
     const server = printed.children['temporal dev server'];
     assert.ok(server !== undefined, `the server's pid is printed:\n${run.stderr()}`);
+    t.after(() => killLeft([server]));
     assert.ok(isAlive(server), `temporal dev server (pid ${server}) runs`);
     assert.equal(processGroup(server), server, 'the server runs in its own process group');
     return { run, server };
   }
 
-  it('exits 1 within seconds when the server is killed, naming it and how it died', async () => {
-    const { run, server } = await startDevServerEntry();
+  it('exits 1 within seconds when the server is killed, naming it and how it died', async (t) => {
+    const { run, server } = await startDevServerEntry(t);
     process.kill(server, 'SIGKILL');
     const exit = await exitsWithin(run, 10_000, 'the server was killed');
     assert.equal(exit.code, 1, run.stderr());
@@ -235,8 +248,8 @@ describe('npm run dev-server (sandbox/dev-server.ts, the real Temporal dev serve
     );
   });
 
-  it('Ctrl-C stops the server and leaves none of the printed pids running', async () => {
-    const { run, server } = await startDevServerEntry();
+  it('Ctrl-C stops the server and leaves none of the printed pids running', async (t) => {
+    const { run, server } = await startDevServerEntry(t);
     ctrlC(run);
     const exit = await exitsWithin(run, 30_000);
     assert.equal(exit.code, 130, run.stderr());

@@ -7,7 +7,7 @@ import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnChild, stopChild, withFreshPorts, type Child } from './processes';
+import { isRunning, spawnChild, stopChild, withFreshPorts, type Child } from './processes';
 import { cacheDir, repoRoot } from './tools';
 
 interface KubePins {
@@ -163,11 +163,12 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
   const spawnLogged = (name: string, bin: string, args: string[]) => {
     const out = createWriteStream(join(dir, 'logs', `${name}.log`));
     // Own process group: a terminal's Ctrl-C must not reach etcd before the apiserver has stopped.
-    const child = spawnChild(name, bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Watched here until the control plane is ready (an exit fails the start), by a supervisor after.
+    const child = spawnChild(name, bin, args, { stdio: ['ignore', 'pipe', 'pipe'], awaitsReady: true });
     child.proc.stdout!.pipe(out);
     child.proc.stderr!.pipe(out);
     children.push(child);
-    return child.proc;
+    return child;
   };
   const stop = async () => {
     for (const child of [...children].reverse()) await stopChild(child, { log });
@@ -241,8 +242,9 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
     ]);
     const deadline = Date.now() + 90_000;
     for (;;) {
-      if (etcd.exitCode !== null) throw await failWith(`etcd exited (${etcd.exitCode})`, 'etcd');
-      if (apiserver.exitCode !== null) throw await failWith(`kube-apiserver exited (${apiserver.exitCode})`, 'kube-apiserver');
+      for (const child of [etcd, apiserver]) {
+        if (!isRunning(child)) throw await failWith(`${child.name} exited (${child.proc.exitCode ?? child.proc.signalCode})`, child.name);
+      }
       const ready = await httpsGet(`${server}/readyz`, dir).catch(() => null);
       if (ready?.status === 200) break;
       if (Date.now() > deadline)
@@ -292,6 +294,7 @@ async function startOnce(options: ControlPlaneOptions): Promise<ControlPlane> {
       '--v',
       '0',
     ]);
+    for (const child of children) child.up = true;
     log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const pids = Object.fromEntries(children.map((c) => [c.name, c.pid]));
     return { dir, server, kubeconfig, simulatorKubeconfig, caFile, etcdUrl, binaries: bins, startedInMs: Date.now() - started, pids, stop };

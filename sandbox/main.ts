@@ -1,12 +1,13 @@
 // `npm run sandbox`: bring up the local control plane and pod simulator, print what to export, and
 // stop cleanly on Ctrl-C: the simulator, controller-manager, apiserver, then etcd, within seconds.
+// It prints each child's pid as it starts; a child that dies on its own stops the rest the same way (exit 1).
 // `npm run sandbox -- --stores` adds moto (AWS Secrets Manager) and the real External Secrets
 // Operator with a ClusterSecretStore `aws`, for plans with store aws-secrets-manager or external-secrets.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox, type Sandbox } from './index';
 import { TRAFFIC_LABEL } from './traffic';
-import { isShuttingDown, onShutdownSignals } from './processes';
+import { isShuttingDown, onShutdownSignals, superviseChildren } from './processes';
 import { startMoto, type MotoServer } from './moto';
 import { createAwsSecretStore, startEsoOperator, type EsoOperator } from './eso-operator';
 
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     await moto?.stop();
     await sandbox?.stop();
   }, log);
+  superviseChildren(log);
   const stores = process.argv.includes('--stores');
   // The traffic model too: the auth API emulator (lenient: unknown tokens pass until marked bad), a
   // real Prometheus scraping it, and the Datadog emulator reading the same counts.

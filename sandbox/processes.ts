@@ -2,13 +2,28 @@
 // server, a rotor worker), each in its own process group. A terminal's Ctrl-C signals the whole
 // foreground group at once: etcd would die first and kube-apiserver then hang on it for a minute.
 // Detached, the children hear only this process, which stops them in reverse order of start (the
-// order of dependency), and kills any still running when it exits.
+// order of dependency), and kills any still running when it exits. A program that supervises its
+// children (superviseChildren) prints each one's pid as it starts and, when one dies on its own,
+// says which and stops the rest: left alone, the others would serve on without it, or the program
+// would exit without a word once nothing kept it alive.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 export interface Child {
   name: string;
   pid: number;
   proc: ChildProcess;
+  /**
+   * False while the code that started it waits for it to be ready (spawnChild's `awaitsReady`) and
+   * reports an exit itself, perhaps to start it again on other ports; the supervisor reports it after.
+   */
+  up: boolean;
+  /** The tail of what it wrote to a piped stdout or stderr ('' for inherited or ignored output). */
+  output(): string;
+}
+
+export interface ChildOptions extends SpawnOptions {
+  /** The caller waits until it is ready (waitUntilReady does, and marks it up) and reports an exit before that. */
+  awaitsReady?: boolean;
 }
 
 export interface StopOptions {
@@ -19,17 +34,32 @@ export interface StopOptions {
 
 /** Running children in start order. */
 const children: Child[] = [];
+/** Children stopChild was asked to stop: their exit is expected. */
+const stopping = new WeakSet<Child>();
 let hooksInstalled = false;
 let shutdown: Promise<void> | null = null;
+/** What onShutdownSignals was given to stop the program in order; a child's death runs it too. */
+let programStop: (() => Promise<void>) | null = null;
+/** Set by superviseChildren: where pids and deaths are reported. */
+let supervisor: ((line: string) => void) | null = null;
 
 /** Starts `command` in its own process group and registers it, so it is stopped with the others. */
-export function spawnChild(name: string, command: string, args: string[], options: SpawnOptions = {}): Child {
+export function spawnChild(name: string, command: string, args: string[], options: ChildOptions = {}): Child {
   installExitHooks();
-  const proc = spawn(command, args, { ...options, detached: true });
+  const { awaitsReady, ...spawnOptions } = options;
+  const proc = spawn(command, args, { ...spawnOptions, detached: true });
   if (proc.pid === undefined) throw new Error(`cannot start ${name} (${command}); check that it exists and is executable`);
-  const child = { name, pid: proc.pid, proc };
+  let tail = '';
+  const keep = (d: Buffer) => (tail = (tail + d).slice(-8000));
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  const child: Child = { name, pid: proc.pid, proc, up: !awaitsReady, output: () => tail };
   children.push(child);
-  proc.once('exit', () => children.splice(children.indexOf(child), 1));
+  supervisor?.(`${name} pid ${child.pid} (process group ${child.pid})`);
+  proc.once('exit', (code, signal) => {
+    children.splice(children.indexOf(child), 1);
+    if (supervisor && child.up && !stopping.has(child) && !shutdown) void childDied(child, code, signal, supervisor);
+  });
   return child;
 }
 
@@ -65,6 +95,7 @@ function exitOrTimeout(child: Child, ms: number): Promise<boolean> {
 export async function stopChild(child: Child, options: StopOptions = {}): Promise<void> {
   if (!isRunning(child)) return;
   const graceMs = options.graceMs ?? 5000;
+  stopping.add(child);
   options.log?.(`stopping ${child.name} (pid ${child.pid}) ...`);
   signalGroup(child, 'SIGTERM');
   if (await exitOrTimeout(child, graceMs)) return;
@@ -103,9 +134,20 @@ function installExitHooks(): void {
   }
 }
 
-/** True once SIGINT or SIGTERM started the shutdown: errors of what it stops are expected then. */
+/** True once SIGINT, SIGTERM or a supervised child's death started the shutdown: errors of what it stops are expected then. */
 export function isShuttingDown(): boolean {
   return shutdown !== null;
+}
+
+/** The program's own stop (onShutdownSignals), then any child still running, newest first; then exit `code`. */
+function shutDown(code: number, log: (line: string) => void): void {
+  shutdown = (programStop ?? (async () => undefined))()
+    .catch((err: Error) => log(`stopping failed: ${err.message}; killing what is left`))
+    .then(() => stopChildren({ log }))
+    .finally(() => {
+      log('stopped');
+      process.exit(code);
+    });
 }
 
 /**
@@ -115,6 +157,7 @@ export function isShuttingDown(): boolean {
  */
 export function onShutdownSignals(stop: () => Promise<void>, log: (line: string) => void): void {
   installExitHooks();
+  programStop = stop;
   const handle = (signal: NodeJS.Signals) => {
     const code = signal === 'SIGINT' ? 130 : 143;
     if (shutdown) {
@@ -123,16 +166,42 @@ export function onShutdownSignals(stop: () => Promise<void>, log: (line: string)
       process.exit(code);
     }
     log(`${signal}: stopping in order (Ctrl-C again to kill everything at once) ...`);
-    shutdown = stop()
-      .catch((err: Error) => log(`stopping failed: ${err.message}; killing what is left`))
-      .then(() => stopChildren({ log }))
-      .finally(() => {
-        log('stopped');
-        process.exit(code);
-      });
+    shutDown(code, log);
   };
   process.on('SIGINT', handle);
   process.on('SIGTERM', handle);
+}
+
+/**
+ * From now on: each child's name and pid (its process group's too) as it starts, and a child that
+ * exits on its own once up (neither stopped nor during the shutdown) stops the program: which child,
+ * how it ended and its last output lines, then the same ordered stop as Ctrl-C, and exit 1.
+ */
+export function superviseChildren(log: (line: string) => void): void {
+  installExitHooks();
+  supervisor = log;
+  // Only a SIGKILL of this process leaves the children running, each in its own group: say how to stop them.
+  log(`pid ${process.pid}; each child runs in its own process group: should this process die by kill -9, stop a child with kill -- -<process group>`);
+}
+
+async function childDied(child: Child, code: number | null, signal: NodeJS.Signals | null, log: (line: string) => void): Promise<void> {
+  // Claim the shutdown at once: a child that dies with it (the apiserver after etcd) is not the cause.
+  shutdown = new Promise<never>(() => undefined);
+  // 'exit' may come before the last of its output is read; 'close' once it is (or a grandchild holds the pipe).
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 1000);
+    child.proc.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  const lines = child.output().trimEnd().split('\n').slice(-10);
+  log(
+    `${child.name} (pid ${child.pid}) died: ${signal ? `killed by ${signal}` : `exit code ${code}`}` +
+      (lines.join('') ? `; its last output:\n${lines.map((l) => `  | ${l}`).join('\n')}` : '; it wrote nothing (or not to a pipe)'),
+  );
+  log('stopping the others in order ...');
+  shutDown(1, log);
 }
 
 /**
@@ -146,8 +215,11 @@ export async function waitUntilReady(
 ): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
-    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited (${child.proc.exitCode}): ${opts.output()}`);
-    if (await ready().catch(() => false)) return;
+    if (!isRunning(child)) throw new Error(`${child.name} exited (${child.proc.exitCode ?? child.proc.signalCode}): ${opts.output()}`);
+    if (await ready().catch(() => false)) {
+      child.up = true;
+      return;
+    }
     if (Date.now() > deadline) throw new Error(`${child.name} not ready on ${opts.where} after ${opts.timeoutMs / 1000} s: ${opts.output()}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs));
   }
@@ -175,24 +247,21 @@ export interface ServerOptions {
  * port says EADDRINUSE, so withFreshPorts tries again on another.
  */
 export async function startServer(name: string, command: string, args: string[], opts: ServerOptions): Promise<{ child: Child; output: () => string }> {
-  const child = spawnChild(name, command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
-  let output = '';
-  const keep = (d: Buffer) => (output = (output + d).slice(-8000));
-  child.proc.stdout!.on('data', keep);
-  child.proc.stderr!.on('data', keep);
+  const child = spawnChild(name, command, args, { stdio: ['ignore', 'pipe', 'pipe'], awaitsReady: true, ...(opts.env ? { env: opts.env } : {}) });
+  const output = child.output;
   try {
     await waitUntilReady(child, opts.ready, {
       where: opts.where,
       timeoutMs: opts.timeoutMs ?? 60_000,
       intervalMs: opts.intervalMs ?? 200,
-      output: () => output,
+      output,
     });
   } catch (err) {
     await stopChild(child, { log: opts.log });
-    if (/address already in use/i.test(output)) throw new Error(`${name} lost its port on ${opts.where} (EADDRINUSE): ${(err as Error).message}`);
+    if (/address already in use/i.test(output())) throw new Error(`${name} lost its port on ${opts.where} (EADDRINUSE): ${(err as Error).message}`);
     throw err;
   }
-  return { child, output: () => output };
+  return { child, output };
 }
 
 /**

@@ -14,12 +14,16 @@ export async function startRotorWorker(env: NodeJS.ProcessEnv, log?: (line: stri
   const child = spawnChild('rotor worker', process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
+    awaitsReady: true,
   });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.proc.stderr!.on('data', (d) => {
       out = (out + d).slice(-20_000);
-      if (/worker ready/.test(out)) resolve();
+      if (/worker ready/.test(out)) {
+        child.up = true;
+        resolve();
+      }
     });
     child.proc.once('exit', (code) => reject(new Error(`rotor worker exited (${code}): ${out}`)));
   });

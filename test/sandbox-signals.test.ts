@@ -1,19 +1,22 @@
 // Ctrl-C as a terminal sends it: SIGINT to the whole process group. The sandbox's children are in
 // their own groups, so only rotor's process hears it and stops them in order (etcd last); a second
-// Ctrl-C kills them at once; a parent that dies any other way but SIGKILL takes them along.
-// The shared code is tested with stand-in children (fast, no control plane); `npm run sandbox --
-// --stores` with the real etcd, kube-apiserver, kube-controller-manager, moto and External Secrets
-// Operator. The demo's --keep (worker, dev server)
-// uses the same code and is not started here: it would add a minute of CPU for no other path.
+// Ctrl-C kills them at once; a parent that dies any other way but SIGKILL takes them along. A
+// supervising parent prints each child's pid, and a child's own death stops the rest (exit 1).
+// The shared code is tested with stand-in children (fast, no control plane); `npm run dev-server`
+// with the real Temporal server killed under it; `npm run sandbox -- --stores` with the real etcd,
+// kube-apiserver, kube-controller-manager, moto and External Secrets Operator. The demo's --keep
+// (worker, dev server) uses the same code and is not started here: it would add a minute of CPU for
+// no other path.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { repoRoot } from './helpers/tools';
-import { startServer, withFreshPorts } from '../sandbox/processes';
+import { freePort } from './helpers/dev-server';
 
 const PROCESSES = join(repoRoot, 'dist', 'sandbox', 'processes.js');
 
@@ -25,8 +28,8 @@ interface Run {
 }
 
 /** A program in its own process group, like a command started from a terminal. */
-function startInOwnGroup(args: string[]): Run {
-  const proc = spawn(process.execPath, args, { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+function startInOwnGroup(args: string[], env: NodeJS.ProcessEnv = process.env): Run {
+  const proc = spawn(process.execPath, args, { cwd: repoRoot, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   proc.stdout!.on('data', (d) => (stdout += d));
@@ -37,10 +40,10 @@ function startInOwnGroup(args: string[]): Run {
   return { proc, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-async function waitForOutput(run: Run, pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+async function waitForOutput(run: Run, pattern: RegExp, timeoutMs: number, stream = run.stdout): Promise<RegExpMatchArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const match = pattern.exec(run.stdout());
+    const match = pattern.exec(stream());
     if (match) return match;
     if (run.proc.exitCode !== null || run.proc.signalCode !== null) assert.fail(`exited before ${pattern}:\n${run.stdout()}\n${run.stderr()}`);
     if (Date.now() > deadline) assert.fail(`no ${pattern} after ${timeoutMs / 1000} s:\n${run.stdout()}\n${run.stderr()}`);
@@ -53,13 +56,13 @@ function ctrlC(run: Run): void {
   process.kill(-run.proc.pid!, 'SIGINT');
 }
 
-async function exitsWithin(run: Run, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; seconds: number }> {
+async function exitsWithin(run: Run, ms: number, after = 'Ctrl-C'): Promise<{ code: number | null; signal: NodeJS.Signals | null; seconds: number }> {
   const t0 = Date.now();
   const timeout = new Promise<null>((r) => setTimeout(() => r(null), ms).unref());
   const exit = await Promise.race([run.exited, timeout]);
   if (!exit) {
     process.kill(-run.proc.pid!, 'SIGKILL');
-    assert.fail(`still running ${ms / 1000} s after Ctrl-C:\n${run.stderr()}`);
+    assert.fail(`still running ${ms / 1000} s after ${after}:\n${run.stderr()}`);
   }
   return { ...exit, seconds: (Date.now() - t0) / 1000 };
 }
@@ -82,26 +85,57 @@ async function assertGone(pids: Record<string, number>): Promise<void> {
   assert.deepEqual(left, [], 'no child process is left running');
 }
 
+/** After a failed assertion too: children live in their own groups, so killing the parent's leaves them. */
+function killLeft(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone, as it should be.
+    }
+  }
+}
+
 /** Lines `stopping <name> (pid N)` in the order printed. */
 function stopOrder(stderr: string): string[] {
   return [...stderr.matchAll(/stopping (.+?) \(pid \d+\)/g)].map((m) => m[1]);
 }
 
+/** What a supervising parent printed: its own pid, and `<name> pid N (process group G)` per child as it started. */
+function printedPids(stderr: string, prefix: string): { parent: number | undefined; children: Record<string, number> } {
+  const parent = new RegExp(`^\\[${prefix}\\] pid (\\d+); .* kill -- -<process group>`, 'm').exec(stderr)?.[1];
+  const children: Record<string, number> = {};
+  for (const [, name, pid, group] of stderr.matchAll(new RegExp(`^\\[${prefix}\\] (.+) pid (\\d+) \\(process group (\\d+)\\)$`, 'gm'))) {
+    assert.equal(group, pid, `${name} leads its own process group`);
+    children[name] = Number(pid);
+  }
+  return { parent: parent === undefined ? undefined : Number(parent), children };
+}
+
+/** The process group a running process is in (field 5 of /proc/<pid>/stat, after the parenthesised name). */
+function processGroup(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
 /**
  * A parent with three stand-in children (named like the control plane's, started in its order) and
- * one that ignores SIGTERM. A child that hears the terminal's SIGINT says so.
+ * one that ignores SIGTERM. A child that hears the terminal's SIGINT says so. A supervising parent
+ * reads its children's output through pipes (as the sandbox does) and passes it on.
  */
-function standInParent(opts: { handleSignals: boolean; stubborn: boolean }): Run {
+function standInParent(opts: { handleSignals: boolean; stubborn: boolean; supervise?: boolean }): Run {
   const child = (name: string, ignoreTerm: boolean) =>
     `spawnChild(${JSON.stringify(name)}, process.execPath, ['-e', ${JSON.stringify(
       `process.on('SIGINT', () => console.error('${name} heard SIGINT'));` +
         (ignoreTerm ? `process.on('SIGTERM', () => undefined);` : `process.on('SIGTERM', () => setTimeout(() => process.exit(0), 100));`) +
         'setInterval(() => undefined, 1000);' +
         `console.error('${name} up');`,
-    )}], { stdio: ['ignore', 'inherit', 'inherit'] });`;
+    )}], { stdio: ['ignore', ${opts.supervise ? `'pipe', 'pipe'` : `'inherit', 'inherit'`}] })` +
+    (opts.supervise ? `.proc.stderr.on('data', (d) => process.stderr.write(d));` : ';');
   const script = [
-    `const { spawnChild, childPids, onShutdownSignals } = require(${JSON.stringify(PROCESSES)});`,
+    `const { spawnChild, childPids, onShutdownSignals, superviseChildren } = require(${JSON.stringify(PROCESSES)});`,
     `const log = (l) => process.stderr.write('[parent] ' + l + '\\n');`,
+    opts.supervise ? 'superviseChildren(log);' : '',
     child('etcd', false),
     child('kube-apiserver', false),
     child('kube-controller-manager', opts.stubborn),
@@ -160,25 +194,98 @@ describe('shutdown on Ctrl-C (sandbox/processes.ts, stand-in children)', () => {
   });
 });
 
+describe('a child that dies on its own (sandbox/processes.ts, superviseChildren, stand-in children)', () => {
+  it('prints every pid as it starts; says which child died, how and its last output, stops the others newest first and exits 1', async (t) => {
+    const run = standInParent({ handleSignals: true, stubborn: false, supervise: true });
+    const pids = await standInReady(run);
+    t.after(() => killLeft(Object.values(pids)));
+    const printed = printedPids(run.stderr(), 'parent');
+    assert.equal(printed.parent, run.proc.pid, 'the parent printed its own pid');
+    assert.deepEqual(printed.children, pids, 'each child printed with its pid as it started');
+    for (const [name, pid] of Object.entries(pids)) assert.equal(processGroup(pid), pid, `${name} runs in its own process group`);
+
+    process.kill(pids['kube-apiserver'], 'SIGKILL');
+    const exit = await exitsWithin(run, 10_000, 'kube-apiserver died');
+    assert.equal(exit.code, 1, run.stderr());
+    assert.ok(exit.seconds < 5, `exited ${exit.seconds} s after the death`);
+    assert.match(
+      run.stderr(),
+      new RegExp(`kube-apiserver \\(pid ${pids['kube-apiserver']}\\) died: killed by SIGKILL; its last output:\\n  \\| kube-apiserver up\\n`),
+    );
+    assert.match(run.stderr(), /stopping what the program knows/, "the program's own stop ran, as on Ctrl-C");
+    assert.deepEqual(stopOrder(run.stderr()), ['kube-controller-manager', 'etcd']);
+    await assertGone(pids);
+  });
+});
+
+describe('npm run dev-server (sandbox/dev-server.ts, the real Temporal dev server)', () => {
+  /** The entry point on free ports with its state in a fresh directory; resolves once the server is up, with the printed pids. */
+  async function startDevServerEntry(t: TestContext): Promise<{ run: Run; server: number }> {
+    const dir = mkdtempSync(join(tmpdir(), 'rotor-dev-server-test-'));
+    const env = { ...process.env, TEMPORAL_PORT: String(await freePort()), TEMPORAL_UI_PORT: String(await freePort()), TEMPORAL_DB: join(dir, 'temporal.db') };
+    const run = startInOwnGroup([join('dist', 'sandbox', 'dev-server.js')], env);
+    run.exited.then(() => rmSync(dir, { recursive: true, force: true }));
+    await waitForOutput(run, /^\[dev-server\] Temporal on 127\.0\.0\.1:\d+; Web UI/m, 90_000, run.stderr);
+    const printed = printedPids(run.stderr(), 'dev-server');
+    assert.equal(printed.parent, run.proc.pid, 'the wrapper printed its own pid');
+    const server = printed.children['temporal dev server'];
+    assert.ok(server !== undefined, `the server's pid is printed:\n${run.stderr()}`);
+    t.after(() => killLeft([server]));
+    assert.ok(isAlive(server), `temporal dev server (pid ${server}) runs`);
+    assert.equal(processGroup(server), server, 'the server runs in its own process group');
+    return { run, server };
+  }
+
+  it('exits 1 within seconds when the server is killed, naming it and how it died', async (t) => {
+    const { run, server } = await startDevServerEntry(t);
+    process.kill(server, 'SIGKILL');
+    const exit = await exitsWithin(run, 10_000, 'the server was killed');
+    assert.equal(exit.code, 1, run.stderr());
+    assert.ok(exit.seconds < 5, `exited ${exit.seconds} s after the server died`);
+    assert.match(
+      run.stderr(),
+      new RegExp(`^\\[dev-server\\] temporal dev server \\(pid ${server}\\) died: killed by SIGKILL; its last output:\\n  \\| Temporal CLI`, 'm'),
+    );
+  });
+
+  it('Ctrl-C stops the server and leaves none of the printed pids running', async (t) => {
+    const { run, server } = await startDevServerEntry(t);
+    ctrlC(run);
+    const exit = await exitsWithin(run, 30_000);
+    assert.equal(exit.code, 130, run.stderr());
+    assert.deepEqual(stopOrder(run.stderr()), ['temporal dev server']);
+    assert.ok(!/died/.test(run.stderr()), `a stopped server is not reported as died:\n${run.stderr()}`);
+    await assertGone({ 'temporal dev server': server, wrapper: run.proc.pid! });
+  });
+});
+
 describe('startServer (sandbox/processes.ts)', () => {
-  it('stops a server that lost its port and says EADDRINUSE, so withFreshPorts tries another', async () => {
+  it('stops a server that lost its port and says EADDRINUSE, so withFreshPorts tries another; a supervisor leaves that to them', async () => {
     const taken = createServer().listen(0, '127.0.0.1');
     await once(taken, 'listening');
     const port = (taken.address() as AddressInfo).port;
-    let attempts = 0;
     try {
-      await assert.rejects(
-        withFreshPorts(() => {
-          attempts += 1;
-          return startServer('http.server', 'python3', ['-m', 'http.server', '--bind', '127.0.0.1', String(port)], {
-            ready: async () => false,
-            where: `127.0.0.1:${port}`,
-            timeoutMs: 10_000,
-          });
-        }, 2),
-        new RegExp(`^Error: http\\.server lost its port on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): http\\.server exited \\(1\\)`),
+      // In a supervising parent: a server that exits before it is ready is its starter's to report, not a death that stops the parent.
+      const script = [
+        `const { startServer, superviseChildren, withFreshPorts } = require(${JSON.stringify(PROCESSES)});`,
+        `superviseChildren((l) => process.stderr.write('[parent] ' + l + '\\n'));`,
+        'let attempts = 0;',
+        'withFreshPorts(() => {',
+        '  attempts += 1;',
+        `  return startServer('http.server', 'python3', ['-m', 'http.server', '--bind', '127.0.0.1', '${port}'], { ready: async () => false, where: '127.0.0.1:${port}', timeoutMs: 10000 });`,
+        '}, 2)',
+        `  .catch((err) => console.log('rejected after ' + attempts + ' attempts: ' + err.message.split('\\n')[0]))`,
+        `  .finally(() => setTimeout(() => console.log('still here'), 1000));`,
+      ].join('\n');
+      const run = startInOwnGroup(['-e', script]);
+      await waitForOutput(run, /^still here$/m, 30_000);
+      assert.match(
+        run.stdout(),
+        new RegExp(`^rejected after 2 attempts: http\\.server lost its port on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): http\\.server exited \\(1\\)`, 'm'),
       );
-      assert.equal(attempts, 2, 'withFreshPorts tried again');
+      assert.match(run.stderr(), /^\[parent\] http\.server pid \d+ \(process group \d+\)$/m, 'the server printed its pid');
+      assert.ok(!/died/.test(run.stderr()), `the supervisor reported an exit its starter handles:\n${run.stderr()}`);
+      assert.equal((await exitsWithin(run, 10_000, 'printing "still here"')).code, 0, run.stderr());
     } finally {
       taken.close();
     }

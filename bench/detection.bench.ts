@@ -88,7 +88,9 @@ async function main(): Promise<void> {
         let status: RotationStatus = await client.status(id);
         let recoveredAt = 0;
         for (;;) {
-          status = await client.status(id);
+          const latest = await client.status(id);
+          // Not live (no worker answered in time): only a summary; the next poll asks again.
+          if (latest.live) status = latest;
           const rolling = status.events.some((e) => e.phase === 'ROLLING_BACK');
           const pods = traffic.model.running().filter((p) => p.namespace === ns.staging);
           if (rolling && !recoveredAt && pods.length >= REPLICAS && pods.every((p) => p.version === OLD)) recoveredAt = Date.now();

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PHASES, TERMINAL_PHASES, type Phase, type RotationStatus } from '../contract/api';
 import { CodecKeyError } from '../temporal/codec';
-import { formatStatus, progressLine } from './format';
+import { formatStatus, progressLine, workerAbsence } from './format';
 import { normalizeOrigin, runCodecServer } from './codec-server';
 import { loadPlanFile, PlanFileError } from './plan-file';
-import { RotorClient, RotorClientError } from './rotor-client';
+import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
 
 /** Exit codes, the same for every command (and in `rotor --help`). */
 export const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4 } as const;
@@ -35,6 +35,9 @@ function version(): string {
     return 'unknown';
   }
 }
+
+/** `rotor status` answers within this long of its start, even while no worker can answer its query. */
+const ANSWER_WITHIN_MS = 2000;
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -96,26 +99,49 @@ function parsePhases(value: string): Phase[] {
   return phases as Phase[];
 }
 
+/**
+ * Says once when workers go down (the status shown is then the last recorded one) and once when a
+ * worker answers again; returns whether they are down now.
+ */
+function reportOutage(s: ObservedStatus, wasDown: boolean): boolean {
+  if (!s.live && !wasDown) {
+    const since = s.workerSeen ? `since ${s.workerSeen} (the last poll of task queue ${s.taskQueue})` : `(${workerAbsence(s)})`;
+    out(`workers down ${since}, showing the last recorded status; still watching (start \`rotor worker\` to go on)`);
+  }
+  if (s.live && wasDown) out('a worker answers again; following the live status');
+  return !s.live;
+}
+
 async function watch(client: RotorClient, id: string, intervalSeconds: number): Promise<number> {
   let seen = -1;
   let lastLine = '';
+  let down = false;
   for (;;) {
     const s = await client.status(id);
     if (seen < 0) out(formatStatus(s));
-    else
-      for (const e of s.eventCount > seen ? s.events.slice(-Math.min(s.eventCount - seen, s.events.length)) : [])
-        out(`  ${e.at}  ${e.phase.padEnd(17)} ${e.stage ? `${e.stage}: ` : ''}${e.message}`);
-    seen = s.eventCount;
+    down = reportOutage(s, down);
+    const fresh = seen >= 0 && s.eventCount > seen ? s.events.slice(-Math.min(s.eventCount - seen, s.events.length)) : [];
+    for (const e of fresh) out(`  ${e.at}  ${e.phase.padEnd(17)} ${e.stage ? `${e.stage}: ` : ''}${e.message}`);
+    // A recorded status may count fewer events than a live one seen before: never print those again.
+    seen = Math.max(seen, s.eventCount);
     const line = progressLine(s);
     if (line !== lastLine) out(line);
     lastLine = line;
-    if (TERMINAL_PHASES.includes(s.phase)) {
+    // Only the workflow's own status ends the watch: a recorded phase may be a step behind its end.
+    if (s.live && TERMINAL_PHASES.includes(s.phase)) {
       out(`${s.phase}: ${s.outcome ?? ''}`);
       for (const l of s.leftovers) out(`LEFT ${l}`);
       return exitCodeFor(s);
     }
     await sleep(intervalSeconds * 1000);
   }
+}
+
+/** Under `rotor list`: when no worker polls, running rotations stand still at the phase shown. */
+async function noteIdleWorkers(client: RotorClient): Promise<void> {
+  const workerSeen = await client.workerSeen();
+  if (workerSeen === undefined || (workerSeen && Date.now() - Date.parse(workerSeen) < POLL_WINDOW_MS)) return;
+  out(`note: ${workerAbsence({ taskQueue: client.taskQueue, workerSeen })}; running rotations wait in the phase shown until \`rotor worker\` runs`);
 }
 
 /** Run `fn` with a connected client, closed afterwards. */
@@ -177,7 +203,8 @@ function program(result: { code: number }): Command {
       set(
         await withClient(async (client) => {
           if (opts.watch) return watch(client, id, opts.interval);
-          const s = await client.status(id);
+          // Due 2 s after the command started, worker or not (a recorded status, NOT LIVE, without one).
+          const s = await client.status(id, { answerBy: performance.timeOrigin + ANSWER_WITHIN_MS });
           out(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s, { events: opts.events }));
           return EXIT.ok;
         }),
@@ -195,7 +222,8 @@ function program(result: { code: number }): Command {
         await withClient(async (client) => {
           await client.approve(id, operator(opts.by), opts.comment);
           const s = await client.status(id);
-          out(`approval sent to ${id} (phase ${s.phase}): ${s.events.at(-1)?.message ?? ''}`);
+          if (!s.live) out(`approval sent to ${id} (phase ${s.phase}); ${workerAbsence(s)}: it takes effect once \`rotor worker\` runs`);
+          else out(`approval sent to ${id} (phase ${s.phase}): ${s.events.at(-1)?.message ?? ''}`);
           return EXIT.ok;
         }),
       );
@@ -248,6 +276,7 @@ function program(result: { code: number }): Command {
           const rows = await client.list(50, phases);
           if (rows.length === 0) out(phases ? `no rotation is in ${phases.join(' or ')}` : 'no rotations yet; start one with rotor start -f plan.yaml');
           for (const r of rows) out(`${r.workflowId.padEnd(48)} ${r.secret.padEnd(28)} ${r.phase.padEnd(18)} ${r.status.padEnd(16)} ${r.startedAt}`);
+          if (rows.some((r) => r.status === 'RUNNING')) await noteIdleWorkers(client);
           return EXIT.ok;
         }),
       );

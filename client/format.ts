@@ -1,5 +1,6 @@
 // Rendering a rotation's status for a terminal.
 import type { RotationStatus } from '../contract/api';
+import { POLL_WINDOW_MS, type Liveness } from './rotor-client';
 
 function bar(step: number, total: number, width = 24): string {
   const filled = Math.round((step / Math.max(total, 1)) * width);
@@ -17,15 +18,39 @@ function until(iso: string, now: Date): string {
 
 /** One line for --watch: phase, stage, step, percentage. */
 export function progressLine(s: RotationStatus): string {
+  // total 0: a status recorded without its step (a run from before the status memo, seen without a worker).
+  if (s.progress.total === 0) return `step unknown  ${s.phase}${s.stage ? ` ${s.stage}` : ''}`;
   const pct = Math.round((s.progress.step / s.progress.total) * 100);
   const stage = s.stage ? ` ${s.stage}` : '';
   const canary = s.canaryPercent !== null ? ` canary ${s.canaryPercent}%` : '';
   return `${bar(s.progress.step, s.progress.total)} ${String(pct).padStart(3)}%  step ${s.progress.step}/${s.progress.total}  ${s.phase}${stage}${canary}`;
 }
 
-export function formatStatus(s: RotationStatus, opts: { events?: number; now?: Date } = {}): string {
+/** Since when no worker has polled the rotation's task queue, as an operator reads it. */
+export function workerAbsence(l: Pick<Liveness, 'taskQueue' | 'workerSeen'>): string {
+  const queue = l.taskQueue ?? '(unknown)';
+  if (l.workerSeen === undefined) return `the server could not say when a worker last polled task queue ${queue}`;
+  if (l.workerSeen === null) return `no worker has polled task queue ${queue} (none seen)`;
+  return `no worker has polled task queue ${queue} since ${l.workerSeen}`;
+}
+
+/** What a status not answered by a worker is, where it comes from, and what to do. */
+function notLiveLines(l: Partial<Liveness>, now: Date): string[] {
+  const shown = l.recordedAt
+    ? `what the rotation recorded at ${l.recordedAt}; checks, switched workloads and older events need a worker`
+    : 'the phase and stage in its search attributes only (this run keeps no status memo)';
+  const lines = [`NOT LIVE   ${l.reason ?? 'no worker answered'}: ${workerAbsence(l)}`, `           shown: ${shown}`];
+  if (l.workerSeen && now.getTime() - Date.parse(l.workerSeen) < POLL_WINDOW_MS)
+    lines.push('           a worker polled moments ago: it may be busy, or have just stopped; ask again shortly');
+  lines.push(
+    `           to see it live and let it go on, start a worker: rotor worker (ROTOR_TASK_QUEUE=${l.taskQueue ?? 'rotor'}, same server and namespace)`,
+  );
+  return lines;
+}
+
+export function formatStatus(s: RotationStatus & Partial<Liveness>, opts: { events?: number; now?: Date } = {}): string {
   const now = opts.now ?? new Date();
-  const lines: string[] = [];
+  const lines: string[] = s.live === false ? notLiveLines(s, now) : [];
   const row = (k: string, v: string) => lines.push(`${k.padEnd(10)} ${v}`);
   row('rotation', `${s.workflowId} (secret ${s.secret})`);
   row('phase', `${s.phase}${s.stage ? ` — stage ${s.stage}` : ''}`);

@@ -92,6 +92,29 @@ export interface RotationStatus {
   updatedAt: string;
 }
 
+/** The memo key under which a running rotation keeps its last status, for readers when no worker answers. */
+export const STATUS_MEMO = 'rotor.status';
+
+/**
+ * What the workflow keeps in its memo at each phase change and wait (workflows/state.ts): enough for
+ * `rotor status` to show where a rotation stands while no worker can answer the status query. Small
+ * on purpose (the server stores it with every change) and never a secret value.
+ */
+export interface StatusMemo {
+  phase: Phase;
+  stage: string | null;
+  newVersion: string | null;
+  previousVersion: string | null;
+  canaryPercent: number | null;
+  waitingUntil: string | null;
+  progress: { step: number; total: number; key: string };
+  /** The last event when the memo was written, its message cut to a few hundred characters. */
+  last: { at: string; message: string } | null;
+  /** The rotation's eventCount when the memo was written. */
+  eventCount: number;
+  updatedAt: string;
+}
+
 export interface ApproveInput {
   by: string;
   comment?: string;

@@ -227,7 +227,8 @@ async function rotate(world: DemoWorld, say: Say, document: Record<string, unkno
   for (;;) {
     if (Date.now() > deadline) throw new Error(`${id} did not end within 15 minutes (phase ${status?.phase ?? 'unknown'}); see the Web UI`);
     const latest = await world.client.status(id).catch(() => null);
-    if (latest && Date.parse(latest.startedAt) >= startedAt) status = latest;
+    // Not live (no worker answered in time): only a summary, so wait for the workflow's own status.
+    if (latest?.live && Date.parse(latest.startedAt) >= startedAt) status = latest;
     if (status?.phase === 'AWAITING_APPROVAL' && !approved) {
       approved = true;
       say(`$ rotor approve ${id} --comment "staging is clean"`);

@@ -489,6 +489,18 @@ describe('end to end: nothing of a rotation is readable in history without the k
     });
   });
 
+  it('lists rotations without the key (search attributes stay readable), and says that the status needs it', async () => {
+    assert.ok(retainingId, 'the rotation of the test before');
+    const noKey = { TEMPORAL_ADDRESS: server.address, ROTOR_CODEC_KEY: undefined, ROTOR_CODEC_KEYS_FILE: undefined };
+    const listed = await rotor(['list'], noKey);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`^${retainingId}\\s+${document.secret}\\s+RETAINING\\s+RUNNING`, 'm'));
+    // The status (the memo a worker outage falls back on included) is encrypted: the CLI says what it needs.
+    const status = await rotor(['status', retainingId], noKey);
+    assert.equal(status.code, 1, status.stdout);
+    assert.match(status.stderr, /^rotor: the payloads of \S+ are encrypted; set ROTOR_CODEC_KEYS_FILE or ROTOR_CODEC_KEY to the worker's keys/);
+  });
+
   it("shows the decrypted plan in the Web UI's event history, through the codec server", async () => {
     assert.ok(retainingId, 'the rotation of the test before');
     const browser = await launch({ executablePath: chromiumPath(), headless: true, args: [...CHROMIUM_ARGS] });

@@ -9,6 +9,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -18,6 +19,7 @@ import {
   SA_PHASE,
   SA_SECRET,
   SA_STAGE,
+  STATUS_MEMO,
   TERMINAL_PHASES,
   abortSignal,
   approveSignal,
@@ -28,6 +30,7 @@ import {
   type CarriedState,
   type RotationInput,
   type RotationStatus,
+  type StatusMemo,
 } from '../contract/api';
 import { validatePlan, type Plan, type PlanIssue, type Stage } from '../domain/plan';
 import { plannedSteps, stepKey } from '../domain/progress';
@@ -44,6 +47,8 @@ const announcer = proxyLocalActivities<Pick<RotorActivities, 'announce'>>({
 /** Status keeps this many recent events; older ones are counted, not kept, so the state stays small. */
 const EVENTS_KEPT = 60;
 const CHECKS_KEPT = 40;
+/** The memo keeps the last event's message up to this length: enough to read, small to store. */
+const MEMO_MESSAGE_CHARS = 300;
 
 export type { AbortRequest, CarriedState, RotationInput };
 
@@ -71,6 +76,10 @@ export class Rotation {
   readonly announcements: Promise<unknown>[] = [];
   /** Whether phase changes are posted: plans that measure with Datadog, in runs since 'datadog-events'. */
   private announcing: boolean | undefined;
+  /** Whether the status is kept in the memo too: runs since 'status-memo' (decided once, at the first details()). */
+  private memoing: boolean | undefined;
+  /** The memo last written, so an unchanged one costs no history event. */
+  private memoed = '';
   abortRequest: AbortRequest | null;
   approvalFor: string | null = null;
   approvalGiven = false;
@@ -147,6 +156,23 @@ export class Rotation {
     const last = status.events[status.events.length - 1];
     if (last) lines.push(`last: ${last.message}`);
     setCurrentDetails(lines.join('\n'));
+    this.remember();
+  }
+
+  /**
+   * Keeps a summary of the status in the memo (STATUS_MEMO), which the server serves without a
+   * worker: while no worker can answer the status query, `rotor status` shows it instead of hanging.
+   * Each upsert is a history event (about one per phase step), so only a changed memo is written. The
+   * patch is asked once per run, at its first details(): a run recorded without it replays without it.
+   */
+  private remember(): void {
+    this.memoing ??= patched('status-memo');
+    if (!this.memoing) return;
+    const memo = statusMemo(this.status);
+    const text = JSON.stringify(memo);
+    if (text === this.memoed) return;
+    this.memoed = text;
+    upsertMemo({ [STATUS_MEMO]: memo });
   }
 
   enter(phase: Phase, stage: string | null, message: string, canaryPercent: number | null = null): void {
@@ -251,4 +277,21 @@ export class Rotation {
       },
     );
   }
+}
+
+/** The memo's summary of a status: where the rotation stands and its last event, no lists, no values. */
+function statusMemo(status: RotationStatus): StatusMemo {
+  const last = status.events[status.events.length - 1];
+  return {
+    phase: status.phase,
+    stage: status.stage,
+    newVersion: status.newVersion,
+    previousVersion: status.previousVersion,
+    canaryPercent: status.canaryPercent,
+    waitingUntil: status.waitingUntil,
+    progress: status.progress,
+    last: last ? { at: last.at, message: last.message.slice(0, MEMO_MESSAGE_CHARS) } : null,
+    eventCount: status.eventCount,
+    updatedAt: status.updatedAt,
+  };
 }

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { RotationStatus } from '../../contract/api';
+import type { Liveness, ObservedStatus } from '../../client/rotor-client';
 import { recordText } from './leak';
 import { repoRoot } from './tools';
 
@@ -60,11 +61,11 @@ export async function startWorker(env: NodeJS.ProcessEnv): Promise<{ proc: Child
 }
 
 /** `rotor status <id> --json`, parsed; fails loudly when the command does. */
-export async function rotorStatus(id: string, env: NodeJS.ProcessEnv): Promise<RotationStatus> {
+export async function rotorStatus(id: string, env: NodeJS.ProcessEnv): Promise<ObservedStatus> {
   const r = await rotor(['status', id, '--json'], env);
   if (r.code !== 0) throw new Error(`rotor status ${id} exited ${r.code}: ${r.stderr}`);
   try {
-    return JSON.parse(r.stdout) as RotationStatus;
+    return JSON.parse(r.stdout) as ObservedStatus;
   } catch (err) {
     throw new Error(
       `rotor status ${id} --json printed ${r.stdout.length} characters that do not parse (${(err as Error).message}): ${r.stdout.slice(-200)} ${r.stderr}`,
@@ -85,11 +86,13 @@ export function pollStatus(
   timeoutMs: number,
   intervalMs: number,
 ): Promise<RotationStatus> {
-  return pollUntil(read, pred, {
+  // A status recorded while no worker answered (NOT LIVE) has no checks and one event: wait for the workflow's own.
+  const live = (s: RotationStatus) => (s as Partial<Liveness>).live !== false;
+  return pollUntil(read, (s) => live(s) && pred(s), {
     timeoutMs,
     intervalMs,
     describe: (s) =>
-      `${id}: timed out in ${s.phase}: ${s.events
+      `${id}: timed out in ${s.phase}${live(s) ? '' : ' (not live: no worker answered)'}: ${s.events
         .slice(-3)
         .map((e) => e.message)
         .join(' | ')}`,

@@ -20,9 +20,9 @@ export async function recordHistories(client: Client): Promise<number> {
   let n = 0;
   // Listing by id gives each run: continue-as-new and reused ids leave several.
   const ids = new Set<string>();
-  for await (const w of client.workflow.list()) ids.add(w.workflowId);
+  for await (const w of executions(client)) ids.add(w.workflowId);
   for (const id of ids) {
-    for await (const w of client.workflow.list({ query: `WorkflowId = '${id}'` })) {
+    for await (const w of executions(client, `WorkflowId = '${id}'`)) {
       const history = await client.workflow.getHandle(id, w.runId).fetchHistory();
       writeFileSync(file(`history-${++histories}`, 'json'), historyToJSON(history));
       n += 1;
@@ -30,6 +30,16 @@ export async function recordHistories(client: Client): Promise<number> {
   }
   flushSources();
   return n;
+}
+
+/** The runs the server lists, read raw: `workflow.list()` would decode memos, which the codec may have encrypted. */
+async function* executions(client: Client, query?: string): AsyncGenerator<{ workflowId: string; runId: string }> {
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.listWorkflowExecutions({ namespace: client.options.namespace, query, nextPageToken });
+    for (const e of page.executions ?? []) yield { workflowId: e.execution?.workflowId ?? '', runId: e.execution?.runId ?? '' };
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
 }
 
 /** Every history a dev server holds, through a client without the payload codec (what the server stores). */

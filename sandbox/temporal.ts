@@ -15,6 +15,8 @@ export interface DevServer {
   address: string;
   uiPort: number;
   dir: string;
+  /** The server's pid, the leader of its own process group (for fault injection: `kill -9 -<pid>`). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
     address,
     uiPort,
     dir,
+    pid: child.pid,
     async stop() {
       await stopChild(child, { log: opts.log });
       rmSync(dir, { recursive: true, force: true });

@@ -28,6 +28,8 @@ export interface WorkerConfig extends TemporalSettings {
   deploymentId: string | null;
   /** ROTOR_ARGOCD_INSTANCE_LABEL: Argo CD's application.instanceLabelKey when not the default; what carries it is never switched live. */
   gitops: { argoInstanceLabel?: string };
+  /** ROTOR_KUBE_PAGE_SIZE: objects per page when listing (default 200); smaller pages bound memory on big clusters. */
+  kubePageSize: number;
 }
 
 /** The sites Datadog runs; DD_SITE must be one of them. */
@@ -180,6 +182,16 @@ function gitopsSettings(env: NodeJS.ProcessEnv, problems: string[]): WorkerConfi
   return { argoInstanceLabel: key };
 }
 
+const DEFAULT_PAGE_SIZE = 200;
+
+function pageSize(raw: string | undefined, problems: string[]): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_PAGE_SIZE;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n >= 1 && n <= 5000) return n;
+  problems.push(`ROTOR_KUBE_PAGE_SIZE=${raw} is not a page size; use a whole number from 1 to 5000 (default ${DEFAULT_PAGE_SIZE})`);
+  return DEFAULT_PAGE_SIZE;
+}
+
 /** ROTOR_STORES=kubernetes,aws-secrets-manager,external-secrets: each named, unknown ones refused by name. */
 function storeSettings(env: NodeJS.ProcessEnv, problems: string[]): { stores: StoreKind[]; aws: WorkerConfig['aws'] } {
   const served: StoreKind[] = ['kubernetes', 'aws-secrets-manager', 'external-secrets'];
@@ -224,8 +236,10 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
       `ROTOR_DEPLOYMENT_ID=${deploymentId} is not a deployment id; use up to 63 letters, digits, ".", "_" or "-" (e.g. prod-eu-1), or unset it to use the Temporal server's cluster id`,
     );
   }
+  const kubePageSize = overrides.kubePageSize ?? pageSize(env.ROTOR_KUBE_PAGE_SIZE, problems);
   if (problems.length) throw new WorkerConfigError(problems);
   return {
+    kubePageSize,
     ...settings,
     backend,
     memoryWorld,

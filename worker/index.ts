@@ -36,7 +36,7 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
     ...(config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {}),
     ...(config.datadog ? { datadog: new DatadogProvider(config.datadog, log) } : {}),
   };
-  return { cluster: KubernetesCluster.fromEnvironment(config.gitops), stores, metrics, log, ...optional };
+  return { cluster: KubernetesCluster.fromEnvironment(config.gitops, config.kubePageSize), stores, metrics, log, ...optional };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */

@@ -9,6 +9,7 @@ import * as https from 'node:https';
 import type * as k8s from '@kubernetes/client-node';
 import type { Holder } from '../../contract/activities';
 import { RotorError } from '../errors';
+import { askAgain, REQUEST_TRIES, retryWait } from './transport';
 import { REQUEST_TIMEOUT_MS, keepFromPages, toRotorError } from './kinds';
 import {
   ignored,
@@ -58,7 +59,7 @@ export async function apiReader(kc: k8s.KubeConfig): Promise<ApiReader> {
           ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
         });
   const prefix = base.pathname.replace(/\/$/, '');
-  const get = (path: string) =>
+  const getOnce = (path: string) =>
     new Promise<Json>((resolve, reject) => {
       const request = (plain ? http : https).request(
         {
@@ -85,7 +86,7 @@ export async function apiReader(kc: k8s.KubeConfig): Promise<ApiReader> {
               } catch {
                 reject(Object.assign(new Error(`GET ${path}: the answer is not JSON`), { code }));
               }
-            } else reject(Object.assign(new Error(`GET ${path}: HTTP ${code}`), { code, body: text }));
+            } else reject(Object.assign(new Error(`GET ${path}: HTTP ${code}`), { code, body: text, retryAfter: res.headers['retry-after'] }));
           });
         },
       );
@@ -93,6 +94,21 @@ export async function apiReader(kc: k8s.KubeConfig): Promise<ApiReader> {
       request.on('error', reject);
       request.end();
     });
+  // Asked again as the API clients are (transport.ts): throttled, a server error, or no answer.
+  const get = async (path: string): Promise<Json> => {
+    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await getOnce(path);
+      } catch (err) {
+        const e = err as { code?: unknown; retryAfter?: string };
+        const status = typeof e.code === 'number' ? e.code : null;
+        const wait = retryWait(attempt, e.retryAfter);
+        if (attempt >= REQUEST_TRIES || !askAgain('GET', status) || Date.now() + wait > deadline) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  };
   return { get, close: () => (agent as http.Agent | undefined)?.destroy?.() };
 }
 

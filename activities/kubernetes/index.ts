@@ -36,6 +36,7 @@ import { driftMessage, objectDrift, switchedObjects } from './drift';
 import { ExternalSecrets } from './external-secrets';
 import type { GitOpsOptions } from './gitops';
 import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ShapeMatch } from './cluster-scan';
+import { resilient } from './transport';
 import { REQUEST_TIMEOUT_MS, keepFromKind, kindApis, readObject, toRotorError, type KindApi, type Obj } from './kinds';
 import { secretIn, type WantedSecret } from './object-refs';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
@@ -62,16 +63,6 @@ export { toRotorError } from './kinds';
 export { claimName, ANNOTATION_CLAIMED_AT } from './claims';
 
 const DEFAULT_PAGE = 200;
-
-/** `kc`, with every request of the API clients made from it ended after `ms`. */
-function withRequestTimeout(kc: k8s.KubeConfig, ms: number): k8s.KubeConfig {
-  const timed = Object.create(kc) as k8s.KubeConfig;
-  timed.applySecurityAuthentication = async (context) => {
-    await kc.applySecurityAuthentication(context);
-    if (!context.getSignal()) context.setSignal(AbortSignal.timeout(ms));
-  };
-  return timed;
-}
 
 /** The Secret names a switched field holds now (a locator, or a JSON pointer from an older release). */
 function namesAt(kind: WorkloadKind, obj: Obj): (field: string) => string[] {
@@ -117,7 +108,7 @@ export class KubernetesCluster implements ClusterPort {
     readonly gitops: GitOpsOptions = {},
     requestTimeoutMs = REQUEST_TIMEOUT_MS,
   ) {
-    kc = this.kc = withRequestTimeout(kc, requestTimeoutMs);
+    kc = this.kc = resilient(kc, requestTimeoutMs);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.kinds = kindApis(kc, pageSize);
     this.secrets = new Secrets(this.core);
@@ -126,10 +117,10 @@ export class KubernetesCluster implements ClusterPort {
     this.external = new ExternalSecrets(kc, this.core);
   }
 
-  static fromEnvironment(gitops: GitOpsOptions = {}): KubernetesCluster {
+  static fromEnvironment(gitops: GitOpsOptions = {}, pageSize = DEFAULT_PAGE): KubernetesCluster {
     const kc = new k8s.KubeConfig();
     kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
-    return new KubernetesCluster(kc, DEFAULT_PAGE, gitops);
+    return new KubernetesCluster(kc, pageSize, gitops);
   }
 
   /** Every workload in `namespace` (all namespaces when null) holding a Secret whose name matches, a few kinds at a time. */

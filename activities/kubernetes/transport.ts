@@ -1,0 +1,85 @@
+// How the adapter talks to kube-apiserver: no request waits longer than REQUEST_TIMEOUT_MS (a paused or
+// unreachable apiserver becomes an error the step is retried on, not a step that hangs until its
+// start-to-close limit), and an answer that says "not now" is asked again within that time, as
+// client-go does, instead of failing a step that made a hundred requests because one was throttled:
+// 429 (honouring Retry-After) for any request, since the apiserver did not act on it; 500, 502, 503,
+// 504 and a dropped connection for reads only (a write's fate is then unknown, and the step's own
+// retry, idempotent by construction, finds out).
+import * as k8s from '@kubernetes/client-node';
+import { REQUEST_TIMEOUT_MS } from './kinds';
+
+/** Tries per request, and the longest wait between two (a Retry-After beyond it is cut to it). */
+export const REQUEST_TRIES = 5;
+const MAX_WAIT_MS = 5_000;
+const READS = new Set(['GET', 'HEAD']);
+const TRANSIENT = new Set([500, 502, 503, 504]);
+
+/** The wait before try `attempt + 1`: the server's Retry-After when it gave one, else 200 ms doubling. */
+export function retryWait(attempt: number, retryAfter: string | undefined | null): number {
+  const seconds = retryAfter ? Number(retryAfter) : NaN;
+  const asked = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : 200 * 2 ** (attempt - 1);
+  return Math.min(asked, MAX_WAIT_MS);
+}
+
+/** Whether an answer with `status` (null: no answer, the connection failed) to a `method` request is asked again. */
+export function askAgain(method: string, status: number | null): boolean {
+  if (status === 429) return true;
+  return READS.has(method) && (status === null || TRANSIENT.has(status));
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+
+class RetryingHttpLibrary implements k8s.HttpLibrary {
+  private readonly inner = new k8s.IsomorphicFetchHttpLibrary();
+
+  send(request: k8s.RequestContext): k8s.Observable<k8s.ResponseContext> {
+    return new k8s.Observable(this.sendWithRetries(request));
+  }
+
+  private async sendWithRetries(request: k8s.RequestContext): Promise<k8s.ResponseContext> {
+    const method = request.getHttpMethod().toString();
+    const signal = request.getSignal();
+    for (let attempt = 1; ; attempt++) {
+      let response: k8s.ResponseContext;
+      try {
+        response = await this.inner.send(request).toPromise();
+      } catch (err) {
+        if (signal?.aborted || attempt >= REQUEST_TRIES || !askAgain(method, null)) throw err;
+        await sleep(retryWait(attempt, null), signal);
+        continue;
+      }
+      if (attempt >= REQUEST_TRIES || !askAgain(method, response.httpStatusCode)) return response;
+      await response.body.text().catch(() => undefined); // let the connection go back to the pool
+      await sleep(retryWait(attempt, response.headers['retry-after']), signal);
+    }
+  }
+}
+
+/** `kc`, with every API client made from it ending its requests after `timeoutMs` and asking again as above. */
+export function resilient(kc: k8s.KubeConfig, timeoutMs = REQUEST_TIMEOUT_MS): k8s.KubeConfig {
+  const wrapped = Object.create(kc) as k8s.KubeConfig;
+  wrapped.applySecurityAuthentication = async (context) => {
+    await kc.applySecurityAuthentication(context);
+    if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
+  };
+  const httpApi = new RetryingHttpLibrary();
+  wrapped.makeApiClient = <T extends k8s.ApiType>(apiClientType: new (config: k8s.Configuration) => T): T => {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('No active cluster!');
+    const config = k8s.createConfiguration({
+      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+      authMethods: { default: wrapped },
+      httpApi,
+    });
+    return new apiClientType(config);
+  };
+  return wrapped;
+}

@@ -1,0 +1,213 @@
+// The rig the fault-injection suite and the recovery bench share: the sandbox's real kube-apiserver
+// (with the pod simulator) behind a fault proxy, a real Temporal dev server on a database file (so it
+// can be killed and started again on the same port and state), rotor workers as real processes
+// authenticated as deploy/rbac.yaml's ServiceAccount, and a client. Scenarios rotate `app-secrets` in
+// their own pair of namespaces (`<tag>-stg`, `<tag>-prd`), so each starts from the same world.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { RotorClient } from '../client/rotor-client';
+import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
+import { validatePlan } from '../domain/plan';
+import { startSandbox, workerKubeconfig, type Sandbox } from './index';
+import { freePort } from './control-plane';
+import { startFaultProxy, throughProxy, type FaultProxy } from './fault-proxy';
+import { WorkerPool } from './fault-workers';
+import { authDeployment } from './objects';
+import { startDevServer as startSandboxDevServer, type DevServer, type DevServerOptions } from './temporal';
+
+export const SECRET = 'app-secrets';
+export const OLD = `${SECRET}-20250101000000`;
+export const STAGING = ['api', 'worker'];
+export const PRODUCTION = ['api', 'web', 'edge'];
+
+export interface RigOptions {
+  workers: number;
+  /** How the dev server is started (the tests record its histories before it stops). */
+  startDevServer?: (options: DevServerOptions) => Promise<DevServer>;
+}
+
+/** How a step came back after its worker was killed: how long after the kill, and on which worker. */
+export interface Recovery {
+  step: string;
+  /** From the SIGKILL to the step's next attempt starting. */
+  ms: number;
+  /** From the restarted worker polling again to the step's next attempt starting (restart 'at-once' only). */
+  sinceRestartMs: number | null;
+  by: 'other' | 'restarted';
+}
+
+export class FaultRig {
+  private constructor(
+    readonly dir: string,
+    readonly sandbox: Sandbox,
+    readonly kc: k8s.KubeConfig,
+    readonly proxy: FaultProxy,
+    public server: DevServer,
+    private readonly serverOptions: DevServerOptions,
+    private readonly startServer: (options: DevServerOptions) => Promise<DevServer>,
+    readonly pool: WorkerPool,
+    readonly client: RotorClient,
+    /** The workers' kubeconfig: deploy/rbac.yaml's ServiceAccount, through the fault proxy. */
+    readonly workerKubeconfig: string,
+  ) {}
+
+  static async start(options: RigOptions): Promise<FaultRig> {
+    const dir = mkdtempSync(join(tmpdir(), 'rotor-faults-'));
+    const sandbox = await startSandbox({ readyDelayMs: 300 });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(sandbox.plane.kubeconfig);
+    const worker = await workerKubeconfig(sandbox.plane, dir);
+    const proxy = await startFaultProxy({ server: sandbox.plane.server, caFile: sandbox.plane.caFile });
+    const serverOptions = { port: await freePort(), uiPort: await freePort(), db: join(dir, 'temporal.db') };
+    const startServer = options.startDevServer ?? startSandboxDevServer;
+    const server = await startServer(serverOptions);
+    const proxied = throughProxy(worker, proxy.url, join(dir, 'proxied.kubeconfig'));
+    const pool = new WorkerPool({
+      TEMPORAL_ADDRESS: server.address,
+      ROTOR_BACKEND: 'kubernetes',
+      KUBECONFIG: proxied,
+      // Small pages, so listings continue (and a continue token can expire).
+      ROTOR_KUBE_PAGE_SIZE: '20',
+    });
+    await Promise.all(Array.from({ length: options.workers }, (_, i) => pool.start(i)));
+    const client = await RotorClient.connect({ address: server.address });
+    return new FaultRig(dir, sandbox, kc, proxy, server, serverOptions, startServer, pool, client, proxied);
+  }
+
+  async stop(): Promise<void> {
+    await this.client.close();
+    await this.pool.stop();
+    await this.server.stop();
+    await this.proxy.stop();
+    await this.sandbox.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** SIGKILL the Temporal server (its process group), wait `downMs`, start it again on the same port and database. */
+  async restartServer(downMs: number): Promise<void> {
+    process.kill(-this.server.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, downMs));
+    this.server = await this.startServer(this.serverOptions);
+  }
+
+  /** Two namespaces for one scenario, each with the old version and its Deployments. */
+  async prepare(tag: string): Promise<void> {
+    const core = this.kc.makeApiClient(k8s.CoreV1Api);
+    const apps = this.kc.makeApiClient(k8s.AppsV1Api);
+    for (const [ns, names] of [
+      [`${tag}-stg`, STAGING],
+      [`${tag}-prd`, PRODUCTION],
+    ] as const) {
+      await core.createNamespace({ body: { metadata: { name: ns } } });
+      await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: OLD }, stringData: { api_token: `faults-old-${tag}` } } });
+      for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
+      for (const name of names) await apps.createNamespacedDeployment({ namespace: ns, body: authDeployment(name, OLD) });
+    }
+  }
+
+  /** A rotation of the scenario's namespaces: staging rolling, production canary 50 → 100, short soak, watch and retention. */
+  async rotate(tag: string, overrides: { soak?: string; retention?: string } = {}): Promise<string> {
+    const doc = {
+      secret: SECRET,
+      value: { generate: { keys: ['api_token'], length: 32 } },
+      store: 'kubernetes',
+      stages: [
+        { name: 'staging', namespace: `${tag}-stg`, strategy: 'rolling', soak: overrides.soak ?? '3s', rolloutTimeout: '90s' },
+        { name: 'production', namespace: `${tag}-prd`, strategy: { canary: { steps: [50, 100], pause: '3s' } }, watch: '1s', rolloutTimeout: '90s' },
+      ],
+      retention: overrides.retention ?? '3s',
+      cleanupRecheck: '1s',
+    };
+    const { plan, issues } = validatePlan(doc);
+    if (issues.length) throw new Error(`the scenario's plan is invalid: ${JSON.stringify(issues)}`);
+    return this.client.start(doc, plan, 'faults');
+  }
+
+  /** The status once `pred` holds, asked through outages of workers and of the server. */
+  async waitFor(id: string, pred: (s: RotationStatus) => boolean, timeoutMs = 240_000): Promise<RotationStatus> {
+    const deadline = Date.now() + timeoutMs;
+    let last: RotationStatus | null = null;
+    for (;;) {
+      try {
+        last = await this.client.status(id);
+        if (pred(last)) return last;
+      } catch {
+        // the server restarting, or no worker to answer: ask again
+      }
+      if (Date.now() > deadline)
+        throw new Error(
+          `${id}: timed out in ${last?.phase}: ${last?.events
+            .slice(-3)
+            .map((e) => e.message)
+            .join(' | ')}`,
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Its last phase, once the workflow has closed: what it does after entering that phase (releasing its claim) is done too. */
+  async settled(id: string): Promise<RotationStatus> {
+    const s = await this.waitFor(id, (x) => TERMINAL_PHASES.includes(x.phase));
+    for (let i = 0; i < 600; i++) {
+      const d = await this.client
+        .handle(id)
+        .describe()
+        .catch(() => null);
+      if (d && d.status.name !== 'RUNNING') return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${id} is ${s.phase} but its workflow did not close within 60 s`);
+  }
+
+  /** Abort once production's canary is at 50% (after `then`, e.g. slowing writes for the revert). */
+  async abortAtCanary(id: string, then: () => void = () => undefined): Promise<void> {
+    await this.waitFor(id, (s) => s.canaryPercent === 50);
+    then();
+    await this.client.abort(id, 'faults: abort at the canary', 'faults');
+  }
+
+  /** While the steps to kill run, slow every request, so a kill lands inside them. */
+  slowRequests(): void {
+    this.proxy.rules = [
+      { method: 'PATCH', fault: { kind: 'delay', ms: 1200 } },
+      { method: 'DELETE', fault: { kind: 'delay', ms: 1200 } },
+      { method: 'POST', fault: { kind: 'delay', ms: 600 } },
+      { method: 'PUT', fault: { kind: 'delay', ms: 600 } },
+      { method: 'GET', path: /limit=/, fault: { kind: 'delay', ms: 100 } },
+      { method: 'GET', fault: { kind: 'delay', ms: 300 } },
+    ];
+  }
+
+  /**
+   * SIGKILL the worker running `step` of `id` as soon as it starts, and wait for the step to run again.
+   * `restart`: 'after-retry' leaves the step to another worker and starts the killed one once it ran;
+   * 'at-once' starts the killed one right away (with one worker, only it can take the step again).
+   */
+  async killIn(id: string, step: string, restart: 'after-retry' | 'at-once' = 'after-retry'): Promise<Recovery> {
+    const { pool } = this;
+    const started = await pool.next((e) => e.event === 'started' && e.step === step && e.workflowId === id, 240_000, `start of ${step}`);
+    const retried = pool.next(
+      (e) => e.event === 'started' && e.step === step && e.workflowId === id && e.attempt > started.attempt,
+      120_000,
+      `retry of ${step}`,
+    );
+    const killedAt = await pool.kill(started.worker);
+    if (pool.events.some((e) => e.pid === started.pid && e.workflowId === id && e.step === step && e.event !== 'started' && e.attempt === started.attempt))
+      throw new Error(`${step} ended before the kill: the scenario did not kill inside it`);
+    let readyAt: number | null = null;
+    if (restart === 'at-once') {
+      await pool.start(started.worker);
+      readyAt = pool.readyAt(started.worker);
+    }
+    const again = await retried;
+    if (restart === 'after-retry') await pool.start(started.worker);
+    return {
+      step,
+      ms: again.at - killedAt,
+      sinceRestartMs: readyAt === null ? null : again.at - readyAt,
+      by: again.worker === started.worker && again.pid !== started.pid ? 'restarted' : 'other',
+    };
+  }
+}

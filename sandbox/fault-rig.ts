@@ -175,8 +175,8 @@ export class FaultRig {
       { method: 'DELETE', fault: { kind: 'delay', ms: 1200 } },
       { method: 'POST', fault: { kind: 'delay', ms: 600 } },
       { method: 'PUT', fault: { kind: 'delay', ms: 600 } },
-      { method: 'GET', path: /limit=/, fault: { kind: 'delay', ms: 100 } },
-      { method: 'GET', fault: { kind: 'delay', ms: 300 } },
+      { method: 'GET', path: /limit=/, fault: { kind: 'delay', ms: 50 } },
+      { method: 'GET', fault: { kind: 'delay', ms: 600 } },
     ];
   }
 
@@ -184,10 +184,13 @@ export class FaultRig {
    * SIGKILL the worker running `step` of `id` as soon as it starts, and wait for the step to run again.
    * `restart`: 'after-retry' leaves the step to another worker and starts the killed one once it ran;
    * 'at-once' starts the killed one right away (with one worker, only it can take the step again).
+   * `afterMs`: kill that long after the step started (it must still run then).
    */
-  async killIn(id: string, step: string, restart: 'after-retry' | 'at-once' = 'after-retry'): Promise<Recovery> {
+  async killIn(id: string, step: string, restart: 'after-retry' | 'at-once' = 'after-retry', afterMs = 0): Promise<Recovery> {
     const { pool } = this;
     const started = await pool.next((e) => e.event === 'started' && e.step === step && e.workflowId === id, 240_000, `start of ${step}`);
+    // Later into the step, so the killed attempt has done part of its work.
+    if (afterMs) await new Promise((r) => setTimeout(r, afterMs));
     const retried = pool.next(
       (e) => e.event === 'started' && e.step === step && e.workflowId === id && e.attempt > started.attempt,
       120_000,

@@ -31,7 +31,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.error(`[tests] ${files.length} file(s): ${files.map((f) => relative(testDir, f)).join(', ')}`);
-const timeout = scenarios ? [] : ['--test-timeout=240000'];
+// Per file: the fault-injection files run whole rotations through kills and restarts (about 3 min each).
+const timeout = scenarios ? [] : ['--test-timeout=420000'];
 const env = scenarios ? { ...process.env, ROTOR_SCENARIOS: scenarios } : process.env;
 // The leak check's evidence (test/helpers/leak.ts) is this run's alone.
 const leakDir = join(root, '.rotor', 'leak');

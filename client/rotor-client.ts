@@ -21,6 +21,7 @@ import {
   SA_STAGE,
   STATUS_MEMO,
   statusQuery,
+  blankStatus,
   WORKFLOW_TYPE,
   type Phase,
   type RotationStatus,
@@ -332,31 +333,25 @@ function recordedStatus(desc: WorkflowExecutionDescription): RotationStatus {
   const phase = memo?.phase ?? ((attr(SA_PHASE) ?? 'PLANNING') as Phase);
   const stage = memo ? memo.stage : attr(SA_STAGE);
   const startedAt = desc.startTime.toISOString();
-  return {
+  const blank = blankStatus({
     workflowId: desc.workflowId,
     secret: attr(SA_SECRET) ?? '-',
     phase,
     stage,
     stages: [],
-    newVersion: memo?.newVersion ?? null,
-    previousVersion: memo?.previousVersion ?? null,
-    previousVersions: {},
-    canaryPercent: memo?.canaryPercent ?? null,
     // total 0: where on the happy path is unknown (a run from before the memo).
     progress: memo?.progress ?? { step: 0, total: 0, key: phase },
-    checks: [],
-    switched: [],
-    approvals: [],
-    holders: [],
-    cleaned: [],
-    revokePending: [],
-    waitingUntil: memo?.waitingUntil ?? null,
-    outcome: null,
-    leftovers: [],
     planIssues: [],
+    startedAt,
+  });
+  return {
+    ...blank,
+    newVersion: memo?.newVersion ?? null,
+    previousVersion: memo?.previousVersion ?? null,
+    canaryPercent: memo?.canaryPercent ?? null,
+    waitingUntil: memo?.waitingUntil ?? null,
     events: memo?.last ? [{ at: memo.last.at, phase, stage, message: memo.last.message }] : [],
     eventCount: memo?.eventCount ?? 0,
-    startedAt,
     updatedAt: memo?.updatedAt ?? startedAt,
   };
 }

@@ -135,6 +135,41 @@ export const abortSignal = defineSignal<[AbortInput]>('abort');
 export const rollbackUpdate = defineUpdate<RotationStatus, [RollbackInput]>('rollback');
 export const statusQuery = defineQuery<RotationStatus>('status');
 
+/**
+ * A status with nothing recorded yet beyond `base`: the workflow's first, and the one the client
+ * rebuilds from what the server keeps when no worker answers.
+ */
+export function blankStatus(
+  base: Pick<RotationStatus, 'workflowId' | 'secret' | 'phase' | 'stage' | 'stages' | 'progress' | 'planIssues' | 'startedAt'>,
+): RotationStatus {
+  return {
+    workflowId: base.workflowId,
+    secret: base.secret,
+    phase: base.phase,
+    stage: base.stage,
+    stages: base.stages,
+    newVersion: null,
+    previousVersion: null,
+    previousVersions: {},
+    canaryPercent: null,
+    progress: base.progress,
+    checks: [],
+    switched: [],
+    approvals: [],
+    holders: [],
+    cleaned: [],
+    revokePending: [],
+    waitingUntil: null,
+    outcome: null,
+    leftovers: [],
+    planIssues: base.planIssues,
+    events: [],
+    eventCount: 0,
+    startedAt: base.startedAt,
+    updatedAt: base.startedAt,
+  };
+}
+
 export const SA_SECRET = defineSearchAttributeKey('RotorSecret', SearchAttributeType.KEYWORD);
 export const SA_PHASE = defineSearchAttributeKey('RotorPhase', SearchAttributeType.KEYWORD);
 export const SA_STAGE = defineSearchAttributeKey('RotorStage', SearchAttributeType.KEYWORD);

@@ -22,6 +22,7 @@ import {
   STATUS_MEMO,
   TERMINAL_PHASES,
   abortSignal,
+  blankStatus,
   approveSignal,
   rollbackUpdate,
   statusQuery,
@@ -92,32 +93,16 @@ export class Rotation {
     this.plan = plan;
     this.issues = issues;
     this.steps = plannedSteps(plan);
-    const fresh: RotationStatus = {
+    const fresh = blankStatus({
       workflowId: this.info.workflowId,
       secret: plan.secret,
       phase: 'PLANNING',
       stage: null,
       stages: plan.stages.map((s) => s.name),
-      newVersion: null,
-      previousVersion: null,
-      previousVersions: {},
-      canaryPercent: null,
       progress: { step: 1, total: this.steps.length, key: 'PLANNING' },
-      checks: [],
-      switched: [],
-      approvals: [],
-      holders: [],
-      cleaned: [],
-      revokePending: [],
-      waitingUntil: null,
-      outcome: null,
-      leftovers: [],
       planIssues: issues,
-      events: [],
-      eventCount: 0,
       startedAt: started,
-      updatedAt: started,
-    };
+    });
     // A run carried by an older release may lack fields added since: every field gets its default.
     this.status = input.carry ? carriedStatus(input.carry.status, fresh) : fresh;
     this.abortRequest = input.carry?.abort ?? null;

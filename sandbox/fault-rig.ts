@@ -115,7 +115,7 @@ export class FaultRig {
       store: 'kubernetes',
       stages: [
         { name: 'staging', namespace: `${tag}-stg`, strategy: 'rolling', soak: overrides.soak ?? '3s', rolloutTimeout: '90s' },
-        { name: 'production', namespace: `${tag}-prd`, strategy: { canary: { steps: [50, 100], pause: '3s' } }, watch: '1s', rolloutTimeout: '90s' },
+        { name: 'production', namespace: `${tag}-prd`, strategy: { canary: { steps: [50, 100], pause: '6s' } }, watch: '1s', rolloutTimeout: '90s' },
       ],
       retention: overrides.retention ?? '3s',
       cleanupRecheck: '1s',
@@ -126,7 +126,7 @@ export class FaultRig {
   }
 
   /** The status once `pred` holds, asked through outages of workers and of the server. */
-  async waitFor(id: string, pred: (s: RotationStatus) => boolean, timeoutMs = 240_000): Promise<RotationStatus> {
+  async waitFor(id: string, pred: (s: RotationStatus) => boolean, timeoutMs = 240_000, everyMs = 250): Promise<RotationStatus> {
     const deadline = Date.now() + timeoutMs;
     let last: RotationStatus | null = null;
     for (;;) {
@@ -143,7 +143,7 @@ export class FaultRig {
             .map((e) => e.message)
             .join(' | ')}`,
         );
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, everyMs));
     }
   }
 
@@ -161,9 +161,12 @@ export class FaultRig {
     throw new Error(`${id} is ${s.phase} but its workflow did not close within 60 s`);
   }
 
-  /** Abort once production's canary is at 50% (after `then`, e.g. slowing writes for the revert). */
+  /**
+   * Abort while production's canary is analysed at 50% (after `then`, e.g. slowing writes for the
+   * revert): always in the same phase, so every run's phases match the undisturbed run's.
+   */
   async abortAtCanary(id: string, then: () => void = () => undefined): Promise<void> {
-    await this.waitFor(id, (s) => s.canaryPercent === 50);
+    await this.waitFor(id, (s) => s.canaryPercent === 50 && s.phase === 'VERIFYING', 240_000, 100);
     then();
     await this.client.abort(id, 'faults: abort at the canary', 'faults');
   }

@@ -22,6 +22,37 @@ export const OLD = `${SECRET}-20250101000000`;
 export const STAGING = ['api', 'worker'];
 export const PRODUCTION = ['api', 'web', 'edge'];
 
+/** What a scenario's plan changes from the rig's: the waits, and an approval before production. */
+export interface PlanOverrides {
+  soak?: string;
+  retention?: string;
+  pause?: string;
+  watch?: string;
+  approval?: boolean;
+}
+
+/** The plan of a scenario's rotation (as a plan file says it). */
+export function planDoc(tag: string, overrides: PlanOverrides = {}): Record<string, unknown> {
+  return {
+    secret: SECRET,
+    value: { generate: { keys: ['api_token'], length: 32 } },
+    store: 'kubernetes',
+    stages: [
+      { name: 'staging', namespace: `${tag}-stg`, strategy: 'rolling', soak: overrides.soak ?? '3s', rolloutTimeout: '90s' },
+      {
+        name: 'production',
+        namespace: `${tag}-prd`,
+        strategy: { canary: { steps: [50, 100], pause: overrides.pause ?? '6s' } },
+        watch: overrides.watch ?? '1s',
+        rolloutTimeout: '90s',
+        ...(overrides.approval ? { approval: 'required' } : {}),
+      },
+    ],
+    retention: overrides.retention ?? '3s',
+    cleanupRecheck: '1s',
+  };
+}
+
 export interface RigOptions {
   workers: number;
   /** How the dev server is started (the tests record its histories before it stops). */
@@ -108,18 +139,8 @@ export class FaultRig {
   }
 
   /** A rotation of the scenario's namespaces: staging rolling, production canary 50 → 100, short soak, watch and retention. */
-  async rotate(tag: string, overrides: { soak?: string; retention?: string } = {}): Promise<string> {
-    const doc = {
-      secret: SECRET,
-      value: { generate: { keys: ['api_token'], length: 32 } },
-      store: 'kubernetes',
-      stages: [
-        { name: 'staging', namespace: `${tag}-stg`, strategy: 'rolling', soak: overrides.soak ?? '3s', rolloutTimeout: '90s' },
-        { name: 'production', namespace: `${tag}-prd`, strategy: { canary: { steps: [50, 100], pause: '6s' } }, watch: '1s', rolloutTimeout: '90s' },
-      ],
-      retention: overrides.retention ?? '3s',
-      cleanupRecheck: '1s',
-    };
+  async rotate(tag: string, overrides: PlanOverrides = {}): Promise<string> {
+    const doc = planDoc(tag, overrides);
     const { plan, issues } = validatePlan(doc);
     if (issues.length) throw new Error(`the scenario's plan is invalid: ${JSON.stringify(issues)}`);
     return this.client.start(doc, plan, 'faults');

@@ -32,11 +32,14 @@ export class WorkerPool {
 
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
-  /** Starts worker `i` (again, after a kill); resolves once it polls. */
-  async start(i: number): Promise<void> {
-    const child = spawnChild(`rotor worker #${i}`, process.execPath, [join(repoRoot, 'bin', 'rotor.js'), 'worker'], {
+  /**
+   * Starts worker `i` (again, after a kill); resolves once it polls. `release`: the checkout whose
+   * `rotor worker` runs (another release's, for the upgrade test); this one's by default.
+   */
+  async start(i: number, release = repoRoot): Promise<void> {
+    const child = spawnChild(`rotor worker #${i}`, process.execPath, [join(release, 'bin', 'rotor.js'), 'worker'], {
       env: { ...process.env, ...this.env },
-      cwd: repoRoot,
+      cwd: release,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const slot: Slot = { child, output: '', readyAt: 0 };
@@ -93,6 +96,11 @@ export class WorkerPool {
     process.kill(-child.pid, 'SIGKILL');
     await gone;
     return at;
+  }
+
+  /** SIGTERM worker `i`, as a rolling update does, and SIGKILL it if it has not exited after `graceMs`. */
+  async terminate(i: number, graceMs = 30_000): Promise<void> {
+    await stopChild(this.slots[i].child, { graceMs });
   }
 
   readyAt(i: number): number {

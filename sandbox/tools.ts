@@ -9,6 +9,7 @@ const pins = JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as {
   temporal: { key: string; binaries: { temporal: string; testServer: string } };
   prometheus: { key: string; binaries: { prometheus: string } };
   moto: { key: string; binaries: { motoServer: string } };
+  previousRelease: { key: string; commit: string; binaries: { rotor: string } };
 };
 
 function tool(rel: string, key = pins.temporal.key): string {
@@ -21,3 +22,10 @@ export const temporalCli = (): string => tool(pins.temporal.binaries.temporal);
 export const temporalTestServer = (): string => tool(pins.temporal.binaries.testServer);
 export const prometheusBinary = (): string => tool(pins.prometheus.binaries.prometheus, pins.prometheus.key);
 export const motoServer = (): string => tool(pins.moto.binaries.motoServer, pins.moto.key);
+
+/** The previous release's checkout, built (scripts/release-tools.mjs), and the commit it is. */
+export const previousRelease = (): { root: string; commit: string } => {
+  if (!existsSync(join(cacheDir, pins.previousRelease.key, '.installed')))
+    throw new Error(`the previous release is not built: run \`node scripts/bootstrap.mjs --previous-release\` (npm test does it for you)`);
+  return { root: join(cacheDir, pins.previousRelease.key), commit: pins.previousRelease.commit };
+};

@@ -28,9 +28,24 @@ export function installPreviousRelease(cacheDir, spec, root) {
     log(`previous release: ${spec.commit.slice(0, 12)} already built in ${target}`);
     return target;
   }
-  try {
-    git(root, ['cat-file', '-e', `${spec.commit}^{commit}`], { stdio: 'ignore' });
-  } catch {
+  const present = () => {
+    try {
+      git(root, ['cat-file', '-e', `${spec.commit}^{commit}`], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // A shallow clone lacks it: fetch the rest of the history from where the clone came from.
+  if (!present() && git(root, ['rev-parse', '--is-shallow-repository'], { encoding: 'utf8' }).trim() === 'true') {
+    log(`previous release: ${spec.commit.slice(0, 12)} is not in this shallow clone; fetching its history`);
+    try {
+      git(root, ['fetch', '--quiet', '--unshallow'], { stdio: 'inherit' });
+    } catch {
+      /* said below */
+    }
+  }
+  if (!present()) {
     throw new Error(
       `the previous release ${spec.commit} (tools.json previousRelease) is not in this clone's history: ` +
         `clone without --depth, or run \`git fetch --unshallow\`, then run the bootstrap again`,

@@ -33,6 +33,16 @@ export class RotorError extends Error {
   }
 }
 
+/** A plan's stage names a namespace the cluster does not have: said the same by every adapter. */
+export function missingNamespace(namespace: string): RotorError {
+  return new RotorError(
+    'NotFound',
+    `namespace ${namespace} does not exist in this cluster: correct the stage's namespace in the plan, or create the namespace (is the worker's kubeconfig the cluster you meant?)`,
+    `Namespace ${namespace}`,
+    404,
+  );
+}
+
 /**
  * The failure an activity throws: a RotorError keeps its type; anything else says only its message.
  * Cancellation passes through untouched, so the workflow sees the activity cancelled, not failed.

@@ -367,17 +367,27 @@ export function createActivities(deps: RotorDeps): RotorActivities {
         const claimed: string[] = [];
         const refused: ClaimResult['refused'] = [];
         // In one order for every rotation, so two racing for the same namespaces meet at the first.
-        for (const namespace of [...new Set(input.namespaces)].sort()) {
-          let claim = await cluster.claimRotation(namespace, input.secret, holder);
-          if (claim.holder !== holder && !(await running(claim.holder, claim.since))) {
-            log('taking over the claim of a rotation that no longer runs', { namespace, secret: input.secret, holder: claim.holder });
-            claim = await cluster.claimRotation(namespace, input.secret, holder, claim.holder);
+        const releaseClaimed = async () => {
+          for (const namespace of claimed) await cluster.releaseRotation(namespace, input.secret, holder);
+        };
+        try {
+          for (const namespace of [...new Set(input.namespaces)].sort()) {
+            let claim = await cluster.claimRotation(namespace, input.secret, holder);
+            if (claim.holder !== holder && !(await running(claim.holder, claim.since))) {
+              log('taking over the claim of a rotation that no longer runs', { namespace, secret: input.secret, holder: claim.holder });
+              claim = await cluster.claimRotation(namespace, input.secret, holder, claim.holder);
+            }
+            if (claim.holder === holder) claimed.push(namespace);
+            else refused.push({ namespace, holder: claim.holder, since: claim.since });
           }
-          if (claim.holder === holder) claimed.push(namespace);
-          else refused.push({ namespace, holder: claim.holder, since: claim.since });
+        } catch (err) {
+          // A namespace that cannot be claimed (missing, forbidden) leaves none held: the workflow
+          // never learns the holder of a failed claim, so it could not give these up itself.
+          await releaseClaimed();
+          throw err;
         }
         // All or nothing: a rotation refused anywhere holds nothing.
-        if (refused.length) for (const namespace of claimed) await cluster.releaseRotation(namespace, input.secret, holder);
+        if (refused.length) await releaseClaimed();
         return { refused, holder };
       }),
 

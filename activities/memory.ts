@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { WorkloadKind } from '../domain/plan';
 import { newestVersion, parseVersionName } from '../domain/naming';
-import { RotorError } from './errors';
+import { missingNamespace, RotorError } from './errors';
 import { sameData } from './values';
 import { OPAQUE } from '../domain/secret-types';
 import { typeMismatch } from './kubernetes/secrets';
@@ -94,6 +94,8 @@ export interface MemoryWorkload {
 export interface MemoryWorld {
   secrets: MemorySecret[];
   workloads: MemoryWorkload[];
+  /** The namespaces the cluster has; absent: every namespace a plan names exists. */
+  namespaces?: string[];
   /** `<namespace>/<secret>` -> the rotation that holds it (the Kubernetes adapter keeps a Lease). */
   claims?: Record<string, RotationClaim>;
   /** Query -> a constant value, a sequence (the last repeats), or null for "no data". */
@@ -262,6 +264,7 @@ export class MemoryCluster implements ClusterPort {
   }
 
   async claimRotation(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim> {
+    if (this.world.namespaces && !this.world.namespaces.includes(namespace)) throw missingNamespace(namespace);
     const claims = (this.world.claims ??= {});
     const key = `${namespace}/${secret}`;
     const current = claims[key];

@@ -15,6 +15,7 @@ import { temporal } from '@temporalio/proto';
 import {
   abortSignal,
   approveSignal,
+  endedStatusOf,
   rollbackUpdate,
   SA_PHASE,
   SA_SECRET,
@@ -221,8 +222,8 @@ export class RotorClient {
         try {
           return { ...((await handle.result()) as RotationStatus), live: true };
         } catch (err) {
-          const details = (err as { cause?: { details?: unknown[] } }).cause?.details?.[0];
-          if (details && typeof details === 'object' && 'phase' in details) return { ...(details as RotationStatus), live: true };
+          const ended = endedStatusOf(err);
+          if (ended) return { ...ended, live: true };
           if (desc.status.name !== 'CONTINUED_AS_NEW') throw new RotorClientError(`rotation ${workflowId} ended ${desc.status.name}: ${rootMessage(err)}`);
         }
       }

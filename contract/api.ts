@@ -26,6 +26,26 @@ export const TERMINAL_PHASES: readonly Phase[] = ['COMPLETED', 'ROLLED_BACK', 'F
 /** Phases in which workloads may point at the new version and a rollback can move them back. */
 export const ROLLBACK_PHASES: readonly Phase[] = ['DEPLOYING', 'VERIFYING', 'SOAKING', 'AWAITING_APPROVAL', 'WATCHING'];
 
+/**
+ * How a rotation that did not rotate ends its workflow: as a failure of one of these types carrying
+ * its final status, so the Web UI, `temporal workflow list` and anything else that reads the
+ * execution's status show it failed, never a green COMPLETED. (Runs before 'outcome-failure' ended a
+ * rollback as a completion with the status as its result.)
+ */
+export const ENDING_FAILURES: Partial<Record<Phase, string>> = { ROLLED_BACK: 'RotationRolledBack', FAILED: 'RotationFailed' };
+
+/** The final status a rotation's ending failure carries (from `result()`'s error), or null for any other error. */
+export function endedStatusOf(err: unknown): RotationStatus | null {
+  // WorkflowFailedError → ApplicationFailure (type, details); walked by shape, so client and tests need no SDK class.
+  for (let e = err as { cause?: unknown; type?: unknown; details?: unknown[] } | undefined; e; e = e.cause as typeof e) {
+    if (typeof e.type === 'string' && Object.values(ENDING_FAILURES).includes(e.type)) {
+      const status = e.details?.[0];
+      if (status && typeof status === 'object' && 'phase' in status) return status as RotationStatus;
+    }
+  }
+  return null;
+}
+
 export const TASK_QUEUE = 'rotor';
 export const WORKFLOW_TYPE = 'rotateSecret';
 

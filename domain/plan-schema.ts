@@ -435,7 +435,7 @@ function planParts(o: SchemaOptions) {
     workloads,
     strategy,
     analysis: analysis.optional(),
-    soak: duration(o, `how long to keep measuring before the next stage (default ${DEFAULTS.soak}; 0s on the last stage)`).optional(),
+    soak: duration(o, `not on the last stage (use watch): how long to keep measuring before the next stage (default ${DEFAULTS.soak})`).optional(),
     watch: duration(o, `only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`).optional(),
     approval,
     approvalTimeout: duration(o, 'after it without approval, the rotation rolls back', { positive: true }).prefault(DEFAULTS.approvalTimeout),

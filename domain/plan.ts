@@ -198,8 +198,14 @@ class Checker {
   /** The duration schemas of this check, built once: any duration, and one longer than zero. */
   private readonly durations: { any: z.ZodType<number>; positive: z.ZodType<number> };
 
-  /** Whether LIMITS apply: off only to replay rotations started before they existed. */
-  constructor(readonly limits: boolean) {
+  /**
+   * Whether LIMITS apply, and whether `soak` on the last stage is refused: each off only to replay
+   * rotations started before the rule existed.
+   */
+  constructor(
+    readonly limits: boolean,
+    readonly lastStageSoak = true,
+  ) {
     this.o = { limits };
     this.durations = { any: duration(this.o, 'a duration'), positive: duration(this.o, 'a duration longer than zero', { positive: true }) };
   }
@@ -489,6 +495,9 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
   if (!last && raw.watch !== undefined) {
     c.add(`${path}.watch`, raw.watch, 'only the last stage watches after its rollout; use soak for earlier stages');
   }
+  if (last && raw.soak !== undefined && c.lastStageSoak) {
+    c.add(`${path}.soak`, raw.soak, 'the last stage has no next stage to soak before; use watch (how long to keep measuring after its rollout)');
+  }
   const workloads = checkWorkloads(c, `${path}.workloads`, raw.workloads);
   const strategy = checkStrategy(c, `${path}.strategy`, raw.strategy);
   const analysis = checkAnalysis(c, `${path}.analysis`, raw.analysis);
@@ -557,6 +566,11 @@ export interface ValidateOptions {
    * newly refused plan would take another path than its history.
    */
   limits?: boolean;
+  /**
+   * Refuse `soak` on the last stage, which nothing follows (the default; `watch` is its wait). Off
+   * only to replay rotations started before the rule ('last-stage-soak'), which ignored it.
+   */
+  lastStageSoak?: boolean;
 }
 
 function checkScan(c: Checker, raw: unknown): ScanSettings | undefined {
@@ -572,7 +586,7 @@ function checkScan(c: Checker, raw: unknown): ScanSettings | undefined {
 
 /** Validates a parsed plan document; every problem is reported at once. */
 export function validatePlan(raw: unknown, options: ValidateOptions = {}): { plan: Plan; issues: PlanIssue[] } {
-  const c = new Checker(options.limits ?? true);
+  const c = new Checker(options.limits ?? true, options.lastStageSoak ?? true);
   const doc = isRecord(raw) ? raw : {};
   if (!isRecord(raw)) c.add('(plan)', raw, 'must be a YAML mapping with secret, value, stages and retention');
   else c.keys('', doc, FIELDS.plan);

@@ -489,6 +489,26 @@ for (const [label, make] of worlds) {
       assert.equal(await w.cluster.readVersionType(ns, plain.name), 'Opaque', 'no type is Opaque, as before types were kept');
     });
 
+    it('refuses to claim a namespace that does not exist, naming it and the fix, and claims nothing there', async () => {
+      const { w, ns } = await setup(make);
+      const missing = `${ns}-missing`;
+      await assert.rejects(w.cluster.claimRotation(missing, BASE, 'default/rotate-qa-auth'), (err: unknown) => {
+        assert.ok(err instanceof RotorError, String(err));
+        assert.equal(err.type, 'NotFound');
+        assert.equal(err.retryable, false, 'a retry cannot create the namespace');
+        assert.match(
+          err.message,
+          new RegExp(`^namespace ${missing} does not exist in this cluster: correct the stage's namespace in the plan, or create the namespace`),
+        );
+        return true;
+      });
+      assert.equal(
+        (await w.cluster.claimRotation(ns, BASE, 'default/rotate-qa-auth')).holder,
+        'default/rotate-qa-auth',
+        'an existing namespace is claimed as before',
+      );
+    });
+
     it('lets one rotation of a Secret hold a namespace at a time; of many racing, exactly one wins', async () => {
       const { w, ns } = await setup(make);
       const a = 'default/rotate-staging-auth';

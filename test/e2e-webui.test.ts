@@ -52,6 +52,8 @@ let page: Page;
 let workflowId: string;
 /** A second rotation, past its stages and retaining: a filter by phase must leave it out. */
 let retainingId: string;
+/** A third, rolled back: the list and its page must show it failed, not a green completion. */
+let rolledBackId: string;
 let runId: string;
 let ui: string;
 
@@ -158,6 +160,28 @@ describe('the Temporal Web UI shows a rotation', () => {
         200,
       );
       assert.equal(retaining.phase, 'RETAINING');
+      const aborted = {
+        secret: 'payments-secrets',
+        value: plan.value,
+        stages: [{ name: 'staging', namespace: 'payments', strategy: 'rolling', approval: 'required', watch: '0s' }],
+      };
+      rolledBackId = await client.start(aborted, parsePlan(aborted), 'e2e-webui');
+      await pollStatus(
+        rolledBackId,
+        () => rotor.status(rolledBackId),
+        (s) => s.phase === 'AWAITING_APPROVAL',
+        PHASE_MS,
+        200,
+      );
+      await client.abort(rolledBackId, 'the new token was refused', 'e2e-webui');
+      const rolledBack = await pollStatus(
+        rolledBackId,
+        () => rotor.status(rolledBackId),
+        (s) => TERMINAL_PHASES.includes(s.phase),
+        PHASE_MS,
+        200,
+      );
+      assert.equal(rolledBack.phase, 'ROLLED_BACK');
       runId = (await client.handle(workflowId).describe()).runId;
       browser = await launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS] });
       page = await browser.newPage();
@@ -199,6 +223,21 @@ describe('the Temporal Web UI shows a rotation', () => {
       (await client!.list(50, ['RETAINING'])).map((r) => r.workflowId),
       [retainingId],
     );
+  });
+
+  it('shows a rolled-back rotation as failed, never as completed, in the list and on its page', async () => {
+    const only = encodeURIComponent(`WorkflowId = '${rolledBackId}'`);
+    await expectOnPage(`/namespaces/default/workflows?query=${only}`, 'webui-rolled-back-list', [rolledBackId, 'FAILED']);
+    assert.doesNotMatch(await pageText(page), /\bCompleted\b/i, 'the rolled-back rotation is not listed as Completed');
+    await expectOnPage(`/namespaces/default/workflows/${rolledBackId}`, 'webui-rolled-back', [
+      rolledBackId,
+      'FAILED',
+      'rotation of payments-secrets ROLLED_BACK: the new token was refused',
+    ]);
+    // The list by phase still finds it (the search attribute is what `rotor list` shows as its phase).
+    const byPhase = encodeURIComponent("RotorPhase = 'ROLLED_BACK'");
+    await expectOnPage(`/namespaces/default/workflows?query=${byPhase}`, 'webui-rolled-back-by-phase', [rolledBackId]);
+    assert.ok(!(await pageText(page)).includes(workflowId), `${workflowId} awaits approval and must not be listed`);
   });
 
   it("shows the approval wait's timer summary on the timeline of the workflow's page", async () => {

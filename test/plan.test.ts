@@ -398,6 +398,23 @@ describe('plan limits: what is valid at the edges, and what happens without anal
     ]);
   });
 
+  it('with lastStageSoak: false accepts soak on the last stage, as releases before the rule did, so their rotations replay unchanged', () => {
+    const p = basePlan();
+    p.stages[1].soak = '5m';
+    assert.deepEqual(validatePlan(p, { lastStageSoak: false }).issues, []);
+    assert.deepEqual(
+      validatePlan(p).issues.map((i) => i.path),
+      ['stages[1].soak'],
+    );
+    const one = basePlan();
+    one.stages = [{ ...one.stages[0], soak: '5m' }];
+    assert.deepEqual(
+      validatePlan(one).issues.map((i) => i.path),
+      ['stages[0].soak'],
+      'a one-stage plan: its only stage is the last',
+    );
+  });
+
   it('with limits: false accepts what was valid before the limits, so older rotations replay unchanged', () => {
     const p = basePlan();
     p.stages.push(...Array.from({ length: 9 }, (_, i) => ({ name: `eu-${i}`, namespace: `eu-${i}` })));
@@ -1011,6 +1028,13 @@ const BAD: BadCase[] = [
     path: 'stages[0].watch',
     message: /only the last stage watches after its rollout; use soak for earlier stages/,
     value: '"1h"',
+  },
+  {
+    title: 'soak on the last stage',
+    mutate: (p) => (p.stages[1].soak = '5m'),
+    path: 'stages[1].soak',
+    message: /the last stage has no next stage to soak before; use watch/,
+    value: '"5m"',
   },
   {
     title: 'workloads neither auto nor a list',

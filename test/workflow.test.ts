@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { abortSignal, approveSignal, rollbackUpdate, statusQuery, type RotationStatus } from '../contract/api';
+import { abortSignal, approveSignal, endedStatusOf, rollbackUpdate, statusQuery, type RotationStatus } from '../contract/api';
 import { rotateSecret } from '../workflows';
 import { Doubles, workload, type Script } from './helpers/doubles';
 import { workflowBundle } from '../sandbox/time-skipping';
-import { useTimeSkippingEnv } from './helpers/rotations';
+import { outcomeOf, useTimeSkippingEnv } from './helpers/rotations';
 import { twoStagePlan } from './helpers/plans';
 import { repoRoot } from './helpers/tools';
 
@@ -70,7 +70,7 @@ describe('rotateSecret', () => {
         await env.sleep('1h');
       }
       await handle.signal(approveSignal, { by: 'alice', comment: 'staging looks good' });
-      const result = await handle.result();
+      const result = await outcomeOf(handle);
       assert.equal(result.phase, 'COMPLETED');
       assert.match(result.newVersion!, /^auth-api-secrets-\d{14}$/);
       assert.equal(result.previousVersion, 'auth-api-secrets-20250101000000');
@@ -128,7 +128,7 @@ describe('rotateSecret', () => {
       await d.blocked;
       assert.equal((await handle.query(statusQuery)).phase, 'SOAKING');
       await handle.signal(abortSignal, { reason: 'upstream incident', by: 'bob' });
-      const result = await handle.result();
+      const result = await outcomeOf(handle);
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /upstream incident/);
       assert.deepEqual(
@@ -146,7 +146,7 @@ describe('rotateSecret', () => {
 
   it('rolls back staging when its verification fails, and never touches production', async () => {
     await withWorker({ check: (i) => (i.stage === 'staging' && i.check === 'verify' ? 'failed' : 'passed') }, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan())).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan()));
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /verify check in staging failed/);
       assert.deepEqual(
@@ -162,7 +162,7 @@ describe('rotateSecret', () => {
   it('rolls back a failed canary step in production, then staging, undoing exactly what was switched', async () => {
     const script: Script = { check: (i, n) => (i.check === 'canary' && n === 3 ? 'failed' : 'passed') }; // 2nd canary step (25%)
     await withWorker(script, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan({ staging: { soak: '1h' } }))).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan({ staging: { soak: '1h' } })));
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.deepEqual(
         d.called('switchWorkloads').map((i) => `${i.namespace}:${i.weightPercent ?? 100}`),
@@ -191,7 +191,7 @@ describe('rotateSecret', () => {
         i.namespace === 'staging' && n === 0 ? { ready: false, message: 'CreateContainerConfigError: key api_token missing' } : { ready: true, message: 'ok' },
     };
     await withWorker(script, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan())).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan()));
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /CreateContainerConfigError/);
       assert.deepEqual(
@@ -204,7 +204,7 @@ describe('rotateSecret', () => {
   it('reverts by the targeted workloads when a switch fails half-way', async () => {
     const script: Script = { switchFailsIn: 'production', workloads: { production: [workload('production', 'auth-api'), workload('production', 'billing')] } };
     await withWorker(script, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { strategy: 'rolling' } }))).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { strategy: 'rolling' } })));
       assert.equal(result.phase, 'ROLLED_BACK');
       const reverts = d.called('revertWorkloads');
       assert.deepEqual(
@@ -263,7 +263,7 @@ describe('rotateSecret', () => {
   it('rides out an apiserver outage during a rollback and ends ROLLED_BACK', async () => {
     const script: Script = { check: (i) => (i.check === 'watch' ? 'failed' : 'passed'), revertOutage: 12 };
     await withWorker(script, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { strategy: 'rolling' } }))).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { strategy: 'rolling' } })));
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.deepEqual(result.leftovers, []);
       assert.equal(d.called('revertWorkloads').length, 12 + 2);
@@ -291,7 +291,7 @@ describe('rotateSecret', () => {
         await env.sleep('10m');
       }
       await handle.signal(abortSignal, { reason: 'keep the old token for the audit', by: 'carol' });
-      const result = await handle.result();
+      const result = await outcomeOf(handle);
       assert.equal(result.phase, 'COMPLETED');
       assert.match(result.outcome!, /kept \(cleanup stopped by abort: keep the old token for the audit\)/);
       assert.equal(d.called('deleteVersion').length, 0, 'the previous version was not deleted');
@@ -325,7 +325,7 @@ describe('rotateSecret', () => {
     for (const [i, input] of [...releases, older].entries()) {
       await withWorker({}, async (d, tq) => {
         const handle = await env.client.workflow.start(rotateSecret, { taskQueue: tq, workflowId: `rotate-carried-${i}-${seq}`, args: [input] });
-        const result = await handle.result();
+        const result = await outcomeOf(handle);
         assert.equal(result.phase, 'COMPLETED');
         assert.deepEqual(result.cleaned, ['staging', 'production']);
         assert.deepEqual(
@@ -341,7 +341,7 @@ describe('rotateSecret', () => {
     await withWorker({}, async (d, tq) => {
       const plan = twoStagePlan({ production: { approval: 'required', approvalTimeout: '2d' } });
       const handle = await start(tq, plan);
-      const result = await handle.result();
+      const result = await outcomeOf(handle);
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /no approval for production within 2d/);
       assert.equal(d.called('switchWorkloads').filter((i) => i.namespace === 'production').length, 0);
@@ -357,7 +357,7 @@ describe('rotateSecret', () => {
 
   it('posts each phase change of a plan that measures with Datadog, a rollback too, and nothing for one that does not', async () => {
     await withWorker({ check: (i, n) => (i.check === 'canary' && n === 2 ? 'failed' : 'passed') }, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan())).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan()));
       assert.equal(result.phase, 'ROLLED_BACK');
       const posted = d.called('announce');
       const phases = posted.map((a) => a.phase);
@@ -374,7 +374,7 @@ describe('rotateSecret', () => {
     });
     await withWorker({}, async (d, tq) => {
       const plan = twoStagePlan({ staging: { soak: '0s' }, production: { analysis: undefined, strategy: 'rolling', watch: '0s' }, top: { retention: '0s' } });
-      assert.equal((await (await start(tq, plan)).result()).phase, 'COMPLETED');
+      assert.equal((await outcomeOf(await start(tq, plan))).phase, 'COMPLETED');
       assert.deepEqual(d.called('announce'), [], 'a Prometheus-only plan posts nothing');
     });
   });
@@ -397,7 +397,7 @@ describe('rotateSecret', () => {
       },
     });
     await withWorker({ rollout: (i, n) => (n === 0 ? failedDuringRollout(i) : undefined) }, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan())).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan()));
       assert.equal(result.phase, 'ROLLED_BACK');
       assert.match(result.outcome!, /rollout check in staging failed: 1 consecutive measurement\(s\) above the threshold/);
       assert.deepEqual(
@@ -423,7 +423,26 @@ describe('rotateSecret', () => {
       assert.equal(s.approvals.length, 0);
       assert.match(s.events.at(-1)!.message, /approval by eve ignored/);
       await handle.signal(abortSignal, { reason: 'end of test' });
-      assert.equal((await handle.result()).phase, 'ROLLED_BACK');
+      assert.equal((await outcomeOf(handle)).phase, 'ROLLED_BACK');
+    });
+  });
+
+  it('ends a rolled-back rotation as a failed workflow of type RotationRolledBack that carries its status', async () => {
+    await withWorker({ check: (i) => (i.check === 'soak' ? 'block' : 'passed') }, async (d, tq) => {
+      const handle = await start(tq, twoStagePlan());
+      await d.blocked;
+      await handle.signal(abortSignal, { reason: 'bad token scope', by: 'dana' });
+      let failure: unknown;
+      await assert.rejects(handle.result(), (err: unknown) => ((failure = err), true));
+      const cause = (failure as { cause?: { type?: string; message?: string } }).cause;
+      assert.equal(cause?.type, 'RotationRolledBack');
+      assert.equal(cause?.message, 'rotation of auth-api-secrets ROLLED_BACK: bad token scope');
+      const status = endedStatusOf(failure);
+      assert.equal(status?.phase, 'ROLLED_BACK');
+      assert.equal(status?.outcome, 'rolled back: bad token scope');
+      assert.deepEqual(status, await handle.query(statusQuery));
+      // What the Web UI and `temporal workflow list` show: failed, not completed.
+      assert.equal((await handle.describe()).status.name, 'FAILED');
     });
   });
 
@@ -439,7 +458,7 @@ describe('rotateSecret', () => {
         d.called('revertWorkloads').map((i) => i.namespace),
         ['production', 'staging'],
       );
-      assert.equal((await handle.result()).phase, 'ROLLED_BACK');
+      assert.equal((await outcomeOf(handle)).phase, 'ROLLED_BACK');
     });
     await withWorker({ holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['x'] }]] }, async (_d, tq) => {
       const handle = await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' } }));
@@ -450,7 +469,7 @@ describe('rotateSecret', () => {
       }
       await rejectsWithCause(handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'too late' }] }), /already committed/);
       await handle.signal(abortSignal, { reason: 'keep the old version' });
-      const result = await handle.result();
+      const result = await outcomeOf(handle);
       assert.equal(result.phase, 'COMPLETED');
       assert.match(result.outcome!, /kept/);
     });
@@ -465,7 +484,7 @@ describe('rotateSecret', () => {
     };
     await withWorker({ holders: [[cron], [cron], []] }, async (d, tq) => {
       const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { cleanupRecheck: '6h' } });
-      const result = await (await start(tq, plan)).result();
+      const result = await outcomeOf(await start(tq, plan));
       assert.equal(result.phase, 'COMPLETED');
       assert.equal(d.called('scanReferences').length, 3);
       assert.equal(d.called('deleteVersion').length, 1);
@@ -496,13 +515,13 @@ describe('rotateSecret', () => {
       assert.match(holders[0].unreadable, /could not be read.*403 Forbidden/);
       assert.equal(d.called('scanReferences')[0].ignore, undefined, 'a plan without scan.ignore sends none');
       await handle.signal(abortSignal, { reason: 'grant the worker first' });
-      assert.equal((await handle.result()).phase, 'COMPLETED');
+      assert.equal((await outcomeOf(handle)).phase, 'COMPLETED');
       assert.equal(d.called('deleteVersion').length, 0);
     });
     await withWorker({}, async (d, tq) => {
       d.cluster.world.unreadable = { 'widgets.example.com': why };
       const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { retention: '0s', scan: { ignore: ['widgets.example.com'] } } });
-      const result = await (await start(tq, plan)).result();
+      const result = await outcomeOf(await start(tq, plan));
       assert.equal(result.phase, 'COMPLETED', result.outcome ?? '');
       assert.deepEqual(
         d.called('scanReferences').map((i) => i.ignore),
@@ -516,7 +535,7 @@ describe('rotateSecret', () => {
   it('retires in each namespace the version that namespace used before', async () => {
     const previous = { staging: 'auth-api-secrets-20250101000000', production: 'auth-api-secrets-20240601000000' };
     await withWorker({ previous }, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h', strategy: 'rolling' } }))).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h', strategy: 'rolling' } })));
       assert.equal(result.phase, 'COMPLETED');
       assert.deepEqual(
         d.called('switchWorkloads').map((i) => [i.namespace, i.from]),
@@ -543,7 +562,7 @@ describe('rotateSecret', () => {
     await withWorker({ holders: scans }, async (d, tq) => {
       const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { cleanupRecheck: '1h' } });
       const handle = await start(tq, plan);
-      const result = await handle.result();
+      const result = await outcomeOf(handle);
       assert.equal(result.phase, 'COMPLETED');
       assert.equal(d.called('scanReferences').length, 61);
       assert.ok(result.events.some((e) => /resumed cleanup in a new run/.test(e.message)));
@@ -588,17 +607,17 @@ describe('rotateSecret', () => {
         twoStagePlan({ top: { secret: 'payments-secrets', retention: '1s' }, staging: { analysis: undefined, soak: '1s' }, production: { watch: '1s' } }),
         'rotate-staging-payments-overlap',
       );
-      assert.equal((await other.result()).phase, 'COMPLETED');
+      assert.equal((await outcomeOf(other)).phase, 'COMPLETED');
       // The first ends (by abort here); its namespaces are free again and the second plan runs.
       await first.signal(abortSignal, { reason: 'make room', by: 'test' });
-      assert.equal((await first.result()).phase, 'ROLLED_BACK');
+      assert.equal((await outcomeOf(first)).phase, 'ROLLED_BACK');
       assert.deepEqual(d.cluster.world.claims, {});
       const retry = await start(
         tq,
         twoStagePlan({ staging: { name: 'dev', namespace: 'dev', analysis: undefined, soak: '1s' }, production: { analysis: undefined, watch: '1s' } }),
         'rotate-dev-auth-api-secrets-overlap-2',
       );
-      assert.equal((await retry.result()).phase, 'COMPLETED');
+      assert.equal((await outcomeOf(retry)).phase, 'COMPLETED');
       assert.deepEqual(d.cluster.world.claims, {});
     });
   });
@@ -612,14 +631,14 @@ describe('rotateSecret', () => {
       await gone.terminate('operator terminated it from the Web UI');
       assert.equal(d.cluster.world.claims?.['production/auth-api-secrets']?.holder, 'temporal://deployment-a/default/rotate-staging-auth-api-secrets-gone');
       const next = await start(tq, quick, 'rotate-staging-auth-api-secrets-next');
-      const done = await next.result();
+      const done = await outcomeOf(next);
       assert.equal(done.phase, 'COMPLETED', done.outcome ?? '');
       assert.deepEqual(d.cluster.world.claims, {});
       // A holder in another Temporal namespace (another rotor deployment on this cluster) cannot be asked: it counts as running.
       d.cluster.world.claims = { 'staging/auth-api-secrets': { holder: 'elsewhere/rotate-staging-auth-api-secrets', since: '2026-11-30T00:00:00.000Z' } };
       const blocked = await start(tq, quick, 'rotate-staging-auth-api-secrets-blocked');
       await rejectsWithCause(
-        blocked.result(),
+        outcomeOf(blocked),
         /in progress in staging \(rotate-staging-auth-api-secrets, claimed by an older rotor in Temporal namespace elsewhere, since 2026-11-30T00:00:00.000Z\)/,
       );
     });
@@ -627,7 +646,7 @@ describe('rotateSecret', () => {
 
   it('takes the next second when a version name is taken', async () => {
     await withWorker({ conflicts: 2 }, async (d, tq) => {
-      const result = await (await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { watch: '0s' }, top: { retention: '0s' } }))).result();
+      const result = await outcomeOf(await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { watch: '0s' }, top: { retention: '0s' } })));
       assert.equal(result.phase, 'COMPLETED');
       const names = d.called('createVersion').map((i) => i.version as string);
       assert.equal(names.length, 3);
@@ -646,6 +665,27 @@ describe('rotateSecret', () => {
       assert.equal(s.phase, 'FAILED');
       assert.deepEqual(s.planIssues.map((i) => i.path).sort(), ['retention', 'stages[1].strategy.canary.steps']);
       assert.equal(d.calls.length, 0);
+    });
+  });
+
+  it('fails in PLANNING, naming a stage namespace the cluster does not have, before it reads or changes anything', async () => {
+    await withWorker({}, async (d, tq) => {
+      // Claimed in name order: production first, then staging, which is missing.
+      d.cluster.world.namespaces = ['production'];
+      const handle = await start(tq, twoStagePlan());
+      await rejectsWithCause(
+        handle.result(),
+        /could not claim the rotation of auth-api-secrets \(nothing was changed\): .*namespace staging does not exist in this cluster: correct the stage's namespace in the plan, or create the namespace/,
+      );
+      const s = await handle.query(statusQuery);
+      assert.equal(s.phase, 'FAILED');
+      assert.equal(s.newVersion, null);
+      assert.deepEqual(
+        d.calls.map((c) => c.name).filter((n) => n !== 'announce'),
+        ['claimRotation', 'releaseRotation'],
+        'a refused claim, given up where it was taken, and nothing read or changed',
+      );
+      assert.deepEqual(d.cluster.world.claims ?? {}, {}, "production's claim is given up");
     });
   });
 
@@ -668,7 +708,7 @@ describe('rotateSecret', () => {
   it('shows the rotation at a glance: search attributes and activity summaries', async () => {
     await withWorker({}, async (_d, tq) => {
       const handle = await start(tq, twoStagePlan({ staging: { soak: '0s' }, production: { watch: '0s', strategy: 'rolling' }, top: { retention: '0s' } }));
-      const result: RotationStatus = await handle.result();
+      const result: RotationStatus = await outcomeOf(handle);
       const desc = await handle.describe();
       assert.equal(desc.searchAttributes.RotorSecret?.[0], 'auth-api-secrets');
       assert.equal(desc.searchAttributes.RotorPhase?.[0], 'COMPLETED');

@@ -16,8 +16,8 @@
 // - retention is one timer;
 // - cleanup, the only loop that can last indefinitely (a weekly CronJob may hold the old version for
 //   weeks), continues as new once a run's history reaches HISTORY_BUDGET, carrying its state.
-import { ContinueAsNew, isCancellation, patched } from '@temporalio/workflow';
-import type { RotationInput, RotationStatus } from '../contract/api';
+import { ApplicationFailure, ContinueAsNew, isCancellation, patched } from '@temporalio/workflow';
+import { ENDING_FAILURES, type RotationInput, type RotationStatus } from '../contract/api';
 import { cleanUp, retain } from './cleanup';
 import { commit } from './commit';
 import { RollbackRequired, rollOut } from './forward';
@@ -63,10 +63,10 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   // continue-as-new, given up however the rotation ends. Runs recorded before claims replay without.
   if (!patched('rotation-claims')) return runbook(r);
   if (!input.carry) await claim(r);
+  let result: RotationStatus;
   try {
-    const result = await runbook(r);
+    result = await runbook(r);
     await release(r);
-    return result;
   } catch (err) {
     // A run that continues as new keeps the claim for the next run.
     if (!(err instanceof ContinueAsNew)) await release(r);
@@ -75,6 +75,18 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     // The last phase change reaches the event stream before the run ends.
     await Promise.all(r.announcements);
   }
+  return ended(result);
+}
+
+/**
+ * A rotation that rolled back ends its workflow failed (type RotationRolledBack, the status as its
+ * details), as one that FAILED does, so no list shows it as a success. Runs recorded before the
+ * 'outcome-failure' patch complete with the status as before.
+ */
+function ended(result: RotationStatus): RotationStatus {
+  if (result.phase !== 'ROLLED_BACK' || !patched('outcome-failure')) return result;
+  const why = result.outcome?.replace(/^rolled back: /, '') ?? 'no reason recorded';
+  throw ApplicationFailure.nonRetryable(`rotation of ${result.secret} ROLLED_BACK: ${why}`, ENDING_FAILURES.ROLLED_BACK, result);
 }
 
 function abortedInPlanning(r: Rotation, reason: string): RotationStatus {

@@ -17,6 +17,7 @@ import type { CheckResult, DiscoveredStage, SwitchRecord, WorkloadUse } from '..
 import {
   ROLLBACK_PHASES,
   SA_PHASE,
+  ENDING_FAILURES,
   SA_SECRET,
   SA_STAGE,
   STATUS_MEMO,
@@ -89,7 +90,8 @@ export class Rotation {
   constructor(readonly input: RotationInput) {
     const started = new Date().toISOString();
     // Limits added later must not fail a rotation that started before them (its history would not replay).
-    const { plan, issues } = validatePlan(input.plan, { limits: patched('plan-limits') });
+    // Likewise the refusal of `soak` on the last stage, which earlier releases ignored.
+    const { plan, issues } = validatePlan(input.plan, { limits: patched('plan-limits'), lastStageSoak: patched('last-stage-soak') });
     this.plan = plan;
     this.issues = issues;
     this.steps = plannedSteps(plan);
@@ -210,7 +212,7 @@ export class Rotation {
     const { status } = this;
     status.outcome = `failed: ${reason}`;
     this.enter('FAILED', status.stage, `${reason}${status.leftovers.length ? ` — left: ${status.leftovers.join('; ')}` : ''}`);
-    throw ApplicationFailure.nonRetryable(`rotation of ${this.plan.secret} FAILED: ${reason}`, 'RotationFailed', status);
+    throw ApplicationFailure.nonRetryable(`rotation of ${this.plan.secret} FAILED: ${reason}`, ENDING_FAILURES.FAILED, status);
   }
 
   /** The status query, and the operator's approve and abort signals and rollback update. */

@@ -9,7 +9,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { RotationClaim } from '../ports';
 import { claimName } from '../../domain/naming';
-import { statusCode, toRotorError } from './kinds';
+import { missingNamespace } from '../errors';
+import { namespaceNotFound, statusCode, toRotorError } from './kinds';
 import { LABEL_SECRET } from './ownership';
 
 export const ANNOTATION_CLAIMED_AT = 'rotor.dev/claimed-at';
@@ -50,6 +51,7 @@ export class Claims {
           return { holder, since };
         } catch (err) {
           if (statusCode(err) === 409) continue;
+          if (namespaceNotFound(err)) throw missingNamespace(namespace);
           throw toRotorError(err, 'create', `Lease ${namespace}/${name}`);
         }
       }

@@ -59,6 +59,18 @@ export function toRotorError(err: unknown, doing: string, object: string): Rotor
   return new RotorError(type, `${doing} ${object}: ${detail}${hint}`, object, code);
 }
 
+/** Whether an apiserver error says the request's namespace does not exist (a 404 whose Status names a namespace). */
+export function namespaceNotFound(err: unknown): boolean {
+  if (statusCode(err) !== 404) return false;
+  const body = (err as { body?: unknown }).body;
+  try {
+    const status = typeof body === 'string' ? (JSON.parse(body) as { details?: { kind?: string } }) : null;
+    return status?.details?.kind === 'namespaces';
+  } catch {
+    return false;
+  }
+}
+
 export function statusCode(err: unknown): number | undefined {
   const code = (err as { code?: number })?.code;
   return typeof code === 'number' ? code : undefined;

@@ -3,7 +3,7 @@
 import { after, before } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { statusQuery, type RotationStatus } from '../../contract/api';
+import { endedStatusOf, statusQuery, type RotationStatus } from '../../contract/api';
 import { rotateSecret } from '../../workflows';
 import { workflowBundle } from '../../sandbox/time-skipping';
 import { Doubles, type Script } from './doubles';
@@ -19,6 +19,20 @@ export function useTimeSkippingEnv(ready: (env: TestWorkflowEnvironment) => void
   after(async () => {
     await env?.teardown();
   });
+}
+
+/**
+ * How a rotation ended when it rotated or rolled back: its result, or the status its RotationRolledBack
+ * failure carries. Any other failure (FAILED, an error) rejects, for the test to match.
+ */
+export async function outcomeOf(handle: { result(): Promise<unknown> }): Promise<RotationStatus> {
+  try {
+    return (await handle.result()) as RotationStatus;
+  } catch (err) {
+    const status = endedStatusOf(err);
+    if (status?.phase === 'ROLLED_BACK') return status;
+    throw err;
+  }
 }
 
 /** Registers the server for the calling test file; `run` starts a rotation and returns how it ended. */

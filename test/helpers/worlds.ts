@@ -118,7 +118,9 @@ export class MemoryWorld implements World {
     return found;
   }
 
-  async namespace(): Promise<void> {}
+  async namespace(ns: string): Promise<void> {
+    (this.memory.world.namespaces ??= []).push(ns);
+  }
 
   async secret(ns: string, name: string, data: Record<string, string> = { api_token: 'x' }, type?: string): Promise<void> {
     this.memory.world.secrets.push({ namespace: ns, name, data, ...(type ? { type } : {}) });

@@ -427,6 +427,23 @@ describe('rotateSecret', () => {
     });
   });
 
+  it("shows in the workflow's current details its phase and what it waits for, updated at each phase change", async () => {
+    await withWorker({ check: (i) => (i.check === 'soak' ? 'block' : 'passed') }, async (d, tq) => {
+      const handle = await start(tq, twoStagePlan({ production: { approval: 'required', approvalTimeout: '1h' } }));
+      const details = async () => ((await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string }).currentDetails ?? '';
+      await d.blocked;
+      const soaking = await details();
+      assert.match(soaking, /^\*\*auth-api-secrets\*\* — SOAKING \(stage staging\)$/m);
+      assert.match(soaking, /^waiting for the soak of staging to end \(measuring\) until \d{4}-\d\d-\d\dT/m);
+      assert.match(soaking, /^new: auth-api-secrets-\d{14} · previous: auth-api-secrets-\d{14}$/m);
+      await handle.signal(abortSignal, { reason: 'end of test' });
+      await outcomeOf(handle);
+      const ended = await details();
+      assert.match(ended, /— ROLLED_BACK/);
+      assert.doesNotMatch(ended, /waiting for/, 'a rotation that has ended waits for nothing');
+    });
+  });
+
   it('ends a rolled-back rotation as a failed workflow of type RotationRolledBack that carries its status', async () => {
     await withWorker({ check: (i) => (i.check === 'soak' ? 'block' : 'passed') }, async (d, tq) => {
       const handle = await start(tq, twoStagePlan());

@@ -131,7 +131,7 @@ export class Rotation {
     status.updatedAt = now;
   }
 
-  /** The Web UI's current details: the phase, versions, canary and the last event. */
+  /** The Web UI's current details: the phase, versions, canary, what it waits for and the last event. */
   details(): void {
     const { status } = this;
     const lines = [
@@ -139,7 +139,8 @@ export class Rotation {
       `new: ${status.newVersion ?? '-'} · previous: ${status.previousVersion ?? '-'}`,
     ];
     if (status.canaryPercent !== null) lines.push(`canary: ${status.canaryPercent}%`);
-    if (status.waitingUntil) lines.push(`waiting until ${status.waitingUntil}`);
+    const waiting = waitingFor(status, this.info.workflowId);
+    if (waiting) lines.push(`waiting for ${waiting}${status.waitingUntil ? ` until ${status.waitingUntil}` : ''}`);
     const last = status.events[status.events.length - 1];
     if (last) lines.push(`last: ${last.message}`);
     setCurrentDetails(lines.join('\n'));
@@ -281,4 +282,29 @@ function statusMemo(status: RotationStatus): StatusMemo {
     eventCount: status.eventCount,
     updatedAt: status.updatedAt,
   };
+}
+
+/** What a rotation in this phase waits for, in the operator's words (the Web UI's current details); null when it waits for nothing. */
+export function waitingFor(status: RotationStatus, workflowId: string): string | null {
+  const stage = status.stage ?? '';
+  switch (status.phase) {
+    case 'AWAITING_APPROVAL':
+      return `approval of ${stage} (rotor approve ${workflowId}; without it, a rollback)`;
+    case 'DEPLOYING':
+      return `the rollout in ${stage}`;
+    case 'VERIFYING':
+      return `the analysis of ${stage}${status.canaryPercent !== null ? ` at ${status.canaryPercent}%` : ''}`;
+    case 'SOAKING':
+      return `the soak of ${stage} to end (measuring)`;
+    case 'WATCHING':
+      return `the watch of ${stage} to end (measuring; rotor rollback ${workflowId} until then)`;
+    case 'RETAINING':
+      return `the retention of ${status.previousVersion ?? 'the previous version'} to end`;
+    case 'CLEANING_UP':
+      return status.waitingUntil ? `the next scan for what still refers to ${status.previousVersion ?? 'the previous version'}` : null;
+    case 'ROLLING_BACK':
+      return status.waitingUntil ? 'the next attempt to revert' : null;
+    default:
+      return null;
+  }
 }

@@ -8,6 +8,7 @@ export const cacheDir = process.env.ROTOR_CACHE || join(homedir(), '.cache', 'ro
 const pins = JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as {
   temporal: { key: string; binaries: { temporal: string; testServer: string } };
   prometheus: { key: string; binaries: { prometheus: string } };
+  helm: { key: string; binaries: { helm: string } };
   moto: { key: string; binaries: { motoServer: string } };
   previousRelease: { key: string; commit: string; binaries: { rotor: string } };
 };
@@ -21,6 +22,7 @@ function tool(rel: string, key = pins.temporal.key): string {
 export const temporalCli = (): string => tool(pins.temporal.binaries.temporal);
 export const temporalTestServer = (): string => tool(pins.temporal.binaries.testServer);
 export const prometheusBinary = (): string => tool(pins.prometheus.binaries.prometheus, pins.prometheus.key);
+export const helmBinary = (): string => tool(pins.helm.binaries.helm, pins.helm.key);
 export const motoServer = (): string => tool(pins.moto.binaries.motoServer, pins.moto.key);
 
 /** The previous release's checkout, built (scripts/release-tools.mjs), and the commit it is. */

@@ -3,6 +3,7 @@
 // (~/.cache/rotor, or $ROTOR_CACHE), keyed by version, so a machine installs each version once.
 // The Temporal SDK's own download of its servers cannot work offline; this replaces it.
 // With --browser (or --all) it also makes sure Debian's chromium is there for the Web UI test (apt, as root).
+// With --helm (or --all) it builds Helm from the Go module proxy (for the chart's lint, dry run and deploy:render).
 // With --moto (or --all) it installs moto_server, the local AWS Secrets Manager of the AWS store's tests.
 // With --external-secrets (or --all) it fetches External Secrets Operator's CRD bundle (one file) and builds the
 // operator (8 minutes on 2 cores the first time), both from the Go module proxy.
@@ -15,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installBrowser } from './browser-tools.mjs';
 import { installExternalSecretsCrds, installExternalSecretsOperator } from './eso-tools.mjs';
+import { installHelm } from './helm-tools.mjs';
 import { installKubernetes } from './kube-tools.mjs';
 import { installPrometheus } from './prometheus-tools.mjs';
 import { installPreviousRelease } from './release-tools.mjs';
@@ -99,6 +101,11 @@ export function bootstrapPrometheus() {
   return installPrometheus(cacheDir, pins.prometheus);
 }
 
+/** Helm, for the chart in deploy/helm/rotor (built from the Go module proxy); the path of its binary. */
+export async function bootstrapHelm() {
+  return join(await installHelm(cacheDir, pins.helm), pins.helm.binaries.helm);
+}
+
 /** moto_server, a local AWS Secrets Manager for the AWS store's tests (pip, in its own venv). */
 export function bootstrapMoto() {
   return installPipTools('moto', pins.moto);
@@ -124,6 +131,7 @@ export function bootstrapPreviousRelease() {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wantKube = process.argv.includes('--kubernetes') || process.argv.includes('--all');
   const wantPrometheus = process.argv.includes('--prometheus') || process.argv.includes('--all');
+  const wantHelm = process.argv.includes('--helm') || process.argv.includes('--all');
   const wantBrowser = process.argv.includes('--browser') || process.argv.includes('--all');
   const wantMoto = process.argv.includes('--moto') || process.argv.includes('--all');
   const wantEso = process.argv.includes('--external-secrets') || process.argv.includes('--all');
@@ -133,6 +141,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       bootstrap();
       if (wantKube) await bootstrapKubernetes();
       if (wantPrometheus) await bootstrapPrometheus();
+      if (wantHelm) await bootstrapHelm();
       if (wantBrowser) bootstrapBrowser();
       if (wantMoto) bootstrapMoto();
       if (wantEso) await bootstrapExternalSecrets();

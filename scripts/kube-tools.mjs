@@ -74,6 +74,31 @@ export function finishGoInstall(install, info) {
   writeFileSync(install.marker, JSON.stringify(info) + '\n');
 }
 
+/**
+ * A tool built from one main package `pkg` of a Go module, into `<cache>/<spec.key>` once per version
+ * (spec: { key, module, version, binaries: { [name]: path } }): a throwaway module that requires
+ * `spec.module` at `spec.version` and imports `pkg`, tidied, then `go build -trimpath`. `ldflags(mod)`
+ * may ask the tidied module what to stamp into the binary.
+ */
+export async function installGoTool(cacheDir, spec, { name, pkg, minutes, ldflags = () => null, env = {} }) {
+  const install = startGoInstall(cacheDir, spec.key, name);
+  const { target, work } = install;
+  if (install.done) return target;
+  const started = Date.now();
+  log(`${name}: building ${spec.module} ${spec.version} from the Go module proxy into ${target} (about ${minutes} minutes on 2 cores the first time)`);
+  const mod = join(work, 'src');
+  mkdirSync(mod, { recursive: true });
+  writeFileSync(join(mod, 'go.mod'), `module rotor.local/${name}tools\n\ngo 1.26\n\nrequire ${spec.module} ${spec.version}\n`);
+  writeFileSync(join(mod, 'tools.go'), `//go:build tools\n\npackage tools\n\nimport _ "${pkg}"\n`);
+  go(['mod', 'tidy'], mod);
+  const flags = ldflags(mod);
+  const ms = await goBuild(['-trimpath', ...(flags ? ['-ldflags', flags] : []), '-o', join(work, spec.binaries[name]), pkg], mod, name, env);
+  rmSync(mod, { recursive: true, force: true });
+  finishGoInstall(install, { version: spec.version, builtInSeconds: Math.round((Date.now() - started) / 1000) });
+  log(`${name}: built in ${Math.round(ms / 1000)} s`);
+  return target;
+}
+
 export async function installKubernetes(cacheDir, spec) {
   const install = startGoInstall(cacheDir, spec.key, 'kubernetes');
   const { target, work } = install;

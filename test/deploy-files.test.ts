@@ -55,6 +55,17 @@ describe('deployment files', () => {
     assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsUser);
   });
 
+  it('the worker deployment upgrades with both workers polling a while, and runs without privileges', () => {
+    const deployment = parse(read('deploy/worker.yaml')) as any;
+    // README, "Upgrades": the new worker starts before the old one stops, and only stops it once it has run a while.
+    assert.deepEqual(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+    assert.ok(deployment.spec.minReadySeconds > 0, `minReadySeconds ${deployment.spec.minReadySeconds}`);
+    const pod = deployment.spec.template.spec;
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+    assert.deepEqual(pod.containers[0].securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
+  });
+
   it('the Dockerfile builds the worker image that runs `rotor worker`', () => {
     const dockerfile = read('Dockerfile');
     assert.match(dockerfile, /^FROM node:20-bookworm-slim AS build$/m);

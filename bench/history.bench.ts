@@ -31,7 +31,7 @@ function productionSized(production: Plan): Plan {
   Object.assign(staging, { soak: '24h' });
   Object.assign(staging.analysis, { interval: '1m', verify: '4m' });
   Object.assign(prod, { watch: '24h', strategy: { canary: { steps: [10, 25, 50, 100], pause: '10m' } }, ...production });
-  Object.assign(prod.analysis, { interval: '1m', verify: '4m' });
+  Object.assign(prod.analysis, { interval: '1m' }); // a canary stage is judged over its pauses, not a verify window
   return { ...plan, retention: '14d', cleanupRecheck: '1h' };
 }
 

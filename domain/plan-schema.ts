@@ -419,7 +419,10 @@ function planParts(o: SchemaOptions) {
         o,
         'consecutive measurements the provider could not answer (an outage, a refused query) that fail the stage',
       ).default(DEFAULTS.consecutiveErrorLimit),
-      verify: duration(o, 'how long to measure right after the rollout (default interval × (failureLimit + 2))').optional(),
+      verify: duration(
+        o,
+        'rolling and in-place stages only (a canary is judged over its pauses): how long to measure right after the rollout (default interval × (failureLimit + 2))',
+      ).optional(),
       api: datadogApi.optional(),
       aggregator: datadogAggregator.optional(),
       window: duration(o, 'datadog only: the time range each measurement queries and reduces (default the interval); longer than the ingestion delay', {
@@ -438,7 +441,9 @@ function planParts(o: SchemaOptions) {
     soak: duration(o, `not on the last stage (use watch): how long to keep measuring before the next stage (default ${DEFAULTS.soak})`).optional(),
     watch: duration(o, `only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`).optional(),
     approval,
-    approvalTimeout: duration(o, 'after it without approval, the rotation rolls back', { positive: true }).prefault(DEFAULTS.approvalTimeout),
+    approvalTimeout: duration(o, 'only with approval: required: after it without approval, the rotation rolls back', { positive: true }).prefault(
+      DEFAULTS.approvalTimeout,
+    ),
     rolloutTimeout: duration(o, 'a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
   });
   const plan = z

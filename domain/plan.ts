@@ -199,12 +199,12 @@ class Checker {
   private readonly durations: { any: z.ZodType<number>; positive: z.ZodType<number> };
 
   /**
-   * Whether LIMITS apply, and whether `soak` on the last stage is refused: each off only to replay
-   * rotations started before the rule existed.
+   * Whether LIMITS apply, and whether fields without effect where they stand are refused: each off
+   * only to replay rotations started before the rule existed.
    */
   constructor(
     readonly limits: boolean,
-    readonly lastStageSoak = true,
+    readonly unusedFields = true,
   ) {
     this.o = { limits };
     this.durations = { any: duration(this.o, 'a duration'), positive: duration(this.o, 'a duration longer than zero', { positive: true }) };
@@ -495,13 +495,23 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
   if (!last && raw.watch !== undefined) {
     c.add(`${path}.watch`, raw.watch, 'only the last stage watches after its rollout; use soak for earlier stages');
   }
-  if (last && raw.soak !== undefined && c.lastStageSoak) {
+  if (last && raw.soak !== undefined && c.unusedFields) {
     c.add(`${path}.soak`, raw.soak, 'the last stage has no next stage to soak before; use watch (how long to keep measuring after its rollout)');
+  }
+  if (raw.approvalTimeout !== undefined && approval !== 'required' && c.unusedFields) {
+    c.add(`${path}.approvalTimeout`, raw.approvalTimeout, 'applies only to a stage with approval: required; add that, or remove approvalTimeout');
   }
   const workloads = checkWorkloads(c, `${path}.workloads`, raw.workloads);
   const strategy = checkStrategy(c, `${path}.strategy`, raw.strategy);
   const analysis = checkAnalysis(c, `${path}.analysis`, raw.analysis);
   checkCanaryPause(c, path, raw, strategy, analysis);
+  if (strategy.type === 'canary' && isRecord(raw.analysis) && raw.analysis.verify !== undefined && c.unusedFields) {
+    c.add(
+      `${path}.analysis.verify`,
+      raw.analysis.verify,
+      "a canary stage is judged over each step's pause, not a verify window; remove verify, or set strategy.canary.pause",
+    );
+  }
   checkBaseline(c, path, strategy, analysis);
   return {
     name: name ?? (typeof raw.name === 'string' ? raw.name : ''),
@@ -567,10 +577,12 @@ export interface ValidateOptions {
    */
   limits?: boolean;
   /**
-   * Refuse `soak` on the last stage, which nothing follows (the default; `watch` is its wait). Off
-   * only to replay rotations started before the rule ('last-stage-soak'), which ignored it.
+   * Refuse a field where it has no effect (the default): `soak` on the last stage (nothing follows
+   * it; `watch` is its wait), `analysis.verify` on a canary stage (judged over each step's pause),
+   * `approvalTimeout` without `approval: required`. Off only to replay rotations started before
+   * these rules ('unused-fields'), which ignored such fields.
    */
-  lastStageSoak?: boolean;
+  unusedFields?: boolean;
 }
 
 function checkScan(c: Checker, raw: unknown): ScanSettings | undefined {
@@ -586,7 +598,7 @@ function checkScan(c: Checker, raw: unknown): ScanSettings | undefined {
 
 /** Validates a parsed plan document; every problem is reported at once. */
 export function validatePlan(raw: unknown, options: ValidateOptions = {}): { plan: Plan; issues: PlanIssue[] } {
-  const c = new Checker(options.limits ?? true, options.lastStageSoak ?? true);
+  const c = new Checker(options.limits ?? true, options.unusedFields ?? true);
   const doc = isRecord(raw) ? raw : {};
   if (!isRecord(raw)) c.add('(plan)', raw, 'must be a YAML mapping with secret, value, stages and retention');
   else c.keys('', doc, FIELDS.plan);

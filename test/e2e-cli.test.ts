@@ -50,7 +50,15 @@ function plan(secret: string, query: string, extra: { production?: object; value
       store: 'kubernetes',
       stages: [
         { name: 'staging', namespace: 'staging', strategy: 'rolling', analysis, soak: '3s' },
-        { name: 'production', namespace: 'production', strategy: { canary: { steps: [50, 100], pause: '1s' } }, analysis, watch: '2s', ...extra.production },
+        // A canary is judged over its pauses: no verify window there.
+        {
+          name: 'production',
+          namespace: 'production',
+          strategy: { canary: { steps: [50, 100], pause: '1s' } },
+          analysis: { ...analysis, verify: undefined },
+          watch: '2s',
+          ...extra.production,
+        },
       ],
       retention: '2s',
       cleanupRecheck: '1s',

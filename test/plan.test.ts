@@ -326,7 +326,7 @@ describe('plan limits: what is valid at the edges, and what happens without anal
     p.stages[9].analysis = { ...p.stages[9].analysis, interval: '10s', failureLimit: 100, inconclusiveLimit: 100 };
     p.value.generate.keys = Array.from({ length: 100 }, (_, i) => `${i}`.padStart(253, 'k'));
     p.retention = '365d';
-    p.stages[0].approvalTimeout = '8760h';
+    Object.assign(p.stages[0], { approval: 'required', approvalTimeout: '8760h' });
     const plan = parsePlan(p);
     assert.equal(plan.stages.length, 10);
     assert.equal(plan.retentionMs, 365 * DAY);
@@ -398,13 +398,15 @@ describe('plan limits: what is valid at the edges, and what happens without anal
     ]);
   });
 
-  it('with lastStageSoak: false accepts soak on the last stage, as releases before the rule did, so their rotations replay unchanged', () => {
+  it('with unusedFields: false accepts soak on the last stage, verify on a canary and approvalTimeout without approval, as releases before the rule did, so their rotations replay unchanged', () => {
     const p = basePlan();
     p.stages[1].soak = '5m';
-    assert.deepEqual(validatePlan(p, { lastStageSoak: false }).issues, []);
+    p.stages[1].analysis.verify = '5m';
+    p.stages[0].approvalTimeout = '2h';
+    assert.deepEqual(validatePlan(p, { unusedFields: false }).issues, []);
     assert.deepEqual(
       validatePlan(p).issues.map((i) => i.path),
-      ['stages[1].soak'],
+      ['stages[0].approvalTimeout', 'stages[1].soak', 'stages[1].analysis.verify'],
     );
     const one = basePlan();
     one.stages = [{ ...one.stages[0], soak: '5m' }];
@@ -1034,6 +1036,20 @@ const BAD: BadCase[] = [
     mutate: (p) => (p.stages[1].soak = '5m'),
     path: 'stages[1].soak',
     message: /the last stage has no next stage to soak before; use watch/,
+    value: '"5m"',
+  },
+  {
+    title: 'approvalTimeout without approval',
+    mutate: (p) => (p.stages[0].approvalTimeout = '2h'),
+    path: 'stages[0].approvalTimeout',
+    message: /applies only to a stage with approval: required; add that, or remove approvalTimeout/,
+    value: '"2h"',
+  },
+  {
+    title: 'verify on a canary stage',
+    mutate: (p) => (p.stages[1].analysis.verify = '5m'),
+    path: 'stages[1].analysis.verify',
+    message: /a canary stage is judged over each step's pause, not a verify window/,
     value: '"5m"',
   },
   {

@@ -90,8 +90,8 @@ export class Rotation {
   constructor(readonly input: RotationInput) {
     const started = new Date().toISOString();
     // Limits added later must not fail a rotation that started before them (its history would not replay).
-    // Likewise the refusal of `soak` on the last stage, which earlier releases ignored.
-    const { plan, issues } = validatePlan(input.plan, { limits: patched('plan-limits'), lastStageSoak: patched('last-stage-soak') });
+    // Likewise the refusal of fields where they have no effect (soak on the last stage, ...), which earlier releases ignored.
+    const { plan, issues } = validatePlan(input.plan, { limits: patched('plan-limits'), unusedFields: patched('unused-fields') });
     this.plan = plan;
     this.issues = issues;
     this.steps = plannedSteps(plan);

@@ -1,0 +1,238 @@
+// No plan field is accepted and ignored. The walk reads every field of the plan's JSON Schema (the
+// one `rotor schema` prints, so a new field is walked too) and, for each, runs a rotation of a plan
+// that uses it against the same rotation with only that field changed, on the time-skipping server
+// with rotor's activities over the memory adapter. What the workflow asked of the world (each
+// activity with its input, each timer) must differ: a field whose change reaches neither is ignored.
+// A field without an entry below fails the walk, so each new one must show what it does. Fields
+// refused where they have no effect (watch before the last stage, soak on the last) are refused by
+// validation: test/plan.test.ts.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { endedStatusOf } from '../contract/api';
+import { validatePlan } from '../domain/plan';
+import { planJsonSchema } from '../domain/plan-schema';
+import { quietRuntime, workflowBundle } from '../sandbox/time-skipping';
+import { rotateSecret } from '../workflows';
+import { Doubles, type Script } from './helpers/doubles';
+import { twoStagePlan } from './helpers/plans';
+import { useTimeSkippingEnv } from './helpers/rotations';
+
+type Plan = Record<string, any>;
+
+/**
+ * Every field's path in the schema, `[]` for an array's items, alternatives (anyOf) walked into. A
+ * field with fields of its own is walked through them, unless it may also be a plain value
+ * (`strategy: rolling` beside `strategy: { canary }`).
+ */
+export function schemaFields(schema: Record<string, any>): string[] {
+  const defs: Record<string, any> = schema.$defs ?? schema.definitions ?? {};
+  const fields = new Map<string, boolean>(); // path -> may be a plain value
+  const resolve = (node: Record<string, any>): Record<string, any> => (node.$ref ? resolve(defs[String(node.$ref).split('/').pop()!]) : node);
+  const plain = (node: Record<string, any>, depth = 0): boolean => {
+    const n = resolve(node);
+    const alternatives = [...(n.anyOf ?? []), ...(n.oneOf ?? [])];
+    if (alternatives.length && depth < 5) return alternatives.some((a: Record<string, any>) => plain(a, depth + 1));
+    if (n.type === 'array') return !n.items || !resolve(n.items).properties;
+    return !n.properties && n.type !== 'object';
+  };
+  const walk = (node: Record<string, any>, path: string, depth: number) => {
+    if (depth > 20) return;
+    const n = resolve(node);
+    for (const key of ['anyOf', 'oneOf', 'allOf']) for (const a of n[key] ?? []) walk(a, path, depth + 1);
+    for (const [k, v] of Object.entries<Record<string, any>>(n.properties ?? {})) {
+      const at = path ? `${path}.${k}` : k;
+      fields.set(at, fields.get(at) || plain(v));
+      walk(v, at, depth + 1);
+    }
+    if (n.items && typeof n.items === 'object') walk(n.items, `${path}[]`, depth + 1);
+  };
+  walk(schema, '', 0);
+  const paths = [...fields.keys()];
+  return paths.filter((f) => fields.get(f) || !paths.some((g) => g.startsWith(`${f}.`) || g.startsWith(`${f}[].`)));
+}
+
+interface Case {
+  /** The plan that uses the field (default: the two-stage plan with short waits). */
+  base?: () => Plan;
+  /** A top-level field's change. */
+  change?: (p: Plan) => void;
+  /**
+   * A stage field's change, tried on each stage (staging: rolling, not last; production: canary, last).
+   * Where the stage cannot take it (it lacks the part the field belongs to) it throws and is skipped;
+   * where it can, the plan must be refused or the rotation must change.
+   */
+  stage?: (s: Plan) => void;
+  script?: Script;
+}
+
+/** Two stages, staging rolling with Prometheus, production canary with Datadog; waits the time-skipping server skips. */
+function base(): Plan {
+  return twoStagePlan({
+    staging: { soak: '1h' },
+    production: { strategy: { canary: { steps: [50, 100], pause: '10m' } }, watch: '1h' },
+    top: { retention: '1d' },
+  });
+}
+
+const withApproval = () => {
+  const p = base();
+  p.stages[1].approval = 'required';
+  return p;
+};
+const withBaseline = () => {
+  const p = base();
+  p.stages[1].analysis.query = 'sum:api.auth.errors{env:production,version:{{version}}}.as_count()';
+  p.stages[1].analysis.baseline = { margin: 0.5 };
+  return p;
+};
+const withAwsStore = () => ({ ...base(), store: 'aws-secrets-manager', awsSecretsManager: { secretId: '/prod/auth/token' } });
+const withAwsValue = () => ({ ...withAwsStore(), value: { awsSecretsManager: { secretId: '/prod/auth/source' } } });
+const withEso = () => ({ ...withAwsStore(), store: 'external-secrets', externalSecrets: { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' } } });
+const withIssuer = () => ({ ...base(), value: { issuer: { key: 'api_token' } } });
+/** Another rotation's workload holds the previous version at the first scan, then lets go. */
+const holding: Script = { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['x'] }], []] };
+
+const CASES: Record<string, Case> = {
+  secret: { change: (p) => (p.secret = 'billing-secrets') },
+  'value.generate.keys': { change: (p) => (p.value.generate.keys = ['api_token', 'api_secret']) },
+  'value.generate.length': { change: (p) => (p.value.generate.length = 64) },
+  'value.fromFile': { change: (p) => (p.value = { fromFile: 'token.env' }) },
+  'value.awsSecretsManager.secretId': { base: withAwsValue, change: (p) => (p.value.awsSecretsManager.secretId = '/prod/auth/other') },
+  'value.awsSecretsManager.versionStage': { base: withAwsValue, change: (p) => (p.value.awsSecretsManager.versionStage = 'AWSPENDING') },
+  'value.awsSecretsManager.region': { base: withAwsValue, change: (p) => (p.value.awsSecretsManager.region = 'eu-west-1') },
+  'value.issuer.key': { base: withIssuer, change: (p) => (p.value.issuer.key = 'token') },
+  'value.issuer.scope': { base: withIssuer, change: (p) => (p.value.issuer.scope = 'read:orders') },
+  store: { base: withAwsStore, change: (p) => ((p.store = 'kubernetes'), delete p.awsSecretsManager) },
+  'awsSecretsManager.secretId': { base: withAwsStore, change: (p) => (p.awsSecretsManager.secretId = '/prod/auth/other') },
+  'awsSecretsManager.region': { base: withAwsStore, change: (p) => (p.awsSecretsManager.region = 'eu-west-1') },
+  'externalSecrets.secretStoreRef.name': { base: withEso, change: (p) => (p.externalSecrets.secretStoreRef.name = 'vault') },
+  'externalSecrets.secretStoreRef.kind': { base: withEso, change: (p) => (p.externalSecrets.secretStoreRef.kind = 'SecretStore') },
+  'stages[].name': { stage: (s) => (s.name = 'qa') },
+  'stages[].namespace': { stage: (s) => (s.namespace = 'qa') },
+  'stages[].workloads': { stage: (s) => (s.workloads = ['deployment/auth-api']) },
+  'stages[].strategy': { stage: (s) => (s.strategy = 'in-place') },
+  'stages[].strategy.canary.steps': { stage: (s) => (s.strategy.canary.steps = [25, 100]) },
+  'stages[].strategy.canary.pause': { stage: (s) => (s.strategy.canary.pause = '20m') },
+  'stages[].analysis.provider': { stage: (s) => (s.analysis.provider = s.analysis.provider === 'datadog' ? 'prometheus' : 'datadog') },
+  'stages[].analysis.query': { stage: (s) => (s.analysis.query = 'sum(rate(failures[1m]))') },
+  'stages[].analysis.threshold': { stage: (s) => (s.analysis.threshold = 0.05) },
+  'stages[].analysis.interval': { stage: (s) => (s.analysis.interval = '2m') },
+  'stages[].analysis.failureLimit': { stage: (s) => (s.analysis.failureLimit = 3) },
+  'stages[].analysis.inconclusiveLimit': { stage: (s) => (s.analysis.inconclusiveLimit = 6) },
+  'stages[].analysis.consecutiveErrorLimit': { stage: (s) => (s.analysis.consecutiveErrorLimit = 7) },
+  'stages[].analysis.verify': { stage: (s) => (s.analysis.verify = '30m') },
+  'stages[].analysis.api': { stage: (s) => (s.analysis.api = 'v1') },
+  'stages[].analysis.aggregator': { stage: (s) => (s.analysis.aggregator = 'max') },
+  'stages[].analysis.window': { stage: (s) => (s.analysis.window = '5m') },
+  'stages[].analysis.monitors': { stage: (s) => (s.analysis.monitors = [12345]) },
+  'stages[].analysis.baseline.margin': { base: withBaseline, stage: (s) => (s.analysis.baseline.margin = 0.9) },
+  'stages[].soak': { stage: (s) => (s.soak = '2h') },
+  'stages[].watch': { stage: (s) => (s.watch = '2h') },
+  'stages[].approval': { stage: (s) => (s.approval = 'required') },
+  'stages[].approvalTimeout': { base: withApproval, stage: (s) => (s.approvalTimeout = '2h') },
+  'stages[].rolloutTimeout': { stage: (s) => (s.rolloutTimeout = '20m') },
+  retention: { change: (p) => (p.retention = '2d') },
+  cleanupRecheck: { script: holding, change: (p) => (p.cleanupRecheck = '2h') },
+  'scan.ignore': { change: (p) => (p.scan = { ignore: ['widgets.example.com'] }) },
+};
+
+let env: TestWorkflowEnvironment;
+useTimeSkippingEnv((e) => (env = e));
+let seq = 0;
+
+/**
+ * What one rotation asked of the world: each distinct activity input and timer, with what differs
+ * between any two runs of one plan (names' stamps, times, ids, a canary copy's hash) left out.
+ */
+async function trace(plan: Plan, script: Script = {}): Promise<string[]> {
+  const d = new Doubles(script);
+  const taskQueue = `fields-${++seq}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: d.activities() });
+  const workflowId = `rotate-fields-${seq}`;
+  const timers = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(rotateSecret, { taskQueue, workflowId, args: [{ plan, requestedBy: 'test' }] });
+    if (plan.stages.some((s: Plan) => s.approval === 'required')) {
+      for (let i = 0; i < 200 && (await handle.query('status').then((s: any) => s.phase)) !== 'AWAITING_APPROVAL'; i++) await env.sleep('1m');
+      await handle.signal('approve', { by: 'test' });
+    }
+    await handle.result().catch((err) => {
+      if (!endedStatusOf(err)) throw err;
+    });
+    const history = await handle.fetchHistory();
+    return (history.events ?? []).flatMap((e) =>
+      e.timerStartedEventAttributes ? [`timer ${String(e.timerStartedEventAttributes.startToFireTimeout?.seconds)}s`] : [],
+    );
+  });
+  const normal = (text: string) =>
+    text
+      .replaceAll(workflowId, 'ID')
+      .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'TIME')
+      .replace(/\d{14}/g, 'STAMP')
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID')
+      .replace(/-canary-[0-9a-f]{8}/g, '-canary-HASH')
+      .replace(/"firstMeasurementAfterMs":\d+/g, '"firstMeasurementAfterMs":N')
+      // Rides along in every check's analysis; only the workflow reads it (a verify check's duration).
+      .replace(/"verifyMs":\d+,?/g, '');
+  // What was asked, not how often: polls and re-checks repeat as time passes.
+  return [...new Set([...d.calls.map((c) => normal(`${c.name} ${JSON.stringify(c.input)}`)), ...timers])].sort();
+}
+
+describe('every plan field acts', () => {
+  const fields = schemaFields(planJsonSchema());
+
+  it("finds the plan's fields in its schema, each with a case here", () => {
+    assert.ok(fields.length >= 40, `${fields.length} fields`);
+    assert.deepEqual(
+      fields.filter((f) => !CASES[f]),
+      [],
+      'a plan field without a case: add one to CASES that shows what it changes',
+    );
+    assert.deepEqual(
+      Object.keys(CASES).filter((f) => !fields.includes(f)),
+      [],
+      'a case for a field the schema no longer has',
+    );
+  });
+
+  it('the walk sees a field that changes nothing: the same plan traces the same twice', async () => {
+    quietRuntime();
+    assert.deepEqual(await trace(base()), await trace(base()), 'two runs of one plan differ: the trace keeps something run-specific');
+  });
+
+  for (const [field, c] of Object.entries(CASES)) {
+    it(`${field} changes what the rotation does, or is refused where it cannot`, async () => {
+      const before = (c.base ?? base)();
+      assert.deepEqual(validatePlan(before).issues, [], `the case's plan is valid: ${JSON.stringify(before)}`);
+      const variants: [string, Plan][] = [];
+      if (c.change) {
+        const after = structuredClone(before);
+        c.change(after);
+        variants.push([field, after]);
+      }
+      if (c.stage) {
+        for (const [i, name] of before.stages.map((s: Plan, i: number) => [i, s.name] as const)) {
+          const after = structuredClone(before);
+          try {
+            c.stage(after.stages[i]);
+          } catch {
+            continue; // this stage lacks the part the field belongs to
+          }
+          variants.push([`${field} on stage ${name}`, after]);
+        }
+      }
+      let acted = 0;
+      for (const [what, after] of variants) {
+        if (validatePlan(after).issues.length) continue; // refused where it has no effect
+        assert.notDeepEqual(
+          await trace(after, c.script),
+          await trace(before, c.script),
+          `${what} is accepted and changes nothing the workflow asks of the world`,
+        );
+        acted++;
+      }
+      assert.ok(acted > 0, `${field} is refused everywhere the case tried it: give it a plan where it acts`);
+    });
+  }
+});

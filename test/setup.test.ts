@@ -2,10 +2,11 @@
 // says when it starts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
+import ts from 'typescript';
 import { repoRoot } from './helpers/tools';
 import { generateCodecKey } from '../temporal/codec';
 import { dataConverter } from '../temporal/settings';
@@ -85,5 +86,96 @@ describe('the worker at start', () => {
       'Temporal at temporal.example:7233; memory world examples/world.json; codec on (ROTOR_CODEC_KEY; encrypts with k2026-12)',
     ]);
     assert.ok(!banner.join('\n').includes(key.split('=')[1]));
+  });
+});
+
+/** The directories whose code runs under an npm script (tests, benchmarks, tools) or as rotor itself. */
+const CODE_DIRS = ['bin', 'domain', 'contract', 'temporal', 'workflows', 'activities', 'worker', 'client', 'sandbox', 'scripts', 'test', 'bench'];
+/** The shell's own: found on every machine, set by no one for rotor. */
+const SYSTEM_VARS = new Set(['PATH', 'HOME']);
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return ['history_files', 'fixtures'].includes(e.name) ? [] : sourceFiles(path);
+    return /\.(ts|mjs|js)$/.test(e.name) ? [path] : [];
+  });
+}
+
+/**
+ * The environment variables a file reads: `process.env.X`, `env.X`, `env['X']`, `env[NAME]` with a
+ * constant of the file, and `const { X, Y: y } = env`, where the object is `process.env` or anything
+ * named `env`. Writes (`process.env.X = ...`, `delete`) are not reads.
+ */
+export function envReads(fileName: string, text: string): string[] {
+  const file = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true);
+  const constants = new Map<string, string>();
+  const found = new Set<string>();
+  const isEnv = (e: ts.Expression) => (ts.isIdentifier(e) && e.text === 'env') || (ts.isPropertyAccessExpression(e) && e.name.text === 'env');
+  const isVar = (name: string | undefined): name is string => !!name && /^[A-Z][A-Z0-9_]*$/.test(name);
+  const written = (node: ts.Node) =>
+    (ts.isBinaryExpression(node.parent) && node.parent.left === node && node.parent.operatorToken.kind === ts.SyntaxKind.EqualsToken) ||
+    ts.isDeleteExpression(node.parent);
+  const collect = (node: ts.Node): void => {
+    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer && ts.isStringLiteral(node.initializer))
+      constants.set(node.name.text, node.initializer.text);
+    ts.forEachChild(node, collect);
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isPropertyAccessExpression(node) && isEnv(node.expression) && isVar(node.name.text) && !written(node)) found.add(node.name.text);
+    if (ts.isElementAccessExpression(node) && isEnv(node.expression) && !written(node)) {
+      const arg = node.argumentExpression;
+      const name = ts.isStringLiteral(arg) ? arg.text : ts.isIdentifier(arg) ? constants.get(arg.text) : undefined;
+      if (isVar(name)) found.add(name);
+    }
+    if (ts.isVariableDeclaration(node) && ts.isObjectBindingPattern(node.name) && node.initializer && isEnv(node.initializer)) {
+      for (const el of node.name.elements) {
+        const name = el.propertyName ?? el.name;
+        if (ts.isIdentifier(name) && isVar(name.text)) found.add(name.text);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  collect(file);
+  visit(file);
+  return [...found];
+}
+
+/** The variables README's "Environment variables" table names in its first column. */
+function documentedVars(readme: string): Set<string> {
+  const section = readme.split(/^## Environment variables$/m)[1]?.split(/^## /m)[0] ?? '';
+  const rows = section.split('\n').filter((l) => l.startsWith('| `'));
+  return new Set(rows.flatMap((row) => [...row.split('|')[1].matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1])));
+}
+
+describe('environment variables', () => {
+  const reads = new Map<string, string[]>();
+  for (const file of CODE_DIRS.flatMap((d) => sourceFiles(join(repoRoot, d)))) {
+    for (const name of envReads(file, readFileSync(file, 'utf8'))) reads.set(name, [...(reads.get(name) ?? []), relative(repoRoot, file)]);
+  }
+  const documented = documentedVars(read('README.md'));
+
+  it('finds reads in every form the code uses, and not writes', () => {
+    const sample = [
+      "const KEY = 'SAMPLE_CONST';",
+      'const a = process.env.SAMPLE_DOT ?? env.SAMPLE_ENV;',
+      "const b = env['SAMPLE_INDEX'] ?? env[KEY];",
+      'const { SAMPLE_BOUND: bound, SAMPLE_SHORT } = process.env;',
+      "process.env.SAMPLE_WRITTEN = '1';",
+      'delete process.env.SAMPLE_DELETED;',
+      'const c = options.environment.NOT_ENV;',
+    ].join('\n');
+    assert.deepEqual(envReads('sample.ts', sample).sort(), ['SAMPLE_BOUND', 'SAMPLE_CONST', 'SAMPLE_DOT', 'SAMPLE_ENV', 'SAMPLE_INDEX', 'SAMPLE_SHORT']);
+    // What this test relies on, from the code itself: one read of each form.
+    for (const name of ['TEMPORAL_PORT', 'ROTOR_CODEC_KEY', 'DD_API_KEY', 'ROTOR_SEED']) assert.ok(reads.has(name), `${name} found`);
+  });
+
+  it('README documents every variable the code reads, in its Environment variables table', () => {
+    const missing = [...reads.keys()].filter((name) => !SYSTEM_VARS.has(name) && !documented.has(name)).sort();
+    assert.deepEqual(
+      missing.map((name) => `${name} (read by ${reads.get(name)!.join(', ')})`),
+      [],
+      'add a row to README.md, Environment variables: name, default, read by, what it does',
+    );
   });
 });

@@ -2,7 +2,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /rotor
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the sources are not copied yet, so the `prepare` build waits for the tsc below.
+RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tools.json ./
 COPY domain domain
 COPY contract contract

@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 'use strict';
-// The rotor CLI; `npm run build` compiles the TypeScript it runs.
+// The rotor CLI; it runs the compiled TypeScript in dist/, which `npm ci` builds (the `prepare` script)
+// and `npm run build` brings up to date.
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
-const entry = join(__dirname, '..', 'dist', 'client', 'cli.js');
+const root = join(__dirname, '..');
+const entry = join(root, 'dist', 'client', 'cli.js');
 if (!existsSync(entry)) {
-  process.stderr.write('rotor is not built yet: run `npm install && npm run build` in ' + join(__dirname, '..') + '\n');
+  const how = existsSync(join(root, 'node_modules', 'typescript'))
+    ? '`npm run build`'
+    : '`npm ci` (it installs the packages and builds; `--ignore-scripts` skips the build)';
+  process.stderr.write(`rotor is not built (no dist/client/cli.js): run ${how} in ${root}\n`);
   process.exit(1);
 }
 // Exit once what was written has reached the pipe: a reader of a long `status --json` gets all of it,

@@ -55,6 +55,21 @@ export interface SandboxOptions extends ControlPlaneOptions, Omit<SimulatorOptio
   };
 }
 
+/**
+ * The sandbox of `npm run sandbox`: the traffic model (auth API emulator, lenient: unknown tokens pass
+ * until marked bad), a real Prometheus scraping it every 5 s, the Datadog emulator reading the same
+ * counts 5 s late, and the overlapping credential issuer. examples/plan-sandbox.yaml runs on it as is.
+ */
+export const SANDBOX_OPTIONS = {
+  readyDelayMs: 1000,
+  traffic: { acceptUnknown: true, prometheus: true, scrapeIntervalMs: 5000, datadog: { ingestDelayMs: 5000 }, issuer: { mode: 'overlapping' } },
+} satisfies SandboxOptions;
+
+/** A worker's settings for the sandbox's Prometheus, Datadog emulator and credential issuer (what `npm run sandbox` writes to worker.env). */
+export function sandboxWorkerEnv(traffic: SandboxTraffic): Record<string, string> {
+  return { ROTOR_PROMETHEUS_URL: traffic.prometheus!.url, ...traffic.datadog!.workerEnv, ...traffic.issuer!.workerEnv };
+}
+
 /** Starts what `traffic` asks for; stops what it started if a later part fails. */
 async function startTraffic(options: SandboxOptions): Promise<SandboxTraffic | null> {
   if (!options.traffic) return null;

@@ -5,7 +5,7 @@
 // Operator with a ClusterSecretStore `aws`, for plans with store aws-secrets-manager or external-secrets.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSandbox, type Sandbox } from './index';
+import { SANDBOX_OPTIONS, sandboxWorkerEnv, startSandbox, type Sandbox } from './index';
 import { TRAFFIC_LABEL } from './traffic';
 import { isShuttingDown, onShutdownSignals, superviseChildren } from './processes';
 import { startMoto, type MotoServer } from './moto';
@@ -26,13 +26,8 @@ async function main(): Promise<void> {
   }, log);
   superviseChildren(log);
   const stores = process.argv.includes('--stores');
-  // The traffic model too: the auth API emulator (lenient: unknown tokens pass until marked bad), a
-  // real Prometheus scraping it, and the Datadog emulator reading the same counts.
-  sandbox = await startSandbox({
-    log,
-    readyDelayMs: 1000,
-    traffic: { acceptUnknown: true, prometheus: true, scrapeIntervalMs: 5000, datadog: { ingestDelayMs: 5000 }, issuer: { mode: 'overlapping' } },
-  });
+  // The traffic model too: the auth API emulator, a real Prometheus scraping it, the Datadog emulator and the issuer.
+  sandbox = await startSandbox({ ...SANDBOX_OPTIONS, log });
   const { plane } = sandbox;
   const traffic = sandbox.traffic!;
   let storeEnv: Record<string, string> = {};
@@ -54,7 +49,7 @@ async function main(): Promise<void> {
   const workerEnv = join(plane.dir, 'worker.env');
   writeFileSync(
     workerEnv,
-    Object.entries({ ROTOR_PROMETHEUS_URL: traffic.prometheus!.url, ...traffic.datadog!.workerEnv, ...traffic.issuer!.workerEnv, ...storeEnv })
+    Object.entries({ ...sandboxWorkerEnv(traffic), ...storeEnv })
       .map(([k, v]) => `${k}=${v}\n`)
       .join(''),
     { mode: 0o600 },
@@ -77,6 +72,7 @@ async function main(): Promise<void> {
       `pids: ${Object.entries({ ...plane.pids, prometheus: traffic.prometheus!.pid, ...(stores ? { moto: moto!.pid, 'external-secrets': operator!.pid } : {}) })
         .map(([name, pid]) => `${name}=${pid}`)
         .join(' ')} (rotor ${process.pid})`,
+      'a rotation to try: kubectl apply -f examples/sandbox-world.yaml, then with a worker: npx rotor start -f examples/plan-sandbox.yaml --watch',
       `logs: ${plane.dir}/logs; Ctrl-C stops everything`,
       '',
     ].join('\n'),

@@ -1,5 +1,6 @@
 // The rotor worker: connect, make sure the search attributes exist, build the adapters, run.
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { IllegalStateError, type Logger } from '@temporalio/common';
 import { createActivities, type RotorDeps, type SecretStores } from '../activities';
 import { AwsSecretsManagerStore, ExternalSecretsStore } from '../activities/stores/aws-store';
 import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
@@ -10,6 +11,7 @@ import { PrometheusProvider } from '../activities/metrics/prometheus';
 import { HttpCredentialIssuer } from '../activities/issuers/http';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { dataConverter } from '../temporal/settings';
+import { workerBanner } from './banner';
 import { workerConfig, type WorkerConfig } from './config';
 
 export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
@@ -57,10 +59,49 @@ export async function ensureSearchAttributes(connection: NativeConnection, names
   }
 }
 
+/**
+ * The SDK's own log at WARN and above: its INFO lines (bundle size, each worker state change) are not
+ * news to an operator; rotor logs each step itself. A process that installed its own Runtime keeps it.
+ */
+function quietRuntime(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch (err) {
+    if (!(err instanceof IllegalStateError)) throw err;
+  }
+}
+
+/**
+ * The bundler's logger: webpack's report (about 20 lines of modules, at INFO) stays out of the log
+ * unless it holds a warning; warnings and errors reach it.
+ */
+export function bundleLogger(log: (m: string) => void): Logger {
+  const say = (level: string) => (message: string) => log(`[rotor] workflow bundle: ${level} ${message}`);
+  return {
+    log: (level, message) => (level === 'WARN' || level === 'ERROR' ? say(level.toLowerCase())(message) : undefined),
+    trace: () => undefined,
+    debug: () => undefined,
+    info: (message) => (/\bWARNING\b/.test(message) ? say('warning')(message) : undefined),
+    warn: say('warning'),
+    error: say('error'),
+  };
+}
+
+/** The workflow bundle, built here rather than by Worker.create, which would log webpack's report at INFO. */
+function bundle(converter: ReturnType<typeof dataConverter>, log: (m: string) => void): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    failureConverterPath: converter.failureConverterPath,
+    payloadConverterPath: converter.payloadConverterPath,
+    logger: bundleLogger(log),
+  });
+}
+
 export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m: string) => process.stderr.write(`${m}\n`)): Promise<void> {
   const config = workerConfig(process.env, overrides);
   const converter = dataConverter(); // unusable codec keys are refused before anything connects
   const deps = buildDeps(config, (message, fields) => log(`[rotor] ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`));
+  quietRuntime();
   const connection = await NativeConnection.connect({ address: config.address });
   try {
     await ensureSearchAttributes(connection, config.namespace);
@@ -68,7 +109,7 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       connection,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
-      workflowsPath: require.resolve('../workflows'),
+      workflowBundle: await bundle(converter, log),
       activities: createActivities(deps),
       dataConverter: converter,
       // Cancellation reaches a running analysis through its heartbeat: an abort stops it within seconds.
@@ -77,10 +118,10 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       // A workflow task queued for a worker that died goes to any worker after this, not after 10 s.
       stickyQueueScheduleToStartTimeout: '3s',
     });
-    log(
-      `[rotor] worker ready: ${config.address} namespace=${config.namespace} taskQueue=${config.taskQueue} backend=${config.backend} valueDir=${config.valueDir ?? '(none: value.fromFile refused)'} stores=${Object.keys(deps.stores).join(',')}${config.aws.endpoint ? ` (AWS endpoint ${config.aws.endpoint})` : ''} metrics=${Object.keys(deps.metrics).join(',') || '(none: analysis measures errors)'} issuer=${config.issuer?.url ?? '(none: value.issuer refused)'}`,
-    );
+    const kc = deps.cluster instanceof KubernetesCluster ? deps.cluster.kc : undefined;
+    for (const line of workerBanner(config, deps, converter, kc)) log(`[rotor] ${line}`);
     await worker.run();
+    log('[rotor] worker stopped');
   } finally {
     await connection.close();
   }

@@ -13,6 +13,13 @@ if (!existsSync(entry)) {
   process.stderr.write(`rotor is not built (no dist/client/cli.js): run ${how} in ${root}\n`);
   process.exit(1);
 }
+// A reader that went away (`rotor list | head -1`) wants no more: stop quietly, as kubectl and git do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
 // Exit once what was written has reached the pipe: a reader of a long `status --json` gets all of it,
 // not the first 64 KiB (process.exit drops writes still queued to a pipe).
 function exit(code) {

@@ -1,13 +1,16 @@
-// The rotor CLI on commander: start, status, approve, abort, rollback, list, versions, worker, codec-server.
-// `rotor <command> --help` for each; unknown commands and flags are refused with a suggestion.
-import { readFileSync } from 'node:fs';
+// The rotor CLI on commander: start, status, approve, abort, rollback, list, versions, version, schema,
+// worker, codec-server, completion. `rotor <command> --help` for each; unknown commands and flags are
+// refused with a suggestion; kubectl's habits (-o, -w, -n, --context, --kubeconfig) where they fit.
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PHASES, TERMINAL_PHASES, type Phase, type RotationStatus } from '../contract/api';
+import { RotorError } from '../activities/errors';
 import { CodecKeyError } from '../temporal/codec';
-import { formatStatus, progressLine, workerAbsence } from './format';
+import { rotorVersion, TemporalUnreachableError } from '../temporal/settings';
+import { completionScript, SHELLS, type Shell } from './completion';
+import { formatStatus, progressLine, rotationsTable, workerAbsence } from './format';
 import { normalizeOrigin, runCodecServer } from './codec-server';
+import { isStructured, outputFormat, outputOptions, structured, type OutputFormat } from './output';
 import { loadPlanFile, PlanFileError } from './plan-file';
 import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
 
@@ -26,15 +29,6 @@ Environment:
   TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),
   TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name), KUBECONFIG (versions, worker),
   ROTOR_CODEC_KEYS_FILE or ROTOR_CODEC_KEY (payload encryption: worker, client and codec-server alike)`;
-
-/** rotor's version, from its package.json (dist/client/cli.js sits two levels below it). */
-function version(): string {
-  try {
-    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** `rotor status` answers within this long of its start, even while no worker can answer its query. */
 const ANSWER_WITHIN_MS = 2000;
@@ -112,12 +106,14 @@ function reportOutage(s: ObservedStatus, wasDown: boolean): boolean {
   return !s.live;
 }
 
-async function watch(client: RotorClient, id: string, intervalSeconds: number): Promise<number> {
+/** What --watch prints as the status changes: text (new events, progress), or each changed status as JSON or YAML. */
+type WatchView = (s: ObservedStatus) => void;
+
+function textView(): WatchView {
   let seen = -1;
   let lastLine = '';
   let down = false;
-  for (;;) {
-    const s = await client.status(id);
+  return (s) => {
     if (seen < 0) out(formatStatus(s));
     down = reportOutage(s, down);
     const fresh = seen >= 0 && s.eventCount > seen ? s.events.slice(-Math.min(s.eventCount - seen, s.events.length)) : [];
@@ -127,12 +123,30 @@ async function watch(client: RotorClient, id: string, intervalSeconds: number): 
     const line = progressLine(s);
     if (line !== lastLine) out(line);
     lastLine = line;
-    // Only the workflow's own status ends the watch: a recorded phase may be a step behind its end.
     if (s.live && TERMINAL_PHASES.includes(s.phase)) {
       out(`${s.phase}: ${s.outcome ?? ''}`);
       for (const l of s.leftovers) out(`LEFT ${l}`);
-      return exitCodeFor(s);
     }
+  };
+}
+
+/** As kubectl -w -o json: one JSON object a line (one YAML document each) whenever the status changes. */
+function structuredView(format: 'json' | 'yaml'): WatchView {
+  let last = '';
+  return (s) => {
+    const key = JSON.stringify([s.live, s.phase, s.stage, s.updatedAt, s.eventCount]);
+    if (key !== last) out(structured(s, format, true));
+    last = key;
+  };
+}
+
+async function watch(client: RotorClient, id: string, intervalSeconds: number, format?: OutputFormat): Promise<number> {
+  const view = isStructured(format) ? structuredView(format) : textView();
+  for (;;) {
+    const s = await client.status(id);
+    view(s);
+    // Only the workflow's own status ends the watch: a recorded phase may be a step behind its end.
+    if (s.live && TERMINAL_PHASES.includes(s.phase)) return exitCodeFor(s);
     await sleep(intervalSeconds * 1000);
   }
 }
@@ -156,6 +170,20 @@ async function withClient(fn: (client: RotorClient) => Promise<number>): Promise
 
 const byOption = () => new Option('--by <name>', 'who is acting, recorded in the events (default: ROTOR_OPERATOR or your login name)');
 const intervalOption = () => new Option('--interval <seconds>', 'how often --watch polls').argParser(seconds).default(2);
+const watchOption = () => new Option('-w, --watch', 'follow the rotation until it ends; the exit code says how it ended');
+/** For the commands that read the cluster (versions, worker): kubectl's flags. */
+const kubeOptions = () => [
+  new Option('--kubeconfig <file>', 'the kubeconfig to use (default: KUBECONFIG, then ~/.kube/config, then the in-cluster ServiceAccount)'),
+  new Option('--context <name>', "the kubeconfig context to use (default: the kubeconfig's current-context)"),
+];
+
+/** Adds every option of `options` to `command`. */
+function withOptions(command: Command, options: Option[]): Command {
+  for (const o of options) command.addOption(o);
+  return command;
+}
+
+type Formatted = { output?: OutputFormat; json?: boolean };
 
 function program(result: { code: number }): Command {
   const set = (code: number) => {
@@ -163,7 +191,9 @@ function program(result: { code: number }): Command {
   };
   const rotor = new Command('rotor')
     .description('rotate Kubernetes secrets without downtime: versioned, staged, verified, reversible rotations on Temporal')
-    .version(version(), '-V, --version', 'print the version of rotor')
+    .version(rotorVersion(), '-V, --version', "print the client's version (rotor version: the server's and the workers' too)")
+    .option('--debug', 'when a command fails, print the full error (stack trace and causes)')
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError(true)
     .addHelpText('after', EXIT_HELP)
@@ -174,7 +204,7 @@ function program(result: { code: number }): Command {
     .command('start')
     .description('validate a plan (every error at once, before anything is contacted) and start a rotation; prints its id, rotate-<first namespace>-<secret>')
     .requiredOption('-f, --file <plan.yaml>', 'the plan file')
-    .option('--watch', 'follow the rotation until it ends; the exit code says how it ended')
+    .addOption(watchOption())
     .addOption(intervalOption())
     .addOption(byOption())
     .action(async (opts: { file: string; watch?: boolean; interval: number; by?: string }) => {
@@ -191,25 +221,28 @@ function program(result: { code: number }): Command {
       );
     });
 
-  rotor
+  const status = rotor
     .command('status')
     .description('phase, stage, canary, checks and recent events of a rotation')
     .argument('<id>', 'the rotation id, e.g. rotate-staging-auth-api-secrets (`rotor list` shows them)')
-    .option('--json', 'the whole status as JSON')
-    .option('--watch', 'follow the rotation until it ends; the exit code says how it ended')
+    .addOption(watchOption())
     .addOption(intervalOption())
-    .addOption(new Option('--events <n>', 'how many recent events to show').argParser(count).default(8))
-    .action(async (id: string, opts: { json?: boolean; watch?: boolean; interval: number; events: number }) => {
+    .addOption(new Option('--events <n>', 'how many recent events to show').argParser(count).default(8));
+  withOptions(status, outputOptions('every check and event the rotation keeps')).action(
+    async (id: string, opts: Formatted & { watch?: boolean; interval: number; events: number }) => {
+      const format = outputFormat(opts);
       set(
         await withClient(async (client) => {
-          if (opts.watch) return watch(client, id, opts.interval);
+          if (opts.watch) return watch(client, id, opts.interval, format);
           // Due 2 s after the command started, worker or not (a recorded status, NOT LIVE, without one).
           const s = await client.status(id, { answerBy: performance.timeOrigin + ANSWER_WITHIN_MS });
-          out(opts.json ? JSON.stringify(s, null, 2) : formatStatus(s, { events: opts.events }));
+          if (isStructured(format)) out(structured(s, format));
+          else out(format === 'wide' ? formatStatus(s, { events: s.events.length, checks: s.checks.length }) : formatStatus(s, { events: opts.events }));
           return EXIT.ok;
         }),
       );
-    });
+    },
+  );
 
   rotor
     .command('approve')
@@ -263,34 +296,49 @@ function program(result: { code: number }): Command {
       );
     });
 
-  rotor
+  const list = rotor
     .command('list')
-    .description('rotations on the server, newest first')
+    .description('rotations on the server, newest first: id, secret, phase, stage, age')
     .addOption(
       new Option('--phase <phases>', 'only rotations in these phases (comma-separated), e.g. AWAITING_APPROVAL or ROLLING_BACK,FAILED').argParser(parsePhases),
     )
-    .action(async (opts: { phase?: Phase[] }) => {
-      const phases = opts.phase;
-      set(
-        await withClient(async (client) => {
-          const rows = await client.list(50, phases);
-          if (rows.length === 0) out(phases ? `no rotation is in ${phases.join(' or ')}` : 'no rotations yet; start one with rotor start -f plan.yaml');
-          for (const r of rows) out(`${r.workflowId.padEnd(48)} ${r.secret.padEnd(28)} ${r.phase.padEnd(18)} ${r.status.padEnd(16)} ${r.startedAt}`);
-          if (rows.some((r) => r.status === 'RUNNING')) await noteIdleWorkers(client);
-          return EXIT.ok;
-        }),
-      );
-    });
+    .addOption(new Option('--limit <n>', 'at most this many rotations').argParser(count).default(50));
+  withOptions(list, outputOptions('when each started, and its outcome or last event')).action(async (opts: Formatted & { phase?: Phase[]; limit: number }) => {
+    const phases = opts.phase;
+    const format = outputFormat(opts);
+    set(
+      await withClient(async (client) => {
+        const rows = await client.list(opts.limit, phases, { summaries: format !== undefined });
+        if (isStructured(format)) out(structured(rows, format));
+        else if (rows.length === 0) out(phases ? `no rotation is in ${phases.join(' or ')}` : 'no rotations yet; start one with rotor start -f plan.yaml');
+        else out(rotationsTable(rows, { wide: format === 'wide' }));
+        if (!isStructured(format) && rows.some((r) => r.status === 'RUNNING')) await noteIdleWorkers(client);
+        return EXIT.ok;
+      }),
+    );
+  });
 
-  rotor
+  const versions = rotor
     .command('versions')
-    .description('every version of a secret in a namespace, its age, and which workloads use it (from KUBECONFIG)')
+    .description('every version of a secret in a namespace, its age, and which workloads use it (from the kubeconfig, as kubectl)')
     .argument('<secret>', 'the base name, e.g. auth-api-secrets')
-    .requiredOption('-n, --namespace <namespace>', 'the namespace to look in')
-    .action(async (secret: string, opts: { namespace: string }) => {
+    .addOption(new Option('-n, --namespace <namespace>', "the namespace to look in (default: the kubeconfig context's namespace, then default)"));
+  withOptions(versions, [...kubeOptions(), ...outputOptions('when each was created, and its type')]).action(
+    async (secret: string, opts: Formatted & { namespace?: string; kubeconfig?: string; context?: string }) => {
       const { versionsCommand } = await import('./versions.js');
-      out(await versionsCommand(secret, opts.namespace));
-    });
+      out(await versionsCommand(secret, { namespace: opts.namespace, kubeconfig: opts.kubeconfig, context: opts.context, output: outputFormat(opts) }));
+    },
+  );
+
+  const version = rotor
+    .command('version')
+    .description(`rotor's version, the Temporal server's and the workers' (the task queue's pollers); what does not answer within 2 s is said unreachable`);
+  withOptions(version, outputOptions('the same as the default')).action(async (opts: Formatted) => {
+    const { versionReport, formatVersionReport } = await import('./version-report.js');
+    const format = outputFormat(opts);
+    const report = await versionReport();
+    out(isStructured(format) ? structured(report, format) : formatVersionReport(report));
+  });
 
   rotor
     .command('schema')
@@ -300,13 +348,13 @@ function program(result: { code: number }): Command {
       out(JSON.stringify(planJsonSchema(), null, 2));
     });
 
-  rotor
+  const worker = rotor
     .command('worker')
-    .description('run a worker: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_TASK_QUEUE, ROTOR_BACKEND, ROTOR_VALUE_DIR (README, Commands)')
-    .action(async () => {
-      const { runWorker } = await import('../worker/index.js');
-      await runWorker();
-    });
+    .description('run a worker: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_TASK_QUEUE, ROTOR_BACKEND, ROTOR_VALUE_DIR (README, Commands)');
+  withOptions(worker, kubeOptions()).action(async (opts: { kubeconfig?: string; context?: string }) => {
+    const { runWorker } = await import('../worker/index.js');
+    await runWorker(opts.kubeconfig || opts.context ? { kube: { kubeconfig: opts.kubeconfig, context: opts.context } } : {});
+  });
 
   rotor
     .command('codec-server')
@@ -324,9 +372,48 @@ function program(result: { code: number }): Command {
       await runCodecServer(opts);
     });
 
+  rotor
+    .command('completion')
+    .description('print a shell completion script: source <(rotor completion bash), or zsh (after compinit)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(SHELLS))
+    .action((shell: Shell) => {
+      out(completionScript(rotor, shell).trimEnd());
+    });
+
   // Every command's help ends with the exit codes and the environment, as the top-level help does.
   for (const command of rotor.commands) command.addHelpText('after', EXIT_HELP);
   return rotor;
+}
+
+/** Errors written for the operator, and the exit code of each kind; anything else is not rotor's own words. */
+function exitCodeOf(err: unknown): number | null {
+  if (err instanceof PlanFileError || err instanceof CodecKeyError) return EXIT.usage;
+  if (err instanceof RotorClientError || err instanceof TemporalUnreachableError || err instanceof RotorError) return EXIT.error;
+  // By name: their modules load the Kubernetes client, which most commands never need.
+  if (err instanceof Error && (err.name === 'KubeConfigError' || err.name === 'WorkerConfigError')) return EXIT.error;
+  return null;
+}
+
+/** The whole error for --debug: each stack, then each cause's. */
+function fullError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null && parts.length < 10; e = (e as { cause?: unknown }).cause) {
+    parts.push(e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e));
+  }
+  return parts.join('\ncaused by: ');
+}
+
+/** Says what went wrong (rotor's own message; else the first line of the error's) and returns the exit code. */
+function report(err: unknown, debug: boolean): number {
+  const code = exitCodeOf(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (code !== null) process.stderr.write(`rotor: ${message}\n`);
+  else {
+    const first = message.split('\n')[0].slice(0, 300);
+    process.stderr.write(`rotor: ${first}${debug ? '' : '\n(add --debug for the full error)'}\n`);
+  }
+  if (debug) process.stderr.write(`${fullError(err)}\n`);
+  return code ?? EXIT.error;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -344,10 +431,6 @@ export async function main(argv: string[]): Promise<number> {
       // Help and version are answers; anything else commander refuses is a usage error.
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
     }
-    if (err instanceof RotorClientError || err instanceof PlanFileError || err instanceof CodecKeyError) {
-      process.stderr.write(`rotor: ${err.message}\n`);
-      return err instanceof RotorClientError ? EXIT.error : EXIT.usage;
-    }
-    throw err;
+    return report(err, rotor.opts<{ debug?: boolean }>().debug === true);
   }
 }

@@ -1,6 +1,7 @@
-// Rendering a rotation's status for a terminal.
+// Rendering rotations for a terminal: a status, the list, the versions of rotor and its server.
 import type { RotationStatus } from '../contract/api';
-import { POLL_WINDOW_MS, type Liveness } from './rotor-client';
+import { age, table } from './output';
+import { POLL_WINDOW_MS, type Liveness, type RotationSummary } from './rotor-client';
 
 function bar(step: number, total: number, width = 24): string {
   const filled = Math.round((step / Math.max(total, 1)) * width);
@@ -48,7 +49,8 @@ function notLiveLines(l: Partial<Liveness>, now: Date): string[] {
   return lines;
 }
 
-export function formatStatus(s: RotationStatus & Partial<Liveness>, opts: { events?: number; now?: Date } = {}): string {
+/** A status for a terminal; `events` and `checks`: how many of the last ones to show (wide: every one kept). */
+export function formatStatus(s: RotationStatus & Partial<Liveness>, opts: { events?: number; checks?: number; now?: Date } = {}): string {
   const now = opts.now ?? new Date();
   const lines: string[] = s.live === false ? notLiveLines(s, now) : [];
   const row = (k: string, v: string) => lines.push(`${k.padEnd(10)} ${v}`);
@@ -68,7 +70,7 @@ export function formatStatus(s: RotationStatus & Partial<Liveness>, opts: { even
   if (s.switched.length) row('switched', s.switched.map((r) => `${r.kind}/${r.name} in ${r.namespace} (${r.fields.length} ref)`).join(', '));
   if (s.holders.length) row('holders', s.holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', '));
   for (const a of s.approvals) row('approved', `${a.stage} by ${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
-  const checks = s.checks.slice(-5);
+  const checks = s.checks.slice(-(opts.checks ?? 5));
   if (checks.length) {
     lines.push('checks');
     for (const c of checks) {
@@ -90,4 +92,19 @@ export function formatStatus(s: RotationStatus & Partial<Liveness>, opts: { even
     for (const e of events) lines.push(`  ${e.at}  ${e.phase.padEnd(17)} ${e.stage ? `${e.stage}: ` : ''}${e.message}`);
   }
   return lines.join('\n');
+}
+
+/** `rotor list`: a header row, one rotation a line; wide adds when each started and its outcome or last event. */
+export function rotationsTable(rows: RotationSummary[], opts: { wide?: boolean; now?: Date } = {}): string {
+  const now = opts.now ?? new Date();
+  const header = ['ID', 'SECRET', 'PHASE', 'STAGE', 'AGE', ...(opts.wide ? ['STARTED', 'SUMMARY'] : [])];
+  const cells = rows.map((r) => [
+    r.workflowId,
+    r.secret,
+    r.phase,
+    r.stage ?? '-',
+    age(r.startedAt, now),
+    ...(opts.wide ? [r.startedAt, r.summary ?? '-'] : []),
+  ]);
+  return table(header, cells);
 }

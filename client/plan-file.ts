@@ -52,6 +52,20 @@ function valueFileIssues(document: Record<string, unknown> | null): PlanIssue[] 
   return [];
 }
 
+/** What a plan is, for a file that is not one. */
+const A_PLAN = 'a plan is a YAML mapping with secret, value and stages (examples/plan.yaml; `rotor schema` prints its JSON Schema)';
+const PLAN_KEYS = ['secret', 'value', 'stages'];
+
+/** Why a parsed document cannot be a plan at all (not a mapping, or none of a plan's keys), in one line; null when it may be one. */
+function notAPlan(document: unknown): string | null {
+  if (document === null || document === undefined) return 'it is empty';
+  if (Array.isArray(document)) return 'it holds a list';
+  if (typeof document !== 'object') return `it holds a ${typeof document}, not a mapping`;
+  const keys = Object.keys(document);
+  if (keys.some((k) => PLAN_KEYS.includes(k))) return null;
+  return `it has none of ${PLAN_KEYS.join(', ')} (its keys: ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ', ...' : ''})`;
+}
+
 export function loadPlanFile(file: string): LoadedPlan {
   let text: string;
   try {
@@ -61,9 +75,17 @@ export function loadPlanFile(file: string): LoadedPlan {
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
-    throw new PlanFileError(file, `${file} is not valid YAML:\n${doc.errors.map((e) => `  - ${e.message.split('\n')[0]}`).join('\n')}`);
+    // One line, whatever the file: the first error's first line (long tokens cut), and how many follow.
+    const first = doc.errors[0].message
+      .split('\n')[0]
+      .replace(/:$/, '')
+      .replace(/"([^"]{30})[^"]{10,}"/g, '"$1..."');
+    const more = doc.errors.length > 1 ? ` (and ${doc.errors.length - 1} more)` : '';
+    throw new PlanFileError(file, `${file} is not valid YAML: ${first}${more}; nothing was started; ${A_PLAN}`);
   }
   const document = doc.toJS() as Record<string, unknown>;
+  const why = notAPlan(document);
+  if (why) throw new PlanFileError(file, `${file} is not a plan: ${why}; nothing was started; ${A_PLAN}`);
   const validated = validatePlan(document);
   const { plan } = validated;
   const issues = [...validated.issues, ...valueFileIssues(document)];

@@ -10,6 +10,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { optionalTsToDate, optionalTsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import {
@@ -21,6 +22,7 @@ import {
   SA_SECRET,
   SA_STAGE,
   STATUS_MEMO,
+  TERMINAL_PHASES,
   statusQuery,
   blankStatus,
   WORKFLOW_TYPE,
@@ -32,7 +34,7 @@ import { formatDuration } from '../domain/duration';
 import { rotationWorkflowId, type Plan, type Stage } from '../domain/plan';
 import type { RotationInput } from '../contract/api';
 import { ENCODING_ENCRYPTED } from '../temporal/codec';
-import { dataConverter, temporalSettings, type TemporalSettings } from '../temporal/settings';
+import { dataConverter, TemporalUnreachableError, temporalSettings, type TemporalSettings } from '../temporal/settings';
 
 export class RotorClientError extends Error {
   constructor(message: string) {
@@ -45,14 +47,39 @@ export interface ClientOptions {
   address?: string;
   namespace?: string;
   taskQueue?: string;
+  /** How long to wait for the server to answer the first time (default 5 s). */
+  connectTimeoutMs?: number;
 }
 
+/** One rotation as `rotor list` shows it: its last run, read from the server's visibility store. */
 export interface RotationSummary {
   workflowId: string;
+  runId: string;
   secret: string;
+  /** The RotorPhase search attribute (ROLLED_BACK for a rolled-back rotation); the execution's status when the run ended elsewhere (TERMINATED, TIMED_OUT). */
   phase: string;
+  stage: string | null;
+  /** The execution's status: RUNNING, COMPLETED, FAILED, ... */
   status: string;
+  /** When the rotation started: its first run's start, across continue-as-new. */
   startedAt: string;
+  closedAt: string | null;
+  /** With `summaries`: an ended rotation's outcome, a running one's last event; null when not asked for or not readable. */
+  summary?: string | null;
+}
+
+/** How a rotation ended: its last phase and when, with its final status when it could be read. */
+export interface Ending {
+  phase: string;
+  closedAt: string;
+  status: RotationStatus | null;
+}
+
+/** The workers polling a task queue, as the server remembers them (for a few minutes after their last poll). */
+export interface Poller {
+  identity: string;
+  buildId: string | null;
+  lastPolledAt: string | null;
 }
 
 /**
@@ -141,12 +168,9 @@ export class RotorClient {
     const { address, namespace, taskQueue } = settings;
     let connection: Connection;
     try {
-      connection = await Connection.connect({ address, connectTimeout: '5s' });
+      connection = await Connection.connect({ address, connectTimeout: options.connectTimeoutMs ?? 5000 });
     } catch (err) {
-      throw new RotorClientError(
-        `cannot reach the Temporal server at ${address} (${rootMessage(err)}).\n` +
-          `Start one with \`temporal server start-dev\` (the bootstrap puts it in ~/.cache/rotor), or set TEMPORAL_ADDRESS to yours.`,
-      );
+      throw new TemporalUnreachableError(address, err);
     }
     return new RotorClient(new Client({ connection, namespace, dataConverter: converter }), connection, address, taskQueue);
   }
@@ -192,11 +216,18 @@ export class RotorClient {
     return workflowId;
   }
 
-  private async guard<T>(workflowId: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * `fn` on the rotation, its errors in an operator's words. `nothingTo` names what the command does
+   * (approve, abort, roll back): the server answers "not found" to a signal or update sent to a
+   * rotation that has ended, which is then said as such.
+   */
+  private async guard<T>(workflowId: string, fn: () => Promise<T>, nothingTo?: string): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError || /not found/i.test(rootMessage(err))) {
+      if (err instanceof WorkflowNotFoundError || /not found|already completed/i.test(rootMessage(err))) {
+        const ending = nothingTo ? await this.ending(workflowId).catch(() => null) : null;
+        if (ending) throw endedError(workflowId, ending, nothingTo!);
         throw new RotorClientError(`no rotation with id ${workflowId}; \`rotor list\` shows the rotations on ${this.address}`);
       }
       // Without the worker's keys the status (its memo included) cannot be read: say so, not "Unknown encoding".
@@ -219,13 +250,10 @@ export class RotorClient {
       const handle = this.handle(workflowId);
       const desc = await handle.describe();
       if (desc.status.name !== 'RUNNING') {
-        try {
-          return { ...((await handle.result()) as RotationStatus), live: true };
-        } catch (err) {
-          const ended = endedStatusOf(err);
-          if (ended) return { ...ended, live: true };
-          if (desc.status.name !== 'CONTINUED_AS_NEW') throw new RotorClientError(`rotation ${workflowId} ended ${desc.status.name}: ${rootMessage(err)}`);
-        }
+        const ended = await finalStatus(handle);
+        if ('status' in ended) return { ...ended.status, live: true };
+        if (desc.status.name !== 'CONTINUED_AS_NEW')
+          throw new RotorClientError(`rotation ${workflowId} ended ${desc.status.name}: ${rootMessage(ended.error)}`);
       }
       // Asked beside the query (it never fails), so that an answer without a worker waits for one call only.
       const seen = this.workerSeen(desc.taskQueue);
@@ -266,35 +294,67 @@ export class RotorClient {
     }
   }
 
+  /**
+   * How the rotation ended, or null while it runs (a run that continued as new runs on). The phase
+   * is its final status's (a result, or the status a RotationFailed or RotationRolledBack failure
+   * carries), else its RotorPhase search attribute, else the execution's status.
+   */
+  async ending(workflowId: string, runId?: string): Promise<Ending | null> {
+    const handle = this.client.workflow.getHandle(workflowId, runId);
+    const desc = await handle.describe();
+    if (desc.status.name === 'RUNNING' || desc.status.name === 'CONTINUED_AS_NEW') return null;
+    const ended = await finalStatus(handle);
+    const status = 'status' in ended ? ended.status : null;
+    const recorded = desc.typedSearchAttributes.get(SA_PHASE);
+    const phase = status?.phase ?? (recorded && TERMINAL_PHASES.includes(recorded as Phase) ? recorded : desc.status.name);
+    return { phase, closedAt: desc.closeTime?.toISOString() ?? '(unknown)', status };
+  }
+
   async approve(workflowId: string, by: string, comment?: string): Promise<void> {
-    await this.guard(workflowId, () => this.handle(workflowId).signal(approveSignal, { by, comment }));
+    await this.guard(workflowId, () => this.handle(workflowId).signal(approveSignal, { by, comment }), 'approve');
   }
 
   async abort(workflowId: string, reason: string, by: string): Promise<void> {
-    await this.guard(workflowId, () => this.handle(workflowId).signal(abortSignal, { reason, by }));
-  }
-
-  async rollback(workflowId: string, reason: string, by: string): Promise<RotationStatus> {
-    return this.guard(workflowId, async () => {
-      try {
-        return await this.handle(workflowId).executeUpdate(rollbackUpdate, { args: [{ reason, by }] });
-      } catch (err) {
-        const why = (err as { cause?: { message?: string } }).cause?.message;
-        if (why) throw new RotorClientError(`rollback refused: ${why}`);
-        throw err;
-      }
-    });
+    await this.guard(workflowId, () => this.handle(workflowId).signal(abortSignal, { reason, by }), 'abort');
   }
 
   /**
-   * Rotations newest first; `phases` filters by the RotorPhase search attribute (what the Web UI's filter
-   * uses too). Read from visibility as the server stores it, search attributes only: neither a worker
-   * nor the codec's keys are needed (the status memo, encrypted with them, is not decoded).
+   * The rollback update; its answer is the rolled-back status. A rotation that ends while the update
+   * waits (rolled back, it ends) answers with its final status instead, however it ended.
    */
-  async list(limit = 50, phases?: Phase[]): Promise<RotationSummary[]> {
-    const out: RotationSummary[] = [];
+  async rollback(workflowId: string, reason: string, by: string): Promise<RotationStatus> {
+    const nothingTo = 'roll back';
+    return this.guard(
+      workflowId,
+      async () => {
+        const before = await this.ending(workflowId);
+        if (before) throw endedError(workflowId, before, nothingTo);
+        try {
+          return await this.handle(workflowId).executeUpdate(rollbackUpdate, { args: [{ reason, by }] });
+        } catch (err) {
+          const after = await this.ending(workflowId).catch(() => null);
+          if (after?.status?.phase === 'ROLLED_BACK') return after.status;
+          if (after) throw endedError(workflowId, after, nothingTo);
+          const why = (err as { cause?: { message?: string } }).cause?.message;
+          if (why) throw new RotorClientError(`rollback refused: ${why}`);
+          throw err;
+        }
+      },
+      nothingTo,
+    );
+  }
+
+  /**
+   * Rotations newest first (by when each started), a rotation's last run only; `phases` filters by the
+   * RotorPhase search attribute (what the Web UI's filter uses too). Read from visibility, search
+   * attributes only: neither a worker nor the codec's keys are needed (the status memo, encrypted with
+   * them, is not decoded) unless `summaries` asks for each rotation's outcome or last event.
+   */
+  async list(limit = 50, phases?: Phase[], options: { summaries?: boolean } = {}): Promise<RotationSummary[]> {
+    const runs: { summary: RotationSummary; firstRunId: string; memo: temporal.api.common.v1.IMemo | null | undefined }[] = [];
     const byPhase = phases?.length ? ` AND ${SA_PHASE.name} IN (${phases.map((p) => `'${p}'`).join(', ')})` : '';
-    const query = `WorkflowType = '${WORKFLOW_TYPE}'${byPhase}`;
+    // A run that continued as new is the same rotation as the run after it.
+    const query = `WorkflowType = '${WORKFLOW_TYPE}' AND ExecutionStatus != 'ContinuedAsNew'${byPhase}`;
     let nextPageToken: Uint8Array | undefined;
     do {
       const page = await this.client.workflowService.listWorkflowExecutions({
@@ -305,18 +365,94 @@ export class RotorClient {
       });
       for (const wf of page.executions ?? []) {
         const attrs = decodeTypedSearchAttributes(wf.searchAttributes?.indexedFields);
-        out.push({
-          workflowId: wf.execution?.workflowId ?? '-',
-          secret: String(attrs.get(SA_SECRET) ?? '-'),
-          phase: String(attrs.get(SA_PHASE) ?? '-'),
-          status: statusName(wf.status),
-          startedAt: optionalTsToDate(wf.startTime)?.toISOString() ?? '-',
+        const status = statusName(wf.status);
+        const recorded = (key: typeof SA_PHASE) => {
+          const v = attrs.get(key);
+          return v && v !== '-' ? String(v) : null;
+        };
+        const phase = recorded(SA_PHASE);
+        const runId = wf.execution?.runId ?? '';
+        runs.push({
+          summary: {
+            workflowId: wf.execution?.workflowId ?? '-',
+            runId,
+            secret: recorded(SA_SECRET) ?? '-',
+            // A run ended by someone else (terminated, timed out) stopped in the phase it was in: say how it ended.
+            phase: phase && (status === 'RUNNING' || TERMINAL_PHASES.includes(phase as Phase)) ? phase : status,
+            stage: recorded(SA_STAGE),
+            status,
+            startedAt: optionalTsToDate(wf.startTime)?.toISOString() ?? '-',
+            closedAt: optionalTsToDate(wf.closeTime)?.toISOString() ?? null,
+          },
+          firstRunId: wf.firstRunId || runId,
+          memo: wf.memo,
         });
-        if (out.length >= limit) return out;
       }
-      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+      nextPageToken = page.nextPageToken?.length && runs.length < limit ? page.nextPageToken : undefined;
     } while (nextPageToken);
-    return out;
+    const rows = await Promise.all(
+      runs.slice(0, limit).map(async ({ summary, firstRunId, memo }) => {
+        // A rotation that continued as new started with its first run.
+        if (firstRunId !== summary.runId) summary.startedAt = (await this.startOf(summary.workflowId, firstRunId)) ?? summary.startedAt;
+        if (options.summaries) summary.summary = await this.summaryOf(summary, memo);
+        return summary;
+      }),
+    );
+    return rows.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+  }
+
+  private async startOf(workflowId: string, runId: string): Promise<string | null> {
+    try {
+      return (await this.client.workflow.getHandle(workflowId, runId).describe()).startTime.toISOString();
+    } catch {
+      return null;
+    }
+  }
+
+  /** An ended rotation's outcome, a running one's last event (from its memo); null when it cannot be read (e.g. encrypted, no keys). */
+  private async summaryOf(row: RotationSummary, memo: temporal.api.common.v1.IMemo | null | undefined): Promise<string | null> {
+    try {
+      if (row.status !== 'RUNNING') {
+        const ended = await finalStatus(this.client.workflow.getHandle(row.workflowId, row.runId));
+        if ('status' in ended) return ended.status.outcome;
+      }
+      const fields = await decodeMapFromPayloads(this.client.options.loadedDataConverter, memo?.fields);
+      return (fields?.[STATUS_MEMO] as StatusMemo | undefined)?.last?.message ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The server's version (GetSystemInfo), asked with a deadline. */
+  async serverVersion(deadlineMs: number): Promise<string> {
+    const info = await this.connection.withDeadline(Date.now() + deadlineMs, () => this.client.workflowService.getSystemInfo({}));
+    return info.serverVersion || '(not said)';
+  }
+
+  /** The workers that polled the task queue lately, workflow and activity pollers alike, by identity. */
+  async pollers(deadlineMs: number, taskQueue = this.taskQueue): Promise<Poller[]> {
+    const { TaskQueueType, TaskQueueKind } = temporal.api.enums.v1;
+    const types = [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY];
+    const answers = await this.connection.withDeadline(Date.now() + deadlineMs, () =>
+      Promise.all(
+        types.map((taskQueueType) =>
+          this.client.workflowService.describeTaskQueue({
+            namespace: this.client.options.namespace,
+            taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+            taskQueueType,
+          }),
+        ),
+      ),
+    );
+    const byIdentity = new Map<string, Poller>();
+    for (const p of answers.flatMap((a) => a.pollers ?? [])) {
+      const identity = p.identity || '(unnamed)';
+      const lastPolledAt = optionalTsToDate(p.lastAccessTime)?.toISOString() ?? null;
+      const seen = byIdentity.get(identity);
+      if (seen && (seen.lastPolledAt ?? '') >= (lastPolledAt ?? '')) continue;
+      byIdentity.set(identity, { identity, buildId: p.workerVersionCapabilities?.buildId || null, lastPolledAt });
+    }
+    return [...byIdentity.values()].sort((a, b) => a.identity.localeCompare(b.identity));
   }
 }
 
@@ -355,6 +491,23 @@ function recordedStatus(desc: WorkflowExecutionDescription): RotationStatus {
     eventCount: memo?.eventCount ?? 0,
     updatedAt: memo?.updatedAt ?? startedAt,
   };
+}
+
+function endedError(workflowId: string, ending: Ending, nothingTo: string): RotorClientError {
+  return new RotorClientError(`rotation ${workflowId} has ended ${ending.phase} at ${ending.closedAt}; nothing to ${nothingTo}`);
+}
+
+/**
+ * The status a rotation ended with, read the same whether it completed (its result) or failed
+ * carrying its status (RotationFailed, RotationRolledBack: the failure's details); else the error.
+ */
+export async function finalStatus(handle: Pick<WorkflowHandle, 'result'>): Promise<{ status: RotationStatus } | { error: unknown }> {
+  try {
+    return { status: (await handle.result()) as RotationStatus };
+  } catch (err) {
+    const status = endedStatusOf(err);
+    return status ? { status } : { error: err };
+  }
 }
 
 /** A workflow execution status as the SDK names it: RUNNING, COMPLETED, CONTINUED_AS_NEW, ... */

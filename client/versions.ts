@@ -1,15 +1,9 @@
-// `rotor versions <secret> -n <namespace>`: every version, its age, and who uses it, from KUBECONFIG.
-import { KubernetesCluster } from '../activities/kubernetes';
+// `rotor versions <secret> [-n <namespace>]`: every version, its age, and who uses it, from the
+// kubeconfig kubectl would use (--kubeconfig, --context; -n defaults to the context's namespace).
+import { KubernetesCluster, loadKubeConfig, type KubeConfigOptions } from '../activities/kubernetes';
+import { RotorError } from '../activities/errors';
 import { AwsSecretsManager } from '../activities/stores/aws-secrets-manager';
-
-function age(from: Date | null, now = new Date()): string {
-  if (!from) return '-';
-  const s = Math.max(0, Math.floor((now.getTime() - from.getTime()) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.floor(s / 60)}m`;
-  if (s < 172_800) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86_400)}d`;
-}
+import { age, isStructured, structured, table, type OutputFormat } from './output';
 
 /**
  * The staging labels each version carries in the store outside the cluster that keeps it too (from the
@@ -50,30 +44,73 @@ async function storeLabels(
 
 type Version = Awaited<ReturnType<KubernetesCluster['listVersions']>>[number];
 
-/** The table of versions: a resource the scan could not read is listed with every version (it may use any). */
-export function versionsTable(versions: Version[], labels: Map<string, string>, notes: string[], now = new Date()): string {
-  const known = (v: Version) => v.usedBy.filter((u) => !u.unreadable);
-  const current = versions.find((v) => known(v).length > 0)?.name;
-  // The type column only when a version is not Opaque: the plain case reads as before.
-  const typed = versions.some((v) => v.type !== 'Opaque');
-  const rows = versions.map((v) => [
-    v.name,
-    age(v.createdAt, now),
-    v.name === current ? 'current' : known(v).length ? 'in use' : v.usedBy.length ? 'unknown' : '-',
-    ...(typed ? [v.type] : []),
-    ...(labels.size ? [labels.get(v.name) ?? '-'] : []),
-    v.usedBy.map((u) => (u.unreadable ? `${u.kind} (could not be read)` : `${u.kind}/${u.name}`)).join(', ') || '(none)',
-  ]);
-  const unreadable = [...new Set(versions.flatMap((v) => v.usedBy.flatMap((u) => (u.unreadable ? [u.unreadable] : []))))];
-  const header = ['VERSION', 'AGE', 'STATE', ...(typed ? ['TYPE'] : []), ...(labels.size ? ['STORE'] : []), 'USED BY'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return [...[header, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')), ...notes, ...unreadable].join('\n');
+/** One version as `rotor versions` shows it (and prints with -o json|yaml). */
+export interface VersionRow {
+  name: string;
+  createdAt: string | null;
+  /** current: the newest one in use; in use; unknown: only what could not be read may use it; -: unused. */
+  state: string;
+  type: string;
+  /** Its staging labels in the store outside the cluster that keeps it too, e.g. aws:AWSCURRENT. */
+  store: string | null;
+  usedBy: string[];
 }
 
-export async function versionsCommand(secret: string, namespace: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const cluster = KubernetesCluster.fromEnvironment();
-  const versions = await cluster.listVersions(namespace, secret);
-  if (versions.length === 0) return `no version of ${secret} in namespace ${namespace}`;
+export function versionRows(versions: Version[], labels: Map<string, string>): VersionRow[] {
+  const known = (v: Version) => v.usedBy.filter((u) => !u.unreadable);
+  const current = versions.find((v) => known(v).length > 0)?.name;
+  return versions.map((v) => ({
+    name: v.name,
+    createdAt: v.createdAt?.toISOString() ?? null,
+    state: v.name === current ? 'current' : known(v).length ? 'in use' : v.usedBy.length ? 'unknown' : '-',
+    type: v.type,
+    store: labels.get(v.name) ?? null,
+    usedBy: v.usedBy.map((u) => (u.unreadable ? `${u.kind} (could not be read)` : `${u.kind}/${u.name}`)),
+  }));
+}
+
+/**
+ * The table of versions: a resource the scan could not read is listed with every version (it may use
+ * any). The TYPE column only when a version is not Opaque (the plain case reads as before), or wide.
+ */
+export function versionsTable(versions: Version[], labels: Map<string, string>, notes: string[], now = new Date(), wide = false): string {
+  const rows = versionRows(versions, labels);
+  const typed = wide || rows.some((v) => v.type !== 'Opaque');
+  const stored = labels.size > 0;
+  const header = ['VERSION', 'AGE', ...(wide ? ['CREATED'] : []), 'STATE', ...(typed ? ['TYPE'] : []), ...(stored ? ['STORE'] : []), 'USED BY'];
+  const cells = rows.map((v) => [
+    v.name,
+    age(v.createdAt, now),
+    ...(wide ? [v.createdAt ?? '-'] : []),
+    v.state,
+    ...(typed ? [v.type] : []),
+    ...(stored ? [v.store ?? '-'] : []),
+    v.usedBy.join(', ') || '(none)',
+  ]);
+  const unreadable = [...new Set(versions.flatMap((v) => v.usedBy.flatMap((u) => (u.unreadable ? [u.unreadable] : []))))];
+  return [table(header, cells), ...notes, ...unreadable].join('\n');
+}
+
+export interface VersionsOptions extends KubeConfigOptions {
+  /** -n; default the kubeconfig context's namespace, then `default`. */
+  namespace?: string;
+  output?: OutputFormat;
+}
+
+export async function versionsCommand(secret: string, options: VersionsOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const loaded = loadKubeConfig(options, env);
+  const namespace = options.namespace ?? loaded.namespace;
+  const cluster = new KubernetesCluster(loaded.kc);
+  const versions = await cluster.listVersions(namespace, secret).catch((err: unknown) => {
+    if (!(err instanceof RotorError)) throw err;
+    // Which cluster, as the user chose it, and how to check it without rotor.
+    const where = `cluster ${loaded.kc.getCurrentCluster()?.server}, context ${loaded.context} in ${loaded.source}`;
+    const kubectl = `kubectl ${options.kubeconfig ? `--kubeconfig ${options.kubeconfig} ` : ''}--context ${loaded.context} get secrets -n ${namespace}`;
+    throw new RotorError(err.type, `${err.message}\n(${where}); check it with: ${kubectl}`, err.object, err.status);
+  });
   const { labels, notes } = await storeLabels(versions, env);
-  return versionsTable(versions, labels, notes);
+  if (isStructured(options.output))
+    return structured({ secret, namespace, context: loaded.context, versions: versionRows(versions, labels), notes }, options.output);
+  if (versions.length === 0) return `no version of ${secret} in namespace ${namespace} (context ${loaded.context})`;
+  return versionsTable(versions, labels, notes, new Date(), options.output === 'wide');
 }

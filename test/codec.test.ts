@@ -494,7 +494,7 @@ describe('end to end: nothing of a rotation is readable in history without the k
     const noKey = { TEMPORAL_ADDRESS: server.address, ROTOR_CODEC_KEY: undefined, ROTOR_CODEC_KEYS_FILE: undefined };
     const listed = await rotor(['list'], noKey);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, new RegExp(`^${retainingId}\\s+${document.secret}\\s+RETAINING\\s+RUNNING`, 'm'));
+    assert.match(listed.stdout, new RegExp(`^${retainingId}\\s+${document.secret}\\s+RETAINING\\s+-\\s+\\d+[smhd]$`, 'm'));
     // The status (the memo a worker outage falls back on included) is encrypted: the CLI says what it needs.
     const status = await rotor(['status', retainingId], noKey);
     assert.equal(status.code, 1, status.stdout);

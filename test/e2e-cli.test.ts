@@ -1,16 +1,17 @@
 // End to end: the rotor CLI against a real Temporal dev server and a real `rotor worker` process
 // (memory backend: the Kubernetes adapter is tested against a real apiserver on its own).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import type { MemoryWorld } from '../activities/memory';
 import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
 import { freePort, startDevServer, type DevServer } from './helpers/dev-server';
 import { recordValues } from './helpers/leak';
+import { repoRoot } from './helpers/tools';
 
 const OLD = '20250101000000';
 let server: DevServer;
@@ -128,7 +129,11 @@ describe('rotor CLI on a real dev server', () => {
     assert.match(human.stdout, /PASSED\s+soak staging: \d+ measurement\(s\), last 0\.001 vs threshold 0\.01 .*\n\s+\d\d:\d\d:\d\d 0\.001 successful/);
 
     const listed = await rotor(['list'], env);
-    assert.match(listed.stdout, /rotate-staging-auth-api-secrets\s+auth-api-secrets\s+AWAITING_APPROVAL\s+RUNNING/);
+    assert.match(listed.stdout, /^ID +SECRET +PHASE +STAGE +AGE\nrotate-staging-auth-api-secrets +auth-api-secrets +AWAITING_APPROVAL +production +\d+s$/m);
+    // -o yaml: the status the worker answers, as a YAML document.
+    const yaml = parse((await rotor(['status', id, '-o', 'yaml'], env)).stdout);
+    assert.equal(yaml.phase, 'AWAITING_APPROVAL');
+    assert.equal(yaml.live, true);
 
     const approved = await rotor(['approve', id, '--comment', 'staging is clean'], env);
     assert.equal(approved.code, 0, approved.stderr);
@@ -162,7 +167,7 @@ describe('rotor CLI on a real dev server', () => {
 
   it('rolls back by itself when staging fails its check, and explains it', async () => {
     const file = plan('billing-secrets', 'billing_errors');
-    const started = await rotor(['start', '-f', file, '--watch', '--interval', '0.5'], env, 90_000);
+    const started = await rotor(['start', '-f', file, '-w', '--interval', '0.5'], env, 90_000);
     assert.equal(started.code, 3, `${started.stdout}\n${started.stderr}`);
     assert.match(started.stdout, /ROLLED_BACK: rolled back: verify check in staging failed/);
     const s = await status('rotate-staging-billing-secrets');
@@ -195,6 +200,81 @@ describe('rotor CLI on a real dev server', () => {
     const down = await rotor(['list'], { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
     assert.equal(down.code, 1);
     assert.match(down.stderr, /cannot reach the Temporal server at 127\.0\.0\.1:\d+/);
-    assert.match(down.stderr, /temporal server start-dev/);
+    assert.match(down.stderr, /`npm run dev-server`/);
+  });
+
+  it('lists rotations newest first under a header row, a rolled-back one as ROLLED_BACK, with its outcome in -o wide', async () => {
+    const listed = await rotor(['list'], env);
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.trim().split('\n');
+    assert.match(lines[0], /^ID +SECRET +PHASE +STAGE +AGE$/);
+    // billing started after auth: it comes first. Its execution completed; its phase is what the rotation says.
+    assert.match(lines[1], /^rotate-staging-billing-secrets +billing-secrets +ROLLED_BACK +staging +\d+s$/);
+    assert.match(lines[2], /^rotate-staging-auth-api-secrets +auth-api-secrets +COMPLETED +- +\d+[sm]$/);
+    assert.equal(lines.length, 3, listed.stdout);
+    const wide = await rotor(['list', '-o', 'wide'], env);
+    assert.match(wide.stdout, /^ID +SECRET +PHASE +STAGE +AGE +STARTED +SUMMARY\n/);
+    assert.match(wide.stdout, /\nrotate-staging-billing-secrets .* \d{4}-\d\d-\d\dT[\d:.]+Z {2}rolled back: verify check in staging failed/);
+    assert.match(wide.stdout, /\nrotate-staging-auth-api-secrets .* completed: auth-api-secrets-\d{14} is current/);
+    const json = JSON.parse((await rotor(['list', '--json'], env)).stdout) as { workflowId: string; phase: string; status: string; startedAt: string }[];
+    assert.deepEqual(
+      json.map((r) => [r.workflowId, r.phase, r.status]),
+      [
+        ['rotate-staging-billing-secrets', 'ROLLED_BACK', 'COMPLETED'],
+        ['rotate-staging-auth-api-secrets', 'COMPLETED', 'COMPLETED'],
+      ],
+    );
+    assert.ok(json[0].startedAt > json[1].startedAt);
+    const rolledBack = await rotor(['list', '--phase', 'rolled_back', '-o', 'yaml'], env);
+    assert.deepEqual(
+      (parse(rolledBack.stdout) as { workflowId: string }[]).map((r) => r.workflowId),
+      ['rotate-staging-billing-secrets'],
+    );
+  });
+
+  it('says a finished rotation has ended, how and when, to approve, abort and rollback', async () => {
+    const rows = JSON.parse((await rotor(['list', '-o', 'json'], env)).stdout) as { workflowId: string; closedAt: string }[];
+    const closedAt = rows.find((r) => r.workflowId === 'rotate-staging-auth-api-secrets')!.closedAt;
+    for (const [args, nothingTo] of [
+      [['approve', 'rotate-staging-auth-api-secrets'], 'approve'],
+      [['abort', 'rotate-staging-auth-api-secrets', '--reason', 'too late'], 'abort'],
+      [['rollback', 'rotate-staging-auth-api-secrets'], 'roll back'],
+    ] as const) {
+      const r = await rotor([...args], env);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, `rotor: rotation rotate-staging-auth-api-secrets has ended COMPLETED at ${closedAt}; nothing to ${nothingTo}\n`);
+    }
+    const rolledBack = await rotor(['abort', 'rotate-staging-billing-secrets', '--reason', 'again'], env);
+    assert.match(rolledBack.stderr, /has ended ROLLED_BACK at \d{4}-[\d-]+T[\d:.]+Z; nothing to abort/);
+    const unknown = await rotor(['approve', 'rotate-nowhere-nothing'], env);
+    assert.match(unknown.stderr, /no rotation with id rotate-nowhere-nothing/);
+  });
+
+  it("rotor version names the server's version and each worker polling, with rotor's version", async () => {
+    const { version } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    const r = await rotor(['version'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^client {3}rotor ${version.replace(/\./g, '\\.')}\n`));
+    assert.match(r.stdout, new RegExp(`\nserver {3}Temporal \\d+\\.\\d+\\.\\d+ at ${server.address.replace(/\./g, '\\.')} \\(namespace default\\)\n`));
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `\nworkers {2}1 polled task queue rotor lately:\n {9}${worker.proc.pid}@\\S+ rotor@${version.replace(/\./g, '\\.')} {2}\\(build @temporalio/worker@[\\d.]+\\+[0-9a-f]{12}, last poll \\d+s ago\\)`,
+      ),
+    );
+    const json = JSON.parse((await rotor(['version', '-o', 'json'], env)).stdout);
+    assert.equal(json.workers.pollers[0].identity.endsWith(` rotor@${version}`), true);
+  });
+
+  it('-w -o json prints each change of the status as one JSON line, to the end', async () => {
+    const r = await rotor(['status', 'rotate-staging-billing-secrets', '-w', '-o', 'json'], env);
+    assert.equal(r.code, 3, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(JSON.parse(lines.at(-1)!).phase, 'ROLLED_BACK');
+    const yaml = await rotor(['status', 'rotate-staging-billing-secrets', '-w', '-o', 'yaml'], env);
+    assert.deepEqual(
+      parseAllDocuments(yaml.stdout).map((d) => (d.toJS() as { phase: string }).phase),
+      ['ROLLED_BACK'],
+    );
   });
 });

@@ -464,9 +464,9 @@ describe('rotor on a real control plane', () => {
     );
     assert.equal(lines.length, 3, 'the new version and the one the rolled-back rotation left; the old one is gone');
     assert.match(lines[2], /^auth-api-secrets-\d{14}\s+\d+s\s+-\s+\(none\)$/);
-    const usage = await rotor(['versions', 'auth-api-secrets'], env);
-    assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /required option '-n, --namespace <namespace>' not specified/);
+    // Without -n: the kubeconfig context's namespace, as kubectl (the sandbox's context names none: default).
+    const defaulted = await rotor(['versions', 'auth-api-secrets', '--kubeconfig', sandbox.plane.kubeconfig], env);
+    assert.equal(defaulted.stdout, 'no version of auth-api-secrets in namespace default (context rotor-sandbox)\n', defaulted.stderr);
     assert.ok(!worker.output().includes('old-token-value'));
     assert.ok(!readFileSync(join(sandbox.plane.dir, 'logs', 'kube-apiserver.log'), 'utf8').includes('old-token-value'));
   });

@@ -151,7 +151,7 @@ describe('rotor without workers', () => {
     // `list` never needed a worker; it says when none polls.
     const listed = await rotor(['list'], env);
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /rotate-staging-idle-secrets\s+idle-secrets\s+PLANNING\s+RUNNING/);
+    assert.match(listed.stdout, /^rotate-staging-idle-secrets\s+idle-secrets\s+PLANNING\s+-\s+\d+[sm]$/m);
     assert.match(listed.stdout, /^note: no worker has polled task queue rotor-idle \(none seen\); running rotations wait/m);
   });
 

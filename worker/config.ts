@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { DatadogSettings } from '../activities/metrics/datadog';
 import type { PrometheusSettings } from '../activities/metrics/prometheus';
 import type { HttpIssuerSettings } from '../activities/issuers/http';
+import type { KubeConfigOptions } from '../activities/kubernetes/kubeconfig';
 import { parseDuration } from '../domain/duration';
 import { STORE_KINDS, type StoreKind } from '../domain/plan';
 import { readTemporalSettings, type TemporalSettings } from '../temporal/settings';
@@ -30,6 +31,8 @@ export interface WorkerConfig extends TemporalSettings {
   gitops: { argoInstanceLabel?: string };
   /** ROTOR_KUBE_PAGE_SIZE: objects per page when listing (default 200); smaller pages bound memory on big clusters. */
   kubePageSize: number;
+  /** `rotor worker --kubeconfig <file> --context <name>`: the kubeconfig to use instead of KUBECONFIG's (kubernetes backend). */
+  kube: KubeConfigOptions;
 }
 
 /** The sites Datadog runs; DD_SITE must be one of them. */
@@ -251,5 +254,6 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     aws: overrides.aws ?? aws,
     deploymentId,
     gitops,
+    kube: overrides.kube ?? {},
   };
 }

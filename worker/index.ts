@@ -10,7 +10,7 @@ import { DatadogProvider } from '../activities/metrics/datadog';
 import { PrometheusProvider } from '../activities/metrics/prometheus';
 import { HttpCredentialIssuer } from '../activities/issuers/http';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
-import { dataConverter } from '../temporal/settings';
+import { dataConverter, TemporalUnreachableError, workerIdentity } from '../temporal/settings';
 import { workerBanner } from './banner';
 import { workerConfig, type WorkerConfig } from './config';
 
@@ -38,7 +38,7 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
     ...(config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {}),
     ...(config.datadog ? { datadog: new DatadogProvider(config.datadog, log) } : {}),
   };
-  return { cluster: KubernetesCluster.fromEnvironment(config.gitops, config.kubePageSize), stores, metrics, log, ...optional };
+  return { cluster: KubernetesCluster.fromEnvironment(config.gitops, config.kubePageSize, config.kube), stores, metrics, log, ...optional };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
@@ -102,13 +102,16 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
   const converter = dataConverter(); // unusable codec keys are refused before anything connects
   const deps = buildDeps(config, (message, fields) => log(`[rotor] ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`));
   quietRuntime();
-  const connection = await NativeConnection.connect({ address: config.address });
+  const connection = await NativeConnection.connect({ address: config.address }).catch((err: unknown) => {
+    throw new TemporalUnreachableError(config.address, err);
+  });
   try {
     await ensureSearchAttributes(connection, config.namespace);
     const worker = await Worker.create({
       connection,
       namespace: config.namespace,
       taskQueue: config.taskQueue,
+      identity: workerIdentity(), // `rotor version` reads rotor's version from it
       workflowBundle: await bundle(converter, log),
       activities: createActivities(deps),
       dataConverter: converter,

@@ -12,6 +12,7 @@
 //   secrets.ts    immutable versions
 //   external-secrets.ts  versions as ExternalSecrets (store external-secrets)
 //   claims.ts     one rotation of a Secret per namespace at a time (a Lease)
+//   kubeconfig.ts the kubeconfig kubectl would use, and why one cannot be used
 import * as k8s from '@kubernetes/client-node';
 import { compareVersions, newestVersion, parseVersionName } from '../../domain/naming';
 import type { ExternalSecretStoreRef, WorkloadKind } from '../../domain/plan';
@@ -38,6 +39,7 @@ import type { GitOpsOptions } from './gitops';
 import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ShapeMatch } from './cluster-scan';
 import { resilient } from './transport';
 import { REQUEST_TIMEOUT_MS, keepFromKind, kindApis, readObject, toRotorError, type KindApi, type Obj } from './kinds';
+import { loadKubeConfig, type KubeConfigOptions } from './kubeconfig';
 import { secretIn, type WantedSecret } from './object-refs';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
@@ -61,6 +63,7 @@ export { rolloutOf, rolloutRefusal, switchRefusal } from './rollout';
 export { gitopsControllers, gitopsRefusal, type GitOpsOptions } from './gitops';
 export { toRotorError } from './kinds';
 export { claimName, ANNOTATION_CLAIMED_AT } from './claims';
+export { loadKubeConfig, KubeConfigError, type KubeConfigOptions, type LoadedKubeConfig } from './kubeconfig';
 
 const DEFAULT_PAGE = 200;
 
@@ -117,10 +120,9 @@ export class KubernetesCluster implements ClusterPort {
     this.external = new ExternalSecrets(kc, this.core);
   }
 
-  static fromEnvironment(gitops: GitOpsOptions = {}, pageSize = DEFAULT_PAGE): KubernetesCluster {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or the in-cluster service account
-    return new KubernetesCluster(kc, pageSize, gitops);
+  /** From the kubeconfig kubectl would use (--kubeconfig, KUBECONFIG, ~/.kube/config, the in-cluster ServiceAccount), --context applied. */
+  static fromEnvironment(gitops: GitOpsOptions = {}, pageSize = DEFAULT_PAGE, kube: KubeConfigOptions = {}): KubernetesCluster {
+    return new KubernetesCluster(loadKubeConfig(kube).kc, pageSize, gitops);
   }
 
   /** Every workload in `namespace` (all namespaces when null) holding a Secret whose name matches, a few kinds at a time. */

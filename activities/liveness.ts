@@ -21,7 +21,7 @@ export function reportProgress(details: unknown): void {
   if (!ctx) return;
   const slot = progressOf.get(ctx);
   if (slot) slot.details = details;
-  ctx.heartbeat(details);
+  if (!ctx.info.isLocal) ctx.heartbeat(details);
 }
 
 export interface StepLog {
@@ -41,8 +41,10 @@ export async function liveStep<T>(log: StepLog, doing: string, fn: () => Promise
   const step = { step: activityType, workflowId: workflowExecution?.workflowId ?? null, attempt };
   const started = Date.now();
   log('step started', step);
-  ctx.heartbeat(slot.details);
-  const timer = setInterval(() => ctx.heartbeat(slot.details), BEAT_MS);
+  // A local activity runs inside its workflow task and has no heartbeat (the SDK warns at each one).
+  const beat = ctx.info.isLocal ? () => undefined : () => ctx.heartbeat(slot.details);
+  beat();
+  const timer = setInterval(beat, BEAT_MS);
   try {
     const result = await fn();
     log('step ended', { ...step, ms: Date.now() - started });

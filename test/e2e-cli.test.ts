@@ -208,7 +208,7 @@ describe('rotor CLI on a real dev server', () => {
     assert.equal(listed.code, 0, listed.stderr);
     const lines = listed.stdout.trim().split('\n');
     assert.match(lines[0], /^ID +SECRET +PHASE +STAGE +AGE$/);
-    // billing started after auth: it comes first. Its execution completed; its phase is what the rotation says.
+    // billing started after auth: it comes first. Its execution failed (a rollback ends it so); its phase is what the rotation says.
     assert.match(lines[1], /^rotate-staging-billing-secrets +billing-secrets +ROLLED_BACK +staging +\d+s$/);
     assert.match(lines[2], /^rotate-staging-auth-api-secrets +auth-api-secrets +COMPLETED +- +\d+[sm]$/);
     assert.equal(lines.length, 3, listed.stdout);
@@ -220,7 +220,7 @@ describe('rotor CLI on a real dev server', () => {
     assert.deepEqual(
       json.map((r) => [r.workflowId, r.phase, r.status]),
       [
-        ['rotate-staging-billing-secrets', 'ROLLED_BACK', 'COMPLETED'],
+        ['rotate-staging-billing-secrets', 'ROLLED_BACK', 'FAILED'],
         ['rotate-staging-auth-api-secrets', 'COMPLETED', 'COMPLETED'],
       ],
     );

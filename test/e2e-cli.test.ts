@@ -243,6 +243,7 @@ describe('rotor CLI on a real dev server', () => {
       const r = await rotor([...args], env);
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stderr, `rotor: rotation rotate-staging-auth-api-secrets has ended COMPLETED at ${closedAt}; nothing to ${nothingTo}\n`);
+      assert.equal(r.stdout, '', 'nothing said as if it were under way');
     }
     const rolledBack = await rotor(['abort', 'rotate-staging-billing-secrets', '--reason', 'again'], env);
     assert.match(rolledBack.stderr, /has ended ROLLED_BACK at \d{4}-[\d-]+T[\d:.]+Z; nothing to abort/);

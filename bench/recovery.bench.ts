@@ -29,14 +29,16 @@ async function measure(rig: FaultRig, label: string, run: number, restart: 'afte
   await rig.prepare(commit);
   rig.slowRequests();
   const id = await rig.rotate(commit);
-  for (const step of COMMIT_STEPS) out.push(await rig.killIn(id, step, restart));
+  // Each step's start counts from the previous kill on: it may begin while that worker restarts.
+  for (const step of COMMIT_STEPS) out.push(await rig.killIn(id, step, restart, 0, out.at(-1)?.killedAt));
   await rig.settled(id);
   rig.proxy.rules = [];
   const back = `${label}-r${run}`;
   await rig.prepare(back);
   const rid = await rig.rotate(back);
   await rig.abortAtCanary(rid, () => rig.slowRequests());
-  for (const step of ROLLBACK_STEPS) out.push(await rig.killIn(rid, step, restart));
+  const since = Date.now();
+  for (const step of ROLLBACK_STEPS) out.push(await rig.killIn(rid, step, restart, 0, Math.max(since, out.at(-1)?.killedAt ?? 0)));
   await rig.settled(rid);
   rig.proxy.rules = [];
   return out;

@@ -62,6 +62,8 @@ export interface RigOptions {
 /** How a step came back after its worker was killed: how long after the kill, and on which worker. */
 export interface Recovery {
   step: string;
+  /** When the worker was killed (ms since the epoch). */
+  killedAt: number;
   /** From the SIGKILL to the step's next attempt starting. */
   ms: number;
   /** From the restarted worker polling again to the step's next attempt starting (restart 'at-once' only). */
@@ -208,11 +210,12 @@ export class FaultRig {
    * SIGKILL the worker running `step` of `id` as soon as it starts, and wait for the step to run again.
    * `restart`: 'after-retry' leaves the step to another worker and starts the killed one once it ran;
    * 'at-once' starts the killed one right away (with one worker, only it can take the step again).
-   * `afterMs`: kill that long after the step started (it must still run then).
+   * `afterMs`: kill that long after the step started (it must still run then). `since`: a start
+   * already seen from then on counts (the step may begin while an earlier kill's worker restarts).
    */
-  async killIn(id: string, step: string, restart: 'after-retry' | 'at-once' = 'after-retry', afterMs = 0): Promise<Recovery> {
+  async killIn(id: string, step: string, restart: 'after-retry' | 'at-once' = 'after-retry', afterMs = 0, since?: number): Promise<Recovery> {
     const { pool } = this;
-    const started = await pool.next((e) => e.event === 'started' && e.step === step && e.workflowId === id, 240_000, `start of ${step}`);
+    const started = await pool.next((e) => e.event === 'started' && e.step === step && e.workflowId === id, 240_000, `start of ${step}`, since);
     // Later into the step, so the killed attempt has done part of its work.
     if (afterMs) await new Promise((r) => setTimeout(r, afterMs));
     const retried = pool.next(
@@ -232,6 +235,7 @@ export class FaultRig {
     if (restart === 'after-retry') await pool.start(started.worker);
     return {
       step,
+      killedAt,
       ms: again.at - killedAt,
       sinceRestartMs: readyAt === null ? null : again.at - readyAt,
       by: again.worker === started.worker && again.pid !== started.pid ? 'restarted' : 'other',

@@ -73,8 +73,13 @@ export class WorkerPool {
     }
   }
 
-  /** The first step event from now on that `pred` accepts. */
-  next(pred: (e: StepEvent) => boolean, timeoutMs = 120_000, what = 'a step event'): Promise<StepEvent> {
+  /**
+   * The first step event that `pred` accepts from now on, or, with `since`, the first one already
+   * read at or after that time (a step that began while the caller was busy restarting a worker).
+   */
+  next(pred: (e: StepEvent) => boolean, timeoutMs = 120_000, what = 'a step event', since?: number): Promise<StepEvent> {
+    const seen = since === undefined ? undefined : this.events.find((e) => e.at >= since && pred(e));
+    if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.resolve !== done);

@@ -288,9 +288,9 @@ function program(result: { code: number }): Command {
     .action(async (id: string, opts: { reason?: string; by?: string }) => {
       set(
         await withClient(async (client) => {
-          // Said only of a rotation that runs: an ended one's refusal comes without a "rolling back" before it.
-          if (!(await client.ending(id).catch(() => null))) out(`rolling back ${id} ...`);
-          const s = await client.rollback(id, opts.reason ?? `requested from the CLI by ${operator(opts.by)}`, operator(opts.by));
+          const s = await client.rollback(id, opts.reason ?? `requested from the CLI by ${operator(opts.by)}`, operator(opts.by), () =>
+            out(`rolling back ${id} ...`),
+          );
           out(formatStatus(s));
           return exitCodeFor(s);
         }),

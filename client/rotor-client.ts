@@ -320,15 +320,18 @@ export class RotorClient {
 
   /**
    * The rollback update; its answer is the rolled-back status. A rotation that ends while the update
-   * waits (rolled back, it ends) answers with its final status instead, however it ended.
+   * waits (rolled back, it ends) answers with its final status instead, however it ended. `started`
+   * is called once the rotation is known to run, before the update is sent.
    */
-  async rollback(workflowId: string, reason: string, by: string): Promise<RotationStatus> {
+  async rollback(workflowId: string, reason: string, by: string, started: () => void = () => undefined): Promise<RotationStatus> {
     const nothingTo = 'roll back';
     return this.guard(
       workflowId,
       async () => {
         const before = await this.ending(workflowId);
         if (before) throw endedError(workflowId, before, nothingTo);
+        // Only now, the rotation running: an ended one's refusal comes without a "rolling back" before it.
+        started();
         try {
           return await this.handle(workflowId).executeUpdate(rollbackUpdate, { args: [{ reason, by }] });
         } catch (err) {

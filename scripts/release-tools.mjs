@@ -15,7 +15,8 @@ function git(root, args, options = {}) {
 /** Points the release's node_modules at this clone's (a clone elsewhere relinks it). */
 function linkModules(target, root) {
   const link = join(target, 'node_modules');
-  if (existsSync(link) || lstatSync(link, { throwIfNoEntry: false })) rmSync(link, { recursive: true, force: true });
+  // lstat, not exists: a link whose clone is gone is dangling, and goes too.
+  if (lstatSync(link, { throwIfNoEntry: false })) rmSync(link, { recursive: true, force: true });
   symlinkSync(join(root, 'node_modules'), link, 'dir');
 }
 

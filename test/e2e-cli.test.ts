@@ -1,14 +1,13 @@
 // End to end: the rotor CLI against a real Temporal dev server and a real `rotor worker` process
 // (memory backend: the Kubernetes adapter is tested against a real apiserver on its own).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import type { MemoryWorld } from '../activities/memory';
-import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
+import { memoryBackendEnv, rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
 import { freePort, startDevServer, type DevServer } from './helpers/dev-server';
 import { recordValues } from './helpers/leak';
 import { repoRoot } from './helpers/tools';
@@ -88,12 +87,9 @@ const status = (id: string) => rotorStatus(id, env);
 const waitForPhase = (id: string, phase: string) => waitForStatus(id, env, (s) => s.phase === phase);
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-'));
-  const worldFile = join(dir, 'world.json');
-  writeFileSync(worldFile, JSON.stringify(world()));
   server = await startDevServer();
   // The worker reads value files from its value directory only; the plans name them relative to it.
-  env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'memory', ROTOR_MEMORY_WORLD: worldFile, ROTOR_VALUE_DIR: dir, ROTOR_OPERATOR: 'e2e' };
+  ({ dir, env } = memoryBackendEnv('rotor-e2e-', world(), server.address));
   worker = await startWorker(env);
 });
 

@@ -4,14 +4,13 @@
 // memo, its search attributes), says it is not live and since when no worker has polled.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import type { MemoryWorld } from '../activities/memory';
 import type { ObservedStatus } from '../client/rotor-client';
-import { rotor, rotorBin, startWorker, waitForStatus, pollUntil, type CliResult } from './helpers/cli';
+import { memoryBackendEnv, rotor, rotorBin, startWorker, waitForStatus, pollUntil, type CliResult } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordText } from './helpers/leak';
 import { repoRoot } from './helpers/tools';
@@ -112,11 +111,8 @@ function watching(id: string, env: NodeJS.ProcessEnv) {
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'rotor-outage-'));
-  const worldFile = join(dir, 'world.json');
-  writeFileSync(worldFile, JSON.stringify(world()));
   server = await startDevServer();
-  base = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'memory', ROTOR_MEMORY_WORLD: worldFile, ROTOR_VALUE_DIR: dir, ROTOR_OPERATOR: 'e2e' };
+  ({ dir, env: base } = memoryBackendEnv('rotor-outage-', world(), server.address));
 });
 
 after(async () => {

@@ -8,16 +8,13 @@
 // validation: test/plan.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { endedStatusOf } from '../contract/api';
+import { approveSignal, endedStatusOf, statusQuery } from '../contract/api';
 import { validatePlan } from '../domain/plan';
 import { planJsonSchema } from '../domain/plan-schema';
-import { quietRuntime, workflowBundle } from '../sandbox/time-skipping';
-import { rotateSecret } from '../workflows';
-import { Doubles, type Script } from './helpers/doubles';
+import { quietRuntime } from '../sandbox/time-skipping';
+import type { Script } from './helpers/doubles';
 import { twoStagePlan } from './helpers/plans';
-import { useTimeSkippingEnv } from './helpers/rotations';
+import { timeSkippingRotations } from './helpers/rotations';
 
 type Plan = Record<string, any>;
 
@@ -138,33 +135,27 @@ const CASES: Record<string, Case> = {
   'scan.ignore': { change: (p) => (p.scan = { ignore: ['widgets.example.com'] }) },
 };
 
-let env: TestWorkflowEnvironment;
-useTimeSkippingEnv((e) => (env = e));
-let seq = 0;
+const rotations = timeSkippingRotations('fields');
 
 /**
  * What one rotation asked of the world: each distinct activity input and timer, with what differs
  * between any two runs of one plan (names' stamps, times, ids, a canary copy's hash) left out.
  */
 async function trace(plan: Plan, script: Script = {}): Promise<string[]> {
-  const d = new Doubles(script);
-  const taskQueue = `fields-${++seq}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: d.activities() });
-  const workflowId = `rotate-fields-${seq}`;
-  const timers = await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(rotateSecret, { taskQueue, workflowId, args: [{ plan, requestedBy: 'test' }] });
-    if (plan.stages.some((s: Plan) => s.approval === 'required')) {
-      for (let i = 0; i < 200 && (await handle.query('status').then((s: any) => s.phase)) !== 'AWAITING_APPROVAL'; i++) await env.sleep('1m');
-      await handle.signal('approve', { by: 'test' });
-    }
-    await handle.result().catch((err) => {
-      if (!endedStatusOf(err)) throw err;
-    });
-    const history = await handle.fetchHistory();
-    return (history.events ?? []).flatMap((e) =>
-      e.timerStartedEventAttributes ? [`timer ${String(e.timerStartedEventAttributes.startToFireTimeout?.seconds)}s`] : [],
-    );
+  const approves = plan.stages.some((s: Plan) => s.approval === 'required');
+  const { d, handle } = await rotations.run(script, plan, async (running, env) => {
+    if (!approves) return;
+    for (let i = 0; i < 200 && (await running.query(statusQuery)).phase !== 'AWAITING_APPROVAL'; i++) await env.sleep('1m');
+    await running.signal(approveSignal, { by: 'test' });
   });
+  // A rotation that ended other than by rotating, rolling back or failing as a rotation is the test's error.
+  await handle.result().catch((err) => {
+    if (!endedStatusOf(err)) throw err;
+  });
+  const workflowId = handle.workflowId;
+  const timers = ((await handle.fetchHistory()).events ?? []).flatMap((e) =>
+    e.timerStartedEventAttributes ? [`timer ${String(e.timerStartedEventAttributes.startToFireTimeout?.seconds)}s`] : [],
+  );
   const normal = (text: string) =>
     text
       .replaceAll(workflowId, 'ID')

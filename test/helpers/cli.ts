@@ -1,12 +1,27 @@
 // Running the real rotor CLI (bin/rotor.js) as a user would.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { MemoryWorld } from '../../activities/memory';
 import type { RotationStatus } from '../../contract/api';
 import type { Liveness, ObservedStatus } from '../../client/rotor-client';
 import { recordText } from './leak';
 import { repoRoot } from './tools';
 
 export const rotorBin = join(repoRoot, 'bin', 'rotor.js');
+
+/**
+ * The environment of a rotor CLI and worker on the memory backend with `world`, against the Temporal
+ * server at `address`: the world file in a new directory that is also the worker's value directory
+ * (plans name value files relative to it).
+ */
+export function memoryBackendEnv(prefix: string, world: MemoryWorld, address: string): { dir: string; env: NodeJS.ProcessEnv } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const worldFile = join(dir, 'world.json');
+  writeFileSync(worldFile, JSON.stringify(world));
+  return { dir, env: { TEMPORAL_ADDRESS: address, ROTOR_BACKEND: 'memory', ROTOR_MEMORY_WORLD: worldFile, ROTOR_VALUE_DIR: dir, ROTOR_OPERATOR: 'e2e' } };
+}
 
 export interface CliResult {
   code: number;

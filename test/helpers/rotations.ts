@@ -1,6 +1,7 @@
 // Whole rotations on the time-skipping server (with the leak check's evidence kept), each on its own
 // worker of activity doubles: the harness of the workflow tests that only need a rotation's end.
 import { after, before } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { endedStatusOf, statusQuery, type RotationStatus } from '../../contract/api';
@@ -41,20 +42,26 @@ export function timeSkippingRotations(prefix: string) {
   let seq = 0;
   useTimeSkippingEnv((e) => (env = e));
   return {
-    async run(script: Script, plan: object): Promise<{ d: Doubles; status: RotationStatus }> {
+    /** `during`: what the operator does while it runs (e.g. approve), given its handle and the server. */
+    async run(
+      script: Script,
+      plan: object,
+      during?: (handle: WorkflowHandle<typeof rotateSecret>, env: TestWorkflowEnvironment) => Promise<void>,
+    ): Promise<{ d: Doubles; status: RotationStatus; handle: WorkflowHandle<typeof rotateSecret> }> {
       const d = new Doubles(script);
       const taskQueue = `${prefix}-${++seq}`;
       const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: d.activities() });
+      const handle = await env.client.workflow.start(rotateSecret, {
+        taskQueue,
+        workflowId: `rotate-${prefix}-${seq}`,
+        args: [{ plan, requestedBy: 'test' }],
+      });
       const status = await worker.runUntil(async () => {
-        const handle = await env.client.workflow.start(rotateSecret, {
-          taskQueue,
-          workflowId: `rotate-${prefix}-${seq}`,
-          args: [{ plan, requestedBy: 'test' }],
-        });
+        await during?.(handle, env);
         // A FAILED rotation ends the workflow with a failure; its status is still there to read.
         return handle.result().catch(() => handle.query(statusQuery));
       });
-      return { d, status };
+      return { d, status, handle };
     },
   };
 }

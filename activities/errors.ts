@@ -1,6 +1,7 @@
 // rotor's own errors. Adapters translate every client exception into one of these at their boundary,
 // with the API status, reason and object, and never a response body (a Secret's body is its value).
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { missingNamespaceText } from '../domain/absent';
 
 export type RotorErrorType =
   | 'RotorInputError'
@@ -35,12 +36,7 @@ export class RotorError extends Error {
 
 /** A plan's stage names a namespace the cluster does not have: said the same by every adapter. */
 export function missingNamespace(namespace: string): RotorError {
-  return new RotorError(
-    'NotFound',
-    `namespace ${namespace} does not exist in this cluster: correct the stage's namespace in the plan, or create the namespace (is the worker's kubeconfig the cluster you meant?)`,
-    `Namespace ${namespace}`,
-    404,
-  );
+  return new RotorError('NotFound', missingNamespaceText(namespace), `Namespace ${namespace}`, 404);
 }
 
 /**

@@ -422,6 +422,11 @@ export function createActivities(deps: RotorDeps): RotorActivities {
           const previousIdentity = record ? { credentialId: record.credentialId, storeVersionId: record.storeVersionId, copies: record.copies } : undefined;
           // The type the new version keeps (metadata and type only: the previous value is not read here).
           const previousType = previousVersion ? await cluster.readVersionType(stage.namespace, previousVersion) : null;
+          // Nothing in use: say whether the namespace, or the Secret, is missing, so the plan can be corrected.
+          const namespaceExists = previousVersion ? true : await cluster.namespaceExists(stage.namespace);
+          const absence = previousVersion
+            ? undefined
+            : { namespaceExists, secretExists: namespaceExists !== false && (await cluster.readVersionType(stage.namespace, input.secret)) !== null };
           result.push({
             namespace: stage.namespace,
             previousVersion,
@@ -429,6 +434,7 @@ export function createActivities(deps: RotorDeps): RotorActivities {
             missing,
             ...(previousIdentity ? { previousIdentity } : {}),
             ...(previousType ? { previousType } : {}),
+            ...(absence ? { absence } : {}),
           });
         }
         // Refused in PLANNING, so nothing changes for a workload rotor could not honestly roll out.

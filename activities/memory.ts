@@ -310,6 +310,10 @@ export class MemoryCluster implements ClusterPort {
     return s ? s.type || OPAQUE : null;
   }
 
+  async namespaceExists(namespace: string): Promise<boolean | null> {
+    return this.world.namespaces ? this.world.namespaces.includes(namespace) : true;
+  }
+
   async createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
     const existing = this.secret(spec.namespace, spec.name);
     if (existing) {

@@ -94,6 +94,8 @@ export interface ClusterPort {
   readVersion(namespace: string, name: string): Promise<StoredVersion | null>;
   /** The Secret's `type` (its metadata and type only: no data is read); null when there is no such Secret. */
   readVersionType(namespace: string, name: string): Promise<string | null>;
+  /** Whether the cluster has this namespace; null when the worker may not tell (it may not list namespaces). */
+  namespaceExists(namespace: string): Promise<boolean | null>;
   /**
    * Create the immutable, labelled Secret of `spec.type`. Same content again: 'exists'. A Secret of that
    * name from another rotation: RotorError VersionConflict. Ours with other content or of another type:

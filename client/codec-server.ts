@@ -226,7 +226,7 @@ export async function runCodecServer(
   out(`codec server listening on ${server.url} (POST /encode, /decode); keys ${codec.keyIds.join(', ')}, encrypting with ${codec.current}`);
   out(`allowed origins: ${opts.origin.join(', ')}`);
   if (!LOOPBACK.test(opts.host)) err(`[codec-server] warning: listening on ${opts.host}; whoever can reach it can decrypt rotor's payloads`);
-  out(`Web UI: temporal server start-dev --ui-codec-endpoint ${server.url}   (or the namespace's Codec Server setting in the Web UI)`);
+  out(`Web UI: TEMPORAL_UI_CODEC_ENDPOINT=${server.url} npm run dev-server   (or the namespace's Codec Server setting in the Web UI)`);
   out(`CLI:    temporal workflow show -w <id> --codec-endpoint ${server.url}`);
   out('Ctrl-C stops it');
   await new Promise<void>((resolve) => {

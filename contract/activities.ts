@@ -2,6 +2,7 @@
 // from activities/. No type here ever holds a secret value.
 import type { Analysis, StoreKind, StoreTarget, ValueSource, WorkloadKind, WorkloadRef } from '../domain/plan';
 import type { Measurement, Verdict } from '../domain/analysis';
+import type { Absence } from '../domain/absent';
 
 /**
  * A workload and the places in it that name a Secret, by meaning, e.g.
@@ -61,6 +62,8 @@ export interface DiscoveredStage {
   workloads: WorkloadUse[];
   /** Workloads a listed plan named that do not refer to the current version. */
   missing: string[];
+  /** When no version is in use: whether the namespace and the base Secret exist (absent in older histories). */
+  absence?: Absence;
   /** The previous version's Secret `type`, which the new version keeps; absent (older histories): Opaque. */
   previousType?: string;
   /** What the previous version's Secret says of its identities outside (absent in older histories). */

@@ -507,6 +507,9 @@ for (const [label, make] of worlds) {
         'default/rotate-qa-auth',
         'an existing namespace is claimed as before',
       );
+      // What PLANNING asks before it claims: whether the namespace is there at all.
+      assert.equal(await w.cluster.namespaceExists(ns), true);
+      assert.equal(await w.cluster.namespaceExists(missing), false);
     });
 
     it('lets one rotation of a Secret hold a namespace at a time; of many racing, exactly one wins', async () => {

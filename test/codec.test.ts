@@ -338,7 +338,7 @@ describe('rotor codec-server', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1];
-      assert.match(stdout, new RegExp(`temporal server start-dev --ui-codec-endpoint ${url}`));
+      assert.match(stdout, new RegExp(`Web UI: TEMPORAL_UI_CODEC_ENDPOINT=${url} npm run dev-server`));
       assert.match(stdout, /allowed origins: http:\/\/localhost:8233, http:\/\/127\.0\.0\.1:8233/);
       const [encrypted] = await codecFromEnv({ ROTOR_CODEC_KEY: key })!.encode([jsonPayload({ via: 'cli' })]);
       const res = await fetch(`${url}/decode`, {

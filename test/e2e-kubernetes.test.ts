@@ -343,6 +343,50 @@ describe('rotor on a real control plane', () => {
     assert.match((await kubectlAs(['auth', 'can-i', 'watch', 'secrets', '-n', 'staging'])).out, /^no/);
   });
 
+  it('fails in PLANNING before any claim when a stage namespace or the Secret does not exist, naming it and the fix', async () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(sandbox.plane.kubeconfig);
+    const leases = kc.makeApiClient(k8s.CoordinationV1Api);
+    const leaseNames = async () =>
+      (await leases.listNamespacedLease({ namespace: 'production' })).items.map((l) => l.metadata!.name!).filter((n) => n.startsWith('rotor-'));
+    const before = await leaseNames();
+    const cases = [
+      {
+        id: 'rotate-qa-missing-auth-api-secrets',
+        body: {
+          secret: 'auth-api-secrets',
+          stages: [
+            { name: 'qa', namespace: 'qa-missing' },
+            { name: 'production', namespace: 'production', watch: '1s' },
+          ],
+        },
+        outcome:
+          /nothing to rotate \(nothing was changed\): namespace qa-missing does not exist in this cluster: correct the stage's namespace in the plan, or create the namespace/,
+      },
+      {
+        id: 'rotate-staging-payments-secrets',
+        body: {
+          secret: 'payments-secrets',
+          stages: [
+            { name: 'staging', namespace: 'staging' },
+            { name: 'production', namespace: 'production', watch: '1s' },
+          ],
+        },
+        outcome:
+          /no workload in namespace staging uses payments-secrets or a version of it \(payments-secrets-<14 digits>\), and no Secret payments-secrets exists there: .*; no workload in namespace production uses payments-secrets/,
+      },
+    ];
+    for (const c of cases) {
+      const started = await rotor(['start', '-f', plan(c.id, { value: { generate: { keys: ['api_token'] } }, ...c.body })], env);
+      assert.equal(started.code, 0, started.stderr);
+      const s = await waitFor(c.id, (x) => x.phase === 'FAILED');
+      assert.match(s.outcome!, c.outcome);
+      assert.equal(s.newVersion, null);
+      assert.ok(!s.events.some((e) => /claimed the rotation/.test(e.message)), 'no claim was taken');
+    }
+    assert.deepEqual(await leaseNames(), before, 'no claim taken or left in production');
+  });
+
   it('rolls back a stage whose new Secret lacks a key the workloads read, exactly what it switched', async () => {
     const file = plan('missing-key', {
       secret: 'auth-api-secrets',

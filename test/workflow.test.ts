@@ -36,7 +36,11 @@ function start(taskQueue: string, plan: object, id = `rotate-staging-auth-api-se
 
 /** Workflow and update failures carry the workflow's own message as their cause. */
 async function rejectsWithCause(p: Promise<unknown>, pattern: RegExp): Promise<void> {
-  await assert.rejects(p, (err: any) => pattern.test(String(err?.cause?.message ?? err?.message)));
+  await assert.rejects(
+    p,
+    (err: any) =>
+      pattern.test(String(err?.cause?.message ?? err?.message)) || assert.fail(`${String(err?.cause?.message ?? err?.message)} does not match ${pattern}`),
+  );
 }
 
 async function historyLength(workflowId: string): Promise<number> {
@@ -611,7 +615,7 @@ describe('rotateSecret', () => {
       const refused = await (await second).query(statusQuery);
       assert.equal(refused.phase, 'FAILED');
       assert.equal(refused.newVersion, null);
-      assert.equal(d.called('discover').length, 1, 'the refused rotation read nothing');
+      assert.equal(d.called('discover').length, 3, 'the refused rotation only read (once, before its claim): the first read twice');
       assert.equal(d.called('createVersion').length, 1);
       assert.deepEqual(
         Object.keys(d.cluster.world.claims ?? {}).sort(),
@@ -685,40 +689,72 @@ describe('rotateSecret', () => {
     });
   });
 
-  it('fails in PLANNING, naming a stage namespace the cluster does not have, before it reads or changes anything', async () => {
+  // Each a plan that cannot run on this cluster: refused from what PLANNING reads before the claim, so
+  // no claim is taken, nothing is changed, and the message names the cause and the fix.
+  const cannotRun: { name: string; script: Script; world?: (d: Doubles) => void; expect: RegExp }[] = [
+    {
+      name: 'a stage namespace the cluster does not have',
+      script: {},
+      world: (d) => (d.cluster.world.namespaces = ['production']),
+      expect: /namespace staging does not exist in this cluster: correct the stage's namespace in the plan, or create the namespace/,
+    },
+    {
+      name: 'a Secret that does not exist in a stage namespace',
+      script: { previous: { production: null } },
+      expect:
+        /no workload in namespace production uses auth-api-secrets or a version of it \(auth-api-secrets-<14 digits>\), and no Secret auth-api-secrets exists there: correct the plan's secret or this stage's namespace, or point a workload at the Secret first \(creating it if it does not exist: kubectl create secret generic auth-api-secrets -n production/,
+    },
+    {
+      name: 'a Secret that exists, unused by any workload',
+      script: { previous: { production: 'auth-api-secrets' }, workloads: { production: [] } },
+      expect: /Secret auth-api-secrets exists in namespace production, but no workload there uses it or a version of it: point a workload at it first/,
+    },
+    {
+      // Only a version exists (the worker may not list Secrets to find it): said without claiming the base exists.
+      name: 'a version nothing uses any more, its base name long deleted',
+      script: { workloads: { staging: [] } },
+      expect: /no workload in namespace staging uses auth-api-secrets or a version of it .*, and no Secret auth-api-secrets exists there/,
+    },
+  ];
+  for (const c of cannotRun) {
+    it(`fails in PLANNING before its claim, changing nothing, on ${c.name}`, async () => {
+      await withWorker(c.script, async (d, tq) => {
+        c.world?.(d);
+        const handle = await start(tq, twoStagePlan());
+        await rejectsWithCause(handle.result(), new RegExp(`nothing to rotate \\(nothing was changed\\): .*${c.expect.source}`));
+        const s = await handle.query(statusQuery);
+        assert.equal(s.phase, 'FAILED');
+        assert.equal(s.newVersion, null);
+        assert.deepEqual(
+          d.calls.map((c) => c.name).filter((n) => n !== 'announce'),
+          ['discover'],
+          'it read, and neither claimed nor changed anything',
+        );
+        assert.deepEqual(d.cluster.world.claims ?? {}, {});
+        assert.equal((await handle.describe()).searchAttributes.RotorPhase?.[0], 'FAILED');
+      });
+    });
+  }
+
+  it('gives its claims up when a namespace disappears between the check and the claim', async () => {
     await withWorker({}, async (d, tq) => {
-      // Claimed in name order: production first, then staging, which is missing.
-      d.cluster.world.namespaces = ['production'];
+      // Claimed in name order: production first, then staging, which is deleted after PLANNING looked.
+      const real = d.cluster.findCurrentUse.bind(d.cluster);
+      d.cluster.findCurrentUse = async (ns, secret) => {
+        const found = await real(ns, secret);
+        if (ns === 'production') d.cluster.world.namespaces = ['production'];
+        return found;
+      };
       const handle = await start(tq, twoStagePlan());
       await rejectsWithCause(
         handle.result(),
         /could not claim the rotation of auth-api-secrets \(nothing was changed\): .*namespace staging does not exist in this cluster: correct the stage's namespace in the plan, or create the namespace/,
       );
-      const s = await handle.query(statusQuery);
-      assert.equal(s.phase, 'FAILED');
-      assert.equal(s.newVersion, null);
       assert.deepEqual(
         d.calls.map((c) => c.name).filter((n) => n !== 'announce'),
-        ['claimRotation', 'releaseRotation'],
-        'a refused claim, given up where it was taken, and nothing read or changed',
+        ['discover', 'claimRotation', 'releaseRotation'],
       );
       assert.deepEqual(d.cluster.world.claims ?? {}, {}, "production's claim is given up");
-    });
-  });
-
-  it('fails without changing anything when no workload uses the secret', async () => {
-    await withWorker({ workloads: { production: [] } }, async (d, tq) => {
-      const handle = await start(tq, twoStagePlan());
-      // The version in use is judged from the workloads, as on a cluster: none uses one in production.
-      await rejectsWithCause(handle.result(), /nothing to rotate \(nothing was changed\): no version of auth-api-secrets is in use in namespace production/);
-      assert.deepEqual(
-        d.calls.map((c) => c.name).filter((n) => n !== 'announce'),
-        ['claimRotation', 'discover', 'releaseRotation'],
-        'it read, changed nothing, and gave its claim up',
-      );
-      assert.deepEqual(d.cluster.world.claims, {});
-      const desc = await handle.describe();
-      assert.equal(desc.searchAttributes.RotorPhase?.[0], 'FAILED');
     });
   });
 

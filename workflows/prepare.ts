@@ -1,7 +1,8 @@
 // Before anything is switched: claim the secret in the plan's namespaces, find what uses it
 // (PLANNING), create the new version (CREATING). Nothing here changes a workload.
 import { CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
-import type { ClaimInput, ClaimResult } from '../contract/activities';
+import type { ClaimInput, ClaimResult, DiscoveredStage, DiscoverInput } from '../contract/activities';
+import { nothingInUseText } from '../domain/absent';
 import { claimName, credentialIdOf, parseHolder, versionName } from '../domain/naming';
 import { OPAQUE, planSecretType, sourceRefusal } from '../domain/secret-types';
 import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
@@ -76,23 +77,56 @@ export async function release(r: Rotation): Promise<void> {
   }
 }
 
+/** What PLANNING asks the cluster: each stage's namespace and the workloads the plan lists. */
+function discoverInput(r: Rotation): DiscoverInput {
+  const { plan } = r;
+  return { secret: plan.secret, stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads })) };
+}
+
+/** Why the discovered stages leave nothing to rotate: one sentence per cause, each naming the fix. */
+function problemsOf(r: Rotation, discovered: DiscoveredStage[]): string[] {
+  const { plan } = r;
+  const problems: string[] = [];
+  plan.stages.forEach((stage, i) => {
+    const found = discovered[i];
+    if (!found.previousVersion) problems.push(nothingInUseText(plan.secret, stage.namespace, found.absence));
+    else if (found.workloads.length === 0) problems.push(`no workload in ${stage.namespace} uses ${found.previousVersion}`);
+    if (found.missing.length) problems.push(`listed workload(s) ${found.missing.join(', ')} in ${stage.namespace} do not use ${found.previousVersion}`);
+  });
+  return problems;
+}
+
+/**
+ * Before the claim: the plan's namespaces and Secret exist and something uses it, so a plan that cannot
+ * run here fails naming the cause without taking (or leaving) a claim. PLANNING asks again once claimed.
+ */
+export async function precheck(r: Rotation): Promise<void> {
+  const { plan } = r;
+  let found: DiscoveredStage[];
+  try {
+    found = await acts.discover.executeWithOptions(
+      { ...scanning, summary: `check that ${plan.secret} exists and is used in ${[...new Set(plan.stages.map((s) => s.namespace))].join(', ')}` },
+      [discoverInput(r)],
+    );
+  } catch (err) {
+    r.fail(`could not discover workloads (nothing was changed): ${describeError(err)}`);
+  }
+  const problems = problemsOf(r, found);
+  if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
+}
+
 /** PLANNING: resolve the current version and every workload that uses it; nothing changes yet. */
 export async function discover(r: Rotation): Promise<void> {
   const { plan, status } = r;
   try {
-    r.discovered = await acts.discover.executeWithOptions({ ...scanning, summary: `discover workloads using ${plan.secret}` }, [
-      { secret: plan.secret, stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads })) },
-    ]);
+    r.discovered = await acts.discover.executeWithOptions({ ...scanning, summary: `discover workloads using ${plan.secret}` }, [discoverInput(r)]);
   } catch (err) {
     r.fail(`could not discover workloads (nothing was changed): ${describeError(err)}`);
   }
-  const problems: string[] = [];
+  const problems = problemsOf(r, r.discovered);
   plan.stages.forEach((stage, i) => {
     const found = r.discovered[i];
     status.previousVersions[stage.namespace] = found.previousVersion;
-    if (!found.previousVersion) problems.push(`no version of ${plan.secret} is in use in namespace ${stage.namespace}`);
-    else if (found.workloads.length === 0) problems.push(`no workload in ${stage.namespace} uses ${found.previousVersion}`);
-    if (found.missing.length) problems.push(`listed workload(s) ${found.missing.join(', ')} in ${stage.namespace} do not use ${found.previousVersion}`);
     r.record(
       `${stage.namespace}: ${found.workloads.length} workload(s) use ${found.previousVersion ?? 'nothing'}: ${found.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`,
     );

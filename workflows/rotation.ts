@@ -22,7 +22,7 @@ import { cleanUp, retain } from './cleanup';
 import { commit } from './commit';
 import { RollbackRequired, rollOut } from './forward';
 import { describeError } from './options';
-import { claim, create, discover, release } from './prepare';
+import { claim, create, discover, precheck, release } from './prepare';
 import { rollBack } from './rollback';
 import { Rotation } from './state';
 
@@ -62,7 +62,11 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   // One rotation of a Secret per namespace: claimed before anything is read or changed, kept across
   // continue-as-new, given up however the rotation ends. Runs recorded before claims replay without.
   if (!patched('rotation-claims')) return runbook(r);
-  if (!input.carry) await claim(r);
+  if (!input.carry) {
+    // A plan naming a namespace or Secret the cluster lacks fails before it claims anything.
+    if (patched('check-before-claim')) await precheck(r);
+    await claim(r);
+  }
   let result: RotationStatus;
   try {
     result = await runbook(r);

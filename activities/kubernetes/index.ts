@@ -235,6 +235,10 @@ export class KubernetesCluster implements ClusterPort {
     return this.secrets.readType(namespace, name);
   }
 
+  namespaceExists(namespace: string): Promise<boolean | null> {
+    return this.secrets.namespaceExists(namespace);
+  }
+
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
     return this.secrets.create(spec);
   }

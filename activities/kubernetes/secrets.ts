@@ -192,6 +192,17 @@ export class Secrets {
     return 'exists';
   }
 
+  /** Whether the namespace exists, by a metadata listing of that one name; null when namespaces may not be listed. */
+  async namespaceExists(namespace: string): Promise<boolean | null> {
+    try {
+      const list = await this.core.listNamespace({ fieldSelector: `metadata.name=${namespace}` }, METADATA_LIST);
+      return (list.items ?? []).length > 0;
+    } catch (err) {
+      if (statusCode(err) === 403) return null;
+      throw toRotorError(err, 'list', `namespace ${namespace} (metadata only)`);
+    }
+  }
+
   /** Names, creation times and types (`?` when the apiserver does not say) of the Secret's versions (metadata and type: no data is read). */
   async listNames(namespace: string, secret: string): Promise<{ name: string; createdAt: Date | null; annotations: Record<string, string>; type: string }[]> {
     let list: k8s.V1SecretList;

@@ -127,6 +127,8 @@ export class Doubles {
   private async seed(namespace: string, secret: string): Promise<void> {
     if (this.seeded.has(`${namespace}/${secret}`)) return;
     this.seeded.add(`${namespace}/${secret}`);
+    // Nothing lives in a namespace the cluster does not have.
+    if (this.cluster.world.namespaces && !this.cluster.world.namespaces.includes(namespace)) return;
     const previous = this.script.previous?.[namespace] !== undefined ? this.script.previous[namespace] : `${secret}-20250101000000`;
     if (!previous) return;
     const token = this.script.previousIssued && this.issuer ? (await this.issuer.issue({ id: previous })).token : OLD_VALUE;

@@ -28,6 +28,9 @@ describe('deployment files', () => {
   it('compose wires the worker to Temporal, after Temporal, and builds it from the Dockerfile', () => {
     const worker = compose.services['rotor-worker'];
     assert.equal(worker.build, '.');
+    // The tag it builds is the one the chart and deploy/worker.yaml run: rotor's release.
+    const appVersion = (parse(read('deploy/helm/rotor/Chart.yaml')) as { appVersion: string }).appVersion;
+    assert.equal(worker.image, `rotor:${appVersion}`);
     assert.equal(worker.environment.TEMPORAL_ADDRESS, 'temporal:7233');
     assert.deepEqual(worker.depends_on, ['temporal']);
     assert.equal(compose.services['temporal-ui'].environment.TEMPORAL_ADDRESS, 'temporal:7233');

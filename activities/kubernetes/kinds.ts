@@ -55,7 +55,7 @@ export function toRotorError(err: unknown, doing: string, object: string): Rotor
   const detail = code
     ? `HTTP ${code}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}`
     : (e?.message ?? 'request failed').split('\n')[0].slice(0, 200);
-  const hint = type === 'Forbidden' ? " (check the worker's RBAC: deploy/rbac.yaml)" : '';
+  const hint = type === 'Forbidden' ? " (check the worker's RBAC: deploy/rbac.yaml, or the Helm chart's rbac values)" : '';
   return new RotorError(type, `${doing} ${object}: ${detail}${hint}`, object, code);
 }
 

@@ -9,7 +9,7 @@ const pins = JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as {
   chromium: { apt: string; major: number; binaries: { chromium: string } };
 };
 
-const HOW = `run \`node scripts/bootstrap.mjs --browser\` (as root it installs Debian's ${pins.chromium.apt} package; npm test does it for you), install Debian's chromium package yourself, or set ROTOR_CHROMIUM=/path/to/chrome`;
+const HOW = `run \`node scripts/bootstrap.mjs --browser\` (as root it installs Debian's ${pins.chromium.apt} package; npm run test:e2e does it for you), install Debian's chromium package yourself, or set ROTOR_CHROMIUM=/path/to/chrome`;
 
 function executable(path: string): boolean {
   try {

@@ -30,7 +30,9 @@ export function esoOperatorBinary(): string {
   )['external-secrets'];
   const path = join(cacheDir, pin.operatorKey, pin.binaries.operator);
   if (!existsSync(join(cacheDir, pin.operatorKey, '.installed')) || !existsSync(path)) {
-    throw new Error(`${path} is missing: run \`node scripts/bootstrap.mjs --external-secrets\` (npm test does it; 8 minutes on 2 cores the first time)`);
+    throw new Error(
+      `${path} is missing: run \`node scripts/bootstrap.mjs --external-secrets\` (npm run test:e2e does it; 8 minutes on 2 cores the first time)`,
+    );
   }
   return path;
 }

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const traffic = sandbox.traffic!;
   let storeEnv: Record<string, string> = {};
   if (stores) {
-    // Built by `node scripts/bootstrap.mjs --moto --external-secrets` (npm test does it).
+    // Built by `node scripts/bootstrap.mjs --moto --external-secrets` (npm run test:e2e does it).
     moto = await startMoto({ log });
     operator = await startEsoOperator(plane, { awsEndpoint: moto.url, log });
     await createAwsSecretStore(plane.kubeconfig, { kind: 'ClusterSecretStore', name: 'aws', namespace: 'default', region: 'us-east-1' });

@@ -15,7 +15,12 @@ const pins = JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as {
 
 function tool(rel: string, key = pins.temporal.key): string {
   const path = join(cacheDir, key, rel);
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run bootstrap\` (npm test does it for you)`);
+  if (!existsSync(path)) {
+    const temporal = key === pins.temporal.key;
+    throw new Error(
+      `${path} is missing: run \`node scripts/bootstrap.mjs${temporal ? '' : ' --all'}\` (${temporal ? 'npm test' : 'npm run test:e2e'} does it for you)`,
+    );
+  }
   return path;
 }
 
@@ -28,6 +33,6 @@ export const motoServer = (): string => tool(pins.moto.binaries.motoServer, pins
 /** The previous release's checkout, built (scripts/release-tools.mjs), and the commit it is. */
 export const previousRelease = (): { root: string; commit: string } => {
   if (!existsSync(join(cacheDir, pins.previousRelease.key, '.installed')))
-    throw new Error(`the previous release is not built: run \`node scripts/bootstrap.mjs --previous-release\` (npm test does it for you)`);
+    throw new Error(`the previous release is not built: run \`node scripts/bootstrap.mjs --previous-release\` (npm run test:e2e does it for you)`);
   return { root: join(cacheDir, pins.previousRelease.key), commit: pins.previousRelease.commit };
 };

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/test/**/*.test.js) with node:test; extra arguments filter by path.
+// Runs the compiled test files (dist/test/**/*.test.js) with node:test; extra arguments filter by path.
+// --tier=fast (npm test: Node and the Temporal binaries only) or --tier=e2e (npm run test:e2e: the rest,
+// see scripts/test-tiers.mjs); without it, every file.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tierOf } from './test-tiers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const testDir = join(root, 'dist', 'test');
@@ -21,16 +24,24 @@ if (scenarios !== undefined && !(Number(scenarios) > 0)) {
   console.error(`--scenarios needs a positive number, e.g. --scenarios=200 (found: ${scenarios})`);
   process.exit(2);
 }
-const filters = process.argv.slice(2).filter((a) => !a.startsWith('--scenarios='));
+const tier = process.argv.find((a) => a.startsWith('--tier='))?.split('=')[1];
+if (tier !== undefined && tier !== 'fast' && tier !== 'e2e') {
+  console.error(`--tier is fast (npm test) or e2e (npm run test:e2e) (found: ${tier})`);
+  process.exit(2);
+}
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('--scenarios=') && !a.startsWith('--tier='));
 if (scenarios && filters.length === 0) filters.push('invariants');
 const files = walk(testDir)
   .sort()
-  .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)));
+  .filter((f) => filters.length === 0 || filters.some((x) => relative(root, f).includes(x)))
+  .filter((f) => tier === undefined || tierOf(f, join(root, 'dist')).tier === tier);
 if (files.length === 0) {
-  console.error(`no test files matched ${filters.join(' ') || '(all)'} under ${relative(root, testDir)}; run \`npm run build\` first`);
+  console.error(
+    `no test files matched ${filters.join(' ') || '(all)'}${tier ? ` in tier ${tier}` : ''} under ${relative(root, testDir)}; run \`npm run build\` first`,
+  );
   process.exit(1);
 }
-console.error(`[tests] ${files.length} file(s): ${files.map((f) => relative(testDir, f)).join(', ')}`);
+console.error(`[tests] ${files.length} file(s)${tier ? ` (tier ${tier})` : ''}: ${files.map((f) => relative(testDir, f)).join(', ')}`);
 // Per file: the fault-injection files run whole rotations through kills and restarts (about 3 min each).
 const timeout = scenarios ? [] : ['--test-timeout=420000'];
 const env = scenarios ? { ...process.env, ROTOR_SCENARIOS: scenarios } : process.env;

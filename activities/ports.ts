@@ -63,7 +63,10 @@ export interface RolloutState {
   message: string;
 }
 
-/** Who holds the rotation of a Secret in a namespace (a rotation's workflow id), and since when. */
+/**
+ * Who holds the rotation of a Secret in a namespace, and since when. The holder names the rotation:
+ * `temporal://<deployment>/<Temporal namespace>/<workflow id>`, or `<Temporal namespace>/<workflow id>` as older releases wrote it.
+ */
 export interface RotationClaim {
   holder: string;
   since: string | null;
@@ -240,7 +243,7 @@ export interface RotorDeps {
   /** The credential issuer plans with `value: { issuer }` use (ROTOR_ISSUER_URL); absent, they are refused in PLANNING. */
   issuer?: CredentialIssuer;
   /**
-   * Whether the rotation with this workflow id still runs; a claim held by one that does not is
+   * Whether the rotation a claim's holder names still runs; a claim held by one that does not is
    * taken over. Default: asks the worker's Temporal client, and says "running" when it cannot tell.
    */
   rotationRunning?: (holder: string, since: string | null) => Promise<boolean>;

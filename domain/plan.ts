@@ -104,8 +104,10 @@ export interface Analysis {
   consecutiveErrorLimit?: number;
   /** How long VERIFYING measures right after a rollout. */
   verifyMs: number;
-  /** Datadog only: the API that answers, its reducer, and the monitors that gate each measurement. */
-  /** `windowMs`: absent in activity inputs scheduled before it existed (then the interval). */
+  /**
+   * Datadog only: the API that answers, its reducer, and the monitors that gate each measurement.
+   * `windowMs`: absent in activity inputs scheduled before it existed (then the interval).
+   */
   datadog?: { api: DatadogApi; aggregator: DatadogAggregator; monitors: number[]; windowMs?: number };
   /** Canary only: the new version measured against the old one, side by side. */
   baseline?: { margin: number };

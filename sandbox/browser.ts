@@ -39,7 +39,6 @@ export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** The major version tools.json pins (the Web UI test was written against it). */
-export const chromiumMajor = pins.chromium.major;
 
 /**
  * Flags for headless chromium in a container: no user namespaces for its sandbox (we may be root), no

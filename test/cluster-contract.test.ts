@@ -109,12 +109,12 @@ for (const [label, make] of worlds) {
       assert.deepEqual([...byName.web.fields].sort(), [ENV, ENV_FROM, VOLUME].sort());
       assert.deepEqual(byName.report.fields, [VOLUME]);
       assert.ok(!byName.web.refusal, 'a plain Deployment is switched');
-      assert.match(byName.ledger.refusal ?? '', /OnDelete/, 'case 10: OnDelete is refused, not pretended');
+      assert.match(byName.ledger.refusal ?? '', /OnDelete/, 'OnDelete is refused, not pretended');
       await assert.rejects(w.cluster.switchWorkloads(switchInput(ns, [byName.ledger])), (err: RotorError) => err.type === 'RotorInputError');
       assert.equal((await w.refs('StatefulSet', ns, 'ledger'))[ENV], OLD);
     });
 
-    it('switches exactly the referring fields; a retry after the effect changes nothing more (case 7, rolling)', async () => {
+    it('switches exactly the referring fields; a retry after the effect changes nothing more (rolling)', async () => {
       const { w, ns } = await setup(make);
       await w.workload('Deployment', ns, 'web', OLD);
       await w.workload('Deployment', ns, 'other', 'unrelated-secret');
@@ -129,7 +129,7 @@ for (const [label, make] of worlds) {
       assert.deepEqual(await w.refs('Deployment', ns, 'other'), { [ENV]: 'unrelated-secret', [ENV_FROM]: 'unrelated-secret', [VOLUME]: 'unrelated-secret' });
     });
 
-    it('reverts by meaning: an env var inserted above the switched one moves nothing (case 8)', async () => {
+    it('reverts by meaning: an env var inserted above the switched one moves nothing', async () => {
       const { w, ns } = await setup(make);
       await w.workload('Deployment', ns, 'web', OLD);
       const uses = await users(w, ns);
@@ -159,7 +159,7 @@ for (const [label, make] of worlds) {
       );
     });
 
-    it('reverts a switch that failed half-way although the workflow got no record of it (case 3)', async () => {
+    it('reverts a switch that failed half-way although the workflow got no record of it', async () => {
       const { w, ns } = await setup(make);
       await w.workload('Deployment', ns, 'a', OLD);
       await w.workload('Deployment', ns, 'b', OLD);
@@ -176,7 +176,7 @@ for (const [label, make] of worlds) {
       for (const name of ['a', 'b']) assert.deepEqual(await w.refs('Deployment', ns, name), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD }, name);
     });
 
-    it('canaries by replica weight, never below the original capacity, and a retried step converges (case 7)', async () => {
+    it('canaries by replica weight, never below the original capacity, and a retried step converges', async () => {
       const { w, ns } = await setup(make);
       await w.workload('Deployment', ns, 'web', OLD, { replicas: 4 });
       const [use] = await users(w, ns);
@@ -217,7 +217,7 @@ for (const [label, make] of worlds) {
       assert.deepEqual(await w.deployments(ns), ['web']);
     });
 
-    it('a rolling rollback leaves an unrelated `<name>-canary` and the replica count alone (case 1)', async () => {
+    it('a rolling rollback leaves an unrelated `<name>-canary` and the replica count alone', async () => {
       const { w, ns } = await setup(make);
       await w.workload('Deployment', ns, 'web', OLD, { replicas: 3 });
       await w.bystander(ns, 'web-canary', 2);
@@ -250,7 +250,7 @@ for (const [label, make] of worlds) {
       assert.equal(await w.replicas(ns, 'web'), 2);
     });
 
-    it('hands replicas back as an HPA or operator left them (case 5)', async () => {
+    it('hands replicas back as an HPA or operator left them', async () => {
       const { w, ns } = await setup(make);
       await w.workload('Deployment', ns, 'web', OLD, { replicas: 4 });
       await w.workload('Deployment', ns, 'api', OLD, { replicas: 4 });
@@ -268,7 +268,7 @@ for (const [label, make] of worlds) {
       assert.deepEqual(await w.refs('Deployment', ns, 'web'), { [ENV]: OLD, [ENV_FROM]: OLD, [VOLUME]: OLD });
     });
 
-    it("gives each rotation its own green copy; one rotation never adopts, scales or deletes the other's (case 4)", async () => {
+    it("gives each rotation its own green copy; one rotation never adopts, scales or deletes the other's", async () => {
       const { w, ns } = await setup(make);
       const OTHER_OLD = 'billing-key-20250101000000';
       const OTHER_NEW = 'billing-key-20251130100000';
@@ -305,7 +305,7 @@ for (const [label, make] of worlds) {
       assert.equal((await w.cluster.deleteUnreferenced(ns, OTHER_OLD)).deleted, false);
     });
 
-    it('never deletes a Secret a Job that has no pod yet still needs (case 9)', async () => {
+    it('never deletes a Secret a Job that has no pod yet still needs', async () => {
       const { w, ns } = await setup(make);
       await w.workload('CronJob', ns, 'nightly', OLD, { fields: [ENV] });
       await w.setField('CronJob', ns, 'nightly', ENV, 'cron-own');
@@ -544,7 +544,7 @@ for (const [label, make] of worlds) {
   });
 }
 
-describe('kubectl-exact rollouts on the real apiserver (case 10)', () => {
+describe('kubectl-exact rollouts on the real apiserver', () => {
   it('judges a partitioned StatefulSet as kubectl does, and says which pods keep the previous version', async () => {
     const w = new KubeWorld(kc);
     const ns = `contract-${++seq}`;

@@ -220,7 +220,7 @@ describe('rotateSecret', () => {
         reverts[0].workloads.map((w: any) => w.name),
         ['auth-api', 'billing'],
       );
-      // ...and still it is reverted, from the record on the object itself (case 3).
+      // ...and still it is reverted, from the record on the object itself.
       assert.ok(
         result.events.some((e) => /^reverted in production to auth-api-secrets-20250101000000: Deployment\/auth-api: 1 field\(s\)/.test(e.message)),
         result.events.map((e) => e.message).join('\n'),
@@ -278,7 +278,7 @@ describe('rotateSecret', () => {
     });
   });
 
-  it('honours an abort that arrives in cleanup right before the run continues as new (case 2)', async () => {
+  it('honours an abort that arrives in cleanup right before the run continues as new', async () => {
     const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['x'] };
     // Holders for a while, then none: a lost abort would let a later run delete the previous version.
     await withWorker({ holders: [...Array.from({ length: 6 }, () => [cron]), []] }, async (d, tq) => {
@@ -315,7 +315,7 @@ describe('rotateSecret', () => {
     });
   });
 
-  it('completes a run carried across continue-as-new by the previous release, even with fields missing (case 6)', async () => {
+  it('completes a run carried across continue-as-new by the previous release, even with fields missing', async () => {
     const dir = join(repoRoot, 'test', 'fixtures');
     const releases = readdirSync(dir)
       .filter((f) => /^carried-v\d+\.json$/.test(f))

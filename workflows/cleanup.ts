@@ -20,7 +20,7 @@ const CLEANUP_ERROR_ROUNDS = 3;
 /** RETAINING: one timer, cut short only by an abort (which keeps the previous version). */
 export async function retain(r: Rotation): Promise<void> {
   r.enter('RETAINING', null, `keeping ${r.status.previousVersion} for ${formatDuration(r.plan.retentionMs)}`);
-  r.waitUntil(r.plan.retentionMs);
+  r.noteWaitEnds(r.plan.retentionMs);
   await condition(() => r.aborted() !== null, r.plan.retentionMs, {
     summary: `retention: keep ${r.status.previousVersion} for ${formatDuration(r.plan.retentionMs)}, then clean up`,
   });
@@ -122,7 +122,7 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
         `${[...pending.keys()].join(', ')} still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
       );
     }
-    r.waitUntil(plan.cleanupRecheckMs);
+    r.noteWaitEnds(plan.cleanupRecheckMs);
     await condition(() => r.aborted() !== null, plan.cleanupRecheckMs, {
       summary: pending.size
         ? `scan again for ${[...pending.keys()].join(', ')} in ${formatDuration(plan.cleanupRecheckMs)}`

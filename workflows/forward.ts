@@ -72,7 +72,7 @@ async function awaitApproval(r: Rotation, stage: Stage): Promise<void> {
     stage.name,
     `waiting for \`rotor approve ${r.info.workflowId}\` before ${stage.name} (up to ${formatDuration(stage.approvalTimeoutMs)})`,
   );
-  r.waitUntil(stage.approvalTimeoutMs);
+  r.noteWaitEnds(stage.approvalTimeoutMs);
   const approved = await condition(() => r.approvalGiven, stage.approvalTimeoutMs, {
     summary: `approval for ${stage.name}: up to ${formatDuration(stage.approvalTimeoutMs)}`,
   });
@@ -203,7 +203,7 @@ function firstAfter(stage: Stage, rolloutMs: number | undefined): number | undef
 async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: number, oldVersion?: string, firstMeasurementAfterMs?: number): Promise<void> {
   if (durationMs <= 0) return;
   await ensureSwitched(r, `the ${check} ${check === 'canary' ? 'analysis' : 'check'} in ${stage.name}`);
-  r.waitUntil(durationMs);
+  r.noteWaitEnds(durationMs);
   if (!stage.analysis) {
     // No metrics configured: the time still passes (a soak is a soak), only rollout health is checked.
     await sleep(durationMs, { summary: `${check} ${stage.name} for ${formatDuration(durationMs)} (no analysis: rollout health only)` });

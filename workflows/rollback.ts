@@ -86,7 +86,7 @@ async function revertStage(r: Rotation, undo: Undo, previous: string, markRevert
       r.record(
         `revert in ${stage.namespace} failed (${describeError(err)}); rotor keeps trying until ${new Date(deadline).toISOString()}, next in ${formatDuration(pause)}`,
       );
-      r.waitUntil(pause);
+      r.noteWaitEnds(pause);
       await sleep(pause, { summary: `retry the revert in ${stage.namespace} in ${formatDuration(pause)}` });
     }
   }

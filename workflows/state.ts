@@ -196,7 +196,8 @@ export class Rotation {
     this.announcements.push(posted);
   }
 
-  waitUntil(ms: number): void {
+  /** Says in the status and the current details when the wait about to begin ends; the caller does the waiting. */
+  noteWaitEnds(ms: number): void {
     this.status.waitingUntil = new Date(Date.now() + ms).toISOString();
     this.details();
   }

@@ -39,7 +39,6 @@ export const POD_SPEC_PATH: Record<WorkloadKind, string[]> = {
 };
 
 /** Kinds whose pod template can be switched in place; Jobs and bare Pods are immutable there. */
-export const SWITCHABLE_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob'];
 
 export interface SecretRef {
   /** Where, by meaning: `containers[app].envFrom[].secretRef.name`; `[]` entries match by the Secret's name. */

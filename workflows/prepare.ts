@@ -1,6 +1,6 @@
 // Before anything is switched: claim the secret in the plan's namespaces, find what uses it
 // (PLANNING), create the new version (CREATING). Nothing here changes a workload.
-import { CancellationScope, isCancellation, patched, sleep } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, sleep, deprecatePatch } from '@temporalio/workflow';
 import type { ClaimInput, ClaimResult, DiscoveredStage, DiscoverInput } from '../contract/activities';
 import { nothingInUseText } from '../domain/absent';
 import { claimName, credentialIdOf, parseHolder, versionName } from '../domain/naming';
@@ -40,7 +40,8 @@ function describeHolder(holder: string, ours: string | undefined): string {
 export async function claim(r: Rotation): Promise<void> {
   const { plan } = r;
   // The holder names this Temporal deployment, so two rotor deployments never take each other's claims.
-  const input = { ...claimOf(r), ...(patched('unique-identities') ? { qualify: true } : {}) };
+  deprecatePatch('unique-identities');
+  const input = { ...claimOf(r), qualify: true };
   let result: ClaimResult;
   try {
     result = await acts.claimRotation.executeWithOptions({ ...quick, summary: `claim the rotation of ${plan.secret} in ${input.namespaces.join(', ')}` }, [
@@ -139,8 +140,12 @@ export async function discover(r: Rotation): Promise<void> {
     }
   }
   if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
-  if (patched('keep-secret-type')) keepSecretType(r);
-  if (plan.store !== 'kubernetes' && patched('store-check')) await checkStore(r);
+  deprecatePatch('keep-secret-type');
+  keepSecretType(r);
+  if (plan.store !== 'kubernetes') {
+    deprecatePatch('store-check');
+    await checkStore(r);
+  }
   if (usesIssuer(r)) await inspectIssuer(r);
 }
 
@@ -188,9 +193,11 @@ export async function create(r: Rotation): Promise<void> {
   r.enter('CREATING', null, `creating the new version of ${plan.secret}`);
   let candidate: string | null = null;
   // The credential id and store version id are this rotation's alone (histories from before derived them from the name).
-  r.uniqueIds = patched('unique-identities');
+  deprecatePatch('unique-identities');
+  r.uniqueIds = true;
   // Runs planned before types were kept create Opaque versions, as they did.
-  const type = patched('keep-secret-type') ? newVersionType(r) : undefined;
+  deprecatePatch('keep-secret-type');
+  const type = newVersionType(r);
   try {
     for (let attempt = 1; ; attempt++) {
       const version = versionName(plan.secret, new Date());
@@ -238,7 +245,10 @@ export async function create(r: Rotation): Promise<void> {
       }
     }
     // A value staged in a store outside the cluster (AWSPENDING) must not wait there for a promotion that never comes.
-    if (candidate && plan.store !== 'kubernetes' && patched('discard-staged')) await discardStaged(r, candidate);
+    if (candidate && plan.store !== 'kubernetes') {
+      deprecatePatch('discard-staged');
+      await discardStaged(r, candidate);
+    }
     r.fail(`could not create the new version (no workload was switched): ${describeError(err)}`);
   }
 }

@@ -1,6 +1,6 @@
 // ROLLING_BACK: undo exactly what was switched, newest stage first, in a scope an abort cannot
 // interrupt; keep trying through an outage for a day; then tell the store the new version failed.
-import { CancellationScope, patched, sleep } from '@temporalio/workflow';
+import { CancellationScope, sleep, deprecatePatch } from '@temporalio/workflow';
 import type { RotorActivities, SwitchRecord } from '../contract/activities';
 import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
@@ -18,7 +18,8 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
   status.canaryPercent = null;
   // Rotations since 'revert-record': each revert leaves its record on the objects, so a retry after a
   // killed attempt reports what that attempt reverted too; the records come off once the store is told.
-  const mark = patched('revert-record');
+  deprecatePatch('revert-record');
+  const mark = true;
   const allReverted: SwitchRecord[] = [];
   await CancellationScope.nonCancellable(async () => {
     for (const undo of [...r.undos].reverse()) {
@@ -74,7 +75,7 @@ async function revertStage(r: Rotation, undo: Undo, previous: string, markRevert
       ...(markReverted ? { markReverted } : {}),
     },
   ];
-  if (!patched('rollback-persists')) return acts.revertWorkloads.executeWithOptions({ ...quick, summary }, args);
+  deprecatePatch('rollback-persists');
   const deadline = Date.now() + ROLLBACK_PERSISTENCE_MS;
   for (let block = 1; ; block++) {
     try {

@@ -16,7 +16,7 @@
 // - retention is one timer;
 // - cleanup, the only loop that can last indefinitely (a weekly CronJob may hold the old version for
 //   weeks), continues as new once a run's history reaches HISTORY_BUDGET, carrying its state.
-import { ApplicationFailure, ContinueAsNew, isCancellation, patched } from '@temporalio/workflow';
+import { ApplicationFailure, ContinueAsNew, isCancellation, deprecatePatch } from '@temporalio/workflow';
 import { ENDING_FAILURES, type RotationInput, type RotationStatus } from '../contract/api';
 import { cleanUp, retain } from './cleanup';
 import { commit } from './commit';
@@ -61,10 +61,11 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   }
   // One rotation of a Secret per namespace: claimed before anything is read or changed, kept across
   // continue-as-new, given up however the rotation ends. Runs recorded before claims replay without.
-  if (!patched('rotation-claims')) return runbook(r);
+  deprecatePatch('rotation-claims');
   if (!input.carry) {
     // A plan naming a namespace or Secret the cluster lacks fails before it claims anything.
-    if (patched('check-before-claim')) await precheck(r);
+    deprecatePatch('check-before-claim');
+    await precheck(r);
     await claim(r);
   }
   let result: RotationStatus;
@@ -88,7 +89,8 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
  * 'outcome-failure' patch complete with the status as before.
  */
 function ended(result: RotationStatus): RotationStatus {
-  if (result.phase !== 'ROLLED_BACK' || !patched('outcome-failure')) return result;
+  if (result.phase !== 'ROLLED_BACK') return result;
+  deprecatePatch('outcome-failure');
   const why = result.outcome?.replace(/^rolled back: /, '') ?? 'no reason recorded';
   throw ApplicationFailure.nonRetryable(`rotation of ${result.secret} ROLLED_BACK: ${why}`, ENDING_FAILURES.ROLLED_BACK, result);
 }

@@ -5,7 +5,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  patched,
+  deprecatePatch,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -91,7 +91,9 @@ export class Rotation {
     const started = new Date().toISOString();
     // Limits added later must not fail a rotation that started before them (its history would not replay).
     // Likewise the refusal of fields where they have no effect (soak on the last stage, ...), which earlier releases ignored.
-    const { plan, issues } = validatePlan(input.plan, { limits: patched('plan-limits'), unusedFields: patched('unused-fields') });
+    deprecatePatch('plan-limits');
+    deprecatePatch('unused-fields');
+    const { plan, issues } = validatePlan(input.plan);
     this.plan = plan;
     this.issues = issues;
     this.steps = plannedSteps(plan);
@@ -154,8 +156,10 @@ export class Rotation {
    * patch is asked once per run, at its first details(): a run recorded without it replays without it.
    */
   private remember(): void {
-    this.memoing ??= patched('status-memo');
-    if (!this.memoing) return;
+    if (!this.memoing) {
+      deprecatePatch('status-memo');
+      this.memoing = true;
+    }
     const memo = statusMemo(this.status);
     const text = JSON.stringify(memo);
     if (text === this.memoed) return;
@@ -187,7 +191,10 @@ export class Rotation {
    * (the event stream is a view; the status is the record). Recorded runs before it replay without.
    */
   private announce(phase: Phase, stage: string | null, message: string): void {
-    this.announcing ??= this.plan.stages.some((s) => s.analysis?.provider === 'datadog') && patched('datadog-events');
+    if (this.announcing === undefined) {
+      this.announcing = this.plan.stages.some((s) => s.analysis?.provider === 'datadog');
+      if (this.announcing) deprecatePatch('datadog-events');
+    }
     if (!this.announcing) return;
     const namespace = this.plan.stages.find((s) => s.name === stage)?.namespace ?? null;
     const input = { workflowId: this.info.workflowId, secret: this.plan.secret, phase, stage, namespace, message, newVersion: this.status.newVersion };

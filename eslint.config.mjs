@@ -1,4 +1,4 @@
-// Lint, and the import rules that keep the layers apart (README, Layout):
+// Lint, and the import rules that keep the layers apart (docs/development.md#layout):
 //   domain/     pure: no Temporal, no Node APIs, no I/O, nothing of rotor's outside domain/
 //   contract/   what workflow and activities share: domain types and Temporal's define* only
 //   workflows/  deterministic workflow code: never adapters, Node APIs or client/worker SDKs

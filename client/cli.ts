@@ -351,7 +351,7 @@ function program(result: { code: number }): Command {
 
   const worker = rotor
     .command('worker')
-    .description('run a worker: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_TASK_QUEUE, ROTOR_BACKEND, ROTOR_VALUE_DIR (README, Commands)');
+    .description('run a worker: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ROTOR_TASK_QUEUE, ROTOR_BACKEND, ROTOR_VALUE_DIR (docs/cli.md)');
   withOptions(worker, kubeOptions()).action(async (opts: { kubeconfig?: string; context?: string }) => {
     const { runWorker } = await import('../worker/index.js');
     await runWorker(opts.kubeconfig || opts.context ? { kube: { kubeconfig: opts.kubeconfig, context: opts.context } } : {});

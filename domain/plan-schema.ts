@@ -464,7 +464,7 @@ function planParts(o: SchemaOptions) {
       ),
       scan: scan.optional(),
     })
-    .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: README, "The plan".' });
+    .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });
   return { generate, value, canary, analysis, stage, plan };
 }
 

@@ -1,6 +1,6 @@
 // The incident's auth-service on the sandbox: a Deployment whose pods read API_TOKEN from a Secret
 // and, labelled for the traffic model, call the auth API emulator with it. Shared by the tests, the
-// benchmarks and the demo, with the error-rate queries the README documents for each provider.
+// benchmarks and the demo, with the error-rate queries docs/metrics.md documents for each provider.
 import * as k8s from '@kubernetes/client-node';
 import { TRAFFIC_LABEL } from './traffic';
 

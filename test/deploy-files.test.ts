@@ -60,7 +60,7 @@ describe('deployment files', () => {
 
   it('the worker deployment upgrades with both workers polling a while, and runs without privileges', () => {
     const deployment = parse(read('deploy/worker.yaml')) as any;
-    // README, "Upgrades": the new worker starts before the old one stops, and only stops it once it has run a while.
+    // docs/lifecycle.md#upgrades: the new worker starts before the old one stops, and only stops it once it has run a while.
     assert.deepEqual(deployment.spec.strategy, { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     assert.ok(deployment.spec.minReadySeconds > 0, `minReadySeconds ${deployment.spec.minReadySeconds}`);
     const pod = deployment.spec.template.spec;

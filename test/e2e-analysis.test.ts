@@ -36,7 +36,7 @@ let dir: string;
 let kc: k8s.KubeConfig;
 let apps: k8s.AppsV1Api;
 
-/** The error ratio of a namespace over the last 10 s, as the README's Prometheus example writes it. */
+/** The error ratio of a namespace over the last 10 s, as docs/metrics.md's Prometheus example writes it. */
 const errorRatio = (ns: string) => prometheusErrorRatio(ns);
 
 async function prometheus(query: string): Promise<number | null> {

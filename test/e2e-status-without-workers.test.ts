@@ -18,7 +18,7 @@ import { repoRoot } from './helpers/tools';
 const OLD = '20250101000000';
 /**
  * The issue's bound for `rotor status` without a worker: 2 s on an idle machine, node's start-up
- * included (measured: README). Held here as the time beyond the CLI's own start-up (`rotor status
+ * included (measured: docs/cli.md, "Without a worker"). Held here as the time beyond the CLI's own start-up (`rotor status
  * --help`, timed just before), so a loaded machine's slower start does not fail it while a status
  * that waits for a worker still does.
  */

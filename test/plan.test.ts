@@ -11,7 +11,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** The plan of README's "The plan" section, parsed into plain objects. */
+/** An example plan (docs/plan.md has every field) with examples/plan.yaml's stages and queries and production durations, parsed into plain objects. */
 function basePlan(): Raw {
   return {
     secret: 'auth-api-secrets',

@@ -141,9 +141,9 @@ export function envReads(fileName: string, text: string): string[] {
   return [...found];
 }
 
-/** The variables README's "Environment variables" table names in its first column. */
-function documentedVars(readme: string): Set<string> {
-  const section = readme.split(/^## Environment variables$/m)[1]?.split(/^## /m)[0] ?? '';
+/** The variables the "Environment variables" table of docs/cli.md names in its first column. */
+function documentedVars(page: string): Set<string> {
+  const section = page.split(/^## Environment variables$/m)[1]?.split(/^## /m)[0] ?? '';
   const rows = section.split('\n').filter((l) => l.startsWith('| `'));
   return new Set(rows.flatMap((row) => [...row.split('|')[1].matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1])));
 }
@@ -153,7 +153,7 @@ describe('environment variables', () => {
   for (const file of CODE_DIRS.flatMap((d) => sourceFiles(join(repoRoot, d)))) {
     for (const name of envReads(file, readFileSync(file, 'utf8'))) reads.set(name, [...(reads.get(name) ?? []), relative(repoRoot, file)]);
   }
-  const documented = documentedVars(read('README.md'));
+  const documented = documentedVars(read('docs/cli.md'));
 
   it('finds reads in every form the code uses, and not writes', () => {
     const sample = [
@@ -170,12 +170,12 @@ describe('environment variables', () => {
     for (const name of ['TEMPORAL_PORT', 'ROTOR_CODEC_KEY', 'DD_API_KEY', 'ROTOR_SEED']) assert.ok(reads.has(name), `${name} found`);
   });
 
-  it('README documents every variable the code reads, in its Environment variables table', () => {
+  it('docs/cli.md documents every variable the code reads, in its Environment variables table', () => {
     const missing = [...reads.keys()].filter((name) => !SYSTEM_VARS.has(name) && !documented.has(name)).sort();
     assert.deepEqual(
       missing.map((name) => `${name} (read by ${reads.get(name)!.join(', ')})`),
       [],
-      'add a row to README.md, Environment variables: name, default, read by, what it does',
+      'add a row to docs/cli.md, Environment variables: name, default, read by, what it does',
     );
   });
 });

@@ -1,4 +1,4 @@
-# The rotor worker image: `docker compose up` builds it; `docker run rotor:0.1.0` runs `rotor worker`.
+# The rotor worker image: `docker compose up` builds it; `docker run rotor:1.0.0` runs `rotor worker`.
 FROM node:20-bookworm-slim AS build
 WORKDIR /rotor
 COPY package.json package-lock.json ./

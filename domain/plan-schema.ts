@@ -60,9 +60,6 @@ export const LIMITS = {
   maxDurationMs: 365 * 86_400_000,
 } as const;
 
-/** The failureLimit and inconclusiveLimit cap before LIMITS, for replaying older rotations. */
-export const LEGACY_MEASUREMENT_CAP = 1000;
-
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -74,11 +71,6 @@ const MAX_LABEL_VALUE = 63;
 const DURATION_PATTERN = '^(\\d+(ms|s|m|h|d))+$';
 
 const oneOf = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
-
-/** What the schema pieces depend on: LIMITS apply (the default), or not, to replay older rotations. */
-export interface SchemaOptions {
-  limits: boolean;
-}
 
 // --- leaves: one field each, with its bounds and its message ------------------------------------
 
@@ -102,10 +94,10 @@ export const storeKind = z
   .meta({ description: 'where the value is kept besides the versioned Secret' });
 
 /**
- * A duration such as `10m`. `positive`: longer than zero; `min`: at least that many ms (with its own
- * message); with limits, at most 365d.
+ * A duration such as `10m`, at most 365d. `positive`: longer than zero; `min`: at least that many ms
+ * (with its own message).
  */
-export function duration(o: SchemaOptions, description: string, bounds: { positive?: boolean; min?: { ms: number; message: string } } = {}) {
+export function duration(description: string, bounds: { positive?: boolean; min?: { ms: number; message: string } } = {}) {
   const error = (iss: { input?: unknown }) => {
     const parsed = parseDuration(iss.input);
     return 'error' in parsed ? parsed.error : `expected ${DURATION_HELP}`;
@@ -115,12 +107,12 @@ export function duration(o: SchemaOptions, description: string, bounds: { positi
     .refine((v) => 'ms' in parseDuration(v), { error, abort: true })
     .transform((v) => (parseDuration(v) as { ms: number }).ms);
   if (bounds.positive) d = d.refine((ms) => ms > 0, { error: `must be longer than zero; write ${DURATION_HELP}`, abort: true });
-  if (bounds.min && o.limits) {
+  if (bounds.min) {
     const min = bounds.min;
     d = d.refine((ms) => ms <= 0 || ms >= min.ms, { error: min.message, abort: true });
   }
-  if (o.limits) d = d.refine((ms) => ms <= LIMITS.maxDurationMs, { error: `must be at most 365d; write ${DURATION_HELP}`, abort: true });
-  return d.meta({ pattern: DURATION_PATTERN, description: `${description}; ${DURATION_HELP}${o.limits ? ', at most 365d' : ''}` });
+  d = d.refine((ms) => ms <= LIMITS.maxDurationMs, { error: `must be at most 365d; write ${DURATION_HELP}`, abort: true });
+  return d.meta({ pattern: DURATION_PATTERN, description: `${description}; ${DURATION_HELP}, at most 365d` });
 }
 
 /** A whole number from 1 to `max`. */
@@ -133,17 +125,14 @@ export const generateLength = wholeNumber(4096, 'characters per generated value'
   .min(16, { error: 'must be at least 16 characters for a credential' })
   .default(DEFAULTS.generateLength);
 
-export function generateKeys(o: SchemaOptions) {
+export function generateKeys() {
   const listError = 'must be a non-empty list of Secret keys, e.g. [api_token]';
   const keyError = `must be a Secret key: letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters`;
-  const key = o.limits
-    ? z.string({ error: keyError }).regex(SECRET_KEY, { error: keyError }).max(LIMITS.secretKeyLength, { error: keyError })
-    : z.string({ error: keyError }).regex(SECRET_KEY, { error: keyError });
-  const list = z.array(key, { error: listError }).min(1, { error: listError, abort: true });
-  const bounded = o.limits
-    ? list.max(LIMITS.generateKeys, { error: `must list at most ${LIMITS.generateKeys} keys; a Secret holds at most 1 MiB`, abort: true })
-    : list;
-  return bounded
+  const key = z.string({ error: keyError }).regex(SECRET_KEY, { error: keyError }).max(LIMITS.secretKeyLength, { error: keyError });
+  return z
+    .array(key, { error: listError })
+    .min(1, { error: listError, abort: true })
+    .max(LIMITS.generateKeys, { error: `must list at most ${LIMITS.generateKeys} keys; a Secret holds at most 1 MiB`, abort: true })
     .refine((keys) => new Set(keys).size === keys.length, {
       error: (iss) => {
         const keys = iss.input as string[];
@@ -269,20 +258,17 @@ export const workloads = z
   .default('auto')
   .meta({ description: `"auto" (every workload that uses the current version) or a list of kind/name, kind one of ${WORKLOAD_KINDS.join(', ')}` });
 
-export function canarySteps(o: SchemaOptions) {
+export function canarySteps() {
   const whole = 'must be a list of whole percentages from 1 to 100, e.g. [10, 25, 50, 100]';
   const steps = z
     .array(z.number({ error: whole }).int({ error: whole }).min(1, { error: whole }).max(100, { error: whole }), { error: whole })
     .min(1, { error: whole, abort: true })
     .refine((s) => s.every((x, i) => i === 0 || x > s[i - 1]), { error: 'must increase strictly, e.g. [10, 25, 50, 100]', abort: true })
     .refine((s) => s[s.length - 1] === 100, { error: 'must end at 100 so the rollout completes, e.g. [10, 25, 50, 100]', abort: true });
-  return (
-    o.limits
-      ? steps.max(LIMITS.canarySteps, {
-          error: (iss) => `has ${(iss.input as number[]).length} steps; use at most ${LIMITS.canarySteps}, e.g. [10, 25, 50, 100]`,
-        })
-      : steps
-  )
+  return steps
+    .max(LIMITS.canarySteps, {
+      error: (iss) => `has ${(iss.input as number[]).length} steps; use at most ${LIMITS.canarySteps}, e.g. [10, 25, 50, 100]`,
+    })
     .default([...DEFAULTS.canarySteps])
     .meta({ description: 'percent of replicas on the new version at each step: strictly increasing, ending at 100' });
 }
@@ -328,8 +314,8 @@ export const baseline = z
       'canary only: measure the query for the new version ({{version}}) and the old one side by side, and fail when the new one is worse by more than margin',
   });
 
-export function interval(o: SchemaOptions) {
-  return duration(o, 'how often to measure, at least 10s', {
+export function interval() {
+  return duration('how often to measure, at least 10s', {
     positive: true,
     min: {
       ms: LIMITS.minIntervalMs,
@@ -338,8 +324,8 @@ export function interval(o: SchemaOptions) {
   });
 }
 
-export function measurementLimit(o: SchemaOptions, description: string) {
-  return wholeNumber(o.limits ? LIMITS.measurementLimit : LEGACY_MEASUREMENT_CAP, description);
+export function measurementLimit(description: string) {
+  return wholeNumber(LIMITS.measurementLimit, description);
 }
 
 /**
@@ -390,17 +376,17 @@ export const scan = z
 // --- the whole plan, for the JSON Schema ---------------------------------------------------------
 
 /** The pieces above put together, as a plan file is written: each object, and the whole plan. */
-function planParts(o: SchemaOptions) {
+function planParts() {
   const generate = z
-    .strictObject({ keys: generateKeys(o), length: generateLength })
+    .strictObject({ keys: generateKeys(), length: generateLength })
     .meta({ description: 'a random value per key, generated inside the worker' });
   const value = z
     .union([z.strictObject({ generate }), z.strictObject({ fromFile }), z.strictObject({ awsSecretsManager }), z.strictObject({ issuer })])
     .meta({ description: 'where the new value comes from: exactly one source; a plaintext value is never part of a plan' });
   const canary = z
     .strictObject({
-      steps: canarySteps(o),
-      pause: duration(o, 'analysis window after each step; longer than zero when the stage has analysis').prefault(DEFAULTS.canaryPause),
+      steps: canarySteps(),
+      pause: duration('analysis window after each step; longer than zero when the stage has analysis').prefault(DEFAULTS.canaryPause),
     })
     .meta({ description: 'canary by replica weight, with an analysis over the pause after each step' });
   const strategy = z
@@ -412,20 +398,18 @@ function planParts(o: SchemaOptions) {
       provider,
       query,
       threshold,
-      interval: interval(o).prefault(DEFAULTS.interval),
-      failureLimit: measurementLimit(o, 'consecutive failed measurements that fail the stage').default(DEFAULTS.failureLimit),
-      inconclusiveLimit: measurementLimit(o, 'consecutive measurements without data that fail the stage (default failureLimit + 2)').optional(),
+      interval: interval().prefault(DEFAULTS.interval),
+      failureLimit: measurementLimit('consecutive failed measurements that fail the stage').default(DEFAULTS.failureLimit),
+      inconclusiveLimit: measurementLimit('consecutive measurements without data that fail the stage (default failureLimit + 2)').optional(),
       consecutiveErrorLimit: measurementLimit(
-        o,
         'consecutive measurements the provider could not answer (an outage, a refused query) that fail the stage',
       ).default(DEFAULTS.consecutiveErrorLimit),
       verify: duration(
-        o,
         'rolling and in-place stages only (a canary is judged over its pauses): how long to measure right after the rollout (default interval × (failureLimit + 2))',
       ).optional(),
       api: datadogApi.optional(),
       aggregator: datadogAggregator.optional(),
-      window: duration(o, 'datadog only: the time range each measurement queries and reduces (default the interval); longer than the ingestion delay', {
+      window: duration('datadog only: the time range each measurement queries and reduces (default the interval); longer than the ingestion delay', {
         positive: true,
       }).optional(),
       monitors: monitors.optional(),
@@ -438,13 +422,13 @@ function planParts(o: SchemaOptions) {
     workloads,
     strategy,
     analysis: analysis.optional(),
-    soak: duration(o, `not on the last stage (use watch): how long to keep measuring before the next stage (default ${DEFAULTS.soak})`).optional(),
-    watch: duration(o, `only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`).optional(),
+    soak: duration(`not on the last stage (use watch): how long to keep measuring before the next stage (default ${DEFAULTS.soak})`).optional(),
+    watch: duration(`only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`).optional(),
     approval,
-    approvalTimeout: duration(o, 'only with approval: required: after it without approval, the rotation rolls back', { positive: true }).prefault(
+    approvalTimeout: duration('only with approval: required: after it without approval, the rotation rolls back', { positive: true }).prefault(
       DEFAULTS.approvalTimeout,
     ),
-    rolloutTimeout: duration(o, 'a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
+    rolloutTimeout: duration('a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
   });
   const plan = z
     .strictObject({
@@ -456,10 +440,10 @@ function planParts(o: SchemaOptions) {
       stages: z
         .array(stage)
         .min(1)
-        .max(o.limits ? LIMITS.stages : Number.MAX_SAFE_INTEGER)
+        .max(LIMITS.stages)
         .meta({ description: 'rolled in order; production needs a stage before it; each stage its own name and namespace' }),
-      retention: duration(o, 'how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
-      cleanupRecheck: duration(o, 'how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
+      retention: duration('how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
+      cleanupRecheck: duration('how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
         DEFAULTS.cleanupRecheck,
       ),
       scan: scan.optional(),
@@ -469,11 +453,11 @@ function planParts(o: SchemaOptions) {
 }
 
 /** The plan as one zod schema. */
-export function planSchema(o: SchemaOptions = { limits: true }) {
-  return planParts(o).plan;
+export function planSchema() {
+  return planParts().plan;
 }
 
-const parts = planParts({ limits: true });
+const parts = planParts();
 /** The fields each object of a plan may have, in the schema's order: anything else is a typo. */
 export const FIELDS = {
   plan: Object.keys(parts.plan.shape),

@@ -41,7 +41,6 @@ import {
   type DatadogAggregator,
   type DatadogApi,
   type MetricsProvider,
-  type SchemaOptions,
   type StoreKind,
   type WorkloadKind,
 } from './plan-schema';
@@ -195,22 +194,9 @@ function pick(raw: unknown, path: readonly PropertyKey[]): unknown {
 
 class Checker {
   readonly issues: PlanIssue[] = [];
-  readonly o: SchemaOptions;
 
-  /** The duration schemas of this check, built once: any duration, and one longer than zero. */
-  private readonly durations: { any: z.ZodType<number>; positive: z.ZodType<number> };
-
-  /**
-   * Whether LIMITS apply, and whether fields without effect where they stand are refused: each off
-   * only to replay rotations started before the rule existed.
-   */
-  constructor(
-    readonly limits: boolean,
-    readonly unusedFields = true,
-  ) {
-    this.o = { limits };
-    this.durations = { any: duration(this.o, 'a duration'), positive: duration(this.o, 'a duration longer than zero', { positive: true }) };
-  }
+  /** The duration schemas, built once: any duration, and one longer than zero. */
+  private readonly durations = { any: duration('a duration'), positive: duration('a duration longer than zero', { positive: true }) };
 
   add(path: string, value: unknown, message: string): void {
     this.issues.push({ path, value: show(value), message });
@@ -246,7 +232,7 @@ class Checker {
     if (ms !== undefined) return ms;
     // An out-of-range duration still stands for what it says, capped; an unparsable one for nothing.
     const parsed = parseDuration(raw);
-    return 'ms' in parsed && this.limits && parsed.ms > LIMITS.maxDurationMs ? LIMITS.maxDurationMs : 0;
+    return 'ms' in parsed && parsed.ms > LIMITS.maxDurationMs ? LIMITS.maxDurationMs : 0;
   }
 }
 
@@ -278,8 +264,8 @@ function checkValue(c: Checker, raw: unknown): ValueSource {
       return fallback;
     }
     c.keys('value.generate', gen, FIELDS.generate);
-    const keys = c.field(generateKeys(c.o), 'value.generate.keys', gen.keys);
-    if (keys === undefined && Array.isArray(gen.keys) && c.limits && gen.keys.length > LIMITS.generateKeys) {
+    const keys = c.field(generateKeys(), 'value.generate.keys', gen.keys);
+    if (keys === undefined && Array.isArray(gen.keys) && gen.keys.length > LIMITS.generateKeys) {
       // A list too long to show is reported by its length.
       const last = c.issues.pop()!;
       c.tooMany(last.path, gen.keys.length, 'keys', last.message);
@@ -365,7 +351,7 @@ function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
       return { type: 'rolling' };
     }
     c.keys(`${path}.canary`, canary, FIELDS.canary);
-    const steps = c.field(canarySteps(c.o), `${path}.canary.steps`, canary.steps, true) ?? [...DEFAULTS.canarySteps];
+    const steps = c.field(canarySteps(), `${path}.canary.steps`, canary.steps, true) ?? [...DEFAULTS.canarySteps];
     const pauseMs = c.duration(`${path}.canary.pause`, canary.pause, DEFAULTS.canaryPause);
     return { type: 'canary', steps, pauseMs };
   }
@@ -384,12 +370,12 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
   const query = c.field(querySchema, `${path}.query`, raw.query);
   const threshold = c.field(thresholdSchema, `${path}.threshold`, raw.threshold);
   const given = raw.interval === undefined ? DEFAULTS.interval : raw.interval;
-  const intervalMs = c.field(intervalSchema(c.o), `${path}.interval`, given) ?? (c.limits && 'ms' in parseDuration(given) ? LIMITS.minIntervalMs : 0);
+  const intervalMs = c.field(intervalSchema(), `${path}.interval`, given) ?? ('ms' in parseDuration(given) ? LIMITS.minIntervalMs : 0);
   const limit = (field: 'failureLimit' | 'inconclusiveLimit' | 'consecutiveErrorLimit', fallback: number) =>
-    raw[field] === undefined ? fallback : (c.field(measurementLimit(c.o, field), `${path}.${field}`, raw[field]) ?? fallback);
+    raw[field] === undefined ? fallback : (c.field(measurementLimit(field), `${path}.${field}`, raw[field]) ?? fallback);
   const failureLimit = limit('failureLimit', DEFAULTS.failureLimit);
   // The derived default stays within the cap, so a failureLimit of 100 alone is valid.
-  const inconclusiveLimit = limit('inconclusiveLimit', c.limits ? Math.min(failureLimit + 2, LIMITS.measurementLimit) : failureLimit + 2);
+  const inconclusiveLimit = limit('inconclusiveLimit', Math.min(failureLimit + 2, LIMITS.measurementLimit));
   const consecutiveErrorLimit = limit('consecutiveErrorLimit', DEFAULTS.consecutiveErrorLimit);
   const verifyMs = c.duration(`${path}.verify`, raw.verify, '0s') || intervalMs * (failureLimit + 2);
   if (typeof raw.query === 'string') checkQueryVariables(c, `${path}.query`, raw.query);
@@ -470,7 +456,7 @@ function checkBaseline(c: Checker, path: string, strategy: Strategy, analysis: A
  * rollout to be healthy before the next.
  */
 function checkCanaryPause(c: Checker, path: string, raw: Record<string, unknown>, strategy: Strategy, analysis: Analysis | null): void {
-  if (!c.limits || strategy.type !== 'canary' || !analysis || strategy.pauseMs > 0) return;
+  if (strategy.type !== 'canary' || !analysis || strategy.pauseMs > 0) return;
   const pause = (raw.strategy as { canary: Record<string, unknown> }).canary.pause;
   // An unparsable pause is already reported; only a pause written as zero is this issue.
   if (!('ms' in parseDuration(pause))) return;
@@ -497,17 +483,17 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
   if (!last && raw.watch !== undefined) {
     c.add(`${path}.watch`, raw.watch, 'only the last stage watches after its rollout; use soak for earlier stages');
   }
-  if (last && raw.soak !== undefined && c.unusedFields) {
+  if (last && raw.soak !== undefined) {
     c.add(`${path}.soak`, raw.soak, 'the last stage has no next stage to soak before; use watch (how long to keep measuring after its rollout)');
   }
-  if (raw.approvalTimeout !== undefined && approval !== 'required' && c.unusedFields) {
+  if (raw.approvalTimeout !== undefined && approval !== 'required') {
     c.add(`${path}.approvalTimeout`, raw.approvalTimeout, 'applies only to a stage with approval: required; add that, or remove approvalTimeout');
   }
   const workloads = checkWorkloads(c, `${path}.workloads`, raw.workloads);
   const strategy = checkStrategy(c, `${path}.strategy`, raw.strategy);
   const analysis = checkAnalysis(c, `${path}.analysis`, raw.analysis);
   checkCanaryPause(c, path, raw, strategy, analysis);
-  if (strategy.type === 'canary' && isRecord(raw.analysis) && raw.analysis.verify !== undefined && c.unusedFields) {
+  if (strategy.type === 'canary' && isRecord(raw.analysis) && raw.analysis.verify !== undefined) {
     c.add(
       `${path}.analysis.verify`,
       raw.analysis.verify,
@@ -534,7 +520,7 @@ function checkStages(c: Checker, raw: unknown): Stage[] {
     c.add('stages', raw, 'is required: a list of stages, e.g. staging then production');
     return [];
   }
-  if (c.limits && raw.length > LIMITS.stages) {
+  if (raw.length > LIMITS.stages) {
     c.tooMany('stages', raw.length, 'stages', `must be at most ${LIMITS.stages} stages; roll more namespaces with one rotation per group of them`);
   }
   const stages: Stage[] = [];
@@ -571,22 +557,6 @@ function checkStages(c: Checker, raw: unknown): Stage[] {
   return stages;
 }
 
-export interface ValidateOptions {
-  /**
-   * Apply LIMITS (the default). The workflow validates its plan again on every replay, so a rotation
-   * started before the limits existed must replay with `limits: false` (behind `patched()`), or a
-   * newly refused plan would take another path than its history.
-   */
-  limits?: boolean;
-  /**
-   * Refuse a field where it has no effect (the default): `soak` on the last stage (nothing follows
-   * it; `watch` is its wait), `analysis.verify` on a canary stage (judged over each step's pause),
-   * `approvalTimeout` without `approval: required`. Off only to replay rotations started before
-   * these rules ('unused-fields'), which ignored such fields.
-   */
-  unusedFields?: boolean;
-}
-
 function checkScan(c: Checker, raw: unknown): ScanSettings | undefined {
   if (raw === undefined) return undefined;
   if (!isRecord(raw)) {
@@ -599,8 +569,8 @@ function checkScan(c: Checker, raw: unknown): ScanSettings | undefined {
 }
 
 /** Validates a parsed plan document; every problem is reported at once. */
-export function validatePlan(raw: unknown, options: ValidateOptions = {}): { plan: Plan; issues: PlanIssue[] } {
-  const c = new Checker(options.limits ?? true, options.unusedFields ?? true);
+export function validatePlan(raw: unknown): { plan: Plan; issues: PlanIssue[] } {
+  const c = new Checker();
   const doc = isRecord(raw) ? raw : {};
   if (!isRecord(raw)) c.add('(plan)', raw, 'must be a YAML mapping with secret, value, stages and retention');
   else c.keys('', doc, FIELDS.plan);

@@ -437,23 +437,28 @@ describe('rotor on a real control plane', () => {
     // The holder names this rotor deployment (the dev server's cluster id), so another deployment never takes it.
     assert.match(await holder('production'), new RegExp(`^temporal://[0-9a-f-]{36}/default/${id}$`));
     const held = await holder('production');
+    // dev uses the Secret too, so the second plan passes PLANNING's read and meets the claim.
+    await core.createNamespace({ body: { metadata: { name: 'dev' } } });
+    await core.createNamespacedSecret({ namespace: 'dev', body: { metadata: { name: OLD }, stringData: { api_token: 'old-token-value' } } });
+    for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: 'dev' })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
+    await apps.createNamespacedDeployment({ namespace: 'dev', body: authDeployment('auth-api', OLD) });
     const overlapping = plan('overlapping', {
       secret: 'auth-api-secrets',
       value: { generate: { keys: ['api_token'], length: 32 } },
       stages: [
-        { name: 'dev', namespace: 'default', workloads: 'auto', strategy: 'rolling', soak: '1s' },
+        { name: 'dev', namespace: 'dev', workloads: 'auto', strategy: 'rolling', soak: '1s' },
         { name: 'production', namespace: 'production', workloads: 'auto', strategy: 'rolling', watch: '1s' },
       ],
       retention: '1s',
     });
     const second = await rotor(['start', '-f', overlapping], env);
     assert.equal(second.code, 0, second.stderr);
-    const refused = await waitFor('rotate-default-auth-api-secrets', (s) => s.phase === 'FAILED' || s.phase === 'COMPLETED');
+    const refused = await waitFor('rotate-dev-auth-api-secrets', (s) => s.phase === 'FAILED' || s.phase === 'COMPLETED');
     assert.equal(refused.phase, 'FAILED');
     assert.match(
-      (await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', 'default'])).out,
+      (await kubectlAs(['get', 'lease', 'rotor-auth-api-secrets', '-n', 'dev'])).out,
       /NotFound/,
-      'refused in production, it holds nothing in default either',
+      'refused in production, it holds nothing in dev either',
     );
     assert.match(refused.outcome!, new RegExp(`another rotation of auth-api-secrets is in progress in production \\(${id}, since `));
     assert.equal(refused.newVersion, null, 'nothing was created');

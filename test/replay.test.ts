@@ -40,7 +40,7 @@ describe('replay catches a workflow change made without patched()', () => {
         return config;
       },
     });
-  const history = () => JSON.parse(readFileSync(join(dir, 'completed-canary-approval-v11.json'), 'utf8'));
+  const history = () => JSON.parse(readFileSync(join(dir, 'completed-canary-approval-1.0.0.json'), 'utf8'));
 
   it('fails to replay a recorded history when a command is added without patched()', async () => {
     quietRuntime();

@@ -2,7 +2,7 @@
 // each namespace (and the store) once a scan of every namespace finds nothing that still uses it;
 // otherwise report the holders and scan again. The only wait that can last indefinitely, so a run
 // continues as new when its history reaches the budget, carrying its state (and any abort).
-import { allHandlersFinished, condition, continueAsNew, isCancellation, workflowInfo, deprecatePatch } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, isCancellation, workflowInfo } from '@temporalio/workflow';
 import type { Holder } from '../contract/activities';
 import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
@@ -95,7 +95,6 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
       // An error that outlasts its retries is reported, retried at the next round, and after a few
       // rounds ends the rotation in FAILED with what was left, never as a bare workflow failure.
       if (isCancellation(err)) throw err;
-      deprecatePatch('cleanup-errors-reported');
       failedRounds += 1;
       const left = [
         ...[...pending].map(

@@ -19,7 +19,7 @@ export function finalize(r: Rotation, outcome: 'committed' | 'failed', reverted:
       namespaces: plan.stages.map((s) => s.namespace),
       outcome,
       ...(outcome === 'committed' ? { switched: status.switched } : reverted.length ? { switched: reverted } : {}),
-      ...(r.uniqueIds ? { madeBy: r.rotationId } : {}),
+      madeBy: r.rotationId,
     },
   ]);
 }

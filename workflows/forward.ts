@@ -2,7 +2,7 @@
 // watch. A failed check, a rollout that never becomes ready or a missing approval throws
 // RollbackRequired; an abort cancels the scope this runs in. Every step that relies on a switch first
 // checks that what rotor switched still names the new version (someone may have set it back).
-import { ActivityCancellationType, CancellationScope, condition, proxyLocalActivities, sleep, deprecatePatch } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { CheckKind, RotorActivities, WorkloadUse } from '../contract/activities';
 import { formatDuration } from '../domain/duration';
 import type { Stage } from '../domain/plan';
@@ -36,7 +36,6 @@ async function ensureSwitched(r: Rotation, before: string): Promise<void> {
   const { status } = r;
   const records = status.switched.filter((x) => x.fields.length > 0);
   if (!records.length || !status.newVersion) return;
-  deprecatePatch('switch-drift');
   const drift = await readBack.checkSwitched({ records, version: status.newVersion });
   if (!drift.length) return;
   throw new RollbackRequired(
@@ -103,18 +102,14 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
       const oldVersion = step < 100 ? (status.previousVersions[stage.namespace] ?? undefined) : undefined;
       await monitor(r, stage, 'canary', stage.strategy.pauseMs, oldVersion, firstAfter(stage, rolloutMs));
     }
-    // Blue runs the new version at full size now; the green copies go. (Patched: histories recorded
-    // before this step replay without it.)
-    deprecatePatch('complete-canary');
-    {
-      await ensureSwitched(r, `removing the canary copies in ${stage.namespace}`);
-      await CancellationScope.nonCancellable(() =>
-        acts.completeCanary.executeWithOptions({ ...quick, summary: `remove canary copies in ${stage.namespace}` }, [
-          { namespace: stage.namespace, records: undo.records, version: status.newVersion ?? undefined },
-        ]),
-      );
-      r.record(`canary complete in ${stage.namespace}: every replica on ${status.newVersion}`);
-    }
+    // Blue runs the new version at full size now; the green copies go.
+    await ensureSwitched(r, `removing the canary copies in ${stage.namespace}`);
+    await CancellationScope.nonCancellable(() =>
+      acts.completeCanary.executeWithOptions({ ...quick, summary: `remove canary copies in ${stage.namespace}` }, [
+        { namespace: stage.namespace, records: undo.records, version: status.newVersion ?? undefined },
+      ]),
+    );
+    r.record(`canary complete in ${stage.namespace}: every replica on ${status.newVersion}`);
     status.canaryPercent = null;
     return;
   }

@@ -3,7 +3,7 @@
 // a rollback revokes the new credential once nothing refers to it, and cleanup revokes the previous
 // one only after its guarded delete. Every call and its outcome is an event in status; what rotor
 // could not revoke is a leftover that says how to finish by hand. Plans without an issuer make none
-// of these calls, so histories recorded before them replay unchanged.
+// of these calls.
 import { sleep } from '@temporalio/workflow';
 import type { CredentialOutcome } from '../contract/activities';
 import { formatDuration } from '../domain/duration';

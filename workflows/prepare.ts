@@ -1,6 +1,6 @@
 // Before anything is switched: claim the secret in the plan's namespaces, find what uses it
 // (PLANNING), create the new version (CREATING). Nothing here changes a workload.
-import { CancellationScope, isCancellation, sleep, deprecatePatch } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
 import type { ClaimInput, ClaimResult, DiscoveredStage, DiscoverInput } from '../contract/activities';
 import { nothingInUseText } from '../domain/absent';
 import { claimName, credentialIdOf, parseHolder, versionName } from '../domain/naming';
@@ -40,7 +40,6 @@ function describeHolder(holder: string, ours: string | undefined): string {
 export async function claim(r: Rotation): Promise<void> {
   const { plan } = r;
   // The holder names this Temporal deployment, so two rotor deployments never take each other's claims.
-  deprecatePatch('unique-identities');
   const input = { ...claimOf(r), qualify: true };
   let result: ClaimResult;
   try {
@@ -140,12 +139,8 @@ export async function discover(r: Rotation): Promise<void> {
     }
   }
   if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
-  deprecatePatch('keep-secret-type');
   keepSecretType(r);
-  if (plan.store !== 'kubernetes') {
-    deprecatePatch('store-check');
-    await checkStore(r);
-  }
+  if (plan.store !== 'kubernetes') await checkStore(r);
   if (usesIssuer(r)) await inspectIssuer(r);
 }
 
@@ -192,11 +187,6 @@ export async function create(r: Rotation): Promise<void> {
   const { plan, status } = r;
   r.enter('CREATING', null, `creating the new version of ${plan.secret}`);
   let candidate: string | null = null;
-  // The credential id and store version id are this rotation's alone (histories from before derived them from the name).
-  deprecatePatch('unique-identities');
-  r.uniqueIds = true;
-  // Runs planned before types were kept create Opaque versions, as they did.
-  deprecatePatch('keep-secret-type');
   const type = newVersionType(r);
   try {
     for (let attempt = 1; ; attempt++) {
@@ -212,7 +202,7 @@ export async function create(r: Rotation): Promise<void> {
             store: plan.store,
             ...(plan.target ? { target: plan.target } : {}),
             namespaces: plan.stages.map((s) => s.namespace),
-            ...(r.uniqueIds ? { uniqueIds: true } : {}),
+            uniqueIds: true,
             ...(type ? { type } : {}),
           },
         ]),
@@ -245,10 +235,7 @@ export async function create(r: Rotation): Promise<void> {
       }
     }
     // A value staged in a store outside the cluster (AWSPENDING) must not wait there for a promotion that never comes.
-    if (candidate && plan.store !== 'kubernetes') {
-      deprecatePatch('discard-staged');
-      await discardStaged(r, candidate);
-    }
+    if (candidate && plan.store !== 'kubernetes') await discardStaged(r, candidate);
     r.fail(`could not create the new version (no workload was switched): ${describeError(err)}`);
   }
 }
@@ -268,7 +255,7 @@ async function discardStaged(r: Rotation, version: string): Promise<void> {
           ...(plan.target ? { target: plan.target } : {}),
           namespaces,
           outcome: 'failed',
-          ...(r.uniqueIds ? { madeBy: r.rotationId } : {}),
+          madeBy: r.rotationId,
         },
       ]),
     );
@@ -286,7 +273,7 @@ async function discardStaged(r: Rotation, version: string): Promise<void> {
   }
 }
 
-/** The issuer's id of this rotation's credential for `version`: its own (older histories: the version name). */
+/** The issuer's id of this rotation's credential for `version`: its own, never another rotation's. */
 export function credentialOf(r: Rotation, version: string): string {
-  return r.uniqueIds ? credentialIdOf(version, r.rotationId) : version;
+  return credentialIdOf(version, r.rotationId);
 }

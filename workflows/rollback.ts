@@ -1,6 +1,6 @@
 // ROLLING_BACK: undo exactly what was switched, newest stage first, in a scope an abort cannot
 // interrupt; keep trying through an outage for a day; then tell the store the new version failed.
-import { CancellationScope, sleep, deprecatePatch } from '@temporalio/workflow';
+import { CancellationScope, sleep } from '@temporalio/workflow';
 import type { RotorActivities, SwitchRecord } from '../contract/activities';
 import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
@@ -16,17 +16,15 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
   const { status } = r;
   r.enter('ROLLING_BACK', status.stage, `rolling back: ${reason}`);
   status.canaryPercent = null;
-  // Rotations since 'revert-record': each revert leaves its record on the objects, so a retry after a
-  // killed attempt reports what that attempt reverted too; the records come off once the store is told.
-  deprecatePatch('revert-record');
-  const mark = true;
+  // Each revert leaves its record on the objects, so a retry after a killed attempt reports what that
+  // attempt reverted too; the records come off once the store is told.
   const allReverted: SwitchRecord[] = [];
   await CancellationScope.nonCancellable(async () => {
     for (const undo of [...r.undos].reverse()) {
       const { stage } = undo;
       const previous = status.previousVersions[stage.namespace]!;
       try {
-        const reverted = await revertStage(r, undo, previous, mark);
+        const reverted = await revertStage(r, undo, previous);
         allReverted.push(...reverted);
         status.switched = status.switched.filter((x) => x.namespace !== stage.namespace);
         r.record(describeRevert(stage.namespace, previous, reverted));
@@ -61,7 +59,7 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
 }
 
 /** One stage's revert; with the patch, it keeps trying for ROLLBACK_PERSISTENCE_MS, each failed block in status. */
-async function revertStage(r: Rotation, undo: Undo, previous: string, markReverted: boolean): Promise<SwitchRecord[]> {
+async function revertStage(r: Rotation, undo: Undo, previous: string): Promise<SwitchRecord[]> {
   const { stage } = undo;
   const summary = `revert ${stage.namespace} to ${previous}`;
   const args: Parameters<RotorActivities['revertWorkloads']> = [
@@ -72,10 +70,9 @@ async function revertStage(r: Rotation, undo: Undo, previous: string, markRevert
       from: r.status.newVersion!,
       to: previous,
       records: undo.records,
-      ...(markReverted ? { markReverted } : {}),
+      markReverted: true,
     },
   ];
-  deprecatePatch('rollback-persists');
   const deadline = Date.now() + ROLLBACK_PERSISTENCE_MS;
   for (let block = 1; ; block++) {
     try {

@@ -16,7 +16,7 @@
 // - retention is one timer;
 // - cleanup, the only loop that can last indefinitely (a weekly CronJob may hold the old version for
 //   weeks), continues as new once a run's history reaches HISTORY_BUDGET, carrying its state.
-import { ApplicationFailure, ContinueAsNew, isCancellation, deprecatePatch } from '@temporalio/workflow';
+import { ApplicationFailure, ContinueAsNew, isCancellation } from '@temporalio/workflow';
 import { ENDING_FAILURES, type RotationInput, type RotationStatus } from '../contract/api';
 import { cleanUp, retain } from './cleanup';
 import { commit } from './commit';
@@ -59,12 +59,10 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
     r.details();
     if (r.issues.length) r.fail(`the plan is invalid: ${r.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
   }
-  // One rotation of a Secret per namespace: claimed before anything is read or changed, kept across
-  // continue-as-new, given up however the rotation ends. Runs recorded before claims replay without.
-  deprecatePatch('rotation-claims');
+  // One rotation of a Secret per namespace: claimed before anything is changed, kept across
+  // continue-as-new, given up however the rotation ends.
   if (!input.carry) {
     // A plan naming a namespace or Secret the cluster lacks fails before it claims anything.
-    deprecatePatch('check-before-claim');
     await precheck(r);
     await claim(r);
   }
@@ -90,7 +88,6 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
  */
 function ended(result: RotationStatus): RotationStatus {
   if (result.phase !== 'ROLLED_BACK') return result;
-  deprecatePatch('outcome-failure');
   const why = result.outcome?.replace(/^rolled back: /, '') ?? 'no reason recorded';
   throw ApplicationFailure.nonRetryable(`rotation of ${result.secret} ROLLED_BACK: ${why}`, ENDING_FAILURES.ROLLED_BACK, result);
 }

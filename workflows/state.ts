@@ -5,7 +5,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  deprecatePatch,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -72,14 +71,8 @@ export class Rotation {
   readonly forward = new CancellationScope();
   readonly undos: Undo[] = [];
   discovered: DiscoveredStage[] = [];
-  /** Whether CREATING gave the new version identities of this rotation's own (credential id, store version id). */
-  uniqueIds = false;
   /** Phase changes being posted to Datadog; the workflow waits for them before it ends. */
   readonly announcements: Promise<unknown>[] = [];
-  /** Whether phase changes are posted: plans that measure with Datadog, in runs since 'datadog-events'. */
-  private announcing: boolean | undefined;
-  /** Whether the status is kept in the memo too: runs since 'status-memo' (decided once, at the first details()). */
-  private memoing: boolean | undefined;
   /** The memo last written, so an unchanged one costs no history event. */
   private memoed = '';
   abortRequest: AbortRequest | null;
@@ -89,10 +82,6 @@ export class Rotation {
 
   constructor(readonly input: RotationInput) {
     const started = new Date().toISOString();
-    // Limits added later must not fail a rotation that started before them (its history would not replay).
-    // Likewise the refusal of fields where they have no effect (soak on the last stage, ...), which earlier releases ignored.
-    deprecatePatch('plan-limits');
-    deprecatePatch('unused-fields');
     const { plan, issues } = validatePlan(input.plan);
     this.plan = plan;
     this.issues = issues;
@@ -152,14 +141,9 @@ export class Rotation {
   /**
    * Keeps a summary of the status in the memo (STATUS_MEMO), which the server serves without a
    * worker: while no worker can answer the status query, `rotor status` shows it instead of hanging.
-   * Each upsert is a history event (about one per phase step), so only a changed memo is written. The
-   * patch is asked once per run, at its first details(): a run recorded without it replays without it.
+   * Each upsert is a history event (about one per phase step), so only a changed memo is written.
    */
   private remember(): void {
-    if (!this.memoing) {
-      deprecatePatch('status-memo');
-      this.memoing = true;
-    }
     const memo = statusMemo(this.status);
     const text = JSON.stringify(memo);
     if (text === this.memoed) return;
@@ -188,14 +172,10 @@ export class Rotation {
   /**
    * Posts the phase change as a Datadog event, so dashboards show the rotation beside its metrics.
    * Never in the way: not awaited here, not cancelled by an abort, and a failure to post is dropped
-   * (the event stream is a view; the status is the record). Recorded runs before it replay without.
+   * (the event stream is a view; the status is the record).
    */
   private announce(phase: Phase, stage: string | null, message: string): void {
-    if (this.announcing === undefined) {
-      this.announcing = this.plan.stages.some((s) => s.analysis?.provider === 'datadog');
-      if (this.announcing) deprecatePatch('datadog-events');
-    }
-    if (!this.announcing) return;
+    if (!this.plan.stages.some((s) => s.analysis?.provider === 'datadog')) return;
     const namespace = this.plan.stages.find((s) => s.name === stage)?.namespace ?? null;
     const input = { workflowId: this.info.workflowId, secret: this.plan.secret, phase, stage, namespace, message, newVersion: this.status.newVersion };
     // A local activity: one marker in the history per phase change, not a scheduled task's five events.

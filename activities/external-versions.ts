@@ -4,7 +4,7 @@
 import type { StoreTarget } from '../domain/plan';
 import { RotorError } from './errors';
 import { pace } from './liveness';
-import type { ClusterPort, ExternalVersionSpec, RotorDeps, SecretData, SecretStorePort } from './ports';
+import type { ExternalSecretsPort, ExternalVersionSpec, RotorDeps, SecretData, SecretStorePort } from './ports';
 import { sameData } from './values';
 
 /** How long CREATING waits for External Secrets Operator to write a version's Secrets (each attempt). */
@@ -25,24 +25,19 @@ export function createExternal(
       "store external-secrets needs the plan's externalSecrets: { secretStoreRef: { name, kind } } and awsSecretsManager",
     );
   }
-  return externalCluster(deps).createExternalVersion({
+  return externalSecretsOf(deps).createExternalVersion({
     ...spec,
     secretStoreRef,
     remoteRef: store.remoteRef({ version: spec.name, target, ...(versionId ? { versionId } : {}) }),
   });
 }
 
-export function externalCluster(deps: RotorDeps): Required<Pick<ClusterPort, 'createExternalVersion' | 'externalVersionState' | 'checkExternalSecretStore'>> {
-  const { cluster } = deps;
-  const { createExternalVersion, externalVersionState, checkExternalSecretStore } = cluster;
-  if (!createExternalVersion || !externalVersionState || !checkExternalSecretStore) {
+/** The worker's External Secrets port; a worker without one does not serve store external-secrets. */
+export function externalSecretsOf(deps: RotorDeps): ExternalSecretsPort {
+  if (!deps.externalSecrets) {
     throw new RotorError('RotorInputError', "this worker's cluster adapter cannot create ExternalSecrets; run the worker against a Kubernetes cluster");
   }
-  return {
-    createExternalVersion: createExternalVersion.bind(cluster),
-    externalVersionState: externalVersionState.bind(cluster),
-    checkExternalSecretStore: checkExternalSecretStore.bind(cluster),
-  };
+  return deps.externalSecrets;
 }
 
 /**
@@ -50,7 +45,7 @@ export function externalCluster(deps: RotorDeps): Required<Pick<ClusterPort, 'cr
  * each holds exactly the value staged in the store: the pinned version, not whatever is current.
  */
 export async function externalVersionsReady(deps: RotorDeps, namespaces: string[], version: string, staged: SecretData): Promise<void> {
-  const eso = externalCluster(deps);
+  const eso = externalSecretsOf(deps);
   const waitMs = deps.externalSecretReadyMs ?? EXTERNAL_SECRET_READY_MS;
   const deadline = Date.now() + waitMs;
   for (;;) {

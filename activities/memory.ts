@@ -39,6 +39,7 @@ import type {
   ClusterPort,
   DeleteOptions,
   ExternalProvider,
+  ExternalSecretsPort,
   ExternalVersionSpec,
   ExternalVersionState,
   MetricProvider,
@@ -218,7 +219,7 @@ function forbiddenSecrets(namespace: string, name: string): RotorError {
   );
 }
 
-export class MemoryCluster implements ClusterPort {
+export class MemoryCluster implements ClusterPort, ExternalSecretsPort {
   /** `provider`: what External Secrets Operator would read for an ExternalSecret (without it, none syncs). */
   constructor(
     readonly world: MemoryWorld,

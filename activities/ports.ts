@@ -136,15 +136,22 @@ export interface ClusterPort {
    * write the Secret again), then the Secret. `ignore`: as for findReferences.
    */
   deleteUnreferenced(namespace: string, name: string, options?: DeleteOptions): Promise<{ deleted: boolean; holders: Holder[] }>;
+}
 
+/**
+ * store external-secrets: External Secrets Operator's side of the cluster (the Kubernetes adapter's
+ * `externalSecrets`, kubernetes/external-secrets.ts; the memory backend plays the operator). A
+ * version's ExternalSecret goes with its Secret through ClusterPort.deleteUnreferenced.
+ */
+export interface ExternalSecretsPort {
   /**
-   * store external-secrets: create the version's ExternalSecret. Same spec again: 'exists'. One of
-   * that name from another rotation (or not rotor's): RotorError VersionConflict.
+   * Create the version's ExternalSecret. Same spec again: 'exists'. One of that name from another
+   * rotation (or not rotor's): RotorError VersionConflict.
    */
-  createExternalVersion?(spec: ExternalVersionSpec): Promise<'created' | 'exists'>;
-  externalVersionState?(namespace: string, name: string): Promise<ExternalVersionState>;
+  createExternalVersion(spec: ExternalVersionSpec): Promise<'created' | 'exists'>;
+  externalVersionState(namespace: string, name: string): Promise<ExternalVersionState>;
   /** PLANNING: the ExternalSecret API is served and the store is there and Ready in each namespace; a line saying so. */
-  checkExternalSecretStore?(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string>;
+  checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string>;
 }
 
 /** What a store stages: the version, its value source (or the issued credential), where, and its id in the store. */
@@ -238,6 +245,8 @@ export type SecretStores = Partial<Record<StoreKind, SecretStorePort>>;
 
 export interface RotorDeps {
   cluster: ClusterPort;
+  /** store external-secrets: the operator's ExternalSecrets; absent, a plan of that store fails (this worker cannot create ExternalSecrets). */
+  externalSecrets?: ExternalSecretsPort;
   stores: SecretStores;
   metrics: MetricProviders;
   /** The credential issuer plans with `value: { issuer }` use (ROTOR_ISSUER_URL); absent, they are refused in PLANNING. */

@@ -7,7 +7,7 @@ import { issuerSource, type StoreKind } from '../domain/plan';
 import { OPAQUE } from '../domain/secret-types';
 import { copiesStillUsed } from './copies';
 import { RotorError } from './errors';
-import { createExternal, externalCluster, externalVersionsReady } from './external-versions';
+import { createExternal, externalSecretsOf, externalVersionsReady } from './external-versions';
 import { credentialOf, issuerOf } from './issuing';
 import type { ActivityKit } from './kit';
 import type { SecretData, SecretStorePort, SecretStores } from './ports';
@@ -167,7 +167,7 @@ export function versionActivities(kit: ActivityKit): VersionActivities {
         const ref = input.target?.externalSecrets?.secretStoreRef;
         if (!ref) throw new RotorError('RotorInputError', "store external-secrets needs the plan's externalSecrets: { secretStoreRef: { name, kind } }");
         const expect = store.externalProvider ? await store.externalProvider(input.target) : undefined;
-        return { detail: `${detail}; ${await externalCluster(deps).checkExternalSecretStore(input.namespaces ?? [], ref, expect)}` };
+        return { detail: `${detail}; ${await externalSecretsOf(deps).checkExternalSecretStore(input.namespaces ?? [], ref, expect)}` };
       }),
   };
 }

@@ -214,8 +214,19 @@ export interface MetricProvider {
   measure(query: string, options?: MeasureOptions): Promise<number | null>;
   /** Datadog: the overall state of each monitor (OK, Warn, Alert, No Data, ...). */
   monitorStates?(ids: number[]): Promise<{ id: number; name: string; state: string }[]>;
-  /** Datadog: post an event to the event stream (phase changes of a rotation). */
-  postEvent?(event: { title: string; text: string; tags: string[]; alertType: 'info' | 'success' | 'warning' | 'error' }): Promise<void>;
+}
+
+/** An event in an event stream: a rotation's phase change. */
+export interface RotorEvent {
+  title: string;
+  text: string;
+  tags: string[];
+  alertType: 'info' | 'success' | 'warning' | 'error';
+}
+
+/** Where a rotation's phase changes are posted (Datadog's event stream: the Datadog provider). */
+export interface EventSink {
+  postEvent(event: RotorEvent): Promise<void>;
 }
 
 /**
@@ -249,6 +260,8 @@ export interface RotorDeps {
   externalSecrets?: ExternalSecretsPort;
   stores: SecretStores;
   metrics: MetricProviders;
+  /** Where phase changes are posted (the Datadog provider, when the worker has one); absent, nothing is posted. */
+  events?: EventSink;
   /** The credential issuer plans with `value: { issuer }` use (ROTOR_ISSUER_URL); absent, they are refused in PLANNING. */
   issuer?: CredentialIssuer;
   /**

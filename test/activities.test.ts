@@ -318,7 +318,8 @@ describe('activities over the memory adapters', () => {
     const acts = createActivities({
       cluster: new MemoryCluster(w),
       stores: { kubernetes: new KubernetesSecretStore() },
-      metrics: { datadog: { name: 'datadog', measure: async () => 0, postEvent: async (e) => void posted.push(e) } },
+      metrics: {},
+      events: { postEvent: async (e) => void posted.push(e) },
     });
     const input = {
       workflowId: 'rotate-staging-auth',

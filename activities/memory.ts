@@ -1,3 +1,4 @@
+// Over 350 lines: the whole ClusterPort and External Secrets Operator in memory, to be reworked into a fake Kubernetes client.
 // An in-memory cluster and metrics source: `rotor worker` with ROTOR_BACKEND=memory rehearses a plan
 // against a described world (a JSON file) without touching a cluster. It keeps the Kubernetes
 // adapter's rules (the same ownership records, green copies, holder and refusal rules, through the

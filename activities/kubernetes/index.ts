@@ -1,3 +1,4 @@
+// Over 350 lines: KubernetesCluster is the whole ClusterPort in one class, each method handing its work to a module below.
 // The Kubernetes adapter: ClusterPort over @kubernetes/client-node 1.x, one concern a file:
 //   refs.ts       where a pod spec names Secrets (the one table scan, switch and revert share)
 //   scan.ts       what holds a Secret, and what rotor may switch

@@ -3,7 +3,7 @@
 // dies mid-step is noticed within the step's heartbeat timeout, not its start-to-close limit. The
 // details sent are the step's last progress (or what an earlier attempt left), so a retry that
 // resumes from them never sees them wiped by a liveness beat.
-import { asyncLocalStorage, type Context } from '@temporalio/activity';
+import { asyncLocalStorage, Context } from '@temporalio/activity';
 
 /** How often a running activity heartbeats (the worker throttles what reaches the server). */
 export const BEAT_MS = 1_000;
@@ -22,6 +22,12 @@ export function reportProgress(details: unknown): void {
   const slot = progressOf.get(ctx);
   if (slot) slot.details = details;
   if (!ctx.info.isLocal) ctx.heartbeat(details);
+}
+
+/** Sleep up to `ms` with `progress` as what a retry resumes from; throws if the workflow cancelled the activity. */
+export async function pace(ms: number, progress: unknown): Promise<void> {
+  reportProgress(progress);
+  if (ms > 0) await Context.current().sleep(ms);
 }
 
 export interface StepLog {

@@ -1,3 +1,4 @@
+// Over 350 lines: the whole ClusterPort and External Secrets Operator in memory, to be reworked into a fake Kubernetes client.
 // An in-memory cluster and metrics source: `rotor worker` with ROTOR_BACKEND=memory rehearses a plan
 // against a described world (a JSON file) without touching a cluster. It keeps the Kubernetes
 // adapter's rules (the same ownership records, green copies, holder and refusal rules, through the
@@ -39,6 +40,7 @@ import type {
   ClusterPort,
   DeleteOptions,
   ExternalProvider,
+  ExternalSecretsPort,
   ExternalVersionSpec,
   ExternalVersionState,
   MetricProvider,
@@ -218,7 +220,7 @@ function forbiddenSecrets(namespace: string, name: string): RotorError {
   );
 }
 
-export class MemoryCluster implements ClusterPort {
+export class MemoryCluster implements ClusterPort, ExternalSecretsPort {
   /** `provider`: what External Secrets Operator would read for an ExternalSecret (without it, none syncs). */
   constructor(
     readonly world: MemoryWorld,

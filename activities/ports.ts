@@ -136,15 +136,22 @@ export interface ClusterPort {
    * write the Secret again), then the Secret. `ignore`: as for findReferences.
    */
   deleteUnreferenced(namespace: string, name: string, options?: DeleteOptions): Promise<{ deleted: boolean; holders: Holder[] }>;
+}
 
+/**
+ * store external-secrets: External Secrets Operator's side of the cluster (the Kubernetes adapter's
+ * `externalSecrets`, kubernetes/external-secrets.ts; the memory backend plays the operator). A
+ * version's ExternalSecret goes with its Secret through ClusterPort.deleteUnreferenced.
+ */
+export interface ExternalSecretsPort {
   /**
-   * store external-secrets: create the version's ExternalSecret. Same spec again: 'exists'. One of
-   * that name from another rotation (or not rotor's): RotorError VersionConflict.
+   * Create the version's ExternalSecret. Same spec again: 'exists'. One of that name from another
+   * rotation (or not rotor's): RotorError VersionConflict.
    */
-  createExternalVersion?(spec: ExternalVersionSpec): Promise<'created' | 'exists'>;
-  externalVersionState?(namespace: string, name: string): Promise<ExternalVersionState>;
+  createExternalVersion(spec: ExternalVersionSpec): Promise<'created' | 'exists'>;
+  externalVersionState(namespace: string, name: string): Promise<ExternalVersionState>;
   /** PLANNING: the ExternalSecret API is served and the store is there and Ready in each namespace; a line saying so. */
-  checkExternalSecretStore?(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string>;
+  checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string>;
 }
 
 /** What a store stages: the version, its value source (or the issued credential), where, and its id in the store. */
@@ -207,8 +214,19 @@ export interface MetricProvider {
   measure(query: string, options?: MeasureOptions): Promise<number | null>;
   /** Datadog: the overall state of each monitor (OK, Warn, Alert, No Data, ...). */
   monitorStates?(ids: number[]): Promise<{ id: number; name: string; state: string }[]>;
-  /** Datadog: post an event to the event stream (phase changes of a rotation). */
-  postEvent?(event: { title: string; text: string; tags: string[]; alertType: 'info' | 'success' | 'warning' | 'error' }): Promise<void>;
+}
+
+/** An event in an event stream: a rotation's phase change. */
+export interface RotorEvent {
+  title: string;
+  text: string;
+  tags: string[];
+  alertType: 'info' | 'success' | 'warning' | 'error';
+}
+
+/** Where a rotation's phase changes are posted (Datadog's event stream: the Datadog provider). */
+export interface EventSink {
+  postEvent(event: RotorEvent): Promise<void>;
 }
 
 /**
@@ -238,8 +256,12 @@ export type SecretStores = Partial<Record<StoreKind, SecretStorePort>>;
 
 export interface RotorDeps {
   cluster: ClusterPort;
+  /** store external-secrets: the operator's ExternalSecrets; absent, a plan of that store fails (this worker cannot create ExternalSecrets). */
+  externalSecrets?: ExternalSecretsPort;
   stores: SecretStores;
   metrics: MetricProviders;
+  /** Where phase changes are posted (the Datadog provider, when the worker has one); absent, nothing is posted. */
+  events?: EventSink;
   /** The credential issuer plans with `value: { issuer }` use (ROTOR_ISSUER_URL); absent, they are refused in PLANNING. */
   issuer?: CredentialIssuer;
   /**

@@ -65,8 +65,8 @@ async function main(): Promise<void> {
     const plainSpec = (ns: string, v: string) => ({ namespace: ns, name: `${v}-plain`, base: BASE, rotationId: 'bench', data: { api_token: 'bench-plain' } });
 
     // Warm-up: the operator's first sync builds its AWS client.
-    await cluster.createExternalVersion(esoSpec('default', version(VERSIONS)));
-    await until(async () => (await cluster.externalVersionState('default', version(VERSIONS))).ready);
+    await cluster.externalSecrets.createExternalVersion(esoSpec('default', version(VERSIONS)));
+    await until(async () => (await cluster.externalSecrets.externalVersionState('default', version(VERSIONS))).ready);
 
     const rows: [string, number[]][] = [];
     const esoCreate: number[] = [];
@@ -76,8 +76,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < VERSIONS; i++) {
       const v = version(i);
       let t = performance.now();
-      await cluster.createExternalVersion(esoSpec('default', v));
-      await until(async () => (await cluster.externalVersionState('default', v)).ready);
+      await cluster.externalSecrets.createExternalVersion(esoSpec('default', v));
+      await until(async () => (await cluster.externalSecrets.externalVersionState('default', v)).ready);
       esoCreate.push(performance.now() - t);
       t = performance.now();
       await cluster.createVersion(plainSpec('default', v));
@@ -100,9 +100,11 @@ async function main(): Promise<void> {
       const v = `${version(b)}-b`;
       const t = performance.now();
       await Promise.all(
-        namespaces.map((ns) => cluster.createExternalVersion({ ...esoSpec(ns, v), remoteRef: store.remoteRef({ version: version(b), target }) })),
+        namespaces.map((ns) =>
+          cluster.externalSecrets.createExternalVersion({ ...esoSpec(ns, v), remoteRef: store.remoteRef({ version: version(b), target }) }),
+        ),
       );
-      await until(async () => (await Promise.all(namespaces.map((ns) => cluster.externalVersionState(ns, v)))).every((s) => s.ready));
+      await until(async () => (await Promise.all(namespaces.map((ns) => cluster.externalSecrets.externalVersionState(ns, v)))).every((s) => s.ready));
       batches.push(performance.now() - t);
     }
     rows.push([`${BATCH} namespaces at once -> all Ready (3 runs)`, batches]);

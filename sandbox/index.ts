@@ -12,7 +12,7 @@ import type { IssuerMode } from '../activities/issuers/memory';
 import { startPrometheus, type PrometheusServer } from './prometheus';
 import { TrafficModel, type TrafficOptions } from './traffic';
 import { randomBytes } from 'node:crypto';
-import { startDatadogEmulator, type DatadogEmulator } from './datadog';
+import { startDatadogEmulator, type DatadogEmulator } from './datadog/server';
 
 /** The Datadog emulator, its keys, and the worker settings that point rotor's Datadog provider at it. */
 export interface SandboxDatadog {

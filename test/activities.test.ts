@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { CancelledFailure } from '@temporalio/common';
-import { createActivities } from '../activities';
+import { createActivities, type SecretStorePort } from '../activities';
 import { MemoryCluster, MemoryMetrics, type MemoryWorld } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import type { Analysis } from '../domain/plan';
@@ -318,7 +318,8 @@ describe('activities over the memory adapters', () => {
     const acts = createActivities({
       cluster: new MemoryCluster(w),
       stores: { kubernetes: new KubernetesSecretStore() },
-      metrics: { datadog: { name: 'datadog', measure: async () => 0, postEvent: async (e) => void posted.push(e) } },
+      metrics: {},
+      events: { postEvent: async (e) => void posted.push(e) },
     });
     const input = {
       workflowId: 'rotate-staging-auth',
@@ -479,6 +480,33 @@ describe('activities over the memory adapters', () => {
       return true;
     });
     assert.equal(w.secrets.filter((s) => s.name === NEW).length, 0, 'nothing was created');
+  });
+
+  it('checks store external-secrets through the External Secrets port; a worker without one says it cannot create ExternalSecrets', async () => {
+    const w = world();
+    const cluster = new MemoryCluster({ ...w, secretStores: [{ kind: 'ClusterSecretStore', name: 'aws', ready: true }] });
+    const eso: SecretStorePort = {
+      kind: 'external-secrets',
+      stageVersion: async () => ({}),
+      promoteVersion: async () => undefined,
+      markFailed: async () => undefined,
+      deleteVersion: async () => undefined,
+      check: async () => 'the AWS secret is there',
+    };
+    const input = {
+      store: 'external-secrets' as const,
+      target: { externalSecrets: { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' as const } } },
+      namespaces: ['staging'],
+    };
+    const deps = { cluster, stores: { 'external-secrets': eso }, metrics: {} };
+    const served = createActivities({ ...deps, externalSecrets: cluster });
+    assert.deepEqual(await run(new MockActivityEnvironment(), served.checkStore, input), {
+      detail: 'the AWS secret is there; ClusterSecretStore aws is Ready',
+    });
+    await assert.rejects(run(new MockActivityEnvironment(), createActivities(deps).checkStore, input), (err: Error) => {
+      assert.match(err.message, /this worker's cluster adapter cannot create ExternalSecrets; run the worker against a Kubernetes cluster/);
+      return true;
+    });
   });
 
   it('resumes a window from its heartbeat details after a retry', async () => {

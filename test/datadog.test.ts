@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { DatadogProvider, splitDatadogQuery, type DatadogSettings } from '../activities/metrics/datadog';
 import { RotorError } from '../activities/errors';
 import { freePort } from '../sandbox/control-plane';
-import { startDatadogEmulator, type DatadogEmulator } from '../sandbox/datadog';
+import { startDatadogEmulator, type DatadogEmulator } from '../sandbox/datadog/server';
 import { TrafficCounters, type TrafficLabels } from '../sandbox/traffic-counters';
 import { workerConfig } from '../worker/config';
 

@@ -140,7 +140,7 @@ before(async () => {
   const eso = new ExternalSecretsStore({ region: 'us-east-1' });
   for (const ns of ['eso-staging', 'eso-production']) {
     await core.createNamespace({ body: { metadata: { name: ns } } });
-    await admin.createExternalVersion({
+    await admin.externalSecrets.createExternalVersion({
       namespace: ns,
       name: ESO_OLD,
       base: 'ledger-secrets',
@@ -149,7 +149,7 @@ before(async () => {
       secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' },
       remoteRef: eso.remoteRef({ version: ESO_OLD, target: { awsSecretsManager: { secretId: ESO_SECRET } } }),
     });
-    for (let i = 0; i < 150 && !(await admin.externalVersionState(ns, ESO_OLD)).ready; i++) await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 150 && !(await admin.externalSecrets.externalVersionState(ns, ESO_OLD)).ready; i++) await new Promise((r) => setTimeout(r, 200));
     for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
     await apps.createNamespacedDeployment({ namespace: ns, body: authDeployment('ledger', ESO_OLD) });
   }

@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RotorError } from '../activities/errors';
 import { ExternalSecretsStore } from '../activities/stores/aws-store';
-import type { ClusterPort, ExternalVersionSpec, ExternalVersionState } from '../activities/ports';
+import type { ExternalSecretsPort, ExternalVersionSpec, ExternalVersionState } from '../activities/ports';
 import type { ExternalSecretStoreRef } from '../domain/plan';
 import { startSandbox, type Sandbox } from '../sandbox';
 import { createAwsSecretStore, startEsoOperator, type EsoOperator } from '../sandbox/eso-operator';
@@ -92,10 +92,10 @@ function spec(ns: string, secretId: string, version: string, over: Partial<Exter
 }
 
 /** The operator's state of a version, polled until Ready or `ms` have passed. */
-async function settle(cluster: ClusterPort, ns: string, name: string, ms = 30_000): Promise<ExternalVersionState> {
+async function settle(eso: ExternalSecretsPort, ns: string, name: string, ms = 30_000): Promise<ExternalVersionState> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const state = await cluster.externalVersionState!(ns, name);
+    const state = await eso.externalVersionState(ns, name);
     if (state.ready || Date.now() > deadline) return state;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -113,16 +113,16 @@ for (const [label, make] of worlds) {
       const { w, ns, secretId } = await setup(make, values);
       // AWSCURRENT moves to NEW on the put above; a stage-following ExternalSecret would take whatever
       // is current. Pinned by VersionId, OLD stays OLD.
-      assert.equal(await w.cluster.createExternalVersion!(spec(ns, secretId, OLD)), 'created');
-      assert.equal(await w.cluster.createExternalVersion!(spec(ns, secretId, NEW)), 'created');
+      assert.equal(await w.externalSecrets.createExternalVersion(spec(ns, secretId, OLD)), 'created');
+      assert.equal(await w.externalSecrets.createExternalVersion(spec(ns, secretId, NEW)), 'created');
       for (const version of [OLD, NEW]) {
-        const state = await settle(w.cluster, ns, version);
+        const state = await settle(w.externalSecrets, ns, version);
         assert.ok(state.ready, state.message);
         const read = await w.cluster.readVersion(ns, version);
         assert.deepEqual(read?.data, values[version]);
         assert.equal(read?.rotationId, 'rot-1', 'the template carries rotor annotations onto the Secret');
       }
-      assert.equal(await w.cluster.createExternalVersion!(spec(ns, secretId, NEW)), 'exists');
+      assert.equal(await w.externalSecrets.createExternalVersion(spec(ns, secretId, NEW)), 'exists');
       if (w instanceof KubeWorld) {
         const secret = await w.core.readNamespacedSecret({ namespace: ns, name: NEW });
         assert.equal(secret.immutable, true);
@@ -149,13 +149,13 @@ for (const [label, make] of worlds) {
       const DOCKER = 'kubernetes.io/dockerconfigjson';
       const config = { '.dockerconfigjson': JSON.stringify({ auths: { 'registry.example.test': { auth: 'cm9ib3Q6ZXNvLXB1bGwtOEtxMg==' } } }) };
       const { w, ns, secretId } = await setup(make, { [VERSION]: config });
-      assert.equal(await w.cluster.createExternalVersion!(spec(ns, secretId, VERSION, { type: DOCKER })), 'created');
-      const state = await settle(w.cluster, ns, VERSION);
+      assert.equal(await w.externalSecrets.createExternalVersion(spec(ns, secretId, VERSION, { type: DOCKER })), 'created');
+      const state = await settle(w.externalSecrets, ns, VERSION);
       assert.ok(state.ready, state.message);
       assert.equal(await w.cluster.readVersionType(ns, VERSION), DOCKER, 'the operator wrote the type the template says');
       assert.deepEqual((await w.cluster.readVersion(ns, VERSION))?.data, config);
-      assert.equal(await w.cluster.createExternalVersion!(spec(ns, secretId, VERSION, { type: DOCKER })), 'exists');
-      await assert.rejects(w.cluster.createExternalVersion!(spec(ns, secretId, VERSION)), (err: RotorError) => {
+      assert.equal(await w.externalSecrets.createExternalVersion(spec(ns, secretId, VERSION, { type: DOCKER })), 'exists');
+      await assert.rejects(w.externalSecrets.createExternalVersion(spec(ns, secretId, VERSION)), (err: RotorError) => {
         assert.equal(err.type, 'VersionContentMismatch');
         assert.ok(err.message.includes(`ExternalSecret ${ns}/${VERSION} exists as type ${DOCKER}, not Opaque`), err.message);
         return true;
@@ -166,14 +166,14 @@ for (const [label, make] of worlds) {
       const V = `${BASE}-20261130120001`;
       const OTHER = `${BASE}-20261130120002`;
       const { w, ns, secretId } = await setup(make, { [V]: { api_token: 'eso-conflict-Hs5Qw2Vn8' }, [OTHER]: { api_token: 'eso-other-Lp3Xr7Mc1' } });
-      await w.cluster.createExternalVersion!(spec(ns, secretId, V));
-      await assert.rejects(w.cluster.createExternalVersion!(spec(ns, secretId, V, { rotationId: 'rot-2' })), (err: RotorError) => {
+      await w.externalSecrets.createExternalVersion(spec(ns, secretId, V));
+      await assert.rejects(w.externalSecrets.createExternalVersion(spec(ns, secretId, V, { rotationId: 'rot-2' })), (err: RotorError) => {
         assert.equal(err.type, 'VersionConflict');
         assert.equal(err.object, 'rot-1');
         return true;
       });
       const elsewhere = store.remoteRef({ version: OTHER, target: { awsSecretsManager: { secretId } } });
-      await assert.rejects(w.cluster.createExternalVersion!(spec(ns, secretId, V, { remoteRef: elsewhere })), (err: RotorError) => {
+      await assert.rejects(w.externalSecrets.createExternalVersion(spec(ns, secretId, V, { remoteRef: elsewhere })), (err: RotorError) => {
         assert.equal(err.type, 'VersionContentMismatch');
         return true;
       });
@@ -182,8 +182,8 @@ for (const [label, make] of worlds) {
     it('is not Ready, and says why, for a version the store does not have', async () => {
       const V = `${BASE}-20261130120003`;
       const { w, ns, secretId } = await setup(make, { [`${BASE}-20260101000000`]: { api_token: 'eso-present-Zt4Yb8Kd2' } });
-      await w.cluster.createExternalVersion!(spec(ns, secretId, V));
-      const state = await settle(w.cluster, ns, V, 5_000);
+      await w.externalSecrets.createExternalVersion(spec(ns, secretId, V));
+      const state = await settle(w.externalSecrets, ns, V, 5_000);
       assert.equal(state.ready, false);
       assert.match(state.message, new RegExp(`ExternalSecret ${ns}/${V} is not Ready: .*SecretSyncedError`));
       assert.equal(state.judged, true, 'the operator said why: CREATING fails at once instead of waiting again');
@@ -193,8 +193,8 @@ for (const [label, make] of worlds) {
     it('deletes a version only when nothing refers to it: its ExternalSecret first, then the Secret, which stays gone', async () => {
       const V = `${BASE}-20261130120004`;
       const { w, ns, secretId } = await setup(make, { [V]: { api_token: 'eso-delete-Wq9Ej2Ru6' } });
-      await w.cluster.createExternalVersion!(spec(ns, secretId, V));
-      assert.ok((await settle(w.cluster, ns, V)).ready);
+      await w.externalSecrets.createExternalVersion(spec(ns, secretId, V));
+      assert.ok((await settle(w.externalSecrets, ns, V)).ready);
       // A CronJob: a holder without pods, so re-pointing it lets go at once.
       await w.workload('CronJob', ns, 'billing-report', V, { fields: [ENV] });
       const held = await w.cluster.deleteUnreferenced(ns, V, { externalSecret: true });
@@ -203,12 +203,12 @@ for (const [label, make] of worlds) {
         held.holders.map((h) => `${h.kind}/${h.name}`),
         ['CronJob/billing-report'],
       );
-      assert.ok((await w.cluster.externalVersionState!(ns, V)).ready, 'the ExternalSecret is untouched while held');
+      assert.ok((await w.externalSecrets.externalVersionState(ns, V)).ready, 'the ExternalSecret is untouched while held');
       assert.equal(await w.secretExists(ns, V), true);
       await w.setField('CronJob', ns, 'billing-report', ENV, `${BASE}-elsewhere`);
       const gone = await w.cluster.deleteUnreferenced(ns, V, { externalSecret: true });
       assert.equal(gone.deleted, true);
-      assert.match((await w.cluster.externalVersionState!(ns, V)).message, /does not exist/);
+      assert.match((await w.externalSecrets.externalVersionState(ns, V)).message, /does not exist/);
       // Had the Secret gone first, the operator would have written it again within a reconcile.
       await new Promise((r) => setTimeout(r, w instanceof KubeWorld ? 2_000 : 0));
       assert.equal(await w.secretExists(ns, V), false);
@@ -216,26 +216,29 @@ for (const [label, make] of worlds) {
 
     it("checks the store in PLANNING: missing, not in a stage's namespace, or there", async () => {
       const { w, ns } = await setup(make, {});
-      assert.match(await w.cluster.checkExternalSecretStore!([ns], CLUSTER_STORE), /ClusterSecretStore aws is Ready/);
-      await assert.rejects(w.cluster.checkExternalSecretStore!([ns], { name: 'vault', kind: 'ClusterSecretStore' }), (err: RotorError) => {
+      assert.match(await w.externalSecrets.checkExternalSecretStore([ns], CLUSTER_STORE), /ClusterSecretStore aws is Ready/);
+      await assert.rejects(w.externalSecrets.checkExternalSecretStore([ns], { name: 'vault', kind: 'ClusterSecretStore' }), (err: RotorError) => {
         assert.equal(err.type, 'RotorInputError');
         assert.match(err.message, /externalSecrets\.secretStoreRef: there is no ClusterSecretStore vault/);
         return true;
       });
-      await assert.rejects(w.cluster.checkExternalSecretStore!([ns], { name: 'aws', kind: 'SecretStore' }), (err: RotorError) => {
+      await assert.rejects(w.externalSecrets.checkExternalSecretStore([ns], { name: 'aws', kind: 'SecretStore' }), (err: RotorError) => {
         assert.match(err.message, new RegExp(`there is no SecretStore ${ns}/aws`));
         return true;
       });
       // The store reads the region rotor writes to; another region would never see rotor's versions.
-      assert.match(await w.cluster.checkExternalSecretStore!([ns], CLUSTER_STORE, { service: 'SecretsManager', region: REGION }), /is Ready/);
-      await assert.rejects(w.cluster.checkExternalSecretStore!([ns], CLUSTER_STORE, { service: 'SecretsManager', region: 'eu-west-1' }), (err: RotorError) => {
-        assert.equal(err.type, 'RotorInputError');
-        assert.match(
-          err.message,
-          /ClusterSecretStore aws reads region us-east-1, but rotor writes awsSecretsManager\.secretId in eu-west-1; set awsSecretsManager\.region: us-east-1 or name a store for eu-west-1/,
-        );
-        return true;
-      });
+      assert.match(await w.externalSecrets.checkExternalSecretStore([ns], CLUSTER_STORE, { service: 'SecretsManager', region: REGION }), /is Ready/);
+      await assert.rejects(
+        w.externalSecrets.checkExternalSecretStore([ns], CLUSTER_STORE, { service: 'SecretsManager', region: 'eu-west-1' }),
+        (err: RotorError) => {
+          assert.equal(err.type, 'RotorInputError');
+          assert.match(
+            err.message,
+            /ClusterSecretStore aws reads region us-east-1, but rotor writes awsSecretsManager\.secretId in eu-west-1; set awsSecretsManager\.region: us-east-1 or name a store for eu-west-1/,
+          );
+          return true;
+        },
+      );
     });
   });
 }
@@ -270,8 +273,8 @@ const deleteScenarioArb: fc.Arbitrary<DeleteScenario> = fc.record({
 async function runDeleteScenario(make: () => World, sc: DeleteScenario): Promise<void> {
   const values = Object.fromEntries(VERSIONS.map((v, i) => [v, { api_token: `eso-random-${i}-${SEED}-${seq}` }]));
   const { w, ns, secretId } = await setup(make, values);
-  for (const v of VERSIONS) await w.cluster.createExternalVersion!(spec(ns, secretId, v));
-  for (const v of VERSIONS) assert.ok((await settle(w.cluster, ns, v)).ready, v);
+  for (const v of VERSIONS) await w.externalSecrets.createExternalVersion(spec(ns, secretId, v));
+  for (const v of VERSIONS) assert.ok((await settle(w.externalSecrets, ns, v)).ready, v);
   // `at` 3: a workload on a name that is no version (a Secret of someone else's).
   const target = (i: number) => VERSIONS[i] ?? `${BASE}-elsewhere`;
   const names = sc.workloads.map((x, i) => `${x.kind.toLowerCase()}-${i}`);
@@ -292,11 +295,11 @@ async function runDeleteScenario(make: () => World, sc: DeleteScenario): Promise
     if (outcome.deleted) {
       deleted.add(v);
       assert.deepEqual(holders, [], `${v} was deleted while ${holders.map((h) => `${h.kind}/${h.name}`).join(', ')} referred to it`);
-      assert.match((await w.cluster.externalVersionState!(ns, v)).message, /does not exist/, `${v}'s ExternalSecret went with it`);
+      assert.match((await w.externalSecrets.externalVersionState(ns, v)).message, /does not exist/, `${v}'s ExternalSecret went with it`);
     } else {
       assert.ok(outcome.holders.length > 0, `${v} kept without a holder named`);
       assert.equal(await w.secretExists(ns, v), true, `${v} refused but its Secret is gone`);
-      assert.ok((await w.cluster.externalVersionState!(ns, v)).ready, `${v} refused but its ExternalSecret changed`);
+      assert.ok((await w.externalSecrets.externalVersionState(ns, v)).ready, `${v} refused but its ExternalSecret changed`);
     }
     for (const other of VERSIONS.filter((x) => !deleted.has(x))) {
       assert.deepEqual((await w.cluster.readVersion(ns, other))?.data, values[other], `${other} untouched`);
@@ -422,12 +425,12 @@ describe('External Secrets mode on the real operator only', () => {
         },
       },
     });
-    const cluster = new KubeWorld(kc).cluster;
+    const eso = new KubeWorld(kc).externalSecrets;
     const deadline = Date.now() + 30_000;
     let message = '';
     while (Date.now() < deadline) {
       try {
-        await cluster.checkExternalSecretStore([ns], { name: 'aws', kind: 'SecretStore' });
+        await eso.checkExternalSecretStore([ns], { name: 'aws', kind: 'SecretStore' });
         message = 'passed';
       } catch (err) {
         message = (err as Error).message;

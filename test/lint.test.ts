@@ -1,7 +1,9 @@
 // The import rules of eslint.config.mjs catch what they are for: each case is a line that breaks a
-// layer's rule, linted as if it were in that layer, and one that keeps it.
+// layer's rule, linted as if it were in that layer, and one that keeps it. And one concern a file:
+// no file of activities/ or sandbox/ grows past 350 lines without saying why at its top.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { ESLint } from 'eslint';
 import { repoRoot } from '../sandbox/tools';
@@ -46,4 +48,23 @@ describe('import rules', () => {
       else assert.deepEqual(messages, []);
     });
   }
+});
+
+describe('one concern a file', () => {
+  const LIMIT = 350;
+  const tsFiles = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    );
+
+  it(`keeps each file of activities/ and sandbox/ within ${LIMIT} lines, or its first line says why not`, () => {
+    const long = ['activities', 'sandbox'].flatMap((dir) =>
+      tsFiles(join(repoRoot, dir)).flatMap((file) => {
+        const text = readFileSync(file, 'utf8');
+        const lines = text.split('\n').length - (text.endsWith('\n') ? 1 : 0);
+        return lines > LIMIT && !/^\/\/ Over \d+ lines: \S/.test(text) ? [`${relative(repoRoot, file)} (${lines} lines)`] : [];
+      }),
+    );
+    assert.deepEqual(long, [], `split these by concern, or give the reason in a first line "// Over ${LIMIT} lines: ..."`);
+  });
 });

@@ -31,14 +31,19 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
     const provider = eso
       ? (ref: { key: string; version: string }) => eso.client().read({ secretId: ref.key, versionId: ref.version.replace(/^uuid\//, '') })
       : undefined;
-    return { cluster: new MemoryCluster(world, provider, config.gitops), stores, metrics: new MemoryMetrics(world).providers(), log, ...optional };
+    const cluster = new MemoryCluster(world, provider, config.gitops);
+    return { cluster, externalSecrets: cluster, stores, metrics: new MemoryMetrics(world).providers(), log, ...optional };
   }
   // A stage naming a provider the worker is not configured for measures errors, never a pass.
+  const datadog = config.datadog ? new DatadogProvider(config.datadog, log) : undefined;
   const metrics = {
     ...(config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {}),
-    ...(config.datadog ? { datadog: new DatadogProvider(config.datadog, log) } : {}),
+    ...(datadog ? { datadog } : {}),
   };
-  return { cluster: KubernetesCluster.fromEnvironment(config.gitops, config.kubePageSize, config.kube), stores, metrics, log, ...optional };
+  // Phase changes go to Datadog's event stream when the worker has Datadog.
+  const events = datadog ? { events: datadog } : {};
+  const cluster = KubernetesCluster.fromEnvironment(config.gitops, config.kubePageSize, config.kube);
+  return { cluster, externalSecrets: cluster.externalSecrets, stores, metrics, ...events, log, ...optional };
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */

@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ExternalSecretStoreRef } from '../../domain/plan';
 import { OPAQUE } from '../../domain/secret-types';
 import { RotorError } from '../errors';
-import type { ExternalProvider, ExternalVersionSpec, ExternalVersionState } from '../ports';
+import type { ExternalProvider, ExternalSecretsPort, ExternalVersionSpec, ExternalVersionState } from '../ports';
 import { statusCode, toRotorError } from './kinds';
 import { typeMismatch } from './secrets';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
@@ -69,7 +69,8 @@ function ready(obj: ExternalSecretObject | { status?: { conditions?: Condition[]
   return obj.status?.conditions?.find((c) => c.type === 'Ready');
 }
 
-export class ExternalSecrets {
+/** The ExternalSecretsPort over the apiserver (KubernetesCluster.externalSecrets). */
+export class ExternalSecrets implements ExternalSecretsPort {
   private readonly custom: k8s.CustomObjectsApi;
 
   constructor(
@@ -95,7 +96,7 @@ export class ExternalSecrets {
     }
   }
 
-  async create(spec: ExternalVersionSpec): Promise<'created' | 'exists'> {
+  async createExternalVersion(spec: ExternalVersionSpec): Promise<'created' | 'exists'> {
     const object = `ExternalSecret ${spec.namespace}/${spec.name}`;
     try {
       await this.custom.createNamespacedCustomObject({
@@ -135,7 +136,7 @@ export class ExternalSecrets {
   }
 
   /** Ready=True with the target Secret there; otherwise what the operator last said. */
-  async state(namespace: string, name: string): Promise<ExternalVersionState> {
+  async externalVersionState(namespace: string, name: string): Promise<ExternalVersionState> {
     const es = await this.read(namespace, name);
     if (!es) return { ready: false, message: `ExternalSecret ${namespace}/${name} does not exist` };
     const condition = ready(es);
@@ -177,7 +178,7 @@ export class ExternalSecrets {
   }
 
   /** PLANNING: the API is served, and the store is there and Ready (a SecretStore in every namespace). */
-  async checkStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string> {
+  async checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string> {
     if (!(await this.served())) throw externalSecretsNotServed();
     const places = ref.kind === 'ClusterSecretStore' ? [null] : namespaces;
     for (const namespace of places) {

@@ -1,3 +1,4 @@
+// Over 350 lines: KubernetesCluster is the whole ClusterPort in one class, each method handing its work to a module below.
 // The Kubernetes adapter: ClusterPort over @kubernetes/client-node 1.x, one concern a file:
 //   refs.ts       where a pod spec names Secrets (the one table scan, switch and revert share)
 //   scan.ts       what holds a Secret, and what rotor may switch
@@ -10,26 +11,14 @@
 //   gitops.ts     workloads Git owns (Argo CD, Flux): never switched live
 //   drift.ts      switched references someone set back
 //   secrets.ts    immutable versions
-//   external-secrets.ts  versions as ExternalSecrets (store external-secrets)
+//   external-secrets.ts  versions as ExternalSecrets (store external-secrets): the ExternalSecretsPort
 //   claims.ts     one rotation of a Secret per namespace at a time (a Lease)
 //   kubeconfig.ts the kubeconfig kubectl would use, and why one cannot be used
 import * as k8s from '@kubernetes/client-node';
 import { compareVersions, newestVersion, parseVersionName } from '../../domain/naming';
-import type { ExternalSecretStoreRef, WorkloadKind } from '../../domain/plan';
+import type { WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
-import type {
-  ClusterPort,
-  DeleteOptions,
-  ExternalProvider,
-  ExternalVersionSpec,
-  ExternalVersionState,
-  RolloutState,
-  RotationClaim,
-  ScanOptions,
-  StoredVersion,
-  VersionRecord,
-  VersionSpec,
-} from '../ports';
+import type { ClusterPort, DeleteOptions, RolloutState, RotationClaim, ScanOptions, StoredVersion, VersionRecord, VersionSpec } from '../ports';
 import type { Holder, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
 import { Canary } from './canary';
 import { Claims } from './claims';
@@ -100,7 +89,8 @@ export class KubernetesCluster implements ClusterPort {
   private readonly secrets: Secrets;
   private readonly canary: Canary;
   private readonly claims: Claims;
-  private readonly external: ExternalSecrets;
+  /** store external-secrets: the operator's ExternalSecrets, over this adapter's connection. */
+  readonly externalSecrets: ExternalSecrets;
 
   readonly kc: k8s.KubeConfig;
 
@@ -117,7 +107,7 @@ export class KubernetesCluster implements ClusterPort {
     this.secrets = new Secrets(this.core);
     this.canary = new Canary(this.kinds.Deployment, kc.makeApiClient(k8s.AppsV1Api));
     this.claims = new Claims(kc.makeApiClient(k8s.CoordinationV1Api));
-    this.external = new ExternalSecrets(kc, this.core);
+    this.externalSecrets = new ExternalSecrets(kc, this.core);
   }
 
   /** From the kubeconfig kubectl would use (--kubeconfig, KUBECONFIG, ~/.kube/config, the in-cluster ServiceAccount), --context applied. */
@@ -241,18 +231,6 @@ export class KubernetesCluster implements ClusterPort {
 
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {
     return this.secrets.create(spec);
-  }
-
-  createExternalVersion(spec: ExternalVersionSpec): Promise<'created' | 'exists'> {
-    return this.external.create(spec);
-  }
-
-  externalVersionState(namespace: string, name: string): Promise<ExternalVersionState> {
-    return this.external.state(namespace, name);
-  }
-
-  checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string> {
-    return this.external.checkStore(namespaces, ref, expect);
   }
 
   async switchWorkloads(request: SwitchInput): Promise<SwitchRecord[]> {
@@ -420,7 +398,7 @@ export class KubernetesCluster implements ClusterPort {
     const holders = await this.findReferences([namespace], name, { ignore: options.ignore });
     if (holders.length) return { deleted: false, holders };
     // Its ExternalSecret first: while it exists, the operator writes the Secret again.
-    if (options.externalSecret) await this.external.delete(namespace, name);
+    if (options.externalSecret) await this.externalSecrets.delete(namespace, name);
     await this.secrets.delete(namespace, name);
     return { deleted: true, holders: [] };
   }

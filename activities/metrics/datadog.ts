@@ -7,7 +7,7 @@
 import type * as DatadogClient from '@datadog/datadog-api-client';
 import type { client, v2 } from '@datadog/datadog-api-client';
 import { RotorError } from '../errors';
-import type { DatadogAggregator, MeasureOptions, MetricProvider } from '../ports';
+import type { DatadogAggregator, EventSink, MeasureOptions, MetricProvider, RotorEvent } from '../ports';
 
 let loaded: typeof DatadogClient | undefined;
 /** The client takes a second or more to load (thousands of generated models): only a worker that measures with Datadog pays for it. */
@@ -95,7 +95,7 @@ interface Exchange {
 
 const finiteOrNull = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-export class DatadogProvider implements MetricProvider {
+export class DatadogProvider implements MetricProvider, EventSink {
   readonly name = 'datadog' as const;
   /** Where requests go, for messages: the override URL or the site's API host. */
   readonly where: string;
@@ -305,7 +305,7 @@ export class DatadogProvider implements MetricProvider {
   }
 
   /** An event in Datadog's event stream (e.g. a rotation's stage switched or rolled back). */
-  async postEvent(event: { title: string; text: string; tags: string[]; alertType: 'info' | 'success' | 'warning' | 'error' }): Promise<void> {
+  async postEvent(event: RotorEvent): Promise<void> {
     await this.call('the event', (dd, configuration) =>
       new dd.v1.EventsApi(configuration).createEvent({
         body: { title: event.title, text: event.text, tags: event.tags, alertType: event.alertType },

@@ -6,10 +6,11 @@
 //
 // The SDK is loaded on first use, so a worker without an AWS store never loads it. Every SDK error
 // becomes a RotorError that says what to check, with the AWS error code only: never the service's
-// message or response body, never a value.
+// message or response body, never a value (aws-errors.ts).
 import { createHash } from 'node:crypto';
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import { RotorError, type RotorErrorType } from '../errors';
+import { RotorError } from '../errors';
+import { translateAwsError, type SdkError } from './aws-errors';
 import { sameData } from '../values';
 import type { SecretData } from '../ports';
 
@@ -49,33 +50,6 @@ export interface Relabelled {
 
 /** A label move that found the labels moved under it (another writer) re-reads them, this often. */
 const RELABEL_TRIES = 3;
-
-/** AWS error codes (the error's name in the SDK) and what each means to rotor. */
-const FORBIDDEN = new Set([
-  'AccessDeniedException',
-  'AccessDenied',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'SignatureDoesNotMatch',
-  'IncompleteSignature',
-  'InvalidClientTokenId',
-  'MissingAuthenticationToken',
-  'ExpiredToken',
-  'ExpiredTokenException',
-  'RequestExpired',
-  'CredentialsProviderError',
-]);
-const KMS = new Set(['DecryptionFailure', 'EncryptionFailure']);
-const THROTTLED = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled']);
-const SERVER = new Set(['InternalServiceError', 'InternalFailure', 'ServiceUnavailable', 'ServiceUnavailableException']);
-const INPUT = new Set(['InvalidRequestException', 'InvalidParameterException', 'ValidationException', 'MalformedPolicyDocumentException']);
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
-
-interface SdkError extends Error {
-  code?: string;
-  $fault?: 'client' | 'server';
-  $metadata?: { httpStatusCode?: number; attempts?: number };
-}
 
 /**
  * The SecretString of a version as rotor's data: a JSON object's entries (numbers and booleans as
@@ -344,67 +318,7 @@ export class AwsSecretsManager {
     try {
       return await send(loaded);
     } catch (err) {
-      throw this.translate(err as SdkError, doing, secretId, action);
+      throw translateAwsError(err as SdkError, { doing, secretId, action, where: this.where(), timeoutMs: this.settings.timeoutMs ?? 10_000 });
     }
-  }
-
-  /** The RotorError for an SDK error: its code and status, what to check; never its message or body. */
-  private translate(err: SdkError, doing: string, secretId: string, action: string): RotorError {
-    const status = err.$metadata?.httpStatusCode;
-    // An answer the SDK could not parse (moto answers some refusals in XML) has only its status.
-    const unparsed = status !== undefined && (err.name === 'SyntaxError' || /deserialization error/i.test(err.message ?? ''));
-    const code = unparsed ? `HTTP ${status}` : err.name && err.name !== 'Error' ? err.name : (err.code ?? 'Error');
-    const attempts = err.$metadata?.attempts;
-    const where = this.where();
-    const error = (type: RotorErrorType, message: string) => new RotorError(type, message, secretId, status);
-    const tried = attempts && attempts > 1 ? ` after ${attempts} attempts` : '';
-
-    if (code === 'ResourceNotFoundException')
-      return error('NotFound', `no secret ${secretId} in AWS Secrets Manager (${where}); create it or fix the secret id`);
-    if (code === 'CredentialsProviderError') {
-      return error(
-        'Forbidden',
-        `no AWS credentials to ${doing} ${secretId}: check the AWS credentials chain on the worker (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, the web identity token of its service account, the instance role)`,
-      );
-    }
-    if (FORBIDDEN.has(code) || status === 401 || status === 403) {
-      return error(
-        'Forbidden',
-        `AWS Secrets Manager (${where}) refused to ${doing} ${secretId} (${code}${status && !unparsed ? `, HTTP ${status}` : ''}): check the AWS credentials chain on the worker and that its IAM identity is allowed secretsmanager:${action} on the secret`,
-      );
-    }
-    if (KMS.has(code)) {
-      return error(
-        'Forbidden',
-        `AWS Secrets Manager (${where}) could not ${doing} ${secretId} (${code}): check that the worker's IAM identity may use the secret's KMS key (kms:Decrypt, kms:GenerateDataKey)`,
-      );
-    }
-    if (THROTTLED.has(code))
-      return error('Unavailable', `AWS Secrets Manager (${where}) throttled the ${action} of ${secretId}${tried} (${code}); it is retried`);
-    if (SERVER.has(code) || err.$fault === 'server' || (status !== undefined && status >= 500)) {
-      return error(
-        'Unavailable',
-        `AWS Secrets Manager (${where}) failed to ${doing} ${secretId}${tried} (${code}${status ? `, HTTP ${status}` : ''}); it is retried`,
-      );
-    }
-    if (code === 'TimeoutError' || code === 'RequestTimeout' || code === 'AbortError' || /timeout/i.test(code)) {
-      return error(
-        'Unavailable',
-        `AWS Secrets Manager at ${where} did not answer within ${(this.settings.timeoutMs ?? 10_000) / 1000} s${tried} to ${doing} ${secretId}`,
-      );
-    }
-    if (NETWORK.has(err.code ?? '') || NETWORK.has(code))
-      return error('Unavailable', `cannot reach AWS Secrets Manager at ${where} (${err.code ?? code})${tried} to ${doing} ${secretId}`);
-    if (/region is missing/i.test(err.message ?? '')) {
-      return error('RotorInputError', `no AWS region to ${doing} ${secretId}: set the store's region, AWS_REGION, or a region in the AWS config profile`);
-    }
-    if (INPUT.has(code)) return error('RotorInputError', `AWS Secrets Manager (${where}) rejected the ${action} of ${secretId} (${code})`);
-    if (code === 'ResourceExistsException')
-      return error('Conflict', `AWS Secrets Manager (${where}) refused the ${action} of ${secretId}: it exists already (${code})`);
-    if (status === undefined && !err.$fault) {
-      // No HTTP answer at all: a network error the SDK names its own way.
-      return error('Unavailable', `cannot reach AWS Secrets Manager at ${where} (${err.code ?? code})${tried} to ${doing} ${secretId}`);
-    }
-    return error('ProviderError', `AWS Secrets Manager (${where}) failed to ${doing} ${secretId} (${code}${status ? `, HTTP ${status}` : ''})`);
   }
 }

@@ -5,7 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { KubernetesCluster } from '../../activities/kubernetes';
 import { MemoryCluster, type MemoryObject, type MemoryWorkload } from '../../activities/memory';
-import type { ClusterPort } from '../../activities/ports';
+import type { ClusterPort, ExternalSecretsPort } from '../../activities/ports';
 import { POD_SPEC_PATH, workloadSecretRefs } from '../../activities/kubernetes/refs';
 import type { WorkloadKind } from '../../domain/plan';
 import { startSandbox, type Sandbox } from '../../sandbox';
@@ -63,6 +63,8 @@ export function fieldsV1For(kind: WorkloadKind, fields: string[]): object {
 export interface World {
   readonly name: string;
   readonly cluster: ClusterPort;
+  /** store external-secrets: the operator's side of the same cluster. */
+  readonly externalSecrets: ExternalSecretsPort;
   namespace(ns: string): Promise<void>;
   /** A Secret of `type` (absent: none given, which Kubernetes takes as Opaque). */
   secret(ns: string, name: string, data?: Record<string, string>, type?: string): Promise<void>;
@@ -111,6 +113,7 @@ export class MemoryWorld implements World {
   readonly name = 'memory';
   readonly memory = new MemoryCluster({ secrets: [], workloads: [] });
   readonly cluster: ClusterPort = this.memory;
+  readonly externalSecrets: ExternalSecretsPort = this.memory;
 
   private w(kind: WorkloadKind, ns: string, name: string): MemoryWorkload {
     const found = this.memory.world.workloads.find((x) => x.kind === kind && x.namespace === ns && x.name === name);
@@ -241,6 +244,7 @@ const POD_TEMPLATE_PATH: Record<string, string> = { CronJob: '/spec/jobTemplate/
 export class KubeWorld implements World {
   readonly name = 'kubernetes';
   readonly cluster: KubernetesCluster;
+  readonly externalSecrets: ExternalSecretsPort;
   readonly core: k8s.CoreV1Api;
   readonly apps: k8s.AppsV1Api;
   readonly batch: k8s.BatchV1Api;
@@ -252,6 +256,7 @@ export class KubeWorld implements World {
     readonly options: { pageSize?: number; workerKubeconfig?: string } = {},
   ) {
     this.cluster = new KubernetesCluster(kc, options.pageSize ?? 3); // small pages: every scan crosses page boundaries
+    this.externalSecrets = this.cluster.externalSecrets;
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
     this.batch = kc.makeApiClient(k8s.BatchV1Api);

@@ -161,6 +161,15 @@ export class Canary {
 
   private async scaleGreen(namespace: string, name: string, green: Obj, replicas: number, weight: number, previousWeight: number): Promise<void> {
     const a = (key: string) => `/metadata/annotations/${pointerSegment(key)}`;
+    // Already there (an earlier attempt's patch landed, its answer lost): no request, so a retried step
+    // asks less of the apiserver each time and converges however often its answers are lost.
+    const annotations = green.metadata?.annotations ?? {};
+    if (
+      green.spec?.replicas === replicas &&
+      annotations[ANNOTATION_WEIGHT] === String(weight) &&
+      annotations[ANNOTATION_PREVIOUS_WEIGHT] === String(previousWeight)
+    )
+      return;
     try {
       await this.deployments.patch(namespace, name, [
         { op: 'test', path: a(ANNOTATION_CANARY_VERSION), value: green.metadata!.annotations![ANNOTATION_CANARY_VERSION] },

@@ -9,8 +9,6 @@ import {
   DEFAULTS,
   FIELDS,
   LIMITS,
-  WORKLOAD_KINDS,
-  WORKLOAD_REF,
   approval as approvalSchema,
   awsSecretsManager as awsSchema,
   externalSecrets as externalSecretsSchema,
@@ -37,111 +35,38 @@ import {
   storeKind,
   threshold as thresholdSchema,
   workloadList,
+  workloadRef,
   workloads as workloadsSchema,
-  type DatadogAggregator,
-  type DatadogApi,
   type MetricsProvider,
+  type PlanOutput,
   type StoreKind,
-  type WorkloadKind,
 } from './plan-schema';
 
 export { DEFAULTS, LIMITS, METRICS_PROVIDERS, STORE_KINDS, WORKLOAD_KINDS, WORKLOAD_RESOURCES } from './plan-schema';
 export { QUERY_VARIABLES } from './plan-schema';
 export type { DatadogAggregator, DatadogApi, MetricsProvider, QueryVariable, StoreKind, WorkloadKind } from './plan-schema';
 
-/** Where the new value comes from. A plaintext value is never part of a plan. */
-export type ValueSource =
-  | { generate: { keys: string[]; length: number } }
-  | { fromFile: string }
-  | { awsSecretsManager: { secretId: string; versionStage?: 'AWSPENDING' | 'AWSCURRENT'; region?: string } }
-  | { issuer: IssuerSource };
+// The plan's types are what the schema's transforms make of a plan file (plan-schema.ts): durations
+// in ms, defaults applied, the strategy tagged, the Datadog settings grouped, the store's target.
 
+/** A plan as rotor runs it. */
+export type Plan = PlanOutput;
+export type Stage = Plan['stages'][number];
+export type Strategy = Stage['strategy'];
+export type Analysis = NonNullable<Stage['analysis']>;
+export type WorkloadRef = Exclude<Stage['workloads'], 'auto'>[number];
+/** Where the new value comes from. A plaintext value is never part of a plan. */
+export type ValueSource = Plan['value'];
 /** A credential from the worker's issuer: the Secret key it goes into, and the scope to ask for. */
-export interface IssuerSource {
-  key: string;
-  scope?: string;
-}
+export type IssuerSource = Extract<ValueSource, { issuer: unknown }>['issuer'];
+/** The secret a store outside the cluster writes each version to. */
+export type StoreTarget = NonNullable<Plan['target']>;
+export type ExternalSecretStoreRef = NonNullable<StoreTarget['externalSecrets']>['secretStoreRef'];
+export type ScanSettings = NonNullable<Plan['scan']>;
 
 /** The issuer source of a plan's value, if it names one (the workflow then revokes at the issuer too). */
 export function issuerSource(value: ValueSource): IssuerSource | null {
   return 'issuer' in value ? value.issuer : null;
-}
-
-/** The secret a store outside the cluster writes each version to. */
-export interface StoreTarget {
-  awsSecretsManager?: { secretId: string; region?: string };
-  /** store external-secrets: the SecretStore or ClusterSecretStore each versioned ExternalSecret reads through. */
-  externalSecrets?: { secretStoreRef: ExternalSecretStoreRef };
-}
-
-export interface ExternalSecretStoreRef {
-  name: string;
-  kind: 'SecretStore' | 'ClusterSecretStore';
-}
-
-export interface WorkloadRef {
-  kind: WorkloadKind;
-  name: string;
-}
-
-export type Strategy = { type: 'rolling' } | { type: 'in-place' } | { type: 'canary'; steps: number[]; pauseMs: number };
-
-export interface Analysis {
-  provider: MetricsProvider;
-  query: string;
-  /** The measurement fails when its value is above the threshold. */
-  threshold: number;
-  intervalMs: number;
-  /** Consecutive failed measurements that fail the stage. */
-  failureLimit: number;
-  /** Consecutive measurements without data that fail the stage: no data is never a pass. */
-  inconclusiveLimit: number;
-  /**
-   * Consecutive measurements the provider could not answer (an outage, a refused query) that fail the
-   * stage. Absent from analyses planned by releases before it, which used inconclusiveLimit for it.
-   */
-  consecutiveErrorLimit?: number;
-  /** How long VERIFYING measures right after a rollout. */
-  verifyMs: number;
-  /**
-   * Datadog only: the API that answers, its reducer, and the monitors that gate each measurement.
-   * `windowMs`: absent in activity inputs scheduled before it existed (then the interval).
-   */
-  datadog?: { api: DatadogApi; aggregator: DatadogAggregator; monitors: number[]; windowMs?: number };
-  /** Canary only: the new version measured against the old one, side by side. */
-  baseline?: { margin: number };
-}
-
-export interface Stage {
-  name: string;
-  namespace: string;
-  workloads: 'auto' | WorkloadRef[];
-  strategy: Strategy;
-  analysis: Analysis | null;
-  soakMs: number;
-  watchMs: number;
-  approval: 'required' | 'none';
-  approvalTimeoutMs: number;
-  rolloutTimeoutMs: number;
-}
-
-export interface Plan {
-  secret: string;
-  value: ValueSource;
-  store: StoreKind;
-  /** Where a store outside the cluster keeps the versions (plan field `awsSecretsManager`). */
-  target?: StoreTarget;
-  stages: Stage[];
-  retentionMs: number;
-  /** How long to wait before scanning again when cleanup finds workloads still using the old version. */
-  cleanupRecheckMs: number;
-  /** The reference scan's settings; absent when the plan has none (and in rotations planned before them). */
-  scan?: ScanSettings;
-}
-
-export interface ScanSettings {
-  /** Resources (`<resource>.<group>`) that hold no version when the worker cannot list them (readable ones are still scanned). */
-  ignore: string[];
 }
 
 export interface PlanIssue {
@@ -323,8 +248,7 @@ function checkExternalSecrets(c: Checker, store: StoreKind, raw: unknown): Store
     c.add('externalSecrets', raw, 'is only for store: external-secrets; remove it, or set store: external-secrets');
     return undefined;
   }
-  const parsed = c.field(externalSecretsSchema, 'externalSecrets', raw);
-  return parsed ? { secretStoreRef: { name: parsed.secretStoreRef.name, kind: parsed.secretStoreRef.kind ?? 'SecretStore' } } : undefined;
+  return c.field(externalSecretsSchema, 'externalSecrets', raw);
 }
 
 function checkWorkloads(c: Checker, path: string, raw: unknown): 'auto' | WorkloadRef[] {
@@ -332,10 +256,9 @@ function checkWorkloads(c: Checker, path: string, raw: unknown): 'auto' | Worklo
   if (listed === undefined || listed === 'auto') return 'auto';
   const refs: WorkloadRef[] = [];
   listed.forEach((item, i) => {
-    const m = WORKLOAD_REF.exec(item)!;
-    const kind = WORKLOAD_KINDS.find((k) => k.toLowerCase() === m[1].toLowerCase())!;
-    if (refs.some((r) => r.kind === kind && r.name === m[2])) c.add(`${path}[${i}]`, item, 'is listed twice; list each workload once');
-    refs.push({ kind, name: m[2] });
+    const ref = workloadRef(item);
+    if (refs.some((r) => r.kind === ref.kind && r.name === ref.name)) c.add(`${path}[${i}]`, item, 'is listed twice; list each workload once');
+    refs.push(ref);
   });
   return refs;
 }

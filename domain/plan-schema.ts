@@ -617,6 +617,8 @@ export function planSchema() {
 }
 
 const parts = planParts();
+/** Each object's fields as the schema has them, with their defaults: validatePlan checks each field with its own. */
+export const SHAPES = { plan: parts.planFields.shape, stage: parts.stage.shape, canary: parts.canary.shape, analysis: parts.analysisFields.shape };
 /** The fields each object of a plan may have, in the schema's order: anything else is a typo. */
 export const FIELDS = {
   plan: Object.keys(parts.planFields.shape),

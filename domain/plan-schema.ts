@@ -196,7 +196,8 @@ export const externalSecrets = z
           },
           { error: ESO_TARGET },
         )
-        .meta({ description: "the store each versioned ExternalSecret reads through; a SecretStore must exist in every stage's namespace" }),
+        .meta({ description: "the store each versioned ExternalSecret reads through; a SecretStore must exist in every stage's namespace" })
+        .transform(({ name, kind }) => ({ name, kind: kind ?? 'SecretStore' })),
     },
     { error: ESO_TARGET },
   )
@@ -252,6 +253,11 @@ const anyCase = (word: string) => [...word].map((ch) => `[${ch.toLowerCase()}${c
 const KNOWN_WORKLOAD_REF = new RegExp(`^(${WORKLOAD_KINDS.map(anyCase).join('|')})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`);
 const workloadEntry = z.string({ error: WORKLOAD_ENTRY }).regex(KNOWN_WORKLOAD_REF, { error: WORKLOAD_ENTRY });
 const WORKLOADS = '"auto" (every workload that uses the current version) or a non-empty list such as [deployment/auth-api]';
+/** `kind/name` as a reference: the kind spelled as Kubernetes does, the name as written. */
+export function workloadRef(entry: string) {
+  const m = WORKLOAD_REF.exec(entry)!;
+  return { kind: WORKLOAD_KINDS.find((k) => k.toLowerCase() === m[1].toLowerCase())!, name: m[2] };
+}
 export const workloadList = z.array(workloadEntry, { error: WORKLOADS }).min(1, { error: WORKLOADS });
 export const workloads = z
   .union([z.literal('auto'), workloadList], { error: WORKLOADS })
@@ -373,7 +379,152 @@ export const scan = z
   .strictObject({ ignore: scanIgnore }, { error: SCAN })
   .meta({ description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over' });
 
-// --- the whole plan, for the JSON Schema ---------------------------------------------------------
+// --- the whole plan: as written (the JSON Schema) and as rotor uses it (the types) -------------
+
+/** A default duration's milliseconds (DEFAULTS keeps them as a plan writes them). */
+const ms = (text: string) => (parseDuration(text) as { ms: number }).ms;
+
+/**
+ * Fields that records written before them lack (activity inputs, workflow histories): always set
+ * by the schema, optional in the type so the code that reads an older record handles their absence.
+ */
+function added<T extends object>(fields: T): Partial<T> {
+  return fields;
+}
+
+/** A canary as rotor runs it: the percentages, and the pause after each in ms. */
+export function toCanary(canary: { steps: number[]; pause: number }) {
+  return { type: 'canary' as const, steps: canary.steps, pauseMs: canary.pause };
+}
+
+/** An analysis as written, after each field's own checks and defaults. */
+export interface AnalysisFields {
+  provider: MetricsProvider;
+  query: string;
+  threshold: number;
+  interval: number;
+  failureLimit: number;
+  inconclusiveLimit?: number;
+  consecutiveErrorLimit: number;
+  verify?: number;
+  api?: DatadogApi;
+  aggregator?: DatadogAggregator;
+  window?: number;
+  monitors?: number[];
+  baseline?: { margin: number };
+}
+
+/** An analysis as rotor runs it: durations in ms, the derived defaults, the Datadog settings together. */
+export function toAnalysis(a: AnalysisFields) {
+  const { provider, query, failureLimit } = a;
+  const intervalMs = a.interval;
+  const datadog =
+    provider === 'datadog'
+      ? {
+          api: a.api ?? DEFAULTS.datadogApi,
+          aggregator: a.aggregator ?? DEFAULTS.datadogAggregator,
+          monitors: a.monitors ?? [],
+          /** The time range each measurement queries; absent in activity inputs scheduled before it existed (then the interval). */
+          ...added({ windowMs: a.window || intervalMs }),
+        }
+      : undefined;
+  return {
+    provider,
+    query,
+    /** The measurement fails when its value is above the threshold. */
+    threshold: a.threshold,
+    intervalMs,
+    /** Consecutive failed measurements that fail the stage. */
+    failureLimit,
+    /** Consecutive measurements without data that fail the stage: no data is never a pass. The derived default stays within the cap. */
+    inconclusiveLimit: a.inconclusiveLimit ?? Math.min(failureLimit + 2, LIMITS.measurementLimit),
+    /**
+     * Consecutive measurements the provider could not answer (an outage, a refused query) that fail the
+     * stage. Absent from analyses planned by releases before it, which used inconclusiveLimit for it.
+     */
+    ...added({ consecutiveErrorLimit: a.consecutiveErrorLimit }),
+    /** How long VERIFYING measures right after a rollout. */
+    verifyMs: a.verify || intervalMs * (failureLimit + 2),
+    /** Datadog only: the API that answers, its reducer, and the monitors that gate each measurement. */
+    ...(datadog ? { datadog } : {}),
+    /** Canary only: the new version measured against the old one, side by side. */
+    ...(a.baseline ? { baseline: { margin: a.baseline.margin } } : {}),
+  };
+}
+
+/** A stage as written, after each field's own checks and defaults. */
+export interface StageFields<Strategy, Analysis> {
+  name: string;
+  namespace: string;
+  workloads: 'auto' | string[];
+  strategy: Strategy;
+  analysis?: Analysis;
+  soak?: number;
+  watch?: number;
+  approval: 'required' | 'none' | boolean;
+  approvalTimeout: number;
+  rolloutTimeout: number;
+}
+
+/** A stage as rotor runs it: the last one watches (24h by default) and does not soak, the others soak (24h) and do not watch. */
+export function toStage<S, A>(stage: StageFields<S, A>, last: boolean) {
+  return {
+    name: stage.name,
+    namespace: stage.namespace,
+    workloads: stage.workloads === 'auto' ? ('auto' as const) : stage.workloads.map(workloadRef),
+    strategy: stage.strategy,
+    analysis: stage.analysis ?? null,
+    soakMs: stage.soak ?? (last ? 0 : ms(DEFAULTS.soak)),
+    watchMs: stage.watch ?? (last ? ms(DEFAULTS.watch) : 0),
+    approval: stage.approval === 'required' || stage.approval === true ? ('required' as const) : ('none' as const),
+    approvalTimeoutMs: stage.approvalTimeout,
+    rolloutTimeoutMs: stage.rolloutTimeout,
+  };
+}
+
+/** The secret a store outside the cluster writes each version to, and the store External Secrets Operator reads it through. */
+export function toStoreTarget<E>(aws: { secretId: string; region?: string } | undefined, externalSecrets: E | undefined) {
+  return {
+    ...(aws ? { awsSecretsManager: { secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } } : {}),
+    /** store external-secrets: the SecretStore or ClusterSecretStore each versioned ExternalSecret reads through. */
+    ...(externalSecrets ? { externalSecrets } : {}),
+  };
+}
+
+/** A plan as written, after each field's own checks and defaults. */
+export interface PlanFields<Value, Store, ExternalSecrets, Stage> {
+  secret: string;
+  value: Value;
+  store: Store;
+  awsSecretsManager?: { secretId: string; region?: string };
+  externalSecrets?: ExternalSecrets;
+  stages: Stage[];
+  retention: number;
+  cleanupRecheck: number;
+  scan?: { ignore?: string[] };
+}
+
+/** A plan as rotor runs it. */
+export function toPlan<V, St, E, S>(plan: PlanFields<V, St, E, S>) {
+  const target = plan.awsSecretsManager ? toStoreTarget(plan.awsSecretsManager, plan.externalSecrets) : undefined;
+  const ignore = plan.scan?.ignore;
+  return {
+    secret: plan.secret,
+    value: plan.value,
+    store: plan.store,
+    /** Where a store outside the cluster keeps the versions (plan field `awsSecretsManager`). */
+    ...(target ? { target } : {}),
+    stages: plan.stages,
+    retentionMs: plan.retention,
+    /** How long to wait before scanning again when cleanup finds workloads still using the old version. */
+    cleanupRecheckMs: plan.cleanupRecheck,
+    /**
+     * The reference scan's settings; absent when the plan has none (and in rotations planned before them).
+     * `ignore`: resources (`<resource>.<group>`) that hold no version when the worker cannot list them (readable ones are still scanned).
+     */
+    ...(ignore?.length ? { scan: { ignore } } : {}),
+  };
+}
 
 /** The pieces above put together, as a plan file is written: each object, and the whole plan. */
 function planParts() {
@@ -390,10 +541,15 @@ function planParts() {
     })
     .meta({ description: 'canary by replica weight, with an analysis over the pause after each step' });
   const strategy = z
-    .union([z.literal('rolling'), z.literal('in-place'), z.strictObject({ canary })])
-    .default('rolling')
+    .union([
+      z.literal('rolling').transform(() => ({ type: 'rolling' as const })),
+      z.literal('in-place').transform(() => ({ type: 'in-place' as const })),
+      z.strictObject({ canary }).transform((s) => toCanary(s.canary)),
+    ])
+    // An output default: the JSON Schema shows none for a union whose canary converts a duration.
+    .default(() => ({ type: 'rolling' as const }))
     .meta({ description: '"rolling", "in-place" (not in production) or { canary: { steps, pause } }' });
-  const analysis = z
+  const analysisFields = z
     .strictObject({
       provider,
       query,
@@ -416,6 +572,7 @@ function planParts() {
       baseline: baseline.optional(),
     })
     .meta({ description: 'error-rate analysis; without it only rollout health is checked' });
+  const analysis = analysisFields.transform(toAnalysis);
   const stage = z.strictObject({
     name: stageName,
     namespace: namespaceName,
@@ -430,7 +587,7 @@ function planParts() {
     ),
     rolloutTimeout: duration('a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
   });
-  const plan = z
+  const planFields = z
     .strictObject({
       secret: secretName,
       value,
@@ -441,7 +598,8 @@ function planParts() {
         .array(stage)
         .min(1)
         .max(LIMITS.stages)
-        .meta({ description: 'rolled in order; production needs a stage before it; each stage its own name and namespace' }),
+        .meta({ description: 'rolled in order; production needs a stage before it; each stage its own name and namespace' })
+        .transform((stages) => stages.map((s, i) => toStage(s, i === stages.length - 1))),
       retention: duration('how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
       cleanupRecheck: duration('how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
         DEFAULTS.cleanupRecheck,
@@ -449,7 +607,8 @@ function planParts() {
       scan: scan.optional(),
     })
     .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });
-  return { generate, value, canary, analysis, stage, plan };
+  const plan = planFields.transform(toPlan);
+  return { generate, value, canary, strategy, analysisFields, analysis, stage, planFields, plan };
 }
 
 /** The plan as one zod schema. */
@@ -458,16 +617,21 @@ export function planSchema() {
 }
 
 const parts = planParts();
+/** Each object's fields as the schema has them, with their defaults: validatePlan checks each field with its own. */
+export const SHAPES = { plan: parts.planFields.shape, stage: parts.stage.shape, canary: parts.canary.shape, analysis: parts.analysisFields.shape };
 /** The fields each object of a plan may have, in the schema's order: anything else is a typo. */
 export const FIELDS = {
-  plan: Object.keys(parts.plan.shape),
+  plan: Object.keys(parts.planFields.shape),
   value: parts.value.options.map((source) => Object.keys(source.shape)[0]),
   generate: Object.keys(parts.generate.shape),
   canary: Object.keys(parts.canary.shape),
-  analysis: Object.keys(parts.analysis.shape),
+  analysis: Object.keys(parts.analysisFields.shape),
   stage: Object.keys(parts.stage.shape),
   scan: Object.keys(scan.shape),
 } as const;
+
+/** The plan as rotor runs it: what the schema's transforms make of a plan file. */
+export type PlanOutput = z.output<ReturnType<typeof planSchema>>;
 
 /** The JSON Schema of a plan file as written (draft 2020-12). */
 export function planJsonSchema(): Record<string, unknown> {

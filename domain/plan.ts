@@ -1,16 +1,16 @@
 // The rotation plan: its types and its validation. Pure and deterministic, so the CLI validates before
-// starting anything and the workflow validates again in PLANNING. Every field is checked against its
-// piece of the schema (plan-schema.ts: bounds, defaults and messages in one place, also published as
-// plan.schema.json); what needs more than one field is checked here. All issues are reported at once,
-// each with its path, the value found and what would be valid.
+// starting anything and the workflow validates again in PLANNING. The types are the schema's output
+// (plan-schema.ts: bounds, defaults, durations and messages in one place, also published as
+// plan.schema.json); every field is checked against its piece of the schema and the plan is built by
+// the schema's own transforms, so a plan with issues still has a best-effort shape; what needs more
+// than one field is checked here. All issues are reported at once, each with its path, the value
+// found and what would be valid.
 import type { z } from 'zod';
 import { parseDuration } from './duration';
 import {
   DEFAULTS,
   FIELDS,
   LIMITS,
-  WORKLOAD_KINDS,
-  WORKLOAD_REF,
   approval as approvalSchema,
   awsSecretsManager as awsSchema,
   externalSecrets as externalSecretsSchema,
@@ -19,13 +19,10 @@ import {
   canarySteps,
   datadogAggregator as aggregatorSchema,
   datadogApi as apiSchema,
-  duration,
   fromFile as fromFileSchema,
   issuer as issuerSchema,
   generateKeys,
   generateLength,
-  interval as intervalSchema,
-  measurementLimit,
   monitors as monitorsSchema,
   namespaceName,
   QUERY_VARIABLES,
@@ -37,111 +34,44 @@ import {
   storeKind,
   threshold as thresholdSchema,
   workloadList,
+  workloadRef,
   workloads as workloadsSchema,
-  type DatadogAggregator,
-  type DatadogApi,
+  SHAPES,
+  toAnalysis,
+  toCanary,
+  toPlan,
+  toStage,
+  type AnalysisFields,
   type MetricsProvider,
+  type PlanOutput,
   type StoreKind,
-  type WorkloadKind,
 } from './plan-schema';
 
 export { DEFAULTS, LIMITS, METRICS_PROVIDERS, STORE_KINDS, WORKLOAD_KINDS, WORKLOAD_RESOURCES } from './plan-schema';
 export { QUERY_VARIABLES } from './plan-schema';
 export type { DatadogAggregator, DatadogApi, MetricsProvider, QueryVariable, StoreKind, WorkloadKind } from './plan-schema';
 
-/** Where the new value comes from. A plaintext value is never part of a plan. */
-export type ValueSource =
-  | { generate: { keys: string[]; length: number } }
-  | { fromFile: string }
-  | { awsSecretsManager: { secretId: string; versionStage?: 'AWSPENDING' | 'AWSCURRENT'; region?: string } }
-  | { issuer: IssuerSource };
+// The plan's types are what the schema's transforms make of a plan file (plan-schema.ts): durations
+// in ms, defaults applied, the strategy tagged, the Datadog settings grouped, the store's target.
 
+/** A plan as rotor runs it. */
+export type Plan = PlanOutput;
+export type Stage = Plan['stages'][number];
+export type Strategy = Stage['strategy'];
+export type Analysis = NonNullable<Stage['analysis']>;
+export type WorkloadRef = Exclude<Stage['workloads'], 'auto'>[number];
+/** Where the new value comes from. A plaintext value is never part of a plan. */
+export type ValueSource = Plan['value'];
 /** A credential from the worker's issuer: the Secret key it goes into, and the scope to ask for. */
-export interface IssuerSource {
-  key: string;
-  scope?: string;
-}
+export type IssuerSource = Extract<ValueSource, { issuer: unknown }>['issuer'];
+/** The secret a store outside the cluster writes each version to. */
+export type StoreTarget = NonNullable<Plan['target']>;
+export type ExternalSecretStoreRef = NonNullable<StoreTarget['externalSecrets']>['secretStoreRef'];
+export type ScanSettings = NonNullable<Plan['scan']>;
 
 /** The issuer source of a plan's value, if it names one (the workflow then revokes at the issuer too). */
 export function issuerSource(value: ValueSource): IssuerSource | null {
   return 'issuer' in value ? value.issuer : null;
-}
-
-/** The secret a store outside the cluster writes each version to. */
-export interface StoreTarget {
-  awsSecretsManager?: { secretId: string; region?: string };
-  /** store external-secrets: the SecretStore or ClusterSecretStore each versioned ExternalSecret reads through. */
-  externalSecrets?: { secretStoreRef: ExternalSecretStoreRef };
-}
-
-export interface ExternalSecretStoreRef {
-  name: string;
-  kind: 'SecretStore' | 'ClusterSecretStore';
-}
-
-export interface WorkloadRef {
-  kind: WorkloadKind;
-  name: string;
-}
-
-export type Strategy = { type: 'rolling' } | { type: 'in-place' } | { type: 'canary'; steps: number[]; pauseMs: number };
-
-export interface Analysis {
-  provider: MetricsProvider;
-  query: string;
-  /** The measurement fails when its value is above the threshold. */
-  threshold: number;
-  intervalMs: number;
-  /** Consecutive failed measurements that fail the stage. */
-  failureLimit: number;
-  /** Consecutive measurements without data that fail the stage: no data is never a pass. */
-  inconclusiveLimit: number;
-  /**
-   * Consecutive measurements the provider could not answer (an outage, a refused query) that fail the
-   * stage. Absent from analyses planned by releases before it, which used inconclusiveLimit for it.
-   */
-  consecutiveErrorLimit?: number;
-  /** How long VERIFYING measures right after a rollout. */
-  verifyMs: number;
-  /**
-   * Datadog only: the API that answers, its reducer, and the monitors that gate each measurement.
-   * `windowMs`: absent in activity inputs scheduled before it existed (then the interval).
-   */
-  datadog?: { api: DatadogApi; aggregator: DatadogAggregator; monitors: number[]; windowMs?: number };
-  /** Canary only: the new version measured against the old one, side by side. */
-  baseline?: { margin: number };
-}
-
-export interface Stage {
-  name: string;
-  namespace: string;
-  workloads: 'auto' | WorkloadRef[];
-  strategy: Strategy;
-  analysis: Analysis | null;
-  soakMs: number;
-  watchMs: number;
-  approval: 'required' | 'none';
-  approvalTimeoutMs: number;
-  rolloutTimeoutMs: number;
-}
-
-export interface Plan {
-  secret: string;
-  value: ValueSource;
-  store: StoreKind;
-  /** Where a store outside the cluster keeps the versions (plan field `awsSecretsManager`). */
-  target?: StoreTarget;
-  stages: Stage[];
-  retentionMs: number;
-  /** How long to wait before scanning again when cleanup finds workloads still using the old version. */
-  cleanupRecheckMs: number;
-  /** The reference scan's settings; absent when the plan has none (and in rotations planned before them). */
-  scan?: ScanSettings;
-}
-
-export interface ScanSettings {
-  /** Resources (`<resource>.<group>`) that hold no version when the worker cannot list them (readable ones are still scanned). */
-  ignore: string[];
 }
 
 export interface PlanIssue {
@@ -195,9 +125,6 @@ function pick(raw: unknown, path: readonly PropertyKey[]): unknown {
 class Checker {
   readonly issues: PlanIssue[] = [];
 
-  /** The duration schemas, built once: any duration, and one longer than zero. */
-  private readonly durations = { any: duration('a duration'), positive: duration('a duration longer than zero', { positive: true }) };
-
   add(path: string, value: unknown, message: string): void {
     this.issues.push({ path, value: show(value), message });
   }
@@ -227,9 +154,13 @@ class Checker {
     return undefined;
   }
 
-  duration(path: string, raw: unknown, fallback: string, bounds: { positive?: boolean } = {}): number {
-    const ms = this.field(bounds.positive ? this.durations.positive : this.durations.any, path, raw === undefined ? fallback : raw);
-    if (ms !== undefined) return ms;
+  /**
+   * A duration checked by its piece of the schema, which converts it and gives the default of a
+   * field left out (or undefined, for a field whose default depends on others).
+   */
+  duration<T>(schema: z.ZodType<T>, path: string, raw: unknown): T | number {
+    const ms = this.field(schema, path, raw);
+    if (ms !== undefined || raw === undefined) return ms as T;
     // An out-of-range duration still stands for what it says, capped; an unparsable one for nothing.
     const parsed = parseDuration(raw);
     return 'ms' in parsed && parsed.ms > LIMITS.maxDurationMs ? LIMITS.maxDurationMs : 0;
@@ -293,7 +224,7 @@ function checkStore(c: Checker, raw: unknown): StoreKind {
 }
 
 /** The AWS secret a store outside the cluster writes to: required by those stores, refused by the others. */
-function checkStoreTarget(c: Checker, store: StoreKind, raw: unknown): StoreTarget | undefined {
+function checkStoreTarget(c: Checker, store: StoreKind, raw: unknown): z.output<typeof awsTargetSchema> | undefined {
   const outside = store === 'aws-secrets-manager' || store === 'external-secrets';
   if (raw === undefined) {
     if (outside)
@@ -304,8 +235,7 @@ function checkStoreTarget(c: Checker, store: StoreKind, raw: unknown): StoreTarg
     c.add('awsSecretsManager', raw, 'is only for store: aws-secrets-manager or external-secrets; remove it, or set the store');
     return undefined;
   }
-  const target = c.field(awsTargetSchema, 'awsSecretsManager', raw);
-  return target ? { awsSecretsManager: { secretId: target.secretId, ...(target.region ? { region: target.region } : {}) } } : undefined;
+  return c.field(awsTargetSchema, 'awsSecretsManager', raw);
 }
 
 /** The External Secrets Operator store an ExternalSecret reads through: required by store external-secrets, refused by the others. */
@@ -323,21 +253,19 @@ function checkExternalSecrets(c: Checker, store: StoreKind, raw: unknown): Store
     c.add('externalSecrets', raw, 'is only for store: external-secrets; remove it, or set store: external-secrets');
     return undefined;
   }
-  const parsed = c.field(externalSecretsSchema, 'externalSecrets', raw);
-  return parsed ? { secretStoreRef: { name: parsed.secretStoreRef.name, kind: parsed.secretStoreRef.kind ?? 'SecretStore' } } : undefined;
+  return c.field(externalSecretsSchema, 'externalSecrets', raw);
 }
 
-function checkWorkloads(c: Checker, path: string, raw: unknown): 'auto' | WorkloadRef[] {
+function checkWorkloads(c: Checker, path: string, raw: unknown): 'auto' | string[] {
   const listed = c.field(Array.isArray(raw) ? workloadList : workloadsSchema, path, raw);
   if (listed === undefined || listed === 'auto') return 'auto';
   const refs: WorkloadRef[] = [];
   listed.forEach((item, i) => {
-    const m = WORKLOAD_REF.exec(item)!;
-    const kind = WORKLOAD_KINDS.find((k) => k.toLowerCase() === m[1].toLowerCase())!;
-    if (refs.some((r) => r.kind === kind && r.name === m[2])) c.add(`${path}[${i}]`, item, 'is listed twice; list each workload once');
-    refs.push({ kind, name: m[2] });
+    const ref = workloadRef(item);
+    if (refs.some((r) => r.kind === ref.kind && r.name === ref.name)) c.add(`${path}[${i}]`, item, 'is listed twice; list each workload once');
+    refs.push(ref);
   });
-  return refs;
+  return listed;
 }
 
 function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
@@ -352,8 +280,7 @@ function checkStrategy(c: Checker, path: string, raw: unknown): Strategy {
     }
     c.keys(`${path}.canary`, canary, FIELDS.canary);
     const steps = c.field(canarySteps(), `${path}.canary.steps`, canary.steps, true) ?? [...DEFAULTS.canarySteps];
-    const pauseMs = c.duration(`${path}.canary.pause`, canary.pause, DEFAULTS.canaryPause);
-    return { type: 'canary', steps, pauseMs };
+    return toCanary({ steps, pause: c.duration(SHAPES.canary.pause, `${path}.canary.pause`, canary.pause) });
   }
   c.add(path, raw, 'unknown strategy; use "rolling", "in-place" or { canary: { steps: [10, 25, 50, 100], pause: 10m } }');
   return { type: 'rolling' };
@@ -369,30 +296,28 @@ function checkAnalysis(c: Checker, path: string, raw: unknown): Analysis | null 
   const provider = c.field(providerSchema, `${path}.provider`, raw.provider);
   const query = c.field(querySchema, `${path}.query`, raw.query);
   const threshold = c.field(thresholdSchema, `${path}.threshold`, raw.threshold);
-  const given = raw.interval === undefined ? DEFAULTS.interval : raw.interval;
-  const intervalMs = c.field(intervalSchema(), `${path}.interval`, given) ?? ('ms' in parseDuration(given) ? LIMITS.minIntervalMs : 0);
-  const limit = (field: 'failureLimit' | 'inconclusiveLimit' | 'consecutiveErrorLimit', fallback: number) =>
-    raw[field] === undefined ? fallback : (c.field(measurementLimit(field), `${path}.${field}`, raw[field]) ?? fallback);
-  const failureLimit = limit('failureLimit', DEFAULTS.failureLimit);
-  // The derived default stays within the cap, so a failureLimit of 100 alone is valid.
-  const inconclusiveLimit = limit('inconclusiveLimit', Math.min(failureLimit + 2, LIMITS.measurementLimit));
-  const consecutiveErrorLimit = limit('consecutiveErrorLimit', DEFAULTS.consecutiveErrorLimit);
-  const verifyMs = c.duration(`${path}.verify`, raw.verify, '0s') || intervalMs * (failureLimit + 2);
+  const interval = c.field(SHAPES.analysis.interval, `${path}.interval`, raw.interval) ?? ('ms' in parseDuration(raw.interval) ? LIMITS.minIntervalMs : 0);
+  // Each limit by its piece of the schema, with its default; an invalid one counts as left out.
+  const failureLimit = c.field(SHAPES.analysis.failureLimit, `${path}.failureLimit`, raw.failureLimit) ?? DEFAULTS.failureLimit;
+  const inconclusiveLimit = c.field(SHAPES.analysis.inconclusiveLimit, `${path}.inconclusiveLimit`, raw.inconclusiveLimit);
+  const consecutiveErrorLimit =
+    c.field(SHAPES.analysis.consecutiveErrorLimit, `${path}.consecutiveErrorLimit`, raw.consecutiveErrorLimit) ?? DEFAULTS.consecutiveErrorLimit;
+  const verify = c.duration(SHAPES.analysis.verify, `${path}.verify`, raw.verify);
   if (typeof raw.query === 'string') checkQueryVariables(c, `${path}.query`, raw.query);
-  const datadog = checkDatadogFields(c, path, raw, provider, intervalMs);
+  const datadog = checkDatadogFields(c, path, raw, provider);
   const baseline = raw.baseline === undefined ? undefined : c.field(baselineSchema, `${path}.baseline`, raw.baseline);
-  return {
+  return toAnalysis({
     provider: provider ?? (raw.provider as MetricsProvider),
     query: query ?? (typeof raw.query === 'string' ? raw.query : ''),
     threshold: threshold ?? 0,
-    intervalMs,
+    interval,
     failureLimit,
     inconclusiveLimit,
     consecutiveErrorLimit,
-    verifyMs,
-    ...(datadog ? { datadog } : {}),
-    ...(baseline ? { baseline } : {}),
-  };
+    verify,
+    ...datadog,
+    baseline,
+  });
 }
 
 /** `{{name}}` in a query must be one the worker fills in. */
@@ -410,22 +335,19 @@ function checkDatadogFields(
   path: string,
   raw: Record<string, unknown>,
   provider: MetricsProvider | undefined,
-  intervalMs: number,
-): Analysis['datadog'] {
+): Pick<AnalysisFields, 'api' | 'aggregator' | 'monitors' | 'window'> {
   const given = (['api', 'aggregator', 'monitors', 'window'] as const).filter((f) => raw[f] !== undefined);
   if (provider !== 'datadog') {
     for (const f of given) c.add(`${path}.${f}`, raw[f], `is a Datadog setting; remove it, or use provider: datadog`);
-    return undefined;
+    return {};
   }
-  const api = raw.api === undefined ? DEFAULTS.datadogApi : (c.field(apiSchema, `${path}.api`, raw.api) ?? DEFAULTS.datadogApi);
-  const aggregator =
-    raw.aggregator === undefined ? DEFAULTS.datadogAggregator : (c.field(aggregatorSchema, `${path}.aggregator`, raw.aggregator) ?? DEFAULTS.datadogAggregator);
+  const api = raw.api === undefined ? undefined : c.field(apiSchema, `${path}.api`, raw.api);
+  const aggregator = raw.aggregator === undefined ? undefined : c.field(aggregatorSchema, `${path}.aggregator`, raw.aggregator);
   if (api === 'v1' && raw.aggregator !== undefined) {
     c.add(`${path}.aggregator`, raw.aggregator, 'applies to api v2 only (v1 takes the last point); remove it, or use api: v2');
   }
-  const monitors = raw.monitors === undefined ? [] : (c.field(monitorsSchema, `${path}.monitors`, raw.monitors) ?? []);
-  const windowMs = raw.window === undefined ? intervalMs : c.duration(`${path}.window`, raw.window, '0s', { positive: true }) || intervalMs;
-  return { api, aggregator, monitors, windowMs };
+  const monitors = raw.monitors === undefined ? undefined : c.field(monitorsSchema, `${path}.monitors`, raw.monitors);
+  return { api, aggregator, monitors, window: c.duration(SHAPES.analysis.window, `${path}.window`, raw.window) };
 }
 
 /**
@@ -476,17 +398,14 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
   c.keys(path, raw, FIELDS.stage);
   const name = c.field(stageName, `${path}.name`, raw.name);
   const namespace = c.field(namespaceName, `${path}.namespace`, raw.namespace);
-  const approved = raw.approval === undefined ? 'none' : c.field(approvalSchema, `${path}.approval`, raw.approval);
-  const approval: 'required' | 'none' = approved === 'required' || approved === true ? 'required' : 'none';
-  const soak = raw.soak !== undefined ? raw.soak : last ? '0s' : DEFAULTS.soak;
-  const watch = raw.watch !== undefined ? raw.watch : last ? DEFAULTS.watch : '0s';
+  const approval = c.field(approvalSchema, `${path}.approval`, raw.approval) ?? 'none';
   if (!last && raw.watch !== undefined) {
     c.add(`${path}.watch`, raw.watch, 'only the last stage watches after its rollout; use soak for earlier stages');
   }
   if (last && raw.soak !== undefined) {
     c.add(`${path}.soak`, raw.soak, 'the last stage has no next stage to soak before; use watch (how long to keep measuring after its rollout)');
   }
-  if (raw.approvalTimeout !== undefined && approval !== 'required') {
+  if (raw.approvalTimeout !== undefined && approval !== 'required' && approval !== true) {
     c.add(`${path}.approvalTimeout`, raw.approvalTimeout, 'applies only to a stage with approval: required; add that, or remove approvalTimeout');
   }
   const workloads = checkWorkloads(c, `${path}.workloads`, raw.workloads);
@@ -501,18 +420,20 @@ function checkStage(c: Checker, raw: unknown, index: number, last: boolean): Sta
     );
   }
   checkBaseline(c, path, strategy, analysis);
-  return {
+  const shape = SHAPES.stage;
+  const stage = {
     name: name ?? (typeof raw.name === 'string' ? raw.name : ''),
     namespace: namespace ?? (typeof raw.namespace === 'string' ? raw.namespace : ''),
     workloads,
     strategy,
     analysis,
-    soakMs: c.duration(`${path}.soak`, soak, DEFAULTS.soak),
-    watchMs: c.duration(`${path}.watch`, watch, DEFAULTS.watch),
+    soak: c.duration(shape.soak, `${path}.soak`, raw.soak),
+    watch: c.duration(shape.watch, `${path}.watch`, raw.watch),
     approval,
-    approvalTimeoutMs: c.duration(`${path}.approvalTimeout`, raw.approvalTimeout, DEFAULTS.approvalTimeout, { positive: true }),
-    rolloutTimeoutMs: c.duration(`${path}.rolloutTimeout`, raw.rolloutTimeout, DEFAULTS.rolloutTimeout, { positive: true }),
+    approvalTimeout: c.duration(shape.approvalTimeout, `${path}.approvalTimeout`, raw.approvalTimeout),
+    rolloutTimeout: c.duration(shape.rolloutTimeout, `${path}.rolloutTimeout`, raw.rolloutTimeout),
   };
+  return toStage(stage, last);
 }
 
 function checkStages(c: Checker, raw: unknown): Stage[] {
@@ -557,15 +478,14 @@ function checkStages(c: Checker, raw: unknown): Stage[] {
   return stages;
 }
 
-function checkScan(c: Checker, raw: unknown): ScanSettings | undefined {
+function checkScan(c: Checker, raw: unknown): { ignore?: string[] } | undefined {
   if (raw === undefined) return undefined;
   if (!isRecord(raw)) {
     c.add('scan', raw, 'must be { ignore: [<resource>.<group>, ...] }, e.g. { ignore: [widgets.example.com] }');
     return undefined;
   }
   c.keys('scan', raw, FIELDS.scan);
-  const ignore = raw.ignore === undefined ? undefined : c.field(scanIgnoreSchema, 'scan.ignore', raw.ignore);
-  return ignore?.length ? { ignore } : undefined;
+  return { ignore: raw.ignore === undefined ? undefined : c.field(scanIgnoreSchema, 'scan.ignore', raw.ignore) };
 }
 
 /** Validates a parsed plan document; every problem is reported at once. */
@@ -575,9 +495,8 @@ export function validatePlan(raw: unknown): { plan: Plan; issues: PlanIssue[] } 
   if (!isRecord(raw)) c.add('(plan)', raw, 'must be a YAML mapping with secret, value, stages and retention');
   else c.keys('', doc, FIELDS.plan);
   const store = checkStore(c, doc.store);
-  const aws = checkStoreTarget(c, store, doc.awsSecretsManager);
-  const eso = checkExternalSecrets(c, store, doc.externalSecrets);
-  const target = aws ? { ...aws, ...(eso ? { externalSecrets: eso } : {}) } : undefined;
+  const awsSecretsManager = checkStoreTarget(c, store, doc.awsSecretsManager);
+  const externalSecrets = checkExternalSecrets(c, store, doc.externalSecrets);
   if (isRecord(doc.value) && doc.value.awsSecretsManager !== undefined && store === 'kubernetes') {
     c.add(
       'value.awsSecretsManager',
@@ -585,17 +504,17 @@ export function validatePlan(raw: unknown): { plan: Plan; issues: PlanIssue[] } 
       "is read by the worker's AWS store: set store: aws-secrets-manager and awsSecretsManager: { secretId } (the secret each version is written to), or take the value from generate, fromFile or issuer",
     );
   }
-  const plan: Plan = {
+  const fields = {
     secret: checkSecretName(c, doc.secret),
     value: checkValue(c, doc.value),
     store,
-    ...(target ? { target } : {}),
+    awsSecretsManager,
+    externalSecrets,
     stages: checkStages(c, doc.stages),
-    retentionMs: c.duration('retention', doc.retention, DEFAULTS.retention),
-    cleanupRecheckMs: c.duration('cleanupRecheck', doc.cleanupRecheck, DEFAULTS.cleanupRecheck, { positive: true }),
+    retention: c.duration(SHAPES.plan.retention, 'retention', doc.retention),
+    cleanupRecheck: c.duration(SHAPES.plan.cleanupRecheck, 'cleanupRecheck', doc.cleanupRecheck),
   };
-  const scan = checkScan(c, doc.scan);
-  if (scan) plan.scan = scan;
+  const plan: Plan = toPlan({ ...fields, scan: checkScan(c, doc.scan) });
   return { plan, issues: c.issues };
 }
 

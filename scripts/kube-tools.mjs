@@ -80,7 +80,7 @@ export function finishGoInstall(install, info) {
  * `spec.module` at `spec.version` and imports `pkg`, tidied, then `go build -trimpath`. `ldflags(mod)`
  * may ask the tidied module what to stamp into the binary.
  */
-export async function installGoTool(cacheDir, spec, { name, pkg, minutes, ldflags = () => null, env = {} }) {
+export async function installGoTool(cacheDir, spec, { name, pkg, minutes, ldflags = () => null, env = {}, tags = spec.tags ?? [] }) {
   const install = startGoInstall(cacheDir, spec.key, name);
   const { target, work } = install;
   if (install.done) return target;
@@ -92,7 +92,12 @@ export async function installGoTool(cacheDir, spec, { name, pkg, minutes, ldflag
   writeFileSync(join(mod, 'tools.go'), `//go:build tools\n\npackage tools\n\nimport _ "${pkg}"\n`);
   go(['mod', 'tidy'], mod);
   const flags = ldflags(mod);
-  const ms = await goBuild(['-trimpath', ...(flags ? ['-ldflags', flags] : []), '-o', join(work, spec.binaries[name]), pkg], mod, name, env);
+  const ms = await goBuild(
+    ['-trimpath', ...(tags.length ? ['-tags', tags.join(',')] : []), ...(flags ? ['-ldflags', flags] : []), '-o', join(work, spec.binaries[name]), pkg],
+    mod,
+    name,
+    env,
+  );
   rmSync(mod, { recursive: true, force: true });
   finishGoInstall(install, { version: spec.version, builtInSeconds: Math.round((Date.now() - started) / 1000) });
   log(`${name}: built in ${Math.round(ms / 1000)} s`);

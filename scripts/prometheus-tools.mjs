@@ -3,5 +3,5 @@
 import { installGoTool } from './kube-tools.mjs';
 
 export function installPrometheus(cacheDir, spec) {
-  return installGoTool(cacheDir, spec, { name: 'prometheus', pkg: `${spec.module}/cmd/prometheus`, minutes: 5 });
+  return installGoTool(cacheDir, spec, { name: 'prometheus', pkg: `${spec.module}/cmd/prometheus`, minutes: 2 });
 }

@@ -3,9 +3,11 @@
 // `rotor worker` and the CLI. The plan file is used as it is in the repository, unchanged.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { RotorClient } from '../client/rotor-client';
 import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
 import { SANDBOX_OPTIONS, sandboxWorkerEnv, startSandbox, type Sandbox } from '../sandbox';
@@ -78,6 +80,16 @@ describe('examples on the sandbox', () => {
   });
 
   it('examples/plan-sandbox.yaml completes as is, every check passing on measured traffic', async () => {
+    // As a user would: the example world's pods serve, and Prometheus has measured them, before the
+    // rotation starts (the plan's own staging query answers with a value), so no check meets a
+    // namespace whose traffic Prometheus has not seen yet.
+    const plan = parse(readFileSync(join(repoRoot, 'examples', 'plan-sandbox.yaml'), 'utf8')) as { stages: { analysis: { query: string } }[] };
+    const query = `${sandbox.traffic!.prometheus!.url}/api/v1/query?query=${encodeURIComponent(plan.stages[0].analysis.query)}`;
+    await pollUntil(
+      async () => ((await (await fetch(query)).json()) as { data: { result: { value: [number, string] }[] } }).data.result,
+      (result) => result.length === 1 && Number.isFinite(Number(result[0].value[1])),
+      { timeoutMs: 90_000, intervalMs: 1000, describe: (result) => `staging's query answers ${JSON.stringify(result)}` },
+    );
     const started = await rotor(['start', '-f', join('examples', 'plan-sandbox.yaml')], env);
     assert.equal(started.code, 0, started.stderr);
     const id = /rotate-[\w.-]+/.exec(started.stdout)![0];

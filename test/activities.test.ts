@@ -11,7 +11,9 @@ import type { Analysis } from '../domain/plan';
 
 const OLD = 'auth-api-secrets-20250101000000';
 const NEW = 'auth-api-secrets-20251129120000';
-const ENV_FROM = 'spec.template.spec.containers[0].envFrom[0].secretRef.name';
+const ENV_FROM = 'containers[app].envFrom[].secretRef.name';
+const VOLUME = 'volumes[tls].secret.secretName';
+const JOB_VOLUME = 'volumes[data].secret.secretName';
 
 function world(metrics: MemoryWorld['metrics'] = {}): MemoryWorld {
   return {
@@ -20,8 +22,8 @@ function world(metrics: MemoryWorld['metrics'] = {}): MemoryWorld {
       { namespace: 'staging', name: 'unrelated', data: { tls: 'x' } },
     ],
     workloads: [
-      { kind: 'Deployment', namespace: 'staging', name: 'auth-api', refs: { [ENV_FROM]: OLD, 'spec.template.spec.volumes[0].secret.secretName': 'unrelated' } },
-      { kind: 'CronJob', namespace: 'staging', name: 'weekly-report', refs: { 'spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName': OLD } },
+      { kind: 'Deployment', namespace: 'staging', name: 'auth-api', refs: { [ENV_FROM]: OLD, [VOLUME]: 'unrelated' } },
+      { kind: 'CronJob', namespace: 'staging', name: 'weekly-report', refs: { [JOB_VOLUME]: OLD } },
       { kind: 'Deployment', namespace: 'production', name: 'auth-api', refs: { [ENV_FROM]: OLD } },
     ],
     metrics,
@@ -76,7 +78,11 @@ describe('activities over the memory adapters', () => {
     assert.equal(created[0].data.api_token.length, 40);
     assert.equal(created[0].data.api_token, created[1].data.api_token, 'the same value in every namespace');
     assert.equal(created[0].immutable, true);
-    assert.deepEqual(created[0].labels, { 'rotor.dev/secret': 'auth-api-secrets', 'rotor.dev/version': '20251129120000' });
+    assert.deepEqual(created[0].labels, {
+      'rotor.dev/secret': 'auth-api-secrets',
+      'rotor.dev/version': '20251129120000',
+      'app.kubernetes.io/managed-by': 'rotor',
+    });
     // A retry (say after a crash) reuses the value already written.
     const again = await run(env, acts.createVersion, input);
     assert.ok(again.outcome !== 'conflict');
@@ -499,7 +505,7 @@ describe('activities over the memory adapters', () => {
       namespaces: ['staging'],
     };
     const deps = { cluster, stores: { 'external-secrets': eso }, metrics: {} };
-    const served = createActivities({ ...deps, externalSecrets: cluster });
+    const served = createActivities({ ...deps, externalSecrets: cluster.externalSecrets });
     assert.deepEqual(await run(new MockActivityEnvironment(), served.checkStore, input), {
       detail: 'the AWS secret is there; ClusterSecretStore aws is Ready',
     });
@@ -554,16 +560,23 @@ describe('activities over the memory adapters', () => {
       records.map((r) => [r.name, r.fields]),
       [
         ['auth-api', [ENV_FROM]],
-        ['weekly-report', ['spec.jobTemplate.spec.template.spec.volumes[0].secret.secretName']],
+        ['weekly-report', [JOB_VOLUME]],
       ],
     );
     const rolled = await run(env, acts.waitForRollout, { stage: 'staging', namespace: 'staging', workloads: found.workloads, timeoutMs: 1_000 });
-    assert.deepEqual({ ...rolled, elapsedMs: undefined }, { ready: true, message: '2 workload(s) rolled out', elapsedMs: undefined });
+    assert.deepEqual(
+      { ...rolled, elapsedMs: undefined },
+      {
+        ready: true,
+        message: 'Deployment/auth-api: deployment "auth-api" successfully rolled out; CronJob/weekly-report: takes effect at its next run',
+        elapsedMs: undefined,
+      },
+    );
     assert.ok(rolled.elapsedMs! >= 0 && rolled.elapsedMs! < 1_000, 'says how long the rollout took');
     // Someone else changes another field meanwhile; the revert leaves it alone.
-    w.workloads[0].refs['spec.template.spec.volumes[0].secret.secretName'] = 'changed-by-someone';
+    w.workloads[0].refs[VOLUME] = 'changed-by-someone';
     await run(env, acts.revertWorkloads, { stage: 'staging', namespace: 'staging', workloads: found.workloads, from: NEW, to: OLD, records });
-    assert.deepEqual(w.workloads[0].refs, { [ENV_FROM]: OLD, 'spec.template.spec.volumes[0].secret.secretName': 'changed-by-someone' });
+    assert.deepEqual(w.workloads[0].refs, { [ENV_FROM]: OLD, [VOLUME]: 'changed-by-someone' });
     assert.equal(w.workloads[2].refs[ENV_FROM], OLD, 'production untouched');
   });
 
@@ -577,7 +590,7 @@ describe('activities over the memory adapters', () => {
     await run(env, acts.switchWorkloads, { stage: 'production', namespace: 'production', workloads: found.workloads, from: OLD, to: NEW, strategy: 'rolling' });
     const rollout = await run(env, acts.waitForRollout, { stage: 'production', namespace: 'production', workloads: found.workloads, timeoutMs: 5_000 });
     assert.equal(rollout.ready, false);
-    assert.match(rollout.message, /CreateContainerConfigError, secret "auth-api-secrets-20251129120000" not found/);
+    assert.match(rollout.message, /^Deployment\/auth-api: pod \S+ CreateContainerConfigError: secret "auth-api-secrets-20251129120000" not found$/);
   });
 
   it('never deletes a version a workload still refers to, in any namespace', async () => {

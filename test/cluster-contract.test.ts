@@ -712,3 +712,33 @@ for (const [label, make] of worlds) {
     });
   });
 }
+
+// The memory backend is the Kubernetes adapter over an in-memory apiserver: what it refuses, and how it
+// says so, must read exactly as on a real cluster, word for word, for every kind of refusal.
+describe('refusals read the same on the memory backend as on a real cluster', () => {
+  it('says the same words for OnDelete, GitOps labels, annotations and managers, and a listed Job', async () => {
+    const said: string[][] = [];
+    for (const [, make] of worlds) {
+      const { w, ns } = await setup(make);
+      await w.workload('StatefulSet', ns, 'ledger', OLD, { onDelete: true });
+      await w.workload('DaemonSet', ns, 'agent', OLD, { onDelete: true });
+      await w.workload('Deployment', ns, 'shop', OLD, { labels: { 'argocd.argoproj.io/instance': 'shop' } });
+      await w.workload('CronJob', ns, 'report', OLD, { labels: { 'helm.toolkit.fluxcd.io/name': 'web', 'helm.toolkit.fluxcd.io/namespace': 'apps' } });
+      await w.workload('Deployment', ns, 'api', OLD, { manager: 'kustomize-controller' });
+      await w.job(ns, 'migrate', OLD, {});
+      const refusals = (await users(w, ns)).map((u) => `${u.kind}/${u.name}: ${u.refusal}`).sort();
+      const activities = createActivities({ cluster: w.cluster, stores: {}, metrics: {} });
+      const listed = await activities.discover({ secret: BASE, stages: [{ name: 's', namespace: ns, workloads: [{ kind: 'Job', name: 'migrate' }] }] }).then(
+        () => 'no refusal',
+        (err: Error) => err.message,
+      );
+      said.push([...refusals, listed].map((line) => line.replaceAll(ns, 'NS')));
+    }
+    assert.equal(said[0].length, 6);
+    assert.ok(
+      said[0].every((line) => !line.endsWith(': null') && line !== 'no refusal'),
+      said[0].join('\n'),
+    );
+    assert.deepEqual(said[0], said[1]);
+  });
+});

@@ -89,7 +89,7 @@ const withAwsValue = () => ({ ...withAwsStore(), value: { awsSecretsManager: { s
 const withEso = () => ({ ...withAwsStore(), store: 'external-secrets', externalSecrets: { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' } } });
 const withIssuer = () => ({ ...base(), value: { issuer: { key: 'api_token' } } });
 /** Another rotation's workload holds the previous version at the first scan, then lets go. */
-const holding: Script = { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['x'] }], []] };
+const holding: Script = { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] }], []] };
 
 const CASES: Record<string, Case> = {
   secret: { change: (p) => (p.secret = 'billing-secrets') },

@@ -279,7 +279,7 @@ describe('rotateSecret', () => {
   });
 
   it('honours an abort that arrives in cleanup right before the run continues as new', async () => {
-    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['x'] };
+    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] };
     // Holders for a while, then none: a lost abort would let a later run delete the previous version.
     await withWorker({ holders: [...Array.from({ length: 6 }, () => [cron]), []] }, async (d, tq) => {
       const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { retention: '0s', cleanupRecheck: '1h' } });
@@ -481,19 +481,22 @@ describe('rotateSecret', () => {
       );
       assert.equal((await outcomeOf(handle)).phase, 'ROLLED_BACK');
     });
-    await withWorker({ holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['x'] }]] }, async (_d, tq) => {
-      const handle = await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' } }));
-      for (;;) {
-        const s = await handle.query(statusQuery);
-        if (s.phase === 'RETAINING' || s.phase === 'CLEANING_UP') break;
-        await env.sleep('30m');
-      }
-      await rejectsWithCause(handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'too late' }] }), /already committed/);
-      await handle.signal(abortSignal, { reason: 'keep the old version' });
-      const result = await outcomeOf(handle);
-      assert.equal(result.phase, 'COMPLETED');
-      assert.match(result.outcome!, /kept/);
-    });
+    await withWorker(
+      { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] }]] },
+      async (_d, tq) => {
+        const handle = await start(tq, twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' } }));
+        for (;;) {
+          const s = await handle.query(statusQuery);
+          if (s.phase === 'RETAINING' || s.phase === 'CLEANING_UP') break;
+          await env.sleep('30m');
+        }
+        await rejectsWithCause(handle.executeUpdate(rollbackUpdate, { args: [{ reason: 'too late' }] }), /already committed/);
+        await handle.signal(abortSignal, { reason: 'keep the old version' });
+        const result = await outcomeOf(handle);
+        assert.equal(result.phase, 'COMPLETED');
+        assert.match(result.outcome!, /kept/);
+      },
+    );
   });
 
   it('keeps the previous version while a workload holds it, then deletes it once freed', async () => {
@@ -578,7 +581,7 @@ describe('rotateSecret', () => {
   });
 
   it('continues as new while cleanup waits for weeks, each run within the history bound', async () => {
-    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['x'] };
+    const cron = { kind: 'CronJob' as const, namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] };
     const scans: any[][] = [...Array.from({ length: 60 }, () => [cron]), []];
     await withWorker({ holders: scans }, async (d, tq) => {
       const plan = twoStagePlan({ staging: { soak: '1h' }, production: { watch: '1h' }, top: { cleanupRecheck: '1h' } });

@@ -32,7 +32,7 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
       ? (ref: { key: string; version: string }) => eso.client().read({ secretId: ref.key, versionId: ref.version.replace(/^uuid\//, '') })
       : undefined;
     const cluster = new MemoryCluster(world, provider, config.gitops);
-    return { cluster, externalSecrets: cluster, stores, metrics: new MemoryMetrics(world).providers(), log, ...optional };
+    return { cluster, externalSecrets: cluster.externalSecrets, stores, metrics: new MemoryMetrics(world).providers(), log, ...optional };
   }
   // A stage naming a provider the worker is not configured for measures errors, never a pass.
   const datadog = config.datadog ? new DatadogProvider(config.datadog, log) : undefined;

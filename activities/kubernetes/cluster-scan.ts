@@ -205,9 +205,9 @@ function scanResource(reader: ApiReader, r: ScannedResource, pageSize: number, w
  */
 export async function scanByShape(
   kc: k8s.KubeConfig,
-  options: { pageSize: number; wanted: WantedSecret; ignore?: readonly string[]; concurrency?: number },
+  options: { pageSize: number; wanted: WantedSecret; ignore?: readonly string[]; concurrency?: number; reader?: () => Promise<ApiReader> },
 ): Promise<{ matches: ShapeMatch[]; unreadable: Holder[] }> {
-  const reader = await apiReader(kc);
+  const reader = await (options.reader ? options.reader() : apiReader(kc));
   try {
     const { resources, failed } = await discoverResources(reader);
     const unreadable = failed.filter((f) => !ignored(f.id, options.ignore)).map((f) => unreadableHolder(f.id, f.why));

@@ -1,7 +1,7 @@
 // Drift: a reference rotor switched that names something other than the new version now, because
 // someone set it back (a GitOps self-heal or sync, a hand edit, a script). A rollout judged on a
 // set-back template, or a commit after one, would call a version done that the workload does not use.
-// Pure, so the Kubernetes adapter and the memory double judge alike from what each field names now.
+// Pure: judged from what each field names now.
 import type { SwitchDrift, SwitchRecord } from '../../contract/activities';
 import type { WorkloadKind } from '../../domain/plan';
 import { readOwnership } from './ownership';

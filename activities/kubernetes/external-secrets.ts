@@ -217,9 +217,9 @@ export class ExternalSecrets implements ExternalSecretsPort {
   }
 }
 
-// What the Kubernetes adapter and the memory double (activities/memory.ts) both say.
+// What rotor says when the operator or its store is not there as the plan needs.
 
-export function externalSecretsNotServed(): RotorError {
+function externalSecretsNotServed(): RotorError {
   return new RotorError(
     'RotorInputError',
     `the cluster does not serve ${ESO_GROUP}/${ESO_VERSION} ExternalSecrets: install External Secrets Operator (v0.16 or later) or use store: aws-secrets-manager`,
@@ -228,7 +228,7 @@ export function externalSecretsNotServed(): RotorError {
   );
 }
 
-export function noSuchStore(object: string): RotorError {
+function noSuchStore(object: string): RotorError {
   return new RotorError(
     'RotorInputError',
     `externalSecrets.secretStoreRef: there is no ${object}; create it (provider aws, the region of awsSecretsManager.secretId) or name the one that reads it`,
@@ -237,7 +237,7 @@ export function noSuchStore(object: string): RotorError {
   );
 }
 
-export function storeNotReady(object: string, why: string): RotorError {
+function storeNotReady(object: string, why: string): RotorError {
   return new RotorError(
     'RotorInputError',
     `externalSecrets.secretStoreRef: ${object} is not Ready (${why}); fix the store's provider settings or credentials first`,
@@ -249,7 +249,7 @@ export function storeNotReady(object: string, why: string): RotorError {
  * The store reads what rotor writes, or a RotorInputError naming the difference: an ExternalSecret
  * through a store of another provider, service or region would be Ready with another value, or never.
  */
-export function providerMismatch(object: string, provider: Record<string, { service?: string; region?: string }> | undefined, expect: ExternalProvider): void {
+function providerMismatch(object: string, provider: Record<string, { service?: string; region?: string }> | undefined, expect: ExternalProvider): void {
   const aws = provider?.aws;
   if (!aws) {
     throw new RotorError(

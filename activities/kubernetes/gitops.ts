@@ -1,7 +1,7 @@
 // Workloads that Git owns: a GitOps controller (Argo CD, Flux) applies them from a repository and sets
 // a live change back at its next sync or self-heal. rotor never switches one live: it would commit and
 // later delete the version Git still names, and the next sync would leave the pods without their Secret.
-// Pure, so the Kubernetes adapter and the memory double judge by the same rules (rollout.ts calls it).
+// Pure: judged from the object's metadata alone (rollout.ts calls it).
 import type { WorkloadKind } from '../../domain/plan';
 import { POD_SPEC_PATH } from './refs';
 

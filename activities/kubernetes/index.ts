@@ -25,7 +25,7 @@ import { Claims } from './claims';
 import { driftMessage, objectDrift, switchedObjects } from './drift';
 import { ExternalSecrets } from './external-secrets';
 import type { GitOpsOptions } from './gitops';
-import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ShapeMatch } from './cluster-scan';
+import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ApiReader, type ShapeMatch } from './cluster-scan';
 import { resilient } from './transport';
 import { REQUEST_TIMEOUT_MS, keepFromKind, kindApis, readObject, toRotorError, type KindApi, type Obj } from './kinds';
 import { loadKubeConfig, type KubeConfigOptions } from './kubeconfig';
@@ -100,8 +100,10 @@ export class KubernetesCluster implements ClusterPort {
     /** How GitOps controllers mark what they own (Argo CD's instance label key, when configured). */
     readonly gitops: GitOpsOptions = {},
     requestTimeoutMs = REQUEST_TIMEOUT_MS,
+    /** How requests reach the apiserver: over HTTP by default; the memory backend answers them in-process. */
+    private readonly transport: { http?: k8s.HttpLibrary; reader?: () => Promise<ApiReader> } = {},
   ) {
-    kc = this.kc = resilient(kc, requestTimeoutMs);
+    kc = this.kc = resilient(kc, requestTimeoutMs, transport.http);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.kinds = kindApis(kc, pageSize);
     this.secrets = new Secrets(this.core);
@@ -134,7 +136,10 @@ export class KubernetesCluster implements ClusterPort {
     wanted: WantedSecret,
     ignore: readonly string[] | undefined,
   ): Promise<{ workloads: Found[]; others: ShapeMatch[]; unreadable: Holder[] }> {
-    const [workloads, shaped] = await Promise.all([this.scan(namespace, match), scanByShape(this.kc, { pageSize: this.pageSize, wanted, ignore })]);
+    const [workloads, shaped] = await Promise.all([
+      this.scan(namespace, match),
+      scanByShape(this.kc, { pageSize: this.pageSize, wanted, ignore, reader: this.transport.reader }),
+    ]);
     return { workloads, others: shaped.matches, unreadable: shaped.unreadable };
   }
 

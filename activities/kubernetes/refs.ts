@@ -83,6 +83,34 @@ function parse(pattern: string): Segment[] {
   return out;
 }
 
+/** Whether `field` locates a Secret reference of a pod spec (`containers[app].envFrom[].secretRef.name`: yes; `x`: no). */
+export function isLocator(field: string): boolean {
+  return POD_SPEC_SECRET_FIELDS.includes(field.replace(/\[[^\]]*\]/g, '[]'));
+}
+
+/**
+ * Write `name` at a located field of a pod spec, making the entries on the way (a named list's entry by
+ * its name; a `[]` entry anew): the inverse of podSpecSecretRefs, for a world described by locators.
+ */
+export function placeAt(spec: Json, field: string, name: string): void {
+  const segments = parse(field);
+  let node = spec;
+  for (const [i, seg] of segments.entries()) {
+    if (i === segments.length - 1) {
+      node[seg.key] = name;
+      return;
+    }
+    if (!seg.list) {
+      node = node[seg.key] ??= {};
+      continue;
+    }
+    const list: Json[] = (node[seg.key] ??= []);
+    let entry = seg.entry !== undefined ? list.find((e) => e.name === seg.entry) : undefined;
+    if (!entry) list.push((entry = seg.entry !== undefined ? { name: seg.entry } : {}));
+    node = entry;
+  }
+}
+
 /** Walk `segments` from `node`, yielding the concrete pointer and the locator of every leaf. */
 function* walk(
   node: unknown,

@@ -239,7 +239,7 @@ export class Secrets {
   }
 }
 
-/** A version of that name exists with another type (the adapter and the memory double say the same). */
+/** A version of that name exists with another type. */
 export function typeMismatch(object: string, found: string, wanted: string): RotorError {
   return new RotorError('VersionContentMismatch', `${object} exists as type ${found}, not ${wanted}; a version never changes — create a new one`, object, 409);
 }

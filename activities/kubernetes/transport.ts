@@ -38,7 +38,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 class RetryingHttpLibrary implements k8s.HttpLibrary {
-  private readonly inner = new k8s.IsomorphicFetchHttpLibrary();
+  constructor(private readonly inner: k8s.HttpLibrary) {}
 
   send(request: k8s.RequestContext): k8s.Observable<k8s.ResponseContext> {
     return new k8s.Observable(this.sendWithRetries(request));
@@ -63,14 +63,17 @@ class RetryingHttpLibrary implements k8s.HttpLibrary {
   }
 }
 
-/** `kc`, with every API client made from it ending its requests after `timeoutMs` and asking again as above. */
-export function resilient(kc: k8s.KubeConfig, timeoutMs = REQUEST_TIMEOUT_MS): k8s.KubeConfig {
+/**
+ * `kc`, with every API client made from it ending its requests after `timeoutMs` and asking again as
+ * above; `http` sends them (HTTP by default; the memory backend answers them in-process).
+ */
+export function resilient(kc: k8s.KubeConfig, timeoutMs = REQUEST_TIMEOUT_MS, http: k8s.HttpLibrary = new k8s.IsomorphicFetchHttpLibrary()): k8s.KubeConfig {
   const wrapped = Object.create(kc) as k8s.KubeConfig;
   wrapped.applySecurityAuthentication = async (context) => {
     await kc.applySecurityAuthentication(context);
     if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
   };
-  const httpApi = new RetryingHttpLibrary();
+  const httpApi = new RetryingHttpLibrary(http);
   wrapped.makeApiClient = <T extends k8s.ApiType>(apiClientType: new (config: k8s.Configuration) => T): T => {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('No active cluster!');

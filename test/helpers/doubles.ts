@@ -168,7 +168,7 @@ export class Doubles {
     const s = this.script;
     const real = createActivities({
       cluster: this.cluster,
-      externalSecrets: this.cluster,
+      externalSecrets: this.cluster.externalSecrets,
       stores: { kubernetes: new KubernetesSecretStore(), ...this.script.stores },
       metrics: {},
       ...(this.issuer ? { issuer: this.issuer } : {}),

@@ -113,7 +113,7 @@ export class MemoryWorld implements World {
   readonly name = 'memory';
   readonly memory = new MemoryCluster({ secrets: [], workloads: [] });
   readonly cluster: ClusterPort = this.memory;
-  readonly externalSecrets: ExternalSecretsPort = this.memory;
+  readonly externalSecrets: ExternalSecretsPort = this.memory.externalSecrets;
 
   private w(kind: WorkloadKind, ns: string, name: string): MemoryWorkload {
     const found = this.memory.world.workloads.find((x) => x.kind === kind && x.namespace === ns && x.name === name);

@@ -27,7 +27,7 @@ import { ExternalSecrets } from './external-secrets';
 import type { GitOpsOptions } from './gitops';
 import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ApiReader, type ShapeMatch } from './cluster-scan';
 import { resilient } from './transport';
-import { REQUEST_TIMEOUT_MS, keepFromKind, kindApis, readObject, toRotorError, type KindApi, type Obj } from './kinds';
+import { METADATA_LIST, REQUEST_TIMEOUT_MS, keepFromKind, kindApis, readObject, statusCode, toRotorError, type KindApi, type Obj } from './kinds';
 import { loadKubeConfig, type KubeConfigOptions } from './kubeconfig';
 import { secretIn, type WantedSecret } from './object-refs';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
@@ -230,8 +230,15 @@ export class KubernetesCluster implements ClusterPort {
     return this.secrets.readType(namespace, name);
   }
 
-  namespaceExists(namespace: string): Promise<boolean | null> {
-    return this.secrets.namespaceExists(namespace);
+  /** Whether the namespace exists, by a metadata listing of that one name; null when namespaces may not be listed. */
+  async namespaceExists(namespace: string): Promise<boolean | null> {
+    try {
+      const list = await this.core.listNamespace({ fieldSelector: `metadata.name=${namespace}` }, METADATA_LIST);
+      return (list.items ?? []).length > 0;
+    } catch (err) {
+      if (statusCode(err) === 403) return null;
+      throw toRotorError(err, 'list', `namespace ${namespace} (metadata only)`);
+    }
   }
 
   createVersion(spec: VersionSpec): Promise<'created' | 'exists'> {

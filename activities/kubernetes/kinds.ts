@@ -78,6 +78,9 @@ export function statusCode(err: unknown): number | undefined {
 
 export const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 
+/** A list of metadata only: the apiserver answers without the objects' data. */
+export const METADATA_LIST = k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
+
 /** The API group client of each kind; the methods are named after the kind in every group alike. */
 const GROUP: Record<WorkloadKind, 'apps' | 'batch' | 'core'> = {
   Deployment: 'apps',

@@ -7,12 +7,11 @@ import { sameData } from '../values';
 import { OPAQUE } from '../../domain/secret-types';
 import type { StoredVersion, VersionRecord, VersionSpec } from '../ports';
 import { mapBounded, SCAN_CONCURRENCY } from './cluster-scan';
-import { keepFromPages, statusCode, toRotorError } from './kinds';
+import { keepFromPages, METADATA_LIST, statusCode, toRotorError } from './kinds';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations, versionRecordOf } from './ownership';
 
 /** Metadata only: the apiserver answers without the Secret's data. */
 const METADATA_ONLY = k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1');
-const METADATA_LIST = k8s.setHeaderOptions('Accept', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1');
 
 function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64');
@@ -190,17 +189,6 @@ export class Secrets {
       throw new RotorError('VersionContentMismatch', `${object} exists with different content; a version never changes — create a new one`, object, 409);
     if ((secret.type || OPAQUE) !== (spec.type ?? OPAQUE)) throw typeMismatch(object, secret.type || OPAQUE, spec.type ?? OPAQUE);
     return 'exists';
-  }
-
-  /** Whether the namespace exists, by a metadata listing of that one name; null when namespaces may not be listed. */
-  async namespaceExists(namespace: string): Promise<boolean | null> {
-    try {
-      const list = await this.core.listNamespace({ fieldSelector: `metadata.name=${namespace}` }, METADATA_LIST);
-      return (list.items ?? []).length > 0;
-    } catch (err) {
-      if (statusCode(err) === 403) return null;
-      throw toRotorError(err, 'list', `namespace ${namespace} (metadata only)`);
-    }
   }
 
   /** Names, creation times and types (`?` when the apiserver does not say) of the Secret's versions (metadata and type: no data is read). */

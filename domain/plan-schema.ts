@@ -68,7 +68,7 @@ export const WORKLOAD_REF = /^([A-Za-z]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
 /** Kubernetes caps object names at 253 characters and label values at 63. */
 const MAX_SECRET_NAME = 253;
 const MAX_LABEL_VALUE = 63;
-const DURATION_PATTERN = '^(\\d+(ms|s|m|h|d))+$';
+const DURATION_PATTERN = '^\\s*(\\d+(ms|s|m|h|d))+\\s*$';
 
 const oneOf = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
 
@@ -375,8 +375,9 @@ export const scanIgnore = z
     description:
       'resources (<resource>.<group>, e.g. widgets.example.com) that need not hold a version when the worker cannot list them; what it can read there is still scanned. Without it, a resource the worker may not list holds every version until it can',
   });
+// `scan: {}` (every setting left out) is no scan settings, as a plan without scan.
 export const scan = z
-  .strictObject({ ignore: scanIgnore }, { error: SCAN })
+  .strictObject({ ignore: scanIgnore.optional() }, { error: SCAN })
   .meta({ description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over' });
 
 // --- the whole plan: as written (the JSON Schema) and as rotor uses it (the types) -------------
@@ -571,7 +572,8 @@ function planParts() {
       monitors: monitors.optional(),
       baseline: baseline.optional(),
     })
-    .meta({ description: 'error-rate analysis; without it only rollout health is checked' });
+    // `analysis:` left empty (null in YAML) is no analysis, as one left out.
+    .meta({ description: 'error-rate analysis; without it only rollout health is checked', type: ['object', 'null'] });
   const analysis = analysisFields.transform(toAnalysis);
   const stage = z.strictObject({
     name: stageName,

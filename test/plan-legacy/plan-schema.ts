@@ -1,0 +1,640 @@
+// TEMPORARY (plan-one-source): the validator before the schema held the cross-field rules, to compare with. Deleted before merging.
+// The plan's schema, in one place: the fields, their bounds, their defaults, and what each says when
+// it is wrong. validatePlan (plan.ts) checks every field against these pieces, with their messages,
+// and adds what needs the whole plan (steps that increase and end at 100, production after a prior
+// stage, unique names and namespaces, a pause with analysis); `planJsonSchema()` publishes the same
+// pieces as `plan.schema.json` (`npm run schema`, `rotor schema`) for editors and CI linters.
+import { z } from 'zod';
+import { DURATION_HELP, parseDuration } from '../../domain/duration';
+import { VERSION_SUFFIX_LENGTH } from '../../domain/naming';
+
+export type StoreKind = 'kubernetes' | 'aws-secrets-manager' | 'external-secrets';
+export type MetricsProvider = 'prometheus' | 'datadog';
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'ReplicaSet' | 'CronJob' | 'Job' | 'Pod';
+
+export const STORE_KINDS: readonly StoreKind[] = ['kubernetes', 'aws-secrets-manager', 'external-secrets'];
+export const METRICS_PROVIDERS: readonly MetricsProvider[] = ['prometheus', 'datadog'];
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob', 'Job', 'Pod'];
+
+export const DEFAULTS = {
+  soak: '24h',
+  watch: '24h',
+  retention: '14d',
+  interval: '1m',
+  failureLimit: 1,
+  consecutiveErrorLimit: 4,
+  approvalTimeout: '7d',
+  rolloutTimeout: '10m',
+  cleanupRecheck: '1h',
+  generateLength: 32,
+  canarySteps: [10, 25, 50, 100] as readonly number[],
+  canaryPause: '10m',
+  datadogApi: 'v2',
+  datadogAggregator: 'avg',
+} as const;
+
+export type DatadogApi = 'v1' | 'v2';
+export type DatadogAggregator = 'avg' | 'sum' | 'min' | 'max' | 'last';
+export const DATADOG_APIS: readonly DatadogApi[] = ['v1', 'v2'];
+export const DATADOG_AGGREGATORS: readonly DatadogAggregator[] = ['avg', 'sum', 'min', 'max', 'last'];
+/** The variables a query may name as {{name}}: filled in by the worker for each measurement. */
+export const QUERY_VARIABLES = ['namespace', 'stage', 'version'] as const;
+export type QueryVariable = (typeof QUERY_VARIABLES)[number];
+
+/**
+ * Bounds on a plan's size and rhythm. Every stage and canary step adds activities and events to the
+ * workflow's history, measurements are kept in heartbeats, and a metrics backend is queried at the
+ * interval: a plan outside these is a mistake, not a bigger rollout.
+ */
+export const LIMITS = {
+  stages: 10,
+  canarySteps: 10,
+  /** Metrics are scraped every 15–60 s: a shorter interval measures the same data again. */
+  minIntervalMs: 10_000,
+  /** Consecutive-measurement limits; the last this many measurements ride in every heartbeat. */
+  measurementLimit: 100,
+  /** Secret keys of a generated value: up to 100 keys of 4096 characters stay far below a Secret's 1 MiB. */
+  generateKeys: 100,
+  /** Kubernetes refuses a Secret key longer than 253 characters. */
+  secretKeyLength: 253,
+  /** Any duration: a year. A wait longer than that is a typo, and timers overflow long before forever. */
+  maxDurationMs: 365 * 86_400_000,
+} as const;
+
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+/** `kind/name`, the kind in any case. */
+export const WORKLOAD_REF = /^([A-Za-z]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+/** Kubernetes caps object names at 253 characters and label values at 63. */
+const MAX_SECRET_NAME = 253;
+const MAX_LABEL_VALUE = 63;
+const DURATION_PATTERN = '^(\\d+(ms|s|m|h|d))+$';
+
+const oneOf = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
+
+// --- leaves: one field each, with its bounds and its message ------------------------------------
+
+const SECRET_REQUIRED = 'is required: the base name of the Secret, e.g. "auth-api-secrets"';
+export const secretName = z
+  .string({ error: (iss) => (iss.input === undefined || iss.input === null ? SECRET_REQUIRED : 'must be a string, e.g. "auth-api-secrets"') })
+  .min(1, { error: SECRET_REQUIRED, abort: true })
+  .regex(DNS_SUBDOMAIN, { error: 'must be a Kubernetes name: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit' })
+  .max(MAX_LABEL_VALUE, {
+    error: (iss) => {
+      const length = String(iss.input).length;
+      return length + VERSION_SUFFIX_LENGTH > MAX_SECRET_NAME
+        ? `is ${length} characters; with the ${VERSION_SUFFIX_LENGTH}-character version suffix a Secret name must fit in ${MAX_SECRET_NAME}, so use at most ${MAX_SECRET_NAME - VERSION_SUFFIX_LENGTH}`
+        : `is ${length} characters; versions carry the base name in a label, and label values hold at most ${MAX_LABEL_VALUE}`;
+    },
+  })
+  .meta({ description: 'the base name; versions are <secret>-<YYYYMMDDHHMMSS> (UTC)', examples: ['auth-api-secrets'] });
+
+export const storeKind = z
+  .enum(STORE_KINDS as [StoreKind, ...StoreKind[]], { error: `unknown store; use one of ${oneOf(STORE_KINDS)}` })
+  .meta({ description: 'where the value is kept besides the versioned Secret' });
+
+/**
+ * A duration such as `10m`, at most 365d. `positive`: longer than zero; `min`: at least that many ms
+ * (with its own message).
+ */
+export function duration(description: string, bounds: { positive?: boolean; min?: { ms: number; message: string } } = {}) {
+  const error = (iss: { input?: unknown }) => {
+    const parsed = parseDuration(iss.input);
+    return 'error' in parsed ? parsed.error : `expected ${DURATION_HELP}`;
+  };
+  let d = z
+    .string({ error })
+    .refine((v) => 'ms' in parseDuration(v), { error, abort: true })
+    .transform((v) => (parseDuration(v) as { ms: number }).ms);
+  if (bounds.positive) d = d.refine((ms) => ms > 0, { error: `must be longer than zero; write ${DURATION_HELP}`, abort: true });
+  if (bounds.min) {
+    const min = bounds.min;
+    d = d.refine((ms) => ms <= 0 || ms >= min.ms, { error: min.message, abort: true });
+  }
+  d = d.refine((ms) => ms <= LIMITS.maxDurationMs, { error: `must be at most 365d; write ${DURATION_HELP}`, abort: true });
+  return d.meta({ pattern: DURATION_PATTERN, description: `${description}; ${DURATION_HELP}, at most 365d` });
+}
+
+/** A whole number from 1 to `max`. */
+export function wholeNumber(max: number, description: string) {
+  const error = `must be a whole number from 1 to ${max}`;
+  return z.number({ error }).int({ error, abort: true }).min(1, { error, abort: true }).max(max, { error, abort: true }).meta({ description });
+}
+
+export const generateLength = wholeNumber(4096, 'characters per generated value')
+  .min(16, { error: 'must be at least 16 characters for a credential' })
+  .default(DEFAULTS.generateLength);
+
+export function generateKeys() {
+  const listError = 'must be a non-empty list of Secret keys, e.g. [api_token]';
+  const keyError = `must be a Secret key: letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters`;
+  const key = z.string({ error: keyError }).regex(SECRET_KEY, { error: keyError }).max(LIMITS.secretKeyLength, { error: keyError });
+  return z
+    .array(key, { error: listError })
+    .min(1, { error: listError, abort: true })
+    .max(LIMITS.generateKeys, { error: `must list at most ${LIMITS.generateKeys} keys; a Secret holds at most 1 MiB`, abort: true })
+    .refine((keys) => new Set(keys).size === keys.length, {
+      error: (iss) => {
+        const keys = iss.input as string[];
+        return `lists ${JSON.stringify(keys.find((k, i) => keys.indexOf(k) !== i))} twice; each key once`;
+      },
+    })
+    .meta({ description: 'the Secret keys to fill, each once (letters, digits, "-", "_", ".")' });
+}
+
+export const fromFile = z
+  .string({ error: 'must be the path of a KEY=value file, e.g. ./token.env' })
+  .refine((s) => s.trim() !== '', { error: 'must be the path of a KEY=value file, e.g. ./token.env' })
+  .meta({ description: "a KEY=value file in the worker's ROTOR_VALUE_DIR, relative to it" });
+
+const AWS_REGION_ERROR = "must be an AWS region such as us-east-1 or eu-west-1 (or leave it out: the worker's AWS_REGION)";
+export const awsRegion = z
+  .string({ error: AWS_REGION_ERROR })
+  .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { error: AWS_REGION_ERROR })
+  .meta({ description: "the secret's region (default the worker's AWS_REGION)" });
+const SECRET_ID_ERROR = 'must be the name or ARN of the secret in AWS Secrets Manager, e.g. /production/auth-api/token';
+const secretId = z
+  .string({ error: SECRET_ID_ERROR })
+  .min(1, { error: SECRET_ID_ERROR })
+  .max(2048, { error: SECRET_ID_ERROR })
+  .meta({ description: 'name or ARN' });
+export const AWS_STAGES = ['AWSPENDING', 'AWSCURRENT'] as const;
+const AWS_SOURCE = `must be { secretId: <name or ARN>, versionStage: ${AWS_STAGES.join(' or ')} } of the secret whose staged value to use`;
+export const awsSecretsManager = z
+  .strictObject(
+    {
+      secretId,
+      versionStage: z
+        .enum(AWS_STAGES, { error: `must be ${AWS_STAGES.join(' or ')}: the stage whose value to use (default AWSPENDING, where a rotation Lambda puts it)` })
+        .optional()
+        .meta({ description: 'the stage whose value to use (default AWSPENDING)' }),
+      region: awsRegion.optional(),
+    },
+    { error: AWS_SOURCE },
+  )
+  .meta({ description: 'a value someone else staged in AWS Secrets Manager (e.g. their rotation Lambda), read inside the worker' });
+
+const AWS_TARGET = 'must be { secretId: <name or ARN>, region: <optional> } of the AWS Secrets Manager secret rotor writes each version to';
+export const awsTarget = z
+  .strictObject({ secretId, region: awsRegion.optional() }, { error: AWS_TARGET })
+  .meta({ description: 'with store aws-secrets-manager or external-secrets: the secret in AWS Secrets Manager rotor writes each version to' });
+
+const ESO_KINDS = ['SecretStore', 'ClusterSecretStore'] as const;
+const ESO_TARGET = 'must be { secretStoreRef: { name: <the SecretStore or ClusterSecretStore for the AWS secret>, kind: SecretStore or ClusterSecretStore } }';
+export const externalSecrets = z
+  .strictObject(
+    {
+      secretStoreRef: z
+        .strictObject(
+          {
+            name: z
+              .string({ error: 'must name the SecretStore or ClusterSecretStore External Secrets Operator reads the AWS secret through' })
+              .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
+                error: 'must be the name of a SecretStore or ClusterSecretStore (lowercase letters, digits, "-" and "."), e.g. aws',
+              }),
+            kind: z.enum(ESO_KINDS, { error: `must be ${ESO_KINDS.join(' or ')} (default SecretStore, in each stage's namespace)` }).optional(),
+          },
+          { error: ESO_TARGET },
+        )
+        .meta({ description: "the store each versioned ExternalSecret reads through; a SecretStore must exist in every stage's namespace" })
+        .transform(({ name, kind }) => ({ name, kind: kind ?? 'SecretStore' })),
+    },
+    { error: ESO_TARGET },
+  )
+  .meta({
+    description:
+      'with store external-secrets: rotor writes each version to awsSecretsManager and creates an ExternalSecret per namespace, pinned to that version, instead of writing the Secret',
+  });
+
+const ISSUER_SOURCE = 'must be { key: <the Secret key the credential goes into>, scope: <optional> }, e.g. { key: api_token }';
+const ISSUER_KEY = `must name the Secret key the issued credential goes into (letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters), e.g. key: api_token`;
+const ISSUER_SCOPE = "must be the scope to ask the issuer for: 1 to 256 printable characters, e.g. auth:verify (or leave it out for the issuer's default)";
+export const issuer = z
+  .strictObject(
+    {
+      key: z
+        .string({ error: ISSUER_KEY })
+        .regex(SECRET_KEY, { error: ISSUER_KEY })
+        .max(LIMITS.secretKeyLength, { error: ISSUER_KEY })
+        .meta({ description: 'the Secret key the credential goes into' }),
+      scope: z
+        .string({ error: ISSUER_SCOPE })
+        .regex(/^[\x21-\x7e][\x20-\x7e]{0,255}$/, { error: ISSUER_SCOPE })
+        .optional()
+        .meta({ description: "the scope to ask for (default: the issuer's)" }),
+    },
+    { error: ISSUER_SOURCE },
+  )
+  .meta({
+    description:
+      "a new credential from the worker's credential issuer (ROTOR_ISSUER_URL, docs/issuer-protocol.md): issued under the new version's name, revoked on rollback, and the previous one revoked after cleanup",
+  });
+
+export const stageName = z
+  .string({ error: 'is required: a short lowercase name such as "staging" or "production"' })
+  .regex(DNS_LABEL, { error: 'is required: a short lowercase name such as "staging" or "production"', abort: true })
+  .max(63, { error: 'is required: a short lowercase name such as "staging" or "production"' })
+  .meta({ description: 'a short lowercase name such as staging or production; unique in the plan' });
+
+export const namespaceName = z
+  .string({ error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)' })
+  .regex(DNS_LABEL, { error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)', abort: true })
+  .max(63, { error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)' })
+  .meta({ description: 'the Kubernetes namespace this stage rolls; unique in the plan' });
+
+export const approval = z
+  .union([z.enum(['required', 'none']), z.boolean()], { error: 'use "required" (wait for `rotor approve` before this stage) or "none"' })
+  .default('none')
+  .meta({ description: '"required": wait for `rotor approve` before this stage deploys' });
+
+const WORKLOAD_ENTRY = `must be kind/name with kind one of ${WORKLOAD_KINDS.join(', ')}, e.g. deployment/auth-api`;
+/** WORKLOAD_REF with the kinds spelled out, in any case (JSON Schema patterns take no flags). */
+const anyCase = (word: string) => [...word].map((ch) => `[${ch.toLowerCase()}${ch.toUpperCase()}]`).join('');
+const KNOWN_WORKLOAD_REF = new RegExp(`^(${WORKLOAD_KINDS.map(anyCase).join('|')})/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`);
+const workloadEntry = z.string({ error: WORKLOAD_ENTRY }).regex(KNOWN_WORKLOAD_REF, { error: WORKLOAD_ENTRY });
+const WORKLOADS = '"auto" (every workload that uses the current version) or a non-empty list such as [deployment/auth-api]';
+/** `kind/name` as a reference: the kind spelled as Kubernetes does, the name as written. */
+export function workloadRef(entry: string) {
+  const m = WORKLOAD_REF.exec(entry)!;
+  return { kind: WORKLOAD_KINDS.find((k) => k.toLowerCase() === m[1].toLowerCase())!, name: m[2] };
+}
+export const workloadList = z.array(workloadEntry, { error: WORKLOADS }).min(1, { error: WORKLOADS });
+export const workloads = z
+  .union([z.literal('auto'), workloadList], { error: WORKLOADS })
+  .default('auto')
+  .meta({ description: `"auto" (every workload that uses the current version) or a list of kind/name, kind one of ${WORKLOAD_KINDS.join(', ')}` });
+
+export function canarySteps() {
+  const whole = 'must be a list of whole percentages from 1 to 100, e.g. [10, 25, 50, 100]';
+  const steps = z
+    .array(z.number({ error: whole }).int({ error: whole }).min(1, { error: whole }).max(100, { error: whole }), { error: whole })
+    .min(1, { error: whole, abort: true })
+    .refine((s) => s.every((x, i) => i === 0 || x > s[i - 1]), { error: 'must increase strictly, e.g. [10, 25, 50, 100]', abort: true })
+    .refine((s) => s[s.length - 1] === 100, { error: 'must end at 100 so the rollout completes, e.g. [10, 25, 50, 100]', abort: true });
+  return steps
+    .max(LIMITS.canarySteps, {
+      error: (iss) => `has ${(iss.input as number[]).length} steps; use at most ${LIMITS.canarySteps}, e.g. [10, 25, 50, 100]`,
+    })
+    .default([...DEFAULTS.canarySteps])
+    .meta({ description: 'percent of replicas on the new version at each step: strictly increasing, ending at 100' });
+}
+
+export const provider = z
+  .enum(METRICS_PROVIDERS as [MetricsProvider, ...MetricsProvider[]], { error: `unknown metrics provider; use one of ${oneOf(METRICS_PROVIDERS)}` })
+  .meta({ description: 'the metrics backend that answers the query' });
+
+export const query = z
+  .string({ error: 'is required: the query whose value is compared with the threshold' })
+  .refine((s) => s.trim() !== '', { error: 'is required: the query whose value is compared with the threshold' })
+  .meta({ description: 'the query whose value is compared with the threshold' });
+
+export const threshold = z
+  .number({ error: 'must be a number (the check fails when the measured value is above it), e.g. 0.01' })
+  .meta({ description: 'a measurement fails when its value is above it' });
+
+export const datadogApi = z
+  .enum(DATADOG_APIS as [DatadogApi, ...DatadogApi[]], { error: `must be ${oneOf(DATADOG_APIS)}: v2 reduces the window server-side, v1 takes the last point` })
+  .meta({ description: 'datadog only: v2 (scalar query, the default) or v1 (time series, last point)' });
+
+export const datadogAggregator = z
+  .enum(DATADOG_AGGREGATORS as [DatadogAggregator, ...DatadogAggregator[]], { error: `must be ${oneOf(DATADOG_AGGREGATORS)}` })
+  .meta({ description: 'datadog v2 only: how each query is reduced over the interval (default avg)' });
+
+export const monitors = z
+  .array(z.number({ error: 'must be a Datadog monitor id (a whole number)' }).int({ error: 'must be a Datadog monitor id (a whole number)' }).positive(), {
+    error: 'must be a list of Datadog monitor ids, e.g. [1234567]',
+  })
+  .min(1, { error: 'must name at least one monitor; remove the field for none' })
+  .max(20, { error: 'names more than 20 monitors; gate on a composite monitor instead' })
+  .meta({ description: 'datadog only: monitors whose overall state Alert fails each measurement' });
+
+export const baseline = z
+  .strictObject({
+    margin: z
+      .number({ error: 'must be a number: how much worse than the old version the new one may measure, e.g. 0.01' })
+      .min(0, { error: 'must be zero or more, e.g. 0.01' })
+      .meta({ description: 'the new version fails when it measures above the old one plus this margin' }),
+  })
+  .meta({
+    description:
+      'canary only: measure the query for the new version ({{version}}) and the old one side by side, and fail when the new one is worse by more than margin',
+  });
+
+export function interval() {
+  return duration('how often to measure, at least 10s', {
+    positive: true,
+    min: {
+      ms: LIMITS.minIntervalMs,
+      message: 'must be at least 10s: metrics change at their scrape interval, so measuring more often repeats the same data; write e.g. 30s or 1m',
+    },
+  });
+}
+
+export function measurementLimit(description: string) {
+  return wholeNumber(LIMITS.measurementLimit, description);
+}
+
+/**
+ * The resources the workload scan reads (the pod-bearing kinds, as `kubectl api-resources` names them):
+ * what holds a Secret there is judged by their own rules, and never skipped.
+ */
+export const WORKLOAD_RESOURCES: readonly string[] = [
+  'deployments.apps',
+  'statefulsets.apps',
+  'daemonsets.apps',
+  'replicasets.apps',
+  'cronjobs.batch',
+  'jobs.batch',
+  'pods',
+];
+/** At most this many resources in `scan.ignore`: a longer list is a cluster the worker should be allowed to read. */
+export const MAX_SCAN_IGNORE = 100;
+const SCAN_RESOURCE =
+  'must name a resource as `kubectl api-resources` does: its plural and API group, e.g. widgets.example.com (a core resource by its plural alone, e.g. configmaps)';
+const SCAN = 'must be { ignore: [<resource>.<group>, ...] }: the resources cleanup need not wait for when the worker cannot read them';
+export const scanIgnore = z
+  .array(
+    z
+      .string({ error: SCAN_RESOURCE })
+      .max(253, { error: SCAN_RESOURCE })
+      .regex(DNS_SUBDOMAIN, { error: SCAN_RESOURCE, abort: true })
+      .refine((id) => !WORKLOAD_RESOURCES.includes(id), {
+        error: (iss) =>
+          `${String(iss.input)} is read by the workload scan, which cannot be skipped (a workload there keeps the version alive); remove it, and let the worker list it (deploy/rbac.yaml)`,
+      }),
+    { error: SCAN },
+  )
+  .max(MAX_SCAN_IGNORE, { error: `must list at most ${MAX_SCAN_IGNORE} resources; let the worker read the rest (deploy/rbac.yaml)` })
+  .refine((ids) => new Set(ids).size === ids.length, {
+    error: (iss) => {
+      const ids = iss.input as string[];
+      return `lists ${JSON.stringify(ids.find((x, i) => ids.indexOf(x) !== i))} twice; each resource once`;
+    },
+  })
+  .meta({
+    description:
+      'resources (<resource>.<group>, e.g. widgets.example.com) that need not hold a version when the worker cannot list them; what it can read there is still scanned. Without it, a resource the worker may not list holds every version until it can',
+  });
+export const scan = z
+  .strictObject({ ignore: scanIgnore }, { error: SCAN })
+  .meta({ description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over' });
+
+// --- the whole plan: as written (the JSON Schema) and as rotor uses it (the types) -------------
+
+/** A default duration's milliseconds (DEFAULTS keeps them as a plan writes them). */
+const ms = (text: string) => (parseDuration(text) as { ms: number }).ms;
+
+/**
+ * Fields that records written before them lack (activity inputs, workflow histories): always set
+ * by the schema, optional in the type so the code that reads an older record handles their absence.
+ */
+function added<T extends object>(fields: T): Partial<T> {
+  return fields;
+}
+
+/** A canary as rotor runs it: the percentages, and the pause after each in ms. */
+export function toCanary(canary: { steps: number[]; pause: number }) {
+  return { type: 'canary' as const, steps: canary.steps, pauseMs: canary.pause };
+}
+
+/** An analysis as written, after each field's own checks and defaults. */
+export interface AnalysisFields {
+  provider: MetricsProvider;
+  query: string;
+  threshold: number;
+  interval: number;
+  failureLimit: number;
+  inconclusiveLimit?: number;
+  consecutiveErrorLimit: number;
+  verify?: number;
+  api?: DatadogApi;
+  aggregator?: DatadogAggregator;
+  window?: number;
+  monitors?: number[];
+  baseline?: { margin: number };
+}
+
+/** An analysis as rotor runs it: durations in ms, the derived defaults, the Datadog settings together. */
+export function toAnalysis(a: AnalysisFields) {
+  const { provider, query, failureLimit } = a;
+  const intervalMs = a.interval;
+  const datadog =
+    provider === 'datadog'
+      ? {
+          api: a.api ?? DEFAULTS.datadogApi,
+          aggregator: a.aggregator ?? DEFAULTS.datadogAggregator,
+          monitors: a.monitors ?? [],
+          /** The time range each measurement queries; absent in activity inputs scheduled before it existed (then the interval). */
+          ...added({ windowMs: a.window || intervalMs }),
+        }
+      : undefined;
+  return {
+    provider,
+    query,
+    /** The measurement fails when its value is above the threshold. */
+    threshold: a.threshold,
+    intervalMs,
+    /** Consecutive failed measurements that fail the stage. */
+    failureLimit,
+    /** Consecutive measurements without data that fail the stage: no data is never a pass. The derived default stays within the cap. */
+    inconclusiveLimit: a.inconclusiveLimit ?? Math.min(failureLimit + 2, LIMITS.measurementLimit),
+    /**
+     * Consecutive measurements the provider could not answer (an outage, a refused query) that fail the
+     * stage. Absent from analyses planned by releases before it, which used inconclusiveLimit for it.
+     */
+    ...added({ consecutiveErrorLimit: a.consecutiveErrorLimit }),
+    /** How long VERIFYING measures right after a rollout. */
+    verifyMs: a.verify || intervalMs * (failureLimit + 2),
+    /** Datadog only: the API that answers, its reducer, and the monitors that gate each measurement. */
+    ...(datadog ? { datadog } : {}),
+    /** Canary only: the new version measured against the old one, side by side. */
+    ...(a.baseline ? { baseline: { margin: a.baseline.margin } } : {}),
+  };
+}
+
+/** A stage as written, after each field's own checks and defaults. */
+export interface StageFields<Strategy, Analysis> {
+  name: string;
+  namespace: string;
+  workloads: 'auto' | string[];
+  strategy: Strategy;
+  analysis?: Analysis;
+  soak?: number;
+  watch?: number;
+  approval: 'required' | 'none' | boolean;
+  approvalTimeout: number;
+  rolloutTimeout: number;
+}
+
+/** A stage as rotor runs it: the last one watches (24h by default) and does not soak, the others soak (24h) and do not watch. */
+export function toStage<S, A>(stage: StageFields<S, A>, last: boolean) {
+  return {
+    name: stage.name,
+    namespace: stage.namespace,
+    workloads: stage.workloads === 'auto' ? ('auto' as const) : stage.workloads.map(workloadRef),
+    strategy: stage.strategy,
+    analysis: stage.analysis ?? null,
+    soakMs: stage.soak ?? (last ? 0 : ms(DEFAULTS.soak)),
+    watchMs: stage.watch ?? (last ? ms(DEFAULTS.watch) : 0),
+    approval: stage.approval === 'required' || stage.approval === true ? ('required' as const) : ('none' as const),
+    approvalTimeoutMs: stage.approvalTimeout,
+    rolloutTimeoutMs: stage.rolloutTimeout,
+  };
+}
+
+/** The secret a store outside the cluster writes each version to, and the store External Secrets Operator reads it through. */
+export function toStoreTarget<E>(aws: { secretId: string; region?: string } | undefined, externalSecrets: E | undefined) {
+  return {
+    ...(aws ? { awsSecretsManager: { secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } } : {}),
+    /** store external-secrets: the SecretStore or ClusterSecretStore each versioned ExternalSecret reads through. */
+    ...(externalSecrets ? { externalSecrets } : {}),
+  };
+}
+
+/** A plan as written, after each field's own checks and defaults. */
+export interface PlanFields<Value, Store, ExternalSecrets, Stage> {
+  secret: string;
+  value: Value;
+  store: Store;
+  awsSecretsManager?: { secretId: string; region?: string };
+  externalSecrets?: ExternalSecrets;
+  stages: Stage[];
+  retention: number;
+  cleanupRecheck: number;
+  scan?: { ignore?: string[] };
+}
+
+/** A plan as rotor runs it. */
+export function toPlan<V, St, E, S>(plan: PlanFields<V, St, E, S>) {
+  const target = plan.awsSecretsManager ? toStoreTarget(plan.awsSecretsManager, plan.externalSecrets) : undefined;
+  const ignore = plan.scan?.ignore;
+  return {
+    secret: plan.secret,
+    value: plan.value,
+    store: plan.store,
+    /** Where a store outside the cluster keeps the versions (plan field `awsSecretsManager`). */
+    ...(target ? { target } : {}),
+    stages: plan.stages,
+    retentionMs: plan.retention,
+    /** How long to wait before scanning again when cleanup finds workloads still using the old version. */
+    cleanupRecheckMs: plan.cleanupRecheck,
+    /**
+     * The reference scan's settings; absent when the plan has none (and in rotations planned before them).
+     * `ignore`: resources (`<resource>.<group>`) that hold no version when the worker cannot list them (readable ones are still scanned).
+     */
+    ...(ignore?.length ? { scan: { ignore } } : {}),
+  };
+}
+
+/** The pieces above put together, as a plan file is written: each object, and the whole plan. */
+function planParts() {
+  const generate = z
+    .strictObject({ keys: generateKeys(), length: generateLength })
+    .meta({ description: 'a random value per key, generated inside the worker' });
+  const value = z
+    .union([z.strictObject({ generate }), z.strictObject({ fromFile }), z.strictObject({ awsSecretsManager }), z.strictObject({ issuer })])
+    .meta({ description: 'where the new value comes from: exactly one source; a plaintext value is never part of a plan' });
+  const canary = z
+    .strictObject({
+      steps: canarySteps(),
+      pause: duration('analysis window after each step; longer than zero when the stage has analysis').prefault(DEFAULTS.canaryPause),
+    })
+    .meta({ description: 'canary by replica weight, with an analysis over the pause after each step' });
+  const strategy = z
+    .union([
+      z.literal('rolling').transform(() => ({ type: 'rolling' as const })),
+      z.literal('in-place').transform(() => ({ type: 'in-place' as const })),
+      z.strictObject({ canary }).transform((s) => toCanary(s.canary)),
+    ])
+    // An output default: the JSON Schema shows none for a union whose canary converts a duration.
+    .default(() => ({ type: 'rolling' as const }))
+    .meta({ description: '"rolling", "in-place" (not in production) or { canary: { steps, pause } }' });
+  const analysisFields = z
+    .strictObject({
+      provider,
+      query,
+      threshold,
+      interval: interval().prefault(DEFAULTS.interval),
+      failureLimit: measurementLimit('consecutive failed measurements that fail the stage').default(DEFAULTS.failureLimit),
+      inconclusiveLimit: measurementLimit('consecutive measurements without data that fail the stage (default failureLimit + 2)').optional(),
+      consecutiveErrorLimit: measurementLimit(
+        'consecutive measurements the provider could not answer (an outage, a refused query) that fail the stage',
+      ).default(DEFAULTS.consecutiveErrorLimit),
+      verify: duration(
+        'rolling and in-place stages only (a canary is judged over its pauses): how long to measure right after the rollout (default interval × (failureLimit + 2))',
+      ).optional(),
+      api: datadogApi.optional(),
+      aggregator: datadogAggregator.optional(),
+      window: duration('datadog only: the time range each measurement queries and reduces (default the interval); longer than the ingestion delay', {
+        positive: true,
+      }).optional(),
+      monitors: monitors.optional(),
+      baseline: baseline.optional(),
+    })
+    .meta({ description: 'error-rate analysis; without it only rollout health is checked' });
+  const analysis = analysisFields.transform(toAnalysis);
+  const stage = z.strictObject({
+    name: stageName,
+    namespace: namespaceName,
+    workloads,
+    strategy,
+    analysis: analysis.optional(),
+    soak: duration(`not on the last stage (use watch): how long to keep measuring before the next stage (default ${DEFAULTS.soak})`).optional(),
+    watch: duration(`only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`).optional(),
+    approval,
+    approvalTimeout: duration('only with approval: required: after it without approval, the rotation rolls back', { positive: true }).prefault(
+      DEFAULTS.approvalTimeout,
+    ),
+    rolloutTimeout: duration('a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
+  });
+  const planFields = z
+    .strictObject({
+      secret: secretName,
+      value,
+      store: storeKind.default('kubernetes'),
+      awsSecretsManager: awsTarget.optional(),
+      externalSecrets: externalSecrets.optional(),
+      stages: z
+        .array(stage)
+        .min(1)
+        .max(LIMITS.stages)
+        .meta({ description: 'rolled in order; production needs a stage before it; each stage its own name and namespace' })
+        .transform((stages) => stages.map((s, i) => toStage(s, i === stages.length - 1))),
+      retention: duration('how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
+      cleanupRecheck: duration('how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
+        DEFAULTS.cleanupRecheck,
+      ),
+      scan: scan.optional(),
+    })
+    .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });
+  const plan = planFields.transform(toPlan);
+  return { generate, value, canary, strategy, analysisFields, analysis, stage, planFields, plan };
+}
+
+/** The plan as one zod schema. */
+export function planSchema() {
+  return planParts().plan;
+}
+
+const parts = planParts();
+/** Each object's fields as the schema has them, with their defaults: validatePlan checks each field with its own. */
+export const SHAPES = { plan: parts.planFields.shape, stage: parts.stage.shape, canary: parts.canary.shape, analysis: parts.analysisFields.shape };
+/** The fields each object of a plan may have, in the schema's order: anything else is a typo. */
+export const FIELDS = {
+  plan: Object.keys(parts.planFields.shape),
+  value: parts.value.options.map((source) => Object.keys(source.shape)[0]),
+  generate: Object.keys(parts.generate.shape),
+  canary: Object.keys(parts.canary.shape),
+  analysis: Object.keys(parts.analysisFields.shape),
+  stage: Object.keys(parts.stage.shape),
+  scan: Object.keys(scan.shape),
+} as const;
+
+/** The plan as rotor runs it: what the schema's transforms make of a plan file. */
+export type PlanOutput = z.output<ReturnType<typeof planSchema>>;
+
+/** The JSON Schema of a plan file as written (draft 2020-12). */
+export function planJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(planSchema(), { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

@@ -1,8 +1,8 @@
 // Plan validation over random plan documents (a few plans, each with up to five fields set to values
 // right and wrong, or removed): validatePlan never throws, says where and what for every issue, gives
 // a plan with issues its secret and stages as written, and never refuses what it accepts in the
-// published plan.schema.json (an editor flags no plan rotor runs). With the two cases that once
-// differed: an empty analysis and an empty scan.
+// published plan.schema.json (an editor flags no plan rotor runs). With two cases that once differed:
+// an empty analysis and an empty scan.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -342,15 +342,17 @@ const mutation = fc.record({
 });
 
 /** A plan document as a user might write it, right or wrong: one of a few plans with up to five fields set, changed or removed. */
-export const rawPlan = fc
+const rawPlan = fc
   .tuple(fc.nat(BASES.length - 1), fc.array(mutation, { minLength: 0, maxLength: 5 }))
   .map(([base, mutations]) => mutations.reduce((doc, m) => apply(doc, m.path, structuredClone(m.value), m.del && m.path !== ''), BASES[base]()));
 
 const validate = new Ajv2020({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(repoRoot, 'plan.schema.json'), 'utf8')));
 const RUNS = Number(process.env.PLAN_PROPERTY_RUNS ?? 1000);
+const SEED = process.env.PLAN_PROPERTY_SEED ? Number(process.env.PLAN_PROPERTY_SEED) : Date.now() % 2_147_483_647;
 
 describe('plan validation over random plan documents', () => {
   it(`holds for ${RUNS} of them`, () => {
+    console.log(`[plan-properties] seed ${SEED} (PLAN_PROPERTY_SEED=${SEED} replays it)`);
     fc.assert(
       fc.property(rawPlan, (raw) => {
         const { plan, issues } = validatePlan(raw);
@@ -365,7 +367,7 @@ describe('plan validation over random plan documents', () => {
           stages.map((s: Raw) => (typeof s.name === 'string' ? s.name : '')),
         );
       }),
-      { numRuns: RUNS, seed: Number(process.env.PLAN_PROPERTY_SEED ?? Date.now() % 2_147_483_647) },
+      { numRuns: RUNS, seed: SEED },
     );
   });
 

@@ -1,11 +1,14 @@
-// The plan's schema, in one place: the fields, their bounds, their defaults, and what each says when
-// it is wrong. validatePlan (plan.ts) checks every field against these pieces, with their messages,
-// and adds what needs the whole plan (steps that increase and end at 100, production after a prior
-// stage, unique names and namespaces, a pause with analysis); `planJsonSchema()` publishes the same
-// pieces as `plan.schema.json` (`npm run schema`, `rotor schema`) for editors and CI linters.
+// The plan's schema, in one place: the fields, their bounds, their defaults, what each says when it is
+// wrong, and the cross-field rules each object runs (plan-rules.ts). validatePlan (plan.ts) parses a
+// plan with it and reports its issues (plan-issues.ts); `planJsonSchema()` publishes it as
+// `plan.schema.json` (`npm run schema`, `rotor schema`) for editors and CI linters.
 import { z } from 'zod';
 import { DURATION_HELP, parseDuration } from './duration';
 import { VERSION_SUFFIX_LENGTH } from './naming';
+import { choice, counted, fields, intercept, isRecord, whole, withRules, type Rule } from './plan-parsing';
+import { analysisRules, stageRules, stagesRules, storeRules } from './plan-rules';
+
+export { QUERY_VARIABLES, type QueryVariable } from './plan-rules';
 
 export type StoreKind = 'kubernetes' | 'aws-secrets-manager' | 'external-secrets';
 export type MetricsProvider = 'prometheus' | 'datadog';
@@ -36,9 +39,6 @@ export type DatadogApi = 'v1' | 'v2';
 export type DatadogAggregator = 'avg' | 'sum' | 'min' | 'max' | 'last';
 export const DATADOG_APIS: readonly DatadogApi[] = ['v1', 'v2'];
 export const DATADOG_AGGREGATORS: readonly DatadogAggregator[] = ['avg', 'sum', 'min', 'max', 'last'];
-/** The variables a query may name as {{name}}: filled in by the worker for each measurement. */
-export const QUERY_VARIABLES = ['namespace', 'stage', 'version'] as const;
-export type QueryVariable = (typeof QUERY_VARIABLES)[number];
 
 /**
  * Bounds on a plan's size and rhythm. Every stage and canary step adds activities and events to the
@@ -68,7 +68,7 @@ export const WORKLOAD_REF = /^([A-Za-z]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
 /** Kubernetes caps object names at 253 characters and label values at 63. */
 const MAX_SECRET_NAME = 253;
 const MAX_LABEL_VALUE = 63;
-const DURATION_PATTERN = '^(\\d+(ms|s|m|h|d))+$';
+const DURATION_PATTERN = '^\\s*(\\d+(ms|s|m|h|d))+\\s*$';
 
 const oneOf = (values: readonly string[]) => values.map((v) => `"${v}"`).join(', ');
 
@@ -129,7 +129,7 @@ export function generateKeys() {
   const listError = 'must be a non-empty list of Secret keys, e.g. [api_token]';
   const keyError = `must be a Secret key: letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters`;
   const key = z.string({ error: keyError }).regex(SECRET_KEY, { error: keyError }).max(LIMITS.secretKeyLength, { error: keyError });
-  return z
+  const keys = z
     .array(key, { error: listError })
     .min(1, { error: listError, abort: true })
     .max(LIMITS.generateKeys, { error: `must list at most ${LIMITS.generateKeys} keys; a Secret holds at most 1 MiB`, abort: true })
@@ -140,6 +140,7 @@ export function generateKeys() {
       },
     })
     .meta({ description: 'the Secret keys to fill, each once (letters, digits, "-", "_", ".")' });
+  return counted(keys, 'keys');
 }
 
 export const fromFile = z
@@ -258,23 +259,36 @@ export function workloadRef(entry: string) {
   const m = WORKLOAD_REF.exec(entry)!;
   return { kind: WORKLOAD_KINDS.find((k) => k.toLowerCase() === m[1].toLowerCase())!, name: m[2] };
 }
-export const workloadList = z.array(workloadEntry, { error: WORKLOADS }).min(1, { error: WORKLOADS });
-export const workloads = z
-  .union([z.literal('auto'), workloadList], { error: WORKLOADS })
+/** Each workload once: `deployment/auth-api` and `Deployment/auth-api` are one. */
+const listedOnce: Rule<unknown[]> = (entries, c) => {
+  if (c.failed()) return;
+  const refs: ReturnType<typeof workloadRef>[] = [];
+  entries.forEach((entry, i) => {
+    const ref = workloadRef(entry as string);
+    if (refs.some((r) => r.kind === ref.kind && r.name === ref.name)) c.report({ path: [i], message: 'is listed twice; list each workload once' });
+    refs.push(ref);
+  });
+};
+const workloadList = withRules(z.array(workloadEntry, { error: WORKLOADS }).min(1, { error: WORKLOADS }), listedOnce);
+const workloadsUnion = z.union([z.literal('auto'), workloadList], { error: WORKLOADS });
+const notWorkloads = z.never({ error: WORKLOADS });
+export const workloads = choice(workloadsUnion, (input) => (input === 'auto' ? workloadsUnion.options[0] : Array.isArray(input) ? workloadList : notWorkloads))
   .default('auto')
   .meta({ description: `"auto" (every workload that uses the current version) or a list of kind/name, kind one of ${WORKLOAD_KINDS.join(', ')}` });
 
 export function canarySteps() {
-  const whole = 'must be a list of whole percentages from 1 to 100, e.g. [10, 25, 50, 100]';
+  const percentages = 'must be a list of whole percentages from 1 to 100, e.g. [10, 25, 50, 100]';
   const steps = z
-    .array(z.number({ error: whole }).int({ error: whole }).min(1, { error: whole }).max(100, { error: whole }), { error: whole })
-    .min(1, { error: whole, abort: true })
+    .array(z.number({ error: percentages }).int({ error: percentages }).min(1, { error: percentages }).max(100, { error: percentages }), {
+      error: percentages,
+    })
+    .min(1, { error: percentages, abort: true })
     .refine((s) => s.every((x, i) => i === 0 || x > s[i - 1]), { error: 'must increase strictly, e.g. [10, 25, 50, 100]', abort: true })
     .refine((s) => s[s.length - 1] === 100, { error: 'must end at 100 so the rollout completes, e.g. [10, 25, 50, 100]', abort: true });
-  return steps
-    .max(LIMITS.canarySteps, {
-      error: (iss) => `has ${(iss.input as number[]).length} steps; use at most ${LIMITS.canarySteps}, e.g. [10, 25, 50, 100]`,
-    })
+  const bounded = steps.max(LIMITS.canarySteps, {
+    error: (iss) => `has ${(iss.input as number[]).length} steps; use at most ${LIMITS.canarySteps}, e.g. [10, 25, 50, 100]`,
+  });
+  return whole(bounded)
     .default([...DEFAULTS.canarySteps])
     .meta({ description: 'percent of replicas on the new version at each step: strictly increasing, ending at 100' });
 }
@@ -375,9 +389,10 @@ export const scanIgnore = z
     description:
       'resources (<resource>.<group>, e.g. widgets.example.com) that need not hold a version when the worker cannot list them; what it can read there is still scanned. Without it, a resource the worker may not list holds every version until it can',
   });
-export const scan = z
-  .strictObject({ ignore: scanIgnore }, { error: SCAN })
-  .meta({ description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over' });
+// `scan: {}` (every setting left out) is no scan settings, as a plan without scan.
+export const scan = fields({ ignore: scanIgnore.optional() }, 'must be { ignore: [<resource>.<group>, ...] }, e.g. { ignore: [widgets.example.com] }').meta({
+  description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over',
+});
 
 // --- the whole plan: as written (the JSON Schema) and as rotor uses it (the types) -------------
 
@@ -526,31 +541,85 @@ export function toPlan<V, St, E, S>(plan: PlanFields<V, St, E, S>) {
   };
 }
 
-/** The pieces above put together, as a plan file is written: each object, and the whole plan. */
+const NOT_A_PLAN = 'must be a YAML mapping with secret, value, stages and retention';
+const VALUE_REQUIRED =
+  'is required: one of `generate: { keys: [...], length: 48 }`, `fromFile: ./token.env`, `awsSecretsManager: { secretId: ... }` or `issuer: { key: api_token }`';
+const UNKNOWN_STRATEGY = 'unknown strategy; use "rolling", "in-place" or { canary: { steps: [10, 25, 50, 100], pause: 10m } }';
+const STAGES_REQUIRED = 'is required: a list of stages, e.g. staging then production';
+
+/**
+ * The stages' bounds (published as minItems and maxItems): at least one, at most LIMITS.stages,
+ * reported by their count, and each stage still checked (zod's own bounds would check none of a
+ * longer list, and read a string's length as a list's).
+ */
+const stageBounds: Rule<unknown[]> = (stages, c) => {
+  if (!stages.length) c.report({ path: [], message: STAGES_REQUIRED });
+  if (stages.length <= LIMITS.stages) return;
+  c.report({
+    path: [],
+    found: `${stages.length} stages`,
+    message: `must be at most ${LIMITS.stages} stages; roll more namespaces with one rotation per group of them`,
+  });
+};
+
+/** A plan that is not a mapping is refused, and checked as an empty one so its required fields are named too. */
+function asMapping<S extends z.ZodType>(plan: S): S {
+  return intercept(plan, (payload, next) => {
+    if (isRecord(payload.value)) return next(payload);
+    payload.issues.push({ code: 'custom', path: [], message: NOT_A_PLAN, input: payload.value, params: { rule: true } });
+    return next({ value: {}, issues: payload.issues });
+  });
+}
+
+/** `analysis:` left empty (null in YAML) is no analysis, as one left out. */
+function orNone<S extends z.ZodType>(analysis: S) {
+  return intercept(analysis.optional(), (payload, next) => next(payload.value === null ? { ...payload, value: undefined } : payload));
+}
+
+/** The pieces above put together, as a plan file is written: each object with its rules, and the whole plan. */
 function planParts() {
-  const generate = z
-    .strictObject({ keys: generateKeys(), length: generateLength })
-    .meta({ description: 'a random value per key, generated inside the worker' });
-  const value = z
-    .union([z.strictObject({ generate }), z.strictObject({ fromFile }), z.strictObject({ awsSecretsManager }), z.strictObject({ issuer })])
+  const generate = fields({ keys: generateKeys(), length: generateLength }, 'must be an object such as { keys: [api_token], length: 48 }').meta({
+    description: 'a random value per key, generated inside the worker',
+  });
+  // The value: exactly one source, parsed with its option; anything else is told so, with its unknown fields.
+  const sources = ['generate', 'fromFile', 'awsSecretsManager', 'issuer'] as const;
+  const valueSources = z
+    .union([
+      fields({ generate }, VALUE_REQUIRED, sources),
+      fields({ fromFile }, VALUE_REQUIRED, sources),
+      fields({ awsSecretsManager }, VALUE_REQUIRED, sources),
+      fields({ issuer }, VALUE_REQUIRED, sources),
+    ])
     .meta({ description: 'where the new value comes from: exactly one source; a plaintext value is never part of a plan' });
-  const canary = z
-    .strictObject({
+  const noSource = withRules(fields(Object.fromEntries(sources.map((s) => [s, z.unknown().optional()])), VALUE_REQUIRED), (_, c) =>
+    c.report({ path: [], message: `must name exactly one source of ${sources.join(', ')}` }),
+  );
+  const value = choice(valueSources, (input) => {
+    const given = isRecord(input) ? sources.filter((s) => input[s] !== undefined) : [];
+    return given.length === 1 ? valueSources.options[sources.indexOf(given[0])] : noSource;
+  });
+  const canary = fields(
+    {
       steps: canarySteps(),
       pause: duration('analysis window after each step; longer than zero when the stage has analysis').prefault(DEFAULTS.canaryPause),
-    })
-    .meta({ description: 'canary by replica weight, with an analysis over the pause after each step' });
-  const strategy = z
-    .union([
-      z.literal('rolling').transform(() => ({ type: 'rolling' as const })),
-      z.literal('in-place').transform(() => ({ type: 'in-place' as const })),
-      z.strictObject({ canary }).transform((s) => toCanary(s.canary)),
-    ])
+    },
+    'must be { steps: [10, 25, 50, 100], pause: 10m }',
+  ).meta({ description: 'canary by replica weight, with an analysis over the pause after each step' });
+  const strategies = z.union([
+    z.literal('rolling').transform(() => ({ type: 'rolling' as const })),
+    z.literal('in-place').transform(() => ({ type: 'in-place' as const })),
+    fields({ canary }, UNKNOWN_STRATEGY).transform((s) => toCanary(s.canary)),
+  ]);
+  const unknownStrategy = z.never({ error: UNKNOWN_STRATEGY });
+  const [rolling, inPlace, canaryStrategy] = strategies.options;
+  const strategy = choice(strategies, (input) =>
+    input === 'rolling' ? rolling : input === 'in-place' ? inPlace : isRecord(input) && input.canary !== undefined ? canaryStrategy : unknownStrategy,
+  )
     // An output default: the JSON Schema shows none for a union whose canary converts a duration.
     .default(() => ({ type: 'rolling' as const }))
     .meta({ description: '"rolling", "in-place" (not in production) or { canary: { steps, pause } }' });
-  const analysisFields = z
-    .strictObject({
+  const analysisFields = fields(
+    {
       provider,
       query,
       threshold,
@@ -570,65 +639,60 @@ function planParts() {
       }).optional(),
       monitors: monitors.optional(),
       baseline: baseline.optional(),
-    })
-    .meta({ description: 'error-rate analysis; without it only rollout health is checked' });
-  const analysis = analysisFields.transform(toAnalysis);
-  const stage = z.strictObject({
-    name: stageName,
-    namespace: namespaceName,
-    workloads,
-    strategy,
-    analysis: analysis.optional(),
-    soak: duration(`not on the last stage (use watch): how long to keep measuring before the next stage (default ${DEFAULTS.soak})`).optional(),
-    watch: duration(`only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`).optional(),
-    approval,
-    approvalTimeout: duration('only with approval: required: after it without approval, the rotation rolls back', { positive: true }).prefault(
-      DEFAULTS.approvalTimeout,
-    ),
-    rolloutTimeout: duration('a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
-  });
-  const planFields = z
-    .strictObject({
+    },
+    'must be { provider, query, threshold, interval, failureLimit }',
+  ).meta({ description: 'error-rate analysis; without it only rollout health is checked', type: ['object', 'null'] });
+  const analysis = withRules(analysisFields, analysisRules).transform(toAnalysis);
+  const stageFields = fields(
+    {
+      name: stageName,
+      namespace: namespaceName,
+      workloads,
+      strategy,
+      analysis: orNone(analysis),
+      soak: duration(`not on the last stage (use watch): how long to keep measuring before the next stage (default ${DEFAULTS.soak})`).optional(),
+      watch: duration(`only on the last stage: how long to keep measuring after the rollout (default ${DEFAULTS.watch})`).optional(),
+      approval,
+      approvalTimeout: duration('only with approval: required: after it without approval, the rotation rolls back', { positive: true }).prefault(
+        DEFAULTS.approvalTimeout,
+      ),
+      rolloutTimeout: duration('a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
+    },
+    'must be a stage such as { name: staging, namespace: staging, strategy: rolling }',
+  );
+  const stage = withRules(stageFields, stageRules);
+  const stages = z
+    .array(stage, { error: STAGES_REQUIRED })
+    .meta({ minItems: 1, maxItems: LIMITS.stages, description: 'rolled in order; production needs a stage before it; each stage its own name and namespace' });
+  const planFields = fields(
+    {
       secret: secretName,
       value,
       store: storeKind.default('kubernetes'),
       awsSecretsManager: awsTarget.optional(),
       externalSecrets: externalSecrets.optional(),
-      stages: z
-        .array(stage)
-        .min(1)
-        .max(LIMITS.stages)
-        .meta({ description: 'rolled in order; production needs a stage before it; each stage its own name and namespace' })
-        .transform((stages) => stages.map((s, i) => toStage(s, i === stages.length - 1))),
+      stages: withRules(stages, stageBounds, stagesRules).transform((stages) => stages.map((s, i) => toStage(s, i === stages.length - 1))),
       retention: duration('how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
       cleanupRecheck: duration('how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
         DEFAULTS.cleanupRecheck,
       ),
       scan: scan.optional(),
-    })
-    .meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });
-  const plan = planFields.transform(toPlan);
-  return { generate, value, canary, strategy, analysisFields, analysis, stage, planFields, plan };
-}
-
-/** The plan as one zod schema. */
-export function planSchema() {
-  return planParts().plan;
+    },
+    NOT_A_PLAN,
+  ).meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });
+  const plan = asMapping(withRules(planFields, storeRules)).transform(toPlan);
+  return { stage, canary, analysisFields, plan };
 }
 
 const parts = planParts();
-/** Each object's fields as the schema has them, with their defaults: validatePlan checks each field with its own. */
-export const SHAPES = { plan: parts.planFields.shape, stage: parts.stage.shape, canary: parts.canary.shape, analysis: parts.analysisFields.shape };
-/** The fields each object of a plan may have, in the schema's order: anything else is a typo. */
-export const FIELDS = {
-  plan: Object.keys(parts.planFields.shape),
-  value: parts.value.options.map((source) => Object.keys(source.shape)[0]),
-  generate: Object.keys(parts.generate.shape),
-  canary: Object.keys(parts.canary.shape),
-  analysis: Object.keys(parts.analysisFields.shape),
-  stage: Object.keys(parts.stage.shape),
-  scan: Object.keys(scan.shape),
-} as const;
+
+/** The plan as one zod schema: it validates a plan file (every issue at once), applies the defaults and makes the plan rotor runs. */
+export function planSchema() {
+  return parts.plan;
+}
+
+/** The fields of a stage, its canary and its analysis, each with its piece of the schema (validatePlan's best effort for a plan with issues). */
+export const SHAPES = { stage: parts.stage.shape, canary: parts.canary.shape, analysis: parts.analysisFields.shape };
 
 /** The plan as rotor runs it: what the schema's transforms make of a plan file. */
 export type PlanOutput = z.output<ReturnType<typeof planSchema>>;

@@ -417,6 +417,7 @@ function report(err: unknown, debug: boolean): number {
   return code ?? EXIT.error;
 }
 
+/** @public bin/rotor.js requires the compiled module and calls `main`: knip cannot follow that. */
 export async function main(argv: string[]): Promise<number> {
   const result = { code: EXIT.ok as number };
   const rotor = program(result);

@@ -67,7 +67,10 @@ export function isRunning(child: Child): boolean {
   return child.proc.exitCode === null && child.proc.signalCode === null;
 }
 
-/** The pids of the running children, by name, e.g. for a test to check they are gone. */
+/**
+ * The pids of the running children, by name, e.g. for a test to check they are gone.
+ * @public test/sandbox-signals.test.ts requires it in a child process's script: knip cannot follow that.
+ */
 export function childPids(): Record<string, number> {
   return Object.fromEntries(children.map((c) => [c.name, c.pid]));
 }

@@ -31,7 +31,7 @@ interface MonitorProgress {
  * One measurement: the query for the new version, and with a baseline the same query for the old
  * version in the same window; then the stage's Datadog monitors, any in Alert failing it.
  */
-export async function measureOnce(metrics: MetricProviders, input: MonitorInput): Promise<Measurement> {
+async function measureOnce(metrics: MetricProviders, input: MonitorInput): Promise<Measurement> {
   try {
     return await measureWith(metrics, input);
   } catch (err) {

@@ -8,7 +8,7 @@ import { RotorError } from './errors';
 import type { ActivityKit } from './kit';
 
 /** Said by a worker whose Temporal server does not tell its cluster id (the time-skipping test server) and that has no ROTOR_DEPLOYMENT_ID. */
-export const UNIDENTIFIED_DEPLOYMENT = 'unidentified';
+const UNIDENTIFIED_DEPLOYMENT = 'unidentified';
 
 /** This worker's Temporal deployment, when the worker is not told it (ROTOR_DEPLOYMENT_ID): the server's cluster id. */
 async function askDeployment(): Promise<string> {

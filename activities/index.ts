@@ -23,7 +23,6 @@ import { workloadActivities } from './workloads';
 export type { RotorActivities } from '../contract/activities';
 export * from './ports';
 export * from '../contract/activities';
-export { UNIDENTIFIED_DEPLOYMENT } from './claiming';
 
 export function createActivities(deps: RotorDeps): RotorActivities {
   const kit = activityKit(deps);

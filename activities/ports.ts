@@ -20,7 +20,7 @@ export interface VersionSpec {
 }
 
 /** A store outside the cluster that keeps a version too (the AWS secret and its region). */
-export interface VersionStore {
+interface VersionStore {
   kind: StoreKind;
   secretId: string;
   region?: string;

@@ -87,7 +87,7 @@ function refuse(message: string): RotorError {
  * paths outside the directory, `..` escapes and symlinks that lead out are refused. Errors name the
  * path and the directory, never anything read.
  */
-export async function resolveValueFile(path: string, valueDir: string | null): Promise<string> {
+async function resolveValueFile(path: string, valueDir: string | null): Promise<string> {
   if (!valueDir) {
     throw refuse(
       `${path} is refused: the worker has no value directory; set ROTOR_VALUE_DIR=<directory> on the worker, put the file there and name it relative to that directory`,

@@ -14,7 +14,7 @@ import type { SecretData, SecretStorePort, SecretStores } from './ports';
 import { checkSecretData } from './secret-types';
 
 /** The store a plan names; one this worker lacks is the plan's or the worker's mistake, not a retry's. */
-export function storeFor(stores: SecretStores, kind: StoreKind): SecretStorePort {
+function storeFor(stores: SecretStores, kind: StoreKind): SecretStorePort {
   const store = stores[kind];
   if (!store) {
     const has = Object.keys(stores).join(', ') || 'none';

@@ -3,6 +3,7 @@ import { proxyActivities, sleep } from '@temporalio/workflow';
 
 const { measureOnce } = proxyActivities<{ measureOnce(): Promise<number> }>({ startToCloseTimeout: '1m' });
 
+/** @public history.bench.ts bundles this module by path and starts the workflow by its name. */
 export async function naiveSoakLoop(minutes: number): Promise<number> {
   let failures = 0;
   for (let i = 0; i < minutes; i++) {

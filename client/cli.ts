@@ -15,7 +15,7 @@ import { loadPlanFile, PlanFileError } from './plan-file';
 import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
 
 /** Exit codes, the same for every command (and in `rotor --help`). */
-export const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4 } as const;
+const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4 } as const;
 
 const EXIT_HELP = `
 Exit codes:
@@ -417,6 +417,7 @@ function report(err: unknown, debug: boolean): number {
   return code ?? EXIT.error;
 }
 
+/** @public bin/rotor.js requires the compiled module and calls `main`: knip cannot follow that. */
 export async function main(argv: string[]): Promise<number> {
   const result = { code: EXIT.ok as number };
   const rotor = program(result);

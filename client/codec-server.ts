@@ -10,7 +10,7 @@ import type { Payload, PayloadCodec } from '@temporalio/common';
 import { codecFromEnv, CodecKeyError, KEY_VAR, KEYS_FILE_VAR } from '../temporal/codec';
 
 /** A payload in proto3 JSON: every bytes field (each metadata value, the data) base64. */
-export interface JsonPayload {
+interface JsonPayload {
   metadata?: Record<string, string> | null;
   data?: string | null;
 }
@@ -69,7 +69,7 @@ function bytesFromBase64(value: unknown, where: string): Uint8Array {
 }
 
 /** proto3 JSON to a Payload; what is malformed is named by its place in the request. */
-export function payloadFromJson(json: unknown, index = 0): Payload {
+function payloadFromJson(json: unknown, index = 0): Payload {
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw new BadRequest(`payloads[${index}] must be an object with metadata and data`);
   const { metadata, data } = json as JsonPayload;
   if (metadata !== undefined && metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata)))
@@ -81,7 +81,7 @@ export function payloadFromJson(json: unknown, index = 0): Payload {
 }
 
 /** A Payload to proto3 JSON (standard base64, padded). */
-export function payloadToJson(payload: Payload): JsonPayload {
+function payloadToJson(payload: Payload): JsonPayload {
   return {
     metadata: Object.fromEntries(Object.entries(payload.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
     data: Buffer.from(payload.data ?? new Uint8Array()).toString('base64'),

@@ -3,7 +3,7 @@
 import { Option } from 'commander';
 import { stringify } from 'yaml';
 
-export const OUTPUT_FORMATS = ['json', 'yaml', 'wide'] as const;
+const OUTPUT_FORMATS = ['json', 'yaml', 'wide'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** `-o json|yaml|wide` and its alias `--json`; `wide` says what it adds. */

@@ -86,7 +86,7 @@ export interface Poller {
  * How long the status query may wait for a worker. A worker answers in milliseconds; without one the
  * server holds the query until its deadline.
  */
-export const QUERY_DEADLINE_MS = 1200;
+const QUERY_DEADLINE_MS = 1200;
 /** However soon an answer is due, a worker gets this long to answer the query. */
 const MIN_QUERY_MS = 500;
 /** Kept after the query gives up, before an answer is due: the recorded status still has to be printed. */

@@ -12,7 +12,7 @@ export interface VersionReport {
 }
 
 /** Everything the server is asked must have answered within this long of the command's start. */
-export const VERSION_DEADLINE_MS = 2000;
+const VERSION_DEADLINE_MS = 2000;
 
 const why = (err: unknown) => (err instanceof TemporalUnreachableError ? err.reason : ((err as Error).message ?? String(err)).split('\n')[0]);
 

@@ -45,7 +45,7 @@ async function storeLabels(
 type Version = Awaited<ReturnType<KubernetesCluster['listVersions']>>[number];
 
 /** One version as `rotor versions` shows it (and prints with -o json|yaml). */
-export interface VersionRow {
+interface VersionRow {
   name: string;
   createdAt: string | null;
   /** current: the newest one in use; in use; unknown: only what could not be read may use it; -: unused. */
@@ -56,7 +56,7 @@ export interface VersionRow {
   usedBy: string[];
 }
 
-export function versionRows(versions: Version[], labels: Map<string, string>): VersionRow[] {
+function versionRows(versions: Version[], labels: Map<string, string>): VersionRow[] {
   const known = (v: Version) => v.usedBy.filter((u) => !u.unreadable);
   const current = versions.find((v) => known(v).length > 0)?.name;
   return versions.map((v) => ({

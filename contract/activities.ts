@@ -45,7 +45,7 @@ export interface SwitchDrift {
 }
 
 /** Before a step that relies on a switch: the references rotor switched, and the version they must name. */
-export interface CheckSwitchedInput {
+interface CheckSwitchedInput {
   records: SwitchRecord[];
   version: string;
 }
@@ -184,7 +184,7 @@ export interface MonitorInput {
 export type CheckKind = 'rollout' | 'verify' | 'canary' | 'soak' | 'watch';
 
 /** A phase change, posted as an event where dashboards show it (Datadog's event stream). */
-export interface AnnounceInput {
+interface AnnounceInput {
   workflowId: string;
   secret: string;
   phase: string;
@@ -230,14 +230,14 @@ export interface Holder {
   unreadable?: string;
 }
 
-export interface ScanInput {
+interface ScanInput {
   secretName: string;
   namespaces: string[];
   /** The plan's `scan.ignore`: resources (`<resource>.<group>`) not read; absent in older histories. */
   ignore?: string[];
 }
 
-export interface DeleteVersionInput {
+interface DeleteVersionInput {
   secret: string;
   version: string;
   namespaces: string[];
@@ -253,9 +253,9 @@ export interface DeleteVersionInput {
 }
 
 /** `storeKept`: why the store's version was left (a copy elsewhere still used, or unknown). */
-export type DeleteVersionResult = { deleted: true; namespaces: string[]; storeKept?: string } | { deleted: false; holders: Holder[] };
+type DeleteVersionResult = { deleted: true; namespaces: string[]; storeKept?: string } | { deleted: false; holders: Holder[] };
 
-export interface FinalizeInput {
+interface FinalizeInput {
   secret: string;
   version: string;
   previousVersion: string | null;
@@ -291,7 +291,7 @@ export interface CredentialOutcome {
   kept?: string;
 }
 
-export interface InspectCredentialsInput {
+interface InspectCredentialsInput {
   /** The versions whose credentials to look up (the previous versions, in PLANNING). */
   ids: string[];
 }
@@ -307,7 +307,7 @@ export interface RevokeCredentialInput {
   copiesOf?: { secret: string; version: string; copies: string[] | null; ignore?: string[] };
 }
 
-export interface CheckStoreInput {
+interface CheckStoreInput {
   store: StoreKind;
   /** The plan's `awsSecretsManager` (and `externalSecrets`): where a store outside the cluster keeps the versions. */
   target?: StoreTarget;
@@ -317,7 +317,7 @@ export interface CheckStoreInput {
   value?: ValueSource;
 }
 
-export interface CompleteCanaryInput {
+interface CompleteCanaryInput {
   namespace: string;
   records: SwitchRecord[];
   /** The new version, whose green copies go. Absent from older releases (then read from the records). */

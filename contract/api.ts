@@ -49,14 +49,14 @@ export function endedStatusOf(err: unknown): RotationStatus | null {
 export const TASK_QUEUE = 'rotor';
 export const WORKFLOW_TYPE = 'rotateSecret';
 
-export interface RotationEvent {
+interface RotationEvent {
   at: string;
   phase: Phase;
   stage: string | null;
   message: string;
 }
 
-export interface Approval {
+interface Approval {
   stage: string;
   by: string;
   comment: string;
@@ -206,7 +206,7 @@ export interface RotationInput {
   historyBudget?: number;
 }
 
-export interface CarriedState {
+interface CarriedState {
   status: RotationStatus;
   cleanupScans: number;
   /** An abort received by an earlier run (absent from runs carried by releases before it was added). */

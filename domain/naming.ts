@@ -39,7 +39,7 @@ export function newestVersion(names: Iterable<string>, base: string): string | n
  * A tag unique to one rotation (`<workflow id>/<first run id>`): twelve hex digits of FNV-1a (64 bit)
  * over it. Pure and deterministic, so the workflow and the activities derive the same tag.
  */
-export function rotationTag(rotationId: string): string {
+function rotationTag(rotationId: string): string {
   let hash = 0xcbf29ce484222325n;
   for (const byte of new TextEncoder().encode(rotationId)) {
     hash ^= BigInt(byte);

@@ -16,7 +16,7 @@ export const datadogErrorRatio = (ns: string, version?: string) => {
   return `sum:auth.requests.errors{${scope}}.as_count() / sum:auth.requests{${scope}}.as_count()`;
 };
 
-export function authServiceDeployment(name: string, secretName: string, replicas = 2): k8s.V1Deployment {
+function authServiceDeployment(name: string, secretName: string, replicas = 2): k8s.V1Deployment {
   return {
     metadata: { name },
     spec: {

@@ -14,7 +14,7 @@ interface KubePins {
   kubernetes: { key: string; version: string; binaries: Record<'kubeApiserver' | 'kubeControllerManager' | 'kubectl' | 'etcd', string> };
 }
 
-export function kubeBinaries(): Record<'kubeApiserver' | 'kubeControllerManager' | 'kubectl' | 'etcd', string> {
+function kubeBinaries(): Record<'kubeApiserver' | 'kubeControllerManager' | 'kubectl' | 'etcd', string> {
   const pins = JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as KubePins;
   const base = join(cacheDir, pins.kubernetes.key);
   const out = {} as Record<keyof KubePins['kubernetes']['binaries'], string>;

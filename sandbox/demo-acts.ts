@@ -51,7 +51,7 @@ export interface DemoDurations {
   interval: string;
 }
 
-export const DEMO_DURATIONS: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '10s', interval: '10s' };
+const DEMO_DURATIONS: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '10s', interval: '10s' };
 
 type Say = (line: string) => void;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

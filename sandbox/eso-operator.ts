@@ -24,7 +24,7 @@ export interface EsoOperatorOptions {
 }
 
 /** The operator binary in the tools cache; `npm run bootstrap -- --external-secrets` builds it. */
-export function esoOperatorBinary(): string {
+function esoOperatorBinary(): string {
   const pin = (
     JSON.parse(readFileSync(join(repoRoot, 'tools.json'), 'utf8')) as { 'external-secrets': { operatorKey: string; binaries: { operator: string } } }
   )['external-secrets'];

@@ -15,7 +15,7 @@ const run = promisify(execFile);
 
 export const ESO_GROUP = 'external-secrets.io';
 export const ESO_VERSION = 'v1';
-export const EXTERNAL_SECRETS_CRD = 'externalsecrets.external-secrets.io';
+const EXTERNAL_SECRETS_CRD = 'externalsecrets.external-secrets.io';
 
 interface EsoPin {
   key: string;
@@ -30,7 +30,7 @@ function esoPin(): EsoPin {
 }
 
 /** The pinned bundle.yaml in the tools cache; fetched from the Go module proxy (scripts/eso-tools.mjs) when absent. */
-export async function externalSecretsBundle(log?: (line: string) => void): Promise<string> {
+async function externalSecretsBundle(log?: (line: string) => void): Promise<string> {
   const pin = esoPin();
   const path = join(cacheDir, pin.key, 'bundle.yaml');
   if (existsSync(join(cacheDir, pin.key, '.installed')) && existsSync(path)) return path;

@@ -9,7 +9,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { parse, stringify } from 'yaml';
 
-export type Fault =
+type Fault =
   | { kind: 'status'; code: 409 | 429 | 500 | 503; retryAfterSeconds?: number }
   /** A list's continue token has expired (etcd compacted): what the apiserver says then. */
   | { kind: 'expired' }
@@ -18,7 +18,7 @@ export type Fault =
   | { kind: 'lost' }
   | { kind: 'delay'; ms: number };
 
-export interface FaultRule {
+interface FaultRule {
   /** e.g. `PATCH`, or null for any method. */
   method?: string | null;
   /** Matched against the path and query, e.g. /\/deployments\// or /continue=/. */

@@ -19,7 +19,7 @@ import { startDevServer as startSandboxDevServer, type DevServer, type DevServer
 
 export const SECRET = 'app-secrets';
 export const OLD = `${SECRET}-20250101000000`;
-export const STAGING = ['api', 'worker'];
+const STAGING = ['api', 'worker'];
 export const PRODUCTION = ['api', 'web', 'edge'];
 
 /** What a scenario's plan changes from the rig's: the waits, and an approval before production. */

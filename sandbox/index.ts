@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { startDatadogEmulator, type DatadogEmulator } from './datadog/server';
 
 /** The Datadog emulator, its keys, and the worker settings that point rotor's Datadog provider at it. */
-export interface SandboxDatadog {
+interface SandboxDatadog {
   emulator: DatadogEmulator;
   apiKey: string;
   appKey: string;
@@ -164,4 +164,4 @@ export async function workerKubeconfig(plane: ControlPlane, dir: string): Promis
   }
 }
 
-export { startControlPlane, PodSimulator };
+export { startControlPlane };

@@ -67,7 +67,10 @@ export function isRunning(child: Child): boolean {
   return child.proc.exitCode === null && child.proc.signalCode === null;
 }
 
-/** The pids of the running children, by name, e.g. for a test to check they are gone. */
+/**
+ * The pids of the running children, by name, e.g. for a test to check they are gone.
+ * @public test/sandbox-signals.test.ts requires it in a child process's script: knip cannot follow that.
+ */
 export function childPids(): Record<string, number> {
   return Object.fromEntries(children.map((c) => [c.name, c.pid]));
 }
@@ -105,12 +108,12 @@ export async function stopChild(child: Child, options: StopOptions = {}): Promis
 }
 
 /** Every running child, newest first, one after another: what depends on another stops before it. */
-export async function stopChildren(options: StopOptions = {}): Promise<void> {
+async function stopChildren(options: StopOptions = {}): Promise<void> {
   for (const child of [...children].reverse()) await stopChild(child, options);
 }
 
 /** SIGKILL to every child at once, synchronously: for a second Ctrl-C and when this process exits. */
-export function killChildren(): void {
+function killChildren(): void {
   for (const child of children) signalGroup(child, 'SIGKILL');
 }
 
@@ -208,7 +211,7 @@ async function childDied(child: Child, code: number | null, signal: NodeJS.Signa
  * Poll `ready` until it says yes; fail at once if the child exits, or after `timeoutMs`, with the
  * child's last output. A probe that throws counts as not ready yet.
  */
-export async function waitUntilReady(
+async function waitUntilReady(
   child: Child,
   ready: () => Promise<boolean>,
   opts: { where: string; timeoutMs: number; intervalMs: number; output: () => string },

@@ -3,4 +3,5 @@
 // the codec encrypts like any other. Loaded by path because it also runs inside the workflow bundle.
 import { DefaultFailureConverter } from '@temporalio/common';
 
+/** @public Temporal loads this module by path and reads `failureConverter`: knip cannot follow that. */
 export const failureConverter = new DefaultFailureConverter({ encodeCommonAttributes: true });

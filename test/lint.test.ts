@@ -1,9 +1,12 @@
 // The import rules of eslint.config.mjs catch what they are for: each case is a line that breaks a
 // layer's rule, linted as if it were in that layer, and one that keeps it. And one concern a file:
-// no file of activities/ or sandbox/ grows past 350 lines without saying why at its top.
+// no file of activities/ or sandbox/ grows past 350 lines without saying why at its top. And no
+// unused exports: knip.jsonc, run over a small tree, fails on an export nothing imports.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { ESLint } from 'eslint';
 import { repoRoot } from '../sandbox/tools';
@@ -66,5 +69,55 @@ describe('one concern a file', () => {
       }),
     );
     assert.deepEqual(long, [], `split these by concern, or give the reason in a first line "// Over ${LIMIT} lines: ..."`);
+  });
+});
+
+describe('no unused exports', () => {
+  /** knip, with the repository's knip.jsonc, over a tree of the given files: its exit code and report. */
+  function knip(files: Record<string, string>): { status: number | null; report: string } {
+    const root = mkdtempSync(join(tmpdir(), 'rotor-knip-'));
+    try {
+      writeFileSync(join(root, 'package.json'), '{ "name": "fixture", "private": true }\n');
+      copyFileSync(join(repoRoot, 'knip.jsonc'), join(root, 'knip.jsonc'));
+      for (const [file, text] of Object.entries(files)) {
+        mkdirSync(dirname(join(root, file)), { recursive: true });
+        writeFileSync(join(root, file), text);
+      }
+      const run = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'knip', 'bin', 'knip.js')], { cwd: root, encoding: 'utf8' });
+      return { status: run.status, report: run.stdout };
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  const cli = "import { used } from '../domain/a';\nconsole.log(used);\n";
+  const domain = 'export const used = 1;\nexport const unused = 2;\n';
+
+  it('runs in npm run lint', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(pkg.scripts.lint, /&& knip$/);
+  });
+
+  it('fails on an export no module imports, and names it', () => {
+    const { status, report } = knip({ 'client/cli.ts': cli, 'domain/a.ts': domain });
+    assert.equal(status, 1, report);
+    assert.match(report, /Unused exports \(1\)\n\s*unused\s+domain\/a\.ts:2:14/);
+  });
+
+  it('counts an import by a test as a use, and does not check what tests export', () => {
+    const test = "import { unused } from '../domain/a';\nexport const helper = unused;\n";
+    const { status, report } = knip({ 'client/cli.ts': cli, 'domain/a.ts': domain, 'test/a.test.ts': test });
+    assert.equal(status, 0, report);
+  });
+
+  it('checks the exports of an entry point too', () => {
+    const { status, report } = knip({ 'client/cli.ts': `${cli}export const EXIT = 0;\n`, 'domain/a.ts': 'export const used = 1;\n' });
+    assert.equal(status, 1, report);
+    assert.match(report, /EXIT\s+client\/cli\.ts:3:14/);
+  });
+
+  it('fails on a product module nothing imports', () => {
+    const { status, report } = knip({ 'client/cli.ts': cli, 'domain/a.ts': 'export const used = 1;\n', 'activities/orphan.ts': 'export const orphan = 1;\n' });
+    assert.equal(status, 1, report);
+    assert.match(report, /Unused files \(1\)\n\s*activities\/orphan\.ts/);
   });
 });

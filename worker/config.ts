@@ -36,7 +36,7 @@ export interface WorkerConfig extends TemporalSettings {
 }
 
 /** The sites Datadog runs; DD_SITE must be one of them. */
-export const DATADOG_SITES = [
+const DATADOG_SITES = [
   'datadoghq.com',
   'us3.datadoghq.com',
   'us5.datadoghq.com',

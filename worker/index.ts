@@ -47,7 +47,7 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
 }
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
-export async function ensureSearchAttributes(connection: NativeConnection, namespace: string): Promise<void> {
+async function ensureSearchAttributes(connection: NativeConnection, namespace: string): Promise<void> {
   const wanted = Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, 2 /* KEYWORD */]));
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });

@@ -13,7 +13,7 @@ import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
 
 /** Events a run may reach before cleanup continues as new; the bound asked of a run is 300. */
-export const HISTORY_BUDGET = 200;
+const HISTORY_BUDGET = 200;
 /** Consecutive cleanup rounds that end in an error before the rotation reports FAILED with what is left. */
 const CLEANUP_ERROR_ROUNDS = 3;
 

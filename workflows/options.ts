@@ -8,7 +8,7 @@ import type { RotorActivities } from '../contract/activities';
  * (activities/liveness.ts; the worker sends at most one every 5 s), so the server retries a step whose
  * worker died at most this long after its last heartbeat, on any worker that polls.
  */
-export const HEARTBEAT_TIMEOUT = '10s';
+const HEARTBEAT_TIMEOUT = '10s';
 
 /** Every step but the rollback: a few minutes of retries, and no retry of what cannot succeed. */
 export const quick: ActivityOptions = {

@@ -274,6 +274,6 @@ async function discardStaged(r: Rotation, version: string): Promise<void> {
 }
 
 /** The issuer's id of this rotation's credential for `version`: its own, never another rotation's. */
-export function credentialOf(r: Rotation, version: string): string {
+function credentialOf(r: Rotation, version: string): string {
   return credentialIdOf(version, r.rotationId);
 }

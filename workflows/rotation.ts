@@ -26,8 +26,7 @@ import { claim, create, discover, precheck, release } from './prepare';
 import { rollBack } from './rollback';
 import { Rotation } from './state';
 
-export { HISTORY_BUDGET } from './cleanup';
-export type { CarriedState, RotationInput } from '../contract/api';
+export type { RotationInput } from '../contract/api';
 
 /** The runbook: plan, create, for each stage (approval, deploy, verify, soak), watch, commit, retain, clean up. */
 async function runbook(r: Rotation): Promise<RotationStatus> {

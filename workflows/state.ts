@@ -28,7 +28,6 @@ import {
   statusQuery,
   type Phase,
   type AbortRequest,
-  type CarriedState,
   type RotationInput,
   type RotationStatus,
   type StatusMemo,
@@ -51,7 +50,7 @@ const CHECKS_KEPT = 40;
 /** The memo keeps the last event's message up to this length: enough to read, small to store. */
 const MEMO_MESSAGE_CHARS = 300;
 
-export type { AbortRequest, CarriedState, RotationInput };
+export type { AbortRequest, RotationInput };
 
 /** An undo registered before the switch it undoes, so a switch that fails half-way is still reverted. */
 export interface Undo {
@@ -273,7 +272,7 @@ function statusMemo(status: RotationStatus): StatusMemo {
 }
 
 /** What a rotation in this phase waits for, in the operator's words (the Web UI's current details); null when it waits for nothing. */
-export function waitingFor(status: RotationStatus, workflowId: string): string | null {
+function waitingFor(status: RotationStatus, workflowId: string): string | null {
   const stage = status.stage ?? '';
   switch (status.phase) {
     case 'AWAITING_APPROVAL':

@@ -32,10 +32,10 @@ interface Credential {
 }
 
 /** The protocol's id: rotor's version name, or any name of letters, digits, ".", "_" and "-". */
-export const CREDENTIAL_ID = /^[A-Za-z0-9._-]{1,253}$/;
+const CREDENTIAL_ID = /^[A-Za-z0-9._-]{1,253}$/;
 
 /** A credential's client: its id without rotor's `-YYYYMMDDHHMMSS` suffix and rotation tag (the Secret's base name). */
-export function clientOf(id: string): string {
+function clientOf(id: string): string {
   return versionOfCredential(id).replace(/-\d{14}$/, '');
 }
 

@@ -15,8 +15,6 @@ import { LABEL_SECRET } from './ownership';
 
 export const ANNOTATION_CLAIMED_AT = 'rotor.dev/claimed-at';
 
-export { claimName };
-
 export class Claims {
   constructor(private readonly api: k8s.CoordinationV1Api) {}
 

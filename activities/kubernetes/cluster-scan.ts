@@ -149,7 +149,7 @@ function listable(group: string, version: string, list: Json): ScannedResource[]
 }
 
 /** Every listable resource the shape scan reads: core v1 and each group's preferred version. */
-export async function discoverResources(reader: ApiReader): Promise<Discovered> {
+async function discoverResources(reader: ApiReader): Promise<Discovered> {
   const failed: Discovered['failed'] = [];
   const core = listable('', 'v1', await reader.get('/api/v1').catch((err) => fail(err, '/api/v1')));
   const groups: Json[] = (await reader.get('/apis').catch((err) => fail(err, '/apis'))).groups ?? [];

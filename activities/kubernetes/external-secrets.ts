@@ -44,7 +44,7 @@ export function externalVersionMetadata(spec: Omit<ExternalVersionSpec, 'secretS
  * garbage collector takes it with the ExternalSecret); `deletionPolicy: Retain`, so a provider that
  * loses the version never deletes a Secret a pod still mounts; every key of the pinned version.
  */
-export function externalSecretBody(spec: ExternalVersionSpec): object {
+function externalSecretBody(spec: ExternalVersionSpec): object {
   const metadata = externalVersionMetadata(spec);
   return {
     apiVersion: `${ESO_GROUP}/${ESO_VERSION}`,

@@ -6,11 +6,11 @@ import type { WorkloadKind } from '../../domain/plan';
 import { POD_SPEC_PATH } from './refs';
 
 /** Argo CD's default application instance label (its `application.instanceLabelKey`). */
-export const ARGOCD_INSTANCE_LABEL = 'argocd.argoproj.io/instance';
+const ARGOCD_INSTANCE_LABEL = 'argocd.argoproj.io/instance';
 /** Argo CD's annotation tracking: `<app>:<group>/<kind>:<namespace>/<name>`. */
-export const ARGOCD_TRACKING_ID = 'argocd.argoproj.io/tracking-id';
+const ARGOCD_TRACKING_ID = 'argocd.argoproj.io/tracking-id';
 /** The labels Flux writes on what a Kustomization or a HelmRelease applies. */
-export const FLUX_LABELS = {
+const FLUX_LABELS = {
   Kustomization: { name: 'kustomize.toolkit.fluxcd.io/name', namespace: 'kustomize.toolkit.fluxcd.io/namespace' },
   HelmRelease: { name: 'helm.toolkit.fluxcd.io/name', namespace: 'helm.toolkit.fluxcd.io/namespace' },
 } as const;
@@ -18,7 +18,7 @@ export const FLUX_LABELS = {
 type Resource = 'Argo CD Application' | 'Flux Kustomization' | 'Flux HelmRelease';
 
 /** The field managers of GitOps controllers (metadata.managedFields), and what they apply. */
-export const GITOPS_MANAGERS: Readonly<Record<string, Resource>> = {
+const GITOPS_MANAGERS: Readonly<Record<string, Resource>> = {
   'argocd-controller': 'Argo CD Application',
   'argocd-application-controller': 'Argo CD Application',
   'kustomize-controller': 'Flux Kustomization',

@@ -37,22 +37,10 @@ import { rolloutOf, switchRefusal } from './rollout';
 import { examine, SCANNED_KINDS, type Found } from './scan';
 import { Secrets } from './secrets';
 
-export {
-  greenName,
-  ownershipKey,
-  readOwnership,
-  LABEL_SECRET,
-  LABEL_VERSION,
-  ANNOTATION_ROTATION,
-  ANNOTATION_CANARY_OF,
-  ANNOTATION_CANARY_VERSION,
-} from './ownership';
-export { POD_SPEC_SECRET_FIELDS, resolveField, workloadSecretRefs, valueAt } from './refs';
-export { rolloutOf, rolloutRefusal, switchRefusal } from './rollout';
-export { gitopsControllers, gitopsRefusal, type GitOpsOptions } from './gitops';
-export { toRotorError } from './kinds';
-export { claimName, ANNOTATION_CLAIMED_AT } from './claims';
-export { loadKubeConfig, KubeConfigError, type KubeConfigOptions, type LoadedKubeConfig } from './kubeconfig';
+export { greenName, ownershipKey } from './ownership';
+export { POD_SPEC_SECRET_FIELDS } from './refs';
+export { type GitOpsOptions } from './gitops';
+export { loadKubeConfig, type KubeConfigOptions } from './kubeconfig';
 
 const DEFAULT_PAGE = 200;
 

@@ -25,7 +25,7 @@ export interface LoadedKubeConfig {
 }
 
 /** A kubeconfig that cannot be used; the message names the file, the cause and what to do. */
-export class KubeConfigError extends Error {
+class KubeConfigError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'KubeConfigError';

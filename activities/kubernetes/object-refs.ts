@@ -126,7 +126,7 @@ export function resourceId(r: Pick<ScannedResource, 'group' | 'resource'>): stri
   return r.group ? `${r.resource}.${r.group}` : r.resource;
 }
 
-export function apiVersionOf(r: Pick<ScannedResource, 'group' | 'version'>): string {
+function apiVersionOf(r: Pick<ScannedResource, 'group' | 'version'>): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
 }
 
@@ -135,7 +135,7 @@ export function apiVersionOf(r: Pick<ScannedResource, 'group' | 'version'>): str
  * (scan.ts, with its rules for owned ReplicaSets, finished Jobs and Pods); Secrets are what is
  * referred to; an Event's involvedObject is what it reports on, not a reference.
  */
-export const NOT_SCANNED_BY_SHAPE: Record<string, string> = {
+const NOT_SCANNED_BY_SHAPE: Record<string, string> = {
   ...Object.fromEntries(WORKLOAD_RESOURCES.map((id) => [id, 'the workload scan'])),
   secrets: 'what is referred to',
   events: 'reports, not references',

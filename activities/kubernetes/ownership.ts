@@ -9,14 +9,14 @@ export const LABEL_SECRET = 'rotor.dev/secret';
 export const LABEL_VERSION = 'rotor.dev/version';
 export const ANNOTATION_ROTATION = 'rotor.dev/rotation-id';
 /** On a version also kept outside the cluster: the store, the secret there and its region. */
-export const ANNOTATION_STORE = 'rotor.dev/store';
-export const ANNOTATION_STORE_SECRET = 'rotor.dev/store-secret';
-export const ANNOTATION_STORE_REGION = 'rotor.dev/store-region';
+const ANNOTATION_STORE = 'rotor.dev/store';
+const ANNOTATION_STORE_SECRET = 'rotor.dev/store-secret';
+const ANNOTATION_STORE_REGION = 'rotor.dev/store-region';
 
 /** On a version: its credential's id at the issuer, its version id in the store outside, and every namespace it was copied to. */
-export const ANNOTATION_CREDENTIAL = 'rotor.dev/credential-id';
-export const ANNOTATION_STORE_VERSION = 'rotor.dev/store-version-id';
-export const ANNOTATION_COPIES = 'rotor.dev/copies';
+const ANNOTATION_CREDENTIAL = 'rotor.dev/credential-id';
+const ANNOTATION_STORE_VERSION = 'rotor.dev/store-version-id';
+const ANNOTATION_COPIES = 'rotor.dev/copies';
 
 /** The annotations a version carries: who created it, where else it is kept, its identities outside and its copies. */
 export function versionAnnotations(
@@ -188,7 +188,7 @@ export function blueReplicasAt(
 }
 
 /** On revert: replicas go back to what they were only if they still hold what rotor wrote. */
-export function replicasToRestore(current: number, record: OwnershipRecord['replicas'] | undefined): number | null {
+function replicasToRestore(current: number, record: OwnershipRecord['replicas'] | undefined): number | null {
   if (!record || record.released || current !== record.wrote || current === record.before) return null;
   return record.before;
 }

@@ -39,7 +39,7 @@ function annotationOps(obj: Obj, key: string, record: OwnershipRecord | null): o
 }
 
 /** Read, plan, patch with tests; a conflict (409) or a failed test (422) reads again and plans again. */
-export async function patchOwned<T>(
+async function patchOwned<T>(
   api: KindApi,
   kind: WorkloadKind,
   namespace: string,

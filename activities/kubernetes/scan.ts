@@ -24,7 +24,7 @@ function finishedJob(obj: Obj): boolean {
 }
 
 /** Whether this object's references keep a Secret alive. */
-export function holds(kind: WorkloadKind, obj: Obj): boolean {
+function holds(kind: WorkloadKind, obj: Obj): boolean {
   const owners = obj.metadata?.ownerReferences ?? [];
   if (kind === 'ReplicaSet' && owners.some((o) => o.kind === 'Deployment')) return false;
   if (kind === 'Job') return !finishedJob(obj);
@@ -33,7 +33,7 @@ export function holds(kind: WorkloadKind, obj: Obj): boolean {
 }
 
 /** Whether rotor switches this object itself (not through an owner, and not a canary copy). */
-export function switchable(kind: WorkloadKind, obj: Obj): boolean {
+function switchable(kind: WorkloadKind, obj: Obj): boolean {
   if (isCanaryCopy(obj.metadata?.annotations)) return false;
   const owners = obj.metadata?.ownerReferences ?? [];
   if (kind === 'ReplicaSet') return !owners.some((o) => o.kind === 'Deployment');

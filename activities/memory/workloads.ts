@@ -30,7 +30,7 @@ const NAMED_LISTS = new Set(['initContainers', 'containers', 'ephemeralContainer
  * from the object with indexes (`spec.template.spec.containers[0].envFrom[0].secretRef.name`, as
  * earlier worlds were written) becomes `containers[containers-0].envFrom[].secretRef.name`.
  */
-export function locatorOf(kind: WorkloadKind, field: string): string {
+function locatorOf(kind: WorkloadKind, field: string): string {
   // Earlier worlds wrote a template's path on Jobs and Pods alike: any pod spec path is read as the pod spec.
   const prefix = [POD_SPEC_PATH[kind], POD_SPEC_PATH.CronJob, POD_SPEC_PATH.Deployment, POD_SPEC_PATH.Pod]
     .map((p) => p.join('.') + '.')

@@ -44,7 +44,7 @@ const DEFAULT_WINDOW_MS = 5 * 60_000;
  * The client waits exactly x-ratelimit-reset seconds before retrying a 429, without a bound; a reset of
  * minutes would hold the measurement (and its activity's heartbeat) that long, so rotor caps each wait.
  */
-export const MAX_RATE_LIMIT_WAIT_S = 10;
+const MAX_RATE_LIMIT_WAIT_S = 10;
 
 export interface DatadogQuerySplit {
   queries: { name: string; query: string }[];

@@ -5,7 +5,7 @@ import type { TrafficCounters } from '../traffic-counters';
 import { evaluate, reduceSeries, termInterval, V2_AGGREGATORS, type Value, type Window } from './evaluate';
 import { Parser, parseQuery, QueryError, terms, UNDERSTOOD, type Node } from './query';
 
-export type MonitorState = 'OK' | 'Alert' | 'Warn' | 'No Data';
+type MonitorState = 'OK' | 'Alert' | 'Warn' | 'No Data';
 
 export interface EmulatedMonitor {
   name: string;

@@ -13,9 +13,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { TrafficCounters } from '../traffic-counters';
 import { datadogApi, HttpError, type Answer, type EmulatedEvent, type EmulatedMonitor } from './endpoints';
 
-export type { EmulatedEvent, EmulatedMonitor, MonitorState } from './endpoints';
-
-export interface EmulatedRequest {
+interface EmulatedRequest {
   method: string;
   path: string;
   status: number;

@@ -20,7 +20,7 @@ export function intercept<S extends z.ZodType>(schema: S, run: (payload: Payload
 }
 
 /** A rule's view of the object it refines: report an issue, ask whether a field (a path under it) failed its own checks. */
-export interface RuleContext {
+interface RuleContext {
   report(issue: { path: PropertyKey[]; message: string } & Omit<RuleParams, 'rule'>): void;
   failed(...path: PropertyKey[]): boolean;
 }

@@ -6,8 +6,7 @@ import { show } from './plan-issues';
 import { isRecord, type Rule } from './plan-parsing';
 
 /** The variables a query may name as {{name}}: filled in by the worker for each measurement. */
-export const QUERY_VARIABLES = ['namespace', 'stage', 'version'] as const;
-export type QueryVariable = (typeof QUERY_VARIABLES)[number];
+const QUERY_VARIABLES = ['namespace', 'stage', 'version'] as const;
 
 // --- the plan: its store ---------------------------------------------------------------------
 

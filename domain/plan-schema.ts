@@ -8,17 +8,15 @@ import { VERSION_SUFFIX_LENGTH } from './naming';
 import { choice, counted, fields, intercept, isRecord, whole, withRules, type Rule } from './plan-parsing';
 import { analysisRules, stageRules, stagesRules, storeRules } from './plan-rules';
 
-export { QUERY_VARIABLES, type QueryVariable } from './plan-rules';
-
 export type StoreKind = 'kubernetes' | 'aws-secrets-manager' | 'external-secrets';
 export type MetricsProvider = 'prometheus' | 'datadog';
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'ReplicaSet' | 'CronJob' | 'Job' | 'Pod';
 
 export const STORE_KINDS: readonly StoreKind[] = ['kubernetes', 'aws-secrets-manager', 'external-secrets'];
-export const METRICS_PROVIDERS: readonly MetricsProvider[] = ['prometheus', 'datadog'];
+const METRICS_PROVIDERS: readonly MetricsProvider[] = ['prometheus', 'datadog'];
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob', 'Job', 'Pod'];
 
-export const DEFAULTS = {
+const DEFAULTS = {
   soak: '24h',
   watch: '24h',
   retention: '14d',
@@ -37,15 +35,15 @@ export const DEFAULTS = {
 
 export type DatadogApi = 'v1' | 'v2';
 export type DatadogAggregator = 'avg' | 'sum' | 'min' | 'max' | 'last';
-export const DATADOG_APIS: readonly DatadogApi[] = ['v1', 'v2'];
-export const DATADOG_AGGREGATORS: readonly DatadogAggregator[] = ['avg', 'sum', 'min', 'max', 'last'];
+const DATADOG_APIS: readonly DatadogApi[] = ['v1', 'v2'];
+const DATADOG_AGGREGATORS: readonly DatadogAggregator[] = ['avg', 'sum', 'min', 'max', 'last'];
 
 /**
  * Bounds on a plan's size and rhythm. Every stage and canary step adds activities and events to the
  * workflow's history, measurements are kept in heartbeats, and a metrics backend is queried at the
  * interval: a plan outside these is a mistake, not a bigger rollout.
  */
-export const LIMITS = {
+const LIMITS = {
   stages: 10,
   canarySteps: 10,
   /** Metrics are scraped every 15–60 s: a shorter interval measures the same data again. */
@@ -60,11 +58,11 @@ export const LIMITS = {
   maxDurationMs: 365 * 86_400_000,
 } as const;
 
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 /** `kind/name`, the kind in any case. */
-export const WORKLOAD_REF = /^([A-Za-z]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
+const WORKLOAD_REF = /^([A-Za-z]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/;
 /** Kubernetes caps object names at 253 characters and label values at 63. */
 const MAX_SECRET_NAME = 253;
 const MAX_LABEL_VALUE = 63;
@@ -75,7 +73,7 @@ const oneOf = (values: readonly string[]) => values.map((v) => `"${v}"`).join(',
 // --- leaves: one field each, with its bounds and its message ------------------------------------
 
 const SECRET_REQUIRED = 'is required: the base name of the Secret, e.g. "auth-api-secrets"';
-export const secretName = z
+const secretName = z
   .string({ error: (iss) => (iss.input === undefined || iss.input === null ? SECRET_REQUIRED : 'must be a string, e.g. "auth-api-secrets"') })
   .min(1, { error: SECRET_REQUIRED, abort: true })
   .regex(DNS_SUBDOMAIN, { error: 'must be a Kubernetes name: lowercase letters, digits, "-" and ".", starting and ending with a letter or digit' })
@@ -89,7 +87,7 @@ export const secretName = z
   })
   .meta({ description: 'the base name; versions are <secret>-<YYYYMMDDHHMMSS> (UTC)', examples: ['auth-api-secrets'] });
 
-export const storeKind = z
+const storeKind = z
   .enum(STORE_KINDS as [StoreKind, ...StoreKind[]], { error: `unknown store; use one of ${oneOf(STORE_KINDS)}` })
   .meta({ description: 'where the value is kept besides the versioned Secret' });
 
@@ -97,7 +95,7 @@ export const storeKind = z
  * A duration such as `10m`, at most 365d. `positive`: longer than zero; `min`: at least that many ms
  * (with its own message).
  */
-export function duration(description: string, bounds: { positive?: boolean; min?: { ms: number; message: string } } = {}) {
+function duration(description: string, bounds: { positive?: boolean; min?: { ms: number; message: string } } = {}) {
   const error = (iss: { input?: unknown }) => {
     const parsed = parseDuration(iss.input);
     return 'error' in parsed ? parsed.error : `expected ${DURATION_HELP}`;
@@ -116,16 +114,16 @@ export function duration(description: string, bounds: { positive?: boolean; min?
 }
 
 /** A whole number from 1 to `max`. */
-export function wholeNumber(max: number, description: string) {
+function wholeNumber(max: number, description: string) {
   const error = `must be a whole number from 1 to ${max}`;
   return z.number({ error }).int({ error, abort: true }).min(1, { error, abort: true }).max(max, { error, abort: true }).meta({ description });
 }
 
-export const generateLength = wholeNumber(4096, 'characters per generated value')
+const generateLength = wholeNumber(4096, 'characters per generated value')
   .min(16, { error: 'must be at least 16 characters for a credential' })
   .default(DEFAULTS.generateLength);
 
-export function generateKeys() {
+function generateKeys() {
   const listError = 'must be a non-empty list of Secret keys, e.g. [api_token]';
   const keyError = `must be a Secret key: letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters`;
   const key = z.string({ error: keyError }).regex(SECRET_KEY, { error: keyError }).max(LIMITS.secretKeyLength, { error: keyError });
@@ -143,13 +141,13 @@ export function generateKeys() {
   return counted(keys, 'keys');
 }
 
-export const fromFile = z
+const fromFile = z
   .string({ error: 'must be the path of a KEY=value file, e.g. ./token.env' })
   .refine((s) => s.trim() !== '', { error: 'must be the path of a KEY=value file, e.g. ./token.env' })
   .meta({ description: "a KEY=value file in the worker's ROTOR_VALUE_DIR, relative to it" });
 
 const AWS_REGION_ERROR = "must be an AWS region such as us-east-1 or eu-west-1 (or leave it out: the worker's AWS_REGION)";
-export const awsRegion = z
+const awsRegion = z
   .string({ error: AWS_REGION_ERROR })
   .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { error: AWS_REGION_ERROR })
   .meta({ description: "the secret's region (default the worker's AWS_REGION)" });
@@ -159,9 +157,9 @@ const secretId = z
   .min(1, { error: SECRET_ID_ERROR })
   .max(2048, { error: SECRET_ID_ERROR })
   .meta({ description: 'name or ARN' });
-export const AWS_STAGES = ['AWSPENDING', 'AWSCURRENT'] as const;
+const AWS_STAGES = ['AWSPENDING', 'AWSCURRENT'] as const;
 const AWS_SOURCE = `must be { secretId: <name or ARN>, versionStage: ${AWS_STAGES.join(' or ')} } of the secret whose staged value to use`;
-export const awsSecretsManager = z
+const awsSecretsManager = z
   .strictObject(
     {
       secretId,
@@ -176,13 +174,13 @@ export const awsSecretsManager = z
   .meta({ description: 'a value someone else staged in AWS Secrets Manager (e.g. their rotation Lambda), read inside the worker' });
 
 const AWS_TARGET = 'must be { secretId: <name or ARN>, region: <optional> } of the AWS Secrets Manager secret rotor writes each version to';
-export const awsTarget = z
+const awsTarget = z
   .strictObject({ secretId, region: awsRegion.optional() }, { error: AWS_TARGET })
   .meta({ description: 'with store aws-secrets-manager or external-secrets: the secret in AWS Secrets Manager rotor writes each version to' });
 
 const ESO_KINDS = ['SecretStore', 'ClusterSecretStore'] as const;
 const ESO_TARGET = 'must be { secretStoreRef: { name: <the SecretStore or ClusterSecretStore for the AWS secret>, kind: SecretStore or ClusterSecretStore } }';
-export const externalSecrets = z
+const externalSecrets = z
   .strictObject(
     {
       secretStoreRef: z
@@ -210,7 +208,7 @@ export const externalSecrets = z
 const ISSUER_SOURCE = 'must be { key: <the Secret key the credential goes into>, scope: <optional> }, e.g. { key: api_token }';
 const ISSUER_KEY = `must name the Secret key the issued credential goes into (letters, digits, "-", "_" and ".", at most ${LIMITS.secretKeyLength} characters), e.g. key: api_token`;
 const ISSUER_SCOPE = "must be the scope to ask the issuer for: 1 to 256 printable characters, e.g. auth:verify (or leave it out for the issuer's default)";
-export const issuer = z
+const issuer = z
   .strictObject(
     {
       key: z
@@ -231,19 +229,19 @@ export const issuer = z
       "a new credential from the worker's credential issuer (ROTOR_ISSUER_URL, docs/issuer-protocol.md): issued under the new version's name, revoked on rollback, and the previous one revoked after cleanup",
   });
 
-export const stageName = z
+const stageName = z
   .string({ error: 'is required: a short lowercase name such as "staging" or "production"' })
   .regex(DNS_LABEL, { error: 'is required: a short lowercase name such as "staging" or "production"', abort: true })
   .max(63, { error: 'is required: a short lowercase name such as "staging" or "production"' })
   .meta({ description: 'a short lowercase name such as staging or production; unique in the plan' });
 
-export const namespaceName = z
+const namespaceName = z
   .string({ error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)' })
   .regex(DNS_LABEL, { error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)', abort: true })
   .max(63, { error: 'is required: a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)' })
   .meta({ description: 'the Kubernetes namespace this stage rolls; unique in the plan' });
 
-export const approval = z
+const approval = z
   .union([z.enum(['required', 'none']), z.boolean()], { error: 'use "required" (wait for `rotor approve` before this stage) or "none"' })
   .default('none')
   .meta({ description: '"required": wait for `rotor approve` before this stage deploys' });
@@ -255,7 +253,7 @@ const KNOWN_WORKLOAD_REF = new RegExp(`^(${WORKLOAD_KINDS.map(anyCase).join('|')
 const workloadEntry = z.string({ error: WORKLOAD_ENTRY }).regex(KNOWN_WORKLOAD_REF, { error: WORKLOAD_ENTRY });
 const WORKLOADS = '"auto" (every workload that uses the current version) or a non-empty list such as [deployment/auth-api]';
 /** `kind/name` as a reference: the kind spelled as Kubernetes does, the name as written. */
-export function workloadRef(entry: string) {
+function workloadRef(entry: string) {
   const m = WORKLOAD_REF.exec(entry)!;
   return { kind: WORKLOAD_KINDS.find((k) => k.toLowerCase() === m[1].toLowerCase())!, name: m[2] };
 }
@@ -272,11 +270,11 @@ const listedOnce: Rule<unknown[]> = (entries, c) => {
 const workloadList = withRules(z.array(workloadEntry, { error: WORKLOADS }).min(1, { error: WORKLOADS }), listedOnce);
 const workloadsUnion = z.union([z.literal('auto'), workloadList], { error: WORKLOADS });
 const notWorkloads = z.never({ error: WORKLOADS });
-export const workloads = choice(workloadsUnion, (input) => (input === 'auto' ? workloadsUnion.options[0] : Array.isArray(input) ? workloadList : notWorkloads))
+const workloads = choice(workloadsUnion, (input) => (input === 'auto' ? workloadsUnion.options[0] : Array.isArray(input) ? workloadList : notWorkloads))
   .default('auto')
   .meta({ description: `"auto" (every workload that uses the current version) or a list of kind/name, kind one of ${WORKLOAD_KINDS.join(', ')}` });
 
-export function canarySteps() {
+function canarySteps() {
   const percentages = 'must be a list of whole percentages from 1 to 100, e.g. [10, 25, 50, 100]';
   const steps = z
     .array(z.number({ error: percentages }).int({ error: percentages }).min(1, { error: percentages }).max(100, { error: percentages }), {
@@ -293,28 +291,28 @@ export function canarySteps() {
     .meta({ description: 'percent of replicas on the new version at each step: strictly increasing, ending at 100' });
 }
 
-export const provider = z
+const provider = z
   .enum(METRICS_PROVIDERS as [MetricsProvider, ...MetricsProvider[]], { error: `unknown metrics provider; use one of ${oneOf(METRICS_PROVIDERS)}` })
   .meta({ description: 'the metrics backend that answers the query' });
 
-export const query = z
+const query = z
   .string({ error: 'is required: the query whose value is compared with the threshold' })
   .refine((s) => s.trim() !== '', { error: 'is required: the query whose value is compared with the threshold' })
   .meta({ description: 'the query whose value is compared with the threshold' });
 
-export const threshold = z
+const threshold = z
   .number({ error: 'must be a number (the check fails when the measured value is above it), e.g. 0.01' })
   .meta({ description: 'a measurement fails when its value is above it' });
 
-export const datadogApi = z
+const datadogApi = z
   .enum(DATADOG_APIS as [DatadogApi, ...DatadogApi[]], { error: `must be ${oneOf(DATADOG_APIS)}: v2 reduces the window server-side, v1 takes the last point` })
   .meta({ description: 'datadog only: v2 (scalar query, the default) or v1 (time series, last point)' });
 
-export const datadogAggregator = z
+const datadogAggregator = z
   .enum(DATADOG_AGGREGATORS as [DatadogAggregator, ...DatadogAggregator[]], { error: `must be ${oneOf(DATADOG_AGGREGATORS)}` })
   .meta({ description: 'datadog v2 only: how each query is reduced over the interval (default avg)' });
 
-export const monitors = z
+const monitors = z
   .array(z.number({ error: 'must be a Datadog monitor id (a whole number)' }).int({ error: 'must be a Datadog monitor id (a whole number)' }).positive(), {
     error: 'must be a list of Datadog monitor ids, e.g. [1234567]',
   })
@@ -322,7 +320,7 @@ export const monitors = z
   .max(20, { error: 'names more than 20 monitors; gate on a composite monitor instead' })
   .meta({ description: 'datadog only: monitors whose overall state Alert fails each measurement' });
 
-export const baseline = z
+const baseline = z
   .strictObject({
     margin: z
       .number({ error: 'must be a number: how much worse than the old version the new one may measure, e.g. 0.01' })
@@ -334,7 +332,7 @@ export const baseline = z
       'canary only: measure the query for the new version ({{version}}) and the old one side by side, and fail when the new one is worse by more than margin',
   });
 
-export function interval() {
+function interval() {
   return duration('how often to measure, at least 10s', {
     positive: true,
     min: {
@@ -344,7 +342,7 @@ export function interval() {
   });
 }
 
-export function measurementLimit(description: string) {
+function measurementLimit(description: string) {
   return wholeNumber(LIMITS.measurementLimit, description);
 }
 
@@ -362,11 +360,11 @@ export const WORKLOAD_RESOURCES: readonly string[] = [
   'pods',
 ];
 /** At most this many resources in `scan.ignore`: a longer list is a cluster the worker should be allowed to read. */
-export const MAX_SCAN_IGNORE = 100;
+const MAX_SCAN_IGNORE = 100;
 const SCAN_RESOURCE =
   'must name a resource as `kubectl api-resources` does: its plural and API group, e.g. widgets.example.com (a core resource by its plural alone, e.g. configmaps)';
 const SCAN = 'must be { ignore: [<resource>.<group>, ...] }: the resources cleanup need not wait for when the worker cannot read them';
-export const scanIgnore = z
+const scanIgnore = z
   .array(
     z
       .string({ error: SCAN_RESOURCE })
@@ -390,7 +388,7 @@ export const scanIgnore = z
       'resources (<resource>.<group>, e.g. widgets.example.com) that need not hold a version when the worker cannot list them; what it can read there is still scanned. Without it, a resource the worker may not list holds every version until it can',
   });
 // `scan: {}` (every setting left out) is no scan settings, as a plan without scan.
-export const scan = fields({ ignore: scanIgnore.optional() }, 'must be { ignore: [<resource>.<group>, ...] }, e.g. { ignore: [widgets.example.com] }').meta({
+const scan = fields({ ignore: scanIgnore.optional() }, 'must be { ignore: [<resource>.<group>, ...] }, e.g. { ignore: [widgets.example.com] }').meta({
   description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over',
 });
 
@@ -498,7 +496,7 @@ export function toStage<S, A>(stage: StageFields<S, A>, last: boolean) {
 }
 
 /** The secret a store outside the cluster writes each version to, and the store External Secrets Operator reads it through. */
-export function toStoreTarget<E>(aws: { secretId: string; region?: string } | undefined, externalSecrets: E | undefined) {
+function toStoreTarget<E>(aws: { secretId: string; region?: string } | undefined, externalSecrets: E | undefined) {
   return {
     ...(aws ? { awsSecretsManager: { secretId: aws.secretId, ...(aws.region ? { region: aws.region } : {}) } } : {}),
     /** store external-secrets: the SecretStore or ClusterSecretStore each versioned ExternalSecret reads through. */
@@ -507,7 +505,7 @@ export function toStoreTarget<E>(aws: { secretId: string; region?: string } | un
 }
 
 /** A plan as written, after each field's own checks and defaults. */
-export interface PlanFields<Value, Store, ExternalSecrets, Stage> {
+interface PlanFields<Value, Store, ExternalSecrets, Stage> {
   secret: string;
   value: Value;
   store: Store;
@@ -520,7 +518,7 @@ export interface PlanFields<Value, Store, ExternalSecrets, Stage> {
 }
 
 /** A plan as rotor runs it. */
-export function toPlan<V, St, E, S>(plan: PlanFields<V, St, E, S>) {
+function toPlan<V, St, E, S>(plan: PlanFields<V, St, E, S>) {
   const target = plan.awsSecretsManager ? toStoreTarget(plan.awsSecretsManager, plan.externalSecrets) : undefined;
   const ignore = plan.scan?.ignore;
   return {

@@ -8,9 +8,8 @@ import { isRecord } from './plan-parsing';
 import type { z } from 'zod';
 import { planSchema, SHAPES, toAnalysis, toCanary, toStage, type AnalysisFields, type PlanOutput, type StageFields } from './plan-schema';
 
-export { DEFAULTS, LIMITS, METRICS_PROVIDERS, STORE_KINDS, WORKLOAD_KINDS, WORKLOAD_RESOURCES } from './plan-schema';
-export { QUERY_VARIABLES } from './plan-schema';
-export type { DatadogAggregator, DatadogApi, MetricsProvider, QueryVariable, StoreKind, WorkloadKind } from './plan-schema';
+export { STORE_KINDS, WORKLOAD_KINDS, WORKLOAD_RESOURCES } from './plan-schema';
+export type { DatadogAggregator, DatadogApi, MetricsProvider, StoreKind, WorkloadKind } from './plan-schema';
 export type { PlanIssue } from './plan-issues';
 
 // The plan's types are what the schema's transforms make of a plan file (plan-schema.ts): durations
@@ -19,7 +18,7 @@ export type { PlanIssue } from './plan-issues';
 /** A plan as rotor runs it. */
 export type Plan = PlanOutput;
 export type Stage = Plan['stages'][number];
-export type Strategy = Stage['strategy'];
+type Strategy = Stage['strategy'];
 export type Analysis = NonNullable<Stage['analysis']>;
 export type WorkloadRef = Exclude<Stage['workloads'], 'auto'>[number];
 /** Where the new value comes from. A plaintext value is never part of a plan. */
@@ -29,7 +28,6 @@ export type IssuerSource = Extract<ValueSource, { issuer: unknown }>['issuer'];
 /** The secret a store outside the cluster writes each version to. */
 export type StoreTarget = NonNullable<Plan['target']>;
 export type ExternalSecretStoreRef = NonNullable<StoreTarget['externalSecrets']>['secretStoreRef'];
-export type ScanSettings = NonNullable<Plan['scan']>;
 
 /** The issuer source of a plan's value, if it names one (the workflow then revokes at the issuer too). */
 export function issuerSource(value: ValueSource): IssuerSource | null {

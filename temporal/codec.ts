@@ -4,7 +4,7 @@
 // A key is named by an id stored with each payload: old histories stay readable after a rotation of
 // the key as long as the old key stays configured. node:crypto only.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readPrivateFile } from './private-file';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
@@ -72,20 +72,14 @@ function parseKeyLine(line: string, where: string): { id: string; key: Buffer } 
 
 function readKeysFile(path: string): CodecKeys {
   const name = `${KEYS_FILE_VAR} ${path}`;
-  let mode: number;
-  let content: string;
-  try {
-    mode = statSync(path).mode;
-    content = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code ?? (err as Error).message})`;
-    throw new CodecKeyError([`${name} ${why}; point ${KEYS_FILE_VAR} at a file of id=<base64> lines, or unset it`]);
+  const file = readPrivateFile(path);
+  if ('problem' in file) {
+    const fix = file.problem.startsWith('is readable by every user')
+      ? `make it private with: chmod 600 ${path}`
+      : `point ${KEYS_FILE_VAR} at a file of id=<base64> lines, or unset it`;
+    throw new CodecKeyError([`${name} ${file.problem}; ${fix}`]);
   }
-  // Readable by its owner (and group, e.g. a mounted Secret with fsGroup) is fine; by everyone is not.
-  if (mode & 0o004)
-    throw new CodecKeyError([`${name} is readable by every user (mode ${(mode & 0o777).toString(8)}); make it private with: chmod 600 ${path}`]);
+  const content = file.content;
   const problems: string[] = [];
   const keys = new Map<string, Buffer>();
   const lineOf = new Map<string, number>();

@@ -166,13 +166,39 @@ describe('Helm chart deploy/helm/rotor', () => {
       ROTOR_DEPLOYMENT_ID: 'prod-eu-1',
       ROTOR_ARGOCD_INSTANCE_LABEL: 'app.kubernetes.io/instance',
       ROTOR_KUBE_PAGE_SIZE: '100',
-      ROTOR_PROMETHEUS_TOKEN: 'rotor-prometheus/token',
-      ROTOR_PROMETHEUS_USERNAME: 'rotor-prometheus/username',
-      ROTOR_PROMETHEUS_PASSWORD: 'rotor-prometheus/password',
-      DD_API_KEY: 'rotor-datadog/api-key',
-      DD_APP_KEY: 'rotor-datadog/app-key',
-      ROTOR_ISSUER_TOKEN: 'rotor-issuer/token',
+      ROTOR_PROMETHEUS_TOKEN_FILE: '/etc/rotor/credentials/prometheus/token',
+      DD_API_KEY_FILE: '/etc/rotor/credentials/datadog/api-key',
+      DD_APP_KEY_FILE: '/etc/rotor/credentials/datadog/app-key',
+      ROTOR_ISSUER_TOKEN_FILE: '/etc/rotor/credentials/issuer/token',
     });
+    // Each credential Secret a volume every user may not read, mounted where its variables point.
+    const spec = deployment.spec.template.spec;
+    assert.deepEqual(
+      spec.volumes.filter((v: any) => v.name.endsWith('-credentials')).map((v: any) => [v.name, v.secret.secretName, v.secret.defaultMode]),
+      [
+        ['prometheus-credentials', 'rotor-prometheus', 0o440],
+        ['datadog-credentials', 'rotor-datadog', 0o440],
+        ['issuer-credentials', 'rotor-issuer', 0o440],
+      ],
+    );
+    assert.deepEqual(
+      spec.containers[0].volumeMounts.filter((m: any) => m.name.endsWith('-credentials')).map((m: any) => m.mountPath),
+      ['/etc/rotor/credentials/prometheus', '/etc/rotor/credentials/datadog', '/etc/rotor/credentials/issuer'],
+    );
+    // Basic auth: the username as a reference, the password as a file.
+    const basic = objects(
+      await template([
+        ...['--set', 'metrics.prometheus.url=http://prometheus.monitoring:9090', '--set', 'metrics.prometheus.credentialsSecret=rotor-prometheus'],
+        ...['--set', 'metrics.prometheus.auth=basic'],
+      ]),
+    ).find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].env;
+    assert.deepEqual(
+      basic.filter((e: any) => e.name.startsWith('ROTOR_PROMETHEUS_') && e.name !== 'ROTOR_PROMETHEUS_URL'),
+      [
+        { name: 'ROTOR_PROMETHEUS_PASSWORD_FILE', value: '/etc/rotor/credentials/prometheus/password' },
+        { name: 'ROTOR_PROMETHEUS_USERNAME', valueFrom: { secretKeyRef: { name: 'rotor-prometheus', key: 'username' } } },
+      ],
+    );
   });
 
   it('the server-side dry run refuses what the apiserver would (strict field validation)', async () => {

@@ -65,3 +65,35 @@ describe('memory worlds', () => {
     assert.match(rollout.message, /deployment "auth-api" successfully rolled out/);
   });
 });
+
+describe("the operator's part in the memory world", () => {
+  it('writes a missing Secret once, however many reads of its ExternalSecret come at once', async () => {
+    const world: MemoryWorld = {
+      secrets: [],
+      workloads: [],
+      secretStores: [{ kind: 'ClusterSecretStore', name: 'aws', ready: true, provider: { aws: { service: 'SecretsManager', region: 'us-east-1' } } }],
+    };
+    let reads = 0;
+    const cluster = new MemoryCluster(world, async () => {
+      reads += 1;
+      await new Promise((r) => setTimeout(r, 20)); // the provider answers slowly: the reads overlap
+      return { api_token: 'from-aws' };
+    });
+    const spec = {
+      namespace: 'staging',
+      name: 'auth-api-secrets-20261207000000',
+      base: 'auth-api-secrets',
+      rotationId: 'r',
+      secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' as const },
+      remoteRef: { key: '/auth', version: 'uuid/1' },
+    };
+    assert.equal(await cluster.externalSecrets.createExternalVersion(spec), 'created');
+    const states = await Promise.all(Array.from({ length: 5 }, () => cluster.externalSecrets.externalVersionState('staging', spec.name)));
+    assert.ok(
+      states.every((s) => s.ready),
+      JSON.stringify(states),
+    );
+    assert.equal(world.secrets.filter((s) => s.name === spec.name).length, 1);
+    assert.equal(reads, 1);
+  });
+});

@@ -347,12 +347,12 @@ const rawPlan = fc
   .map(([base, mutations]) => mutations.reduce((doc, m) => apply(doc, m.path, structuredClone(m.value), m.del && m.path !== ''), BASES[base]()));
 
 const validate = new Ajv2020({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(repoRoot, 'plan.schema.json'), 'utf8')));
-const RUNS = Number(process.env.PLAN_PROPERTY_RUNS ?? 1000);
-const SEED = process.env.PLAN_PROPERTY_SEED ? Number(process.env.PLAN_PROPERTY_SEED) : Date.now() % 2_147_483_647;
+const RUNS = Number(process.env.ROTOR_PLAN_PROPERTY_RUNS ?? 1000);
+const SEED = process.env.ROTOR_SEED ? Number(process.env.ROTOR_SEED) : Date.now() % 2_147_483_647;
 
 describe('plan validation over random plan documents', () => {
   it(`holds for ${RUNS} of them`, () => {
-    console.log(`[plan-properties] seed ${SEED} (PLAN_PROPERTY_SEED=${SEED} replays it)`);
+    console.log(`[plan-properties] seed ${SEED} (ROTOR_SEED=${SEED} replays it)`);
     fc.assert(
       fc.property(rawPlan, (raw) => {
         const { plan, issues } = validatePlan(raw);

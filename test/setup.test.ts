@@ -128,6 +128,19 @@ export function envReads(fileName: string, text: string): string[] {
       const name = ts.isStringLiteral(arg) ? arg.text : ts.isIdentifier(arg) ? constants.get(arg.text) : undefined;
       if (isVar(name)) found.add(name);
     }
+    // A helper handed the environment and a variable's name reads it: credentialSetting(env, 'X', ...)
+    // and isSet(env, 'X') read X and the file form X_FILE.
+    if (
+      ts.isCallExpression(node) &&
+      node.arguments.length >= 2 &&
+      isEnv(node.arguments[0]) &&
+      ts.isStringLiteral(node.arguments[1]) &&
+      isVar(node.arguments[1].text)
+    ) {
+      const name = node.arguments[1].text;
+      found.add(name);
+      if (ts.isIdentifier(node.expression) && ['credentialSetting', 'isSet'].includes(node.expression.text)) found.add(`${name}_FILE`);
+    }
     if (ts.isVariableDeclaration(node) && ts.isObjectBindingPattern(node.name) && node.initializer && isEnv(node.initializer)) {
       for (const el of node.name.elements) {
         const name = el.propertyName ?? el.name;
@@ -164,8 +177,19 @@ describe('environment variables', () => {
       "process.env.SAMPLE_WRITTEN = '1';",
       'delete process.env.SAMPLE_DELETED;',
       'const c = options.environment.NOT_ENV;',
+      "const d = credentialSetting(env, 'SAMPLE_CREDENTIAL', problems);",
+      "const e = describe(options, 'NOT_A_READ');",
     ].join('\n');
-    assert.deepEqual(envReads('sample.ts', sample).sort(), ['SAMPLE_BOUND', 'SAMPLE_CONST', 'SAMPLE_DOT', 'SAMPLE_ENV', 'SAMPLE_INDEX', 'SAMPLE_SHORT']);
+    assert.deepEqual(envReads('sample.ts', sample).sort(), [
+      'SAMPLE_BOUND',
+      'SAMPLE_CONST',
+      'SAMPLE_CREDENTIAL',
+      'SAMPLE_CREDENTIAL_FILE',
+      'SAMPLE_DOT',
+      'SAMPLE_ENV',
+      'SAMPLE_INDEX',
+      'SAMPLE_SHORT',
+    ]);
     // What this test relies on, from the code itself: one read of each form.
     for (const name of ['TEMPORAL_PORT', 'ROTOR_CODEC_KEY', 'DD_API_KEY', 'ROTOR_SEED']) assert.ok(reads.has(name), `${name} found`);
   });

@@ -180,7 +180,19 @@ describe('rotateSecret with a store outside the cluster', () => {
     async function world(secretId: string, ready = true, read: MemoryProvider = provider): Promise<MemoryCluster> {
       await secretWithOld(secretId);
       const cluster = new MemoryCluster(
-        { secrets: [], workloads: [], secretStores: [{ kind: 'ClusterSecretStore', name: 'aws', ready, message: 'InvalidProviderConfig' }] },
+        {
+          secrets: [],
+          workloads: [],
+          secretStores: [
+            {
+              kind: 'ClusterSecretStore',
+              name: 'aws',
+              ready,
+              message: 'InvalidProviderConfig',
+              provider: { aws: { service: 'SecretsManager', region: 'us-east-1' } },
+            },
+          ],
+        },
         read,
       );
       const remoteRef = eso.remoteRef({ version: OLD, target: { awsSecretsManager: { secretId } } });

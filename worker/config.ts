@@ -9,6 +9,7 @@ import type { KubeConfigOptions } from '../activities/kubernetes/kubeconfig';
 import { parseDuration } from '../domain/duration';
 import { STORE_KINDS, type StoreKind } from '../domain/plan';
 import { readTemporalSettings, type TemporalSettings } from '../temporal/settings';
+import { credentialSetting, isSet } from './credentials';
 
 export interface WorkerConfig extends TemporalSettings {
   backend: 'memory' | 'kubernetes';
@@ -84,7 +85,9 @@ function isPlainHttpUrl(raw: string): boolean {
 /** The Prometheus provider's settings; every problem named with its variable. Never echoes a credential. */
 function prometheusSettings(env: NodeJS.ProcessEnv, problems: string[]): PrometheusSettings | null {
   const url = env.ROTOR_PROMETHEUS_URL;
-  const credentials = ['ROTOR_PROMETHEUS_TOKEN', 'ROTOR_PROMETHEUS_USERNAME', 'ROTOR_PROMETHEUS_PASSWORD', 'ROTOR_PROMETHEUS_TIMEOUT'].filter((k) => env[k]);
+  const credentials = ['ROTOR_PROMETHEUS_TOKEN', 'ROTOR_PROMETHEUS_USERNAME', 'ROTOR_PROMETHEUS_PASSWORD', 'ROTOR_PROMETHEUS_TIMEOUT'].filter((k) =>
+    isSet(env, k),
+  );
   if (!url) {
     if (credentials.length)
       problems.push(`${credentials.join(', ')} set without ROTOR_PROMETHEUS_URL; set it to the Prometheus API, e.g. http://prometheus.monitoring:9090`);
@@ -98,9 +101,12 @@ function prometheusSettings(env: NodeJS.ProcessEnv, problems: string[]): Prometh
   const timeout = parseDuration(env.ROTOR_PROMETHEUS_TIMEOUT ?? '10s');
   if ('error' in timeout || timeout.ms <= 0)
     problems.push(`ROTOR_PROMETHEUS_TIMEOUT=${env.ROTOR_PROMETHEUS_TIMEOUT} is not a duration above zero; set it like 10s`);
-  const { ROTOR_PROMETHEUS_TOKEN: token, ROTOR_PROMETHEUS_USERNAME: username, ROTOR_PROMETHEUS_PASSWORD: password } = env;
+  const username = env.ROTOR_PROMETHEUS_USERNAME;
+  const token = credentialSetting(env, 'ROTOR_PROMETHEUS_TOKEN', problems);
+  const password = credentialSetting(env, 'ROTOR_PROMETHEUS_PASSWORD', problems);
   if (token && (username || password)) problems.push('set ROTOR_PROMETHEUS_TOKEN or ROTOR_PROMETHEUS_USERNAME/PASSWORD, not both');
-  if (!!username !== !!password) problems.push('ROTOR_PROMETHEUS_USERNAME and ROTOR_PROMETHEUS_PASSWORD go together; set both for basic auth, or neither');
+  if (!!username !== isSet(env, 'ROTOR_PROMETHEUS_PASSWORD'))
+    problems.push('ROTOR_PROMETHEUS_USERNAME and ROTOR_PROMETHEUS_PASSWORD (or _FILE) go together; set both for basic auth, or neither');
   return {
     url,
     timeoutMs: 'ms' in timeout ? timeout.ms : 10_000,
@@ -114,15 +120,19 @@ function prometheusSettings(env: NodeJS.ProcessEnv, problems: string[]): Prometh
  * alone is not a problem: the Datadog agent and tracers read it too, so it may be set for them.
  */
 function datadogSettings(env: NodeJS.ProcessEnv, problems: string[]): DatadogSettings | null {
-  const { DD_API_KEY: apiKey, DD_APP_KEY: appKey, DD_SITE: site, ROTOR_DATADOG_URL: url, ROTOR_DATADOG_TIMEOUT: timeoutText } = env;
-  if (!apiKey && !appKey) {
+  const { DD_SITE: site, ROTOR_DATADOG_URL: url, ROTOR_DATADOG_TIMEOUT: timeoutText } = env;
+  if (!isSet(env, 'DD_API_KEY') && !isSet(env, 'DD_APP_KEY')) {
     const stray = ['ROTOR_DATADOG_URL', 'ROTOR_DATADOG_TIMEOUT'].filter((k) => env[k]);
     if (stray.length)
       problems.push(`${stray.join(', ')} set without DD_API_KEY and DD_APP_KEY; set both keys for the Datadog provider, or unset ${stray.join(' and ')}`);
     return null;
   }
-  if (!apiKey) problems.push('DD_APP_KEY is set without DD_API_KEY; Datadog needs both: set DD_API_KEY to an API key of the organization');
-  if (!appKey) problems.push('DD_API_KEY is set without DD_APP_KEY; Datadog needs both to query metrics: set DD_APP_KEY to an application key');
+  const apiKey = credentialSetting(env, 'DD_API_KEY', problems);
+  const appKey = credentialSetting(env, 'DD_APP_KEY', problems);
+  if (!isSet(env, 'DD_API_KEY'))
+    problems.push('DD_APP_KEY is set without DD_API_KEY; Datadog needs both: set DD_API_KEY (or DD_API_KEY_FILE) to an API key of the organization');
+  if (!isSet(env, 'DD_APP_KEY'))
+    problems.push('DD_API_KEY is set without DD_APP_KEY; Datadog needs both to query metrics: set DD_APP_KEY (or DD_APP_KEY_FILE) to an application key');
   if (site && url) problems.push('set DD_SITE or ROTOR_DATADOG_URL, not both (ROTOR_DATADOG_URL replaces the site, e.g. for a proxy or the sandbox emulator)');
   if (site && !(DATADOG_SITES as readonly string[]).includes(site)) {
     problems.push(`DD_SITE=${site} is not a Datadog site; set it to one of ${DATADOG_SITES.join(', ')}`);
@@ -146,9 +156,9 @@ function datadogSettings(env: NodeJS.ProcessEnv, problems: string[]): DatadogSet
 
 /** The credential issuer's settings (docs/issuer-protocol.md); every problem named with its variable. Never echoes the token. */
 function issuerSettings(env: NodeJS.ProcessEnv, problems: string[]): HttpIssuerSettings | null {
-  const { ROTOR_ISSUER_URL: url, ROTOR_ISSUER_TOKEN: token, ROTOR_ISSUER_TIMEOUT: timeoutText } = env;
+  const { ROTOR_ISSUER_URL: url, ROTOR_ISSUER_TIMEOUT: timeoutText } = env;
   if (!url) {
-    const stray = ['ROTOR_ISSUER_TOKEN', 'ROTOR_ISSUER_TIMEOUT'].filter((k) => env[k]);
+    const stray = ['ROTOR_ISSUER_TOKEN', 'ROTOR_ISSUER_TIMEOUT'].filter((k) => isSet(env, k));
     if (stray.length) problems.push(`${stray.join(', ')} set without ROTOR_ISSUER_URL; set it to the issuer's base URL, e.g. https://issuer.internal:8443`);
     return null;
   }
@@ -157,7 +167,11 @@ function issuerSettings(env: NodeJS.ProcessEnv, problems: string[]): HttpIssuerS
       'ROTOR_ISSUER_URL is not an http(s) URL without credentials; set it like https://issuer.internal:8443 (the token goes in ROTOR_ISSUER_TOKEN)',
     );
   }
-  if (!token) problems.push('ROTOR_ISSUER_URL is set without ROTOR_ISSUER_TOKEN; set it to the token the issuer expects as `Authorization: Bearer <token>`');
+  const token = credentialSetting(env, 'ROTOR_ISSUER_TOKEN', problems);
+  if (!isSet(env, 'ROTOR_ISSUER_TOKEN'))
+    problems.push(
+      'ROTOR_ISSUER_URL is set without ROTOR_ISSUER_TOKEN; set it (or ROTOR_ISSUER_TOKEN_FILE) to the token the issuer expects as `Authorization: Bearer <token>`',
+    );
   const timeout = parseDuration(timeoutText ?? '10s');
   if ('error' in timeout || timeout.ms <= 0) problems.push(`ROTOR_ISSUER_TIMEOUT=${timeoutText} is not a duration above zero; set it like 10s`);
   return { url, token: token ?? '', timeoutMs: 'ms' in timeout ? timeout.ms : 10_000 };

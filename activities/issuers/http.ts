@@ -4,12 +4,13 @@
 // and is never part of an error (a 4xx says the issuer's `error` field, which carries no token).
 import { RotorError, type RotorErrorType } from '../errors';
 import type { CredentialIssuer, IssuedCredential } from '../ports';
+import { reveal, type Credential } from '../credentials';
 
 export interface HttpIssuerSettings {
   /** Base URL, e.g. https://issuer.internal:8443 */
   url: string;
   /** Sent as `Authorization: Bearer <token>`. */
-  token: string;
+  token: Credential;
   timeoutMs: number;
 }
 
@@ -48,7 +49,11 @@ export class HttpCredentialIssuer implements CredentialIssuer {
     try {
       response = await fetch(new URL(path, this.settings.url), {
         method,
-        headers: { Authorization: `Bearer ${this.settings.token}`, Accept: 'application/json', ...(json ? { 'Content-Type': 'application/json' } : {}) },
+        headers: {
+          Authorization: `Bearer ${reveal(this.settings.token)}`,
+          Accept: 'application/json',
+          ...(json ? { 'Content-Type': 'application/json' } : {}),
+        },
         body: json ? JSON.stringify(json) : undefined,
         signal: AbortSignal.timeout(this.settings.timeoutMs),
       });

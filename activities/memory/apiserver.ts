@@ -126,8 +126,17 @@ export class MemoryApiServer {
     return null;
   }
 
+  /** The operator's syncs, one at a time: two requests at once must not both write a missing Secret. */
+  private syncing: Promise<void> = Promise.resolve();
+
+  private syncExternalSecrets(): Promise<void> {
+    const next = this.syncing.then(() => this.syncOnce());
+    this.syncing = next.catch(() => undefined);
+    return next;
+  }
+
   /** The operator's sync: an ExternalSecret whose Secret is missing gets it from the provider, if its store is Ready. */
-  private async syncExternalSecrets(): Promise<void> {
+  private async syncOnce(): Promise<void> {
     for (const es of this.world.externalSecrets ?? []) {
       if (this.world.secrets.some((s) => s.namespace === es.namespace && s.name === es.name)) {
         es.condition ??= { status: 'True', reason: 'SecretSynced', message: 'secret synced' };

@@ -80,7 +80,7 @@ export interface MemorySecretStore {
   namespace?: string;
   ready: boolean;
   message?: string;
-  /** The store's provider, as its spec says (default: AWS Secrets Manager in any region rotor asks for). */
+  /** The store's provider, as its spec says (default: AWS Secrets Manager with no region, which a plan naming a region is refused for). */
   provider?: Record<string, { service?: string; region?: string }>;
 }
 

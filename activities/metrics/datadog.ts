@@ -8,6 +8,7 @@ import type * as DatadogClient from '@datadog/datadog-api-client';
 import type { client, v2 } from '@datadog/datadog-api-client';
 import { RotorError } from '../errors';
 import type { DatadogAggregator, EventSink, MeasureOptions, MetricProvider, RotorEvent } from '../ports';
+import { reveal, type Credential } from '../credentials';
 
 let loaded: typeof DatadogClient | undefined;
 /** The client takes a second or more to load (thousands of generated models): only a worker that measures with Datadog pays for it. */
@@ -23,8 +24,8 @@ function datadogClient(): typeof DatadogClient {
 }
 
 export interface DatadogSettings {
-  apiKey: string;
-  appKey: string;
+  apiKey: Credential;
+  appKey: Credential;
   /** The Datadog site, e.g. datadoghq.eu (api.<site> answers); datadoghq.com when neither this nor url is set. */
   site?: string;
   /** A base URL that replaces the site's, e.g. the sandbox's emulator at http://127.0.0.1:40123 */
@@ -139,7 +140,7 @@ export class DatadogProvider implements MetricProvider, EventSink {
     };
     const dd = datadogClient();
     const configuration = dd.client.createConfiguration({
-      authMethods: { apiKeyAuth: this.settings.apiKey, appKeyAuth: this.settings.appKey },
+      authMethods: { apiKeyAuth: reveal(this.settings.apiKey), appKeyAuth: reveal(this.settings.appKey) },
       // Plain answers (Accept-Encoding: identity): they are small. The timeout is per attempt, in fetchOnce.
       httpConfig: { compress: false },
       fetch: fetchOnce,
@@ -219,7 +220,7 @@ export class DatadogProvider implements MetricProvider, EventSink {
   /** A key never leaves the provider, whatever a lower layer put in a message. */
   private redact(err: RotorError): RotorError {
     let message = err.message;
-    for (const key of [this.settings.apiKey, this.settings.appKey]) if (key) message = message.split(key).join('[redacted]');
+    for (const key of [this.settings.apiKey, this.settings.appKey].map(reveal)) if (key) message = message.split(key).join('[redacted]');
     return message === err.message ? err : new RotorError(err.type, message, err.object, err.status);
   }
 

@@ -4,13 +4,14 @@
 // or basic auth) go in the Authorization header only, never into a message.
 import { RotorError } from '../errors';
 import type { MetricProvider } from '../ports';
+import { reveal, type Credential } from '../credentials';
 
 export interface PrometheusSettings {
   /** Base URL of the server (or of its path prefix), e.g. http://prometheus.monitoring:9090 */
   url: string;
   timeoutMs: number;
-  bearerToken?: string;
-  basicAuth?: { username: string; password: string };
+  bearerToken?: Credential;
+  basicAuth?: { username: string; password: Credential };
 }
 
 type Sample = [number, string];
@@ -37,8 +38,8 @@ export class PrometheusProvider implements MetricProvider {
   private headers(): Record<string, string> {
     const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' };
     const { bearerToken, basicAuth } = this.settings;
-    if (bearerToken) headers.Authorization = `Bearer ${bearerToken}`;
-    else if (basicAuth) headers.Authorization = `Basic ${Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString('base64')}`;
+    if (bearerToken) headers.Authorization = `Bearer ${reveal(bearerToken)}`;
+    else if (basicAuth) headers.Authorization = `Basic ${Buffer.from(`${basicAuth.username}:${reveal(basicAuth.password)}`).toString('base64')}`;
     return headers;
   }
 

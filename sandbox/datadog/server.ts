@@ -21,6 +21,7 @@ interface EmulatedRequest {
 
 export interface DatadogEmulatorOptions {
   counters: TrafficCounters;
+  /** The organization's keys; read at each request, so a test can rotate them while it runs. */
   apiKey: string;
   appKey: string;
   /** Data younger than this is not visible yet, like Datadog's ingestion delay. Default 0. */
@@ -75,7 +76,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 export async function startDatadogEmulator(opts: DatadogEmulatorOptions): Promise<DatadogEmulator> {
-  const { counters, apiKey, appKey } = opts;
+  const { counters } = opts;
   const ingestDelayMs = opts.ingestDelayMs ?? 0;
   const rateLimit = opts.rateLimit ?? { limit: 1000, periodSeconds: 60 };
   const seen: EmulatedRequest[] = [];
@@ -141,7 +142,7 @@ export async function startDatadogEmulator(opts: DatadogEmulatorOptions): Promis
       record(404);
       return answer(res, 404, { errors: ['Not found'] }, limits.headers);
     }
-    if (req.headers['dd-api-key'] !== apiKey || (r.appKey && req.headers['dd-application-key'] !== appKey)) {
+    if (req.headers['dd-api-key'] !== opts.apiKey || (r.appKey && req.headers['dd-application-key'] !== opts.appKey)) {
       record(403);
       return answer(res, 403, { errors: ['Forbidden'] }, limits.headers);
     }

@@ -67,7 +67,9 @@ async function main(): Promise<void> {
   worker.stderr!.on('data', (d: Buffer) => (workerLog += d.toString()));
   await until('the worker', async () => (workerLog.includes('worker ready') ? true : null), 120_000);
   mark('rotor worker (memory backend) ready');
-  const id = execFileSync('npx', ['rotor', 'start', '-f', 'examples/plan.yaml'], { cwd: clone, env, encoding: 'utf8' }).trim().split(/\s+/).pop()!;
+  const said = execFileSync('npx', ['rotor', 'start', '-f', 'examples/plan.yaml'], { cwd: clone, env, encoding: 'utf8' });
+  const id = /^started (\S+)/m.exec(said)?.[1];
+  if (!id) throw new Error(`rotor start said no id: ${said}`);
   mark('rotor start');
   const listed = `http://127.0.0.1:${uiPort}/api/v1/namespaces/default/workflows?query=${encodeURIComponent(`WorkflowId="${id}"`)}`;
   await until(

@@ -110,7 +110,7 @@ export async function installKubernetes(cacheDir, spec) {
   if (install.done) return target;
   const started = Date.now();
   log(`kubernetes: building ${spec.version} and etcd ${spec.etcd} from the Go module proxy into ${target}`);
-  log('kubernetes: the first build takes about 15 minutes on 2 cores and 6 GB of Go caches; later runs reuse it');
+  log('kubernetes: the first build takes 6 to 10 minutes on 2 cores (module downloads included) and 6 GB of Go caches; later runs reuse it');
 
   // The module's own go.mod replaces every k8s.io staging module with ./staging/...; mirror those
   // lines with the published versions so the module builds outside its repository.

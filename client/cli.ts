@@ -12,6 +12,7 @@ import { formatStatus, progressLine, rotationsTable, workerAbsence } from './for
 import { normalizeOrigin, runCodecServer } from './codec-server';
 import { isStructured, outputFormat, outputOptions, structured, type OutputFormat } from './output';
 import { loadPlanFile, PlanFileError } from './plan-file';
+import { parseServiceAccount, rbacYaml } from './rbac';
 import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
 
 /** Exit codes, the same for every command (and in `rotor --help`). */
@@ -340,6 +341,29 @@ function program(result: { code: number }): Command {
     const report = await versionReport();
     out(isStructured(format) ? structured(report, format) : formatVersionReport(report));
   });
+
+  rotor
+    .command('rbac')
+    .description(
+      'print the least RBAC the worker needs for these plans: a Role and RoleBinding in each namespace they touch, with only the verbs their stages use, and ClusterRoles for the reference scan (list, never Secrets) and any ClusterSecretStore they name (docs/kubernetes.md); apply it with kubectl apply -f -',
+    )
+    .requiredOption(
+      '-f, --file <plan.yaml>',
+      'a plan file; repeat for every plan the worker runs',
+      (file: string, files: string[]) => [...files, file],
+      [] as string[],
+    )
+    .addOption(
+      new Option('--service-account <namespace/name>', "the worker's ServiceAccount").default('rotor-system/rotor-worker').argParser((raw: string) => {
+        const parsed = parseServiceAccount(raw);
+        if ('error' in parsed) throw new InvalidArgumentError(parsed.error);
+        return raw;
+      }),
+    )
+    .action(async (opts: { file: string[]; serviceAccount: string }) => {
+      const plans = opts.file.map((file) => loadPlanFile(file).plan);
+      out(rbacYaml(plans, opts.file, { serviceAccount: parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string } }).trimEnd());
+    });
 
   rotor
     .command('schema')

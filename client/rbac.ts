@@ -1,0 +1,204 @@
+// `rotor rbac -f plan.yaml [-f more.yaml ...]`: the least the worker needs to run those plans, as
+// Kubernetes RBAC manifests. In each namespace a plan's stages name, a Role and RoleBinding with the
+// verbs that namespace's stages use, and nothing for a feature no plan there uses:
+// - Secrets: get (read a version back), delete (cleanup), create unless every plan there gets its
+//   versions written by External Secrets Operator; never list or watch (a list returns the values);
+// - the kinds rotor switches (Deployments, StatefulSets, DaemonSets, CronJobs): get, list, patch; the
+//   kinds it only reads (ReplicaSets, Jobs, Pods): get, list; Deployments create and delete only where
+//   a canary stage runs (its green copy);
+// - Leases: get, create, update, delete (a rotation's claim, `rotor-<secret>`);
+// - External Secrets Operator, only where a plan's store is external-secrets: ExternalSecrets get, list,
+//   create, delete, and the SecretStore it names (get, by name).
+// Cluster-wide, two ClusterRoles: the ClusterSecretStore a plan names (get, by name), only if one does;
+// and the reference scan's listing, since every plan deletes its old version only once nothing in the
+// whole cluster names it: list on every resource but Secrets (never readable through it), in the groups
+// of scan.ts's table, plus namespaces (whether a stage's namespace exists).
+import { stringify } from 'yaml';
+import type { Plan } from '../domain/plan';
+
+/** Kubernetes' own API groups the scan lists (every resource in them; none holds a Secret's data). */
+const KUBERNETES_GROUPS = [
+  'admissionregistration.k8s.io',
+  'apiregistration.k8s.io',
+  'apps',
+  'autoscaling',
+  'batch',
+  'certificates.k8s.io',
+  'coordination.k8s.io',
+  'discovery.k8s.io',
+  'flowcontrol.apiserver.k8s.io',
+  'internal.apiserver.k8s.io',
+  'networking.k8s.io',
+  'node.k8s.io',
+  'policy',
+  'rbac.authorization.k8s.io',
+  'resource.k8s.io',
+  'scheduling.k8s.io',
+  'storage.k8s.io',
+  'storagemigration.k8s.io',
+];
+
+/** The core group's resources the scan lists: all but Secrets (and Events, which name what they report on). */
+const CORE_SCANNED = [
+  'configmaps',
+  'endpoints',
+  'limitranges',
+  'namespaces',
+  'nodes',
+  'persistentvolumeclaims',
+  'persistentvolumes',
+  'pods',
+  'podtemplates',
+  'replicationcontrollers',
+  'resourcequotas',
+  'serviceaccounts',
+  'services',
+  'componentstatuses',
+];
+
+/** Operators whose resources commonly name Secrets: listed by the scan (a group not installed grants nothing). */
+const OPERATOR_GROUPS = [
+  'external-secrets.io',
+  'generators.external-secrets.io',
+  'gateway.networking.k8s.io',
+  'keda.sh',
+  'argoproj.io',
+  'cert-manager.io',
+  'acme.cert-manager.io',
+  'monitoring.coreos.com',
+  'source.toolkit.fluxcd.io',
+  'helm.toolkit.fluxcd.io',
+  'kustomize.toolkit.fluxcd.io',
+  'notification.toolkit.fluxcd.io',
+  'secrets-store.csi.x-k8s.io',
+];
+
+export interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels: Record<string, string> };
+  rules?: Rule[];
+  roleRef?: { apiGroup: string; kind: string; name: string };
+  subjects?: { kind: string; name: string; namespace: string }[];
+}
+
+export interface RbacOptions {
+  /** The worker's ServiceAccount. */
+  serviceAccount: { namespace: string; name: string };
+  /** Groups the scan lists besides Kubernetes' own (default OPERATOR_GROUPS). */
+  scanGroups?: string[];
+}
+
+const LABELS = { 'app.kubernetes.io/name': 'rotor', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/managed-by': 'rotor-rbac' };
+
+/** What the stages of `plans` in `namespace` need there. */
+function namespaceRules(plans: Plan[], namespace: string): Rule[] {
+  const here = plans.filter((p) => p.stages.some((s) => s.namespace === namespace));
+  const canary = here.some((p) => p.stages.some((s) => s.namespace === namespace && s.strategy.type === 'canary'));
+  const writesSecrets = here.some((p) => p.store !== 'external-secrets');
+  const eso = here.filter((p) => p.store === 'external-secrets');
+  const stores = [
+    ...new Set(
+      eso
+        .map((p) => p.target?.externalSecrets?.secretStoreRef)
+        .filter((r) => r?.kind === 'SecretStore')
+        .map((r) => r!.name),
+    ),
+  ].sort();
+  const rules: Rule[] = [
+    { apiGroups: [''], resources: ['secrets'], verbs: writesSecrets ? ['get', 'create', 'delete'] : ['get', 'delete'] },
+    { apiGroups: ['apps'], resources: ['deployments'], verbs: canary ? ['get', 'list', 'patch', 'create', 'delete'] : ['get', 'list', 'patch'] },
+    { apiGroups: ['apps'], resources: ['statefulsets', 'daemonsets'], verbs: ['get', 'list', 'patch'] },
+    { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list'] },
+    { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'patch'] },
+    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list'] },
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'delete'] },
+  ];
+  if (eso.length) {
+    rules.push({ apiGroups: ['external-secrets.io'], resources: ['externalsecrets'], verbs: ['get', 'list', 'create', 'delete'] });
+    if (stores.length) rules.push({ apiGroups: ['external-secrets.io'], resources: ['secretstores'], verbs: ['get'], resourceNames: stores });
+  }
+  return rules;
+}
+
+/** The scan's listing, everywhere, never Secrets. */
+function scanRules(groups: string[] = OPERATOR_GROUPS): Rule[] {
+  return [
+    { apiGroups: [''], resources: CORE_SCANNED, verbs: ['list'] },
+    { apiGroups: KUBERNETES_GROUPS, resources: ['*'], verbs: ['list'] },
+    ...(groups.length ? [{ apiGroups: groups, resources: ['*'], verbs: ['list'] }] : []),
+  ];
+}
+
+/** Every manifest the plans need, in a stable order: the cluster-wide ones, then each namespace's. */
+export function rbacManifests(plans: Plan[], options: RbacOptions): Manifest[] {
+  const { namespace: saNamespace, name } = options.serviceAccount;
+  const subjects = [{ kind: 'ServiceAccount', name, namespace: saNamespace }];
+  const bind = (kind: 'Role' | 'ClusterRole', role: string, namespace?: string): Manifest => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: kind === 'Role' ? 'RoleBinding' : 'ClusterRoleBinding',
+    metadata: { name: role, ...(namespace ? { namespace } : {}), labels: LABELS },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind, name: role },
+    subjects,
+  });
+  const role = (kind: 'Role' | 'ClusterRole', roleName: string, rules: Rule[], namespace?: string): Manifest[] => [
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind, metadata: { name: roleName, ...(namespace ? { namespace } : {}), labels: LABELS }, rules },
+    bind(kind, roleName, namespace),
+  ];
+  const out: Manifest[] = [...role('ClusterRole', `${name}-scan`, scanRules(options.scanGroups))];
+  const clusterStores = [
+    ...new Set(
+      plans
+        .filter((p) => p.store === 'external-secrets')
+        .map((p) => p.target?.externalSecrets?.secretStoreRef)
+        .filter((r) => r?.kind === 'ClusterSecretStore')
+        .map((r) => r!.name),
+    ),
+  ].sort();
+  if (clusterStores.length)
+    out.push(
+      ...role('ClusterRole', `${name}-cluster-secret-stores`, [
+        { apiGroups: ['external-secrets.io'], resources: ['clustersecretstores'], verbs: ['get'], resourceNames: clusterStores },
+      ]),
+    );
+  const namespaces = [...new Set(plans.flatMap((p) => p.stages.map((s) => s.namespace)))].sort();
+  for (const ns of namespaces) out.push(...role('Role', name, namespaceRules(plans, ns), ns));
+  return out;
+}
+
+/** `namespace/name` of a ServiceAccount, or why not. */
+export function parseServiceAccount(raw: string): { namespace: string; name: string } | { error: string } {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(raw);
+  if (!m) return { error: `--service-account ${JSON.stringify(raw)} is not <namespace>/<name>; write it like rotor-system/rotor-worker` };
+  return { namespace: m[1], name: m[3] };
+}
+
+/** The manifests as one YAML stream, each with a line saying what it is for. */
+export function rbacYaml(plans: Plan[], files: string[], options: RbacOptions): string {
+  const manifests = rbacManifests(plans, options);
+  const head = `# rotor rbac for ${files.join(', ')}: the worker ${options.serviceAccount.namespace}/${options.serviceAccount.name} may do what these plans need, and no more.\n`;
+  return (
+    head +
+    manifests
+      .map((m) => {
+        const why =
+          m.kind === 'Role'
+            ? `# What the stages in ${m.metadata.namespace} change there.\n`
+            : m.kind === 'ClusterRole' && m.metadata.name.endsWith('-scan')
+              ? '# The reference scan: list every resource but Secrets, in every namespace, before a version is deleted.\n'
+              : m.kind === 'ClusterRole'
+                ? '# The ClusterSecretStores the plans name, read in PLANNING.\n'
+                : '';
+        return `---\n${why}${stringify(m, { lineWidth: 0 })}`;
+      })
+      .join('')
+  );
+}

@@ -13,6 +13,7 @@ import { normalizeOrigin, runCodecServer } from './codec-server';
 import { isStructured, outputFormat, outputOptions, structured, type OutputFormat } from './output';
 import { loadPlanFile, PlanFileError } from './plan-file';
 import { parseServiceAccount, rbacYaml } from './rbac';
+import { admissionYaml } from './admission';
 import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
 
 /** Exit codes, the same for every command (and in `rotor --help`). */
@@ -345,14 +346,10 @@ function program(result: { code: number }): Command {
   rotor
     .command('rbac')
     .description(
-      'print the least RBAC the worker needs for these plans: a Role and RoleBinding in each namespace they touch, with only the verbs their stages use, and ClusterRoles for the reference scan (list, never Secrets) and any ClusterSecretStore they name (docs/kubernetes.md); apply it with kubectl apply -f -',
+      'print the least RBAC the worker needs for these plans: a Role and RoleBinding in each namespace they touch, with only the verbs their stages use, and ClusterRoles for the reference scan (list, never Secrets) and any ClusterSecretStore they name; with --admission, also the ValidatingAdmissionPolicy that confines the worker to what rotor makes (docs/kubernetes.md); apply it with kubectl apply -f -',
     )
-    .requiredOption(
-      '-f, --file <plan.yaml>',
-      'a plan file; repeat for every plan the worker runs',
-      (file: string, files: string[]) => [...files, file],
-      [] as string[],
-    )
+    .option('-f, --file <plan.yaml>', 'a plan file; repeat for every plan the worker runs', (file: string, files: string[]) => [...files, file], [] as string[])
+    .option('--admission', "also print the ValidatingAdmissionPolicy and its binding that confine the worker's ServiceAccount (alone, without -f)")
     .addOption(
       new Option('--service-account <namespace/name>', "the worker's ServiceAccount").default('rotor-system/rotor-worker').argParser((raw: string) => {
         const parsed = parseServiceAccount(raw);
@@ -360,9 +357,16 @@ function program(result: { code: number }): Command {
         return raw;
       }),
     )
-    .action(async (opts: { file: string[]; serviceAccount: string }) => {
+    .action(async (opts: { file: string[]; admission?: boolean; serviceAccount: string }) => {
+      if (opts.file.length === 0 && !opts.admission)
+        throw new PlanFileError(
+          '',
+          'rotor rbac needs the plans the worker runs: -f plan.yaml (repeat for more), or --admission for the admission policy alone',
+        );
       const plans = opts.file.map((file) => loadPlanFile(file).plan);
-      out(rbacYaml(plans, opts.file, { serviceAccount: parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string } }).trimEnd());
+      const serviceAccount = parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string };
+      const parts = [...(plans.length ? [rbacYaml(plans, opts.file, { serviceAccount })] : []), ...(opts.admission ? [admissionYaml(serviceAccount)] : [])];
+      out(parts.join('').trimEnd());
     });
 
   rotor

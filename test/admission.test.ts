@@ -1,0 +1,212 @@
+// The admission policy of `rotor rbac --admission` on a real apiserver: the worker's ServiceAccount,
+// granted far more by RBAC than it needs, is refused by the apiserver everything the policy forbids,
+// each with the policy's message naming rotor and the rule; and everything rotor itself does (create
+// a version, switch workloads, a canary's green copy and replicas, a revert, claims, cleanup) passes.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { admissionYaml } from '../client/admission';
+import { KubernetesCluster } from '../activities/kubernetes';
+import { LABEL_SECRET, LABEL_VERSION } from '../activities/kubernetes/ownership';
+import { jsonPatch } from '../activities/kubernetes/kinds';
+import { workerKubeconfig, type Sandbox } from '../sandbox';
+import { ENV, ENV_FROM, KubeWorld, startWorldSandbox } from './helpers/worlds';
+import type { WorkloadUse } from '../contract/activities';
+
+const BASE = 'auth-api-secrets';
+const OLD = `${BASE}-20250101000000`;
+const NEW = `${BASE}-20261207000000`;
+const NS = 'confined';
+
+let sandbox: Sandbox | undefined;
+let admin: k8s.KubeConfig;
+let world: KubeWorld;
+let worker: k8s.KubeConfig;
+let core: k8s.CoreV1Api;
+let apps: k8s.AppsV1Api;
+let leases: k8s.CoordinationV1Api;
+let cluster: KubernetesCluster;
+
+/** RBAC broader than rotor needs: every write on what the policy covers, everywhere. */
+const BROAD = {
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRole',
+  metadata: { name: 'rotor-worker-broad' },
+  rules: [
+    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+    { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+    { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+    { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+  ],
+};
+
+function kubectl(args: string[], input?: string): string {
+  return execFileSync(sandbox!.plane.binaries.kubectl, ['--kubeconfig', sandbox!.plane.kubeconfig, ...args], { input, encoding: 'utf8' });
+}
+
+/** The apiserver's refusal of `call`, or null when it let it through. */
+async function refusal(call: Promise<unknown>): Promise<{ code: number; message: string } | null> {
+  try {
+    await call;
+    return null;
+  } catch (err) {
+    const e = err as { code?: number; body?: string };
+    const message = (() => {
+      try {
+        return (JSON.parse(e.body ?? '{}') as { message?: string }).message ?? '';
+      } catch {
+        return String(e.body);
+      }
+    })();
+    return { code: e.code ?? -1, message };
+  }
+}
+
+function assertDenied(got: { code: number; message: string } | null, rule: string): void {
+  assert.ok(got, `the apiserver let it through (rule ${rule})`);
+  assert.equal(got.code, 403, got.message);
+  assert.match(got.message, /ValidatingAdmissionPolicy 'rotor-worker-confinement'/);
+  assert.match(got.message, new RegExp(`rotor's worker .*\\(rule ${rule}\\)`));
+}
+
+const versionSecret = (name: string, extra: Partial<k8s.V1Secret> = {}): k8s.V1Secret => ({
+  metadata: { name, labels: { [LABEL_SECRET]: BASE, [LABEL_VERSION]: name.slice(BASE.length + 1) } },
+  immutable: true,
+  stringData: { api_token: 'x' },
+  ...extra,
+});
+
+before(async () => {
+  ({ sandbox, kc: admin } = await startWorldSandbox());
+  const file = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-admission-')));
+  kubectl(['apply', '-f', '-'], JSON.stringify(BROAD));
+  kubectl(['create', 'clusterrolebinding', 'rotor-worker-broad', '--clusterrole=rotor-worker-broad', '--serviceaccount=rotor-system:rotor-worker']);
+  kubectl(['apply', '-f', '-'], admissionYaml({ namespace: 'rotor-system', name: 'rotor-worker' }));
+  worker = new k8s.KubeConfig();
+  worker.loadFromFile(file);
+  core = worker.makeApiClient(k8s.CoreV1Api);
+  apps = worker.makeApiClient(k8s.AppsV1Api);
+  leases = worker.makeApiClient(k8s.CoordinationV1Api);
+  cluster = new KubernetesCluster(worker);
+  world = new KubeWorld(admin);
+  await world.namespace(NS);
+  // The policy takes effect once the apiserver has loaded it: until a forbidden update is refused by it.
+  await admin.makeApiClient(k8s.CoreV1Api).createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'probe' }, stringData: { a: 'b' } } });
+  for (let i = 0; ; i++) {
+    const got = await refusal(
+      core.patchNamespacedSecret({ namespace: NS, name: 'probe', body: [{ op: 'add', path: '/metadata/labels', value: { x: 'y' } }] }, jsonPatch),
+    );
+    if (got?.message.includes('rule secret-update')) break;
+    if (i > 100) throw new Error(`the policy never took effect: ${JSON.stringify(got)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+});
+
+after(async () => {
+  await sandbox?.stop();
+});
+
+describe('the admission policy confines the worker', () => {
+  it("refuses what rotor never does, each with the policy's rule, though RBAC allows it", async () => {
+    const adminCore = admin.makeApiClient(k8s.CoreV1Api);
+    await adminCore.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'hand-made' }, stringData: { a: 'b' } } });
+    await adminCore.createNamespacedSecret({ namespace: 'kube-system', body: { metadata: { name: 'cluster-key' }, stringData: { a: 'b' } } });
+    await adminCore.createNamespacedSecret({ namespace: NS, body: versionSecret(OLD) });
+    await world.workload('Deployment', NS, 'web', OLD, { replicas: 2 });
+
+    assertDenied(await refusal(core.deleteNamespacedSecret({ namespace: NS, name: 'hand-made' })), 'secret-delete');
+    assertDenied(await refusal(core.deleteNamespacedSecret({ namespace: 'kube-system', name: 'cluster-key' })), 'secret-delete');
+    assertDenied(await refusal(core.createNamespacedSecret({ namespace: NS, body: versionSecret(NEW, { immutable: false }) })), 'secret-create');
+    assertDenied(await refusal(core.createNamespacedSecret({ namespace: NS, body: versionSecret(`${BASE}-latest`) })), 'secret-create');
+    assertDenied(await refusal(core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'loot' }, stringData: { a: 'b' } } })), 'secret-create');
+    assertDenied(
+      await refusal(
+        core.patchNamespacedSecret({ namespace: NS, name: OLD, body: [{ op: 'add', path: '/metadata/annotations', value: { x: 'y' } }] }, jsonPatch),
+      ),
+      'secret-update',
+    );
+    const patch = (ops: object[]) => refusal(apps.patchNamespacedDeployment({ namespace: NS, name: 'web', body: ops }, jsonPatch));
+    assertDenied(await patch([{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'registry.example/miner:1' }]), 'workload-template');
+    assertDenied(await patch([{ op: 'add', path: '/spec/template/spec/containers/0/command', value: ['sh', '-c', 'cat /etc/*'] }]), 'workload-template');
+    assertDenied(await patch([{ op: 'add', path: '/spec/template/spec/containers/0/env/-', value: { name: 'DEBUG', value: '1' } }]), 'workload-template');
+    assertDenied(await patch([{ op: 'add', path: '/spec/template/spec/containers/0/resources', value: { limits: { cpu: '64' } } }]), 'workload-template');
+    assertDenied(await patch([{ op: 'replace', path: '/spec/replicas', value: 0 }]), 'workload-replicas');
+    assertDenied(await patch([{ op: 'add', path: '/metadata/labels', value: { owner: 'rotor' } }]), 'workload-metadata');
+    assertDenied(await patch([{ op: 'add', path: '/metadata/annotations', value: { 'example.com/x': 'y' } }]), 'workload-metadata');
+    const copy = (await apps.readNamespacedDeployment({ namespace: NS, name: 'web' })) as k8s.V1Deployment;
+    const other = { metadata: { name: 'web-2', labels: copy.metadata?.labels }, spec: { ...copy.spec!, selector: copy.spec!.selector } } as k8s.V1Deployment;
+    assertDenied(await refusal(apps.createNamespacedDeployment({ namespace: NS, body: other })), 'workload-create');
+    assertDenied(await refusal(apps.deleteNamespacedDeployment({ namespace: NS, name: 'web' })), 'workload-delete');
+    assertDenied(
+      await refusal(leases.createNamespacedLease({ namespace: NS, body: { metadata: { name: 'kube-scheduler' }, spec: { holderIdentity: 'me' } } })),
+      'lease-name',
+    );
+  });
+
+  it('lets rotor do all it does: a version, a switch, a canary and its revert, claims and cleanup', async () => {
+    const ns = `${NS}-rotor`;
+    await world.namespace(ns);
+    await admin.makeApiClient(k8s.CoreV1Api).createNamespacedSecret({ namespace: ns, body: versionSecret(OLD) });
+    await world.workload('Deployment', ns, 'api', OLD, { replicas: 4 });
+    await world.workload('StatefulSet', ns, 'ledger', OLD, { replicas: 1, fields: [ENV] });
+    await world.workload('CronJob', ns, 'report', OLD, { fields: [ENV_FROM] });
+    const claim = await cluster.claimRotation(ns, BASE, 'temporal://a/default/rotate-x');
+    assert.equal(claim.holder, 'temporal://a/default/rotate-x');
+    assert.equal(await cluster.createVersion({ namespace: ns, name: NEW, base: BASE, rotationId: 'rotate-x/run', data: { api_token: 'new' } }), 'created');
+    const { workloads } = await cluster.findCurrentUse(ns, BASE);
+    const byKind = (kinds: string[]): WorkloadUse[] => workloads.filter((w) => kinds.includes(w.kind));
+    // Rolling: the StatefulSet and the CronJob switched in place.
+    const rolled = await cluster.switchWorkloads({
+      stage: 's',
+      namespace: ns,
+      workloads: byKind(['StatefulSet', 'CronJob']),
+      from: OLD,
+      to: NEW,
+      strategy: 'rolling',
+    });
+    assert.equal(rolled.length, 2);
+    // Canary: the green copy created and scaled, blue scaled down, then reverted and the copy deleted.
+    const canary = {
+      stage: 's',
+      namespace: ns,
+      workloads: byKind(['Deployment']),
+      from: OLD,
+      to: NEW,
+      strategy: 'canary' as const,
+      rotationId: 'rotate-x/run',
+    };
+    const step = await cluster.switchWorkloads({ ...canary, weightPercent: 25 });
+    assert.equal(step[0].canary?.greenReplicas, 1);
+    const half = await cluster.switchWorkloads({ ...canary, weightPercent: 50, previousWeightPercent: 25 });
+    assert.equal(half[0].canary?.greenReplicas, 2);
+    const records = [...rolled, ...half];
+    const reverted = await cluster.revertWorkloads({ stage: 's', namespace: ns, workloads, from: NEW, to: OLD, records, markReverted: true });
+    assert.equal(reverted.length, 3);
+    assert.deepEqual(
+      (await apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => d.metadata!.name),
+      ['api'],
+      'the green copy is gone',
+    );
+    // Then all the way: 100% ends the canary and gives blue its replicas back; the copy is removed.
+    await cluster.switchWorkloads({ ...canary, weightPercent: 50 });
+    const full = await cluster.switchWorkloads({ ...canary, weightPercent: 100, previousWeightPercent: 50 });
+    await cluster.completeCanary(ns, full, NEW);
+    assert.equal((await apps.readNamespacedDeployment({ namespace: ns, name: 'api' })).spec?.replicas, 4);
+    await cluster.switchWorkloads({ stage: 's', namespace: ns, workloads: byKind(['StatefulSet', 'CronJob']), from: OLD, to: NEW, strategy: 'rolling' });
+    // Cleanup: the old version, labelled as rotor's, deleted once nothing names it; the claim released.
+    // Old pods hold it until the rollouts replace them.
+    for (let i = 0; ; i++) {
+      const deleted = await cluster.deleteUnreferenced(ns, OLD);
+      if (deleted.deleted) break;
+      if (i > 120) assert.fail(`still held: ${JSON.stringify(deleted.holders)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal((await refusal(core.readNamespacedSecret({ namespace: ns, name: OLD })))?.code, 404);
+    await cluster.releaseRotation(ns, BASE, 'temporal://a/default/rotate-x');
+    assert.equal((await refusal(leases.readNamespacedLease({ namespace: ns, name: `rotor-${BASE}` })))?.code, 404);
+  });
+});

@@ -29,18 +29,13 @@ function containersKeep(list: string, same: string): string {
   );
 }
 
-/** CEL: an optional field of two objects is the same (both absent, or equal). */
-const sameField = (a: string, b: string, field: string) =>
-  `(has(${a}.${field}) == has(${b}.${field}) && (!has(${a}.${field}) || ${a}.${field} == ${b}.${field}))`;
+/** CEL: each of `fields`, optional on two objects, is the same on both (absent from both, or equal). */
+const sameFields = (a: string, b: string, fields: string[]) =>
+  fields.map((f) => `(has(${a}.${f}) == has(${b}.${f}) && (!has(${a}.${f}) || ${a}.${f} == ${b}.${f}))`);
 
 /** CEL: two containers are the same but for the Secrets their env and envFrom name. */
 const CONTAINER_SAME = [
-  sameField('c', 'p', 'image'),
-  sameField('c', 'p', 'command'),
-  sameField('c', 'p', 'args'),
-  sameField('c', 'p', 'resources'),
-  sameField('c', 'p', 'securityContext'),
-  sameField('c', 'p', 'volumeMounts'),
+  ...sameFields('c', 'p', ['image', 'command', 'args', 'resources', 'securityContext', 'volumeMounts']),
   // env: the same names in the same order; an entry that is no secretKeyRef unchanged; a secretKeyRef keeps its key.
   '(has(c.env) ? c.env.map(e, e.name) : []) == (has(p.env) ? p.env.map(e, e.name) : [])',
   '(!has(c.env) || c.env.all(e, p.env.exists(q, q.name == e.name && (has(e.valueFrom) && has(e.valueFrom.secretKeyRef) ? has(q.valueFrom) && has(q.valueFrom.secretKeyRef) && q.valueFrom.secretKeyRef.key == e.valueFrom.secretKeyRef.key : q == e))))',
@@ -104,10 +99,7 @@ function validations(): Validation[] {
         [
           containersKeep('containers', CONTAINER_SAME),
           containersKeep('initContainers', CONTAINER_SAME),
-          sameField('variables.newPod', 'variables.oldPod', 'serviceAccountName'),
-          sameField('variables.newPod', 'variables.oldPod', 'securityContext'),
-          sameField('variables.newPod', 'variables.oldPod', 'hostNetwork'),
-          sameField('variables.newPod', 'variables.oldPod', 'nodeSelector'),
+          ...sameFields('variables.newPod', 'variables.oldPod', ['serviceAccountName', 'securityContext', 'hostNetwork', 'nodeSelector']),
           '(has(variables.newPod.volumes) ? variables.newPod.volumes.map(v, v.name) : []) == (has(variables.oldPod.volumes) ? variables.oldPod.volumes.map(v, v.name) : [])',
           '(has(variables.newPod.volumes) ? variables.newPod.volumes.filter(v, !has(v.secret) && !has(v.projected)) : []) == (has(variables.oldPod.volumes) ? variables.oldPod.volumes.filter(v, !has(v.secret) && !has(v.projected)) : [])',
         ].join(' && ') +

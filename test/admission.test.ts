@@ -1,15 +1,20 @@
-// The admission policy of `rotor rbac --admission` on a real apiserver: the worker's ServiceAccount,
-// granted far more by RBAC than it needs, is refused by the apiserver everything the policy forbids,
-// each with the policy's message naming rotor and the rule; and everything rotor itself does (create
-// a version, switch workloads, a canary's green copy and replicas, a revert, claims, cleanup) passes.
+// `rotor rbac` on a real apiserver. Its RBAC, applied for the example plans: what the apiserver then
+// lets the worker do, namespace by namespace (kubectl auth can-i). Its admission policy
+// (`--admission`): the worker's ServiceAccount, granted far more by RBAC than it needs, is refused by
+// the apiserver everything the policy forbids, each with the policy's message naming rotor and the
+// rule; and everything rotor itself does (create a version, switch workloads, a canary's green copy
+// and replicas, a revert, claims, cleanup) passes.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { admissionYaml } from '../client/admission';
+import { rbacYaml } from '../client/rbac';
+import { loadPlanFile } from '../client/plan-file';
+import { repoRoot } from '../sandbox/tools';
 import { KubernetesCluster } from '../activities/kubernetes';
 import { LABEL_SECRET, LABEL_VERSION } from '../activities/kubernetes/ownership';
 import { jsonPatch } from '../activities/kubernetes/kinds';
@@ -208,5 +213,39 @@ describe('the admission policy confines the worker', () => {
     assert.equal((await refusal(core.readNamespacedSecret({ namespace: ns, name: OLD })))?.code, 404);
     await cluster.releaseRotation(ns, BASE, 'temporal://a/default/rotate-x');
     assert.equal((await refusal(leases.readNamespacedLease({ namespace: ns, name: `rotor-${BASE}` })))?.code, 404);
+  });
+});
+
+describe('rotor rbac on the apiserver', () => {
+  it('grants the example plans exactly their namespaces, a canary where one runs, and never a Secret list', async () => {
+    const sa = 'rotor-system:rotor-planned';
+    kubectl(['create', 'serviceaccount', 'rotor-planned', '-n', 'rotor-system']);
+    for (const ns of ['staging', 'production']) kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }));
+    const file = join(repoRoot, 'examples', 'plan.yaml');
+    kubectl(['apply', '-f', '-'], rbacYaml([loadPlanFile(file).plan], [file], { serviceAccount: { namespace: 'rotor-system', name: 'rotor-planned' } }));
+    /** What `kubectl auth can-i` answers (it exits 1 for no). */
+    const can = (verb: string, resource: string, ns: string | null) => {
+      const where = ns ? ['-n', ns] : ['--all-namespaces'];
+      const args = ['--kubeconfig', sandbox!.plane.kubeconfig, 'auth', 'can-i', verb, resource, ...where, `--as=system:serviceaccount:${sa}`];
+      const answer = spawnSync(sandbox!.plane.binaries.kubectl, args, { encoding: 'utf8' }).stdout.trim();
+      assert.ok(answer === 'yes' || answer === 'no', `kubectl auth can-i answered ${answer}`);
+      return answer === 'yes';
+    };
+    const canNot = (verb: string, resource: string, ns: string | null) => !can(verb, resource, ns);
+    for (const ns of ['staging', 'production']) {
+      assert.ok(
+        can('create', 'secrets', ns) && can('delete', 'secrets', ns) && can('patch', 'deployments.apps', ns) && can('create', 'leases.coordination.k8s.io', ns),
+        ns,
+      );
+      assert.ok(canNot('list', 'secrets', ns) && canNot('update', 'secrets', ns), `no list or update of Secrets in ${ns}`);
+    }
+    assert.ok(can('create', 'deployments.apps', 'production'), "production's canary makes a green copy");
+    assert.ok(canNot('create', 'deployments.apps', 'staging'), 'staging rolls: no Deployment create');
+    for (const ns of ['default', 'kube-system']) {
+      assert.ok(canNot('get', 'secrets', ns) && canNot('create', 'secrets', ns) && canNot('patch', 'deployments.apps', ns), `nothing changes in ${ns}`);
+    }
+    assert.ok(can('list', 'deployments.apps', null) && can('list', 'serviceaccounts', null), 'the reference scan lists everywhere');
+    assert.ok(canNot('list', 'secrets', null), 'never Secrets');
+    assert.ok(canNot('get', 'externalsecrets.external-secrets.io', 'production'), 'no External Secrets rule without that store');
   });
 });

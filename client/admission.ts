@@ -2,7 +2,8 @@
 // binding that confine the worker's ServiceAccount to what rotor itself makes and changes, enforced by
 // the apiserver even where RBAC grants more. It matches only requests of that ServiceAccount:
 // - Secrets: created only immutable, labelled rotor.dev/secret=<base> and named <base>-<14 digits>;
-//   deleted only when they carry that label; never updated;
+//   deleted only when they carry that label; never updated, but to adopt one made by hand before it
+//   is retired (that label added, nothing else, in the plans' namespaces when given);
 // - Deployments: created and deleted only as rotor's green copies (label rotor.dev/canary, annotation
 //   rotor.dev/canary-of=<blue>, named <blue>-canary-<8 hex>);
 // - Deployments, StatefulSets, DaemonSets and CronJobs, updated: only Secret references in the pod
@@ -50,7 +51,26 @@ interface Validation {
   message: string;
 }
 
-function validations(): Validation[] {
+/**
+ * CEL: the one update of a Secret rotor makes, adopting a version made by hand right before it retires
+ * it (kubernetes/secrets.ts): only its label rotor.dev/secret added, naming the Secret's own base, in
+ * the plans' namespaces when they are known.
+ */
+function adoption(namespaces: string[] | undefined): string {
+  const label = `object.metadata.labels['${LABEL_SECRET}']`;
+  return [
+    ...(namespaces ? [`request.namespace in ${JSON.stringify(namespaces).replace(/"/g, "'")}`] : []),
+    `!(has(oldObject.metadata.labels) && '${LABEL_SECRET}' in oldObject.metadata.labels)`,
+    `has(object.metadata.labels) && '${LABEL_SECRET}' in object.metadata.labels`,
+    `(object.metadata.name == ${label} || (object.metadata.name.startsWith(${label} + '-') && object.metadata.name.substring(size(${label}) + 1).matches('^[0-9]{14}$')))`,
+    `object.metadata.labels.all(k, k == '${LABEL_SECRET}' || (has(oldObject.metadata.labels) && k in oldObject.metadata.labels && oldObject.metadata.labels[k] == object.metadata.labels[k]))`,
+    `(!has(oldObject.metadata.labels) || oldObject.metadata.labels.all(k, k in object.metadata.labels))`,
+    `${mapOf('object.metadata', 'annotations')} == ${mapOf('oldObject.metadata', 'annotations')}`,
+    ...sameFields('object', 'oldObject', ['data', 'type', 'immutable']),
+  ].join(' && ');
+}
+
+function validations(namespaces?: string[]): Validation[] {
   const op = (o: string) => `request.operation == '${o}'`;
   const secret = "request.resource.resource == 'secrets'";
   const workload = `request.resource.resource in ${WORKLOADS}`;
@@ -74,8 +94,10 @@ function validations(): Validation[] {
     },
     {
       rule: 'secret-update',
-      expression: `!(${op('UPDATE')} && ${secret})`,
-      message: "rotor's worker never updates a Secret: a version never changes (rule secret-update)",
+      expression: `!(${op('UPDATE')} && ${secret}) || (${adoption(namespaces)})`,
+      message:
+        `rotor's worker never updates a Secret (a version never changes), but to adopt one made by hand before retiring it: the label ${LABEL_SECRET}=<base> added to a Secret named <base> or <base>-<14 digits>` +
+        `${namespaces ? ` in ${namespaces.join(', ')}` : ''}, and nothing else changed (rule secret-update)`,
     },
     {
       rule: 'secret-delete',
@@ -129,8 +151,8 @@ function validations(): Validation[] {
   ];
 }
 
-/** The policy and its binding for the worker `namespace/name`. */
-function admissionManifests(serviceAccount: { namespace: string; name: string }): object[] {
+/** The policy and its binding for the worker `namespace/name`; `namespaces`: the plans', the only ones where it may adopt (all when absent). */
+function admissionManifests(serviceAccount: { namespace: string; name: string }, namespaces?: string[]): object[] {
   const policy = `${serviceAccount.name}-confinement`;
   const labels = { 'app.kubernetes.io/name': 'rotor', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/managed-by': 'rotor-rbac' };
   const rule = (apiGroups: string[], resources: string[]) => ({ apiGroups, apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources });
@@ -157,7 +179,7 @@ function admissionManifests(serviceAccount: { namespace: string; name: string })
           { name: 'newPod', expression: pod('object') },
           { name: 'oldPod', expression: pod('oldObject') },
         ],
-        validations: validations().map((v) => ({ expression: v.expression, message: v.message, reason: 'Forbidden' })),
+        validations: validations(namespaces).map((v) => ({ expression: v.expression, message: v.message, reason: 'Forbidden' })),
       },
     },
     {
@@ -169,11 +191,11 @@ function admissionManifests(serviceAccount: { namespace: string; name: string })
   ];
 }
 
-export function admissionYaml(serviceAccount: { namespace: string; name: string }): string {
+export function admissionYaml(serviceAccount: { namespace: string; name: string }, namespaces?: string[]): string {
   const head = `# rotor rbac --admission: the apiserver confines ${serviceAccount.namespace}/${serviceAccount.name} to what rotor makes and changes, whatever its RBAC grants.\n`;
   return (
     head +
-    admissionManifests(serviceAccount)
+    admissionManifests(serviceAccount, namespaces)
       .map((m) => `---\n${stringify(m, { lineWidth: 0 })}`)
       .join('')
   );

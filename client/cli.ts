@@ -365,7 +365,12 @@ function program(result: { code: number }): Command {
         );
       const plans = opts.file.map((file) => loadPlanFile(file).plan);
       const serviceAccount = parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string };
-      const parts = [...(plans.length ? [rbacYaml(plans, opts.file, { serviceAccount })] : []), ...(opts.admission ? [admissionYaml(serviceAccount)] : [])];
+      const parts = [
+        ...(plans.length ? [rbacYaml(plans, opts.file, { serviceAccount })] : []),
+        ...(opts.admission
+          ? [admissionYaml(serviceAccount, plans.length ? [...new Set(plans.flatMap((p) => p.stages.map((s) => s.namespace)))].sort() : undefined)]
+          : []),
+      ];
       out(parts.join('').trimEnd());
     });
 

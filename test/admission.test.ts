@@ -78,6 +78,17 @@ function assertDenied(got: { code: number; message: string } | null, rule: strin
   assert.match(got.message, new RegExp(`rotor's worker .*\\(rule ${rule}\\)`));
 }
 
+/** Cleanup as the worker runs it, retried while old pods still name the version; then it is gone. */
+async function retire(ns: string, name: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const done = await cluster.deleteUnreferenced(ns, name);
+    if (done.deleted) break;
+    if (i > 120) assert.fail(`still held: ${JSON.stringify(done.holders)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal((await refusal(core.readNamespacedSecret({ namespace: ns, name })))?.code, 404);
+}
+
 const versionSecret = (name: string, extra: Partial<k8s.V1Secret> = {}): k8s.V1Secret => ({
   metadata: { name, labels: { [LABEL_SECRET]: BASE, [LABEL_VERSION]: name.slice(BASE.length + 1) } },
   immutable: true,
@@ -90,7 +101,8 @@ before(async () => {
   const file = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-admission-')));
   kubectl(['apply', '-f', '-'], JSON.stringify(BROAD));
   kubectl(['create', 'clusterrolebinding', 'rotor-worker-broad', '--clusterrole=rotor-worker-broad', '--serviceaccount=rotor-system:rotor-worker']);
-  kubectl(['apply', '-f', '-'], admissionYaml({ namespace: 'rotor-system', name: 'rotor-worker' }));
+  // The plans' namespaces: where the worker may adopt a Secret made by hand.
+  kubectl(['apply', '-f', '-'], admissionYaml({ namespace: 'rotor-system', name: 'rotor-worker' }, [NS, `${NS}-rotor`, `${NS}-adopt`]));
   worker = new k8s.KubeConfig();
   worker.loadFromFile(file);
   core = worker.makeApiClient(k8s.CoreV1Api);
@@ -204,15 +216,41 @@ describe('the admission policy confines the worker', () => {
     await cluster.switchWorkloads({ stage: 's', namespace: ns, workloads: byKind(['StatefulSet', 'CronJob']), from: OLD, to: NEW, strategy: 'rolling' });
     // Cleanup: the old version, labelled as rotor's, deleted once nothing names it; the claim released.
     // Old pods hold it until the rollouts replace them.
-    for (let i = 0; ; i++) {
-      const deleted = await cluster.deleteUnreferenced(ns, OLD);
-      if (deleted.deleted) break;
-      if (i > 120) assert.fail(`still held: ${JSON.stringify(deleted.holders)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    assert.equal((await refusal(core.readNamespacedSecret({ namespace: ns, name: OLD })))?.code, 404);
+    await retire(ns, OLD);
     await cluster.releaseRotation(ns, BASE, 'temporal://a/default/rotate-x');
     assert.equal((await refusal(leases.readNamespacedLease({ namespace: ns, name: `rotor-${BASE}` })))?.code, 404);
+  });
+});
+
+describe('adoption of a version made by hand', () => {
+  it("retires a hand-made previous version under the policy: labelled as rotor's, then deleted", async () => {
+    const ns = `${NS}-adopt`;
+    await world.namespace(ns);
+    // The Secret as a team made it before rotor: the base name, no labels.
+    await admin
+      .makeApiClient(k8s.CoreV1Api)
+      .createNamespacedSecret({ namespace: ns, body: { metadata: { name: BASE }, stringData: { api_token: 'by-hand' } } });
+    await world.workload('Deployment', ns, 'api', BASE, { replicas: 1, fields: [ENV_FROM] });
+    assert.equal(await cluster.createVersion({ namespace: ns, name: NEW, base: BASE, rotationId: 'rotate-y/run', data: { api_token: 'new' } }), 'created');
+    const { version, workloads } = await cluster.findCurrentUse(ns, BASE);
+    assert.equal(version, BASE);
+    await cluster.switchWorkloads({ stage: 's', namespace: ns, workloads, from: BASE, to: NEW, strategy: 'rolling' });
+    await retire(ns, BASE);
+  });
+
+  it("refuses any other update: a label naming another base, another change beside it, or outside the plans' namespaces", async () => {
+    const adminCore = admin.makeApiClient(k8s.CoreV1Api);
+    await adminCore.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'db-password' }, stringData: { a: 'b' } } });
+    await adminCore.createNamespacedSecret({ namespace: 'kube-system', body: { metadata: { name: 'signing-key' }, stringData: { a: 'b' } } });
+    const label = (namespace: string, name: string, base: string, more: object[] = []) =>
+      refusal(
+        core.patchNamespacedSecret({ namespace, name, body: [{ op: 'add', path: '/metadata/labels', value: { [LABEL_SECRET]: base } }, ...more] }, jsonPatch),
+      );
+    assertDenied(await label(NS, 'db-password', 'auth-api-secrets'), 'secret-update');
+    assertDenied(await label(NS, 'db-password', 'db-password', [{ op: 'add', path: '/metadata/annotations', value: { x: 'y' } }]), 'secret-update');
+    assertDenied(await label(NS, 'db-password', 'db-password', [{ op: 'replace', path: '/data/a', value: 'Yw==' }]), 'secret-update');
+    assertDenied(await label('kube-system', 'signing-key', 'signing-key'), 'secret-update');
+    assertDenied(await refusal(core.deleteNamespacedSecret({ namespace: 'kube-system', name: 'signing-key' })), 'secret-delete');
   });
 });
 

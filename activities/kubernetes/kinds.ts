@@ -55,7 +55,12 @@ export function toRotorError(err: unknown, doing: string, object: string): Rotor
   const detail = code
     ? `HTTP ${code}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}`
     : (e?.message ?? 'request failed').split('\n')[0].slice(0, 200);
-  const hint = type === 'Forbidden' ? " (check the worker's RBAC: deploy/rbac.yaml, or the Helm chart's rbac values)" : '';
+  const hint =
+    type !== 'Forbidden'
+      ? ''
+      : message.includes('ValidatingAdmissionPolicy')
+        ? " (an admission policy refused it; rotor rbac --admission prints rotor's, see docs/kubernetes.md#rbac-from-the-plans)"
+        : " (check the worker's RBAC: deploy/rbac.yaml, the Helm chart's rbac values, or rotor rbac -f <plans>)";
   return new RotorError(type, `${doing} ${object}: ${detail}${hint}`, object, code);
 }
 

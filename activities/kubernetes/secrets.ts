@@ -7,7 +7,8 @@ import { sameData } from '../values';
 import { OPAQUE } from '../../domain/secret-types';
 import type { StoredVersion, VersionRecord, VersionSpec } from '../ports';
 import { mapBounded, SCAN_CONCURRENCY } from './cluster-scan';
-import { keepFromPages, METADATA_LIST, statusCode, toRotorError } from './kinds';
+import { jsonPatch, keepFromPages, METADATA_LIST, statusCode, toRotorError } from './kinds';
+import { pointerSegment } from './refs';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations, versionRecordOf } from './ownership';
 
 /** Metadata only: the apiserver answers without the Secret's data. */
@@ -213,11 +214,32 @@ export class Secrets {
   async delete(namespace: string, name: string): Promise<void> {
     const object = `Secret ${namespace}/${name}`;
     let resourceVersion: string | undefined;
+    let labels: Record<string, string> | undefined;
     try {
-      resourceVersion = (await this.core.readNamespacedSecret({ namespace, name })).metadata?.resourceVersion;
+      const metadata = (await this.core.readNamespacedSecret({ namespace, name })).metadata;
+      resourceVersion = metadata?.resourceVersion;
+      labels = metadata?.labels;
     } catch (err) {
       if (statusCode(err) === 404) return;
       throw toRotorError(err, 'read', object);
+    }
+    // A version made by hand (a first rotation's previous one) is adopted before it is retired: labelled
+    // as rotor's, the one update rotor's admission policy allows (client/admission.ts, rule secret-update).
+    if (!labels?.[LABEL_SECRET]) {
+      const base = /^(.+)-\d{14}$/.exec(name)?.[1] ?? name;
+      const label = labels
+        ? { op: 'add', path: `/metadata/labels/${pointerSegment(LABEL_SECRET)}`, value: base }
+        : { op: 'add', path: '/metadata/labels', value: { [LABEL_SECRET]: base } };
+      try {
+        const adopted = await this.core.patchNamespacedSecret(
+          { namespace, name, body: [{ op: 'test', path: '/metadata/resourceVersion', value: resourceVersion }, label] },
+          jsonPatch,
+        );
+        resourceVersion = adopted.metadata?.resourceVersion;
+      } catch (err) {
+        if (statusCode(err) === 404) return;
+        throw toRotorError(err, "adopt (label as rotor's, before deleting)", object);
+      }
     }
     try {
       await this.core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { resourceVersion } } });

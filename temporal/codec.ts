@@ -4,7 +4,7 @@
 // A key is named by an id stored with each payload: old histories stay readable after a rotation of
 // the key as long as the old key stays configured. node:crypto only.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { readPrivateFile } from './private-file';
+import { fileFingerprint, readPrivateFile } from './private-file';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
@@ -132,19 +132,40 @@ export function generateCodecKey(id: string): string {
  * iv (12 bytes) | ciphertext | tag (16 bytes). Payloads that are not `binary/encrypted` decode as they are.
  */
 export class AesGcmCodec implements PayloadCodec {
-  private readonly keys: Map<string, Buffer>;
-  readonly current: string;
-  private readonly source: string;
+  private keys!: Map<string, Buffer>;
+  private currentId!: string;
+  private source!: string;
 
-  constructor(keys: CodecKeys) {
+  /** `reload`: the keys again when their file changed, else null (see codecFromEnv). */
+  constructor(
+    keys: CodecKeys,
+    private readonly reload?: () => CodecKeys | null,
+  ) {
+    this.use(keys);
+  }
+
+  private use(keys: CodecKeys): void {
     if (!keys.keys.has(keys.current)) throw new CodecKeyError([`${keys.source}: the current key ${keys.current} is not among the keys`]);
     this.keys = new Map(keys.keys);
-    this.current = keys.current;
+    this.currentId = keys.current;
     this.source = keys.source;
+  }
+
+  /** The keys as their file says now: a key added (a new last line) encrypts from the next payload on. */
+  private refresh(): void {
+    const keys = this.reload?.();
+    if (keys) this.use(keys);
+  }
+
+  /** The id of the key that encrypts. */
+  get current(): string {
+    this.refresh();
+    return this.currentId;
   }
 
   /** The ids of the keys it can decrypt with. */
   get keyIds(): string[] {
+    this.refresh();
     return [...this.keys.keys()];
   }
 
@@ -157,18 +178,20 @@ export class AesGcmCodec implements PayloadCodec {
   }
 
   encrypt(payload: Payload): Payload {
-    const key = this.keys.get(this.current)!;
+    const id = this.current;
+    const key = this.keys.get(id)!;
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv(ALGORITHM, key, iv);
     const plain = temporal.api.common.v1.Payload.encode(payload).finish();
     const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-    return { metadata: { [METADATA_ENCODING_KEY]: utf8(ENCODING_ENCRYPTED), [METADATA_KEY_ID]: utf8(this.current) }, data };
+    return { metadata: { [METADATA_ENCODING_KEY]: utf8(ENCODING_ENCRYPTED), [METADATA_KEY_ID]: utf8(id) }, data };
   }
 
   decrypt(payload: Payload): Payload {
     if (text(payload.metadata?.[METADATA_ENCODING_KEY]) !== ENCODING_ENCRYPTED) return payload;
     const id = text(payload.metadata?.[METADATA_KEY_ID]);
     if (!id) throw new CodecError(`an encrypted payload has no ${METADATA_KEY_ID}; it was not written by rotor's codec and cannot be decrypted`);
+    this.refresh();
     const key = this.keys.get(id);
     if (!key)
       throw new CodecError(
@@ -199,5 +222,17 @@ export class AesGcmCodec implements PayloadCodec {
 /** The codec of the environment's keys (loadCodecKeys), or null when none are configured. */
 export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec | null {
   const keys = loadCodecKeys(env);
-  return keys ? new AesGcmCodec(keys) : null;
+  if (!keys) return null;
+  const file = env[KEYS_FILE_VAR];
+  if (!file) return new AesGcmCodec(keys);
+  // The keys file is read again when it changes (a key added to its mounted Secret): no restart. A
+  // file that became unusable fails the payload's encoding or decoding, saying why, until it is fixed.
+  let seen = fileFingerprint(file);
+  return new AesGcmCodec(keys, () => {
+    const now = fileFingerprint(file);
+    if (now === seen) return null;
+    const read = readKeysFile(file);
+    seen = now;
+    return read;
+  });
 }

@@ -20,3 +20,13 @@ export function readPrivateFile(path: string): PrivateFile {
   if (mode & 0o004) return { problem: `is readable by every user (mode ${(mode & 0o777).toString(8)})` };
   return { content };
 }
+
+/** What changes when the file does (kubelet swaps a mounted Secret's file, so its inode changes): compared to read it again. */
+export function fileFingerprint(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}

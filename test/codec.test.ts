@@ -5,7 +5,7 @@
 // key, not even a failure message, while with the key everything reads back.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -221,6 +221,27 @@ describe('payload codec', () => {
     assert.ok(failureConverter instanceof DefaultFailureConverter);
     assert.equal(failureConverter.options.encodeCommonAttributes, true);
     assert.throws(() => dataConverter({ ROTOR_CODEC_KEY: 'k1=short' }), CodecKeyError);
+  });
+});
+
+describe('a keys file rotated on disk', () => {
+  it('encrypts with a key added to the file from the next payload on, and still decrypts what the old key wrote; a broken file fails loudly', async () => {
+    const old = generateCodecKey('2026-11');
+    const path = keysFile([old]);
+    const codec = codecFromEnv({ ROTOR_CODEC_KEYS_FILE: path })!;
+    const [before] = await codec.encode([jsonPayload('written with 2026-11')]);
+    assert.equal(new TextDecoder().decode(before.metadata![METADATA_KEY_ID]), '2026-11');
+    // As kubelet updates a mounted Secret: a new file swapped in, the new key last.
+    writeFileSync(`${path}.new`, `${old}\n${generateCodecKey('2026-12')}\n`, { mode: 0o600 });
+    renameSync(`${path}.new`, path);
+    const [after] = await codec.encode([jsonPayload('written with 2026-12')]);
+    assert.equal(new TextDecoder().decode(after.metadata![METADATA_KEY_ID]), '2026-12');
+    assert.deepEqual(codec.keyIds, ['2026-11', '2026-12']);
+    const [readBack] = await codec.decode([before]);
+    assert.equal(new TextDecoder().decode(readBack.data), '"written with 2026-11"');
+    writeFileSync(`${path}.new`, 'not a key\n', { mode: 0o600 });
+    renameSync(`${path}.new`, path);
+    await assert.rejects(codec.encode([jsonPayload('x')]), (err: Error) => err instanceof CodecKeyError && /ROTOR_CODEC_KEYS_FILE/.test(err.message));
   });
 });
 

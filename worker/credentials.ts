@@ -3,8 +3,7 @@
 // codec's keys file (there, readable, not readable by every user, not empty) and read again whenever it
 // changes (its inode, size or modification time), so a credential rotated on disk, as kubelet does for
 // a mounted Secret, takes effect at the next call. Never echoes a value.
-import { statSync } from 'node:fs';
-import { readPrivateFile } from '../temporal/private-file';
+import { fileFingerprint, readPrivateFile } from '../temporal/private-file';
 import type { Credential } from '../activities/credentials';
 
 /** Whether the setting is given, by value or by file. */
@@ -43,9 +42,9 @@ export function credentialSetting(env: NodeJS.ProcessEnv, name: string, problems
     return undefined;
   }
   let current = first.value;
-  let seen = fingerprint(path);
+  let seen = fileFingerprint(path);
   return () => {
-    const now = fingerprint(path);
+    const now = fileFingerprint(path);
     if (now !== seen) {
       const read = readCredentialFile(name, path);
       // A file gone or unusable now fails the call that needs it, saying why; the last value is not used.
@@ -55,13 +54,4 @@ export function credentialSetting(env: NodeJS.ProcessEnv, name: string, problems
     }
     return current;
   };
-}
-
-function fingerprint(path: string): string {
-  try {
-    const s = statSync(path);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
-  } catch {
-    return 'missing';
-  }
 }

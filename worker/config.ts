@@ -106,7 +106,9 @@ function prometheusSettings(env: NodeJS.ProcessEnv, problems: string[]): Prometh
   const password = credentialSetting(env, 'ROTOR_PROMETHEUS_PASSWORD', problems);
   if (token && (username || password)) problems.push('set ROTOR_PROMETHEUS_TOKEN or ROTOR_PROMETHEUS_USERNAME/PASSWORD, not both');
   if (!!username !== isSet(env, 'ROTOR_PROMETHEUS_PASSWORD'))
-    problems.push('ROTOR_PROMETHEUS_USERNAME and ROTOR_PROMETHEUS_PASSWORD (or _FILE) go together; set both for basic auth, or neither');
+    problems.push(
+      'ROTOR_PROMETHEUS_USERNAME and ROTOR_PROMETHEUS_PASSWORD go together; set both for basic auth (the password may be ROTOR_PROMETHEUS_PASSWORD_FILE), or neither',
+    );
   return {
     url,
     timeoutMs: 'ms' in timeout ? timeout.ms : 10_000,

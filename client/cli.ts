@@ -366,7 +366,7 @@ function program(result: { code: number }): Command {
       const plans = opts.file.map((file) => loadPlanFile(file).plan);
       const serviceAccount = parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string };
       const parts = [
-        ...(plans.length ? [rbacYaml(plans, opts.file, { serviceAccount })] : []),
+        ...(plans.length ? [rbacYaml(plans, opts.file, { serviceAccount, adopt: !!opts.admission })] : []),
         ...(opts.admission
           ? [admissionYaml(serviceAccount, plans.length ? [...new Set(plans.flatMap((p) => p.stages.map((s) => s.namespace)))].sort() : undefined)]
           : []),

@@ -94,12 +94,18 @@ export interface RbacOptions {
   serviceAccount: { namespace: string; name: string };
   /** Groups the scan lists besides Kubernetes' own (default OPERATOR_GROUPS). */
   scanGroups?: string[];
+  /**
+   * With rotor's admission policy: Secrets `patch` too, which the policy confines to adopting a
+   * Secret made by hand before retiring it (a label added, nothing else). Without the policy, RBAC
+   * alone could not confine a patch, so none is granted (such a Secret is then deleted as it is).
+   */
+  adopt?: boolean;
 }
 
 const LABELS = { 'app.kubernetes.io/name': 'rotor', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/managed-by': 'rotor-rbac' };
 
 /** What the stages of `plans` in `namespace` need there. */
-function namespaceRules(plans: Plan[], namespace: string): Rule[] {
+function namespaceRules(plans: Plan[], namespace: string, adopt: boolean): Rule[] {
   const here = plans.filter((p) => p.stages.some((s) => s.namespace === namespace));
   const canary = here.some((p) => p.stages.some((s) => s.namespace === namespace && s.strategy.type === 'canary'));
   const writesSecrets = here.some((p) => p.store !== 'external-secrets');
@@ -113,7 +119,7 @@ function namespaceRules(plans: Plan[], namespace: string): Rule[] {
     ),
   ].sort();
   const rules: Rule[] = [
-    { apiGroups: [''], resources: ['secrets'], verbs: writesSecrets ? ['get', 'create', 'delete'] : ['get', 'delete'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: [...(writesSecrets ? ['get', 'create', 'delete'] : ['get', 'delete']), ...(adopt ? ['patch'] : [])] },
     { apiGroups: ['apps'], resources: ['deployments'], verbs: canary ? ['get', 'list', 'patch', 'create', 'delete'] : ['get', 'list', 'patch'] },
     { apiGroups: ['apps'], resources: ['statefulsets', 'daemonsets'], verbs: ['get', 'list', 'patch'] },
     { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list'] },
@@ -170,7 +176,7 @@ export function rbacManifests(plans: Plan[], options: RbacOptions): Manifest[] {
       ]),
     );
   const namespaces = [...new Set(plans.flatMap((p) => p.stages.map((s) => s.namespace)))].sort();
-  for (const ns of namespaces) out.push(...role('Role', name, namespaceRules(plans, ns), ns));
+  for (const ns of namespaces) out.push(...role('Role', name, namespaceRules(plans, ns, !!options.adopt), ns));
   return out;
 }
 

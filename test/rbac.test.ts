@@ -51,7 +51,7 @@ describe('rotor rbac', () => {
     assert.ok(production.includes('apps/deployments:create') && production.includes('apps/deployments:delete'));
     for (const role of [staging, production]) {
       assert.ok(role.includes('/secrets:create') && role.includes('/secrets:get') && role.includes('/secrets:delete'));
-      assert.ok(!role.some((r) => r.startsWith('/secrets:list') || r.startsWith('/secrets:watch') || r.startsWith('/secrets:update')));
+      assert.ok(!role.some((r) => ['/secrets:list', '/secrets:watch', '/secrets:update', '/secrets:patch'].includes(r)));
       assert.ok(!role.some((r) => r.startsWith('external-secrets.io/')), 'no External Secrets rule without that store');
       assert.ok(role.includes('coordination.k8s.io/leases:create'));
       assert.ok(!role.includes('apps/replicasets:patch'), 'a ReplicaSet is never switched');
@@ -62,6 +62,9 @@ describe('rotor rbac', () => {
       'a Role only where a stage runs',
     );
     assert.ok(!m.some((x) => x.metadata.name.endsWith('cluster-secret-stores')), 'no ClusterSecretStore rule without one');
+    // With the admission policy, which confines it to adoption, Secrets may be patched.
+    const confined = rbacManifests([plan()], { serviceAccount: SA, adopt: true });
+    assert.ok(granted(confined, 'Role', 'staging').includes('/secrets:patch'));
   });
 
   it('grants External Secrets only with that store: no Secret create, the store read by name, a ClusterSecretStore cluster-wide', () => {

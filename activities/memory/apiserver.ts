@@ -1,12 +1,12 @@
 // An in-memory kube-apiserver over a memory world (objects.ts): the REST API the Kubernetes adapter's
 // clients speak, answered in-process. It keeps what the adapter relies on of the real one:
 // resourceVersion and uid on every object, preconditions (a stale resourceVersion is 409 Conflict),
-// 404 NotFound (naming the namespace when that is what is missing), 409 AlreadyExists, 422 for a failed
-// JSON-patch test or a change to an immutable Secret, paged lists (limit and continue, in key order; a
-// token from before a compaction is 410 Gone),
-// label and field selectors, metadata-only and Table answers, discovery, and RBAC's 403 where the world
-// says the worker may not read. External Secrets Operator's part is played on read: an ExternalSecret
-// whose Secret is missing is synced from the world's provider, as the operator would.
+// 404 NotFound (naming the namespace when that is what is missing), 409 AlreadyExists, 422 for a
+// failed JSON-patch test or a change to an immutable Secret, paged lists (limit and continue, in key
+// order; a token from before a compaction is 410 Gone), label and field selectors, metadata-only and
+// Table answers, discovery, and RBAC's 403 where the world says the worker may not read. External
+// Secrets Operator's part is played on read: an ExternalSecret whose Secret is missing is synced from
+// the world's provider, as the operator would. test/memory-apiserver.test.ts holds it to kube-apiserver.
 import { collections } from './objects';
 import { apiVersion, type Collection, type Json } from './collection';
 import { applyJsonPatch, fieldMatcher, labelMatcher, mergePatch } from './rest';

@@ -25,6 +25,11 @@ export function parseVersionName(name: string, base: string): { base: string; ti
   return { base, timestamp: m[1] };
 }
 
+/** The base a name is a version of (`x-20250101000000` -> `x`), or the name itself when it is no version. */
+export function baseOf(name: string): string {
+  return SUFFIX.test(name) ? name.slice(0, -VERSION_SUFFIX_LENGTH) : name;
+}
+
 /** Orders names oldest first: the unversioned base name before every version, versions by timestamp. */
 export function compareVersions(a: string, b: string, base: string): number {
   return a === b ? 0 : a === base ? -1 : b === base ? 1 : a.localeCompare(b);

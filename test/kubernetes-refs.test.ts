@@ -5,7 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { kindMethods } from '../activities/kubernetes/kinds';
 import { refsTo, resolveField, valueAt, workloadSecretRefs } from '../activities/kubernetes/refs';
 import { WORKLOAD_KINDS } from '../domain/plan';
-import { missingSecretReason } from '../sandbox/pod-simulator';
+import { missingSecretReason } from '../activities/memory/kubelet';
 import { compareVersions, newestVersion } from '../domain/naming';
 
 const NAME = 'auth-api-secrets-20250101000000';

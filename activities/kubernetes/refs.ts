@@ -25,7 +25,7 @@ export const POD_SPEC_SECRET_FIELDS: readonly string[] = [
 ];
 
 /** Lists whose entries have a unique `name`: a locator names the entry; other lists match by value. */
-const NAMED_LISTS = new Set(['initContainers', 'containers', 'ephemeralContainers', 'env', 'volumes']);
+export const NAMED_LISTS = new Set(['initContainers', 'containers', 'ephemeralContainers', 'env', 'volumes']);
 
 /** JSON-pointer segments to the pod spec inside each kind. */
 export const POD_SPEC_PATH: Record<WorkloadKind, string[]> = {

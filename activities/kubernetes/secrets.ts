@@ -1,7 +1,7 @@
 // Versions as immutable, labelled Secrets: created idempotently, read back, listed by metadata only,
 // deleted with a resourceVersion precondition.
 import * as k8s from '@kubernetes/client-node';
-import { parseVersionName } from '../../domain/naming';
+import { baseOf, parseVersionName } from '../../domain/naming';
 import { RotorError } from '../errors';
 import { sameData } from '../values';
 import { OPAQUE } from '../../domain/secret-types';
@@ -226,7 +226,7 @@ export class Secrets {
     // A version made by hand (a first rotation's previous one) is adopted before it is retired: labelled
     // as rotor's, the one update rotor's admission policy allows (client/admission.ts, rule secret-update).
     if (!labels?.[LABEL_SECRET]) {
-      const base = /^(.+)-\d{14}$/.exec(name)?.[1] ?? name;
+      const base = baseOf(name);
       const label = labels
         ? { op: 'add', path: `/metadata/labels/${pointerSegment(LABEL_SECRET)}`, value: base }
         : { op: 'add', path: '/metadata/labels', value: { [LABEL_SECRET]: base } };

@@ -1,12 +1,15 @@
 // The memory world's workloads as kube-apiserver serves them, with their controllers and kubelet done
 // at once: a workload's status says its rollout finished, and a pod that could not start (its template
-// names a Secret its namespace lacks) is shown as kubelet reports it. A world's field is a locator as
-// the adapter writes them (refs.ts); what a write changes is read back through the adapter's own table.
+// names a Secret its namespace lacks) is shown as kubelet reports it (kubelet.ts, the sandbox's
+// verdict too). A world's field is a locator as the adapter writes them (refs.ts); what a write
+// changes is read back through the adapter's own table.
 import type { WorkloadKind } from '../../domain/plan';
 import type { Obj } from '../kubernetes/kinds';
-import { isLocator, placeAt, POD_SPEC_PATH, workloadSecretRefs } from '../kubernetes/refs';
+import { isLocator, NAMED_LISTS, placeAt, POD_SPEC_PATH, workloadSecretRefs } from '../kubernetes/refs';
 import { defined, replaceFields, resource, type Collection, type Json } from './collection';
 import type { MemoryWorkload, MemoryWorld } from './world';
+import { missingSecretReason, type SecretIndex } from './kubelet';
+import type * as k8s from '@kubernetes/client-node';
 
 /** The label the memory world's workloads select their pods by. */
 const APP = 'app.kubernetes.io/name';
@@ -22,8 +25,6 @@ export const WORKLOAD_RESOURCES: Record<WorkloadKind, { group: string; resource:
 };
 
 // ---- workloads ---------------------------------------------------------------------------------
-
-const NAMED_LISTS = new Set(['initContainers', 'containers', 'ephemeralContainers', 'env', 'volumes']);
 
 /**
  * A world's field as the adapter locates it: `containers[app].envFrom[].secretRef.name` as is; a path
@@ -164,24 +165,17 @@ export function workloads(world: MemoryWorld, kind: WorkloadKind): Collection {
   };
 }
 
-/** The first Secret a pod spec names that its namespace does not have, as kubelet words it. */
-function missingSecret(world: MemoryWorld, w: MemoryWorkload): string | null {
-  for (const name of Object.values(w.refs)) {
-    if (!world.secrets.some((s) => s.namespace === w.namespace && s.name === name)) return `secret "${name}" not found`;
-  }
-  return null;
-}
-
 /** The world's Pods, and a pod that cannot start for each workload whose template names a missing Secret. */
 export function pods(world: MemoryWorld): Collection {
   const own = workloads(world, 'Pod');
-  const stuck = (): Obj[] =>
-    world.workloads
+  const stuck = (): Obj[] => {
+    const secrets: SecretIndex = new Map(world.secrets.map((s) => [`${s.namespace}/${s.name}`, s.data]));
+    return world.workloads
       .filter((w) => ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet'].includes(w.kind))
       .flatMap((w) => {
-        const why = missingSecret(world, w);
-        if (!why) return [];
         const spec = podSpecOf(w);
+        const why = missingSecretReason({ metadata: { namespace: w.namespace }, spec } as k8s.V1Pod, secrets);
+        if (!why) return [];
         const container = spec.containers?.[0]?.name ?? 'app';
         return [
           {
@@ -201,5 +195,6 @@ export function pods(world: MemoryWorld): Collection {
           },
         ];
       });
+  };
   return { ...own, items: () => [...own.items(), ...stuck()] };
 }

@@ -4,7 +4,7 @@
 // A key is named by an id stored with each payload: old histories stay readable after a rotation of
 // the key as long as the old key stays configured. node:crypto only.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { fileFingerprint, readPrivateFile } from './private-file';
+import { readPrivateFile, whenChanged } from './private-file';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 
@@ -227,12 +227,8 @@ export function codecFromEnv(env: NodeJS.ProcessEnv = process.env): AesGcmCodec 
   if (!file) return new AesGcmCodec(keys);
   // The keys file is read again when it changes (a key added to its mounted Secret): no restart. A
   // file that became unusable fails the payload's encoding or decoding, saying why, until it is fixed.
-  let seen = fileFingerprint(file);
-  return new AesGcmCodec(keys, () => {
-    const now = fileFingerprint(file);
-    if (now === seen) return null;
-    const read = readKeysFile(file);
-    seen = now;
-    return read;
-  });
+  return new AesGcmCodec(
+    keys,
+    whenChanged(file, () => readKeysFile(file)),
+  );
 }

@@ -21,12 +21,28 @@ export function readPrivateFile(path: string): PrivateFile {
   return { content };
 }
 
-/** What changes when the file does (kubelet swaps a mounted Secret's file, so its inode changes): compared to read it again. */
-export function fileFingerprint(path: string): string {
+/** What changes when the file does (kubelet swaps a mounted Secret's file, so its inode changes). */
+function fileFingerprint(path: string): string {
   try {
     const s = statSync(path);
     return `${s.ino}:${s.size}:${s.mtimeMs}`;
   } catch {
     return 'missing';
   }
+}
+
+/**
+ * `read()` again whenever the file at `path` has changed since the last call (or since this was
+ * made), else null: how the worker follows a credential or key file rotated on disk. A `read` that
+ * throws leaves the change unseen, so the next call tries again.
+ */
+export function whenChanged<T>(path: string, read: () => T): () => T | null {
+  let seen = fileFingerprint(path);
+  return () => {
+    const now = fileFingerprint(path);
+    if (now === seen) return null;
+    const value = read();
+    seen = now;
+    return value;
+  };
 }

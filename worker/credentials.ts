@@ -3,7 +3,7 @@
 // codec's keys file (there, readable, not readable by every user, not empty) and read again whenever it
 // changes (its inode, size or modification time), so a credential rotated on disk, as kubelet does for
 // a mounted Secret, takes effect at the next call. Never echoes a value.
-import { fileFingerprint, readPrivateFile } from '../temporal/private-file';
+import { readPrivateFile, whenChanged } from '../temporal/private-file';
 import type { Credential } from '../activities/credentials';
 
 /** Whether the setting is given, by value or by file. */
@@ -42,16 +42,11 @@ export function credentialSetting(env: NodeJS.ProcessEnv, name: string, problems
     return undefined;
   }
   let current = first.value;
-  let seen = fileFingerprint(path);
-  return () => {
-    const now = fileFingerprint(path);
-    if (now !== seen) {
-      const read = readCredentialFile(name, path);
-      // A file gone or unusable now fails the call that needs it, saying why; the last value is not used.
-      if ('problem' in read) throw new Error(`the worker's credential: ${read.problem}`);
-      current = read.value;
-      seen = now;
-    }
-    return current;
-  };
+  const changed = whenChanged(path, () => {
+    const read = readCredentialFile(name, path);
+    // A file gone or unusable now fails the call that needs it, saying why; the last value is not used.
+    if ('problem' in read) throw new Error(`the worker's credential: ${read.problem}`);
+    return read.value;
+  });
+  return () => (current = changed() ?? current);
 }

@@ -51,6 +51,10 @@ interface Validation {
   message: string;
 }
 
+/** CEL: the object's name is a version of `base` (a CEL expression): `<base>-<14 digits>`, as domain/naming.ts names them. */
+const versionOf = (base: string) =>
+  `(object.metadata.name.startsWith(${base} + '-') && object.metadata.name.substring(size(${base}) + 1).matches('^[0-9]{14}$'))`;
+
 /**
  * CEL: the one update of a Secret rotor makes, adopting a version made by hand right before it retires
  * it (kubernetes/secrets.ts): only its label rotor.dev/secret added, naming the Secret's own base, in
@@ -62,7 +66,7 @@ function adoption(namespaces: string[] | undefined): string {
     ...(namespaces ? [`request.namespace in ${JSON.stringify(namespaces).replace(/"/g, "'")}`] : []),
     `!(has(oldObject.metadata.labels) && '${LABEL_SECRET}' in oldObject.metadata.labels)`,
     `has(object.metadata.labels) && '${LABEL_SECRET}' in object.metadata.labels`,
-    `(object.metadata.name == ${label} || (object.metadata.name.startsWith(${label} + '-') && object.metadata.name.substring(size(${label}) + 1).matches('^[0-9]{14}$')))`,
+    `(object.metadata.name == ${label} || ${versionOf(label)})`,
     `object.metadata.labels.all(k, k == '${LABEL_SECRET}' || (has(oldObject.metadata.labels) && k in oldObject.metadata.labels && oldObject.metadata.labels[k] == object.metadata.labels[k]))`,
     `(!has(oldObject.metadata.labels) || oldObject.metadata.labels.all(k, k in object.metadata.labels))`,
     `${mapOf('object.metadata', 'annotations')} == ${mapOf('oldObject.metadata', 'annotations')}`,
@@ -88,8 +92,7 @@ function validations(namespaces?: string[]): Validation[] {
       rule: 'secret-create',
       expression:
         `!(${op('CREATE')} && ${secret}) || (has(object.immutable) && object.immutable == true && has(object.metadata.labels) && '${LABEL_SECRET}' in object.metadata.labels && ` +
-        `object.metadata.name.startsWith(object.metadata.labels['${LABEL_SECRET}'] + '-') && ` +
-        `object.metadata.name.substring(size(object.metadata.labels['${LABEL_SECRET}']) + 1).matches('^[0-9]{14}$'))`,
+        `${versionOf(`object.metadata.labels['${LABEL_SECRET}']`)})`,
       message: `rotor's worker may create only immutable Secrets labelled ${LABEL_SECRET}=<base> and named <base>-<14 digits> (rule secret-create)`,
     },
     {

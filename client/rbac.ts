@@ -104,20 +104,19 @@ export interface RbacOptions {
 
 const LABELS = { 'app.kubernetes.io/name': 'rotor', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/managed-by': 'rotor-rbac' };
 
+/** The names of the stores of `kind` that the plans with store external-secrets read, sorted, once each. */
+function storesNamed(plans: Plan[], kind: 'SecretStore' | 'ClusterSecretStore'): string[] {
+  const refs = plans.filter((p) => p.store === 'external-secrets').map((p) => p.target?.externalSecrets?.secretStoreRef);
+  return [...new Set(refs.filter((r) => r?.kind === kind).map((r) => r!.name))].sort();
+}
+
 /** What the stages of `plans` in `namespace` need there. */
 function namespaceRules(plans: Plan[], namespace: string, adopt: boolean): Rule[] {
   const here = plans.filter((p) => p.stages.some((s) => s.namespace === namespace));
   const canary = here.some((p) => p.stages.some((s) => s.namespace === namespace && s.strategy.type === 'canary'));
   const writesSecrets = here.some((p) => p.store !== 'external-secrets');
   const eso = here.filter((p) => p.store === 'external-secrets');
-  const stores = [
-    ...new Set(
-      eso
-        .map((p) => p.target?.externalSecrets?.secretStoreRef)
-        .filter((r) => r?.kind === 'SecretStore')
-        .map((r) => r!.name),
-    ),
-  ].sort();
+  const stores = storesNamed(eso, 'SecretStore');
   const rules: Rule[] = [
     { apiGroups: [''], resources: ['secrets'], verbs: [...(writesSecrets ? ['get', 'create', 'delete'] : ['get', 'delete']), ...(adopt ? ['patch'] : [])] },
     { apiGroups: ['apps'], resources: ['deployments'], verbs: canary ? ['get', 'list', 'patch', 'create', 'delete'] : ['get', 'list', 'patch'] },
@@ -160,15 +159,7 @@ export function rbacManifests(plans: Plan[], options: RbacOptions): Manifest[] {
     bind(kind, roleName, namespace),
   ];
   const out: Manifest[] = [...role('ClusterRole', `${name}-scan`, scanRules(options.scanGroups))];
-  const clusterStores = [
-    ...new Set(
-      plans
-        .filter((p) => p.store === 'external-secrets')
-        .map((p) => p.target?.externalSecrets?.secretStoreRef)
-        .filter((r) => r?.kind === 'ClusterSecretStore')
-        .map((r) => r!.name),
-    ),
-  ].sort();
+  const clusterStores = storesNamed(plans, 'ClusterSecretStore');
   if (clusterStores.length)
     out.push(
       ...role('ClusterRole', `${name}-cluster-secret-stores`, [

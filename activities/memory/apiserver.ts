@@ -8,7 +8,7 @@
 // Secrets Operator's part is played on read: an ExternalSecret whose Secret is missing is synced from
 // the world's provider, as the operator would. test/memory-apiserver.test.ts holds it to kube-apiserver.
 import { collections } from './objects';
-import { apiVersion, type Collection, type Json } from './collection';
+import { apiVersion, stored, type Collection, type Json } from './collection';
 import { applyJsonPatch, fieldMatcher, labelMatcher, mergePatch } from './rest';
 import { discovery, failure, shaped, table, type ApiAnswer } from './answers';
 import type { MemoryProvider, MemoryWorld } from './world';
@@ -90,7 +90,7 @@ export class MemoryApiServer {
   private written(c: Collection, namespace: string | undefined, name: string, created: boolean): void {
     const id = `${qualified(c)}/${namespace ?? ''}/${name}`;
     if (created) this.books.delete(id);
-    const now = c.get ? c.get(namespace, name) : c.items().find((o) => o.metadata?.name === name && (o.metadata?.namespace ?? undefined) === namespace);
+    const now = stored(c, namespace, name);
     if (!now) return;
     const b = this.book(c, now);
     if (created) return;
@@ -106,7 +106,7 @@ export class MemoryApiServer {
   }
 
   private find(c: Collection, namespace: string | undefined, name: string): Obj | undefined {
-    const found = c.get ? c.get(namespace, name) : c.items().find((o) => o.metadata?.name === name && (o.metadata?.namespace ?? undefined) === namespace);
+    const found = stored(c, namespace, name);
     return found && this.served(c, found);
   }
 

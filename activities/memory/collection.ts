@@ -37,3 +37,8 @@ export function replaceFields<T extends object>(target: T, next: T): void {
   for (const key of Object.keys(target)) delete (target as Json)[key];
   Object.assign(target, next);
 }
+
+/** The object as the world holds it, before the server's bookkeeping. */
+export function stored(c: Collection, namespace: string | undefined, name: string): Obj | undefined {
+  return c.get ? c.get(namespace, name) : c.items().find((o) => o.metadata?.name === name && (o.metadata?.namespace ?? undefined) === namespace);
+}

@@ -12,7 +12,6 @@
 //   a workload rotor runs a canary for, and annotations only rotor's own (rotor.dev/...);
 // - Leases: only rotor-*.
 // Each rule's message names rotor and the rule.
-import { stringify } from 'yaml';
 import { ANNOTATION_CANARY_OF, LABEL_CANARY, LABEL_SECRET } from '../activities/kubernetes/ownership';
 
 const WORKLOADS = "['deployments', 'statefulsets', 'daemonsets', 'cronjobs']";
@@ -155,7 +154,7 @@ function validations(namespaces?: string[]): Validation[] {
 }
 
 /** The policy and its binding for the worker `namespace/name`; `namespaces`: the plans', the only ones where it may adopt (all when absent). */
-function admissionManifests(serviceAccount: { namespace: string; name: string }, namespaces?: string[]): object[] {
+export function admissionManifests(serviceAccount: { namespace: string; name: string }, namespaces?: string[]): object[] {
   const policy = `${serviceAccount.name}-confinement`;
   const labels = { 'app.kubernetes.io/name': 'rotor', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/managed-by': 'rotor-rbac' };
   const rule = (apiGroups: string[], resources: string[]) => ({ apiGroups, apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources });
@@ -192,14 +191,4 @@ function admissionManifests(serviceAccount: { namespace: string; name: string },
       spec: { policyName: policy, validationActions: ['Deny'] },
     },
   ];
-}
-
-export function admissionYaml(serviceAccount: { namespace: string; name: string }, namespaces?: string[]): string {
-  const head = `# rotor rbac --admission: the apiserver confines ${serviceAccount.namespace}/${serviceAccount.name} to what rotor makes and changes, whatever its RBAC grants.\n`;
-  return (
-    head +
-    admissionManifests(serviceAccount, namespaces)
-      .map((m) => `---\n${stringify(m, { lineWidth: 0 })}`)
-      .join('')
-  );
 }

@@ -12,8 +12,8 @@ import { formatStatus, progressLine, rotationsTable, workerAbsence } from './for
 import { normalizeOrigin, runCodecServer } from './codec-server';
 import { isStructured, outputFormat, outputOptions, structured, type OutputFormat } from './output';
 import { loadPlanFile, PlanFileError } from './plan-file';
-import { parseServiceAccount, rbacYaml } from './rbac';
-import { admissionYaml } from './admission';
+import { parseServiceAccount, planNamespaces, rbacManifests, rbacValues, rbacYaml } from './rbac';
+import { admissionManifests } from './admission';
 import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
 
 /** Exit codes, the same for every command (and in `rotor --help`). */
@@ -346,10 +346,20 @@ function program(result: { code: number }): Command {
   rotor
     .command('rbac')
     .description(
-      'print the least RBAC the worker needs for these plans: a Role and RoleBinding in each namespace they touch, with only the verbs their stages use, and ClusterRoles for the reference scan (list, never Secrets) and any ClusterSecretStore they name; with --admission, also the ValidatingAdmissionPolicy that confines the worker to what rotor makes (docs/kubernetes.md); apply it with kubectl apply -f -',
+      'print the least RBAC the worker needs for these plans: a Role and RoleBinding in each namespace they touch, with only the verbs their stages use, and ClusterRoles for the reference scan (list, never Secrets) and any ClusterSecretStore they name; with --admission, also the ValidatingAdmissionPolicy that confines the worker to what rotor makes (docs/kubernetes.md); apply it with kubectl apply -f -, or give it to the Helm chart with --output helm-values',
     )
     .option('-f, --file <plan.yaml>', 'a plan file; repeat for every plan the worker runs', (file: string, files: string[]) => [...files, file], [] as string[])
     .option('--admission', "also print the ValidatingAdmissionPolicy and its binding that confine the worker's ServiceAccount (alone, without -f)")
+    .addOption(
+      new Option('--scope <scope>', "namespaced: Roles in the plans' namespaces only; cluster: one ClusterRole for every namespace (opt-in, no -f needed)")
+        .choices(['namespaced', 'cluster'])
+        .default('namespaced'),
+    )
+    .addOption(
+      new Option('--output <form>', 'manifests for kubectl apply, or values for the Helm chart (helm install -f)')
+        .choices(['manifests', 'helm-values'])
+        .default('manifests'),
+    )
     .addOption(
       new Option('--service-account <namespace/name>', "the worker's ServiceAccount").default('rotor-system/rotor-worker').argParser((raw: string) => {
         const parsed = parseServiceAccount(raw);
@@ -357,22 +367,22 @@ function program(result: { code: number }): Command {
         return raw;
       }),
     )
-    .action(async (opts: { file: string[]; admission?: boolean; serviceAccount: string }) => {
-      if (opts.file.length === 0 && !opts.admission)
-        throw new PlanFileError(
-          '',
-          'rotor rbac needs the plans the worker runs: -f plan.yaml (repeat for more), or --admission for the admission policy alone',
-        );
-      const plans = opts.file.map((file) => loadPlanFile(file).plan);
-      const serviceAccount = parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string };
-      const parts = [
-        ...(plans.length ? [rbacYaml(plans, opts.file, { serviceAccount, adopt: !!opts.admission })] : []),
-        ...(opts.admission
-          ? [admissionYaml(serviceAccount, plans.length ? [...new Set(plans.flatMap((p) => p.stages.map((s) => s.namespace)))].sort() : undefined)]
-          : []),
-      ];
-      out(parts.join('').trimEnd());
-    });
+    .action(
+      async (opts: { file: string[]; admission?: boolean; serviceAccount: string; scope: 'namespaced' | 'cluster'; output: 'manifests' | 'helm-values' }) => {
+        const cluster = opts.scope === 'cluster';
+        if (opts.file.length === 0 && !opts.admission && !cluster)
+          throw new PlanFileError(
+            '',
+            'rotor rbac needs the plans the worker runs: -f plan.yaml (repeat for more), --scope cluster for one ClusterRole in every namespace, or --admission for the admission policy alone',
+          );
+        const plans = opts.file.map((file) => loadPlanFile(file).plan);
+        const serviceAccount = parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string };
+        const manifests = plans.length || cluster ? rbacManifests(plans, { serviceAccount, adopt: !!opts.admission, scope: opts.scope }) : [];
+        const policy = opts.admission ? admissionManifests(serviceAccount, plans.length && !cluster ? planNamespaces(plans) : undefined) : [];
+        const what = cluster ? '--scope cluster' : `for ${opts.file.join(', ')}`;
+        out((opts.output === 'helm-values' ? rbacValues(serviceAccount, manifests, policy) : rbacYaml(what, serviceAccount, manifests, policy)).trimEnd());
+      },
+    );
 
   rotor
     .command('schema')

@@ -100,6 +100,12 @@ export interface RbacOptions {
    * alone could not confine a patch, so none is granted (such a Secret is then deleted as it is).
    */
   adopt?: boolean;
+  /**
+   * cluster: one ClusterRole grants in every namespace what the Roles grant in the plans' (every
+   * feature: canary, External Secrets, any SecretStore by any name) plus the scan's listing; plans
+   * are not needed. The opt-in for a worker whose plans name namespaces not known in advance.
+   */
+  scope?: 'namespaced' | 'cluster';
 }
 
 const LABELS = { 'app.kubernetes.io/name': 'rotor', 'app.kubernetes.io/component': 'worker', 'app.kubernetes.io/managed-by': 'rotor-rbac' };
@@ -110,13 +116,31 @@ function storesNamed(plans: Plan[], kind: 'SecretStore' | 'ClusterSecretStore'):
   return [...new Set(refs.filter((r) => r?.kind === kind).map((r) => r!.name))].sort();
 }
 
+/** What rotor does in a namespace, feature by feature. */
+interface Needs {
+  canary: boolean;
+  writesSecrets: boolean;
+  externalSecrets: boolean;
+  /** The SecretStores it reads, by name; null: any. */
+  stores: string[] | null;
+  adopt: boolean;
+}
+
 /** What the stages of `plans` in `namespace` need there. */
-function namespaceRules(plans: Plan[], namespace: string, adopt: boolean): Rule[] {
+function namespaceNeeds(plans: Plan[], namespace: string, adopt: boolean): Needs {
   const here = plans.filter((p) => p.stages.some((s) => s.namespace === namespace));
-  const canary = here.some((p) => p.stages.some((s) => s.namespace === namespace && s.strategy.type === 'canary'));
-  const writesSecrets = here.some((p) => p.store !== 'external-secrets');
   const eso = here.filter((p) => p.store === 'external-secrets');
-  const stores = storesNamed(eso, 'SecretStore');
+  return {
+    canary: here.some((p) => p.stages.some((s) => s.namespace === namespace && s.strategy.type === 'canary')),
+    writesSecrets: here.some((p) => p.store !== 'external-secrets'),
+    externalSecrets: eso.length > 0,
+    stores: storesNamed(eso, 'SecretStore'),
+    adopt,
+  };
+}
+
+/** The rules for `needs`, in a Role (or, with scope cluster, the ClusterRole). */
+function changeRules({ canary, writesSecrets, externalSecrets, stores, adopt }: Needs): Rule[] {
   const rules: Rule[] = [
     { apiGroups: [''], resources: ['secrets'], verbs: [...(writesSecrets ? ['get', 'create', 'delete'] : ['get', 'delete']), ...(adopt ? ['patch'] : [])] },
     { apiGroups: ['apps'], resources: ['deployments'], verbs: canary ? ['get', 'list', 'patch', 'create', 'delete'] : ['get', 'list', 'patch'] },
@@ -127,9 +151,10 @@ function namespaceRules(plans: Plan[], namespace: string, adopt: boolean): Rule[
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'delete'] },
   ];
-  if (eso.length) {
+  if (externalSecrets) {
     rules.push({ apiGroups: ['external-secrets.io'], resources: ['externalsecrets'], verbs: ['get', 'list', 'create', 'delete'] });
-    if (stores.length) rules.push({ apiGroups: ['external-secrets.io'], resources: ['secretstores'], verbs: ['get'], resourceNames: stores });
+    if (stores === null) rules.push({ apiGroups: ['external-secrets.io'], resources: ['secretstores', 'clustersecretstores'], verbs: ['get'] });
+    else if (stores.length) rules.push({ apiGroups: ['external-secrets.io'], resources: ['secretstores'], verbs: ['get'], resourceNames: stores });
   }
   return rules;
 }
@@ -158,6 +183,10 @@ export function rbacManifests(plans: Plan[], options: RbacOptions): Manifest[] {
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind, metadata: { name: roleName, ...(namespace ? { namespace } : {}), labels: LABELS }, rules },
     bind(kind, roleName, namespace),
   ];
+  if (options.scope === 'cluster') {
+    const all: Needs = { canary: true, writesSecrets: true, externalSecrets: true, stores: null, adopt: !!options.adopt };
+    return role('ClusterRole', name, [...changeRules(all), ...scanRules(options.scanGroups)]);
+  }
   const out: Manifest[] = [...role('ClusterRole', `${name}-scan`, scanRules(options.scanGroups))];
   const clusterStores = storesNamed(plans, 'ClusterSecretStore');
   if (clusterStores.length)
@@ -167,7 +196,7 @@ export function rbacManifests(plans: Plan[], options: RbacOptions): Manifest[] {
       ]),
     );
   const namespaces = [...new Set(plans.flatMap((p) => p.stages.map((s) => s.namespace)))].sort();
-  for (const ns of namespaces) out.push(...role('Role', name, namespaceRules(plans, ns, !!options.adopt), ns));
+  for (const ns of namespaces) out.push(...role('Role', name, changeRules(namespaceNeeds(plans, ns, !!options.adopt)), ns));
   return out;
 }
 
@@ -178,24 +207,63 @@ export function parseServiceAccount(raw: string): { namespace: string; name: str
   return { namespace: m[1], name: m[3] };
 }
 
-/** The manifests as one YAML stream, each with a line saying what it is for. */
-export function rbacYaml(plans: Plan[], files: string[], options: RbacOptions): string {
-  const manifests = rbacManifests(plans, options);
-  const head = `# rotor rbac for ${files.join(', ')}: the worker ${options.serviceAccount.namespace}/${options.serviceAccount.name} may do what these plans need, and no more.\n`;
-  return (
-    head +
+/** The namespaces the plans' stages name, sorted, once each. */
+export function planNamespaces(plans: Plan[]): string[] {
+  return [...new Set(plans.flatMap((p) => p.stages.map((s) => s.namespace)))].sort();
+}
+
+/** Why a manifest is there, in a line above it. */
+function purpose(m: Manifest): string {
+  if (m.kind === 'Role') return `# What the stages in ${m.metadata.namespace} change there.\n`;
+  if (m.kind === 'ClusterRole' && m.metadata.name.endsWith('-scan'))
+    return '# The reference scan: list every resource but Secrets, in every namespace, before a version is deleted.\n';
+  if (m.kind === 'ClusterRole' && m.metadata.name.endsWith('-cluster-secret-stores')) return '# The ClusterSecretStores the plans name, read in PLANNING.\n';
+  if (m.kind === 'ClusterRole')
+    return '# --scope cluster: what rotor may change, in every namespace, and the reference scan (list every resource but Secrets).\n';
+  return '';
+}
+
+/**
+ * The manifests as one YAML stream, each with a line saying what it is for; `policy`: the admission
+ * policy and its binding (client/admission.ts), when asked for.
+ */
+export function rbacYaml(what: string, serviceAccount: { namespace: string; name: string }, manifests: Manifest[], policy: object[]): string {
+  const sa = `${serviceAccount.namespace}/${serviceAccount.name}`;
+  const head = [
+    ...(manifests.length
+      ? [
+          `# rotor rbac ${what}: the worker ${sa} may do ${what.startsWith('--scope') ? 'what rotor does, in every namespace' : 'what these plans need, and no more'}.\n`,
+        ]
+      : []),
+    ...(policy.length ? [`# rotor rbac --admission: the apiserver confines ${sa} to what rotor makes and changes, whatever its RBAC grants.\n`] : []),
+  ].join('');
+  const docs = [...manifests.map((m) => purpose(m) + stringify(m, { lineWidth: 0 })), ...policy.map((m) => stringify(m, { lineWidth: 0 }))];
+  return head + docs.map((d) => `---\n${d}`).join('');
+}
+
+/**
+ * The same as values for the Helm chart deploy/helm/rotor (`--output helm-values`): the chart renders
+ * these rules and this policy as they are, with its own labels, and refuses to install them for
+ * another ServiceAccount than the one they were made for.
+ */
+export function rbacValues(serviceAccount: { namespace: string; name: string }, manifests: Manifest[], policy: object[]): string {
+  const rolesOf = (kind: string) =>
     manifests
-      .map((m) => {
-        const why =
-          m.kind === 'Role'
-            ? `# What the stages in ${m.metadata.namespace} change there.\n`
-            : m.kind === 'ClusterRole' && m.metadata.name.endsWith('-scan')
-              ? '# The reference scan: list every resource but Secrets, in every namespace, before a version is deleted.\n'
-              : m.kind === 'ClusterRole'
-                ? '# The ClusterSecretStores the plans name, read in PLANNING.\n'
-                : '';
-        return `---\n${why}${stringify(m, { lineWidth: 0 })}`;
-      })
-      .join('')
-  );
+      .filter((m) => m.kind === kind)
+      .map((m) => ({ name: m.metadata.name, ...(m.metadata.namespace ? { namespace: m.metadata.namespace } : {}), rules: m.rules! }));
+  const specOf = (kind: string) => (policy as { kind: string; metadata: { name: string }; spec: object }[]).find((m) => m.kind === kind);
+  const values = {
+    rbac: { serviceAccount: `${serviceAccount.namespace}/${serviceAccount.name}`, clusterRoles: rolesOf('ClusterRole'), roles: rolesOf('Role') },
+    ...(policy.length
+      ? {
+          admission: {
+            create: true,
+            name: specOf('ValidatingAdmissionPolicy')!.metadata.name,
+            policy: specOf('ValidatingAdmissionPolicy')!.spec,
+            binding: specOf('ValidatingAdmissionPolicyBinding')!.spec,
+          },
+        }
+      : {}),
+  };
+  return stringify(values, { lineWidth: 0 });
 }

@@ -11,8 +11,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { admissionYaml } from '../client/admission';
-import { rbacYaml } from '../client/rbac';
+import { admissionManifests } from '../client/admission';
+import { rbacManifests } from '../client/rbac';
 import { loadPlanFile } from '../client/plan-file';
 import { repoRoot } from '../sandbox/tools';
 import { KubernetesCluster } from '../activities/kubernetes';
@@ -102,7 +102,14 @@ before(async () => {
   kubectl(['apply', '-f', '-'], JSON.stringify(BROAD));
   kubectl(['create', 'clusterrolebinding', 'rotor-worker-broad', '--clusterrole=rotor-worker-broad', '--serviceaccount=rotor-system:rotor-worker']);
   // The plans' namespaces: where the worker may adopt a Secret made by hand.
-  kubectl(['apply', '-f', '-'], admissionYaml({ namespace: 'rotor-system', name: 'rotor-worker' }, [NS, `${NS}-rotor`, `${NS}-adopt`]));
+  kubectl(
+    ['apply', '-f', '-'],
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: admissionManifests({ namespace: 'rotor-system', name: 'rotor-worker' }, [NS, `${NS}-rotor`, `${NS}-adopt`]),
+    }),
+  );
   worker = new k8s.KubeConfig();
   worker.loadFromFile(file);
   core = worker.makeApiClient(k8s.CoreV1Api);
@@ -260,7 +267,14 @@ describe('rotor rbac on the apiserver', () => {
     kubectl(['create', 'serviceaccount', 'rotor-planned', '-n', 'rotor-system']);
     for (const ns of ['staging', 'production']) kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }));
     const file = join(repoRoot, 'examples', 'plan.yaml');
-    kubectl(['apply', '-f', '-'], rbacYaml([loadPlanFile(file).plan], [file], { serviceAccount: { namespace: 'rotor-system', name: 'rotor-planned' } }));
+    kubectl(
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: rbacManifests([loadPlanFile(file).plan], { serviceAccount: { namespace: 'rotor-system', name: 'rotor-planned' } }),
+      }),
+    );
     /** What `kubectl auth can-i` answers (it exits 1 for no). */
     const can = (verb: string, resource: string, ns: string | null) => {
       const where = ns ? ['-n', ns] : ['--all-namespaces'];

@@ -19,7 +19,14 @@ export async function copiesStillUsed(
 ): Promise<string | null> {
   const listed = await cluster.findCopies(version);
   if (!recorded && listed === null) {
-    return `where ${version} was copied is not recorded on it (made by an older rotor) and this worker cannot look in every namespace for its copies (it may not list Secrets, or not read them everywhere)`;
+    // Where its copies are is not recorded (made by hand or by an older rotor) and this worker may not
+    // read Secrets everywhere (namespaced RBAC): a copy may be anywhere, so nothing in any namespace may
+    // name a Secret of that name. The reference scan may list everywhere what it may not read.
+    const holders = await cluster.findReferences(null, version, ignore ? { ignore } : {});
+    if (!holders.length) return null;
+    return `where ${version} was copied is not recorded on it (made by hand or by an older rotor), this worker may not read Secrets in every namespace, and a Secret of that name is still named: ${holders
+      .map((h) => `${h.kind}/${h.name} in ${h.namespace}`)
+      .join(', ')}`;
   }
   const pending = [...new Set([...(recorded ?? []), ...(listed ?? [])])];
   const seen = new Set(pending);

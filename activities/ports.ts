@@ -127,9 +127,10 @@ export interface ClusterPort {
   /**
    * Everything that still refers to `secretName` in the given namespaces, switchable or not: workloads,
    * any other object the cluster serves that names it (wherever that object lives), and each resource
-   * that could not be read (it may), unless `ignore` (the plan's scan.ignore) names it.
+   * that could not be read (it may), unless `ignore` (the plan's scan.ignore) names it. `namespaces`
+   * null: a Secret of that name in any namespace.
    */
-  findReferences(namespaces: string[], secretName: string, options?: ScanOptions): Promise<Holder[]>;
+  findReferences(namespaces: string[] | null, secretName: string, options?: ScanOptions): Promise<Holder[]>;
   /**
    * Delete only if, scanned right before, nothing refers to it; otherwise report who does.
    * `externalSecret`: the version is an ExternalSecret's target, which goes first (the operator would

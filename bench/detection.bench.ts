@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { RotorClient } from '../client/rotor-client';
 import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
 import { parsePlan } from '../domain/plan';
-import { startSandbox, workerKubeconfig } from '../sandbox';
+import { grantPlans, startSandbox, workerKubeconfig } from '../sandbox';
 import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from '../sandbox/auth-service';
 import { startRotorWorker } from '../sandbox/rotor-worker';
 import { startDevServer } from '../sandbox/temporal';
@@ -83,6 +83,7 @@ async function main(): Promise<void> {
           retention: '0s',
         };
         writeFileSync(join(dir, `${ns.staging}.yaml`), stringify(document));
+        await grantPlans(sandbox.plane, [parsePlan(document)]);
         const id = await client.start(document, parsePlan(document), 'bench');
         // Recovered: the rollback has started and every staging pod runs the old token again.
         let status: RotationStatus = await client.status(id);

@@ -18,6 +18,7 @@ import { parsePlan, rotationWorkflowId } from '../domain/plan';
 import { versionName } from '../domain/naming';
 import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from './auth-service';
 import { SCRAPE_MS, type DemoWorld } from './demo-world';
+import { grantPlans } from './worker-identity';
 
 export interface ActResult {
   act: 'a' | 'b' | 'c';
@@ -215,7 +216,10 @@ function plan(d: DemoDurations, scope?: string): Record<string, unknown> {
 async function rotate(world: DemoWorld, say: Say, document: Record<string, unknown>, name: string) {
   const file = join(world.dir, `${name}.yaml`);
   writeFileSync(file, stringify(document));
-  const id = rotationWorkflowId(parsePlan(document));
+  const plan = parsePlan(document);
+  const id = rotationWorkflowId(plan);
+  say(`$ rotor rbac -f ${file} --admission | kubectl apply -f -`);
+  await grantPlans(world.sandbox.plane, [plan]);
   say(`$ rotor start -f ${file} --watch`);
   // The same workflow id as an earlier act's rotation: only a run started from here on is this one.
   const startedAt = Date.now() - 1000;

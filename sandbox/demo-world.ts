@@ -1,7 +1,8 @@
 // The demo's world: the sandbox control plane with the traffic model (auth API emulator and its
 // credential issuer, a real Prometheus scraping it every second, the Datadog emulator), a Temporal dev
-// server with its Web UI, and a real `rotor worker` with the least-privilege ServiceAccount of
-// deploy/rbac.yaml and every provider configured. `npm run demo` and its end-to-end test share it.
+// server with its Web UI, and a real `rotor worker` as its own ServiceAccount (each act's plan
+// granted as `rotor rbac --admission` prints it, sandbox/worker-identity.ts) and every provider
+// configured. `npm run demo` and its end-to-end test share it.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
 // `npm run demo`: the incident replayed and beaten, in three acts on real parts (demo-acts.ts): the
 // sandbox control plane with simulated pods calling an auth API emulator, a real Prometheus, the
 // Datadog emulator behind the official client, the Temporal dev server with its Web UI, and a real
-// `rotor worker` with the least-privilege ServiceAccount of deploy/rbac.yaml. It prints as it goes and
+// `rotor worker` as its own ServiceAccount, granted what `rotor rbac --admission` prints. It prints as it goes and
 // ends with a table whose figures come from Prometheus. `--keep` leaves everything running for the
 // Web UI until Ctrl-C, which stops the worker, the dev server, the simulator, controller-manager,
 // apiserver, etcd and the metric servers, in that order.

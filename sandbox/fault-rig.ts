@@ -1,7 +1,7 @@
 // The rig the fault-injection suite and the recovery bench share: the sandbox's real kube-apiserver
 // (with the pod simulator) behind a fault proxy, a real Temporal dev server on a database file (so it
 // can be killed and started again on the same port and state), rotor workers as real processes
-// authenticated as deploy/rbac.yaml's ServiceAccount, and a client. Scenarios rotate `app-secrets` in
+// authenticated as its ServiceAccount (each scenario's plan granted by rotor rbac), and a client. Scenarios rotate `app-secrets` in
 // their own pair of namespaces (`<tag>-stg`, `<tag>-prd`), so each starts from the same world.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { RotorClient } from '../client/rotor-client';
 import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
 import { validatePlan } from '../domain/plan';
-import { startSandbox, workerKubeconfig, type Sandbox } from './index';
+import { grantPlans, startSandbox, workerKubeconfig, type Sandbox } from './index';
 import { freePort } from './control-plane';
 import { startFaultProxy, throughProxy, type FaultProxy } from './fault-proxy';
 import { WorkerPool } from './fault-workers';
@@ -82,7 +82,7 @@ export class FaultRig {
     private readonly startServer: (options: DevServerOptions) => Promise<DevServer>,
     readonly pool: WorkerPool,
     readonly client: RotorClient,
-    /** The workers' kubeconfig: deploy/rbac.yaml's ServiceAccount, through the fault proxy. */
+    /** The workers' kubeconfig: the ServiceAccount granted each scenario's plan (rotor rbac --admission), through the fault proxy. */
     readonly workerKubeconfig: string,
   ) {}
 
@@ -138,6 +138,10 @@ export class FaultRig {
       for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
       for (const name of names) await apps.createNamespacedDeployment({ namespace: ns, body: authDeployment(name, OLD) });
     }
+    // What rotor rbac --admission grants the scenario's plan (its overrides change no verb).
+    const { plan, issues } = validatePlan(planDoc(tag));
+    if (issues.length) throw new Error(`the scenario's plan is invalid: ${JSON.stringify(issues)}`);
+    await grantPlans(this.sandbox.plane, [plan]);
   }
 
   /** A rotation of the scenario's namespaces: staging rolling, production canary 50 → 100, short soak, watch and retention. */

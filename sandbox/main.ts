@@ -5,7 +5,7 @@
 // Operator with a ClusterSecretStore `aws`, for plans with store aws-secrets-manager or external-secrets.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SANDBOX_OPTIONS, sandboxWorkerEnv, startSandbox, type Sandbox } from './index';
+import { SANDBOX_OPTIONS, sandboxWorkerEnv, startSandbox, workerKubeconfig, type Sandbox } from './index';
 import { TRAFFIC_LABEL } from './traffic';
 import { isShuttingDown, onShutdownSignals, superviseChildren } from './processes';
 import { startMoto, type MotoServer } from './moto';
@@ -45,6 +45,9 @@ async function main(): Promise<void> {
       AWS_SECRET_ACCESS_KEY: 'testing',
     };
   }
+  // The worker's own identity: a ServiceAccount granted the reference scan and confined by the
+  // admission policy; what it may change comes from rotor rbac for the plans the user runs.
+  const workerConfig = await workerKubeconfig(plane, plane.dir);
   // The worker's metric settings, Datadog keys included, go to a file only its owner can read, not the terminal.
   const workerEnv = join(plane.dir, 'worker.env');
   writeFileSync(
@@ -72,7 +75,11 @@ async function main(): Promise<void> {
       `pids: ${Object.entries({ ...plane.pids, prometheus: traffic.prometheus!.pid, ...(stores ? { moto: moto!.pid, 'external-secrets': operator!.pid } : {}) })
         .map(([name, pid]) => `${name}=${pid}`)
         .join(' ')} (rotor ${process.pid})`,
-      'a rotation to try: kubectl apply -f examples/sandbox-world.yaml, then with a worker: npx rotor start -f examples/plan-sandbox.yaml --watch',
+      'a rotation to try:',
+      '  kubectl apply -f examples/sandbox-world.yaml',
+      '  npx rotor rbac -f examples/plan-sandbox.yaml --admission | kubectl apply -f -   # what the worker may do for this plan',
+      `  KUBECONFIG=${workerConfig} npx rotor worker   # the worker as its ServiceAccount, not as admin`,
+      '  npx rotor start -f examples/plan-sandbox.yaml --watch',
       `logs: ${plane.dir}/logs; Ctrl-C stops everything`,
       '',
     ].join('\n'),

@@ -55,7 +55,7 @@ const worlds: [string, () => World][] = [
 
 // Custom resources as operators define them: a workflow engine's, an autoscaler's authentication, a
 // Gateway, an External Secrets-like object whose secretStoreRef names a store, a cluster-scoped one,
-// and one in a group deploy/rbac.yaml does not let the worker list.
+// and one in a group rotor rbac's scan ClusterRole does not let the worker list.
 const WORKFLOW: CrdDef = { group: 'argo.example.com', kind: 'Workflow', plural: 'workflows', namespaced: true };
 const TRIGGER_AUTH: CrdDef = { group: 'keda.example.com', kind: 'TriggerAuthentication', plural: 'triggerauthentications', namespaced: true };
 const GATEWAY: CrdDef = { group: 'gateway.example.com', kind: 'Gateway', plural: 'gateways', namespaced: true };
@@ -442,7 +442,7 @@ for (const [label, make] of worlds) {
       assert.ok(unknown, JSON.stringify(holders));
       assert.equal(unknown.name, '*');
       assert.match(unknown.unreadable ?? '', /widgets\.unlisted\.example\.com could not be read.*forbidden.*scan\.ignore/i);
-      // Nothing else is unreadable: deploy/rbac.yaml lets the worker list every resource Kubernetes serves.
+      // Nothing else is unreadable: rotor rbac's scan ClusterRole lets the worker list every resource Kubernetes serves.
       assert.deepEqual(
         holders.filter((h) => !installedCrds.has(h.kind)),
         [],

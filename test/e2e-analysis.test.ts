@@ -9,13 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import type { RotationStatus } from '../contract/api';
 import { TERMINAL_PHASES } from '../contract/api';
 import { startSandbox, workerKubeconfig, type Sandbox } from '../sandbox';
 import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from '../sandbox/auth-service';
 import { freePort } from '../sandbox/control-plane';
-import { pollStatus, pollUntil, rotor, startWorker } from './helpers/cli';
+import { pollStatus, pollUntil, rotor, startWorker, writePlan } from './helpers/cli';
 import { RotorClient } from '../client/rotor-client';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordClusterSecrets, recordValues } from './helpers/leak';
@@ -62,7 +61,12 @@ async function service(prefix: string): Promise<{ staging: string; production: s
   return names;
 }
 
-function plan(name: string, ns: { staging: string; production: string }, valueFile: string, stages: { staging?: object; production?: object } = {}): string {
+function plan(
+  name: string,
+  ns: { staging: string; production: string },
+  valueFile: string,
+  stages: { staging?: object; production?: object } = {},
+): Promise<string> {
   const analysis = (n: string) => ({ provider: 'prometheus', query: errorRatio(n), threshold: 0.05, interval: '10s', failureLimit: 1 });
   const body = {
     secret: 'auth-token',
@@ -73,9 +77,7 @@ function plan(name: string, ns: { staging: string; production: string }, valueFi
     ],
     retention: '0s',
   };
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, stringify(body));
-  return file;
+  return writePlan(sandbox.plane, dir, name, body);
 }
 
 async function start(planFile: string, runEnv: NodeJS.ProcessEnv): Promise<string> {
@@ -129,7 +131,7 @@ type Stages = { staging?: object; production?: object };
 async function run(name: string, valueFile: string, stages: Stages | ((ns: Run['ns']) => Stages), runEnv: NodeJS.ProcessEnv): Promise<Run> {
   const ns = await service(name);
   const productionGeneration = (await apps.readNamespacedDeployment({ namespace: ns.production, name: 'auth' })).metadata!.generation!;
-  const id = await start(plan(name, ns, valueFile, typeof stages === 'function' ? stages(ns) : stages), runEnv);
+  const id = await start(await plan(name, ns, valueFile, typeof stages === 'function' ? stages(ns) : stages), runEnv);
   return { ns, productionGeneration, status: await done(id, runEnv) };
 }
 

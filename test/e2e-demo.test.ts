@@ -1,6 +1,6 @@
 // The demo's three acts end to end, on the demo's own world (sandbox/demo-world.ts: real apiserver,
 // simulated pods calling the auth API emulator, a real Prometheus, the Datadog emulator behind the
-// official client, a real dev server and `rotor worker` with the RBAC of deploy/rbac.yaml). The
+// official client, a real dev server and `rotor worker` with the RBAC rotor rbac grants its plans). The
 // figures the demo prints come from Prometheus; here they are held against the auth API's own counts,
 // and the issuer's record is held against rotor's: the old credential revoked only after cleanup
 // deleted its version, the bad one revoked by the rollback, production never failing.

@@ -1,5 +1,5 @@
 // examples/plan-sandbox.yaml on the sandbox of `npm run sandbox`, as a user runs it: the same sandbox
-// options and worker settings, the example world applied with the sandbox's kubectl, a real
+// options and worker settings, the example world applied with the sandbox's kubectl, rotor rbac's output for the plan, a real
 // `rotor worker` and the CLI. The plan file is used as it is in the repository, unchanged.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { RotorClient } from '../client/rotor-client';
 import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
-import { SANDBOX_OPTIONS, sandboxWorkerEnv, startSandbox, type Sandbox } from '../sandbox';
+import { SANDBOX_OPTIONS, sandboxWorkerEnv, startSandbox, workerKubeconfig, type Sandbox } from '../sandbox';
 import { pollStatus, pollUntil, rotor, rotorStatus, startWorker } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordClusterSecrets, recordValues } from './helpers/leak';
@@ -22,6 +22,7 @@ let sandbox: Sandbox;
 let server: DevServer;
 let worker: Awaited<ReturnType<typeof startWorker>>;
 let env: NodeJS.ProcessEnv;
+let workerConfig: string;
 
 before(async () => {
   sandbox = await startSandbox(SANDBOX_OPTIONS);
@@ -32,9 +33,16 @@ before(async () => {
     '-f',
     join(repoRoot, 'examples', 'sandbox-world.yaml'),
   ]);
+  // What the sandbox tells a user to run: rotor rbac for the plan, applied as admin; then the worker
+  // with the sandbox's worker.kubeconfig (its ServiceAccount) and the worker.env it writes.
+  workerConfig = await workerKubeconfig(sandbox.plane, sandbox.plane.dir);
+  const rbac = await rotor(['rbac', '-f', join(repoRoot, 'examples', 'plan-sandbox.yaml'), '--admission'], {});
+  assert.equal(rbac.code, 0, rbac.stderr);
+  const apply = promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, 'apply', '-f', '-']);
+  apply.child.stdin!.end(rbac.stdout);
+  await apply;
   server = await startDevServer();
-  // What the sandbox tells a user to export: its admin KUBECONFIG and the worker.env it writes.
-  env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: sandbox.plane.kubeconfig, ...sandboxWorkerEnv(sandbox.traffic!) };
+  env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerConfig, ...sandboxWorkerEnv(sandbox.traffic!) };
   worker = await startWorker(env);
 });
 
@@ -74,7 +82,7 @@ describe('examples on the sandbox', () => {
         `metrics prometheus ${prometheus!.url}, datadog ${datadog!.emulator.url}; issuer ${env.ROTOR_ISSUER_URL}; value.fromFile refused (no ROTOR_VALUE_DIR)`,
     );
     assert.match(where, /^\[rotor\] Temporal at 127\.0\.0\.1:\d+; Kubernetes https:\/\/127\.0\.0\.1:\d+ \(context \S+, KUBECONFIG (\S+)\); codec off/);
-    assert.equal(/KUBECONFIG (\S+)\)/.exec(where)![1], sandbox.plane.kubeconfig);
+    assert.equal(/KUBECONFIG (\S+)\)/.exec(where)![1], workerConfig);
     for (const secret of [datadog!.apiKey, datadog!.appKey, env.ROTOR_ISSUER_TOKEN!])
       assert.ok(!worker.output().includes(secret), 'no credential in the banner');
   });

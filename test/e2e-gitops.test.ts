@@ -1,17 +1,16 @@
 // References that Git owns (issue 21), end to end on real parts: the rotor CLI, a real Temporal dev
-// server, a real `rotor worker` with the least-privilege ServiceAccount of deploy/rbac.yaml, against the
+// server, a real `rotor worker` granted what `rotor rbac --admission` prints for its plans, against the
 // sandbox's kube-apiserver. A Deployment Argo CD applies is refused in PLANNING with nothing changed;
 // a self-heal that sets a switched reference back (as Argo CD's would, a second after the switch)
 // makes the rotation roll back, naming the drift, instead of completing on the previous version.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
-import { rotor, rotorStatus, startWorker } from './helpers/cli';
+import { rotor, rotorStatus, startWorker, writePlan } from './helpers/cli';
 import { authDeployment, tokenSecretOf } from './helpers/e2e-objects';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordClusterSecrets, recordValues } from './helpers/leak';
@@ -34,11 +33,8 @@ async function namespaceWith(ns: string, d: k8s.V1Deployment): Promise<void> {
   await apps.createNamespacedDeployment({ namespace: ns, body: d });
 }
 
-function planFile(name: string, body: object): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, stringify(body));
-  return file;
-}
+/** A plan file, and the worker granted what it needs. */
+const planFile = (name: string, body: object) => writePlan(sandbox.plane, dir, name, body);
 
 const envRef = (ns: string, name: string) => tokenSecretOf(apps, ns, name);
 
@@ -72,7 +68,7 @@ describe('rotor and references that Git owns, on a real control plane', () => {
     const ns = 'argo-tracked';
     await namespaceWith(ns, authDeployment('auth-api', OLD, { annotations: { 'argocd.argoproj.io/tracking-id': `shop:apps/Deployment:${ns}/auth-api` } }));
     const before = await apps.readNamespacedDeployment({ namespace: ns, name: 'auth-api' });
-    const file = planFile('argo', {
+    const file = await planFile('argo', {
       secret: SECRET,
       value: { generate: { keys: ['api_token'], length: 32 } },
       stages: [{ name: 'only', namespace: ns, strategy: 'rolling', watch: '1s' }],
@@ -120,7 +116,7 @@ describe('rotor and references that Git owns, on a real control plane', () => {
       }
     })();
     try {
-      const file = planFile('healed', {
+      const file = await planFile('healed', {
         secret: SECRET,
         value: { generate: { keys: ['api_token'], length: 32 } },
         stages: [{ name: 'only', namespace: ns, strategy: 'rolling', watch: '20s', rolloutTimeout: '60s' }],

@@ -1,18 +1,18 @@
 // End to end on real parts: the rotor CLI, a real Temporal dev server, a real `rotor worker` process
-// with the Kubernetes backend, authenticated as the least-privilege ServiceAccount of deploy/rbac.yaml,
-// against the sandbox's real kube-apiserver and controller-manager (pods played by the simulator).
+// with the Kubernetes backend, authenticated as a ServiceAccount granted what `rotor rbac --admission`
+// prints for the plans it runs (namespaced Roles, the scan's ClusterRole, the admission policy), against the sandbox's real kube-apiserver and controller-manager (pods played by the simulator).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { stringify } from 'yaml';
 import type { RotationStatus } from '../contract/api';
-import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
-import { rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
+import { grantPlanFile, startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
+import { repoRoot } from '../sandbox/tools';
+import { rotor, rotorStatus, startWorker, waitForStatus, writePlan } from './helpers/cli';
 import { authDeployment, tokenSecretOf } from './helpers/e2e-objects';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordClusterSecrets, recordValues } from './helpers/leak';
@@ -59,11 +59,8 @@ async function kubectlAs(args: string[]): Promise<{ code: number; out: string }>
   }
 }
 
-function plan(name: string, body: object): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, stringify(body));
-  return file;
-}
+/** A plan file, and the worker granted what it needs (rotor rbac's output); a plan rotor refuses gets nothing. */
+const plan = (name: string, body: object) => writePlan(sandbox.plane, dir, name, body);
 
 const status = (id: string) => rotorStatus(id, env);
 const waitFor = (id: string, pred: (s: RotationStatus) => boolean) => waitForStatus(id, env, pred);
@@ -79,7 +76,7 @@ before(async () => {
   apps = kc.makeApiClient(k8s.AppsV1Api);
   batch = kc.makeApiClient(k8s.BatchV1Api);
 
-  // The worker's identity: deploy/rbac.yaml applied with kubectl, a token for its ServiceAccount.
+  // The worker's identity: a ServiceAccount and a token; each plan below grants it what it needs.
   workerKubeconfig = await workerKubeconfigFor(sandbox.plane, dir);
 
   for (const ns of ['staging', 'production']) {
@@ -91,6 +88,8 @@ before(async () => {
     }
     await apps.createNamespacedDeployment({ namespace: ns, body: authDeployment('auth-api', OLD) });
   }
+  // What a platform team applies for its plans: rotor rbac -f examples/plan.yaml --admission | kubectl apply -f -
+  await grantPlanFile(sandbox.plane, join(repoRoot, 'examples', 'plan.yaml'));
   // A weekly job that the plan's workload list leaves out, still on the old version.
   await batch.createNamespacedCronJob({
     namespace: 'staging',
@@ -203,7 +202,7 @@ describe('rotor on a real control plane', () => {
       });
 
     it('completes a two-stage rotation with the AWS labels where AWS leaves them, the old version retired with its deletion', async () => {
-      const started = await rotor(['start', '-f', awsPlan('aws-good', { generate: { keys: ['api_token'], length: 40 } })], env);
+      const started = await rotor(['start', '-f', await awsPlan('aws-good', { generate: { keys: ['api_token'], length: 40 } })], env);
       assert.equal(started.code, 0, started.stderr);
       const s = await waitFor('rotate-aws-staging-billing-secrets', (x) => ['COMPLETED', 'ROLLED_BACK', 'FAILED'].includes(x.phase));
       assert.equal(s.phase, 'COMPLETED', `${s.outcome}; ${s.leftovers.join('; ')}`);
@@ -226,7 +225,7 @@ describe('rotor on a real control plane', () => {
     it('rolls back with AWSCURRENT never moved, and the failed version unlabelled', async () => {
       const current = (await aws().describe(AWS_SECRET)).versions.find((v) => v.stages.includes('AWSCURRENT'))!.versionId;
       const before = await aws().read({ secretId: AWS_SECRET, versionStage: 'AWSCURRENT' });
-      const started = await rotor(['start', '-f', awsPlan('aws-bad', { generate: { keys: ['wrong_key'], length: 40 } })], env);
+      const started = await rotor(['start', '-f', await awsPlan('aws-bad', { generate: { keys: ['wrong_key'], length: 40 } })], env);
       assert.equal(started.code, 0, started.stderr);
       const s = await waitFor(
         'rotate-aws-staging-billing-secrets',
@@ -279,7 +278,7 @@ describe('rotor on a real control plane', () => {
         );
 
     it('completes a two-stage rotation through pinned ExternalSecrets, the old ones deleted with their Secrets, AWS labels where AWS leaves them', async () => {
-      const file = esoPlan('eso-good', { name: 'aws', kind: 'ClusterSecretStore' });
+      const file = await esoPlan('eso-good', { name: 'aws', kind: 'ClusterSecretStore' });
       const started = await rotor(['start', '-f', file], env);
       assert.equal(started.code, 0, started.stderr);
       const s = await waitFor('rotate-eso-staging-ledger-secrets', (x) => ['COMPLETED', 'ROLLED_BACK', 'FAILED'].includes(x.phase));
@@ -323,7 +322,7 @@ describe('rotor on a real control plane', () => {
 
     it('fails in PLANNING, nothing created, when the plan names a SecretStore that is not there', async () => {
       // A SecretStore (the default kind) must be in each stage's namespace; there is only the ClusterSecretStore.
-      const file = esoPlan('eso-no-store', { name: 'aws' });
+      const file = await esoPlan('eso-no-store', { name: 'aws' });
       const before = await aws().labels(ESO_SECRET);
       const started = await rotor(['start', '-f', file], env);
       assert.equal(started.code, 0, started.stderr);
@@ -334,13 +333,40 @@ describe('rotor on a real control plane', () => {
     });
   });
 
-  it('runs with exactly the permissions of deploy/rbac.yaml, and those refuse the rest', async () => {
+  it("runs with what rotor rbac grants its plans, and the apiserver refuses the rest, by RBAC or by rotor's admission policy", async () => {
     assert.equal((await kubectlAs(['auth', 'can-i', 'create', 'secrets', '-n', 'staging'])).out.trim(), 'yes');
     assert.equal((await kubectlAs(['auth', 'can-i', 'patch', 'deployments', '-n', 'production'])).out.trim(), 'yes');
     const list = await kubectlAs(['get', 'secrets', '-n', 'staging']);
     assert.notEqual(list.code, 0);
     assert.match(list.out, /forbidden/i);
     assert.match((await kubectlAs(['auth', 'can-i', 'watch', 'secrets', '-n', 'staging'])).out, /^no/);
+    // Outside the plans' namespaces, RBAC grants nothing but the scan's listing.
+    await core.createNamespacedSecret({ namespace: 'kube-system', body: { metadata: { name: 'signing-key' }, stringData: { k: 'v' } } });
+    await core.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'db-password' }, stringData: { k: 'v' } } });
+    for (const [args, why] of [
+      [['delete', 'secret', 'signing-key', '-n', 'kube-system'], "delete kube-system's Secrets"],
+      [['get', 'secret', 'db-password', '-n', 'default'], 'read a Secret where no plan runs'],
+    ] as const) {
+      const got = await kubectlAs([...args]);
+      assert.notEqual(got.code, 0, why);
+      assert.match(got.out, /is forbidden: User "system:serviceaccount:rotor-system:rotor-worker" cannot/, why);
+    }
+    // Inside them, what RBAC allows but rotor never does is refused by the policy, naming the rule.
+    const deniedBy = async (args: string[], rule: string) => {
+      const got = await kubectlAs(args);
+      assert.notEqual(got.code, 0, `${args.join(' ')} went through`);
+      assert.match(got.out, /ValidatingAdmissionPolicy 'rotor-worker-confinement'/, args.join(' '));
+      assert.match(got.out, new RegExp(`rotor's worker .*\\(rule ${rule}\\)`), args.join(' '));
+    };
+    await deniedBy(['delete', 'secret', OLD, '-n', 'staging'], 'secret-delete'); // made by hand, never adopted
+    await deniedBy(['label', 'secret', OLD, '-n', 'staging', 'team=payments'], 'secret-update');
+    await deniedBy(['set', 'image', 'deployment/auth-api', '-n', 'staging', '*=registry.example/evil:1'], 'workload-template');
+    await deniedBy(['create', 'deployment', 'rogue', '--image=registry.example/evil:1', '-n', 'production'], 'workload-create');
+    await deniedBy(
+      ['patch', 'deployment/auth-api', '-n', 'production', '--type=json', '-p', '[{"op":"replace","path":"/spec/replicas","value":0}]'],
+      'workload-replicas',
+    );
+    assert.ok(await core.readNamespacedSecret({ namespace: 'staging', name: OLD }), 'the hand-made version is still there');
   });
 
   it('fails in PLANNING before any claim when a stage namespace or the Secret does not exist, naming it and the fix', async () => {
@@ -377,7 +403,7 @@ describe('rotor on a real control plane', () => {
       },
     ];
     for (const c of cases) {
-      const started = await rotor(['start', '-f', plan(c.id, { value: { generate: { keys: ['api_token'] } }, ...c.body })], env);
+      const started = await rotor(['start', '-f', await plan(c.id, { value: { generate: { keys: ['api_token'] } }, ...c.body })], env);
       assert.equal(started.code, 0, started.stderr);
       const s = await waitFor(c.id, (x) => x.phase === 'FAILED');
       assert.match(s.outcome!, c.outcome);
@@ -388,7 +414,7 @@ describe('rotor on a real control plane', () => {
   });
 
   it('rolls back a stage whose new Secret lacks a key the workloads read, exactly what it switched', async () => {
-    const file = plan('missing-key', {
+    const file = await plan('missing-key', {
       secret: 'auth-api-secrets',
       value: { generate: { keys: ['wrong_key'], length: 32 } },
       stages: [
@@ -407,7 +433,7 @@ describe('rotor on a real control plane', () => {
   });
 
   it('completes a two-stage rotation (production by canary): immutable labelled copies per namespace, workloads switched, old version deleted only once nothing holds it', async () => {
-    const file = plan('rotation', {
+    const file = await plan('rotation', {
       secret: 'auth-api-secrets',
       value: { generate: { keys: ['api_token'], length: 32 } },
       stages: [
@@ -442,7 +468,7 @@ describe('rotor on a real control plane', () => {
     await core.createNamespacedSecret({ namespace: 'dev', body: { metadata: { name: OLD }, stringData: { api_token: 'old-token-value' } } });
     for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: 'dev' })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
     await apps.createNamespacedDeployment({ namespace: 'dev', body: authDeployment('auth-api', OLD) });
-    const overlapping = plan('overlapping', {
+    const overlapping = await plan('overlapping', {
       secret: 'auth-api-secrets',
       value: { generate: { keys: ['api_token'], length: 32 } },
       stages: [

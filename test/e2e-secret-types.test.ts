@@ -1,5 +1,5 @@
 // A rotated Secret keeps its type, end to end on real parts: the rotor CLI, a Temporal dev server, a
-// `rotor worker` process as the least-privilege ServiceAccount of deploy/rbac.yaml, the sandbox's real
+// `rotor worker` process as its ServiceAccount, granted rotor rbac's output for each plan, the sandbox's real
 // kube-apiserver (pods played by the simulator), and moto for AWS Secrets Manager. A registry
 // credential (kubernetes.io/dockerconfigjson, from a file) and a TLS certificate
 // (kubernetes.io/tls, read from AWS) rotate through two stages with their types kept; a value that
@@ -11,12 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { CreateSecretCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { stringify } from 'yaml';
 import type { RotationStatus } from '../contract/api';
 import { AwsSecretsManager } from '../activities/stores/aws-secrets-manager';
 import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
 import { startMoto, type MotoServer } from '../sandbox/moto';
-import { rotor, startWorker, waitForStatus } from './helpers/cli';
+import { rotor, startWorker, waitForStatus, writePlan } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordClusterSecrets, recordValues } from './helpers/leak';
 import { dockerConfig, selfSigned } from './helpers/secret-types';
@@ -59,11 +58,8 @@ async function namespace(ns: string): Promise<void> {
   for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
 }
 
-function plan(name: string, body: object): string {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, stringify(body));
-  return file;
-}
+/** A plan file, and the worker granted what it needs. */
+const plan = (name: string, body: object) => writePlan(sandbox.plane, dir, name, body);
 
 function stages(namespaces: string[]) {
   return [
@@ -179,7 +175,7 @@ describe('a rotated Secret keeps its type, on a real control plane', () => {
       recordValues([bad, 'no-auths-pass-Qe55']);
       writeFileSync(join(dir, 'no-auths.env'), `.dockerconfigjson=${bad}\n`);
       const before = await versions(REGISTRY_NS, REGISTRY);
-      const s = await rotate(registryPlan('registry-bad', 'no-auths.env'), `rotate-${REGISTRY_NS[0]}-${REGISTRY}`);
+      const s = await rotate(await registryPlan('registry-bad', 'no-auths.env'), `rotate-${REGISTRY_NS[0]}-${REGISTRY}`);
       assert.equal(s.phase, 'FAILED', s.outcome ?? '');
       assert.match(s.outcome!, /could not create the new version \(no workload was switched\): .*key \.dockerconfigjson has no auths object/);
       assert.deepEqual(await versions(REGISTRY_NS, REGISTRY), before, 'no version was created');
@@ -189,7 +185,7 @@ describe('a rotated Secret keeps its type, on a real control plane', () => {
     it('rotates through both stages with the type kept, the workloads pulling with the new version, the old one deleted', async () => {
       const fresh = dockerConfig('new-registry-pass-Mz18');
       writeFileSync(join(dir, 'registry.env'), `.dockerconfigjson=${fresh}\n`);
-      const s = await rotate(registryPlan('registry-good', 'registry.env'), `rotate-${REGISTRY_NS[0]}-${REGISTRY}`);
+      const s = await rotate(await registryPlan('registry-good', 'registry.env'), `rotate-${REGISTRY_NS[0]}-${REGISTRY}`);
       assert.equal(s.phase, 'COMPLETED', `${s.outcome}; ${s.leftovers.join('; ')}`);
       for (const ns of REGISTRY_NS) {
         const secret = await core.readNamespacedSecret({ namespace: ns, name: s.newVersion! });
@@ -227,7 +223,7 @@ describe('a rotated Secret keeps its type, on a real control plane', () => {
     it('fails CREATING with nothing staged in AWS nor created in the cluster when the key is not the certificate’s', async () => {
       await sdk.send(new CreateSecretCommand({ Name: TLS_SOURCE, SecretString: JSON.stringify({ 'tls.crt': newTls.crt, 'tls.key': strayTls.key }) }));
       const before = { cluster: await versions(WEB_NS, WEB), aws: await awsVersions(TLS_VERSIONS) };
-      const s = await rotate(tlsPlan('tls-bad'), `rotate-${WEB_NS[0]}-${WEB}`);
+      const s = await rotate(await tlsPlan('tls-bad'), `rotate-${WEB_NS[0]}-${WEB}`);
       assert.equal(s.phase, 'FAILED', s.outcome ?? '');
       assert.match(s.outcome!, /the private key in tls\.key does not match the certificate in tls\.crt/);
       assert.deepEqual(await versions(WEB_NS, WEB), before.cluster, 'no Secret created');
@@ -237,7 +233,7 @@ describe('a rotated Secret keeps its type, on a real control plane', () => {
 
     it('rotates through both stages with the type kept, AWSCURRENT on the new version', async () => {
       await sdk.send(new PutSecretValueCommand({ SecretId: TLS_SOURCE, SecretString: JSON.stringify({ 'tls.crt': newTls.crt, 'tls.key': newTls.key }) }));
-      const s = await rotate(tlsPlan('tls-good'), `rotate-${WEB_NS[0]}-${WEB}`);
+      const s = await rotate(await tlsPlan('tls-good'), `rotate-${WEB_NS[0]}-${WEB}`);
       assert.equal(s.phase, 'COMPLETED', `${s.outcome}; ${s.leftovers.join('; ')}`);
       for (const ns of WEB_NS) {
         const secret = await core.readNamespacedSecret({ namespace: ns, name: s.newVersion! });

@@ -11,6 +11,8 @@
 // - during a canary, blue plus its green copies never drop below blue's replicas;
 // - a retried step ends where one step ends;
 // - a Secret that anything refers to is never deleted.
+// On the apiserver rotor acts as the worker's ServiceAccount, confined by its admission policy: each
+// of its steps, adopting and deleting a Secret made by hand included, must pass the policy.
 // The seed is printed; replay one with ROTOR_SEED=<seed>. `npm run test:invariants -- --scenarios=200`
 // runs 200 scenarios against the apiserver (1,000 against memory) with no time limit.
 import assert from 'node:assert/strict';
@@ -19,7 +21,10 @@ import * as k8s from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { greenName, ownershipKey } from '../activities/kubernetes';
 import type { SwitchRecord, WorkloadUse } from '../contract/activities';
-import { startSandbox, type Sandbox } from '../sandbox';
+import { startSandbox, workerKubeconfig, type Sandbox } from '../sandbox';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, type Kind, type World } from './helpers/worlds';
 
 const BASE = 'auth-api-secrets';
@@ -309,11 +314,16 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
 
 let sandbox: Sandbox | undefined;
 let kc: k8s.KubeConfig;
+let worker: string;
 
 before(async () => {
   sandbox = await startSandbox({ readyDelayMs: 200, jobDurationMs: 200 });
   kc = new k8s.KubeConfig();
   kc.loadFromFile(sandbox.plane.kubeconfig);
+  // rotor's steps run as the worker's ServiceAccount under `rotor rbac --scope cluster --admission`
+  // (any namespace, as scenarios make their own): every one must pass the admission policy, and the
+  // Secrets made by hand are adopted before they are deleted.
+  worker = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-invariants-')), [], 'cluster');
   console.log(`[invariants] seed ${SEED}: ${KUBE_RUNS} scenario(s) on the apiserver, ${MEMORY_RUNS} on memory (ROTOR_SEED=${SEED} replays them)`);
 });
 
@@ -325,7 +335,11 @@ after(async () => {
 describe('randomized rotations keep every invariant', () => {
   for (const [label, runs, make] of [
     ['memory', MEMORY_RUNS, () => new MemoryWorld()],
-    ['kubernetes (real apiserver)', KUBE_RUNS, () => new KubeWorld(kc)],
+    [
+      'kubernetes (real apiserver, the worker confined by its admission policy)',
+      KUBE_RUNS,
+      () => new KubeWorld(kc, { workerKubeconfig: worker, confined: true }),
+    ],
   ] as const) {
     it(`${runs} scenarios on ${label}`, async () => {
       try {

@@ -1,7 +1,7 @@
 // Where a version's copies are, and whose they are: both adapters read a version's record (its
 // credential, store version and copies) without its data, and find every namespace holding a Secret of
 // that name: by one listing where the worker may list Secrets, one namespace at a time where it may
-// only read them (deploy/rbac.yaml), and not at all (null) where it may not read one of them.
+// only read them (rotor rbac --scope cluster), and not at all (null) where it may not read one of them.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ let workerConfig: string;
 
 before(async () => {
   ({ sandbox, kc: admin } = await startWorldSandbox());
-  workerConfig = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-copies-')));
+  workerConfig = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-copies-')), [], 'cluster');
 });
 
 after(async () => {
@@ -56,7 +56,7 @@ describe('a version record and its copies', () => {
     ['memory', () => ({ cluster: new MemoryCluster({ secrets: [], workloads: [] }), namespace: async () => undefined })],
     ['kubernetes (may list Secrets)', () => ({ cluster: new KubernetesCluster(admin), namespace: kubeNamespace(admin) })],
     [
-      'kubernetes (deploy/rbac.yaml: may read Secrets, not list them)',
+      'kubernetes (rotor rbac --scope cluster: may read Secrets, not list them)',
       () => {
         const kc = new k8s.KubeConfig();
         kc.loadFromFile(workerConfig);

@@ -129,13 +129,24 @@ describe('a credential lives wherever copies of its version live', () => {
     );
   });
 
-  it('keeps a credential whose copies were never recorded (an older rotor made it) when the worker cannot list every namespace', async () => {
-    const w = world();
-    w.cluster.world.unreadableNamespaces = ['kube-system'];
-    const [r] = await rotate(new Doubles({ ...w, previousIssued: true }), [planOver(['staging'])]);
-    assert.equal(r.phase, 'COMPLETED', r.outcome ?? '');
-    assert.equal(credential(w, OLD), 'active');
-    assert.match(said(r), new RegExp(`issuer: ${OLD} stays live: where ${OLD} was copied is not recorded on it \\(made by an older rotor\\)`));
+  it('with copies never recorded (made by hand or by an older rotor) and Secrets unreadable somewhere, keeps a credential while anything in any namespace names it, and revokes it once nothing does', async () => {
+    const held = world();
+    held.cluster.world.unreadableNamespaces = ['kube-system'];
+    // Namespaced RBAC: the worker may not read kube-system's Secrets, but the scan lists its workloads.
+    held.cluster.world.workloads.push({ kind: 'Deployment', namespace: 'kube-system', name: 'metrics-agent', replicas: 1, refs: { [ENV_FROM]: OLD } });
+    const [kept] = await rotate(new Doubles({ ...held, previousIssued: true }), [planOver(['staging'])]);
+    assert.equal(kept.phase, 'COMPLETED', kept.outcome ?? '');
+    assert.equal(credential(held, OLD), 'active');
+    assert.match(
+      said(kept),
+      new RegExp(`issuer: ${OLD} stays live: where ${OLD} was copied is not recorded on it \\(made by hand or by an older rotor\\).*metrics-agent`),
+    );
+
+    const free = world();
+    free.cluster.world.unreadableNamespaces = ['kube-system'];
+    const [revoked] = await rotate(new Doubles({ ...free, previousIssued: true }), [planOver(['staging'])]);
+    assert.equal(revoked.phase, 'COMPLETED', revoked.outcome ?? '');
+    assert.equal(credential(free, OLD), 'revoked', 'nothing in the whole cluster names it: its credential goes');
   });
 });
 

@@ -152,12 +152,14 @@ export class KubernetesCluster implements ClusterPort {
     return { version, workloads };
   }
 
-  async findReferences(namespaces: string[], secretName: string, options: ScanOptions = {}): Promise<Holder[]> {
+  async findReferences(namespaces: string[] | null, secretName: string, options: ScanOptions = {}): Promise<Holder[]> {
     // Listed across all namespaces, counted only where the Secret lives: a workload's references are
     // in its namespace; another object's may name another namespace, or any (cluster-scoped).
     const found = await this.scanEverywhere(null, (name) => name === secretName, secretIn(namespaces, secretName), options.ignore);
     return [
-      ...found.workloads.filter((f) => namespaces.includes(f.obj.metadata!.namespace!)).map((f) => use(f, f.obj.metadata!.namespace!, (n) => n === secretName)),
+      ...found.workloads
+        .filter((f) => namespaces === null || namespaces.includes(f.obj.metadata!.namespace!))
+        .map((f) => use(f, f.obj.metadata!.namespace!, (n) => n === secretName)),
       ...found.others.map((m) => m.holder),
       ...found.unreadable,
     ];

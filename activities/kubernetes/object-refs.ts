@@ -191,8 +191,8 @@ export function shapeHolder(r: ScannedResource, obj: Json, wanted: WantedSecret)
 }
 
 /** A Secret in one of `namespaces` named `name`, as `shapeHolder` asks. */
-export function secretIn(namespaces: string[], name: string): WantedSecret {
-  return (namespace, ref) => ref === name && (namespace === null || namespaces.includes(namespace));
+export function secretIn(namespaces: string[] | null, name: string): WantedSecret {
+  return (namespace, ref) => ref === name && (namespace === null || namespaces === null || namespaces.includes(namespace));
 }
 
 /** The holder a resource the worker could not read stands for: cleanup waits for it, and says why. */

@@ -92,8 +92,8 @@ export interface World {
   deleteObject(obj: MemoryObject): Promise<void>;
   /**
    * The cluster as an identity that may not list `resource` (`<plural>.<group>` of a CRD installed
-   * with `crd`) sees it: on the apiserver, the worker's ServiceAccount of deploy/rbac.yaml, which
-   * grants nothing in that group.
+   * with `crd`) sees it: on the apiserver, the worker's ServiceAccount, whose scan ClusterRole
+   * (rotor rbac's) grants nothing in that group.
    */
   withoutListing(resource: string): Promise<ClusterPort>;
 }
@@ -250,12 +250,21 @@ export class KubeWorld implements World {
   readonly batch: k8s.BatchV1Api;
   readonly objects: k8s.KubernetesObjectApi;
 
-  /** `workerKubeconfig`: the worker's identity of deploy/rbac.yaml (sandbox/index.ts workerKubeconfig), for `withoutListing`. */
+  /**
+   * `kc`: the world's author (cluster-admin), who sets it up and edits it as others would.
+   * `workerKubeconfig`: the worker's identity (sandbox/worker-identity.ts), for `withoutListing`, and,
+   * with `confined`, the identity `cluster` (rotor's own steps) acts as: its RBAC and the admission policy.
+   */
   constructor(
     readonly kc: k8s.KubeConfig,
-    readonly options: { pageSize?: number; workerKubeconfig?: string } = {},
+    readonly options: { pageSize?: number; workerKubeconfig?: string; confined?: boolean } = {},
   ) {
-    this.cluster = new KubernetesCluster(kc, options.pageSize ?? 3); // small pages: every scan crosses page boundaries
+    const worker = new k8s.KubeConfig();
+    if (options.confined) {
+      if (!options.workerKubeconfig) throw new Error('KubeWorld needs the worker kubeconfig to act confined');
+      worker.loadFromFile(options.workerKubeconfig);
+    }
+    this.cluster = new KubernetesCluster(options.confined ? worker : kc, options.pageSize ?? 3); // small pages: every scan crosses page boundaries
     this.externalSecrets = this.cluster.externalSecrets;
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
@@ -318,10 +327,10 @@ export class KubeWorld implements World {
     if (!this.options.workerKubeconfig) throw new Error('KubeWorld needs the worker kubeconfig for withoutListing');
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(this.options.workerKubeconfig);
-    const rules = (await this.kc.makeApiClient(k8s.RbacAuthorizationV1Api).readClusterRole({ name: 'rotor-worker' })).rules ?? [];
+    const rules = (await this.kc.makeApiClient(k8s.RbacAuthorizationV1Api).readClusterRole({ name: 'rotor-worker-scan' })).rules ?? [];
     const group = resource.split('.').slice(1).join('.');
     if (rules.some((r) => (r.apiGroups ?? []).includes(group) || (r.apiGroups ?? []).includes('*')))
-      throw new Error(`deploy/rbac.yaml grants something in ${group}`);
+      throw new Error(`rotor rbac's scan ClusterRole grants something in ${group}`);
     return new KubernetesCluster(kc, this.options.pageSize ?? 3);
   }
 

@@ -12,7 +12,7 @@ import { formatStatus, progressLine, rotationsTable, workerAbsence } from './for
 import { normalizeOrigin, runCodecServer } from './codec-server';
 import { isStructured, outputFormat, outputOptions, structured, type OutputFormat } from './output';
 import { loadPlanFile, PlanFileError } from './plan-file';
-import { parseServiceAccount, planNamespaces, rbacManifests, rbacValues, rbacYaml } from './rbac';
+import { parseScanGroup, parseServiceAccount, planNamespaces, rbacManifests, rbacValues, rbacYaml } from './rbac';
 import { admissionManifests } from './admission';
 import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
 
@@ -349,6 +349,16 @@ function program(result: { code: number }): Command {
       'print the least RBAC the worker needs for these plans: a Role and RoleBinding in each namespace they touch, with only the verbs their stages use, and ClusterRoles for the reference scan (list, never Secrets) and any ClusterSecretStore they name; with --admission, also the ValidatingAdmissionPolicy that confines the worker to what rotor makes (docs/kubernetes.md); apply it with kubectl apply -f -, or give it to the Helm chart with --output helm-values',
     )
     .option('-f, --file <plan.yaml>', 'a plan file; repeat for every plan the worker runs', (file: string, files: string[]) => [...files, file], [] as string[])
+    .option(
+      '--scan-group <group>',
+      "an API group the reference scan also lists (list only, never Secrets), e.g. a custom resource's that names Secrets; repeat for more",
+      (raw: string, groups: string[]) => {
+        const group = parseScanGroup(raw);
+        if (typeof group !== 'string') throw new InvalidArgumentError(group.error);
+        return [...groups, group];
+      },
+      [] as string[],
+    )
     .option('--admission', "also print the ValidatingAdmissionPolicy and its binding that confine the worker's ServiceAccount (alone, without -f)")
     .addOption(
       new Option('--scope <scope>', "namespaced: Roles in the plans' namespaces only; cluster: one ClusterRole for every namespace (opt-in, no -f needed)")
@@ -368,16 +378,29 @@ function program(result: { code: number }): Command {
       }),
     )
     .action(
-      async (opts: { file: string[]; admission?: boolean; serviceAccount: string; scope: 'namespaced' | 'cluster'; output: 'manifests' | 'helm-values' }) => {
+      async (opts: {
+        file: string[];
+        scanGroup: string[];
+        admission?: boolean;
+        serviceAccount: string;
+        scope: 'namespaced' | 'cluster';
+        output: 'manifests' | 'helm-values';
+      }) => {
         const cluster = opts.scope === 'cluster';
         if (opts.file.length === 0 && !opts.admission && !cluster)
           throw new PlanFileError(
             '',
             'rotor rbac needs the plans the worker runs: -f plan.yaml (repeat for more), --scope cluster for one ClusterRole in every namespace, or --admission for the admission policy alone',
           );
+        if (opts.scanGroup.length && opts.file.length === 0 && !cluster)
+          throw new PlanFileError(
+            '',
+            "--scan-group adds to the reference scan's ClusterRole, which --admission alone does not print: add the plans (-f plan.yaml) or --scope cluster",
+          );
         const plans = opts.file.map((file) => loadPlanFile(file).plan);
         const serviceAccount = parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string };
-        const manifests = plans.length || cluster ? rbacManifests(plans, { serviceAccount, adopt: !!opts.admission, scope: opts.scope }) : [];
+        const manifests =
+          plans.length || cluster ? rbacManifests(plans, { serviceAccount, adopt: !!opts.admission, scope: opts.scope, scanGroups: opts.scanGroup }) : [];
         const policy = opts.admission ? admissionManifests(serviceAccount, plans.length && !cluster ? planNamespaces(plans) : undefined) : [];
         const what = cluster ? '--scope cluster' : `for ${opts.file.join(', ')}`;
         out((opts.output === 'helm-values' ? rbacValues(serviceAccount, manifests, policy) : rbacYaml(what, serviceAccount, manifests, policy)).trimEnd());

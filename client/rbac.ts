@@ -12,7 +12,8 @@
 // Cluster-wide, two ClusterRoles: the ClusterSecretStore a plan names (get, by name), only if one does;
 // and the reference scan's listing, since every plan deletes its old version only once nothing in the
 // whole cluster names it: list on every resource but Secrets (never readable through it), in the groups
-// of scan.ts's table, plus namespaces (whether a stage's namespace exists).
+// of scan.ts's table and those `--scan-group` adds (a custom resource's), plus namespaces (whether a
+// stage's namespace exists).
 import { stringify } from 'yaml';
 import type { Plan } from '../domain/plan';
 
@@ -92,7 +93,10 @@ interface Manifest {
 export interface RbacOptions {
   /** The worker's ServiceAccount. */
   serviceAccount: { namespace: string; name: string };
-  /** Groups the scan lists besides Kubernetes' own (default OPERATOR_GROUPS). */
+  /**
+   * More groups the scan lists, besides Kubernetes' own and the operators' (OPERATOR_GROUPS): a custom
+   * resource in a group the worker may not list holds every version until it may.
+   */
   scanGroups?: string[];
   /**
    * With rotor's admission policy: Secrets `patch` too, which the policy confines to adopting a
@@ -159,12 +163,13 @@ function changeRules({ canary, writesSecrets, externalSecrets, stores, adopt }: 
   return rules;
 }
 
-/** The scan's listing, everywhere, never Secrets. */
-function scanRules(groups: string[] = OPERATOR_GROUPS): Rule[] {
+/** The scan's listing, everywhere, never Secrets; `more`: groups listed besides the operators'. */
+function scanRules(more: string[] = []): Rule[] {
+  const groups = [...new Set([...OPERATOR_GROUPS, ...more])].filter((g) => !KUBERNETES_GROUPS.includes(g));
   return [
     { apiGroups: [''], resources: CORE_SCANNED, verbs: ['list'] },
     { apiGroups: KUBERNETES_GROUPS, resources: ['*'], verbs: ['list'] },
-    ...(groups.length ? [{ apiGroups: groups, resources: ['*'], verbs: ['list'] }] : []),
+    { apiGroups: groups, resources: ['*'], verbs: ['list'] },
   ];
 }
 
@@ -205,6 +210,17 @@ export function parseServiceAccount(raw: string): { namespace: string; name: str
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(raw);
   if (!m) return { error: `--service-account ${JSON.stringify(raw)} is not <namespace>/<name>; write it like rotor-system/rotor-worker` };
   return { namespace: m[1], name: m[3] };
+}
+
+/**
+ * An API group for `--scan-group`, or why not. Never the core group (''): its resources are listed one
+ * by one, since `*` there would list Secrets, values and all.
+ */
+export function parseScanGroup(raw: string): string | { error: string } {
+  if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(raw) && raw.length <= 253) return raw;
+  return {
+    error: `--scan-group ${JSON.stringify(raw)} is not an API group: give a custom resource's group as \`kubectl api-resources\` shows it, e.g. --scan-group example.com (the core group is listed already, without Secrets)`,
+  };
 }
 
 /** The namespaces the plans' stages name, sorted, once each. */

@@ -1,7 +1,8 @@
 // The Helm chart deploy/helm/rotor (built by the bootstrap: helm.sh/helm/v3 from the Go module proxy):
 // `helm lint`, its output taken by the sandbox's real kube-apiserver in a server-side dry run (schemas,
-// strict field validation, RBAC objects), what its RBAC values grant asked of that apiserver, and
-// deploy/*.yaml as the chart's render with deploy/helm/values-cluster.yaml, byte for byte.
+// strict field validation, RBAC and admission objects), what the RBAC values rotor rbac writes grant,
+// asked of that apiserver, and deploy/*.yaml as the chart's render with those values, byte for byte,
+// holding the very objects `rotor rbac` prints: the chart renders rotor rbac's rules, it has none.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,9 +13,16 @@ import { parse, parseAllDocuments } from 'yaml';
 import { startControlPlane } from '../sandbox';
 import type { ControlPlane } from '../sandbox/control-plane';
 import { helmBinary, repoRoot } from '../sandbox/tools';
+import { rotor } from './helpers/cli';
 
 const CHART = 'deploy/helm/rotor';
-const CLUSTER_VALUES = 'deploy/helm/values-cluster.yaml';
+/** The hand-written values of deploy/*.yaml, and the RBAC values rotor rbac writes for them (npm run deploy:render). */
+const DEPLOY_VALUES = ['-f', 'deploy/helm/values-deploy.yaml'];
+const RBAC_VALUES = ['-f', 'deploy/helm/values-rbac.yaml'];
+const CLUSTER_VALUES = ['-f', 'deploy/helm/values-rbac-cluster.yaml'];
+/** What deploy:render writes: the files of deploy/ and the generated values. */
+const RENDERED = ['rbac.yaml', 'rbac-cluster.yaml', 'worker.yaml', 'helm/values-rbac.yaml', 'helm/values-rbac-cluster.yaml'];
+const CLI_ENV = { TEMPORAL_ADDRESS: '127.0.0.1:1', KUBECONFIG: '' };
 
 let plane: ControlPlane;
 let scratch: string;
@@ -56,6 +64,27 @@ function objects(manifests: string): any[] {
     .filter((o) => o?.kind);
 }
 
+/**
+ * The RBAC and admission objects of a YAML stream, as what they grant and confine: kind, name,
+ * namespace, rules, roleRef, subjects and spec, not labels (the chart's are its own), in a stable order.
+ */
+function grants(manifests: string): object[] {
+  const kinds = ['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+  const key = (o: { kind: string; namespace?: string; name: string }) => `${o.kind}/${o.namespace ?? ''}/${o.name}`;
+  return objects(manifests)
+    .filter((o) => kinds.includes(o.kind))
+    .map((o) => ({
+      kind: o.kind,
+      name: o.metadata.name,
+      namespace: o.metadata.namespace,
+      rules: o.rules,
+      roleRef: o.roleRef,
+      subjects: o.subjects,
+      spec: o.spec,
+    }))
+    .sort((a, b) => key(a).localeCompare(key(b)));
+}
+
 async function dryRun(manifests: string): Promise<string> {
   const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], manifests);
   assert.equal(out.status, 0, `the apiserver refused the chart's output:\n${out.stderr}`);
@@ -86,8 +115,8 @@ describe('Helm chart deploy/helm/rotor', () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  it('helm lint --strict passes with the default values and with values-cluster.yaml', async () => {
-    for (const values of [[], ['-f', CLUSTER_VALUES]]) {
+  it('helm lint --strict passes with the RBAC values rotor rbac writes, namespaced and cluster', async () => {
+    for (const values of [RBAC_VALUES, CLUSTER_VALUES, [...DEPLOY_VALUES, ...RBAC_VALUES]]) {
       const out = await helm(['lint', '--strict', CHART, ...values]);
       assert.equal(out.status, 0, `helm lint ${values.join(' ')}:\n${out.stdout}${out.stderr}`);
       assert.match(out.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
@@ -97,39 +126,71 @@ describe('Helm chart deploy/helm/rotor', () => {
   it('refuses, naming the value, what the worker or the apiserver would refuse later', async () => {
     const refused: [string[], RegExp][] = [
       // values.schema.json names the value by its path
-      [['--set', 'rbac.scope=everywhere'], /\/rbac\/scope/],
+      [['--set', 'rbac.scope=cluster'], /at '\/rbac': additional properties 'scope' not allowed/],
+      [['--set-json', 'rbac.roles=[{"name":"rotor-worker","rules":[]}]'], /\/rbac\/roles\/0/],
       [['--set', 'temporla.address=x:7233'], /'temporla' not allowed/],
       [['--set', 'kubePageSize=9000'], /\/kubePageSize/],
       [['--set', 'metrics.datadog.site=datadoghq.org'], /\/metrics\/datadog\/site/],
       [['--set', 'metrics.prometheus.url=https://user:pass@prometheus:9090'], /\/metrics\/prometheus\/url/],
       // the templates' own checks, for what spans values
       [['--set', 'issuer.url=https://issuer.internal:8443'], /issuer\.tokenSecret/],
-      [['--set', 'stores={kubernetes,external-secrets}'], /rbac\.externalSecrets=true/],
+      [
+        ['--set', 'stores={kubernetes,external-secrets}'],
+        /stores names external-secrets but no rule of rbac\.roles or rbac\.clusterRoles grants externalsecrets create/,
+      ],
     ];
     for (const [args, expected] of refused) {
-      const out = await helm(['template', 'rotor', CHART, ...args]);
+      const out = await helm(['template', 'rotor', CHART, '--namespace', 'rotor-system', ...RBAC_VALUES, ...args]);
       assert.notEqual(out.status, 0, `helm template ${args.join(' ')} rendered:\n${out.stdout}`);
       assert.match(out.stderr, expected, `helm template ${args.join(' ')}`);
       assert.doesNotMatch(out.stderr, /user:pass/, 'a credential in a value is not echoed back');
     }
   });
 
-  it('the default values: the apiserver takes them in a server-side dry run; the worker may change nothing yet', async () => {
-    const manifests = await template([]);
+  it('refuses RBAC without rules, and values made for another ServiceAccount, naming the value and the fix', async () => {
+    const refusal = async (args: string[], release = ['rotor', '--namespace', 'rotor-system']) => {
+      const out = await helm(['template', ...release, CHART, ...args]);
+      assert.notEqual(out.status, 0, `helm template ${args.join(' ')} rendered:\n${out.stdout}`);
+      return out.stderr;
+    };
+    // The default values hold no rules: rbac.create would grant nothing.
+    assert.match(
+      await refusal([]),
+      /rbac\.create is true but rbac\.clusterRoles and rbac\.roles are empty: generate them from the plans the worker runs, `rotor rbac -f plan\.yaml --admission --output helm-values > rbac-values\.yaml`, and pass -f rbac-values\.yaml \(or `rotor rbac --scope cluster --output helm-values` for the opt-in ClusterRole in every namespace\)/,
+    );
+    // Made for rotor-system/rotor-worker, installed elsewhere or under another name: the policy would confine nobody.
+    const another =
+      /rbac\.serviceAccount is "rotor-system\/rotor-worker" but this release's ServiceAccount is (ops\/rotor-worker|rotor-system\/rotor-bot): generate the values for it, `rotor rbac -f plan\.yaml --admission --service-account \1 --output helm-values > rbac-values\.yaml`, and pass -f rbac-values\.yaml \(the admission policy names the ServiceAccount it confines; for another, it would confine nobody\)/;
+    assert.match(await refusal(RBAC_VALUES, ['rotor', '--namespace', 'ops']), another);
+    assert.match(await refusal([...RBAC_VALUES, '--set', 'serviceAccount.name=rotor-bot']), another);
+    // The admission policy alone (rbac.create false) is held to the same ServiceAccount, and to its matchCondition.
+    assert.match(await refusal([...RBAC_VALUES, '--set', 'rbac.create=false'], ['rotor', '--namespace', 'ops']), another);
+    assert.match(
+      await refusal([...RBAC_VALUES, '--set-json', 'admission.policy.matchConditions=[]']),
+      /admission\.policy\.matchConditions do not name 'system:serviceaccount:rotor-system:rotor-worker', this release's ServiceAccount/,
+    );
+    assert.match(
+      await refusal(['--set', 'rbac.create=false', '--set', 'admission.create=true']),
+      /admission\.create is true but admission\.name, admission\.policy/,
+    );
+  });
+
+  it('rbac.create false: the apiserver takes the rest in a server-side dry run', async () => {
+    const manifests = await template(['--set', 'rbac.create=false']);
     assert.deepEqual(
       objects(manifests)
         .map((o) => o.kind)
         .sort(),
-      ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'ServiceAccount'],
+      ['Deployment', 'ServiceAccount'],
     );
     const applied = await dryRun(manifests);
-    assert.match(applied, /clusterrole\.rbac\.authorization\.k8s\.io\/rotor-worker-scan created \(server dry run\)/);
     assert.match(applied, /deployment\.apps\/rotor-worker created \(server dry run\)/);
   });
 
   it('every setting the worker reads renders into an object the apiserver takes', async () => {
+    // The cluster values: the only ones of deploy/helm/ that grant External Secrets' rules, which that store needs.
     const manifests = await template([
-      ...['--set', 'rbac.namespaces={staging,production}', '--set', 'rbac.externalSecrets=true'],
+      ...CLUSTER_VALUES,
       ...['--set', 'stores={kubernetes,aws-secrets-manager,external-secrets}', '--set', 'aws.region=eu-west-1'],
       ...['--set', 'metrics.prometheus.url=http://prometheus.monitoring:9090', '--set', 'metrics.prometheus.credentialsSecret=rotor-prometheus'],
       ...['--set', 'metrics.datadog.credentialsSecret=rotor-datadog', '--set', 'metrics.datadog.site=datadoghq.eu', '--set', 'metrics.datadog.timeout=20s'],
@@ -138,13 +199,8 @@ describe('Helm chart deploy/helm/rotor', () => {
       ...['--set', 'argocdInstanceLabel=app.kubernetes.io/instance', '--set', 'replicas=2'],
     ]);
     const applied = await dryRun(manifests);
-    // One Role and one RoleBinding in each listed namespace (kubectl names neither namespace in its answer).
-    assert.equal(applied.match(/^role\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)$/gm)?.length, 2, applied);
-    assert.equal(applied.match(/^rolebinding\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)$/gm)?.length, 2, applied);
-    for (const ns of ['staging', 'production']) {
-      assert.match(manifests, new RegExp(`kind: Role\\nmetadata:\\n  name: rotor-worker\\n  namespace: ${ns}\\n`));
-      assert.match(manifests, new RegExp(`kind: RoleBinding\\nmetadata:\\n  name: rotor-worker\\n  namespace: ${ns}\\n`));
-    }
+    assert.match(applied, /clusterrole\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)/);
+    assert.match(applied, /validatingadmissionpolicy\.admissionregistration\.k8s\.io\/rotor-worker-confinement created \(server dry run\)/);
     const deployment = objects(manifests).find((o) => o.kind === 'Deployment');
     const env = Object.fromEntries(
       deployment.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? `${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`]),
@@ -188,6 +244,7 @@ describe('Helm chart deploy/helm/rotor', () => {
     // Basic auth: the username as a reference, the password as a file.
     const basic = objects(
       await template([
+        ...RBAC_VALUES,
         ...['--set', 'metrics.prometheus.url=http://prometheus.monitoring:9090', '--set', 'metrics.prometheus.credentialsSecret=rotor-prometheus'],
         ...['--set', 'metrics.prometheus.auth=basic'],
       ]),
@@ -202,50 +259,121 @@ describe('Helm chart deploy/helm/rotor', () => {
   });
 
   it('the server-side dry run refuses what the apiserver would (strict field validation)', async () => {
-    const manifests = await template(['--set-json', 'podSecurityContext={"runAsNonRoot":true,"runAsUsr":1000}']);
+    const manifests = await template([...RBAC_VALUES, '--set-json', 'podSecurityContext={"runAsNonRoot":true,"runAsUsr":1000}']);
     const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], manifests);
     assert.notEqual(out.status, 0, `the apiserver took an unknown field:\n${out.stdout}`);
     assert.match(out.stderr, /runAsUsr/);
   });
 
-  it('values-cluster.yaml (deploy/*.yaml): the apiserver takes them in a server-side dry run', async () => {
-    const applied = await dryRun(await template(['-f', CLUSTER_VALUES]));
-    assert.match(applied, /namespace\/rotor-system (configured|unchanged) \(server dry run\)/);
-    assert.match(applied, /clusterrole\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)/);
-    assert.match(applied, /clusterrolebinding\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)/);
+  it("deploy/*.yaml: the apiserver takes them in a server-side dry run (the example plans' namespaces exist)", async () => {
+    for (const file of ['rbac.yaml', 'rbac-cluster.yaml']) {
+      const out = await kubectl(['apply', '--dry-run=server', '-f', join(repoRoot, 'deploy', file), '-f', join(repoRoot, 'deploy', 'worker.yaml')]);
+      assert.equal(out.status, 0, `the apiserver refused deploy/${file}:\n${out.stderr}`);
+      assert.match(out.stdout, /namespace\/rotor-system (configured|unchanged) \(server dry run\)/);
+      assert.match(out.stdout, /validatingadmissionpolicy\.admissionregistration\.k8s\.io\/rotor-worker-confinement created \(server dry run\)/);
+      assert.match(out.stdout, /validatingadmissionpolicybinding\.admissionregistration\.k8s\.io\/rotor-worker-confinement created \(server dry run\)/);
+      assert.match(out.stdout, /deployment\.apps\/rotor-worker created \(server dry run\)/);
+    }
+    const namespaced = await kubectl(['apply', '--dry-run=server', '-f', join(repoRoot, 'deploy', 'rbac.yaml')]);
+    assert.match(namespaced.stdout, /clusterrole\.rbac\.authorization\.k8s\.io\/rotor-worker-scan created \(server dry run\)/);
+    // One Role and one RoleBinding in staging and in production (kubectl names neither namespace in its answer).
+    assert.equal(namespaced.stdout.match(/^role\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)$/gm)?.length, 2, namespaced.stdout);
+    assert.equal(
+      namespaced.stdout.match(/^rolebinding\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)$/gm)?.length,
+      2,
+      namespaced.stdout,
+    );
+    const cluster = await kubectl(['apply', '--dry-run=server', '-f', join(repoRoot, 'deploy', 'rbac-cluster.yaml')]);
+    assert.match(cluster.stdout, /clusterrole\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)/);
+    assert.doesNotMatch(cluster.stdout, /^role\./m);
   });
 
-  it('scope namespaced grants changes in the listed namespaces only, and the scan everywhere without Secrets', async () => {
-    // Applied for real, as its own release, so the apiserver can say what the ServiceAccount may do.
-    const rbac = ['--show-only', 'templates/serviceaccount.yaml', '--show-only', 'templates/rbac.yaml'];
-    const manifests = await template(['--set', 'rbac.namespaces={staging}', ...rbac], ['scoped', '--namespace', 'scoped-system']);
+  it("rotor rbac's values for a plan grant changes in its namespaces only, the scan everywhere without Secrets, and confine the worker", async () => {
+    // Generated for this release's ServiceAccount, applied for real, so the apiserver can say what it may do.
+    const made = await rotor(
+      ['rbac', '-f', 'examples/plan.yaml', '--admission', '--service-account', 'scoped-system/scoped-worker', '--output', 'helm-values'],
+      CLI_ENV,
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const values = join(scratch, 'scoped-values.yaml');
+    writeFileSync(values, made.stdout);
+    const show = ['templates/serviceaccount.yaml', 'templates/rbac.yaml', 'templates/admission.yaml'].flatMap((t) => ['--show-only', t]);
+    const manifests = await template(['-f', values, ...show], ['scoped', '--namespace', 'scoped-system']);
     const out = await kubectl(['apply', '-f', '-'], manifests);
     assert.equal(out.status, 0, out.stderr);
     const sa = 'scoped-system:scoped-worker';
     assert.equal(await canI(sa, 'create', 'secrets', 'staging'), true);
     assert.equal(await canI(sa, 'patch', 'deployments.apps', 'staging'), true);
+    assert.equal(await canI(sa, 'create', 'deployments.apps', 'production'), true, "production's canary");
+    assert.equal(await canI(sa, 'create', 'deployments.apps', 'staging'), false, 'no canary in staging');
     assert.equal(await canI(sa, 'create', 'leases.coordination.k8s.io', 'staging'), true);
-    assert.equal(await canI(sa, 'create', 'secrets', 'production'), false, 'a namespace not listed');
-    assert.equal(await canI(sa, 'patch', 'deployments.apps', 'production'), false, 'a namespace not listed');
+    assert.equal(await canI(sa, 'patch', 'replicasets.apps', 'staging'), false, 'a ReplicaSet is never switched');
+    assert.equal(await canI(sa, 'create', 'secrets', 'qa'), false, 'a namespace no plan names');
+    assert.equal(await canI(sa, 'patch', 'deployments.apps', 'qa'), false, 'a namespace no plan names');
     assert.equal(await canI(sa, 'list', 'secrets', 'staging'), false, 'Secrets are never listed');
     assert.equal(await canI(sa, 'list', 'secrets', null), false, 'Secrets are never listed');
     assert.equal(await canI(sa, 'list', 'pods', null), true, 'the scan lists pods everywhere');
     assert.equal(await canI(sa, 'list', 'ingresses.networking.k8s.io', null), true, 'the scan lists every group everywhere');
-    assert.equal(await canI(sa, 'create', 'externalsecrets.external-secrets.io', 'staging'), false, 'rbac.externalSecrets is off by default');
+    assert.equal(await canI(sa, 'create', 'externalsecrets.external-secrets.io', 'staging'), false, 'no plan uses External Secrets');
+    // The policy the chart rendered is enforced: a Secret RBAC allows but rotor would never make is refused.
+    let refused: Run | undefined;
+    for (let i = 0; i < 50; i++) {
+      refused = await kubectl([
+        'create',
+        'secret',
+        'generic',
+        'by-hand',
+        '-n',
+        'staging',
+        '--from-literal=k=v',
+        '--dry-run=server',
+        `--as=system:serviceaccount:${sa}`,
+      ]);
+      if (refused.status !== 0) break;
+      await new Promise((r) => setTimeout(r, 200)); // the apiserver takes a moment to load a new policy
+    }
+    assert.match(refused!.stderr, /ValidatingAdmissionPolicy 'scoped-worker-confinement'.*rule secret-create/);
   });
 
-  it('deploy/rbac.yaml and deploy/worker.yaml are the chart rendered with values-cluster.yaml, byte for byte', async () => {
+  it("deploy/*.yaml and deploy/helm/values-rbac*.yaml are rotor rbac's values and the chart rendered with them, byte for byte", async () => {
     const out = join(scratch, 'rendered');
     const render = await run(process.execPath, [join(repoRoot, 'scripts', 'render-deploy.mjs'), '--out', out]);
     assert.equal(render.status, 0, render.stderr);
-    for (const file of ['rbac.yaml', 'worker.yaml']) {
+    for (const file of RENDERED) {
       const committed = readFileSync(join(repoRoot, 'deploy', file), 'utf8');
       const fresh = readFileSync(join(out, file), 'utf8');
       const line = fresh.split('\n').findIndex((l, i) => l !== committed.split('\n')[i]);
       assert.ok(
         fresh === committed,
-        `deploy/${file} differs from the chart's render at line ${line + 1}: run \`npm run deploy:render\` and commit what it writes`,
+        `deploy/${file} differs from a fresh render at line ${line + 1}: run \`npm run build && npm run deploy:render\` and commit what it writes`,
       );
+    }
+  });
+
+  it('deploy/rbac.yaml holds the objects rotor rbac prints for the example plans, and deploy/rbac-cluster.yaml those of --scope cluster', async () => {
+    const cases: [string, string[]][] = [
+      ['rbac.yaml', ['-f', 'examples/plan.yaml', '-f', 'examples/plan-sandbox.yaml', '--admission']],
+      ['rbac-cluster.yaml', ['--scope', 'cluster', '--admission']],
+    ];
+    for (const [file, args] of cases) {
+      const printed = await rotor(['rbac', ...args], CLI_ENV);
+      assert.equal(printed.code, 0, printed.stderr);
+      const cli = grants(printed.stdout);
+      const deployed = grants(readFileSync(join(repoRoot, 'deploy', file), 'utf8'));
+      assert.deepEqual(
+        deployed.map((o: any) => o.kind),
+        cli.map((o: any) => o.kind),
+      );
+      assert.ok(
+        cli.some((o: any) => o.kind === 'ValidatingAdmissionPolicy'),
+        `rotor rbac ${args.join(' ')} prints the policy`,
+      );
+      assert.deepEqual(deployed, cli, `deploy/${file} grants other than rotor rbac ${args.join(' ')}: run \`npm run build && npm run deploy:render\``);
+      // The comparison sees a rule changed: the chart's former ReplicaSets patch, here, is a difference.
+      const changed = structuredClone(deployed) as any[];
+      const rule = changed.flatMap((o) => o.rules ?? []).find((r: any) => r.resources.includes('replicasets'));
+      rule.verbs.push('patch');
+      assert.notDeepEqual(changed, cli);
     }
   });
 
@@ -257,7 +385,8 @@ describe('Helm chart deploy/helm/rotor', () => {
     const out = join(scratch, 'changed');
     const render = await run(process.execPath, [join(repoRoot, 'scripts', 'render-deploy.mjs'), '--out', out, '--chart', chart]);
     assert.equal(render.status, 0, render.stderr);
-    assert.equal(readFileSync(join(out, 'rbac.yaml'), 'utf8'), readFileSync(join(repoRoot, 'deploy', 'rbac.yaml'), 'utf8'));
+    for (const file of ['rbac.yaml', 'rbac-cluster.yaml', 'helm/values-rbac.yaml'])
+      assert.equal(readFileSync(join(out, file), 'utf8'), readFileSync(join(repoRoot, 'deploy', file), 'utf8'));
     assert.notEqual(readFileSync(join(out, 'worker.yaml'), 'utf8'), readFileSync(join(repoRoot, 'deploy', 'worker.yaml'), 'utf8'));
   });
 
@@ -265,6 +394,6 @@ describe('Helm chart deploy/helm/rotor', () => {
     const chart = parse(readFileSync(join(repoRoot, CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string };
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
     assert.equal(chart.appVersion, pkg.version, 'raise appVersion in Chart.yaml with package.json and run `npm run deploy:render`');
-    assert.match(await template([]), new RegExp(`image: "rotor:${pkg.version.replace(/\./g, '\\.')}"`));
+    assert.match(await template(RBAC_VALUES), new RegExp(`image: "rotor:${pkg.version.replace(/\./g, '\\.')}"`));
   });
 });

@@ -101,6 +101,37 @@ describe('rotor rbac', () => {
       assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'rotor', namespace: 'ops' }]);
   });
 
+  it('--scan-group adds a group to the scan, list only, in the scan ClusterRole and in --scope cluster, and refuses what is no group', async () => {
+    const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', KUBECONFIG: '' };
+    const scan = (docs: any[], name: string) => docs.find((d) => d.kind === 'ClusterRole' && d.metadata.name === name).rules as Rule[];
+    const listed = (rules: Rule[], group: string) => rules.filter((r) => r.apiGroups.includes(group)).flatMap((r) => r.verbs);
+    const plain = parseAllDocuments((await rotor(['rbac', '-f', join(repoRoot, 'examples', 'plan.yaml')], env)).stdout).map((d) => d.toJS());
+    assert.deepEqual(listed(scan(plain, 'rotor-worker-scan'), 'example.com'), [], 'not listed unless asked');
+    const args = ['--scan-group', 'example.com', '--scan-group', 'db.example.io', '--scan-group', 'example.com', '--scan-group', 'keda.sh'];
+    const more = await rotor(['rbac', '-f', join(repoRoot, 'examples', 'plan.yaml'), ...args], env);
+    assert.equal(more.code, 0, more.stderr);
+    const rules = scan(
+      parseAllDocuments(more.stdout).map((d) => d.toJS()),
+      'rotor-worker-scan',
+    );
+    assert.deepEqual(listed(rules, 'example.com'), ['list']);
+    assert.deepEqual(listed(rules, 'db.example.io'), ['list']);
+    assert.equal(rules.flatMap((r) => r.apiGroups).filter((g) => g === 'example.com' || g === 'keda.sh').length, 2, 'each group once, the operators kept');
+    const cluster = await rotor(['rbac', '--scope', 'cluster', '--output', 'helm-values', '--scan-group', 'example.com'], env);
+    assert.equal(cluster.code, 0, cluster.stderr);
+    const values = parse(cluster.stdout) as { rbac: { clusterRoles: { name: string; rules: Rule[] }[] } };
+    assert.deepEqual(listed(values.rbac.clusterRoles[0].rules, 'example.com'), ['list']);
+    for (const bad of ['', '*', 'Example.com', 'example.com/v1']) {
+      const refused = await rotor(['rbac', '-f', join(repoRoot, 'examples', 'plan.yaml'), '--scan-group', bad], env);
+      assert.equal(refused.code, 2, `--scan-group ${JSON.stringify(bad)}`);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, /--scan-group ".*" is not an API group: give a custom resource's group as `kubectl api-resources` shows it/);
+    }
+    const alone = await rotor(['rbac', '--admission', '--scan-group', 'example.com'], env);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /--scan-group adds to the reference scan's ClusterRole, which --admission alone does not print/);
+  });
+
   it('prints the manifests from the CLI, and refuses a bad plan or ServiceAccount before printing anything', async () => {
     const env = { TEMPORAL_ADDRESS: '127.0.0.1:1', KUBECONFIG: '' };
     const ok = await rotor(['rbac', '-f', join(repoRoot, 'examples', 'plan.yaml'), '--service-account', 'ops/rotor'], env);

@@ -60,7 +60,7 @@ export function toRotorError(err: unknown, doing: string, object: string): Rotor
       ? ''
       : message.includes('ValidatingAdmissionPolicy')
         ? " (an admission policy refused it; rotor rbac --admission prints rotor's, see docs/kubernetes.md#rbac-from-the-plans)"
-        : " (check the worker's RBAC: deploy/rbac.yaml, the Helm chart's rbac values, or rotor rbac -f <plans>)";
+        : " (check the worker's RBAC: rotor rbac -f <every plan it runs> prints what it needs, for kubectl apply or, with --output helm-values, the Helm chart; deploy/rbac.yaml is only the example plans')";
   return new RotorError(type, `${doing} ${object}: ${detail}${hint}`, object, code);
 }
 

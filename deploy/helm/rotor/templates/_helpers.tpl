@@ -25,105 +25,27 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{/*
-What the worker changes the cluster with, and reads where it changes it. (dict "root" $ "cluster" bool):
-the ClusterRole of scope cluster, or each namespace's Role.
+The ServiceAccount `rotor rbac --service-account` made the values for (rbac.serviceAccount) must be
+this release's: the admission policy's matchCondition names that ServiceAccount's username, so
+with another one it would confine nobody.
 */}}
-{{- define "rotor.changeRules" -}}
-{{- $rbac := .root.Values.rbac -}}
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["create", "get", "delete"]
-- apiGroups: ["apps"]
-  resources: ["deployments"]
-  verbs: ["get", "list", "patch"{{ if $rbac.canary }}, "create", "delete"{{ end }}]
-- apiGroups: ["apps"]
-  resources: ["statefulsets", "daemonsets", "replicasets"]
-  verbs: ["get", "list", "patch"]
-- apiGroups: ["batch"]
-  resources: ["cronjobs"]
-  verbs: ["get", "list", "patch"]
-- apiGroups: ["batch"]
-  resources: ["jobs"]
-  verbs: ["get", "list"]
-- apiGroups: [""]
-  resources: ["pods"]
-  verbs: ["get", "list"]
-- apiGroups: ["coordination.k8s.io"]
-  resources: ["leases"]
-  verbs: ["get", "create", "update", "delete"]
-{{- if $rbac.externalSecrets }}
-- apiGroups: ["external-secrets.io"]
-  resources: ["externalsecrets"]
-  verbs: ["get", "list", "create", "delete"]
-- apiGroups: ["external-secrets.io"]
-  resources: [{{ if .cluster }}"secretstores", "clustersecretstores"{{ else }}"secretstores"{{ end }}]
-  verbs: ["get"]
-{{- end }}
+{{- define "rotor.checkServiceAccount" -}}
+{{- $sa := printf "%s/%s" .Release.Namespace (include "rotor.serviceAccountName" .) -}}
+{{- if ne (toString .Values.rbac.serviceAccount) $sa -}}
+{{- fail (printf "rbac.serviceAccount is %q but this release's ServiceAccount is %s: generate the values for it, `rotor rbac -f plan.yaml --admission --service-account %s --output helm-values > rbac-values.yaml`, and pass -f rbac-values.yaml (the admission policy names the ServiceAccount it confines; for another, it would confine nobody)" (toString .Values.rbac.serviceAccount) $sa $sa) -}}
+{{- end -}}
 {{- end -}}
 
-{{/*
-The reference scan: list, never Secrets, in every namespace. (dict "root" $ "cluster" bool): with
-scope namespaced it also lists Pods and reads ClusterSecretStores, which the namespaces' Roles cannot.
-*/}}
-{{- define "rotor.scanRules" -}}
-{{- $rbac := .root.Values.rbac -}}
-{{- if and (not .cluster) $rbac.externalSecrets }}
-- apiGroups: ["external-secrets.io"]
-  resources: ["clustersecretstores"]
-  verbs: ["get"]
-{{- end }}
-# The reference scan: the core group without secrets (events are not read either).
-- apiGroups: [""]
-  resources:
-    - configmaps
-    - endpoints
-    - limitranges
-    - namespaces
-    - nodes
-    - persistentvolumeclaims
-    - persistentvolumes
-    {{- if not .cluster }}
-    - pods
-    {{- end }}
-    - podtemplates
-    - replicationcontrollers
-    - resourcequotas
-    - serviceaccounts
-    - services
-    - componentstatuses
-  verbs: ["list"]
-# The reference scan: Kubernetes' own groups (list only).
-- apiGroups:
-    - admissionregistration.k8s.io
-    - apiregistration.k8s.io
-    - apps
-    - autoscaling
-    - batch
-    - certificates.k8s.io
-    - coordination.k8s.io
-    - discovery.k8s.io
-    - flowcontrol.apiserver.k8s.io
-    - internal.apiserver.k8s.io
-    - networking.k8s.io
-    - node.k8s.io
-    - policy
-    - rbac.authorization.k8s.io
-    - resource.k8s.io
-    - scheduling.k8s.io
-    - storage.k8s.io
-    - storagemigration.k8s.io
-  resources: ["*"]
-  verbs: ["list"]
-{{- with $rbac.scanGroups }}
-# The reference scan: operators whose resources commonly name Secrets (list only; a group that is
-# not installed grants nothing).
-- apiGroups:
-    {{- range . }}
-    - {{ . }}
-    {{- end }}
-  resources: ["*"]
-  verbs: ["list"]
-{{- end }}
+{{/* The metadata of a Role or ClusterRole of rbac.roles or rbac.clusterRoles and of its binding: (list $ role). */}}
+{{- define "rotor.rbacMetadata" -}}
+{{- $root := index . 0 -}}
+{{- $role := index . 1 -}}
+metadata:
+  name: {{ $role.name }}
+  {{- with $role.namespace }}
+  namespace: {{ . }}
+  {{- end }}
+  labels: {{- include "rotor.labels" $root | nindent 4 }}
 {{- end -}}
 
 {{- define "rotor.subjects" -}}

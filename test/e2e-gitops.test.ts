@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
-import { rotor, rotorStatus, startWorker, writePlan } from './helpers/cli';
-import { authDeployment, tokenSecretOf } from './helpers/e2e-objects';
+import { rotor, rotorStatus, startWorker } from './helpers/cli';
+import { authDeployment, tokenSecretOf, writePlan } from './helpers/e2e-objects';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordClusterSecrets, recordValues } from './helpers/leak';
 

@@ -7,9 +7,6 @@ import type { MemoryWorld } from '../../activities/memory';
 import type { RotationStatus } from '../../contract/api';
 import type { Liveness, ObservedStatus } from '../../client/rotor-client';
 import { recordText } from './leak';
-import { stringify } from 'yaml';
-import { grantPlanFile } from '../../sandbox/worker-identity';
-import type { ControlPlane } from '../../sandbox/control-plane';
 import { repoRoot } from './tools';
 
 export const rotorBin = join(repoRoot, 'bin', 'rotor.js');
@@ -130,15 +127,4 @@ export async function pollUntil<T>(
     if (Date.now() > deadline) throw new Error(opts.describe(v));
     await new Promise((r) => setTimeout(r, opts.intervalMs));
   }
-}
-
-/**
- * Writes `body` as the plan file `<dir>/<name>.yaml` and grants the sandbox's worker what it needs,
- * as `rotor rbac -f <file> --admission | kubectl apply -f -` would (sandbox/worker-identity.ts).
- */
-export async function writePlan(plane: ControlPlane, dir: string, name: string, body: object): Promise<string> {
-  const file = join(dir, `${name}.yaml`);
-  writeFileSync(file, stringify(body));
-  await grantPlanFile(plane, file);
-  return file;
 }

@@ -15,6 +15,8 @@
 import { ANNOTATION_CANARY_OF, LABEL_CANARY, LABEL_SECRET } from '../activities/kubernetes/ownership';
 
 const WORKLOADS = "['deployments', 'statefulsets', 'daemonsets', 'cronjobs']";
+/** The annotation a DaemonSet's registry bumps on each template change (kube-apiserver's daemonset strategy). */
+const DAEMONSET_TEMPLATE_GENERATION = 'deprecated.daemonset.template.generation';
 
 /** CEL: a map field or an empty map. */
 const mapOf = (path: string, field: string) => `(has(${path}.${field}) ? ${path}.${field} : {})`;
@@ -86,6 +88,9 @@ function validations(namespaces?: string[]): Validation[] {
     `(has(${obj}.metadata.labels) && '${LABEL_CANARY}' in ${obj}.metadata.labels) || ` +
     `(has(${obj}.metadata.annotations) && ${obj}.metadata.annotations.exists(k, k.startsWith('rotor.dev/switch-') && ${obj}.metadata.annotations[k].contains('"replicas"')))`;
   const update = `!(${op('UPDATE')} && ${workload})`;
+  // Annotations rotor may change: its own, and those the apiserver itself sets while rotor's update
+  // passes (a DaemonSet's template generation, bumped by its registry before admission sees it).
+  const mayChange = (k: string) => `(${k}.startsWith('rotor.dev/') || ${k} == '${DAEMONSET_TEMPLATE_GENERATION}')`;
   return [
     {
       rule: 'secret-create',
@@ -140,8 +145,8 @@ function validations(namespaces?: string[]): Validation[] {
       rule: 'workload-metadata',
       expression:
         `${update} || (${mapOf('object.metadata', 'labels')} == ${mapOf('oldObject.metadata', 'labels')} && ` +
-        `${mapOf('object.metadata', 'annotations')}.all(k, k.startsWith('rotor.dev/') || (has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && oldObject.metadata.annotations[k] == object.metadata.annotations[k])) && ` +
-        `${mapOf('oldObject.metadata', 'annotations')}.all(k, k.startsWith('rotor.dev/') || (has(object.metadata.annotations) && k in object.metadata.annotations)))`,
+        `${mapOf('object.metadata', 'annotations')}.all(k, ${mayChange('k')} || (has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations && oldObject.metadata.annotations[k] == object.metadata.annotations[k])) && ` +
+        `${mapOf('oldObject.metadata', 'annotations')}.all(k, ${mayChange('k')} || (has(object.metadata.annotations) && k in object.metadata.annotations)))`,
       message:
         "rotor's worker may change only its own annotations (rotor.dev/...) on a workload, never its labels or others' annotations (rule workload-metadata)",
     },

@@ -25,6 +25,8 @@ const SERVICE_ACCOUNT = { namespace: 'rotor-system', name: 'rotor-worker' };
 
 /** The plans granted so far on each control plane, and the scope of the grant. */
 const granted = new WeakMap<ControlPlane, { plans: Plan[]; scope: 'namespaced' | 'cluster' }>();
+/** One grant at a time on each control plane: two `kubectl apply` creating the same Role race (AlreadyExists). */
+const applying = new WeakMap<ControlPlane, Promise<unknown>>();
 
 function admin(plane: ControlPlane): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
@@ -43,7 +45,13 @@ async function kubectlApply(plane: ControlPlane, items: object[]): Promise<void>
  * of them (with --admission: the Secrets patch that adopting a hand-made version needs) and the
  * admission policy with their namespaces.
  */
-export async function grantPlans(plane: ControlPlane, plans: Plan[]): Promise<void> {
+export function grantPlans(plane: ControlPlane, plans: Plan[]): Promise<void> {
+  const next = (applying.get(plane) ?? Promise.resolve()).catch(() => undefined).then(() => grantNow(plane, plans));
+  applying.set(plane, next);
+  return next;
+}
+
+async function grantNow(plane: ControlPlane, plans: Plan[]): Promise<void> {
   const { plans: before, scope } = granted.get(plane) ?? { plans: [], scope: 'namespaced' };
   const all = [...before, ...plans];
   granted.set(plane, { plans: all, scope });

@@ -19,7 +19,7 @@ import { KubernetesCluster } from '../activities/kubernetes';
 import { LABEL_SECRET, LABEL_VERSION } from '../activities/kubernetes/ownership';
 import { jsonPatch } from '../activities/kubernetes/kinds';
 import { workerKubeconfig, type Sandbox } from '../sandbox';
-import { ENV, ENV_FROM, KubeWorld, startWorldSandbox } from './helpers/worlds';
+import { ENV, ENV_FROM, KubeWorld, VOLUME, startWorldSandbox } from './helpers/worlds';
 import type { WorkloadUse } from '../contract/activities';
 
 const BASE = 'auth-api-secrets';
@@ -178,21 +178,23 @@ describe('the admission policy confines the worker', () => {
     await world.workload('Deployment', ns, 'api', OLD, { replicas: 4 });
     await world.workload('StatefulSet', ns, 'ledger', OLD, { replicas: 1, fields: [ENV] });
     await world.workload('CronJob', ns, 'report', OLD, { fields: [ENV_FROM] });
+    // A DaemonSet: its registry bumps an annotation of its own on rotor's switch, before admission.
+    await world.workload('DaemonSet', ns, 'agent', OLD, { fields: [VOLUME] });
     const claim = await cluster.claimRotation(ns, BASE, 'temporal://a/default/rotate-x');
     assert.equal(claim.holder, 'temporal://a/default/rotate-x');
     assert.equal(await cluster.createVersion({ namespace: ns, name: NEW, base: BASE, rotationId: 'rotate-x/run', data: { api_token: 'new' } }), 'created');
     const { workloads } = await cluster.findCurrentUse(ns, BASE);
     const byKind = (kinds: string[]): WorkloadUse[] => workloads.filter((w) => kinds.includes(w.kind));
-    // Rolling: the StatefulSet and the CronJob switched in place.
+    // Rolling: the StatefulSet, the CronJob and the DaemonSet switched in place.
     const rolled = await cluster.switchWorkloads({
       stage: 's',
       namespace: ns,
-      workloads: byKind(['StatefulSet', 'CronJob']),
+      workloads: byKind(['StatefulSet', 'CronJob', 'DaemonSet']),
       from: OLD,
       to: NEW,
       strategy: 'rolling',
     });
-    assert.equal(rolled.length, 2);
+    assert.equal(rolled.length, 3);
     // Canary: the green copy created and scaled, blue scaled down, then reverted and the copy deleted.
     const canary = {
       stage: 's',
@@ -209,7 +211,7 @@ describe('the admission policy confines the worker', () => {
     assert.equal(half[0].canary?.greenReplicas, 2);
     const records = [...rolled, ...half];
     const reverted = await cluster.revertWorkloads({ stage: 's', namespace: ns, workloads, from: NEW, to: OLD, records, markReverted: true });
-    assert.equal(reverted.length, 3);
+    assert.equal(reverted.length, 4);
     assert.deepEqual(
       (await apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => d.metadata!.name),
       ['api'],
@@ -220,7 +222,14 @@ describe('the admission policy confines the worker', () => {
     const full = await cluster.switchWorkloads({ ...canary, weightPercent: 100, previousWeightPercent: 50 });
     await cluster.completeCanary(ns, full, NEW);
     assert.equal((await apps.readNamespacedDeployment({ namespace: ns, name: 'api' })).spec?.replicas, 4);
-    await cluster.switchWorkloads({ stage: 's', namespace: ns, workloads: byKind(['StatefulSet', 'CronJob']), from: OLD, to: NEW, strategy: 'rolling' });
+    await cluster.switchWorkloads({
+      stage: 's',
+      namespace: ns,
+      workloads: byKind(['StatefulSet', 'CronJob', 'DaemonSet']),
+      from: OLD,
+      to: NEW,
+      strategy: 'rolling',
+    });
     // Cleanup: the old version, labelled as rotor's, deleted once nothing names it; the claim released.
     // Old pods hold it until the rollouts replace them.
     await retire(ns, OLD);

@@ -41,7 +41,8 @@ let seq = 0;
 
 before(async () => {
   ({ sandbox, kc } = await startWorldSandbox());
-  worker = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-contract-')));
+  // The worker as rotor rbac --scope cluster --admission grants it (scenarios make their own namespaces).
+  worker = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-contract-')), [], 'cluster');
 });
 
 after(async () => {

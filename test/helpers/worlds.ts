@@ -327,10 +327,12 @@ export class KubeWorld implements World {
     if (!this.options.workerKubeconfig) throw new Error('KubeWorld needs the worker kubeconfig for withoutListing');
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(this.options.workerKubeconfig);
-    const rules = (await this.kc.makeApiClient(k8s.RbacAuthorizationV1Api).readClusterRole({ name: 'rotor-worker-scan' })).rules ?? [];
+    // rotor rbac's ClusterRoles: rotor-worker-scan (namespaced scope) or rotor-worker (cluster scope).
+    const roles = (await this.kc.makeApiClient(k8s.RbacAuthorizationV1Api).listClusterRole()).items.filter((r) => r.metadata!.name!.startsWith('rotor-worker'));
+    const rules = roles.flatMap((r) => r.rules ?? []);
     const group = resource.split('.').slice(1).join('.');
     if (rules.some((r) => (r.apiGroups ?? []).includes(group) || (r.apiGroups ?? []).includes('*')))
-      throw new Error(`rotor rbac's scan ClusterRole grants something in ${group}`);
+      throw new Error(`rotor rbac's ClusterRoles grant something in ${group}`);
     return new KubernetesCluster(kc, this.options.pageSize ?? 3);
   }
 

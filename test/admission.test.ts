@@ -186,14 +186,8 @@ describe('the admission policy confines the worker', () => {
     const { workloads } = await cluster.findCurrentUse(ns, BASE);
     const byKind = (kinds: string[]): WorkloadUse[] => workloads.filter((w) => kinds.includes(w.kind));
     // Rolling: the StatefulSet, the CronJob and the DaemonSet switched in place.
-    const rolled = await cluster.switchWorkloads({
-      stage: 's',
-      namespace: ns,
-      workloads: byKind(['StatefulSet', 'CronJob', 'DaemonSet']),
-      from: OLD,
-      to: NEW,
-      strategy: 'rolling',
-    });
+    const rolling = { stage: 's', namespace: ns, workloads: byKind(['StatefulSet', 'CronJob', 'DaemonSet']), from: OLD, to: NEW, strategy: 'rolling' as const };
+    const rolled = await cluster.switchWorkloads(rolling);
     assert.equal(rolled.length, 3);
     // Canary: the green copy created and scaled, blue scaled down, then reverted and the copy deleted.
     const canary = {
@@ -222,14 +216,7 @@ describe('the admission policy confines the worker', () => {
     const full = await cluster.switchWorkloads({ ...canary, weightPercent: 100, previousWeightPercent: 50 });
     await cluster.completeCanary(ns, full, NEW);
     assert.equal((await apps.readNamespacedDeployment({ namespace: ns, name: 'api' })).spec?.replicas, 4);
-    await cluster.switchWorkloads({
-      stage: 's',
-      namespace: ns,
-      workloads: byKind(['StatefulSet', 'CronJob', 'DaemonSet']),
-      from: OLD,
-      to: NEW,
-      strategy: 'rolling',
-    });
+    await cluster.switchWorkloads(rolling);
     // Cleanup: the old version, labelled as rotor's, deleted once nothing names it; the claim released.
     // Old pods hold it until the rollouts replace them.
     await retire(ns, OLD);

@@ -1,0 +1,91 @@
+// A rotation's steps in a GitOps repository (activities/git/changes.ts) on a real smart-HTTP Git
+// server: two stages switched at once in one repository land as two commits (one operation on a clone
+// at a time), each message naming the rotation, the stage and both versions, and no value; a rollback
+// reverts only its stage's commit; cleanup's question sees the version while any file still names it.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GitChanges, type GitCommitResult, type GitTarget } from '../activities/git/changes';
+import { logOf, startGitServer, type GitServer } from '../sandbox/git-server';
+
+const OLD = 'auth-api-secrets-20250101000000';
+const NEW = 'auth-api-secrets-20261207100000';
+const deployment = (ns: string, secret: string) =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: auth-api\n  namespace: ${ns}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          envFrom: [{ secretRef: { name: ${secret} } }]\n`;
+
+let server: GitServer;
+before(async () => {
+  server = await startGitServer();
+});
+after(async () => {
+  await server?.stop();
+});
+
+const done = (r: GitCommitResult) => {
+  assert.ok(!('refusal' in r), 'refusal' in r ? r.refusal : '');
+  return r;
+};
+
+describe("a rotation's changes in Git", () => {
+  it('switches two stages of one repository at once as two commits, reverts one, and answers cleanup from the head', async () => {
+    const url = await server.createRepository('platform', {
+      'apps/staging/auth.yaml': deployment('staging', OLD),
+      'apps/production/auth.yaml': deployment('production', OLD),
+    });
+    const git = new GitChanges({ token: server.token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
+    const target = (path: string): GitTarget => ({ repo: url, branch: 'main', path, author: { name: 'rotor', email: 'rotor@example.test' } });
+    const change = (stage: string) => ({
+      rotationId: 'rotate-staging-auth-api-secrets/run-1',
+      secret: 'auth-api-secrets',
+      stage,
+      namespace: stage,
+      workloads: [{ kind: 'Deployment' as const, namespace: stage, name: 'auth-api' }],
+      from: OLD,
+      to: NEW,
+    });
+    const [staging, production] = await Promise.all([
+      git.commitSwitch(target('apps/staging'), change('staging')),
+      git.commitSwitch(target('apps/production'), change('production')),
+    ]).then((rs) => rs.map(done));
+    assert.deepEqual(staging.edits, ['apps/staging/auth.yaml:11 spec.template.spec.containers[0].envFrom[0].secretRef.name']);
+    assert.deepEqual(production.edits, ['apps/production/auth.yaml:11 spec.template.spec.containers[0].envFrom[0].secretRef.name']);
+    const log = await logOf(server.root, 'platform', 'main');
+    assert.equal(log.length, 3);
+    for (const stage of ['staging', 'production'])
+      assert.ok(
+        log.some((l) => l.endsWith(`rotor: auth-api-secrets in ${stage} (${stage}): ${OLD} -> ${NEW}`)),
+        stage,
+      );
+
+    assert.deepEqual((await git.namedIn(target('.'), OLD)).length, 0, 'no file names the old version once both switched');
+    const reverted = done(await git.revertSwitch(target('apps/production'), change('production'), production.commit));
+    assert.equal(done(await git.revertSwitch(target('apps/production'), change('production'), production.commit)).commit, reverted.commit, 'once');
+    assert.deepEqual(await git.namedIn(target('.'), OLD), [`${url} main:apps/production/auth.yaml:11`]);
+    assert.deepEqual(await git.namedIn(target('.'), NEW), [`${url} main:apps/staging/auth.yaml:11`], "staging's switch stays");
+  });
+
+  it('refuses a stage whose path defines none of its workloads, naming the repository and the fix', async () => {
+    const url = await server.createRepository('elsewhere', { 'apps/staging/auth.yaml': deployment('staging', OLD) });
+    const git = new GitChanges({ token: server.token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
+    const r = await git.commitSwitch(
+      { repo: url, branch: 'main', path: 'apps/production', author: { name: 'rotor', email: 'rotor@example.test' } },
+      {
+        rotationId: 'r/1',
+        secret: 'auth-api-secrets',
+        stage: 'production',
+        namespace: 'production',
+        workloads: [{ kind: 'Deployment', namespace: 'production', name: 'auth-api' }],
+        from: OLD,
+        to: NEW,
+      },
+    );
+    assert.ok('refusal' in r);
+    assert.equal(
+      r.refusal,
+      `${url} main: no manifest under apps/production defines Deployment production/auth-api: set the plan's gitops.path to the directory (or kustomization) the controller applies it from`,
+    );
+    assert.equal((await logOf(server.root, 'elsewhere', 'main')).length, 1, 'nothing committed');
+  });
+});

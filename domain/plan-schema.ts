@@ -392,6 +392,86 @@ const scan = fields({ ignore: scanIgnore.optional() }, 'must be { ignore: [<reso
   description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over',
 });
 
+// --- gitops: workloads a GitOps controller applies change through a commit ----------------------
+
+const GIT_REPO =
+  'must be the repository\'s clone URL, https://git.example.com/platform/apps.git or git@git.example.com:platform/apps.git, with no credential in it (the worker has the token: ROTOR_GIT_TOKEN_FILE)';
+const gitRepo = z
+  .string({ error: GIT_REPO })
+  .regex(/^(https?:\/\/[^/\s@]+\/\S+|ssh:\/\/[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$/, { error: GIT_REPO })
+  .meta({ description: 'the GitOps repository the controller applies from (https or ssh); credentials come from the worker, never the plan' });
+const GIT_BRANCH = 'must be a branch name such as main or clusters/production (letters, digits, ".", "_", "-", "/"; no "..", no leading or trailing "/")';
+const gitBranch = z
+  .string({ error: GIT_BRANCH })
+  .regex(/^(?!\/)(?!.*\/\/)(?!.*\.\.)(?!.*\/$)(?!.*\.lock$)[A-Za-z0-9._/-]{1,200}$/, { error: GIT_BRANCH })
+  .meta({ description: 'the branch the controller applies (default main)' });
+const GIT_PATH = 'must be a directory of the repository, relative to its root and inside it, e.g. apps/production or . (default)';
+const gitPath = z
+  .string({ error: GIT_PATH })
+  .regex(/^(?!\/)(?!(.*\/)?\.\.(\/|$))[^\0\n]{1,500}$/, { error: GIT_PATH })
+  .meta({ description: 'the directory (or kustomization) the controller applies the stage\'s workloads from' });
+const gitAuthor = fields(
+  {
+    name: z.string({ error: 'must be the commit author\'s name, e.g. rotor' }).min(1, { error: 'must be the commit author\'s name, e.g. rotor' }),
+    email: z.string({ error: 'must be an email address, e.g. rotor@example.com' }).regex(/^[^\s@<>]+@[^\s@<>]+$/, { error: 'must be an email address, e.g. rotor@example.com' }),
+  },
+  'must be { name: rotor, email: rotor@example.com }',
+).meta({ description: "the commits' author (default rotor <rotor@localhost>)" });
+const pushMode = z
+  .enum(['direct', 'branch'], { error: 'must be direct (push to the branch) or branch (push to rotor/<secret>/<version> and wait until someone merges it)' })
+  .meta({ description: 'direct: commit to the branch the controller applies; branch: to a branch of its own, merged by a person (default direct)' });
+const GITOPS = 'must be { repo, branch, path, author, pushMode, syncTimeout }, e.g. { repo: https://git.example.com/platform/apps.git, path: apps/production }';
+/** The settings as a plan writes them, every one optional on a stage (which takes the rest from the plan's). */
+const gitopsShape = {
+  repo: gitRepo,
+  branch: gitBranch,
+  path: gitPath,
+  author: gitAuthor,
+  pushMode,
+  syncTimeout: duration('how long to wait for the controller to apply rotor\'s commit (default 10m)', { positive: true }),
+};
+const gitopsPartial = fields(
+  Object.fromEntries(Object.entries(gitopsShape).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof gitopsShape]: z.ZodOptional<(typeof gitopsShape)[K]> },
+  GITOPS,
+);
+const gitops = gitopsPartial.meta({
+  description:
+    'workloads a GitOps controller (Flux, Argo CD) applies get the new version through a commit to this repository, not a live patch; a rollback is a revert (docs/gitops.md)',
+});
+
+/** A stage's Git settings: its own over the plan's, with the defaults; none when neither has a repository. */
+type GitopsWritten = z.output<typeof gitopsPartial>;
+export interface GitopsSettings {
+  repo: string;
+  branch: string;
+  path: string;
+  author: { name: string; email: string };
+  pushMode: 'direct' | 'branch';
+  syncTimeoutMs: number;
+}
+function toGitops(plan: GitopsWritten | undefined, stage: GitopsWritten | undefined): GitopsSettings | undefined {
+  const merged = { ...plan, ...stage };
+  if (!merged.repo) return undefined;
+  return {
+    repo: merged.repo,
+    branch: merged.branch ?? 'main',
+    path: merged.path ?? '.',
+    author: merged.author ?? { name: 'rotor', email: 'rotor@localhost' },
+    pushMode: merged.pushMode ?? 'direct',
+    syncTimeoutMs: merged.syncTimeout ?? ms('10m'),
+  };
+}
+
+/** A stage's gitops needs a repository, its own or the plan's. */
+const gitopsRules: Rule = (plan, c) => {
+  const planRepo = isRecord(plan.gitops) && plan.gitops.repo !== undefined;
+  if (!Array.isArray(plan.stages)) return;
+  plan.stages.forEach((stage, i) => {
+    if (isRecord(stage) && isRecord(stage.gitops) && stage.gitops.repo === undefined && !planRepo)
+      c.report({ path: ['stages', i, 'gitops'], message: 'needs a repository: set gitops.repo on the plan, or repo here' });
+  });
+};
+
 // --- the whole plan: as written (the JSON Schema) and as rotor uses it (the types) -------------
 
 /** A default duration's milliseconds (DEFAULTS keeps them as a plan writes them). */
@@ -477,6 +557,7 @@ export interface StageFields<Strategy, Analysis> {
   approval: 'required' | 'none' | boolean;
   approvalTimeout: number;
   rolloutTimeout: number;
+  gitops?: GitopsWritten;
 }
 
 /** A stage as rotor runs it: the last one watches (24h by default) and does not soak, the others soak (24h) and do not watch. */
@@ -511,10 +592,11 @@ interface PlanFields<Value, Store, ExternalSecrets, Stage> {
   store: Store;
   awsSecretsManager?: { secretId: string; region?: string };
   externalSecrets?: ExternalSecrets;
-  stages: Stage[];
+  stages: { stage: Stage; gitops?: GitopsWritten }[];
   retention: number;
   cleanupRecheck: number;
   scan?: { ignore?: string[] };
+  gitops?: GitopsWritten;
 }
 
 /** A plan as rotor runs it. */
@@ -527,7 +609,11 @@ function toPlan<V, St, E, S>(plan: PlanFields<V, St, E, S>) {
     store: plan.store,
     /** Where a store outside the cluster keeps the versions (plan field `awsSecretsManager`). */
     ...(target ? { target } : {}),
-    stages: plan.stages,
+    stages: plan.stages.map(({ stage, gitops }) => {
+      const settings = toGitops(plan.gitops, gitops);
+      /** gitops: the stage's workloads that a GitOps controller applies change through a commit to this repository. */
+      return { ...stage, ...(settings ? { gitops: settings } : {}) };
+    }),
     retentionMs: plan.retention,
     /** How long to wait before scanning again when cleanup finds workloads still using the old version. */
     cleanupRecheckMs: plan.cleanupRecheck,
@@ -655,6 +741,7 @@ function planParts() {
         DEFAULTS.approvalTimeout,
       ),
       rolloutTimeout: duration('a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
+      gitops: gitopsPartial.optional().meta({ description: "this stage's Git settings over the plan's gitops, e.g. another path" }),
     },
     'must be a stage such as { name: staging, namespace: staging, strategy: rolling }',
   );
@@ -669,16 +756,18 @@ function planParts() {
       store: storeKind.default('kubernetes'),
       awsSecretsManager: awsTarget.optional(),
       externalSecrets: externalSecrets.optional(),
-      stages: withRules(stages, stageBounds, stagesRules).transform((stages) => stages.map((s, i) => toStage(s, i === stages.length - 1))),
+      // Each stage as rotor runs it, beside its Git settings as written: the plan's own merge under them (toPlan).
+      stages: withRules(stages, stageBounds, stagesRules).transform((stages) => stages.map((s, i) => ({ stage: toStage(s, i === stages.length - 1), gitops: s.gitops }))),
       retention: duration('how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
       cleanupRecheck: duration('how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
         DEFAULTS.cleanupRecheck,
       ),
       scan: scan.optional(),
+      gitops: gitops.optional(),
     },
     NOT_A_PLAN,
   ).meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });
-  const plan = asMapping(withRules(planFields, storeRules)).transform(toPlan);
+  const plan = asMapping(withRules(planFields, storeRules, gitopsRules)).transform(toPlan);
   return { stage, canary, analysisFields, plan };
 }
 

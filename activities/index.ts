@@ -9,11 +9,13 @@
 //   copies.ts            whether any copy of a version is still used, in any namespace
 //   analysis-loop.ts     a stage's analysis: one measurement, the loop that judges, during a rollout
 //   announcing.ts        phase changes posted to Datadog's event stream
+//   gitops.ts            Git mode: a stage's switch as a commit, its rollback as a revert, the wait for the controller
 //   kit.ts               what each is built from: the deps, the log, guarded
 import type { RotorActivities } from '../contract/activities';
 import { analysisActivities } from './analysis-loop';
 import { announcingActivities } from './announcing';
 import { claimingActivities } from './claiming';
+import { gitopsActivities } from './gitops';
 import { issuingActivities } from './issuing';
 import { activityKit } from './kit';
 import type { RotorDeps } from './ports';
@@ -33,5 +35,6 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     ...analysisActivities(kit),
     ...issuingActivities(kit),
     ...announcingActivities(kit),
+    ...gitopsActivities(kit),
   };
 }

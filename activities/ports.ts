@@ -1,6 +1,7 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
 import type { DatadogAggregator, DatadogApi, ExternalSecretStoreRef, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
-import type { Holder, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../contract/activities';
+import type { Holder, ManagedBy, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../contract/activities';
+import type { GitChanges } from './git/changes';
 
 export type SecretData = Record<string, string>;
 
@@ -92,8 +93,11 @@ export interface ClusterPort {
   /** Give the claim up if `holder` holds it; another holder's claim is left alone. */
   releaseRotation(namespace: string, secret: string, holder: string): Promise<void>;
 
-  /** The version of `secret` the namespace's workloads use now and the workloads rotor would switch, from one scan. */
-  findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }>;
+  /**
+   * The version of `secret` the namespace's workloads use now and the workloads rotor would switch, from one scan.
+   * `throughGit`: the stage commits to Git, so a workload a GitOps controller applies is switched there, not refused.
+   */
+  findCurrentUse(namespace: string, secret: string, options?: { throughGit?: boolean }): Promise<{ version: string | null; workloads: WorkloadUse[] }>;
   readVersion(namespace: string, name: string): Promise<StoredVersion | null>;
   /** The Secret's `type` (its metadata and type only: no data is read); null when there is no such Secret. */
   readVersionType(namespace: string, name: string): Promise<string | null>;
@@ -116,6 +120,8 @@ export interface ClusterPort {
   /** With `version`: failed when a reference rotor switched to it names something else now (set back). */
   rolloutState(namespace: string, workloads: WorkloadUse[], version?: string): Promise<RolloutState>;
   /** The switched references (the records, and rotor's ownership record on each object) that no longer name `version`. */
+  /** What the GitOps controller's object says of its last sync, in a line (null when there is none to read). */
+  gitopsStatus(managedBy: ManagedBy | undefined): Promise<string | null>;
   driftedReferences(records: SwitchRecord[], version: string): Promise<SwitchDrift[]>;
   /** The version's Secret in `namespace` read without its data; null when there is none. */
   readVersionRecord(namespace: string, name: string): Promise<VersionRecord | null>;
@@ -279,4 +285,6 @@ export interface RotorDeps {
   externalSecretReadyMs?: number;
   /** Where logs go; never given a secret value. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Git mode's repositories, with the worker's Git credentials (ROTOR_GIT_*); absent, a plan with gitops is refused in PLANNING. */
+  git?: GitChanges;
 }

@@ -21,7 +21,9 @@ export function workloadActivities(kit: ActivityKit): WorkloadActivities {
         const result: DiscoveredStage[] = [];
         const refused: string[] = [];
         for (const stage of input.stages) {
-          const { version: previousVersion, workloads: using } = await cluster.findCurrentUse(stage.namespace, input.secret);
+          const { version: previousVersion, workloads: using } = await cluster.findCurrentUse(stage.namespace, input.secret, {
+            throughGit: !!stage.throughGit,
+          });
           const listed = stage.workloads;
           const workloads = listed === 'auto' ? using : using.filter((w) => listed.some((l) => l.kind === w.kind && l.name === w.name));
           const unmatched = listed === 'auto' ? [] : listed.filter((l) => !using.some((w) => w.kind === l.kind && w.name === l.name));

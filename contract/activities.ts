@@ -15,6 +15,20 @@ export interface WorkloadUse {
   fields: string[];
   /** Why rotor will not switch it (OnDelete updates, a paused Deployment, ...); checked in PLANNING. */
   refusal?: string | null;
+  /**
+   * The GitOps controller that applies it from Git, when one does (absent in older histories): in a
+   * stage with gitops, rotor changes its references through a commit, never live.
+   */
+  managedBy?: ManagedBy;
+}
+
+/** A GitOps controller's object that applies a workload: an Argo CD Application, a Flux Kustomization or HelmRelease. */
+export interface ManagedBy {
+  resource: 'Argo CD Application' | 'Flux Kustomization' | 'Flux HelmRelease';
+  name?: string;
+  namespace?: string;
+  /** What shows it: labels, annotations, field managers. */
+  evidence: string[];
 }
 
 /** Exactly what one switch changed, so a rollback can undo that and nothing else. */
@@ -52,7 +66,8 @@ interface CheckSwitchedInput {
 
 export interface DiscoverInput {
   secret: string;
-  stages: { name: string; namespace: string; workloads: 'auto' | WorkloadRef[] }[];
+  /** `throughGit`: the stage has gitops settings, so a workload a GitOps controller applies is switched by a commit, not refused. */
+  stages: { name: string; namespace: string; workloads: 'auto' | WorkloadRef[]; throughGit?: boolean }[];
 }
 
 export interface DiscoveredStage {
@@ -344,6 +359,52 @@ export interface ClaimResult {
 }
 
 // The activities the workflow may call, as types only (the workflow bundle must not import adapters).
+/** Where a stage's workloads that a GitOps controller applies are defined (the plan's gitops settings). */
+export interface GitTarget {
+  repo: string;
+  branch: string;
+  path: string;
+  author: { name: string; email: string };
+}
+
+/** A stage's switch through Git: the references of `workloads` from `from` to `to`, in one commit. */
+export interface GitSwitchInput {
+  target: GitTarget;
+  /** `<workflowId>/<runId>`: names the commit's trailer, so a retry finds its own commit. */
+  rotationId: string;
+  secret: string;
+  stage: string;
+  namespace: string;
+  workloads: WorkloadUse[];
+  from: string;
+  to: string;
+}
+
+/** A commit rotor made (or found made by an earlier attempt), or why it made none (nothing changed). */
+export type GitCommitResult = { commit: string; repo: string; branch: string; edits: string[]; already: boolean } | { refusal: string };
+
+/** PLANNING: each stage's Git changes tried without committing (access, branch, manifests, what rotor may edit). */
+interface GitPlanInput {
+  stages: { stage: string; namespace: string; target: GitTarget; workloads: WorkloadUse[]; from: string }[];
+}
+
+/** Until the live workloads name `version` at every reference the commit changed, or the timeout. */
+interface GitSyncInput {
+  stage: string;
+  namespace: string;
+  workloads: WorkloadUse[];
+  version: string;
+  commit: string;
+  timeoutMs: number;
+}
+
+interface GitSyncResult {
+  synced: boolean;
+  /** Done: how long it took; waiting or timed out: what the controller says, e.g. "Flux Kustomization flux-system/apps last applied main@sha1:def456". */
+  message: string;
+  elapsedMs?: number;
+}
+
 export interface RotorActivities {
   /** One rotation of a Secret per namespace: all of the plan's namespaces, or none. */
   claimRotation(input: ClaimInput): Promise<ClaimResult>;
@@ -367,4 +428,14 @@ export interface RotorActivities {
   inspectCredentials(input: InspectCredentialsInput): Promise<CredentialOutcome[]>;
   /** Revoke at the issuer; idempotent; `unknown` when nothing was issued under the id. */
   revokeCredential(input: RevokeCredentialInput): Promise<CredentialOutcome>;
+  /** PLANNING, for stages with gitops: each stage's change tried on the branch's head without committing; the refusals. */
+  planGitChanges(input: GitPlanInput): Promise<string[]>;
+  /** A stage's switch through Git: one commit, pushed; idempotent. */
+  commitToGit(input: GitSwitchInput): Promise<GitCommitResult>;
+  /** A stage's rollback through Git: the revert of its commit, pushed; idempotent. */
+  revertInGit(input: GitSwitchInput & { commit: string }): Promise<GitCommitResult>;
+  /** Waits until the GitOps controller applied the commit: the live references name the version. */
+  waitForGitSync(input: GitSyncInput): Promise<GitSyncResult>;
+  /** Cleanup: where the branches' heads still name the version (each `<repo> <branch>:<file>:<line>`). */
+  namedInGit(input: { targets: GitTarget[]; version: string }): Promise<string[]>;
 }

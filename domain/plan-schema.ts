@@ -395,7 +395,7 @@ const scan = fields({ ignore: scanIgnore.optional() }, 'must be { ignore: [<reso
 // --- gitops: workloads a GitOps controller applies change through a commit ----------------------
 
 const GIT_REPO =
-  'must be the repository\'s clone URL, https://git.example.com/platform/apps.git or git@git.example.com:platform/apps.git, with no credential in it (the worker has the token: ROTOR_GIT_TOKEN_FILE)';
+  "must be the repository's clone URL, https://git.example.com/platform/apps.git or git@git.example.com:platform/apps.git, with no credential in it (the worker has the token: ROTOR_GIT_TOKEN_FILE)";
 const gitRepo = z
   .string({ error: GIT_REPO })
   .regex(/^(https?:\/\/[^/\s@]+\/\S+|ssh:\/\/[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$/, { error: GIT_REPO })
@@ -409,29 +409,29 @@ const GIT_PATH = 'must be a directory of the repository, relative to its root an
 const gitPath = z
   .string({ error: GIT_PATH })
   .regex(/^(?!\/)(?!(.*\/)?\.\.(\/|$))[^\0\n]{1,500}$/, { error: GIT_PATH })
-  .meta({ description: 'the directory (or kustomization) the controller applies the stage\'s workloads from' });
+  .meta({ description: "the directory (or kustomization) the controller applies the stage's workloads from" });
 const gitAuthor = fields(
   {
-    name: z.string({ error: 'must be the commit author\'s name, e.g. rotor' }).min(1, { error: 'must be the commit author\'s name, e.g. rotor' }),
-    email: z.string({ error: 'must be an email address, e.g. rotor@example.com' }).regex(/^[^\s@<>]+@[^\s@<>]+$/, { error: 'must be an email address, e.g. rotor@example.com' }),
+    name: z.string({ error: "must be the commit author's name, e.g. rotor" }).min(1, { error: "must be the commit author's name, e.g. rotor" }),
+    email: z
+      .string({ error: 'must be an email address, e.g. rotor@example.com' })
+      .regex(/^[^\s@<>]+@[^\s@<>]+$/, { error: 'must be an email address, e.g. rotor@example.com' }),
   },
   'must be { name: rotor, email: rotor@example.com }',
 ).meta({ description: "the commits' author (default rotor <rotor@localhost>)" });
-const pushMode = z
-  .enum(['direct', 'branch'], { error: 'must be direct (push to the branch) or branch (push to rotor/<secret>/<version> and wait until someone merges it)' })
-  .meta({ description: 'direct: commit to the branch the controller applies; branch: to a branch of its own, merged by a person (default direct)' });
-const GITOPS = 'must be { repo, branch, path, author, pushMode, syncTimeout }, e.g. { repo: https://git.example.com/platform/apps.git, path: apps/production }';
+const GITOPS = 'must be { repo, branch, path, author, syncTimeout }, e.g. { repo: https://git.example.com/platform/apps.git, path: apps/production }';
 /** The settings as a plan writes them, every one optional on a stage (which takes the rest from the plan's). */
 const gitopsShape = {
   repo: gitRepo,
   branch: gitBranch,
   path: gitPath,
   author: gitAuthor,
-  pushMode,
-  syncTimeout: duration('how long to wait for the controller to apply rotor\'s commit (default 10m)', { positive: true }),
+  syncTimeout: duration("how long to wait for the controller to apply rotor's commit (default 10m)", { positive: true }),
 };
 const gitopsPartial = fields(
-  Object.fromEntries(Object.entries(gitopsShape).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof gitopsShape]: z.ZodOptional<(typeof gitopsShape)[K]> },
+  Object.fromEntries(Object.entries(gitopsShape).map(([k, v]) => [k, v.optional()])) as {
+    [K in keyof typeof gitopsShape]: z.ZodOptional<(typeof gitopsShape)[K]>;
+  },
   GITOPS,
 );
 const gitops = gitopsPartial.meta({
@@ -441,12 +441,11 @@ const gitops = gitopsPartial.meta({
 
 /** A stage's Git settings: its own over the plan's, with the defaults; none when neither has a repository. */
 type GitopsWritten = z.output<typeof gitopsPartial>;
-export interface GitopsSettings {
+interface GitopsSettings {
   repo: string;
   branch: string;
   path: string;
   author: { name: string; email: string };
-  pushMode: 'direct' | 'branch';
   syncTimeoutMs: number;
 }
 function toGitops(plan: GitopsWritten | undefined, stage: GitopsWritten | undefined): GitopsSettings | undefined {
@@ -457,7 +456,6 @@ function toGitops(plan: GitopsWritten | undefined, stage: GitopsWritten | undefi
     branch: merged.branch ?? 'main',
     path: merged.path ?? '.',
     author: merged.author ?? { name: 'rotor', email: 'rotor@localhost' },
-    pushMode: merged.pushMode ?? 'direct',
     syncTimeoutMs: merged.syncTimeout ?? ms('10m'),
   };
 }
@@ -757,7 +755,9 @@ function planParts() {
       awsSecretsManager: awsTarget.optional(),
       externalSecrets: externalSecrets.optional(),
       // Each stage as rotor runs it, beside its Git settings as written: the plan's own merge under them (toPlan).
-      stages: withRules(stages, stageBounds, stagesRules).transform((stages) => stages.map((s, i) => ({ stage: toStage(s, i === stages.length - 1), gitops: s.gitops }))),
+      stages: withRules(stages, stageBounds, stagesRules).transform((stages) =>
+        stages.map((s, i) => ({ stage: toStage(s, i === stages.length - 1), gitops: s.gitops })),
+      ),
       retention: duration('how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
       cleanupRecheck: duration('how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
         DEFAULTS.cleanupRecheck,

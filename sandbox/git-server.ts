@@ -21,6 +21,8 @@ export interface GitServer {
   root: string;
   /** A new bare repository `<name>.git` whose `branch` holds `files` in one commit; its clone URL. */
   createRepository(name: string, files: Record<string, string>, branch?: string): Promise<string>;
+  /** Sets `branch` of `<name>.git` back to its first commit (a test starting again from the same repository). */
+  resetRepository(name: string, branch?: string): Promise<void>;
   /** Runs before a push to `repo` is served (once per push). */
   beforePush: ((repo: string) => Promise<void>) | null;
   stop(): Promise<void>;
@@ -148,6 +150,11 @@ export async function startGitServer(options: { log?: (line: string) => void } =
         rmSync(work, { recursive: true, force: true });
       }
       return `${url}/${name}.git`;
+    },
+    async resetRepository(name, branch = 'main') {
+      const bare = join(root, `${name}.git`);
+      const first = (await git(['rev-list', '--max-parents=0', branch], bare)).trim().split('\n')[0];
+      await git(['update-ref', `refs/heads/${branch}`, first], bare);
     },
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -595,7 +595,8 @@ describe('rotor versions on the real apiserver', () => {
 // the rollback restores what rotor switched and keeps the set-back one as it is.
 for (const [label, make] of worlds) {
   describe(`references that Git owns: ${label}`, () => {
-    const FIX = /change the Secret reference in the Git repository the controller syncs from \(rotor's Git mode is coming\)/;
+    const FIX =
+      /give the stage gitops settings \(the repository and path the controller applies\) so rotor changes the reference there by a commit \(docs\/gitops.md\)/;
 
     /** PLANNING's refusal, and nothing changed: no switch, no record, no new version. */
     async function assertRefused(w: World, ns: string, kind: Kind, name: string, controller: RegExp): Promise<void> {

@@ -79,7 +79,7 @@ describe('examples on the sandbox', () => {
     assert.equal(
       serves,
       `[rotor] worker ready: Temporal namespace default, task queue rotor, backend kubernetes; stores kubernetes; ` +
-        `metrics prometheus ${prometheus!.url}, datadog ${datadog!.emulator.url}; issuer ${env.ROTOR_ISSUER_URL}; value.fromFile refused (no ROTOR_VALUE_DIR)`,
+        `metrics prometheus ${prometheus!.url}, datadog ${datadog!.emulator.url}; issuer ${env.ROTOR_ISSUER_URL}; git none (gitops refused); value.fromFile refused (no ROTOR_VALUE_DIR)`,
     );
     assert.match(where, /^\[rotor\] Temporal at 127\.0\.0\.1:\d+; Kubernetes https:\/\/127\.0\.0\.1:\d+ \(context \S+, KUBECONFIG (\S+)\); codec off/);
     assert.equal(/KUBECONFIG (\S+)\)/.exec(where)![1], workerConfig);

@@ -81,7 +81,7 @@ describe('rotor and references that Git owns, on a real control plane', () => {
     assert.match(
       s.outcome!,
       new RegExp(
-        `${ns}: Deployment/auth-api is managed by Argo CD Application shop \\(annotation argocd\\.argoproj\\.io/tracking-id=shop:apps/Deployment:${ns}/auth-api\\).*change the Secret reference in the Git repository the controller syncs from`,
+        `${ns}: Deployment/auth-api is managed by Argo CD Application shop \\(annotation argocd\\.argoproj\\.io/tracking-id=shop:apps/Deployment:${ns}/auth-api\\).*give the stage gitops settings`,
       ),
     );
     const after = await apps.readNamespacedDeployment({ namespace: ns, name: 'auth-api' });

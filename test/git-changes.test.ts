@@ -3,25 +3,20 @@
 // at a time), each message naming the rotation, the stage and both versions, and no value; a rollback
 // reverts only its stage's commit; cleanup's question sees the version while any file still names it.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
+import { useGitServer } from './helpers/git-mode';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GitChanges, type GitCommitResult, type GitTarget } from '../activities/git/changes';
-import { logOf, startGitServer, type GitServer } from '../sandbox/git-server';
+import { logOf } from '../sandbox/git-server';
 
 const OLD = 'auth-api-secrets-20250101000000';
 const NEW = 'auth-api-secrets-20261207100000';
 const deployment = (ns: string, secret: string) =>
   `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: auth-api\n  namespace: ${ns}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          envFrom: [{ secretRef: { name: ${secret} } }]\n`;
 
-let server: GitServer;
-before(async () => {
-  server = await startGitServer();
-});
-after(async () => {
-  await server?.stop();
-});
+const gitServer = useGitServer();
 
 const done = (r: GitCommitResult) => {
   assert.ok(!('refusal' in r), 'refusal' in r ? r.refusal : '');
@@ -30,11 +25,11 @@ const done = (r: GitCommitResult) => {
 
 describe("a rotation's changes in Git", () => {
   it('switches two stages of one repository at once as two commits, reverts one, and answers cleanup from the head', async () => {
-    const url = await server.createRepository('platform', {
+    const url = await gitServer().createRepository('platform', {
       'apps/staging/auth.yaml': deployment('staging', OLD),
       'apps/production/auth.yaml': deployment('production', OLD),
     });
-    const git = new GitChanges({ token: server.token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
+    const git = new GitChanges({ token: gitServer().token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
     const target = (path: string): GitTarget => ({ repo: url, branch: 'main', path, author: { name: 'rotor', email: 'rotor@example.test' } });
     const change = (stage: string) => ({
       rotationId: 'rotate-staging-auth-api-secrets/run-1',
@@ -51,7 +46,7 @@ describe("a rotation's changes in Git", () => {
     ]).then((rs) => rs.map(done));
     assert.deepEqual(staging.edits, ['apps/staging/auth.yaml:11 spec.template.spec.containers[0].envFrom[0].secretRef.name']);
     assert.deepEqual(production.edits, ['apps/production/auth.yaml:11 spec.template.spec.containers[0].envFrom[0].secretRef.name']);
-    const log = await logOf(server.root, 'platform', 'main');
+    const log = await logOf(gitServer().root, 'platform', 'main');
     assert.equal(log.length, 3);
     for (const stage of ['staging', 'production'])
       assert.ok(
@@ -67,8 +62,8 @@ describe("a rotation's changes in Git", () => {
   });
 
   it('refuses a stage whose path defines none of its workloads, naming the repository and the fix', async () => {
-    const url = await server.createRepository('elsewhere', { 'apps/staging/auth.yaml': deployment('staging', OLD) });
-    const git = new GitChanges({ token: server.token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
+    const url = await gitServer().createRepository('elsewhere', { 'apps/staging/auth.yaml': deployment('staging', OLD) });
+    const git = new GitChanges({ token: gitServer().token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
     const r = await git.commitSwitch(
       { repo: url, branch: 'main', path: 'apps/production', author: { name: 'rotor', email: 'rotor@example.test' } },
       {
@@ -86,6 +81,6 @@ describe("a rotation's changes in Git", () => {
       r.refusal,
       `${url} main: no manifest under apps/production defines Deployment production/auth-api: set the plan's gitops.path to the directory (or kustomization) the controller applies it from`,
     );
-    assert.equal((await logOf(server.root, 'elsewhere', 'main')).length, 1, 'nothing committed');
+    assert.equal((await logOf(gitServer().root, 'elsewhere', 'main')).length, 1, 'nothing committed');
   });
 });

@@ -84,7 +84,10 @@ describe('GitOps detection: who applies a workload from Git', () => {
       assert.ok(message, 'refused');
       assert.match(message, /^Deployment\/web is managed by /);
       for (const p of patterns) assert.match(message, p);
-      assert.match(message, /change the Secret reference in the Git repository the controller syncs from \(rotor's Git mode is coming\)/);
+      assert.match(
+        message,
+        /give the stage gitops settings \(the repository and path the controller applies\) so rotor changes the reference there by a commit \(docs\/gitops.md\)/,
+      );
     });
   }
 

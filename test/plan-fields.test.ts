@@ -7,7 +7,13 @@
 // refused where they have no effect (watch before the last stage, soak on the last) are refused by
 // validation: test/plan.test.ts.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GitChanges } from '../activities/git/changes';
+import { startGitServer, type GitServer } from '../sandbox/git-server';
+import { FLUX_LABELS, fluxStandIn, productionManifest } from './helpers/git-mode';
 import { approveSignal, endedStatusOf, statusQuery } from '../contract/api';
 import { validatePlan } from '../domain/plan';
 import { planJsonSchema } from '../domain/plan-schema';
@@ -88,6 +94,51 @@ const withAwsStore = () => ({ ...base(), store: 'aws-secrets-manager', awsSecret
 const withAwsValue = () => ({ ...withAwsStore(), value: { awsSecretsManager: { secretId: '/prod/auth/source' } } });
 const withEso = () => ({ ...withAwsStore(), store: 'external-secrets', externalSecrets: { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' } } });
 const withIssuer = () => ({ ...base(), value: { issuer: { key: 'api_token' } } });
+/**
+ * Git mode: production's Deployment, applied by Flux, is defined in a repository on a real Git server
+ * (set back to its first commit before each rotation), and a stand-in for Flux applies each commit.
+ */
+let server: GitServer;
+const repos: Record<string, string> = {};
+const gitScript: Script = { labels: { production: FLUX_LABELS } };
+const FILES = {
+  'apps/production/auth.yaml': productionManifest('auth-api-secrets-20250101000000'),
+  'apps/production/kustomization.yaml': 'resources: [auth.yaml]\n',
+};
+before(async () => {
+  server = await startGitServer();
+  for (const name of ['fields', 'fields-other']) repos[name] = await server.createRepository(name, FILES);
+  Object.assign(gitScript, {
+    git: new GitChanges({ token: server.token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) }),
+    gitController: fluxStandIn(server),
+    beforeDiscover: async () => {
+      for (const name of Object.keys(repos)) await server.resetRepository(name);
+    },
+  });
+});
+after(async () => {
+  await server?.stop();
+});
+const GIT = { author: { name: 'rotor', email: 'rotor@example.test' } };
+/** The plan's gitops settings; production rolls (Git mode has no canary yet). */
+const withGit = () => {
+  const p = base();
+  p.stages[1].strategy = 'rolling';
+  p.gitops = { repo: repos.fields, path: 'apps/production', ...GIT };
+  return p;
+};
+/** Production's own gitops settings, none on the plan. */
+const withStageGit = () => {
+  const p = base();
+  p.stages[1].strategy = 'rolling';
+  p.stages[1].gitops = { repo: repos.fields, path: 'apps/production', ...GIT };
+  return p;
+};
+/** A stage field of gitops, on the stage that has gitops settings (the other lacks them). */
+const stageGit = (change: (g: Plan) => void) => (s: Plan) => {
+  if (!s.gitops) throw new Error('no gitops settings on this stage');
+  change(s.gitops);
+};
 /** Another rotation's workload holds the previous version at the first scan, then lets go. */
 const holding: Script = { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] }], []] };
 
@@ -133,6 +184,18 @@ const CASES: Record<string, Case> = {
   retention: { change: (p) => (p.retention = '2d') },
   cleanupRecheck: { script: holding, change: (p) => (p.cleanupRecheck = '2h') },
   'scan.ignore': { change: (p) => (p.scan = { ignore: ['widgets.example.com'] }) },
+  'gitops.repo': { base: withGit, script: gitScript, change: (p) => (p.gitops.repo = repos['fields-other']) },
+  'gitops.branch': { base: withGit, script: gitScript, change: (p) => (p.gitops.branch = 'release') },
+  'gitops.path': { base: withGit, script: gitScript, change: (p) => (p.gitops.path = 'apps') },
+  'gitops.author.name': { base: withGit, script: gitScript, change: (p) => (p.gitops.author.name = 'platform bot') },
+  'gitops.author.email': { base: withGit, script: gitScript, change: (p) => (p.gitops.author.email = 'bot@example.test') },
+  'gitops.syncTimeout': { base: withGit, script: gitScript, change: (p) => (p.gitops.syncTimeout = '20m') },
+  'stages[].gitops.repo': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.repo = repos['fields-other'])) },
+  'stages[].gitops.branch': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.branch = 'release')) },
+  'stages[].gitops.path': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.path = 'apps')) },
+  'stages[].gitops.author.name': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.author.name = 'platform bot')) },
+  'stages[].gitops.author.email': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.author.email = 'bot@example.test')) },
+  'stages[].gitops.syncTimeout': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.syncTimeout = '20m')) },
 };
 
 const rotations = timeSkippingRotations('fields');
@@ -163,6 +226,8 @@ async function trace(plan: Plan, script: Script = {}): Promise<string[]> {
       .replace(/\d{14}/g, 'STAMP')
       .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID')
       .replace(/-canary-[0-9a-f]{8}/g, '-canary-HASH')
+      // A commit's id: its time is in it.
+      .replace(/\b[0-9a-f]{40}\b/g, 'COMMIT')
       .replace(/"firstMeasurementAfterMs":\d+/g, '"firstMeasurementAfterMs":N')
       // Rides along in every check's analysis; only the workflow reads it (a verify check's duration).
       .replace(/"verifyMs":\d+,?/g, '');

@@ -82,7 +82,7 @@ describe('the worker at start', () => {
     );
     assert.deepEqual(banner, [
       'worker ready: Temporal namespace default, task queue rotor, backend memory; stores kubernetes; metrics prometheus, datadog from the memory world; ' +
-        'issuer none (value.issuer refused); value.fromFile refused (no ROTOR_VALUE_DIR)',
+        'issuer none (value.issuer refused); git none (gitops refused); value.fromFile refused (no ROTOR_VALUE_DIR)',
       'Temporal at temporal.example:7233; memory world examples/world.json; codec on (ROTOR_CODEC_KEY; encrypts with k2026-12)',
     ]);
     assert.ok(!banner.join('\n').includes(key.split('=')[1]));

@@ -78,7 +78,7 @@ describe('rotateSecret and references that Git owns', () => {
     assert.equal(status.phase, 'FAILED');
     assert.match(
       status.outcome!,
-      /could not discover workloads \(nothing was changed\): .*production: Deployment\/auth-api is managed by Argo CD Application auth-api-prod \(label argocd\.argoproj\.io\/instance=auth-api-prod\).*change the Secret reference in the Git repository the controller syncs from/,
+      /could not discover workloads \(nothing was changed\): .*production: Deployment\/auth-api is managed by Argo CD Application auth-api-prod \(label argocd\.argoproj\.io\/instance=auth-api-prod\).*give the stage gitops settings/,
     );
     assert.deepEqual(
       d.calls.map((c) => c.name).filter((n) => n !== 'announce'),

@@ -23,6 +23,7 @@ function serves(config: WorkerConfig, deps: RotorDeps): string {
     `stores ${stores.join(', ')}`,
     `metrics ${list(metrics, 'none (an analysis measures errors)')}${config.backend === 'memory' ? ' from the memory world' : ''}`,
     `issuer ${config.issuer?.url ?? 'none (value.issuer refused)'}`,
+    `git ${config.git ? (config.git.sshKeyFile ? 'ssh key' : 'token') : 'none (gitops refused)'}`,
     `value.fromFile ${config.valueDir ?? 'refused (no ROTOR_VALUE_DIR)'}`,
   ].join('; ');
 }

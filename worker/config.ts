@@ -1,7 +1,10 @@
 // The worker's configuration from the environment, checked as a whole before anything connects:
 // every bad or missing setting is reported at once, each naming its variable and a valid value.
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import type { GitAccess } from '../activities/git/repo';
+import { readPrivateFile } from '../temporal/private-file';
 import type { DatadogSettings } from '../activities/metrics/datadog';
 import type { PrometheusSettings } from '../activities/metrics/prometheus';
 import type { HttpIssuerSettings } from '../activities/issuers/http';
@@ -30,6 +33,8 @@ export interface WorkerConfig extends TemporalSettings {
   deploymentId: string | null;
   /** ROTOR_ARGOCD_INSTANCE_LABEL: Argo CD's application.instanceLabelKey when not the default; what carries it is never switched live. */
   gitops: { argoInstanceLabel?: string };
+  /** ROTOR_GIT_*: Git mode's access to the GitOps repositories; null: plans with gitops are refused in PLANNING. */
+  git: GitAccess | null;
   /** ROTOR_KUBE_PAGE_SIZE: objects per page when listing (default 200); smaller pages bound memory on big clusters. */
   kubePageSize: number;
   /** `rotor worker --kubeconfig <file> --context <name>`: the kubeconfig to use instead of KUBECONFIG's (kubernetes backend). */
@@ -201,6 +206,37 @@ function gitopsSettings(env: NodeJS.ProcessEnv, problems: string[]): WorkerConfi
   return { argoInstanceLabel: key };
 }
 
+/**
+ * Git mode's access: ROTOR_GIT_TOKEN (or _FILE) for HTTPS, sent as HTTP Basic with ROTOR_GIT_USERNAME
+ * (default x-access-token); or ROTOR_GIT_SSH_KEY_FILE for SSH, with ROTOR_GIT_KNOWN_HOSTS_FILE (host keys
+ * are checked, never accepted on first use). ROTOR_GIT_CACHE_DIR: where the clones live.
+ */
+function gitSettings(env: NodeJS.ProcessEnv, problems: string[]): GitAccess | null {
+  const token = credentialSetting(env, 'ROTOR_GIT_TOKEN', problems);
+  const sshKeyFile = env.ROTOR_GIT_SSH_KEY_FILE?.trim() || undefined;
+  const knownHosts = env.ROTOR_GIT_KNOWN_HOSTS_FILE?.trim() || undefined;
+  if (sshKeyFile) {
+    const key = readPrivateFile(sshKeyFile);
+    if ('problem' in key) problems.push(`ROTOR_GIT_SSH_KEY_FILE=${sshKeyFile} ${key.problem}; point it at the deploy key's private file (chmod 600)`);
+    if (!knownHosts)
+      problems.push(
+        "ROTOR_GIT_SSH_KEY_FILE is set without ROTOR_GIT_KNOWN_HOSTS_FILE; point it at a known_hosts file with the Git host's key (ssh-keyscan <host>)",
+      );
+  } else if (knownHosts) problems.push('ROTOR_GIT_KNOWN_HOSTS_FILE is set without ROTOR_GIT_SSH_KEY_FILE; set both for SSH, or neither');
+  const username = env.ROTOR_GIT_USERNAME?.trim() || undefined;
+  if (username && token === undefined)
+    problems.push('ROTOR_GIT_USERNAME is set without ROTOR_GIT_TOKEN; set ROTOR_GIT_TOKEN_FILE to the token that goes with it');
+  if (token === undefined && !sshKeyFile) return null;
+  const cacheDir = env.ROTOR_GIT_CACHE_DIR?.trim() || join(tmpdir(), `rotor-git-${process.pid}`);
+  return {
+    ...(token !== undefined ? { token } : {}),
+    ...(username ? { username } : {}),
+    ...(sshKeyFile ? { sshKeyFile } : {}),
+    ...(knownHosts ? { knownHostsFile: knownHosts } : {}),
+    cacheDir,
+  };
+}
+
 const DEFAULT_PAGE_SIZE = 200;
 
 function pageSize(raw: string | undefined, problems: string[]): number {
@@ -249,6 +285,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   const issuer = overrides.issuer !== undefined ? overrides.issuer : issuerSettings(env, problems);
   const { stores, aws } = storeSettings(env, problems);
   const gitops = overrides.gitops ?? gitopsSettings(env, problems);
+  const git = overrides.git !== undefined ? overrides.git : gitSettings(env, problems);
   const deploymentId = overrides.deploymentId !== undefined ? overrides.deploymentId : env.ROTOR_DEPLOYMENT_ID?.trim() || null;
   if (deploymentId !== null && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(deploymentId)) {
     problems.push(
@@ -270,6 +307,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     aws: overrides.aws ?? aws,
     deploymentId,
     gitops,
+    git,
     kube: overrides.kube ?? {},
   };
 }

@@ -9,6 +9,7 @@ import { KubernetesCluster } from '../activities/kubernetes';
 import { DatadogProvider } from '../activities/metrics/datadog';
 import { PrometheusProvider } from '../activities/metrics/prometheus';
 import { HttpCredentialIssuer } from '../activities/issuers/http';
+import { GitChanges } from '../activities/git/changes';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { dataConverter, TemporalUnreachableError, workerIdentity } from '../temporal/settings';
 import { workerBanner } from './banner';
@@ -24,6 +25,8 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
   const optional = {
     ...(config.issuer ? { issuer: new HttpCredentialIssuer(config.issuer) } : {}),
     ...(config.deploymentId ? { deploymentId: async () => config.deploymentId! } : {}),
+    // Plans with gitops need it; without ROTOR_GIT_* they are refused in PLANNING.
+    ...(config.git ? { git: new GitChanges(config.git) } : {}),
   };
   if (config.backend === 'memory') {
     const world = loadMemoryWorld(config.memoryWorld!);

@@ -8,6 +8,7 @@ import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
 import { previousCredential, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, scanning } from './options';
+import { gitHolders } from './gitops';
 import { scanSettings } from './scan-settings';
 import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
@@ -53,6 +54,8 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
         let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...scanning, summary: `scan for references to ${version}` }, [
           { secretName: version, namespaces, ...scanSettings(plan) },
         ]);
+        // Git mode: a version the branch still names is still in use, whatever the cluster shows now.
+        if (found.length === 0) found = await gitHolders(r, version);
         if (found.length === 0) {
           const identity = status.previousIdentities?.[version];
           const deletion = await acts.deleteVersion.executeWithOptions({ ...scanning, summary: `delete ${version} (guarded)` }, [

@@ -7,15 +7,9 @@ import type { CheckKind, RotorActivities, WorkloadUse } from '../contract/activi
 import { formatDuration } from '../domain/duration';
 import type { Stage } from '../domain/plan';
 import { acts, quick } from './options';
+import { RollbackRequired } from './forward-errors';
+import { switchThroughGit, throughGit } from './gitops';
 import type { Rotation, Undo } from './state';
-
-/** Thrown inside the forward path when a check or rollout says the new version must go. */
-export class RollbackRequired extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'RollbackRequired';
-  }
-}
 
 /**
  * Reading the switched references back: a local activity (one marker in history, not six events), a
@@ -87,8 +81,11 @@ async function awaitApproval(r: Rotation, stage: Stage): Promise<void> {
 /** Deploy and verify one stage: rolling (or in-place) at once, or canary step by step. */
 async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Promise<void> {
   const { status } = r;
+  // Git mode: what a GitOps controller applies changes through a commit; the rest live, as always.
+  const viaGit = throughGit(r, stage, workloads);
+  const live = viaGit.length ? workloads.filter((w) => !viaGit.includes(w)) : workloads;
   // Registered before the first switch, so a switch that fails half-way is reverted too.
-  const undo: Undo = { stage, workloads, records: [] };
+  const undo: Undo = { stage, workloads: live, records: [] };
   r.undos.push(undo);
   if (stage.strategy.type === 'canary') {
     for (const [i, step] of stage.strategy.steps.entries()) {
@@ -114,7 +111,8 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
     return;
   }
   r.enter('DEPLOYING', stage.name, `switching ${workloads.length} workload(s) in ${stage.namespace} (${stage.strategy.type})`);
-  await switchStage(r, undo);
+  if (live.length || !viaGit.length) await switchStage(r, undo);
+  if (viaGit.length) await switchThroughGit(r, undo, viaGit);
   const rolloutMs = await waitForRollout(r, stage, workloads);
   if (stage.analysis) {
     r.enter('VERIFYING', stage.name, `verifying for ${formatDuration(stage.analysis.verifyMs)}`);

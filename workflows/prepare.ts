@@ -8,6 +8,7 @@ import { OPAQUE, planSecretType, sourceRefusal } from '../domain/secret-types';
 import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick, scanning } from './options';
 import type { Rotation } from './state';
+import { gitMode, planGit } from './gitops';
 
 /** Attempts at a fresh version name when another rotation took the same second. */
 const NAME_ATTEMPTS = 5;
@@ -80,7 +81,11 @@ export async function release(r: Rotation): Promise<void> {
 /** What PLANNING asks the cluster: each stage's namespace and the workloads the plan lists. */
 function discoverInput(r: Rotation): DiscoverInput {
   const { plan } = r;
-  return { secret: plan.secret, stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads })) };
+  const git = gitMode(r);
+  return {
+    secret: plan.secret,
+    stages: plan.stages.map((s) => ({ name: s.name, namespace: s.namespace, workloads: s.workloads, ...(git && s.gitops ? { throughGit: true } : {}) })),
+  };
 }
 
 /** Why the discovered stages leave nothing to rotate: one sentence per cause, each naming the fix. */
@@ -140,6 +145,7 @@ export async function discover(r: Rotation): Promise<void> {
   }
   if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
   keepSecretType(r);
+  await planGit(r);
   if (plan.store !== 'kubernetes') await checkStore(r);
   if (usesIssuer(r)) await inspectIssuer(r);
 }

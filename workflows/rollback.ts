@@ -7,6 +7,7 @@ import { formatDuration } from '../domain/duration';
 import { finalize } from './commit';
 import { revokeRolledBack, usesIssuer } from './issuer';
 import { acts, describeError, failureType, quick, rollbackAttempts } from './options';
+import { revertThroughGit } from './gitops';
 import type { Rotation, Undo } from './state';
 
 /** How long a rollback keeps trying before it reports what it could not revert: giving up is the worst outcome. */
@@ -23,6 +24,8 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
     for (const undo of [...r.undos].reverse()) {
       const { stage } = undo;
       const previous = status.previousVersions[stage.namespace]!;
+      // Git mode: rotor's commit reverted and applied by the controller, whatever the live revert does.
+      await revertThroughGit(r, undo);
       try {
         const reverted = await revertStage(r, undo, previous);
         allReverted.push(...reverted);
@@ -30,7 +33,14 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
         r.record(describeRevert(stage.namespace, previous, reverted));
         const rollout = await acts.waitForRollout.executeWithOptions(
           { ...quick, startToCloseTimeout: stage.rolloutTimeoutMs + 60_000, summary: `wait for rollback in ${stage.namespace}` },
-          [{ stage: stage.name, namespace: stage.namespace, workloads: undo.workloads, timeoutMs: stage.rolloutTimeoutMs }],
+          [
+            {
+              stage: stage.name,
+              namespace: stage.namespace,
+              workloads: [...undo.workloads, ...(undo.git?.workloads ?? [])],
+              timeoutMs: stage.rolloutTimeoutMs,
+            },
+          ],
         );
         if (!rollout.ready)
           status.leftovers.push(

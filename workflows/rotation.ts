@@ -20,7 +20,8 @@ import { ApplicationFailure, ContinueAsNew, isCancellation } from '@temporalio/w
 import { ENDING_FAILURES, type RotationInput, type RotationStatus } from '../contract/api';
 import { cleanUp, retain } from './cleanup';
 import { commit } from './commit';
-import { RollbackRequired, rollOut } from './forward';
+import { rollOut } from './forward';
+import { RollbackRequired } from './forward-errors';
 import { describeError } from './options';
 import { claim, create, discover, precheck, release } from './prepare';
 import { rollBack } from './rollback';

@@ -57,6 +57,8 @@ export interface Undo {
   stage: Stage;
   workloads: WorkloadUse[];
   records: SwitchRecord[];
+  /** Git mode: rotor's commit switching the stage's workloads a GitOps controller applies, reverted on rollback. */
+  git?: { commit: string; workloads: WorkloadUse[] };
 }
 
 export class Rotation {

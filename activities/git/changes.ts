@@ -83,6 +83,15 @@ export class GitChanges {
     });
   }
 
+  /** PLANNING: the switch of `workloads` from `from` tried on the branch's head, nothing committed; why it cannot be made, or null. */
+  tryEdit(target: GitTarget, workloads: WorkloadTarget[], from: string): Promise<string | null> {
+    return this.withRepo(target.repo, async (repo) => {
+      await repo.sync(target.branch);
+      const r = editReferences(repo.read(), target.path, workloads, from, from);
+      return 'refusal' in r ? `${target.repo} ${target.branch}: ${r.refusal}` : null;
+    });
+  }
+
   /** Where the branch's head still names `version` (`<repo> <branch>:<file>:<line>`): Git still uses it. */
   namedIn(target: GitTarget, version: string): Promise<string[]> {
     return this.withRepo(target.repo, async (repo) => {

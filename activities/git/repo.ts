@@ -26,6 +26,8 @@ export interface GitAccess {
   username?: string;
   /** SSH: a private key file. */
   sshKeyFile?: string;
+  /** SSH: the known_hosts file the host's key is checked against (never accepted on first use). */
+  knownHostsFile?: string;
   /** Where the worker keeps its clones. */
   cacheDir: string;
 }
@@ -71,7 +73,10 @@ export class GitRepository {
       const basic = Buffer.from(`${this.access.username ?? 'x-access-token'}:${reveal(this.access.token)}`).toString('base64');
       Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
     }
-    if (this.access.sshKeyFile) env.GIT_SSH_COMMAND = `ssh -i ${JSON.stringify(this.access.sshKeyFile)} -o IdentitiesOnly=yes -o BatchMode=yes`;
+    if (this.access.sshKeyFile) {
+      const hosts = this.access.knownHostsFile ? ` -o UserKnownHostsFile=${JSON.stringify(this.access.knownHostsFile)} -o StrictHostKeyChecking=yes` : '';
+      env.GIT_SSH_COMMAND = `ssh -i ${JSON.stringify(this.access.sshKeyFile)} -o IdentitiesOnly=yes -o BatchMode=yes${hosts}`;
+    }
     return env;
   }
 

@@ -156,6 +156,6 @@ export function gitopsRefusal(kind: WorkloadKind, meta: ManagedMeta, referenceFi
   const workload = `${kind}/${meta.name}`;
   return (
     `${workload} is managed by ${by}: a live switch would be set back at its next sync, after rotor had committed the new version and deleted the one Git still names; ` +
-    `change the Secret reference in the Git repository the controller syncs from (rotor's Git mode is coming), or leave ${workload} out of the plan's workloads`
+    `give the stage gitops settings (the repository and path the controller applies) so rotor changes the reference there by a commit (docs/gitops.md), or leave ${workload} out of the plan's workloads`
   );
 }

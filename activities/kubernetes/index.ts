@@ -19,7 +19,8 @@ import { compareVersions, newestVersion, parseVersionName } from '../../domain/n
 import type { WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
 import type { ClusterPort, DeleteOptions, RolloutState, RotationClaim, ScanOptions, StoredVersion, VersionRecord, VersionSpec } from '../ports';
-import type { Holder, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
+import type { Holder, ManagedBy, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
+import { controllerStatus } from './gitops-status';
 import { Canary } from './canary';
 import { Claims } from './claims';
 import { driftMessage, objectDrift, switchedObjects } from './drift';
@@ -61,13 +62,25 @@ function driftOn(namespace: string, kind: WorkloadKind, obj: Obj, version: strin
   return objectDrift({ namespace, kind, name: obj.metadata!.name! }, recorded, obj.metadata?.annotations, version, namesAt(kind, obj));
 }
 
-function use(found: Found, namespace: string, match: (name: string) => boolean): WorkloadUse {
+/** A workload as the workflow sees it; `throughGit`: in a stage that commits to Git, a GitOps controller's workload is no refusal. */
+function use(found: Found, namespace: string, match: (name: string) => boolean, throughGit = false): WorkloadUse {
+  const controller = found.managedBy[0];
   return {
     kind: found.kind,
     namespace,
     name: found.obj.metadata!.name!,
     fields: found.refs.filter((r) => match(r.name)).map((r) => r.field),
-    refusal: found.refusal,
+    refusal: throughGit && controller ? found.rolloutRefusal : found.refusal,
+    ...(controller
+      ? {
+          managedBy: {
+            resource: controller.resource,
+            ...(controller.name ? { name: controller.name } : {}),
+            ...(controller.namespace ? { namespace: controller.namespace } : {}),
+            evidence: controller.evidence,
+          },
+        }
+      : {}),
   };
 }
 
@@ -139,7 +152,11 @@ export class KubernetesCluster implements ClusterPort {
     return this.claims.release(namespace, secret, holder);
   }
 
-  async findCurrentUse(namespace: string, secret: string): Promise<{ version: string | null; workloads: WorkloadUse[] }> {
+  async findCurrentUse(
+    namespace: string,
+    secret: string,
+    options: { throughGit?: boolean } = {},
+  ): Promise<{ version: string | null; workloads: WorkloadUse[] }> {
     const isVersion = (name: string) => name === secret || parseVersionName(name, secret) !== null;
     const found = await this.scan(namespace, isVersion);
     // Judged by the templates rotor would switch; pods of a rollout in progress (or Jobs) only when nothing else uses it.
@@ -148,7 +165,9 @@ export class KubernetesCluster implements ClusterPort {
       (switchable.length ? switchable : found).flatMap((f) => f.refs.map((r) => r.name)),
       secret,
     );
-    const workloads = found.filter((f) => f.switchable && f.refs.some((r) => r.name === version)).map((f) => use(f, namespace, (n) => n === version));
+    const workloads = found
+      .filter((f) => f.switchable && f.refs.some((r) => r.name === version))
+      .map((f) => use(f, namespace, (n) => n === version, options.throughGit));
     return { version, workloads };
   }
 
@@ -317,6 +336,10 @@ export class KubernetesCluster implements ClusterPort {
 
   async releaseWorkloads(namespace: string, records: SwitchRecord[], version: string): Promise<void> {
     for (const r of records) await releaseObject(this.kinds[r.kind], r.kind, namespace, r.name, version);
+  }
+
+  gitopsStatus(managedBy: ManagedBy | undefined): Promise<string | null> {
+    return managedBy ? controllerStatus(this.kc.makeApiClient(k8s.CustomObjectsApi), managedBy) : Promise.resolve(null);
   }
 
   async driftedReferences(records: SwitchRecord[], version: string): Promise<SwitchDrift[]> {

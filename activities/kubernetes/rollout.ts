@@ -16,7 +16,7 @@ export interface Verdict {
  * Why rotor cannot switch this workload and honestly say when its pods run the new version, or null.
  * Checked in PLANNING, so such a plan fails before anything changes.
  */
-function rolloutRefusal(kind: WorkloadKind, obj: Obj): string | null {
+export function rolloutRefusal(kind: WorkloadKind, obj: Obj): string | null {
   const spec = obj.spec ?? {};
   if ((kind === 'StatefulSet' || kind === 'DaemonSet') && spec.updateStrategy?.type === 'OnDelete') {
     return `${kind}/${obj.metadata?.name} uses updateStrategy OnDelete: its pods keep the previous version until someone deletes them, and \`kubectl rollout status\` cannot judge it; set updateStrategy to RollingUpdate, or leave it out of the plan's workloads and move it by hand`;

@@ -14,8 +14,8 @@ import type { WorkloadKind } from '../../domain/plan';
 import type { Obj } from './kinds';
 import { isCanaryCopy } from './ownership';
 import { workloadSecretRefs, type SecretRef } from './refs';
-import type { GitOpsOptions } from './gitops';
-import { switchRefusal } from './rollout';
+import { gitopsControllers, type GitOpsController, type GitOpsOptions } from './gitops';
+import { rolloutRefusal, switchRefusal } from './rollout';
 
 export const SCANNED_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'CronJob', 'Job', 'Pod'];
 
@@ -45,8 +45,12 @@ export interface Found {
   obj: Obj;
   refs: SecretRef[];
   switchable: boolean;
-  /** Set when rotor refuses to switch it (rollout.ts). */
+  /** Set when rotor refuses to switch it live (rollout.ts). */
   refusal: string | null;
+  /** What rotor cannot roll out honestly, whoever applies it (rollout.ts): a refusal in Git mode too. */
+  rolloutRefusal: string | null;
+  /** The GitOps controllers that apply it (gitops.ts); empty when none. */
+  managedBy: GitOpsController[];
 }
 
 export function examine(kind: WorkloadKind, obj: Obj, match: (name: string) => boolean, gitops?: GitOpsOptions): Found | null {
@@ -54,5 +58,14 @@ export function examine(kind: WorkloadKind, obj: Obj, match: (name: string) => b
   const refs = workloadSecretRefs(kind, obj).filter((r) => match(r.name));
   if (refs.length === 0) return null;
   const canSwitch = switchable(kind, obj);
-  return { kind, obj, refs, switchable: canSwitch, refusal: canSwitch ? switchRefusal(kind, obj, gitops) : null };
+  const fields = workloadSecretRefs(kind, obj).map((r) => r.field);
+  return {
+    kind,
+    obj,
+    refs,
+    switchable: canSwitch,
+    refusal: canSwitch ? switchRefusal(kind, obj, gitops, fields) : null,
+    rolloutRefusal: canSwitch ? rolloutRefusal(kind, obj) : null,
+    managedBy: gitopsControllers(kind, obj.metadata ?? {}, fields, gitops),
+  };
 }

@@ -12,7 +12,18 @@ import { MemoryCluster, type MemoryWorkload } from '../../activities/memory';
 import { KubernetesSecretStore } from '../../activities/store-kubernetes';
 import { MemoryCredentialIssuer } from '../../activities/issuers/memory';
 import { recordText, recordValuesFrom } from './leak';
-import type { CheckResult, Holder, MonitorInput, RolloutInput, RolloutResult, SwitchInput, WorkloadUse } from '../../contract/activities';
+import type {
+  CheckResult,
+  GitCommitResult,
+  GitSwitchInput,
+  Holder,
+  MonitorInput,
+  RolloutInput,
+  RolloutResult,
+  SwitchInput,
+  WorkloadUse,
+} from '../../contract/activities';
+import type { GitChanges } from '../../activities/git/changes';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
 
@@ -59,6 +70,14 @@ export interface Script {
    * after each switch (nth switch) and before each check of the switched references (nth check).
    */
   afterSwitch?: (d: Doubles, input: SwitchInput, nth: number) => void;
+  /** Namespace -> labels of the workloads seeded there (e.g. a GitOps controller's). */
+  labels?: Record<string, Record<string, string>>;
+  /** Before the rotation's first activity that reads the world (e.g. a repository set back to its first commit). */
+  beforeDiscover?: () => Promise<void>;
+  /** Git mode: the repositories (over a real Git server), with the worker's credentials. */
+  git?: GitChanges;
+  /** Git mode: the GitOps controller, standing in for Flux: applies a pushed commit (or revert) to the world. */
+  gitController?: (d: Doubles, input: GitSwitchInput & { commit?: string }, result: GitCommitResult) => void | Promise<void>;
   beforeCheckSwitched?: (d: Doubles, nth: number) => void;
   /** The memory cluster; share one between Doubles to make their rotations meet. */
   cluster?: MemoryCluster;
@@ -145,6 +164,7 @@ export class Doubles {
         name: w.name,
         replicas: ['Deployment', 'StatefulSet'].includes(w.kind) ? 4 : undefined,
         refs: Object.fromEntries(w.fields.map((f) => [f, previous])),
+        ...(this.script.labels?.[namespace] ? { labels: { ...this.script.labels[namespace] } } : {}),
       });
     }
   }
@@ -173,6 +193,7 @@ export class Doubles {
       metrics: {},
       ...(this.issuer ? { issuer: this.issuer } : {}),
       ...(this.script.externalSecretReadyMs ? { externalSecretReadyMs: this.script.externalSecretReadyMs } : {}),
+      ...(this.script.git ? { git: this.script.git } : {}),
       // The Temporal deployment the claims name (the time-skipping server has no cluster id to ask).
       deploymentId: async () => this.script.deployment ?? 'deployment-a',
       // What a worker would log (every failed activity's error): leak-check evidence.
@@ -188,6 +209,7 @@ export class Doubles {
     let answersLost = s.createAnswersLost ?? 0;
     let outage = s.revertOutage ?? 0;
     let revokeFails = s.revokeFails ?? 0;
+    let discovered = 0;
     return {
       claimRotation: async (input) => {
         log('claimRotation', input);
@@ -199,6 +221,7 @@ export class Doubles {
       },
       discover: async (input) => {
         log('discover', input);
+        if (!discovered++) await s.beforeDiscover?.();
         for (const stage of input.stages) await this.seed(stage.namespace, input.secret);
         return real.discover(input);
       },
@@ -310,6 +333,30 @@ export class Doubles {
       inspectCredentials: async (input) => {
         log('inspectCredentials', input);
         return real.inspectCredentials(input);
+      },
+      planGitChanges: async (input) => {
+        log('planGitChanges', input);
+        return real.planGitChanges(input);
+      },
+      commitToGit: async (input) => {
+        log('commitToGit', input);
+        const result = await real.commitToGit(input);
+        await s.gitController?.(this, input, result);
+        return result;
+      },
+      revertInGit: async (input) => {
+        log('revertInGit', input);
+        const result = await real.revertInGit(input);
+        await s.gitController?.(this, input, result);
+        return result;
+      },
+      waitForGitSync: async (input) => {
+        log('waitForGitSync', input);
+        return real.waitForGitSync(input);
+      },
+      namedInGit: async (input) => {
+        log('namedInGit', input);
+        return real.namedInGit(input);
       },
       revokeCredential: async (input) => {
         log('revokeCredential', input);

@@ -1,0 +1,98 @@
+// The activities of Git mode: for a stage with gitops settings, the workloads a GitOps controller
+// applies (Flux, Argo CD) get their new Secret reference through a commit to the repository the
+// controller applies, never a live patch; a rollback is a revert of that commit; the wait is for the
+// controller to apply it. The repository work is activities/git/; the live side is the cluster port.
+import type { GitCommitResult, GitSwitchInput, GitTarget, RotorActivities, SwitchRecord, WorkloadUse } from '../contract/activities';
+import { RotorError } from './errors';
+import type { GitChanges } from './git/changes';
+import type { ActivityKit } from './kit';
+import { pace } from './liveness';
+import { Context } from '@temporalio/activity';
+
+type GitActivities = Pick<RotorActivities, 'planGitChanges' | 'commitToGit' | 'revertInGit' | 'waitForGitSync' | 'namedInGit'>;
+
+const NO_ACCESS =
+  "this worker has no Git access for the plan's gitops: give it a token (ROTOR_GIT_TOKEN_FILE, for HTTPS) or a key (ROTOR_GIT_SSH_KEY_FILE, for SSH) with write access to the repository";
+
+const targetsOf = (workloads: WorkloadUse[]) => workloads.map((w) => ({ kind: w.kind, namespace: w.namespace, name: w.name }));
+const short = (commit: string) => commit.slice(0, 7);
+
+/** The controllers that apply `workloads`, in words, once each. */
+function controllersOf(workloads: WorkloadUse[]): string {
+  const names = workloads.map((w) =>
+    w.managedBy
+      ? `${w.managedBy.resource}${w.managedBy.name ? ` ${w.managedBy.namespace ? `${w.managedBy.namespace}/` : ''}${w.managedBy.name}` : ''}`
+      : 'its controller',
+  );
+  return [...new Set(names)].join(', ');
+}
+
+export function gitopsActivities(kit: ActivityKit): GitActivities {
+  const { deps, cluster, guarded } = kit;
+  const git = (): GitChanges => {
+    if (!deps.git) throw new RotorError('RotorInputError', NO_ACCESS);
+    return deps.git;
+  };
+  const change = (input: GitSwitchInput) => ({
+    rotationId: input.rotationId,
+    secret: input.secret,
+    stage: input.stage,
+    namespace: input.namespace,
+    workloads: targetsOf(input.workloads),
+    from: input.from,
+    to: input.to,
+  });
+  return {
+    planGitChanges: (input) =>
+      guarded(`try the Git changes of ${input.stages.length} stage(s)`, async () => {
+        if (!deps.git) return [NO_ACCESS];
+        const refusals: string[] = [];
+        for (const s of input.stages) {
+          const refusal = await deps.git.tryEdit(s.target, targetsOf(s.workloads), s.from);
+          if (refusal) refusals.push(`${s.stage}: ${refusal}`);
+        }
+        return refusals;
+      }),
+
+    commitToGit: (input) =>
+      guarded(`commit ${input.stage}'s switch to ${input.target.repo}`, async (): Promise<GitCommitResult> =>
+        git().commitSwitch(input.target as GitTarget, change(input)),
+      ),
+
+    revertInGit: (input) =>
+      guarded(`revert ${short(input.commit)} in ${input.target.repo}`, async (): Promise<GitCommitResult> =>
+        git().revertSwitch(input.target, change(input), input.commit),
+      ),
+
+    waitForGitSync: (input) =>
+      guarded(`wait for ${controllersOf(input.workloads)} to apply ${short(input.commit)}`, async () => {
+        const ctx = Context.current();
+        const startedAt = (ctx.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
+        const records: SwitchRecord[] = input.workloads.map((w) => ({
+          namespace: w.namespace,
+          kind: w.kind,
+          name: w.name,
+          from: '',
+          to: input.version,
+          fields: w.fields,
+        }));
+        for (;;) {
+          const drift = await cluster.driftedReferences(records, input.version);
+          if (!drift.length)
+            return { synced: true, message: `${controllersOf(input.workloads)} applied ${short(input.commit)}`, elapsedMs: Date.now() - startedAt };
+          const status = await cluster.gitopsStatus(input.workloads.find((w) => w.managedBy)?.managedBy);
+          const message = `waiting for ${controllersOf(input.workloads)} to apply commit ${short(input.commit)}${status ? ` (${status})` : ''}: ${drift.length} reference(s) still on the previous version`;
+          if (Date.now() - startedAt >= input.timeoutMs)
+            return { synced: false, message: `not applied after ${Math.round(input.timeoutMs / 1000)} s: ${message}` };
+          await pace(Math.min(2_000, input.timeoutMs), { startedAt, message });
+        }
+      }),
+
+    namedInGit: (input) =>
+      guarded(`look for ${input.version} in ${input.targets.length} repository branch(es)`, async () => {
+        const found: string[] = [];
+        for (const t of input.targets) found.push(...(await git().namedIn(t, input.version)));
+        return [...new Set(found)];
+      }),
+  };
+}

@@ -1,0 +1,122 @@
+// Git mode on the time-skipping server, with rotor's activities over the memory cluster and a real
+// smart-HTTP Git server: production's Deployment, applied by a Flux Kustomization, gets the new Secret
+// reference through one commit to the repository (staging, not managed, is switched live), and only once
+// the controller (a stand-in that applies the branch's head to the cluster, as Flux would) has applied it
+// does the rotation go on. A failed check rolls back with a revert of rotor's commit. A plan rotor
+// cannot carry out in Git (no access, a secretGenerator) fails in PLANNING with nothing changed.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryCluster } from '../activities/memory';
+import { GitChanges } from '../activities/git/changes';
+import { logOf } from '../sandbox/git-server';
+import { ENV_FROM } from './helpers/doubles';
+import { fileAt, FLUX_LABELS, fluxStandIn, productionManifest, useGitServer } from './helpers/git-mode';
+import { twoStagePlan } from './helpers/plans';
+import { timeSkippingRotations } from './helpers/rotations';
+
+const OLD = 'auth-api-secrets-20250101000000';
+const { run } = timeSkippingRotations('git-mode');
+const manifest = productionManifest;
+
+const gitServer = useGitServer();
+let seq = 0;
+
+/** A world where staging runs auth-api live and production's is applied by Flux from `repo`. */
+async function world(
+  files: Record<string, string> = { 'apps/production/auth.yaml': manifest(OLD), 'apps/production/kustomization.yaml': 'resources: [auth.yaml]\n' },
+) {
+  const name = `platform-${++seq}`;
+  const url = await gitServer().createRepository(name, files);
+  const cluster = new MemoryCluster({ secrets: [], workloads: [] });
+  for (const namespace of ['staging', 'production']) {
+    cluster.world.secrets.push({ namespace, name: OLD, data: { api_token: 'rotor-leak-canary-old-token-value' }, immutable: true });
+    cluster.world.workloads.push({ kind: 'Deployment', namespace, name: 'auth-api', replicas: 4, refs: { [ENV_FROM]: OLD } });
+  }
+  cluster.world.workloads.find((w) => w.namespace === 'production')!.labels = { ...FLUX_LABELS };
+  return { name, url, cluster };
+}
+
+const gitPlan = (url: string) =>
+  twoStagePlan({
+    production: { strategy: 'rolling', gitops: { path: 'apps/production' } },
+    top: { gitops: { repo: url, author: { name: 'rotor', email: 'rotor@example.test' } } },
+  });
+const access = () => new GitChanges({ token: gitServer().token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
+
+describe('Git mode', () => {
+  it('switches a Flux-applied workload by one commit, waits for the controller, and completes; staging is switched live', async () => {
+    const { name, url, cluster } = await world();
+    const { d, status } = await run(
+      { cluster, previous: { staging: null, production: null }, git: access(), gitController: fluxStandIn(gitServer()) },
+      gitPlan(url),
+    );
+    assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+    const version = status.newVersion!;
+    assert.deepEqual(
+      d.called('switchWorkloads').map((i) => i.namespace),
+      ['staging'],
+      'production is never patched live',
+    );
+    const commits = d.called('commitToGit');
+    assert.equal(commits.length, 1);
+    assert.equal(commits[0].namespace, 'production');
+    const log = await logOf(gitServer().root, name, 'main');
+    assert.equal(log.length, 2);
+    assert.match(log[0], new RegExp(`^[0-9a-f]{40} rotor: auth-api-secrets in production \\(production\\): ${OLD} -> ${version}$`));
+    const head = fileAt(gitServer(), name, 'apps/production/auth.yaml');
+    assert.equal(head, manifest(version), 'only the name changed, the comments kept');
+    assert.equal(d.workload('production', 'auth-api')!.refs[ENV_FROM], version);
+    assert.equal(d.workload('staging', 'auth-api')!.refs[ENV_FROM], version);
+    assert.ok(status.events.some((e) => /^committed [0-9a-f]{7} to .* main: Deployment\/auth-api to /.test(e.message)));
+    assert.ok(status.events.some((e) => /Flux Kustomization flux-system\/apps applied [0-9a-f]{7} in production/.test(e.message)));
+    assert.ok(d.called('namedInGit').length >= 1, 'cleanup asked Git before deleting');
+    assert.ok(!d.secretNames('production').includes(OLD), 'the old version deleted once neither the cluster nor Git names it');
+  });
+
+  it('rolls back a failed check with a revert of its commit, applied by the controller', async () => {
+    const { name, url, cluster } = await world();
+    const { d, status } = await run(
+      {
+        cluster,
+        previous: { staging: null, production: null },
+        git: access(),
+        gitController: fluxStandIn(gitServer()),
+        check: (input) => (input.stage === 'production' ? 'failed' : 'passed'),
+      },
+      gitPlan(url),
+    );
+    assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+    const log = await logOf(gitServer().root, name, 'main');
+    assert.equal(log.length, 3);
+    assert.match(log[0], /rotor: roll back auth-api-secrets in production \(production\) to auth-api-secrets-20250101000000$/);
+    assert.equal(d.called('revertInGit').length, 1);
+    const head = fileAt(gitServer(), name, 'apps/production/auth.yaml');
+    assert.equal(head, manifest(OLD), 'the manifest as it was');
+    for (const ns of ['staging', 'production']) assert.equal(d.workload(ns, 'auth-api')!.refs[ENV_FROM], OLD, ns);
+  });
+
+  it('fails in PLANNING, nothing changed, when the worker has no Git access or the manifest comes from a secretGenerator', async () => {
+    const { name, url, cluster } = await world();
+    const noAccess = await run({ cluster, previous: { staging: null, production: null } }, gitPlan(url));
+    assert.equal(noAccess.status.phase, 'FAILED');
+    assert.match(noAccess.status.outcome!, /the Git change cannot be made \(nothing was changed\): this worker has no Git access .*ROTOR_GIT_TOKEN_FILE/);
+    assert.equal(noAccess.d.called('createVersion').length, 0);
+
+    const generated = await world({
+      'apps/production/kustomization.yaml': 'resources: [auth.yaml]\nsecretGenerator:\n  - name: auth-api-secrets\n    envs: [token.env]\n',
+      'apps/production/auth.yaml': manifest('auth-api-secrets'),
+    });
+    const refused = await run({ cluster: generated.cluster, previous: { staging: null, production: null }, git: access() }, gitPlan(generated.url));
+    assert.equal(refused.status.phase, 'FAILED');
+    assert.match(
+      refused.status.outcome!,
+      /production: .* main: apps\/production\/kustomization\.yaml:3: Deployment production\/auth-api reads auth-api-secrets-20250101000000, which kustomize's secretGenerator auth-api-secrets makes/,
+    );
+    assert.equal(refused.d.called('createVersion').length, 0);
+    assert.equal((await logOf(gitServer().root, generated.name, 'main')).length, 1, 'nothing committed');
+    assert.equal((await logOf(gitServer().root, name, 'main')).length, 1);
+  });
+});

@@ -1,0 +1,142 @@
+// Git mode: in a stage with gitops settings, the workloads a GitOps controller applies (Flux, Argo CD)
+// are switched by a commit to the repository it applies, never patched live; rotor then waits until the
+// controller has applied it (the live references name the new version) before the rollout wait. A
+// rollback reverts rotor's commit and waits the same way; cleanup keeps a version the branch still names.
+// Rotations started before Git mode replay as they ran: every path here is behind one patch.
+import { CancellationScope, patched } from '@temporalio/workflow';
+import type { GitTarget, Holder, SwitchRecord, WorkloadUse } from '../contract/activities';
+import type { Stage } from '../domain/plan';
+import { formatDuration } from '../domain/duration';
+import { RollbackRequired } from './forward-errors';
+import { acts, describeError, quick, scanning } from './options';
+import type { Rotation, Undo } from './state';
+
+const PATCH = 'gitops-commit-mode';
+
+/** Whether this rotation runs Git mode: a stage has gitops settings, in a history made with it. */
+export function gitMode(r: Rotation): boolean {
+  return r.plan.stages.some((s) => s.gitops) && patched(PATCH);
+}
+
+/** The Git target of a stage (its settings without the wait). */
+function targetOf(stage: Stage): GitTarget {
+  const g = stage.gitops!;
+  return { repo: g.repo, branch: g.branch, path: g.path, author: g.author };
+}
+
+/** The stage's workloads that go through Git: those a GitOps controller applies, in a stage with gitops. */
+export function throughGit(r: Rotation, stage: Stage, workloads: WorkloadUse[]): WorkloadUse[] {
+  return stage.gitops && gitMode(r) ? workloads.filter((w) => w.managedBy) : [];
+}
+
+const short = (commit: string) => commit.slice(0, 7);
+
+/**
+ * PLANNING: each stage's Git change tried on the branch's head (access, branch, the manifests, what
+ * rotor may edit), before anything is created; a canary of a workload Git applies is refused for now.
+ */
+export async function planGit(r: Rotation): Promise<void> {
+  const stages = r.plan.stages
+    .map((stage, i) => ({ stage, workloads: throughGit(r, stage, r.discovered[i].workloads), from: r.discovered[i].previousVersion }))
+    .filter((s) => s.workloads.length && s.from);
+  if (!stages.length) return;
+  const canary = stages.filter((s) => s.stage.strategy.type === 'canary');
+  if (canary.length)
+    r.fail(
+      `Git mode cannot run a canary yet (nothing was changed): ${canary.map((s) => `${s.stage.name}'s ${s.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`).join('; ')} ${canary.length > 1 ? 'are' : 'is'} applied from Git; use strategy: rolling for ${canary.map((s) => s.stage.name).join(', ')}`,
+    );
+  let refusals: string[];
+  try {
+    refusals = await acts.planGitChanges.executeWithOptions({ ...scanning, summary: `try the Git changes of ${stages.map((s) => s.stage.name).join(', ')}` }, [
+      { stages: stages.map((s) => ({ stage: s.stage.name, namespace: s.stage.namespace, target: targetOf(s.stage), workloads: s.workloads, from: s.from! })) },
+    ]);
+  } catch (err) {
+    r.fail(`could not read the GitOps repository (nothing was changed): ${describeError(err)}`);
+  }
+  if (refusals.length) r.fail(`the Git change cannot be made (nothing was changed): ${refusals.join('; ')}`);
+  for (const s of stages)
+    r.record(
+      `${s.stage.namespace}: ${s.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')} switched through ${s.stage.gitops!.repo} ${s.stage.gitops!.branch} (${s.stage.gitops!.path})`,
+    );
+}
+
+/** Waits until the controller applied `commit`: the workloads name `version` at each reference. */
+async function waitApplied(r: Rotation, stage: Stage, workloads: WorkloadUse[], commit: string, version: string) {
+  const timeoutMs = stage.gitops!.syncTimeoutMs;
+  r.noteWaitEnds(timeoutMs);
+  return acts.waitForGitSync.executeWithOptions(
+    {
+      ...quick,
+      startToCloseTimeout: timeoutMs + 60_000,
+      retry: { ...quick.retry, maximumAttempts: 3 },
+      summary: `wait for the GitOps controller to apply ${short(commit)} in ${stage.namespace} (up to ${formatDuration(timeoutMs)})`,
+    },
+    [{ stage: stage.name, namespace: stage.namespace, workloads, version, commit, timeoutMs }],
+  );
+}
+
+/** The switch of `workloads` through Git: one commit, then the wait for the controller; a refusal or timeout rolls back. */
+export async function switchThroughGit(r: Rotation, undo: Undo, workloads: WorkloadUse[]): Promise<void> {
+  const { status } = r;
+  const { stage } = undo;
+  const from = status.previousVersions[stage.namespace]!;
+  const to = status.newVersion!;
+  const result = await CancellationScope.nonCancellable(() =>
+    acts.commitToGit.executeWithOptions({ ...quick, summary: `commit ${stage.name}'s switch to ${stage.gitops!.repo}` }, [
+      { target: targetOf(stage), rotationId: r.rotationId, secret: r.plan.secret, stage: stage.name, namespace: stage.namespace, workloads, from, to },
+    ]),
+  );
+  if ('refusal' in result) throw new RollbackRequired(`the Git change in ${stage.name} cannot be made: ${result.refusal}`);
+  undo.git = { commit: result.commit, workloads };
+  r.record(
+    `committed ${short(result.commit)} to ${result.repo} ${result.branch}: ${workloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to ${to}${result.edits.length ? ` (${result.edits.join('; ')})` : ''}`,
+  );
+  r.enter('DEPLOYING', stage.name, `waiting for the GitOps controller to apply commit ${short(result.commit)} in ${stage.namespace}`);
+  const applied = await waitApplied(r, stage, workloads, result.commit, to);
+  if (!applied.synced) throw new RollbackRequired(`the GitOps controller did not apply ${short(result.commit)} in ${stage.namespace}: ${applied.message}`);
+  r.record(`${applied.message} in ${stage.namespace}`);
+  // Checked from now on like any switch: a reference set back (by hand, or by another commit) is drift.
+  const records: SwitchRecord[] = workloads.map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, from, to, fields: w.fields }));
+  status.switched = [...status.switched, ...records];
+}
+
+/** The rollback of a stage's Git switch: a revert of rotor's commit, then the wait; what fails goes to leftovers. */
+export async function revertThroughGit(r: Rotation, undo: Undo): Promise<void> {
+  const { status } = r;
+  const { stage } = undo;
+  if (!undo.git) return;
+  const previous = status.previousVersions[stage.namespace]!;
+  const { commit, workloads } = undo.git;
+  try {
+    const result = await acts.revertInGit.executeWithOptions({ ...quick, summary: `revert ${short(commit)} in ${stage.gitops!.repo}` }, [
+      {
+        target: targetOf(stage),
+        rotationId: r.rotationId,
+        secret: r.plan.secret,
+        stage: stage.name,
+        namespace: stage.namespace,
+        workloads,
+        from: previous,
+        to: status.newVersion!,
+        commit,
+      },
+    ]);
+    if ('refusal' in result) throw new Error(result.refusal);
+    r.record(`reverted ${short(commit)} with ${short(result.commit)} in ${result.repo} ${result.branch}`);
+    const applied = await waitApplied(r, stage, workloads, result.commit, previous);
+    if (!applied.synced) status.leftovers.push(`${stage.namespace}: rotor's revert ${short(result.commit)} is in Git but not applied: ${applied.message}`);
+    else r.record(`${applied.message} in ${stage.namespace}`);
+  } catch (err) {
+    status.leftovers.push(
+      `${stage.namespace}: could not revert rotor's commit ${short(commit)} in ${stage.gitops!.repo} ${stage.gitops!.branch} (${describeError(err)}); revert it by hand (git revert ${short(commit)}), and the controller applies ${previous} again`,
+    );
+  }
+}
+
+/** Cleanup: where the stages' branches still name `version`, as holders; Git still using it keeps it. */
+export async function gitHolders(r: Rotation, version: string): Promise<Holder[]> {
+  if (!gitMode(r)) return [];
+  const targets = [...new Map(r.plan.stages.filter((s) => s.gitops).map((s) => [`${s.gitops!.repo} ${s.gitops!.branch}`, targetOf(s)])).values()];
+  const named = await acts.namedInGit.executeWithOptions({ ...scanning, summary: `look for ${version} in Git` }, [{ targets, version }]);
+  return named.map((at) => ({ kind: 'Git', namespace: '*', name: at, fields: [] }));
+}

@@ -1,5 +1,6 @@
-// Records workflow histories for the replay test: node dist/test/tools/record-histories.js <tag>
-// (files are named <case>-<tag>.json; older tags stay, so older histories keep replaying).
+// Records workflow histories for the replay test: node dist/test/tools/record-histories.js <tag> [case ...]
+// (files are named <case>-<tag>.json; older tags stay, so older histories keep replaying; with cases
+// named, only those are recorded).
 // Re-record only on purpose (a deliberate, versioned change of the workflow); CI replays the files.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,11 @@ import { twoStagePlan } from '../helpers/plans';
 import { repoRoot } from '../helpers/tools';
 import type { SecretStorePort } from '../../activities/ports';
 import { RotorError } from '../../activities/errors';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { GitChanges } from '../../activities/git/changes';
+import { startGitServer } from '../../sandbox/git-server';
+import { FLUX_LABELS, fluxStandIn, productionManifest } from '../helpers/git-mode';
 
 /** A store outside the cluster for recording only: what the workflow asks of it is what matters to its history. */
 function recordedStore(failStaging: boolean): SecretStorePort {
@@ -32,7 +38,25 @@ function recordedStore(failStaging: boolean): SecretStorePort {
 async function main(): Promise<void> {
   const tag = process.argv[2];
   if (!tag) throw new Error('usage: record-histories <tag>, e.g. v2 (existing files are kept)');
+  const only = process.argv.slice(3);
   const env = await timeSkippingEnv();
+  // Git mode's cases: production's Deployment applied by Flux from a repository on a real Git server.
+  const gitServer = await startGitServer();
+  const url = await gitServer.createRepository('recorded', {
+    'apps/production/auth.yaml': productionManifest('auth-api-secrets-20250101000000'),
+    'apps/production/kustomization.yaml': 'resources: [auth.yaml]\n',
+  });
+  const gitScript = (): Script => ({
+    labels: { production: FLUX_LABELS },
+    git: new GitChanges({ token: gitServer.token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) }),
+    gitController: fluxStandIn(gitServer),
+    beforeDiscover: () => gitServer.resetRepository('recorded'),
+  });
+  const gitPlan = () =>
+    twoStagePlan({
+      production: { strategy: 'rolling', gitops: { path: 'apps/production' } },
+      top: { gitops: { repo: url, author: { name: 'recorder', email: 'recorder@example.test' } } },
+    });
   const out = join(repoRoot, 'test', 'history_files');
   const cases: { name: string; script: Script; plan: object; drive?: (h: any, d: Doubles) => Promise<void> }[] = [
     {
@@ -76,9 +100,12 @@ async function main(): Promise<void> {
       script: { stores: { 'aws-secrets-manager': recordedStore(true) } },
       plan: twoStagePlan({ top: { store: 'aws-secrets-manager', awsSecretsManager: { secretId: '/production/auth-api/token' } } }),
     },
+    // Git mode (1.1.0 on): production switched by a commit, then rolled back by its revert.
+    { name: 'gitops-completed', script: gitScript(), plan: gitPlan() },
+    { name: 'gitops-rolled-back', script: { ...gitScript(), check: (i) => (i.stage === 'production' ? 'failed' : 'passed') }, plan: gitPlan() },
   ];
   try {
-    for (const c of cases) {
+    for (const c of cases.filter((x) => !only.length || only.includes(x.name))) {
       const doubles = new Doubles(c.script);
       const worker = await Worker.create({
         connection: env.nativeConnection,
@@ -102,6 +129,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await env.teardown();
+    await gitServer.stop();
   }
 }
 

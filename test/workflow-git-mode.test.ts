@@ -6,12 +6,13 @@
 // cannot carry out in Git (no access, a secretGenerator) fails in PLANNING with nothing changed.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCluster } from '../activities/memory';
 import { GitChanges } from '../activities/git/changes';
-import { logOf } from '../sandbox/git-server';
+import { commitElsewhere, logOf } from '../sandbox/git-server';
+import { statusQuery } from '../contract/api';
 import { ENV_FROM } from './helpers/doubles';
 import { fileAt, FLUX_LABELS, fluxStandIn, productionManifest, useGitServer } from './helpers/git-mode';
 import { twoStagePlan } from './helpers/plans';
@@ -39,10 +40,10 @@ async function world(
   return { name, url, cluster };
 }
 
-const gitPlan = (url: string) =>
+const gitPlan = (url: string, top: object = {}) =>
   twoStagePlan({
     production: { strategy: 'rolling', gitops: { path: 'apps/production' } },
-    top: { gitops: { repo: url, author: { name: 'rotor', email: 'rotor@example.test' } } },
+    top: { gitops: { repo: url, author: { name: 'rotor', email: 'rotor@example.test' } }, ...top },
   });
 const access = () => new GitChanges({ token: gitServer().token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
 
@@ -96,6 +97,34 @@ describe('Git mode', () => {
     const head = fileAt(gitServer(), name, 'apps/production/auth.yaml');
     assert.equal(head, manifest(OLD), 'the manifest as it was');
     for (const ns of ['staging', 'production']) assert.equal(d.workload(ns, 'auth-api')!.refs[ENV_FROM], OLD, ns);
+  });
+
+  it('keeps the previous version while a file on the branch still names it, though nothing in the cluster does; deletes it once none does', async () => {
+    const { name, url, cluster } = await world({
+      'apps/production/auth.yaml': manifest(OLD),
+      'apps/production/kustomization.yaml': 'resources: [auth.yaml]\n',
+      // A weekly job Flux no longer applies, still naming the previous version in Git.
+      'apps/archive/report.yaml': `kind: CronJob\nmetadata: { name: weekly-report, namespace: production }\nspec:\n  jobTemplate: { spec: { template: { spec: { volumes: [{ name: s, secret: { secretName: ${OLD} } }] } } } }\n`,
+    });
+    let heldBy: string[] = [];
+    const { d, status } = await run(
+      { cluster, previous: { staging: null, production: null }, git: access(), gitController: fluxStandIn(gitServer()) },
+      gitPlan(url, { retention: '1h', cleanupRecheck: '1h' }),
+      async (handle, env) => {
+        for (let i = 0; i < 500; i++) {
+          const s = await handle.query(statusQuery);
+          if (s.holders.length) {
+            heldBy = s.holders.map((h) => `${h.kind} ${h.name}`);
+            break;
+          }
+          await env.sleep('10m');
+        }
+        await commitElsewhere(gitServer().root, name, 'main', 'retire the weekly report', (dir) => rmSync(join(dir, 'apps/archive/report.yaml')));
+      },
+    );
+    assert.deepEqual(heldBy, [`Git ${url} main:apps/archive/report.yaml:4`]);
+    assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+    assert.ok(!d.secretNames('production').includes(OLD), 'deleted once Git names it no more');
   });
 
   it('fails in PLANNING, nothing changed, when the worker has no Git access or the manifest comes from a secretGenerator', async () => {

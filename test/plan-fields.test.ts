@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GitChanges } from '../activities/git/changes';
 import { startGitServer, type GitServer } from '../sandbox/git-server';
-import { FLUX_LABELS, fluxStandIn, productionManifest } from './helpers/git-mode';
+import { FLUX_LABELS, fluxStandIn, productionManifest, recordRepositories } from './helpers/git-mode';
 import { approveSignal, endedStatusOf, statusQuery } from '../contract/api';
 import { validatePlan } from '../domain/plan';
 import { planJsonSchema } from '../domain/plan-schema';
@@ -117,6 +117,7 @@ before(async () => {
   });
 });
 after(async () => {
+  if (server) recordRepositories(server);
   await server?.stop();
 });
 const GIT = { author: { name: 'rotor', email: 'rotor@example.test' } };

@@ -2,7 +2,9 @@
 // stand-in for Flux that applies what the branch's head says to the memory cluster, as the controller
 // would after rotor's commit or revert.
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { recordText } from './leak';
 import { parse } from 'yaml';
 import type { GitSwitchInput } from '../../contract/activities';
 import { after, before } from 'node:test';
@@ -33,13 +35,25 @@ export function fluxStandIn(server: GitServer) {
   };
 }
 
-/** A real Git server for the test file: started before its tests, stopped after them. */
+/**
+ * Leak evidence: every commit of every repository on the server, with its patch and message, so the
+ * leak check finds a secret value rotor would have put in Git.
+ */
+export function recordRepositories(server: GitServer): void {
+  for (const repo of readdirSync(server.root).filter((d) => d.endsWith('.git'))) {
+    const log = execFileSync('git', ['log', '--all', '-p', '--format=commit %H%n%B'], { cwd: join(server.root, repo), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    recordText(`git repository ${repo}`, log);
+  }
+}
+
+/** A real Git server for the test file: started before its tests; its repositories recorded for the leak check, then stopped, after them. */
 export function useGitServer(): () => GitServer {
   let server: GitServer | undefined;
   before(async () => {
     server = await startGitServer();
   });
   after(async () => {
+    if (server) recordRepositories(server);
     await server?.stop();
   });
   return () => server!;

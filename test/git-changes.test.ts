@@ -57,8 +57,14 @@ describe("a rotation's changes in Git", () => {
     assert.deepEqual((await git.namedIn(target('.'), OLD)).length, 0, 'no file names the old version once both switched');
     const reverted = done(await git.revertSwitch(target('apps/production'), change('production'), production.commit));
     assert.equal(done(await git.revertSwitch(target('apps/production'), change('production'), production.commit)).commit, reverted.commit, 'once');
-    assert.deepEqual(await git.namedIn(target('.'), OLD), [`${url} main:apps/production/auth.yaml:11`]);
     assert.deepEqual(await git.namedIn(target('.'), NEW), [`${url} main:apps/staging/auth.yaml:11`], "staging's switch stays");
+    // A switch whose answer was lost (no commit id known): found by its trailer, and reverted; none made: nothing to revert.
+    const found = done(await git.revertSwitch(target('apps/staging'), change('staging'), ''));
+    assert.match(found.commit, /^[0-9a-f]{40}$/);
+    assert.equal(done(await git.revertSwitch(target('apps/qa'), change('qa'), '')).commit, '', 'no switch of qa: nothing to revert');
+    assert.deepEqual(await git.namedIn(target('.'), OLD), [`${url} main:apps/production/auth.yaml:11`, `${url} main:apps/staging/auth.yaml:11`]);
+    assert.deepEqual(await git.namedIn(target('.'), NEW), [], 'both reverted');
+    assert.equal((await logOf(gitServer().root, 'platform', 'main')).length, 5, 'two switches, two reverts, nothing for qa');
   });
 
   it('refuses a stage whose path defines none of its workloads, naming the repository and the fix', async () => {

@@ -81,6 +81,8 @@ export async function switchThroughGit(r: Rotation, undo: Undo, workloads: Workl
   const { stage } = undo;
   const from = status.previousVersions[stage.namespace]!;
   const to = status.newVersion!;
+  // Registered before the commit: a rollback looks for the switch by its trailer if its answer is lost.
+  undo.git = { commit: '', workloads };
   const result = await CancellationScope.nonCancellable(() =>
     acts.commitToGit.executeWithOptions({ ...quick, summary: `commit ${stage.name}'s switch to ${stage.gitops!.repo}` }, [
       { target: targetOf(stage), rotationId: r.rotationId, secret: r.plan.secret, stage: stage.name, namespace: stage.namespace, workloads, from, to },
@@ -107,8 +109,9 @@ export async function revertThroughGit(r: Rotation, undo: Undo): Promise<void> {
   if (!undo.git) return;
   const previous = status.previousVersions[stage.namespace]!;
   const { commit, workloads } = undo.git;
+  const what = commit ? `rotor's commit ${short(commit)}` : `rotor's switch commit (its answer was lost; found by its Rotor-Change trailer)`;
   try {
-    const result = await acts.revertInGit.executeWithOptions({ ...quick, summary: `revert ${short(commit)} in ${stage.gitops!.repo}` }, [
+    const result = await acts.revertInGit.executeWithOptions({ ...quick, summary: `revert ${what} in ${stage.gitops!.repo}` }, [
       {
         target: targetOf(stage),
         rotationId: r.rotationId,
@@ -122,13 +125,17 @@ export async function revertThroughGit(r: Rotation, undo: Undo): Promise<void> {
       },
     ]);
     if ('refusal' in result) throw new Error(result.refusal);
-    r.record(`reverted ${short(commit)} with ${short(result.commit)} in ${result.repo} ${result.branch}`);
+    if (!result.commit) {
+      r.record(`nothing of rotor's to revert in ${result.repo} ${result.branch} for ${stage.namespace}`);
+      return;
+    }
+    r.record(`reverted ${what} with ${short(result.commit)} in ${result.repo} ${result.branch}`);
     const applied = await waitApplied(r, stage, workloads, result.commit, previous);
     if (!applied.synced) status.leftovers.push(`${stage.namespace}: rotor's revert ${short(result.commit)} is in Git but not applied: ${applied.message}`);
     else r.record(`${applied.message} in ${stage.namespace}`);
   } catch (err) {
     status.leftovers.push(
-      `${stage.namespace}: could not revert rotor's commit ${short(commit)} in ${stage.gitops!.repo} ${stage.gitops!.branch} (${describeError(err)}); revert it by hand (git revert ${short(commit)}), and the controller applies ${previous} again`,
+      `${stage.namespace}: could not revert ${what} in ${stage.gitops!.repo} ${stage.gitops!.branch} (${describeError(err)}); revert it by hand (git revert <that commit>), and the controller applies ${previous} again`,
     );
   }
 }

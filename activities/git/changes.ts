@@ -29,6 +29,9 @@ export interface GitSwitch {
 /** What a commit did: its id, and each reference it changed. */
 export type GitCommitResult = { commit: string; repo: string; branch: string; edits: string[]; already: boolean; attempts: number } | { refusal: string };
 
+/** The trailer of a stage's switch commit: the rotation, the stage, both versions. */
+const switchKey = (change: GitSwitch) => `${change.rotationId} switch ${change.stage} ${change.from} -> ${change.to}`;
+
 export class GitChanges {
   private readonly repos = new Map<string, GitRepository>();
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -52,7 +55,7 @@ export class GitChanges {
     return this.withRepo(target.repo, async (repo) => {
       const result = await repo.commitChange({
         branch: target.branch,
-        key: `${change.rotationId} switch ${change.stage} ${change.from} -> ${change.to}`,
+        key: switchKey(change),
         author: target.author,
         message:
           `rotor: ${change.secret} in ${change.stage} (${change.namespace}): ${change.from} -> ${change.to}\n\n` +
@@ -69,8 +72,19 @@ export class GitChanges {
   }
 
   /** The rollback of a switch committed as `commit`: a revert of it, pushed to the branch. */
-  revertSwitch(target: GitTarget, change: GitSwitch, commit: string): Promise<GitCommitResult> {
+  /**
+   * The rollback of a switch committed as `commit`: a revert of it, pushed to the branch. Without the
+   * commit (the switch's answer was lost), the switch is found on the branch by its trailer; when it
+   * is not there, nothing of rotor's is in Git to revert (`commit` empty).
+   */
+  revertSwitch(target: GitTarget, change: GitSwitch, known: string): Promise<GitCommitResult> {
     return this.withRepo(target.repo, async (repo) => {
+      let commit = known;
+      if (!commit) {
+        await repo.sync(target.branch);
+        commit = (await repo.findChange(target.branch, switchKey(change))) ?? '';
+        if (!commit) return { commit: '', repo: target.repo, branch: target.branch, edits: [], already: true, attempts: 1 };
+      }
       const result = await repo.revertChange({
         branch: target.branch,
         commit,

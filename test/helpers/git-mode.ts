@@ -41,7 +41,11 @@ export function fluxStandIn(server: GitServer) {
  */
 export function recordRepositories(server: GitServer): void {
   for (const repo of readdirSync(server.root).filter((d) => d.endsWith('.git'))) {
-    const log = execFileSync('git', ['log', '--all', '-p', '--format=commit %H%n%B'], { cwd: join(server.root, repo), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const log = execFileSync('git', ['log', '--all', '-p', '--format=commit %H%n%B'], {
+      cwd: join(server.root, repo),
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    });
     recordText(`git repository ${repo}`, log);
   }
 }

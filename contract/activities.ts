@@ -44,6 +44,8 @@ export interface SwitchRecord {
   canary?: { green: string; weightPercent: number; blueReplicas: number; greenReplicas: number; originalReplicas: number };
   /** On revert, what became of the replicas rotor set for a canary. */
   replicas?: { restored: number } | { left: number; wrote: number };
+  /** Git mode: a canary's green copy of a workload applied from Git; blue itself was not touched. */
+  throughGit?: boolean;
 }
 
 /** A reference rotor switched that names something else now: set back by someone else (a GitOps self-heal, a hand edit). */
@@ -135,6 +137,11 @@ export interface SwitchInput {
   previousWeightPercent?: number;
   /** `<workflowId>/<first run id>`, written on what rotor creates for the rotation. */
   rotationId?: string;
+  /**
+   * Git mode, canary below 100%: the workloads are applied from Git, so only their green copies are made
+   * and scaled (beside blue at full size); blue is never patched, its reference changes by a commit at 100%.
+   */
+  throughGit?: boolean;
 }
 
 export interface RevertInput {

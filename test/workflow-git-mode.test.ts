@@ -127,6 +127,71 @@ describe('Git mode', () => {
     assert.ok(!d.secretNames('production').includes(OLD), 'deleted once Git names it no more');
   });
 
+  it('runs a canary of a Flux-applied Deployment: a green copy beside blue at full size, then blue by a commit at 100%', async () => {
+    const { name, url, cluster } = await world();
+    const plan = gitPlan(url);
+    plan.stages[1].strategy = { canary: { steps: [25, 100], pause: '10m' } };
+    const { d, status } = await run({ cluster, previous: { staging: null, production: null }, git: access(), gitController: fluxStandIn(gitServer()) }, plan);
+    assert.equal(status.phase, 'COMPLETED', status.outcome ?? '');
+    const version = status.newVersion!;
+    const production = d.called('switchWorkloads').filter((i) => i.namespace === 'production');
+    assert.deepEqual(
+      production.map((i) => [i.weightPercent, i.throughGit, i.workloads.map((w: { name: string }) => w.name)]),
+      [[25, true, ['auth-api']]],
+      'production: only the green copy at 25%, switched live; blue never',
+    );
+    assert.equal(d.called('commitToGit').length, 1, 'blue at 100% by a commit');
+    const blue = d.workload('production', 'auth-api')!;
+    assert.equal(blue.refs[ENV_FROM], version);
+    assert.equal(blue.replicas, 4, "blue's replicas are Git's: never changed");
+    assert.deepEqual(
+      Object.keys(blue.annotations ?? {}).filter((k) => k.startsWith('rotor.dev/')),
+      [],
+      'nothing of rotor on blue: Git changed it',
+    );
+    assert.deepEqual(
+      cluster.world.workloads.filter((w) => w.namespace === 'production').map((w) => w.name),
+      ['auth-api'],
+      'the green copy removed',
+    );
+    assert.equal((await logOf(gitServer().root, name, 'main')).length, 2);
+  });
+
+  it('rolls back a failed canary step: the green copy goes, blue and Git were never touched', async () => {
+    const { name, url, cluster } = await world();
+    const plan = gitPlan(url);
+    plan.stages[1].strategy = { canary: { steps: [25, 100], pause: '10m' } };
+    let greenLabels: Record<string, string> | undefined;
+    const { d, status } = await run(
+      {
+        cluster,
+        previous: { staging: null, production: null },
+        git: access(),
+        gitController: fluxStandIn(gitServer()),
+        check: (input) => {
+          if (input.stage !== 'production') return 'passed';
+          greenLabels = cluster.world.workloads.find((w) => w.namespace === 'production' && w.name !== 'auth-api')?.labels;
+          return 'failed';
+        },
+      },
+      plan,
+    );
+    assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+    assert.ok(greenLabels, 'a green copy ran during the canary');
+    assert.deepEqual(
+      Object.keys(greenLabels!).filter((k) => k.includes('fluxcd.io')),
+      [],
+      'the green copy carries no Flux label (Flux would prune it)',
+    );
+    assert.equal(d.called('commitToGit').length, 0);
+    assert.equal(d.called('revertInGit').length, 0);
+    assert.equal((await logOf(gitServer().root, name, 'main')).length, 1, 'Git untouched');
+    assert.deepEqual(
+      cluster.world.workloads.filter((w) => w.namespace === 'production').map((w) => [w.name, w.replicas, w.refs[ENV_FROM]]),
+      [['auth-api', 4, OLD]],
+    );
+  });
+
   it('fails in PLANNING, nothing changed, when the worker has no Git access or the manifest comes from a secretGenerator', async () => {
     const { name, url, cluster } = await world();
     const noAccess = await run({ cluster, previous: { staging: null, production: null } }, gitPlan(url));

@@ -3,12 +3,12 @@
 // RollbackRequired; an abort cancels the scope this runs in. Every step that relies on a switch first
 // checks that what rotor switched still names the new version (someone may have set it back).
 import { ActivityCancellationType, CancellationScope, condition, proxyLocalActivities, sleep } from '@temporalio/workflow';
-import type { CheckKind, RotorActivities, WorkloadUse } from '../contract/activities';
+import type { CheckKind, RotorActivities, SwitchRecord, WorkloadUse } from '../contract/activities';
 import { formatDuration } from '../domain/duration';
 import type { Stage } from '../domain/plan';
 import { acts, quick } from './options';
 import { RollbackRequired } from './forward-errors';
-import { switchThroughGit, throughGit } from './gitops';
+import { gitMode, switchThroughGit, throughGit } from './gitops';
 import type { Rotation, Undo } from './state';
 
 /**
@@ -92,7 +92,11 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
       status.canaryPercent = step;
       r.enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`, step);
       if (i > 0) await ensureSwitched(r, `canary step ${step}% in ${stage.namespace}`);
-      await switchStage(r, undo, step, i === 0 ? 0 : stage.strategy.steps[i - 1]);
+      const before = i === 0 ? 0 : stage.strategy.steps[i - 1];
+      if (live.length || !viaGit.length) await switchStage(r, undo, step, before);
+      // Git mode: below 100% a green copy beside blue at full size; at 100% blue's reference by a commit.
+      if (viaGit.length && step < 100) await switchStage(r, undo, step, before, viaGit);
+      else if (viaGit.length) await switchThroughGit(r, undo, viaGit);
       const rolloutMs = await waitForRollout(r, stage, workloads);
       r.enter('VERIFYING', stage.name, `analysing canary at ${step}% for ${formatDuration(stage.strategy.pauseMs)}`, step);
       // While the old version still runs beside the new, a baseline measures both side by side.
@@ -120,10 +124,14 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
   }
 }
 
-/** Switching changes the world, so it is never cancelled half-way: an abort waits for it, then reverts it. */
-async function switchStage(r: Rotation, undo: Undo, weightPercent?: number, previousWeightPercent?: number): Promise<void> {
+/**
+ * Switching changes the world, so it is never cancelled half-way: an abort waits for it, then reverts it.
+ * `throughGit`: the canary's green copies of these workloads, which Git applies (blue untouched).
+ */
+async function switchStage(r: Rotation, undo: Undo, weightPercent?: number, previousWeightPercent?: number, throughGit?: WorkloadUse[]): Promise<void> {
   const { status } = r;
   const { stage } = undo;
+  const workloads = throughGit ?? undo.workloads;
   const records = await CancellationScope.nonCancellable(() =>
     acts.switchWorkloads.executeWithOptions(
       {
@@ -131,25 +139,33 @@ async function switchStage(r: Rotation, undo: Undo, weightPercent?: number, prev
         summary:
           weightPercent === undefined
             ? `switch ${undo.workloads.length} workload(s) in ${stage.namespace} to ${status.newVersion}`
-            : `canary ${weightPercent}% in ${stage.namespace} on ${status.newVersion}`,
+            : `canary ${weightPercent}% in ${stage.namespace} on ${status.newVersion}${throughGit ? ' (green copies of what Git applies)' : ''}`,
       },
       [
         {
           stage: stage.name,
           namespace: stage.namespace,
-          workloads: undo.workloads,
+          workloads,
           from: status.previousVersions[stage.namespace]!,
           to: status.newVersion!,
           strategy: stage.strategy.type,
           weightPercent,
           previousWeightPercent,
           rotationId: r.rotationId,
+          ...(throughGit ? { throughGit: true } : {}),
         },
       ],
     ),
   );
-  undo.records = records;
-  status.switched = [...status.switched.filter((x) => x.namespace !== stage.namespace), ...records];
+  if (gitMode(r)) {
+    // Two switches a step (live, and Git's green copies): each replaces the records of its own objects.
+    const mine = (x: SwitchRecord) => records.some((y) => y.kind === x.kind && y.name === x.name);
+    undo.records = [...undo.records.filter((x) => !mine(x)), ...records];
+    status.switched = [...status.switched.filter((x) => x.namespace !== stage.namespace || !mine(x)), ...records];
+  } else {
+    undo.records = records;
+    status.switched = [...status.switched.filter((x) => x.namespace !== stage.namespace), ...records];
+  }
   const fields = records.reduce((n, x) => n + x.fields.length, 0);
   r.record(
     weightPercent === undefined

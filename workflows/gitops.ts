@@ -33,18 +33,13 @@ const short = (commit: string) => commit.slice(0, 7);
 
 /**
  * PLANNING: each stage's Git change tried on the branch's head (access, branch, the manifests, what
- * rotor may edit), before anything is created; a canary of a workload Git applies is refused for now.
+ * rotor may edit), before anything is created.
  */
 export async function planGit(r: Rotation): Promise<void> {
   const stages = r.plan.stages
     .map((stage, i) => ({ stage, workloads: throughGit(r, stage, r.discovered[i].workloads), from: r.discovered[i].previousVersion }))
     .filter((s) => s.workloads.length && s.from);
   if (!stages.length) return;
-  const canary = stages.filter((s) => s.stage.strategy.type === 'canary');
-  if (canary.length)
-    r.fail(
-      `Git mode cannot run a canary yet (nothing was changed): ${canary.map((s) => `${s.stage.name}'s ${s.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')}`).join('; ')} ${canary.length > 1 ? 'are' : 'is'} applied from Git; use strategy: rolling for ${canary.map((s) => s.stage.name).join(', ')}`,
-    );
   let refusals: string[];
   try {
     refusals = await acts.planGitChanges.executeWithOptions({ ...scanning, summary: `try the Git changes of ${stages.map((s) => s.stage.name).join(', ')}` }, [

@@ -16,12 +16,14 @@ import {
   canaryLabelValue,
   canaryShare,
   greenName,
+  surgeShare,
   ownsGreen,
   previousCanaryWeight,
   readOwnership,
 } from './ownership';
 import { revertObject, scaleBlue, switchObject, type RevertOutcome, type SwitchOutcome } from './patching';
 import { pointerSegment, refsTo, setAt } from './refs';
+import { withoutGitopsLabels, type GitOpsOptions } from './gitops';
 
 /** Deployment names are at most 253 characters, and their ReplicaSets add 11. */
 const MAX_GREEN_NAME = 253 - 11;
@@ -35,6 +37,8 @@ export interface CanaryStepInput {
   /** The step before this one (0 at the first); absent from older releases, then read from green. */
   previousWeightPercent?: number;
   rotationId?: string;
+  /** Git mode: blue is applied from Git; green grows beside it at full size and blue is never patched. */
+  blueStays?: boolean;
 }
 
 export interface CanaryStepOutcome {
@@ -50,6 +54,8 @@ export class Canary {
   constructor(
     private readonly deployments: KindApi,
     private readonly apps: k8s.AppsV1Api,
+    /** How GitOps controllers mark what they apply: green never carries it (a controller would prune or adopt it). */
+    private readonly gitops: GitOpsOptions = {},
   ) {}
 
   /** This rotation's green copy of `blue`, or null; a stranger under that name is refused, never touched. */
@@ -87,6 +93,14 @@ export class Canary {
     const previousWeight = previousCanaryWeight(green ? (green.metadata?.annotations ?? {}) : null, weightPercent, input.previousWeightPercent);
     const owned = readOwnership(blue.metadata?.annotations, to);
     const original = owned?.replicas?.before ?? blue.spec?.replicas ?? 1;
+    if (input.blueStays) {
+      if (weightPercent >= 100)
+        throw new RotorError('RotorInputError', `Deployment ${namespace}/${blueName} is applied from Git: at 100% its reference changes by a commit, not here`);
+      const greenReplicas = surgeShare(original, weightPercent);
+      if (!green) await this.createGreen(blue, name, from, to, original, greenReplicas, weightPercent, previousWeight, input.rotationId);
+      else await this.scaleGreen(namespace, name, green, greenReplicas, weightPercent, previousWeight);
+      return { green: name, weightPercent, originalReplicas: original, blueReplicas: blue.spec?.replicas ?? original, greenReplicas, blue: { fields: [] } };
+    }
     if (weightPercent >= 100) {
       const outcome = await switchObject(this.deployments, 'Deployment', namespace, blueName, from, to, true);
       return {
@@ -136,7 +150,7 @@ export class Canary {
       metadata: {
         name,
         namespace,
-        labels: { ...blue.metadata?.labels, [LABEL_CANARY]: track, 'app.kubernetes.io/managed-by': 'rotor' },
+        labels: { ...withoutGitopsLabels(blue.metadata?.labels, this.gitops), [LABEL_CANARY]: track, 'app.kubernetes.io/managed-by': 'rotor' },
         annotations: {
           [ANNOTATION_CANARY_OF]: blue.metadata!.name!,
           [ANNOTATION_CANARY_VERSION]: to,

@@ -25,6 +25,16 @@ const GITOPS_MANAGERS: Readonly<Record<string, Resource>> = {
   'helm-controller': 'Flux HelmRelease',
 };
 
+/** `labels` without those that tell a GitOps controller the object is its own: a canary's green copy is rotor's. */
+export function withoutGitopsLabels(labels: Record<string, string> | undefined, options: GitOpsOptions = {}): Record<string, string> {
+  const theirs = new Set<string>([
+    ARGOCD_INSTANCE_LABEL,
+    ...(options.argoInstanceLabel ? [options.argoInstanceLabel] : []),
+    ...Object.values(FLUX_LABELS).flatMap((l) => [l.name, l.namespace]),
+  ]);
+  return Object.fromEntries(Object.entries(labels ?? {}).filter(([k]) => !theirs.has(k)));
+}
+
 export interface GitOpsOptions {
   /** Argo CD's `application.instanceLabelKey` when it is not the default (a worker setting). */
   argoInstanceLabel?: string;

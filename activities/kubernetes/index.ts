@@ -34,7 +34,7 @@ import { secretIn, type WantedSecret } from './object-refs';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
 import { releaseObject, revertObject, switchObject } from './patching';
 import { podSpecSecretRefs, valueAt, workloadSecretRefs } from './refs';
-import { rolloutOf, switchRefusal } from './rollout';
+import { rolloutOf, rolloutRefusal, switchRefusal } from './rollout';
 import { examine, SCANNED_KINDS, type Found } from './scan';
 import { Secrets } from './secrets';
 
@@ -108,7 +108,7 @@ export class KubernetesCluster implements ClusterPort {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.kinds = kindApis(kc, pageSize);
     this.secrets = new Secrets(this.core);
-    this.canary = new Canary(this.kinds.Deployment, kc.makeApiClient(k8s.AppsV1Api));
+    this.canary = new Canary(this.kinds.Deployment, kc.makeApiClient(k8s.AppsV1Api), gitops);
     this.claims = new Claims(kc.makeApiClient(k8s.CoordinationV1Api));
     this.externalSecrets = new ExternalSecrets(kc, this.core);
   }
@@ -267,9 +267,15 @@ export class KubernetesCluster implements ClusterPort {
         );
       }
       if (w.refusal) throw new RotorError('RotorInputError', w.refusal, `${w.kind}/${w.name}`);
-      // Judged again as it is now: a GitOps controller may have adopted it since PLANNING.
+      // Judged again as it is now: a GitOps controller may have adopted it since PLANNING. Through Git
+      // (a canary's green copy only, below 100%), blue is never patched: only what it cannot roll out counts.
       const live = await readObject(this.kinds[w.kind], w.kind, namespace, w.name);
-      const refused = live && switchRefusal(w.kind, live, this.gitops);
+      if (request.throughGit && (w.kind !== 'Deployment' || request.strategy !== 'canary' || (request.weightPercent ?? 100) >= 100))
+        throw new RotorError(
+          'RotorInputError',
+          `${w.kind} ${namespace}/${w.name} is applied from Git: rotor changes it by a commit, and switches only a Deployment's canary copy below 100%`,
+        );
+      const refused = live && (request.throughGit ? rolloutRefusal(w.kind, live) : switchRefusal(w.kind, live, this.gitops));
       if (refused) throw new RotorError('RotorInputError', refused, `${w.kind}/${w.name}`);
       if (request.strategy === 'canary' && w.kind === 'Deployment') {
         const step = await this.canary.step({
@@ -280,9 +286,11 @@ export class KubernetesCluster implements ClusterPort {
           weightPercent: request.weightPercent ?? 100,
           previousWeightPercent: request.previousWeightPercent,
           rotationId: request.rotationId,
+          ...(request.throughGit ? { blueStays: true } : {}),
         });
         records.push({
           ...base,
+          ...(request.throughGit ? { throughGit: true } : {}),
           fields: step.blue.fields,
           canary: {
             green: step.green,
@@ -310,8 +318,16 @@ export class KubernetesCluster implements ClusterPort {
     const { namespace, from: newVersion, to: previous } = request;
     for (const w of revertTargets(request)) {
       // Fields an older release recorded only in the workflow (JSON pointers) are reverted too, by value.
-      const recorded = request.records.find((r) => r.kind === w.kind && r.name === w.name)?.fields.filter((f) => f.startsWith('/')) ?? [];
+      const record = request.records.find((r) => r.kind === w.kind && r.name === w.name);
+      const recorded = record?.fields.filter((f) => f.startsWith('/')) ?? [];
       try {
+        // Git mode: only the green copy was rotor's; blue, applied from Git, is reverted by a revert commit.
+        if (record?.throughGit) {
+          const greenRemoved = await this.canary.removeGreen(namespace, w.name, newVersion);
+          const report = revertReport(request, w, { fields: [], greenRemoved });
+          if (report) reverted.push({ ...report, throughGit: true });
+          continue;
+        }
         const mark = !!request.markReverted;
         const outcome =
           w.kind === 'Deployment'

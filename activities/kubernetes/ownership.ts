@@ -154,6 +154,15 @@ export function canaryShare(original: number, weightPercent: number): number {
   return weightPercent <= 0 ? 0 : Math.min(original, Math.max(1, Math.ceil((original * weightPercent) / 100)));
 }
 
+/**
+ * Green's replicas beside a blue that keeps all of its `original` (Git owns its replicas): enough that
+ * green is `weightPercent` of the two together, e.g. 4 beside 4 at 50%, 1 beside 4 at 10% (20%: never 0).
+ */
+export function surgeShare(original: number, weightPercent: number): number {
+  if (weightPercent <= 0) return 0;
+  return Math.max(1, Math.ceil((original * weightPercent) / Math.max(1, 100 - weightPercent)));
+}
+
 /** Whether another rotation's canary holds this object's replicas now: replicas have one owner at a time. */
 export function replicasHeldByOther(annotations: Record<string, string> | undefined, to: string): boolean {
   const mine = ownershipKey(to);

@@ -52,9 +52,9 @@ async function main(): Promise<void> {
     gitController: fluxStandIn(gitServer),
     beforeDiscover: () => gitServer.resetRepository('recorded'),
   });
-  const gitPlan = () =>
+  const gitPlan = (strategy: object | string = 'rolling') =>
     twoStagePlan({
-      production: { strategy: 'rolling', gitops: { path: 'apps/production' } },
+      production: { strategy, gitops: { path: 'apps/production' } },
       top: { gitops: { repo: url, author: { name: 'recorder', email: 'recorder@example.test' } } },
     });
   const out = join(repoRoot, 'test', 'history_files');
@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     // Git mode (1.1.0 on): production switched by a commit, then rolled back by its revert.
     { name: 'gitops-completed', script: gitScript(), plan: gitPlan() },
     { name: 'gitops-rolled-back', script: { ...gitScript(), check: (i) => (i.stage === 'production' ? 'failed' : 'passed') }, plan: gitPlan() },
+    { name: 'gitops-canary-completed', script: gitScript(), plan: gitPlan({ canary: { steps: [25, 100], pause: '10m' } }) },
   ];
   try {
     for (const c of cases.filter((x) => !only.length || only.includes(x.name))) {

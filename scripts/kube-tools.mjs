@@ -9,13 +9,23 @@ export function log(msg) {
   process.stderr.write(`[bootstrap] ${msg}\n`);
 }
 
-export function go(args, cwd, env = {}) {
-  return execFileSync('go', args, {
-    cwd,
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** `go <args>`'s output; `quiet`: its "go: downloading" lines are not shown (the rest is, in the error, should it fail). */
+export function go(args, cwd, env = {}, { quiet = false } = {}) {
+  try {
+    return execFileSync('go', args, {
+      cwd,
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', quiet ? 'pipe' : 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (err) {
+    if (!quiet) throw err;
+    const said = String(err.stderr ?? '')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('go: downloading'));
+    throw new Error(`go ${args.join(' ')} failed (${err.status ?? err.signal}):\n${said.slice(-40).join('\n')}`);
+  }
 }
 
 /** `go build -v`, printing a line of progress every 30 s (a cold build of the apiserver takes ~13 min on 2 cores). */

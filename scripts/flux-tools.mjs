@@ -13,7 +13,8 @@
 //
 // Cold, measured 2026-12-07 on 2 cores under nice 10 with the other core busy (load average ~5):
 // modules 67 s (go list -deps of both), source-controller 191 s (96 MB), kustomize-controller 124 s
-// (82 MB), 419 s in all. kustomize-controller alone, from an empty build cache, took 269 s: sharing the
+// (82 MB), 419 s in all; again, with this file as committed: 38 s, 212 s, 135 s, 411 s, and byte-identical
+// binaries. kustomize-controller alone, from an empty build cache, took 269 s: sharing the
 // cache saves it about 2.5 minutes (Kubernetes, controller-runtime, fluxcd/pkg at the same versions).
 // Both in ONE `go build` from a go.work of the two copies took 260 s (376 s of CPU; the two builds one
 // after the other, run right after it from an empty cache, 482 s of CPU), but a workspace makes both

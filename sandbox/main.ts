@@ -3,6 +3,7 @@
 // It prints each child's pid as it starts; a child that dies on its own stops the rest the same way (exit 1).
 // `npm run sandbox -- --stores` adds moto (AWS Secrets Manager) and the real External Secrets
 // Operator with a ClusterSecretStore `aws`, for plans with store aws-secrets-manager or external-secrets.
+// `npm run sandbox -- --flux` adds the real Flux source-controller and kustomize-controller (flux-system).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SANDBOX_OPTIONS, sandboxWorkerEnv, startSandbox, workerKubeconfig, type Sandbox } from './index';
@@ -10,6 +11,7 @@ import { TRAFFIC_LABEL } from './traffic';
 import { isShuttingDown, onShutdownSignals, superviseChildren } from './processes';
 import { startMoto, type MotoServer } from './moto';
 import { createAwsSecretStore, startEsoOperator, type EsoOperator } from './eso-operator';
+import { FLUX_NAMESPACE, startFlux, type Flux } from './flux';
 
 const log = (line: string) => process.stderr.write(`[sandbox] ${line}\n`);
 
@@ -19,13 +21,16 @@ async function main(): Promise<void> {
   // Before anything starts: a Ctrl-C during start-up stops what is already running, in order too.
   let moto: MotoServer | undefined;
   let operator: EsoOperator | undefined;
+  let flux: Flux | undefined;
   onShutdownSignals(async () => {
+    await flux?.stop();
     await operator?.stop();
     await moto?.stop();
     await sandbox?.stop();
   }, log);
   superviseChildren(log);
   const stores = process.argv.includes('--stores');
+  const withFlux = process.argv.includes('--flux');
   // The traffic model too: the auth API emulator, a real Prometheus scraping it, the Datadog emulator and the issuer.
   sandbox = await startSandbox({ ...SANDBOX_OPTIONS, log });
   const { plane } = sandbox;
@@ -45,6 +50,8 @@ async function main(): Promise<void> {
       AWS_SECRET_ACCESS_KEY: 'testing',
     };
   }
+  // Built by `node scripts/bootstrap.mjs --flux` (npm run test:e2e does it).
+  if (withFlux) flux = await startFlux(plane, { log });
   // The worker's own identity: a ServiceAccount granted the reference scan and confined by the
   // admission policy; what it may change comes from rotor rbac for the plans the user runs.
   const workerConfig = await workerKubeconfig(plane, plane.dir);
@@ -68,11 +75,19 @@ async function main(): Promise<void> {
             `stores: AWS Secrets Manager (moto) ${moto!.url}, region us-east-1; External Secrets Operator v0.16.2 (pid ${operator!.pid}) with ClusterSecretStore aws reading it`,
           ]
         : ['stores: kubernetes only (npm run sandbox -- --stores adds moto and External Secrets Operator)']),
+      flux
+        ? `Flux: source-controller and kustomize-controller v1.9.6 in ${FLUX_NAMESPACE}, all namespaces (artifacts served on ${flux.storageUrl}); apply a GitRepository and a Kustomization`
+        : 'Flux: not started (npm run sandbox -- --flux starts source-controller and kustomize-controller)',
       'export these in another shell:',
       `  export KUBECONFIG=${plane.kubeconfig}`,
       `  export PATH=${plane.binaries.kubectl.replace(/\/kubectl$/, '')}:$PATH   # kubectl ${'v1.37.2'}`,
       `  set -a; . ${workerEnv}; set +a   # the worker's Prometheus, Datadog, credential issuer${stores ? ' and store' : ''} settings`,
-      `pids: ${Object.entries({ ...plane.pids, prometheus: traffic.prometheus!.pid, ...(stores ? { moto: moto!.pid, 'external-secrets': operator!.pid } : {}) })
+      `pids: ${Object.entries({
+        ...plane.pids,
+        prometheus: traffic.prometheus!.pid,
+        ...(stores ? { moto: moto!.pid, 'external-secrets': operator!.pid } : {}),
+        ...flux?.pids,
+      })
         .map(([name, pid]) => `${name}=${pid}`)
         .join(' ')} (rotor ${process.pid})`,
       'a rotation to try:',

@@ -7,6 +7,8 @@
 // With --moto (or --all) it installs moto_server, the local AWS Secrets Manager of the AWS store's tests.
 // With --external-secrets (or --all) it fetches External Secrets Operator's CRD bundle (one file) and builds the
 // operator (8 minutes on 2 cores the first time), both from the Go module proxy.
+// With --flux (or --all) it builds Flux's source-controller and kustomize-controller from the Go module proxy and
+// keeps their CRDs (7 minutes on 2 cores the first time; the figures in scripts/flux-tools.mjs).
 // With --previous-release (or --all) it builds the release before this one from this clone's history
 // (tools.json previousRelease, 1.5 minutes the first time) for the upgrade test.
 import { execFileSync } from 'node:child_process';
@@ -16,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installBrowser } from './browser-tools.mjs';
 import { installExternalSecretsCrds, installExternalSecretsOperator } from './eso-tools.mjs';
+import { installFlux } from './flux-tools.mjs';
 import { installHelm } from './helm-tools.mjs';
 import { installKubernetes } from './kube-tools.mjs';
 import { installPrometheus } from './prometheus-tools.mjs';
@@ -118,6 +121,11 @@ export async function bootstrapExternalSecrets() {
   return { bundle, operator };
 }
 
+/** Flux's source-controller and kustomize-controller with their CRDs (built from the Go module proxy). */
+export function bootstrapFlux() {
+  return installFlux(cacheDir, pins.flux);
+}
+
 /** Debian's chromium for the Web UI test (apt, as root, when absent; never puppeteer's download). */
 export function bootstrapBrowser() {
   return installBrowser(pins.chromium);
@@ -135,6 +143,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wantBrowser = process.argv.includes('--browser') || process.argv.includes('--all');
   const wantMoto = process.argv.includes('--moto') || process.argv.includes('--all');
   const wantEso = process.argv.includes('--external-secrets') || process.argv.includes('--all');
+  const wantFlux = process.argv.includes('--flux') || process.argv.includes('--all');
   const wantRelease = process.argv.includes('--previous-release') || process.argv.includes('--all');
   Promise.resolve()
     .then(async () => {
@@ -145,6 +154,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       if (wantBrowser) bootstrapBrowser();
       if (wantMoto) bootstrapMoto();
       if (wantEso) await bootstrapExternalSecrets();
+      if (wantFlux) await bootstrapFlux();
       if (wantRelease) bootstrapPreviousRelease();
     })
     .catch((err) => {

@@ -5,31 +5,9 @@
 //    only the binary is kept.
 // Each is fetched with a GOPATH, module cache and build cache of its own under the staging directory,
 // removed afterwards, so nothing lands in the user's Go caches (the operator's modules are 2.3 GB).
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { finishGoInstall, go, goBuild, log, startGoInstall } from './kube-tools.mjs';
-
-/** A GOPATH, module cache and build cache inside `work`; -modcacherw: removable without chmod. */
-function privateGo(work) {
-  const gopath = join(work, 'gopath');
-  return {
-    gopath,
-    env: { GOPATH: gopath, GOMODCACHE: join(gopath, 'pkg', 'mod'), GOCACHE: join(work, 'gocache'), GOFLAGS: '-mod=mod -modcacherw' },
-  };
-}
-
-/** `go mod download` of the pinned module, after checking the proxy lists that version. */
-function downloadModule(spec, mod, env) {
-  mkdirSync(mod, { recursive: true });
-  writeFileSync(join(mod, 'go.mod'), 'module rotor.local/esotools\n\ngo 1.26\n');
-  const versions = go(['list', '-m', '-versions', spec.module], mod, env).trim().split(/\s+/).slice(1);
-  if (!versions.includes(spec.version)) {
-    throw new Error(`external-secrets: the module proxy does not list ${spec.module} ${spec.version} (it has: ${versions.join(' ') || 'none'})`);
-  }
-  const info = JSON.parse(go(['mod', 'download', '-json', `${spec.module}@${spec.version}`], mod, env));
-  if (info.Error) throw new Error(`external-secrets: go mod download failed: ${info.Error}`);
-  return info;
-}
+import { downloadModule, finishGoInstall, go, goBuild, log, moduleCopy, privateGo, startGoInstall } from './kube-tools.mjs';
 
 /**
  * `<cache>/<operatorKey>/bin/external-secrets` (spec: { operatorKey, module, version }); skipped when
@@ -45,10 +23,8 @@ export async function installExternalSecretsOperator(cacheDir, spec) {
   log(`external-secrets operator: building ${spec.module} ${spec.version} from the Go module proxy into ${target}`);
   log('external-secrets operator: the first build took 8 minutes on 2 cores (2.3 GB of modules in scratch caches, removed afterwards)');
   const { gopath, env } = privateGo(work);
-  const info = downloadModule(spec, join(work, 'mod'), env);
-  const src = join(work, 'src');
-  cpSync(info.Dir, src, { recursive: true });
-  chmodSync(src, 0o755);
+  const info = downloadModule('external-secrets', spec, join(work, 'mod'), env);
+  const src = moduleCopy(info, join(work, 'src'));
   go(['mod', 'download'], src, env);
   const downloadedMs = Date.now() - started;
   const ms = await goBuild(['-trimpath', '-ldflags=-s -w', '-o', binary(work), '.'], src, 'external-secrets operator', env);
@@ -75,7 +51,7 @@ export async function installExternalSecretsCrds(cacheDir, spec) {
   log(`external-secrets: fetching ${spec.file} of ${spec.module} ${spec.version} from the Go module proxy into ${target}`);
   const { gopath, env } = privateGo(work);
   const mod = join(work, 'mod');
-  const info = downloadModule(spec, mod, env);
+  const info = downloadModule('external-secrets', spec, mod, env);
   const source = join(info.Dir, spec.file);
   if (!existsSync(source)) throw new Error(`external-secrets: ${spec.file} is not in ${spec.module}@${spec.version}`);
   copyFileSync(source, join(work, 'bundle.yaml'));

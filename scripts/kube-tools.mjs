@@ -2,20 +2,30 @@
 // version: kube-apiserver, kube-controller-manager and kubectl from k8s.io/kubernetes (its k8s.io/*
 // staging modules replaced by their published v0.x twins), etcd from go.etcd.io/etcd/server/v3.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function log(msg) {
   process.stderr.write(`[bootstrap] ${msg}\n`);
 }
 
-export function go(args, cwd, env = {}) {
-  return execFileSync('go', args, {
-    cwd,
-    env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** `go <args>`'s output; `quiet`: its "go: downloading" lines are not shown (the rest is, in the error, should it fail). */
+export function go(args, cwd, env = {}, { quiet = false } = {}) {
+  try {
+    return execFileSync('go', args, {
+      cwd,
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local', ...env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', quiet ? 'pipe' : 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (err) {
+    if (!quiet) throw err;
+    const said = String(err.stderr ?? '')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('go: downloading'));
+    throw new Error(`go ${args.join(' ')} failed (${err.status ?? err.signal}):\n${said.slice(-40).join('\n')}`);
+  }
 }
 
 /** `go build -v`, printing a line of progress every 30 s (a cold build of the apiserver takes ~13 min on 2 cores). */
@@ -72,6 +82,43 @@ export function finishGoInstall(install, info) {
   rmSync(install.target, { recursive: true, force: true });
   renameSync(install.work, install.target);
   writeFileSync(install.marker, JSON.stringify(info) + '\n');
+}
+
+/**
+ * A GOPATH, module cache and build cache inside `work`, for a tool whose modules should not land in the
+ * user's Go caches (removed after the build); -modcacherw: removable without chmod.
+ */
+export function privateGo(work) {
+  const gopath = join(work, 'gopath');
+  return {
+    gopath,
+    caches: [gopath, join(work, 'gocache')],
+    env: { GOPATH: gopath, GOMODCACHE: join(gopath, 'pkg', 'mod'), GOCACHE: join(work, 'gocache'), GOFLAGS: '-mod=mod -modcacherw' },
+  };
+}
+
+/** `go mod download` of `module` at `version` (from a throwaway module in `dir`), after checking the proxy lists that version. */
+export function downloadModule(name, { module, version }, dir, env) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'go.mod'), `module rotor.local/${name.replace(/\W/g, '')}tools\n\ngo 1.26\n`);
+  const versions = go(['list', '-m', '-versions', module], dir, env).trim().split(/\s+/).slice(1);
+  if (!versions.includes(version)) {
+    throw new Error(`${name}: the module proxy does not list ${module} ${version} (it has: ${versions.join(' ') || 'none'})`);
+  }
+  const info = JSON.parse(go(['mod', 'download', '-json', `${module}@${version}`], dir, env));
+  if (info.Error) throw new Error(`${name}: go mod download failed: ${info.Error}`);
+  return info;
+}
+
+/**
+ * A writable copy of a downloaded module at `dest`, to build inside: a module's `replace` lines only
+ * apply when it is the main module. go.mod and go.sum may then be edited (the cache's are read-only).
+ */
+export function moduleCopy(info, dest) {
+  cpSync(info.Dir, dest, { recursive: true });
+  chmodSync(dest, 0o755);
+  for (const file of ['go.mod', 'go.sum']) if (existsSync(join(dest, file))) chmodSync(join(dest, file), 0o644);
+  return dest;
 }
 
 /**

@@ -1,13 +1,20 @@
 // Which tier a compiled test file belongs to. `fast` needs only Node and the Temporal binaries (npm test);
 // `e2e` needs a part the bootstrap builds or installs besides them (npm run test:e2e): the control plane,
-// Prometheus, moto, the External Secrets operator, Chromium, Helm or the previous release. Judged from
+// Prometheus, moto, the External Secrets operator, Flux, Chromium, Helm or the previous release. Judged from
 // what the file loads, directly or through any module it requires, so a new test lands in the right
 // tier by itself: it is e2e as soon as it reaches one of those parts.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 
 /** Modules (relative to dist/) that start a part only `npm run test:e2e` bootstraps. */
-export const E2E_MODULES = ['sandbox/control-plane.js', 'sandbox/moto.js', 'sandbox/prometheus.js', 'sandbox/browser.js', 'sandbox/eso-operator.js'];
+export const E2E_MODULES = [
+  'sandbox/control-plane.js',
+  'sandbox/moto.js',
+  'sandbox/prometheus.js',
+  'sandbox/browser.js',
+  'sandbox/eso-operator.js',
+  'sandbox/flux.js',
+];
 /** Calls of sandbox/tools.js that find a part only `npm run test:e2e` bootstraps. */
 const E2E_CALLS = /\b(helmBinary|previousRelease)\)?\(/;
 const TOOLS = 'sandbox/tools.js';

@@ -33,8 +33,6 @@ let apps: k8s.AppsV1Api;
 /** The Secret name the repository's head names now. */
 let current = OLD;
 
-const log = (line: string) => process.env.ROTOR_TEST_LOG && process.stderr.write(`${line}\n`);
-
 function owners(d: k8s.V1Deployment, path: string[]): string[] {
   return (d.metadata?.managedFields ?? [])
     .filter((m) => path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], m.fieldsV1) !== undefined)
@@ -64,7 +62,7 @@ async function commitReference(next: string): Promise<string> {
 
 describe("Flux (real source-controller and kustomize-controller) applies the Git server's commits", () => {
   before(async () => {
-    [plane, git] = await Promise.all([startControlPlane({ log }), startGitServer({ log })]);
+    [plane, git] = await Promise.all([startControlPlane(), startGitServer()]);
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(plane.kubeconfig);
     apps = kc.makeApiClient(k8s.AppsV1Api);
@@ -74,7 +72,7 @@ describe("Flux (real source-controller and kustomize-controller) applies the Git
       [MANIFEST]: stringify(deployment),
       'apps/production/kustomization.yaml': stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['auth-api.yaml'] }),
     });
-    flux = await startFlux(plane, { log });
+    flux = await startFlux(plane);
     await flux.createGitRepository({ name: REPO, url, token: git.token });
     await flux.createKustomization({ name: KUSTOMIZATION, source: REPO, path: './apps/production', targetNamespace: NS });
   });

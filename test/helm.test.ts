@@ -134,6 +134,8 @@ describe('Helm chart deploy/helm/rotor', () => {
       [['--set', 'metrics.prometheus.url=https://user:pass@prometheus:9090'], /\/metrics\/prometheus\/url/],
       // the templates' own checks, for what spans values
       [['--set', 'issuer.url=https://issuer.internal:8443'], /issuer\.tokenSecret/],
+      [['--set', 'git.username=rotor-bot'], /git\.username is set without git\.tokenSecret/],
+      [['--set', 'git.tokenSecret=rotor-git', '--set', 'git.sshSecret=rotor-git-ssh'], /set git\.tokenSecret \(HTTPS\) or git\.sshSecret \(SSH\), not both/],
       [
         ['--set', 'stores={kubernetes,external-secrets}'],
         /stores names external-secrets but no rule of rbac\.roles or rbac\.clusterRoles grants externalsecrets create/,
@@ -197,6 +199,7 @@ describe('Helm chart deploy/helm/rotor', () => {
       ...['--set', 'issuer.url=https://issuer.internal:8443', '--set', 'issuer.tokenSecret=rotor-issuer', '--set', 'issuer.timeout=5s'],
       ...['--set', 'valueFiles.secretName=rotor-values', '--set', 'deploymentId=prod-eu-1', '--set', 'kubePageSize=100'],
       ...['--set', 'argocdInstanceLabel=app.kubernetes.io/instance', '--set', 'replicas=2'],
+      ...['--set', 'git.tokenSecret=rotor-git', '--set', 'git.username=rotor-bot'],
     ]);
     const applied = await dryRun(manifests);
     assert.match(applied, /clusterrole\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)/);
@@ -226,6 +229,8 @@ describe('Helm chart deploy/helm/rotor', () => {
       DD_API_KEY_FILE: '/etc/rotor/credentials/datadog/api-key',
       DD_APP_KEY_FILE: '/etc/rotor/credentials/datadog/app-key',
       ROTOR_ISSUER_TOKEN_FILE: '/etc/rotor/credentials/issuer/token',
+      ROTOR_GIT_USERNAME: 'rotor-bot',
+      ROTOR_GIT_TOKEN_FILE: '/etc/rotor/credentials/git/token',
     });
     // Each credential Secret a volume every user may not read, mounted where its variables point.
     const spec = deployment.spec.template.spec;
@@ -234,12 +239,22 @@ describe('Helm chart deploy/helm/rotor', () => {
       [
         ['prometheus-credentials', 'rotor-prometheus', 0o440],
         ['datadog-credentials', 'rotor-datadog', 0o440],
+        ['git-credentials', 'rotor-git', 0o440],
         ['issuer-credentials', 'rotor-issuer', 0o440],
       ],
     );
     assert.deepEqual(
       spec.containers[0].volumeMounts.filter((m: any) => m.name.endsWith('-credentials')).map((m: any) => m.mountPath),
-      ['/etc/rotor/credentials/prometheus', '/etc/rotor/credentials/datadog', '/etc/rotor/credentials/issuer'],
+      ['/etc/rotor/credentials/prometheus', '/etc/rotor/credentials/datadog', '/etc/rotor/credentials/git', '/etc/rotor/credentials/issuer'],
+    );
+    // SSH: the key and known_hosts from one Secret, as two files.
+    const ssh = objects(await template([...RBAC_VALUES, '--set', 'git.sshSecret=rotor-git-ssh'])).find((o) => o.kind === 'Deployment').spec.template.spec;
+    assert.deepEqual(
+      ssh.containers[0].env.filter((e: any) => e.name.startsWith('ROTOR_GIT_')),
+      [
+        { name: 'ROTOR_GIT_SSH_KEY_FILE', value: '/etc/rotor/credentials/git-ssh/ssh-privatekey' },
+        { name: 'ROTOR_GIT_KNOWN_HOSTS_FILE', value: '/etc/rotor/credentials/git-ssh/known_hosts' },
+      ],
     );
     // Basic auth: the username as a reference, the password as a file.
     const basic = objects(

@@ -2,7 +2,7 @@
 // applies (Flux, Argo CD) get their new Secret reference through a commit to the repository the
 // controller applies, never a live patch; a rollback is a revert of that commit; the wait is for the
 // controller to apply it. The repository work is activities/git/; the live side is the cluster port.
-import type { GitCommitResult, GitSwitchInput, GitTarget, RotorActivities, SwitchRecord, WorkloadUse } from '../contract/activities';
+import type { GitCommitResult, GitSwitchInput, RotorActivities, SwitchRecord, WorkloadUse } from '../contract/activities';
 import { RotorError } from './errors';
 import type { GitChanges } from './git/changes';
 import type { ActivityKit } from './kit';
@@ -55,9 +55,7 @@ export function gitopsActivities(kit: ActivityKit): GitActivities {
       }),
 
     commitToGit: (input) =>
-      guarded(`commit ${input.stage}'s switch to ${input.target.repo}`, async (): Promise<GitCommitResult> =>
-        git().commitSwitch(input.target as GitTarget, change(input)),
-      ),
+      guarded(`commit ${input.stage}'s switch to ${input.target.repo}`, async (): Promise<GitCommitResult> => git().commitSwitch(input.target, change(input))),
 
     revertInGit: (input) =>
       guarded(`revert ${short(input.commit)} in ${input.target.repo}`, async (): Promise<GitCommitResult> =>

@@ -388,7 +388,9 @@ export interface GitSwitchInput {
 }
 
 /** A commit rotor made (or found made by an earlier attempt), or why it made none (nothing changed). */
-export type GitCommitResult = { commit: string; repo: string; branch: string; edits: string[]; already: boolean } | { refusal: string };
+export type GitCommitResult =
+  /** `already`: an earlier attempt made it; `attempts`: pushes it took (a lost race makes it again on the new head). */
+  { commit: string; repo: string; branch: string; edits: string[]; already: boolean; attempts: number } | { refusal: string };
 
 /** PLANNING: each stage's Git changes tried without committing (access, branch, manifests, what rotor may edit). */
 interface GitPlanInput {

@@ -10,7 +10,7 @@
 // that does not exist (yet) gets no Role: as `kubectl apply` of rotor rbac's output would refuse it;
 // such a plan then fails in PLANNING naming the namespace, as without RBAC.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -59,9 +59,10 @@ async function grantNow(plane: ControlPlane, plans: Plan[]): Promise<void> {
   const rbac = rbacManifests(all, { serviceAccount: SERVICE_ACCOUNT, adopt: true, scope }).filter(
     (m) => !m.metadata.namespace || existing.has(m.metadata.namespace),
   );
+  const namespaces = planNamespaces(all);
   // With scope cluster, adopting a hand-made version is allowed in every namespace, as rotor rbac prints it.
-  await kubectlApply(plane, [...rbac, ...admissionManifests(SERVICE_ACCOUNT, scope === 'cluster' ? undefined : planNamespaces(all))]);
-  await policyInForce(plane, scope === 'cluster' ? 'default' : [...existing].find((ns) => planNamespaces(all).includes(ns)));
+  await kubectlApply(plane, [...rbac, ...admissionManifests(SERVICE_ACCOUNT, scope === 'cluster' ? undefined : namespaces)]);
+  await policyInForce(plane, scope === 'cluster' ? 'default' : namespaces.find((ns) => existing.has(ns)));
 }
 
 /** `grantPlans` for a plan file; one rotor refuses grants nothing (rotor rbac refuses it too). */
@@ -83,8 +84,11 @@ export async function grantPlanFile(plane: ControlPlane, file: string): Promise<
  */
 async function policyInForce(plane: ControlPlane, namespace: string | undefined): Promise<void> {
   if (!namespace) return; // RBAC lets the worker change nothing the policy guards: nothing to wait for.
+  // One token for every probe on this control plane (it lasts the 2 h a test run may take).
+  const file = join(plane.dir, 'policy-probe.kubeconfig');
+  if (!existsSync(file)) await tokenKubeconfig(plane, file);
   const worker = new k8s.KubeConfig();
-  worker.loadFromFile(await tokenKubeconfig(plane, join(plane.dir, 'policy-probe.kubeconfig')));
+  worker.loadFromFile(file);
   const leases = worker.makeApiClient(k8s.CoordinationV1Api);
   const adminLeases = admin(plane).makeApiClient(k8s.CoordinationV1Api);
   for (let i = 0; ; i++) {

@@ -8,7 +8,8 @@ import { useGitServer } from './helpers/git-mode';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GitChanges, type GitCommitResult, type GitTarget } from '../activities/git/changes';
+import { GitChanges } from '../activities/git/changes';
+import type { GitCommitResult, GitTarget } from '../contract/activities';
 import { logOf } from '../sandbox/git-server';
 
 const OLD = 'auth-api-secrets-20250101000000';

@@ -4,15 +4,8 @@
 // branch still name the version anywhere?). One clone per repository per worker process, and one
 // operation on a clone at a time (two activities of the worker may reach the same repository).
 import { editReferences, namesInRepository, type WorkloadTarget } from './manifests';
-import { GitRepository, type Author, type GitAccess } from './repo';
-
-/** Where a stage's workloads are defined in Git (the plan's gitops settings). */
-export interface GitTarget {
-  repo: string;
-  branch: string;
-  path: string;
-  author: Author;
-}
+import { GitRepository, type GitAccess } from './repo';
+import type { GitCommitResult, GitTarget } from '../../contract/activities';
 
 /** A stage's switch as rotor commits it. */
 export interface GitSwitch {
@@ -25,9 +18,6 @@ export interface GitSwitch {
   from: string;
   to: string;
 }
-
-/** What a commit did: its id, and each reference it changed. */
-export type GitCommitResult = { commit: string; repo: string; branch: string; edits: string[]; already: boolean; attempts: number } | { refusal: string };
 
 /** The trailer of a stage's switch commit: the rotation, the stage, both versions. */
 const switchKey = (change: GitSwitch) => `${change.rotationId} switch ${change.stage} ${change.from} -> ${change.to}`;
@@ -71,7 +61,6 @@ export class GitChanges {
     });
   }
 
-  /** The rollback of a switch committed as `commit`: a revert of it, pushed to the branch. */
   /**
    * The rollback of a switch committed as `commit`: a revert of it, pushed to the branch. Without the
    * commit (the switch's answer was lost), the switch is found on the branch by its trailer; when it

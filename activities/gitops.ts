@@ -2,14 +2,18 @@
 // applies (Flux, Argo CD) get their new Secret reference through a commit to the repository the
 // controller applies, never a live patch; a rollback is a revert of that commit; the wait is for the
 // controller to apply it. The repository work is activities/git/; the live side is the cluster port.
-import type { GitCommitResult, GitSwitchInput, RotorActivities, SwitchRecord, WorkloadUse } from '../contract/activities';
+import type { GitCommitResult, GitSwitchInput, GitTarget, RotorActivities, SwitchRecord, WorkloadUse } from '../contract/activities';
 import { RotorError } from './errors';
 import type { GitChanges } from './git/changes';
 import type { ActivityKit } from './kit';
+import type { RotorDeps } from './ports';
 import { pace } from './liveness';
 import { Context } from '@temporalio/activity';
 
-type GitActivities = Pick<RotorActivities, 'planGitChanges' | 'commitToGit' | 'revertInGit' | 'waitForGitSync' | 'namedInGit'>;
+type GitActivities = Pick<
+  RotorActivities,
+  'planGitChanges' | 'commitToGit' | 'revertInGit' | 'waitForGitSync' | 'namedInGit' | 'removeFromGit' | 'restoreInGit'
+>;
 
 const NO_ACCESS =
   "this worker has no Git access for the plan's gitops: give it a token (ROTOR_GIT_TOKEN_FILE, for HTTPS) or a key (ROTOR_GIT_SSH_KEY_FILE, for SSH) with write access to the repository";
@@ -27,12 +31,26 @@ function controllersOf(workloads: WorkloadUse[]): string {
   return [...new Set(names)].join(', ');
 }
 
+/** One commit per repository branch (or none), each in words. */
+async function commitsOf(targets: GitTarget[], commit: (t: GitTarget) => Promise<GitCommitResult>, what: string): Promise<string[]> {
+  const made: string[] = [];
+  for (const t of targets) {
+    const result = await commit(t);
+    if ('refusal' in result) throw new RotorError('Conflict', result.refusal);
+    if (result.commit) made.push(`${short(result.commit)} to ${result.repo} ${result.branch}: ${what} ${result.edits.join(', ') || 'its files'}`);
+  }
+  return made;
+}
+
+/** The worker's Git access; without one, a plan with gitops is the worker's to fix. */
+export function gitOf(deps: RotorDeps): GitChanges {
+  if (!deps.git) throw new RotorError('RotorInputError', NO_ACCESS);
+  return deps.git;
+}
+
 export function gitopsActivities(kit: ActivityKit): GitActivities {
   const { deps, cluster, guarded } = kit;
-  const git = (): GitChanges => {
-    if (!deps.git) throw new RotorError('RotorInputError', NO_ACCESS);
-    return deps.git;
-  };
+  const git = () => gitOf(deps);
   const change = (input: GitSwitchInput) => ({
     rotationId: input.rotationId,
     secret: input.secret,
@@ -48,7 +66,7 @@ export function gitopsActivities(kit: ActivityKit): GitActivities {
         if (!deps.git) return [NO_ACCESS];
         const refusals: string[] = [];
         for (const s of input.stages) {
-          const refusal = await deps.git.tryEdit(s.target, targetsOf(s.workloads), s.from);
+          const refusal = await deps.git.tryEdit(s.target, targetsOf(s.workloads), s.from, s.versionFile);
           if (refusal) refusals.push(`${s.stage}: ${refusal}`);
         }
         return refusals;
@@ -92,5 +110,35 @@ export function gitopsActivities(kit: ActivityKit): GitActivities {
         for (const t of input.targets) found.push(...(await git().namedIn(t, input.version)));
         return [...new Set(found)];
       }),
+
+    removeFromGit: (input) =>
+      guarded(`remove ${input.version}'s ExternalSecret from ${input.targets.length} repository branch(es)`, async () => {
+        // Who applies each namespace's ExternalSecret, read while it is there.
+        const eso = deps.externalSecrets;
+        const controllers = eso
+          ? (await Promise.all(input.namespaces.map((ns) => eso.externalVersionController(ns, input.version)))).filter((c) => c !== null)
+          : [];
+        const made = await commitsOf(input.targets, (t) => git().removeVersionFiles(t, input), 'removed');
+        const startedAt = Date.now();
+        for (const controller of controllers) {
+          for (;;) {
+            const status = (await cluster.gitopsStatus(controller)) ?? '';
+            const applied = /\b[0-9a-f]{40}\b/.exec(status)?.[0];
+            let without: boolean | null = null;
+            for (const t of input.targets) if (applied && without === null) without = await git().withoutVersionFile(t, applied, input.version);
+            if (without) break;
+            const message = `waiting for ${controllersOf([{ managedBy: controller } as WorkloadUse])} to apply the removal of ${input.version}'s ExternalSecret (${status || 'no status'})`;
+            if (Date.now() - startedAt >= input.timeoutMs)
+              throw new RotorError('Unavailable', `not applied after ${Math.round(input.timeoutMs / 1000)} s: ${message}`);
+            await pace(Math.min(2_000, input.timeoutMs), { message });
+          }
+        }
+        return made;
+      }),
+
+    restoreInGit: (input) =>
+      guarded(`restore ${input.version}'s ExternalSecret in ${input.targets.length} repository branch(es)`, () =>
+        commitsOf(input.targets, (t) => git().restoreVersionFiles(t, input), 'restored'),
+      ),
   };
 }

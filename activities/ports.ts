@@ -157,6 +157,8 @@ export interface ExternalSecretsPort {
    */
   createExternalVersion(spec: ExternalVersionSpec): Promise<'created' | 'exists'>;
   externalVersionState(namespace: string, name: string): Promise<ExternalVersionState>;
+  /** Git mode: the GitOps controller that applies a version's ExternalSecret (its labels say), or null (absent, or created live). */
+  externalVersionController(namespace: string, name: string): Promise<ManagedBy | null>;
   /** PLANNING: the ExternalSecret API is served and the store is there and Ready in each namespace; a line saying so. */
   checkExternalSecretStore(namespaces: string[], ref: ExternalSecretStoreRef, expect?: ExternalProvider): Promise<string>;
 }

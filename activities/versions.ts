@@ -7,7 +7,8 @@ import { issuerSource, type StoreKind } from '../domain/plan';
 import { OPAQUE } from '../domain/secret-types';
 import { copiesStillUsed } from './copies';
 import { RotorError } from './errors';
-import { createExternal, externalSecretsOf, externalVersionsReady } from './external-versions';
+import { commitExternal, createExternal, externalSecretsOf, externalVersionsReady } from './external-versions';
+import { gitOf } from './gitops';
 import { credentialOf, issuerOf } from './issuing';
 import type { ActivityKit } from './kit';
 import type { SecretData, SecretStorePort, SecretStores } from './ports';
@@ -74,6 +75,8 @@ export function versionActivities(kit: ActivityKit): VersionActivities {
         const identity = input.uniqueIds
           ? { credentialId: source ? credentialId : null, storeVersionId: versionId ?? null, copies: [...new Set(input.namespaces)].sort() }
           : undefined;
+        const viaGit = new Map((input.store === 'external-secrets' ? (input.throughGit ?? []) : []).map((g) => [g.namespace, g]));
+        const commits: string[] = [];
         for (const namespace of input.namespaces) {
           const spec = {
             namespace,
@@ -85,6 +88,14 @@ export function versionActivities(kit: ActivityKit): VersionActivities {
             ...(input.type ? { type: input.type } : {}),
           };
           try {
+            const through = viaGit.get(namespace);
+            if (through) {
+              // Git mode: committed beside the stage's workloads; the controller creates it, the operator writes it.
+              const committed = await commitExternal(gitOf(deps), store, spec, through, input.target, versionId);
+              commits.push(committed.commit);
+              created ||= committed.made;
+              continue;
+            }
             const outcome =
               input.store === 'external-secrets'
                 ? await createExternal(deps, store, spec, input.target, versionId)
@@ -95,7 +106,11 @@ export function versionActivities(kit: ActivityKit): VersionActivities {
             throw err;
           }
         }
-        if (input.store === 'external-secrets') await externalVersionsReady(deps, input.namespaces, input.version, data);
+        if (input.store === 'external-secrets')
+          await externalVersionsReady(deps, input.namespaces, input.version, data, {
+            applyMs: Math.max(0, ...[...viaGit.values()].map((g) => g.syncTimeoutMs)),
+            commits,
+          });
         log('version created', { version: input.version, namespaces: input.namespaces, reused });
         return {
           outcome: created ? ('created' as const) : ('exists' as const),
@@ -103,6 +118,7 @@ export function versionActivities(kit: ActivityKit): VersionActivities {
           keys: Object.keys(data).sort(),
           ...(credential ? { credential } : {}),
           ...(versionId ? { storeVersionId: versionId } : {}),
+          ...(commits.length ? { commits } : {}),
         };
       }),
 

@@ -116,11 +116,24 @@ export interface CreateVersionInput {
   uniqueIds?: boolean;
   /** The Secret `type` of the new version (the previous version's); absent in older histories: Opaque. */
   type?: string;
+  /**
+   * store external-secrets in Git mode: the namespaces whose ExternalSecret is committed to the stage's
+   * repository (the controller applies it) rather than created live, and how long the controller may take.
+   */
+  throughGit?: { namespace: string; stage: string; target: GitTarget; syncTimeoutMs: number }[];
 }
 
 export type CreateVersionResult =
   /** `credential`: for an `issuer` source, what the issuer did (never the token). `storeVersionId`: the version's id in a store outside the cluster. */
-  | { outcome: 'created' | 'exists'; namespaces: string[]; keys: string[]; credential?: CredentialOutcome; storeVersionId?: string }
+  | {
+      outcome: 'created' | 'exists';
+      namespaces: string[];
+      keys: string[];
+      credential?: CredentialOutcome;
+      storeVersionId?: string;
+      /** CreateVersionInput.throughGit: each ExternalSecret's commit, in words (`<commit> to <repo> <branch>: <file>`). */
+      commits?: string[];
+    }
   /** Another rotation owns a Secret of that name (same second): pick the next name. */
   | { outcome: 'conflict'; owner: string };
 
@@ -394,7 +407,17 @@ export type GitCommitResult =
 
 /** PLANNING: each stage's Git changes tried without committing (access, branch, manifests, what rotor may edit). */
 interface GitPlanInput {
-  stages: { stage: string; namespace: string; target: GitTarget; workloads: WorkloadUse[]; from: string }[];
+  /** `versionFile`: the stage's ExternalSecret is committed too (store external-secrets). */
+  stages: { stage: string; namespace: string; target: GitTarget; workloads: WorkloadUse[]; from: string; versionFile?: boolean }[];
+}
+
+/** A cleanup round's removal of a version's ExternalSecret files (`round` tells one round's from the next). */
+interface GitRemoval {
+  targets: GitTarget[];
+  rotationId: string;
+  secret: string;
+  version: string;
+  round: number;
 }
 
 /** Until the live workloads name `version` at every reference the commit changed, or the timeout. */
@@ -447,4 +470,12 @@ export interface RotorActivities {
   waitForGitSync(input: GitSyncInput): Promise<GitSyncResult>;
   /** Cleanup: where the branches' heads still name the version (each `<repo> <branch>:<file>:<line>`). */
   namedInGit(input: { targets: GitTarget[]; version: string }): Promise<string[]>;
+  /**
+   * Cleanup, store external-secrets, before the guarded delete: rotor's ExternalSecret files of the
+   * version removed from the branches, then a wait until each controller that applied one has applied a
+   * revision without it (else it would apply it again); each commit in words.
+   */
+  removeFromGit(input: GitRemoval & { namespaces: string[]; timeoutMs: number }): Promise<string[]>;
+  /** The guarded delete found a holder after the removal: the removal reverted; each commit in words. */
+  restoreInGit(input: GitRemoval): Promise<string[]>;
 }

@@ -21,19 +21,32 @@ import { rotor, rotorStatus, startWorker } from './helpers/cli';
 import { authDeployment, tokenSecretOf, writePlan } from './helpers/e2e-objects';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordClusterSecrets, recordValues } from './helpers/leak';
-import { recordRepositories } from './helpers/git-mode';
+import { fileAt, recordRepositories } from './helpers/git-mode';
 import { stopEach } from './helpers/stop-each';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AwsSecretsManager } from '../activities/stores/aws-secrets-manager';
+import { ExternalSecretsStore } from '../activities/stores/aws-store';
+import { externalSecretBody } from '../activities/kubernetes/external-secrets';
+import { startMoto, type MotoServer } from '../sandbox/moto';
+import { createAwsSecretStore, startEsoOperator, type EsoOperator } from '../sandbox/eso-operator';
 
 const SECRET = 'auth-api-secrets';
 const OLD = `${SECRET}-20250101000000`;
 const OLD_VALUE = 'rotor-leak-canary-flux-old-3Rw8';
 const REPO = 'platform';
 const KUSTOMIZATION = 'apps-production';
+// store external-secrets in Git mode: ledger-secrets in AWS (moto), its versions ExternalSecrets that
+// Flux applies from apps/ledger and the real External Secrets Operator writes.
+const LEDGER = 'ledger-secrets';
+const LEDGER_OLD = `${LEDGER}-20250101000000`;
+const LEDGER_OLD_VALUE = 'rotor-leak-canary-flux-ledger-old-9Tc4';
+const LEDGER_AWS = '/production/ledger/flux-token';
 /** Where a Deployment's managedFields record who set the Secret's name (secretKeyRef is atomic, owned whole). */
 const REF_FIELD = ['f:spec', 'f:template', 'f:spec', 'f:containers', 'k:{"name":"app"}', 'f:env', 'k:{"name":"TOKEN"}', 'f:valueFrom', 'f:secretKeyRef'];
 
 let sandbox: Sandbox, server: DevServer, worker: Awaited<ReturnType<typeof startWorker>>, git: GitServer, flux: Flux;
-let env: NodeJS.ProcessEnv, dir: string, url: string;
+let moto: MotoServer, operator: EsoOperator;
+let env: NodeJS.ProcessEnv, dir: string, url: string, ledgerUrl: string;
 let core: k8s.CoreV1Api, apps: k8s.AppsV1Api;
 
 async function stagingSecret(): Promise<string> {
@@ -70,7 +83,7 @@ const plan = (name: string, value: object, gitops = true) =>
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rotor-e2e-flux-'));
-  [sandbox, git] = await Promise.all([startSandbox({ readyDelayMs: 300 }), startGitServer()]);
+  [sandbox, git, moto] = await Promise.all([startSandbox({ readyDelayMs: 300 }), startGitServer(), startMoto()]);
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(sandbox.plane.kubeconfig);
   core = kc.makeApiClient(k8s.CoreV1Api);
@@ -90,10 +103,45 @@ before(async () => {
     'apps/production/auth-api.yaml': `# production's auth API: Flux applies it (Kustomization ${FLUX_NAMESPACE}/${KUSTOMIZATION})\n${stringify({ apiVersion: 'apps/v1', kind: 'Deployment', ...authDeployment('auth-api', OLD) })}`,
     'apps/production/kustomization.yaml': stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['auth-api.yaml'] }),
   });
+  // ledger-secrets: its old version in AWS, and as the ExternalSecret a rotation in Git mode committed beside the Deployment.
+  operator = await startEsoOperator(sandbox.plane, { awsEndpoint: moto.url });
+  await createAwsSecretStore(sandbox.plane.kubeconfig, { kind: 'ClusterSecretStore', name: 'aws', namespace: 'default', region: 'us-east-1' });
+  const sdk = new SecretsManagerClient({ region: 'us-east-1', endpoint: moto.url, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  await sdk.send(
+    new CreateSecretCommand({
+      Name: LEDGER_AWS,
+      SecretString: JSON.stringify({ api_token: LEDGER_OLD_VALUE }),
+      ClientRequestToken: new AwsSecretsManager().versionToken(LEDGER_OLD),
+    }),
+  );
+  sdk.destroy();
+  recordValues([LEDGER_OLD_VALUE]);
+  await core.createNamespace({ body: { metadata: { name: 'ledger' } } });
+  const oldExternalSecret = externalSecretBody({
+    namespace: 'ledger',
+    name: LEDGER_OLD,
+    base: LEDGER,
+    rotationId: 'earlier/run',
+    store: { kind: 'external-secrets', secretId: LEDGER_AWS, region: 'us-east-1' },
+    secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' },
+    remoteRef: new ExternalSecretsStore({ region: 'us-east-1' }).remoteRef({ version: LEDGER_OLD, target: { awsSecretsManager: { secretId: LEDGER_AWS } } }),
+  });
+  ledgerUrl = await git.createRepository('ledger', {
+    'apps/ledger/ledger.yaml': `# the ledger, applied by Flux\n${stringify({ apiVersion: 'apps/v1', kind: 'Deployment', ...authDeployment('ledger', LEDGER_OLD) })}`,
+    [`apps/ledger/${LEDGER_OLD}.external-secret.yaml`]: stringify(oldExternalSecret),
+    'apps/ledger/kustomization.yaml': `resources:\n  - ledger.yaml # the workload\n  - ${LEDGER_OLD}.external-secret.yaml\n`,
+  });
   flux = await startFlux(sandbox.plane);
   // Fetched every few seconds, as a team with a webhook would see it: rotor waits for the controller.
   await flux.createGitRepository({ name: REPO, url, token: git.token, interval: '3s' });
   await flux.createKustomization({ name: KUSTOMIZATION, source: REPO, path: './apps/production', targetNamespace: 'production', interval: '3s' });
+  await flux.createGitRepository({ name: 'ledger', url: ledgerUrl, token: git.token, interval: '3s' });
+  await flux.createKustomization({ name: 'apps-ledger', source: 'ledger', path: './apps/ledger', targetNamespace: 'ledger', interval: '3s' });
+  await waitFor(
+    'Flux applies the ledger and the operator writes its Secret',
+    async () => (await core.readNamespacedSecret({ namespace: 'ledger', name: LEDGER_OLD }).catch(() => null)) !== null,
+    120_000,
+  );
   await waitFor(
     'Flux applies production',
     async () => (await apps.readNamespacedDeployment({ namespace: 'production', name: 'auth-api' }).catch(() => null)) !== null,
@@ -104,7 +152,17 @@ before(async () => {
   writeFileSync(tokenFile, git.token, { mode: 0o600 });
   server = await startDevServer();
   env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'e2e' };
-  worker = await startWorker({ ...env, ROTOR_GIT_TOKEN_FILE: tokenFile, ROTOR_GIT_CACHE_DIR: join(dir, 'clones') });
+  worker = await startWorker({
+    ...env,
+    ROTOR_GIT_TOKEN_FILE: tokenFile,
+    ROTOR_GIT_CACHE_DIR: join(dir, 'clones'),
+    ROTOR_STORES: 'kubernetes,external-secrets',
+    ROTOR_AWS_ENDPOINT: moto.url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
 });
 
 after(() =>
@@ -114,6 +172,8 @@ after(() =>
     ['worker', () => worker?.stop()],
     ['dev server', () => server?.stop()],
     ['flux', () => flux?.stop()],
+    ['external secrets operator', () => operator?.stop()],
+    ['moto', () => moto?.stop()],
     ['git server', () => git?.stop()],
     ['sandbox', () => sandbox?.stop()],
   ]),
@@ -176,5 +236,73 @@ describe('Git mode with the real Flux', () => {
     await waitFor('Flux applies the revert', async () => (await tokenSecretOf(apps, 'production', 'auth-api')) === previous);
     assert.deepEqual(owners(await apps.readNamespacedDeployment({ namespace: 'production', name: 'auth-api' })), ['kustomize-controller/Apply']);
     assert.equal(await stagingSecret(), previous, 'staging reverted live');
+  });
+
+  it('commits the new ExternalSecret beside the Deployment, switches it through Git, and removes the old one from Git and the cluster', async () => {
+    const file = await writePlan(sandbox.plane, dir, 'ledger', {
+      secret: LEDGER,
+      value: { generate: { keys: ['api_token'], length: 32 } },
+      store: 'external-secrets',
+      awsSecretsManager: { secretId: LEDGER_AWS, region: 'us-east-1' },
+      externalSecrets: { secretStoreRef: { name: 'aws', kind: 'ClusterSecretStore' } },
+      stages: [{ name: 'ledger', namespace: 'ledger', strategy: 'rolling', watch: '1s', rolloutTimeout: '60s' }],
+      gitops: { repo: ledgerUrl, path: 'apps/ledger', author: { name: 'rotor', email: 'rotor@example.test' }, syncTimeout: '2m' },
+      retention: '1s',
+      cleanupRecheck: '2s',
+    });
+    const r = await rotor(['start', '-f', file, '--watch', '--interval', '0.5'], env, 300_000);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${worker.output()}\n${operator.output().slice(-1500)}`);
+    const s = await rotorStatus(`rotate-ledger-${LEDGER}`, env);
+    assert.equal(s.phase, 'COMPLETED', s.outcome ?? '');
+    const version = s.newVersion!;
+    const log = (await logOf(git.root, 'ledger', 'main')).map((l) => l.slice(41));
+    assert.deepEqual(log.slice(0, 3), [
+      `rotor: ${LEDGER}: remove ExternalSecret ${LEDGER_OLD}`,
+      `rotor: ${LEDGER} in ledger (ledger): ${LEDGER_OLD} -> ${version}`,
+      `rotor: ${LEDGER}: ExternalSecret ${version} for ledger`,
+    ]);
+    assert.equal(
+      fileAt(git, 'ledger', 'apps/ledger/kustomization.yaml'),
+      `resources:\n  - ledger.yaml # the workload\n  - ${version}.external-secret.yaml\n`,
+      'the old entry gone, the new one added in the same style',
+    );
+    // Flux created the ExternalSecret, the operator wrote the Secret from AWS, and the Deployment reads it.
+    const custom = (() => {
+      const kc = new k8s.KubeConfig();
+      kc.loadFromFile(sandbox.plane.kubeconfig);
+      return kc.makeApiClient(k8s.CustomObjectsApi);
+    })();
+    const es = (await custom.getNamespacedCustomObject({
+      group: 'external-secrets.io',
+      version: 'v1',
+      namespace: 'ledger',
+      plural: 'externalsecrets',
+      name: version,
+    })) as k8s.KubernetesObject;
+    assert.deepEqual(
+      [...new Set((es.metadata?.managedFields ?? []).filter((m) => m.operation === 'Apply').map((m) => m.manager))],
+      ['kustomize-controller'],
+      'Flux, not rotor, created it',
+    );
+    const secret = await core.readNamespacedSecret({ namespace: 'ledger', name: version });
+    assert.deepEqual(
+      secret.metadata?.ownerReferences?.map((o) => `${o.kind}/${o.name}`),
+      [`ExternalSecret/${version}`],
+    );
+    assert.equal(await tokenSecretOf(apps, 'ledger', 'ledger'), version);
+    // The old version: out of Git first, then out of the cluster; Flux (prune off here) never brought it back.
+    await assert.rejects(
+      custom.getNamespacedCustomObject({ group: 'external-secrets.io', version: 'v1', namespace: 'ledger', plural: 'externalsecrets', name: LEDGER_OLD }),
+      (err: { code?: number }) => err.code === 404,
+    );
+    await assert.rejects(core.readNamespacedSecret({ namespace: 'ledger', name: LEDGER_OLD }), (err: { code?: number }) => err.code === 404);
+    assert.ok(
+      s.events.some((e) =>
+        new RegExp(`^committed [0-9a-f]{7} to .*ledger.* main: apps/ledger/${version}\\.external-secret\\.yaml \\(the ExternalSecret of ${version}\\)$`).test(
+          e.message,
+        ),
+      ),
+      JSON.stringify(s.events.map((e) => e.message)),
+    );
   });
 });

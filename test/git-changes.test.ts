@@ -4,7 +4,7 @@
 // reverts only its stage's commit; cleanup's question sees the version while any file still names it.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { useGitServer } from './helpers/git-mode';
+import { fileAt, useGitServer } from './helpers/git-mode';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,5 +89,39 @@ describe("a rotation's changes in Git", () => {
       `${url} main: no manifest under apps/production defines Deployment production/auth-api: set the plan's gitops.path to the directory (or kustomization) the controller applies it from`,
     );
     assert.equal((await logOf(gitServer().root, 'elsewhere', 'main')).length, 1, 'nothing committed');
+  });
+
+  it("commits a version's ExternalSecret once beside the workloads, and removes it (and its entry) once, at cleanup", async () => {
+    const url = await gitServer().createRepository('external', {
+      'apps/production/auth.yaml': deployment('production', OLD),
+      'apps/production/kustomization.yaml': '# Flux applies this\nresources:\n  - auth.yaml\n',
+    });
+    const git = new GitChanges({ token: gitServer().token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) });
+    const target: GitTarget = { repo: url, branch: 'main', path: 'apps/production', author: { name: 'rotor', email: 'rotor@example.test' } };
+    const manifest = `kind: ExternalSecret\nmetadata:\n  name: ${NEW}\n  labels: { rotor.dev/secret: auth-api-secrets, app.kubernetes.io/managed-by: rotor }\n`;
+    const change = { rotationId: 'rotate-staging-auth-api-secrets/run-2', secret: 'auth-api-secrets', stage: 'production', version: NEW, manifest };
+    const added = done(await git.commitVersionFile(target, change));
+    assert.deepEqual(added.edits, [`apps/production/${NEW}.external-secret.yaml`]);
+    const again = done(await git.commitVersionFile(target, change));
+    assert.deepEqual([again.commit, again.already], [added.commit, true], 'a retry finds its commit');
+    const log = await logOf(gitServer().root, 'external', 'main');
+    assert.equal(log.length, 2);
+    assert.match(log[0], new RegExp(`rotor: auth-api-secrets: ExternalSecret ${NEW} for production$`));
+    assert.deepEqual(await git.namedIn(target, NEW), [], "rotor's own file holds nothing");
+    assert.deepEqual(await git.tryEdit(target, [{ kind: 'Deployment', namespace: 'production', name: 'auth-api' }], OLD, true), null);
+
+    const removal = { rotationId: 'rotate-staging-auth-api-secrets/run-9', secret: 'auth-api-secrets', version: NEW, round: 1 };
+    const removed = done(await git.removeVersionFiles(target, removal));
+    assert.deepEqual(removed.edits, [`apps/production/${NEW}.external-secret.yaml`]);
+    assert.equal(done(await git.removeVersionFiles(target, removal)).commit, removed.commit, 'once');
+    assert.equal(done(await git.removeVersionFiles(target, { ...removal, rotationId: 'other/run' })).commit, '', 'nothing left: no commit');
+    const head = await logOf(gitServer().root, 'external', 'main');
+    assert.equal(head.length, 3);
+    assert.match(head[0], new RegExp(`rotor: auth-api-secrets: remove ExternalSecret ${NEW}$`));
+    assert.equal(
+      fileAt(gitServer(), 'external', 'apps/production/kustomization.yaml'),
+      '# Flux applies this\nresources:\n  - auth.yaml\n',
+      'the kustomization as it was',
+    );
   });
 });

@@ -8,7 +8,7 @@ import type { RotationStatus } from '../contract/api';
 import { formatDuration } from '../domain/duration';
 import { previousCredential, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, scanning } from './options';
-import { gitHolders } from './gitops';
+import { gitHolders, removeVersionFromGit, restoreVersionInGit } from './gitops';
 import { scanSettings } from './scan-settings';
 import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
@@ -57,6 +57,8 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
         // Git mode: a version the branch still names is still in use, whatever the cluster shows now.
         if (found.length === 0) found = await gitHolders(r, version);
         if (found.length === 0) {
+          // Git mode, store external-secrets: the ExternalSecret's file leaves Git first, or the controller would bring it back.
+          const removedFromGit = await removeVersionFromGit(r, version, namespaces, scans);
           const identity = status.previousIdentities?.[version];
           const deletion = await acts.deleteVersion.executeWithOptions({ ...scanning, summary: `delete ${version} (guarded)` }, [
             {
@@ -80,6 +82,7 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
             continue;
           }
           found = deletion.holders;
+          if (removedFromGit) await restoreVersionInGit(r, version, scans);
         }
         holders.push(...found);
       }

@@ -4,7 +4,7 @@
 // rollback reverts rotor's commit and waits the same way; cleanup keeps a version the branch still names.
 // Rotations started before Git mode replay as they ran: every path here is behind one patch.
 import { CancellationScope, patched } from '@temporalio/workflow';
-import type { GitTarget, Holder, SwitchRecord, WorkloadUse } from '../contract/activities';
+import type { CreateVersionInput, GitTarget, Holder, SwitchRecord, WorkloadUse } from '../contract/activities';
 import type { Stage } from '../domain/plan';
 import { formatDuration } from '../domain/duration';
 import { RollbackRequired } from './forward-errors';
@@ -12,6 +12,8 @@ import { acts, describeError, quick, scanning } from './options';
 import type { Rotation, Undo } from './state';
 
 const PATCH = 'gitops-commit-mode';
+/** Cleanup's removal of a version's ExternalSecret file (store external-secrets in Git mode). */
+const REMOVE_PATCH = 'gitops-external-secret-files';
 
 /** Whether this rotation runs Git mode: a stage has gitops settings, in a history made with it. */
 export function gitMode(r: Rotation): boolean {
@@ -43,7 +45,16 @@ export async function planGit(r: Rotation): Promise<void> {
   let refusals: string[];
   try {
     refusals = await acts.planGitChanges.executeWithOptions({ ...scanning, summary: `try the Git changes of ${stages.map((s) => s.stage.name).join(', ')}` }, [
-      { stages: stages.map((s) => ({ stage: s.stage.name, namespace: s.stage.namespace, target: targetOf(s.stage), workloads: s.workloads, from: s.from! })) },
+      {
+        stages: stages.map((s) => ({
+          stage: s.stage.name,
+          namespace: s.stage.namespace,
+          target: targetOf(s.stage),
+          workloads: s.workloads,
+          from: s.from!,
+          ...(r.plan.store === 'external-secrets' ? { versionFile: true } : {}),
+        })),
+      },
     ]);
   } catch (err) {
     r.fail(`could not read the GitOps repository (nothing was changed): ${describeError(err)}`);
@@ -135,10 +146,58 @@ export async function revertThroughGit(r: Rotation, undo: Undo): Promise<void> {
   }
 }
 
+/**
+ * store external-secrets in Git mode: the stages whose version is an ExternalSecret committed beside
+ * their workloads (those a GitOps controller applies), for CREATING.
+ */
+export function externalSecretsThroughGit(r: Rotation): NonNullable<CreateVersionInput['throughGit']> {
+  if (r.plan.store !== 'external-secrets' || !gitMode(r)) return [];
+  return r.plan.stages.flatMap((stage, i) =>
+    throughGit(r, stage, r.discovered[i].workloads).length
+      ? [{ namespace: stage.namespace, stage: stage.name, target: targetOf(stage), syncTimeoutMs: stage.gitops!.syncTimeoutMs }]
+      : [],
+  );
+}
+
+/** Each repository branch the stages' gitops settings name, once. */
+const gitTargets = (r: Rotation) => [
+  ...new Map(r.plan.stages.filter((s) => s.gitops).map((s) => [`${s.gitops!.repo} ${s.gitops!.branch}`, targetOf(s)])).values(),
+];
+
 /** Cleanup: where the stages' branches still name `version`, as holders; Git still using it keeps it. */
 export async function gitHolders(r: Rotation, version: string): Promise<Holder[]> {
   if (!gitMode(r)) return [];
-  const targets = [...new Map(r.plan.stages.filter((s) => s.gitops).map((s) => [`${s.gitops!.repo} ${s.gitops!.branch}`, targetOf(s)])).values()];
+  const targets = gitTargets(r);
   const named = await acts.namedInGit.executeWithOptions({ ...scanning, summary: `look for ${version} in Git` }, [{ targets, version }]);
   return named.map((at) => ({ kind: 'Git', namespace: '*', name: at, fields: [] }));
 }
+
+/**
+ * Cleanup, store external-secrets, before the guarded delete of `version`: rotor's ExternalSecret files
+ * of it removed from the branches, and the controller's applying that awaited (else it would apply them
+ * again after the delete). Whether it ran; an error fails the cleanup round, tried again at the next.
+ */
+export async function removeVersionFromGit(r: Rotation, version: string, namespaces: string[], round: number): Promise<boolean> {
+  if (r.plan.store !== 'external-secrets' || !gitMode(r) || !patched(REMOVE_PATCH)) return false;
+  const timeoutMs = Math.max(...r.plan.stages.filter((s) => s.gitops).map((s) => s.gitops!.syncTimeoutMs));
+  const made = await acts.removeFromGit.executeWithOptions(
+    {
+      ...scanning,
+      startToCloseTimeout: timeoutMs + 5 * 60_000,
+      summary: `remove ${version}'s ExternalSecret from Git, and wait for the controller to apply that`,
+    },
+    [{ ...removal(r, version, round), namespaces, timeoutMs }],
+  );
+  for (const m of made) r.record(`committed ${m}`);
+  return true;
+}
+
+/** The guarded delete found `version` in use after its files left Git: they come back (a revert of the removal). */
+export async function restoreVersionInGit(r: Rotation, version: string, round: number): Promise<void> {
+  const made = await acts.restoreInGit.executeWithOptions({ ...quick, summary: `restore ${version}'s ExternalSecret in Git (still in use)` }, [
+    removal(r, version, round),
+  ]);
+  for (const m of made) r.record(`committed ${m}: ${version} is still in use`);
+}
+
+const removal = (r: Rotation, version: string, round: number) => ({ targets: gitTargets(r), rotationId: r.rotationId, secret: r.plan.secret, version, round });

@@ -8,7 +8,7 @@ import { OPAQUE, planSecretType, sourceRefusal } from '../domain/secret-types';
 import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick, scanning } from './options';
 import type { Rotation } from './state';
-import { gitMode, planGit } from './gitops';
+import { externalSecretsThroughGit, gitMode, planGit } from './gitops';
 
 /** Attempts at a fresh version name when another rotation took the same second. */
 const NAME_ATTEMPTS = 5;
@@ -194,27 +194,36 @@ export async function create(r: Rotation): Promise<void> {
   r.enter('CREATING', null, `creating the new version of ${plan.secret}`);
   let candidate: string | null = null;
   const type = newVersionType(r);
+  // Git mode: an ExternalSecret the controller applies takes up to its stage's syncTimeout on top.
+  const viaGit = externalSecretsThroughGit(r);
+  const applyMs = Math.max(0, ...viaGit.map((g) => g.syncTimeoutMs));
+  const viaGitTimeout = viaGit.length ? { startToCloseTimeout: applyMs + 2 * 60_000 } : {};
   try {
     for (let attempt = 1; ; attempt++) {
       const version = versionName(plan.secret, new Date());
       candidate = version;
       const created = await CancellationScope.nonCancellable(() =>
-        acts.createVersion.executeWithOptions({ ...quick, summary: `create ${version} in ${plan.stages.map((s) => s.namespace).join(', ')}` }, [
-          {
-            secret: plan.secret,
-            version,
-            rotationId: r.rotationId,
-            value: plan.value,
-            store: plan.store,
-            ...(plan.target ? { target: plan.target } : {}),
-            namespaces: plan.stages.map((s) => s.namespace),
-            uniqueIds: true,
-            ...(type ? { type } : {}),
-          },
-        ]),
+        acts.createVersion.executeWithOptions(
+          { ...quick, ...viaGitTimeout, summary: `create ${version} in ${plan.stages.map((s) => s.namespace).join(', ')}` },
+          [
+            {
+              secret: plan.secret,
+              version,
+              rotationId: r.rotationId,
+              value: plan.value,
+              store: plan.store,
+              ...(plan.target ? { target: plan.target } : {}),
+              namespaces: plan.stages.map((s) => s.namespace),
+              uniqueIds: true,
+              ...(type ? { type } : {}),
+              ...(viaGit.length ? { throughGit: viaGit } : {}),
+            },
+          ],
+        ),
       );
       if (created.outcome !== 'conflict') {
         status.newVersion = candidate;
+        for (const c of created.commits ?? []) r.record(`committed ${c} (the ExternalSecret of ${candidate})`);
         if (created.credential && created.credential.id !== candidate) status.newCredential = created.credential.id;
         recordIssued(r, created.credential);
         r.record(

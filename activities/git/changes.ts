@@ -4,7 +4,9 @@
 // branch still name the version anywhere?). One clone per repository per worker process, and one
 // operation on a clone at a time (two activities of the worker may reach the same repository).
 import { editReferences, namesInRepository, type WorkloadTarget } from './manifests';
+import { addVersionFile, removeVersionFiles, versionFile } from './version-files';
 import { GitRepository, type GitAccess } from './repo';
+import { posix } from 'node:path';
 import type { GitCommitResult, GitTarget } from '../../contract/activities';
 
 /** A stage's switch as rotor commits it. */
@@ -18,6 +20,9 @@ export interface GitSwitch {
   from: string;
   to: string;
 }
+
+/** The trailer of a cleanup round's removal of a version's ExternalSecret files. */
+const removalKey = (change: { rotationId: string; version: string; round: number }) => `${change.rotationId} remove ${change.version} round ${change.round}`;
 
 /** The trailer of a stage's switch commit: the rotation, the stage, both versions. */
 const switchKey = (change: GitSwitch) => `${change.rotationId} switch ${change.stage} ${change.from} -> ${change.to}`;
@@ -86,12 +91,90 @@ export class GitChanges {
     });
   }
 
-  /** PLANNING: the switch of `workloads` from `from` tried on the branch's head, nothing committed; why it cannot be made, or null. */
-  tryEdit(target: GitTarget, workloads: WorkloadTarget[], from: string): Promise<string | null> {
+  /**
+   * store external-secrets: the version's ExternalSecret committed in the stage's path (`manifest`, the
+   * whole file), beside the workloads the controller applies from there; found, not made again, on a retry.
+   */
+  commitVersionFile(
+    target: GitTarget,
+    change: { rotationId: string; secret: string; stage: string; version: string; manifest: string },
+  ): Promise<GitCommitResult> {
+    const file = versionFile(target.path, change.version);
+    return this.withRepo(target.repo, async (repo) => {
+      const result = await repo.commitChange({
+        branch: target.branch,
+        key: `${change.rotationId} external-secret ${change.stage} ${change.version}`,
+        author: target.author,
+        message: `rotor: ${change.secret}: ExternalSecret ${change.version} for ${change.stage}\n\nRotation ${change.rotationId} adds the new version; it reads its value from the secret store, and nothing uses it until the stage's switch.`,
+        edit: (files) => addVersionFile(files, target.path, change.version, change.manifest),
+      });
+      if ('refusal' in result) return { refusal: `${target.repo} ${target.branch}: ${result.refusal}` };
+      return { ...result, repo: target.repo, branch: target.branch, edits: [file] };
+    });
+  }
+
+  /**
+   * Cleanup, once nothing uses `version`: rotor's ExternalSecret files of it removed (none there:
+   * `commit` empty). `round`: the cleanup round, so a removal restored since is made again.
+   */
+  removeVersionFiles(target: GitTarget, change: { rotationId: string; secret: string; version: string; round: number }): Promise<GitCommitResult> {
+    let removed: string[] = [];
+    return this.withRepo(target.repo, async (repo) => {
+      const result = await repo.commitChange({
+        branch: target.branch,
+        key: removalKey(change),
+        author: target.author,
+        message: `rotor: ${change.secret}: remove ExternalSecret ${change.version}\n\nRotation ${change.rotationId} retires the version: nothing in the cluster or in Git uses it.`,
+        edit: (files) => {
+          const r = removeVersionFiles(files, change.secret, change.version);
+          if (!('refusal' in r)) removed = r.removed ?? [];
+          return r;
+        },
+      });
+      if ('refusal' in result) return { refusal: `${target.repo} ${target.branch}: ${result.refusal}` };
+      return { ...result, repo: target.repo, branch: target.branch, edits: result.already ? [] : removed };
+    });
+  }
+
+  /** A removal undone (its version turned out to be used after all): a revert of the removal commit; none made: `commit` empty. */
+  restoreVersionFiles(target: GitTarget, change: { rotationId: string; secret: string; version: string; round: number }): Promise<GitCommitResult> {
     return this.withRepo(target.repo, async (repo) => {
       await repo.sync(target.branch);
-      const r = editReferences(repo.read(), target.path, workloads, from, from);
-      return 'refusal' in r ? `${target.repo} ${target.branch}: ${r.refusal}` : null;
+      const removal = await repo.findChange(target.branch, removalKey(change));
+      if (!removal) return { commit: '', repo: target.repo, branch: target.branch, edits: [], already: true, attempts: 1 };
+      const result = await repo.revertChange({
+        branch: target.branch,
+        commit: removal,
+        key: `${removalKey(change)} restored`,
+        author: target.author,
+        message: `rotor: ${change.secret}: restore ExternalSecret ${change.version}\n\nRotation ${change.rotationId} found the version in use after all.`,
+      });
+      if ('refusal' in result) return { refusal: `${target.repo} ${target.branch}: ${result.refusal}` };
+      return { ...result, repo: target.repo, branch: target.branch, edits: [] };
+    });
+  }
+
+  /** Whether `commit` of the repository (once fetched) has no file of rotor's for `version`; null when the clone lacks the commit. */
+  withoutVersionFile(target: GitTarget, commit: string, version: string): Promise<boolean | null> {
+    return this.withRepo(target.repo, async (repo) => {
+      await repo.sync(target.branch);
+      const paths = await repo.pathsAt(commit);
+      return paths && !paths.some((p) => posix.basename(p) === posix.basename(versionFile('.', version)));
+    });
+  }
+
+  /**
+   * PLANNING: the switch of `workloads` from `from` tried on the branch's head, and with `versionFile`
+   * the ExternalSecret's file too, nothing committed; why it cannot be made, or null.
+   */
+  tryEdit(target: GitTarget, workloads: WorkloadTarget[], from: string, versionFile?: boolean): Promise<string | null> {
+    return this.withRepo(target.repo, async (repo) => {
+      await repo.sync(target.branch);
+      const files = repo.read();
+      const r = editReferences(files, target.path, workloads, from, from);
+      const added = versionFile && !('refusal' in r) ? addVersionFile(files, target.path, from, '') : r;
+      const refused = 'refusal' in r ? r : 'refusal' in added ? added : null;
+      return refused ? `${target.repo} ${target.branch}: ${refused.refusal}` : null;
     });
   }
 

@@ -19,6 +19,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node, type Scalar } from 'yaml';
 import { posix } from 'node:path';
 import type { WorkloadKind } from '../../domain/plan';
+import { inVersionDocument } from './version-files';
 
 /** A file of the repository: its path from the repository's root, and its text. */
 export interface RepoFile {
@@ -42,7 +43,8 @@ interface ManifestEdit {
   to: string;
 }
 
-export type EditResult = { changed: RepoFile[]; edits: ManifestEdit[] } | { refusal: string };
+/** `removed`: files deleted (paths from the root). */
+export type EditResult = { changed: RepoFile[]; edits: ManifestEdit[]; removed?: string[] } | { refusal: string };
 
 const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 const YAML_FILE = /\.ya?ml$/;
@@ -237,7 +239,8 @@ export function editReferences(all: RepoFile[], root: string, targets: WorkloadT
 
 /**
  * Where the repository still names `version` (any YAML file, anywhere in it): for cleanup, a version
- * Git still names is still in use, whatever the cluster shows now.
+ * Git still names is still in use, whatever the cluster shows now. rotor's own ExternalSecret of the
+ * version (store external-secrets) holds nothing: it goes with the version.
  */
 export function namesInRepository(all: RepoFile[], version: string): { file: string; line: number }[] {
   const found: { file: string; line: number }[] = [];
@@ -245,8 +248,9 @@ export function namesInRepository(all: RepoFile[], version: string): { file: str
     if (!file.text.includes(version)) continue;
     const counter = new LineCounter();
     for (const doc of parseAllDocuments(file.text, { lineCounter: counter }))
-      for (const { scalar } of scalarsEqual(doc.contents as Node, version))
-        if (scalar.range) found.push({ file: file.path, line: counter.linePos(scalar.range[0]).line });
+      if (!inVersionDocument(doc, version))
+        for (const { scalar } of scalarsEqual(doc.contents as Node, version))
+          if (scalar.range) found.push({ file: file.path, line: counter.linePos(scalar.range[0]).line });
   }
   return found;
 }

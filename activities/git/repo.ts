@@ -127,6 +127,16 @@ export class GitRepository {
     return out.trim() || null;
   }
 
+  /** The files of `commit` (from the last fetch), or null when the clone does not have it. */
+  async pathsAt(commit: string): Promise<string[] | null> {
+    try {
+      await this.git(['cat-file', '-e', `${commit}^{commit}`]);
+    } catch {
+      return null;
+    }
+    return (await this.git(['ls-tree', '-r', '--name-only', commit])).split('\n').filter(Boolean);
+  }
+
   /** The subject of a commit, for messages. */
   async subject(commit: string): Promise<string> {
     return (await this.git(['log', '-1', '--format=%h %s', commit])).trim();
@@ -153,7 +163,7 @@ export class GitRepository {
     key: string,
     author: Author,
     attempts: number,
-    stage: (head: string, firstHead: string) => Promise<{ message: string } | { refusal: string }>,
+    stage: (head: string, firstHead: string) => Promise<{ message: string } | { refusal: string } | { nothing: true }>,
   ): Promise<Committed | { refusal: string }> {
     let firstHead: string | null = null;
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -163,6 +173,7 @@ export class GitRepository {
       if (done) return { commit: done, already: true, attempts: attempt };
       const staged = await stage(head, firstHead);
       if ('refusal' in staged) return staged;
+      if ('nothing' in staged) return { commit: '', already: true, attempts: attempt };
       await this.git(['commit', '--quiet', '--no-verify', '--allow-empty', '-m', `${staged.message}\n\nRotor-Change: ${key}`], author);
       if ((await this.pushHead(branch)) === 'pushed') return { commit: (await this.git(['rev-parse', 'HEAD'])).trim(), already: false, attempts: attempt };
     }
@@ -176,6 +187,7 @@ export class GitRepository {
   /**
    * Makes the change `edit` computes from the branch's files, as one commit with `message` and the
    * trailer `Rotor-Change: <key>`, and pushes it; again on the new head when the push loses a race.
+   * An edit that changes nothing makes no commit (`commit` empty).
    */
   commitChange(input: {
     branch: string;
@@ -191,11 +203,14 @@ export class GitRepository {
         if (head === firstHead) return result;
         return { refusal: `${result.refusal}; the branch ${input.branch} moved while rotor pushed, to ${await this.subject(head)}: look at that commit` };
       }
+      const removed = result.removed ?? [];
+      if (!result.changed.length && !removed.length) return { nothing: true };
       for (const f of result.changed) {
         mkdirSync(dirname(join(this.dir, f.path)), { recursive: true });
         writeFileSync(join(this.dir, f.path), f.text);
       }
-      await this.git(['add', '--', ...result.changed.map((f) => f.path)]);
+      if (result.changed.length) await this.git(['add', '--', ...result.changed.map((f) => f.path)]);
+      if (removed.length) await this.git(['rm', '--quiet', '--', ...removed]);
       return { message: input.message };
     });
   }

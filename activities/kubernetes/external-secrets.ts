@@ -7,6 +7,8 @@ import { OPAQUE } from '../../domain/secret-types';
 import { RotorError } from '../errors';
 import type { ExternalProvider, ExternalSecretsPort, ExternalVersionSpec, ExternalVersionState } from '../ports';
 import { statusCode, toRotorError } from './kinds';
+import { gitopsControllers, type GitOpsOptions, type ManagedMeta } from './gitops';
+import type { ManagedBy } from '../../contract/activities';
 import { typeMismatch } from './secrets';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
 
@@ -44,7 +46,7 @@ export function externalVersionMetadata(spec: Omit<ExternalVersionSpec, 'secretS
  * garbage collector takes it with the ExternalSecret); `deletionPolicy: Retain`, so a provider that
  * loses the version never deletes a Secret a pod still mounts; every key of the pinned version.
  */
-function externalSecretBody(spec: ExternalVersionSpec): object {
+export function externalSecretBody(spec: ExternalVersionSpec): object {
   const metadata = externalVersionMetadata(spec);
   return {
     apiVersion: `${ESO_GROUP}/${ESO_VERSION}`,
@@ -76,6 +78,7 @@ export class ExternalSecrets implements ExternalSecretsPort {
   constructor(
     kc: k8s.KubeConfig,
     private readonly core: k8s.CoreV1Api,
+    private readonly gitops: GitOpsOptions = {},
   ) {
     this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
   }
@@ -153,6 +156,19 @@ export class ExternalSecrets implements ExternalSecretsPort {
       throw toRotorError(err, 'read', `Secret ${namespace}/${name}`);
     }
     return { ready: true, message: `ExternalSecret ${namespace}/${name} is Ready (${condition.reason ?? 'synced'})` };
+  }
+
+  async externalVersionController(namespace: string, name: string): Promise<ManagedBy | null> {
+    const es = await this.read(namespace, name);
+    const found = es?.metadata ? gitopsControllers('ExternalSecret', es.metadata as ManagedMeta, [], this.gitops)[0] : undefined;
+    return found
+      ? {
+          resource: found.resource,
+          ...(found.name ? { name: found.name } : {}),
+          ...(found.namespace ? { namespace: found.namespace } : {}),
+          evidence: found.evidence,
+        }
+      : null;
   }
 
   /** Delete rotor's ExternalSecret of a version (gone already counts); one rotor did not create is refused. */

@@ -65,7 +65,7 @@ function argoApplication(value: string): { name: string; namespace?: string } {
 }
 
 /** A tracking id names the object it was written for; one copied onto another object is not Argo CD's. */
-function trackedApplication(kind: WorkloadKind, meta: ManagedMeta, value: string): string | null {
+function trackedApplication(kind: WorkloadKind | 'ExternalSecret', meta: ManagedMeta, value: string): string | null {
   const m = /^([^:]+):([^/:]*)\/([^:]+):([^/]*)\/(.+)$/.exec(value.trim());
   if (!m) return null;
   const [, app, , trackedKind, trackedNamespace, trackedName] = m;
@@ -108,7 +108,12 @@ export function ownsField(fieldsV1: object | undefined, kind: WorkloadKind, loca
  * and tracking annotation, Flux's Kustomization and HelmRelease labels, and their field managers.
  * `referenceFields`: the object's Secret references (locators), to say which of them a manager owns.
  */
-export function gitopsControllers(kind: WorkloadKind, meta: ManagedMeta, referenceFields: string[] = [], options: GitOpsOptions = {}): GitOpsController[] {
+export function gitopsControllers(
+  kind: WorkloadKind | 'ExternalSecret',
+  meta: ManagedMeta,
+  referenceFields: string[] = [],
+  options: GitOpsOptions = {},
+): GitOpsController[] {
   const found: GitOpsController[] = [];
   const add = (resource: Resource, evidence: string, name?: string, namespace?: string) => {
     const same = found.find((c) => c.resource === resource && (!c.name || !name || c.name === name));
@@ -141,7 +146,7 @@ export function gitopsControllers(kind: WorkloadKind, meta: ManagedMeta, referen
   for (const entry of meta.managedFields ?? []) {
     const resource = entry.manager ? GITOPS_MANAGERS[entry.manager] : undefined;
     if (!resource) continue;
-    const owned = referenceFields.filter((f) => ownsField(entry.fieldsV1, kind, f));
+    const owned = kind === 'ExternalSecret' ? [] : referenceFields.filter((f) => ownsField(entry.fieldsV1, kind, f));
     const what = owned.length
       ? `owns its Secret reference${owned.length > 1 ? 's' : ''} ${owned.slice(0, 3).join(', ')}${owned.length > 3 ? ', ...' : ''}`
       : 'manages fields of it';

@@ -358,6 +358,14 @@ export class Doubles {
         log('namedInGit', input);
         return real.namedInGit(input);
       },
+      removeFromGit: async (input) => {
+        log('removeFromGit', input);
+        return real.removeFromGit(input);
+      },
+      restoreInGit: async (input) => {
+        log('restoreInGit', input);
+        return real.restoreInGit(input);
+      },
       revokeCredential: async (input) => {
         log('revokeCredential', input);
         if (revokeFails > 0) {

@@ -94,10 +94,12 @@ export function gitopsActivities(kit: ActivityKit): GitActivities {
         }));
         for (;;) {
           const drift = await cluster.driftedReferences(records, input.version);
+          // pushMode branch: what the controller applies is the merge of rotor's branch (a merge, squash or rebase).
+          const merged = input.pushedTo ? ` from ${input.pushedTo}` : '';
           if (!drift.length)
-            return { synced: true, message: `${controllersOf(input.workloads)} applied ${short(input.commit)}`, elapsedMs: Date.now() - startedAt };
+            return { synced: true, message: `${controllersOf(input.workloads)} applied ${short(input.commit)}${merged}`, elapsedMs: Date.now() - startedAt };
           const status = await cluster.gitopsStatus(input.workloads.find((w) => w.managedBy)?.managedBy);
-          const message = `waiting for ${controllersOf(input.workloads)} to apply commit ${short(input.commit)}${status ? ` (${status})` : ''}: ${drift.length} reference(s) still on the previous version`;
+          const message = `waiting for ${controllersOf(input.workloads)} to apply commit ${short(input.commit)}${input.pushedTo ? ` once ${input.pushedTo} is merged` : ''}${status ? ` (${status})` : ''}: ${drift.length} reference(s) still on the previous version`;
           if (Date.now() - startedAt >= input.timeoutMs)
             return { synced: false, message: `not applied after ${Math.round(input.timeoutMs / 1000)} s: ${message}` };
           await pace(Math.min(2_000, input.timeoutMs), { startedAt, message });

@@ -385,6 +385,11 @@ export interface GitTarget {
   branch: string;
   path: string;
   author: { name: string; email: string };
+  /**
+   * branch: rotor never pushes to `branch`; its commit goes to a branch of its own for a person to
+   * merge (docs/gitops.md). Absent: direct, straight to `branch`.
+   */
+  pushMode?: 'direct' | 'branch';
 }
 
 /** A stage's switch through Git: the references of `workloads` from `from` to `to`, in one commit. */
@@ -402,8 +407,22 @@ export interface GitSwitchInput {
 
 /** A commit rotor made (or found made by an earlier attempt), or why it made none (nothing changed). */
 export type GitCommitResult =
-  /** `already`: an earlier attempt made it; `attempts`: pushes it took (a lost race makes it again on the new head). */
-  { commit: string; repo: string; branch: string; edits: string[]; already: boolean; attempts: number } | { refusal: string };
+  | {
+      /** Empty when there was nothing of rotor's to revert, or its branch was withdrawn. */
+      commit: string;
+      repo: string;
+      branch: string;
+      edits: string[];
+      /** An earlier attempt made it. */
+      already: boolean;
+      /** Pushes it took (a lost race makes it again on the new head). */
+      attempts: number;
+      /** pushMode branch: the branch of rotor's the commit was pushed to, for a person to merge into `branch`. */
+      pushedTo?: string;
+      /** pushMode branch, a rollback: rotor's branch `pushedTo` was never merged and is deleted; nothing to wait for. */
+      withdrawn?: boolean;
+    }
+  | { refusal: string };
 
 /** PLANNING: each stage's Git changes tried without committing (access, branch, manifests, what rotor may edit). */
 interface GitPlanInput {
@@ -428,6 +447,8 @@ interface GitSyncInput {
   version: string;
   commit: string;
   timeoutMs: number;
+  /** pushMode branch: the branch of rotor's the commit waits on, for a person to merge. */
+  pushedTo?: string;
 }
 
 interface GitSyncResult {

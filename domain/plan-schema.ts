@@ -37,6 +37,8 @@ export type DatadogApi = 'v1' | 'v2';
 export type DatadogAggregator = 'avg' | 'sum' | 'min' | 'max' | 'last';
 const DATADOG_APIS: readonly DatadogApi[] = ['v1', 'v2'];
 const DATADOG_AGGREGATORS: readonly DatadogAggregator[] = ['avg', 'sum', 'min', 'max', 'last'];
+type GitPushMode = 'direct' | 'branch';
+const GIT_PUSH_MODES: readonly GitPushMode[] = ['direct', 'branch'];
 
 /**
  * Bounds on a plan's size and rhythm. Every stage and canary step adds activities and events to the
@@ -419,7 +421,15 @@ const gitAuthor = fields(
   },
   'must be { name: rotor, email: rotor@example.com }',
 ).meta({ description: "the commits' author (default rotor <rotor@localhost>)" });
-const GITOPS = 'must be { repo, branch, path, author, syncTimeout }, e.g. { repo: https://git.example.com/platform/apps.git, path: apps/production }';
+const gitPushMode = z
+  .enum(GIT_PUSH_MODES as [GitPushMode, ...GitPushMode[]], {
+    error: `must be ${oneOf(GIT_PUSH_MODES)}: direct pushes rotor's commit to the branch, branch pushes it to a branch of rotor's own for a person to merge`,
+  })
+  .meta({
+    description:
+      'direct (default): rotor pushes its commit to the branch; branch: rotor never pushes to the branch, it pushes its commit to a branch of its own (rotor/<secret>/<stage>-<id>) for a person to merge, and waits for the controller to apply it (give syncTimeout the time a merge takes)',
+  });
+const GITOPS = 'must be { repo, branch, path, author, syncTimeout, pushMode }, e.g. { repo: https://git.example.com/platform/apps.git, path: apps/production }';
 /** The settings as a plan writes them, every one optional on a stage (which takes the rest from the plan's). */
 const gitopsShape = {
   repo: gitRepo,
@@ -427,6 +437,7 @@ const gitopsShape = {
   path: gitPath,
   author: gitAuthor,
   syncTimeout: duration("how long to wait for the controller to apply rotor's commit (default 10m)", { positive: true }),
+  pushMode: gitPushMode,
 };
 const gitopsPartial = fields(
   Object.fromEntries(Object.entries(gitopsShape).map(([k, v]) => [k, v.optional()])) as {
@@ -447,6 +458,8 @@ interface GitopsSettings {
   path: string;
   author: { name: string; email: string };
   syncTimeoutMs: number;
+  /** Absent in plans made before it: direct. */
+  pushMode?: GitPushMode;
 }
 function toGitops(plan: GitopsWritten | undefined, stage: GitopsWritten | undefined): GitopsSettings | undefined {
   const merged = { ...plan, ...stage };
@@ -457,6 +470,7 @@ function toGitops(plan: GitopsWritten | undefined, stage: GitopsWritten | undefi
     path: merged.path ?? '.',
     author: merged.author ?? { name: 'rotor', email: 'rotor@localhost' },
     syncTimeoutMs: merged.syncTimeout ?? ms('10m'),
+    ...added({ pushMode: merged.pushMode ?? 'direct' }),
   };
 }
 

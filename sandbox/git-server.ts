@@ -181,6 +181,25 @@ export async function commitElsewhere(root: string, repo: string, branch: string
   }
 }
 
+/**
+ * A person merging `from` into `into` of the bare repository `<root>/<repo>.git`, as a host's merge
+ * button does: a merge commit, or one squashed commit (`squash`). Returns the new head of `into`.
+ */
+export async function mergeElsewhere(root: string, repo: string, from: string, into: string, how: 'merge' | 'squash' = 'merge'): Promise<string> {
+  const work = mkdtempSync(join(tmpdir(), 'rotor-git-merge-'));
+  try {
+    await git(['clone', '--quiet', '--branch', into, join(root, `${repo}.git`), work], root);
+    if (how === 'squash') {
+      await git(['merge', '--quiet', '--squash', `origin/${from}`], work);
+      await git(['commit', '--quiet', '-m', `squashed ${from}`], work);
+    } else await git(['merge', '--quiet', '--no-ff', '-m', `Merge branch '${from}'`, `origin/${from}`], work);
+    await git(['push', '--quiet', 'origin', `HEAD:refs/heads/${into}`], work);
+    return (await git(['rev-parse', 'HEAD'], work)).trim();
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 /** `git log` of a branch of a bare repository: one line per commit, newest first (`<sha> <subject>`). */
 export async function logOf(root: string, repo: string, branch: string): Promise<string[]> {
   return (await git(['log', '--format=%H %s', branch], join(root, `${repo}.git`))).trim().split('\n');

@@ -135,6 +135,20 @@ const withStageGit = () => {
   p.stages[1].gitops = { repo: repos.fields, path: 'apps/production', ...GIT };
   return p;
 };
+/**
+ * For pushMode: the controller's wait polls in real time, and branch mode waits for a merge that
+ * never comes here (then rolls back, withdrawing rotor's branch): a short syncTimeout.
+ */
+const withGitShortWait = () => {
+  const p = withGit();
+  p.gitops.syncTimeout = '3s';
+  return p;
+};
+const withStageGitShortWait = () => {
+  const p = withStageGit();
+  p.stages[1].gitops.syncTimeout = '3s';
+  return p;
+};
 /** A stage field of gitops, on the stage that has gitops settings (the other lacks them). */
 const stageGit = (change: (g: Plan) => void) => (s: Plan) => {
   if (!s.gitops) throw new Error('no gitops settings on this stage');
@@ -191,12 +205,14 @@ const CASES: Record<string, Case> = {
   'gitops.author.name': { base: withGit, script: gitScript, change: (p) => (p.gitops.author.name = 'platform bot') },
   'gitops.author.email': { base: withGit, script: gitScript, change: (p) => (p.gitops.author.email = 'bot@example.test') },
   'gitops.syncTimeout': { base: withGit, script: gitScript, change: (p) => (p.gitops.syncTimeout = '20m') },
+  'gitops.pushMode': { base: withGitShortWait, script: gitScript, change: (p) => (p.gitops.pushMode = 'branch') },
   'stages[].gitops.repo': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.repo = repos['fields-other'])) },
   'stages[].gitops.branch': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.branch = 'release')) },
   'stages[].gitops.path': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.path = 'apps')) },
   'stages[].gitops.author.name': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.author.name = 'platform bot')) },
   'stages[].gitops.author.email': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.author.email = 'bot@example.test')) },
   'stages[].gitops.syncTimeout': { base: withStageGit, script: gitScript, stage: stageGit((g) => (g.syncTimeout = '20m')) },
+  'stages[].gitops.pushMode': { base: withStageGitShortWait, script: gitScript, stage: stageGit((g) => (g.pushMode = 'branch')) },
 };
 
 const rotations = timeSkippingRotations('fields');
@@ -229,6 +245,8 @@ async function trace(plan: Plan, script: Script = {}): Promise<string[]> {
       .replace(/-canary-[0-9a-f]{8}/g, '-canary-HASH')
       // A commit's id: its time is in it.
       .replace(/\b[0-9a-f]{40}\b/g, 'COMMIT')
+      // pushMode branch: rotor's branch carries a hash of the rotation's id.
+      .replace(/(rotor\/[a-z0-9.-]+\/[a-z0-9-]+-)[0-9a-f]{8}\b/g, '$1HASH')
       .replace(/"firstMeasurementAfterMs":\d+/g, '"firstMeasurementAfterMs":N')
       // Rides along in every check's analysis; only the workflow reads it (a verify check's duration).
       .replace(/"verifyMs":\d+,?/g, '');

@@ -46,6 +46,8 @@ describe('plan.schema.json', () => {
     ['resources the scan may pass over when unreadable', (p) => (p.scan = { ignore: ['widgets.example.com', 'configmaps'] }), true],
     ['a kind instead of a resource in scan.ignore', (p) => (p.scan = { ignore: ['Widget'] }), false],
     ['an unknown field in scan', (p) => (p.scan = { skip: ['widgets.example.com'] }), false],
+    ['gitops with pushMode branch', (p) => (p.gitops = { repo: 'https://git.example.com/platform/apps.git', pushMode: 'branch' }), true],
+    ['an unknown gitops pushMode', (p) => (p.gitops = { repo: 'https://git.example.com/platform/apps.git', pushMode: 'merge-request' }), false],
     ['an unknown top-level field', (p) => (p.retentoin = '14d'), false],
     ['an unknown field in a stage', (p) => (p.stages[0].soakk = '1h'), false],
     ['two value sources', (p) => (p.value = { generate: { keys: ['a'] }, fromFile: 'token.env' }), false],

@@ -1320,6 +1320,20 @@ const BAD: BadCase[] = [
     value: '"1h"',
   },
   {
+    title: 'an unknown gitops.pushMode, on the plan',
+    mutate: (p) => (p.gitops = { repo: 'https://git.example.com/platform/apps.git', pushMode: 'pull-request' }),
+    path: 'gitops.pushMode',
+    message: /^must be "direct", "branch": direct pushes rotor's commit to the branch, branch pushes it to a branch of rotor's own for a person to merge$/,
+    value: '"pull-request"',
+  },
+  {
+    title: 'an unknown gitops.pushMode, on a stage',
+    mutate: (p) => (p.stages[1].gitops = { repo: 'https://git.example.com/platform/apps.git', pushMode: 'Branch' }),
+    path: 'stages[1].gitops.pushMode',
+    message: /^must be "direct", "branch"/,
+    value: '"Branch"',
+  },
+  {
     title: 'plan not a mapping',
     mutate: () => undefined,
     path: '(plan)',

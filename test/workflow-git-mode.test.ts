@@ -4,6 +4,9 @@
 // the controller (a stand-in that applies the branch's head to the cluster, as Flux would) has applied it
 // does the rotation go on. A failed check rolls back with a revert of rotor's commit. A plan rotor
 // cannot carry out in Git (no access, a secretGenerator) fails in PLANNING with nothing changed.
+// pushMode branch: the status says where rotor's commit went and to merge it; unmerged, the wait times
+// out and the rollback withdraws rotor's branch; merged, the rotation goes on, and its rollback is a
+// branch to merge (a leftover, named, while nobody merges it).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryCluster } from '../activities/memory';
 import { GitChanges } from '../activities/git/changes';
-import { commitElsewhere, logOf } from '../sandbox/git-server';
+import { commitElsewhere, logOf, mergeElsewhere } from '../sandbox/git-server';
 import { statusQuery } from '../contract/api';
 import { ENV_FROM } from './helpers/doubles';
-import { fileAt, FLUX_LABELS, fluxStandIn, productionManifest, useGitServer } from './helpers/git-mode';
+import { branchesOf, fileAt, FLUX_LABELS, fluxStandIn, productionManifest, useGitServer } from './helpers/git-mode';
 import { twoStagePlan } from './helpers/plans';
 import { timeSkippingRotations } from './helpers/rotations';
 
@@ -212,5 +215,97 @@ describe('Git mode', () => {
     assert.equal(refused.d.called('createVersion').length, 0);
     assert.equal((await logOf(gitServer().root, generated.name, 'main')).length, 1, 'nothing committed');
     assert.equal((await logOf(gitServer().root, name, 'main')).length, 1);
+  });
+
+  describe('pushMode branch', () => {
+    // The controller's wait is an activity that polls in real time: a short syncTimeout.
+    const branchPlan = (url: string, top: object = {}) =>
+      gitPlan(url, { gitops: { repo: url, author: { name: 'rotor', email: 'rotor@example.test' }, pushMode: 'branch', syncTimeout: '3s' }, ...top });
+    const said = (status: { events: { message: string }[] }, pattern: RegExp) => status.events.find((e) => pattern.test(e.message))?.message;
+
+    it("pushes to a branch of rotor's and says to merge it; never merged, the wait times out and the rollback withdraws the branch", async () => {
+      const { name, url, cluster } = await world();
+      const main = await logOf(gitServer().root, name, 'main');
+      const { d, status } = await run(
+        { cluster, previous: { staging: null, production: null }, git: access(), gitController: fluxStandIn(gitServer()) },
+        branchPlan(url),
+      );
+      assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+      const commit = d.called('commitToGit')[0];
+      assert.equal(commit.target.pushMode, 'branch');
+      assert.match(
+        said(status, /^pushed .* merge it/) ?? '',
+        new RegExp(
+          `^pushed [0-9a-f]{7} to branch rotor/auth-api-secrets/production-[0-9a-f]{8} of ${url}: merge it into main; waiting for the GitOps controller to apply it in production$`,
+        ),
+      );
+      assert.match(
+        status.outcome ?? '',
+        /[0-9a-f]{7} on branch rotor\/auth-api-secrets\/production-[0-9a-f]{8} was not merged into main and applied in production within 3s/,
+      );
+      assert.match(
+        said(status, /^withdrew/) ?? '',
+        new RegExp(`^withdrew branch rotor/auth-api-secrets/production-[0-9a-f]{8} of ${url} \\(never merged into main\\): nothing to wait for in production$`),
+      );
+      assert.equal(d.called('revertInGit').length, 1);
+      assert.equal(d.called('waitForGitSync').length, 1, 'no wait after a withdrawal');
+      assert.deepEqual(status.leftovers, []);
+      assert.deepEqual(branchesOf(gitServer(), name), ['main'], "rotor's branch deleted");
+      assert.deepEqual(await logOf(gitServer().root, name, 'main'), main, 'main never pushed to');
+      for (const ns of ['staging', 'production']) assert.equal(d.workload(ns, 'auth-api')!.refs[ENV_FROM], OLD, ns);
+    });
+
+    it("goes on once a person merges rotor's branch; its rollback is a revert branch to merge, a leftover while nobody merges it", async () => {
+      const { name, url, cluster } = await world();
+      const flux = fluxStandIn(gitServer());
+      const { status } = await run(
+        {
+          cluster,
+          previous: { staging: null, production: null },
+          git: access(),
+          // A person merges the switch (not the rollback), then Flux applies main.
+          gitController: async (doubles, input, result) => {
+            if (!('refusal' in result) && result.pushedTo && !result.pushedTo.endsWith('-revert'))
+              await mergeElsewhere(gitServer().root, name, result.pushedTo, 'main');
+            flux(doubles, input);
+          },
+          check: (input) => (input.stage === 'production' ? 'failed' : 'passed'),
+        },
+        branchPlan(url),
+      );
+      // A rollback with something left to do by hand ends FAILED, naming it.
+      assert.equal(status.phase, 'FAILED', status.outcome ?? '');
+      assert.match(status.outcome ?? '', /^failed: rollback incomplete after: verify check in production failed/);
+      assert.ok(
+        said(status, /Flux Kustomization flux-system\/apps applied [0-9a-f]{7} from rotor\/auth-api-secrets\/production-[0-9a-f]{8} in production/),
+        'applied once merged',
+      );
+      assert.match(
+        said(status, /^rolls back/) ?? '',
+        new RegExp(
+          `^rolls back rotor's commit [0-9a-f]{7}: pushed [0-9a-f]{7} to branch rotor/auth-api-secrets/production-[0-9a-f]{8}-revert of ${url}: merge it into main; waiting`,
+        ),
+      );
+      assert.equal(status.leftovers.length, 1, status.leftovers.join('; '));
+      assert.match(
+        status.leftovers[0],
+        new RegExp(
+          `^production: rotor's rollback [0-9a-f]{7} is on branch rotor/auth-api-secrets/production-[0-9a-f]{8}-revert of ${url} but not applied: merge it into main`,
+        ),
+      );
+      const branches = branchesOf(gitServer(), name);
+      assert.equal(branches.length, 3, branches.join(' '));
+      const revert = branches.find((b) => b.endsWith('-revert'))!;
+      assert.equal(fileAt(gitServer(), name, 'apps/production/auth.yaml', revert), manifest(OLD), 'the revert branch names the old version');
+      assert.equal(fileAt(gitServer(), name, 'apps/production/auth.yaml'), manifest(status.newVersion!), 'main: only the person merged');
+      assert.deepEqual(
+        (await logOf(gitServer().root, name, 'main')).map((l) => l.slice(41)),
+        [
+          `Merge branch '${branches.find((b) => b !== 'main' && b !== revert)}'`,
+          `rotor: auth-api-secrets in production (production): ${OLD} -> ${status.newVersion}`,
+          "the platform team's manifests",
+        ],
+      );
+    });
   });
 });

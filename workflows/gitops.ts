@@ -2,7 +2,9 @@
 // are switched by a commit to the repository it applies, never patched live; rotor then waits until the
 // controller has applied it (the live references name the new version) before the rollout wait. A
 // rollback reverts rotor's commit and waits the same way; cleanup keeps a version the branch still names.
-// Rotations started before Git mode replay as they ran: every path here is behind one patch.
+// Rotations started before Git mode replay as they ran: every path here is behind one patch. pushMode
+// branch (rotor's commit on a branch of its own for a person to merge) is the activities' work; here it
+// changes only what the status says, from fields of their answers that direct mode never has.
 import { CancellationScope, patched } from '@temporalio/workflow';
 import type { CreateVersionInput, GitTarget, Holder, SwitchRecord, WorkloadUse } from '../contract/activities';
 import type { Stage } from '../domain/plan';
@@ -20,10 +22,10 @@ export function gitMode(r: Rotation): boolean {
   return r.plan.stages.some((s) => s.gitops) && patched(PATCH);
 }
 
-/** The Git target of a stage (its settings without the wait). */
+/** The Git target of a stage (its settings without the wait); pushMode only when branch, so direct's inputs stay as they were. */
 function targetOf(stage: Stage): GitTarget {
   const g = stage.gitops!;
-  return { repo: g.repo, branch: g.branch, path: g.path, author: g.author };
+  return { repo: g.repo, branch: g.branch, path: g.path, author: g.author, ...(g.pushMode === 'branch' ? { pushMode: g.pushMode } : {}) };
 }
 
 /** The stage's workloads that go through Git: those a GitOps controller applies, in a stage with gitops. */
@@ -62,12 +64,12 @@ export async function planGit(r: Rotation): Promise<void> {
   if (refusals.length) r.fail(`the Git change cannot be made (nothing was changed): ${refusals.join('; ')}`);
   for (const s of stages)
     r.record(
-      `${s.stage.namespace}: ${s.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')} switched through ${s.stage.gitops!.repo} ${s.stage.gitops!.branch} (${s.stage.gitops!.path})`,
+      `${s.stage.namespace}: ${s.workloads.map((w) => `${w.kind}/${w.name}`).join(', ')} switched through ${s.stage.gitops!.repo} ${s.stage.gitops!.branch} (${s.stage.gitops!.path})${s.stage.gitops!.pushMode === 'branch' ? ", by a branch of rotor's for a person to merge" : ''}`,
     );
 }
 
-/** Waits until the controller applied `commit`: the workloads name `version` at each reference. */
-async function waitApplied(r: Rotation, stage: Stage, workloads: WorkloadUse[], commit: string, version: string) {
+/** Waits until the controller applied `commit` (pushMode branch: once `pushedTo` is merged): the workloads name `version` at each reference. */
+async function waitApplied(r: Rotation, stage: Stage, workloads: WorkloadUse[], commit: string, version: string, pushedTo?: string) {
   const timeoutMs = stage.gitops!.syncTimeoutMs;
   r.noteWaitEnds(timeoutMs);
   return acts.waitForGitSync.executeWithOptions(
@@ -75,11 +77,15 @@ async function waitApplied(r: Rotation, stage: Stage, workloads: WorkloadUse[], 
       ...quick,
       startToCloseTimeout: timeoutMs + 60_000,
       retry: { ...quick.retry, maximumAttempts: 3 },
-      summary: `wait for the GitOps controller to apply ${short(commit)} in ${stage.namespace} (up to ${formatDuration(timeoutMs)})`,
+      summary: `wait for the GitOps controller to apply ${short(commit)}${pushedTo ? ` once ${pushedTo} is merged` : ''} in ${stage.namespace} (up to ${formatDuration(timeoutMs)})`,
     },
-    [{ stage: stage.name, namespace: stage.namespace, workloads, version, commit, timeoutMs }],
+    [{ stage: stage.name, namespace: stage.namespace, workloads, version, commit, timeoutMs, ...(pushedTo ? { pushedTo } : {}) }],
   );
 }
+
+/** pushMode branch: where rotor's commit went and what a person must do. */
+const toMerge = (commit: string, result: { repo: string; branch: string; pushedTo?: string }) =>
+  `pushed ${short(commit)} to branch ${result.pushedTo} of ${result.repo}: merge it into ${result.branch}`;
 
 /** The switch of `workloads` through Git: one commit, then the wait for the controller; a refusal or timeout rolls back. */
 export async function switchThroughGit(r: Rotation, undo: Undo, workloads: WorkloadUse[]): Promise<void> {
@@ -96,11 +102,20 @@ export async function switchThroughGit(r: Rotation, undo: Undo, workloads: Workl
   );
   if ('refusal' in result) throw new RollbackRequired(`the Git change in ${stage.name} cannot be made: ${result.refusal}`);
   undo.git = { commit: result.commit, workloads };
-  r.record(
-    `committed ${short(result.commit)} to ${result.repo} ${result.branch}: ${workloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to ${to}${result.edits.length ? ` (${result.edits.join('; ')})` : ''}`,
-  );
-  r.enter('DEPLOYING', stage.name, `waiting for the GitOps controller to apply commit ${short(result.commit)} in ${stage.namespace}`);
-  const applied = await waitApplied(r, stage, workloads, result.commit, to);
+  const changed = `${workloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to ${to}${result.edits.length ? ` (${result.edits.join('; ')})` : ''}`;
+  const { pushedTo } = result;
+  if (pushedTo) {
+    r.record(`committed ${short(result.commit)} on the head of ${result.repo} ${result.branch}, for branch ${pushedTo}: ${changed}`);
+    r.enter('DEPLOYING', stage.name, `${toMerge(result.commit, result)}; waiting for the GitOps controller to apply it in ${stage.namespace}`);
+  } else {
+    r.record(`committed ${short(result.commit)} to ${result.repo} ${result.branch}: ${changed}`);
+    r.enter('DEPLOYING', stage.name, `waiting for the GitOps controller to apply commit ${short(result.commit)} in ${stage.namespace}`);
+  }
+  const applied = await waitApplied(r, stage, workloads, result.commit, to, pushedTo);
+  if (!applied.synced && pushedTo)
+    throw new RollbackRequired(
+      `${short(result.commit)} on branch ${pushedTo} was not merged into ${result.branch} and applied in ${stage.namespace} within ${formatDuration(stage.gitops!.syncTimeoutMs)}: ${applied.message}`,
+    );
   if (!applied.synced) throw new RollbackRequired(`the GitOps controller did not apply ${short(result.commit)} in ${stage.namespace}: ${applied.message}`);
   r.record(`${applied.message} in ${stage.namespace}`);
   // Checked from now on like any switch: a reference set back (by hand, or by another commit) is drift.
@@ -131,14 +146,24 @@ export async function revertThroughGit(r: Rotation, undo: Undo): Promise<void> {
       },
     ]);
     if ('refusal' in result) throw new Error(result.refusal);
+    if (result.withdrawn) {
+      r.record(`withdrew branch ${result.pushedTo} of ${result.repo} (never merged into ${result.branch}): nothing to wait for in ${stage.namespace}`);
+      return;
+    }
     if (!result.commit) {
       r.record(`nothing of rotor's to revert in ${result.repo} ${result.branch} for ${stage.namespace}`);
       return;
     }
-    r.record(`reverted ${what} with ${short(result.commit)} in ${result.repo} ${result.branch}`);
-    const applied = await waitApplied(r, stage, workloads, result.commit, previous);
-    if (!applied.synced) status.leftovers.push(`${stage.namespace}: rotor's revert ${short(result.commit)} is in Git but not applied: ${applied.message}`);
-    else r.record(`${applied.message} in ${stage.namespace}`);
+    const { pushedTo } = result;
+    if (pushedTo) r.record(`rolls back ${what}: ${toMerge(result.commit, result)}; waiting for the GitOps controller to apply it in ${stage.namespace}`);
+    else r.record(`reverted ${what} with ${short(result.commit)} in ${result.repo} ${result.branch}`);
+    const applied = await waitApplied(r, stage, workloads, result.commit, previous, pushedTo);
+    if (applied.synced) r.record(`${applied.message} in ${stage.namespace}`);
+    else if (pushedTo)
+      status.leftovers.push(
+        `${stage.namespace}: rotor's rollback ${short(result.commit)} is on branch ${pushedTo} of ${result.repo} but not applied: merge it into ${result.branch} (${applied.message})`,
+      );
+    else status.leftovers.push(`${stage.namespace}: rotor's revert ${short(result.commit)} is in Git but not applied: ${applied.message}`);
   } catch (err) {
     status.leftovers.push(
       `${stage.namespace}: could not revert ${what} in ${stage.gitops!.repo} ${stage.gitops!.branch} (${describeError(err)}); revert it by hand (git revert <that commit>), and the controller applies ${previous} again`,

@@ -3,9 +3,17 @@
 // controller applies), its rollback (a revert of that commit), and cleanup's question (does the
 // branch still name the version anywhere?). One clone per repository per worker process, and one
 // operation on a clone at a time (two activities of the worker may reach the same repository).
-import { editReferences, namesInRepository, type WorkloadTarget } from './manifests';
+//
+// pushMode branch: rotor never pushes to the branch the controller applies. The switch is made on its
+// head and pushed to a branch of rotor's own (`rotor/<secret>/<stage>-<rotation>`) for a person to
+// merge. Its rollback depends on what became of it: never merged, the branch is deleted (withdrawn);
+// merged (rotor's commit on the branch), a revert of it; squash-merged or rebased (not on the branch,
+// but the branch names the new version at the workloads), the edit back; either pushed to
+// `<rotor's branch>-revert` for a person to merge.
+import { createHash } from 'node:crypto';
+import { editReferences, namesInRepository, type RepoFile, type WorkloadTarget } from './manifests';
 import { addVersionFile, removeVersionFiles, versionFile } from './version-files';
-import { GitRepository, type GitAccess } from './repo';
+import { GitRepository, type Committed, type GitAccess } from './repo';
 import { posix } from 'node:path';
 import type { GitCommitResult, GitTarget } from '../../contract/activities';
 
@@ -26,6 +34,19 @@ const removalKey = (change: { rotationId: string; version: string; round: number
 
 /** The trailer of a stage's switch commit: the rotation, the stage, both versions. */
 const switchKey = (change: GitSwitch) => `${change.rotationId} switch ${change.stage} ${change.from} -> ${change.to}`;
+/** The trailer of its rollback. */
+const revertKey = (change: GitSwitch, commit: string) => `${change.rotationId} revert ${change.stage} ${commit}`;
+
+/**
+ * pushMode branch: the branch of rotor's a stage's switch is pushed to, the same at every attempt:
+ * `rotor/<secret>/<stage>-<8 hex of the rotation id>`, a valid ref name (a Secret and a stage are
+ * Kubernetes names; only a component ending in `.lock` is not).
+ */
+const switchBranch = (change: GitSwitch) =>
+  `rotor/${change.secret.replace(/\.lock$/, '-lock')}/${change.stage}-${createHash('sha256').update(change.rotationId).digest('hex').slice(0, 8)}`;
+
+const rollbackMessage = (change: GitSwitch) =>
+  `rotor: roll back ${change.secret} in ${change.stage} (${change.namespace}) to ${change.from}\n\nRotation ${change.rotationId} rolls back its switch to ${change.to}.`;
 
 export class GitChanges {
   private readonly repos = new Map<string, GitRepository>();
@@ -43,13 +64,15 @@ export class GitChanges {
     return next;
   }
 
-  /** The switch of `change` in `target`: the references changed in one commit, pushed to the branch. */
+  /** The switch of `change` in `target`: the references changed in one commit, pushed to the branch (pushMode branch: to rotor's own). */
   commitSwitch(target: GitTarget, change: GitSwitch): Promise<GitCommitResult> {
     const names = change.workloads.map((w) => `${w.kind}/${w.name}`).join(', ');
+    const pushTo = target.pushMode === 'branch' ? switchBranch(change) : undefined;
     let edits: string[] = [];
     return this.withRepo(target.repo, async (repo) => {
       const result = await repo.commitChange({
         branch: target.branch,
+        ...(pushTo ? { pushTo } : {}),
         key: switchKey(change),
         author: target.author,
         message:
@@ -62,7 +85,7 @@ export class GitChanges {
         },
       });
       if ('refusal' in result) return { refusal: `${target.repo} ${target.branch}: ${result.refusal}` };
-      return { ...result, repo: target.repo, branch: target.branch, edits: result.already ? [] : edits };
+      return { ...result, repo: target.repo, branch: target.branch, edits: result.already ? [] : edits, ...(pushTo ? { pushedTo: pushTo } : {}) };
     });
   }
 
@@ -72,6 +95,7 @@ export class GitChanges {
    * is not there, nothing of rotor's is in Git to revert (`commit` empty).
    */
   revertSwitch(target: GitTarget, change: GitSwitch, known: string): Promise<GitCommitResult> {
+    if (target.pushMode === 'branch') return this.revertBranch(target, change, known);
     return this.withRepo(target.repo, async (repo) => {
       let commit = known;
       if (!commit) {
@@ -82,12 +106,61 @@ export class GitChanges {
       const result = await repo.revertChange({
         branch: target.branch,
         commit,
-        key: `${change.rotationId} revert ${change.stage} ${commit}`,
+        key: revertKey(change, commit),
         author: target.author,
-        message: `rotor: roll back ${change.secret} in ${change.stage} (${change.namespace}) to ${change.from}\n\nRotation ${change.rotationId} rolls back its switch to ${change.to}.`,
+        message: rollbackMessage(change),
       });
       if ('refusal' in result) return { refusal: `${target.repo} ${target.branch}: ${result.refusal}` };
       return { ...result, repo: target.repo, branch: target.branch, edits: [] };
+    });
+  }
+
+  /**
+   * pushMode branch: the rollback of a switch pushed to rotor's branch, never pushed to the branch
+   * itself. Merged (rotor's commit on the branch): a revert of it; squash-merged or rebased (the
+   * branch names the new version at the workloads): the edit back; either on rotor's revert branch,
+   * made on the branch's head. Never merged (the branch still names the previous version): rotor's
+   * branch deleted, then looked at again, for a merge in between.
+   */
+  private revertBranch(target: GitTarget, change: GitSwitch, known: string): Promise<GitCommitResult> {
+    const pushed = switchBranch(change);
+    const pushTo = `${pushed}-revert`;
+    const at = { repo: target.repo, branch: target.branch, edits: [] };
+    return this.withRepo(target.repo, async (repo) => {
+      await repo.sync(target.branch);
+      const commit =
+        known ||
+        (await repo.findChange(target.branch, switchKey(change))) ||
+        ((await repo.fetchBranch(pushed)) ? await repo.findChange(pushed, switchKey(change)) : null);
+      if (!commit) return { commit: '', ...at, already: true, attempts: 1 };
+      const revert = { branch: target.branch, pushTo, key: revertKey(change, commit), author: target.author, message: rollbackMessage(change) };
+      const made = await repo.found(target.branch, pushTo, revert.key);
+      if (typeof made === 'string') return { commit: made, ...at, already: true, attempts: 1, pushedTo: pushTo };
+      const back = (files: RepoFile[]) => editReferences(files, target.path, change.workloads, change.to, change.from);
+      let deleted = false;
+      for (let look = 1; ; look++) {
+        if (look > 1) await repo.sync(target.branch);
+        let result: Committed | { refusal: string };
+        if (await repo.onBranch(commit, target.branch)) result = await repo.revertChange({ ...revert, commit });
+        else if (!('refusal' in back(repo.read())))
+          result = await repo.commitChange({
+            ...revert,
+            message: `${revert.message}\n\nIts commit ${commit} came to ${target.branch} by a squash or rebase: this edits the references back.`,
+            edit: back,
+          });
+        else {
+          const unmerged = editReferences(repo.read(), target.path, change.workloads, change.from, change.from);
+          if ('refusal' in unmerged)
+            return {
+              refusal: `${target.repo} ${target.branch}: rotor's ${commit.slice(0, 7)} (branch ${pushed}) is not on the branch, and the manifests name neither version where rotor edits (${unmerged.refusal}): set the references back to ${change.from} by hand`,
+            };
+          if (look > 1) return { commit: '', ...at, already: !deleted, attempts: 1, pushedTo: pushed, withdrawn: true };
+          deleted = await repo.deleteBranch(pushed);
+          continue;
+        }
+        if ('refusal' in result) return { refusal: `${target.repo} ${target.branch}: ${result.refusal}` };
+        return { ...result, ...at, pushedTo: pushTo };
+      }
     });
   }
 
@@ -168,6 +241,10 @@ export class GitChanges {
    * the ExternalSecret's file too, nothing committed; why it cannot be made, or null.
    */
   tryEdit(target: GitTarget, workloads: WorkloadTarget[], from: string, versionFile?: boolean): Promise<string | null> {
+    if (versionFile && target.pushMode === 'branch')
+      return Promise.resolve(
+        `${target.repo}: store external-secrets with pushMode branch is not supported (the new version's ExternalSecret would wait for a person to merge it before any stage): use pushMode direct for this stage`,
+      );
     return this.withRepo(target.repo, async (repo) => {
       await repo.sync(target.branch);
       const files = repo.read();

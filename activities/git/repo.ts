@@ -1,12 +1,14 @@
 // A GitOps repository as rotor changes it: a clone kept by the worker, synced to the branch's head
-// before each change, one commit per change pushed straight to the branch, and a revert of rotor's
-// own commit for a rollback. Git's own CLI does the work (every transport, every credential helper).
+// before each change, one commit per change pushed straight to the branch (or, with `pushTo`, made on
+// the branch's head and pushed to a branch of rotor's own for a person to merge), and a revert of
+// rotor's own commit for a rollback. Git's own CLI does the work (every transport, every credential helper).
 //
 // - Credentials come from the worker (worker/config.ts): an HTTPS token sent as an Authorization
 //   header through Git's environment (GIT_CONFIG_*), never a command line, URL or file; or an SSH key
 //   file. No user or system Git configuration is read.
 // - Idempotent: each commit carries a trailer (`Rotor-Change: <key>`); a change whose trailer is already
-//   on the branch is not made again, so a retried activity finds its own commit.
+//   on the branch (or on the branch it was pushed to) is not made again, so a retried activity finds
+//   its own commit.
 // - A push that loses a race (another commit landed since the fetch) is made again on the new head,
 //   from the files as they now are, up to `attempts` times; if the other commit changed what rotor
 //   edits, the change is refused naming that commit.
@@ -84,12 +86,27 @@ export class GitRepository {
     try {
       return (await run('git', args, { cwd: this.dir, env: this.env(author), maxBuffer: 64 * 1024 * 1024 })).stdout;
     } catch (err) {
-      const e = err as { stderr?: string; code?: number };
-      // Git's own words, without any header it was given (it prints none; the URL has no credential).
-      const said = (e.stderr ?? String(err)).trim().split('\n').slice(-3).join('; ');
-      const type = /Authentication failed|could not read Username|403|401|Permission denied/i.test(said) ? 'Forbidden' : 'Unavailable';
-      throw new RotorError(type, `git ${args[0]} ${this.url}: ${said}`, this.url);
+      throw this.failed(args, err);
     }
+  }
+
+  /** Git's answer to a yes-or-no question: exit 0 is yes, 1 no, anything else an error. */
+  private async yes(args: string[]): Promise<boolean> {
+    try {
+      await run('git', args, { cwd: this.dir, env: this.env() });
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 1) return false;
+      throw this.failed(args, err);
+    }
+  }
+
+  private failed(args: string[], err: unknown): RotorError {
+    const e = err as { stderr?: string };
+    // Git's own words, without any header it was given (it prints none; the URL has no credential).
+    const said = (e.stderr ?? String(err)).trim().split('\n').slice(-3).join('; ');
+    const type = /Authentication failed|could not read Username|403|401|Permission denied/i.test(said) ? 'Forbidden' : 'Unavailable';
+    return new RotorError(type, `git ${args[0]} ${this.url}: ${said}`, this.url);
   }
 
   /** The clone, on `branch` exactly as the remote has it now; its head. */
@@ -119,6 +136,33 @@ export class GitRepository {
     };
     walk(this.dir);
     return out.sort((a, b) => a.path.localeCompare(b.path));
+  }
+
+  /**
+   * The remote's `branch` fetched (as origin/<branch>); its head, or null when the remote has no such
+   * branch (then no copy of an earlier fetch is left to be mistaken for it).
+   */
+  async fetchBranch(branch: string): Promise<string | null> {
+    if (!(await this.git(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`])).trim()) {
+      await this.git(['update-ref', '-d', `refs/remotes/origin/${branch}`]);
+      return null;
+    }
+    await this.git(['fetch', '--quiet', 'origin', `+refs/heads/${branch}:refs/remotes/origin/${branch}`]);
+    return (await this.git(['rev-parse', `refs/remotes/origin/${branch}`])).trim();
+  }
+
+  /** Deletes the remote's `branch`; false when it was already gone. */
+  async deleteBranch(branch: string): Promise<boolean> {
+    if (!(await this.fetchBranch(branch))) return false;
+    await this.git(['push', '--quiet', 'origin', `:refs/heads/${branch}`]);
+    await this.git(['update-ref', '-d', `refs/remotes/origin/${branch}`]);
+    return true;
+  }
+
+  /** Whether `commit` is on the fetched `branch` (its head or an ancestor); one this clone never fetched is on none. */
+  async onBranch(commit: string, branch: string): Promise<boolean> {
+    if (!(await this.yes(['rev-parse', '--verify', '--quiet', `${commit}^{commit}`]))) return false;
+    return this.yes(['merge-base', '--is-ancestor', commit, `origin/${branch}`]);
   }
 
   /** The commit on the fetched branch whose message carries `Rotor-Change: <key>`, if any. */
@@ -154,50 +198,68 @@ export class GitRepository {
   }
 
   /**
-   * One change to the branch, made again on the new head while its push loses a race: sync, find the
-   * change already made (its trailer), else `stage` it in the checkout (or refuse), commit with the
-   * trailer, push.
+   * The commit with the trailer `Rotor-Change: <key>` on `branch` (synced), or on `pushTo` (a branch of
+   * rotor's, fetched here); a refusal when `pushTo` is there without it.
+   */
+  async found(branch: string, pushTo: string, key: string): Promise<string | { refusal: string } | null> {
+    const done = await this.findChange(branch, key);
+    if (done || pushTo === branch || !(await this.fetchBranch(pushTo))) return done;
+    return (
+      (await this.findChange(pushTo, key)) ?? {
+        refusal: `the branch ${pushTo} is there without rotor's commit for this change (Rotor-Change: ${key}): rotor pushes only to a branch it made; delete it, and the next attempt makes it again`,
+      }
+    );
+  }
+
+  /**
+   * One change made on the branch's head and pushed to `pushTo` (the branch itself, or a branch of
+   * rotor's), made again on the new head while its push loses a race: sync, find the change already
+   * made (its trailer), else `stage` it in the checkout (or refuse), commit with the trailer, push.
    */
   private async change(
-    branch: string,
+    to: { branch: string; pushTo?: string },
     key: string,
     author: Author,
     attempts: number,
     stage: (head: string, firstHead: string) => Promise<{ message: string } | { refusal: string } | { nothing: true }>,
   ): Promise<Committed | { refusal: string }> {
+    const { branch } = to;
+    const pushTo = to.pushTo ?? branch;
     let firstHead: string | null = null;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const head = await this.sync(branch);
       firstHead ??= head;
-      const done = await this.findChange(branch, key);
-      if (done) return { commit: done, already: true, attempts: attempt };
+      const done = await this.found(branch, pushTo, key);
+      if (typeof done === 'string') return { commit: done, already: true, attempts: attempt };
+      if (done) return done;
       const staged = await stage(head, firstHead);
       if ('refusal' in staged) return staged;
       if ('nothing' in staged) return { commit: '', already: true, attempts: attempt };
       await this.git(['commit', '--quiet', '--no-verify', '--allow-empty', '-m', `${staged.message}\n\nRotor-Change: ${key}`], author);
-      if ((await this.pushHead(branch)) === 'pushed') return { commit: (await this.git(['rev-parse', 'HEAD'])).trim(), already: false, attempts: attempt };
+      if ((await this.pushHead(pushTo)) === 'pushed') return { commit: (await this.git(['rev-parse', 'HEAD'])).trim(), already: false, attempts: attempt };
     }
     throw new RotorError(
       'Unavailable',
-      `git push ${this.url} ${branch}: lost the race to other commits ${attempts} times; the next attempt tries again`,
+      `git push ${this.url} ${pushTo}: lost the race to other commits ${attempts} times; the next attempt tries again`,
       this.url,
     );
   }
 
   /**
    * Makes the change `edit` computes from the branch's files, as one commit with `message` and the
-   * trailer `Rotor-Change: <key>`, and pushes it; again on the new head when the push loses a race.
-   * An edit that changes nothing makes no commit (`commit` empty).
+   * trailer `Rotor-Change: <key>`, and pushes it (to `pushTo` when given, else the branch); again on
+   * the new head when the push loses a race. An edit that changes nothing makes no commit (`commit` empty).
    */
   commitChange(input: {
     branch: string;
+    pushTo?: string;
     key: string;
     message: string;
     author: Author;
     edit: (files: RepoFile[]) => EditResult;
     attempts?: number;
   }): Promise<Committed | { refusal: string }> {
-    return this.change(input.branch, input.key, input.author, input.attempts ?? 5, async (head, firstHead) => {
+    return this.change(input, input.key, input.author, input.attempts ?? 5, async (head, firstHead) => {
       const result = input.edit(this.read());
       if ('refusal' in result) {
         if (head === firstHead) return result;
@@ -216,19 +278,20 @@ export class GitRepository {
   }
 
   /**
-   * Reverts `commit` (rotor's own) on the branch, as one commit with the trailer `Rotor-Change: <key>`;
-   * again on the new head when the push loses a race. A revert that conflicts (someone changed the same
-   * lines since) is refused, naming the commits.
+   * Reverts `commit` (rotor's own) on the branch, as one commit with the trailer `Rotor-Change: <key>`,
+   * pushed to `pushTo` when given, else the branch; again on the new head when the push loses a race. A
+   * revert that conflicts (someone changed the same lines since) is refused, naming the commits.
    */
   revertChange(input: {
     branch: string;
+    pushTo?: string;
     commit: string;
     key: string;
     message: string;
     author: Author;
     attempts?: number;
   }): Promise<Committed | { refusal: string }> {
-    return this.change(input.branch, input.key, input.author, input.attempts ?? 5, async () => {
+    return this.change(input, input.key, input.author, input.attempts ?? 5, async () => {
       try {
         await this.git(['revert', '--no-edit', '--no-commit', input.commit]);
       } catch (err) {

@@ -23,6 +23,12 @@ export function fileAt(server: GitServer, repo: string, path: string, branch = '
   return execFileSync('git', ['show', `${branch}:${path}`], { cwd: join(server.root, `${repo}.git`), encoding: 'utf8' });
 }
 
+/** The branches of a bare repository on the server, sorted. */
+export function branchesOf(server: GitServer, repo: string): string[] {
+  const out = execFileSync('git', ['for-each-ref', '--format=%(refname:short)', 'refs/heads/'], { cwd: join(server.root, `${repo}.git`), encoding: 'utf8' });
+  return out.split('\n').filter(Boolean).sort();
+}
+
 /** Flux, standing in: each switched workload gets the Secret name its manifest at the branch's head gives. */
 export function fluxStandIn(server: GitServer) {
   return (d: Doubles, input: GitSwitchInput) => {

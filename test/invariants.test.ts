@@ -16,16 +16,11 @@
 // The seed is printed; replay one with ROTOR_SEED=<seed>. `npm run test:invariants -- --scenarios=200`
 // runs 200 scenarios against the apiserver (1,000 against memory) with no time limit.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import * as k8s from '@kubernetes/client-node';
 import fc from 'fast-check';
 import { greenName, ownershipKey } from '../activities/kubernetes';
 import type { SwitchRecord, WorkloadUse } from '../contract/activities';
-import { startSandbox, workerKubeconfig, type Sandbox } from '../sandbox';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ENV, ENV_FROM, KubeWorld, MemoryWorld, VOLUME, type Kind, type World } from './helpers/worlds';
+import { invariantSuite, maybeTwice } from './helpers/seeded-worlds';
+import { ENV, ENV_FROM, VOLUME, type Kind, type World } from './helpers/worlds';
 
 const BASE = 'auth-api-secrets';
 const OLD = `${BASE}-20250101000000`;
@@ -34,10 +29,6 @@ const OTHER = 'billing-key';
 const OTHER_OLD = `${OTHER}-20250101000000`;
 const OTHER_NEW = `${OTHER}-20251130100000`;
 const FIELDS = [ENV, ENV_FROM, VOLUME];
-
-const KUBE_RUNS = Number(process.env.ROTOR_SCENARIOS) || 10;
-const MEMORY_RUNS = 5 * KUBE_RUNS;
-const SEED = process.env.ROTOR_SEED ? Number(process.env.ROTOR_SEED) : Date.now() % 2_147_483_647;
 
 interface WorkloadSpec {
   kind: Kind;
@@ -213,15 +204,7 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
     }
   };
 
-  /** Call, and when the scenario says so call again as a retry after the effect: same end state. */
-  const maybeTwice = async <T>(retry: boolean, what: string, call: () => Promise<T>): Promise<T> => {
-    const first = await call();
-    if (!retry) return first;
-    const once = await snapshot();
-    const again = await call();
-    assert.deepEqual(await snapshot(), once, `${what}, retried after its effect, ends where one call ends`);
-    return again;
-  };
+  const twice = <T>(retry: boolean, what: string, call: () => Promise<T>) => maybeTwice(retry, what, snapshot, call);
 
   let records: SwitchRecord[] = [];
   let failed = false;
@@ -251,7 +234,7 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
       seen.halfWay++;
       break;
     }
-    records = await maybeTwice(sc.retried[i], `step ${weight}%`, () => w.cluster.switchWorkloads(input));
+    records = await twice(sc.retried[i], `step ${weight}%`, () => w.cluster.switchWorkloads(input));
     done = i + 1;
     scaled ||= sc.canary && i > 0 && weight < 100;
     if (sc.retried[i]) seen.retried++;
@@ -276,10 +259,10 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
   seen.othersEdits += sc.edits.length;
 
   if (commit) {
-    await maybeTwice(sc.retryEnd, 'completing the canary', () => w.cluster.completeCanary(ns, records, NEW));
-    await maybeTwice(sc.retryEnd, 'releasing', () => w.cluster.releaseWorkloads(ns, records, NEW));
+    await twice(sc.retryEnd, 'completing the canary', () => w.cluster.completeCanary(ns, records, NEW));
+    await twice(sc.retryEnd, 'releasing', () => w.cluster.releaseWorkloads(ns, records, NEW));
   } else {
-    await maybeTwice(sc.retryEnd, 'the rollback', () => w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records }));
+    await twice(sc.retryEnd, 'the rollback', () => w.cluster.revertWorkloads({ stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records }));
   }
 
   const left = await w.deployments(ns);
@@ -312,46 +295,8 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
   }
 }
 
-let sandbox: Sandbox | undefined;
-let kc: k8s.KubeConfig;
-let worker: string;
-
-before(async () => {
-  sandbox = await startSandbox({ readyDelayMs: 200, jobDurationMs: 200 });
-  kc = new k8s.KubeConfig();
-  kc.loadFromFile(sandbox.plane.kubeconfig);
-  // rotor's steps run as the worker's ServiceAccount under `rotor rbac --scope cluster --admission`
-  // (any namespace, as scenarios make their own): every one must pass the admission policy, and the
-  // Secrets made by hand are adopted before they are deleted.
-  worker = await workerKubeconfig(sandbox.plane, mkdtempSync(join(tmpdir(), 'rotor-invariants-')), [], 'cluster');
-  console.log(`[invariants] seed ${SEED}: ${KUBE_RUNS} scenario(s) on the apiserver, ${MEMORY_RUNS} on memory (ROTOR_SEED=${SEED} replays them)`);
-});
-
-after(async () => {
-  console.log(`[invariants] seed ${SEED} covered: ${JSON.stringify(seen)}`);
-  await sandbox?.stop();
-});
-
-describe('randomized rotations keep every invariant', () => {
-  for (const [label, runs, make] of [
-    ['memory', MEMORY_RUNS, () => new MemoryWorld()],
-    [
-      'kubernetes (real apiserver, the worker confined by its admission policy)',
-      KUBE_RUNS,
-      () => new KubeWorld(kc, { workerKubeconfig: worker, confined: true }),
-    ],
-  ] as const) {
-    it(`${runs} scenarios on ${label}`, async () => {
-      try {
-        await fc.assert(
-          fc.asyncProperty(scenarioArb, (sc) => runScenario(make(), sc)),
-          // No shrinking on a real apiserver: the seed and the counterexample are printed as found.
-          { seed: SEED, numRuns: runs, endOnFailure: true },
-        );
-      } catch (err) {
-        const cause = (err as { cause?: unknown }).cause;
-        throw new Error(`${(err as Error).message}\nbroken: ${cause instanceof Error ? cause.message : String(cause)}`);
-      }
-    });
-  }
-});
+invariantSuite(
+  { tag: 'invariants', title: 'randomized rotations keep every invariant', defaultRuns: 10, sandbox: { readyDelayMs: 200, jobDurationMs: 200 }, seen },
+  scenarioArb,
+  runScenario,
+);

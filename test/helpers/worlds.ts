@@ -76,6 +76,7 @@ export interface World {
   refs(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>>;
   replicas(ns: string, name: string): Promise<number | null>;
   annotations(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>>;
+  labels(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>>;
   deployments(ns: string): Promise<string[]>;
   /** Someone else's edits. */
   scale(ns: string, name: string, replicas: number): Promise<void>;
@@ -168,6 +169,10 @@ export class MemoryWorld implements World {
 
   async annotations(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
     return { ...this.w(kind, ns, name).annotations };
+  }
+
+  async labels(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
+    return { ...this.w(kind, ns, name).labels };
   }
 
   async deployments(ns: string): Promise<string[]> {
@@ -451,6 +456,10 @@ export class KubeWorld implements World {
 
   async annotations(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
     return { ...(await this.read(kind, ns, name)).metadata?.annotations };
+  }
+
+  async labels(kind: WorkloadKind, ns: string, name: string): Promise<Record<string, string>> {
+    return { ...(await this.read(kind, ns, name)).metadata?.labels };
   }
 
   async deployments(ns: string): Promise<string[]> {

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { GitChanges } from '../../activities/git/changes';
 import { startGitServer } from '../../sandbox/git-server';
 import { FLUX_LABELS, fluxStandIn, productionManifest } from '../helpers/git-mode';
+import { esoGitPlan, esoWorld, StandInGit } from '../helpers/git-external-secrets';
 
 /** A store outside the cluster for recording only: what the workflow asks of it is what matters to its history. */
 function recordedStore(failStaging: boolean): SecretStorePort {
@@ -57,6 +58,16 @@ async function main(): Promise<void> {
       production: { strategy, gitops: { path: 'apps/production' } },
       top: { gitops: { repo: url, author: { name: 'recorder', email: 'recorder@example.test' } } },
     });
+  // store external-secrets in Git mode: the ExternalSecrets Flux applies, the memory cluster as the operator.
+  const eso = await esoWorld(gitServer, 'recorded-eso');
+  const esoUrl = eso.url;
+  const esoScript = async (): Promise<Script> => ({
+    cluster: eso.cluster,
+    stores: { 'external-secrets': eso.store },
+    previous: { staging: null, production: null },
+    git: new StandInGit(gitServer, eso.cluster),
+    gitController: fluxStandIn(gitServer),
+  });
   const out = join(repoRoot, 'test', 'history_files');
   const cases: { name: string; script: Script; plan: object; drive?: (h: any, d: Doubles) => Promise<void> }[] = [
     {
@@ -104,6 +115,17 @@ async function main(): Promise<void> {
     { name: 'gitops-completed', script: gitScript(), plan: gitPlan() },
     { name: 'gitops-rolled-back', script: { ...gitScript(), check: (i) => (i.stage === 'production' ? 'failed' : 'passed') }, plan: gitPlan() },
     { name: 'gitops-canary-completed', script: gitScript(), plan: gitPlan({ canary: { steps: [25, 100], pause: '10m' } }) },
+    // store external-secrets in Git mode (1.2.0 on): the ExternalSecret committed, the old one's file removed before the delete.
+    { name: 'gitops-external-secrets-completed', script: await esoScript(), plan: esoGitPlan(esoUrl) },
+    // pushMode branch (1.2.0 on): the switch pushed to rotor's branch, never merged, withdrawn by the rollback.
+    {
+      name: 'gitops-branch-withdrawn',
+      script: { ...gitScript(), gitController: () => undefined },
+      plan: twoStagePlan({
+        production: { strategy: 'rolling', gitops: { path: 'apps/production', pushMode: 'branch', syncTimeout: '3s' } },
+        top: { gitops: { repo: url, author: { name: 'recorder', email: 'recorder@example.test' } } },
+      }),
+    },
   ];
   try {
     for (const c of cases.filter((x) => !only.length || only.includes(x.name))) {

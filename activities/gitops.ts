@@ -66,7 +66,13 @@ export function gitopsActivities(kit: ActivityKit): GitActivities {
         if (!deps.git) return [NO_ACCESS];
         const refusals: string[] = [];
         for (const s of input.stages) {
-          const refusal = await deps.git.tryEdit(s.target, targetsOf(s.workloads), s.from, s.versionFile);
+          // With the live references: Git naming the version at fewer places is refused before anything changes.
+          const refusal = await deps.git.tryEdit(
+            s.target,
+            s.workloads.map((w) => ({ kind: w.kind, namespace: w.namespace, name: w.name, fields: w.fields })),
+            s.from,
+            s.versionFile,
+          );
           if (refusal) refusals.push(`${s.stage}: ${refusal}`);
         }
         return refusals;

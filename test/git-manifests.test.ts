@@ -160,6 +160,19 @@ describe('editing a workload reference in Git', () => {
     assert.match(drift.refusal, /does not name .* at a Secret reference: the live object differs from Git/);
   });
 
+  it('refuses when Git names the version at fewer places than the live object does (PLANNING passes the live references)', () => {
+    const files = [{ path: 'x/a.yaml', text: DEPLOYMENT }];
+    const live = ['containers[app].envFrom[].secretRef.name', 'containers[app].env[TOKEN].valueFrom.secretKeyRef.name', 'volumes[creds].secret.secretName'];
+    edited(editReferences(files, 'x', [{ ...target, fields: live }], OLD, OLD));
+    // Someone added a sidecar reading the version by hand: Git would switch three places of four.
+    const more = editReferences(files, 'x', [{ ...target, fields: [...live, 'containers[sidecar].envFrom[].secretRef.name'] }], OLD, OLD);
+    assert.ok('refusal' in more);
+    assert.equal(
+      more.refusal,
+      `Deployment production/auth-api names ${OLD} at 4 live place(s) (${[...live, 'containers[sidecar].envFrom[].secretRef.name'].join(', ')}) but at 3 in the manifests under x (x/a.yaml:15, x/a.yaml:20, x/a.yaml:25): the live object differs from what Git applies, and a commit would leave the rest on ${OLD}; sync it from Git first, or name the Secret in Git where the live object does`,
+    );
+  });
+
   it('finds every place the repository still names a version, for cleanup', () => {
     const files = [
       { path: 'apps/production/auth.yaml', text: DEPLOYMENT },

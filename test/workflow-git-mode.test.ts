@@ -217,6 +217,20 @@ describe('Git mode', () => {
     assert.equal((await logOf(gitServer().root, name, 'main')).length, 1);
   });
 
+  it('fails in PLANNING, nothing changed, when the live workload names the version where Git does not (a reference added by hand)', async () => {
+    const { name, url, cluster } = await world();
+    const live = cluster.world.workloads.find((w) => w.namespace === 'production')!;
+    live.refs = { ...live.refs, 'containers[app].env[EXTRA].valueFrom.secretKeyRef.name': OLD };
+    const { d, status } = await run({ cluster, previous: { staging: null, production: null }, git: access() }, gitPlan(url));
+    assert.equal(status.phase, 'FAILED');
+    assert.match(
+      status.outcome!,
+      /the Git change cannot be made \(nothing was changed\): production: .* main: Deployment production\/auth-api names auth-api-secrets-20250101000000 at 2 live place\(s\) .* but at 1 in the manifests under apps\/production \(apps\/production\/auth\.yaml:16\)/,
+    );
+    assert.equal(d.called('createVersion').length, 0);
+    assert.equal((await logOf(gitServer().root, name, 'main')).length, 1, 'nothing committed');
+  });
+
   describe('pushMode branch', () => {
     // The controller's wait is an activity that polls in real time: a short syncTimeout.
     const branchPlan = (url: string, top: object = {}) =>

@@ -32,6 +32,8 @@ export interface WorkloadTarget {
   kind: WorkloadKind;
   namespace: string;
   name: string;
+  /** The live object's references to the version (PLANNING): Git naming it at fewer places is a refusal. */
+  fields?: string[];
 }
 
 /** One reference changed: where, and which field. */
@@ -207,6 +209,12 @@ export function editReferences(all: RepoFile[], root: string, targets: WorkloadT
         splices.set(p.file.path, [...(splices.get(p.file.path) ?? []), { start, end, text: quoted(scalar, to) }]);
         edits.push({ file: p.file.path, line: lineOf(p.file, start), field, from, to });
       }
+    }
+    if (found && target.fields && found < target.fields.length) {
+      const mine = edits.slice(-found).map((e) => `${e.file}:${e.line}`);
+      return {
+        refusal: `${describe(target)} names ${from} at ${target.fields.length} live place(s) (${target.fields.join(', ')}) but at ${found} in the manifests under ${root} (${mine.join(', ')}): the live object differs from what Git applies, and a commit would leave the rest on ${from}; sync it from Git first, or name the Secret in Git where the live object does`,
+      };
     }
     if (found) continue;
     const generated = generators.find((g) => from.startsWith(`${g.name}-`) || from === g.name);

@@ -1,5 +1,6 @@
 // The external auth API emulator: the service the incident's auth-service calls with its token. It
-// knows which tokens are valid, can be told that one is bad (the wrong scope: 403) or revoked (401),
+// knows which tokens are valid (anywhere, or only from callers in one namespace: a token scoped to one
+// environment, 403 elsewhere), can be told that one is bad (the wrong scope: 403) or revoked (401),
 // and counts every request and error by the caller's namespace, workload, pod and secret version.
 // Prometheus scrapes the counts at /metrics (prom-client); the Datadog emulator reads the same
 // counters. Tokens are kept only as SHA-256 digests and never logged.
@@ -39,7 +40,7 @@ const digest = (token: string) => createHash('sha256').update(token).digest('hex
 export class AuthApi {
   readonly counters: TrafficCounters;
   readonly registry = new Registry();
-  private readonly tokens = new Map<string, TokenState>();
+  private readonly tokens = new Map<string, { state: TokenState; onlyFrom?: string }>();
   private readonly requests: Counter<keyof TrafficLabels>;
   private readonly errors: Counter<keyof TrafficLabels>;
   private server: Server | null = null;
@@ -64,7 +65,7 @@ export class AuthApi {
           maxLive: issuer.maxLive,
           scope: issuer.scope,
           log: options.log,
-          onToken: (token, state) => this.setToken(token, state),
+          onToken: (token, state, onlyFrom) => this.setToken(token, state, onlyFrom),
         })
       : null;
     this.counters.onRecord((labels, ok) => {
@@ -74,21 +75,21 @@ export class AuthApi {
     });
   }
 
-  /** Register a token as valid, bad (wrong scope) or revoked. */
-  setToken(token: string, state: TokenState): void {
-    this.tokens.set(digest(token), state);
+  /** Register a token as valid (with `onlyFrom`: only for callers in that namespace), bad (wrong scope) or revoked. */
+  setToken(token: string, state: TokenState, onlyFrom?: string): void {
+    this.tokens.set(digest(token), { state, ...(onlyFrom ? { onlyFrom } : {}) });
   }
 
-  tokenState(token: string): TokenState | 'unknown' {
-    return this.tokens.get(digest(token)) ?? 'unknown';
-  }
-
-  /** The answer the API gives a token: 200, 401 (revoked or unknown) or 403 (wrong scope). */
-  check(token: string | null): 200 | 401 | 403 {
+  /**
+   * The answer the API gives a token from a caller in `namespace`: 200, 401 (revoked or unknown) or 403
+   * (wrong scope, or valid only for callers in another namespace).
+   */
+  check(token: string | null, namespace: string): 200 | 401 | 403 {
     if (!token) return 401;
-    const state = this.tokenState(token);
-    if (state === 'valid' || (state === 'unknown' && this.options.acceptUnknown)) return 200;
-    return state === 'bad-scope' ? 403 : 401;
+    const known = this.tokens.get(digest(token));
+    if (!known) return this.options.acceptUnknown ? 200 : 401;
+    if (known.state === 'valid') return known.onlyFrom === undefined || known.onlyFrom === namespace ? 200 : 403;
+    return known.state === 'bad-scope' ? 403 : 401;
   }
 
   async start(): Promise<string> {
@@ -148,7 +149,6 @@ export class AuthApi {
     if (req.method === 'POST' && path === '/v1/authenticate') {
       req.resume();
       const auth = req.headers.authorization ?? '';
-      const code = this.check(auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : null);
       const header = (name: string) => String(req.headers[name] ?? 'unknown');
       const labels: TrafficLabels = {
         namespace: header(CALLER_HEADERS.namespace),
@@ -156,6 +156,7 @@ export class AuthApi {
         pod: header(CALLER_HEADERS.pod),
         version: header(CALLER_HEADERS.version),
       };
+      const code = this.check(auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : null, labels.namespace);
       this.counters.record(labels, code === 200);
       res.statusCode = code;
       res.setHeader('Content-Type', 'application/json');

@@ -16,7 +16,8 @@ export const datadogErrorRatio = (ns: string, version?: string) => {
   return `sum:auth.requests.errors{${scope}}.as_count() / sum:auth.requests{${scope}}.as_count()`;
 };
 
-function authServiceDeployment(name: string, secretName: string, replicas = 2): k8s.V1Deployment {
+/** The auth-service Deployment `name`, its pods reading API_TOKEN from `secretName` (also what the demo puts in Git for Flux). */
+export function authServiceDeployment(name: string, secretName: string, replicas = 2): k8s.V1Deployment {
   return {
     metadata: { name },
     spec: {

@@ -1,4 +1,4 @@
-// The demo's three acts, on the demo world (demo-world.ts):
+// The demo's first three acts, on the demo world (demo-world.ts):
 //   a) the incident replayed: a new token from the incident's provider (which revokes the old one at
 //      once), the Secret updated in place, `kubectl rollout restart`: pods fail until each restarts;
 //   b) rotor with a good token from an overlapping provider: staging, soak, approval, production by
@@ -8,6 +8,7 @@
 //      production is never touched, the bad token is revoked.
 // Every figure of the closing table comes from the metrics (Prometheus, which scrapes the auth API
 // every second); the acts also keep the auth API's own counts, so a test can hold the two together.
+// Acts d and e (`--gitops`, production applied by Flux) are in demo-gitops.ts.
 import * as k8s from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ import { SCRAPE_MS, type DemoWorld } from './demo-world';
 import { grantPlans } from './worker-identity';
 
 export interface ActResult {
-  act: 'a' | 'b' | 'c';
+  act: 'a' | 'b' | 'c' | 'd' | 'e';
   title: string;
   namespaces: string[];
   /** From Prometheus over the act's window. */
@@ -30,6 +31,8 @@ export interface ActResult {
   failedInProduction: number;
   /** The highest error ratio of any second of the act (Prometheus, rate over 3 s). */
   peakErrorRate: number;
+  /** When the switch to a bad token happened (e: production's commit), ms since the epoch; null without one (a: see switchToRecoveredMs). */
+  switchAt?: number | null;
   /** From the switch to a bad token (a: the new token and the old one's revocation) to the rollback's start; null without one. */
   switchToRollbackMs: number | null;
   /** From that switch to every pod on a working token again (the pods' own view, from the traffic model). */
@@ -52,9 +55,9 @@ export interface DemoDurations {
   interval: string;
 }
 
-const DEMO_DURATIONS: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '10s', interval: '10s' };
+export const DEMO_DURATIONS: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '10s', interval: '10s' };
 
-type Say = (line: string) => void;
+export type Say = (line: string) => void;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const THRESHOLD = 0.05;
 
@@ -175,7 +178,8 @@ export async function seedVersioned(world: DemoWorld, say: Say): Promise<void> {
   await podsSettled(world, 'production', 4, () => true);
 }
 
-function plan(d: DemoDurations, scope?: string): Record<string, unknown> {
+/** The plans of acts b and c: staging judged by Prometheus, then production by canary judged by Datadog; demo-gitops.ts reshapes production. */
+export function plan(d: DemoDurations, scope?: string): Record<string, unknown> {
   return {
     secret: 'auth-api-secrets',
     value: { issuer: { key: 'API_TOKEN', ...(scope ? { scope } : {}) } },
@@ -211,9 +215,10 @@ function plan(d: DemoDurations, scope?: string): Record<string, unknown> {
 
 /**
  * One rotation through the CLI: `rotor start --watch` prints its progress; meanwhile the demo approves
- * when the rotation asks, and notes when the rollback starts and when staging's pods are back.
+ * when the rotation asks, and notes when the rollback starts and when the pods of `recover` (each
+ * namespace with its number of pods; staging's by default) are all back on their previous version.
  */
-async function rotate(world: DemoWorld, say: Say, document: Record<string, unknown>, name: string) {
+async function rotate(world: DemoWorld, say: Say, document: Record<string, unknown>, name: string, recover: Record<string, number> = { staging: 2 }) {
   const file = join(world.dir, `${name}.yaml`);
   writeFileSync(file, stringify(document));
   const plan = parsePlan(document);
@@ -238,10 +243,12 @@ async function rotate(world: DemoWorld, say: Say, document: Record<string, unkno
       say(`$ rotor approve ${id} --comment "staging is clean"`);
       await world.rotor(['approve', id, '--comment', 'staging is clean'], (line) => say(`  ${line}`));
     }
-    const previous = status?.previousVersions.staging;
     if (status && !recoveredAt && status.events.some((e) => e.phase === 'ROLLING_BACK')) {
-      const pods = world.traffic.model.running().filter((p) => p.namespace === 'staging');
-      if (pods.length >= 2 && pods.every((p) => p.version === previous)) recoveredAt = Date.now();
+      const back = Object.entries(recover).every(([ns, replicas]) => {
+        const pods = world.traffic.model.running().filter((p) => p.namespace === ns);
+        return pods.length >= replicas && pods.every((p) => p.version === status!.previousVersions[ns]);
+      });
+      if (back) recoveredAt = Date.now();
     }
     if (status && TERMINAL_PHASES.includes(status.phase) && (recoveredAt || status.phase !== 'ROLLED_BACK')) break;
     await sleep(200);
@@ -256,48 +263,30 @@ const at = (status: RotationStatus, match: (e: RotationStatus['events'][number])
   return e ? Date.parse(e.at) : null;
 };
 
-/** Act b: a good token, all the way, with the old token revoked at the issuer after cleanup. */
-export async function actGood(world: DemoWorld, say: Say, d: DemoDurations = DEMO_DURATIONS): Promise<ActResult> {
-  const from = Date.now();
-  const { id, runId, status } = await rotate(world, say, plan(d), 'act-b');
-  const to = Date.now();
-  const f = await figures(world, ['staging', 'production'], from, to);
-  const old = world.traffic.api.issued().find((c) => c.id === FIRST_VERSION);
-  say(
-    `b) ${id}: ${status.phase}; issuer: ${FIRST_VERSION} ${old?.state ?? 'unknown'}${old?.revokedAt ? ` at ${old.revokedAt}` : ''}, ${status.newCredential ?? status.newVersion} active`,
-  );
-  say(`b) from Prometheus: ${f.failed} of ${f.requests} requests failed (${f.failedInProduction} in production)`);
-  return {
-    act: 'b',
-    title: 'rotor, good token (overlapping provider, canary)',
-    namespaces: ['staging', 'production'],
-    ...f,
-    switchToRollbackMs: null,
-    switchToRecoveredMs: null,
-    workflowId: id,
-    runId,
-    window: { from, to },
-    status,
-  };
-}
+type RotationEvent = RotationStatus['events'][number];
 
-/** Act c: a token of the wrong scope. Staging's analysis fails, rotor rolls back by itself and revokes it. */
-export async function actBad(world: DemoWorld, say: Say, d: DemoDurations = DEMO_DURATIONS): Promise<ActResult> {
+/**
+ * One of rotor's acts over staging and production: the rotation, its figures over the act's window
+ * and, with `badSwitch` (the status event of the switch to the bad token), the times from that switch
+ * to the rollback's start and to every pod of `recover` back on its previous version.
+ */
+export async function rotorAct(
+  world: DemoWorld,
+  say: Say,
+  act: { act: ActResult['act']; title: string; document: Record<string, unknown>; recover?: Record<string, number>; badSwitch?: (e: RotationEvent) => boolean },
+): Promise<ActResult & { status: RotationStatus }> {
   const from = Date.now();
-  const { id, runId, status, recoveredAt } = await rotate(world, say, plan(d, 'auth:admin'), 'act-c');
+  const { id, runId, status, recoveredAt } = await rotate(world, say, act.document, `act-${act.act}`, act.recover);
   const to = Date.now();
   const f = await figures(world, ['staging', 'production'], from, to);
-  const switchAt = at(status, (e) => e.phase === 'DEPLOYING' && e.message.startsWith('switched') && e.stage === 'staging');
+  const switchAt = act.badSwitch ? at(status, act.badSwitch) : null;
   const rollbackAt = at(status, (e) => e.phase === 'ROLLING_BACK');
-  const badId = status.newCredential ?? status.newVersion;
-  const bad = world.traffic.api.issued().find((c) => c.id === badId);
-  say(`c) ${id}: ${status.phase}; issuer: ${badId} ${bad?.state ?? 'unknown'}; production still on ${status.previousVersions.production}`);
-  say(`c) from Prometheus: ${f.failed} of ${f.requests} requests failed (${f.failedInProduction} in production)`);
   return {
-    act: 'c',
-    title: 'rotor, bad token (wrong scope)',
+    act: act.act,
+    title: act.title,
     namespaces: ['staging', 'production'],
     ...f,
+    switchAt,
     switchToRollbackMs: switchAt && rollbackAt ? rollbackAt - switchAt : null,
     switchToRecoveredMs: switchAt && recoveredAt ? recoveredAt - switchAt : null,
     workflowId: id,
@@ -305,6 +294,36 @@ export async function actBad(world: DemoWorld, say: Say, d: DemoDurations = DEMO
     window: { from, to },
     status,
   };
+}
+
+/** Act b: a good token, all the way, with the old token revoked at the issuer after cleanup. */
+export async function actGood(world: DemoWorld, say: Say, d: DemoDurations = DEMO_DURATIONS): Promise<ActResult> {
+  const b = await rotorAct(world, say, { act: 'b', title: 'rotor, good token (overlapping provider, canary)', document: plan(d) });
+  const old = world.traffic.api.issued().find((c) => c.id === FIRST_VERSION);
+  say(
+    `b) ${b.workflowId}: ${b.status.phase}; issuer: ${FIRST_VERSION} ${old?.state ?? 'unknown'}${old?.revokedAt ? ` at ${old.revokedAt}` : ''}, ${b.status.newCredential ?? b.status.newVersion} active`,
+  );
+  say(`b) from Prometheus: ${b.failed} of ${b.requests} requests failed (${b.failedInProduction} in production)`);
+  return b;
+}
+
+/** The bad credential of a rolled-back act, and its state at the issuer. */
+export function badCredential(world: DemoWorld, status: RotationStatus): string {
+  const id = status.newCredential ?? status.newVersion;
+  return `${id} ${world.traffic.api.issued().find((c) => c.id === id)?.state ?? 'unknown'}`;
+}
+
+/** Act c: a token of the wrong scope. Staging's analysis fails, rotor rolls back by itself and revokes it. */
+export async function actBad(world: DemoWorld, say: Say, d: DemoDurations = DEMO_DURATIONS): Promise<ActResult> {
+  const c = await rotorAct(world, say, {
+    act: 'c',
+    title: 'rotor, bad token (wrong scope)',
+    document: plan(d, 'auth:admin'),
+    badSwitch: (e) => e.phase === 'DEPLOYING' && e.message.startsWith('switched') && e.stage === 'staging',
+  });
+  say(`c) ${c.workflowId}: ${c.status.phase}; issuer: ${badCredential(world, c.status)}; production still on ${c.status.previousVersions.production}`);
+  say(`c) from Prometheus: ${c.failed} of ${c.requests} requests failed (${c.failedInProduction} in production)`);
+  return c;
 }
 
 /** The closing table, as Markdown. */

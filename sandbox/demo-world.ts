@@ -2,9 +2,11 @@
 // credential issuer, a real Prometheus scraping it every second, the Datadog emulator), a Temporal dev
 // server with its Web UI, and a real `rotor worker` as its own ServiceAccount (each act's plan
 // granted as `rotor rbac --admission` prints it, sandbox/worker-identity.ts) and every provider
-// configured. `npm run demo` and its end-to-end test share it.
+// configured; with `gitops`, also the real Git server and the real Flux (source- and
+// kustomize-controller), the worker given the Git token in a file. `npm run demo` and its end-to-end
+// test share it.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +14,8 @@ import * as k8s from '@kubernetes/client-node';
 import { RotorClient } from '../client/rotor-client';
 import { startSandbox, workerKubeconfig, type Sandbox, type SandboxTraffic } from './index';
 import { startRotorWorker } from './rotor-worker';
+import { startFlux, type Flux } from './flux';
+import { startGitServer, type GitServer } from './git-server';
 import { startDevServer, type DevServer } from './temporal';
 import { repoRoot } from './tools';
 import { startCodecServer, type CodecServer } from '../client/codec-server';
@@ -37,6 +41,8 @@ export interface DemoWorld {
   prometheus: string;
   /** What the worker printed (the last 20 kB). */
   workerOutput(): string;
+  /** Git mode's parts, when started with `gitops`: the Git server (the worker has its token) and Flux. */
+  gitops: { git: GitServer; flux: Flux } | null;
   stop(): Promise<void>;
 }
 
@@ -53,6 +59,11 @@ export interface DemoWorldOptions {
   codec?: boolean;
   /** Called with each stop function as soon as the part is up, so a Ctrl-C during start-up stops it too. */
   onStarted?: (stop: () => Promise<void>) => void;
+  /**
+   * Start the real Git server and Flux too (`npm run demo -- --gitops`), and give the worker the Git
+   * token in a file only this user reads (ROTOR_GIT_TOKEN_FILE) and a clone cache (ROTOR_GIT_CACHE_DIR).
+   */
+  gitops?: boolean;
 }
 
 export const SCRAPE_MS = 1000;
@@ -83,6 +94,19 @@ export async function startDemoWorld(options: DemoWorldOptions = {}): Promise<De
     const traffic = sandbox.traffic!;
     const dir = mkdtempSync(join(tmpdir(), 'rotor-demo-'));
     const workerConfig = await workerKubeconfig(sandbox.plane, dir);
+    let gitops: DemoWorld['gitops'] = null;
+    let gitEnv: Record<string, string> = {};
+    if (options.gitops) {
+      const git = await startGitServer({ log });
+      started(() => git.stop());
+      const flux = await startFlux(sandbox.plane, { log });
+      started(() => flux.stop());
+      gitops = { git, flux };
+      // The token in a file only this user reads, never on a command line or in the worker's environment.
+      const tokenFile = join(dir, 'git-token');
+      writeFileSync(tokenFile, git.token, { mode: 0o600 });
+      gitEnv = { ROTOR_GIT_TOKEN_FILE: tokenFile, ROTOR_GIT_CACHE_DIR: join(dir, 'git-clones') };
+    }
     // The codec: a fresh key (in the environment the worker, the CLI and this process's client read,
     // never on a command line) and the codec server the Web UI decodes through.
     let codecServer: CodecServer | null = null;
@@ -106,6 +130,7 @@ export async function startDemoWorld(options: DemoWorldOptions = {}): Promise<De
       ROTOR_PROMETHEUS_URL: traffic.prometheus!.url,
       ...traffic.datadog!.workerEnv,
       ...traffic.issuer!.workerEnv,
+      ...gitEnv,
     };
     const worker = await startRotorWorker(env, log);
     started(() => worker.stop());
@@ -126,6 +151,7 @@ export async function startDemoWorld(options: DemoWorldOptions = {}): Promise<De
       codecServer: codecServer?.url ?? null,
       prometheus: traffic.prometheus!.url,
       workerOutput: () => worker.output(),
+      gitops,
       kubectl: async (args) =>
         (await promisify(execFile)(sandbox.plane.binaries.kubectl, ['--kubeconfig', sandbox.plane.kubeconfig, ...args], { encoding: 'utf8' })).stdout,
       rotor: (args, echo) =>

@@ -2,10 +2,13 @@
 // sandbox control plane with simulated pods calling an auth API emulator, a real Prometheus, the
 // Datadog emulator behind the official client, the Temporal dev server with its Web UI, and a real
 // `rotor worker` as its own ServiceAccount, granted what `rotor rbac --admission` prints. It prints as it goes and
-// ends with a table whose figures come from Prometheus. `--keep` leaves everything running for the
-// Web UI until Ctrl-C, which stops the worker, the dev server, the simulator, controller-manager,
-// apiserver, etcd and the metric servers, in that order.
+// ends with a table whose figures come from Prometheus. `--gitops` adds the real Git server and Flux,
+// hands production to Flux after act c, and plays acts d and e (demo-gitops.ts) with production
+// switched by commits. `--keep` leaves everything running for the Web UI until Ctrl-C, which stops the
+// worker, the dev server, Flux, the Git server, the simulator, controller-manager, apiserver, etcd and
+// the metric servers, in that order.
 import { actBad, actGood, actInPlace, seedVersioned, table, type ActResult } from './demo-acts';
+import { actGitBad, actGitGood, fluxManagesProduction } from './demo-gitops';
 import { startDemoWorld, type DemoWorld } from './demo-world';
 import { isShuttingDown, onShutdownSignals } from './processes';
 
@@ -13,6 +16,7 @@ const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
 
 async function main(): Promise<void> {
   const keep = process.argv.includes('--keep');
+  const gitops = process.argv.includes('--gitops');
   const t0 = Date.now();
   const log = (l: string) => say(`  ${l}`);
   // Each part is stopped in reverse order of start, by Ctrl-C at any moment or at the end.
@@ -24,10 +28,12 @@ async function main(): Promise<void> {
     })());
   onShutdownSignals(stopAll, log);
   say('starting the sandbox: etcd, kube-apiserver (RBAC), controller-manager, 2 simulated nodes, the auth API and its issuer,');
-  say('Prometheus (scraping every second), the Datadog emulator, the Temporal dev server with its Web UI, and a rotor worker ...');
+  say(
+    `Prometheus (scraping every second), the Datadog emulator, ${gitops ? 'a Git server, Flux (source- and kustomize-controller), ' : ''}the Temporal dev server with its Web UI, and a rotor worker ...`,
+  );
   let world: DemoWorld;
   try {
-    world = await startDemoWorld({ log, onStarted: (stop) => stops.push(stop) });
+    world = await startDemoWorld({ log, onStarted: (stop) => stops.push(stop), gitops });
   } catch (err) {
     await stopAll();
     throw err;
@@ -48,6 +54,17 @@ async function main(): Promise<void> {
     say('');
     say('act c) rotor with a bad token (wrong scope): staging catches it, rotor rolls back by itself');
     results.push(await actBad(world, say));
+    if (gitops) {
+      say('');
+      say("Git mode: production's Deployment goes into a repository, and Flux applies it from there");
+      const repo = await fluxManagesProduction(world, say);
+      say('');
+      say('act d) rotor with a good token, production Flux-managed: its switch is a commit, which Flux applies');
+      results.push(await actGitGood(world, repo, say));
+      say('');
+      say('act e) rotor with a token scoped to staging: staging passes, production fails after the commit, rotor reverts it');
+      results.push(await actGitBad(world, repo, say));
+    }
   } catch (err) {
     if (isShuttingDown()) return;
     await stopAll();
@@ -56,6 +73,7 @@ async function main(): Promise<void> {
   say('');
   say("what happened, from the metrics (Prometheus over each act; times from rotor's status and the pods):");
   process.stdout.write(`${table(results)}\n`);
+  if (gitops) say("act e's bad switch is production's commit (staging accepts the token): its failures are production's, from Flux's apply to the revert's");
   say('');
   say(`Web UI: ${world.ui}/namespaces/default/workflows`);
   for (const r of results.filter((x) => x.workflowId)) {
@@ -70,7 +88,12 @@ async function main(): Promise<void> {
     results[1].failed === 0 &&
     results[1].status?.phase === 'COMPLETED' &&
     results[2].failedInProduction === 0 &&
-    results[2].status?.phase === 'ROLLED_BACK';
+    results[2].status?.phase === 'ROLLED_BACK' &&
+    (!gitops ||
+      (results[3].failed === 0 &&
+        results[3].status?.phase === 'COMPLETED' &&
+        results[4].failed === results[4].failedInProduction &&
+        results[4].status?.phase === 'ROLLED_BACK'));
   if (!ok) say('the acts did not end as the story says: see the table and the Web UI');
   if (keep) {
     say(`still running: Web UI ${world.ui}, KUBECONFIG=${world.sandbox.plane.kubeconfig}; Ctrl-C stops everything`);

@@ -1,14 +1,20 @@
-// The demo's three acts end to end, on the demo's own world (sandbox/demo-world.ts: real apiserver,
+// The demo's acts end to end, on the demo's own world (sandbox/demo-world.ts: real apiserver,
 // simulated pods calling the auth API emulator, a real Prometheus, the Datadog emulator behind the
-// official client, a real dev server and `rotor worker` with the RBAC rotor rbac grants its plans). The
-// figures the demo prints come from Prometheus; here they are held against the auth API's own counts,
-// and the issuer's record is held against rotor's: the old credential revoked only after cleanup
-// deleted its version, the bad one revoked by the rollback, production never failing.
+// official client, a real dev server and `rotor worker` with the RBAC rotor rbac grants its plans,
+// and, as with `--gitops`, the real Git server and Flux). The figures the demo prints come from
+// Prometheus; here they are held against the auth API's own counts, and the issuer's record is held
+// against rotor's: the old credential revoked only after cleanup deleted its version, the bad one
+// revoked by the rollback, production never failing in acts a-c. Acts d and e, production applied by
+// Flux: rotor's commit in the repository's log and kustomize-controller writing the live reference;
+// a token scoped to staging failing production only after the commit, rolled back by a revert commit.
 import assert from 'node:assert/strict';
 import { Client, Connection } from '@temporalio/client';
 import { after, before, describe, it } from 'node:test';
 import { actBad, actGood, actInPlace, FIRST_VERSION, seedVersioned, table, type ActResult, type DemoDurations } from '../sandbox/demo-acts';
+import { actGitBad, actGitGood, fluxManagesProduction, GITOPS_REPO, productionVersion, referenceWriters } from '../sandbox/demo-gitops';
 import { SCRAPE_MS, startDemoWorld, type DemoWorld } from '../sandbox/demo-world';
+import { logOf } from '../sandbox/git-server';
+import { recordRepositories } from './helpers/git-mode';
 import { recordClusterSecrets, recordServerHistories, recordText, recordValues } from './helpers/leak';
 
 const FAST: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '5s', interval: '10s' };
@@ -18,7 +24,7 @@ const lines: string[] = [];
 const say = (line: string) => lines.push(line);
 
 before(async () => {
-  world = await startDemoWorld({ readyDelayMs: 1000 });
+  world = await startDemoWorld({ readyDelayMs: 1000, gitops: true });
 });
 
 after(async () => {
@@ -29,6 +35,8 @@ after(async () => {
     await recordServerHistories(world.server.address);
     recordText('demo worker', world.workerOutput());
     recordText('demo output (the CLI included)', lines.join('\n'));
+    // Every commit of the Git server's repositories, with its patch: no secret value may be in Git.
+    if (world.gitops) recordRepositories(world.gitops.git);
   }
   await world?.stop();
 });
@@ -45,6 +53,8 @@ function agrees(fromMetrics: number, counted: number, what: string, r: ActResult
 
 describe('npm run demo, act by act', () => {
   const results: ActResult[] = [];
+  /** Production's repository, once Flux applies production from it (act d on). */
+  let repo: string;
 
   it('a) in place: the incident provider revokes the old token at once, and requests fail until the last pod restarts', async () => {
     const a = await actInPlace(world, say);
@@ -115,5 +125,81 @@ describe('npm run demo, act by act', () => {
     const table_ = table(results);
     assert.match(table_, /\| a\) in place .*\| none \(by hand\) \|/);
     assert.equal(table_.split('\n').length, 5);
+  });
+
+  it("d) rotor with a good token, production Flux-managed: no request fails, production switched by rotor's commit that kustomize-controller applied", async () => {
+    const previous = results[1].status!.newVersion!;
+    repo = await fluxManagesProduction(world, say);
+    assert.equal(await productionVersion(world), previous);
+    const d = await actGitGood(world, repo, say, FAST);
+    results.push(d);
+    const status = d.status!;
+    assert.equal(status.phase, 'COMPLETED', `${status.outcome}\n${world.workerOutput().slice(-3000)}`);
+    assert.equal(d.failed, 0);
+    assert.equal(d.counted.failed, 0);
+    assert.ok(d.requests > 0);
+    agrees(d.requests, d.counted.requests, 'requests', d);
+    const version = status.newVersion!;
+    const log = await logOf(world.gitops!.git.root, GITOPS_REPO, 'main');
+    assert.equal(log.length, 2, log.join('\n'));
+    assert.match(log[0], new RegExp(`^[0-9a-f]{40} rotor: auth-api-secrets in production \\(production\\): ${previous} -> ${version}$`));
+    assert.equal(await productionVersion(world), version);
+    assert.deepEqual(await referenceWriters(world), ['kustomize-controller/Apply'], 'Flux, not rotor, wrote the live reference');
+    assert.ok(
+      status.events.some((e) => /Flux Kustomization flux-system\/apps-production applied [0-9a-f]{7} in production/.test(e.message)),
+      JSON.stringify(status.events.map((e) => e.message)),
+    );
+    assert.ok(
+      world.traffic.model
+        .running()
+        .filter((p) => p.namespace !== 'inplace')
+        .every((p) => p.version === version),
+    );
+    const credentials = world.traffic.api.issued();
+    assert.equal(credentials.find((c) => c.id === status.newCredential)?.state, 'active');
+    assert.equal(credentials.find((c) => c.id === results[1].status!.newCredential)?.state, 'revoked', "act b's credential revoked after cleanup");
+  });
+
+  it('e) a token scoped to staging: staging passes, production fails only after the commit, and the rollback is a revert commit that Flux applies', async () => {
+    const previous = results[3].status!.newVersion!;
+    const previousCredential = results[3].status!.newCredential!;
+    const root = world.gitops!.git.root;
+    const before = (await logOf(root, GITOPS_REPO, 'main')).length;
+    const e = await actGitBad(world, repo, say, FAST);
+    results.push(e);
+    const status = e.status!;
+    assert.equal(status.phase, 'ROLLED_BACK', `${status.outcome}; left: ${status.leftovers.join('; ')}`);
+    assert.match(status.outcome!, /production/);
+    const bad = status.newVersion!;
+    // The log's last two commits: rotor's switch, then its revert.
+    const log = await logOf(root, GITOPS_REPO, 'main');
+    assert.equal(log.length, before + 2, log.join('\n'));
+    assert.match(log[1], new RegExp(`rotor: auth-api-secrets in production \\(production\\): ${previous} -> ${bad}$`));
+    assert.match(log[0], new RegExp(`rotor: roll back auth-api-secrets in production \\(production\\) to ${previous}$`));
+    assert.equal(await productionVersion(world), previous, 'Flux applied the revert');
+    assert.deepEqual(await referenceWriters(world), ['kustomize-controller/Apply']);
+    assert.ok(
+      world.traffic.model
+        .running()
+        .filter((p) => p.namespace !== 'inplace')
+        .every((p) => p.version === previous),
+    );
+    assert.equal(world.traffic.api.issued().find((x) => x.id === status.newCredential)?.scope, 'auth:verify@staging');
+    assert.equal(world.traffic.api.issued().find((x) => x.id === status.newCredential)?.state, 'revoked');
+    assert.equal(world.traffic.api.issued().find((x) => x.id === previousCredential)?.state, 'active', 'the version in use stays valid');
+    // Staging never failed; production failed, and only after rotor's commit.
+    const counted = (ns: string, from: number, to: number) => world.traffic.api.counters.sum(from, to, (l) => l.namespace === ns).errors;
+    assert.equal(e.failed - e.failedInProduction, 0, 'staging: 0 failed (Prometheus)');
+    assert.equal(counted('staging', e.window.from, e.window.to), 0, 'staging: 0 failed (the auth API)');
+    assert.ok(e.failedInProduction > 0 && e.counted.failedInProduction > 0, `production ran the token until the rollback (${e.failedInProduction})`);
+    agrees(e.failedInProduction, e.counted.failedInProduction, 'failed requests in production', e);
+    assert.ok(e.switchAt, 'the production commit is in the status');
+    // Every one-second bucket of the auth API's count that ends before the commit's second.
+    assert.equal(counted('production', e.window.from, e.switchAt! - (e.switchAt! % 1000)), 0, 'no failure before the production commit');
+    assert.ok(e.switchToRollbackMs! > 0 && e.switchToRecoveredMs! >= e.switchToRollbackMs!, `${e.switchToRollbackMs} then ${e.switchToRecoveredMs}`);
+    const table_ = table(results);
+    assert.match(table_, /\| d\) rotor \+ Flux, good token .*\| 0 \| 0 \|/);
+    assert.match(table_, /\| e\) rotor \+ Flux, token scoped to staging/);
+    assert.equal(table_.split('\n').length, 7);
   });
 });

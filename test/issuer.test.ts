@@ -18,13 +18,13 @@ import { freePort } from '../sandbox/control-plane';
 
 const ISSUER_TOKEN = 'issuer-admin-token-Hq52';
 
-/** What the auth API answers a caller with this token. */
-async function authenticate(api: AuthApi, token: string): Promise<number> {
+/** What the auth API answers a caller in `namespace` with this token. */
+async function authenticate(api: AuthApi, token: string, namespace: string): Promise<number> {
   const res = await fetch(`${api.url}/v1/authenticate`, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token}`,
-      [CALLER_HEADERS.namespace]: 'ns',
+      [CALLER_HEADERS.namespace]: namespace,
       [CALLER_HEADERS.workload]: 'w',
       [CALLER_HEADERS.pod]: 'p',
       [CALLER_HEADERS.version]: 'v',
@@ -44,19 +44,22 @@ async function rejected(p: Promise<unknown>): Promise<RotorError> {
   assert.fail('expected a rejection');
 }
 
-/** One implementation of the protocol as the contract sees it: an issuer, and what the API answers a token. */
+/** One implementation of the protocol as the contract sees it: an issuer, and what the API answers a token (from a caller in `namespace`). */
 interface Subject {
   issuer(): CredentialIssuer;
-  answer(token: string): Promise<number>;
+  answer(token: string, namespace?: string): Promise<number>;
   issued(): { id: string; scope?: string }[];
 }
 
 function memorySubject(mode: 'incident' | 'overlapping'): Subject {
-  const states = new Map<string, 'valid' | 'bad-scope' | 'revoked'>();
-  const memory = new MemoryCredentialIssuer({ mode, maxLive: 2, onToken: (token, state) => states.set(token, state) });
+  const states = new Map<string, { state: 'valid' | 'bad-scope' | 'revoked'; onlyFrom?: string }>();
+  const memory = new MemoryCredentialIssuer({ mode, maxLive: 2, onToken: (token, state, onlyFrom) => states.set(token, { state, onlyFrom }) });
   return {
     issuer: () => memory,
-    answer: async (token) => ({ valid: 200, 'bad-scope': 403, revoked: 401 })[states.get(token) ?? 'revoked'],
+    answer: async (token, namespace = 'ns') => {
+      const { state, onlyFrom } = states.get(token) ?? { state: 'revoked' };
+      return state === 'valid' && onlyFrom !== undefined && onlyFrom !== namespace ? 403 : { valid: 200, 'bad-scope': 403, revoked: 401 }[state];
+    },
     issued: () => memory.issued(),
   };
 }
@@ -64,7 +67,7 @@ function memorySubject(mode: 'incident' | 'overlapping'): Subject {
 function httpSubject(api: AuthApi): Subject {
   return {
     issuer: () => new HttpCredentialIssuer({ url: api.url, token: ISSUER_TOKEN, timeoutMs: 2000 }),
-    answer: (token) => authenticate(api, token),
+    answer: (token, namespace = 'ns') => authenticate(api, token, namespace),
     issued: () => api.issued(),
   };
 }
@@ -149,6 +152,16 @@ for (const [name, make] of subjects) {
       const wrong = await incident.issuer().issue({ id: 'auth-wrong-scope', scope: 'auth:read' });
       assert.equal(await incident.answer(wrong.token), 403);
       assert.equal(incident.issued().find((c) => c.id === 'auth-wrong-scope')?.scope, 'auth:read');
+    });
+
+    it('issues a credential scoped to one environment: the auth API takes it from callers in that namespace only, 403 elsewhere', async () => {
+      const scoped = await incident.issuer().issue({ id: 'auth-staging-only', scope: 'auth:verify@staging' });
+      assert.deepEqual([await incident.answer(scoped.token, 'staging'), await incident.answer(scoped.token, 'production')], [200, 403]);
+      assert.equal(incident.issued().find((c) => c.id === 'auth-staging-only')?.scope, 'auth:verify@staging');
+      await incident.issuer().revoke('auth-staging-only');
+      assert.equal(await incident.answer(scoped.token, 'staging'), 401, 'revoked: refused everywhere');
+      const other = await incident.issuer().issue({ id: 'auth-admin-staging', scope: 'auth:admin@staging' });
+      assert.equal(await incident.answer(other.token, 'staging'), 403, 'another scope stays wrong in its environment');
     });
 
     it('refuses an id outside the protocol and says unknown ids are not found', async () => {

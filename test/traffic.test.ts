@@ -26,9 +26,9 @@ before(async () => {
 });
 after(async () => api.stop());
 
-async function call(token: string | null, version = 'v1'): Promise<number> {
+async function call(token: string | null, version = 'v1', namespace = 'staging'): Promise<number> {
   const headers: Record<string, string> = {
-    [CALLER_HEADERS.namespace]: 'staging',
+    [CALLER_HEADERS.namespace]: namespace,
     [CALLER_HEADERS.workload]: 'auth',
     [CALLER_HEADERS.pod]: 'auth-1',
     [CALLER_HEADERS.version]: version,
@@ -50,6 +50,11 @@ describe('auth API emulator', () => {
     );
     api.setToken('gone-1', 'valid');
     assert.equal(await call('gone-1'), 200, 'a token set valid again is accepted');
+  });
+
+  it('answers 403 to a token valid only for callers in another namespace (one scoped to an environment)', async () => {
+    api.setToken('staging-only-1', 'valid', 'staging');
+    assert.deepEqual([await call('staging-only-1', 'v1', 'staging'), await call('staging-only-1', 'v1', 'production')], [200, 403]);
   });
 
   it('takes a token state from its admin endpoint, and says what it expects when the body is wrong', async () => {

@@ -16,10 +16,17 @@ export interface MemoryIssuerOptions {
   mode: IssuerMode;
   /** Overlapping only: live credentials one client may hold at once (default 2). */
   maxLive?: number;
-  /** The scope the API accepts (default auth:verify); a credential of another scope is refused with 403. */
+  /**
+   * The scope the API accepts (default auth:verify); a credential of another scope is refused with 403.
+   * `<scope>@<environment>` (`auth:verify@staging`) is that scope confined to one environment: the API
+   * accepts it only from callers in the namespace of that name, and refuses it with 403 elsewhere.
+   */
   scope?: string;
-  /** Told each time a token becomes valid, wrong-scoped or revoked (the auth API's token table). */
-  onToken?: (token: string, state: 'valid' | 'bad-scope' | 'revoked') => void;
+  /**
+   * Told each time a token becomes valid, wrong-scoped or revoked (the auth API's token table);
+   * `onlyFrom`: a valid token confined to callers in that namespace.
+   */
+  onToken?: (token: string, state: 'valid' | 'bad-scope' | 'revoked', onlyFrom?: string) => void;
   log?: (line: string) => void;
 }
 
@@ -97,8 +104,10 @@ export class MemoryCredentialIssuer implements CredentialIssuer {
       for (const c of live) this.revokeNow(c, now);
     }
     this.credentials.set(credential.id, credential);
-    this.options.onToken?.(credential.token, credential.scope === this.validScope ? 'valid' : 'bad-scope');
-    this.options.log?.(`[issuer] issued ${credential.id}${credential.scope === this.validScope ? '' : ` (scope ${credential.scope})`}`);
+    const { state, onlyFrom } = this.judge(credential.scope);
+    this.options.onToken?.(credential.token, state, onlyFrom);
+    const scope = onlyFrom ? ` (scope ${credential.scope}: valid only from ${onlyFrom})` : state === 'valid' ? '' : ` (scope ${credential.scope})`;
+    this.options.log?.(`[issuer] issued ${credential.id}${scope}`);
     return { token: credential.token, issuedAt: credential.issuedAt, created: true };
   }
 
@@ -112,6 +121,15 @@ export class MemoryCredentialIssuer implements CredentialIssuer {
   async status(id: string): Promise<IssuedCredential> {
     this.fault(`read the credential ${id}`);
     return view(this.find(id));
+  }
+
+  /** What the API makes of a scope: the valid one, the valid one confined to one environment's namespace, or another (refused). */
+  private judge(scope: string): { state: 'valid' | 'bad-scope'; onlyFrom?: string } {
+    if (scope === this.validScope) return { state: 'valid' };
+    const at = scope.lastIndexOf('@');
+    const environment = scope.slice(at + 1);
+    if (at > 0 && scope.slice(0, at) === this.validScope && environment) return { state: 'valid', onlyFrom: environment };
+    return { state: 'bad-scope' };
   }
 
   private find(id: string): Credential {

@@ -24,7 +24,8 @@ export function progressLine(s: RotationStatus): string {
   const pct = Math.round((s.progress.step / s.progress.total) * 100);
   const stage = s.stage ? ` ${s.stage}` : '';
   const canary = s.canaryPercent !== null ? ` canary ${s.canaryPercent}%` : '';
-  return `${bar(s.progress.step, s.progress.total)} ${String(pct).padStart(3)}%  step ${s.progress.step}/${s.progress.total}  ${s.phase}${stage}${canary}`;
+  const batch = s.batch ? ` batch ${s.batch.n}/${s.batch.of}` : '';
+  return `${bar(s.progress.step, s.progress.total)} ${String(pct).padStart(3)}%  step ${s.progress.step}/${s.progress.total}  ${s.phase}${stage}${canary}${batch}`;
 }
 
 /** Since when no worker has polled the rotation's task queue, as an operator reads it. */
@@ -66,6 +67,7 @@ export function formatStatus(s: RotationStatus & Partial<Liveness>, opts: { even
       (s.previousVersion ?? '-'),
   );
   if (s.canaryPercent !== null) row('canary', `${s.canaryPercent}% of replicas on ${s.newVersion}`);
+  if (s.batch) row('batch', `${s.batch.n} of ${s.batch.of}`);
   if (s.waitingUntil) row('waiting', `until ${until(s.waitingUntil, now)}`);
   if (s.switched.length) row('switched', s.switched.map((r) => `${r.kind}/${r.name} in ${r.namespace} (${r.fields.length} ref)`).join(', '));
   if (s.holders.length) row('holders', s.holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', '));

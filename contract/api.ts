@@ -78,6 +78,8 @@ export interface RotationStatus {
   /** Per namespace, the version rotor is moving away from (and retires at cleanup). */
   previousVersions: Record<string, string | null>;
   canaryPercent: number | null;
+  /** A stage switched in batches: the batch in progress, n of `of` (absent or null otherwise, and in older runs). */
+  batch?: { n: number; of: number } | null;
   /** Step on the happy path (1-based) of `total`, and its key, e.g. `DEPLOYING:production:25`. */
   progress: { step: number; total: number; key: string };
   checks: CheckResult[];

@@ -33,7 +33,7 @@ const UNKNOWN_FIELD = 'unknown field; valid fields here are ';
  * Where a rule's issue goes in the report, when not with the issues of the field at its path: a
  * name in REPORT's order of the object the rule is about.
  */
-type Slot = 'value-store' | 'watch-not-last' | 'soak-on-last' | 'approval-timeout' | 'stage-analysis' | 'query-variables' | 'across-stages';
+type Slot = 'value-store' | 'watch-not-last' | 'soak-on-last' | 'approval-timeout' | 'stage-analysis' | 'stage-batch' | 'query-variables' | 'across-stages';
 
 /** What a rule's issue (plan-rules.ts) says besides its path and message. */
 export interface RuleParams {
@@ -72,6 +72,8 @@ const STAGE: Report = {
     'watch',
     'approvalTimeout',
     'rolloutTimeout',
+    'batch',
+    'stage-batch',
   ] satisfies (string | Slot)[],
   fields: {
     strategy: { fields: { canary: {} } },

@@ -129,6 +129,20 @@ export const stageRules: Rule = (stage, c) => {
   }
   const canary = isRecord(stage.strategy) && isRecord(stage.strategy.canary) ? stage.strategy.canary : null;
   const analysis = isRecord(stage.analysis) ? stage.analysis : null;
+  if (canary && stage.batch !== undefined) {
+    c.report({
+      path: ['batch'],
+      slot: 'stage-batch',
+      message: 'applies to rolling and in-place stages: a canary already moves by replica weight, step by step; remove batch, or use strategy: rolling',
+    });
+  }
+  if (stage.batch !== undefined && stage.gitops !== undefined) {
+    c.report({
+      path: ['batch'],
+      slot: 'stage-batch',
+      message: 'does not combine with gitops: what Git applies changes by one commit; give the live workloads a stage of their own, or remove batch',
+    });
+  }
   // Without an analysis a zero pause is allowed: each step still waits for its rollout to be healthy.
   const pause = canary && parseDuration(canary.pause);
   if (analysis && pause && 'ms' in pause && pause.ms === 0) {

@@ -557,6 +557,30 @@ export function toAnalysis(a: AnalysisFields) {
   };
 }
 
+// --- batch: a rolling stage's workloads switched a batch at a time ----------------------------------
+
+const BATCH = 'must be { size: 5 } or { percent: 25 } (one of them), with an optional pause, e.g. { size: 5, pause: 5m }';
+const batch = fields(
+  {
+    size: wholeNumber(1000, 'workloads per batch').optional(),
+    percent: wholeNumber(100, "per batch: this share of the stage's workloads, rounded up (at least one)").optional(),
+    pause: duration('after each batch but the last, once its rollout and analysis passed: a wait before the next (default none)').optional(),
+  },
+  BATCH,
+)
+  .refine((b) => (b.size === undefined) !== (b.percent === undefined), { error: BATCH })
+  .meta({
+    description:
+      "rolling and in-place stages: switch the stage's workloads a batch at a time (in the order PLANNING found them), each batch's rollout and analysis passing before the next; a rollback reverts every batch switched so far",
+  });
+
+/** A stage's batches as rotor runs them. */
+export interface Batch {
+  size?: number;
+  percent?: number;
+  pauseMs: number;
+}
+
 /** A stage as written, after each field's own checks and defaults. */
 export interface StageFields<Strategy, Analysis> {
   name: string;
@@ -570,6 +594,7 @@ export interface StageFields<Strategy, Analysis> {
   approvalTimeout: number;
   rolloutTimeout: number;
   gitops?: GitopsWritten;
+  batch?: { size?: number; percent?: number; pause?: number };
 }
 
 /** A stage as rotor runs it: the last one watches (24h by default) and does not soak, the others soak (24h) and do not watch. */
@@ -585,6 +610,16 @@ export function toStage<S, A>(stage: StageFields<S, A>, last: boolean) {
     approval: stage.approval === 'required' || stage.approval === true ? ('required' as const) : ('none' as const),
     approvalTimeoutMs: stage.approvalTimeout,
     rolloutTimeoutMs: stage.rolloutTimeout,
+    /** batch: the stage's workloads switched a batch at a time (rolling and in-place only). */
+    ...(stage.batch
+      ? {
+          batch: {
+            ...(stage.batch.size ? { size: stage.batch.size } : {}),
+            ...(stage.batch.percent ? { percent: stage.batch.percent } : {}),
+            pauseMs: stage.batch.pause ?? 0,
+          } satisfies Batch,
+        }
+      : {}),
   };
 }
 
@@ -754,6 +789,7 @@ function planParts() {
       ),
       rolloutTimeout: duration('a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
       gitops: gitopsPartial.optional().meta({ description: "this stage's Git settings over the plan's gitops, e.g. another path" }),
+      batch: batch.optional(),
     },
     'must be a stage such as { name: staging, namespace: staging, strategy: rolling }',
   );

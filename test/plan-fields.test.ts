@@ -18,7 +18,7 @@ import { approveSignal, endedStatusOf, statusQuery } from '../contract/api';
 import { validatePlan } from '../domain/plan';
 import { planJsonSchema } from '../domain/plan-schema';
 import { quietRuntime } from '../sandbox/time-skipping';
-import type { Script } from './helpers/doubles';
+import { workload, type Script } from './helpers/doubles';
 import { twoStagePlan } from './helpers/plans';
 import { timeSkippingRotations } from './helpers/rotations';
 
@@ -154,6 +154,17 @@ const stageGit = (change: (g: Plan) => void) => (s: Plan) => {
   if (!s.gitops) throw new Error('no gitops settings on this stage');
   change(s.gitops);
 };
+/** Staging of two Deployments switched one at a time, with a pause between them. */
+function withBatch(): Plan {
+  const p = base();
+  p.stages[0].batch = { size: 1, pause: '5m' };
+  return p;
+}
+const batched: Script = { workloads: { staging: [workload('staging', 'auth-api'), workload('staging', 'auth-worker')] } };
+const stageBatch = (change: (b: Plan) => void) => (s: Plan) => {
+  if (!s.batch) throw new Error('no batch on this stage');
+  change(s.batch);
+};
 /** Another rotation's workload holds the previous version at the first scan, then lets go. */
 const holding: Script = { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] }], []] };
 
@@ -196,6 +207,9 @@ const CASES: Record<string, Case> = {
   'stages[].approval': { stage: (s) => (s.approval = 'required') },
   'stages[].approvalTimeout': { base: withApproval, stage: (s) => (s.approvalTimeout = '2h') },
   'stages[].rolloutTimeout': { stage: (s) => (s.rolloutTimeout = '20m') },
+  'stages[].batch.size': { base: withBatch, script: batched, stage: stageBatch((b) => (b.size = 2)) },
+  'stages[].batch.percent': { base: withBatch, script: batched, stage: stageBatch((b) => ((b.percent = 100), delete b.size)) },
+  'stages[].batch.pause': { base: withBatch, script: batched, stage: stageBatch((b) => (b.pause = '10m')) },
   retention: { change: (p) => (p.retention = '2d') },
   cleanupRecheck: { script: holding, change: (p) => (p.cleanupRecheck = '2h') },
   'scan.ignore': { change: (p) => (p.scan = { ignore: ['widgets.example.com'] }) },

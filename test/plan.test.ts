@@ -1261,6 +1261,52 @@ const BAD: BadCase[] = [
     message: /must be zero or more/,
     value: '-1',
   },
+  // --- batch
+  {
+    title: 'a batch with both size and percent',
+    mutate: (p) => (p.stages[0].batch = { size: 5, percent: 20 }),
+    path: 'stages[0].batch',
+    message: /must be \{ size: 5 \} or \{ percent: 25 \} \(one of them\), with an optional pause/,
+    value: '{"size":5,"percent":20}',
+  },
+  {
+    title: 'a batch of zero workloads',
+    mutate: (p) => (p.stages[0].batch = { size: 0 }),
+    path: 'stages[0].batch.size',
+    message: /must be a whole number from 1 to 1000/,
+    value: '0',
+  },
+  {
+    title: 'a batch percentage over 100',
+    mutate: (p) => (p.stages[0].batch = { percent: 150 }),
+    path: 'stages[0].batch.percent',
+    message: /must be a whole number from 1 to 100/,
+    value: '150',
+  },
+  {
+    title: 'a batch on a canary stage',
+    mutate: (p) => (p.stages[1].batch = { size: 2 }),
+    path: 'stages[1].batch',
+    message: /applies to rolling and in-place stages: a canary already moves by replica weight/,
+    value: '{"size":2}',
+  },
+  {
+    title: 'a batch on a stage that changes through Git',
+    mutate: (p) => {
+      p.gitops = { repo: 'https://git.example.test/platform.git' };
+      Object.assign(p.stages[0], { batch: { size: 2 }, gitops: { path: 'apps/staging' } });
+    },
+    path: 'stages[0].batch',
+    message: /does not combine with gitops: what Git applies changes by one commit/,
+    value: '{"size":2}',
+  },
+  {
+    title: 'a batch with an unknown field',
+    mutate: (p) => (p.stages[0].batch = { size: 2, wait: '5m' }),
+    path: 'stages[0].batch.wait',
+    message: /unknown field; valid fields here are size, percent, pause/,
+    value: '"5m"',
+  },
   // --- scan.ignore
   {
     title: 'scan.ignore naming a kind instead of a resource',

@@ -2,14 +2,18 @@
 // watch. A failed check, a rollout that never becomes ready or a missing approval throws
 // RollbackRequired; an abort cancels the scope this runs in. Every step that relies on a switch first
 // checks that what rotor switched still names the new version (someone may have set it back).
-import { ActivityCancellationType, CancellationScope, condition, proxyLocalActivities, sleep } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, patched, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { CheckKind, RotorActivities, SwitchRecord, WorkloadUse } from '../contract/activities';
+import { splitBatches } from '../domain/batches';
 import { formatDuration } from '../domain/duration';
 import type { Stage } from '../domain/plan';
 import { acts, quick } from './options';
 import { RollbackRequired } from './forward-errors';
 import { gitMode, switchThroughGit, throughGit } from './gitops';
 import type { Rotation, Undo } from './state';
+
+/** Batches within a stage (stage.batch): rotations started before them replay as they ran. */
+const BATCHES = 'stage-batches';
 
 /**
  * Reading the switched references back: a local activity (one marker in history, not six events), a
@@ -114,6 +118,8 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
     status.canaryPercent = null;
     return;
   }
+  const batches = stage.batch && live.length > 1 && patched(BATCHES) ? splitBatches(live, stage.batch) : [];
+  if (batches.length > 1) return deployInBatches(r, stage, undo, batches);
   r.enter('DEPLOYING', stage.name, `switching ${workloads.length} workload(s) in ${stage.namespace} (${stage.strategy.type})`);
   if (live.length || !viaGit.length) await switchStage(r, undo);
   if (viaGit.length) await switchThroughGit(r, undo, viaGit);
@@ -125,20 +131,54 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
 }
 
 /**
+ * A rolling (or in-place) stage a batch at a time: each batch switched, its rollout waited for and its
+ * analysis passed before the next, with the stage's pause between batches. What a rollback reverts
+ * grows with each batch switched (registered before its switch); later batches are never touched.
+ */
+async function deployInBatches(r: Rotation, stage: Stage, undo: Undo, batches: WorkloadUse[][]): Promise<void> {
+  const { status } = r;
+  for (const [i, batch] of batches.entries()) {
+    const n = `batch ${i + 1} of ${batches.length}`;
+    status.batch = { n: i + 1, of: batches.length };
+    if (i > 0) await ensureSwitched(r, `${n} in ${stage.namespace}`);
+    r.enter('DEPLOYING', stage.name, `switching ${n}: ${batch.map((w) => `${w.kind}/${w.name}`).join(', ')} in ${stage.namespace} (${stage.strategy.type})`);
+    undo.workloads = batches.slice(0, i + 1).flat();
+    await switchStage(r, undo, undefined, undefined, undefined, batch);
+    const rolloutMs = await waitForRollout(r, stage, batch);
+    if (stage.analysis) {
+      r.enter('VERIFYING', stage.name, `verifying ${n} for ${formatDuration(stage.analysis.verifyMs)}`);
+      await monitor(r, stage, 'verify', stage.analysis.verifyMs, undefined, firstAfter(stage, rolloutMs));
+    }
+    if (i < batches.length - 1 && stage.batch!.pauseMs > 0) {
+      r.noteWaitEnds(stage.batch!.pauseMs);
+      await sleep(stage.batch!.pauseMs, { summary: `pause after ${n} in ${stage.namespace}: ${formatDuration(stage.batch!.pauseMs)}` });
+    }
+  }
+  status.batch = null;
+}
+
+/**
  * Switching changes the world, so it is never cancelled half-way: an abort waits for it, then reverts it.
  * `throughGit`: the canary's green copies of these workloads, which Git applies (blue untouched).
  */
-async function switchStage(r: Rotation, undo: Undo, weightPercent?: number, previousWeightPercent?: number, throughGit?: WorkloadUse[]): Promise<void> {
+async function switchStage(
+  r: Rotation,
+  undo: Undo,
+  weightPercent?: number,
+  previousWeightPercent?: number,
+  throughGit?: WorkloadUse[],
+  batch?: WorkloadUse[],
+): Promise<void> {
   const { status } = r;
   const { stage } = undo;
-  const workloads = throughGit ?? undo.workloads;
+  const workloads = throughGit ?? batch ?? undo.workloads;
   const records = await CancellationScope.nonCancellable(() =>
     acts.switchWorkloads.executeWithOptions(
       {
         ...quick,
         summary:
           weightPercent === undefined
-            ? `switch ${undo.workloads.length} workload(s) in ${stage.namespace} to ${status.newVersion}`
+            ? `switch ${workloads.length} workload(s) in ${stage.namespace} to ${status.newVersion}`
             : `canary ${weightPercent}% in ${stage.namespace} on ${status.newVersion}${throughGit ? ' (green copies of what Git applies)' : ''}`,
       },
       [
@@ -157,8 +197,8 @@ async function switchStage(r: Rotation, undo: Undo, weightPercent?: number, prev
       ],
     ),
   );
-  if (gitMode(r)) {
-    // Two switches a step (live, and Git's green copies): each replaces the records of its own objects.
+  if (gitMode(r) || batch) {
+    // Two switches a step (live, and Git's green copies), or one a batch: each replaces the records of its own objects.
     const mine = (x: SwitchRecord) => records.some((y) => y.kind === x.kind && y.name === x.name);
     undo.records = [...undo.records.filter((x) => !mine(x)), ...records];
     status.switched = [...status.switched.filter((x) => x.namespace !== stage.namespace || !mine(x)), ...records];

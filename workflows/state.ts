@@ -131,6 +131,7 @@ export class Rotation {
       `new: ${status.newVersion ?? '-'} · previous: ${status.previousVersion ?? '-'}`,
     ];
     if (status.canaryPercent !== null) lines.push(`canary: ${status.canaryPercent}%`);
+    if (status.batch) lines.push(`batch: ${status.batch.n} of ${status.batch.of}`);
     const waiting = waitingFor(status, this.info.workflowId);
     if (waiting) lines.push(`waiting for ${waiting}${status.waitingUntil ? ` until ${status.waitingUntil}` : ''}`);
     const last = status.events[status.events.length - 1];

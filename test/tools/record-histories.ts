@@ -8,7 +8,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { abortSignal, approveSignal, statusQuery } from '../../contract/api';
 import { rotateSecret } from '../../workflows';
-import { Doubles, type Script } from '../helpers/doubles';
+import { Doubles, workload, type Script } from '../helpers/doubles';
 import { timeSkippingEnv, workflowBundle } from '../../sandbox/time-skipping';
 import { twoStagePlan } from '../helpers/plans';
 import { repoRoot } from '../helpers/tools';
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
     git: new StandInGit(gitServer, eso.cluster),
     gitController: fluxStandIn(gitServer),
   });
+  let productionVerifies = 0;
   const out = join(repoRoot, 'test', 'history_files');
   const cases: { name: string; script: Script; plan: object; drive?: (h: any, d: Doubles) => Promise<void> }[] = [
     {
@@ -117,6 +118,15 @@ async function main(): Promise<void> {
     { name: 'gitops-canary-completed', script: gitScript(), plan: gitPlan({ canary: { steps: [25, 100], pause: '10m' } }) },
     // store external-secrets in Git mode (1.2.0 on): the ExternalSecret committed, the old one's file removed before the delete.
     { name: 'gitops-external-secrets-completed', script: await esoScript(), plan: esoGitPlan(esoUrl) },
+    // Batches within a stage (1.2.0 on): production's four Deployments two at a time; the second batch's check fails.
+    {
+      name: 'batches-rolled-back',
+      script: {
+        workloads: { production: ['api-1', 'api-2', 'api-3', 'api-4'].map((n) => workload('production', n)) },
+        check: (i) => (i.stage === 'production' && i.check === 'verify' && ++productionVerifies === 2 ? 'failed' : 'passed'),
+      },
+      plan: twoStagePlan({ production: { strategy: 'rolling', batch: { size: 2, pause: '5m' } } }),
+    },
     // pushMode branch (1.2.0 on): the switch pushed to rotor's branch, never merged, withdrawn by the rollback.
     {
       name: 'gitops-branch-withdrawn',

@@ -1,5 +1,5 @@
 // Lint, and the import rules that keep the layers apart (docs/development.md#layout):
-//   domain/     pure: no Temporal, no Node APIs, no I/O, nothing of rotor's outside domain/
+//   domain/     pure: no Temporal, no Node APIs, no I/O, nothing of rotor's outside domain/, no packages but zod and croner
 //   contract/   what workflow and activities share: domain types and Temporal's define* only
 //   workflows/  deterministic workflow code: never adapters, Node APIs or client/worker SDKs
 //   activities/, worker/, client/ (product): never the sandbox, never test helpers
@@ -38,7 +38,7 @@ export default tseslint.config(
             nodeApis,
             { regex: '^@temporalio/', message: 'the domain knows nothing of Temporal' },
             rotor(['contract', 'workflows', 'activities', 'worker', 'client', 'sandbox', 'test', 'bench'], 'the domain imports only the domain'),
-            { regex: '^(?!\\.|zod$)', message: 'the domain uses no packages but zod (the plan schema)' },
+            { regex: '^(?!\\.|zod$|croner$)', message: 'the domain uses no packages but zod (the plan schema) and croner (change windows)' },
           ],
         },
       ],

@@ -3,10 +3,11 @@
 // plan with it and reports its issues (plan-issues.ts); `planJsonSchema()` publishes it as
 // `plan.schema.json` (`npm run schema`, `rotor schema`) for editors and CI linters.
 import { z } from 'zod';
-import { DURATION_HELP, parseDuration } from './duration';
+import { DURATION_HELP, formatDuration, parseDuration } from './duration';
 import { VERSION_SUFFIX_LENGTH } from './naming';
 import { choice, counted, fields, intercept, isRecord, whole, withRules, type Rule } from './plan-parsing';
 import { analysisRules, stageRules, stagesRules, storeRules } from './plan-rules';
+import { MAX_WINDOW_DURATION_MS, scheduleProblem, timeZoneProblem, type ChangeWindow } from './windows';
 
 export type StoreKind = 'kubernetes' | 'aws-secrets-manager' | 'external-secrets';
 export type MetricsProvider = 'prometheus' | 'datadog';
@@ -95,9 +96,9 @@ const storeKind = z
 
 /**
  * A duration such as `10m`, at most 365d. `positive`: longer than zero; `min`: at least that many ms
- * (with its own message).
+ * (with its own message); `max`: at most that many ms instead of 365d.
  */
-function duration(description: string, bounds: { positive?: boolean; min?: { ms: number; message: string } } = {}) {
+function duration(description: string, bounds: { positive?: boolean; min?: { ms: number; message: string }; max?: number } = {}) {
   const error = (iss: { input?: unknown }) => {
     const parsed = parseDuration(iss.input);
     return 'error' in parsed ? parsed.error : `expected ${DURATION_HELP}`;
@@ -111,8 +112,9 @@ function duration(description: string, bounds: { positive?: boolean; min?: { ms:
     const min = bounds.min;
     d = d.refine((ms) => ms <= 0 || ms >= min.ms, { error: min.message, abort: true });
   }
-  d = d.refine((ms) => ms <= LIMITS.maxDurationMs, { error: `must be at most 365d; write ${DURATION_HELP}`, abort: true });
-  return d.meta({ pattern: DURATION_PATTERN, description: `${description}; ${DURATION_HELP}, at most 365d` });
+  const max = formatDuration(bounds.max ?? LIMITS.maxDurationMs);
+  d = d.refine((ms) => ms <= (bounds.max ?? LIMITS.maxDurationMs), { error: `must be at most ${max}; write ${DURATION_HELP}`, abort: true });
+  return d.meta({ pattern: DURATION_PATTERN, description: `${description}; ${DURATION_HELP}, at most ${max}` });
 }
 
 /** A whole number from 1 to `max`. */
@@ -394,6 +396,44 @@ const scan = fields({ ignore: scanIgnore.optional() }, 'must be { ignore: [<reso
   description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over',
 });
 
+// --- windows: when a stage may start a change ---------------------------------------------------
+
+/** At most this many windows in a list: more is a calendar, better written as fewer, wider schedules. */
+const MAX_WINDOWS = 20;
+const WINDOW_EXAMPLE = '{ kind: allow, schedule: "0 22 * * 6", duration: 4h, timeZone: Europe/Berlin }';
+const WINDOW_KINDS = ['allow', 'deny'] as const;
+const windowKind = z
+  .enum(WINDOW_KINDS, { error: `unknown kind; use ${oneOf(WINDOW_KINDS)}: a change starts only inside an allow window, never inside a deny one` })
+  .meta({ description: 'allow (default): changes start only inside one of the allow windows; deny: never inside one (a deny wins over an allow)' });
+const SCHEDULE = 'must be a cron schedule of five fields in quotes (minute hour day-of-month month day-of-week), e.g. "0 22 * * 6" for Saturdays at 22:00';
+const windowSchedule = z
+  .string({ error: (iss) => (iss.input === undefined ? `is required: ${SCHEDULE.replace(/^must be /, '')}` : SCHEDULE) })
+  .refine((s) => !scheduleProblem(s), { error: (iss) => scheduleProblem(String(iss.input)) ?? SCHEDULE })
+  .meta({ description: "when each occurrence starts: five cron fields, read in the window's timeZone", examples: ['0 22 * * 6', '0 9 * * 1-5'] });
+const TIME_ZONE = 'must be an IANA time zone such as Europe/Berlin, America/New_York or UTC';
+const windowTimeZone = z
+  .string({ error: TIME_ZONE })
+  .refine((tz) => !timeZoneProblem(tz), { error: (iss) => timeZoneProblem(String(iss.input)) ?? TIME_ZONE })
+  .meta({ description: 'the IANA time zone the schedule fires in, daylight-saving changes included (default UTC)', examples: ['Europe/Berlin'] });
+const changeWindow = fields(
+  {
+    kind: windowKind.default('allow'),
+    schedule: windowSchedule,
+    duration: duration('how long each occurrence lasts from its start, in elapsed time', { positive: true, max: MAX_WINDOW_DURATION_MS }),
+    timeZone: windowTimeZone.default('UTC'),
+  },
+  `must be a window such as ${WINDOW_EXAMPLE}`,
+)
+  .transform((w): ChangeWindow => ({ kind: w.kind, schedule: w.schedule, durationMs: w.duration, timeZone: w.timeZone }))
+  .meta({ description: 'a cron schedule, a duration and a time zone: each time the schedule fires, the window is open for the duration' });
+const WINDOWS = `must be a list of windows, e.g. [${WINDOW_EXAMPLE}]`;
+const windows = counted(
+  z
+    .array(changeWindow, { error: WINDOWS })
+    .max(MAX_WINDOWS, { error: `must list at most ${MAX_WINDOWS} windows; merge them into fewer, wider schedules`, abort: true }),
+  'windows',
+);
+
 // --- gitops: workloads a GitOps controller applies change through a commit ----------------------
 
 const GIT_REPO =
@@ -639,11 +679,12 @@ interface PlanFields<Value, Store, ExternalSecrets, Stage> {
   store: Store;
   awsSecretsManager?: { secretId: string; region?: string };
   externalSecrets?: ExternalSecrets;
-  stages: { stage: Stage; gitops?: GitopsWritten }[];
+  stages: { stage: Stage; gitops?: GitopsWritten; windows?: ChangeWindow[] }[];
   retention: number;
   cleanupRecheck: number;
   scan?: { ignore?: string[] };
   gitops?: GitopsWritten;
+  windows?: ChangeWindow[];
 }
 
 /** A plan as rotor runs it. */
@@ -656,10 +697,16 @@ function toPlan<V, St, E, S>(plan: PlanFields<V, St, E, S>) {
     store: plan.store,
     /** Where a store outside the cluster keeps the versions (plan field `awsSecretsManager`). */
     ...(target ? { target } : {}),
-    stages: plan.stages.map(({ stage, gitops }) => {
+    stages: plan.stages.map(({ stage, gitops, windows }) => {
       const settings = toGitops(plan.gitops, gitops);
-      /** gitops: the stage's workloads that a GitOps controller applies change through a commit to this repository. */
-      return { ...stage, ...(settings ? { gitops: settings } : {}) };
+      const own = windows ?? plan.windows ?? [];
+      return {
+        ...stage,
+        /** gitops: the stage's workloads that a GitOps controller applies change through a commit to this repository. */
+        ...(settings ? { gitops: settings } : {}),
+        /** windows: when the stage's switch and each canary step may start (domain/windows.ts); absent: at any time. */
+        ...(own.length ? { windows: own } : {}),
+      };
     }),
     retentionMs: plan.retention,
     /** How long to wait before scanning again when cleanup finds workloads still using the old version. */
@@ -790,6 +837,10 @@ function planParts() {
       rolloutTimeout: duration('a rollout not ready by then fails the stage', { positive: true }).prefault(DEFAULTS.rolloutTimeout),
       gitops: gitopsPartial.optional().meta({ description: "this stage's Git settings over the plan's gitops, e.g. another path" }),
       batch: batch.optional(),
+      windows: windows.optional().meta({
+        description:
+          "when this stage's switch and each canary step may start (instead of the plan's windows; [] for none): inside an allow window and no deny window. A soak or watch runs on past a window's end, and a rollback never waits for one",
+      }),
     },
     'must be a stage such as { name: staging, namespace: staging, strategy: rolling }',
   );
@@ -806,7 +857,7 @@ function planParts() {
       externalSecrets: externalSecrets.optional(),
       // Each stage as rotor runs it, beside its Git settings as written: the plan's own merge under them (toPlan).
       stages: withRules(stages, stageBounds, stagesRules).transform((stages) =>
-        stages.map((s, i) => ({ stage: toStage(s, i === stages.length - 1), gitops: s.gitops })),
+        stages.map((s, i) => ({ stage: toStage(s, i === stages.length - 1), gitops: s.gitops, windows: s.windows })),
       ),
       retention: duration('how long the previous version is kept after the rotation commits').prefault(DEFAULTS.retention),
       cleanupRecheck: duration('how often cleanup scans again while something still uses the previous version', { positive: true }).prefault(
@@ -814,6 +865,7 @@ function planParts() {
       ),
       scan: scan.optional(),
       gitops: gitops.optional(),
+      windows: windows.optional().meta({ description: 'the change windows of every stage that has no windows of its own (stages[].windows)' }),
     },
     NOT_A_PLAN,
   ).meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });

@@ -48,6 +48,19 @@ describe('plan.schema.json', () => {
     ['an unknown field in scan', (p) => (p.scan = { skip: ['widgets.example.com'] }), false],
     ['gitops with pushMode branch', (p) => (p.gitops = { repo: 'https://git.example.com/platform/apps.git', pushMode: 'branch' }), true],
     ['an unknown gitops pushMode', (p) => (p.gitops = { repo: 'https://git.example.com/platform/apps.git', pushMode: 'merge-request' }), false],
+    [
+      'change windows on the plan and on a stage',
+      (p) => (
+        (p.windows = [{ schedule: '0 22 * * 6', duration: '4h', timeZone: 'Europe/Berlin' }]),
+        (p.stages[0].windows = [{ kind: 'deny', schedule: '0 9 * * 1-5', duration: '8h' }])
+      ),
+      true,
+    ],
+    ['a window of an unknown kind', (p) => (p.stages[0].windows = [{ kind: 'block', schedule: '0 22 * * 6', duration: '4h' }]), false],
+    ['a window without a duration', (p) => (p.stages[0].windows = [{ schedule: '0 22 * * 6' }]), false],
+    ['a window duration without a unit', (p) => (p.windows = [{ schedule: '0 22 * * 6', duration: 4 }]), false],
+    ['windows not a list', (p) => (p.windows = { schedule: '0 22 * * 6', duration: '4h' }), false],
+    ['21 windows', (p) => (p.windows = Array.from({ length: 21 }, () => ({ schedule: '0 22 * * 6', duration: '4h' }))), false],
     ['an unknown top-level field', (p) => (p.retentoin = '14d'), false],
     ['an unknown field in a stage', (p) => (p.stages[0].soakk = '1h'), false],
     ['two value sources', (p) => (p.value = { generate: { keys: ['a'] }, fromFile: 'token.env' }), false],

@@ -302,6 +302,23 @@ describe('valid plans', () => {
     assert.equal('scan' in parsePlan(basePlan()), false, 'a plan without it carries nothing new to the workflow');
   });
 
+  it("takes change windows on a stage and on the plan, a stage's own (even none) over the plan's, and has none without them", () => {
+    const p = basePlan();
+    p.windows = [{ schedule: '0 22 * * 6', duration: '4h', timeZone: 'Europe/Berlin' }];
+    p.stages[0].windows = [];
+    const plan = parsePlan(p);
+    assert.equal('windows' in plan, false, "the plan's windows go to its stages");
+    assert.equal('windows' in plan.stages[0], false, 'an empty list: no windows for this stage');
+    assert.deepEqual(plan.stages[1].windows, [{ kind: 'allow', schedule: '0 22 * * 6', durationMs: 4 * HOUR, timeZone: 'Europe/Berlin' }]);
+    p.stages[1].windows = [{ kind: 'deny', schedule: '0 9 * * 1-5', duration: '8h' }];
+    assert.deepEqual(parsePlan(p).stages[1].windows, [{ kind: 'deny', schedule: '0 9 * * 1-5', durationMs: 8 * HOUR, timeZone: 'UTC' }]);
+    assert.equal(
+      parsePlan(basePlan()).stages.some((s) => 'windows' in s),
+      false,
+      'a plan without them carries nothing new to the workflow',
+    );
+  });
+
   it('accepts names at the length limits: 63 characters for the secret, 63 for stage names', () => {
     const p = basePlan();
     p.secret = 'a'.repeat(63);
@@ -319,7 +336,7 @@ describe('valid plans', () => {
 });
 
 describe('plan limits: what is valid at the edges, and what happens without analysis', () => {
-  it('accepts every limit itself: 10 stages, 10 canary steps, interval 10s, limits of 100, 365d, 100 keys of 253 characters', () => {
+  it('accepts every limit itself: 10 stages, 10 canary steps, interval 10s, limits of 100, 365d, 100 keys of 253 characters, 20 windows of 31d', () => {
     const p = basePlan();
     p.stages.splice(1, 0, ...Array.from({ length: 8 }, (_, i) => ({ name: `qa-${i}`, namespace: `qa-${i}` })));
     p.stages[9].strategy.canary.steps = [1, 2, 3, 4, 5, 6, 7, 8, 9, 100];
@@ -327,8 +344,10 @@ describe('plan limits: what is valid at the edges, and what happens without anal
     p.value.generate.keys = Array.from({ length: 100 }, (_, i) => `${i}`.padStart(253, 'k'));
     p.retention = '365d';
     Object.assign(p.stages[0], { approval: 'required', approvalTimeout: '8760h' });
+    p.windows = Array.from({ length: 20 }, (_, i) => ({ schedule: `0 ${i} * * *`, duration: '31d' }));
     const plan = parsePlan(p);
     assert.equal(plan.stages.length, 10);
+    assert.deepEqual([plan.stages[0].windows?.length, plan.stages[0].windows?.[19].durationMs], [20, 31 * DAY]);
     assert.equal(plan.retentionMs, 365 * DAY);
     assert.deepEqual(
       plan.stages[9].analysis && [plan.stages[9].analysis.intervalMs, plan.stages[9].analysis.failureLimit, plan.stages[9].analysis.inconclusiveLimit],
@@ -425,6 +444,8 @@ describe('plan limits: what is valid at the edges, and what happens without anal
     p.stages[1].analysis.inconclusiveLimit = 1000;
     p.value.generate.keys = Array.from({ length: 101 }, (_, i) => `${i}`.padStart(300, 'k'));
     p.retention = '1000d';
+    p.windows = Array.from({ length: 21 }, () => ({ schedule: '0 22 * * 6', duration: '4h' }));
+    p.stages[0].windows = [{ schedule: '0 22 * * 6', duration: '32d' }];
     delete p.stages[1].watch;
     assert.deepEqual(
       validatePlan(p)
@@ -433,12 +454,14 @@ describe('plan limits: what is valid at the edges, and what happens without anal
       [
         'retention',
         'stages',
+        'stages[0].windows[0].duration',
         'stages[1].analysis.failureLimit',
         'stages[1].analysis.inconclusiveLimit',
         'stages[1].analysis.interval',
         'stages[1].strategy.canary.pause',
         'stages[1].strategy.canary.steps',
         'value.generate.keys',
+        'windows',
       ],
     );
   });
@@ -1349,6 +1372,77 @@ const BAD: BadCase[] = [
     path: 'scan',
     message: /must be \{ ignore: \[<resource>\.<group>, \.\.\.\] \}, e\.g\. \{ ignore: \[widgets\.example\.com\] \}/,
     value: '["widgets.example.com"]',
+  },
+  // --- windows
+  {
+    title: 'a window schedule croner refuses',
+    mutate: (p) => (p.stages[1].windows = [{ schedule: '0 25 * * *', duration: '4h' }]),
+    path: 'stages[1].windows[0].schedule',
+    message: /^is not a cron schedule of five fields \(minute hour day-of-month month day-of-week\), e\.g\. "0 22 \* \* 6" for Saturdays at 22:00: .*hour/,
+    value: '"0 25 * * *"',
+  },
+  {
+    title: 'a window schedule that never fires',
+    mutate: (p) => (p.windows = [{ schedule: '0 0 31 4 *', duration: '4h' }]),
+    path: 'windows[0].schedule',
+    message: /^never fires \(a date that does not exist, such as 30 February\); fix the day or the month$/,
+    value: '"0 0 31 4 *"',
+  },
+  {
+    title: 'a window in a time zone the runtime does not know',
+    mutate: (p) => (p.stages[1].windows = [{ schedule: '0 22 * * 6', duration: '4h', timeZone: 'Europe/Berlim' }]),
+    path: 'stages[1].windows[0].timeZone',
+    message: /^is not a time zone this runtime knows; use an IANA name such as Europe\/Berlin, America\/New_York or UTC$/,
+    value: '"Europe/Berlim"',
+  },
+  {
+    title: 'a window of zero duration',
+    mutate: (p) => (p.stages[1].windows = [{ schedule: '0 22 * * 6', duration: '0s' }]),
+    path: 'stages[1].windows[0].duration',
+    message: /^must be longer than zero; write a duration such as/,
+    value: '"0s"',
+  },
+  {
+    title: 'a window longer than 31 days',
+    mutate: (p) => (p.stages[1].windows = [{ schedule: '0 22 * * 6', duration: '32d' }]),
+    path: 'stages[1].windows[0].duration',
+    message: /^must be at most 31d; write a duration such as/,
+    value: '"32d"',
+  },
+  {
+    title: 'a window of an unknown kind',
+    mutate: (p) => (p.stages[1].windows = [{ kind: 'block', schedule: '0 22 * * 6', duration: '4h' }]),
+    path: 'stages[1].windows[0].kind',
+    message: /^unknown kind; use "allow", "deny": a change starts only inside an allow window, never inside a deny one$/,
+    value: '"block"',
+  },
+  {
+    title: 'a window without a schedule',
+    mutate: (p) => (p.stages[1].windows = [{ duration: '4h' }]),
+    path: 'stages[1].windows[0].schedule',
+    message: /^is required: a cron schedule of five fields in quotes/,
+    value: 'nothing',
+  },
+  {
+    title: 'windows not a list',
+    mutate: (p) => (p.stages[1].windows = { schedule: '0 22 * * 6', duration: '4h' }),
+    path: 'stages[1].windows',
+    message: /^must be a list of windows, e\.g\. \[\{ kind: allow, schedule: "0 22 \* \* 6", duration: 4h, timeZone: Europe\/Berlin \}\]$/,
+    value: '{"schedule":"0 22 * * 6","duration":"4h"}',
+  },
+  {
+    title: 'a window that is not a mapping',
+    mutate: (p) => (p.windows = ['0 22 * * 6']),
+    path: 'windows[0]',
+    message: /^must be a window such as \{ kind: allow, schedule: "0 22 \* \* 6", duration: 4h, timeZone: Europe\/Berlin \}$/,
+    value: '"0 22 * * 6"',
+  },
+  {
+    title: 'an unknown field in a window (typo "zone")',
+    mutate: (p) => (p.stages[1].windows = [{ schedule: '0 22 * * 6', duration: '4h', zone: 'Europe/Berlin' }]),
+    path: 'stages[1].windows[0].zone',
+    message: /unknown field; valid fields here are kind, schedule, duration, timeZone/,
+    value: '"Europe/Berlin"',
   },
   // --- unknown keys
   {

@@ -10,6 +10,7 @@
 //   analysis-loop.ts     a stage's analysis: one measurement, the loop that judges, during a rollout
 //   announcing.ts        phase changes posted to Datadog's event stream
 //   gitops.ts            Git mode: a stage's switch as a commit, its rollback as a revert, the wait for the controller
+//   windows.ts           change windows: whether a stage may start a change now, and when it next may
 //   kit.ts               what each is built from: the deps, the log, guarded
 import type { RotorActivities } from '../contract/activities';
 import { analysisActivities } from './analysis-loop';
@@ -20,6 +21,7 @@ import { issuingActivities } from './issuing';
 import { activityKit } from './kit';
 import type { RotorDeps } from './ports';
 import { versionActivities } from './versions';
+import { windowActivities } from './windows';
 import { workloadActivities } from './workloads';
 
 export type { RotorActivities } from '../contract/activities';
@@ -36,5 +38,6 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     ...issuingActivities(kit),
     ...announcingActivities(kit),
     ...gitopsActivities(kit),
+    ...windowActivities(),
   };
 }

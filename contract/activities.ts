@@ -1,5 +1,6 @@
 // Data that crosses the workflow/activity boundary. Types only: the workflow imports nothing else
 // from activities/. No type here ever holds a secret value.
+import type { ChangeWindow, WindowState } from '../domain/windows';
 import type { Analysis, StoreKind, StoreTarget, ValueSource, WorkloadKind, WorkloadRef } from '../domain/plan';
 import type { Measurement, Verdict } from '../domain/analysis';
 import type { Absence } from '../domain/absent';
@@ -491,6 +492,8 @@ export interface RotorActivities {
   waitForGitSync(input: GitSyncInput): Promise<GitSyncResult>;
   /** Cleanup: where the branches' heads still name the version (each `<repo> <branch>:<file>:<line>`). */
   namedInGit(input: { targets: GitTarget[]; version: string }): Promise<string[]>;
+  /** Change windows: whether a stage may start a change at `atMs`, and when it next may (a local activity). */
+  changeWindow(input: { windows: ChangeWindow[]; atMs: number }): Promise<WindowState>;
   /**
    * Cleanup, store external-secrets, before the guarded delete: rotor's ExternalSecret files of the
    * version removed from the branches, then a wait until each controller that applied one has applied a

@@ -165,6 +165,22 @@ const stageBatch = (change: (b: Plan) => void) => (s: Plan) => {
   if (!s.batch) throw new Error('no batch on this stage');
   change(s.batch);
 };
+/** Change windows: production's switch waits for 04:00 Berlin (the plan's windows, or the stage's own). */
+const WINDOW = { kind: 'allow', schedule: '0 4 * * *', duration: '1h', timeZone: 'Europe/Berlin' };
+function withWindows(): Plan {
+  const p = base();
+  p.windows = [{ ...WINDOW }];
+  return p;
+}
+function withStageWindows(): Plan {
+  const p = base();
+  p.stages[1].windows = [{ ...WINDOW }];
+  return p;
+}
+const stageWindow = (change: (w: Plan) => void) => (s: Plan) => {
+  if (!s.windows) throw new Error('no windows on this stage');
+  change(s.windows[0]);
+};
 /** Another rotation's workload holds the previous version at the first scan, then lets go. */
 const holding: Script = { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] }], []] };
 
@@ -207,6 +223,14 @@ const CASES: Record<string, Case> = {
   'stages[].approval': { stage: (s) => (s.approval = 'required') },
   'stages[].approvalTimeout': { base: withApproval, stage: (s) => (s.approvalTimeout = '2h') },
   'stages[].rolloutTimeout': { stage: (s) => (s.rolloutTimeout = '20m') },
+  'windows[].kind': { base: withWindows, change: (p) => (p.windows[0] = { ...p.windows[0], kind: 'deny' }) },
+  'windows[].schedule': { base: withWindows, change: (p) => (p.windows[0].schedule = '0 22 * * *') },
+  'windows[].duration': { base: withWindows, change: (p) => (p.windows[0].duration = '3h') },
+  'windows[].timeZone': { base: withWindows, change: (p) => (p.windows[0].timeZone = 'America/New_York') },
+  'stages[].windows[].kind': { base: withStageWindows, stage: stageWindow((w) => (w.kind = 'deny')) },
+  'stages[].windows[].schedule': { base: withStageWindows, stage: stageWindow((w) => (w.schedule = '0 22 * * *')) },
+  'stages[].windows[].duration': { base: withStageWindows, stage: stageWindow((w) => (w.duration = '3h')) },
+  'stages[].windows[].timeZone': { base: withStageWindows, stage: stageWindow((w) => (w.timeZone = 'America/New_York')) },
   'stages[].batch.size': { base: withBatch, script: batched, stage: stageBatch((b) => (b.size = 2)) },
   'stages[].batch.percent': { base: withBatch, script: batched, stage: stageBatch((b) => ((b.percent = 100), delete b.size)) },
   'stages[].batch.pause': { base: withBatch, script: batched, stage: stageBatch((b) => (b.pause = '10m')) },

@@ -10,6 +10,7 @@ import type { Stage } from '../domain/plan';
 import { acts, quick } from './options';
 import { RollbackRequired } from './forward-errors';
 import { gitMode, switchThroughGit, throughGit } from './gitops';
+import { awaitWindow } from './windows';
 import type { Rotation, Undo } from './state';
 
 /** Batches within a stage (stage.batch): rotations started before them replay as they ran. */
@@ -96,6 +97,7 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
       status.canaryPercent = step;
       r.enter('DEPLOYING', stage.name, `canary step ${step}% in ${stage.namespace}`, step);
       if (i > 0) await ensureSwitched(r, `canary step ${step}% in ${stage.namespace}`);
+      await awaitWindow(r, stage, `canary step ${step}%`);
       const before = i === 0 ? 0 : stage.strategy.steps[i - 1];
       if (live.length || !viaGit.length) await switchStage(r, undo, step, before);
       // Git mode: below 100% a green copy beside blue at full size; at 100% blue's reference by a commit.
@@ -120,6 +122,7 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
   }
   const batches = stage.batch && live.length > 1 && patched(BATCHES) ? splitBatches(live, stage.batch) : [];
   if (batches.length > 1) return deployInBatches(r, stage, undo, batches);
+  await awaitWindow(r, stage, 'the switch');
   r.enter('DEPLOYING', stage.name, `switching ${workloads.length} workload(s) in ${stage.namespace} (${stage.strategy.type})`);
   if (live.length || !viaGit.length) await switchStage(r, undo);
   if (viaGit.length) await switchThroughGit(r, undo, viaGit);
@@ -141,6 +144,7 @@ async function deployInBatches(r: Rotation, stage: Stage, undo: Undo, batches: W
     const n = `batch ${i + 1} of ${batches.length}`;
     status.batch = { n: i + 1, of: batches.length };
     if (i > 0) await ensureSwitched(r, `${n} in ${stage.namespace}`);
+    await awaitWindow(r, stage, n);
     r.enter('DEPLOYING', stage.name, `switching ${n}: ${batch.map((w) => `${w.kind}/${w.name}`).join(', ')} in ${stage.namespace} (${stage.strategy.type})`);
     undo.workloads = batches.slice(0, i + 1).flat();
     await switchStage(r, undo, undefined, undefined, undefined, batch);

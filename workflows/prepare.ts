@@ -9,6 +9,7 @@ import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from '.
 import { acts, describeError, quick, scanning } from './options';
 import type { Rotation } from './state';
 import { externalSecretsThroughGit, gitMode, planGit } from './gitops';
+import { planWindows } from './windows';
 
 /** Attempts at a fresh version name when another rotation took the same second. */
 const NAME_ATTEMPTS = 5;
@@ -146,6 +147,7 @@ export async function discover(r: Rotation): Promise<void> {
   if (problems.length) r.fail(`nothing to rotate (nothing was changed): ${problems.join('; ')}`);
   keepSecretType(r);
   await planGit(r);
+  await planWindows(r);
   if (plan.store !== 'kubernetes') await checkStore(r);
   if (usesIssuer(r)) await inspectIssuer(r);
 }

@@ -366,6 +366,10 @@ export class Doubles {
         log('restoreInGit', input);
         return real.restoreInGit(input);
       },
+      changeWindow: async (input) => {
+        log('changeWindow', input);
+        return real.changeWindow(input);
+      },
       revokeCredential: async (input) => {
         log('revokeCredential', input);
         if (revokeFails > 0) {

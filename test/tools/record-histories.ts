@@ -127,6 +127,12 @@ async function main(): Promise<void> {
       },
       plan: twoStagePlan({ production: { strategy: 'rolling', batch: { size: 2, pause: '5m' } } }),
     },
+    // Change windows (1.2.0 on): production's switch waits for its allow window.
+    {
+      name: 'windows-waited',
+      script: {},
+      plan: twoStagePlan({ production: { strategy: 'rolling', windows: [{ schedule: '0 4 * * *', duration: '1h', timeZone: 'Europe/Berlin' }] } }),
+    },
     // pushMode branch (1.2.0 on): the switch pushed to rotor's branch, never merged, withdrawn by the rollback.
     {
       name: 'gitops-branch-withdrawn',

@@ -140,6 +140,7 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
  */
 async function deployInBatches(r: Rotation, stage: Stage, undo: Undo, batches: WorkloadUse[][]): Promise<void> {
   const { status } = r;
+  undo.workloads = [];
   for (const [i, batch] of batches.entries()) {
     const n = `batch ${i + 1} of ${batches.length}`;
     status.batch = { n: i + 1, of: batches.length };

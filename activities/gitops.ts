@@ -5,6 +5,7 @@
 import type { GitCommitResult, GitSwitchInput, GitTarget, RotorActivities, SwitchRecord, WorkloadUse } from '../contract/activities';
 import { RotorError } from './errors';
 import type { GitChanges } from './git/changes';
+import { describeController } from './kubernetes/gitops';
 import type { ActivityKit } from './kit';
 import type { RotorDeps } from './ports';
 import { pace } from './liveness';
@@ -23,11 +24,7 @@ const short = (commit: string) => commit.slice(0, 7);
 
 /** The controllers that apply `workloads`, in words, once each. */
 function controllersOf(workloads: WorkloadUse[]): string {
-  const names = workloads.map((w) =>
-    w.managedBy
-      ? `${w.managedBy.resource}${w.managedBy.name ? ` ${w.managedBy.namespace ? `${w.managedBy.namespace}/` : ''}${w.managedBy.name}` : ''}`
-      : 'its controller',
-  );
+  const names = workloads.map((w) => (w.managedBy ? describeController(w.managedBy) : 'its controller'));
   return [...new Set(names)].join(', ');
 }
 
@@ -135,7 +132,7 @@ export function gitopsActivities(kit: ActivityKit): GitActivities {
             let without: boolean | null = null;
             for (const t of input.targets) if (applied && without === null) without = await git().withoutVersionFile(t, applied, input.version);
             if (without) break;
-            const message = `waiting for ${controllersOf([{ managedBy: controller } as WorkloadUse])} to apply the removal of ${input.version}'s ExternalSecret (${status || 'no status'})`;
+            const message = `waiting for ${describeController(controller)} to apply the removal of ${input.version}'s ExternalSecret (${status || 'no status'})`;
             if (Date.now() - startedAt >= input.timeoutMs)
               throw new RotorError('Unavailable', `not applied after ${Math.round(input.timeoutMs / 1000)} s: ${message}`);
             await pace(Math.min(2_000, input.timeoutMs), { message });

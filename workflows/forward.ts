@@ -126,11 +126,15 @@ async function deploy(r: Rotation, stage: Stage, workloads: WorkloadUse[]): Prom
   r.enter('DEPLOYING', stage.name, `switching ${workloads.length} workload(s) in ${stage.namespace} (${stage.strategy.type})`);
   if (live.length || !viaGit.length) await switchStage(r, undo);
   if (viaGit.length) await switchThroughGit(r, undo, viaGit);
+  await rollOutAndVerify(r, stage, workloads);
+}
+
+/** After a switch of `workloads`: the rollout, then (with an analysis) the verify window; `what`: the batch, in words. */
+async function rollOutAndVerify(r: Rotation, stage: Stage, workloads: WorkloadUse[], what?: string): Promise<void> {
   const rolloutMs = await waitForRollout(r, stage, workloads);
-  if (stage.analysis) {
-    r.enter('VERIFYING', stage.name, `verifying for ${formatDuration(stage.analysis.verifyMs)}`);
-    await monitor(r, stage, 'verify', stage.analysis.verifyMs, undefined, firstAfter(stage, rolloutMs));
-  }
+  if (!stage.analysis) return;
+  r.enter('VERIFYING', stage.name, `verifying${what ? ` ${what}` : ''} for ${formatDuration(stage.analysis.verifyMs)}`);
+  await monitor(r, stage, 'verify', stage.analysis.verifyMs, undefined, firstAfter(stage, rolloutMs));
 }
 
 /**
@@ -149,11 +153,7 @@ async function deployInBatches(r: Rotation, stage: Stage, undo: Undo, batches: W
     r.enter('DEPLOYING', stage.name, `switching ${n}: ${batch.map((w) => `${w.kind}/${w.name}`).join(', ')} in ${stage.namespace} (${stage.strategy.type})`);
     undo.workloads = batches.slice(0, i + 1).flat();
     await switchStage(r, undo, undefined, undefined, undefined, batch);
-    const rolloutMs = await waitForRollout(r, stage, batch);
-    if (stage.analysis) {
-      r.enter('VERIFYING', stage.name, `verifying ${n} for ${formatDuration(stage.analysis.verifyMs)}`);
-      await monitor(r, stage, 'verify', stage.analysis.verifyMs, undefined, firstAfter(stage, rolloutMs));
-    }
+    await rollOutAndVerify(r, stage, batch, n);
     if (i < batches.length - 1 && stage.batch!.pauseMs > 0) {
       r.noteWaitEnds(stage.batch!.pauseMs);
       await sleep(stage.batch!.pauseMs, { summary: `pause after ${n} in ${stage.namespace}: ${formatDuration(stage.batch!.pauseMs)}` });

@@ -96,20 +96,22 @@ export class GitChanges {
    */
   revertSwitch(target: GitTarget, change: GitSwitch, known: string): Promise<GitCommitResult> {
     if (target.pushMode === 'branch') return this.revertBranch(target, change, known);
+    return this.revertOwn(target, known, switchKey(change), (commit) => ({ key: revertKey(change, commit), message: rollbackMessage(change) }));
+  }
+
+  /**
+   * A revert of rotor's commit `known`, or (not known) of the one on the branch whose trailer is
+   * `findKey`, pushed to the branch; none there: nothing to revert (`commit` empty).
+   */
+  private revertOwn(target: GitTarget, known: string, findKey: string, revert: (commit: string) => { key: string; message: string }): Promise<GitCommitResult> {
     return this.withRepo(target.repo, async (repo) => {
       let commit = known;
       if (!commit) {
         await repo.sync(target.branch);
-        commit = (await repo.findChange(target.branch, switchKey(change))) ?? '';
+        commit = (await repo.findChange(target.branch, findKey)) ?? '';
         if (!commit) return { commit: '', repo: target.repo, branch: target.branch, edits: [], already: true, attempts: 1 };
       }
-      const result = await repo.revertChange({
-        branch: target.branch,
-        commit,
-        key: revertKey(change, commit),
-        author: target.author,
-        message: rollbackMessage(change),
-      });
+      const result = await repo.revertChange({ branch: target.branch, commit, author: target.author, ...revert(commit) });
       if ('refusal' in result) return { refusal: `${target.repo} ${target.branch}: ${result.refusal}` };
       return { ...result, repo: target.repo, branch: target.branch, edits: [] };
     });
@@ -211,20 +213,10 @@ export class GitChanges {
 
   /** A removal undone (its version turned out to be used after all): a revert of the removal commit; none made: `commit` empty. */
   restoreVersionFiles(target: GitTarget, change: { rotationId: string; secret: string; version: string; round: number }): Promise<GitCommitResult> {
-    return this.withRepo(target.repo, async (repo) => {
-      await repo.sync(target.branch);
-      const removal = await repo.findChange(target.branch, removalKey(change));
-      if (!removal) return { commit: '', repo: target.repo, branch: target.branch, edits: [], already: true, attempts: 1 };
-      const result = await repo.revertChange({
-        branch: target.branch,
-        commit: removal,
-        key: `${removalKey(change)} restored`,
-        author: target.author,
-        message: `rotor: ${change.secret}: restore ExternalSecret ${change.version}\n\nRotation ${change.rotationId} found the version in use after all.`,
-      });
-      if ('refusal' in result) return { refusal: `${target.repo} ${target.branch}: ${result.refusal}` };
-      return { ...result, repo: target.repo, branch: target.branch, edits: [] };
-    });
+    return this.revertOwn(target, '', removalKey(change), () => ({
+      key: `${removalKey(change)} restored`,
+      message: `rotor: ${change.secret}: restore ExternalSecret ${change.version}\n\nRotation ${change.rotationId} found the version in use after all.`,
+    }));
   }
 
   /** Whether `commit` of the repository (once fetched) has no file of rotor's for `version`; null when the clone lacks the commit. */

@@ -19,7 +19,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node, type Scalar } from 'yaml';
 import { posix } from 'node:path';
 import type { WorkloadKind } from '../../domain/plan';
-import { inVersionDocument } from './version-files';
+import { LABEL_SECRET } from '../kubernetes/ownership';
 
 /** A file of the repository: its path from the repository's root, and its text. */
 export interface RepoFile {
@@ -48,8 +48,9 @@ interface ManifestEdit {
 /** `removed`: files deleted (paths from the root). */
 export type EditResult = { changed: RepoFile[]; edits: ManifestEdit[]; removed?: string[] } | { refusal: string };
 
-const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
-const YAML_FILE = /\.ya?ml$/;
+/** The names kustomize reads a kustomization from, in its order. */
+export const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+export const YAML_FILE = /\.ya?ml$/;
 
 /** A kustomization's name transformers, outermost last. */
 interface Naming {
@@ -67,13 +68,15 @@ interface Placed {
   patch: boolean;
 }
 
-const lineOf = (file: RepoFile, offset: number) => {
+/** The line (from 1) of `offset` in a file's text. */
+export const lineOf = (file: RepoFile, offset: number) => {
   const counter = new LineCounter();
   parseAllDocuments(file.text, { lineCounter: counter });
   return counter.linePos(offset).line;
 };
 
-function kustomizationIn(files: Map<string, RepoFile>, dir: string): RepoFile | undefined {
+/** The kustomization of directory `dir` (`.` or `''`: the root), if it has one. */
+export function kustomizationIn(files: Map<string, RepoFile>, dir: string): RepoFile | undefined {
   for (const name of KUSTOMIZATION) {
     const f = files.get(dir === '.' || dir === '' ? name : posix.join(dir, name));
     if (f) return f;
@@ -246,6 +249,24 @@ export function editReferences(all: RepoFile[], root: string, targets: WorkloadT
 }
 
 /**
+ * Whether a document is the ExternalSecret rotor made for `version` (store external-secrets in Git
+ * mode, activities/git/version-files.ts), of any secret or of `secret`: known by what it holds
+ * (`app.kubernetes.io/managed-by: rotor`, `rotor.dev/secret`), not by its file's name.
+ */
+export function isVersionDocument(doc: Document, version: string, secret?: string): boolean {
+  if (!isMap(doc.contents)) return false;
+  const js = doc.toJS() as { kind?: string; metadata?: { name?: string; labels?: Record<string, string> } } | null;
+  const labels = js?.metadata?.labels ?? {};
+  return (
+    js?.kind === 'ExternalSecret' &&
+    js.metadata?.name === version &&
+    labels['app.kubernetes.io/managed-by'] === 'rotor' &&
+    typeof labels[LABEL_SECRET] === 'string' &&
+    (secret === undefined || labels[LABEL_SECRET] === secret)
+  );
+}
+
+/**
  * Where the repository still names `version` (any YAML file, anywhere in it): for cleanup, a version
  * Git still names is still in use, whatever the cluster shows now. rotor's own ExternalSecret of the
  * version (store external-secrets) holds nothing: it goes with the version.
@@ -256,7 +277,7 @@ export function namesInRepository(all: RepoFile[], version: string): { file: str
     if (!file.text.includes(version)) continue;
     const counter = new LineCounter();
     for (const doc of parseAllDocuments(file.text, { lineCounter: counter }))
-      if (!inVersionDocument(doc, version))
+      if (!isVersionDocument(doc, version))
         for (const { scalar } of scalarsEqual(doc.contents as Node, version))
           if (scalar.range) found.push({ file: file.path, line: counter.linePos(scalar.range[0]).line });
   }

@@ -9,49 +9,18 @@
 // - A version's file is known by what it holds, not by its name: an ExternalSecret of that name that
 //   rotor made (`app.kubernetes.io/managed-by: rotor`, `rotor.dev/secret`). Removing it also takes its
 //   entry out of every kustomization that lists it; it is never a holder of its own version in Git.
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Document, type Node, type YAMLSeq } from 'yaml';
+import { isScalar, isSeq, parseAllDocuments, parseDocument, type Node, type YAMLSeq } from 'yaml';
 import { posix } from 'node:path';
-import { LABEL_SECRET } from '../kubernetes/ownership';
-import type { EditResult, RepoFile } from './manifests';
-
-const KUSTOMIZATION = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
-const YAML_FILE = /\.ya?ml$/;
+import { isVersionDocument, kustomizationIn, KUSTOMIZATION, lineOf, YAML_FILE, type EditResult, type RepoFile } from './manifests';
 
 /** Where a version's ExternalSecret is committed: the stage's path. */
 export const versionFile = (root: string, version: string) => posix.join(posix.normalize(root), `${version}.external-secret.yaml`);
-
-/** Whether a document is the ExternalSecret rotor made for `version` (of any secret, or of `secret`). */
-function isVersionDocument(doc: Document, version: string, secret?: string): boolean {
-  const js = doc.toJS() as { kind?: string; metadata?: { name?: string; labels?: Record<string, string> } } | null;
-  const labels = js?.metadata?.labels ?? {};
-  return (
-    js?.kind === 'ExternalSecret' &&
-    js.metadata?.name === version &&
-    labels['app.kubernetes.io/managed-by'] === 'rotor' &&
-    typeof labels[LABEL_SECRET] === 'string' &&
-    (secret === undefined || labels[LABEL_SECRET] === secret)
-  );
-}
 
 /** Whether a file holds only rotor's ExternalSecret of `version` (and comments). */
 function isVersionFile(file: RepoFile, version: string, secret?: string): boolean {
   const docs = parseAllDocuments(file.text).filter((d) => d.contents !== null);
   return docs.length === 1 && !docs[0].errors.length && isVersionDocument(docs[0], version, secret);
 }
-
-function kustomizationIn(files: Map<string, RepoFile>, dir: string): RepoFile | undefined {
-  for (const name of KUSTOMIZATION) {
-    const f = files.get(dir === '.' ? name : posix.join(dir, name));
-    if (f) return f;
-  }
-  return undefined;
-}
-
-const lineAt = (text: string, offset: number) => {
-  const counter = new LineCounter();
-  parseDocument(text, { lineCounter: counter });
-  return counter.linePos(offset).line;
-};
 
 /** `text` with `entry` appended to the kustomization's `resources`, in the list's own style. */
 function withResource(text: string, entry: string): string {
@@ -113,7 +82,7 @@ export function addVersionFile(all: RepoFile[], root: string, version: string, m
       const node = doc.get(key, true) as Node | undefined;
       if (isScalar(node) && node.value)
         return {
-          refusal: `${k.path}:${lineAt(k.text, node.range![0])}: its ${key} would rename the ExternalSecret of ${version}: set the stage's gitops.path to a directory whose kustomization renames nothing, and list that directory in this one's resources`,
+          refusal: `${k.path}:${lineOf(k, node.range![0])}: its ${key} would rename the ExternalSecret of ${version}: set the stage's gitops.path to a directory whose kustomization renames nothing, and list that directory in this one's resources`,
         };
     }
     const text = withResource(k.text, posix.relative(dir, path));
@@ -136,9 +105,4 @@ export function removeVersionFiles(all: RepoFile[], secret: string, version: str
     if (text !== k.text) changed.push({ path: k.path, text });
   }
   return { changed, edits: [], removed: gone };
-}
-
-/** Whether a document is rotor's own ExternalSecret of `version` (never a holder of it in Git). */
-export function inVersionDocument(doc: Document, version: string): boolean {
-  return isMap(doc.contents) && isVersionDocument(doc, version);
 }

@@ -7,7 +7,7 @@ import { OPAQUE } from '../../domain/secret-types';
 import { RotorError } from '../errors';
 import type { ExternalProvider, ExternalSecretsPort, ExternalVersionSpec, ExternalVersionState } from '../ports';
 import { statusCode, toRotorError } from './kinds';
-import { gitopsControllers, type GitOpsOptions, type ManagedMeta } from './gitops';
+import { gitopsControllers, managedByOf, type GitOpsOptions, type ManagedMeta } from './gitops';
 import type { ManagedBy } from '../../contract/activities';
 import { typeMismatch } from './secrets';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations } from './ownership';
@@ -161,14 +161,7 @@ export class ExternalSecrets implements ExternalSecretsPort {
   async externalVersionController(namespace: string, name: string): Promise<ManagedBy | null> {
     const es = await this.read(namespace, name);
     const found = es?.metadata ? gitopsControllers('ExternalSecret', es.metadata as ManagedMeta, [], this.gitops)[0] : undefined;
-    return found
-      ? {
-          resource: found.resource,
-          ...(found.name ? { name: found.name } : {}),
-          ...(found.namespace ? { namespace: found.namespace } : {}),
-          evidence: found.evidence,
-        }
-      : null;
+    return found ? managedByOf(found) : null;
   }
 
   /** Delete rotor's ExternalSecret of a version (gone already counts); one rotor did not create is refused. */

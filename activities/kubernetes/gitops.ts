@@ -2,6 +2,7 @@
 // a live change back at its next sync or self-heal. rotor never switches one live: it would commit and
 // later delete the version Git still names, and the next sync would leave the pods without their Secret.
 // Pure: judged from the object's metadata alone (rollout.ts calls it).
+import type { ManagedBy } from '../../contract/activities';
 import type { WorkloadKind } from '../../domain/plan';
 import { POD_SPEC_PATH } from './refs';
 
@@ -155,9 +156,20 @@ export function gitopsControllers(
   return found;
 }
 
-function describeController(c: GitOpsController): string {
+/** A controller in words: `Flux Kustomization flux-system/apps`, or its kind alone when the evidence names none. */
+export function describeController(c: Pick<GitOpsController, 'resource' | 'name' | 'namespace'>): string {
   if (!c.name) return c.resource;
   return `${c.resource} ${c.namespace ? `${c.namespace}/` : ''}${c.name}`;
+}
+
+/** A controller as the workflow carries it (WorkloadUse.managedBy): only the fields the evidence gave. */
+export function managedByOf(c: GitOpsController): ManagedBy {
+  return {
+    resource: c.resource,
+    ...(c.name ? { name: c.name } : {}),
+    ...(c.namespace ? { namespace: c.namespace } : {}),
+    evidence: c.evidence,
+  };
 }
 
 /**

@@ -25,7 +25,7 @@ import { Canary } from './canary';
 import { Claims } from './claims';
 import { driftMessage, objectDrift, switchedObjects } from './drift';
 import { ExternalSecrets } from './external-secrets';
-import type { GitOpsOptions } from './gitops';
+import { managedByOf, type GitOpsOptions } from './gitops';
 import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ApiReader, type ShapeMatch } from './cluster-scan';
 import { resilient } from './transport';
 import { METADATA_LIST, REQUEST_TIMEOUT_MS, keepFromKind, kindApis, readObject, statusCode, toRotorError, type KindApi, type Obj } from './kinds';
@@ -71,16 +71,7 @@ function use(found: Found, namespace: string, match: (name: string) => boolean, 
     name: found.obj.metadata!.name!,
     fields: found.refs.filter((r) => match(r.name)).map((r) => r.field),
     refusal: throughGit && controller ? found.rolloutRefusal : found.refusal,
-    ...(controller
-      ? {
-          managedBy: {
-            resource: controller.resource,
-            ...(controller.name ? { name: controller.name } : {}),
-            ...(controller.namespace ? { namespace: controller.namespace } : {}),
-            evidence: controller.evidence,
-          },
-        }
-      : {}),
+    ...(controller ? { managedBy: managedByOf(controller) } : {}),
   };
 }
 

@@ -11,6 +11,7 @@
 //   announcing.ts        phase changes posted to Datadog's event stream
 //   gitops.ts            Git mode: a stage's switch as a commit, its rollback as a revert, the wait for the controller
 //   windows.ts           change windows: whether a stage may start a change now, and when it next may
+//   preflight.ts         pre-flight checks: the new version tested by an HTTP call or a Job before a stage switches
 //   kit.ts               what each is built from: the deps, the log, guarded
 import type { RotorActivities } from '../contract/activities';
 import { analysisActivities } from './analysis-loop';
@@ -22,6 +23,7 @@ import { activityKit } from './kit';
 import type { RotorDeps } from './ports';
 import { versionActivities } from './versions';
 import { windowActivities } from './windows';
+import { preflightActivities } from './preflight';
 import { workloadActivities } from './workloads';
 
 export type { RotorActivities } from '../contract/activities';
@@ -39,5 +41,6 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     ...announcingActivities(kit),
     ...gitopsActivities(kit),
     ...windowActivities(),
+    ...preflightActivities(kit),
   };
 }

@@ -7,6 +7,8 @@ import { KubernetesCluster } from './kubernetes';
 import { MemoryApiServer } from './memory/apiserver';
 import { httpLibraryOf, memoryKubeConfig, readerOf } from './memory/connection';
 import type { MemoryProvider, MemoryWorld } from './memory/world';
+import { runProgram } from './memory/programs';
+import type { PreflightJobRun, PreflightJobSpec } from './ports';
 
 export * from './memory/world';
 
@@ -25,6 +27,24 @@ export class MemoryCluster extends KubernetesCluster {
     const api = new MemoryApiServer(world, provider);
     super(memoryKubeConfig(), pageSize, gitops, undefined, { http: httpLibraryOf(api), reader: async () => readerOf(api) });
     this.api = api;
+  }
+
+  /**
+   * A pre-flight Job, run as the sandbox's pod simulator runs one (memory/programs.ts): its pod cannot
+   * start without the version, and the simulated image decides from the value it reads.
+   */
+  override async runPreflightJob(spec: PreflightJobSpec): Promise<PreflightJobRun> {
+    const stored = await this.readVersion(spec.namespace, spec.version);
+    if (!stored) return { passed: false, message: `Job ${spec.name} cannot start: CreateContainerConfigError: secret "${spec.version}" not found`, logs: [] };
+    const mount = spec.job.secretAs;
+    const inputs =
+      'volume' in mount
+        ? { env: {}, files: Object.fromEntries(Object.entries(stored.data).map(([k, v]) => [`${mount.volume.replace(/\/$/, '')}/${k}`, v])) }
+        : { env: { ...stored.data }, files: {} };
+    const run = await runProgram(spec.job.image, [...(spec.job.command ?? []), ...(spec.job.args ?? [])], inputs);
+    return run.exitCode === 0
+      ? { passed: true, message: `Job ${spec.name} succeeded`, logs: run.log }
+      : { passed: false, message: `Job ${spec.name} failed: its container exited ${run.exitCode} (Error)`, logs: run.log };
   }
 
   get provider(): MemoryProvider | undefined {

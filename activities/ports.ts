@@ -2,6 +2,7 @@
 import type { DatadogAggregator, DatadogApi, ExternalSecretStoreRef, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
 import type { Holder, ManagedBy, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../contract/activities';
 import type { GitChanges } from './git/changes';
+import type { JobPreflight } from '../domain/preflight';
 
 export type SecretData = Record<string, string>;
 
@@ -83,6 +84,22 @@ export interface DeleteOptions extends ScanOptions {
   externalSecret?: boolean;
 }
 
+/** A pre-flight Job of a check: its name (one per rotation, stage and check), the version its pod reads, the check. */
+export interface PreflightJobSpec {
+  namespace: string;
+  name: string;
+  version: string;
+  rotationId: string;
+  job: JobPreflight;
+}
+
+/** How a pre-flight Job ended: passed (succeeded), or why not; its last log lines (not yet redacted). */
+export interface PreflightJobRun {
+  passed: boolean;
+  message: string;
+  logs: string[];
+}
+
 export interface ClusterPort {
   /**
    * Claim the rotation of `secret` in `namespace` for `holder`; returns the claim in place afterwards.
@@ -143,6 +160,12 @@ export interface ClusterPort {
    * write the Secret again), then the Secret. `ignore`: as for findReferences.
    */
   deleteUnreferenced(namespace: string, name: string, options?: DeleteOptions): Promise<{ deleted: boolean; holders: Holder[] }>;
+  /**
+   * Run a pre-flight Job whose pod reads `version` (envFrom, or a volume), wait until it succeeds, fails
+   * or times out, read its last log lines, and delete it. Asked again for the same name, it goes on
+   * with the Job it made; a Job of that name that is not this rotation's is an OwnershipConflict.
+   */
+  runPreflightJob(spec: PreflightJobSpec): Promise<PreflightJobRun>;
 }
 
 /**

@@ -10,6 +10,8 @@
 //   template change (images, commands, args, other env, envFrom but Secret refs, resources, volumes
 //   but Secret sources, service account, security context, labels stay), the replica count only of
 //   a workload rotor runs a canary for, and annotations only rotor's own (rotor.dev/...);
+// - Jobs: created and deleted only as rotor's pre-flight Jobs (rotor-preflight-<12 hex>, their pods without
+//   a ServiceAccount token), never updated;
 // - Leases: only rotor-*.
 // Each rule's message names rotor and the rule.
 import { ANNOTATION_CANARY_OF, LABEL_CANARY, LABEL_SECRET } from '../activities/kubernetes/ownership';
@@ -151,6 +153,17 @@ function validations(namespaces?: string[]): Validation[] {
         "rotor's worker may change only its own annotations (rotor.dev/...) on a workload, never its labels or others' annotations (rule workload-metadata)",
     },
     {
+      rule: 'preflight-job',
+      expression:
+        `request.resource.resource != 'jobs' || ` +
+        `(${op('CREATE')} && object.metadata.name.matches('^rotor-preflight-[0-9a-f]{12}$') && has(object.metadata.labels) && ` +
+        `object.metadata.labels['app.kubernetes.io/component'] == 'preflight' && has(object.spec.template.spec.automountServiceAccountToken) && ` +
+        `object.spec.template.spec.automountServiceAccountToken == false) || ` +
+        `(${op('DELETE')} && oldObject.metadata.name.matches('^rotor-preflight-[0-9a-f]{12}$'))`,
+      message:
+        "rotor's worker may create and delete only its pre-flight Jobs: named rotor-preflight-<12 hex>, labelled app.kubernetes.io/component=preflight, their pods without a ServiceAccount token; it never changes a Job (rule preflight-job)",
+    },
+    {
       rule: 'lease-name',
       expression: `request.resource.resource != 'leases' || (${op('DELETE')} ? oldObject : object).metadata.name.startsWith('rotor-')`,
       message: "rotor's worker may hold only its own Leases, named rotor-<secret> (rule lease-name)",
@@ -175,7 +188,7 @@ export function admissionManifests(serviceAccount: { namespace: string; name: st
           resourceRules: [
             rule([''], ['secrets']),
             rule(['apps'], ['deployments', 'statefulsets', 'daemonsets']),
-            rule(['batch'], ['cronjobs']),
+            rule(['batch'], ['cronjobs', 'jobs']),
             rule(['coordination.k8s.io'], ['leases']),
           ],
         },

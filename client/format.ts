@@ -77,7 +77,9 @@ export function formatStatus(s: RotationStatus & Partial<Liveness>, opts: { even
     lines.push('checks');
     for (const c of checks) {
       lines.push(
-        `  ${c.verdict.toUpperCase().padEnd(12)} ${c.check} ${c.stage}: ${c.measurements} measurement(s), last ${c.lastValue ?? 'n/a'} vs threshold ${c.threshold} — ${c.reason}`,
+        c.check === 'preflight'
+          ? `  ${c.verdict.toUpperCase().padEnd(12)} pre-flight ${c.stage}: ${c.reason}`
+          : `  ${c.verdict.toUpperCase().padEnd(12)} ${c.check} ${c.stage}: ${c.measurements} measurement(s), last ${c.lastValue ?? 'n/a'} vs threshold ${c.threshold} — ${c.reason}`,
       );
       // The last measurements: time, value (or why there is none) and phase.
       if (c.recent.length)

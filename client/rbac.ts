@@ -128,6 +128,8 @@ interface Needs {
   /** The SecretStores it reads, by name; null: any. */
   stores: string[] | null;
   adopt: boolean;
+  /** A stage here has a pre-flight Job: create, watch and delete it, read its pod's log. */
+  preflightJobs: boolean;
 }
 
 /** What the stages of `plans` in `namespace` need there. */
@@ -140,19 +142,21 @@ function namespaceNeeds(plans: Plan[], namespace: string, adopt: boolean): Needs
     externalSecrets: eso.length > 0,
     stores: storesNamed(eso, 'SecretStore'),
     adopt,
+    preflightJobs: here.some((p) => p.stages.some((s) => s.namespace === namespace && s.preflight?.some((c) => 'job' in c))),
   };
 }
 
 /** The rules for `needs`, in a Role (or, with scope cluster, the ClusterRole). */
-function changeRules({ canary, writesSecrets, externalSecrets, stores, adopt }: Needs): Rule[] {
+function changeRules({ canary, writesSecrets, externalSecrets, stores, adopt, preflightJobs }: Needs): Rule[] {
   const rules: Rule[] = [
     { apiGroups: [''], resources: ['secrets'], verbs: [...(writesSecrets ? ['get', 'create', 'delete'] : ['get', 'delete']), ...(adopt ? ['patch'] : [])] },
     { apiGroups: ['apps'], resources: ['deployments'], verbs: canary ? ['get', 'list', 'patch', 'create', 'delete'] : ['get', 'list', 'patch'] },
     { apiGroups: ['apps'], resources: ['statefulsets', 'daemonsets'], verbs: ['get', 'list', 'patch'] },
     { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get', 'list'] },
     { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'patch'] },
-    { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list'] },
+    { apiGroups: ['batch'], resources: ['jobs'], verbs: preflightJobs ? ['get', 'list', 'create', 'delete'] : ['get', 'list'] },
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+    ...(preflightJobs ? [{ apiGroups: [''], resources: ['pods/log'], verbs: ['get'] }] : []),
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'delete'] },
   ];
   if (externalSecrets) {
@@ -189,7 +193,7 @@ export function rbacManifests(plans: Plan[], options: RbacOptions): Manifest[] {
     bind(kind, roleName, namespace),
   ];
   if (options.scope === 'cluster') {
-    const all: Needs = { canary: true, writesSecrets: true, externalSecrets: true, stores: null, adopt: !!options.adopt };
+    const all: Needs = { canary: true, writesSecrets: true, externalSecrets: true, stores: null, adopt: !!options.adopt, preflightJobs: true };
     return role('ClusterRole', name, [...changeRules(all), ...scanRules(options.scanGroups)]);
   }
   const out: Manifest[] = [...role('ClusterRole', `${name}-scan`, scanRules(options.scanGroups))];

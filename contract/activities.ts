@@ -4,6 +4,7 @@ import type { ChangeWindow, WindowState } from '../domain/windows';
 import type { Analysis, StoreKind, StoreTarget, ValueSource, WorkloadKind, WorkloadRef } from '../domain/plan';
 import type { Measurement, Verdict } from '../domain/analysis';
 import type { Absence } from '../domain/absent';
+import type { PreflightCheck, PreflightResult } from '../domain/preflight';
 
 /**
  * A workload and the places in it that name a Secret, by meaning, e.g.
@@ -217,7 +218,7 @@ export interface MonitorInput {
   firstMeasurementAfterMs?: number;
 }
 
-export type CheckKind = 'rollout' | 'verify' | 'canary' | 'soak' | 'watch';
+export type CheckKind = 'rollout' | 'verify' | 'canary' | 'soak' | 'watch' | 'preflight';
 
 /** A phase change, posted as an event where dashboards show it (Datadog's event stream). */
 interface AnnounceInput {
@@ -459,6 +460,19 @@ interface GitSyncResult {
   elapsedMs?: number;
 }
 
+/** One pre-flight check of the new version in a stage's namespace, before its first switch. */
+export interface PreflightInput {
+  stage: string;
+  namespace: string;
+  /** The new version, read in `namespace` by the worker (its value never crosses this boundary). */
+  version: string;
+  check: PreflightCheck;
+  /** Names the Job of a job check, so a retried activity finds the Job it made. */
+  rotationId: string;
+  /** The check's place in the stage's list. */
+  index: number;
+}
+
 export interface RotorActivities {
   /** One rotation of a Secret per namespace: all of the plan's namespaces, or none. */
   claimRotation(input: ClaimInput): Promise<ClaimResult>;
@@ -502,4 +516,6 @@ export interface RotorActivities {
   removeFromGit(input: GitRemoval & { namespaces: string[]; timeoutMs: number }): Promise<string[]>;
   /** The guarded delete found a holder after the removal: the removal reverted; each commit in words. */
   restoreInGit(input: GitRemoval): Promise<string[]>;
+  /** A pre-flight check of the new version: an HTTP call carrying it, or a Job whose pod reads it; what it found, redacted. */
+  preflightCheck(input: PreflightInput): Promise<PreflightResult>;
 }

@@ -4,6 +4,7 @@
 import { parseDuration } from './duration';
 import { show } from './plan-issues';
 import { isRecord, type Rule } from './plan-parsing';
+import { placeholderKeys } from './preflight';
 
 /** The variables a query may name as {{name}}: filled in by the worker for each measurement. */
 const QUERY_VARIABLES = ['namespace', 'stage', 'version'] as const;
@@ -208,4 +209,37 @@ export const analysisRules: Rule = (analysis, c) => {
   if (analysis.api === 'v1' && analysis.aggregator !== undefined) {
     c.report({ path: ['aggregator'], message: 'applies to api v2 only (v1 takes the last point); remove it, or use api: v2' });
   }
+};
+
+/**
+ * A pre-flight template names keys the new version will have: with `generate`, one of its keys; with
+ * an `issuer`, its key. (A value read from a file or a store is known only to the worker, which says
+ * which keys it has when one is missing.)
+ */
+export const preflightKeyRules: Rule = (plan, c) => {
+  const value = isRecord(plan.value) ? plan.value : {};
+  const generated = isRecord(value.generate) && Array.isArray(value.generate.keys) ? value.generate.keys.map(String) : null;
+  const issued = isRecord(value.issuer) && typeof value.issuer.key === 'string' ? [value.issuer.key] : null;
+  const known = generated ?? issued;
+  if (!known || !Array.isArray(plan.stages)) return;
+  plan.stages.forEach((stage, i) => {
+    if (!isRecord(stage) || !Array.isArray(stage.preflight)) return;
+    stage.preflight.forEach((check, j) => {
+      if (!isRecord(check) || !isRecord(check.http)) return;
+      const http = check.http;
+      const places: [PropertyKey[], unknown][] = [
+        [['body'], http.body],
+        ...(isRecord(http.headers) ? Object.entries(http.headers).map(([k, v]): [PropertyKey[], unknown] => [['headers', k], v]) : []),
+      ];
+      for (const [path, text] of places) {
+        if (typeof text !== 'string') continue;
+        const missing = placeholderKeys(text).filter((k) => !known.includes(k));
+        if (missing.length)
+          c.report({
+            path: ['stages', i, 'preflight', j, 'http', ...path],
+            message: `names {{secret.${missing[0]}}}, but the new version's keys are ${known.join(', ')}; name one of those`,
+          });
+      }
+    });
+  });
 };

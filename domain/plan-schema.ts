@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { DURATION_HELP, formatDuration, parseDuration } from './duration';
 import { VERSION_SUFFIX_LENGTH } from './naming';
 import { choice, counted, fields, intercept, isRecord, whole, withRules, type Rule } from './plan-parsing';
-import { analysisRules, stageRules, stagesRules, storeRules } from './plan-rules';
+import { analysisRules, preflightKeyRules, stageRules, stagesRules, storeRules } from './plan-rules';
 import { MAX_WINDOW_DURATION_MS, scheduleProblem, timeZoneProblem, type ChangeWindow } from './windows';
+import { templateProblem, type HttpPreflight, type JobPreflight, type PreflightCheck, type SecretMount } from './preflight';
 
 export type StoreKind = 'kubernetes' | 'aws-secrets-manager' | 'external-secrets';
 export type MetricsProvider = 'prometheus' | 'datadog';
@@ -434,6 +435,164 @@ const windows = counted(
   'windows',
 );
 
+// --- preflight: the new version tested before a stage's first switch ----------------------------
+
+const MAX_PREFLIGHT = 10;
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
+const PREFLIGHT_URL =
+  'must be an http:// or https:// URL with no credential in it, e.g. https://auth.example.com/v1/verify (the credential goes in a header or the body as {{secret.<key>}})';
+const preflightUrl = z
+  .string({ error: PREFLIGHT_URL })
+  .refine(
+    (u) => {
+      try {
+        const url = new URL(u);
+        return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+      } catch {
+        return false;
+      }
+    },
+    { error: PREFLIGHT_URL, abort: true },
+  )
+  .refine((u) => !/\{\{/.test(u), {
+    error: 'must not name a placeholder: a URL is shown in the status and the logs; send the credential in a header or the body as {{secret.<key>}}',
+  })
+  .meta({ description: 'the endpoint to call; TLS is verified (the worker trusts its CA bundle, NODE_EXTRA_CA_CERTS)' });
+/** A header value or body: text whose only placeholders are {{secret.<key>}}. */
+function template(description: string) {
+  return z
+    .string({ error: 'must be text, e.g. "Bearer {{secret.api_token}}"' })
+    .refine((t) => !templateProblem(t), { error: (iss) => `${templateProblem(String(iss.input))}` })
+    .meta({ description });
+}
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const headers = z
+  .record(z.string().regex(HEADER_NAME, { error: 'must be an HTTP header name, e.g. Authorization' }), template('a header value; may name {{secret.<key>}}'), {
+    error: 'must be a mapping of header names to values, e.g. { Authorization: "Bearer {{secret.api_token}}" }',
+  })
+  .meta({ description: 'request headers; a value may name {{secret.<key>}}, filled in by the worker' });
+const STATUS = 'must be a list of HTTP status codes from 100 to 599, e.g. [200, 204]';
+const expectStatus = z
+  .array(z.number({ error: STATUS }).int({ error: STATUS }).min(100, { error: STATUS }).max(599, { error: STATUS }), { error: STATUS })
+  .min(1, { error: STATUS })
+  .default([200])
+  .meta({ description: 'the status codes that pass (default [200])' });
+const expectation = fields(
+  {
+    status: expectStatus,
+    bodyContains: z
+      .string({ error: 'must be text the answer must contain, e.g. "ok"' })
+      .min(1, { error: 'must be text the answer must contain, e.g. "ok"' })
+      .optional()
+      .meta({ description: "text the answer's body must contain" }),
+  },
+  'must be { status: [200], bodyContains: "..." }',
+).meta({ description: 'what a passing answer looks like' });
+const httpPreflight = fields(
+  {
+    url: preflightUrl,
+    method: z
+      .enum(HTTP_METHODS, { error: `must be one of ${oneOf(HTTP_METHODS)}` })
+      .default('GET')
+      .meta({ description: 'the HTTP method (default GET)' }),
+    headers: headers.optional(),
+    body: template('the request body; may name {{secret.<key>}}').optional(),
+    expect: expectation.prefault({}),
+    timeout: duration('each attempt is given up after this long (default 10s)', { positive: true, max: 120_000 }).prefault('10s'),
+    retries: z
+      .number({ error: 'must be a whole number from 0 to 5' })
+      .int({ error: 'must be a whole number from 0 to 5' })
+      .min(0, { error: 'must be a whole number from 0 to 5' })
+      .max(5, { error: 'must be a whole number from 0 to 5' })
+      .default(2)
+      .meta({ description: 'further attempts, a second apart, after an error or an unexpected answer (default 2)' }),
+  },
+  'must be { url, method, headers, body, expect: { status: [200] } }',
+).transform((h): HttpPreflight => ({
+  url: h.url,
+  method: h.method,
+  headers: h.headers ?? {},
+  ...(h.body !== undefined ? { body: h.body } : {}),
+  expect: { status: h.expect.status, ...(h.expect.bodyContains ? { bodyContains: h.expect.bodyContains } : {}) },
+  timeoutMs: h.timeout,
+  retries: h.retries,
+}));
+const IMAGE = 'must be a container image, e.g. curlimages/curl:8.11.1 or registry.example.com/tools/check@sha256:...';
+const STRINGS = 'must be a list of strings, e.g. ["sh", "-c", "check"]';
+const SECRET_AS = 'must be envFrom (every key a variable) or { volume: /etc/secret } (every key a file under that absolute path)';
+const secretAs = z
+  .union(
+    [
+      z.literal('envFrom').transform((): SecretMount => ({ envFrom: true })),
+      fields({ volume: z.string({ error: SECRET_AS }).regex(/^\/[^\0:]*$/, { error: SECRET_AS }) }, SECRET_AS).transform((v): SecretMount => ({
+        volume: v.volume,
+      })),
+    ],
+    { error: SECRET_AS },
+  )
+  .default(() => ({ envFrom: true as const }))
+  .meta({ description: "how the Job's pod reads the new version, as the stage's workloads do: envFrom (default) or { volume: <path> }" });
+const jobPreflight = fields(
+  {
+    image: z
+      .string({ error: IMAGE })
+      .regex(/^[a-z0-9][-a-z0-9._/:@]*[a-zA-Z0-9]$/, { error: IMAGE })
+      .max(500, { error: IMAGE })
+      .meta({ description: 'the image that runs the test; pin it by tag or digest' }),
+    command: z
+      .array(z.string({ error: STRINGS }), { error: STRINGS })
+      .max(50, { error: STRINGS })
+      .optional()
+      .meta({ description: "the container's command" }),
+    args: z
+      .array(z.string({ error: STRINGS }), { error: STRINGS })
+      .max(50, { error: STRINGS })
+      .optional()
+      .meta({ description: "the container's arguments" }),
+    timeout: duration('a Job not finished by then fails the check (default 5m)', { positive: true, max: 3_600_000 }).prefault('5m'),
+    secretAs,
+  },
+  'must be { image, command, args, timeout, secretAs }',
+).transform((j): JobPreflight => ({
+  image: j.image,
+  ...(j.command ? { command: j.command } : {}),
+  ...(j.args ? { args: j.args } : {}),
+  timeoutMs: j.timeout,
+  secretAs: j.secretAs,
+}));
+const PREFLIGHT = 'must be { http: { url, ... } } or { job: { image, ... } }, with an optional name';
+const checkName = z
+  .string({ error: 'must be a short name such as verify-token' })
+  .regex(/^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/, { error: 'must be a short name such as verify-token (lowercase letters, digits and "-", at most 42)' })
+  .meta({ description: 'how the status and events name the check (default http-<n> or job-<n>)' });
+const preflightKinds = ['http', 'job'] as const;
+const preflightChecks = z
+  .union([
+    fields({ name: checkName.optional(), http: httpPreflight }, PREFLIGHT, ['name', ...preflightKinds]),
+    fields({ name: checkName.optional(), job: jobPreflight }, PREFLIGHT, ['name', ...preflightKinds]),
+  ])
+  .meta({ description: 'a test of the new version before the stage switches: an HTTP call carrying it, or a Job whose pod reads it' });
+const noCheck = withRules(fields({ name: z.unknown().optional(), http: z.unknown().optional(), job: z.unknown().optional() }, PREFLIGHT), (_, c) =>
+  c.report({ path: [], message: 'must name exactly one of http or job' }),
+);
+const preflightCheck = choice(preflightChecks, (input) => {
+  const given = isRecord(input) ? preflightKinds.filter((k) => input[k] !== undefined) : [];
+  return given.length === 1 ? preflightChecks.options[preflightKinds.indexOf(given[0])] : noCheck;
+});
+const preflight = counted(
+  z
+    .array(preflightCheck, {
+      error: `must be a list of checks, e.g. [{ http: { url: https://auth.example.com/verify, headers: { Authorization: "Bearer {{secret.api_token}}" } } }]`,
+    })
+    .max(MAX_PREFLIGHT, { error: `must list at most ${MAX_PREFLIGHT} checks`, abort: true })
+    .refine((checks) => new Set(checks.map((c) => c.name).filter(Boolean)).size === checks.filter((c) => c.name).length, {
+      error: 'must give each check its own name',
+    }),
+  'checks',
+).transform((checks): PreflightCheck[] =>
+  checks.map((c, i) => ('http' in c ? { name: c.name ?? `http-${i + 1}`, http: c.http } : { name: c.name ?? `job-${i + 1}`, job: c.job })),
+);
+
 // --- gitops: workloads a GitOps controller applies change through a commit ----------------------
 
 const GIT_REPO =
@@ -635,6 +794,7 @@ export interface StageFields<Strategy, Analysis> {
   rolloutTimeout: number;
   gitops?: GitopsWritten;
   batch?: { size?: number; percent?: number; pause?: number };
+  preflight?: PreflightCheck[];
 }
 
 /** A stage as rotor runs it: the last one watches (24h by default) and does not soak, the others soak (24h) and do not watch. */
@@ -660,6 +820,8 @@ export function toStage<S, A>(stage: StageFields<S, A>, last: boolean) {
           } satisfies Batch,
         }
       : {}),
+    /** preflight: tests of the new version before the stage's first switch (absent: none). */
+    ...(stage.preflight?.length ? { preflight: stage.preflight } : {}),
   };
 }
 
@@ -841,6 +1003,10 @@ function planParts() {
         description:
           "when this stage's switch and each canary step may start (instead of the plan's windows; [] for none): inside an allow window and no deny window. A soak or watch runs on past a window's end, and a rollback never waits for one",
       }),
+      preflight: preflight.optional().meta({
+        description:
+          "tests of the new version after it is created and before this stage's first switch, in order: a failed one rolls back what earlier stages switched and revokes an issued credential",
+      }),
     },
     'must be a stage such as { name: staging, namespace: staging, strategy: rolling }',
   );
@@ -869,7 +1035,7 @@ function planParts() {
     },
     NOT_A_PLAN,
   ).meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });
-  const plan = asMapping(withRules(planFields, storeRules, gitopsRules)).transform(toPlan);
+  const plan = asMapping(withRules(planFields, storeRules, gitopsRules, preflightKeyRules)).transform(toPlan);
   return { stage, canary, analysisFields, plan };
 }
 

@@ -84,6 +84,9 @@ export class AuthApi {
    * The answer the API gives a token from a caller in `namespace`: 200, 401 (revoked or unknown) or 403
    * (wrong scope, or valid only for callers in another namespace).
    */
+  /** Answers of /v1/verify (pre-flight checks), apart from the services' requests. */
+  readonly verifications = { passed: 0, refused: 0 };
+
   check(token: string | null, namespace: string): 200 | 401 | 403 {
     if (!token) return 401;
     const known = this.tokens.get(digest(token));
@@ -144,6 +147,19 @@ export class AuthApi {
       this.setToken(parsed.token, parsed.state as TokenState);
       res.statusCode = 204;
       res.end();
+      return;
+    }
+    if ((req.method === 'GET' || req.method === 'POST') && path === '/v1/verify') {
+      // A token's check without a call of the service behind it (pre-flight checks use it): answered as
+      // /v1/authenticate would for a caller in `?env=<namespace>`, counted apart from the services' requests.
+      req.resume();
+      const auth = req.headers.authorization ?? '';
+      const env = new URL(req.url ?? '/', 'http://x').searchParams.get('env') ?? 'unknown';
+      const code = this.check(auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : null, env);
+      this.verifications[code === 200 ? 'passed' : 'refused'] += 1;
+      res.statusCode = code;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(code === 200 ? { ok: true, env } : { error: code === 403 ? 'insufficient_scope' : 'invalid_token', env }));
       return;
     }
     if (req.method === 'POST' && path === '/v1/authenticate') {

@@ -1,11 +1,14 @@
-// The demo's first three acts, on the demo world (demo-world.ts):
+// Over 350 lines: the acts share their plan, their figures and their table; apart they would import each other's halves.
+// The demo's acts a-c, on the demo world (demo-world.ts):
 //   a) the incident replayed: a new token from the incident's provider (which revokes the old one at
 //      once), the Secret updated in place, `kubectl rollout restart`: pods fail until each restarts;
 //   b) rotor with a good token from an overlapping provider: staging, soak, approval, production by
 //      canary 10 -> 25 -> 50 -> 100 judged by Datadog, watch, retention, cleanup, then the old token
 //      revoked at the issuer;
 //   c) rotor with a bad token (wrong scope): staging's analysis fails, rotor rolls back by itself,
-//      production is never touched, the bad token is revoked.
+//      production is never touched, the bad token is revoked;
+//   c2, c3) the same bad token, stopped before any pod gets it by a pre-flight check: an HTTP call to
+//      the auth API (c2), or a Job whose pod reads the version and calls it (c3): no request fails.
 // Every figure of the closing table comes from the metrics (Prometheus, which scrapes the auth API
 // every second); the acts also keep the auth API's own counts, so a test can hold the two together.
 // Acts d and e (`--gitops`, production applied by Flux) are in demo-gitops.ts.
@@ -20,9 +23,10 @@ import { versionName } from '../domain/naming';
 import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from './auth-service';
 import { SCRAPE_MS, type DemoWorld } from './demo-world';
 import { grantPlans } from './worker-identity';
+import { CHECK_IMAGE } from '../activities/memory/programs';
 
 export interface ActResult {
-  act: 'a' | 'b' | 'c' | 'd' | 'e';
+  act: 'a' | 'b' | 'c' | 'c2' | 'c3' | 'd' | 'e';
   title: string;
   namespaces: string[];
   /** From Prometheus over the act's window. */
@@ -37,6 +41,8 @@ export interface ActResult {
   switchToRollbackMs: number | null;
   /** From that switch to every pod on a working token again (the pods' own view, from the traffic model). */
   switchToRecoveredMs: number | null;
+  /** A rolled-back act: from CREATING to ROLLED_BACK in the rotation's status; null otherwise. */
+  createdToRolledBackMs?: number | null;
   workflowId: string | null;
   /** The run of that id (acts b and c rotate the same Secret, so they share the workflow id). */
   runId: string | null;
@@ -281,6 +287,8 @@ export async function rotorAct(
   const f = await figures(world, ['staging', 'production'], from, to);
   const switchAt = act.badSwitch ? at(status, act.badSwitch) : null;
   const rollbackAt = at(status, (e) => e.phase === 'ROLLING_BACK');
+  const createdAt = at(status, (e) => e.phase === 'CREATING');
+  const rolledBackAt = at(status, (e) => e.phase === 'ROLLED_BACK');
   return {
     act: act.act,
     title: act.title,
@@ -289,6 +297,7 @@ export async function rotorAct(
     switchAt,
     switchToRollbackMs: switchAt && rollbackAt ? rollbackAt - switchAt : null,
     switchToRecoveredMs: switchAt && recoveredAt ? recoveredAt - switchAt : null,
+    createdToRolledBackMs: createdAt && rolledBackAt ? rolledBackAt - createdAt : null,
     workflowId: id,
     runId,
     window: { from, to },
@@ -326,6 +335,28 @@ export async function actBad(world: DemoWorld, say: Say, d: DemoDurations = DEMO
   return c;
 }
 
+/**
+ * Acts c2 and c3: the same wrong-scope token, now tested before staging gets it, by an HTTP call to the
+ * auth API's /v1/verify (c2) or by a Job whose pod reads the version through envFrom and calls it
+ * (c3, run by the pod simulator's `rotor.dev/sandbox/check`): no pod ever runs it, so no request fails.
+ */
+export async function actPreflight(world: DemoWorld, say: Say, kind: 'http' | 'job', d: DemoDurations = DEMO_DURATIONS): Promise<ActResult> {
+  const verify = (ns: string) => `${world.traffic.api.url}/v1/verify?env=${ns}`;
+  const check = (ns: string) =>
+    kind === 'http'
+      ? { name: 'verify-token', http: { url: verify(ns), method: 'POST', headers: { Authorization: 'Bearer {{secret.API_TOKEN}}' }, retries: 0 } }
+      : { name: 'verify-in-pod', job: { image: `${CHECK_IMAGE}:1`, args: ['http-check', '--url', verify(ns), '--bearer-env', 'API_TOKEN'], timeout: '1m' } };
+  const document = plan(d, 'auth:admin');
+  for (const stage of document.stages as Record<string, unknown>[]) stage.preflight = [check(String(stage.namespace))];
+  const act = kind === 'http' ? 'c2' : 'c3';
+  const r = await rotorAct(world, say, { act, title: `rotor, bad token, ${kind === 'http' ? 'HTTP' : 'Job'} pre-flight`, document, recover: {} });
+  say(`${act}) ${r.workflowId}: ${r.status.phase}: ${r.status.outcome}; issuer: ${badCredential(world, r.status)}`);
+  say(
+    `${act}) from Prometheus: ${r.failed} of ${r.requests} requests failed; CREATING to ROLLED_BACK in ${((r.createdToRolledBackMs ?? 0) / 1000).toFixed(1)} s`,
+  );
+  return r;
+}
+
 /** The closing table, as Markdown. */
 export function table(results: ActResult[]): string {
   const s = (ms: number | null) => (ms === null ? '-' : `${(ms / 1000).toFixed(1)} s`);
@@ -333,11 +364,11 @@ export function table(results: ActResult[]): string {
     (r) =>
       `| ${r.act}) ${r.title} | ${r.requests} | ${r.failed} | ${r.namespaces.includes('production') ? r.failedInProduction : '-'} | ${(r.peakErrorRate * 100).toFixed(1)}% | ${
         r.act === 'a' ? 'none (by hand)' : s(r.switchToRollbackMs)
-      } | ${s(r.switchToRecoveredMs)} |`,
+      } | ${s(r.switchToRecoveredMs)} | ${s(r.createdToRolledBackMs ?? null)} |`,
   );
   return [
-    '| act | requests | failed | failed in production | peak error rate | bad switch -> rollback started | bad switch -> every pod on a working token |',
-    '|---|---|---|---|---|---|---|',
+    '| act | requests | failed | failed in production | peak error rate | bad switch -> rollback started | bad switch -> every pod on a working token | CREATING -> ROLLED_BACK |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
 }

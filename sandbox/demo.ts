@@ -1,4 +1,4 @@
-// `npm run demo`: the incident replayed and beaten, in three acts on real parts (demo-acts.ts): the
+// `npm run demo`: the incident replayed and beaten, in acts on real parts (demo-acts.ts): the
 // sandbox control plane with simulated pods calling an auth API emulator, a real Prometheus, the
 // Datadog emulator behind the official client, the Temporal dev server with its Web UI, and a real
 // `rotor worker` as its own ServiceAccount, granted what `rotor rbac --admission` prints. It prints as it goes and
@@ -7,7 +7,7 @@
 // switched by commits. `--keep` leaves everything running for the Web UI until Ctrl-C, which stops the
 // worker, the dev server, Flux, the Git server, the simulator, controller-manager, apiserver, etcd and
 // the metric servers, in that order.
-import { actBad, actGood, actInPlace, seedVersioned, table, type ActResult } from './demo-acts';
+import { actBad, actGood, actInPlace, actPreflight, seedVersioned, table, type ActResult } from './demo-acts';
 import { actGitBad, actGitGood, fluxManagesProduction } from './demo-gitops';
 import { startDemoWorld, type DemoWorld } from './demo-world';
 import { isShuttingDown, onShutdownSignals } from './processes';
@@ -54,6 +54,12 @@ async function main(): Promise<void> {
     say('');
     say('act c) rotor with a bad token (wrong scope): staging catches it, rotor rolls back by itself');
     results.push(await actBad(world, say));
+    say('');
+    say('act c2) the same bad token, tested first by an HTTP pre-flight call to the auth API: no pod ever gets it');
+    results.push(await actPreflight(world, say, 'http'));
+    say('');
+    say('act c3) the same bad token, tested first by a pre-flight Job whose pod reads the version as the workloads do');
+    results.push(await actPreflight(world, say, 'job'));
     if (gitops) {
       say('');
       say("Git mode: production's Deployment goes into a repository, and Flux applies it from there");
@@ -83,17 +89,19 @@ async function main(): Promise<void> {
     `  awaiting approval or rolling back: ${world.ui}/namespaces/default/workflows?query=${encodeURIComponent("RotorPhase IN ('AWAITING_APPROVAL', 'ROLLING_BACK')")}`,
   );
   say(`demo finished in ${Math.round((Date.now() - t0) / 1000)} s`);
+  const act = (name: ActResult['act']) => results.find((r) => r.act === name)!;
   const ok =
-    results[0].failed > 0 &&
-    results[1].failed === 0 &&
-    results[1].status?.phase === 'COMPLETED' &&
-    results[2].failedInProduction === 0 &&
-    results[2].status?.phase === 'ROLLED_BACK' &&
+    act('a').failed > 0 &&
+    act('b').failed === 0 &&
+    act('b').status?.phase === 'COMPLETED' &&
+    act('c').failedInProduction === 0 &&
+    act('c').status?.phase === 'ROLLED_BACK' &&
+    (['c2', 'c3'] as const).every((n) => act(n).failed === 0 && act(n).status?.phase === 'ROLLED_BACK') &&
     (!gitops ||
-      (results[3].failed === 0 &&
-        results[3].status?.phase === 'COMPLETED' &&
-        results[4].failed === results[4].failedInProduction &&
-        results[4].status?.phase === 'ROLLED_BACK'));
+      (act('d').failed === 0 &&
+        act('d').status?.phase === 'COMPLETED' &&
+        act('e').failed === act('e').failedInProduction &&
+        act('e').status?.phase === 'ROLLED_BACK'));
   if (!ok) say('the acts did not end as the story says: see the table and the Web UI');
   if (keep) {
     say(`still running: Web UI ${world.ui}, KUBECONFIG=${world.sandbox.plane.kubeconfig}; Ctrl-C stops everything`);

@@ -1,12 +1,16 @@
 // Plays the kubelets of a few simulated nodes against the real apiserver: registers Ready nodes and
 // renews their leases, binds pending pods, and writes pod status the way a kubelet would. A pod
 // whose referenced Secret (or key) is missing stays Pending with CreateContainerConfigError; the
-// others become Ready after `readyDelayMs`; pods of Jobs succeed after `jobDurationMs`; a pod being
-// deleted is removed at once (nothing runs to shut down).
+// others become Ready after `readyDelayMs`; pods of Jobs end after `jobDurationMs`, as their image's
+// simulated program decides (activities/memory/programs.ts: `rotor.dev/sandbox/check` judges the value
+// its Secret gives it; any other image succeeds), a failed one leaving its last log lines as the
+// termination message, as kubelet does for FallbackToLogsOnError; a pod being deleted is removed at
+// once (nothing runs to shut down).
 import * as k8s from '@kubernetes/client-node';
 import { resolveEnv, type StartedEnv } from './traffic';
 import { PollLoop } from './poll-loop';
 import { missingSecretReason } from '../activities/memory/kubelet';
+import { runProgram, type ProgramRun } from '../activities/memory/programs';
 
 export interface SimulatorOptions {
   kubeconfig: string;
@@ -37,6 +41,8 @@ export class PodSimulator {
   private lastHeartbeat = 0;
   /** Pods whose containers run, by uid: a pod leaving this set stopped. */
   private readonly started = new Set<string>();
+  /** A Job pod's program, by uid: running, then its exit code and log. */
+  private readonly programs = new Map<string, { run?: ProgramRun }>();
   readonly options: Required<Omit<SimulatorOptions, 'log' | 'onContainerStart' | 'onContainerStop'>> &
     Pick<SimulatorOptions, 'log' | 'onContainerStart' | 'onContainerStop'>;
 
@@ -150,6 +156,7 @@ export class PodSimulator {
     if (pod.metadata!.deletionTimestamp) {
       await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
       this.scheduledAt.delete(key);
+      this.programs.delete(pod.metadata!.uid!);
       return;
     }
     if (!pod.spec!.nodeName) {
@@ -194,10 +201,12 @@ export class PodSimulator {
       const isJob = (pod.metadata!.ownerReferences ?? []).some((o) => o.kind === 'Job');
       if (age < this.options.readyDelayMs) {
         desired = pending({ reason: 'ContainerCreating' });
-      } else if (isJob && age >= this.options.readyDelayMs + this.options.jobDurationMs) {
+      } else if (isJob && age >= this.options.readyDelayMs + this.options.jobDurationMs && this.programOf(pod, secrets).run) {
+        const run = this.programOf(pod, secrets).run!;
+        const fallback = containers[0]?.terminationMessagePolicy === 'FallbackToLogsOnError' && run.exitCode !== 0;
         desired = {
           ...base,
-          phase: 'Succeeded',
+          phase: run.exitCode === 0 ? 'Succeeded' : 'Failed',
           conditions: [
             condition('PodScheduled', true, now),
             condition('Initialized', true, now),
@@ -210,7 +219,14 @@ export class PodSimulator {
             imageID: '',
             ready: false,
             restartCount: 0,
-            state: { terminated: { exitCode: 0, reason: 'Completed', finishedAt: now } },
+            state: {
+              terminated: {
+                exitCode: run.exitCode,
+                reason: run.exitCode === 0 ? 'Completed' : 'Error',
+                finishedAt: now,
+                ...(fallback ? { message: run.log.slice(-80).join('\n').slice(-2048) } : {}),
+              },
+            },
           })),
         };
       } else {
@@ -240,6 +256,20 @@ export class PodSimulator {
     if (desired.phase === 'Running') this.markRunning(pod, secrets, running);
   }
 
+  /** A Job pod's program, started once with what its Secrets give it now; `run` once it ended. */
+  private programOf(pod: k8s.V1Pod, secrets: SecretIndex): { run?: ProgramRun } {
+    const uid = pod.metadata!.uid!;
+    let entry = this.programs.get(uid);
+    if (entry) return entry;
+    entry = {};
+    this.programs.set(uid, entry);
+    const container = pod.spec!.containers[0];
+    const inputs = { env: resolveEnv(pod, secrets).values, files: mountedFiles(pod, secrets) };
+    const done = entry;
+    void runProgram(container.image ?? '', [...(container.command ?? []), ...(container.args ?? [])], inputs).then((run) => (done.run = run));
+    return entry;
+  }
+
   /** Only write when something an observer would see changes (phase, readiness, waiting reason). */
   private sameStatus(current: k8s.V1PodStatus | undefined, desired: k8s.V1PodStatus): boolean {
     if (!current) return false;
@@ -251,4 +281,16 @@ export class PodSimulator {
       ]);
     return summary(current) === summary(desired);
   }
+}
+
+/** The files a pod's first container sees from its Secret volumes: `<mountPath>/<key>` -> the value. */
+function mountedFiles(pod: k8s.V1Pod, secrets: SecretIndex): Record<string, string> {
+  const ns = pod.metadata?.namespace ?? 'default';
+  const files: Record<string, string> = {};
+  for (const mount of pod.spec?.containers?.[0]?.volumeMounts ?? []) {
+    const name = pod.spec?.volumes?.find((v) => v.name === mount.name)?.secret?.secretName;
+    const data = name ? secrets.get(`${ns}/${name}`) : undefined;
+    for (const [key, b64] of Object.entries(data ?? {})) files[`${mount.mountPath.replace(/\/$/, '')}/${key}`] = Buffer.from(b64, 'base64').toString('utf8');
+  }
+  return files;
 }

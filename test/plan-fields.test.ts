@@ -181,6 +181,36 @@ const stageWindow = (change: (w: Plan) => void) => (s: Plan) => {
   if (!s.windows) throw new Error('no windows on this stage');
   change(s.windows[0]);
 };
+/**
+ * Pre-flight checks on staging: a Job (a plain image exits 0 in the memory backend), then an HTTP call
+ * to a closed port (it fails, at once, and the rotation rolls back): every field reaches an input.
+ */
+function withPreflight(): Plan {
+  const p = base();
+  p.stages[0].preflight = [
+    { name: 'pod', job: { image: 'registry.example.test/check:1', command: ['check'], args: ['--all'], timeout: '1m', secretAs: 'envFrom' } },
+    {
+      name: 'verify',
+      http: {
+        url: 'http://127.0.0.1:59999/verify',
+        method: 'POST',
+        headers: { Authorization: 'Bearer {{secret.api_token}}' },
+        body: '{"token":"{{secret.api_token}}"}',
+        expect: { status: [200], bodyContains: 'ok' },
+        timeout: '2s',
+        retries: 0,
+      },
+    },
+  ];
+  return p;
+}
+/** A change to a stage's check of `kind` (or, `whole`, to the stage's list of checks). */
+const stageCheck = (kind: 'http' | 'job', change: (c: Plan) => void, whole?: (s: Plan) => void) => (s: Plan) => {
+  const check = s.preflight?.find((c: Plan) => c[kind]);
+  if (!check) throw new Error('no such check on this stage');
+  change(check[kind]);
+  whole?.(s);
+};
 /** Another rotation's workload holds the previous version at the first scan, then lets go. */
 const holding: Script = { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] }], []] };
 
@@ -234,6 +264,35 @@ const CASES: Record<string, Case> = {
   'stages[].batch.size': { base: withBatch, script: batched, stage: stageBatch((b) => (b.size = 2)) },
   'stages[].batch.percent': { base: withBatch, script: batched, stage: stageBatch((b) => ((b.percent = 100), delete b.size)) },
   'stages[].batch.pause': { base: withBatch, script: batched, stage: stageBatch((b) => (b.pause = '10m')) },
+  'stages[].preflight': {
+    base: withPreflight,
+    stage: stageCheck(
+      'job',
+      () => undefined,
+      (s) => (s.preflight = [s.preflight[1]]),
+    ),
+  },
+  'stages[].preflight[].name': {
+    base: withPreflight,
+    stage: (s) => {
+      if (!s.preflight) throw new Error('no checks on this stage');
+      s.preflight[1].name = 'check-token';
+    },
+  },
+  'stages[].preflight[].http.url': { base: withPreflight, stage: stageCheck('http', (h) => (h.url = 'http://127.0.0.1:59999/other')) },
+  'stages[].preflight[].http.method': { base: withPreflight, stage: stageCheck('http', (h) => (h.method = 'PUT')) },
+  'stages[].preflight[].http.headers': { base: withPreflight, stage: stageCheck('http', (h) => (h.headers = { 'X-Token': '{{secret.api_token}}' })) },
+  'stages[].preflight[].http.body': { base: withPreflight, stage: stageCheck('http', (h) => (h.body = 'token={{secret.api_token}}')) },
+  'stages[].preflight[].http.expect.status': { base: withPreflight, stage: stageCheck('http', (h) => (h.expect.status = [204])) },
+  'stages[].preflight[].http.expect.bodyContains': { base: withPreflight, stage: stageCheck('http', (h) => (h.expect.bodyContains = 'valid')) },
+  'stages[].preflight[].http.timeout': { base: withPreflight, stage: stageCheck('http', (h) => (h.timeout = '5s')) },
+  'stages[].preflight[].http.retries': { base: withPreflight, stage: stageCheck('http', (h) => (h.retries = 1)) },
+  'stages[].preflight[].job.image': { base: withPreflight, stage: stageCheck('job', (j) => (j.image = 'registry.example.test/check:2')) },
+  'stages[].preflight[].job.command': { base: withPreflight, stage: stageCheck('job', (j) => (j.command = ['verify'])) },
+  'stages[].preflight[].job.args': { base: withPreflight, stage: stageCheck('job', (j) => (j.args = ['--quick'])) },
+  'stages[].preflight[].job.timeout': { base: withPreflight, stage: stageCheck('job', (j) => (j.timeout = '2m')) },
+  'stages[].preflight[].job.secretAs': { base: withPreflight, stage: stageCheck('job', (j) => (j.secretAs = { volume: '/etc/auth' })) },
+  'stages[].preflight[].job.secretAs.volume': { base: withPreflight, stage: stageCheck('job', (j) => (j.secretAs = { volume: '/etc/other' })) },
   retention: { change: (p) => (p.retention = '2d') },
   cleanupRecheck: { script: holding, change: (p) => (p.cleanupRecheck = '2h') },
   'scan.ignore': { change: (p) => (p.scan = { ignore: ['widgets.example.com'] }) },

@@ -11,6 +11,7 @@ import { acts, quick } from './options';
 import { RollbackRequired } from './forward-errors';
 import { gitMode, switchThroughGit, throughGit } from './gitops';
 import { awaitWindow } from './windows';
+import { preflight } from './preflight';
 import type { Rotation, Undo } from './state';
 
 /** Batches within a stage (stage.batch): rotations started before them replay as they ran. */
@@ -44,10 +45,11 @@ async function ensureSwitched(r: Rotation, before: string): Promise<void> {
   );
 }
 
-/** For each stage: approval, deploy, verify, soak; then watch the last one. */
+/** For each stage: pre-flight checks, approval, deploy, verify, soak; then watch the last one. */
 export async function rollOut(r: Rotation): Promise<void> {
   const { plan } = r;
   for (const [index, stage] of plan.stages.entries()) {
+    await preflight(r, stage);
     if (stage.approval === 'required') await awaitApproval(r, stage);
     await deploy(r, stage, r.discovered[index].workloads);
     if (index < plan.stages.length - 1 && stage.soakMs > 0) {

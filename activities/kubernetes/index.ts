@@ -13,18 +13,31 @@
 //   secrets.ts    immutable versions
 //   external-secrets.ts  versions as ExternalSecrets (store external-secrets): the ExternalSecretsPort
 //   claims.ts     one rotation of a Secret per namespace at a time (a Lease)
+//   jobs.ts       pre-flight Jobs: the new version tested by a pod that reads it
 //   kubeconfig.ts the kubeconfig kubectl would use, and why one cannot be used
 import * as k8s from '@kubernetes/client-node';
 import { compareVersions, newestVersion, parseVersionName } from '../../domain/naming';
 import type { WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
-import type { ClusterPort, DeleteOptions, RolloutState, RotationClaim, ScanOptions, StoredVersion, VersionRecord, VersionSpec } from '../ports';
+import type {
+  ClusterPort,
+  DeleteOptions,
+  PreflightJobRun,
+  PreflightJobSpec,
+  RolloutState,
+  RotationClaim,
+  ScanOptions,
+  StoredVersion,
+  VersionRecord,
+  VersionSpec,
+} from '../ports';
 import type { Holder, ManagedBy, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, WorkloadUse } from '../../contract/activities';
 import { controllerStatus } from './gitops-status';
 import { Canary } from './canary';
 import { Claims } from './claims';
 import { driftMessage, objectDrift, switchedObjects } from './drift';
 import { ExternalSecrets } from './external-secrets';
+import { PreflightJobs } from './jobs';
 import { managedByOf, type GitOpsOptions } from './gitops';
 import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ApiReader, type ShapeMatch } from './cluster-scan';
 import { resilient } from './transport';
@@ -81,6 +94,7 @@ export class KubernetesCluster implements ClusterPort {
   private readonly secrets: Secrets;
   private readonly canary: Canary;
   private readonly claims: Claims;
+  private readonly jobs: PreflightJobs;
   /** store external-secrets: the operator's ExternalSecrets, over this adapter's connection. */
   readonly externalSecrets: ExternalSecrets;
 
@@ -101,6 +115,7 @@ export class KubernetesCluster implements ClusterPort {
     this.secrets = new Secrets(this.core);
     this.canary = new Canary(this.kinds.Deployment, kc.makeApiClient(k8s.AppsV1Api), gitops);
     this.claims = new Claims(kc.makeApiClient(k8s.CoordinationV1Api));
+    this.jobs = new PreflightJobs(kc.makeApiClient(k8s.BatchV1Api), this.core);
     this.externalSecrets = new ExternalSecrets(kc, this.core);
   }
 
@@ -133,6 +148,10 @@ export class KubernetesCluster implements ClusterPort {
       scanByShape(this.kc, { pageSize: this.pageSize, wanted, ignore, reader: this.transport.reader }),
     ]);
     return { workloads, others: shaped.matches, unreadable: shaped.unreadable };
+  }
+
+  runPreflightJob(spec: PreflightJobSpec): Promise<PreflightJobRun> {
+    return this.jobs.run(spec);
   }
 
   claimRotation(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim> {

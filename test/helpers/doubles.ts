@@ -370,6 +370,10 @@ export class Doubles {
         log('changeWindow', input);
         return real.changeWindow(input);
       },
+      preflightCheck: async (input) => {
+        log('preflightCheck', input);
+        return real.preflightCheck(input);
+      },
       revokeCredential: async (input) => {
         log('revokeCredential', input);
         if (revokeFails > 0) {

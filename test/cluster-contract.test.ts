@@ -27,6 +27,7 @@ import {
   type WorkloadOptions,
 } from './helpers/worlds';
 import { selfSigned } from './helpers/secret-types';
+import { CHECK_IMAGE } from '../activities/memory/programs';
 
 const BASE = 'auth-api-secrets';
 const OLD = `${BASE}-20250101000000`;
@@ -98,6 +99,47 @@ async function canary(
 
 for (const [label, make] of worlds) {
   describe(`ClusterPort contract: ${label}`, () => {
+    it('runs a pre-flight Job whose pod reads the version (envFrom or a volume), decided by the value, then deletes it', async () => {
+      const { w, ns } = await setup(make);
+      const good = `${BASE}-20261207100000`;
+      const bad = `${BASE}-20261207110000`;
+      await w.secret(ns, good, { API_TOKEN: 'good-7f3a9c1d' });
+      await w.secret(ns, bad, { API_TOKEN: 'bad-7f3a9c1d' });
+      const job = (version: string, n: number, secretAs: { envFrom: true } | { volume: string }) => ({
+        namespace: ns,
+        name: `rotor-preflight-${String(n).padStart(12, '0')}`,
+        version,
+        rotationId: `default/rotate-${ns}/run-${n}`,
+        job: {
+          image: `${CHECK_IMAGE}:1`,
+          args: ['expect-prefix', ...('volume' in secretAs ? ['--file', '/etc/auth/API_TOKEN'] : ['--env', 'API_TOKEN']), '--prefix', 'good-'],
+          timeoutMs: 60_000,
+          secretAs,
+        },
+      });
+      const passed = await w.cluster.runPreflightJob(job(good, 1, { envFrom: true }));
+      assert.equal(passed.passed, true, passed.message);
+      assert.match(passed.message, /^Job rotor-preflight-000000000001 succeeded/);
+      const failed = await w.cluster.runPreflightJob(job(bad, 2, { volume: '/etc/auth' }));
+      assert.equal(failed.passed, false);
+      assert.match(failed.message, /^Job rotor-preflight-000000000002 failed: its container exited 1 \(Error\)$/);
+      assert.deepEqual(failed.logs, ['expect-prefix: /etc/auth/API_TOKEN does not start with "good-"'], 'the last lines, as the pod printed them');
+      const missing = await w.cluster.runPreflightJob(job(`${BASE}-20261207120000`, 3, { envFrom: true }));
+      assert.equal(missing.passed, false);
+      assert.match(
+        missing.message,
+        /^Job rotor-preflight-000000000003 cannot start: CreateContainerConfigError: secret "auth-api-secrets-20261207120000" not found$/,
+      );
+      if (label === 'kubernetes') {
+        const jobs = await kc.makeApiClient(k8s.BatchV1Api).listNamespacedJob({ namespace: ns });
+        assert.deepEqual(
+          jobs.items.filter((j) => !j.metadata?.deletionTimestamp).map((j) => j.metadata!.name),
+          [],
+          'every pre-flight Job deleted',
+        );
+      }
+    });
+
     it('finds the users of the current version by meaning, and refuses what it cannot roll out honestly', async () => {
       const { w, ns } = await setup(make);
       await w.workload('Deployment', ns, 'web', OLD);

@@ -13,6 +13,7 @@ import { MemoryCredentialIssuer } from '../activities/issuers/memory';
 import { CHECK_IMAGE } from '../activities/memory/programs';
 import type { RotationStatus } from '../contract/api';
 import { twoStagePlan } from './helpers/plans';
+import { formatStatus } from '../client/format';
 import { timeSkippingRotations } from './helpers/rotations';
 
 const OLD = 'auth-api-secrets-20250101000000';
@@ -88,6 +89,7 @@ describe('pre-flight checks', () => {
     const token = d.cluster.world.secrets.find((s) => s.name === status.newVersion)!.data.api_token;
     assert.ok(!JSON.stringify(status).includes(token), 'the echoed token is not in the status');
     assert.match(preflightChecks(status)[0].reason, /insufficient scope for \[redacted\]/);
+    assert.match(formatStatus(status), /\n {2}FAILED {7}pre-flight staging: verify-token: HTTP 403 from GET /, 'rotor status lists the check');
     assert.deepEqual(
       iss.issued().map((c) => [c.id, c.state]),
       [[status.newCredential, 'revoked']],

@@ -13,10 +13,11 @@ import { LABEL_SECRET } from './ownership';
 const ROTATION = 'rotor.dev/rotation';
 /** Log lines a result keeps. */
 const LOG_LINES = 10;
-/** A container that waits for one of these cannot start without someone fixing the Job: failed at once. */
-const HOPELESS = ['CreateContainerConfigError', 'ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerError'];
-/** How long a hopeless wait is given (an image pull may recover once). */
-const HOPELESS_AFTER_MS = 30_000;
+/** A container that waits for one of these cannot start without someone fixing the Job or its Secret: failed at once. */
+const HOPELESS = ['CreateContainerConfigError', 'InvalidImageName', 'CreateContainerError'];
+/** Waits an image pull may recover from, given this long. */
+const PULLING = ['ErrImagePull', 'ImagePullBackOff'];
+const PULL_GRACE_MS = 30_000;
 
 /** The Job, as created: no retries, the deadline on the Job itself, no token, no privilege. */
 export function preflightJobManifest(spec: PreflightJobSpec): k8s.V1Job {
@@ -98,7 +99,7 @@ export class PreflightJobs {
     const started = Date.now();
     // The Job's own deadline ends it; this one only covers a Job controller that never says so.
     const deadline = started + spec.job.timeoutMs + 60_000;
-    let hopelessSince: number | null = null;
+    let pullingSince: number | null = null;
     for (;;) {
       const job = await this.batch.readNamespacedJob({ name: spec.name, namespace: spec.namespace }).catch((err) => {
         throw toRotorError(err, 'read the pre-flight Job', object);
@@ -115,8 +116,8 @@ export class PreflightJobs {
         return { passed: false, message: `Job ${spec.name} failed: ${why}`, logs: await this.logs(spec, pods) };
       }
       const waiting = waitingReason(pods);
-      hopelessSince = waiting && HOPELESS.includes(waiting.reason) ? (hopelessSince ?? Date.now()) : null;
-      if (hopelessSince !== null && Date.now() - hopelessSince >= HOPELESS_AFTER_MS)
+      pullingSince = waiting && PULLING.includes(waiting.reason) ? (pullingSince ?? Date.now()) : null;
+      if ((waiting && HOPELESS.includes(waiting.reason)) || (pullingSince !== null && Date.now() - pullingSince >= PULL_GRACE_MS))
         return { passed: false, message: `Job ${spec.name} cannot start: ${waiting!.reason}${waiting!.message ? `: ${waiting!.message}` : ''}`, logs: [] };
       if (Date.now() > deadline)
         return {

@@ -3,6 +3,8 @@
 // named, only those are recorded).
 // Re-record only on purpose (a deliberate, versioned change of the workflow); CI replays the files.
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
@@ -47,6 +49,10 @@ async function main(): Promise<void> {
     'apps/production/auth.yaml': productionManifest('auth-api-secrets-20250101000000'),
     'apps/production/kustomization.yaml': 'resources: [auth.yaml]\n',
   });
+  // Pre-flight's case: an API that accepts staging's calls and refuses production's.
+  const verifierServer = createServer((req, res) => res.writeHead(req.url?.includes('env=staging') ? 200 : 403).end('{}'));
+  await new Promise<void>((r) => verifierServer.listen(0, '127.0.0.1', r));
+  const verifier = `http://127.0.0.1:${(verifierServer.address() as AddressInfo).port}`;
   const gitScript = (): Script => ({
     labels: { production: FLUX_LABELS },
     git: new GitChanges({ token: gitServer.token, cacheDir: mkdtempSync(join(tmpdir(), 'rotor-clones-')) }),
@@ -142,6 +148,24 @@ async function main(): Promise<void> {
         top: { gitops: { repo: url, author: { name: 'recorder', email: 'recorder@example.test' } } },
       }),
     },
+    // Pre-flight checks (1.3.0 on): staging's Job and HTTP checks pass, production's HTTP check is refused; staging rolls back.
+    {
+      name: 'preflight-rolled-back',
+      script: {},
+      plan: twoStagePlan({
+        staging: {
+          preflight: [
+            { name: 'pod', job: { image: 'registry.example.test/check:1', timeout: '1m' } },
+            { name: 'verify', http: { url: `${verifier}/verify?env=staging`, headers: { Authorization: 'Bearer {{secret.api_token}}' }, retries: 0 } },
+          ],
+        },
+        production: {
+          preflight: [
+            { name: 'verify', http: { url: `${verifier}/verify?env=production`, headers: { Authorization: 'Bearer {{secret.api_token}}' }, retries: 0 } },
+          ],
+        },
+      }),
+    },
   ];
   try {
     for (const c of cases.filter((x) => !only.length || only.includes(x.name))) {
@@ -169,6 +193,7 @@ async function main(): Promise<void> {
   } finally {
     await env.teardown();
     await gitServer.stop();
+    verifierServer.close();
   }
 }
 

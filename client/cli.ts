@@ -537,53 +537,44 @@ function addScheduleCommands(rotor: Command, set: (code: number) => void): void 
     });
   });
 
-  const idArgument = () => new Argument('<id>', 'the schedule id, e.g. rotor-staging-auth-api-secrets (`rotor schedule list` shows them)');
-  schedule
-    .command('pause')
-    .description('start no more rotations until unpaused (one already running goes on)')
-    .addArgument(idArgument())
-    .option('--reason <text>', "why, kept as the schedule's note")
-    .addOption(byOption())
-    .action(async (id: string, opts: { reason?: string; by?: string }) => {
+  /** A subcommand on one schedule, by id; `act` does it and says what it did. */
+  const onSchedule = (
+    name: string,
+    description: string,
+    options: Option[],
+    act: (schedules: RotorSchedules, id: string, opts: { reason?: string; by?: string }) => Promise<string>,
+  ) => {
+    const command = schedule
+      .command(name)
+      .description(description)
+      .addArgument(new Argument('<id>', 'the schedule id, e.g. rotor-staging-auth-api-secrets (`rotor schedule list` shows them)'));
+    withOptions(command, options).action(async (id: string, opts: { reason?: string; by?: string }) => {
       await withSchedules(async (schedules) => {
-        await schedules.pause(id, `paused by ${operator(opts.by)}${opts.reason ? `: ${opts.reason}` : ''}`);
-        out(`paused ${id}; no rotation starts until: rotor schedule unpause ${id}`);
+        out(await act(schedules, id, opts));
       });
     });
-
-  schedule
-    .command('unpause')
-    .description('start rotations on the schedule again, from its next time on')
-    .addArgument(idArgument())
-    .addOption(byOption())
-    .action(async (id: string, opts: { by?: string }) => {
-      await withSchedules(async (schedules) => {
-        await schedules.unpause(id, `unpaused by ${operator(opts.by)}`);
-        out(`unpaused ${id}; rotor schedule list shows its next run`);
-      });
-    });
-
-  schedule
-    .command('delete')
-    .description('delete the schedule; a rotation it started goes on (rotor list shows it)')
-    .addArgument(idArgument())
-    .action(async (id: string) => {
-      await withSchedules(async (schedules) => {
-        await schedules.delete(id);
-        out(`deleted schedule ${id}; rotations it started go on (rotor list shows them)`);
-      });
-    });
-
-  schedule
-    .command('trigger')
-    .description("start the schedule's rotation now, paused or not; refused while one it started still runs")
-    .addArgument(idArgument())
-    .action(async (id: string) => {
-      await withSchedules(async (schedules) => {
-        const workflowId = await schedules.trigger(id);
-        out(workflowId ? `started ${workflowId}; follow it: rotor status ${workflowId} --watch` : `triggered ${id}; rotor schedule list shows its run`);
-      });
-    });
+  };
+  onSchedule(
+    'pause',
+    'start no more rotations until unpaused (one already running goes on)',
+    [new Option('--reason <text>', "why, kept as the schedule's note"), byOption()],
+    async (schedules, id, opts) => {
+      await schedules.pause(id, `paused by ${operator(opts.by)}${opts.reason ? `: ${opts.reason}` : ''}`);
+      return `paused ${id}; no rotation starts until: rotor schedule unpause ${id}`;
+    },
+  );
+  onSchedule('unpause', 'start rotations on the schedule again, from its next time on', [byOption()], async (schedules, id, opts) => {
+    await schedules.unpause(id, `unpaused by ${operator(opts.by)}`);
+    return `unpaused ${id}; rotor schedule list shows its next run`;
+  });
+  onSchedule('delete', 'delete the schedule; a rotation it started goes on (rotor list shows it)', [], async (schedules, id) => {
+    await schedules.delete(id);
+    return `deleted schedule ${id}; rotations it started go on (rotor list shows them)`;
+  });
+  onSchedule('trigger', "start the schedule's rotation now, paused or not; refused while one it started still runs", [], async (schedules, id) => {
+    const workflowId = await schedules.trigger(id);
+    return workflowId ? `started ${workflowId}; follow it: rotor status ${workflowId} --watch` : `triggered ${id}; rotor schedule list shows its run`;
+  });
 }
 
 /** Errors written for the operator, and the exit code of each kind; anything else is not rotor's own words. */

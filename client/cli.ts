@@ -1,5 +1,5 @@
-// The rotor CLI on commander: start, status, approve, abort, rollback, list, versions, version, schema,
-// worker, codec-server, completion. `rotor <command> --help` for each; unknown commands and flags are
+// The rotor CLI on commander: start, status, approve, abort, rollback, list, schedule (create, list,
+// pause, unpause, delete, trigger), versions, version, rbac, schema, worker, codec-server, completion. `rotor <command> --help` for each; unknown commands and flags are
 // refused with a suggestion; kubectl's habits (-o, -w, -n, --context, --kubeconfig) where they fit.
 import { userInfo } from 'node:os';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -8,13 +8,17 @@ import { RotorError } from '../activities/errors';
 import { CodecKeyError } from '../temporal/codec';
 import { rotorVersion, TemporalUnreachableError } from '../temporal/settings';
 import { completionScript, SHELLS, type Shell } from './completion';
-import { formatStatus, progressLine, rotationsTable, workerAbsence } from './format';
+import { formatStatus, progressLine, rotationsTable, schedulesTable, workerAbsence } from './format';
 import { normalizeOrigin, runCodecServer } from './codec-server';
 import { isStructured, outputFormat, outputOptions, structured, type OutputFormat } from './output';
 import { loadPlanFile, PlanFileError } from './plan-file';
 import { parseScanGroup, parseServiceAccount, planNamespaces, rbacManifests, rbacValues, rbacYaml } from './rbac';
 import { admissionManifests } from './admission';
 import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
+import { cronProblem, describeWhen, parseEvery, type When } from './schedule-spec';
+import { RotorSchedules } from './schedules';
+import { timeZoneProblem } from '../domain/windows';
+import { rotationWorkflowId } from '../domain/plan';
 
 /** Exit codes, the same for every command (and in `rotor --help`). */
 const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4 } as const;
@@ -67,6 +71,25 @@ function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port number from 0 to 65535 (0: any free port), e.g. 8081');
   return n;
+}
+
+/** `--every 90d`: a duration in whole seconds. */
+function every(value: string): number {
+  const parsed = parseEvery(value);
+  if ('error' in parsed) throw new InvalidArgumentError(parsed.error);
+  return parsed.ms;
+}
+
+/** `--cron "0 3 * * 1"` and `--timezone Europe/Berlin`, checked as a window's schedule and zone are. */
+const checked = (problem: (value: string) => string | null) => (value: string) => {
+  const why = problem(value);
+  if (why) throw new InvalidArgumentError(why);
+  return value;
+};
+
+/** A page of the Temporal Web UI, in TEMPORAL_UI_URL's namespace TEMPORAL_NAMESPACE. */
+function webUi(path: string): string {
+  return `${process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233'}/namespaces/${process.env.TEMPORAL_NAMESPACE ?? 'default'}/${path}`;
 }
 
 const DEFAULT_ORIGINS = ['http://localhost:8233'];
@@ -216,8 +239,7 @@ function program(result: { code: number }): Command {
         await withClient(async (client) => {
           const id = await client.start(loaded.document, loaded.plan, operator(opts.by));
           out(`started ${id}`);
-          const ui = process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233';
-          out(`follow it: rotor status ${id} --watch   (Web UI: ${ui}/namespaces/${process.env.TEMPORAL_NAMESPACE ?? 'default'}/workflows/${id})`);
+          out(`follow it: rotor status ${id} --watch   (Web UI: ${webUi(`workflows/${id}`)})`);
           return opts.watch ? watch(client, id, opts.interval) : EXIT.ok;
         }),
       );
@@ -320,6 +342,8 @@ function program(result: { code: number }): Command {
       }),
     );
   });
+
+  addScheduleCommands(rotor, set);
 
   const versions = rotor
     .command('versions')
@@ -448,8 +472,109 @@ function program(result: { code: number }): Command {
     });
 
   // Every command's help ends with the exit codes and the environment, as the top-level help does.
-  for (const command of rotor.commands) command.addHelpText('after', EXIT_HELP);
+  for (const command of rotor.commands) for (const c of [command, ...command.commands]) c.addHelpText('after', EXIT_HELP);
   return rotor;
+}
+
+/** `rotor schedule create|list|pause|unpause|delete|trigger`: rotations on Temporal Schedules. */
+function addScheduleCommands(rotor: Command, set: (code: number) => void): void {
+  const schedule = rotor
+    .command('schedule')
+    .description("rotations on a schedule, as Temporal Schedules (the Web UI's Schedules page): create, list, pause, unpause, delete, trigger");
+  const withSchedules = (fn: (schedules: RotorSchedules) => Promise<void>) =>
+    withClient(async (client) => {
+      await fn(new RotorSchedules(client));
+      return EXIT.ok;
+    }).then(set);
+
+  schedule
+    .command('create')
+    .description(
+      'validate a plan (before anything is contacted) and create a schedule that starts its rotation --every <duration> or at each --cron time, never beside one still running (overlap skip); prints its id, rotor-<first namespace>-<secret>',
+    )
+    .requiredOption('-f, --file <plan.yaml>', 'the plan file')
+    .addOption(new Option('--every <duration>', 'start a rotation this often, the first one interval from now, e.g. 90d').argParser(every).conflicts('cron'))
+    .addOption(
+      new Option('--cron <expression>', 'start one each time this five-field cron schedule fires, e.g. "0 3 * * 1" (Mondays at 03:00)').argParser(
+        checked(cronProblem),
+      ),
+    )
+    .addOption(new Option('--timezone <zone>', 'the IANA time zone --cron is read in (default UTC), e.g. Europe/Berlin').argParser(checked(timeZoneProblem)))
+    .option('--paused', 'create it paused: nothing starts until `rotor schedule unpause <id>`')
+    .option('--note <text>', 'a note the schedule keeps (rotor schedule list -o wide, the Web UI)')
+    .addOption(byOption())
+    .action(
+      async (opts: { file: string; every?: number; cron?: string; timezone?: string; paused?: boolean; note?: string; by?: string }, command: Command) => {
+        if (opts.every === undefined && opts.cron === undefined)
+          command.error(
+            'error: rotor schedule create needs when to rotate: --every <duration> (e.g. --every 90d) or --cron "<five fields>" (e.g. --cron "0 3 * * 1")',
+          );
+        if (opts.timezone && opts.cron === undefined)
+          command.error('error: --timezone is the zone --cron is read in; --every needs none: drop --timezone, or use --cron');
+        const when: When = opts.cron !== undefined ? { cron: opts.cron, timeZone: opts.timezone ?? 'UTC' } : { everyMs: opts.every! };
+        // Validated before connecting: a bad plan never reaches the server.
+        const { document, plan } = loadPlanFile(opts.file);
+        await withSchedules(async (schedules) => {
+          const request = { plan, when, createdBy: operator(opts.by), paused: opts.paused, note: opts.note, now: Date.now() };
+          const { scheduleId, nextRuns } = await schedules.create(document, request);
+          out(`created schedule ${scheduleId}${opts.paused ? ' (paused)' : ''}: rotate ${plan.secret} ${describeWhen(when)}, never two at once (overlap skip)`);
+          out(opts.paused ? `nothing starts until: rotor schedule unpause ${scheduleId}` : `next runs: ${nextRuns.slice(0, 3).join(', ') || '(none)'}`);
+          out(
+            `each run is a rotation ${rotationWorkflowId(plan)}-<time>: rotor schedule list shows the last one   (Web UI: ${webUi(`schedules/${scheduleId}`)})`,
+          );
+        });
+      },
+    );
+
+  const list = schedule.command('list').description("rotor's schedules: id, secret, when, paused, the next run, the last run's rotation and how it ended");
+  withOptions(list, outputOptions('how many runs each started and skipped, the runs after the next, its note')).action(async (opts: Formatted) => {
+    const format = outputFormat(opts);
+    await withSchedules(async (schedules) => {
+      const rows = await schedules.list();
+      if (isStructured(format)) out(structured(rows, format));
+      else if (rows.length === 0) out('no schedules yet; create one with rotor schedule create -f plan.yaml --every 90d');
+      else out(schedulesTable(rows, { wide: format === 'wide' }));
+    });
+  });
+
+  /** A subcommand on one schedule, by id; `act` does it and says what it did. */
+  const onSchedule = (
+    name: string,
+    description: string,
+    options: Option[],
+    act: (schedules: RotorSchedules, id: string, opts: { reason?: string; by?: string }) => Promise<string>,
+  ) => {
+    const command = schedule
+      .command(name)
+      .description(description)
+      .addArgument(new Argument('<id>', 'the schedule id, e.g. rotor-staging-auth-api-secrets (`rotor schedule list` shows them)'));
+    withOptions(command, options).action(async (id: string, opts: { reason?: string; by?: string }) => {
+      await withSchedules(async (schedules) => {
+        out(await act(schedules, id, opts));
+      });
+    });
+  };
+  onSchedule(
+    'pause',
+    'start no more rotations until unpaused (one already running goes on)',
+    [new Option('--reason <text>', "why, kept as the schedule's note"), byOption()],
+    async (schedules, id, opts) => {
+      await schedules.pause(id, `paused by ${operator(opts.by)}${opts.reason ? `: ${opts.reason}` : ''}`);
+      return `paused ${id}; no rotation starts until: rotor schedule unpause ${id}`;
+    },
+  );
+  onSchedule('unpause', 'start rotations on the schedule again, from its next time on', [byOption()], async (schedules, id, opts) => {
+    await schedules.unpause(id, `unpaused by ${operator(opts.by)}`);
+    return `unpaused ${id}; rotor schedule list shows its next run`;
+  });
+  onSchedule('delete', 'delete the schedule; a rotation it started goes on (rotor list shows it)', [], async (schedules, id) => {
+    await schedules.delete(id);
+    return `deleted schedule ${id}; rotations it started go on (rotor list shows them)`;
+  });
+  onSchedule('trigger', "start the schedule's rotation now, paused or not; refused while one it started still runs", [], async (schedules, id) => {
+    const workflowId = await schedules.trigger(id);
+    return workflowId ? `started ${workflowId}; follow it: rotor status ${workflowId} --watch` : `triggered ${id}; rotor schedule list shows its run`;
+  });
 }
 
 /** Errors written for the operator, and the exit code of each kind; anything else is not rotor's own words. */
@@ -497,7 +622,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version are answers; anything else commander refuses is a usage error.
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+      // `rotor schedule` without its subcommand shows the help as an error (exitCode 1): usage too.
+      const answer = err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version';
+      return answer && err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     return report(err, rotor.opts<{ debug?: boolean }>().debug === true);
   }

@@ -1,7 +1,8 @@
-// Rendering rotations for a terminal: a status, the list, the versions of rotor and its server.
+// Rendering rotations for a terminal: a status, the list, the schedules, the versions of rotor and its server.
 import type { RotationStatus } from '../contract/api';
 import { age, table } from './output';
 import { POLL_WINDOW_MS, type Liveness, type RotationSummary } from './rotor-client';
+import type { ScheduleRow } from './schedules';
 
 function bar(step: number, total: number, width = 24): string {
   const filled = Math.round((step / Math.max(total, 1)) * width);
@@ -109,6 +110,22 @@ export function rotationsTable(rows: RotationSummary[], opts: { wide?: boolean; 
     r.stage ?? '-',
     age(r.startedAt, now),
     ...(opts.wide ? [r.startedAt, r.summary ?? '-'] : []),
+  ]);
+  return table(header, cells);
+}
+
+/** `rotor schedule list`: a header row, one schedule a line; wide adds its counts, its note and the runs after the next. */
+export function schedulesTable(rows: ScheduleRow[], opts: { wide?: boolean } = {}): string {
+  const header = ['ID', 'SECRET', 'SPEC', 'PAUSED', 'NEXT RUN', 'LAST RUN', 'RESULT', ...(opts.wide ? ['RUNS', 'SKIPPED', 'LATER RUNS', 'NOTE'] : [])];
+  const cells = rows.map((r) => [
+    r.scheduleId,
+    r.secret,
+    r.spec,
+    r.paused ? 'yes' : 'no',
+    r.nextRuns[0] ?? '-',
+    r.lastRun?.workflowId ?? '-',
+    r.lastRun?.result ?? '-',
+    ...(opts.wide ? [String(r.runs), String(r.skipped), r.nextRuns.slice(1, 3).join(', ') || '-', r.note ?? '-'] : []),
   ]);
   return table(header, cells);
 }

@@ -149,6 +149,32 @@ function describeStage(s: Stage): string {
   return bits.join(', ');
 }
 
+/**
+ * What starting a rotation of `plan` asks of Temporal: the workflow id, task queue, input, the Web
+ * UI's summary and details, and the search attributes. `rotor start` starts it once; a schedule's
+ * action starts it at each run (Temporal then appends the run's time to the workflow id).
+ */
+export function rotationStartOptions(document: Record<string, unknown>, plan: Plan, requestedBy: string, taskQueue: string) {
+  const input: RotationInput = { plan: document, requestedBy };
+  return {
+    taskQueue,
+    workflowId: rotationWorkflowId(plan),
+    args: [input],
+    // The Web UI's one-line summary; the details below say where and how each stage runs.
+    staticSummary: `rotate ${plan.secret}: ${plan.stages.map((s) => s.name).join(' → ')}`,
+    staticDetails: [
+      `**secret** ${plan.secret} · **store** ${plan.store} · **retention** ${formatDuration(plan.retentionMs)}`,
+      ...plan.stages.map((s) => `- ${s.name}: ${describeStage(s)}`),
+      `requested by ${requestedBy}`,
+    ].join('\n'),
+    typedSearchAttributes: [
+      { key: SA_SECRET, value: plan.secret },
+      { key: SA_PHASE, value: 'PLANNING' },
+      { key: SA_STAGE, value: '-' },
+    ],
+  };
+}
+
 export class RotorClient {
   private constructor(
     readonly client: Client,
@@ -184,26 +210,10 @@ export class RotorClient {
   }
 
   async start(document: Record<string, unknown>, plan: Plan, requestedBy: string): Promise<string> {
-    const workflowId = rotationWorkflowId(plan);
-    const input: RotationInput = { plan: document, requestedBy };
+    const options = rotationStartOptions(document, plan, requestedBy, this.taskQueue);
+    const { workflowId } = options;
     try {
-      await this.client.workflow.start(WORKFLOW_TYPE, {
-        taskQueue: this.taskQueue,
-        workflowId,
-        args: [input],
-        // The Web UI's one-line summary; the details below say where and how each stage runs.
-        staticSummary: `rotate ${plan.secret}: ${plan.stages.map((s) => s.name).join(' → ')}`,
-        staticDetails: [
-          `**secret** ${plan.secret} · **store** ${plan.store} · **retention** ${formatDuration(plan.retentionMs)}`,
-          ...plan.stages.map((s) => `- ${s.name}: ${describeStage(s)}`),
-          `requested by ${requestedBy}`,
-        ].join('\n'),
-        typedSearchAttributes: [
-          { key: SA_SECRET, value: plan.secret },
-          { key: SA_PHASE, value: 'PLANNING' },
-          { key: SA_STAGE, value: '-' },
-        ],
-      });
+      await this.client.workflow.start(WORKFLOW_TYPE, options);
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         throw new RotorClientError(

@@ -23,7 +23,7 @@ describe('rotor CLI', () => {
   it('prints help for the program and for each command, with the exit codes', async () => {
     const top = await rotor(['--help'], env);
     assert.equal(top.code, 0, top.stderr);
-    for (const command of ['start', 'status', 'approve', 'abort', 'rollback', 'list', 'versions', 'version', 'worker', 'completion'])
+    for (const command of ['start', 'status', 'approve', 'abort', 'rollback', 'list', 'schedule', 'versions', 'version', 'worker', 'completion'])
       assert.match(top.stdout, new RegExp(`^  ${command}\\b`, 'm'));
     for (const command of ['start', 'status', 'abort', 'versions']) {
       const help = await rotor([command, '--help'], env);
@@ -90,6 +90,48 @@ describe('rotor CLI', () => {
     const missing = await rotor(['start', '-f', '/nonexistent/plan.yaml'], env);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read plan file \/nonexistent\/plan\.yaml \(ENOENT\)/);
+  });
+
+  it('rotor schedule: names the flag at fault and its fix with exit code 2, and reads the plan before contacting the server', async () => {
+    const file = join(repoRoot, 'examples', 'plan.yaml');
+    const create = (...flags: string[]) => rotor(['schedule', 'create', '-f', file, ...flags], env);
+    const cases: [string[], RegExp][] = [
+      [[], /^rotor: rotor schedule create needs when to rotate: --every <duration> \(e\.g\. --every 90d\) or --cron "<five fields>"/],
+      [['--every', '90'], /option '--every <duration>' argument '90' is invalid\. cannot parse; write a duration such as 30s/],
+      [['--every', '1500ms'], /option '--every <duration>' argument '1500ms' is invalid\. must be a whole number of seconds, at least 1s/],
+      [['--every', '1d', '--cron', '0 3 * * 1'], /option '--every <duration>' cannot be used with option '--cron <expression>'/],
+      [['--every', '1d', '--timezone', 'UTC'], /--timezone is the zone --cron is read in; --every needs none: drop --timezone, or use --cron/],
+      [['--cron', '0 3 * *'], /option '--cron <expression>' argument '0 3 \* \*' is invalid\. is not a cron schedule of five fields/],
+      [['--cron', '0 3 L * *'], /no L, W, # or \?/],
+      [
+        ['--cron', '0 3 * * 1', '--timezone', 'Europe/Berln'],
+        /option '--timezone <zone>' argument 'Europe\/Berln' is invalid\. is not a time zone this runtime knows; use an IANA name/,
+      ],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await create(...flags);
+      assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message, flags.join(' '));
+    }
+    const badPlan = await rotor(['schedule', 'create', '-f', '/nonexistent/plan.yaml', '--every', '90d'], env);
+    assert.equal(badPlan.code, 2);
+    assert.match(badPlan.stderr, /cannot read plan file \/nonexistent\/plan\.yaml/);
+    // A good plan and good flags: only now is the server asked (and here, none answers).
+    const good = await create('--cron', '0 3 * * MON', '--timezone', 'Europe/Berlin');
+    assert.equal(good.code, 1);
+    assert.match(good.stderr, /cannot reach the Temporal server at 127\.0\.0\.1:1/);
+    const alone = await rotor(['schedule'], env);
+    assert.equal(alone.code, 2);
+    assert.match(alone.stderr, /^Usage: rotor schedule \[options\] \[command\]/);
+    const noId = await rotor(['schedule', 'pause'], env);
+    assert.equal(noId.code, 2);
+    assert.match(noId.stderr, /missing required argument 'id'/);
+    for (const sub of ['create', 'list', 'pause', 'unpause', 'delete', 'trigger']) {
+      const help = await rotor(['schedule', sub, '--help'], env);
+      assert.equal(help.code, 0, `${sub}: ${help.stderr}`);
+      assert.match(help.stdout, new RegExp(`^Usage: rotor schedule ${sub} `, 'm'));
+      assert.match(help.stdout, /^Exit codes:$/m, sub);
+    }
   });
 
   it('takes -o json|yaml|wide and its alias --json, and refuses another format or both at once', async () => {
@@ -294,6 +336,12 @@ describe('rotor CLI: kubectl habits', () => {
     assert.equal(complete(['rotor', 'completion', 'z']), 'zsh');
     assert.equal(complete(['rotor', 'start', '-f', 'rotor.b']), 'rotor.bash');
     assert.equal(complete(['rotor', 'help', 'versio']), 'versions version');
+    // A command of commands: its subcommands, then each one's flags and values.
+    assert.equal(complete(['rotor', 'schedule', 'p']), 'pause');
+    assert.equal(complete(['rotor', 'schedule', 'create', '--ev']), '--every');
+    assert.equal(complete(['rotor', 'schedule', 'create', '-f', 'rotor.b']), 'rotor.bash');
+    assert.equal(complete(['rotor', 'schedule', 'list', '-o', '']), 'json yaml wide');
+    assert.equal(complete(['rotor', 'schedule', 'pause', 'rotor-x', '--r']), '--reason');
 
     // zsh, when installed: what the completion system offers after a Tab in an interactive shell.
     if (spawnSync('zsh', ['--version']).status !== 0) return;
@@ -312,6 +360,9 @@ describe('rotor CLI: kubectl habits', () => {
     assert.equal(await zcomplete('rotor list -o '), 'json wide yaml');
     assert.equal(await zcomplete('rotor completion '), 'bash zsh');
     assert.equal(await zcomplete('rotor status x --w'), '--watch');
+    assert.equal(await zcomplete('rotor schedule p'), 'pause');
+    assert.equal(await zcomplete('rotor schedule create --ev'), '--every');
+    assert.equal(await zcomplete('rotor schedule list -o '), 'json wide yaml');
   });
 
   it('lists rotations under a header row, with kubectl ages; wide adds when each started and its outcome', () => {

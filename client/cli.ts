@@ -26,6 +26,7 @@ Exit codes:
   2  bad usage, an invalid plan or unusable codec keys (nothing was started)
   3  with --watch or rollback: the rotation ended ROLLED_BACK
   4  with --watch or rollback: the rotation ended FAILED
+  2  rotor plan: PLANNING would refuse the plan (each refusal named); 0 it would run, 1 it could not tell
 
 Environment:
   TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),

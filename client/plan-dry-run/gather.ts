@@ -5,7 +5,7 @@ import { createActivities, type RotorActivities, type RotorDeps } from '../../ac
 import { discoverStages } from '../../activities/workloads';
 import { measureOnce } from '../../activities/analysis-loop';
 import type { KubernetesCluster } from '../../activities/kubernetes';
-import type { DiscoveredStage, Holder } from '../../contract/activities';
+import type { DiscoveredStage, Holder, WorkloadUse } from '../../contract/activities';
 import { splitBatches } from '../../domain/batches';
 import { renderQuery } from '../../domain/analysis';
 import { issuerSource, type Plan, type Stage } from '../../domain/plan';
@@ -77,7 +77,7 @@ async function checkOutside(plan: Plan, discovered: DiscoveredStage[], acts: Rot
       });
   }
   const git = plan.stages
-    .map((stage, i) => ({ stage, workloads: discovered[i].workloads.filter((w) => stage.gitops && w.managedBy), from: discovered[i].previousVersion }))
+    .map((stage, i) => ({ stage, workloads: discovered[i].workloads.filter((w) => viaGit(stage, w)), from: discovered[i].previousVersion }))
     .filter((s) => s.workloads.length && s.from);
   if (git.length) {
     if (!world.deps.git) found.unknowns.push('Git mode: ROTOR_GIT_* is not set here, as the worker has it; the Git changes were not tried');
@@ -115,6 +115,33 @@ async function analysisOf(stage: Stage, found: DiscoveredStage, world: World, fi
   };
 }
 
+/** In a stage with gitops settings, a workload a GitOps controller applies is switched by a commit (workflows/gitops.ts). */
+const viaGit = (stage: Stage, w: WorkloadUse) => !!stage.gitops && !!w.managedBy;
+
+/** Each workload's canary replicas per step (a canary's Deployments) and the commands that roll it back by hand. */
+async function byWorkload(stage: Stage, found: DiscoveredStage, world: World): Promise<{ canary: NonNullable<StageReport['canary']>; commands: string[] }> {
+  const canary: NonNullable<StageReport['canary']> = [];
+  const commands: string[] = [];
+  const previous = found.previousVersion;
+  if (!previous) return { canary, commands };
+  for (const w of found.workloads) {
+    if (viaGit(stage, w)) {
+      commands.push(
+        `# ${stage.namespace}: ${w.kind}/${w.name} is applied from Git: revert rotor's commit in ${stage.gitops!.repo} ${stage.gitops!.branch} (git log --grep Rotor-Change), and the controller applies ${previous} again`,
+      );
+      continue;
+    }
+    const obj = await world.cluster.readWorkload(w.kind, stage.namespace, w.name);
+    if (!obj) continue;
+    const steps = stage.strategy.type === 'canary' && w.kind === 'Deployment' ? stage.strategy.steps : null;
+    const replicas = (obj.spec?.replicas as number | undefined) ?? 1;
+    if (steps) canary.push({ workload: `Deployment/${w.name}`, replicas, steps: canaryReplicas(replicas, steps) });
+    const target: RollbackTarget = { kind: w.kind, namespace: stage.namespace, name: w.name, previous, ...(steps ? { canaryReplicas: replicas } : {}) };
+    commands.push(...rollbackCommands(target, obj));
+  }
+  return { canary, commands };
+}
+
 /** Each stage: what uses the Secret, what rotor switches or refuses, the canary, batches, analysis and windows. */
 export async function gatherStages(
   plan: Plan,
@@ -143,38 +170,19 @@ export async function gatherStages(
     const holders = found.previousVersion
       ? await acts.scanReferences({ secretName: found.previousVersion, namespaces: [stage.namespace], ...scanSettings(plan) })
       : [];
-    const live = found.workloads.filter((w) => !(stage.gitops && w.managedBy));
+    const live = found.workloads.filter((w) => !viaGit(stage, w));
     const report: StageReport = {
       name: stage.name,
       namespace: stage.namespace,
       strategy: stage.strategy.type === 'canary' ? `canary ${stage.strategy.steps.join('/')}%` : stage.strategy.type,
       versionInUse: found.previousVersion,
       holders: holders.map(holderLine),
-      switches: found.workloads.map((w) => ({ kind: w.kind, name: w.name, fields: w.fields, ...(stage.gitops && w.managedBy ? { throughGit: true } : {}) })),
+      switches: found.workloads.map((w) => ({ kind: w.kind, name: w.name, fields: w.fields, ...(viaGit(stage, w) ? { throughGit: true } : {}) })),
       refused: refused.filter((r) => r.startsWith(`${stage.namespace}: `)).map((r) => r.slice(stage.namespace.length + 2)),
       preflight: preflightLines(stage),
     };
-    const commands: string[] = [];
-    for (const w of found.previousVersion ? found.workloads.filter((x) => !live.includes(x)) : [])
-      commands.push(
-        `# ${stage.namespace}: ${w.kind}/${w.name} is applied from Git: revert rotor's commit in ${stage.gitops!.repo} ${stage.gitops!.branch} (git log --grep Rotor-Change), and the controller applies ${found.previousVersion} again`,
-      );
-    for (const w of found.previousVersion ? live : []) {
-      const obj = await world.cluster.readWorkload(w.kind, stage.namespace, w.name);
-      if (!obj) continue;
-      const canary = stage.strategy.type === 'canary' && w.kind === 'Deployment';
-      const replicas = (obj.spec?.replicas as number | undefined) ?? 1;
-      if (canary && stage.strategy.type === 'canary')
-        (report.canary ??= []).push({ workload: `Deployment/${w.name}`, replicas, steps: canaryReplicas(replicas, stage.strategy.steps) });
-      const target: RollbackTarget = {
-        kind: w.kind,
-        namespace: stage.namespace,
-        name: w.name,
-        previous: found.previousVersion!,
-        ...(canary ? { canaryReplicas: replicas } : {}),
-      };
-      commands.push(...rollbackCommands(target, obj));
-    }
+    const { canary, commands } = await byWorkload(stage, found, world);
+    if (canary.length) report.canary = canary;
     rollback.push(commands);
     if (stage.batch && stage.strategy.type !== 'canary' && live.length > 1)
       report.batches = splitBatches(live, stage.batch).map((b) => b.map((w) => `${w.kind}/${w.name}`));

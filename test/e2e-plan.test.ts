@@ -89,6 +89,7 @@ describe('rotor plan on a real apiserver', () => {
   it('prints the holders, the canary, and rollback commands that restore every switched workload exactly', async () => {
     const file = planFile('demo');
     const text = await rotor(['plan', '-f', file], env, 120_000);
+    if (process.env.SHOW_PLAN) process.stderr.write(text.stdout + text.stderr);
     assert.equal(text.code, 0, `${text.stdout}\n${text.stderr}`);
     assert.match(text.stdout, /stage production \(namespace production, canary 10\/25\/50\/100%\): uses auth-api-secrets-20250101000000/);
     assert.match(text.stdout, /Deployment\/reports: envFrom, volume, projected volume/);
@@ -147,7 +148,7 @@ describe('rotor plan on a real apiserver', () => {
     }
     const switched = await apps.readNamespacedDeployment({ namespace: 'production', name: 'auth-api' });
     assert.equal(switched.spec!.template.spec!.containers[0].env![0].valueFrom!.secretKeyRef!.name, NEW);
-    assert.equal((await deployments('production')).length, 3, 'the canary copy runs beside blue');
+    assert.equal((await deployments('production')).length, 4, 'a canary copy runs beside each blue');
 
     // The printed procedure, run by a shell as a person would: NEW set to the version created.
     const script = report.rollback.commands.map((c) => (c.startsWith('NEW=') ? `NEW=${NEW}` : c)).join('\n');
@@ -158,7 +159,7 @@ describe('rotor plan on a real apiserver', () => {
     assert.doesNotMatch(ran.stderr, /error/i, ran.stderr);
 
     const after = (await Promise.all(['staging', 'production'].map(deployments))).flat();
-    assert.deepEqual(after.map((d) => `${d.metadata!.namespace}/${d.metadata!.name}`).sort(), Object.keys(before).sort(), 'the canary copy is gone');
+    assert.deepEqual(after.map((d) => `${d.metadata!.namespace}/${d.metadata!.name}`).sort(), Object.keys(before).sort(), 'the canary copies are gone');
     for (const d of after) {
       const key = `${d.metadata!.namespace}/${d.metadata!.name}`;
       assert.deepEqual(d.spec!.template, before[key]!.template, `${key}: pod template`);
@@ -173,10 +174,11 @@ describe('rotor plan on a real apiserver', () => {
 
   it('exits 2 naming each refusal, and 1 when the cluster does not answer', async () => {
     const refused = planFile('refused', (p) => {
-      (p.stages as Record<string, unknown>[])[0].workloads = [{ kind: 'Deployment', name: 'nowhere' }];
+      (p.stages as Record<string, unknown>[])[0].workloads = ['deployment/auth-api', 'deployment/nowhere'];
     });
     const r = await rotor(['plan', '-f', refused, '--json'], env, 120_000);
     assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.includes('rotor:'), false, r.stderr);
     const report = JSON.parse(r.stdout) as PlanReport;
     assert.equal(report.verdict, 'refused');
     assert.ok(

@@ -107,6 +107,11 @@ async function analysisOf(stage: Stage, found: DiscoveredStage, world: World, fi
   const m = await measureOnce(world.deps.metrics, { stage: stage.name, check: 'verify', analysis, durationMs: 0, namespace: stage.namespace, version });
   // A provider that cannot answer would fail the stage's checks: the plan cannot be judged to pass.
   if (m.phase === 'error') findings.unknowns.push(`${stage.name}: the analysis could not be measured: ${m.message ?? 'error'}`);
+  // One that fails now would fail the stage too, unless it falls by then: said, not a refusal (PLANNING does not measure).
+  if (m.phase === 'failed')
+    findings.notes.push(
+      `${stage.name}: the analysis measures ${m.value} now, above its threshold ${analysis.threshold}: its checks would fail the stage unless that falls`,
+    );
   return {
     provider: analysis.provider,
     query: renderQuery(analysis.query, { namespace: stage.namespace, stage: stage.name, version }),
@@ -158,7 +163,7 @@ export async function gatherStages(
   findings.refusals.push(...discoveryProblems(plan.secret, plan.stages, discovered).map((p) => `nothing to rotate (nothing was changed): ${p}`));
   const type = secretTypeVerdict(discovered, plan.value);
   if ('refusal' in type) findings.refusals.push(type.refusal);
-  else findings.notes.push(`the new version is a ${type.type} Secret, as the previous one`);
+  else findings.notes.push(`the new version keeps the Secret type ${type.type}`);
   await checkOutside(plan, discovered, acts, world, findings);
 
   const reports: StageReport[] = [];

@@ -72,7 +72,7 @@ function stageText(s: StageReport): string[] {
   if (s.refused.length) lines.push('  rotor refuses:', ...indent(s.refused));
   for (const c of s.canary ?? [])
     lines.push(
-      `  canary of ${c.workload} (${c.replicas} replicas):`,
+      `  canary of ${c.workload} (${c.replicas} replica${c.replicas === 1 ? '' : 's'}):`,
       ...indent(
         c.steps.map(
           (st) =>
@@ -97,7 +97,7 @@ function stageText(s: StageReport): string[] {
 export function formatPlanReport(r: PlanReport): string {
   const lines = [`rotor plan for ${r.secret} (context ${r.context}, cluster ${r.cluster}, ${r.checkedAt}); nothing was changed`, ''];
   for (const s of r.stages) lines.push(...stageText(s), '');
-  lines.push(`cleanup (from ${r.cleanup.at} at the earliest):`);
+  lines.push(`cleanup, at the earliest ${r.cleanup.at}:`);
   for (const d of r.cleanup.deletes)
     lines.push(
       `    delete ${d.version} in ${d.namespaces.join(', ')}${d.store ? ` and its version in the ${d.store} store` : ''}, once nothing refers to it${d.waitsFor.length ? `; waits for: ${d.waitsFor.join(', ')}` : ''}`,

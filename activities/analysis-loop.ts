@@ -28,10 +28,10 @@ interface MonitorProgress {
 }
 
 /**
- * One measurement: the query for the new version, and with a baseline the same query for the old
+ * One measurement (`rotor plan` takes one too): the query for the new version, and with a baseline the same query for the old
  * version in the same window; then the stage's Datadog monitors, any in Alert failing it.
  */
-async function measureOnce(metrics: MetricProviders, input: MonitorInput): Promise<Measurement> {
+export async function measureOnce(metrics: MetricProviders, input: MonitorInput): Promise<Measurement> {
   try {
     return await measureWith(metrics, input);
   } catch (err) {

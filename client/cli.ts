@@ -1,5 +1,6 @@
 // The rotor CLI on commander: start, status, approve, abort, rollback, list, schedule (create, list,
-// pause, unpause, delete, trigger), versions, version, rbac, schema, worker, codec-server, completion. `rotor <command> --help` for each; unknown commands and flags are
+// pause, unpause, delete, trigger), versions, plan (a dry run), version, rbac, schema, worker, codec-server,
+// completion. `rotor <command> --help` for each; unknown commands and flags are
 // refused with a suggestion; kubectl's habits (-o, -w, -n, --context, --kubeconfig) where they fit.
 import { userInfo } from 'node:os';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -30,10 +31,11 @@ Exit codes:
   2  bad usage, an invalid plan or unusable codec keys (nothing was started)
   3  with --watch or rollback: the rotation ended ROLLED_BACK
   4  with --watch or rollback: the rotation ended FAILED
+  2  rotor plan: PLANNING would refuse the plan (each refusal named); 0 it would run, 1 it could not tell
 
 Environment:
   TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default), ROTOR_TASK_QUEUE (rotor),
-  TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name), KUBECONFIG (versions, worker),
+  TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name), KUBECONFIG (versions, plan, worker),
   ROTOR_CODEC_KEYS_FILE or ROTOR_CODEC_KEY (payload encryption: worker, client and codec-server alike)`;
 
 /** `rotor status` answers within this long of its start, even while no worker can answer its query. */
@@ -354,6 +356,27 @@ function program(result: { code: number }): Command {
     async (secret: string, opts: Formatted & { namespace?: string; kubeconfig?: string; context?: string }) => {
       const { versionsCommand } = await import('./versions.js');
       out(await versionsCommand(secret, { namespace: opts.namespace, kubeconfig: opts.kubeconfig, context: opts.context, output: outputFormat(opts) }));
+    },
+  );
+
+  const dryRun = rotor
+    .command('plan')
+    .description(
+      'a dry run, without Temporal: per stage, the version in use, every holder and how it refers, what rotor would switch or refuse (and why), canary replicas, batches, the analysis measured once, windows, cleanup, and the kubectl commands that roll it back by hand; exit 0: it would run, 2: PLANNING would refuse it, 1: could not tell',
+    )
+    .requiredOption('-f, --file <plan.yaml>', 'the plan file');
+  withOptions(dryRun, [...kubeOptions(), ...outputOptions('the same as the default')]).action(
+    async (opts: Formatted & { file: string; kubeconfig?: string; context?: string }) => {
+      const loaded = loadPlanFile(opts.file);
+      const { planCommand } = await import('./plan-dry-run/index.js');
+      const result = await planCommand(loaded.plan, {
+        kubeconfig: opts.kubeconfig,
+        context: opts.context,
+        output: outputFormat(opts),
+        progress: (line) => process.stderr.write(`${line}\n`),
+      });
+      out(result.text);
+      set(result.code);
     },
   );
 

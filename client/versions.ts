@@ -91,6 +91,16 @@ export function versionsTable(versions: Version[], labels: Map<string, string>, 
   return [table(header, cells), ...notes, ...unreadable].join('\n');
 }
 
+/** A cluster's error, with which cluster it was (as the user chose it) and how to check it without rotor. */
+export function explainClusterError(loaded: ReturnType<typeof loadKubeConfig>, kubeconfig: string | undefined, namespace: string): (err: unknown) => never {
+  return (err) => {
+    if (!(err instanceof RotorError)) throw err;
+    const where = `cluster ${loaded.kc.getCurrentCluster()?.server}, context ${loaded.context} in ${loaded.source}`;
+    const kubectl = `kubectl ${kubeconfig ? `--kubeconfig ${kubeconfig} ` : ''}--context ${loaded.context} get secrets -n ${namespace}`;
+    throw new RotorError(err.type, `${err.message}\n(${where}); check it with: ${kubectl}`, err.object, err.status);
+  };
+}
+
 export interface VersionsOptions extends KubeConfigOptions {
   /** -n; default the kubeconfig context's namespace, then `default`. */
   namespace?: string;
@@ -101,13 +111,7 @@ export async function versionsCommand(secret: string, options: VersionsOptions =
   const loaded = loadKubeConfig(options, env);
   const namespace = options.namespace ?? loaded.namespace;
   const cluster = new KubernetesCluster(loaded.kc);
-  const versions = await cluster.listVersions(namespace, secret).catch((err: unknown) => {
-    if (!(err instanceof RotorError)) throw err;
-    // Which cluster, as the user chose it, and how to check it without rotor.
-    const where = `cluster ${loaded.kc.getCurrentCluster()?.server}, context ${loaded.context} in ${loaded.source}`;
-    const kubectl = `kubectl ${options.kubeconfig ? `--kubeconfig ${options.kubeconfig} ` : ''}--context ${loaded.context} get secrets -n ${namespace}`;
-    throw new RotorError(err.type, `${err.message}\n(${where}); check it with: ${kubectl}`, err.object, err.status);
-  });
+  const versions = await cluster.listVersions(namespace, secret).catch(explainClusterError(loaded, options.kubeconfig, namespace));
   const { labels, notes } = await storeLabels(versions, env);
   if (isStructured(options.output))
     return structured({ secret, namespace, context: loaded.context, versions: versionRows(versions, labels), notes }, options.output);

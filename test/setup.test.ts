@@ -12,7 +12,8 @@ import { generateCodecKey } from '../temporal/codec';
 import { dataConverter } from '../temporal/settings';
 import { workerBanner } from '../worker/banner';
 import { workerConfig } from '../worker/config';
-import { buildDeps, bundleLogger } from '../worker/index';
+import { bundleLogger } from '../worker/index';
+import { buildDeps } from '../worker/deps';
 
 const read = (f: string) => readFileSync(join(repoRoot, f), 'utf8');
 

@@ -10,7 +10,7 @@ import { RotorError } from '../activities/errors';
 import { resolveValue } from '../activities/values';
 import { loadPlanFile, PlanFileError } from '../client/plan-file';
 import { workerConfig } from '../worker/config';
-import { buildDeps } from '../worker/index';
+import { buildDeps } from '../worker/deps';
 
 /** What the files outside the value directory hold: no error may ever show it. */
 const OUTSIDE_SECRET = 'outside-SECRET-7c1f09';

@@ -1,53 +1,13 @@
 // The rotor worker: connect, make sure the search attributes exist, build the adapters, run.
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { IllegalStateError, type Logger } from '@temporalio/common';
-import { createActivities, type RotorDeps, type SecretStores } from '../activities';
-import { AwsSecretsManagerStore, ExternalSecretsStore } from '../activities/stores/aws-store';
-import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
-import { KubernetesSecretStore } from '../activities/store-kubernetes';
+import { createActivities } from '../activities';
 import { KubernetesCluster } from '../activities/kubernetes';
-import { DatadogProvider } from '../activities/metrics/datadog';
-import { PrometheusProvider } from '../activities/metrics/prometheus';
-import { HttpCredentialIssuer } from '../activities/issuers/http';
-import { GitChanges } from '../activities/git/changes';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { dataConverter, TemporalUnreachableError, workerIdentity } from '../temporal/settings';
 import { workerBanner } from './banner';
 import { workerConfig, type WorkerConfig } from './config';
-
-export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
-  // Both backends read value.fromFile through the store, so both are confined to ROTOR_VALUE_DIR.
-  const stores: SecretStores = { kubernetes: new KubernetesSecretStore({ valueDir: config.valueDir }) };
-  if (config.stores.includes('aws-secrets-manager')) stores['aws-secrets-manager'] = new AwsSecretsManagerStore(config.aws, { valueDir: config.valueDir });
-  const eso = config.stores.includes('external-secrets') ? new ExternalSecretsStore(config.aws, { valueDir: config.valueDir }) : undefined;
-  if (eso) stores['external-secrets'] = eso;
-  // Plans with `value: { issuer }` need it; without ROTOR_ISSUER_URL they are refused in PLANNING.
-  const optional = {
-    ...(config.issuer ? { issuer: new HttpCredentialIssuer(config.issuer) } : {}),
-    ...(config.deploymentId ? { deploymentId: async () => config.deploymentId! } : {}),
-    // Plans with gitops need it; without ROTOR_GIT_* they are refused in PLANNING.
-    ...(config.git ? { git: new GitChanges(config.git) } : {}),
-  };
-  if (config.backend === 'memory') {
-    const world = loadMemoryWorld(config.memoryWorld!);
-    // A rehearsal of store external-secrets: the operator's reads of a pinned version, from AWS itself.
-    const provider = eso
-      ? (ref: { key: string; version: string }) => eso.client().read({ secretId: ref.key, versionId: ref.version.replace(/^uuid\//, '') })
-      : undefined;
-    const cluster = new MemoryCluster(world, provider, config.gitops);
-    return { cluster, externalSecrets: cluster.externalSecrets, stores, metrics: new MemoryMetrics(world).providers(), log, ...optional };
-  }
-  // A stage naming a provider the worker is not configured for measures errors, never a pass.
-  const datadog = config.datadog ? new DatadogProvider(config.datadog, log) : undefined;
-  const metrics = {
-    ...(config.prometheus ? { prometheus: new PrometheusProvider(config.prometheus) } : {}),
-    ...(datadog ? { datadog } : {}),
-  };
-  // Phase changes go to Datadog's event stream when the worker has Datadog.
-  const events = datadog ? { events: datadog } : {};
-  const cluster = KubernetesCluster.fromEnvironment(config.gitops, config.kubePageSize, config.kube);
-  return { cluster, externalSecrets: cluster.externalSecrets, stores, metrics, ...events, log, ...optional };
-}
+import { buildDeps } from './deps';
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
 async function ensureSearchAttributes(connection: NativeConnection, namespace: string): Promise<void> {

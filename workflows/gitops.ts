@@ -9,6 +9,7 @@ import { CancellationScope, patched } from '@temporalio/workflow';
 import type { CreateVersionInput, GitTarget, Holder, SwitchRecord, WorkloadUse } from '../contract/activities';
 import type { Stage } from '../domain/plan';
 import { formatDuration } from '../domain/duration';
+import { gitTargetOf } from '../domain/planning';
 import { RollbackRequired } from './forward-errors';
 import { acts, describeError, quick, scanning } from './options';
 import type { Rotation, Undo } from './state';
@@ -22,10 +23,9 @@ export function gitMode(r: Rotation): boolean {
   return r.plan.stages.some((s) => s.gitops) && patched(PATCH);
 }
 
-/** The Git target of a stage (its settings without the wait); pushMode only when branch, so direct's inputs stay as they were. */
+/** The Git target of a stage. */
 function targetOf(stage: Stage): GitTarget {
-  const g = stage.gitops!;
-  return { repo: g.repo, branch: g.branch, path: g.path, author: g.author, ...(g.pushMode === 'branch' ? { pushMode: g.pushMode } : {}) };
+  return gitTargetOf(stage.gitops!);
 }
 
 /** The stage's workloads that go through Git: those a GitOps controller applies, in a stage with gitops. */

@@ -2,9 +2,9 @@
 // (PLANNING), create the new version (CREATING). Nothing here changes a workload.
 import { CancellationScope, isCancellation, sleep } from '@temporalio/workflow';
 import type { ClaimInput, ClaimResult, DiscoveredStage, DiscoverInput } from '../contract/activities';
-import { nothingInUseText } from '../domain/absent';
 import { claimName, credentialIdOf, parseHolder, versionName } from '../domain/naming';
-import { OPAQUE, planSecretType, sourceRefusal } from '../domain/secret-types';
+import { discoveryProblems, secretTypeVerdict } from '../domain/planning';
+import { OPAQUE, planSecretType } from '../domain/secret-types';
 import { inspectIssuer, recordIssued, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, quick, scanning } from './options';
 import type { Rotation } from './state';
@@ -91,15 +91,7 @@ function discoverInput(r: Rotation): DiscoverInput {
 
 /** Why the discovered stages leave nothing to rotate: one sentence per cause, each naming the fix. */
 function problemsOf(r: Rotation, discovered: DiscoveredStage[]): string[] {
-  const { plan } = r;
-  const problems: string[] = [];
-  plan.stages.forEach((stage, i) => {
-    const found = discovered[i];
-    if (!found.previousVersion) problems.push(nothingInUseText(plan.secret, stage.namespace, found.absence));
-    else if (found.workloads.length === 0) problems.push(`no workload in ${stage.namespace} uses ${found.previousVersion}`);
-    if (found.missing.length) problems.push(`listed workload(s) ${found.missing.join(', ')} in ${stage.namespace} do not use ${found.previousVersion}`);
-  });
-  return problems;
+  return discoveryProblems(r.plan.secret, r.plan.stages, discovered);
 }
 
 /**
@@ -159,11 +151,9 @@ export async function discover(r: Rotation): Promise<void> {
  * when read, in CREATING, before anything is written.
  */
 function keepSecretType(r: Rotation): void {
-  const planned = planSecretType(r.discovered);
-  if ('refusal' in planned) r.fail(`the Secret's type cannot be kept (nothing was changed): ${planned.refusal}`);
-  const refusal = sourceRefusal(planned.type, r.plan.value);
-  if (refusal) r.fail(`the plan's value cannot make a ${planned.type} Secret (nothing was changed): ${refusal}`);
-  if (planned.type !== OPAQUE) r.record(`the new version keeps the Secret type ${planned.type}`);
+  const verdict = secretTypeVerdict(r.discovered, r.plan.value);
+  if ('refusal' in verdict) r.fail(verdict.refusal);
+  if (verdict.type !== OPAQUE) r.record(`the new version keeps the Secret type ${verdict.type}`);
 }
 
 /** The type the new version is created with: the previous versions' (absent: Opaque, as before rotor kept types). */

@@ -7,6 +7,7 @@
 import { patched, proxyLocalActivities, sleep } from '@temporalio/workflow';
 import type { RotorActivities } from '../contract/activities';
 import type { Stage } from '../domain/plan';
+import { windowsRefusal } from '../domain/planning';
 import { RollbackRequired } from './forward-errors';
 import { quick } from './options';
 import type { Rotation } from './state';
@@ -25,7 +26,8 @@ export async function planWindows(r: Rotation): Promise<void> {
   for (const stage of r.plan.stages) {
     if (!gated(stage)) continue;
     const state = await windows.changeWindow({ windows: stage.windows!, atMs: Date.now() });
-    if (!state.open && state.opensAt === null) r.fail(`${stage.name}: no change window opens (nothing was changed): ${state.why}; fix stages[].windows`);
+    const refusal = windowsRefusal(stage.name, state);
+    if (refusal) r.fail(refusal);
     r.record(`${stage.name}: change windows ${state.open ? 'open now' : 'closed now'}: ${state.why}`);
   }
 }

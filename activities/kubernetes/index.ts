@@ -233,6 +233,11 @@ export class KubernetesCluster implements ClusterPort {
       .sort((a, b) => compareVersions(b.name, a.name, secret));
   }
 
+  /** A workload as it is now (null when absent): `rotor plan` computes the switch and its undo from it. */
+  readWorkload(kind: WorkloadKind, namespace: string, name: string): Promise<Obj | null> {
+    return readObject(this.kinds[kind], kind, namespace, name);
+  }
+
   readVersion(namespace: string, name: string): Promise<StoredVersion | null> {
     return this.secrets.read(namespace, name);
   }

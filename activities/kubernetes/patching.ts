@@ -15,7 +15,7 @@ import {
   type OwnershipRecord,
   type RevertDone,
 } from './ownership';
-import { pointerSegment, refsTo, resolveField } from './refs';
+import { pointerSegment, refsTo, resolveField, type SecretRef } from './refs';
 
 const PATCH_ATTEMPTS = 6;
 
@@ -92,6 +92,23 @@ export interface SwitchOutcome {
 }
 
 /**
+ * The switch of one object, as the JSON patch that points every reference to `from` at `to` (each value
+ * tested first): the references it changes, and its operations. switchObject sends it; `rotor plan`
+ * prints its inverse for a person to run (client/plan-dry-run/rollback.ts).
+ */
+export function switchPatch(kind: WorkloadKind, obj: Obj, from: string, to: string): { refs: SecretRef[]; ops: object[] } {
+  const refs = refsTo(kind, obj, from);
+  return {
+    refs,
+    ops: replaceOps(
+      refs.map((r) => r.path),
+      from,
+      to,
+    ),
+  };
+}
+
+/**
  * Point every reference to `from` at `to` and record them as rotor's. With `restoreReplicas` (a
  * canary's last step), blue gets back the replicas it had before the canary, if rotor still owns them.
  */
@@ -105,13 +122,8 @@ export function switchObject(
   restoreReplicas = false,
 ): Promise<SwitchOutcome> {
   return patchOwned(api, kind, namespace, name, to, (obj, owned) => {
-    const refs = refsTo(kind, obj, from);
+    const { refs, ops } = switchPatch(kind, obj, from, to);
     const fields = [...new Set([...(owned?.fields ?? []), ...refs.map((r) => r.field)])];
-    const ops = replaceOps(
-      refs.map((r) => r.path),
-      from,
-      to,
-    );
     let replicas = owned?.replicas;
     if (restoreReplicas) {
       const last = replicasAtLastStep(obj.spec?.replicas ?? 1, replicas);

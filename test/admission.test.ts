@@ -44,7 +44,7 @@ const BROAD = {
   rules: [
     { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
     { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
-    { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+    { apiGroups: ['batch'], resources: ['cronjobs', 'jobs'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
   ],
 };
@@ -169,6 +169,30 @@ describe('the admission policy confines the worker', () => {
       await refusal(leases.createNamespacedLease({ namespace: NS, body: { metadata: { name: 'kube-scheduler' }, spec: { holderIdentity: 'me' } } })),
       'lease-name',
     );
+    // Jobs: only rotor's pre-flight Jobs, their pods without a ServiceAccount token.
+    const batch = worker.makeApiClient(k8s.BatchV1Api);
+    const job = (name: string, automount: boolean): k8s.V1Job => ({
+      metadata: { name, labels: { 'app.kubernetes.io/component': 'preflight' } },
+      spec: {
+        template: { spec: { restartPolicy: 'Never', automountServiceAccountToken: automount, containers: [{ name: 'c', image: 'registry.example/miner:1' }] } },
+      },
+    });
+    assertDenied(await refusal(batch.createNamespacedJob({ namespace: NS, body: job('miner', false) })), 'preflight-job');
+    assertDenied(await refusal(batch.createNamespacedJob({ namespace: NS, body: job('rotor-preflight-0123456789ab', true) })), 'preflight-job');
+    assert.equal(
+      await refusal(batch.createNamespacedJob({ namespace: NS, body: job('rotor-preflight-0123456789ab', false) })),
+      null,
+      "rotor's own is let through",
+    );
+    await admin.makeApiClient(k8s.BatchV1Api).createNamespacedJob({ namespace: NS, body: job('nightly', false) });
+    assertDenied(await refusal(batch.deleteNamespacedJob({ namespace: NS, name: 'nightly' })), 'preflight-job');
+    assertDenied(
+      await refusal(
+        batch.patchNamespacedJob({ namespace: NS, name: 'rotor-preflight-0123456789ab', body: [{ op: 'add', path: '/spec/suspend', value: true }] }, jsonPatch),
+      ),
+      'preflight-job',
+    );
+    assert.equal(await refusal(batch.deleteNamespacedJob({ namespace: NS, name: 'rotor-preflight-0123456789ab', propagationPolicy: 'Background' })), null);
   });
 
   it('lets rotor do all it does: a version, a switch, a canary and its revert, claims and cleanup', async () => {

@@ -89,7 +89,6 @@ describe('rotor plan on a real apiserver', () => {
   it('prints the holders, the canary, and rollback commands that restore every switched workload exactly', async () => {
     const file = planFile('demo');
     const text = await rotor(['plan', '-f', file], env, 120_000);
-    if (process.env.SHOW_PLAN) process.stderr.write(text.stdout + text.stderr);
     assert.equal(text.code, 0, `${text.stdout}\n${text.stderr}`);
     assert.match(text.stdout, /stage production \(namespace production, canary 10\/25\/50\/100%\): uses auth-api-secrets-20250101000000/);
     assert.match(text.stdout, /Deployment\/reports: envFrom, volume, projected volume/);

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { launch, type Browser, type Page } from 'puppeteer-core';
 import { RotorClient } from '../client/rotor-client';
+import { RotorSchedules } from '../client/schedules';
 import { TERMINAL_PHASES } from '../contract/api';
 import { parsePlan } from '../domain/plan';
 import { CHROMIUM_ARGS, chromiumPath } from '../sandbox/browser';
@@ -252,6 +253,20 @@ describe('the Temporal Web UI shows a rotation', () => {
       ['Workflow Execution Started', SUMMARY, 'Timer Started', TIMER_SUMMARY],
       { height: 2400 },
     );
+  });
+
+  it('lists a rotation schedule made by rotor schedule on the Schedules page, with the workflow it starts', async () => {
+    const document = { secret: 'ledger-secrets', value: plan.value, stages: [{ name: 'staging', namespace: 'ledger', strategy: 'rolling', watch: '0s' }] };
+    const { scheduleId } = await new RotorSchedules(client!).create(document, {
+      plan: parsePlan(document),
+      when: { cron: '0 3 * * 1', timeZone: 'Europe/Berlin' },
+      createdBy: 'e2e-webui',
+      paused: true,
+      note: 'shown on the Schedules page',
+      now: Date.now(),
+    });
+    await expectOnPage('/namespaces/default/schedules', 'webui-schedules', [scheduleId]);
+    await expectOnPage(`/namespaces/default/schedules/${scheduleId}`, 'webui-schedule', [scheduleId, 'rotateSecret', 'Paused']);
   });
 
   it('shows the summary in the User Metadata tab', async () => {

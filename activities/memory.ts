@@ -41,7 +41,12 @@ export class MemoryCluster extends KubernetesCluster {
       'volume' in mount
         ? { env: {}, files: Object.fromEntries(Object.entries(stored.data).map(([k, v]) => [`${mount.volume.replace(/\/$/, '')}/${k}`, v])) }
         : { env: { ...stored.data }, files: {} };
-    const run = await runProgram(spec.job.image, [...(spec.job.command ?? []), ...(spec.job.args ?? [])], inputs);
+    // The Job's deadline, as the Job controller keeps it.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<null>((r) => (timer = setTimeout(() => r(null), spec.job.timeoutMs)));
+    const run = await Promise.race([runProgram(spec.job.image, [...(spec.job.command ?? []), ...(spec.job.args ?? [])], inputs), deadline]);
+    clearTimeout(timer);
+    if (!run) return { passed: false, message: `Job ${spec.name} failed: DeadlineExceeded: Job was active longer than specified deadline`, logs: [] };
     return run.exitCode === 0
       ? { passed: true, message: `Job ${spec.name} succeeded`, logs: run.log }
       : { passed: false, message: `Job ${spec.name} failed: its container exited ${run.exitCode} (Error)`, logs: run.log };

@@ -130,6 +130,12 @@ for (const [label, make] of worlds) {
         missing.message,
         /^Job rotor-preflight-000000000003 cannot start: CreateContainerConfigError: secret "auth-api-secrets-20261207120000" not found$/,
       );
+      const hung = await w.cluster.runPreflightJob({
+        ...job(good, 4, { envFrom: true }),
+        job: { image: `${CHECK_IMAGE}:1`, args: ['sleep', '--seconds', '60'], timeoutMs: 3000, secretAs: { envFrom: true } },
+      });
+      assert.equal(hung.passed, false);
+      assert.equal(hung.message, 'Job rotor-preflight-000000000004 failed: DeadlineExceeded: Job was active longer than specified deadline');
       if (label === 'kubernetes') {
         const jobs = await kc.makeApiClient(k8s.BatchV1Api).listNamespacedJob({ namespace: ns });
         assert.deepEqual(

@@ -266,7 +266,14 @@ describe('the Temporal Web UI shows a rotation', () => {
       now: Date.now(),
     });
     await expectOnPage('/namespaces/default/schedules', 'webui-schedules', [scheduleId]);
-    await expectOnPage(`/namespaces/default/schedules/${scheduleId}`, 'webui-schedule', [scheduleId, 'rotateSecret', 'Paused']);
+    await expectOnPage(`/namespaces/default/schedules/${scheduleId}`, 'webui-schedule', [
+      scheduleId,
+      'rotateSecret',
+      'PAUSED',
+      'Overlap Policy',
+      'Skip',
+      'Europe/Berlin',
+    ]);
   });
 
   it('shows the summary in the User Metadata tab', async () => {

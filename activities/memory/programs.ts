@@ -6,6 +6,8 @@
 //       GET <url> with `Authorization: Bearer <the value>`; exit 0 on a 2xx answer, 1 otherwise
 //   expect-prefix (--env <VAR> | --file <path>) --prefix <text>
 //       exit 0 when the value starts with <text>, 1 otherwise (a missing value: 1)
+//   sleep --seconds <n>
+//       exit 0 after n seconds (a test that hangs, for a Job's deadline)
 // Any other image exits 0 at once, as the pod simulator always did for Jobs.
 
 export const CHECK_IMAGE = 'rotor.dev/sandbox/check';
@@ -46,6 +48,11 @@ export async function runProgram(image: string, command: string[], inputs: Conta
       ? { exitCode: 0, log: [`expect-prefix: ${from} starts with ${JSON.stringify(prefix)}`] }
       : { exitCode: 1, log: [`expect-prefix: ${from} does not start with ${JSON.stringify(prefix)}`] };
   }
+  if (program === 'sleep') {
+    const seconds = Number(flag(args, '--seconds') ?? '0');
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    return { exitCode: 0, log: [`slept ${seconds}s`] };
+  }
   if (program === 'http-check') {
     const url = flag(args, '--url');
     const { value, from } = valueOf(args, inputs, '--bearer-env', '--bearer-file');
@@ -59,5 +66,5 @@ export async function runProgram(image: string, command: string[], inputs: Conta
       return { exitCode: 1, log: [`http-check: GET ${url} failed: ${(err as Error).message}`] };
     }
   }
-  return { exitCode: 127, log: [`${CHECK_IMAGE}: unknown program ${JSON.stringify(program ?? '')}; use http-check or expect-prefix`] };
+  return { exitCode: 127, log: [`${CHECK_IMAGE}: unknown program ${JSON.stringify(program ?? '')}; use http-check, expect-prefix or sleep`] };
 }

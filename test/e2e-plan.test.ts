@@ -185,6 +185,25 @@ describe('rotor plan on a real apiserver', () => {
       report.refusals.join('\n'),
     );
 
+    // Another rotation's claim: whether it still runs, only Temporal can say, and rotor plan asks none.
+    const leases = loadAdmin().makeApiClient(k8s.CoordinationV1Api);
+    const claim = {
+      metadata: { name: 'rotor-auth-api-secrets', namespace: 'production' },
+      spec: { holderIdentity: 'temporal://c1/default/rotate-staging-auth-api-secrets' },
+    };
+    await leases.createNamespacedLease({ namespace: 'production', body: claim });
+    try {
+      const c = await rotor(['plan', '-f', planFile('claimed'), '--json'], env, 120_000);
+      assert.equal(c.code, 1, c.stderr);
+      const claimed = JSON.parse(c.stdout) as PlanReport;
+      assert.ok(
+        claimed.unknowns.some((x) => x.startsWith('the rotation of auth-api-secrets in production is claimed by rotate-staging-auth-api-secrets')),
+        claimed.unknowns.join('\n'),
+      );
+    } finally {
+      await leases.deleteNamespacedLease({ namespace: 'production', name: 'rotor-auth-api-secrets' });
+    }
+
     const down = join(dir, 'down.kubeconfig');
     writeFileSync(down, readFileSync(sandbox.plane.kubeconfig, 'utf8').replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1'));
     const d = await rotor(['plan', '-f', planFile('down'), '--kubeconfig', down], env, 120_000);

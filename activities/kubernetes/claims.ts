@@ -31,6 +31,13 @@ export class Claims {
     return { holder: lease.spec?.holderIdentity ?? '', since: lease.metadata?.annotations?.[ANNOTATION_CLAIMED_AT] ?? null };
   }
 
+  /** Who holds the claim on `secret` in `namespace` now (read only), or null when nobody does. */
+  async current(namespace: string, secret: string): Promise<RotationClaim | null> {
+    const lease = await this.read(namespace, claimName(secret));
+    const held = lease ? Claims.held(lease) : null;
+    return held?.holder ? held : null;
+  }
+
   async claim(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim> {
     const name = claimName(secret);
     const since = new Date().toISOString();

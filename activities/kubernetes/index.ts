@@ -154,6 +154,11 @@ export class KubernetesCluster implements ClusterPort {
     return this.jobs.run(spec);
   }
 
+  /** `rotor plan`: who holds the claim on `secret` in `namespace` now, read only; null when nobody does. */
+  claimHolder(namespace: string, secret: string): Promise<RotationClaim | null> {
+    return this.claims.current(namespace, secret);
+  }
+
   claimRotation(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim> {
     return this.claims.claim(namespace, secret, holder, replacing);
   }

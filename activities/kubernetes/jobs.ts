@@ -105,7 +105,7 @@ export class PreflightJobs {
         throw toRotorError(err, 'read the pre-flight Job', object);
       });
       const pods = await this.pods(spec);
-      const complete = condition(job, 'Complete') ?? ((job.status?.succeeded ?? 0) > 0 ? ({} as k8s.V1JobCondition) : undefined);
+      const complete = !!condition(job, 'Complete') || (job.status?.succeeded ?? 0) > 0;
       if (complete) return { passed: true, message: `Job ${spec.name} succeeded in ${seconds(Date.now() - started)}`, logs: await this.logs(spec, pods) };
       const failed = condition(job, 'Failed') ?? condition(job, 'FailureTarget');
       const exit = terminated(pods);

@@ -9,6 +9,7 @@ import type { DiscoveredStage, Holder, WorkloadUse } from '../../contract/activi
 import { splitBatches } from '../../domain/batches';
 import { renderQuery } from '../../domain/analysis';
 import { issuerSource, type Plan, type Stage } from '../../domain/plan';
+import { parseHolder } from '../../domain/naming';
 import { discoveryProblems, gitTargetOf, secretTypeVerdict, windowsRefusal } from '../../domain/planning';
 import { scanSettings } from '../../workflows/scan-settings';
 import { describeInstant, windowState } from '../../domain/windows';
@@ -98,6 +99,27 @@ async function checkOutside(plan: Plan, discovered: DiscoveredStage[], acts: Rot
   }
 }
 
+/**
+ * The claims on the secret's rotation (one a namespace): a rotation that holds one makes the workflow
+ * refuse to start while it runs, and take the claim over once it has ended. Which of the two, only the
+ * Temporal server can say, and the dry run asks none: it cannot tell.
+ */
+async function checkClaims(plan: Plan, world: World, found: Findings): Promise<void> {
+  world.progress(`reading the claims on ${plan.secret}'s rotation ...`);
+  for (const namespace of [...new Set(plan.stages.map((s) => s.namespace))]) {
+    try {
+      const claim = await world.cluster.claimHolder(namespace, plan.secret);
+      if (!claim) continue;
+      const workflow = parseHolder(claim.holder)?.workflowId ?? claim.holder;
+      found.unknowns.push(
+        `the rotation of ${plan.secret} in ${namespace} is claimed by ${workflow}${claim.since ? ` since ${claim.since}` : ''}: PLANNING refuses while that rotation runs and takes the claim over once it has ended; \`rotor status ${workflow}\` says which`,
+      );
+    } catch (err) {
+      found.unknowns.push(`the claim on ${plan.secret} in ${namespace}: ${messageOf(err)}`);
+    }
+  }
+}
+
 /** The stage's analysis query with its variables filled in, and one measurement of it now. */
 async function analysisOf(stage: Stage, found: DiscoveredStage, world: World, findings: Findings): Promise<StageReport['analysis']> {
   const analysis = stage.analysis;
@@ -165,6 +187,7 @@ export async function gatherStages(
   if ('refusal' in type) findings.refusals.push(type.refusal);
   else findings.notes.push(`the new version keeps the Secret type ${type.type}`);
   await checkOutside(plan, discovered, acts, world, findings);
+  await checkClaims(plan, world, findings);
 
   const reports: StageReport[] = [];
   const rollback: string[][] = [];

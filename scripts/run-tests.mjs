@@ -42,8 +42,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.error(`[tests] ${files.length} file(s)${tier ? ` (tier ${tier})` : ''}: ${files.map((f) => relative(testDir, f)).join(', ')}`);
-// Per file: the fault-injection files run whole rotations through kills and restarts (about 3 min each).
-const timeout = scenarios ? [] : ['--test-timeout=420000'];
+// Per file, a net for a hang, not a measure of speed: the fault-injection files run whole rotations
+// through kills and restarts (about 3 min each), and the demo's file five acts on a world with Flux
+// (about 4.5 min alone, up to 7 beside another heavy file on 2 cores).
+const timeout = scenarios ? [] : ['--test-timeout=600000'];
 const env = scenarios ? { ...process.env, ROTOR_SCENARIOS: scenarios } : process.env;
 // The leak check's evidence (test/helpers/leak.ts) is this run's alone.
 const leakDir = join(root, '.rotor', 'leak');

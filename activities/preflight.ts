@@ -14,6 +14,12 @@ import type { SecretData } from './ports';
 /** How much of an answer's body a result quotes. */
 const BODY_QUOTED = 300;
 
+/** Why a fetch bounded by `timeoutMs` got no answer, in a word or two: `no answer within 10s`, `ECONNREFUSED`, a TLS code. */
+export function fetchFailure(err: unknown, timeoutMs: number): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : (cause?.code ?? cause?.message ?? (err as Error).message);
+}
+
 /** One attempt: the call made, its answer judged; a failure says what came back (redacted by the caller). */
 async function attempt(http: HttpPreflight, data: SecretData): Promise<{ passed: boolean; message: string }> {
   const headers = Object.fromEntries(Object.entries(http.headers).map(([k, v]) => [k, fillTemplate(v, data, `headers.${k}`)]));
@@ -23,10 +29,7 @@ async function attempt(http: HttpPreflight, data: SecretData): Promise<{ passed:
   try {
     response = await fetch(http.url, { method: http.method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(http.timeoutMs) });
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why =
-      (err as Error).name === 'TimeoutError' ? `no answer within ${http.timeoutMs / 1000}s` : (cause?.code ?? cause?.message ?? (err as Error).message);
-    return { passed: false, message: `${call} failed: ${why}` };
+    return { passed: false, message: `${call} failed: ${fetchFailure(err, http.timeoutMs)}` };
   }
   const text = http.method === 'HEAD' ? '' : await response.text().catch(() => '');
   const quoted = text.replace(/\s+/g, ' ').trim().slice(0, BODY_QUOTED);

@@ -15,7 +15,7 @@ import { actGitBad, actGitGood, fluxManagesProduction, GITOPS_REPO, productionVe
 import { SCRAPE_MS, startDemoWorld, type DemoWorld } from '../sandbox/demo-world';
 import { logOf } from '../sandbox/git-server';
 import { recordRepositories } from './helpers/git-mode';
-import { recordClusterSecrets, recordServerHistories, recordText, recordValues } from './helpers/leak';
+import { recordDemoWorld } from './helpers/leak';
 
 const FAST: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '5s', interval: '10s' };
 
@@ -29,12 +29,7 @@ before(async () => {
 
 after(async () => {
   if (world) {
-    // The demo's world has its own dev server: its histories, the worker's log and every Secret go to the leak check.
-    await recordClusterSecrets(world.sandbox.plane.kubeconfig);
-    recordValues(world.traffic.api.issuer!.tokensForLeakCheck());
-    await recordServerHistories(world.server.address);
-    recordText('demo worker', world.workerOutput());
-    recordText('demo output (the CLI included)', lines.join('\n'));
+    await recordDemoWorld(world, lines, 'demo');
     // Every commit of the Git server's repositories, with its patch: no secret value may be in Git.
     if (world.gitops) recordRepositories(world.gitops.git);
   }

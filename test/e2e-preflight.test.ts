@@ -10,7 +10,7 @@ import * as k8s from '@kubernetes/client-node';
 import { after, before, describe, it } from 'node:test';
 import { actPreflight, FIRST_VERSION, seedVersioned, table, type ActResult, type DemoDurations } from '../sandbox/demo-acts';
 import { startDemoWorld, type DemoWorld } from '../sandbox/demo-world';
-import { recordClusterSecrets, recordServerHistories, recordText, recordValues } from './helpers/leak';
+import { recordDemoWorld } from './helpers/leak';
 
 const FAST: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '5s', interval: '10s' };
 
@@ -25,11 +25,7 @@ before(async () => {
 
 after(async () => {
   if (world) {
-    await recordClusterSecrets(world.sandbox.plane.kubeconfig);
-    recordValues(world.traffic.api.issuer!.tokensForLeakCheck());
-    await recordServerHistories(world.server.address);
-    recordText('demo worker (pre-flight acts)', world.workerOutput());
-    recordText('demo output (pre-flight acts)', lines.join('\n'));
+    await recordDemoWorld(world, lines, 'demo (pre-flight acts)');
   }
   await world?.stop();
 });

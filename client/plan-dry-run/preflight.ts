@@ -3,6 +3,7 @@
 // and its deadline), and, for an HTTP check, whether its endpoint answers now: one call without the
 // credential (no placeholder is filled in: the new version does not exist yet, and the dry run reads no
 // Secret's value), which also proves TLS verifies.
+import { fetchFailure } from '../../activities/preflight';
 import { formatDuration } from '../../domain/duration';
 import type { Stage } from '../../domain/plan';
 import { placeholderKeys, type HttpPreflight, type PreflightCheck } from '../../domain/preflight';
@@ -30,9 +31,7 @@ async function probe(http: HttpPreflight): Promise<string> {
     await res.body?.cancel();
     return `endpoint answers now: HTTP ${res.status} to a call without the credential`;
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = (err as Error).name === 'TimeoutError' ? `no answer within ${PROBE_MS / 1000}s` : (cause?.code ?? cause?.message ?? (err as Error).message);
-    return `endpoint does not answer now (${why}): the check would fail`;
+    return `endpoint does not answer now (${fetchFailure(err, PROBE_MS)}): the check would fail`;
   }
 }
 

@@ -9,7 +9,8 @@ import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { timeSkippingEnv } from '../../sandbox/time-skipping';
-import { evidenceFile as file, flushSources, recordValues } from './leak-evidence';
+import type { DemoWorld } from '../../sandbox/demo-world';
+import { evidenceFile as file, flushSources, recordText, recordValues } from './leak-evidence';
 
 export { LEAK_DIR, recordText, recordValues, recordValuesFrom } from './leak-evidence';
 
@@ -98,4 +99,16 @@ export async function recordClusterSecrets(kubeconfig: string): Promise<void> {
   kc.loadFromFile(kubeconfig);
   const secrets = await kc.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces();
   recordValues(secrets.items.flatMap((s) => Object.values(s.data ?? {}).map((b64) => Buffer.from(b64, 'base64').toString('utf8'))));
+}
+
+/**
+ * A demo world's evidence (sandbox/demo-world.ts): it has its own dev server, so its histories, the
+ * worker's log, every Secret, the issuer's tokens and what the test printed (`lines`) go to the check.
+ */
+export async function recordDemoWorld(world: DemoWorld, lines: string[], label: string): Promise<void> {
+  await recordClusterSecrets(world.sandbox.plane.kubeconfig);
+  recordValues(world.traffic.api.issuer!.tokensForLeakCheck());
+  await recordServerHistories(world.server.address);
+  recordText(`${label} worker`, world.workerOutput());
+  recordText(`${label} output (the CLI included)`, lines.join('\n'));
 }

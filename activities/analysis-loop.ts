@@ -17,7 +17,7 @@ import type { CheckResult, MonitorInput, RolloutInput, RotorActivities } from '.
 import { RotorError } from './errors';
 import type { ActivityKit } from './kit';
 import { pace, reportProgress } from './liveness';
-import type { MetricProvider, MetricProviders } from './ports';
+import type { MetricProvider, MetricProviders, RotorDeps } from './ports';
 
 /** Progress a long activity heartbeats, so a retry after a crash resumes instead of starting over. */
 interface MonitorProgress {
@@ -77,7 +77,12 @@ async function measureWith(metrics: MetricProviders, input: MonitorInput): Promi
  * above the threshold count here (failureLimit in a row fails the stage); no data or a provider
  * error is expected while pods start and is left to the check after the rollout.
  */
-export function analysisDuringRollout(metrics: MetricProviders, input: RolloutInput, analysis: Analysis, startedAt: number) {
+export function analysisDuringRollout(
+  { metrics, telemetry }: Pick<RotorDeps, 'metrics' | 'telemetry'>,
+  input: RolloutInput,
+  analysis: Analysis,
+  startedAt: number,
+) {
   const limits: AnalysisLimits = { threshold: analysis.threshold, failureLimit: analysis.failureLimit, inconclusiveLimit: Infinity, errorLimit: Infinity };
   const recent: Measurement[] = [];
   let taken = 0;
@@ -88,6 +93,7 @@ export function analysisDuringRollout(metrics: MetricProviders, input: RolloutIn
       due += analysis.intervalMs;
       const monitor: MonitorInput = { stage: input.stage, check: 'rollout', analysis, durationMs: 0, namespace: input.namespace, version: input.version };
       const m = await measureOnce(metrics, monitor);
+      telemetry?.measured({ version: input.version ?? null, stage: input.stage, check: 'rollout' }, m);
       taken += 1;
       recent.push(m);
       // Only failures in a row decide here: the last failureLimit (or 10) measurements are enough.
@@ -142,6 +148,7 @@ export function analysisActivities({ guarded, deps }: ActivityKit): Pick<RotorAc
           const due = Math.min(start + first + progress.taken * analysis.intervalMs, deadline);
           await pace(due - Date.now(), progress);
           const measurement = await measureOnce(deps.metrics, input);
+          deps.telemetry?.measured({ version: input.version ?? null, stage: input.stage, check: input.check }, measurement);
           progress.taken += 1;
           if (measurement.phase === 'successful') progress.successful += 1;
           progress.recent = [...progress.recent, measurement].slice(-keep);

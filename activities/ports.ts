@@ -280,6 +280,15 @@ export interface IssuedCredential {
   revokedAt: string | null;
 }
 
+/**
+ * What activities tell the worker's own metrics (worker/metrics.ts): each analysis measurement and each
+ * cleanup scan's findings. Never a secret value: names of secrets, versions, stages and namespaces only.
+ */
+export interface Telemetry {
+  measured(at: { version: string | null; stage: string; check: string }, measurement: { value: number | null; phase: string }): void;
+  referencesFound(version: string, holders: { namespace: string }[]): void;
+}
+
 /** The providers a worker measures with, by name; a stage naming one it lacks measures errors, never a pass. */
 export type MetricProviders = Partial<Record<MetricsProvider, MetricProvider>>;
 
@@ -308,6 +317,8 @@ export interface RotorDeps {
   deploymentId?: () => Promise<string>;
   /** store external-secrets: how long CREATING waits for the operator to write a version's Secrets, per attempt (default 90 s). */
   externalSecretReadyMs?: number;
+  /** The worker's metrics (ROTOR_METRICS_ADDR); absent, nothing is counted. */
+  telemetry?: Telemetry;
   /** Where logs go; never given a secret value. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
   /** Git mode's repositories, with the worker's Git credentials (ROTOR_GIT_*); absent, a plan with gitops is refused in PLANNING. */

@@ -85,7 +85,7 @@ export function workloadActivities(kit: ActivityKit): WorkloadActivities {
       guarded(`wait for rollout in ${input.namespace}`, async () => {
         const ctx = Context.current();
         const startedAt = (ctx.info.heartbeatDetails as { startedAt?: number } | undefined)?.startedAt ?? Date.now();
-        const during = input.analysis ? analysisDuringRollout(deps.metrics, input, input.analysis, startedAt) : null;
+        const during = input.analysis ? analysisDuringRollout(deps, input, input.analysis, startedAt) : null;
         for (;;) {
           const state = await cluster.rolloutState(input.namespace, input.workloads, input.version);
           if (state.ready) return { ready: true, message: state.message, elapsedMs: Date.now() - startedAt };
@@ -102,6 +102,10 @@ export function workloadActivities(kit: ActivityKit): WorkloadActivities {
     checkSwitched: (input) => guarded(`check the references switched to ${input.version}`, () => cluster.driftedReferences(input.records, input.version)),
 
     scanReferences: (input) =>
-      guarded(`scan references to ${input.secretName}`, () => cluster.findReferences(input.namespaces, input.secretName, { ignore: input.ignore })),
+      guarded(`scan references to ${input.secretName}`, async () => {
+        const holders = await cluster.findReferences(input.namespaces, input.secretName, { ignore: input.ignore });
+        deps.telemetry?.referencesFound(input.secretName, holders);
+        return holders;
+      }),
   };
 }

@@ -24,21 +24,21 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** One rotation of each kind, killing its worker in each step, with workers restarted as `restart` says. */
 async function measure(rig: FaultRig, label: string, run: number, restart: 'after-retry' | 'at-once'): Promise<Recovery[]> {
-  const out: Recovery[] = [];
   const commit = `${label}-c${run}`;
   await rig.prepare(commit);
   rig.slowRequests();
-  const id = await rig.rotate(commit);
-  // Each step's start counts from the previous kill on: it may begin while that worker restarts.
-  for (const step of COMMIT_STEPS) out.push(await rig.killIn(id, step, restart, 0, out.at(-1)?.killedAt));
+  const id = rig.rotationId(commit);
+  const kills = rig.armKills(id, COMMIT_STEPS);
+  await rig.rotate(commit);
+  const out = await kills.run(restart);
   await rig.settled(id);
   rig.proxy.rules = [];
   const back = `${label}-r${run}`;
   await rig.prepare(back);
   const rid = await rig.rotate(back);
+  const reverts = rig.armKills(rid, ROLLBACK_STEPS);
   await rig.abortAtCanary(rid, () => rig.slowRequests());
-  const since = Date.now();
-  for (const step of ROLLBACK_STEPS) out.push(await rig.killIn(rid, step, restart, 0, Math.max(since, out.at(-1)?.killedAt ?? 0)));
+  out.push(...(await reverts.run(restart)));
   await rig.settled(rid);
   rig.proxy.rules = [];
   return out;

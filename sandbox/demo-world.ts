@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { RotorClient } from '../client/rotor-client';
-import { startSandbox, workerKubeconfig, type Sandbox, type SandboxTraffic } from './index';
+import { sandboxWorkerEnv, startSandbox, workerKubeconfig, type Sandbox, type SandboxTraffic } from './index';
 import { startRotorWorker } from './rotor-worker';
 import { startFlux, type Flux } from './flux';
 import { startGitServer, type GitServer } from './git-server';
@@ -127,9 +127,7 @@ export async function startDemoWorld(options: DemoWorldOptions = {}): Promise<De
       ROTOR_BACKEND: 'kubernetes',
       KUBECONFIG: workerConfig,
       ROTOR_OPERATOR: 'demo',
-      ROTOR_PROMETHEUS_URL: traffic.prometheus!.url,
-      ...traffic.datadog!.workerEnv,
-      ...traffic.issuer!.workerEnv,
+      ...sandboxWorkerEnv(traffic),
       ...gitEnv,
     };
     const worker = await startRotorWorker(env, log);

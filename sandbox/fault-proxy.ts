@@ -36,6 +36,12 @@ export interface FaultProxy {
   rules: FaultRule[];
   /** Requests seen and faults injected, by kind. */
   counts: { requests: number; methods: Record<string, number>; injected: Record<string, number> };
+  /**
+   * Hold every request and every answer not yet relayed until `release()`: a step that has begun cannot
+   * end (nor change anything more) while it is held, whatever the machine's load.
+   */
+  hold(): void;
+  release(): void;
   stop(): Promise<void>;
 }
 
@@ -49,7 +55,23 @@ export async function startFaultProxy(target: { server: string; caFile: string }
   const upstream = new URL(target.server);
   const agent = new https.Agent({ ca: readFileSync(target.caFile), keepAlive: true });
   const seen = new Map<FaultRule, number>();
-  const proxy: FaultProxy = { url: '', rules: [], counts: { requests: 0, methods: {}, injected: {} }, stop: async () => undefined };
+  let held: (() => void)[] | null = null;
+  /** Runs `go` now, or once the proxy is released. */
+  const whenOpen = (go: () => void) => (held ? held.push(go) : go());
+  const proxy: FaultProxy = {
+    url: '',
+    rules: [],
+    counts: { requests: 0, methods: {}, injected: {} },
+    hold: () => {
+      held ??= [];
+    },
+    release: () => {
+      const waiting = held ?? [];
+      held = null;
+      for (const go of waiting) go();
+    },
+    stop: async () => undefined,
+  };
 
   function faultFor(req: http.IncomingMessage): Fault | null {
     for (const rule of proxy.rules) {
@@ -81,15 +103,18 @@ export async function startFaultProxy(target: { server: string; caFile: string }
           answer.on('end', () => req.socket.destroy());
           return;
         }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
+        whenOpen(() => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        });
       },
     );
     out.on('error', () => res.destroy());
     req.pipe(out);
   }
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((req, res) => whenOpen(() => handle(req, res)));
+  function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     proxy.counts.requests += 1;
     proxy.counts.methods[req.method ?? '?'] = (proxy.counts.methods[req.method ?? '?'] ?? 0) + 1;
     const fault = faultFor(req);
@@ -97,12 +122,15 @@ export async function startFaultProxy(target: { server: string; caFile: string }
     const name = fault.kind === 'status' ? String(fault.code) : fault.kind;
     proxy.counts.injected[name] = (proxy.counts.injected[name] ?? 0) + 1;
     if (fault.kind === 'delay') {
-      setTimeout(() => pass(req, res), fault.ms);
+      setTimeout(() => whenOpen(() => pass(req, res)), fault.ms);
       return;
     }
     if (fault.kind === 'lost') return pass(req, res, true);
     req.resume();
-    if (fault.kind === 'reset') return req.socket.destroy();
+    if (fault.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
     const code = fault.kind === 'expired' ? 410 : fault.code;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (fault.kind === 'status' && fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
@@ -111,11 +139,12 @@ export async function startFaultProxy(target: { server: string; caFile: string }
         ? 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.'
         : `injected ${code} by the fault proxy`;
     res.writeHead(code, headers).end(statusBody(code, message));
-  });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   proxy.stop = () =>
     new Promise<void>((resolve) => {
+      proxy.release();
       server.closeAllConnections();
       server.close(() => resolve());
       agent.destroy();

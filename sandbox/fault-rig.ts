@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { RotorClient } from '../client/rotor-client';
 import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
-import { validatePlan } from '../domain/plan';
+import { rotationWorkflowId, validatePlan, type Plan } from '../domain/plan';
 import { grantPlans, startSandbox, workerKubeconfig, type Sandbox } from './index';
 import { freePort } from './control-plane';
 import { startFaultProxy, throughProxy, type FaultProxy } from './fault-proxy';
-import { WorkerPool } from './fault-workers';
+import { WorkerPool, type StepEvent } from './fault-workers';
 import { authDeployment } from './objects';
 import { startDevServer as startSandboxDevServer, type DevServer, type DevServerOptions } from './temporal';
 
@@ -51,6 +51,12 @@ export function planDoc(tag: string, overrides: PlanOverrides = {}): Record<stri
     retention: overrides.retention ?? '3s',
     cleanupRecheck: '1s',
   };
+}
+
+function scenarioPlan(doc: Record<string, unknown>): Plan {
+  const { plan, issues } = validatePlan(doc);
+  if (issues.length) throw new Error(`the scenario's plan is invalid: ${JSON.stringify(issues)}`);
+  return plan;
 }
 
 export interface RigOptions {
@@ -147,9 +153,12 @@ export class FaultRig {
   /** A rotation of the scenario's namespaces: staging rolling, production canary 50 → 100, short soak, watch and retention. */
   async rotate(tag: string, overrides: PlanOverrides = {}): Promise<string> {
     const doc = planDoc(tag, overrides);
-    const { plan, issues } = validatePlan(doc);
-    if (issues.length) throw new Error(`the scenario's plan is invalid: ${JSON.stringify(issues)}`);
-    return this.client.start(doc, plan, 'faults');
+    return this.client.start(doc, scenarioPlan(doc), 'faults');
+  }
+
+  /** The workflow id `rotate(tag)` will start (known before, to arm kills inside its first steps). */
+  rotationId(tag: string): string {
+    return rotationWorkflowId(scenarioPlan(planDoc(tag)));
   }
 
   /** The status once `pred` holds, asked through outages of workers and of the server. */
@@ -211,25 +220,64 @@ export class FaultRig {
   }
 
   /**
-   * SIGKILL the worker running `step` of `id` as soon as it starts, and wait for the step to run again.
-   * `restart`: 'after-retry' leaves the step to another worker and starts the killed one once it ran;
-   * 'at-once' starts the killed one right away (with one worker, only it can take the step again).
-   * `afterMs`: kill that long after the step started (it must still run then). `since`: a start
-   * already seen from then on counts (the step may begin while an earlier kill's worker restarts).
+   * Arms a SIGKILL inside each of `steps` of `id`, in order, before any of them can start (call it
+   * before the rotation, or the abort, that runs them): as each step first starts, the worker running
+   * it is seen to start it and the apiserver proxy holds every request at once, synchronously, so the
+   * step cannot end before its worker is killed, however loaded the machine (a step may begin while
+   * the rig still restarts the worker killed in the step before). `run` then kills each one and
+   * releases the proxy; `restart`: 'after-retry' leaves the step to another worker and starts the
+   * killed one once it ran; 'at-once' starts the killed one right away (with one worker, only it can
+   * take the step again).
    */
-  async killIn(id: string, step: string, restart: 'after-retry' | 'at-once' = 'after-retry', afterMs = 0, since?: number): Promise<Recovery> {
+  armKills(id: string, steps: string[]): { run(restart?: 'after-retry' | 'at-once'): Promise<Recovery[]> } {
+    const { pool, proxy } = this;
+    const starts = steps.map(
+      (step) =>
+        new Promise<StepEvent>((resolve) =>
+          pool.onNext(
+            (e) => e.event === 'started' && e.step === step && e.workflowId === id,
+            (e) => {
+              proxy.hold();
+              resolve(e);
+            },
+          ),
+        ),
+    );
+    const within = (p: Promise<StepEvent>, step: string) =>
+      Promise.race([
+        p,
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(new Error(`no start of ${step} of ${id} within 240 s; last steps: ${JSON.stringify(pool.events.slice(-5))}`)),
+            240_000,
+          ).unref(),
+        ),
+      ]);
+    return {
+      run: async (restart = 'after-retry') => {
+        const out: Recovery[] = [];
+        for (const [i, step] of steps.entries()) out.push(await this.killIn(id, step, await within(starts[i], step), restart));
+        return out;
+      },
+    };
+  }
+
+  /** SIGKILL the worker that `started` `step` (the proxy holding it), and wait for the step to run again. */
+  private async killIn(id: string, step: string, started: StepEvent, restart: 'after-retry' | 'at-once'): Promise<Recovery> {
     const { pool } = this;
-    const started = await pool.next((e) => e.event === 'started' && e.step === step && e.workflowId === id, 240_000, `start of ${step}`, since);
-    // Later into the step, so the killed attempt has done part of its work.
-    if (afterMs) await new Promise((r) => setTimeout(r, afterMs));
     const retried = pool.next(
       (e) => e.event === 'started' && e.step === step && e.workflowId === id && e.attempt > started.attempt,
       120_000,
       `retry of ${step}`,
     );
-    const killedAt = await pool.kill(started.worker);
-    if (pool.events.some((e) => e.pid === started.pid && e.workflowId === id && e.step === step && e.event !== 'started' && e.attempt === started.attempt))
-      throw new Error(`${step} ended before the kill: the scenario did not kill inside it`);
+    let killedAt: number;
+    try {
+      killedAt = await pool.kill(started.worker);
+      if (pool.events.some((e) => e.pid === started.pid && e.workflowId === id && e.step === step && e.event !== 'started' && e.attempt === started.attempt))
+        throw new Error(`${step} ended before the kill: the scenario did not kill inside it`);
+    } finally {
+      this.proxy.release();
+    }
     let readyAt: number | null = null;
     if (restart === 'at-once') {
       await pool.start(started.worker);

@@ -29,6 +29,7 @@ export class WorkerPool {
   readonly events: StepEvent[] = [];
   private readonly slots: Slot[] = [];
   private waiters: { pred: (e: StepEvent) => boolean; resolve: (e: StepEvent) => void }[] = [];
+  private triggers: { pred: (e: StepEvent) => boolean; fire: (e: StepEvent) => void }[] = [];
 
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
@@ -67,6 +68,11 @@ export class WorkerPool {
     const fields = JSON.parse(m[2]) as { step: string; workflowId: string | null; attempt: number };
     const e: StepEvent = { worker, pid, event: m[1] as StepEvent['event'], step: fields.step, workflowId: fields.workflowId, attempt: fields.attempt, at };
     this.events.push(e);
+    // Synchronously, as the line is read: before any answer the step awaits is relayed.
+    for (const t of this.triggers.filter((x) => x.pred(e))) {
+      this.triggers.splice(this.triggers.indexOf(t), 1);
+      t.fire(e);
+    }
     for (const w of this.waiters.filter((x) => x.pred(e))) {
       this.waiters.splice(this.waiters.indexOf(w), 1);
       w.resolve(e);
@@ -91,6 +97,11 @@ export class WorkerPool {
       };
       this.waiters.push({ pred, resolve: done });
     });
+  }
+
+  /** Calls `fire` once, synchronously, for the first step event from now on that `pred` accepts. */
+  onNext(pred: (e: StepEvent) => boolean, fire: (e: StepEvent) => void): void {
+    this.triggers.push({ pred, fire });
   }
 
   /** SIGKILL worker `i` (its whole process group); resolves with the time of the kill once it is gone. */

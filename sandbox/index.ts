@@ -1,5 +1,5 @@
 // The local world for tests and the demo: a real control plane plus the pod simulator.
-import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane';
+import { freePort, startControlPlane, type ControlPlane, type ControlPlaneOptions } from './control-plane';
 import { PodSimulator, type SimulatorOptions } from './pod-simulator';
 import { AuthApi } from './auth-api';
 import type { IssuerMode } from '../activities/issuers/memory';
@@ -27,6 +27,8 @@ export interface SandboxTraffic {
   datadog: SandboxDatadog | null;
   /** The auth API's credential issuer (docs/issuer-protocol.md), when asked for: ROTOR_ISSUER_URL and _TOKEN for a worker. */
   issuer: { workerEnv: Record<string, string> } | null;
+  /** With Prometheus: the address it scrapes a worker's metrics at (job rotor-worker), for the worker's ROTOR_METRICS_ADDR. */
+  workerMetricsAddr: string | null;
 }
 
 export interface Sandbox {
@@ -61,7 +63,12 @@ export const SANDBOX_OPTIONS = {
 
 /** A worker's settings for the sandbox's Prometheus, Datadog emulator and credential issuer (what `npm run sandbox` writes to worker.env). */
 export function sandboxWorkerEnv(traffic: SandboxTraffic): Record<string, string> {
-  return { ROTOR_PROMETHEUS_URL: traffic.prometheus!.url, ...traffic.datadog!.workerEnv, ...traffic.issuer!.workerEnv };
+  return {
+    ROTOR_PROMETHEUS_URL: traffic.prometheus!.url,
+    ...(traffic.workerMetricsAddr ? { ROTOR_METRICS_ADDR: traffic.workerMetricsAddr } : {}),
+    ...traffic.datadog!.workerEnv,
+    ...traffic.issuer!.workerEnv,
+  };
 }
 
 /** Starts what `traffic` asks for; stops what it started if a later part fails. */
@@ -73,8 +80,17 @@ async function startTraffic(options: SandboxOptions): Promise<SandboxTraffic | n
   const api = new AuthApi({ acceptUnknown, log: options.log, ...(withIssuer ? { issuer: { ...withIssuer, token: issuerToken } } : {}) });
   const url = await api.start();
   let prometheus: PrometheusServer | null = null;
+  // The worker's metrics port, chosen now so Prometheus scrapes it from the start.
+  const workerMetricsAddr = withPrometheus ? `127.0.0.1:${await freePort()}` : null;
   try {
-    prometheus = withPrometheus ? await startPrometheus({ targets: [url.replace('http://', '')], scrapeIntervalMs, log: options.log }) : null;
+    prometheus = withPrometheus
+      ? await startPrometheus({
+          targets: [url.replace('http://', '')],
+          workers: workerMetricsAddr ? [workerMetricsAddr] : [],
+          scrapeIntervalMs,
+          log: options.log,
+        })
+      : null;
     let datadog: SandboxDatadog | null = null;
     if (withDatadog) {
       // Fresh keys per sandbox: the emulator refuses any other, as Datadog does.
@@ -85,7 +101,7 @@ async function startTraffic(options: SandboxOptions): Promise<SandboxTraffic | n
       datadog = { emulator, apiKey, appKey, workerEnv: { DD_API_KEY: apiKey, DD_APP_KEY: appKey, ROTOR_DATADOG_URL: emulator.url } };
     }
     const issuer = withIssuer ? { workerEnv: { ROTOR_ISSUER_URL: url, ROTOR_ISSUER_TOKEN: issuerToken } } : null;
-    return { api, model: new TrafficModel({ ...model, apiUrl: url, log: options.log }), prometheus, datadog, issuer };
+    return { api, model: new TrafficModel({ ...model, apiUrl: url, log: options.log }), prometheus, datadog, issuer, workerMetricsAddr };
   } catch (err) {
     await prometheus?.stop();
     await api.stop();

@@ -18,8 +18,14 @@ export interface PrometheusServer {
 export interface PrometheusOptions {
   /** host:port targets scraped as job "rotor-traffic" (Prometheus always scrapes itself too). */
   targets?: string[];
+  /** host:port of rotor workers' metrics endpoints (ROTOR_METRICS_ADDR), scraped as job "rotor-worker". */
+  workers?: string[];
   scrapeIntervalMs?: number;
   log?: (line: string) => void;
+}
+
+function job(name: string, targets: string[] = []): string[] {
+  return targets.length ? [`  - job_name: ${name}`, `    static_configs: [{ targets: [${targets.map((t) => `"${t}"`).join(', ')}] }]`] : [];
 }
 
 export function startPrometheus(opts: PrometheusOptions = {}): Promise<PrometheusServer> {
@@ -37,7 +43,8 @@ async function startOnce(opts: PrometheusOptions): Promise<PrometheusServer> {
     'scrape_configs:',
     '  - job_name: prometheus',
     `    static_configs: [{ targets: ["127.0.0.1:${port}"] }]`,
-    ...(opts.targets?.length ? ['  - job_name: rotor-traffic', `    static_configs: [{ targets: [${opts.targets.map((t) => `"${t}"`).join(', ')}] }]`] : []),
+    ...job('rotor-traffic', opts.targets),
+    ...job('rotor-worker', opts.workers),
     '',
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);

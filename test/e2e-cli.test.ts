@@ -6,35 +6,16 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { Client, Connection } from '@temporalio/client';
-import type { MemoryWorld } from '../activities/memory';
-import { memoryBackendEnv, rotor, rotorStatus, startWorker, waitForStatus } from './helpers/cli';
+import { memoryBackendEnv, OLD_STAMP, rotor, rotorStatus, secretsWorld, startWorker, waitForStatus } from './helpers/cli';
 import { freePort, startDevServer, type DevServer } from './helpers/dev-server';
 import { recordValues } from './helpers/leak';
 import { repoRoot } from './helpers/tools';
 
-const OLD = '20250101000000';
+const OLD = OLD_STAMP;
 let server: DevServer;
 let worker: Awaited<ReturnType<typeof startWorker>>;
 let env: NodeJS.ProcessEnv;
 let dir: string;
-
-function world(): MemoryWorld {
-  const secrets = [];
-  const workloads = [];
-  for (const base of ['auth-api-secrets', 'billing-secrets']) {
-    for (const ns of ['staging', 'production']) {
-      secrets.push({ namespace: ns, name: `${base}-${OLD}`, data: { api_token: 'old-token-value' }, labels: { 'rotor.dev/secret': base } });
-      workloads.push({
-        kind: 'Deployment' as const,
-        namespace: ns,
-        name: base.replace('-secrets', ''),
-        replicas: 4,
-        refs: { 'spec.template.spec.containers[0].envFrom[0].secretRef.name': `${base}-${OLD}` },
-      });
-    }
-  }
-  return { secrets, workloads, metrics: { auth_errors: 0.001, billing_errors: 0.5 } };
-}
 
 const TOKEN = 'e2e-NEW-token-value-4f9a2c71';
 
@@ -89,7 +70,11 @@ const waitForPhase = (id: string, phase: string) => waitForStatus(id, env, (s) =
 before(async () => {
   server = await startDevServer();
   // The worker reads value files from its value directory only; the plans name them relative to it.
-  ({ dir, env } = memoryBackendEnv('rotor-e2e-', world(), server.address));
+  ({ dir, env } = memoryBackendEnv(
+    'rotor-e2e-',
+    secretsWorld(['auth-api-secrets', 'billing-secrets'], ['staging', 'production'], { auth_errors: 0.001, billing_errors: 0.5 }, 4),
+    server.address,
+  ));
   worker = await startWorker(env);
 });
 

@@ -4,18 +4,14 @@
 // memo, its search attributes), says it is not live and since when no worker has polled.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
-import type { MemoryWorld } from '../activities/memory';
 import type { ObservedStatus } from '../client/rotor-client';
-import { memoryBackendEnv, rotor, rotorBin, startWorker, waitForStatus, pollUntil, type CliResult } from './helpers/cli';
+import { memoryBackendEnv, OLD_STAMP, rotor, rotorBin, secretsWorld, startWorker, waitForStatus, pollUntil, writePlan, type CliResult } from './helpers/cli';
 import { startDevServer, type DevServer } from './helpers/dev-server';
 import { recordText } from './helpers/leak';
 import { repoRoot } from './helpers/tools';
 
-const OLD = '20250101000000';
+const OLD = OLD_STAMP;
 /**
  * The issue's bound for `rotor status` without a worker: 2 s on an idle machine, node's start-up
  * included (measured: docs/cli.md, "Without a worker"). Held here as the time beyond the CLI's own start-up (`rotor status
@@ -29,35 +25,13 @@ let server: DevServer;
 let dir: string;
 let base: NodeJS.ProcessEnv;
 
-function world(): MemoryWorld {
-  return {
-    secrets: SECRETS.map((s) => ({ namespace: 'staging', name: `${s}-${OLD}`, data: { api_token: 'old-token-value' }, labels: { 'rotor.dev/secret': s } })),
-    workloads: SECRETS.map((s) => ({
-      kind: 'Deployment' as const,
-      namespace: 'staging',
-      name: s.replace('-secrets', ''),
-      replicas: 2,
-      refs: { 'spec.template.spec.containers[0].envFrom[0].secretRef.name': `${s}-${OLD}` },
-    })),
-    metrics: {},
-  };
-}
-
 /** One stage, no analysis and no waits: a worker takes it to COMPLETED in seconds (or to its approval). */
 function plan(secret: string, stage: object = {}): string {
-  const file = join(dir, `${secret}.yaml`);
-  writeFileSync(
-    file,
-    stringify({
-      secret,
-      value: { generate: { keys: ['api_token'], length: 32 } },
-      store: 'kubernetes',
-      stages: [{ name: 'staging', namespace: 'staging', strategy: 'rolling', watch: '0s', ...stage }],
-      retention: '0s',
-      cleanupRecheck: '1s',
-    }),
-  );
-  return file;
+  return writePlan(dir, secret, {
+    stages: [{ name: 'staging', namespace: 'staging', strategy: 'rolling', watch: '0s', ...stage }],
+    retention: '0s',
+    cleanupRecheck: '1s',
+  });
 }
 
 /** Each test its own task queue, so what one test's workers did is not what another's status sees. */
@@ -112,7 +86,7 @@ function watching(id: string, env: NodeJS.ProcessEnv) {
 
 before(async () => {
   server = await startDevServer();
-  ({ dir, env: base } = memoryBackendEnv('rotor-outage-', world(), server.address));
+  ({ dir, env: base } = memoryBackendEnv('rotor-outage-', secretsWorld(SECRETS, ['staging'], {}), server.address));
 });
 
 after(async () => {

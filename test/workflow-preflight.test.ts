@@ -79,8 +79,9 @@ const preflightChecks = (s: RotationStatus) => s.checks.filter((c) => c.check ==
 describe('pre-flight checks', () => {
   it('stops a wrong-scope token by an HTTP call before any workload gets it, revokes it, and never shows it', async () => {
     const iss = issuer();
-    const { d, status } = await run({ issuer: iss }, plan('auth:admin', [http('staging')], [http('production')]));
+    const { d, status, sunk } = await run({ issuer: iss }, plan('auth:admin', [http('staging')], [http('production')]));
     assert.equal(status.phase, 'ROLLED_BACK', status.outcome ?? '');
+    assert.deepEqual(sunk.rolledBack, [{ secret: 'auth-api-secrets', reason: 'preflight' }], 'the metrics count a pre-flight rollback');
     assert.match(
       status.outcome!,
       /pre-flight check verify-token in staging failed: HTTP 403 from GET http:\/\/127\.0\.0\.1:\d+\/verify\?env=staging \(expected 200\)/,

@@ -39,6 +39,8 @@ export interface WorkerConfig extends TemporalSettings {
   kubePageSize: number;
   /** `rotor worker --kubeconfig <file> --context <name>`: the kubeconfig to use instead of KUBECONFIG's (kubernetes backend). */
   kube: KubeConfigOptions;
+  /** ROTOR_METRICS_ADDR: where the worker serves Prometheus metrics (`:9464`); null (the default): no metrics endpoint. */
+  metricsAddr: { host: string; port: number } | null;
 }
 
 /** The sites Datadog runs; DD_SITE must be one of them. */
@@ -293,6 +295,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     );
   }
   const kubePageSize = overrides.kubePageSize ?? pageSize(env.ROTOR_KUBE_PAGE_SIZE, problems);
+  const metricsAddr = overrides.metricsAddr !== undefined ? overrides.metricsAddr : listenAddress('ROTOR_METRICS_ADDR', env.ROTOR_METRICS_ADDR, problems);
   if (problems.length) throw new WorkerConfigError(problems);
   return {
     kubePageSize,
@@ -309,5 +312,22 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     gitops,
     git,
     kube: overrides.kube ?? {},
+    metricsAddr,
   };
+}
+
+/**
+ * `[host]:port` to listen on (`:9464` every interface, `127.0.0.1:9464`, `[::1]:9464`; port 0 takes a
+ * free one); unset or empty: null.
+ */
+function listenAddress(name: string, raw: string | undefined, problems: string[]): { host: string; port: number } | null {
+  const text = raw?.trim();
+  if (!text) return null;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    problems.push(`${name}=${text} is not a listen address; set it like :9464 (every interface) or 127.0.0.1:9464, or unset it to serve no metrics`);
+    return null;
+  }
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }

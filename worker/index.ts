@@ -1,4 +1,6 @@
 // The rotor worker: connect, make sure the search attributes exist, build the adapters, run.
+import { createServer, type AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { IllegalStateError, type Logger } from '@temporalio/common';
 import { createActivities } from '../activities';
@@ -8,6 +10,8 @@ import { dataConverter, TemporalUnreachableError, workerIdentity } from '../temp
 import { workerBanner } from './banner';
 import { workerConfig, type WorkerConfig } from './config';
 import { buildDeps } from './deps';
+import { countActivityErrors, rotorSinks, serveMetrics, WorkerMetrics } from './metrics';
+import { rotationsInFlight } from './rotations-in-flight';
 
 /** Registers rotor's search attributes on a self-hosted server; says how to do it where that is refused. */
 async function ensureSearchAttributes(connection: NativeConnection, namespace: string): Promise<void> {
@@ -31,12 +35,33 @@ async function ensureSearchAttributes(connection: NativeConnection, namespace: s
  * The SDK's own log at WARN and above: its INFO lines (bundle size, each worker state change) are not
  * news to an operator; rotor logs each step itself. A process that installed its own Runtime keeps it.
  */
-function quietRuntime(): void {
+function quietRuntime(sdkMetricsAddress: string | null): boolean {
   try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    Runtime.install({
+      logger: new DefaultLogger('WARN'),
+      // The SDK's worker metrics (task slots, schedule-to-start latency, polls), in Prometheus' conventions.
+      ...(sdkMetricsAddress
+        ? {
+            telemetryOptions: {
+              metrics: { prometheus: { bindAddress: sdkMetricsAddress, countersTotalSuffix: true, unitSuffix: true, useSecondsForDurations: true } },
+            },
+          }
+        : {}),
+    });
+    return true;
   } catch (err) {
     if (!(err instanceof IllegalStateError)) throw err;
+    return false;
   }
+}
+
+/** A free loopback port for the SDK's exporter, which rotor's endpoint serves on. */
+async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 /**
@@ -69,11 +94,23 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
   const config = workerConfig(process.env, overrides);
   const converter = dataConverter(); // unusable codec keys are refused before anything connects
   const deps = buildDeps(config, (message, fields) => log(`[rotor] ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`));
-  quietRuntime();
+  const sdkMetrics = config.metricsAddr ? `127.0.0.1:${await freeLoopbackPort()}` : null;
+  // A process that installed its own Runtime earlier (a test) keeps it, without the SDK's metrics.
+  const sdkServed = quietRuntime(sdkMetrics);
   const connection = await NativeConnection.connect({ address: config.address }).catch((err: unknown) => {
     throw new TemporalUnreachableError(config.address, err);
   });
+  let endpoint: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  let visibility: Connection | null = null;
   try {
+    let metrics: WorkerMetrics | null = null;
+    if (config.metricsAddr) {
+      visibility = await Connection.connect({ address: config.address });
+      const client = new Client({ connection: visibility, namespace: config.namespace, dataConverter: converter });
+      metrics = new WorkerMetrics(rotationsInFlight(client));
+      deps.telemetry = metrics;
+      endpoint = await serveMetrics(metrics, config.metricsAddr, sdkServed && sdkMetrics ? `http://${sdkMetrics}/metrics` : null);
+    }
     await ensureSearchAttributes(connection, config.namespace);
     const worker = await Worker.create({
       connection,
@@ -82,6 +119,8 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       identity: workerIdentity(), // `rotor version` reads rotor's version from it
       workflowBundle: await bundle(converter, log),
       activities: createActivities(deps),
+      sinks: rotorSinks(metrics),
+      ...(metrics ? { interceptors: { activity: [countActivityErrors(metrics)] } } : {}),
       dataConverter: converter,
       // Cancellation reaches a running analysis through its heartbeat: an abort stops it within seconds.
       // A step's heartbeats reach the server at least this often, well inside its 10 s heartbeat timeout.
@@ -90,10 +129,13 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       stickyQueueScheduleToStartTimeout: '3s',
     });
     const kc = deps.cluster instanceof KubernetesCluster ? deps.cluster.kc : undefined;
+    if (endpoint) log(`[rotor] metrics at ${endpoint.url}${sdkServed ? " (the Temporal SDK's own below rotor's)" : ''}`);
     for (const line of workerBanner(config, deps, converter, kc)) log(`[rotor] ${line}`);
     await worker.run();
     log('[rotor] worker stopped');
   } finally {
+    await endpoint?.close();
+    await visibility?.close();
     await connection.close();
   }
 }

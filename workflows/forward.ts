@@ -42,6 +42,7 @@ async function ensureSwitched(r: Rotation, before: string): Promise<void> {
     `${drift.length} reference(s) rotor switched to ${status.newVersion} were set back by someone else before ${before} (a GitOps sync or self-heal, or a hand edit): ${drift
       .map((d) => d.message)
       .join('; ')}`,
+    'check_failed',
   );
 }
 
@@ -81,7 +82,7 @@ async function awaitApproval(r: Rotation, stage: Stage): Promise<void> {
   if (!approved) {
     // Documented choice: an approval that never comes rolls back, rather than leaving staging on a
     // version production never got, for an unbounded time.
-    throw new RollbackRequired(`no approval for ${stage.name} within ${formatDuration(stage.approvalTimeoutMs)}`);
+    throw new RollbackRequired(`no approval for ${stage.name} within ${formatDuration(stage.approvalTimeoutMs)}`, 'approval_timeout');
   }
 }
 
@@ -245,9 +246,9 @@ async function waitForRollout(r: Rotation, stage: Stage, workloads: WorkloadUse[
   );
   if (result.check) {
     r.addCheck(result.check);
-    throw new RollbackRequired(`rollout check in ${stage.name} failed: ${result.check.reason}`);
+    throw new RollbackRequired(`rollout check in ${stage.name} failed: ${result.check.reason}`, 'check_failed');
   }
-  if (!result.ready) throw new RollbackRequired(`rollout in ${stage.namespace} did not become ready: ${result.message}`);
+  if (!result.ready) throw new RollbackRequired(`rollout in ${stage.namespace} did not become ready: ${result.message}`, 'rollout_timeout');
   r.record(`rollout ready in ${stage.namespace}: ${result.message}`);
   return result.elapsedMs;
 }
@@ -290,5 +291,5 @@ async function monitor(r: Rotation, stage: Stage, check: CheckKind, durationMs: 
     ],
   );
   r.addCheck(result);
-  if (result.verdict !== 'passed') throw new RollbackRequired(`${check} check in ${stage.name} ${result.verdict}: ${result.reason}`);
+  if (result.verdict !== 'passed') throw new RollbackRequired(`${check} check in ${stage.name} ${result.verdict}: ${result.reason}`, 'check_failed');
 }

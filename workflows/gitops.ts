@@ -100,7 +100,7 @@ export async function switchThroughGit(r: Rotation, undo: Undo, workloads: Workl
       { target: targetOf(stage), rotationId: r.rotationId, secret: r.plan.secret, stage: stage.name, namespace: stage.namespace, workloads, from, to },
     ]),
   );
-  if ('refusal' in result) throw new RollbackRequired(`the Git change in ${stage.name} cannot be made: ${result.refusal}`);
+  if ('refusal' in result) throw new RollbackRequired(`the Git change in ${stage.name} cannot be made: ${result.refusal}`, 'gitops');
   undo.git = { commit: result.commit, workloads };
   const changed = `${workloads.map((w) => `${w.kind}/${w.name}`).join(', ')} to ${to}${result.edits.length ? ` (${result.edits.join('; ')})` : ''}`;
   const { pushedTo } = result;
@@ -115,8 +115,10 @@ export async function switchThroughGit(r: Rotation, undo: Undo, workloads: Workl
   if (!applied.synced && pushedTo)
     throw new RollbackRequired(
       `${short(result.commit)} on branch ${pushedTo} was not merged into ${result.branch} and applied in ${stage.namespace} within ${formatDuration(stage.gitops!.syncTimeoutMs)}: ${applied.message}`,
+      'gitops',
     );
-  if (!applied.synced) throw new RollbackRequired(`the GitOps controller did not apply ${short(result.commit)} in ${stage.namespace}: ${applied.message}`);
+  if (!applied.synced)
+    throw new RollbackRequired(`the GitOps controller did not apply ${short(result.commit)} in ${stage.namespace}: ${applied.message}`, 'gitops');
   r.record(`${applied.message} in ${stage.namespace}`);
   // Checked from now on like any switch: a reference set back (by hand, or by another commit) is drift.
   const records: SwitchRecord[] = workloads.map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, from, to, fields: w.fields }));

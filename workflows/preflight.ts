@@ -51,6 +51,6 @@ export async function preflight(r: Rotation, stage: Stage): Promise<void> {
     };
     r.addCheck(entry);
     if (result.logs?.length) r.record(`pre-flight ${check.name} logs: ${result.logs.slice(-LOG_LINES_RECORDED).join(' | ')}`);
-    if (!result.passed) throw new RollbackRequired(`pre-flight check ${check.name} in ${stage.name} failed: ${result.message}`);
+    if (!result.passed) throw new RollbackRequired(`pre-flight check ${check.name} in ${stage.name} failed: ${result.message}`, 'preflight');
   }
 }

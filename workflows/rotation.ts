@@ -16,8 +16,9 @@
 // - retention is one timer;
 // - cleanup, the only loop that can last indefinitely (a weekly CronJob may hold the old version for
 //   weeks), continues as new once a run's history reaches HISTORY_BUDGET, carrying its state.
-import { ApplicationFailure, ContinueAsNew, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, ContinueAsNew, isCancellation, proxySinks } from '@temporalio/workflow';
 import { ENDING_FAILURES, type RotationInput, type RotationStatus } from '../contract/api';
+import type { RollbackReason, RotationResult, RotorSinks } from '../contract/sinks';
 import { cleanUp, retain } from './cleanup';
 import { commit } from './commit';
 import { rollOut } from './forward';
@@ -40,12 +41,12 @@ async function runbook(r: Rotation): Promise<RotationStatus> {
   if (inPlanning) return abortedInPlanning(r, inPlanning.reason);
   await create(r);
   const inCreating = r.aborted();
-  if (inCreating) return rollBack(r, inCreating.reason);
+  if (inCreating) return rollingBack(r, { reason: inCreating.reason, kind: 'abort' });
   try {
     // DEPLOYING ... WATCHING, cancellable by abort or the rollback update.
     await r.forward.run(() => rollOut(r));
   } catch (err) {
-    return rollBack(r, rollbackReason(r, err));
+    return rollingBack(r, rollbackReason(r, err));
   }
   await commit(r);
   await retain(r);
@@ -77,8 +78,20 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   } finally {
     // The last phase change reaches the event stream before the run ends.
     await Promise.all(r.announcements);
+    const ending = RESULTS[r.status.phase];
+    if (ending) rotorMetrics.rotationEnded(r.plan.secret, ending, Math.max(0, (Date.now() - Date.parse(r.status.startedAt)) / 1000));
   }
   return ended(result);
+}
+
+const { rotorMetrics } = proxySinks<RotorSinks>();
+
+/** The phases a rotation ends in, as the worker's metrics count them (a run continuing as new has none of them). */
+const RESULTS: Partial<Record<RotationStatus['phase'], RotationResult>> = { COMPLETED: 'completed', ROLLED_BACK: 'rolled_back', FAILED: 'failed' };
+
+function rollingBack(r: Rotation, why: { reason: string; kind: RollbackReason }): Promise<RotationStatus> {
+  rotorMetrics.rolledBack(r.plan.secret, why.kind);
+  return rollBack(r, why.reason);
 }
 
 /**
@@ -99,11 +112,11 @@ function abortedInPlanning(r: Rotation, reason: string): RotationStatus {
 }
 
 /** Why the forward path stopped: the operator's reason, the failed check, a cancellation or an error. */
-function rollbackReason(r: Rotation, err: unknown): string {
+function rollbackReason(r: Rotation, err: unknown): { reason: string; kind: RollbackReason } {
   const abort = r.aborted();
-  if (abort) return abort.reason;
-  if (err instanceof RollbackRequired) return err.reason;
+  if (abort) return { reason: abort.reason, kind: 'abort' };
+  if (err instanceof RollbackRequired) return { reason: err.reason, kind: err.kind };
   // Cancelling the workflow from the Web UI is an abort too: it must not leave workloads half-switched.
-  if (isCancellation(err)) return 'workflow cancellation requested';
-  return `error in ${r.status.phase}${r.status.stage ? ` (${r.status.stage})` : ''}: ${describeError(err)}`;
+  if (isCancellation(err)) return { reason: 'workflow cancellation requested', kind: 'abort' };
+  return { reason: `error in ${r.status.phase}${r.status.stage ? ` (${r.status.stage})` : ''}: ${describeError(err)}`, kind: 'error' };
 }

@@ -42,7 +42,7 @@ export async function awaitWindow(r: Rotation, stage: Stage, what: string): Prom
       if (waited) r.record(`change window open for ${what} in ${stage.name}: ${state.why}`);
       return;
     }
-    if (state.opensAt === null) throw new RollbackRequired(`no change window of ${stage.name} opens for ${what}: ${state.why}`);
+    if (state.opensAt === null) throw new RollbackRequired(`no change window of ${stage.name} opens for ${what}: ${state.why}`, 'window');
     r.enter('DEPLOYING', stage.name, `waiting for a change window before ${what} in ${stage.namespace}: ${state.why}`);
     r.noteWaitEnds(state.opensAt - now);
     await sleep(state.opensAt - now, { summary: `change window for ${what} in ${stage.name}: ${state.why}` });

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import type { MemoryWorld } from '../../activities/memory';
 import type { RotationStatus } from '../../contract/api';
 import type { Liveness, ObservedStatus } from '../../client/rotor-client';
@@ -21,6 +22,40 @@ export function memoryBackendEnv(prefix: string, world: MemoryWorld, address: st
   const worldFile = join(dir, 'world.json');
   writeFileSync(worldFile, JSON.stringify(world));
   return { dir, env: { TEMPORAL_ADDRESS: address, ROTOR_BACKEND: 'memory', ROTOR_MEMORY_WORLD: worldFile, ROTOR_VALUE_DIR: dir, ROTOR_OPERATOR: 'e2e' } };
+}
+
+/** The old version every world below starts with. */
+export const OLD_STAMP = '20250101000000';
+
+/**
+ * A memory world where each of `secrets` has its old version and one Deployment using it through
+ * envFrom (named after the secret without `-secrets`) in each of `namespaces`.
+ */
+export function secretsWorld(secrets: string[], namespaces: string[], metrics: Record<string, number>, replicas = 2): MemoryWorld {
+  const pairs = secrets.flatMap((base) => namespaces.map((namespace) => ({ base, namespace })));
+  return {
+    secrets: pairs.map(({ base, namespace }) => ({
+      namespace,
+      name: `${base}-${OLD_STAMP}`,
+      data: { api_token: 'old-token-value' },
+      labels: { 'rotor.dev/secret': base },
+    })),
+    workloads: pairs.map(({ base, namespace }) => ({
+      kind: 'Deployment' as const,
+      namespace,
+      name: base.replace('-secrets', ''),
+      replicas,
+      refs: { 'spec.template.spec.containers[0].envFrom[0].secretRef.name': `${base}-${OLD_STAMP}` },
+    })),
+    metrics,
+  };
+}
+
+/** Writes a plan rotating `secret` (a generated api_token in the kubernetes store, unless `doc` says otherwise) to `<dir>/<secret>.yaml`. */
+export function writePlan(dir: string, secret: string, doc: Record<string, unknown>): string {
+  const file = join(dir, `${secret}.yaml`);
+  writeFileSync(file, stringify({ secret, value: { generate: { keys: ['api_token'], length: 32 } }, store: 'kubernetes', ...doc }));
+  return file;
 }
 
 export interface CliResult {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import type { RotationStatus } from '../../contract/api';
-import { FaultRig, type Recovery } from '../../sandbox/fault-rig';
+import { FaultRig } from '../../sandbox/fault-rig';
 import { startDevServer } from './dev-server';
 import { diffWorlds, worldOf, type World } from './fault-world';
 
@@ -74,10 +74,10 @@ export function faultSuite(outcomes: Outcome[]): FaultSuite {
       const r = suite.rig();
       r.slowRequests();
       await r.prepare(tag);
-      const id = await r.rotate(tag);
-      const recoveries: Recovery[] = [];
-      // Each step's start counts from the previous kill on: it may begin while that worker restarts.
-      for (const step of steps) recoveries.push(await r.killIn(id, step, 'after-retry', 0, recoveries.at(-1)?.killedAt));
+      const id = r.rotationId(tag);
+      const kills = r.armKills(id, steps);
+      await r.rotate(tag);
+      const recoveries = await kills.run('after-retry');
       console.log(`[faults] recovery after SIGKILL: ${recoveries.map((x) => `${x.step} ${(x.ms / 1000).toFixed(1)} s (${x.by})`).join(', ')}`);
       for (const x of recoveries) assert.equal(x.by, 'other', `${x.step} was taken over by the worker that did not die`);
       await suite.assertAsUndisturbed('committed', tag, id);

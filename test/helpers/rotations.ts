@@ -7,6 +7,8 @@ import { Worker } from '@temporalio/worker';
 import { endedStatusOf, statusQuery, type RotationStatus } from '../../contract/api';
 import { rotateSecret } from '../../workflows';
 import { workflowBundle } from '../../sandbox/time-skipping';
+import type { RollbackReason, RotationResult } from '../../contract/sinks';
+import { rotorSinks } from '../../worker/metrics';
 import { Doubles, type Script } from './doubles';
 import { leakCheckedEnv } from './leak';
 
@@ -36,6 +38,12 @@ export async function outcomeOf(handle: { result(): Promise<unknown> }): Promise
   }
 }
 
+/** The sink calls of one rotation (contract/sinks.ts). */
+export interface Sunk {
+  ended: { secret: string; result: RotationResult; seconds: number }[];
+  rolledBack: { secret: string; reason: RollbackReason }[];
+}
+
 /** Registers the server for the calling test file; `run` starts a rotation and returns how it ended. */
 export function timeSkippingRotations(prefix: string) {
   let env: TestWorkflowEnvironment;
@@ -47,10 +55,21 @@ export function timeSkippingRotations(prefix: string) {
       script: Script,
       plan: object,
       during?: (handle: WorkflowHandle<typeof rotateSecret>, env: TestWorkflowEnvironment) => Promise<void>,
-    ): Promise<{ d: Doubles; status: RotationStatus; handle: WorkflowHandle<typeof rotateSecret> }> {
+    ): Promise<{ d: Doubles; status: RotationStatus; handle: WorkflowHandle<typeof rotateSecret>; sunk: Sunk }> {
       const d = new Doubles(script);
       const taskQueue = `${prefix}-${++seq}`;
-      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: d.activities() });
+      const sunk: Sunk = { ended: [], rolledBack: [] };
+      const worker = await Worker.create({
+        connection: env.nativeConnection,
+        taskQueue,
+        workflowBundle: await workflowBundle(),
+        activities: d.activities(),
+        // What the rotation told the worker's metrics, as the real worker's sinks would count it.
+        sinks: rotorSinks({
+          rotationEnded: (secret, result, seconds) => sunk.ended.push({ secret, result, seconds }),
+          rolledBack: (secret, reason) => sunk.rolledBack.push({ secret, reason }),
+        }),
+      });
       const handle = await env.client.workflow.start(rotateSecret, {
         taskQueue,
         workflowId: `rotate-${prefix}-${seq}`,
@@ -61,7 +80,7 @@ export function timeSkippingRotations(prefix: string) {
         // A FAILED rotation ends the workflow with a failure; its status is still there to read.
         return handle.result().catch(() => handle.query(statusQuery));
       });
-      return { d, status, handle };
+      return { d, status, handle, sunk };
     },
   };
 }

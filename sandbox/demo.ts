@@ -9,6 +9,7 @@
 // the metric servers, in that order.
 import { actBad, actGood, actInPlace, actPreflight, seedVersioned, table, type ActResult } from './demo-acts';
 import { actGitBad, actGitGood, fluxManagesProduction } from './demo-gitops';
+import { phasesScraped } from './demo-metrics';
 import { startDemoWorld, type DemoWorld } from './demo-world';
 import { isShuttingDown, onShutdownSignals } from './processes';
 
@@ -80,6 +81,14 @@ async function main(): Promise<void> {
   say("what happened, from the metrics (Prometheus over each act; times from rotor's status and the pods):");
   process.stdout.write(`${table(results)}\n`);
   if (gitops) say("act e's bad switch is production's commit (staging accepts the token): its failures are production's, from Flux's apply to the revert's");
+  const prometheus = world.traffic.prometheus;
+  if (prometheus) {
+    say(`the worker's rotor_rotation_info, as Prometheus scraped it (${prometheus.url}, job rotor-worker), phase by phase:`);
+    for (const r of results.filter((x) => x.status)) {
+      const phases = await phasesScraped(prometheus.url, r).catch((err: Error) => [`(cannot tell: ${err.message})`]);
+      say(`  act ${r.act}: ${phases.join(' → ') || '(none scraped)'}`);
+    }
+  }
   say('');
   say(`Web UI: ${world.ui}/namespaces/default/workflows`);
   for (const r of results.filter((x) => x.workflowId)) {

@@ -24,8 +24,13 @@ export interface PrometheusOptions {
   log?: (line: string) => void;
 }
 
-function job(name: string, targets: string[] = []): string[] {
-  return targets.length ? [`  - job_name: ${name}`, `    static_configs: [{ targets: [${targets.map((t) => `"${t}"`).join(', ')}] }]`] : [];
+function job(name: string, targets: string[] = [], interval?: string): string[] {
+  if (!targets.length) return [];
+  return [
+    `  - job_name: ${name}`,
+    ...(interval ? [`    scrape_interval: ${interval}`] : []),
+    `    static_configs: [{ targets: [${targets.map((t) => `"${t}"`).join(', ')}] }]`,
+  ];
 }
 
 export function startPrometheus(opts: PrometheusOptions = {}): Promise<PrometheusServer> {
@@ -44,7 +49,9 @@ async function startOnce(opts: PrometheusOptions): Promise<PrometheusServer> {
     '  - job_name: prometheus',
     `    static_configs: [{ targets: ["127.0.0.1:${port}"] }]`,
     ...job('rotor-traffic', opts.targets),
-    ...job('rotor-worker', opts.workers),
+    // Every 2 s whatever the traffic's interval, so a rotation's phases show; not every second, whose 1 s
+    // scrape timeout a loaded 2-core machine missed for seconds at a time.
+    ...job('rotor-worker', opts.workers, '2s'),
     '',
   ].join('\n');
   writeFileSync(join(dir, 'prometheus.yml'), config);

@@ -28,6 +28,7 @@ import {
 } from './helpers/worlds';
 import { selfSigned } from './helpers/secret-types';
 import { CHECK_IMAGE } from '../activities/memory/programs';
+import { preflightJobManifest } from '../activities/kubernetes/jobs';
 
 const BASE = 'auth-api-secrets';
 const OLD = `${BASE}-20250101000000`;
@@ -143,6 +144,24 @@ for (const [label, make] of worlds) {
           [],
           'every pre-flight Job deleted',
         );
+        // A retry that finds an earlier attempt's Job on its way out (held by a finalizer here) waits
+        // for another attempt: a retryable error, never a verdict on the version.
+        const batch = kc.makeApiClient(k8s.BatchV1Api);
+        const leaving = job(good, 5, { envFrom: true });
+        const manifest = preflightJobManifest(leaving);
+        await batch.createNamespacedJob({ namespace: ns, body: { ...manifest, metadata: { ...manifest.metadata, finalizers: ['rotor.dev/test-hold'] } } });
+        await batch.deleteNamespacedJob({ name: leaving.name, namespace: ns, propagationPolicy: 'Background' });
+        try {
+          await assert.rejects(
+            w.cluster.runPreflightJob(leaving),
+            (err: RotorError) => err.type === 'Unavailable' && err.retryable && /from an earlier attempt is being deleted/.test(err.message),
+          );
+        } finally {
+          await batch.patchNamespacedJob(
+            { name: leaving.name, namespace: ns, body: [{ op: 'remove', path: '/metadata/finalizers' }] },
+            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+          );
+        }
       }
     });
 

@@ -12,7 +12,9 @@ import { Client, Connection } from '@temporalio/client';
 import { after, before, describe, it } from 'node:test';
 import { actBad, actGood, actInPlace, FIRST_VERSION, seedVersioned, table, type ActResult, type DemoDurations } from '../sandbox/demo-acts';
 import { actGitBad, actGitGood, fluxManagesProduction, GITOPS_REPO, productionVersion, referenceWriters } from '../sandbox/demo-gitops';
+import { phasesScraped } from '../sandbox/demo-metrics';
 import { SCRAPE_MS, startDemoWorld, type DemoWorld } from '../sandbox/demo-world';
+import { pollUntil } from './helpers/cli';
 import { logOf } from '../sandbox/git-server';
 import { recordRepositories } from './helpers/git-mode';
 import { recordDemoWorld } from './helpers/leak';
@@ -84,6 +86,7 @@ describe('npm run demo, act by act', () => {
     const deleted = status.events.find((e) => e.message.startsWith(`deleted ${FIRST_VERSION}`))!;
     assert.ok(Date.parse(old.revokedAt!) >= Date.parse(deleted.at), `revoked ${old.revokedAt}, deleted ${deleted.at}`);
     assert.ok(status.events.some((e) => e.message.startsWith(`issuer: revoked ${FIRST_VERSION} after its guarded delete`)));
+    await assertPhasesScraped(b);
     // The codec is on in the demo: what the server stores of the rotation is encrypted.
     const connection = await Connection.connect({ address: world.server.address });
     try {
@@ -117,6 +120,7 @@ describe('npm run demo, act by act', () => {
         .every((p) => p.version === good),
     );
     assert.equal(status.switched.length, 0);
+    await assertPhasesScraped(c);
     const table_ = table(results);
     assert.match(table_, /\| a\) in place .*\| none \(by hand\) \|/);
     assert.equal(table_.split('\n').length, 5);
@@ -199,3 +203,35 @@ describe('npm run demo, act by act', () => {
     assert.equal(table_.split('\n').length, 7);
   });
 });
+
+/**
+ * The sandbox's Prometheus scraped the worker's rotor_rotation_info through the act: every phase the
+ * rotation's status shows lasting 6 s or more (three scrapes) was seen, and nothing it never entered.
+ */
+async function assertPhasesScraped(act: ActResult): Promise<void> {
+  const events = act.status!.events;
+  const spans = new Map<string, number>();
+  for (const [i, e] of events.entries()) {
+    const next = events.slice(i + 1).find((x) => x.phase !== e.phase);
+    if (i > 0 && events[i - 1].phase === e.phase) continue;
+    const ms = (next ? Date.parse(next.at) : Date.parse(act.status!.updatedAt)) - Date.parse(e.at);
+    spans.set(e.phase, Math.max(spans.get(e.phase) ?? 0, ms));
+  }
+  const url = world.traffic.prometheus!.url;
+  const scraped = await pollUntil(
+    () => phasesScraped(world.traffic.prometheus!.url, act),
+    (p) => [...spans].every(([phase, ms]) => ms < 6000 || p.includes(phase)),
+    {
+      timeoutMs: 20_000,
+      intervalMs: 1000,
+      describe: (p) =>
+        `act ${act.act}: scraped ${p.join(' → ')}; the status' phases: ${JSON.stringify([...spans])}; ${JSON.stringify(act.status!.events.map((e) => [e.at, e.phase]))}`,
+    },
+  ).catch(async (err: Error) => {
+    const ms = act.window.to - act.window.from + 60_000;
+    const q = `sum_over_time((up{job="rotor-worker"} == bool 0)[${Math.ceil(ms / 1000)}s:2s])`;
+    const up = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(q)}`).then((r) => r.text());
+    throw new Error(`${err.message}; failed scrapes over the act: ${up}`);
+  });
+  for (const phase of scraped) assert.ok(spans.has(phase), `act ${act.act}: Prometheus saw ${phase}, which the status never entered`);
+}

@@ -31,7 +31,7 @@ export type RotationSource = () => Promise<RotationRow[]>;
 /** How many versions' reference counts are kept (the oldest scanned is dropped first). */
 const VERSIONS_KEPT = 500;
 /** A scrape within this long of the last one reuses what Temporal answered then. */
-const STATE_TTL_MS = 5_000;
+const STATE_TTL_MS = 1_000;
 
 const ACTIVITY_ERROR_TYPES_KEPT = 50;
 
@@ -54,7 +54,8 @@ export class WorkerMetrics implements Telemetry {
   private readonly activityErrors: Counter<'activity' | 'type'>;
   private readonly scanned = new Map<string, string[]>();
   private readonly errorTypes = new Set<string>();
-  private cached: { at: number; rows: Promise<RotationRow[]> } | null = null;
+  private last: { at: number; rows: RotationRow[] } | null = null;
+  private refreshing: Promise<RotationRow[]> | null = null;
   /** The last failure to read the rotations in flight, for rotor_rotation_info_up. */
   private stateUp = 1;
 
@@ -142,22 +143,34 @@ export class WorkerMetrics implements Telemetry {
     });
   }
 
-  /** The rotations in flight, asked of Temporal at most once per STATE_TTL_MS. */
+  /**
+   * The rotations in flight, asked of Temporal at most once per STATE_TTL_MS. Once it has answered, a
+   * scrape never waits on it: while a newer answer is on its way (a slow visibility store, a loaded
+   * server) the last one is served, so a scrape stays within Prometheus' timeout. Only the first scrape
+   * of a process waits for the first answer.
+   */
   private rows(): Promise<RotationRow[]> {
-    const now = Date.now();
-    if (this.cached && now - this.cached.at < STATE_TTL_MS) return this.cached.rows;
-    const rows = this.source().then(
-      (r) => {
-        this.stateUp = 1;
-        return r;
-      },
-      () => {
-        this.stateUp = 0;
-        return [];
-      },
-    );
-    this.cached = { at: now, rows };
-    return rows;
+    const last = this.last;
+    if (last && Date.now() - last.at < STATE_TTL_MS) return Promise.resolve(last.rows);
+    this.refreshing ??= this.source()
+      .then(
+        (rows) => {
+          this.stateUp = 1;
+          return rows;
+        },
+        () => {
+          this.stateUp = 0;
+          return [];
+        },
+      )
+      .then((rows) => {
+        this.last = { at: Date.now(), rows };
+        return rows;
+      })
+      .finally(() => {
+        this.refreshing = null;
+      });
+    return last ? Promise.resolve(last.rows) : this.refreshing;
   }
 
   rotationEnded(secret: string, result: RotationResult, seconds: number): void {
@@ -279,7 +292,8 @@ export async function serveMetrics(
 /** The SDK exporter's text; a comment saying why when it does not answer (the scrape still succeeds). */
 async function sdkMetrics(url: string): Promise<string> {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    // Well inside a 1 s scrape timeout: the exporter is on loopback.
+    const res = await fetch(url, { signal: AbortSignal.timeout(500) });
     if (!res.ok) return `# the Temporal SDK's metrics did not answer: HTTP ${res.status}\n`;
     return await res.text();
   } catch (err) {

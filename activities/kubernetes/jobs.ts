@@ -89,9 +89,15 @@ export class PreflightJobs {
       await this.batch.createNamespacedJob({ namespace: spec.namespace, body: preflightJobManifest(spec) });
     } catch (err) {
       if (statusCode(err) !== 409) throw toRotorError(err, 'create the pre-flight Job', object);
-      const existing = await this.batch.readNamespacedJob({ name: spec.name, namespace: spec.namespace });
+      const existing = await this.batch.readNamespacedJob({ name: spec.name, namespace: spec.namespace }).catch((e) => {
+        throw toRotorError(e, 'read the pre-flight Job', object);
+      });
       if (existing.metadata?.annotations?.[ROTATION] !== spec.rotationId)
         throw new RotorError('OwnershipConflict', `${object} exists and is not this rotation's pre-flight Job; delete it or rename it`, object);
+      // An earlier attempt's Job on its way out (its outcome went with that attempt): run the check
+      // again once it is gone, a retry rather than a verdict.
+      if (existing.metadata?.deletionTimestamp)
+        throw new RotorError('Unavailable', `${object} from an earlier attempt is being deleted; the check runs again once it is gone`, object);
     }
   }
 
@@ -102,6 +108,8 @@ export class PreflightJobs {
     let pullingSince: number | null = null;
     for (;;) {
       const job = await this.batch.readNamespacedJob({ name: spec.name, namespace: spec.namespace }).catch((err) => {
+        // Deleted while rotor waited (by an earlier attempt's cleanup, or by hand): run it again, not a verdict.
+        if (statusCode(err) === 404) throw new RotorError('Unavailable', `${object} was deleted while rotor waited for it; the check runs again`, object);
         throw toRotorError(err, 'read the pre-flight Job', object);
       });
       const pods = await this.pods(spec);

@@ -37,9 +37,9 @@ interface Point {
 const ROTATION_LANE = 'rotation';
 const AXIS_TIME = { title: 'time (UTC)', format: '%H:%M:%S', labelOverlap: true, tickCount: 8 };
 /** The charts' width in pixels: the page's column less the legend. */
-export const WIDTH = 640;
+export const WIDTH = 760;
 /** An x channel of times (ISO strings in `field`), shown in UTC. */
-export const timeX = (field: string) => ({ field, type: 'temporal', axis: AXIS_TIME, scale: { type: 'utc' } });
+export const timeX = (field: string, paddingPx = 0) => ({ field, type: 'temporal', axis: AXIS_TIME, scale: { type: 'utc', padding: paddingPx } });
 /** Colours of the phases, fixed so that a phase looks the same in every report. */
 const PHASE_COLORS: Partial<Record<Phase, string>> = {
   PLANNING: '#9e9e9e',
@@ -136,7 +136,8 @@ export function momentLayers(marks: Moment[]): ChartSpec[] {
       {
         name: `${kind}_label`,
         data: { values },
-        mark: { type: 'text', color, align: 'left', baseline: 'top', dx: 3, dy: kind === 'switch' ? 2 : 14, fontSize: 10 },
+        // A switch's label after its rule, the rollback's (late in the chart, as a rule) before it.
+        mark: { type: 'text', color, align: kind === 'switch' ? 'left' : 'right', baseline: 'top', dx: kind === 'switch' ? 3 : -3, dy: 2, fontSize: 10 },
         encoding: { x, y: { value: 0 }, text: { field: 'label' } },
       },
     ];
@@ -165,6 +166,7 @@ export function timelineSpec(status: RotationStatus, now: string): ChartSpec {
             type: 'nominal',
             title: 'phase',
             scale: { domain: used, range: used.map((p) => PHASE_COLORS[p] ?? '#607d8b') },
+            legend: { orient: 'bottom', columns: 5 },
           },
         },
       },
@@ -180,8 +182,8 @@ function measuredStages(status: RotationStatus): string[] {
 
 /**
  * One stage's measurements over time: each check's values (points on a line), the old version's
- * baseline where the analysis has one (dashed), the threshold (a horizontal rule), and the switches
- * and rollbacks as vertical rules.
+ * baseline where the analysis has one (dashed), the threshold (a horizontal rule), and the stage's
+ * switches and rollback as vertical rules.
  */
 export function measurementSpec(status: RotationStatus, stage: string): ChartSpec {
   const checks = status.checks.filter((c) => c.stage === stage);
@@ -189,7 +191,8 @@ export function measurementSpec(status: RotationStatus, stage: string): ChartSpe
   const measured = all.filter((p) => p.value !== null && Number.isFinite(p.value));
   const baselines = all.filter((p) => p.baseline !== null && Number.isFinite(p.baseline));
   const thresholds = [...new Set(checks.map((c) => c.threshold))];
-  const x = timeX('at');
+  // Room at each end, so that a measurement taken as the rollback began is not drawn on the edge.
+  const x = timeX('at', 12);
   const layers: ChartSpec[] = [
     {
       name: 'threshold_rule',
@@ -203,26 +206,28 @@ export function measurementSpec(status: RotationStatus, stage: string): ChartSpe
       mark: { type: 'text', color: '#ef6c00', align: 'right', baseline: 'bottom', dy: -2, fontSize: 10 },
       encoding: { y: { field: 'threshold', type: 'quantitative' }, x: { value: WIDTH }, text: { field: 'label' } },
     },
-    {
-      name: 'measurements',
+    ...(['line', 'point'] as const).map((type) => ({
+      // The points apart from the line, so that a check of one measurement still shows (and a test can find it).
+      name: type === 'line' ? 'measurements' : 'measurement_points',
       data: { values: measured },
-      mark: { type: 'line', point: { filled: true, size: 50 } },
+      mark: type === 'line' ? { type } : { type, filled: true, size: 50 },
       encoding: {
         x,
         y: { field: 'value', type: 'quantitative', title: 'value', scale: { zero: true } },
-        color: { field: 'check', type: 'nominal', title: 'check', sort: null },
+        color: { field: 'check', type: 'nominal', title: 'check', sort: null, legend: { orient: 'bottom' } },
       },
-    },
+    })),
   ];
   if (baselines.length) {
     layers.push({
       name: 'baseline',
       data: { values: baselines },
-      mark: { type: 'line', color: '#757575', strokeDash: [4, 3], point: { shape: 'diamond', color: '#757575' } },
+      mark: { type: 'line', color: '#757575', strokeDash: [4, 3], point: { shape: 'diamond', color: '#757575', size: 40 } },
       encoding: { x, y: { field: 'baseline', type: 'quantitative' }, detail: { field: 'check' } },
     });
   }
-  layers.push(...momentLayers(moments(status)));
+  // This stage's own switches and rollback: another stage's would stretch the time axis past its measurements.
+  layers.push(...momentLayers(moments(status).filter((m) => m.stage === stage)));
   return { width: WIDTH, height: 220, layer: layers };
 }
 

@@ -22,6 +22,9 @@ export async function actReport(world: DemoWorld, say: Say, act: string, id: str
   return code === 0 ? file : null;
 }
 
+/** The demo's namespaces, each in its own colour: act a's, then staging and production. */
+const NAMESPACES = ['inplace', 'staging', 'production'];
+
 /** The auth API's error ratio per namespace, every `stepS` seconds over [fromMs, toMs]. */
 async function errorRatio(world: DemoWorld, fromMs: number, toMs: number, stepS: number) {
   const query = 'sum by (namespace) (rate(auth_requests_errors_total[3s])) / sum by (namespace) (rate(auth_requests_total[3s]))';
@@ -42,7 +45,8 @@ export async function errorRateReport(world: DemoWorld, results: ActResult[], th
   const stepS = Math.max(1, Math.ceil((to - from) / 1000 / 600));
   const points = await errorRatio(world, from, to, stepS);
   const acts = results.map((r) => ({ from: new Date(r.window.from).toISOString(), to: new Date(r.window.to).toISOString(), label: `act ${r.act}` }));
-  const marks = results.flatMap((r) => (r.status ? moments(r.status).map((m) => ({ ...m, label: `${r.act}: ${m.label}` })) : []));
+  // Every switch a rule; only the rollbacks labelled, or a canary's steps would write over each other.
+  const marks = results.flatMap((r) => (r.status ? moments(r.status).map((m) => ({ ...m, label: m.kind === 'rollback' ? `${r.act}: rollback` : '' })) : []));
   const spec: ChartSpec = {
     width: WIDTH,
     height: 260,
@@ -61,13 +65,19 @@ export async function errorRateReport(world: DemoWorld, results: ActResult[], th
         encoding: {
           x: timeX('at'),
           y: { field: 'value', type: 'quantitative', title: 'error ratio (rate over 3 s)', scale: { domain: [0, 1] } },
-          color: { field: 'namespace', type: 'nominal', title: 'namespace' },
+          color: {
+            field: 'namespace',
+            type: 'nominal',
+            title: 'namespace',
+            scale: { domain: NAMESPACES, range: ['#6a1b9a', '#00897b', '#3949ab'] },
+            legend: { orient: 'bottom' },
+          },
         },
       },
       {
         name: 'threshold_rule',
         data: { values: [{ threshold }] },
-        mark: { type: 'rule', color: '#ef6c00' },
+        mark: { type: 'rule', color: '#ef6c00', strokeDash: [2, 2] },
         encoding: { y: { field: 'threshold', type: 'quantitative' } },
       },
       ...momentLayers(marks),
@@ -85,7 +95,7 @@ export async function errorRateReport(world: DemoWorld, results: ActResult[], th
   const html = htmlPage("rotor demo: the auth API's error rate", [
     "<h1>The auth API's error rate over the demo</h1>",
     `<p>From the sandbox's Prometheus, per namespace, every ${stepS} s from ${escapeHtml(new Date(from).toISOString())} to ${escapeHtml(new Date(to).toISOString())}.</p>`,
-    figure(svg, "Shaded: each act's window; orange: the analysis threshold; dashed blue: rotor's switches; red: its rollbacks."),
+    figure(svg, "Shaded: each act's window; dotted orange: the analysis threshold; dashed blue: rotor's switches (each canary step one); red: its rollbacks."),
     `<table><thead><tr><th>act</th><th>what</th><th>ended</th><th>failed requests</th></tr></thead><tbody>${rows}</tbody></table>`,
   ]);
   const file = join(DEMO_REPORTS, 'error-rate.html');

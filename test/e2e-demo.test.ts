@@ -129,7 +129,7 @@ describe('npm run demo, act by act', () => {
     for (const token of world.traffic.api.issuer!.tokensForLeakCheck()) {
       for (const form of [token, Buffer.from(token).toString('base64')]) assert.ok(!html.includes(form), 'no token in the report');
     }
-    const page = await openInChromium(c.report!, 'demo-act-c', ['phases', 'measurements', 'threshold_rule', 'switch_rule', 'rollback_rule']);
+    const page = await openInChromium(c.report!, 'demo-act-c', ['phases', 'measurement_points', 'threshold_rule', 'switch_rule', 'rollback_rule']);
     for (const [name, m] of Object.entries(page.marks)) assert.ok(m.sized > 0, `act c's report: ${name} drawn (${m.shapes} shape(s), ${m.sized} sized)`);
     assert.match(page.text, /ROLLED_BACK \(stage staging\)/);
     const table_ = table(results);

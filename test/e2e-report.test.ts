@@ -20,7 +20,15 @@ describe('rotor report in chromium', () => {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, 'report-rolled-back.html');
     writeFileSync(file, html);
-    const page = await openInChromium(file, 'report-rolled-back', ['phases', 'measurements', 'baseline', 'threshold_rule', 'switch_rule', 'rollback_rule']);
+    const page = await openInChromium(file, 'report-rolled-back', [
+      'phases',
+      'measurements',
+      'measurement_points',
+      'baseline',
+      'threshold_rule',
+      'switch_rule',
+      'rollback_rule',
+    ]);
     for (const [name, m] of Object.entries(page.marks)) assert.ok(m.sized > 0, `${name}: ${m.shapes} shape(s), ${m.sized} with a size`);
     assert.equal(page.svgs, 2);
     // The hostile words are text on the page, never an element, and nothing is fetched.

@@ -144,6 +144,14 @@ describe('rotor without workers', () => {
     assert.equal(s.phase, 'PLANNING');
     assert.equal(s.secret, 'idle-secrets');
 
+    // A report needs the checks and events only a worker gives: refused, saying what to do.
+    const report = await rotor(['report', id, '--out', join(dir, 'idle.html')], env);
+    assert.equal(report.code, 1, report.stdout);
+    assert.match(
+      report.stderr,
+      /is running but no worker answered .*task queue rotor-idle.*Start `rotor worker`, then run `rotor report rotate-staging-idle-secrets` again/,
+    );
+
     // `list` never needed a worker; it says when none polls.
     const listed = await rotor(['list'], env);
     assert.equal(listed.code, 0, listed.stderr);

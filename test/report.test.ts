@@ -55,6 +55,24 @@ describe('rotor report: the charts of a rolled-back rotation', () => {
     assert.deepEqual(Object.keys(reportCharts(status, now)), ['timeline', 'stage:staging']);
   });
 
+  it("a stage's chart marks its own switches only; the timeline marks every stage's, a canary step by its weight", () => {
+    const later = {
+      ...status,
+      events: [
+        ...status.events,
+        { at: '2026-12-07T10:01:00.000Z', phase: 'DEPLOYING' as const, stage: 'production', message: 'canary step 10% in production' },
+      ],
+    };
+    assert.deepEqual(
+      layer(measurementSpec(later, 'staging'), 'switch_rule')!.data.values.map((v) => v.stage),
+      ['staging'],
+    );
+    assert.deepEqual(
+      layer(timelineSpec(later, now), 'switch_rule')!.data.values.map((v) => v.label),
+      ['switch staging', 'production 10%'],
+    );
+  });
+
   it('lays the phases out per stage: the rotation lane, then staging from DEPLOYING to ROLLED_BACK', () => {
     const spans = layer(timelineSpec(status, now), 'phases')!.data.values;
     assert.deepEqual(
@@ -76,7 +94,7 @@ describe('rotor report: the charts of a rolled-back rotation', () => {
   it('renders every chart as inline SVG with its marks: bars, line and points, threshold, switch and rollback rules', async () => {
     const html = await buildReport(status, { now: new Date(now), webUi: 'http://localhost:8233/namespaces/default/workflows/rotate-staging-auth-api-secrets' });
     assert.equal((html.match(/<svg\b/g) ?? []).length, 2);
-    for (const name of ['phases', 'measurements', 'baseline', 'threshold_rule', 'switch_rule', 'rollback_rule']) {
+    for (const name of ['phases', 'measurements', 'measurement_points', 'baseline', 'threshold_rule', 'switch_rule', 'rollback_rule']) {
       assert.ok(marksOf(html, name) > 0, `${name} drawn`);
     }
     assert.match(html, /ROLLED_BACK<\/strong> \(stage staging\): rolled back: the verify check failed in staging/);

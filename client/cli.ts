@@ -1,8 +1,10 @@
-// The rotor CLI on commander: start, status, approve, abort, rollback, list, schedule (create, list,
+// The rotor CLI on commander: start, status, report, approve, abort, rollback, list, schedule (create, list,
 // pause, unpause, delete, trigger), versions, plan (a dry run), version, rbac, schema, worker, codec-server,
 // completion. `rotor <command> --help` for each; unknown commands and flags are
 // refused with a suggestion; kubectl's habits (-o, -w, -n, --context, --kubeconfig) where they fit.
+import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PHASES, TERMINAL_PHASES, type Phase, type RotationStatus } from '../contract/api';
 import { RotorError } from '../activities/errors';
@@ -269,6 +271,35 @@ function program(result: { code: number }): Command {
       );
     },
   );
+
+  rotor
+    .command('report')
+    .description(
+      "write one self-contained HTML page of a rotation, running or ended: the phases per stage over time, each check's measurements against its threshold with the switches and rollback marked, cleanup's holders and the outcome (opens offline)",
+    )
+    .argument('<id>', 'the rotation id (`rotor list` shows them)')
+    .option('--out <file>', 'where to write it; - for stdout (default: <id>.html in the current directory)')
+    .action(async (id: string, opts: { out?: string }) => {
+      set(
+        await withClient(async (client) => {
+          const { buildReport, reportStatus } = await import('./report-render.js');
+          const { status, notes } = await reportStatus(client, id);
+          const html = await buildReport(status, { webUi: webUi(`workflows/${id}`), notes });
+          if (opts.out === '-') {
+            process.stdout.write(html);
+            return EXIT.ok;
+          }
+          const file = resolve(opts.out ?? `${id}.html`);
+          try {
+            writeFileSync(file, html);
+          } catch (err) {
+            throw new RotorClientError(`cannot write the report to ${file} (${(err as Error).message}); choose another place with --out <file>`);
+          }
+          out(`wrote ${file}: ${status.phase}${status.stage ? ` (${status.stage})` : ''}; open it in a browser (it needs no network)`);
+          return EXIT.ok;
+        }),
+      );
+    });
 
   rotor
     .command('approve')

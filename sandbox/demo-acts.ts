@@ -21,6 +21,7 @@ import { TERMINAL_PHASES, type RotationStatus } from '../contract/api';
 import { parsePlan, rotationWorkflowId } from '../domain/plan';
 import { versionName } from '../domain/naming';
 import { createAuthService, datadogErrorRatio, prometheusErrorRatio } from './auth-service';
+import { actReport } from './demo-reports';
 import { SCRAPE_MS, type DemoWorld } from './demo-world';
 import { grantPlans } from './worker-identity';
 import { CHECK_IMAGE } from '../activities/memory/programs';
@@ -51,6 +52,8 @@ export interface ActResult {
   /** The window the figures cover, ms since the epoch. */
   window: { from: number; to: number };
   status: RotationStatus | null;
+  /** A rotor act's `rotor report` page (test-artifacts/demo/act-<act>.html); absent for act a, null when it could not be made. */
+  report?: string | null;
 }
 
 export interface DemoDurations {
@@ -65,7 +68,7 @@ export const DEMO_DURATIONS: DemoDurations = { soak: '10s', pause: '10s', watch:
 
 export type Say = (line: string) => void;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const THRESHOLD = 0.05;
+export const THRESHOLD = 0.05;
 
 /** An instant query's single value at `atMs` (0 when empty). */
 async function promValue(world: DemoWorld, query: string, atMs: number): Promise<number> {
@@ -284,7 +287,8 @@ export async function rotorAct(
   const from = Date.now();
   const { id, runId, status, recoveredAt } = await rotate(world, say, act.document, `act-${act.act}`, act.recover);
   const to = Date.now();
-  const f = await figures(world, ['staging', 'production'], from, to);
+  // The report is made while the figures wait for Prometheus's last scrapes: it costs the act no time.
+  const [f, report] = await Promise.all([figures(world, ['staging', 'production'], from, to), actReport(world, say, act.act, id)]);
   const switchAt = act.badSwitch ? at(status, act.badSwitch) : null;
   const rollbackAt = at(status, (e) => e.phase === 'ROLLING_BACK');
   const createdAt = at(status, (e) => e.phase === 'CREATING');
@@ -302,6 +306,7 @@ export async function rotorAct(
     runId,
     window: { from, to },
     status,
+    report,
   };
 }
 

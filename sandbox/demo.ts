@@ -2,12 +2,14 @@
 // sandbox control plane with simulated pods calling an auth API emulator, a real Prometheus, the
 // Datadog emulator behind the official client, the Temporal dev server with its Web UI, and a real
 // `rotor worker` as its own ServiceAccount, granted what `rotor rbac --admission` prints. It prints as it goes and
-// ends with a table whose figures come from Prometheus. `--gitops` adds the real Git server and Flux,
+// ends with a table whose figures come from Prometheus, and the paths of its pages in test-artifacts/demo/
+// (each rotor act's `rotor report`, and the error rate over the acts). `--gitops` adds the real Git server and Flux,
 // hands production to Flux after act c, and plays acts d and e (demo-gitops.ts) with production
 // switched by commits. `--keep` leaves everything running for the Web UI until Ctrl-C, which stops the
 // worker, the dev server, Flux, the Git server, the simulator, controller-manager, apiserver, etcd and
 // the metric servers, in that order.
-import { actBad, actGood, actInPlace, actPreflight, seedVersioned, table, type ActResult } from './demo-acts';
+import { actBad, actGood, actInPlace, actPreflight, seedVersioned, table, THRESHOLD, type ActResult } from './demo-acts';
+import { errorRateReport } from './demo-reports';
 import { actGitBad, actGitGood, fluxManagesProduction } from './demo-gitops';
 import { phasesScraped } from './demo-metrics';
 import { startDemoWorld, type DemoWorld } from './demo-world';
@@ -89,6 +91,10 @@ async function main(): Promise<void> {
       say(`  act ${r.act}: ${phases.join(' → ') || '(none scraped)'}`);
     }
   }
+  say('');
+  say('reports (rotor report of each act, and the error rate from Prometheus over the acts):');
+  for (const r of results.filter((x) => x.report)) say(`  act ${r.act}: ${r.report}`);
+  say(`  error rate: ${await errorRateReport(world, results, THRESHOLD)}`);
   say('');
   say(`Web UI: ${world.ui}/namespaces/default/workflows`);
   for (const r of results.filter((x) => x.workflowId)) {

@@ -116,6 +116,14 @@ describe('rotor CLI on a real dev server', () => {
     assert.equal(yaml.phase, 'AWAITING_APPROVAL');
     assert.equal(yaml.live, true);
 
+    // rotor report on the running rotation: a file, its phase as of now, staging's checks charted.
+    const running = await rotor(['report', id, '--out', join(dir, 'running.html')], env);
+    assert.equal(running.code, 0, running.stderr);
+    assert.match(running.stdout, new RegExp(`wrote ${join(dir, 'running.html')}: AWAITING_APPROVAL \\(production\\)`));
+    const runningHtml = readFileSync(join(dir, 'running.html'), 'utf8');
+    assert.match(runningHtml, /Running: this is the rotation as of the report&#39;s making, in AWAITING_APPROVAL/);
+    assert.match(runningHtml, /<h3>staging<\/h3>\s*<figure><svg/);
+
     const approved = await rotor(['approve', id, '--comment', 'staging is clean'], env);
     assert.equal(approved.code, 0, approved.stderr);
     const watched = await rotor(['status', id, '--watch', '--interval', '0.5'], env, 90_000);
@@ -132,6 +140,11 @@ describe('rotor CLI on a real dev server', () => {
     assert.ok(messages.includes('canary at 50% in production') && messages.includes('canary at 100% in production'), messages.join('\n'));
     assert.equal(done.previousVersion, `auth-api-secrets-${OLD}`);
     assert.match(done.outcome!, new RegExp(`auth-api-secrets-${OLD} deleted from staging, production`));
+    // The finished rotation's report, to stdout: each canary step a switch on the charts.
+    const report = await rotor(['report', id, '--out', '-'], env);
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /<strong>COMPLETED<\/strong>/);
+    assert.ok((report.stdout.match(/switch_rule_marks/g) ?? []).length >= 2, 'the switches marked on the timeline and the charts');
     // No secret value anywhere in what an operator or the history sees.
     const history = await historyText(id);
     assert.ok(history.includes('./token.env'), 'the decoded history holds the file name, as the plan wrote it');
@@ -140,6 +153,7 @@ describe('rotor CLI on a real dev server', () => {
       ['history', history],
       ['status', JSON.stringify(done)],
       ['watch output', watched.stdout],
+      ['reports', `${runningHtml}${report.stdout}`],
       ['worker log', worker.output()],
     ]) {
       assert.ok(!text.includes(TOKEN) && !text.includes('old-token-value'), `no secret value in the ${what}`);
@@ -153,6 +167,9 @@ describe('rotor CLI on a real dev server', () => {
     assert.match(started.stdout, /ROLLED_BACK: rolled back: verify check in staging failed/);
     const s = await status('rotate-staging-billing-secrets');
     assert.deepEqual(s.switched, []);
+    const report = await rotor(['report', 'rotate-staging-billing-secrets', '--out', '-'], env);
+    assert.equal(report.code, 0, report.stderr);
+    for (const name of ['rollback_rule', 'threshold_rule', 'measurements']) assert.match(report.stdout, new RegExp(`${name}_marks`), `${name} drawn`);
     assert.ok(s.events.some((e) => /^reverted in staging to billing-secrets-20250101000000: Deployment\/[a-z-]+: \d field\(s\)/.test(e.message)));
   });
 
@@ -178,6 +195,9 @@ describe('rotor CLI on a real dev server', () => {
     const unknown = await rotor(['status', 'rotate-nowhere-nothing'], env);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no rotation with id rotate-nowhere-nothing; `rotor list` shows/);
+    const noReport = await rotor(['report', 'rotate-nowhere-nothing'], env);
+    assert.equal(noReport.code, 1);
+    assert.match(noReport.stderr, /no rotation with id rotate-nowhere-nothing; `rotor list` shows/);
     const down = await rotor(['list'], { ...env, TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
     assert.equal(down.code, 1);
     assert.match(down.stderr, /cannot reach the Temporal server at 127\.0\.0\.1:\d+/);
@@ -258,5 +278,33 @@ describe('rotor CLI on a real dev server', () => {
       parseAllDocuments(yaml.stdout).map((d) => (d.toJS() as { phase: string }).phase),
       ['ROLLED_BACK'],
     );
+  });
+
+  it('rotor report of a rotation in its soak draws the analysis under way, from its last heartbeat', async () => {
+    const file = join(dir, 'soaking.yaml');
+    const analysis = { provider: 'prometheus', query: 'auth_errors', threshold: 0.01, interval: '10s', failureLimit: 1, verify: '2s' };
+    const stages = [
+      { name: 'staging', namespace: 'staging', strategy: 'rolling', analysis, soak: '5m' },
+      { name: 'production', namespace: 'production', strategy: 'rolling', analysis },
+    ];
+    writeFileSync(file, stringify({ secret: 'billing-secrets', value: { generate: { keys: ['api_token'], length: 32 } }, stages, retention: '2s' }));
+    const id = 'rotate-staging-billing-secrets';
+    const started = await rotor(['start', '-f', file], env);
+    assert.equal(started.code, 0, started.stderr);
+    await waitForPhase(id, 'SOAKING');
+    // The soak measures every 10 s; its worker heartbeats what it measured within 5 s.
+    let html = '';
+    for (let tries = 0; tries < 60 && !/<td>soak<\/td><td>running<\/td>/.test(html); tries += 1) {
+      const r = await rotor(['report', id, '--out', '-'], env);
+      assert.equal(r.code, 0, r.stderr);
+      html = r.stdout;
+      await new Promise((ok) => setTimeout(ok, 1000));
+    }
+    assert.match(html, /<td>soak<\/td><td>running<\/td><td>\d+<\/td><td>0\.001<\/td>/, 'the soak under way, its measurements so far');
+    assert.match(html, /The analysis under way \(soak in staging\) is shown as a running check/);
+    assert.match(html, /measuring: \d+ measurement\(s\) so far, as of the last heartbeat at \d{4}-/);
+    assert.match(html, /measurements_marks/);
+    assert.equal((await rotor(['abort', id, '--reason', 'the report test is done'], env)).code, 0);
+    await waitForPhase(id, 'ROLLED_BACK');
   });
 });

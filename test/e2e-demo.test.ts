@@ -7,17 +7,21 @@
 // revoked by the rollback, production never failing in acts a-c. Acts d and e, production applied by
 // Flux: rotor's commit in the repository's log and kustomize-controller writing the live reference;
 // a token scoped to staging failing production only after the commit, rolled back by a revert commit.
+// The demo's pages: act c's `rotor report` and the error rate over the acts, drawn in chromium.
 import assert from 'node:assert/strict';
 import { Client, Connection } from '@temporalio/client';
 import { after, before, describe, it } from 'node:test';
-import { actBad, actGood, actInPlace, FIRST_VERSION, seedVersioned, table, type ActResult, type DemoDurations } from '../sandbox/demo-acts';
+import { readFileSync } from 'node:fs';
+import { actBad, actGood, actInPlace, FIRST_VERSION, seedVersioned, table, THRESHOLD, type ActResult, type DemoDurations } from '../sandbox/demo-acts';
+import { errorRateReport } from '../sandbox/demo-reports';
 import { actGitBad, actGitGood, fluxManagesProduction, GITOPS_REPO, productionVersion, referenceWriters } from '../sandbox/demo-gitops';
 import { phasesScraped } from '../sandbox/demo-metrics';
 import { SCRAPE_MS, startDemoWorld, type DemoWorld } from '../sandbox/demo-world';
 import { pollUntil } from './helpers/cli';
 import { logOf } from '../sandbox/git-server';
 import { recordRepositories } from './helpers/git-mode';
-import { recordDemoWorld } from './helpers/leak';
+import { recordDemoWorld, recordText } from './helpers/leak';
+import { openInChromium } from './helpers/report-browser';
 
 const FAST: DemoDurations = { soak: '10s', pause: '10s', watch: '10s', retention: '5s', interval: '10s' };
 
@@ -121,6 +125,17 @@ describe('npm run demo, act by act', () => {
     );
     assert.equal(status.switched.length, 0);
     await assertPhasesScraped(c);
+    // rotor report of act c: staging's error-rate check charted against its threshold, with the switch
+    // and the rollback; drawn in chromium (test-artifacts/demo-act-c.png); no token in it, in any form.
+    assert.ok(c.report, "rotor report wrote act c's page");
+    const html = readFileSync(c.report!, 'utf8');
+    recordText("rotor report of act c (the demo's page)", html);
+    for (const token of world.traffic.api.issuer!.tokensForLeakCheck()) {
+      for (const form of [token, Buffer.from(token).toString('base64')]) assert.ok(!html.includes(form), 'no token in the report');
+    }
+    const page = await openInChromium(c.report!, 'demo-act-c', ['phases', 'measurement_points', 'threshold_rule', 'switch_rule', 'rollback_rule']);
+    for (const [name, m] of Object.entries(page.marks)) assert.ok(m.sized > 0, `act c's report: ${name} drawn (${m.shapes} shape(s), ${m.sized} sized)`);
+    assert.match(page.text, /ROLLED_BACK \(stage staging\)/);
     const table_ = table(results);
     assert.match(table_, /\| a\) in place .*\| none \(by hand\) \|/);
     assert.equal(table_.split('\n').length, 5);
@@ -201,6 +216,20 @@ describe('npm run demo, act by act', () => {
     assert.match(table_, /\| d\) rotor \+ Flux, good token .*\| 0 \| 0 \|/);
     assert.match(table_, /\| e\) rotor \+ Flux, token scoped to staging/);
     assert.equal(table_.split('\n').length, 7);
+  });
+
+  it("the demo's pages: a report per rotor act, and the auth API's error rate from Prometheus over the acts with each switch and rollback", async () => {
+    assert.deepEqual(
+      results.filter((r) => r.report).map((r) => r.act),
+      ['b', 'c', 'd', 'e'],
+    );
+    const file = await errorRateReport(world, results, THRESHOLD);
+    const html = readFileSync(file, 'utf8');
+    recordText("the demo's error-rate page", html);
+    const page = await openInChromium(file, 'demo-error-rate', ['error_rate', 'acts', 'threshold_rule', 'switch_rule', 'rollback_rule']);
+    for (const [name, m] of Object.entries(page.marks)) assert.ok(m.sized > 0, `error rate: ${name} drawn (${m.shapes} shape(s), ${m.sized} sized)`);
+    assert.equal(page.marks.acts.shapes, results.length, 'one window per act');
+    assert.equal(page.requests.length, 1, 'the page asked for nothing but itself');
   });
 });
 

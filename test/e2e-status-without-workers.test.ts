@@ -4,6 +4,7 @@
 // memo, its search attributes), says it is not live and since when no worker has polled.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ObservedStatus } from '../client/rotor-client';
 import { memoryBackendEnv, OLD_STAMP, rotor, rotorBin, secretsWorld, startWorker, waitForStatus, pollUntil, writePlan, type CliResult } from './helpers/cli';
@@ -117,6 +118,14 @@ describe('rotor without workers', () => {
     assert.equal(s.recordedAt, null);
     assert.equal(s.phase, 'PLANNING');
     assert.equal(s.secret, 'idle-secrets');
+
+    // A report needs the checks and events only a worker gives: refused, saying what to do.
+    const report = await rotor(['report', id, '--out', join(dir, 'idle.html')], env);
+    assert.equal(report.code, 1, report.stdout);
+    assert.match(
+      report.stderr,
+      /is running but no worker answered .*task queue rotor-idle.*Start `rotor worker`, then run `rotor report rotate-staging-idle-secrets` again/,
+    );
 
     // `list` never needed a worker; it says when none polls.
     const listed = await rotor(['list'], env);

@@ -117,6 +117,21 @@ describe('npm run demo, act by act', () => {
         .every((p) => p.version === good),
     );
     assert.equal(status.switched.length, 0);
+    // kubectl events on staging's Deployment: rotor switched it, then rolled it back, saying why.
+    const events = lines.filter((l) => l.startsWith('c) $ kubectl events -n staging: '));
+    assert.match(
+      events.at(-2) ?? '',
+      new RegExp(`Normal\\s+SecretVersionSwitched\\s+Deployment/auth-api\\s+switched from ${good} to ${status.newVersion} in stage staging`),
+    );
+    assert.match(
+      events.at(-1) ?? '',
+      new RegExp(
+        `Warning\\s+RolledBack\\s+Deployment/auth-api\\s+rolled back from ${status.newVersion} to ${good} .*: ${status
+          .outcome!.replace(/^rolled back: /, '')
+          .slice(0, 40)
+          .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+      ),
+    );
     const table_ = table(results);
     assert.match(table_, /\| a\) in place .*\| none \(by hand\) \|/);
     assert.equal(table_.split('\n').length, 5);

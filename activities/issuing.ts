@@ -4,6 +4,7 @@
 import type { CredentialOutcome, RotorActivities } from '../contract/activities';
 import { copiesStillUsed } from './copies';
 import { RotorError } from './errors';
+import { revokedEvents } from './events';
 import type { ActivityKit } from './kit';
 import type { CredentialIssuer, IssuedCredential, RotorDeps } from './ports';
 
@@ -29,7 +30,7 @@ export async function credentialOf(id: string, read: (id: string) => Promise<Iss
   }
 }
 
-export function issuingActivities({ deps, cluster, log, guarded }: ActivityKit): Pick<RotorActivities, 'inspectCredentials' | 'revokeCredential'> {
+export function issuingActivities({ deps, cluster, log, guarded, events }: ActivityKit): Pick<RotorActivities, 'inspectCredentials' | 'revokeCredential'> {
   return {
     inspectCredentials: (input) =>
       guarded('ask the credential issuer', async () => {
@@ -57,6 +58,7 @@ export function issuingActivities({ deps, cluster, log, guarded }: ActivityKit):
         }
         const outcome = await credentialOf(input.id, (id) => issuerOf(deps).revoke(id));
         log('credential revoked at the issuer', { id: input.id, why: input.why, state: outcome.state });
+        if (outcome.state === 'revoked') await events.post(revokedEvents(input));
         return outcome;
       }),
   };

@@ -2,6 +2,7 @@
 // its log, and `guarded`, which runs an activity alive to the server, logged by step, its errors
 // typed for the workflow.
 import { toActivityFailure } from './errors';
+import { EventRecorder } from './events';
 import { activityContext, liveStep, type StepLog } from './liveness';
 import type { ClusterPort, RotorDeps } from './ports';
 
@@ -11,6 +12,8 @@ export interface ActivityKit {
   /** Where logs go; never given a secret value. */
   log: StepLog;
   guarded<T>(doing: string, fn: () => Promise<T>): Promise<T>;
+  /** Kubernetes Events on what a step changed: best-effort, never failing or holding up the step. */
+  events: EventRecorder;
 }
 
 export function activityKit(deps: RotorDeps): ActivityKit {
@@ -24,5 +27,5 @@ export function activityKit(deps: RotorDeps): ActivityKit {
       throw toActivityFailure(err, doing);
     }
   }
-  return { deps, cluster: deps.cluster, log, guarded };
+  return { deps, cluster: deps.cluster, log, guarded, events: new EventRecorder(deps.cluster, log) };
 }

@@ -100,6 +100,29 @@ export interface PreflightJobRun {
   logs: string[];
 }
 
+/** Why rotor posts a Kubernetes Event (docs/events.md has each one's object, type and note). */
+type ClusterEventReason = 'SecretVersionSwitched' | 'CanaryStep' | 'RolledBack' | 'SecretVersionDeleted' | 'CleanupWaiting' | 'CredentialRevoked';
+
+/**
+ * A Kubernetes Event (events.k8s.io/v1, reportingController rotor.dev/worker) on an object rotor acted
+ * on. Its name is derived from the rotation, the action and the object, so a retried activity posts
+ * it once. Never a secret value in it: names, versions, fields and reasons only.
+ */
+export interface ClusterEvent {
+  name: string;
+  /** The regarded object's namespace (where `kubectl events -n` finds it). */
+  namespace: string;
+  regarding: { apiVersion: string; kind: string; name: string };
+  reason: ClusterEventReason;
+  /** What rotor did: Switch, CanaryStep, Revert, Delete, WaitForHolders, Revoke. */
+  action: string;
+  type: 'Normal' | 'Warning';
+  /** What happened, in a line (at most 1 kB, as the API allows). */
+  note: string;
+  /** Who posts it: the worker's pod name (its host name). */
+  reportingInstance: string;
+}
+
 export interface ClusterPort {
   /**
    * Claim the rotation of `secret` in `namespace` for `holder`; returns the claim in place afterwards.
@@ -166,6 +189,11 @@ export interface ClusterPort {
    * with the Job it made; a Job of that name that is not this rotation's is an OwnershipConflict.
    */
   runPreflightJob(spec: PreflightJobSpec): Promise<PreflightJobRun>;
+  /**
+   * Post a Kubernetes Event on the object it regards (with the object's uid, so `kubectl describe`
+   * lists it). An Event of that name already there: 'exists' (a retry). Anything else throws.
+   */
+  postEvent(event: ClusterEvent): Promise<'created' | 'exists'>;
 }
 
 /**

@@ -7,6 +7,7 @@ import { issuerSource, type StoreKind } from '../domain/plan';
 import { OPAQUE } from '../domain/secret-types';
 import { copiesStillUsed } from './copies';
 import { RotorError } from './errors';
+import { cleanupWaitingEvents, deletedEvents } from './events';
 import { commitExternal, createExternal, externalSecretsOf, externalVersionsReady } from './external-versions';
 import { gitOf } from './gitops';
 import { credentialOf, issuerOf } from './issuing';
@@ -30,7 +31,7 @@ function storeFor(stores: SecretStores, kind: StoreKind): SecretStorePort {
 type VersionActivities = Pick<RotorActivities, 'createVersion' | 'deleteVersion' | 'finalizeVersion' | 'checkStore'>;
 
 export function versionActivities(kit: ActivityKit): VersionActivities {
-  const { deps, cluster, log, guarded } = kit;
+  const { deps, cluster, log, guarded, events } = kit;
   return {
     createVersion: (input: CreateVersionInput) =>
       guarded(`create ${input.version}`, async () => {
@@ -126,16 +127,23 @@ export function versionActivities(kit: ActivityKit): VersionActivities {
       guarded(`delete ${input.version}`, async () => {
         // Every namespace first: a holder anywhere keeps the version everywhere, and in the store.
         const holders = await cluster.findReferences(input.namespaces, input.version, { ignore: input.ignore });
-        if (holders.length) return { deleted: false as const, holders };
+        if (holders.length) {
+          await events.post(cleanupWaitingEvents(input.version, input.namespaces, holders));
+          return { deleted: false as const, holders };
+        }
         const deletedFrom: string[] = [];
         for (const namespace of input.namespaces) {
           const outcome = await cluster.deleteUnreferenced(namespace, input.version, {
             externalSecret: input.store === 'external-secrets',
             ignore: input.ignore,
           });
-          if (!outcome.deleted && outcome.holders.length) return { deleted: false as const, holders: outcome.holders };
+          if (!outcome.deleted && outcome.holders.length) {
+            await events.post([...deletedEvents(input.version, deletedFrom), ...cleanupWaitingEvents(input.version, [namespace], outcome.holders)]);
+            return { deleted: false as const, holders: outcome.holders };
+          }
           deletedFrom.push(namespace);
         }
+        await events.post(deletedEvents(input.version, deletedFrom));
         // The store's version outlives every copy of the version, in any namespace, whichever plan cleans up.
         const storeKept =
           input.store === 'kubernetes'

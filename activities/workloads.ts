@@ -5,6 +5,7 @@ import { Context } from '@temporalio/activity';
 import type { DiscoveredStage, DiscoverInput, RolloutInput, RotorActivities } from '../contract/activities';
 import { analysisDuringRollout } from './analysis-loop';
 import { RotorError } from './errors';
+import { cleanupWaitingEvents, revertEvents, switchEvents } from './events';
 import type { ActivityKit } from './kit';
 import { pace } from './liveness';
 import type { ClusterPort } from './ports';
@@ -64,7 +65,7 @@ export async function discoverStages(cluster: ClusterPort, input: DiscoverInput)
 }
 
 export function workloadActivities(kit: ActivityKit): WorkloadActivities {
-  const { deps, cluster, guarded } = kit;
+  const { deps, cluster, guarded, events } = kit;
   return {
     discover: (input) =>
       guarded(`discover workloads using ${input.secret}`, async () => {
@@ -74,9 +75,19 @@ export function workloadActivities(kit: ActivityKit): WorkloadActivities {
         return stages;
       }),
 
-    switchWorkloads: (input) => guarded(`switch workloads in ${input.namespace} to ${input.to}`, () => cluster.switchWorkloads(input)),
+    switchWorkloads: (input) =>
+      guarded(`switch workloads in ${input.namespace} to ${input.to}`, async () => {
+        const records = await cluster.switchWorkloads(input);
+        await events.post(switchEvents(input, records));
+        return records;
+      }),
 
-    revertWorkloads: (input) => guarded(`revert workloads in ${input.namespace} to ${input.to}`, () => cluster.revertWorkloads(input)),
+    revertWorkloads: (input) =>
+      guarded(`revert workloads in ${input.namespace} to ${input.to}`, async () => {
+        const reverted = await cluster.revertWorkloads(input);
+        await events.post(revertEvents(input, reverted));
+        return reverted;
+      }),
 
     completeCanary: (input) =>
       guarded(`complete the canary in ${input.namespace}`, () => cluster.completeCanary(input.namespace, input.records, input.version)),
@@ -105,6 +116,7 @@ export function workloadActivities(kit: ActivityKit): WorkloadActivities {
       guarded(`scan references to ${input.secretName}`, async () => {
         const holders = await cluster.findReferences(input.namespaces, input.secretName, { ignore: input.ignore });
         deps.telemetry?.referencesFound(input.secretName, holders);
+        if (input.cleanup && holders.length) await events.post(cleanupWaitingEvents(input.secretName, input.namespaces, holders));
         return holders;
       }),
   };

@@ -12,8 +12,10 @@
 //   a workload rotor runs a canary for, and annotations only rotor's own (rotor.dev/...);
 // - Jobs: created and deleted only as rotor's pre-flight Jobs (rotor-preflight-<12 hex>, their pods without
 //   a ServiceAccount token), never updated;
-// - Leases: only rotor-*.
+// - Leases: only rotor-*;
+// - Events (events.k8s.io): only created, and only as rotor's (reportingController rotor.dev/worker).
 // Each rule's message names rotor and the rule.
+import { REPORTING_CONTROLLER } from '../activities/kubernetes/events';
 import { ANNOTATION_CANARY_OF, LABEL_CANARY, LABEL_SECRET } from '../activities/kubernetes/ownership';
 
 const WORKLOADS = "['deployments', 'statefulsets', 'daemonsets', 'cronjobs']";
@@ -168,6 +170,11 @@ function validations(namespaces?: string[]): Validation[] {
       expression: `request.resource.resource != 'leases' || (${op('DELETE')} ? oldObject : object).metadata.name.startsWith('rotor-')`,
       message: "rotor's worker may hold only its own Leases, named rotor-<secret> (rule lease-name)",
     },
+    {
+      rule: 'event-create',
+      expression: `request.resource.resource != 'events' || (${op('CREATE')} && object.reportingController == '${REPORTING_CONTROLLER}')`,
+      message: `rotor's worker may only create Events, and only its own: reportingController ${REPORTING_CONTROLLER} (rule event-create)`,
+    },
   ];
 }
 
@@ -190,6 +197,7 @@ export function admissionManifests(serviceAccount: { namespace: string; name: st
             rule(['apps'], ['deployments', 'statefulsets', 'daemonsets']),
             rule(['batch'], ['cronjobs', 'jobs']),
             rule(['coordination.k8s.io'], ['leases']),
+            rule(['events.k8s.io'], ['events']),
           ],
         },
         matchConditions: [

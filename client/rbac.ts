@@ -7,6 +7,8 @@
 //   kinds it only reads (ReplicaSets, Jobs, Pods): get, list; Deployments create and delete only where
 //   a canary stage runs (its green copy);
 // - Leases: get, create, update, delete (a rotation's claim, `rotor-<secret>`);
+// - Events (events.k8s.io): create only, on what rotor switched, reverted, deleted or waits for
+//   (activities/events.ts); never read, patched or deleted;
 // - External Secrets Operator, only where a plan's store is external-secrets: ExternalSecrets get, list,
 //   create, delete, and the SecretStore it names (get, by name).
 // Cluster-wide, two ClusterRoles: the ClusterSecretStore a plan names (get, by name), only if one does;
@@ -158,6 +160,7 @@ function changeRules({ canary, writesSecrets, externalSecrets, stores, adopt, pr
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
     ...(preflightJobs ? [{ apiGroups: [''], resources: ['pods/log'], verbs: ['get'] }] : []),
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update', 'delete'] },
+    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create'] },
   ];
   if (externalSecrets) {
     rules.push({ apiGroups: ['external-secrets.io'], resources: ['externalsecrets'], verbs: ['get', 'list', 'create', 'delete'] });

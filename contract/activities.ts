@@ -174,6 +174,8 @@ export interface RevertInput {
    * everything reverted by any attempt (removed by finalizeVersion 'failed'). Absent in older histories.
    */
   markReverted?: boolean;
+  /** Why the rotation rolls back (the failed check, the abort, the pre-flight), for the RolledBack Events; absent in older histories. */
+  reason?: string;
 }
 
 export interface RolloutInput {
@@ -272,6 +274,8 @@ interface ScanInput {
   namespaces: string[];
   /** The plan's `scan.ignore`: resources (`<resource>.<group>`) not read; absent in older histories. */
   ignore?: string[];
+  /** Cleanup's scan: the holders found get CleanupWaiting Events on the version; absent in older histories. */
+  cleanup?: boolean;
 }
 
 interface DeleteVersionInput {
@@ -342,6 +346,8 @@ export interface RevokeCredentialInput {
    * copy, in any namespace, is gone or unreferenced. Absent in older histories (revoked as asked).
    */
   copiesOf?: { secret: string; version: string; copies: string[] | null; ignore?: string[] };
+  /** The plan's namespaces, where the version's CredentialRevoked Events go (absent: its known copies'); absent in older histories. */
+  namespaces?: string[];
 }
 
 interface CheckStoreInput {

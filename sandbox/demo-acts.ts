@@ -337,6 +337,9 @@ export async function actBad(world: DemoWorld, say: Say, d: DemoDurations = DEMO
   });
   say(`c) ${c.workflowId}: ${c.status.phase}; issuer: ${badCredential(world, c.status)}; production still on ${c.status.previousVersions.production}`);
   say(`c) from Prometheus: ${c.failed} of ${c.requests} requests failed (${c.failedInProduction} in production)`);
+  // What a platform team sees on the workload (docs/events.md): rotor's Events, as kubectl lists them.
+  const listed = await world.kubectl(['events', '-n', 'staging', '--for', 'deployment/auth-api']);
+  for (const line of listed.split('\n').filter((l) => /\s(SecretVersionSwitched|RolledBack)\s/.test(l))) say(`c) $ kubectl events -n staging: ${line.trim()}`);
   return c;
 }
 

@@ -46,8 +46,22 @@ const BROAD = {
     { apiGroups: ['apps'], resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
     { apiGroups: ['batch'], resources: ['cronjobs', 'jobs'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
+    { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
   ],
 };
+
+/** An Event as `reportingController` would post it on the Deployment `web`. */
+const eventBy = (name: string, reportingController: string): k8s.EventsV1Event => ({
+  metadata: { name },
+  eventTime: new Date().toISOString().replace(/Z$/, '000Z') as unknown as Date,
+  reportingController,
+  reportingInstance: 'somewhere',
+  action: 'Switch',
+  reason: 'SecretVersionSwitched',
+  type: 'Normal',
+  note: 'made up',
+  regarding: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: NS, name: 'web' },
+});
 
 function kubectl(args: string[], input?: string): string {
   return execFileSync(sandbox!.plane.binaries.kubectl, ['--kubeconfig', sandbox!.plane.kubeconfig, ...args], { input, encoding: 'utf8' });
@@ -193,6 +207,17 @@ describe('the admission policy confines the worker', () => {
       'preflight-job',
     );
     assert.equal(await refusal(batch.deleteNamespacedJob({ namespace: NS, name: 'rotor-preflight-0123456789ab', propagationPolicy: 'Background' })), null);
+    // Events: only created, and only as rotor's own.
+    const events = worker.makeApiClient(k8s.EventsV1Api);
+    assertDenied(await refusal(events.createNamespacedEvent({ namespace: NS, body: eventBy('web.forged', 'deployment-controller') })), 'event-create');
+    assert.equal(await refusal(events.createNamespacedEvent({ namespace: NS, body: eventBy('web.rotors', 'rotor.dev/worker') })), null, "rotor's own");
+    assertDenied(await refusal(events.deleteNamespacedEvent({ namespace: NS, name: 'web.rotors' })), 'event-create');
+    assertDenied(
+      await refusal(
+        events.patchNamespacedEvent({ namespace: NS, name: 'web.rotors', body: [{ op: 'add', path: '/metadata/labels', value: { x: 'y' } }] }, jsonPatch),
+      ),
+      'event-create',
+    );
   });
 
   it('lets rotor do all it does: a version, a switch, a canary and its revert, claims and cleanup', async () => {
@@ -244,6 +269,18 @@ describe('the admission policy confines the worker', () => {
     // Cleanup: the old version, labelled as rotor's, deleted once nothing names it; the claim released.
     // Old pods hold it until the rollouts replace them.
     await retire(ns, OLD);
+    // Its Events, posted as the activities post them; a retry's second post is AlreadyExists.
+    const switched = { namespace: ns, regarding: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'api' }, reportingInstance: 'worker-0' };
+    const event = {
+      ...switched,
+      name: 'api.0123456789abcdef0123',
+      reason: 'SecretVersionSwitched' as const,
+      action: 'Switch',
+      type: 'Normal' as const,
+      note: 'x',
+    };
+    assert.equal(await cluster.postEvent(event), 'created');
+    assert.equal(await cluster.postEvent(event), 'exists');
     await cluster.releaseRotation(ns, BASE, 'temporal://a/default/rotate-x');
     assert.equal((await refusal(leases.readNamespacedLease({ namespace: ns, name: `rotor-${BASE}` })))?.code, 404);
   });
@@ -310,11 +347,22 @@ describe('rotor rbac on the apiserver', () => {
         ns,
       );
       assert.ok(canNot('list', 'secrets', ns) && canNot('update', 'secrets', ns), `no list or update of Secrets in ${ns}`);
+      assert.ok(can('create', 'events.events.k8s.io', ns), `Events on what rotor changes in ${ns}`);
+      assert.ok(
+        ['get', 'list', 'patch', 'update', 'delete'].every((verb) => canNot(verb, 'events.events.k8s.io', ns)),
+        `Events only created in ${ns}`,
+      );
     }
     assert.ok(can('create', 'deployments.apps', 'production'), "production's canary makes a green copy");
     assert.ok(canNot('create', 'deployments.apps', 'staging'), 'staging rolls: no Deployment create');
     for (const ns of ['default', 'kube-system']) {
-      assert.ok(canNot('get', 'secrets', ns) && canNot('create', 'secrets', ns) && canNot('patch', 'deployments.apps', ns), `nothing changes in ${ns}`);
+      assert.ok(
+        canNot('get', 'secrets', ns) &&
+          canNot('create', 'secrets', ns) &&
+          canNot('patch', 'deployments.apps', ns) &&
+          canNot('create', 'events.events.k8s.io', ns),
+        `nothing changes in ${ns}`,
+      );
     }
     assert.ok(can('list', 'deployments.apps', null) && can('list', 'serviceaccounts', null), 'the reference scan lists everywhere');
     assert.ok(canNot('list', 'secrets', null), 'never Secrets');

@@ -6,10 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { createActivities } from '../activities';
 import { RotorError } from '../activities/errors';
-import { greenName } from '../activities/kubernetes';
+import { greenName, type KubernetesCluster } from '../activities/kubernetes';
+import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import type { SwitchInput, SwitchRecord, WorkloadUse } from '../contract/activities';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLUSTER_SCOPED } from '../activities/kubernetes/object-refs';
 import { workerKubeconfig, type Sandbox } from '../sandbox';
@@ -80,6 +81,13 @@ async function setup(make: () => World): Promise<{ w: World; ns: string }> {
 
 async function users(w: World, ns: string, secret = BASE): Promise<WorkloadUse[]> {
   return (await w.cluster.findCurrentUse(ns, secret)).workloads;
+}
+
+const ROTOR_REASONS = new Set(['SecretVersionSwitched', 'CanaryStep', 'RolledBack', 'SecretVersionDeleted', 'CleanupWaiting', 'CredentialRevoked']);
+
+/** The Events of rotor's reasons in `ns` (the apiserver's controllers post their own beside them). */
+async function rotorEvents(w: World, ns: string) {
+  return (await w.events(ns)).filter((e) => ROTOR_REASONS.has(e.reason));
 }
 
 function switchInput(ns: string, workloads: WorkloadUse[], over: Partial<SwitchInput> = {}): SwitchInput {
@@ -163,6 +171,103 @@ for (const [label, make] of worlds) {
           );
         }
       }
+    });
+
+    it('posts Kubernetes Events on the workloads it switches and reverts, once each however often a step is retried', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD);
+      await w.workload('StatefulSet', ns, 'ledger', OLD, { replicas: 1, fields: [ENV] });
+      await w.bystander(ns, 'bystander', 1);
+      const activities = createActivities({ cluster: w.cluster, stores: {}, metrics: {} });
+      const uses = await users(w, ns);
+      const records = await activities.switchWorkloads(switchInput(ns, uses));
+      await activities.switchWorkloads(switchInput(ns, uses)); // a retried attempt
+      const reason = 'check error-rate failed: 0.2 > 0.01 (2 measurements in a row)';
+      const revert = { stage: 's', namespace: ns, workloads: uses, from: NEW, to: OLD, records, markReverted: true, reason };
+      await activities.revertWorkloads(revert);
+      await activities.revertWorkloads(revert); // a retried attempt reports what the first reverted
+      const events = await rotorEvents(w, ns);
+      assert.deepEqual(events.map((e) => `${e.reason} ${e.type} ${e.action} ${e.regarding.kind}/${e.regarding.name}`).sort(), [
+        'RolledBack Warning Revert Deployment/web',
+        'RolledBack Warning Revert StatefulSet/ledger',
+        'SecretVersionSwitched Normal Switch Deployment/web',
+        'SecretVersionSwitched Normal Switch StatefulSet/ledger',
+      ]);
+      const position = (reason: string, name: string) => events.findIndex((e) => e.reason === reason && e.regarding.name === name);
+      assert.ok(position('SecretVersionSwitched', 'web') < position('RolledBack', 'web'), 'switched, then rolled back');
+      const reader = w.cluster as KubernetesCluster;
+      for (const e of events) {
+        assert.equal(e.reportingController, 'rotor.dev/worker');
+        assert.equal(e.reportingInstance, hostname());
+        const kind = e.regarding.kind as 'Deployment' | 'StatefulSet';
+        assert.equal(e.regarding.apiVersion, 'apps/v1');
+        assert.equal(e.regarding.namespace, ns);
+        assert.equal(e.regarding.uid, (await reader.readWorkload(kind, ns, e.regarding.name))?.metadata?.uid, 'the uid kubectl describe finds it by');
+        assert.match(e.name, new RegExp(`^${e.regarding.name}\\.[0-9a-f]{20}$`));
+      }
+      const note = (reason: string, name: string) => events[position(reason, name)].note;
+      assert.equal(note('SecretVersionSwitched', 'ledger'), `switched from ${OLD} to ${NEW} in stage s (rolling): ${ENV}`);
+      assert.equal(note('RolledBack', 'ledger'), `rolled back from ${NEW} to ${OLD} in stage s (1 reference(s) set back): ${reason}`);
+    });
+
+    it('posts CanaryStep Events at each weight, and SecretVersionSwitched when the workload itself moves at 100%', async () => {
+      const { w, ns } = await setup(make);
+      await w.workload('Deployment', ns, 'web', OLD, { replicas: 4 });
+      const activities = createActivities({ cluster: w.cluster, stores: {}, metrics: {} });
+      const [use] = await users(w, ns);
+      const step = (weightPercent: number, previousWeightPercent: number) =>
+        activities.switchWorkloads(switchInput(ns, [use], { strategy: 'canary', weightPercent, previousWeightPercent }));
+      await step(25, 0);
+      await step(25, 0); // a retried attempt
+      await step(100, 25);
+      const events = (await rotorEvents(w, ns)).filter((e) => e.regarding.name === 'web');
+      assert.deepEqual(events.map((e) => `${e.reason} ${e.type}`).sort(), ['CanaryStep Normal', 'CanaryStep Normal', 'SecretVersionSwitched Normal']);
+      const notes = events.filter((e) => e.reason === 'CanaryStep').map((e) => e.note);
+      assert.ok(
+        notes.some((n) => n.startsWith(`canary at 25% on ${NEW} in stage s: 1 replica(s) on ${NEW}`)),
+        notes.join('\n'),
+      );
+      assert.ok(
+        notes.some((n) => n.startsWith(`canary at 100% on ${NEW}`)),
+        notes.join('\n'),
+      );
+    });
+
+    it('posts Events of cleanup: SecretVersionDeleted on the deleted version, CleanupWaiting naming what still holds it, once', async () => {
+      const { w, ns } = await setup(make);
+      const held = `${BASE}-20250201000000`;
+      await w.secret(ns, held);
+      await w.workload('Deployment', ns, 'legacy', held, { fields: [ENV] });
+      const logged: string[] = [];
+      const activities = createActivities({
+        cluster: w.cluster,
+        stores: { kubernetes: new KubernetesSecretStore() },
+        metrics: {},
+        log: (message, fields) => logged.push(`${message} ${JSON.stringify(fields)}`),
+      });
+      const deletion = (version: string) => ({ secret: BASE, version, namespaces: [ns], store: 'kubernetes' as const });
+      assert.equal((await activities.deleteVersion(deletion(OLD))).deleted, true);
+      const waiting = await activities.deleteVersion(deletion(held));
+      assert.equal(waiting.deleted, false);
+      await activities.scanReferences({ secretName: held, namespaces: [ns], cleanup: true }); // the next round: the same holder, no second Event
+      await activities.scanReferences({ secretName: NEW, namespaces: [ns], cleanup: true }); // nothing holds it: nothing to say
+      const events = await rotorEvents(w, ns);
+      assert.deepEqual(
+        events.map((e) => `${e.reason} ${e.type} ${e.regarding.kind}/${e.regarding.name}`),
+        [`SecretVersionDeleted Normal Secret/${OLD}`, `CleanupWaiting Warning Secret/${held}`],
+      );
+      // The real cluster has the Deployment's ReplicaSet and Pods too: counted, not named.
+      assert.match(
+        events[1].note,
+        new RegExp(
+          `^${held} is kept: Deployment/legacy in ${ns} still refers to it \\(${ENV.replace(/[[\].]/g, '\\$&')}\\)(; \\d+ Pod\\(s\\) or ReplicaSet\\(s\\))?; rotor deletes it once nothing refers to it$`,
+        ),
+      );
+      assert.ok(events[1].regarding.uid, 'the Secret still there is regarded by its uid');
+      assert.deepEqual(
+        logged.filter((l) => l.includes('event not posted')),
+        [],
+      );
     });
 
     it('finds the users of the current version by meaning, and refuses what it cannot roll out honestly', async () => {

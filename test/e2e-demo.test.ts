@@ -136,6 +136,21 @@ describe('npm run demo, act by act', () => {
     const page = await openInChromium(c.report!, 'demo-act-c', ['phases', 'measurement_points', 'threshold_rule', 'switch_rule', 'rollback_rule']);
     for (const [name, m] of Object.entries(page.marks)) assert.ok(m.sized > 0, `act c's report: ${name} drawn (${m.shapes} shape(s), ${m.sized} sized)`);
     assert.match(page.text, /ROLLED_BACK \(stage staging\)/);
+    // kubectl events on staging's Deployment: rotor switched it, then rolled it back, saying why.
+    const events = lines.filter((l) => l.startsWith('c) $ kubectl events -n staging: '));
+    assert.match(
+      events.at(-2) ?? '',
+      new RegExp(`Normal\\s+SecretVersionSwitched\\s+Deployment/auth-api\\s+switched from ${good} to ${status.newVersion} in stage staging`),
+    );
+    assert.match(
+      events.at(-1) ?? '',
+      new RegExp(
+        `Warning\\s+RolledBack\\s+Deployment/auth-api\\s+rolled back from ${status.newVersion} to ${good} .*: ${status
+          .outcome!.replace(/^rolled back: /, '')
+          .slice(0, 40)
+          .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`,
+      ),
+    );
     const table_ = table(results);
     assert.match(table_, /\| a\) in place .*\| none \(by hand\) \|/);
     assert.equal(table_.split('\n').length, 5);

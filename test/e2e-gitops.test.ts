@@ -10,10 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { startSandbox, workerKubeconfig as workerKubeconfigFor, type Sandbox } from '../sandbox';
-import { rotor, rotorStatus, startWorker } from './helpers/cli';
-import { authDeployment, tokenSecretOf, writePlan } from './helpers/e2e-objects';
-import { startDevServer, type DevServer } from './helpers/dev-server';
-import { recordClusterSecrets, recordValues } from './helpers/leak';
+import { rotor, rotorStatus } from './helpers/cli';
+import { authDeployment, namespaceWith, startRotor, stopRotor, tokenSecretOf, writePlan, type RotorParts } from './helpers/e2e-objects';
+import { recordValues } from './helpers/leak';
 
 const SECRET = 'auth-api-secrets';
 const OLD = `${SECRET}-20250101000000`;
@@ -21,17 +20,12 @@ const ENV = 'containers[app].env[TOKEN].valueFrom.secretKeyRef.name';
 const OLD_VALUE = 'rotor-leak-canary-gitops-old-9Tz4';
 
 /** The real parts, up for the whole file. */
-let sandbox: Sandbox, server: DevServer, worker: Awaited<ReturnType<typeof startWorker>>;
+let sandbox: Sandbox, server: RotorParts['server'], worker: RotorParts['worker'];
 /** The worker's and the CLI's environment, and where plan files go. */
 let env: NodeJS.ProcessEnv, dir: string;
 let core: k8s.CoreV1Api, apps: k8s.AppsV1Api;
 
-async function namespaceWith(ns: string, d: k8s.V1Deployment): Promise<void> {
-  await core.createNamespace({ body: { metadata: { name: ns } } });
-  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: OLD }, stringData: { api_token: OLD_VALUE } } });
-  for (let i = 0; i < 100 && !(await core.listNamespacedServiceAccount({ namespace: ns })).items.length; i++) await new Promise((r) => setTimeout(r, 100));
-  await apps.createNamespacedDeployment({ namespace: ns, body: d });
-}
+const namespaceWithOld = (ns: string, d: k8s.V1Deployment) => namespaceWith({ core, apps }, ns, { name: OLD, value: OLD_VALUE }, d);
 
 /** A plan file, and the worker granted what it needs. */
 const planFile = (name: string, body: object) => writePlan(sandbox.plane, dir, name, body);
@@ -51,22 +45,15 @@ before(async () => {
   apps = kc.makeApiClient(k8s.AppsV1Api);
   const workerKubeconfig = await workerKubeconfigFor(sandbox.plane, dir);
   recordValues([OLD_VALUE]);
-  server = await startDevServer();
-  env = { TEMPORAL_ADDRESS: server.address, ROTOR_BACKEND: 'kubernetes', KUBECONFIG: workerKubeconfig, ROTOR_OPERATOR: 'e2e' };
-  worker = await startWorker(env);
+  ({ server, worker, env } = await startRotor(workerKubeconfig));
 });
 
-after(async () => {
-  if (sandbox) await recordClusterSecrets(sandbox.plane.kubeconfig);
-  await worker?.stop();
-  await server?.stop();
-  await sandbox?.stop();
-});
+after(() => stopRotor(sandbox, { worker, server }));
 
 describe('rotor and references that Git owns, on a real control plane', () => {
   it('refuses in PLANNING a Deployment Argo CD applies (tracking annotation only), naming it and the fix; nothing changes', async () => {
     const ns = 'argo-tracked';
-    await namespaceWith(ns, authDeployment('auth-api', OLD, { annotations: { 'argocd.argoproj.io/tracking-id': `shop:apps/Deployment:${ns}/auth-api` } }));
+    await namespaceWithOld(ns, authDeployment('auth-api', OLD, { annotations: { 'argocd.argoproj.io/tracking-id': `shop:apps/Deployment:${ns}/auth-api` } }));
     const before = await apps.readNamespacedDeployment({ namespace: ns, name: 'auth-api' });
     const file = await planFile('argo', {
       secret: SECRET,
@@ -98,7 +85,7 @@ describe('rotor and references that Git owns, on a real control plane', () => {
 
   it('rolls back, naming the drift, when a self-heal sets the reference back about a second after the switch', async () => {
     const ns = 'self-healed';
-    await namespaceWith(ns, authDeployment('auth-api', OLD));
+    await namespaceWithOld(ns, authDeployment('auth-api', OLD));
     // Argo CD's self-heal, played by a timer: whatever rotor writes, Git says OLD.
     let healed = 0;
     let healing = true;

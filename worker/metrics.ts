@@ -131,7 +131,7 @@ export class WorkerMetrics implements Telemetry {
     for (const phase of ['successful', 'failed', 'inconclusive', 'error']) this.measurements.inc({ phase }, 0);
     this.references = new Gauge({
       name: 'rotor_version_references',
-      help: 'What still referred to a version at its last cleanup scan, per namespace (namespace "-" and 0: nothing did).',
+      help: 'What still referred to a version at its last reference scan (cleanup, or before a revoke), per namespace (namespace "-" and 0: nothing did).',
       labelNames: ['secret', 'namespace', 'version'],
       registers,
     });

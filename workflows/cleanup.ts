@@ -52,7 +52,7 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
     try {
       for (const [version, namespaces] of pending) {
         let found: Holder[] = await acts.scanReferences.executeWithOptions({ ...scanning, summary: `scan for references to ${version}` }, [
-          { secretName: version, namespaces, ...scanSettings(plan) },
+          { secretName: version, namespaces, ...scanSettings(plan), cleanup: true },
         ]);
         // Git mode: a version the branch still names is still in use, whatever the cluster shows now.
         if (found.length === 0) found = await gitHolders(r, version);

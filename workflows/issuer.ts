@@ -73,7 +73,13 @@ export async function revoke(
   copiesOf?: { version: string; copies: string[] | null },
 ): Promise<CredentialOutcome['state'] | 'kept'> {
   const o = await acts.revokeCredential.executeWithOptions({ ...scanning, summary: `revoke ${id} at the issuer (${why})` }, [
-    { id, why, ...(copiesOf ? { copiesOf: { secret: r.plan.secret, ...copiesOf, ...scanSettings(r.plan) } } : {}) },
+    {
+      id,
+      why,
+      ...(copiesOf
+        ? { copiesOf: { secret: r.plan.secret, ...copiesOf, ...scanSettings(r.plan) }, namespaces: [...new Set(r.plan.stages.map((s) => s.namespace))] }
+        : {}),
+    },
   ]);
   if (o.kept) {
     r.record(`issuer: ${id} stays live: ${o.kept}; the rotation that retires its last copy revokes it`);

@@ -27,7 +27,7 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
       // Git mode: rotor's commit reverted and applied by the controller, whatever the live revert does.
       await revertThroughGit(r, undo);
       try {
-        const reverted = await revertStage(r, undo, previous);
+        const reverted = await revertStage(r, undo, previous, reason);
         allReverted.push(...reverted);
         status.switched = status.switched.filter((x) => x.namespace !== stage.namespace);
         r.record(describeRevert(stage.namespace, previous, reverted));
@@ -68,8 +68,8 @@ export async function rollBack(r: Rotation, reason: string): Promise<RotationSta
   return status;
 }
 
-/** One stage's revert; with the patch, it keeps trying for ROLLBACK_PERSISTENCE_MS, each failed block in status. */
-async function revertStage(r: Rotation, undo: Undo, previous: string): Promise<SwitchRecord[]> {
+/** One stage's revert; with the patch, it keeps trying for ROLLBACK_PERSISTENCE_MS, each failed block in status. `reason` goes on the RolledBack Events. */
+async function revertStage(r: Rotation, undo: Undo, previous: string, reason: string): Promise<SwitchRecord[]> {
   const { stage } = undo;
   const summary = `revert ${stage.namespace} to ${previous}`;
   const args: Parameters<RotorActivities['revertWorkloads']> = [
@@ -81,6 +81,7 @@ async function revertStage(r: Rotation, undo: Undo, previous: string): Promise<S
       to: previous,
       records: undo.records,
       markReverted: true,
+      reason,
     },
   ];
   const deadline = Date.now() + ROLLBACK_PERSISTENCE_MS;

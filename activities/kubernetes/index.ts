@@ -14,12 +14,14 @@
 //   external-secrets.ts  versions as ExternalSecrets (store external-secrets): the ExternalSecretsPort
 //   claims.ts     one rotation of a Secret per namespace at a time (a Lease)
 //   jobs.ts       pre-flight Jobs: the new version tested by a pod that reads it
+//   events.ts     Kubernetes Events on what rotor acted on (kubectl events, kubectl describe)
 //   kubeconfig.ts the kubeconfig kubectl would use, and why one cannot be used
 import * as k8s from '@kubernetes/client-node';
 import { compareVersions, newestVersion, parseVersionName } from '../../domain/naming';
 import type { WorkloadKind } from '../../domain/plan';
 import { RotorError } from '../errors';
 import type {
+  ClusterEvent,
   ClusterPort,
   DeleteOptions,
   PreflightJobRun,
@@ -35,6 +37,7 @@ import type { Holder, ManagedBy, RevertInput, SwitchDrift, SwitchInput, SwitchRe
 import { controllerStatus } from './gitops-status';
 import { Canary } from './canary';
 import { Claims } from './claims';
+import { ClusterEvents } from './events';
 import { driftMessage, objectDrift, switchedObjects } from './drift';
 import { ExternalSecrets } from './external-secrets';
 import { PreflightJobs } from './jobs';
@@ -95,6 +98,7 @@ export class KubernetesCluster implements ClusterPort {
   private readonly canary: Canary;
   private readonly claims: Claims;
   private readonly jobs: PreflightJobs;
+  private readonly events: ClusterEvents;
   /** store external-secrets: the operator's ExternalSecrets, over this adapter's connection. */
   readonly externalSecrets: ExternalSecrets;
 
@@ -116,6 +120,7 @@ export class KubernetesCluster implements ClusterPort {
     this.canary = new Canary(this.kinds.Deployment, kc.makeApiClient(k8s.AppsV1Api), gitops);
     this.claims = new Claims(kc.makeApiClient(k8s.CoordinationV1Api));
     this.jobs = new PreflightJobs(kc.makeApiClient(k8s.BatchV1Api), this.core);
+    this.events = new ClusterEvents(kc.makeApiClient(k8s.EventsV1Api), this.kinds, this.secrets);
     this.externalSecrets = new ExternalSecrets(kc, this.core);
   }
 
@@ -157,6 +162,10 @@ export class KubernetesCluster implements ClusterPort {
   /** `rotor plan`: who holds the claim on `secret` in `namespace` now, read only; null when nobody does. */
   claimHolder(namespace: string, secret: string): Promise<RotationClaim | null> {
     return this.claims.current(namespace, secret);
+  }
+
+  postEvent(event: ClusterEvent): Promise<'created' | 'exists'> {
+    return this.events.post(event);
   }
 
   claimRotation(namespace: string, secret: string, holder: string, replacing?: string): Promise<RotationClaim> {

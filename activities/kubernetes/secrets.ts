@@ -97,6 +97,17 @@ export class Secrets {
     }
   }
 
+  /** The Secret's uid, from its metadata alone (no data is read); undefined when it is gone. */
+  async uid(namespace: string, name: string): Promise<string | undefined> {
+    try {
+      const meta = (await this.core.readNamespacedSecret({ namespace, name }, METADATA_ONLY)) as { metadata?: k8s.V1ObjectMeta };
+      return meta.metadata?.uid;
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw toRotorError(err, 'read', `Secret ${namespace}/${name} (metadata only)`);
+    }
+  }
+
   /**
    * Every namespace with a Secret of this name (a copy of the version, whoever made it: versions made
    * by hand carry no labels), from one listing of Secret metadata in all namespaces by field selector;

@@ -4,7 +4,7 @@
 // 404 NotFound (naming the namespace when that is what is missing), 409 AlreadyExists, 422 for a
 // failed JSON-patch test or a change to an immutable Secret, paged lists (limit and continue, in key
 // order; a token from before a compaction is 410 Gone), label and field selectors, metadata-only and
-// Table answers, discovery, and RBAC's 403 where the world says the worker may not read. External
+// Table answers, discovery, and RBAC's 403 where the world says the worker may not read (or create). External
 // Secrets Operator's part is played on read: an ExternalSecret whose Secret is missing is synced from
 // the world's provider, as the operator would. test/memory-apiserver.test.ts holds it to kube-apiserver.
 import { collections } from './objects';
@@ -121,8 +121,8 @@ export class MemoryApiServer {
         return failure(403, 'Forbidden', `${what}: User cannot ${verb} resource "secrets" in API group "" ${scope}`, { name, kind: 'secrets' });
       }
     }
-    const why = this.world.unreadable?.[qualified(c)];
-    if (why && verb === 'list') return failure(403, 'Forbidden', why, { kind: r.resource, group: r.group });
+    const why = verb === 'list' ? this.world.unreadable?.[qualified(c)] : verb === 'post' ? this.world.uncreatable?.[qualified(c)] : undefined;
+    if (why) return failure(403, 'Forbidden', why, { kind: r.resource, group: r.group });
     return null;
   }
 

@@ -12,7 +12,7 @@ import { ANNOTATION_CLAIMED_AT } from '../kubernetes/claims';
 import { LABEL_SECRET } from '../kubernetes/ownership';
 import { pods, workloads, WORKLOAD_RESOURCES } from './workloads';
 import { defined, replaceFields, resource, type Collection, type Json } from './collection';
-import type { MemoryExternalSecret, MemoryObject, MemorySecret, MemorySecretStore, MemoryWorld } from './world';
+import type { MemoryEvent, MemoryExternalSecret, MemoryObject, MemorySecret, MemorySecretStore, MemoryWorld } from './world';
 
 function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64');
@@ -84,6 +84,15 @@ function leases(world: MemoryWorld): Collection {
     create: write,
     update: write,
     remove: (obj) => void delete claims()[key(obj)],
+  };
+}
+
+/** Kubernetes Events rotor posted (events.k8s.io/v1), kept as posted: tests read what `kubectl events` would show. */
+function events(world: MemoryWorld): Collection {
+  return {
+    resource: resource('events.k8s.io', 'v1', 'events', 'Event'),
+    items: () => (world.events ?? []).map((e) => structuredClone(e) as Obj),
+    create: (obj) => void (world.events ??= []).push(structuredClone(obj) as MemoryEvent),
   };
 }
 
@@ -229,6 +238,14 @@ function otherObjects(world: MemoryWorld, taken: Set<string>): Collection[] {
 /** Every resource the memory apiserver serves, over `world` as it is now. */
 export function collections(world: MemoryWorld): Collection[] {
   const kinds = (Object.keys(WORKLOAD_RESOURCES) as WorkloadKind[]).filter((k) => k !== 'Pod');
-  const fixed = [...kinds.map((k) => workloads(world, k)), pods(world), secrets(world), leases(world), namespaces(world), ...externalSecretResources(world)];
+  const fixed = [
+    ...kinds.map((k) => workloads(world, k)),
+    pods(world),
+    secrets(world),
+    leases(world),
+    namespaces(world),
+    events(world),
+    ...externalSecretResources(world),
+  ];
   return [...fixed, ...otherObjects(world, new Set(fixed.map((c) => `${c.resource.resource}.${c.resource.group}`)))];
 }

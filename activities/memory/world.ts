@@ -63,6 +63,23 @@ export interface MemoryWorld {
   resources?: ScannedResource[];
   /** Resources the worker may not list, `<resource>.<group>` -> why: each may hold any Secret. */
   unreadable?: Record<string, string>;
+  /** Resources the worker may not create, `<resource>.<group>` -> why (as RBAC would refuse: 403). */
+  uncreatable?: Record<string, string>;
+  /** The Kubernetes Events posted (events.k8s.io/v1), as posted. */
+  events?: MemoryEvent[];
+}
+
+/** A Kubernetes Event (events.k8s.io/v1) as the apiserver keeps it. */
+export interface MemoryEvent {
+  metadata: { name: string; namespace: string };
+  reason: string;
+  type: string;
+  action: string;
+  note?: string;
+  reportingController: string;
+  reportingInstance: string;
+  regarding: { apiVersion?: string; kind: string; namespace?: string; name: string; uid?: string };
+  eventTime: string;
 }
 
 /** A Kubernetes object of any kind, as JSON. */

@@ -97,6 +97,42 @@ export interface World {
    * (rotor rbac's) grants nothing in that group.
    */
   withoutListing(resource: string): Promise<ClusterPort>;
+  /** The Kubernetes Events (events.k8s.io/v1) in `ns`, in the order they were posted. */
+  events(ns: string): Promise<PostedEvent[]>;
+}
+
+/** A Kubernetes Event as `kubectl events` reads it back. */
+export interface PostedEvent {
+  name: string;
+  reason: string;
+  type: string;
+  action: string;
+  note: string;
+  reportingController: string;
+  reportingInstance: string;
+  regarding: { apiVersion?: string; kind: string; namespace?: string; name: string; uid?: string };
+}
+
+function posted(e: {
+  metadata?: { name?: string };
+  reason?: string;
+  type?: string;
+  action?: string;
+  note?: string;
+  reportingController?: string;
+  reportingInstance?: string;
+  regarding?: { apiVersion?: string; kind?: string; namespace?: string; name?: string; uid?: string };
+}): PostedEvent {
+  return {
+    name: e.metadata?.name ?? '',
+    reason: e.reason ?? '',
+    type: e.type ?? '',
+    action: e.action ?? '',
+    note: e.note ?? '',
+    reportingController: e.reportingController ?? '',
+    reportingInstance: e.reportingInstance ?? '',
+    regarding: { ...e.regarding, kind: e.regarding?.kind ?? '', name: e.regarding?.name ?? '' },
+  };
 }
 
 export interface CrdDef {
@@ -220,6 +256,10 @@ export class MemoryWorld implements World {
     this.memory.world.objects = (this.memory.world.objects ?? []).filter((o) => !same(o));
   }
 
+  async events(ns: string): Promise<PostedEvent[]> {
+    return (this.memory.world.events ?? []).filter((e) => e.metadata.namespace === ns).map(posted);
+  }
+
   async withoutListing(resource: string): Promise<ClusterPort> {
     this.memory.world.unreadable = { ...this.memory.world.unreadable, [resource]: `HTTP 403 Forbidden: ${resource} is forbidden` };
     return this.memory;
@@ -326,6 +366,16 @@ export class KubeWorld implements World {
 
   async deleteObject(obj: MemoryObject): Promise<void> {
     await this.objects.delete(structuredClone(obj) as k8s.KubernetesObject);
+  }
+
+  async events(ns: string): Promise<PostedEvent[]> {
+    const list = await this.kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace: ns });
+    // eventTime has microseconds; the name breaks ties between Events of one microsecond.
+    const at = (e: k8s.EventsV1Event) => {
+      const t = e.eventTime as unknown;
+      return t instanceof Date ? t.toISOString() : String(t);
+    };
+    return [...list.items].sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0)).map(posted);
   }
 
   async withoutListing(resource: string): Promise<ClusterPort> {

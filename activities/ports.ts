@@ -1,4 +1,5 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
+import type { Telemetry } from './telemetry';
 import type { DatadogAggregator, DatadogApi, ExternalSecretStoreRef, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
 import type { Holder, ManagedBy, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../contract/activities';
 import type { GitChanges } from './git/changes';
@@ -306,15 +307,6 @@ export interface IssuedCredential {
   state: 'active' | 'revoked';
   issuedAt: string;
   revokedAt: string | null;
-}
-
-/**
- * What activities tell the worker's own metrics (worker/metrics.ts): each analysis measurement and each
- * cleanup scan's findings. Never a secret value: names of secrets, versions, stages and namespaces only.
- */
-export interface Telemetry {
-  measured(at: { version: string | null; stage: string; check: string }, measurement: { value: number | null; phase: string }): void;
-  referencesFound(version: string, holders: { namespace: string }[]): void;
 }
 
 /** The providers a worker measures with, by name; a stage naming one it lacks measures errors, never a pass. */

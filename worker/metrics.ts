@@ -10,7 +10,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { baseOf } from '../domain/naming';
-import type { Telemetry } from '../activities/ports';
+import type { Telemetry } from '../activities/telemetry';
 import { ROLLBACK_REASONS, type RollbackReason, type RotationResult, type RotorSinks } from '../contract/sinks';
 
 /** A rotation in flight, as the endpoint describes it. */

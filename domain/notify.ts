@@ -31,3 +31,8 @@ export function resolveRoutes(
     );
   return problems.length ? { problems } : { routes: planned };
 }
+
+/** Routes in a line: `ops-slack (awaiting_approval, rolled_back), ops-webhook (every event)`. */
+export function describeRoutes(routes: NotifyRoute[]): string {
+  return routes.map((r) => `${r.sink} (${r.events.length === NOTIFY_EVENTS.length ? 'every event' : r.events.join(', ')})`).join(', ');
+}

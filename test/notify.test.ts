@@ -12,6 +12,8 @@ import type { Notification } from '../contract/notify';
 import { resolveRoutes, NOTIFY_EVENTS } from '../domain/notify';
 import { validatePlan } from '../domain/plan';
 import { notifySettings } from '../worker/notify-config';
+import { HttpNotifier } from '../activities/notify/sinks';
+import { checkNotify } from '../client/plan-dry-run/gather';
 import { twoStagePlan } from './helpers/plans';
 
 const KEY = 'unit-test-hmac-key-3b1f';
@@ -186,6 +188,23 @@ describe("a plan's notify", () => {
     assert.match(said, /notify\[0\]\.events\[0\]: unknown event kind; use started, awaiting_approval/);
     assert.match(said, /notify\[1\]\.sink: names ops-slack a second time/);
     assert.match(said, /notify\[2\]\.sink: must name a sink the worker defines/);
+  });
+
+  it('rotor plan says whom the rotation would notify, and refuses a sink the worker lacks, as PLANNING does', () => {
+    const notifier = new HttpNotifier({ sinks: { 'ops-slack': { type: 'slack', url: 'https://hooks.example.com/x' } }, defaults: [], uiUrl: null });
+    const found = () => ({ refusals: [] as string[], unknowns: [] as string[], notes: [] as string[] });
+    const ok = found();
+    checkNotify({ notify: [{ sink: 'ops-slack', events: ['awaiting_approval', 'failed'] }] }, notifier, ok);
+    assert.deepEqual(ok, { refusals: [], unknowns: [], notes: ['notify: ops-slack (awaiting_approval, failed)'] });
+    const refused = found();
+    checkNotify({ notify: [{ sink: 'pager', events: [...NOTIFY_EVENTS] }] }, notifier, refused);
+    assert.match(refused.refusals[0], /^notify names sink pager, which this worker does not have \(it has ops-slack\).*\(nothing was changed\)$/);
+    const unknown = found();
+    checkNotify({ notify: [{ sink: 'pager', events: [...NOTIFY_EVENTS] }] }, undefined, unknown);
+    assert.match(unknown.unknowns[0], /ROTOR_NOTIFY_SINKS or ROTOR_NOTIFY_FILE is not set here/);
+    const defaults = found();
+    checkNotify({}, notifier, defaults);
+    assert.deepEqual(defaults.notes, ["notify: nobody (the worker's defaults)"]);
   });
 
   it("routes: the plan's, checked against the worker's sinks; or the worker's defaults", () => {

@@ -191,6 +191,30 @@ describe('notifications: a failing sink', () => {
     assert.equal(deliveries.get(downId)?.delivered, false);
     assert.equal(receiver.delivered('/down').length, 0);
   });
+
+  it('tells cleanup_blocked once per set of holders, naming them, while cleanup waits', async () => {
+    const plan = twoStagePlan({
+      staging: { soak: '10m' },
+      production: { strategy: 'rolling', watch: '10m' },
+      top: { retention: '1h', cleanupRecheck: '1h', notify: [{ sink: 'ops-webhook', events: ['cleanup_blocked'] }] },
+    });
+    const cron = { kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] };
+    const job = { kind: 'Job', namespace: 'production', name: 'backfill', fields: ['volumes[data].secret.secretName'] };
+    // Three scans held by the CronJob (told once), one by the CronJob and a Job (told again), then none.
+    const script: Script = { notifier: new HttpNotifier(settings()), check: () => 'passed', holders: [[cron], [cron], [cron], [cron, job], []] };
+    const { status, handle } = await rotate(plan, script);
+    assert.equal(status.phase, 'COMPLETED');
+    const told = receiver
+      .delivered('/hook')
+      .map((r) => r.body)
+      .filter((e) => e.subject === handle.workflowId)
+      .sort((a, b) => Number(a.id.split('/').pop()) - Number(b.id.split('/').pop()));
+    assert.deepEqual(
+      told.map((e) => e.data.holders),
+      [['CronJob/weekly-report in staging'], ['CronJob/weekly-report in staging', 'Job/backfill in production']],
+    );
+    assert.ok(told.every((e) => e.type === 'dev.rotor.rotation.cleanup_blocked'));
+  });
 });
 
 describe("notifications: the worker's defaults, and a sink it lacks", () => {

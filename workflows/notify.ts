@@ -12,7 +12,7 @@ import { CancellationScope, ParentClosePolicy, patched, proxyLocalActivities, se
 import type { Notification, NotifyActivities } from '../contract/notify';
 import { notificationReportSignal } from '../contract/notify';
 import type { Phase } from '../contract/api';
-import { NOTIFY_EVENTS, type NotifyEvent } from '../domain/notify';
+import { describeRoutes, type NotifyEvent } from '../domain/notify';
 import { deliverNotification } from './delivery';
 import { describeError } from './options';
 import type { Rotation } from './state';
@@ -56,10 +56,7 @@ export async function resolveNotify(r: Rotation): Promise<void> {
   if ('problems' in result) r.fail(`${result.problems.join('; ')} (nothing was changed)`);
   const { routes } = result;
   r.status.notify = { routes };
-  if (routes.length)
-    r.record(
-      `notifying ${routes.map((x) => `${x.sink} (${x.events.length === NOTIFY_EVENTS.length ? 'every event' : x.events.join(', ')})`).join(', ')}${r.plan.notify ? '' : ", the worker's defaults"}`,
-    );
+  if (routes.length) r.record(`notifying ${describeRoutes(routes)}${r.plan.notify ? '' : ", the worker's defaults"}`);
 }
 
 /** On entering a phase that is an event kind. */

@@ -9,6 +9,7 @@
 //   copies.ts            whether any copy of a version is still used, in any namespace
 //   analysis-loop.ts     a stage's analysis: one measurement, the loop that judges, during a rollout
 //   announcing.ts        phase changes posted to Datadog's event stream
+//   notifying.ts         notifications: a plan's sinks checked, one delivery attempt (notify/: the sinks)
 //   gitops.ts            Git mode: a stage's switch as a commit, its rollback as a revert, the wait for the controller
 //   windows.ts           change windows: whether a stage may start a change now, and when it next may
 //   preflight.ts         pre-flight checks: the new version tested by an HTTP call or a Job before a stage switches
@@ -17,6 +18,7 @@ import type { RotorActivities } from '../contract/activities';
 import { analysisActivities } from './analysis-loop';
 import { announcingActivities } from './announcing';
 import { claimingActivities } from './claiming';
+import { notifyingActivities } from './notifying';
 import { gitopsActivities } from './gitops';
 import { issuingActivities } from './issuing';
 import { activityKit } from './kit';
@@ -42,5 +44,6 @@ export function createActivities(deps: RotorDeps): RotorActivities {
     ...gitopsActivities(kit),
     ...windowActivities(),
     ...preflightActivities(kit),
+    ...notifyingActivities(kit),
   };
 }

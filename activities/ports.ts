@@ -1,5 +1,6 @@
 // The ports: every outside system rotor talks to, one small interface each, one adapter per technology.
 import type { Telemetry } from './telemetry';
+import type { Notifier } from './notify/sinks';
 import type { DatadogAggregator, DatadogApi, ExternalSecretStoreRef, MetricsProvider, StoreKind, StoreTarget, ValueSource } from '../domain/plan';
 import type { Holder, ManagedBy, RevertInput, SwitchDrift, SwitchInput, SwitchRecord, VersionIdentity, WorkloadUse } from '../contract/activities';
 import type { GitChanges } from './git/changes';
@@ -341,6 +342,8 @@ export interface RotorDeps {
   telemetry?: Telemetry;
   /** Where logs go; never given a secret value. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Notification sinks (ROTOR_NOTIFY_*); absent, plans naming a sink are refused in PLANNING and nothing is notified. */
+  notifier?: Notifier;
   /** Git mode's repositories, with the worker's Git credentials (ROTOR_GIT_*); absent, a plan with gitops is refused in PLANNING. */
   git?: GitChanges;
 }

@@ -1,5 +1,6 @@
 // Data that crosses the workflow/activity boundary. Types only: the workflow imports nothing else
 // from activities/. No type here ever holds a secret value.
+import type { NotifyActivities } from './notify';
 import type { ChangeWindow, WindowState } from '../domain/windows';
 import type { Analysis, StoreKind, StoreTarget, ValueSource, WorkloadKind, WorkloadRef } from '../domain/plan';
 import type { Measurement, Verdict } from '../domain/analysis';
@@ -479,7 +480,7 @@ export interface PreflightInput {
   index: number;
 }
 
-export interface RotorActivities {
+export interface RotorActivities extends NotifyActivities {
   /** One rotation of a Secret per namespace: all of the plan's namespaces, or none. */
   claimRotation(input: ClaimInput): Promise<ClaimResult>;
   releaseRotation(input: ClaimInput): Promise<void>;

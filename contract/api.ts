@@ -4,6 +4,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { CheckResult, Holder, SwitchRecord, VersionIdentity } from './activities';
 import type { PlanIssue } from '../domain/plan';
+import type { NotifyRoute } from '../domain/notify';
 
 export const PHASES = [
   'PLANNING',
@@ -101,6 +102,12 @@ export interface RotationStatus {
   newCredential?: string | null;
   /** Per previous version, what its Secret says of its identities outside and of its copies (absent in older runs). */
   previousIdentities?: Record<string, VersionIdentity>;
+  /**
+   * Notifications: the sinks this rotation notifies and the event kinds each gets, resolved in PLANNING
+   * (the plan's `notify`, or the worker's defaults); `blockedBy`: the holders last notified as
+   * cleanup_blocked. Absent in runs that predate notifications.
+   */
+  notify?: { routes: NotifyRoute[]; blockedBy?: string };
   /** When the current wait ends (soak, watch, retention, approval), if it is timed. */
   waitingUntil: string | null;
   /** How the rotation ended, and for FAILED what was left where and how to finish by hand. */

@@ -243,3 +243,16 @@ export const preflightKeyRules: Rule = (plan, c) => {
     });
   });
 };
+
+// --- the plan: its notifications -------------------------------------------------------------
+
+/** Each sink once in `notify` (its events in one list), so what a sink gets is read in one place. */
+export const notifyRules: Rule<unknown[]> = (routes, c) => {
+  const seen = new Set<string>();
+  routes.forEach((route, i) => {
+    if (!isRecord(route) || typeof route.sink !== 'string') return;
+    if (seen.has(route.sink))
+      c.report({ path: [i, 'sink'], message: `names ${route.sink} a second time; list each sink once, with all its events in one list` });
+    seen.add(route.sink);
+  });
+};

@@ -6,8 +6,9 @@ import { z } from 'zod';
 import { DURATION_HELP, formatDuration, parseDuration } from './duration';
 import { VERSION_SUFFIX_LENGTH } from './naming';
 import { choice, counted, fields, intercept, isRecord, whole, withRules, type Rule } from './plan-parsing';
-import { analysisRules, preflightKeyRules, stageRules, stagesRules, storeRules } from './plan-rules';
+import { analysisRules, notifyRules, preflightKeyRules, stageRules, stagesRules, storeRules } from './plan-rules';
 import { MAX_WINDOW_DURATION_MS, scheduleProblem, timeZoneProblem, type ChangeWindow } from './windows';
+import { NOTIFY_EVENTS, SINK_NAME, type NotifyRoute } from './notify';
 import { templateProblem, type HttpPreflight, type JobPreflight, type PreflightCheck, type SecretMount } from './preflight';
 
 export type StoreKind = 'kubernetes' | 'aws-secrets-manager' | 'external-secrets';
@@ -396,6 +397,35 @@ const scanIgnore = z
 const scan = fields({ ignore: scanIgnore.optional() }, 'must be { ignore: [<resource>.<group>, ...] }, e.g. { ignore: [widgets.example.com] }').meta({
   description: 'the reference scan before a version is deleted or its credential revoked: which unreadable resources it may pass over',
 });
+
+// --- notify: which of the worker's sinks hear of which moments -----------------------------------
+
+const SINK = "must name a sink the worker defines (ROTOR_NOTIFY_SINKS or ROTOR_NOTIFY_FILE): lower-case letters, digits and '-', e.g. ops-webhook";
+const notifyEvent = z
+  .enum(NOTIFY_EVENTS, { error: `unknown event kind; use ${NOTIFY_EVENTS.join(', ')}` })
+  .meta({ description: 'a moment of the rotation: docs/notifications.md' });
+const notifyRoute = fields(
+  {
+    sink: z.string({ error: SINK }).regex(SINK_NAME, { error: SINK }).meta({ description: 'a sink the worker defines; its URL and key stay on the worker' }),
+    events: z
+      .array(notifyEvent, { error: `must be a list of event kinds such as [awaiting_approval, rolled_back]` })
+      .min(1, { error: 'must name at least one event kind; leave events out for all of them' })
+      .optional()
+      .meta({ description: `the event kinds this sink gets (default: all, ${NOTIFY_EVENTS.join(', ')})` }),
+  },
+  'must be { sink: <name>, events: [<kind>, ...] }, e.g. { sink: ops-slack, events: [awaiting_approval, rolled_back] }',
+).transform((r): NotifyRoute => ({ sink: r.sink, events: r.events ?? [...NOTIFY_EVENTS] }));
+// The rules go on last: meta() makes a copy of the schema, without them.
+const notify = withRules(
+  z
+    .array(notifyRoute, { error: 'must be a list of { sink, events }, e.g. [{ sink: ops-slack }]; [] for no notifications' })
+    .max(10, { error: 'must list at most 10 sinks' })
+    .meta({
+      description:
+        "the worker's sinks (by name) that hear of the rotation's moments; [] for none; left out: the worker's default sinks (ROTOR_NOTIFY_DEFAULT). docs/notifications.md",
+    }),
+  notifyRules,
+);
 
 // --- windows: when a stage may start a change ---------------------------------------------------
 
@@ -847,6 +877,7 @@ interface PlanFields<Value, Store, ExternalSecrets, Stage> {
   scan?: { ignore?: string[] };
   gitops?: GitopsWritten;
   windows?: ChangeWindow[];
+  notify?: NotifyRoute[];
 }
 
 /** A plan as rotor runs it. */
@@ -878,6 +909,8 @@ function toPlan<V, St, E, S>(plan: PlanFields<V, St, E, S>) {
      * `ignore`: resources (`<resource>.<group>`) that hold no version when the worker cannot list them (readable ones are still scanned).
      */
     ...(ignore?.length ? { scan: { ignore } } : {}),
+    /** notify: the sinks and the event kinds each gets; absent: the worker's defaults ([]: none). */
+    ...(plan.notify ? { notify: plan.notify } : {}),
   };
 }
 
@@ -1032,6 +1065,7 @@ function planParts() {
       scan: scan.optional(),
       gitops: gitops.optional(),
       windows: windows.optional().meta({ description: 'the change windows of every stage that has no windows of its own (stages[].windows)' }),
+      notify: notify.optional(),
     },
     NOT_A_PLAN,
   ).meta({ title: 'rotor rotation plan', description: 'A rotation of a Kubernetes Secret, stage by stage: docs/plan.md.' });

@@ -20,7 +20,9 @@ describe('replay of recorded histories', () => {
       quietRuntime();
       const history = JSON.parse(readFileSync(join(dir, file), 'utf8'));
       assert.ok(history.events.length > 10);
-      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${file}`);
+      // Under the workflow id it was recorded with (the recorder's `record-<case>`): a delivery's child workflow id is derived from it.
+      const workflowId = `record-${file.replace(/-(v\d+|\d+\.\d+\.\d+)\.json$/, '')}`;
+      await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
     });
   }
 });

@@ -25,7 +25,15 @@ function serves(config: WorkerConfig, deps: RotorDeps): string {
     `issuer ${config.issuer?.url ?? 'none (value.issuer refused)'}`,
     `git ${config.git ? (config.git.sshKeyFile ? 'ssh key' : 'token') : 'none (gitops refused)'}`,
     `value.fromFile ${config.valueDir ?? 'refused (no ROTOR_VALUE_DIR)'}`,
+    // Only a worker with sinks says so (plans naming a sink are refused without them).
+    ...(config.notify ? [`notify ${notifySinks(config.notify)}`] : []),
   ].join('; ');
+}
+
+/** The sinks by name and type (never a URL: a Slack one is a credential), and the default ones. */
+function notifySinks(n: NonNullable<WorkerConfig['notify']>): string {
+  const sinks = Object.entries(n.sinks).map(([name, s]) => `${name} (${s.type})`);
+  return `${list(sinks, 'no sinks')}${n.defaults.length ? `, by default ${n.defaults.map((r) => r.sink).join(', ')}` : ''}`;
 }
 
 /** Which cluster, by which kubeconfig and context; or the memory world. */

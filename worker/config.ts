@@ -13,6 +13,8 @@ import { parseDuration } from '../domain/duration';
 import { STORE_KINDS, type StoreKind } from '../domain/plan';
 import { readTemporalSettings, type TemporalSettings } from '../temporal/settings';
 import { credentialSetting, isSet } from './credentials';
+import { notifySettings } from './notify-config';
+import type { NotifySettings } from '../activities/notify/sinks';
 
 export interface WorkerConfig extends TemporalSettings {
   backend: 'memory' | 'kubernetes';
@@ -37,6 +39,8 @@ export interface WorkerConfig extends TemporalSettings {
   git: GitAccess | null;
   /** ROTOR_KUBE_PAGE_SIZE: objects per page when listing (default 200); smaller pages bound memory on big clusters. */
   kubePageSize: number;
+  /** ROTOR_NOTIFY_*, TEMPORAL_UI_URL: the notification sinks, the default routes, the Web UI links; null: none. */
+  notify: NotifySettings | null;
   /** `rotor worker --kubeconfig <file> --context <name>`: the kubeconfig to use instead of KUBECONFIG's (kubernetes backend). */
   kube: KubeConfigOptions;
   /** ROTOR_METRICS_ADDR: where the worker serves Prometheus metrics (`:9464`); null (the default): no metrics endpoint. */
@@ -296,6 +300,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   }
   const kubePageSize = overrides.kubePageSize ?? pageSize(env.ROTOR_KUBE_PAGE_SIZE, problems);
   const metricsAddr = overrides.metricsAddr !== undefined ? overrides.metricsAddr : listenAddress('ROTOR_METRICS_ADDR', env.ROTOR_METRICS_ADDR, problems);
+  const notify = overrides.notify !== undefined ? overrides.notify : notifySettings(env, problems);
   if (problems.length) throw new WorkerConfigError(problems);
   return {
     kubePageSize,
@@ -313,6 +318,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     git,
     kube: overrides.kube ?? {},
     metricsAddr,
+    notify,
   };
 }
 

@@ -9,6 +9,7 @@ import { DatadogProvider } from '../activities/metrics/datadog';
 import { PrometheusProvider } from '../activities/metrics/prometheus';
 import { HttpCredentialIssuer } from '../activities/issuers/http';
 import { GitChanges } from '../activities/git/changes';
+import { HttpNotifier } from '../activities/notify/sinks';
 import type { WorkerConfig } from './config';
 
 export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDeps {
@@ -23,6 +24,8 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
     ...(config.deploymentId ? { deploymentId: async () => config.deploymentId! } : {}),
     // Plans with gitops need it; without ROTOR_GIT_* they are refused in PLANNING.
     ...(config.git ? { git: new GitChanges(config.git) } : {}),
+    // Plans naming a sink need it; without ROTOR_NOTIFY_* they are refused in PLANNING.
+    ...(config.notify ? { notifier: new HttpNotifier(config.notify) } : {}),
   };
   if (config.backend === 'memory') {
     const world = loadMemoryWorld(config.memoryWorld!);

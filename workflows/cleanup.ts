@@ -10,6 +10,7 @@ import { previousCredential, revoke, revokeByHand, usesIssuer } from './issuer';
 import { acts, describeError, scanning } from './options';
 import { gitHolders, removeVersionFromGit, restoreVersionInGit } from './gitops';
 import { scanSettings } from './scan-settings';
+import { notifyCleanupBlocked } from './notify';
 import type { RotationInput } from '../contract/api';
 import type { Rotation } from './state';
 
@@ -124,9 +125,9 @@ export async function cleanUp(r: Rotation, cleanupScans: number): Promise<Rotati
     }
     if (failedRounds === 0 && pending.size > 0) {
       status.holders = holders;
-      r.record(
-        `${[...pending.keys()].join(', ')} still used by ${holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`).join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`,
-      );
+      const named = holders.map((h) => `${h.kind}/${h.name} in ${h.namespace}`);
+      r.record(`${[...pending.keys()].join(', ')} still used by ${named.join(', ')}; scanning again in ${formatDuration(plan.cleanupRecheckMs)}`);
+      notifyCleanupBlocked(r, named);
     }
     r.noteWaitEnds(plan.cleanupRecheckMs);
     await condition(() => r.aborted() !== null, plan.cleanupRecheckMs, {

@@ -12,6 +12,7 @@ import { RollbackRequired } from './forward-errors';
 import { gitMode, switchThroughGit, throughGit } from './gitops';
 import { awaitWindow } from './windows';
 import { preflight } from './preflight';
+import { notify } from './notify';
 import type { Rotation, Undo } from './state';
 
 /** Batches within a stage (stage.batch): rotations started before them replay as they ran. */
@@ -57,6 +58,7 @@ export async function rollOut(r: Rotation): Promise<void> {
       r.enter('SOAKING', stage.name, `soaking ${stage.name} for ${formatDuration(stage.soakMs)}`);
       await monitor(r, stage, 'soak', stage.soakMs);
     }
+    if (index < plan.stages.length - 1) stagePassed(r, stage);
   }
   const last = plan.stages[plan.stages.length - 1];
   if (last.watchMs > 0) {
@@ -64,6 +66,14 @@ export async function rollOut(r: Rotation): Promise<void> {
     await monitor(r, last, 'watch', last.watchMs);
   }
   await ensureSwitched(r, 'the commit');
+  stagePassed(r, last);
+}
+
+/** A stage deployed, verified and soaked (the last one: watched): an event, and a notification. */
+function stagePassed(r: Rotation, stage: Stage): void {
+  if (!r.status.notify?.routes.length) return;
+  r.record(`stage ${stage.name} passed: ${r.status.newVersion} in ${stage.namespace}`);
+  notify(r, 'stage_passed');
 }
 
 async function awaitApproval(r: Rotation, stage: Stage): Promise<void> {

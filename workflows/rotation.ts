@@ -27,6 +27,7 @@ import { describeError } from './options';
 import { claim, create, discover, precheck, release } from './prepare';
 import { rollBack } from './rollback';
 import { Rotation } from './state';
+import { handleNotificationReports, resolveNotify } from './notify';
 
 export type { RotationInput } from '../contract/api';
 
@@ -55,6 +56,16 @@ async function runbook(r: Rotation): Promise<RotationStatus> {
 
 export async function rotateSecret(input: RotationInput): Promise<RotationStatus> {
   const r = new Rotation(input);
+  handleNotificationReports(r);
+  try {
+    return await rotate(r, input);
+  } finally {
+    // A delivery started at the end (completed, failed, rolled back) must be started before the run closes.
+    await Promise.all(r.deliveries);
+  }
+}
+
+async function rotate(r: Rotation, input: RotationInput): Promise<RotationStatus> {
   if (!input.carry) {
     r.record(`rotation of ${r.plan.secret} requested by ${input.requestedBy ?? 'unknown'}`);
     r.details();
@@ -63,6 +74,8 @@ export async function rotateSecret(input: RotationInput): Promise<RotationStatus
   // One rotation of a Secret per namespace: claimed before anything is changed, kept across
   // continue-as-new, given up however the rotation ends.
   if (!input.carry) {
+    // A plan naming a sink the worker lacks fails first; with the sinks known, every later end is told.
+    await resolveNotify(r);
     // A plan naming a namespace or Secret the cluster lacks fails before it claims anything.
     await precheck(r);
     await claim(r);

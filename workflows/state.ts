@@ -35,6 +35,7 @@ import {
 import { validatePlan, type Plan, type PlanIssue, type Stage } from '../domain/plan';
 import { plannedSteps, stepKey } from '../domain/progress';
 import { carriedStatus } from './carry';
+import { notifyPhase } from './notify';
 import type { RotorActivities } from '../contract/activities';
 
 /** Posting a phase change: short, a few tries, then dropped (the status is the record). */
@@ -74,6 +75,8 @@ export class Rotation {
   discovered: DiscoveredStage[] = [];
   /** Phase changes being posted to Datadog; the workflow waits for them before it ends. */
   readonly announcements: Promise<unknown>[] = [];
+  /** Notification deliveries being started (workflows/notify.ts); the workflow waits for the starts, however it ends. */
+  readonly deliveries: Promise<unknown>[] = [];
   /** The memo last written, so an unchanged one costs no history event. */
   private memoed = '';
   abortRequest: AbortRequest | null;
@@ -169,6 +172,7 @@ export class Rotation {
     upsertSearchAttributes(stageChanged ? [...pairs, { key: SA_STAGE, value: stage ?? '-' }] : pairs);
     this.details();
     if (phaseChanged || stageChanged) this.announce(phase, stage, message);
+    if (phaseChanged) notifyPhase(this, phase);
   }
 
   /**

@@ -10,6 +10,7 @@ import { splitBatches } from '../../domain/batches';
 import { renderQuery } from '../../domain/analysis';
 import { issuerSource, type Plan, type Stage } from '../../domain/plan';
 import { parseHolder } from '../../domain/naming';
+import { describeRoutes, resolveRoutes } from '../../domain/notify';
 import { discoveryProblems, gitTargetOf, secretTypeVerdict, windowsRefusal } from '../../domain/planning';
 import { scanSettings } from '../../workflows/scan-settings';
 import { describeInstant, windowState } from '../../domain/windows';
@@ -77,6 +78,7 @@ async function checkOutside(plan: Plan, discovered: DiscoveredStage[], acts: Rot
         for (const o of await acts.inspectCredentials({ ids })) found.notes.push(`issuer: ${o.id} is ${o.state}`);
       });
   }
+  checkNotify(plan, world.deps.notifier, found);
   const git = plan.stages
     .map((stage, i) => ({ stage, workloads: discovered[i].workloads.filter((w) => viaGit(stage, w)), from: discovered[i].previousVersion }))
     .filter((s) => s.workloads.length && s.from);
@@ -97,6 +99,17 @@ async function checkOutside(plan: Plan, discovered: DiscoveredStage[], acts: Rot
         if (refusals.length) found.refusals.push(`the Git change cannot be made (nothing was changed): ${refusals.join('; ')}`);
       });
   }
+}
+
+/** The sinks the rotation would notify, by the worker's settings here; a plan naming one it lacks is refused as PLANNING refuses it. */
+export function checkNotify(plan: Pick<Plan, 'notify'>, notifier: RotorDeps['notifier'], found: Findings): void {
+  if (!notifier) {
+    if (plan.notify?.length) found.unknowns.push('notifications: ROTOR_NOTIFY_SINKS or ROTOR_NOTIFY_FILE is not set here, as the worker has it');
+    return;
+  }
+  const result = resolveRoutes(plan.notify ?? null, { sinks: notifier.sinkNames, defaults: notifier.defaults });
+  if ('problems' in result) found.refusals.push(...result.problems.map((p) => `${p} (nothing was changed)`));
+  else found.notes.push(`notify: ${result.routes.length ? describeRoutes(result.routes) : 'nobody'}${plan.notify ? '' : " (the worker's defaults)"}`);
 }
 
 /**

@@ -24,6 +24,7 @@ import type {
   WorkloadUse,
 } from '../../contract/activities';
 import type { GitChanges } from '../../activities/git/changes';
+import type { Notifier } from '../../activities/notify/sinks';
 
 export type CheckOutcome = 'passed' | 'failed' | 'inconclusive' | 'block';
 
@@ -81,6 +82,8 @@ export interface Script {
   beforeCheckSwitched?: (d: Doubles, nth: number) => void;
   /** The memory cluster; share one between Doubles to make their rotations meet. */
   cluster?: MemoryCluster;
+  /** The worker's notification sinks (default: none). */
+  notifier?: Notifier;
   /** The rotor deployment these activities belong to (its Temporal cluster id); default deployment-a. */
   deployment?: string;
 }
@@ -194,6 +197,7 @@ export class Doubles {
       ...(this.issuer ? { issuer: this.issuer } : {}),
       ...(this.script.externalSecretReadyMs ? { externalSecretReadyMs: this.script.externalSecretReadyMs } : {}),
       ...(this.script.git ? { git: this.script.git } : {}),
+      ...(this.script.notifier ? { notifier: this.script.notifier } : {}),
       // The Temporal deployment the claims name (the time-skipping server has no cluster id to ask).
       deploymentId: async () => this.script.deployment ?? 'deployment-a',
       // What a worker would log (every failed activity's error): leak-check evidence.
@@ -373,6 +377,16 @@ export class Doubles {
       preflightCheck: async (input) => {
         log('preflightCheck', input);
         return real.preflightCheck(input);
+      },
+      notifyRoutes: async (input) => {
+        // Logged when there is something to resolve (a plan's notify, or sinks on this worker): every other
+        // rotation asks it too, as a local read, and the call lists other tests assert stay as they were.
+        if (input.planned !== null || s.notifier) log('notifyRoutes', input);
+        return real.notifyRoutes(input);
+      },
+      sendNotification: async (input) => {
+        log('sendNotification', input);
+        return real.sendNotification(input);
       },
       revokeCredential: async (input) => {
         log('revokeCredential', input);

@@ -211,6 +211,8 @@ const stageCheck = (kind: 'http' | 'job', change: (c: Plan) => void, whole?: (s:
   change(check[kind]);
   whole?.(s);
 };
+/** Notifications: which of the worker's sinks hear of what (this worker has none: the plan is refused in PLANNING, naming the sink). */
+const withNotify = () => ({ ...base(), notify: [{ sink: 'ops-webhook', events: ['rolled_back'] }] });
 /** Another rotation's workload holds the previous version at the first scan, then lets go. */
 const holding: Script = { holders: [[{ kind: 'CronJob', namespace: 'staging', name: 'weekly-report', fields: ['volumes[data].secret.secretName'] }], []] };
 
@@ -295,6 +297,8 @@ const CASES: Record<string, Case> = {
   'stages[].preflight[].job.secretAs.volume': { base: withPreflight, stage: stageCheck('job', (j) => (j.secretAs = { volume: '/etc/other' })) },
   retention: { change: (p) => (p.retention = '2d') },
   cleanupRecheck: { script: holding, change: (p) => (p.cleanupRecheck = '2h') },
+  'notify[].sink': { base: withNotify, change: (p) => (p.notify[0].sink = 'ops-slack') },
+  'notify[].events': { base: withNotify, change: (p) => (p.notify[0].events = ['awaiting_approval', 'failed']) },
   'scan.ignore': { change: (p) => (p.scan = { ignore: ['widgets.example.com'] }) },
   'gitops.repo': { base: withGit, script: gitScript, change: (p) => (p.gitops.repo = repos['fields-other']) },
   'gitops.branch': { base: withGit, script: gitScript, change: (p) => (p.gitops.branch = 'release') },

@@ -16,6 +16,7 @@ import { twoStagePlan } from '../helpers/plans';
 import { repoRoot } from '../helpers/tools';
 import type { SecretStorePort } from '../../activities/ports';
 import { RotorError } from '../../activities/errors';
+import { HttpNotifier } from '../../activities/notify/sinks';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { GitChanges } from '../../activities/git/changes';
@@ -73,6 +74,18 @@ async function main(): Promise<void> {
     previous: { staging: null, production: null },
     git: new StandInGit(gitServer, eso.cluster),
     gitController: fluxStandIn(gitServer),
+  });
+  // Notifications' case: a receiver that takes the webhook's events, and one that is always down.
+  const notifyServer = createServer((req, res) => void req.resume().on('end', () => res.writeHead(req.url === '/down' ? 500 : 200).end()));
+  await new Promise<void>((r) => notifyServer.listen(0, '127.0.0.1', r));
+  const notifyAt = (path: string) => `http://127.0.0.1:${(notifyServer.address() as AddressInfo).port}${path}`;
+  const notifier = new HttpNotifier({
+    sinks: {
+      'ops-webhook': { type: 'webhook', url: notifyAt('/hook'), key: 'recorder-key-not-a-secret' },
+      down: { type: 'webhook', url: notifyAt('/down'), key: 'recorder-key-not-a-secret' },
+    },
+    defaults: [],
+    uiUrl: 'https://temporal.example.test',
   });
   let productionVerifies = 0;
   const out = join(repoRoot, 'test', 'history_files');
@@ -166,6 +179,19 @@ async function main(): Promise<void> {
         },
       }),
     },
+    // Notifications (1.3.0 on): deliveries started as child workflows; a sink that is down reports to the status, then is given up on.
+    {
+      name: 'notify-rolled-back',
+      script: { notifier, check: (i) => (i.stage === 'production' ? 'failed' : 'passed') },
+      plan: twoStagePlan({
+        production: { approval: 'required' },
+        top: { notify: [{ sink: 'ops-webhook' }, { sink: 'down', events: ['started'] }] },
+      }),
+      drive: async (h) => {
+        while ((await h.query(statusQuery)).phase !== 'AWAITING_APPROVAL') await env.sleep('1h');
+        await h.signal(approveSignal, { by: 'recorder' });
+      },
+    },
   ];
   try {
     for (const c of cases.filter((x) => !only.length || only.includes(x.name))) {
@@ -194,6 +220,7 @@ async function main(): Promise<void> {
     await env.teardown();
     await gitServer.stop();
     verifierServer.close();
+    notifyServer.close();
   }
 }
 

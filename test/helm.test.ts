@@ -135,6 +135,9 @@ describe('Helm chart deploy/helm/rotor', () => {
       // the templates' own checks, for what spans values
       [['--set', 'issuer.url=https://issuer.internal:8443'], /issuer\.tokenSecret/],
       [['--set', 'git.username=rotor-bot'], /git\.username is set without git\.tokenSecret/],
+      [['--set', 'notify.defaults=ops-webhook'], /notify\.defaults is set without notify\.secretName/],
+      [['--set', 'temporal.uiUrl=temporal.example.com'], /\/temporal\/uiUrl/],
+      [['--set', 'workerMetrics.port=70000'], /\/workerMetrics\/port/],
       [['--set', 'git.tokenSecret=rotor-git', '--set', 'git.sshSecret=rotor-git-ssh'], /set git\.tokenSecret \(HTTPS\) or git\.sshSecret \(SSH\), not both/],
       [
         ['--set', 'stores={kubernetes,external-secrets}'],
@@ -200,6 +203,14 @@ describe('Helm chart deploy/helm/rotor', () => {
       ...['--set', 'valueFiles.secretName=rotor-values', '--set', 'deploymentId=prod-eu-1', '--set', 'kubePageSize=100'],
       ...['--set', 'argocdInstanceLabel=app.kubernetes.io/instance', '--set', 'replicas=2'],
       ...['--set', 'git.tokenSecret=rotor-git', '--set', 'git.username=rotor-bot'],
+      ...[
+        '--set',
+        'notify.secretName=rotor-notify',
+        '--set',
+        'notify.defaults=ops-webhook=rolled_back+failed',
+        '--set',
+        'temporal.uiUrl=https://temporal.example.com',
+      ],
     ]);
     const applied = await dryRun(manifests);
     assert.match(applied, /clusterrole\.rbac\.authorization\.k8s\.io\/rotor-worker created \(server dry run\)/);
@@ -213,8 +224,10 @@ describe('Helm chart deploy/helm/rotor', () => {
       TEMPORAL_NAMESPACE: 'default',
       ROTOR_TASK_QUEUE: 'rotor',
       ROTOR_BACKEND: 'kubernetes',
+      ROTOR_METRICS_ADDR: ':9464',
       ROTOR_CODEC_KEYS_FILE: '/etc/rotor/codec/keys',
       ROTOR_VALUE_DIR: '/etc/rotor/values',
+      ROTOR_NOTIFY_FILE: '/etc/rotor/notify/notify.yaml',
       ROTOR_STORES: 'kubernetes,aws-secrets-manager,external-secrets',
       AWS_REGION: 'eu-west-1',
       ROTOR_PROMETHEUS_URL: 'http://prometheus.monitoring:9090',
@@ -225,6 +238,8 @@ describe('Helm chart deploy/helm/rotor', () => {
       ROTOR_DEPLOYMENT_ID: 'prod-eu-1',
       ROTOR_ARGOCD_INSTANCE_LABEL: 'app.kubernetes.io/instance',
       ROTOR_KUBE_PAGE_SIZE: '100',
+      TEMPORAL_UI_URL: 'https://temporal.example.com',
+      ROTOR_NOTIFY_DEFAULT: 'ops-webhook=rolled_back+failed',
       ROTOR_PROMETHEUS_TOKEN_FILE: '/etc/rotor/credentials/prometheus/token',
       DD_API_KEY_FILE: '/etc/rotor/credentials/datadog/api-key',
       DD_APP_KEY_FILE: '/etc/rotor/credentials/datadog/app-key',
@@ -234,6 +249,14 @@ describe('Helm chart deploy/helm/rotor', () => {
     });
     // Each credential Secret a volume every user may not read, mounted where its variables point.
     const spec = deployment.spec.template.spec;
+    assert.deepEqual(
+      spec.volumes.filter((v: any) => v.name === 'notify').map((v: any) => [v.secret.secretName, v.secret.defaultMode]),
+      [['rotor-notify', 0o440]],
+    );
+    assert.ok(spec.containers[0].volumeMounts.some((m: any) => m.name === 'notify' && m.mountPath === '/etc/rotor/notify' && m.readOnly));
+    // The worker's metrics port, and the annotations a pod-discovering Prometheus scrapes by.
+    assert.deepEqual(spec.containers[0].ports, [{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    assert.equal(deployment.spec.template.metadata.annotations['prometheus.io/port'], '9464');
     assert.deepEqual(
       spec.volumes.filter((v: any) => v.name.endsWith('-credentials')).map((v: any) => [v.name, v.secret.secretName, v.secret.defaultMode]),
       [

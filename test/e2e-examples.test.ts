@@ -83,6 +83,8 @@ describe('examples on the sandbox', () => {
     );
     assert.match(where, /^\[rotor\] Temporal at 127\.0\.0\.1:\d+; Kubernetes https:\/\/127\.0\.0\.1:\d+ \(context \S+, KUBECONFIG (\S+)\); codec off/);
     assert.equal(/KUBECONFIG (\S+)\)/.exec(where)![1], workerConfig);
+    // The sandbox's Prometheus scrapes the worker where the second line says it serves.
+    assert.ok(where.endsWith(`; metrics at http://${sandbox.traffic!.workerMetricsAddr}/metrics`), where);
     for (const secret of [datadog!.apiKey, datadog!.appKey, env.ROTOR_ISSUER_TOKEN!])
       assert.ok(!worker.output().includes(secret), 'no credential in the banner');
   });

@@ -60,6 +60,8 @@ export function workerBanner(
   converter: DataConverter,
   kc: KubeConfig | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  metricsUrl: string | null = null,
 ): [string, string] {
-  return [serves(config, deps), `Temporal at ${config.address}; ${cluster(config, kc, env)}; ${codec(converter, env)}`];
+  const metrics = metricsUrl ? `; metrics at ${metricsUrl}` : '';
+  return [serves(config, deps), `Temporal at ${config.address}; ${cluster(config, kc, env)}; ${codec(converter, env)}${metrics}`];
 }

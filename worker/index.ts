@@ -129,8 +129,8 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       stickyQueueScheduleToStartTimeout: '3s',
     });
     const kc = deps.cluster instanceof KubernetesCluster ? deps.cluster.kc : undefined;
-    if (endpoint) log(`[rotor] metrics at ${endpoint.url}${sdkServed ? " (the Temporal SDK's own below rotor's)" : ''}`);
-    for (const line of workerBanner(config, deps, converter, kc)) log(`[rotor] ${line}`);
+    // The endpoint ends the second line: the start stays two lines.
+    for (const line of workerBanner(config, deps, converter, kc, process.env, endpoint?.url ?? null)) log(`[rotor] ${line}`);
     await worker.run();
     log('[rotor] worker stopped');
   } finally {

@@ -18,6 +18,14 @@ export function versionName(base: string, at: Date): string {
   return `${base}-${versionTimestamp(at)}`;
 }
 
+/** When a versioned name was made (its UTC timestamp), or null when the name is no version. */
+export function versionDate(name: string): Date | null {
+  const m = SUFFIX.exec(name);
+  if (!m) return null;
+  const t = m[1];
+  return new Date(Date.UTC(+t.slice(0, 4), +t.slice(4, 6) - 1, +t.slice(6, 8), +t.slice(8, 10), +t.slice(10, 12), +t.slice(12, 14)));
+}
+
 /** The base and timestamp of a versioned name, or null when the name is not a version of `base`. */
 export function parseVersionName(name: string, base: string): { base: string; timestamp: string } | null {
   const m = SUFFIX.exec(name);

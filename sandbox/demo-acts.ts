@@ -25,6 +25,7 @@ import { actReport } from './demo-reports';
 import { SCRAPE_MS, type DemoWorld } from './demo-world';
 import { grantPlans } from './worker-identity';
 import { CHECK_IMAGE } from '../activities/memory/programs';
+import { promInstant, promRange } from './prom-query';
 
 export interface ActResult {
   act: 'a' | 'b' | 'c' | 'c2' | 'c3' | 'd' | 'e';
@@ -72,16 +73,14 @@ export const THRESHOLD = 0.05;
 
 /** An instant query's single value at `atMs` (0 when empty). */
 async function promValue(world: DemoWorld, query: string, atMs: number): Promise<number> {
-  const url = `${world.prometheus}/api/v1/query?query=${encodeURIComponent(query)}&time=${atMs / 1000}`;
-  const body = (await (await fetch(url)).json()) as { data?: { result?: { value: [number, string] }[] } };
-  return Number(body.data?.result?.[0]?.value[1] ?? 0);
+  const { result } = await promInstant(world.prometheus, query, atMs);
+  return Number(result[0]?.value[1] ?? 0);
 }
 
 /** The largest value of a range query over [fromMs, toMs] at one-second steps (0 when empty). */
 async function promPeak(world: DemoWorld, query: string, fromMs: number, toMs: number): Promise<number> {
-  const url = `${world.prometheus}/api/v1/query_range?query=${encodeURIComponent(query)}&start=${fromMs / 1000}&end=${toMs / 1000}&step=1`;
-  const body = (await (await fetch(url)).json()) as { data?: { result?: { values: [number, string][] }[] } };
-  const values = (body.data?.result ?? []).flatMap((r) => r.values.map(([, v]) => Number(v))).filter((v) => Number.isFinite(v));
+  const { result } = await promRange(world.prometheus, query, fromMs, toMs);
+  const values = result.flatMap((r) => r.values.map(([, v]) => Number(v))).filter((v) => Number.isFinite(v));
   return values.length ? Math.max(...values) : 0;
 }
 

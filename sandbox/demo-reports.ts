@@ -8,6 +8,7 @@ import { renderSvg } from '../client/report-render';
 import type { ActResult, Say } from './demo-acts';
 import type { DemoWorld } from './demo-world';
 import { repoRoot } from './tools';
+import { promRange } from './prom-query';
 
 const DEMO_REPORTS = join(repoRoot, 'test-artifacts', 'demo');
 
@@ -28,9 +29,8 @@ const NAMESPACES = ['inplace', 'staging', 'production'];
 /** The auth API's error ratio per namespace, every `stepS` seconds over [fromMs, toMs]. */
 async function errorRatio(world: DemoWorld, fromMs: number, toMs: number, stepS: number) {
   const query = 'sum by (namespace) (rate(auth_requests_errors_total[3s])) / sum by (namespace) (rate(auth_requests_total[3s]))';
-  const url = `${world.prometheus}/api/v1/query_range?query=${encodeURIComponent(query)}&start=${fromMs / 1000}&end=${toMs / 1000}&step=${stepS}`;
-  const body = (await (await fetch(url)).json()) as { data?: { result?: { metric: { namespace?: string }; values: [number, string][] }[] } };
-  return (body.data?.result ?? []).flatMap((r) =>
+  const { result } = await promRange(world.prometheus, query, fromMs, toMs, stepS);
+  return result.flatMap((r) =>
     r.values
       .map(([t, v]) => ({ at: new Date(t * 1000).toISOString(), namespace: r.metric.namespace ?? '-', value: Number(v) }))
       .filter((p) => Number.isFinite(p.value)),

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promInstant } from '../sandbox/prom-query';
 import { startPrometheus, type PrometheusServer } from '../sandbox/prometheus';
 import { memoryBackendEnv, pollUntil, rotor, secretsWorld, startWorker, waitForStatus, writePlan } from './helpers/cli';
 import { freePort, startDevServer, type DevServer } from './helpers/dev-server';
@@ -33,10 +34,9 @@ function filled(expr: string): string {
 }
 
 async function query(expr: string): Promise<unknown[]> {
-  const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const body = (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
-  assert.equal(body.status, 'success', `${expr}: ${body.error}`);
-  return body.data!.result;
+  const { error, result } = await promInstant(prometheus.url, expr);
+  assert.equal(error, null, `${expr}: ${error}`);
+  return result;
 }
 
 before(async () => {

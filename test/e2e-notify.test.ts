@@ -56,16 +56,20 @@ describe('notifications from a real worker', () => {
     const id = 'rotate-staging-billing-secrets';
     await waitForStatus(id, env, (s) => s.phase === 'AWAITING_APPROVAL');
     const types = () => receiver.delivered('/hook').map((r) => r.body.type as string);
-    await pollUntil(
-      async () => types(),
-      (t) => t.includes('dev.rotor.rotation.awaiting_approval'),
-      {
-        timeoutMs: 30_000,
-        intervalMs: 250,
-        describe: (t) => `delivered: ${t.join(', ')}`,
-      },
-    );
-    const approval = receiver.delivered('/hook').find((r) => r.body.type === 'dev.rotor.rotation.awaiting_approval')!;
+    /** The delivery of event `kind`, once the receiver accepted it. */
+    const delivered = async (kind: string) => {
+      await pollUntil(
+        async () => types(),
+        (t) => t.includes(`dev.rotor.rotation.${kind}`),
+        {
+          timeoutMs: 30_000,
+          intervalMs: 250,
+          describe: (t) => `delivered: ${t.join(', ')}`,
+        },
+      );
+      return receiver.delivered('/hook').find((r) => r.body.type === `dev.rotor.rotation.${kind}`)!;
+    };
+    const approval = await delivered('awaiting_approval');
     assert.equal(approval.body.specversion, '1.0');
     assert.equal(approval.body.subject, id);
     const text = JSON.stringify(approval.body.data);
@@ -74,16 +78,7 @@ describe('notifications from a real worker', () => {
 
     assert.equal((await rotor(['approve', id], env)).code, 0);
     await waitForStatus(id, env, (s) => s.phase === 'ROLLED_BACK');
-    await pollUntil(
-      async () => types(),
-      (t) => t.includes('dev.rotor.rotation.rolled_back'),
-      {
-        timeoutMs: 30_000,
-        intervalMs: 250,
-        describe: (t) => `delivered: ${t.join(', ')}`,
-      },
-    );
-    const rolledBack = receiver.delivered('/hook').find((r) => r.body.type === 'dev.rotor.rotation.rolled_back')!;
+    const rolledBack = await delivered('rolled_back');
     assert.match(JSON.stringify(rolledBack.body.data), /check in production failed/);
     // Only the kinds the plan asked for; every request signed and accepted, each event once.
     assert.deepEqual(types().sort(), ['dev.rotor.rotation.awaiting_approval', 'dev.rotor.rotation.rolled_back']);

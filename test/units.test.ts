@@ -10,7 +10,7 @@ import { MemoryMetrics } from '../activities/memory';
 import { generateToken, parseEnvFile, resolveValue } from '../activities/values';
 import { classify, concludeAnalysis, judge, measurementsToKeep, type AnalysisLimits, type Measurement, type MeasurementPhase } from '../domain/analysis';
 import { formatDuration, parseDuration } from '../domain/duration';
-import { parseVersionName, VERSION_SUFFIX_LENGTH, versionName, versionTimestamp } from '../domain/naming';
+import { parseVersionName, VERSION_SUFFIX_LENGTH, versionDate, versionName, versionTimestamp } from '../domain/naming';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -116,6 +116,14 @@ describe('version names', () => {
     // the same instant written with an offset: still UTC
     assert.equal(versionTimestamp(new Date('2025-07-23T13:00:00+02:00')), '20250723110000');
     assert.equal(versionTimestamp(new Date('2025-12-31T23:30:00-05:00')), '20260101043000');
+  });
+
+  it('reads back when a version was made, UTC, and nothing from a name that is no version', () => {
+    const at = new Date('2026-12-07T21:05:31Z');
+    assert.equal(versionDate(versionName('auth-api-secrets', at))?.toISOString(), at.toISOString());
+    assert.equal(versionDate('auth-api-secrets-20251231234559')?.toISOString(), '2025-12-31T23:45:59.000Z');
+    assert.equal(versionDate('auth-api-secrets'), null);
+    assert.equal(versionDate('auth-api-secrets-2025123123455'), null);
   });
 
   it('pads every field with zeros', () => {

@@ -1,5 +1,4 @@
 // The rotor worker: connect, make sure the search attributes exist, build the adapters, run.
-import { createServer, type AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { IllegalStateError, type Logger } from '@temporalio/common';
@@ -10,6 +9,7 @@ import { dataConverter, TemporalUnreachableError, workerIdentity } from '../temp
 import { workerBanner } from './banner';
 import { workerConfig, type WorkerConfig } from './config';
 import { buildDeps } from './deps';
+import { freePort } from './free-port';
 import { countActivityErrors, rotorSinks, serveMetrics, WorkerMetrics } from './metrics';
 import { rotationsInFlight } from './rotations-in-flight';
 
@@ -55,15 +55,6 @@ function quietRuntime(sdkMetricsAddress: string | null): boolean {
   }
 }
 
-/** A free loopback port for the SDK's exporter, which rotor's endpoint serves on. */
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /**
  * The bundler's logger: webpack's report (about 20 lines of modules, at INFO) stays out of the log
  * unless it holds a warning; warnings and errors reach it.
@@ -94,7 +85,7 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
   const config = workerConfig(process.env, overrides);
   const converter = dataConverter(); // unusable codec keys are refused before anything connects
   const deps = buildDeps(config, (message, fields) => log(`[rotor] ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`));
-  const sdkMetrics = config.metricsAddr ? `127.0.0.1:${await freeLoopbackPort()}` : null;
+  const sdkMetrics = config.metricsAddr ? `127.0.0.1:${await freePort()}` : null;
   // A process that installed its own Runtime earlier (a test) keeps it, without the SDK's metrics.
   const sdkServed = quietRuntime(sdkMetrics);
   const connection = await NativeConnection.connect({ address: config.address }).catch((err: unknown) => {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory, InjectedSinks } from '@temporalio/worker';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { baseOf } from '../domain/naming';
+import { baseOf, versionDate } from '../domain/naming';
 import type { Telemetry } from '../activities/telemetry';
 import { ROLLBACK_REASONS, type RollbackReason, type RotationResult, type RotorSinks } from '../contract/sinks';
 
@@ -34,14 +34,6 @@ const VERSIONS_KEPT = 500;
 const STATE_TTL_MS = 1_000;
 
 const ACTIVITY_ERROR_TYPES_KEPT = 50;
-
-/** `<secret>-YYYYMMDDHHMMSS` → seconds since the epoch (UTC), or null. */
-function versionCreatedAt(version: string): number | null {
-  const m = /-(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(version);
-  if (!m) return null;
-  const [, y, mo, d, h, mi, s] = m.map(Number);
-  return Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
-}
 
 export class WorkerMetrics implements Telemetry {
   readonly registry = new Registry();
@@ -83,8 +75,8 @@ export class WorkerMetrics implements Telemetry {
       async collect() {
         this.reset();
         for (const r of await rows()) {
-          const at = r.version ? versionCreatedAt(r.version) : null;
-          if (at !== null) this.set({ secret: r.secret, version: r.version! }, at);
+          const at = r.version ? versionDate(r.version) : null;
+          if (at) this.set({ secret: r.secret, version: r.version! }, at.getTime() / 1000);
         }
       },
     });

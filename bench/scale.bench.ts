@@ -43,7 +43,6 @@ const EXTRA_ENV = Object.fromEntries(
   list((process.env.ROTOR_BENCH_WORKER_ENV ?? '').replace(/\s+/g, ',')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 const STAMP = '20250101000000';
-const NAMESPACES = ['staging', 'production'];
 const log = (line: string) => process.stderr.write(`[scale] ${line}\n`);
 
 /** A Temporal server for one row: where it answers, the processes whose CPU is its, and how to stop it. */
@@ -60,9 +59,12 @@ const SERVER_STARTERS: Record<string, () => Promise<TemporalServer>> = {
   },
 };
 
-/** `scale-<i>-secrets` in staging and production, each used by one Deployment through envFrom. */
+/** Where secret `i` lives: its staging and production namespaces, 100 of each (a namespace holds N/100 of them). */
+const homes = (i: number) => ({ staging: `staging-${i % 100}`, production: `production-${i % 100}` });
+
+/** `scale-<i>-secrets` in its staging and production namespaces, each used by one Deployment through envFrom. */
 function world(names: string[]): MemoryWorld {
-  const pairs = names.flatMap((base) => NAMESPACES.map((namespace) => ({ base, namespace })));
+  const pairs = names.flatMap((base, i) => Object.values(homes(i)).map((namespace) => ({ base, namespace })));
   return {
     secrets: pairs.map(({ base, namespace }) => ({ namespace, name: `${base}-${STAMP}`, data: { api_token: 'old' }, labels: { 'rotor.dev/secret': base } })),
     workloads: pairs.map(({ base, namespace }) => ({
@@ -76,17 +78,18 @@ function world(names: string[]): MemoryWorld {
 }
 
 /** Both stages rolling, each verified and the first soaked, on Prometheus every 10 s; no approval; a short retention. */
-function planOf(secret: string) {
+function planOf(secret: string, i: number) {
   const analysis = { provider: 'prometheus', query: 'vector(0.001)', threshold: 0.01, interval: '10s', failureLimit: 2 };
+  const { staging, production } = homes(i);
   const document = {
     secret,
     value: { generate: { keys: ['api_token'], length: 32 } },
     store: 'kubernetes',
     stages: [
-      { name: 'staging', namespace: 'staging', workloads: 'auto', strategy: 'rolling', analysis: { ...analysis, verify: '10s' }, soak: '10s' },
+      { name: 'staging', namespace: staging, workloads: 'auto', strategy: 'rolling', analysis: { ...analysis, verify: '10s' }, soak: '10s' },
       {
         name: 'production',
-        namespace: 'production',
+        namespace: production,
         workloads: 'auto',
         strategy: 'rolling',
         approval: 'none',
@@ -184,6 +187,7 @@ async function waitClosed(client: Client, prefix: string, count: number, deadlin
 async function row(serverName: string, workerCount: number, n: number, prometheus: PrometheusServer): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-scale-'));
   const names = Array.from({ length: n }, (_, i) => `scale-${i}-secrets`);
+  // The lone rotation's secret is the world's first (index 0), the N others follow it.
   const cluster = await serveMemoryWorld(world(['lone-secrets', ...names]), dir);
   const server = await SERVER_STARTERS[serverName]();
   const workers: RotorWorker[] = [];
@@ -208,14 +212,14 @@ async function row(serverName: string, workerCount: number, n: number, prometheu
       if (!url) throw new Error(`a worker named no metrics endpoint:\n${w.output()}`);
       metricsUrls.push(url);
     }
-    const start = async (secret: string) => {
-      const { document, plan } = planOf(secret);
+    const start = async (secret: string, i: number) => {
+      const { document, plan } = planOf(secret, i);
       const options = rotationStartOptions(document, plan, 'bench', 'rotor');
       await client.workflow.start(WORKFLOW_TYPE, options);
       return options.workflowId;
     };
     // The lone rotation, on the same server and workers.
-    const loneId = await start('lone-secrets');
+    const loneId = await start('lone-secrets', 0);
     await client.workflow.getHandle(loneId).result();
     const lone = (await closedDurations(client, loneId)).ms.get(loneId)!;
     log(`${serverName}, ${workerCount} worker(s): a lone rotation took ${(lone / 1000).toFixed(1)} s; starting ${n}`);
@@ -224,16 +228,30 @@ async function row(serverName: string, workerCount: number, n: number, prometheu
     const requests0 = cluster.requests();
     const t0 = performance.now();
     const since = Date.now();
-    await mapBounded(names, 64, start);
+    await mapBounded(
+      names.map((name, i) => [name, i + 1] as const),
+      64,
+      ([name, i]) => start(name, i),
+    );
     const startAll = performance.now() - t0;
     log(`started ${n} in ${(startAll / 1000).toFixed(1)} s`);
-    await waitClosed(client, 'rotate-staging-scale-', n, Date.now() + Math.max(20 * lone, 10 * 60_000));
+    // Every rotation's id starts so (the lone one's too, which has ended).
+    await waitClosed(client, 'rotate-staging-', n + 1, Date.now() + Math.max(20 * lone, 10 * 60_000));
     const texts = await Promise.all(metricsUrls.map((u) => scrape(u).catch(() => '')));
     const workerCpu = workers.reduce((s, w) => s + cpuSeconds(w.child.proc.pid!), 0) - cpu0.workers;
     const serverCpu = server.pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0.server;
     const memory = workers.map((w) => memoryMiB(w.child.proc.pid!) ?? { rss: 0, peak: 0 });
     const perSecond = cluster.perSecond(since);
-    const { ms, phases } = await closedDurations(client, 'rotate-staging-scale-');
+    log(
+      `cluster requests by verb and resource: ${cluster
+        .byResource()
+        .slice(0, 12)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
+    const { ms, phases } = await closedDurations(client, 'rotate-staging-');
+    ms.delete(loneId);
+    phases.delete(loneId);
     const done = [...ms.entries()].filter(([id]) => phases.get(id) === 'COMPLETED').map(([, d]) => d);
     const others = [...phases.values()].filter((p) => p !== 'COMPLETED');
     if (others.length) log(`not completed: ${others.length} (${[...new Set(others)].join(', ')})`);

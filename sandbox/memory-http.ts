@@ -15,14 +15,25 @@ export interface MemoryApiHttp {
   api: MemoryApiServer;
   /** Requests answered so far. */
   requests(): number;
+  /** Requests answered so far by verb and resource (`GET deployments`, `PATCH deployments`, `GET /apis`), most first. */
+  byResource(): [string, number][];
   /** Requests answered in each second from the one holding `since` (ms since the epoch) to this one, oldest first. */
   perSecond(since: number): number[];
   close(): Promise<void>;
 }
 
+/** The resource a path names (`deployments`, `leases`), or the path itself for discovery (`/apis/apps/v1`). */
+function resourceOf(path: string): string {
+  const segments = path.split('/').filter(Boolean);
+  let rest = segments.slice(segments[0] === 'api' ? 2 : 3);
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest = rest.slice(2);
+  return rest[0] ?? path;
+}
+
 export async function serveMemoryWorld(world: MemoryWorld, dir: string): Promise<MemoryApiHttp> {
   const api = new MemoryApiServer(world);
   const seconds = new Map<number, number>();
+  const resources = new Map<string, number>();
   let total = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -31,6 +42,8 @@ export async function serveMemoryWorld(world: MemoryWorld, dir: string): Promise
       total++;
       const second = Math.floor(Date.now() / 1000);
       seconds.set(second, (seconds.get(second) ?? 0) + 1);
+      const what = `${req.method} ${resourceOf(new URL(req.url ?? '/', 'http://memory.invalid').pathname)}`;
+      resources.set(what, (resources.get(what) ?? 0) + 1);
       const body = chunks.length ? Buffer.concat(chunks).toString('utf8') : undefined;
       api
         .handle(
@@ -73,6 +86,7 @@ export async function serveMemoryWorld(world: MemoryWorld, dir: string): Promise
     kubeconfig,
     api,
     requests: () => total,
+    byResource: () => [...resources.entries()].sort((a, b) => b[1] - a[1]),
     perSecond: (since) => {
       const from = Math.floor(since / 1000);
       const to = Math.floor(Date.now() / 1000);

@@ -107,6 +107,9 @@ describe('one memory cluster served over HTTP (sandbox/memory-http.ts)', () => {
         holders.map((h) => `${h.kind} ${h.namespace}/${h.name}`),
         ['Deployment staging/billing'],
       );
+      const by = new Map(served.byResource());
+      assert.equal(by.get('POST secrets'), 1);
+      assert.equal(by.get('PUT deployments'), 1);
       const total = served.requests();
       assert.ok(total >= 5, `${total} requests counted`);
       assert.equal(

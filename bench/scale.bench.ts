@@ -30,6 +30,7 @@ import { cpuSeconds, memoryMiB } from '../sandbox/proc-stats';
 import { startPrometheus, type PrometheusServer } from '../sandbox/prometheus';
 import { startRotorWorker, type RotorWorker } from '../sandbox/rotor-worker';
 import { startDevServer } from '../sandbox/temporal';
+import { startPostgresTemporal } from '../sandbox/temporal-postgres';
 
 const list = (raw: string) =>
   raw
@@ -38,7 +39,7 @@ const list = (raw: string) =>
     .filter(Boolean);
 const SIZES = list(process.env.ROTOR_BENCH_N ?? '100,1000').map(Number);
 const WORKERS = list(process.env.ROTOR_BENCH_WORKERS ?? '1,2,4').map(Number);
-const SERVERS = list(process.env.ROTOR_BENCH_SERVERS ?? 'dev');
+const SERVERS = list(process.env.ROTOR_BENCH_SERVERS ?? 'dev,postgres');
 const EXTRA_ENV = Object.fromEntries(
   list((process.env.ROTOR_BENCH_WORKER_ENV ?? '').replace(/\s+/g, ',')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
@@ -56,6 +57,11 @@ const SERVER_STARTERS: Record<string, () => Promise<TemporalServer>> = {
   dev: async () => {
     const s = await startDevServer({});
     return { address: s.address, pids: [s.pid], stop: () => s.stop() };
+  },
+  // PostgreSQL's backends are children of its postmaster: its tree is counted with the server's.
+  postgres: async () => {
+    const s = await startPostgresTemporal({ historyShards: 16 });
+    return { address: s.address, pids: [s.serverPid, s.postgresPid], stop: () => s.stop() };
   },
 };
 

@@ -130,6 +130,7 @@ describe('Helm chart deploy/helm/rotor', () => {
       [['--set-json', 'rbac.roles=[{"name":"rotor-worker","rules":[]}]'], /\/rbac\/roles\/0/],
       [['--set', 'temporla.address=x:7233'], /'temporla' not allowed/],
       [['--set', 'kubePageSize=9000'], /\/kubePageSize/],
+      [['--set', 'kubeQps=0'], /\/kubeQps/],
       [['--set', 'metrics.datadog.site=datadoghq.org'], /\/metrics\/datadog\/site/],
       [['--set', 'metrics.prometheus.url=https://user:pass@prometheus:9090'], /\/metrics\/prometheus\/url/],
       // the templates' own checks, for what spans values
@@ -201,6 +202,7 @@ describe('Helm chart deploy/helm/rotor', () => {
       ...['--set', 'metrics.datadog.credentialsSecret=rotor-datadog', '--set', 'metrics.datadog.site=datadoghq.eu', '--set', 'metrics.datadog.timeout=20s'],
       ...['--set', 'issuer.url=https://issuer.internal:8443', '--set', 'issuer.tokenSecret=rotor-issuer', '--set', 'issuer.timeout=5s'],
       ...['--set', 'valueFiles.secretName=rotor-values', '--set', 'deploymentId=prod-eu-1', '--set', 'kubePageSize=100'],
+      ...['--set', 'kubeQps=20', '--set', 'kubeBurst=40', '--set', 'kubeScanConcurrency=3'],
       ...['--set', 'argocdInstanceLabel=app.kubernetes.io/instance', '--set', 'replicas=2'],
       ...['--set', 'git.tokenSecret=rotor-git', '--set', 'git.username=rotor-bot'],
       ...[
@@ -238,6 +240,9 @@ describe('Helm chart deploy/helm/rotor', () => {
       ROTOR_DEPLOYMENT_ID: 'prod-eu-1',
       ROTOR_ARGOCD_INSTANCE_LABEL: 'app.kubernetes.io/instance',
       ROTOR_KUBE_PAGE_SIZE: '100',
+      ROTOR_KUBE_QPS: '20',
+      ROTOR_KUBE_BURST: '40',
+      ROTOR_KUBE_SCAN_CONCURRENCY: '3',
       TEMPORAL_UI_URL: 'https://temporal.example.com',
       ROTOR_NOTIFY_DEFAULT: 'ops-webhook=rolled_back+failed',
       ROTOR_PROMETHEUS_TOKEN_FILE: '/etc/rotor/credentials/prometheus/token',

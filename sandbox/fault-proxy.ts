@@ -36,6 +36,8 @@ export interface FaultProxy {
   rules: FaultRule[];
   /** Requests seen and faults injected, by kind. */
   counts: { requests: number; methods: Record<string, number>; injected: Record<string, number> };
+  /** When an array: every request as it arrives (method, path and query, what was injected, `performance.now()`); null: none kept. */
+  log: { method: string; url: string; injected: string | null; at: number }[] | null;
   /**
    * Hold every request and every answer not yet relayed until `release()`: a step that has begun cannot
    * end (nor change anything more) while it is held, whatever the machine's load.
@@ -51,9 +53,17 @@ function statusBody(code: number, message: string): string {
   return JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: REASONS[code], code });
 }
 
-export async function startFaultProxy(target: { server: string; caFile: string }): Promise<FaultProxy> {
+/**
+ * The proxy in front of `target.server`. With `clientCert`, it authenticates to the apiserver with
+ * that certificate (e.g. the sandbox's admin), for clients that cannot send one over plain HTTP.
+ */
+export async function startFaultProxy(target: { server: string; caFile: string; clientCert?: { certFile: string; keyFile: string } }): Promise<FaultProxy> {
   const upstream = new URL(target.server);
-  const agent = new https.Agent({ ca: readFileSync(target.caFile), keepAlive: true });
+  const agent = new https.Agent({
+    ca: readFileSync(target.caFile),
+    keepAlive: true,
+    ...(target.clientCert ? { cert: readFileSync(target.clientCert.certFile), key: readFileSync(target.clientCert.keyFile) } : {}),
+  });
   const seen = new Map<FaultRule, number>();
   let held: (() => void)[] | null = null;
   /** Runs `go` now, or once the proxy is released. */
@@ -62,6 +72,7 @@ export async function startFaultProxy(target: { server: string; caFile: string }
     url: '',
     rules: [],
     counts: { requests: 0, methods: {}, injected: {} },
+    log: null,
     hold: () => {
       held ??= [];
     },
@@ -118,8 +129,9 @@ export async function startFaultProxy(target: { server: string; caFile: string }
     proxy.counts.requests += 1;
     proxy.counts.methods[req.method ?? '?'] = (proxy.counts.methods[req.method ?? '?'] ?? 0) + 1;
     const fault = faultFor(req);
-    if (!fault) return pass(req, res);
-    const name = fault.kind === 'status' ? String(fault.code) : fault.kind;
+    const name = !fault ? null : fault.kind === 'status' ? String(fault.code) : fault.kind;
+    proxy.log?.push({ method: req.method ?? '?', url: req.url ?? '', injected: name, at: performance.now() });
+    if (!fault || !name) return pass(req, res);
     proxy.counts.injected[name] = (proxy.counts.injected[name] ?? 0) + 1;
     if (fault.kind === 'delay') {
       setTimeout(() => whenOpen(() => pass(req, res)), fault.ms);

@@ -2,12 +2,22 @@
 // real apiserver: objects of random kinds (workloads, ServiceAccounts, Ingresses, custom resources
 // whose CRDs the test installs, a Gateway in another namespace, cluster-scoped ones) name random
 // versions in random fields, beside near-misses that name nothing; then random guarded deletes, with
-// holders let go of at random in between. A Secret is deleted exactly when nothing refers to it.
+// holders let go of at random in between. A Secret is deleted exactly when nothing refers to it; the
+// same on the apiserver through the fault proxy, its lists answered at random 429 (with Retry-After)
+// and 410 (an expired continue token). Then the scan under faults, request by request at the proxy:
+// a 429 makes the whole scan wait and the throttled page is asked again once; a 410 restarts that
+// kind alone, from its first page, with no duplicates; and the worker's rate limit spreads a burst.
 // The seed is printed; replay one with ROTOR_SEED=<seed> (ROTOR_SCENARIOS: scenarios on the apiserver).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type * as k8s from '@kubernetes/client-node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import fc from 'fast-check';
+import { KubernetesCluster } from '../activities/kubernetes';
+import { KubeRateLimiter } from '../activities/kubernetes/rate-limit';
+import { startFaultProxy, throughProxy, type FaultProxy } from '../sandbox/fault-proxy';
 import type { MemoryObject } from '../activities/memory';
 import { apiReader } from '../activities/kubernetes/cluster-scan';
 import { secretRefsByShape } from '../activities/kubernetes/object-refs';
@@ -221,15 +231,47 @@ async function runScenario(w: World, sc: Scenario): Promise<void> {
 
 let sandbox: Sandbox | undefined;
 let kc: k8s.KubeConfig;
+/** The fault proxy in front of the sandbox's apiserver, as its admin, and a kubeconfig pointed at it. */
+let proxy: FaultProxy | undefined;
+let proxied: k8s.KubeConfig;
+let dir: string;
+
+/** Faults on the scan's lists only (never the world's own setup): how often and how many. */
+interface ListFaults {
+  throttleEvery: number;
+  throttles: number;
+  expireEvery: number;
+  expires: number;
+}
+const listFaultsArb: fc.Arbitrary<ListFaults> = fc.record({
+  throttleEvery: fc.integer({ min: 1, max: 9 }),
+  // Fewer than REQUEST_TRIES in all: no request is throttled to the end. Fewer than four expired: no kind restarts past its bound.
+  throttles: fc.nat({ max: 4 }),
+  expireEvery: fc.integer({ min: 1, max: 5 }),
+  expires: fc.nat({ max: 3 }),
+});
+const LIST = /[?&]limit=/;
+const CONTINUE = /[?&]continue=/;
 
 before(async () => {
   ({ sandbox, kc } = await startWorldSandbox());
+  dir = mkdtempSync(join(tmpdir(), 'rotor-reference-scan-'));
+  const plane = sandbox.plane;
+  proxy = await startFaultProxy({
+    server: plane.server,
+    caFile: plane.caFile,
+    clientCert: { certFile: join(plane.dir, 'admin.crt'), keyFile: join(plane.dir, 'admin.key') },
+  });
+  proxied = new k8s.KubeConfig();
+  proxied.loadFromFile(throughProxy(plane.kubeconfig, proxy.url, join(dir, 'proxied.kubeconfig')));
   console.log(`[reference-scan] seed ${SEED}: ${KUBE_RUNS} scenario(s) on the apiserver, ${MEMORY_RUNS} on memory (ROTOR_SEED=${SEED} replays them)`);
 });
 
 after(async () => {
   console.log(`[reference-scan] seed ${SEED} covered: ${JSON.stringify(seen)}`);
+  await proxy?.stop();
   await sandbox?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('randomized guarded deletes: a Secret goes exactly when nothing anywhere refers to it', () => {
@@ -254,6 +296,174 @@ describe('randomized guarded deletes: a Secret goes exactly when nothing anywher
       }
     });
   }
+});
+
+describe('randomized guarded deletes through 429s and expired continue tokens (the fault proxy)', () => {
+  it(`${KUBE_RUNS} scenarios on the real apiserver, its lists throttled and their pages expired at random`, async () => {
+    const injected: Record<string, number> = {};
+    try {
+      await fc.assert(
+        fc.asyncProperty(scenarioArb, listFaultsArb, async (sc, faults) => {
+          // Small pages (every list continues) and the worker's limiter, quick enough for a test.
+          const w = new KubeWorld(kc, { pageSize: 4, through: proxied, limiter: new KubeRateLimiter({ qps: 1000, burst: 200 }) });
+          for (const crd of CRDS) await w.crd(crd);
+          proxy!.counts.injected = {};
+          proxy!.rules = [
+            { method: 'GET', path: CONTINUE, fault: { kind: 'expired' }, every: faults.expireEvery, times: faults.expires },
+            { method: 'GET', path: LIST, fault: { kind: 'status', code: 429, retryAfterSeconds: 0 }, every: faults.throttleEvery, times: faults.throttles },
+          ];
+          try {
+            await runScenario(w, sc);
+          } finally {
+            proxy!.rules = [];
+            for (const [k, n] of Object.entries(proxy!.counts.injected)) injected[k] = (injected[k] ?? 0) + n;
+          }
+        }),
+        { seed: SEED, numRuns: KUBE_RUNS, endOnFailure: true },
+      );
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause;
+      throw new Error(`${(err as Error).message}\nbroken: ${cause instanceof Error ? cause.message : String(cause)}`);
+    }
+    console.log(`[reference-scan] faults injected in the randomized scenarios: ${JSON.stringify(injected)}`);
+  });
+});
+
+describe('the scan under faults, request by request at the apiserver (the fault proxy)', () => {
+  const ns = 'scan-faults';
+  const v = 'scan-faults-token-20250301000000';
+  /** What holds `v` in `ns`, as holders say it: built here, so known. */
+  const expected = [
+    'CronJob/scan-faults/cron-0',
+    'Deployment/scan-faults/dep-0',
+    'Deployment/scan-faults/dep-1',
+    'Ingress/scan-faults/ing-0',
+    'ServiceAccount/scan-faults/sa-0',
+    'ServiceAccount/scan-faults/sa-1',
+  ];
+  const keyOf = (h: { kind: string; namespace: string; name: string }) => `${h.kind}/${h.namespace}/${h.name}`;
+  let world: KubeWorld;
+
+  before(async () => {
+    world = new KubeWorld(kc);
+    await world.namespace(ns);
+    await world.secret(ns, v);
+    await world.workload('Deployment', ns, 'dep-0', v, { replicas: 0, fields: [ENV_FROM] });
+    await world.workload('Deployment', ns, 'dep-1', v, { replicas: 0, fields: [VOLUME] });
+    await world.workload('CronJob', ns, 'cron-0', v, { fields: [ENV] });
+    for (const i of [0, 1])
+      await world.object({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `sa-${i}`, namespace: ns }, imagePullSecrets: [{ name: v }] });
+    await world.object({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'ing-0', namespace: ns },
+      spec: { tls: [{ secretName: v }], defaultBackend: backend },
+    });
+    // Near-misses: none of them holds v.
+    await world.workload('Deployment', ns, 'near-0', `${v}-old`, { replicas: 0, fields: [ENV_FROM] });
+    for (let i = 0; i < 6; i++)
+      await world.object({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: `near-sa-${i}`, namespace: ns, annotations: { 'example.com/secretName': v } },
+      });
+  });
+
+  /** findReferences through the proxy with small pages: the holders' keys, and every request the proxy saw. */
+  async function scan(limiter: KubeRateLimiter | undefined) {
+    proxy!.log = [];
+    proxy!.counts.injected = {};
+    try {
+      const cluster = new KubernetesCluster(proxied, 2, {}, undefined, { limiter, scanConcurrency: 4 });
+      const holders = await cluster.findReferences([ns], v);
+      return { keys: holders.map(keyOf).sort(), log: proxy!.log, injected: { ...proxy!.counts.injected } };
+    } finally {
+      proxy!.log = null;
+      proxy!.rules = [];
+    }
+  }
+  /** How many times each list page (path and query) was asked. */
+  const asked = (log: { method: string; url: string }[]) => {
+    const n = new Map<string, number>();
+    for (const r of log) if (r.method === 'GET' && LIST.test(r.url)) n.set(r.url, (n.get(r.url) ?? 0) + 1);
+    return n;
+  };
+
+  it('waits out a 429 for its Retry-After, asks that page again once and nothing else more, and finds exactly the holders', async () => {
+    const limiter = new KubeRateLimiter({ qps: 1000, burst: 100 });
+    proxy!.rules = [{ method: 'GET', path: LIST, fault: { kind: 'status', code: 429, retryAfterSeconds: 1 }, every: 7, times: 3 }];
+    const { keys, log, injected } = await scan(limiter);
+    assert.deepEqual(keys, expected);
+    assert.deepEqual(injected, { 429: 3 });
+    const throttled = log.filter((r) => r.injected === '429').map((r) => r.url);
+    const counts = asked(log);
+    for (const [url, n] of counts) assert.equal(n, throttled.includes(url) ? 2 : 1, `${url} asked ${n} time(s)`);
+    assert.ok(limiter.counts.closed >= 1, "a 429 closed the worker's gate: every list waited, not only the throttled one");
+  });
+
+  it('restarts a kind whose continue token expired from its first page, that kind alone, with no duplicates', async () => {
+    // A pod-bearing kind (Deployments) and a resource found by discovery (ServiceAccounts), both across namespaces.
+    const deployments = /^\/apis\/apps\/v1\/deployments\?/;
+    const serviceAccounts = /^\/api\/v1\/serviceaccounts\?/;
+    proxy!.rules = [
+      { method: 'GET', path: new RegExp(`${deployments.source}.*continue=`), fault: { kind: 'expired' }, times: 1 },
+      { method: 'GET', path: new RegExp(`${serviceAccounts.source}.*continue=`), fault: { kind: 'expired' }, times: 1 },
+    ];
+    const { keys, log, injected } = await scan(new KubeRateLimiter({ qps: 1000, burst: 100 }));
+    assert.deepEqual(keys, expected, 'exactly the holders, each once');
+    assert.deepEqual(injected, { expired: 2 });
+    const firstPages = [...asked(log)].filter(([url]) => !CONTINUE.test(url));
+    for (const [url, n] of firstPages) {
+      const restarted = deployments.test(url) || serviceAccounts.test(url);
+      assert.equal(n, restarted ? 2 : 1, `the first page of ${url}: asked ${n} time(s)`);
+    }
+    assert.ok(firstPages.length > 10, `every served resource was listed: ${firstPages.length}`);
+  });
+
+  it("restarts a namespace's listing through the typed clients too (what a rotation's planning reads)", async () => {
+    const namespaced = new RegExp(`^/apis/apps/v1/namespaces/${ns}/deployments\\?`);
+    proxy!.rules = [{ method: 'GET', path: new RegExp(`${namespaced.source}.*continue=`), fault: { kind: 'expired' }, times: 1 }];
+    proxy!.log = [];
+    proxy!.counts.injected = {};
+    try {
+      const use = await new KubernetesCluster(proxied, 2).findCurrentUse(ns, 'scan-faults-token');
+      assert.equal(use.version, v);
+      assert.deepEqual(use.workloads.map((w) => `${w.kind}/${w.name}`).sort(), ['CronJob/cron-0', 'Deployment/dep-0', 'Deployment/dep-1']);
+      assert.deepEqual(proxy!.counts.injected, { expired: 1 });
+      const first = proxy!.log.filter((r) => namespaced.test(r.url) && !CONTINUE.test(r.url));
+      assert.equal(first.length, 2, 'the first page asked again once');
+    } finally {
+      proxy!.log = null;
+      proxy!.rules = [];
+    }
+  });
+
+  it('spreads a burst of requests at the rate limit: the apiserver sees them no faster than QPS after the burst', async () => {
+    const limits = { qps: 20, burst: 5 };
+    const limiter = new KubeRateLimiter(limits);
+    const cluster = new KubernetesCluster(proxied, 2, {}, undefined, { limiter });
+    proxy!.log = [];
+    const t0 = performance.now();
+    try {
+      const reads = await Promise.all(Array.from({ length: 25 }, (_, i) => cluster.readWorkload('Deployment', ns, i < 2 ? `dep-${i}` : `absent-${i}`)));
+      assert.deepEqual(
+        reads.map((r) => r?.metadata?.name ?? null),
+        ['dep-0', 'dep-1', ...Array.from({ length: 23 }, () => null)],
+      );
+      const arrivals = proxy!.log.filter((r) => r.url.includes(`/namespaces/${ns}/deployments/`)).map((r) => r.at - t0);
+      assert.equal(arrivals.length, 25, 'each read reached the apiserver once');
+      arrivals.sort((a, b) => a - b);
+      // Request k (from 0) may go once the burst is spent and k + 1 - burst tokens have come in: a lower bound
+      // a slow machine only makes later. 2 ms of slack for the timers' rounding.
+      for (let k = limits.burst; k < arrivals.length; k++) {
+        const earliest = ((k + 1 - limits.burst) * 1000) / limits.qps - 2;
+        assert.ok(arrivals[k] >= earliest, `request ${k} reached the apiserver at ${arrivals[k].toFixed(1)} ms, before ${earliest} ms`);
+      }
+      assert.equal(limiter.counts.taken, 25);
+    } finally {
+      proxy!.log = null;
+    }
+  });
 });
 
 describe("the shape rule against the real apiserver's own schemas", () => {

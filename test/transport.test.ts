@@ -1,8 +1,13 @@
-// Unit: when the Kubernetes adapter asks the apiserver again, how long it waits, and the page size
-// setting. The same rules against the real apiserver behind the fault proxy are in faults.test.ts.
+// Unit: when the Kubernetes adapter asks the apiserver again, how long it waits, the worker's rate
+// limiter (a token bucket and the gate a 429 closes, on a clock of the test's own: no timed
+// assertions), the scan's one bound and its 410 restart, and the settings. The same rules against the
+// real apiserver behind the fault proxy are in faults-answers.test.ts and reference-scan.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { askAgain, retryWait } from '../activities/kubernetes/transport';
+import { askAgain, askUntilAnswered, retryWait, type Try } from '../activities/kubernetes/transport';
+import { KubeRateLimiter, type Clock } from '../activities/kubernetes/rate-limit';
+import { pool } from '../activities/kubernetes/cluster-scan';
+import { keepFromPages, type Obj } from '../activities/kubernetes/kinds';
 import { workerConfig, WorkerConfigError } from '../worker/config';
 
 describe('asking the apiserver again', () => {
@@ -36,6 +41,215 @@ describe('worker setting ROTOR_KUBE_PAGE_SIZE', () => {
         () => workerConfig({ ROTOR_KUBE_PAGE_SIZE: bad }),
         (err: Error) => err instanceof WorkerConfigError && err.message.includes(`ROTOR_KUBE_PAGE_SIZE=${bad} is not a page size`),
         bad,
+      );
+  });
+});
+
+/** A clock the test moves: sleepers wake only when `advance` passes their time. */
+class TestClock implements Clock {
+  t = 0;
+  private sleepers: { at: number; wake: () => void }[] = [];
+  now = () => this.t;
+  sleep = (ms: number) => new Promise<void>((wake) => this.sleepers.push({ at: this.t + ms, wake }));
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    // Wake in time order, letting each woken caller run (and perhaps sleep again) before moving on.
+    for (;;) {
+      await settle();
+      const next = this.sleepers.filter((s) => s.at <= end).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.t = Math.max(this.t, next.at);
+      this.sleepers = this.sleepers.filter((s) => s !== next);
+      next.wake();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+const settle = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
+
+/** `n` calls of take() at once; which have gone, in order. */
+function burst(limiter: KubeRateLimiter, n: number): number[] {
+  const gone: number[] = [];
+  for (let i = 0; i < n; i++) void limiter.take().then(() => gone.push(i));
+  return gone;
+}
+
+describe("the worker's rate limiter (client-go's QPS and burst)", () => {
+  it('lets a burst go at once, then one request each 1/QPS s, first come first served', async () => {
+    const clock = new TestClock();
+    const limiter = new KubeRateLimiter({ qps: 2, burst: 3 }, clock);
+    const gone = burst(limiter, 7);
+    await settle();
+    assert.deepEqual(gone, [0, 1, 2], 'the burst goes at once');
+    await clock.advance(499);
+    assert.deepEqual(gone, [0, 1, 2], 'nothing before 1/QPS');
+    await clock.advance(1);
+    assert.deepEqual(gone, [0, 1, 2, 3]);
+    await clock.advance(1500);
+    assert.deepEqual(gone, [0, 1, 2, 3, 4, 5, 6], 'then QPS a second, in order');
+    // A quiet spell refills the bucket, up to the burst and no more.
+    await clock.advance(60_000);
+    const next = burst(limiter, 4);
+    await settle();
+    assert.equal(next.length, 3);
+    assert.equal(limiter.counts.taken, 10, 'let through: 7, then 3 of 4');
+  });
+
+  it("holds everyone for a 429's Retry-After, then goes on at the steady rate, not all at once", async () => {
+    const clock = new TestClock();
+    const limiter = new KubeRateLimiter({ qps: 10, burst: 10 }, clock);
+    const waitingForToken = burst(limiter, 11); // the 11th waits for a token (100 ms)
+    await settle();
+    assert.equal(waitingForToken.length, 10);
+    limiter.closeFor(1000);
+    const after = burst(limiter, 3);
+    await clock.advance(999);
+    assert.equal(waitingForToken.length, 10, 'a request already waiting for its token waits for the gate too');
+    assert.deepEqual(after, [], 'nothing goes while the gate is closed');
+    await clock.advance(1);
+    assert.equal(waitingForToken.length, 11, 'the first in line goes when the gate opens');
+    assert.deepEqual(after, [], 'the bucket reopens with one token');
+    await clock.advance(100);
+    assert.deepEqual(after, [0]);
+    await clock.advance(200);
+    assert.deepEqual(after, [0, 1, 2]);
+    // A shorter Retry-After does not shorten a longer one already in force.
+    limiter.closeFor(500);
+    limiter.closeFor(100);
+    const late = burst(limiter, 1);
+    await clock.advance(400);
+    assert.deepEqual(late, []);
+    await clock.advance(200);
+    assert.deepEqual(late, [0]);
+    assert.equal(limiter.counts.closed, 2);
+  });
+
+  it('refuses limits client-go would not take', () => {
+    for (const limits of [
+      { qps: 0, burst: 1 },
+      { qps: -1, burst: 1 },
+      { qps: 5, burst: 0 },
+      { qps: NaN, burst: 5 },
+    ])
+      assert.throws(() => new KubeRateLimiter(limits), RangeError, JSON.stringify(limits));
+  });
+
+  it('is the gate a 429 closes: asked again after the Retry-After through the limiter, and only so many times', async () => {
+    const clock = new TestClock();
+    const limiter = new KubeRateLimiter({ qps: 1000, burst: 1000 }, clock);
+    const answers: Try<string>[] = [
+      { status: 429, retryAfter: '2', settle: () => 'throttled' },
+      { status: 200, settle: () => 'ok' },
+    ];
+    let tries = 0;
+    let result: string | undefined;
+    void askUntilAnswered('GET', limiter, async () => answers[tries++]).then((r) => (result = r));
+    await settle();
+    assert.equal(tries, 1);
+    const other = burst(limiter, 1);
+    await clock.advance(1999);
+    assert.deepEqual([tries, other.length], [1, 0], 'neither the throttled request nor any other goes before the Retry-After');
+    await clock.advance(1);
+    assert.deepEqual([tries, result], [2, 'ok'], 'the throttled request goes first when the gate opens');
+    await clock.advance(1);
+    assert.equal(other.length, 1);
+    // Bounded: a 429 every time ends after 5 tries with the last answer.
+    let more = 0;
+    let last: string | undefined;
+    void askUntilAnswered('GET', limiter, async () => {
+      const n = ++more;
+      return { status: 429, retryAfter: '1', settle: () => `429 #${n}` };
+    }).then((r) => (last = r));
+    await clock.advance(10_000);
+    assert.deepEqual([more, last], [5, '429 #5']);
+  });
+});
+
+describe("the scan's bound and its consistent listing", () => {
+  it('runs at most `limit` at once across everyone holding the same slots, each started in order', async () => {
+    const slots = pool(3);
+    let running = 0;
+    let most = 0;
+    const started: string[] = [];
+    const job = (name: string) =>
+      slots(async () => {
+        started.push(name);
+        most = Math.max(most, ++running);
+        await settle();
+        running--;
+        return name;
+      });
+    const kinds = ['Deployment', 'Pod', 'Job'].map(job);
+    const shaped = ['configmaps', 'ingresses', 'serviceaccounts', 'widgets'].map(job);
+    assert.deepEqual(await Promise.all([...kinds, ...shaped]), ['Deployment', 'Pod', 'Job', 'configmaps', 'ingresses', 'serviceaccounts', 'widgets']);
+    assert.equal(most, 3);
+    assert.deepEqual(started, ['Deployment', 'Pod', 'Job', 'configmaps', 'ingresses', 'serviceaccounts', 'widgets']);
+  });
+
+  it('restarts a listing whose continue token expired from its first page, keeping nothing of the failed pass', async () => {
+    const pages: Obj[][] = [[{ metadata: { name: 'a' } }, { metadata: { name: 'b' } }], [{ metadata: { name: 'c' } }]];
+    const asked: (string | undefined)[] = [];
+    let expire = 1;
+    const kept = await keepFromPages(
+      async (cont) => {
+        asked.push(cont);
+        if (cont && expire-- > 0) throw Object.assign(new Error('HTTP 410'), { code: 410 });
+        const i = cont ? Number(cont) : 0;
+        return { items: pages[i], cont: i + 1 < pages.length ? String(i + 1) : undefined };
+      },
+      (obj) => obj.metadata!.name!,
+    );
+    assert.deepEqual(kept, ['a', 'b', 'c'], 'no duplicates of the first pass');
+    assert.deepEqual(asked, [undefined, '1', undefined, '1']);
+    // Bounded: a token that always expires ends with the 410 after 4 passes.
+    let passes = 0;
+    await assert.rejects(
+      keepFromPages(
+        async (cont) => {
+          if (!cont) passes++;
+          if (cont) throw Object.assign(new Error('HTTP 410'), { code: 410 });
+          return { items: [], cont: 'x' };
+        },
+        () => null,
+      ),
+      (err: { code?: number }) => err.code === 410,
+    );
+    assert.equal(passes, 4);
+  });
+});
+
+describe('worker settings ROTOR_KUBE_QPS, ROTOR_KUBE_BURST, ROTOR_KUBE_SCAN_CONCURRENCY', () => {
+  it('default to 50, 100 and 6', () => {
+    const config = workerConfig({});
+    assert.deepEqual(config.kubeRateLimits, { qps: 50, burst: 100 });
+    assert.equal(config.kubeScanConcurrency, 6);
+  });
+
+  it('take client-go-like values, the burst following a QPS above it when unset', () => {
+    assert.deepEqual(workerConfig({ ROTOR_KUBE_QPS: '2.5', ROTOR_KUBE_BURST: '5' }).kubeRateLimits, { qps: 2.5, burst: 5 });
+    assert.deepEqual(workerConfig({ ROTOR_KUBE_QPS: '400' }).kubeRateLimits, { qps: 400, burst: 400 });
+    assert.equal(workerConfig({ ROTOR_KUBE_SCAN_CONCURRENCY: '12' }).kubeScanConcurrency, 12);
+  });
+
+  it('refuse bad values, naming the variable and the fix', () => {
+    const refused: [NodeJS.ProcessEnv, RegExp][] = [
+      [{ ROTOR_KUBE_QPS: '0' }, /ROTOR_KUBE_QPS=0 is not a request rate; use a number of requests a second above 0/],
+      [{ ROTOR_KUBE_QPS: 'fast' }, /ROTOR_KUBE_QPS=fast is not a request rate/],
+      [{ ROTOR_KUBE_BURST: '1.5' }, /ROTOR_KUBE_BURST=1\.5 is not a burst; use a whole number/],
+      [
+        { ROTOR_KUBE_QPS: '50', ROTOR_KUBE_BURST: '10' },
+        /ROTOR_KUBE_BURST=10 is below ROTOR_KUBE_QPS=50; set the burst to at least the QPS .*ROTOR_KUBE_BURST=100/,
+      ],
+      [{ ROTOR_KUBE_SCAN_CONCURRENCY: '0' }, /ROTOR_KUBE_SCAN_CONCURRENCY=0 is not a number of lists at once; use a whole number from 1 to 64/],
+    ];
+    for (const [env, message] of refused)
+      assert.throws(
+        () => workerConfig(env),
+        (err: Error) => err instanceof WorkerConfigError && message.test(err.message),
+        JSON.stringify(env),
       );
   });
 });

@@ -9,6 +9,7 @@ import type { DatadogSettings } from '../activities/metrics/datadog';
 import type { PrometheusSettings } from '../activities/metrics/prometheus';
 import type { HttpIssuerSettings } from '../activities/issuers/http';
 import type { KubeConfigOptions } from '../activities/kubernetes/kubeconfig';
+import { DEFAULT_KUBE_BURST, DEFAULT_KUBE_QPS, DEFAULT_SCAN_CONCURRENCY, type RateLimits } from '../activities/kubernetes/rate-limit';
 import { parseDuration } from '../domain/duration';
 import { STORE_KINDS, type StoreKind } from '../domain/plan';
 import { readTemporalSettings, type TemporalSettings } from '../temporal/settings';
@@ -40,6 +41,13 @@ export interface WorkerConfig extends TemporalSettings {
   git: GitAccess | null;
   /** ROTOR_KUBE_PAGE_SIZE: objects per page when listing (default 200); smaller pages bound memory on big clusters. */
   kubePageSize: number;
+  /**
+   * ROTOR_KUBE_QPS, ROTOR_KUBE_BURST: the worker's one token bucket for every request to kube-apiserver
+   * (client-go's convention; defaults 50 and 100, activities/kubernetes/rate-limit.ts says why).
+   */
+  kubeRateLimits: RateLimits;
+  /** ROTOR_KUBE_SCAN_CONCURRENCY: lists at once in a reference scan, all kinds together (default 6). */
+  kubeScanConcurrency: number;
   /** ROTOR_NOTIFY_*, TEMPORAL_UI_URL: the notification sinks, the default routes, the Web UI links; null: none. */
   notify: NotifySettings | null;
   /** `rotor worker --kubeconfig <file> --context <name>`: the kubeconfig to use instead of KUBECONFIG's (kubernetes backend). */
@@ -256,6 +264,44 @@ function pageSize(raw: string | undefined, problems: string[]): number {
   return DEFAULT_PAGE_SIZE;
 }
 
+/** A number from the environment: the default when unset, else one `ok` accepts, else a problem naming the variable and the fix. */
+function numberSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, ok: (n: number) => boolean, what: string, problems: string[]): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (ok(n)) return n;
+  problems.push(`${name}=${raw} is not ${what} (default ${fallback})`);
+  return fallback;
+}
+
+/**
+ * ROTOR_KUBE_QPS and ROTOR_KUBE_BURST, as client-go's QPS and Burst: requests a second on average, and
+ * at once after a quiet spell; a burst below the QPS would never let a second's worth go at once.
+ */
+function kubeRateLimits(env: NodeJS.ProcessEnv, problems: string[]): RateLimits {
+  const qps = numberSetting(
+    env,
+    'ROTOR_KUBE_QPS',
+    DEFAULT_KUBE_QPS,
+    (n) => Number.isFinite(n) && n > 0 && n <= 10_000,
+    'a request rate; use a number of requests a second above 0 and up to 10000, e.g. 50 or 2.5',
+    problems,
+  );
+  const burst = numberSetting(
+    env,
+    'ROTOR_KUBE_BURST',
+    Math.max(DEFAULT_KUBE_BURST, Math.ceil(qps)),
+    (n) => Number.isInteger(n) && n >= 1 && n <= 100_000,
+    'a burst; use a whole number of requests from 1 to 100000',
+    problems,
+  );
+  if (burst < qps && env.ROTOR_KUBE_BURST?.trim())
+    problems.push(
+      `ROTOR_KUBE_BURST=${burst} is below ROTOR_KUBE_QPS=${qps}; set the burst to at least the QPS (client-go's convention), e.g. ROTOR_KUBE_BURST=${Math.ceil(qps * 2)}`,
+    );
+  return { qps, burst };
+}
+
 /** ROTOR_STORES=kubernetes,aws-secrets-manager,external-secrets: each named, unknown ones refused by name. */
 function storeSettings(env: NodeJS.ProcessEnv, problems: string[]): { stores: StoreKind[]; aws: WorkerConfig['aws'] } {
   const served: StoreKind[] = ['kubernetes', 'aws-secrets-manager', 'external-secrets'];
@@ -302,12 +348,25 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     );
   }
   const kubePageSize = overrides.kubePageSize ?? pageSize(env.ROTOR_KUBE_PAGE_SIZE, problems);
+  const kubeRates = overrides.kubeRateLimits ?? kubeRateLimits(env, problems);
+  const kubeScanConcurrency =
+    overrides.kubeScanConcurrency ??
+    numberSetting(
+      env,
+      'ROTOR_KUBE_SCAN_CONCURRENCY',
+      DEFAULT_SCAN_CONCURRENCY,
+      (n) => Number.isInteger(n) && n >= 1 && n <= 64,
+      'a number of lists at once; use a whole number from 1 to 64',
+      problems,
+    );
   const metricsAddr = overrides.metricsAddr !== undefined ? overrides.metricsAddr : listenAddress('ROTOR_METRICS_ADDR', env.ROTOR_METRICS_ADDR, problems);
   const notify = overrides.notify !== undefined ? overrides.notify : notifySettings(env, problems);
   const tuning = overrides.tuning ?? workerTuning(env, problems);
   if (problems.length) throw new WorkerConfigError(problems);
   return {
     kubePageSize,
+    kubeRateLimits: kubeRates,
+    kubeScanConcurrency,
     ...settings,
     backend,
     memoryWorld,

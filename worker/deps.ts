@@ -5,6 +5,7 @@ import { AwsSecretsManagerStore, ExternalSecretsStore } from '../activities/stor
 import { loadMemoryWorld, MemoryCluster, MemoryMetrics } from '../activities/memory';
 import { KubernetesSecretStore } from '../activities/store-kubernetes';
 import { KubernetesCluster } from '../activities/kubernetes';
+import { KubeRateLimiter } from '../activities/kubernetes/rate-limit';
 import { DatadogProvider } from '../activities/metrics/datadog';
 import { PrometheusProvider } from '../activities/metrics/prometheus';
 import { HttpCredentialIssuer } from '../activities/issuers/http';
@@ -44,6 +45,10 @@ export function buildDeps(config: WorkerConfig, log: RotorDeps['log']): RotorDep
   };
   // Phase changes go to Datadog's event stream when the worker has Datadog.
   const events = datadog ? { events: datadog } : {};
-  const cluster = KubernetesCluster.fromEnvironment(config.gitops, config.kubePageSize, config.kube);
+  // One rate limiter for every request of this worker process to kube-apiserver (rate-limit.ts).
+  const cluster = KubernetesCluster.fromEnvironment(config.gitops, config.kubePageSize, config.kube, {
+    limiter: new KubeRateLimiter(config.kubeRateLimits),
+    scanConcurrency: config.kubeScanConcurrency,
+  });
   return { cluster, externalSecrets: cluster.externalSecrets, stores, metrics, ...events, log, ...optional };
 }

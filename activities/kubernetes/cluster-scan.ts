@@ -2,14 +2,16 @@
 // pod-bearing kinds (scan.ts), found through discovery (core /api/v1 and each group's preferred
 // version under /apis; resources with the `list` verb; no subresources), custom resources included,
 // each listed page by page across all namespaces and judged as the page comes by the shape rule of
-// object-refs.ts. A few resources at a time. What cannot be listed (403, an aggregated API that is
-// down) is returned as an unreadable holder, unless the plan's scan.ignore names it.
+// object-refs.ts (a page is dropped once judged). A few resources at a time, in the same slots as the
+// pod-bearing kinds (one bound for the whole scan, `pool`). What cannot be listed (403, an aggregated
+// API that is down) is returned as an unreadable holder, unless the plan's scan.ignore names it.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as k8s from '@kubernetes/client-node';
 import type { Holder } from '../../contract/activities';
 import { RotorError } from '../errors';
-import { askAgain, REQUEST_TRIES, retryWait } from './transport';
+import { askUntilAnswered, type Try } from './transport';
+import { DEFAULT_SCAN_CONCURRENCY, type KubeRateLimiter } from './rate-limit';
 import { REQUEST_TIMEOUT_MS, keepFromPages, toRotorError } from './kinds';
 import {
   ignored,
@@ -26,17 +28,17 @@ import {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- discovery documents and lists are read as untyped JSON
 type Json = Record<string, any>;
 
-/** Resources listed at once; each holds at most one page in memory. */
-export const SCAN_CONCURRENCY = 4;
-
 /** GET a path of the apiserver as JSON, with the kubeconfig's credentials; errors carry `code` and `body` (a Status). */
 export interface ApiReader {
   get(path: string): Promise<Json>;
   close(): void;
 }
 
-/** A reader for one scan: credentials read once (a rotated token is read again at the next scan), one kept-alive agent. */
-export async function apiReader(kc: k8s.KubeConfig): Promise<ApiReader> {
+/**
+ * A reader for one scan: credentials read once (a rotated token is read again at the next scan), one
+ * kept-alive agent, every request through `limiter` (the worker's, rate-limit.ts; null: none).
+ */
+export async function apiReader(kc: k8s.KubeConfig, limiter: KubeRateLimiter | null = null): Promise<ApiReader> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new RotorError('RotorInputError', 'the kubeconfig names no current cluster', 'kubeconfig');
   const opts: https.RequestOptions = {};
@@ -95,44 +97,60 @@ export async function apiReader(kc: k8s.KubeConfig): Promise<ApiReader> {
       request.end();
     });
   // Asked again as the API clients are (transport.ts): throttled, a server error, or no answer.
-  const get = async (path: string): Promise<Json> => {
-    const deadline = Date.now() + REQUEST_TIMEOUT_MS;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await getOnce(path);
-      } catch (err) {
-        const e = err as { code?: unknown; retryAfter?: string };
-        const status = typeof e.code === 'number' ? e.code : null;
-        const wait = retryWait(attempt, e.retryAfter);
-        if (attempt >= REQUEST_TRIES || !askAgain('GET', status) || Date.now() + wait > deadline) throw err;
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
-  };
+  const get = (path: string): Promise<Json> =>
+    askUntilAnswered(
+      'GET',
+      limiter,
+      () =>
+        getOnce(path).then(
+          (json): Try<Json> => ({ status: 200, settle: () => json }),
+          (err: { code?: unknown; retryAfter?: string }): Try<Json> => ({
+            status: typeof err.code === 'number' ? err.code : null,
+            retryAfter: err.retryAfter,
+            settle: () => {
+              throw err;
+            },
+          }),
+        ),
+      { deadline: Date.now() + REQUEST_TIMEOUT_MS },
+    );
   return { get, close: () => (agent as http.Agent | undefined)?.destroy?.() };
 }
 
-/**
- * Run `fn` over `items`, at most `limit` at a time. When some fail, every item still runs, and the
- * error thrown is that of the first failing item in order: what the caller reports does not depend on timing.
- */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  const failed: { i: number; err: unknown }[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i]);
-      } catch (err) {
-        failed.push({ i, err });
-      }
+/** Runs what it is given, at most `limit` at a time, first come first served: one bound shared by whoever holds it. */
+export type Slots = <R>(fn: () => Promise<R>) => Promise<R>;
+
+export function pool(limit: number): Slots {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed.length) throw failed.sort((a, b) => a.i - b.i)[0].err;
-  return out;
+}
+
+/**
+ * Every result, once all have settled; when some fail, the error thrown is that of the first failing
+ * one in order: what the caller reports does not depend on timing.
+ */
+export async function allInOrder<R>(promises: readonly Promise<R>[]): Promise<R[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+}
+
+/** `fn` over `items`, at most `limit` at a time; errors as allInOrder's. */
+export function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const slots = pool(limit);
+  return allInOrder(items.map((item) => slots(() => fn(item))));
 }
 
 interface Discovered {
@@ -153,7 +171,7 @@ async function discoverResources(reader: ApiReader): Promise<Discovered> {
   const failed: Discovered['failed'] = [];
   const core = listable('', 'v1', await reader.get('/api/v1').catch((err) => fail(err, '/api/v1')));
   const groups: Json[] = (await reader.get('/apis').catch((err) => fail(err, '/apis'))).groups ?? [];
-  const perGroup = await mapBounded(groups, SCAN_CONCURRENCY * 2, async (g) => {
+  const perGroup = await mapBounded(groups, DEFAULT_SCAN_CONCURRENCY, async (g) => {
     const gv: string | undefined = g.preferredVersion?.groupVersion ?? g.versions?.[0]?.groupVersion;
     if (!gv) return [];
     try {
@@ -184,44 +202,60 @@ export interface ShapeMatch {
   refs: ShapeRef[];
 }
 
+/** The pages of `r` in all namespaces as keepFromPages reads them: plain JSON, no typed client's model objects. */
+export function pagesOf(reader: ApiReader, r: ScannedResource, pageSize: number) {
+  return async (cont?: string): Promise<{ items: Json[]; cont?: string }> => {
+    const page = await reader.get(listPath(r, pageSize, cont));
+    return { items: page.items ?? [], cont: page.metadata?.continue };
+  };
+}
+
 /** Every object of `r` that names a wanted Secret, page by page. */
 function scanResource(reader: ApiReader, r: ScannedResource, pageSize: number, wanted: WantedSecret): Promise<ShapeMatch[]> {
-  return keepFromPages(
-    async (cont) => {
-      const page = await reader.get(listPath(r, pageSize, cont));
-      return { items: page.items ?? [], cont: page.metadata?.continue };
-    },
-    (obj) => {
-      const refs = shapeRefs(r, obj, wanted);
-      return refs.length ? { holder: shapeHolderOf(r, obj, refs), refs } : null;
-    },
-  );
+  return keepFromPages(pagesOf(reader, r, pageSize), (obj) => {
+    const refs = shapeRefs(r, obj, wanted);
+    return refs.length ? { holder: shapeHolderOf(r, obj, refs), refs } : null;
+  });
 }
 
 /**
  * The whole-cluster scan: the objects of every served resource (but the pod-bearing kinds, Secrets
  * and Events) that name a wanted Secret, plus a holder for each resource that could not be read and
- * that `ignore` does not name.
+ * that `ignore` does not name. Each resource is listed in one of `slots` (those the caller's other
+ * lists share; by default its own, DEFAULT_SCAN_CONCURRENCY), through `reader` (the caller's, which
+ * the caller closes; by default one of its own).
  */
 export async function scanByShape(
   kc: k8s.KubeConfig,
-  options: { pageSize: number; wanted: WantedSecret; ignore?: readonly string[]; concurrency?: number; reader?: () => Promise<ApiReader> },
+  options: {
+    pageSize: number;
+    wanted: WantedSecret;
+    ignore?: readonly string[];
+    slots?: Slots;
+    limiter?: KubeRateLimiter | null;
+    reader?: ApiReader;
+  },
 ): Promise<{ matches: ShapeMatch[]; unreadable: Holder[] }> {
-  const reader = await (options.reader ? options.reader() : apiReader(kc));
+  const reader = options.reader ?? (await apiReader(kc, options.limiter ?? null));
+  const slots = options.slots ?? pool(DEFAULT_SCAN_CONCURRENCY);
   try {
     const { resources, failed } = await discoverResources(reader);
     const unreadable = failed.filter((f) => !ignored(f.id, options.ignore)).map((f) => unreadableHolder(f.id, f.why));
-    const perResource = await mapBounded(resources, options.concurrency ?? SCAN_CONCURRENCY, async (r) => {
-      try {
-        return await scanResource(reader, r, options.pageSize, options.wanted);
-      } catch (err) {
-        const id = resourceId(r);
-        if (!ignored(id, options.ignore)) unreadable.push(unreadableHolder(id, toRotorError(err, 'list', `${id} in all namespaces`).message));
-        return [];
-      }
-    });
+    const perResource = await allInOrder(
+      resources.map((r) =>
+        slots(async () => {
+          try {
+            return await scanResource(reader, r, options.pageSize, options.wanted);
+          } catch (err) {
+            const id = resourceId(r);
+            if (!ignored(id, options.ignore)) unreadable.push(unreadableHolder(id, toRotorError(err, 'list', `${id} in all namespaces`).message));
+            return [];
+          }
+        }),
+      ),
+    );
     return { matches: perResource.flat(), unreadable };
   } finally {
-    reader.close();
+    if (!options.reader) reader.close();
   }
 }

@@ -42,9 +42,22 @@ import { driftMessage, objectDrift, switchedObjects } from './drift';
 import { ExternalSecrets } from './external-secrets';
 import { PreflightJobs } from './jobs';
 import { managedByOf, type GitOpsOptions } from './gitops';
-import { mapBounded, scanByShape, SCAN_CONCURRENCY, type ApiReader, type ShapeMatch } from './cluster-scan';
+import { allInOrder, apiReader, pagesOf, pool, scanByShape, type ApiReader, type ShapeMatch, type Slots } from './cluster-scan';
+import { DEFAULT_SCAN_CONCURRENCY, type KubeRateLimiter } from './rate-limit';
 import { resilient } from './transport';
-import { METADATA_LIST, REQUEST_TIMEOUT_MS, keepFromKind, kindApis, readObject, statusCode, toRotorError, type KindApi, type Obj } from './kinds';
+import {
+  METADATA_LIST,
+  REQUEST_TIMEOUT_MS,
+  keepFromKind,
+  keepFromPages,
+  kindApis,
+  kindResource,
+  readObject,
+  statusCode,
+  toRotorError,
+  type KindApi,
+  type Obj,
+} from './kinds';
 import { loadKubeConfig, type KubeConfigOptions } from './kubeconfig';
 import { secretIn, type WantedSecret } from './object-refs';
 import { revertReport, revertTargets, versionStoreOf } from './ownership';
@@ -84,7 +97,7 @@ function use(found: Found, namespace: string, match: (name: string) => boolean, 
   return {
     kind: found.kind,
     namespace,
-    name: found.obj.metadata!.name!,
+    name: found.name,
     fields: found.refs.filter((r) => match(r.name)).map((r) => r.field),
     refusal: throughGit && controller ? found.rolloutRefusal : found.refusal,
     ...(controller ? { managedBy: managedByOf(controller) } : {}),
@@ -103,6 +116,7 @@ export class KubernetesCluster implements ClusterPort {
   readonly externalSecrets: ExternalSecrets;
 
   readonly kc: k8s.KubeConfig;
+  private readonly limiter: KubeRateLimiter | null;
 
   constructor(
     kc: k8s.KubeConfig,
@@ -110,10 +124,20 @@ export class KubernetesCluster implements ClusterPort {
     /** How GitOps controllers mark what they own (Argo CD's instance label key, when configured). */
     readonly gitops: GitOpsOptions = {},
     requestTimeoutMs = REQUEST_TIMEOUT_MS,
-    /** How requests reach the apiserver: over HTTP by default; the memory backend answers them in-process. */
-    private readonly transport: { http?: k8s.HttpLibrary; reader?: () => Promise<ApiReader> } = {},
+    /**
+     * How requests reach the apiserver: over HTTP by default (the memory backend answers them in-process);
+     * through `limiter` (the worker's one, rate-limit.ts: worker/deps.ts gives it; none by default, as for
+     * the CLI's one-off reads and the memory backend); `scanConcurrency`: lists at once in a scan.
+     */
+    private readonly transport: {
+      http?: k8s.HttpLibrary;
+      reader?: () => Promise<ApiReader>;
+      limiter?: KubeRateLimiter | null;
+      scanConcurrency?: number;
+    } = {},
   ) {
-    kc = this.kc = resilient(kc, requestTimeoutMs, transport.http);
+    this.limiter = transport.limiter ?? null;
+    kc = this.kc = resilient(kc, requestTimeoutMs, transport.http, this.limiter);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.kinds = kindApis(kc, pageSize);
     this.secrets = new Secrets(this.core);
@@ -125,14 +149,35 @@ export class KubernetesCluster implements ClusterPort {
   }
 
   /** From the kubeconfig kubectl would use (--kubeconfig, KUBECONFIG, ~/.kube/config, the in-cluster ServiceAccount), --context applied. */
-  static fromEnvironment(gitops: GitOpsOptions = {}, pageSize = DEFAULT_PAGE, kube: KubeConfigOptions = {}): KubernetesCluster {
-    return new KubernetesCluster(loadKubeConfig(kube).kc, pageSize, gitops);
+  static fromEnvironment(
+    gitops: GitOpsOptions = {},
+    pageSize = DEFAULT_PAGE,
+    kube: KubeConfigOptions = {},
+    limits: { limiter?: KubeRateLimiter; scanConcurrency?: number } = {},
+  ): KubernetesCluster {
+    return new KubernetesCluster(loadKubeConfig(kube).kc, pageSize, gitops, REQUEST_TIMEOUT_MS, limits);
   }
 
-  /** Every workload in `namespace` (all namespaces when null) holding a Secret whose name matches, a few kinds at a time. */
-  private async scan(namespace: string | null, match: (name: string) => boolean): Promise<Found[]> {
-    const perKind = await mapBounded(SCANNED_KINDS, SCAN_CONCURRENCY, (kind) =>
-      keepFromKind(this.kinds[kind], kind, namespace, (obj) => examine(kind, obj, match, this.gitops)),
+  private slots(): Slots {
+    return pool(this.transport.scanConcurrency ?? DEFAULT_SCAN_CONCURRENCY);
+  }
+
+  /**
+   * Every workload in `namespace` (all namespaces when null) holding a Secret whose name matches, each
+   * kind in one of `slots`, page by page: what is kept of a page is its holders (scan.ts's Found).
+   */
+  private async scan(namespace: string | null, match: (name: string) => boolean, slots = this.slots(), reader?: ApiReader): Promise<Found[]> {
+    const perKind = await allInOrder(
+      SCANNED_KINDS.map((kind) =>
+        slots(() => {
+          const keep = (obj: Obj) => examine(kind, obj, match, this.gitops);
+          if (!reader || namespace !== null) return keepFromKind(this.kinds[kind], kind, namespace, keep);
+          // The whole cluster as plain JSON: at 100,000 objects the typed client's model objects cost more CPU and heap than the judging.
+          return keepFromPages(pagesOf(reader, kindResource(kind), this.pageSize), keep).catch((err) => {
+            throw toRotorError(err, 'list', `${kind}s in all namespaces`);
+          });
+        }),
+      ),
     );
     return perKind.flat();
   }
@@ -141,6 +186,7 @@ export class KubernetesCluster implements ClusterPort {
    * The workload scan and, beside it, the whole-cluster scan of every other served resource: what in
    * `namespaces` (the workload scan's, all when null) holds a Secret `match` accepts, and what `wanted`
    * accepts of the rest; plus a holder for each resource that could not be read and `ignore` does not name.
+   * One bound for both: the pod-bearing kinds first, then every discovered resource, in the same slots.
    */
   private async scanEverywhere(
     namespace: string | null,
@@ -148,11 +194,17 @@ export class KubernetesCluster implements ClusterPort {
     wanted: WantedSecret,
     ignore: readonly string[] | undefined,
   ): Promise<{ workloads: Found[]; others: ShapeMatch[]; unreadable: Holder[] }> {
-    const [workloads, shaped] = await Promise.all([
-      this.scan(namespace, match),
-      scanByShape(this.kc, { pageSize: this.pageSize, wanted, ignore, reader: this.transport.reader }),
-    ]);
-    return { workloads, others: shaped.matches, unreadable: shaped.unreadable };
+    const slots = this.slots();
+    const reader = await (this.transport.reader ? this.transport.reader() : apiReader(this.kc, this.limiter));
+    try {
+      const [workloads, shaped] = await Promise.all([
+        this.scan(namespace, match, slots, reader),
+        scanByShape(this.kc, { pageSize: this.pageSize, wanted, ignore, slots, reader }),
+      ]);
+      return { workloads, others: shaped.matches, unreadable: shaped.unreadable };
+    } finally {
+      reader.close();
+    }
   }
 
   runPreflightJob(spec: PreflightJobSpec): Promise<PreflightJobRun> {
@@ -200,9 +252,7 @@ export class KubernetesCluster implements ClusterPort {
     // in its namespace; another object's may name another namespace, or any (cluster-scoped).
     const found = await this.scanEverywhere(null, (name) => name === secretName, secretIn(namespaces, secretName), options.ignore);
     return [
-      ...found.workloads
-        .filter((f) => namespaces === null || namespaces.includes(f.obj.metadata!.namespace!))
-        .map((f) => use(f, f.obj.metadata!.namespace!, (n) => n === secretName)),
+      ...found.workloads.filter((f) => namespaces === null || namespaces.includes(f.namespace)).map((f) => use(f, f.namespace, (n) => n === secretName)),
       ...found.others.map((m) => m.holder),
       ...found.unreadable,
     ];
@@ -233,10 +283,7 @@ export class KubernetesCluster implements ClusterPort {
         // What could not be read may use any version: it is shown with each.
         usedBy: [
           ...found
-            .filter(
-              (f) =>
-                f.refs.some((r) => r.name === v.name) && !((f.kind === 'Pod' || f.kind === 'ReplicaSet') && (f.obj.metadata?.ownerReferences ?? []).length > 0),
-            )
+            .filter((f) => f.refs.some((r) => r.name === v.name) && !((f.kind === 'Pod' || f.kind === 'ReplicaSet') && f.owned))
             .map((f) => use(f, namespace, (n) => n === v.name)),
           ...others
             .filter((m) => m.refs.some((r) => r.name === v.name))

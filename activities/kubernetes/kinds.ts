@@ -56,11 +56,15 @@ export function toRotorError(err: unknown, doing: string, object: string): Rotor
     ? `HTTP ${code}${reason ? ` ${reason}` : ''}${message ? `: ${message}` : ''}`
     : (e?.message ?? 'request failed').split('\n')[0].slice(0, 200);
   const hint =
-    type !== 'Forbidden'
-      ? ''
-      : message.includes('ValidatingAdmissionPolicy')
-        ? " (an admission policy refused it; rotor rbac --admission prints rotor's, see docs/kubernetes.md#rbac-from-the-plans)"
-        : " (check the worker's RBAC: rotor rbac -f <every plan it runs> prints what it needs, for kubectl apply or, with --output helm-values, the Helm chart; deploy/rbac.yaml is only the example plans')";
+    code === 429
+      ? " (the apiserver's priority and fairness still refused after 5 tries, each after its Retry-After; the step is retried: if it keeps happening, lower the worker's ROTOR_KUBE_QPS and ROTOR_KUBE_SCAN_CONCURRENCY, or give rotor's ServiceAccount a FlowSchema of its own, see docs/kubernetes.md#rate-limits)"
+      : code === 410
+        ? " (the listing was restarted 3 times from its first page, each time its continue token expired before the last page: raise ROTOR_KUBE_PAGE_SIZE so a listing takes fewer pages, or raise the apiserver's --etcd-compaction-interval)"
+        : type !== 'Forbidden'
+          ? ''
+          : message.includes('ValidatingAdmissionPolicy')
+            ? " (an admission policy refused it; rotor rbac --admission prints rotor's, see docs/kubernetes.md#rbac-from-the-plans)"
+            : " (check the worker's RBAC: rotor rbac -f <every plan it runs> prints what it needs, for kubectl apply or, with --output helm-values, the Helm chart; deploy/rbac.yaml is only the example plans')";
   return new RotorError(type, `${doing} ${object}: ${detail}${hint}`, object, code);
 }
 
@@ -109,6 +113,12 @@ export function kindMethods(kind: WorkloadKind) {
     list: `listNamespaced${kind}`,
     listAll: `list${kind}ForAllNamespaces`,
   };
+}
+
+/** A kind as discovery names it, for listing it as plain JSON (cluster-scan.ts). */
+export function kindResource(kind: WorkloadKind) {
+  const group = GROUP[kind];
+  return { group: group === 'core' ? '' : group, version: 'v1', resource: `${kind.toLowerCase()}s`, kind, namespaced: true };
 }
 
 export function kindApis(kc: k8s.KubeConfig, pageSize: number): Record<WorkloadKind, KindApi> {

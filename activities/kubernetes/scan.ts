@@ -40,9 +40,13 @@ function switchable(kind: WorkloadKind, obj: Obj): boolean {
   return kind !== 'Job' && kind !== 'Pod';
 }
 
+/** What is kept of a holder once judged: never the object itself (a scan keeps a few fields a holder, not its pod spec). */
 export interface Found {
   kind: WorkloadKind;
-  obj: Obj;
+  name: string;
+  namespace: string;
+  /** Whether it has an owner (a Deployment's ReplicaSet, a ReplicaSet's pod): listVersions shows it through its owner. */
+  owned: boolean;
   refs: SecretRef[];
   switchable: boolean;
   /** Set when rotor refuses to switch it live (rollout.ts). */
@@ -61,7 +65,9 @@ export function examine(kind: WorkloadKind, obj: Obj, match: (name: string) => b
   const fields = workloadSecretRefs(kind, obj).map((r) => r.field);
   return {
     kind,
-    obj,
+    name: obj.metadata?.name ?? '',
+    namespace: obj.metadata?.namespace ?? '',
+    owned: (obj.metadata?.ownerReferences ?? []).length > 0,
     refs,
     switchable: canSwitch,
     refusal: canSwitch ? switchRefusal(kind, obj, gitops, fields) : null,

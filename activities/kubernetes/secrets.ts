@@ -6,7 +6,8 @@ import { RotorError } from '../errors';
 import { sameData } from '../values';
 import { OPAQUE } from '../../domain/secret-types';
 import type { StoredVersion, VersionRecord, VersionSpec } from '../ports';
-import { mapBounded, SCAN_CONCURRENCY } from './cluster-scan';
+import { mapBounded } from './cluster-scan';
+import { DEFAULT_SCAN_CONCURRENCY } from './rate-limit';
 import { jsonPatch, keepFromPages, METADATA_LIST, statusCode, toRotorError } from './kinds';
 import { pointerSegment } from './refs';
 import { ANNOTATION_ROTATION, LABEL_SECRET, LABEL_VERSION, versionAnnotations, versionRecordOf } from './ownership';
@@ -143,7 +144,7 @@ export class Secrets {
       if (statusCode(err) === 403) return null;
       throw toRotorError(err, 'list', 'namespaces (metadata only)');
     }
-    const found = await mapBounded(all, SCAN_CONCURRENCY, async (namespace) => {
+    const found = await mapBounded(all, DEFAULT_SCAN_CONCURRENCY, async (namespace) => {
       try {
         return (await this.readRecord(namespace, name)) ? namespace : '';
       } catch (err) {

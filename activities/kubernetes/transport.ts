@@ -4,12 +4,14 @@
 // client-go does, instead of failing a step that made a hundred requests because one was throttled:
 // 429 (honouring Retry-After) for any request, since the apiserver did not act on it; 500, 502, 503,
 // 504 and a dropped connection for reads only (a write's fate is then unknown, and the step's own
-// retry, idempotent by construction, finds out).
+// retry, idempotent by construction, finds out). Every try goes through the worker's rate limiter
+// (rate-limit.ts), and a 429 closes it for everyone for its Retry-After.
 import * as k8s from '@kubernetes/client-node';
 import { REQUEST_TIMEOUT_MS } from './kinds';
+import type { KubeRateLimiter } from './rate-limit';
 
 /** Tries per request, and the longest wait between two (a Retry-After beyond it is cut to it). */
-export const REQUEST_TRIES = 5;
+const REQUEST_TRIES = 5;
 const MAX_WAIT_MS = 5_000;
 const READS = new Set(['GET', 'HEAD']);
 const TRANSIENT = new Set([500, 502, 503, 504]);
@@ -37,43 +39,91 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
+/** One try's answer: its status (null: none came), the server's Retry-After, and what the caller gets if it is the last. */
+export interface Try<T> {
+  status: number | null;
+  retryAfter?: string | null;
+  settle(): T;
+  /** Let go of an answer that is asked again (its body, so the connection goes back to the pool). */
+  discard?(): Promise<unknown>;
+}
+
+/**
+ * `attempt` through the limiter until an answer that is not asked again, the tries run out, `signal`
+ * aborts or the next wait would pass `deadline`. A 429 closes the limiter's gate for its Retry-After:
+ * every request of the worker waits, not only this one; other answers asked again wait on their own.
+ */
+export async function askUntilAnswered<T>(
+  method: string,
+  limiter: KubeRateLimiter | null,
+  attempt: () => Promise<Try<T>>,
+  bounds: { signal?: AbortSignal | null; deadline?: number } = {},
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    await limiter?.take();
+    const answer = await attempt();
+    const wait = retryWait(n, answer.retryAfter);
+    if (answer.status === 429) limiter?.closeFor(wait);
+    if (n >= REQUEST_TRIES || !askAgain(method, answer.status) || bounds.signal?.aborted || Date.now() + wait > (bounds.deadline ?? Infinity))
+      return answer.settle();
+    await answer.discard?.().catch(() => undefined);
+    if (answer.status !== 429 || !limiter) await sleep(wait, bounds.signal ?? undefined);
+  }
+}
+
 class RetryingHttpLibrary implements k8s.HttpLibrary {
-  constructor(private readonly inner: k8s.HttpLibrary) {}
+  constructor(
+    private readonly inner: k8s.HttpLibrary,
+    private readonly limiter: KubeRateLimiter | null,
+  ) {}
 
   send(request: k8s.RequestContext): k8s.Observable<k8s.ResponseContext> {
-    return new k8s.Observable(this.sendWithRetries(request));
-  }
-
-  private async sendWithRetries(request: k8s.RequestContext): Promise<k8s.ResponseContext> {
     const method = request.getHttpMethod().toString();
-    const signal = request.getSignal();
-    for (let attempt = 1; ; attempt++) {
-      let response: k8s.ResponseContext;
-      try {
-        response = await this.inner.send(request).toPromise();
-      } catch (err) {
-        if (signal?.aborted || attempt >= REQUEST_TRIES || !askAgain(method, null)) throw err;
-        await sleep(retryWait(attempt, null), signal);
-        continue;
-      }
-      if (attempt >= REQUEST_TRIES || !askAgain(method, response.httpStatusCode)) return response;
-      await response.body.text().catch(() => undefined); // let the connection go back to the pool
-      await sleep(retryWait(attempt, response.headers['retry-after']), signal);
-    }
+    return new k8s.Observable(
+      askUntilAnswered(
+        method,
+        this.limiter,
+        () =>
+          this.inner
+            .send(request)
+            .toPromise()
+            .then(
+              (response): Try<k8s.ResponseContext> => ({
+                status: response.httpStatusCode,
+                retryAfter: response.headers['retry-after'],
+                settle: () => response,
+                discard: () => response.body.text(),
+              }),
+              (err: unknown): Try<k8s.ResponseContext> => ({
+                status: null,
+                settle: () => {
+                  throw err;
+                },
+              }),
+            ),
+        { signal: request.getSignal() },
+      ),
+    );
   }
 }
 
 /**
- * `kc`, with every API client made from it ending its requests after `timeoutMs` and asking again as
- * above; `http` sends them (HTTP by default; the memory backend answers them in-process).
+ * `kc`, with every API client made from it ending its requests after `timeoutMs`, going through
+ * `limiter` (rate-limit.ts; null: none) and asking again as above; `http` sends them (HTTP by default;
+ * the memory backend answers them in-process).
  */
-export function resilient(kc: k8s.KubeConfig, timeoutMs = REQUEST_TIMEOUT_MS, http: k8s.HttpLibrary = new k8s.IsomorphicFetchHttpLibrary()): k8s.KubeConfig {
+export function resilient(
+  kc: k8s.KubeConfig,
+  timeoutMs = REQUEST_TIMEOUT_MS,
+  http: k8s.HttpLibrary = new k8s.IsomorphicFetchHttpLibrary(),
+  limiter: KubeRateLimiter | null = null,
+): k8s.KubeConfig {
   const wrapped = Object.create(kc) as k8s.KubeConfig;
   wrapped.applySecurityAuthentication = async (context) => {
     await kc.applySecurityAuthentication(context);
     if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
   };
-  const httpApi = new RetryingHttpLibrary(http);
+  const httpApi = new RetryingHttpLibrary(http, limiter);
   wrapped.makeApiClient = <T extends k8s.ApiType>(apiClientType: new (config: k8s.Configuration) => T): T => {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('No active cluster!');

@@ -3,6 +3,7 @@
 // randomized invariant test). Each workload has one container `app` whose references are, by meaning:
 // env TOKEN, envFrom, and volume `creds`, all naming the same Secret unless a test changes one.
 import * as k8s from '@kubernetes/client-node';
+import type { KubeRateLimiter } from '../../activities/kubernetes/rate-limit';
 import { KubernetesCluster } from '../../activities/kubernetes';
 import { MemoryCluster, type MemoryObject, type MemoryWorkload } from '../../activities/memory';
 import type { ClusterPort, ExternalSecretsPort } from '../../activities/ports';
@@ -302,14 +303,24 @@ export class KubeWorld implements World {
    */
   constructor(
     readonly kc: k8s.KubeConfig,
-    readonly options: { pageSize?: number; workerKubeconfig?: string; confined?: boolean } = {},
+    readonly options: {
+      pageSize?: number;
+      workerKubeconfig?: string;
+      confined?: boolean;
+      /** rotor's own steps reach the apiserver through this (e.g. the fault proxy), and through `limiter`. */
+      through?: k8s.KubeConfig;
+      limiter?: KubeRateLimiter;
+    } = {},
   ) {
     const worker = new k8s.KubeConfig();
     if (options.confined) {
       if (!options.workerKubeconfig) throw new Error('KubeWorld needs the worker kubeconfig to act confined');
       worker.loadFromFile(options.workerKubeconfig);
     }
-    this.cluster = new KubernetesCluster(options.confined ? worker : kc, options.pageSize ?? 3); // small pages: every scan crosses page boundaries
+    // Small pages: every scan crosses page boundaries.
+    this.cluster = new KubernetesCluster(options.confined ? worker : (options.through ?? kc), options.pageSize ?? 3, {}, undefined, {
+      limiter: options.limiter,
+    });
     this.externalSecrets = this.cluster.externalSecrets;
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.apps = kc.makeApiClient(k8s.AppsV1Api);

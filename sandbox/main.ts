@@ -4,6 +4,8 @@
 // `npm run sandbox -- --stores` adds moto (AWS Secrets Manager) and the real External Secrets
 // Operator with a ClusterSecretStore `aws`, for plans with store aws-secrets-manager or external-secrets.
 // `npm run sandbox -- --flux` adds the real Flux source-controller and kustomize-controller (flux-system).
+// `npm run sandbox -- --temporal=postgres` adds a real Temporal server on PostgreSQL with its Web UI
+// (sandbox/temporal-postgres.ts), instead of `npm run dev-server` in another shell.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SANDBOX_OPTIONS, sandboxWorkerEnv, startSandbox, workerKubeconfig, type Sandbox } from './index';
@@ -12,6 +14,7 @@ import { isShuttingDown, onShutdownSignals, superviseChildren } from './processe
 import { startMoto, type MotoServer } from './moto';
 import { createAwsSecretStore, startEsoOperator, type EsoOperator } from './eso-operator';
 import { FLUX_NAMESPACE, startFlux, type Flux } from './flux';
+import { startPostgresTemporal, type PostgresTemporal } from './temporal-postgres';
 
 const log = (line: string) => process.stderr.write(`[sandbox] ${line}\n`);
 
@@ -22,13 +25,22 @@ async function main(): Promise<void> {
   let moto: MotoServer | undefined;
   let operator: EsoOperator | undefined;
   let flux: Flux | undefined;
+  let temporal: PostgresTemporal | undefined;
   onShutdownSignals(async () => {
     await flux?.stop();
     await operator?.stop();
     await moto?.stop();
     await sandbox?.stop();
+    await temporal?.stop();
   }, log);
+  const temporalMode = process.argv.find((a) => a.startsWith('--temporal'));
+  if (temporalMode !== undefined && temporalMode !== '--temporal=postgres') {
+    log(`--temporal takes postgres (--temporal=postgres: a real Temporal server on PostgreSQL); found ${temporalMode}`);
+    process.exit(2);
+  }
   superviseChildren(log);
+  // Built by `node scripts/bootstrap.mjs --temporal-server` (npm run sandbox does it).
+  if (temporalMode) temporal = await startPostgresTemporal({ ui: true, log });
   const stores = process.argv.includes('--stores');
   const withFlux = process.argv.includes('--flux');
   // The traffic model too: the auth API emulator, a real Prometheus scraping it, the Datadog emulator and the issuer.
@@ -78,15 +90,20 @@ async function main(): Promise<void> {
       flux
         ? `Flux: source-controller and kustomize-controller v1.9.6 in ${FLUX_NAMESPACE}, all namespaces (artifacts served on ${flux.storageUrl}); apply a GitRepository and a Kustomization`
         : 'Flux: not started (npm run sandbox -- --flux starts source-controller and kustomize-controller)',
+      temporal
+        ? `Temporal: temporal-server v1.32.1 on PostgreSQL 15 at ${temporal.address}, namespace ${temporal.namespace} with rotor's search attributes; Web UI ${temporal.ui!.url}`
+        : 'Temporal: not started (npm run dev-server in another shell, or npm run sandbox -- --temporal=postgres for a real server on PostgreSQL)',
       'export these in another shell:',
       `  export KUBECONFIG=${plane.kubeconfig}`,
       `  export PATH=${plane.binaries.kubectl.replace(/\/kubectl$/, '')}:$PATH   # kubectl ${'v1.37.2'}`,
+      ...(temporal ? [`  export TEMPORAL_ADDRESS=${temporal.address}`] : []),
       `  set -a; . ${workerEnv}; set +a   # the worker's Prometheus, Datadog, credential issuer${stores ? ' and store' : ''} settings`,
       `pids: ${Object.entries({
         ...plane.pids,
         prometheus: traffic.prometheus!.pid,
         ...(stores ? { moto: moto!.pid, 'external-secrets': operator!.pid } : {}),
         ...flux?.pids,
+        ...(temporal ? { 'temporal-server': temporal.serverPid, postgresql: temporal.postgresPid, 'temporal-ui': temporal.ui!.pid } : {}),
       })
         .map(([name, pid]) => `${name}=${pid}`)
         .join(' ')} (rotor ${process.pid})`,

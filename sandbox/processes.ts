@@ -27,8 +27,10 @@ export interface ChildOptions extends SpawnOptions {
 }
 
 export interface StopOptions {
-  /** How long SIGTERM has before SIGKILL. */
+  /** How long the first signal has before SIGKILL. */
   graceMs?: number;
+  /** The first signal (SIGTERM unless said): PostgreSQL's fast shutdown is SIGINT (SIGTERM waits for its clients). */
+  signal?: NodeJS.Signals;
   log?: (line: string) => void;
 }
 
@@ -94,13 +96,13 @@ function exitOrTimeout(child: Child, ms: number): Promise<boolean> {
   });
 }
 
-/** SIGTERM to the child's group, SIGKILL after the grace; resolves once it has exited. */
+/** SIGTERM (or `signal`) to the child's group, SIGKILL after the grace; resolves once it has exited. */
 export async function stopChild(child: Child, options: StopOptions = {}): Promise<void> {
   if (!isRunning(child)) return;
   const graceMs = options.graceMs ?? 5000;
   stopping.add(child);
   options.log?.(`stopping ${child.name} (pid ${child.pid}) ...`);
-  signalGroup(child, 'SIGTERM');
+  signalGroup(child, options.signal ?? 'SIGTERM');
   if (await exitOrTimeout(child, graceMs)) return;
   options.log?.(`${child.name} (pid ${child.pid}) did not stop within ${graceMs / 1000} s: SIGKILL`);
   signalGroup(child, 'SIGKILL');
@@ -211,19 +213,20 @@ async function childDied(child: Child, code: number | null, signal: NodeJS.Signa
  * Poll `ready` until it says yes; fail at once if the child exits, or after `timeoutMs`, with the
  * child's last output. A probe that throws counts as not ready yet.
  */
-async function waitUntilReady(
+export async function waitUntilReady(
   child: Child,
   ready: () => Promise<boolean>,
-  opts: { where: string; timeoutMs: number; intervalMs: number; output: () => string },
+  opts: { where: string; timeoutMs: number; intervalMs: number; output?: () => string },
 ): Promise<void> {
+  const output = opts.output ?? child.output;
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
-    if (!isRunning(child)) throw new Error(`${child.name} exited (${child.proc.exitCode ?? child.proc.signalCode}): ${opts.output()}`);
+    if (!isRunning(child)) throw new Error(`${child.name} exited (${child.proc.exitCode ?? child.proc.signalCode}): ${output()}`);
     if (await ready().catch(() => false)) {
       child.up = true;
       return;
     }
-    if (Date.now() > deadline) throw new Error(`${child.name} not ready on ${opts.where} after ${opts.timeoutMs / 1000} s: ${opts.output()}`);
+    if (Date.now() > deadline) throw new Error(`${child.name} not ready on ${opts.where} after ${opts.timeoutMs / 1000} s: ${output()}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs));
   }
 }
@@ -235,6 +238,8 @@ export function answers(url: string): () => Promise<boolean> {
 
 export interface ServerOptions {
   env?: NodeJS.ProcessEnv;
+  /** Run it as this user and group (the caller being root), e.g. PostgreSQL, which refuses root. */
+  user?: { uid: number; gid: number };
   /** Says yes once the server serves (e.g. `answers(url)`). */
   ready: () => Promise<boolean>;
   /** Where it serves, for the error. */
@@ -250,7 +255,12 @@ export interface ServerOptions {
  * port says EADDRINUSE, so withFreshPorts tries again on another.
  */
 export async function startServer(name: string, command: string, args: string[], opts: ServerOptions): Promise<{ child: Child; output: () => string }> {
-  const child = spawnChild(name, command, args, { stdio: ['ignore', 'pipe', 'pipe'], awaitsReady: true, ...(opts.env ? { env: opts.env } : {}) });
+  const child = spawnChild(name, command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    awaitsReady: true,
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
+  });
   const output = child.output;
   try {
     await waitUntilReady(child, opts.ready, {

@@ -3,11 +3,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../contract/api';
 import { temporalCli } from './tools';
 import { freePort } from './control-plane';
 import { startServer, stopChild, withFreshPorts } from './processes';
+import { frontendAnswers } from './frontend-probe';
 
 export { freePort };
 
@@ -60,15 +60,7 @@ async function startOnce(opts: DevServerOptions): Promise<DevServer> {
   let child;
   try {
     ({ child } = await startServer('temporal dev server', temporalCli(), args, {
-      ready: async () => {
-        const conn = await Connection.connect({ address, connectTimeout: '1s' });
-        try {
-          await conn.workflowService.describeNamespace({ namespace: 'default' });
-          return true;
-        } finally {
-          await conn.close();
-        }
-      },
+      ready: () => frontendAnswers(address, (conn) => conn.workflowService.describeNamespace({ namespace: 'default' })),
       where: address,
       intervalMs: 250,
       log: opts.log,

@@ -9,6 +9,9 @@
 // operator (8 minutes on 2 cores the first time), both from the Go module proxy.
 // With --flux (or --all) it builds Flux's source-controller and kustomize-controller from the Go module proxy and
 // keeps their CRDs (7 minutes on 2 cores the first time; the figures in scripts/flux-tools.mjs).
+// With --temporal-server (or --all; npm test passes it) it builds a real Temporal server and its sql tool from the Go
+// module proxy and makes sure Debian's PostgreSQL 15 is installed, for the PostgreSQL-backed test and sandbox
+// (about 8 minutes on 2 cores the first time; the figures in scripts/temporal-server-tools.mjs).
 // With --previous-release (or --all) it builds the release before this one from this clone's history
 // (tools.json previousRelease, 1.5 minutes the first time) for the upgrade test.
 import { execFileSync } from 'node:child_process';
@@ -23,6 +26,7 @@ import { installHelm } from './helm-tools.mjs';
 import { installKubernetes } from './kube-tools.mjs';
 import { installPrometheus } from './prometheus-tools.mjs';
 import { installPreviousRelease } from './release-tools.mjs';
+import { installTemporalServer } from './temporal-server-tools.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pins = JSON.parse(readFileSync(join(root, 'tools.json'), 'utf8'));
@@ -99,6 +103,11 @@ export function bootstrapKubernetes() {
   return installKubernetes(cacheDir, pins.kubernetes);
 }
 
+/** A real Temporal server and temporal-sql-tool (Go module proxy) with the PostgreSQL schema, and Debian's PostgreSQL 15. */
+export function bootstrapTemporalServer() {
+  return installTemporalServer(cacheDir, pins['temporal-server']);
+}
+
 /** The Prometheus server the metric tests and the sandbox query (built from the Go module proxy). */
 export function bootstrapPrometheus() {
   return installPrometheus(cacheDir, pins.prometheus);
@@ -144,10 +153,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const wantMoto = process.argv.includes('--moto') || process.argv.includes('--all');
   const wantEso = process.argv.includes('--external-secrets') || process.argv.includes('--all');
   const wantFlux = process.argv.includes('--flux') || process.argv.includes('--all');
+  const wantTemporalServer = process.argv.includes('--temporal-server') || process.argv.includes('--all');
   const wantRelease = process.argv.includes('--previous-release') || process.argv.includes('--all');
   Promise.resolve()
     .then(async () => {
       bootstrap();
+      if (wantTemporalServer) await bootstrapTemporalServer();
       if (wantKube) await bootstrapKubernetes();
       if (wantPrometheus) await bootstrapPrometheus();
       if (wantHelm) await bootstrapHelm();

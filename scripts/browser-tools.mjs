@@ -35,6 +35,11 @@ export function chromiumVersion(path) {
   return execFileSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 }).trim();
 }
 
+/** True when this process may install Debian packages: root, with apt-get. */
+export function canApt() {
+  return typeof process.getuid === 'function' && process.getuid() === 0 && hasAptGet();
+}
+
 function hasAptGet() {
   return ['/usr/bin/apt-get', '/bin/apt-get'].some(existsSync);
 }
@@ -56,19 +61,20 @@ function aptOutput(err) {
 /** What apt says when it has no package lists yet (a fresh image) or stale ones (a removed version). */
 const NEEDS_UPDATE = /Unable to locate package|has no installation candidate|Failed to fetch|404\s+Not Found/;
 
-function aptInstall(pkg) {
+/** apt-get install `pkg` (apt-get update first when its lists are missing or stale); `how`: what the error tells the user to do. */
+export function aptInstall(pkg, { what = pkg, how = HOW } = {}) {
   const args = ['install', '-y', '--no-install-recommends', pkg];
   try {
     apt(args);
   } catch (err) {
     const output = aptOutput(err);
-    if (!NEEDS_UPDATE.test(output)) throw new Error(`apt-get ${args.join(' ')} failed:\n${output.slice(-2000)}\n${HOW}`);
-    log(`chromium: apt has no usable package lists; apt-get update ...`);
+    if (!NEEDS_UPDATE.test(output)) throw new Error(`apt-get ${args.join(' ')} failed:\n${output.slice(-2000)}\n${how}`);
+    log(`${what}: apt has no usable package lists; apt-get update ...`);
     try {
       apt(['update']);
       apt(args);
     } catch (again) {
-      throw new Error(`apt-get update && apt-get ${args.join(' ')} failed:\n${aptOutput(again).slice(-2000)}\n${HOW}`);
+      throw new Error(`apt-get update && apt-get ${args.join(' ')} failed:\n${aptOutput(again).slice(-2000)}\n${how}`);
     }
   }
 }
@@ -95,7 +101,7 @@ export function installBrowser(spec) {
   }
   const started = Date.now();
   log(`chromium: apt-get install --no-install-recommends ${spec.apt} (Debian's package, major ${spec.major} expected; about a minute, once per machine) ...`);
-  aptInstall(spec.apt);
+  aptInstall(spec.apt, { what: 'chromium' });
   path = findChromium();
   if (!path) throw new Error(`apt-get installed ${spec.apt} but no chromium binary is at /usr/bin/chromium or on PATH: ${HOW}`);
   const version = chromiumVersion(path);

@@ -138,6 +138,7 @@ describe('Helm chart deploy/helm/rotor', () => {
       [['--set', 'notify.defaults=ops-webhook'], /notify\.defaults is set without notify\.secretName/],
       [['--set', 'temporal.uiUrl=temporal.example.com'], /\/temporal\/uiUrl/],
       [['--set', 'workerMetrics.port=70000'], /\/workerMetrics\/port/],
+      [['--set', 'workerTuning.maxActivities=0'], /\/workerTuning\/maxActivities/],
       [['--set', 'git.tokenSecret=rotor-git', '--set', 'git.sshSecret=rotor-git-ssh'], /set git\.tokenSecret \(HTTPS\) or git\.sshSecret \(SSH\), not both/],
       [
         ['--set', 'stores={kubernetes,external-secrets}'],
@@ -202,6 +203,7 @@ describe('Helm chart deploy/helm/rotor', () => {
       ...['--set', 'issuer.url=https://issuer.internal:8443', '--set', 'issuer.tokenSecret=rotor-issuer', '--set', 'issuer.timeout=5s'],
       ...['--set', 'valueFiles.secretName=rotor-values', '--set', 'deploymentId=prod-eu-1', '--set', 'kubePageSize=100'],
       ...['--set', 'argocdInstanceLabel=app.kubernetes.io/instance', '--set', 'replicas=2'],
+      ...['--set', 'workerTuning.maxActivities=2000', '--set', 'workerTuning.cachedWorkflows=3000'],
       ...['--set', 'git.tokenSecret=rotor-git', '--set', 'git.username=rotor-bot'],
       ...[
         '--set',
@@ -238,6 +240,8 @@ describe('Helm chart deploy/helm/rotor', () => {
       ROTOR_DEPLOYMENT_ID: 'prod-eu-1',
       ROTOR_ARGOCD_INSTANCE_LABEL: 'app.kubernetes.io/instance',
       ROTOR_KUBE_PAGE_SIZE: '100',
+      ROTOR_WORKER_MAX_ACTIVITIES: '2000',
+      ROTOR_WORKER_CACHED_WORKFLOWS: '3000',
       TEMPORAL_UI_URL: 'https://temporal.example.com',
       ROTOR_NOTIFY_DEFAULT: 'ops-webhook=rolled_back+failed',
       ROTOR_PROMETHEUS_TOKEN_FILE: '/etc/rotor/credentials/prometheus/token',

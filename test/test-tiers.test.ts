@@ -48,9 +48,10 @@ describe('test tiers', () => {
 
   it('keeps this repository’s workflow, plan and unit tests fast, and its end-to-end and fault tests e2e', () => {
     const t = tiers(join(repoRoot, 'dist'));
-    for (const file of ['workflow', 'plan', 'plan-schema', 'replay', 'activities', 'cli', 'lint'])
+    // e2e-postgres too: the Temporal server on PostgreSQL is the fast tier's (npm test bootstraps it), no control plane.
+    for (const file of ['workflow', 'plan', 'plan-schema', 'replay', 'activities', 'cli', 'lint', 'e2e-postgres'])
       assert.equal(t.get(`test/${file}.test.js`)?.tier, 'fast', file);
-    const e2e = [...t.values()].filter((x) => /^test\/(e2e|faults)-/.test(x.file));
+    const e2e = [...t.values()].filter((x) => /^test\/(e2e|faults)-/.test(x.file) && x.file !== 'test/e2e-postgres.test.js');
     assert.ok(e2e.length >= 10, `${e2e.length} e2e and fault files`);
     for (const x of e2e) assert.equal(x.tier, 'e2e', x.file);
   });

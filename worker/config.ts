@@ -15,6 +15,7 @@ import { readTemporalSettings, type TemporalSettings } from '../temporal/setting
 import { credentialSetting, isSet } from './credentials';
 import { notifySettings } from './notify-config';
 import type { NotifySettings } from '../activities/notify/sinks';
+import { workerTuning, type WorkerTuning } from './tuning';
 
 export interface WorkerConfig extends TemporalSettings {
   backend: 'memory' | 'kubernetes';
@@ -45,6 +46,8 @@ export interface WorkerConfig extends TemporalSettings {
   kube: KubeConfigOptions;
   /** ROTOR_METRICS_ADDR: where the worker serves Prometheus metrics (`:9464`); null (the default): no metrics endpoint. */
   metricsAddr: { host: string; port: number } | null;
+  /** ROTOR_WORKER_*: the worker's activity and workflow task slots and its workflow cache (tuning.ts). */
+  tuning: WorkerTuning;
 }
 
 /** The sites Datadog runs; DD_SITE must be one of them. */
@@ -301,6 +304,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   const kubePageSize = overrides.kubePageSize ?? pageSize(env.ROTOR_KUBE_PAGE_SIZE, problems);
   const metricsAddr = overrides.metricsAddr !== undefined ? overrides.metricsAddr : listenAddress('ROTOR_METRICS_ADDR', env.ROTOR_METRICS_ADDR, problems);
   const notify = overrides.notify !== undefined ? overrides.notify : notifySettings(env, problems);
+  const tuning = overrides.tuning ?? workerTuning(env, problems);
   if (problems.length) throw new WorkerConfigError(problems);
   return {
     kubePageSize,
@@ -319,6 +323,7 @@ export function workerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     kube: overrides.kube ?? {},
     metricsAddr,
     notify,
+    tuning,
   };
 }
 

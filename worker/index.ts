@@ -118,6 +118,9 @@ export async function runWorker(overrides: Partial<WorkerConfig> = {}, log = (m:
       maxHeartbeatThrottleInterval: '5s',
       // A workflow task queued for a worker that died goes to any worker after this, not after 10 s.
       stickyQueueScheduleToStartTimeout: '3s',
+      maxConcurrentActivityTaskExecutions: config.tuning.maxActivities,
+      ...(config.tuning.maxWorkflowTasks !== null ? { maxConcurrentWorkflowTaskExecutions: config.tuning.maxWorkflowTasks } : {}),
+      ...(config.tuning.cachedWorkflows !== null ? { maxCachedWorkflows: config.tuning.cachedWorkflows } : {}),
     });
     const kc = deps.cluster instanceof KubernetesCluster ? deps.cluster.kc : undefined;
     // The endpoint ends the second line: the start stays two lines.

@@ -2,37 +2,9 @@
 // with the API status, reason and object, and never a response body (a Secret's body is its value).
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { missingNamespaceText } from '../domain/absent';
+import { RotorError } from './rotor-error';
 
-export type RotorErrorType =
-  | 'RotorInputError'
-  | 'NotFound'
-  | 'Forbidden'
-  | 'Conflict'
-  | 'VersionConflict'
-  | 'VersionContentMismatch'
-  | 'Unavailable'
-  | 'ProviderError'
-  /** An object rotor would change is not rotor's (e.g. a Deployment under a canary's name). */
-  | 'OwnershipConflict';
-
-/** Errors a retry cannot fix: the workflow should act on them at once. */
-const NON_RETRYABLE: readonly RotorErrorType[] = ['RotorInputError', 'NotFound', 'Forbidden', 'VersionContentMismatch', 'OwnershipConflict'];
-
-export class RotorError extends Error {
-  constructor(
-    readonly type: RotorErrorType,
-    message: string,
-    readonly object?: string,
-    readonly status?: number,
-  ) {
-    super(message);
-    this.name = type;
-  }
-
-  get retryable(): boolean {
-    return !NON_RETRYABLE.includes(this.type);
-  }
-}
+export { RotorError, type RotorErrorType } from './rotor-error';
 
 /** A plan's stage names a namespace the cluster does not have: said the same by every adapter. */
 export function missingNamespace(namespace: string): RotorError {

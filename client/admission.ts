@@ -15,8 +15,7 @@
 // - Leases: only rotor-*;
 // - Events (events.k8s.io): only created, and only as rotor's (reportingController rotor.dev/worker).
 // Each rule's message names rotor and the rule.
-import { REPORTING_CONTROLLER } from '../activities/kubernetes/events';
-import { ANNOTATION_CANARY_OF, LABEL_CANARY, LABEL_SECRET } from '../activities/kubernetes/ownership';
+import { ANNOTATION_CANARY_OF, LABEL_CANARY, LABEL_SECRET, REPORTING_CONTROLLER } from '../activities/kubernetes/ownership';
 
 const WORKLOADS = "['deployments', 'statefulsets', 'daemonsets', 'cronjobs']";
 /** The annotation a DaemonSet's registry bumps on each template change (kube-apiserver's daemonset strategy). */

@@ -2,29 +2,23 @@
 // pause, unpause, delete, trigger), versions, plan (a dry run), version, rbac, schema, worker, codec-server,
 // completion. `rotor <command> --help` for each; unknown commands and flags are
 // refused with a suggestion; kubectl's habits (-o, -w, -n, --context, --kubeconfig) where they fit.
-import { writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
+// Only the definitions are here, and they load commander and little else: each command loads what it
+// runs in its action (commands.ts for those that talk to Temporal), so `rotor --help` loads no SDK and
+// each command no other's (test/cli-modules.test.ts holds it; bench/cli-start.bench.ts times it).
+// Errors are told apart by classes from modules that load nothing.
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { PHASES, TERMINAL_PHASES, type Phase, type RotationStatus } from '../contract/api';
-import { RotorError } from '../activities/errors';
-import { CodecKeyError } from '../temporal/codec';
-import { rotorVersion, TemporalUnreachableError } from '../temporal/settings';
+import type { Phase } from '../contract/phases';
+import { RotorError } from '../activities/rotor-error';
+import { CodecKeyError } from '../temporal/codec-key-error';
+import { TemporalUnreachableError } from '../temporal/unreachable';
+import { rotorVersion } from '../temporal/version';
 import { completionScript, SHELLS, type Shell } from './completion';
-import { formatStatus, progressLine, rotationsTable, schedulesTable, workerAbsence } from './format';
-import { normalizeOrigin, runCodecServer } from './codec-server';
-import { isStructured, outputFormat, outputOptions, structured, type OutputFormat } from './output';
-import { loadPlanFile, PlanFileError } from './plan-file';
-import { parseScanGroup, parseServiceAccount, planNamespaces, rbacManifests, rbacValues, rbacYaml } from './rbac';
-import { admissionManifests } from './admission';
-import { POLL_WINDOW_MS, RotorClient, RotorClientError, type ObservedStatus } from './rotor-client';
-import { cronProblem, describeWhen, parseEvery, type When } from './schedule-spec';
-import { RotorSchedules } from './schedules';
-import { timeZoneProblem } from '../domain/windows';
-import { rotationWorkflowId } from '../domain/plan';
-
-/** Exit codes, the same for every command (and in `rotor --help`). */
-const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4 } as const;
+import { EXIT, out } from './cli-common';
+import { count, cron, DEFAULT_ORIGINS, every, origins, parsePhases, parseScanGroup, parseServiceAccount, port, seconds, timeZone } from './cli-args';
+import type { Formatted, ScheduleAction } from './commands';
+import { PlanFileError, RotorClientError } from './errors';
+import { isStructured, outputFormat, outputOptions } from './output-format';
+import type { When } from './schedule-spec';
 
 const EXIT_HELP = `
 Exit codes:
@@ -40,163 +34,6 @@ Environment:
   TEMPORAL_UI_URL (http://localhost:8233), ROTOR_OPERATOR (your login name), KUBECONFIG (versions, plan, worker),
   ROTOR_CODEC_KEYS_FILE or ROTOR_CODEC_KEY (payload encryption: worker, client and codec-server alike)`;
 
-/** `rotor status` answers within this long of its start, even while no worker can answer its query. */
-const ANSWER_WITHIN_MS = 2000;
-
-const out = (text: string) => process.stdout.write(`${text}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function operator(by: string | undefined): string {
-  if (by) return by;
-  try {
-    return process.env.ROTOR_OPERATOR ?? userInfo().username;
-  } catch {
-    return 'operator';
-  }
-}
-
-function exitCodeFor(s: RotationStatus): number {
-  return s.phase === 'ROLLED_BACK' ? EXIT.rolledBack : s.phase === 'FAILED' ? EXIT.failed : EXIT.ok;
-}
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a number of seconds above 0, e.g. 2 or 0.5');
-  return n;
-}
-
-function count(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number, e.g. 8');
-  return n;
-}
-
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port number from 0 to 65535 (0: any free port), e.g. 8081');
-  return n;
-}
-
-/** `--every 90d`: a duration in whole seconds. */
-function every(value: string): number {
-  const parsed = parseEvery(value);
-  if ('error' in parsed) throw new InvalidArgumentError(parsed.error);
-  return parsed.ms;
-}
-
-/** `--cron "0 3 * * 1"` and `--timezone Europe/Berlin`, checked as a window's schedule and zone are. */
-const checked = (problem: (value: string) => string | null) => (value: string) => {
-  const why = problem(value);
-  if (why) throw new InvalidArgumentError(why);
-  return value;
-};
-
-/** A page of the Temporal Web UI, in TEMPORAL_UI_URL's namespace TEMPORAL_NAMESPACE. */
-function webUi(path: string): string {
-  return `${process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233'}/namespaces/${process.env.TEMPORAL_NAMESPACE ?? 'default'}/${path}`;
-}
-
-const DEFAULT_ORIGINS = ['http://localhost:8233'];
-
-/** Repeated `--origin`: the first one replaces the default, the others add to it. */
-function origins(value: string, previous: string[]): string[] {
-  let origin: string;
-  try {
-    origin = normalizeOrigin(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-  return previous === DEFAULT_ORIGINS ? [origin] : [...previous, origin];
-}
-
-/** `--phase AWAITING_APPROVAL,ROLLING_BACK`: phases by name, any case; an unknown one names the valid ones. */
-function parsePhases(value: string): Phase[] {
-  const phases = value
-    .split(',')
-    .map((p) => p.trim().toUpperCase().replace(/-/g, '_'))
-    .filter(Boolean);
-  const unknown = phases.filter((p) => !(PHASES as readonly string[]).includes(p));
-  if (unknown.length || phases.length === 0) {
-    throw new InvalidArgumentError(`unknown phase ${unknown.join(', ') || '(none)'}; use one or more of ${PHASES.join(', ')}`);
-  }
-  return phases as Phase[];
-}
-
-/**
- * Says once when workers go down (the status shown is then the last recorded one) and once when a
- * worker answers again; returns whether they are down now.
- */
-function reportOutage(s: ObservedStatus, wasDown: boolean): boolean {
-  if (!s.live && !wasDown) {
-    const since = s.workerSeen ? `since ${s.workerSeen} (the last poll of task queue ${s.taskQueue})` : `(${workerAbsence(s)})`;
-    out(`workers down ${since}, showing the last recorded status; still watching (start \`rotor worker\` to go on)`);
-  }
-  if (s.live && wasDown) out('a worker answers again; following the live status');
-  return !s.live;
-}
-
-/** What --watch prints as the status changes: text (new events, progress), or each changed status as JSON or YAML. */
-type WatchView = (s: ObservedStatus) => void;
-
-function textView(): WatchView {
-  let seen = -1;
-  let lastLine = '';
-  let down = false;
-  return (s) => {
-    if (seen < 0) out(formatStatus(s));
-    down = reportOutage(s, down);
-    const fresh = seen >= 0 && s.eventCount > seen ? s.events.slice(-Math.min(s.eventCount - seen, s.events.length)) : [];
-    for (const e of fresh) out(`  ${e.at}  ${e.phase.padEnd(17)} ${e.stage ? `${e.stage}: ` : ''}${e.message}`);
-    // A recorded status may count fewer events than a live one seen before: never print those again.
-    seen = Math.max(seen, s.eventCount);
-    const line = progressLine(s);
-    if (line !== lastLine) out(line);
-    lastLine = line;
-    if (s.live && TERMINAL_PHASES.includes(s.phase)) {
-      out(`${s.phase}: ${s.outcome ?? ''}`);
-      for (const l of s.leftovers) out(`LEFT ${l}`);
-    }
-  };
-}
-
-/** As kubectl -w -o json: one JSON object a line (one YAML document each) whenever the status changes. */
-function structuredView(format: 'json' | 'yaml'): WatchView {
-  let last = '';
-  return (s) => {
-    const key = JSON.stringify([s.live, s.phase, s.stage, s.updatedAt, s.eventCount]);
-    if (key !== last) out(structured(s, format, true));
-    last = key;
-  };
-}
-
-async function watch(client: RotorClient, id: string, intervalSeconds: number, format?: OutputFormat): Promise<number> {
-  const view = isStructured(format) ? structuredView(format) : textView();
-  for (;;) {
-    const s = await client.status(id);
-    view(s);
-    // Only the workflow's own status ends the watch: a recorded phase may be a step behind its end.
-    if (s.live && TERMINAL_PHASES.includes(s.phase)) return exitCodeFor(s);
-    await sleep(intervalSeconds * 1000);
-  }
-}
-
-/** Under `rotor list`: when no worker polls, running rotations stand still at the phase shown. */
-async function noteIdleWorkers(client: RotorClient): Promise<void> {
-  const workerSeen = await client.workerSeen();
-  if (workerSeen === undefined || (workerSeen && Date.now() - Date.parse(workerSeen) < POLL_WINDOW_MS)) return;
-  out(`note: ${workerAbsence({ taskQueue: client.taskQueue, workerSeen })}; running rotations wait in the phase shown until \`rotor worker\` runs`);
-}
-
-/** Run `fn` with a connected client, closed afterwards. */
-async function withClient(fn: (client: RotorClient) => Promise<number>): Promise<number> {
-  const client = await RotorClient.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
-
 const byOption = () => new Option('--by <name>', 'who is acting, recorded in the events (default: ROTOR_OPERATOR or your login name)');
 const intervalOption = () => new Option('--interval <seconds>', 'how often --watch polls').argParser(seconds).default(2);
 const watchOption = () => new Option('-w, --watch', 'follow the rotation until it ends; the exit code says how it ended');
@@ -211,8 +48,6 @@ function withOptions(command: Command, options: Option[]): Command {
   for (const o of options) command.addOption(o);
   return command;
 }
-
-type Formatted = { output?: OutputFormat; json?: boolean };
 
 function program(result: { code: number }): Command {
   const set = (code: number) => {
@@ -237,16 +72,8 @@ function program(result: { code: number }): Command {
     .addOption(intervalOption())
     .addOption(byOption())
     .action(async (opts: { file: string; watch?: boolean; interval: number; by?: string }) => {
-      // Validated before connecting: a bad plan never reaches the server.
-      const loaded = loadPlanFile(opts.file);
-      set(
-        await withClient(async (client) => {
-          const id = await client.start(loaded.document, loaded.plan, operator(opts.by));
-          out(`started ${id}`);
-          out(`follow it: rotor status ${id} --watch   (Web UI: ${webUi(`workflows/${id}`)})`);
-          return opts.watch ? watch(client, id, opts.interval) : EXIT.ok;
-        }),
-      );
+      const { start } = await import('./commands.js');
+      set(await start(opts));
     });
 
   const status = rotor
@@ -258,17 +85,8 @@ function program(result: { code: number }): Command {
     .addOption(new Option('--events <n>', 'how many recent events to show').argParser(count).default(8));
   withOptions(status, outputOptions('every check and event the rotation keeps')).action(
     async (id: string, opts: Formatted & { watch?: boolean; interval: number; events: number }) => {
-      const format = outputFormat(opts);
-      set(
-        await withClient(async (client) => {
-          if (opts.watch) return watch(client, id, opts.interval, format);
-          // Due 2 s after the command started, worker or not (a recorded status, NOT LIVE, without one).
-          const s = await client.status(id, { answerBy: performance.timeOrigin + ANSWER_WITHIN_MS });
-          if (isStructured(format)) out(structured(s, format));
-          else out(format === 'wide' ? formatStatus(s, { events: s.events.length, checks: s.checks.length }) : formatStatus(s, { events: opts.events }));
-          return EXIT.ok;
-        }),
-      );
+      const { status } = await import('./commands.js');
+      set(await status(id, opts));
     },
   );
 
@@ -280,25 +98,8 @@ function program(result: { code: number }): Command {
     .argument('<id>', 'the rotation id (`rotor list` shows them)')
     .option('--out <file>', 'where to write it; - for stdout (default: <id>.html in the current directory)')
     .action(async (id: string, opts: { out?: string }) => {
-      set(
-        await withClient(async (client) => {
-          const { buildReport, reportStatus } = await import('./report-render.js');
-          const { status, notes } = await reportStatus(client, id);
-          const html = await buildReport(status, { webUi: webUi(`workflows/${id}`), notes });
-          if (opts.out === '-') {
-            process.stdout.write(html);
-            return EXIT.ok;
-          }
-          const file = resolve(opts.out ?? `${id}.html`);
-          try {
-            writeFileSync(file, html);
-          } catch (err) {
-            throw new RotorClientError(`cannot write the report to ${file} (${(err as Error).message}); choose another place with --out <file>`);
-          }
-          out(`wrote ${file}: ${status.phase}${status.stage ? ` (${status.stage})` : ''}; open it in a browser (it needs no network)`);
-          return EXIT.ok;
-        }),
-      );
+      const { report } = await import('./commands.js');
+      set(await report(id, opts));
     });
 
   rotor
@@ -308,15 +109,8 @@ function program(result: { code: number }): Command {
     .option('--comment <text>', 'recorded with the approval')
     .addOption(byOption())
     .action(async (id: string, opts: { comment?: string; by?: string }) => {
-      set(
-        await withClient(async (client) => {
-          await client.approve(id, operator(opts.by), opts.comment);
-          const s = await client.status(id);
-          if (!s.live) out(`approval sent to ${id} (phase ${s.phase}); ${workerAbsence(s)}: it takes effect once \`rotor worker\` runs`);
-          else out(`approval sent to ${id} (phase ${s.phase}): ${s.events.at(-1)?.message ?? ''}`);
-          return EXIT.ok;
-        }),
-      );
+      const { approve } = await import('./commands.js');
+      set(await approve(id, opts));
     });
 
   rotor
@@ -326,14 +120,8 @@ function program(result: { code: number }): Command {
     .requiredOption('--reason <text>', "why, recorded in the rotation's events")
     .addOption(byOption())
     .action(async (id: string, opts: { reason: string; by?: string }) => {
-      if (!opts.reason.trim()) throw new RotorClientError('rotor abort needs --reason "why", recorded in the rotation\'s events');
-      set(
-        await withClient(async (client) => {
-          await client.abort(id, opts.reason, operator(opts.by));
-          out(`abort sent to ${id}; follow the rollback with: rotor status ${id} --watch`);
-          return EXIT.ok;
-        }),
-      );
+      const { abort } = await import('./commands.js');
+      set(await abort(id, opts));
     });
 
   rotor
@@ -343,15 +131,8 @@ function program(result: { code: number }): Command {
     .option('--reason <text>', "why, recorded in the rotation's events")
     .addOption(byOption())
     .action(async (id: string, opts: { reason?: string; by?: string }) => {
-      set(
-        await withClient(async (client) => {
-          const s = await client.rollback(id, opts.reason ?? `requested from the CLI by ${operator(opts.by)}`, operator(opts.by), () =>
-            out(`rolling back ${id} ...`),
-          );
-          out(formatStatus(s));
-          return exitCodeFor(s);
-        }),
-      );
+      const { rollback } = await import('./commands.js');
+      set(await rollback(id, opts));
     });
 
   const list = rotor
@@ -362,18 +143,8 @@ function program(result: { code: number }): Command {
     )
     .addOption(new Option('--limit <n>', 'at most this many rotations').argParser(count).default(50));
   withOptions(list, outputOptions('when each started, and its outcome or last event')).action(async (opts: Formatted & { phase?: Phase[]; limit: number }) => {
-    const phases = opts.phase;
-    const format = outputFormat(opts);
-    set(
-      await withClient(async (client) => {
-        const rows = await client.list(opts.limit, phases, { summaries: format !== undefined });
-        if (isStructured(format)) out(structured(rows, format));
-        else if (rows.length === 0) out(phases ? `no rotation is in ${phases.join(' or ')}` : 'no rotations yet; start one with rotor start -f plan.yaml');
-        else out(rotationsTable(rows, { wide: format === 'wide' }));
-        if (!isStructured(format) && rows.some((r) => r.status === 'RUNNING')) await noteIdleWorkers(client);
-        return EXIT.ok;
-      }),
-    );
+    const { list } = await import('./commands.js');
+    set(await list(opts));
   });
 
   addScheduleCommands(rotor, set);
@@ -398,6 +169,7 @@ function program(result: { code: number }): Command {
     .requiredOption('-f, --file <plan.yaml>', 'the plan file');
   withOptions(dryRun, [...kubeOptions(), ...outputOptions('the same as the default')]).action(
     async (opts: Formatted & { file: string; kubeconfig?: string; context?: string }) => {
+      const { loadPlanFile } = await import('./plan-file.js');
       const loaded = loadPlanFile(opts.file);
       const { planCommand } = await import('./plan-dry-run/index.js');
       const result = await planCommand(loaded.plan, {
@@ -415,7 +187,7 @@ function program(result: { code: number }): Command {
     .command('version')
     .description(`rotor's version, the Temporal server's and the workers' (the task queue's pollers); what does not answer within 2 s is said unreachable`);
   withOptions(version, outputOptions('the same as the default')).action(async (opts: Formatted) => {
-    const { versionReport, formatVersionReport } = await import('./version-report.js');
+    const [{ versionReport, formatVersionReport }, { structured }] = await Promise.all([import('./version-report.js'), import('./output.js')]);
     const format = outputFormat(opts);
     const report = await versionReport();
     out(isStructured(format) ? structured(report, format) : formatVersionReport(report));
@@ -475,10 +247,12 @@ function program(result: { code: number }): Command {
             '',
             "--scan-group adds to the reference scan's ClusterRole, which --admission alone does not print: add the plans (-f plan.yaml) or --scope cluster",
           );
+        const [{ loadPlanFile }, { planNamespaces, rbacManifests, rbacValues, rbacYaml }] = await Promise.all([import('./plan-file.js'), import('./rbac.js')]);
         const plans = opts.file.map((file) => loadPlanFile(file).plan);
         const serviceAccount = parseServiceAccount(opts.serviceAccount) as { namespace: string; name: string };
         const manifests =
           plans.length || cluster ? rbacManifests(plans, { serviceAccount, adopt: !!opts.admission, scope: opts.scope, scanGroups: opts.scanGroup }) : [];
+        const { admissionManifests } = await import('./admission.js');
         const policy = opts.admission ? admissionManifests(serviceAccount, plans.length && !cluster ? planNamespaces(plans) : undefined) : [];
         const what = cluster ? '--scope cluster' : `for ${opts.file.join(', ')}`;
         out((opts.output === 'helm-values' ? rbacValues(serviceAccount, manifests, policy) : rbacYaml(what, serviceAccount, manifests, policy)).trimEnd());
@@ -514,6 +288,7 @@ function program(result: { code: number }): Command {
         .default(DEFAULT_ORIGINS, DEFAULT_ORIGINS.join(', ')),
     )
     .action(async (opts: { port: number; host: string; origin: string[] }) => {
+      const { runCodecServer } = await import('./codec-server.js');
       await runCodecServer(opts);
     });
 
@@ -535,12 +310,6 @@ function addScheduleCommands(rotor: Command, set: (code: number) => void): void 
   const schedule = rotor
     .command('schedule')
     .description("rotations on a schedule, as Temporal Schedules (the Web UI's Schedules page): create, list, pause, unpause, delete, trigger");
-  const withSchedules = (fn: (schedules: RotorSchedules) => Promise<void>) =>
-    withClient(async (client) => {
-      await fn(new RotorSchedules(client));
-      return EXIT.ok;
-    }).then(set);
-
   schedule
     .command('create')
     .description(
@@ -549,11 +318,9 @@ function addScheduleCommands(rotor: Command, set: (code: number) => void): void 
     .requiredOption('-f, --file <plan.yaml>', 'the plan file')
     .addOption(new Option('--every <duration>', 'start a rotation this often, the first one interval from now, e.g. 90d').argParser(every).conflicts('cron'))
     .addOption(
-      new Option('--cron <expression>', 'start one each time this five-field cron schedule fires, e.g. "0 3 * * 1" (Mondays at 03:00)').argParser(
-        checked(cronProblem),
-      ),
+      new Option('--cron <expression>', 'start one each time this five-field cron schedule fires, e.g. "0 3 * * 1" (Mondays at 03:00)').argParser(cron),
     )
-    .addOption(new Option('--timezone <zone>', 'the IANA time zone --cron is read in (default UTC), e.g. Europe/Berlin').argParser(checked(timeZoneProblem)))
+    .addOption(new Option('--timezone <zone>', 'the IANA time zone --cron is read in (default UTC), e.g. Europe/Berlin').argParser(timeZone))
     .option('--paused', 'create it paused: nothing starts until `rotor schedule unpause <id>`')
     .option('--note <text>', 'a note the schedule keeps (rotor schedule list -o wide, the Web UI)')
     .addOption(byOption())
@@ -566,76 +333,43 @@ function addScheduleCommands(rotor: Command, set: (code: number) => void): void 
         if (opts.timezone && opts.cron === undefined)
           command.error('error: --timezone is the zone --cron is read in; --every needs none: drop --timezone, or use --cron');
         const when: When = opts.cron !== undefined ? { cron: opts.cron, timeZone: opts.timezone ?? 'UTC' } : { everyMs: opts.every! };
-        // Validated before connecting: a bad plan never reaches the server.
-        const { document, plan } = loadPlanFile(opts.file);
-        await withSchedules(async (schedules) => {
-          const request = { plan, when, createdBy: operator(opts.by), paused: opts.paused, note: opts.note, now: Date.now() };
-          const { scheduleId, nextRuns } = await schedules.create(document, request);
-          out(`created schedule ${scheduleId}${opts.paused ? ' (paused)' : ''}: rotate ${plan.secret} ${describeWhen(when)}, never two at once (overlap skip)`);
-          out(opts.paused ? `nothing starts until: rotor schedule unpause ${scheduleId}` : `next runs: ${nextRuns.slice(0, 3).join(', ') || '(none)'}`);
-          out(
-            `each run is a rotation ${rotationWorkflowId(plan)}-<time>: rotor schedule list shows the last one   (Web UI: ${webUi(`schedules/${scheduleId}`)})`,
-          );
-        });
+        const { createSchedule } = await import('./commands.js');
+        set(await createSchedule(when, opts));
       },
     );
 
   const list = schedule.command('list').description("rotor's schedules: id, secret, when, paused, the next run, the last run's rotation and how it ended");
   withOptions(list, outputOptions('how many runs each started and skipped, the runs after the next, its note')).action(async (opts: Formatted) => {
-    const format = outputFormat(opts);
-    await withSchedules(async (schedules) => {
-      const rows = await schedules.list();
-      if (isStructured(format)) out(structured(rows, format));
-      else if (rows.length === 0) out('no schedules yet; create one with rotor schedule create -f plan.yaml --every 90d');
-      else out(schedulesTable(rows, { wide: format === 'wide' }));
-    });
+    const { listSchedules } = await import('./commands.js');
+    set(await listSchedules(opts));
   });
 
-  /** A subcommand on one schedule, by id; `act` does it and says what it did. */
-  const onSchedule = (
-    name: string,
-    description: string,
-    options: Option[],
-    act: (schedules: RotorSchedules, id: string, opts: { reason?: string; by?: string }) => Promise<string>,
-  ) => {
+  /** A subcommand on one schedule, by id (commands.ts does it and says what it did). */
+  const onSchedule = (name: ScheduleAction, description: string, options: Option[]) => {
     const command = schedule
       .command(name)
       .description(description)
       .addArgument(new Argument('<id>', 'the schedule id, e.g. rotor-staging-auth-api-secrets (`rotor schedule list` shows them)'));
     withOptions(command, options).action(async (id: string, opts: { reason?: string; by?: string }) => {
-      await withSchedules(async (schedules) => {
-        out(await act(schedules, id, opts));
-      });
+      const { onSchedule } = await import('./commands.js');
+      set(await onSchedule(name, id, opts));
     });
   };
-  onSchedule(
-    'pause',
-    'start no more rotations until unpaused (one already running goes on)',
-    [new Option('--reason <text>', "why, kept as the schedule's note"), byOption()],
-    async (schedules, id, opts) => {
-      await schedules.pause(id, `paused by ${operator(opts.by)}${opts.reason ? `: ${opts.reason}` : ''}`);
-      return `paused ${id}; no rotation starts until: rotor schedule unpause ${id}`;
-    },
-  );
-  onSchedule('unpause', 'start rotations on the schedule again, from its next time on', [byOption()], async (schedules, id, opts) => {
-    await schedules.unpause(id, `unpaused by ${operator(opts.by)}`);
-    return `unpaused ${id}; rotor schedule list shows its next run`;
-  });
-  onSchedule('delete', 'delete the schedule; a rotation it started goes on (rotor list shows it)', [], async (schedules, id) => {
-    await schedules.delete(id);
-    return `deleted schedule ${id}; rotations it started go on (rotor list shows them)`;
-  });
-  onSchedule('trigger', "start the schedule's rotation now, paused or not; refused while one it started still runs", [], async (schedules, id) => {
-    const workflowId = await schedules.trigger(id);
-    return workflowId ? `started ${workflowId}; follow it: rotor status ${workflowId} --watch` : `triggered ${id}; rotor schedule list shows its run`;
-  });
+  onSchedule('pause', 'start no more rotations until unpaused (one already running goes on)', [
+    new Option('--reason <text>', "why, kept as the schedule's note"),
+    byOption(),
+  ]);
+  onSchedule('unpause', 'start rotations on the schedule again, from its next time on', [byOption()]);
+  onSchedule('delete', 'delete the schedule; a rotation it started goes on (rotor list shows it)', []);
+  onSchedule('trigger', "start the schedule's rotation now, paused or not; refused while one it started still runs", []);
 }
 
 /** Errors written for the operator, and the exit code of each kind; anything else is not rotor's own words. */
 function exitCodeOf(err: unknown): number | null {
   if (err instanceof PlanFileError || err instanceof CodecKeyError) return EXIT.usage;
   if (err instanceof RotorClientError || err instanceof TemporalUnreachableError || err instanceof RotorError) return EXIT.error;
-  // By name: their modules load the Kubernetes client, which most commands never need.
+  // By name: their modules load the Kubernetes client, which most commands never need (the classes
+  // above are in modules that load nothing, so that `rotor --help` loads no SDK).
   if (err instanceof Error && (err.name === 'KubeConfigError' || err.name === 'WorkerConfigError')) return EXIT.error;
   return null;
 }

@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { codecFromEnv, CodecKeyError, KEY_VAR, KEYS_FILE_VAR } from '../temporal/codec';
+import { normalizeOrigin } from './cli-args';
 
 /** A payload in proto3 JSON: every bytes field (each metadata value, the data) base64. */
 interface JsonPayload {
@@ -48,19 +49,6 @@ class BadRequest extends Error {
   ) {
     super(message);
   }
-}
-
-/** `--origin` values: scheme://host[:port], nothing after it; trailing slash forgiven. */
-export function normalizeOrigin(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new Error(`${value} is not an origin; write it as scheme://host:port, e.g. http://localhost:8233`);
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || value.replace(/\/$/, '') !== url.origin)
-    throw new Error(`${value} is not an origin; write it as scheme://host:port with nothing after it, e.g. http://localhost:8233`);
-  return url.origin;
 }
 
 function bytesFromBase64(value: unknown, where: string): Uint8Array {

@@ -1,7 +1,7 @@
 // `rotor completion bash|zsh`: a shell completion script generated from the CLI's own command tree
 // (commands, their options and arguments, the choices of each), so it never lags behind the CLI.
 import type { Argument, Command, Option } from 'commander';
-import { PHASES } from '../contract/api';
+import { PHASES } from '../contract/phases';
 
 export const SHELLS = ['bash', 'zsh'] as const;
 export type Shell = (typeof SHELLS)[number];

@@ -1,32 +1,11 @@
-// kubectl's output habits: `-o json|yaml|wide` (and `--json`, kept as an alias of `-o json`), tables
+// kubectl's output habits: JSON or YAML for `-o json|yaml` (the options are output-format.ts'), tables
 // with a header row, and ages as kubectl prints them.
-import { Option } from 'commander';
 import { stringify } from 'yaml';
-
-const OUTPUT_FORMATS = ['json', 'yaml', 'wide'] as const;
-export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-/** `-o json|yaml|wide` and its alias `--json`; `wide` says what it adds. */
-export function outputOptions(wide: string): Option[] {
-  return [
-    new Option('-o, --output <format>', `the output format; wide: ${wide}`).choices(OUTPUT_FORMATS),
-    new Option('--json', 'the same as -o json').conflicts('output'),
-  ];
-}
-
-/** The format the options ask for; undefined: the plain table or text. */
-export function outputFormat(opts: { output?: OutputFormat; json?: boolean }): OutputFormat | undefined {
-  return opts.json ? 'json' : opts.output;
-}
 
 /** `value` as JSON (indented, or one line per value when `compact`, for a stream) or as a YAML document. */
 export function structured(value: unknown, format: 'json' | 'yaml', compact = false): string {
   if (format === 'json') return compact ? JSON.stringify(value) : JSON.stringify(value, null, 2);
   return `${compact ? '---\n' : ''}${stringify(value).trimEnd()}`;
-}
-
-export function isStructured(format: OutputFormat | undefined): format is 'json' | 'yaml' {
-  return format === 'json' || format === 'yaml';
 }
 
 /** Columns as kubectl prints them: a header row, each column as wide as its widest cell, two spaces apart. */

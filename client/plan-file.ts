@@ -3,17 +3,9 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { parseDocument } from 'yaml';
 import { formatIssues, validatePlan, type Plan, type PlanIssue } from '../domain/plan';
+import { PlanFileError } from './errors';
 
-export class PlanFileError extends Error {
-  constructor(
-    readonly file: string,
-    message: string,
-    readonly issues: PlanIssue[] = [],
-  ) {
-    super(message);
-    this.name = 'PlanFileError';
-  }
-}
+export { PlanFileError } from './errors';
 
 export interface LoadedPlan {
   /** The document as written (what the workflow receives and validates again). */

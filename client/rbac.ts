@@ -212,24 +212,6 @@ export function rbacManifests(plans: Plan[], options: RbacOptions): Manifest[] {
   return out;
 }
 
-/** `namespace/name` of a ServiceAccount, or why not. */
-export function parseServiceAccount(raw: string): { namespace: string; name: string } | { error: string } {
-  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(raw);
-  if (!m) return { error: `--service-account ${JSON.stringify(raw)} is not <namespace>/<name>; write it like rotor-system/rotor-worker` };
-  return { namespace: m[1], name: m[3] };
-}
-
-/**
- * An API group for `--scan-group`, or why not. Never the core group (''): its resources are listed one
- * by one, since `*` there would list Secrets, values and all.
- */
-export function parseScanGroup(raw: string): string | { error: string } {
-  if (/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(raw) && raw.length <= 253) return raw;
-  return {
-    error: `--scan-group ${JSON.stringify(raw)} is not an API group: give a custom resource's group as \`kubectl api-resources\` shows it, e.g. --scan-group example.com (the core group is listed already, without Secrets)`,
-  };
-}
-
 /** The namespaces the plans' stages name, sorted, once each. */
 export function planNamespaces(plans: Plan[]): string[] {
   return [...new Set(plans.flatMap((p) => p.stages.map((s) => s.namespace)))].sort();

@@ -31,17 +31,14 @@ import {
   type StatusMemo,
 } from '../contract/api';
 import { formatDuration } from '../domain/duration';
-import { rotationWorkflowId, type Plan, type Stage } from '../domain/plan';
+import type { Plan, Stage } from '../domain/plan';
+import { rotationWorkflowId } from '../domain/naming';
 import type { RotationInput } from '../contract/api';
 import { ENCODING_ENCRYPTED } from '../temporal/codec';
 import { dataConverter, TemporalUnreachableError, temporalSettings, type TemporalSettings } from '../temporal/settings';
+import { RotorClientError } from './errors';
 
-export class RotorClientError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RotorClientError';
-  }
-}
+export { RotorClientError } from './errors';
 
 export interface ClientOptions {
   address?: string;

@@ -1,6 +1,7 @@
 // `rotor version`: the client's version and, when the server answers within a short deadline, the
 // server's (GetSystemInfo) and the workers' (the task queue's pollers: identity, build id). Never hangs.
-import { rotorVersion, temporalSettings, TemporalUnreachableError } from '../temporal/settings';
+import { temporalSettings, TemporalUnreachableError } from '../temporal/settings';
+import { rotorVersion } from '../temporal/version';
 import { age } from './output';
 import { RotorClient, type Poller } from './rotor-client';
 

@@ -3,7 +3,8 @@
 import { KubernetesCluster, loadKubeConfig, type KubeConfigOptions } from '../activities/kubernetes';
 import { RotorError } from '../activities/errors';
 import { AwsSecretsManager } from '../activities/stores/aws-secrets-manager';
-import { age, isStructured, structured, table, type OutputFormat } from './output';
+import { age, structured, table } from './output';
+import { isStructured, type OutputFormat } from './output-format';
 
 /**
  * The staging labels each version carries in the store outside the cluster that keeps it too (from the

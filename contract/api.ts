@@ -5,25 +5,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { CheckResult, Holder, SwitchRecord, VersionIdentity } from './activities';
 import type { PlanIssue } from '../domain/plan';
 import type { NotifyRoute } from '../domain/notify';
+import type { Phase } from './phases';
 
-export const PHASES = [
-  'PLANNING',
-  'CREATING',
-  'DEPLOYING',
-  'VERIFYING',
-  'SOAKING',
-  'AWAITING_APPROVAL',
-  'WATCHING',
-  'RETAINING',
-  'CLEANING_UP',
-  'COMPLETED',
-  'ROLLING_BACK',
-  'ROLLED_BACK',
-  'FAILED',
-] as const;
-export type Phase = (typeof PHASES)[number];
+export { PHASES, TERMINAL_PHASES, type Phase } from './phases';
 
-export const TERMINAL_PHASES: readonly Phase[] = ['COMPLETED', 'ROLLED_BACK', 'FAILED'];
 /** Phases in which workloads may point at the new version and a rollback can move them back. */
 export const ROLLBACK_PHASES: readonly Phase[] = ['DEPLOYING', 'VERIFYING', 'SOAKING', 'AWAITING_APPROVAL', 'WATCHING'];
 

@@ -1,4 +1,6 @@
-// Version names: `<base>-<YYYYMMDDHHMMSS>` in UTC, taken from workflow time so replays agree.
+// Version names: `<base>-<YYYYMMDDHHMMSS>` in UTC, taken from workflow time so replays agree; and a
+// rotation's workflow id.
+import type { Plan } from './plan';
 
 /** "-" plus fourteen digits. */
 export const VERSION_SUFFIX_LENGTH = 15;
@@ -96,4 +98,9 @@ export function parseHolder(holder: string): { deployment: string | null; namesp
 /** The Lease that holds the claim on a Secret's rotation in a namespace. */
 export function claimName(secret: string): string {
   return `rotor-${secret}`;
+}
+
+/** `rotate-<namespace of the first stage>-<secret>`: one running rotation per secret and namespace. */
+export function rotationWorkflowId(plan: Pick<Plan, 'secret' | 'stages'>): string {
+  return `rotate-${plan.stages[0]?.namespace ?? 'default'}-${plan.secret}`;
 }

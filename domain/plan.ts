@@ -11,6 +11,7 @@ import { planSchema, SHAPES, toAnalysis, toCanary, toStage, type AnalysisFields,
 export { STORE_KINDS, WORKLOAD_KINDS, WORKLOAD_RESOURCES } from './plan-schema';
 export type { DatadogAggregator, DatadogApi, MetricsProvider, StoreKind, WorkloadKind } from './plan-schema';
 export type { PlanIssue } from './plan-issues';
+export { rotationWorkflowId } from './naming';
 
 // The plan's types are what the schema's transforms make of a plan file (plan-schema.ts): durations
 // in ms, defaults applied, the strategy tagged, the Datadog settings grouped, the store's target.
@@ -88,9 +89,4 @@ export function parsePlan(raw: unknown): Plan {
   const { plan, issues } = validatePlan(raw);
   if (issues.length) throw new PlanValidationError(issues);
   return plan;
-}
-
-/** `rotate-<namespace of the first stage>-<secret>`: one running rotation per secret and namespace. */
-export function rotationWorkflowId(plan: Pick<Plan, 'secret' | 'stages'>): string {
-  return `rotate-${plan.stages[0]?.namespace ?? 'default'}-${plan.secret}`;
 }

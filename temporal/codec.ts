@@ -7,6 +7,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readPrivateFile, whenChanged } from './private-file';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { CodecKeyError } from './codec-key-error';
+
+export { CodecKeyError } from './codec-key-error';
 
 /** The `encoding` metadata of an encrypted payload. */
 export const ENCODING_ENCRYPTED = 'binary/encrypted';
@@ -23,14 +26,6 @@ const TAG_BYTES = 16;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const KEY_HINT = 'a line id=<base64 of 32 random bytes>, e.g. from `openssl rand -base64 32`';
-
-/** A codec key setting that cannot be used; the message names the variable (and line), never key bytes. */
-export class CodecKeyError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('; '));
-    this.name = 'CodecKeyError';
-  }
-}
 
 /** A payload the codec cannot decrypt; the message names the key id and what to do, never key bytes. */
 export class CodecError extends Error {

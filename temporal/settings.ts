@@ -1,11 +1,12 @@
 // How the worker, the CLI and the tests reach Temporal: one reading of the connection settings from
 // the environment, and one data converter (with the payload codec when keys are configured, for all of them).
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { DataConverter } from '@temporalio/common';
 import { TASK_QUEUE } from '../contract/api';
 import { codecFromEnv } from './codec';
+import { rotorVersion } from './version';
+
+export { TemporalUnreachableError } from './unreachable';
 
 export interface TemporalSettings {
   /** host:port of the frontend (TEMPORAL_ADDRESS). */
@@ -57,46 +58,7 @@ export function dataConverter(env: NodeJS.ProcessEnv = process.env): DataConvert
   return { payloadCodecs: [codec], failureConverterPath: require.resolve('./failure-converter') };
 }
 
-/** rotor's version, from its package.json (dist/temporal/settings.js sits two levels below it). */
-export function rotorVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
 /** The identity a worker polls with, as the server lists it (`rotor version`, the Web UI): the SDK's pid@host and rotor's version. */
 export function workerIdentity(): string {
   return `${process.pid}@${hostname()} rotor@${rotorVersion()}`;
-}
-
-/** The server at TEMPORAL_ADDRESS did not answer: what happened, and how to get one. */
-export class TemporalUnreachableError extends Error {
-  /** Why, in a few words: "Connection refused", "Failed to connect before the deadline". */
-  readonly reason: string;
-
-  constructor(
-    readonly address: string,
-    cause: unknown,
-  ) {
-    const reason = connectFailure(cause);
-    super(
-      `cannot reach the Temporal server at ${address} (${reason}).\n` +
-        "Start a local one with `npm run dev-server` in rotor's clone (Temporal's dev server with rotor's search attributes), or set TEMPORAL_ADDRESS to your server's host:port.",
-      { cause },
-    );
-    this.reason = reason;
-    this.name = 'TemporalUnreachableError';
-  }
-}
-
-/** Why a connection failed, in a few words: the client's own message, or the innermost one of a Rust transport error's dump. */
-function connectFailure(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  const message = e?.message ?? String(err);
-  // tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", ..., Os { ..., message: "Connection refused" })))
-  const quoted = [...message.matchAll(/(?:message|error): "([^"]+)"/g)].at(-1)?.[1] ?? /ConnectError\("([^"]+)"/.exec(message)?.[1];
-  return (quoted ?? message.split('\n')[0]).slice(0, 200);
 }

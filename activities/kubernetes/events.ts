@@ -6,8 +6,8 @@ import { WORKLOAD_KINDS, type WorkloadKind } from '../../domain/plan';
 import type { ClusterEvent } from '../ports';
 import { readObject, statusCode, toRotorError, type KindApi } from './kinds';
 import type { Secrets } from './secrets';
+import { REPORTING_CONTROLLER } from './ownership';
 
-export const REPORTING_CONTROLLER = 'rotor.dev/worker';
 /** events.k8s.io/v1's limits: note 1 kB; reportingInstance, action and reason 128 characters. */
 const NOTE_LIMIT = 1024;
 const FIELD_LIMIT = 128;

@@ -8,6 +8,8 @@ import type { WorkloadKind } from '../../domain/plan';
 export const LABEL_SECRET = 'rotor.dev/secret';
 export const LABEL_VERSION = 'rotor.dev/version';
 export const ANNOTATION_ROTATION = 'rotor.dev/rotation-id';
+/** The reportingController of the Events rotor's worker creates (events.ts), the only ones the admission policy lets it create. */
+export const REPORTING_CONTROLLER = 'rotor.dev/worker';
 /** On a version also kept outside the cluster: the store, the secret there and its region. */
 const ANNOTATION_STORE = 'rotor.dev/store';
 const ANNOTATION_STORE_SECRET = 'rotor.dev/store-secret';

@@ -65,20 +65,25 @@ export interface CliResult {
 }
 
 export function rotor(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  return runNode([rotorBin, ...args], env, `rotor ${args.join(' ')}`, timeoutMs);
+}
+
+/** `node <nodeArgs>` in the repository with `env` added, run to its exit; `name` says which in errors and the leak evidence. */
+export function runNode(nodeArgs: string[], env: NodeJS.ProcessEnv, name: string, timeoutMs = 60_000): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [rotorBin, ...args], { env: { ...process.env, ...env }, cwd: repoRoot });
+    const proc = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...env }, cwd: repoRoot });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d) => (stdout += d));
     proc.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`rotor ${args.join(' ')} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(new Error(`${name} timed out after ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
     // 'close', not 'exit': output still in the pipes when the process exits arrives after 'exit'.
     proc.on('close', (code) => {
       clearTimeout(timer);
-      recordText(`rotor ${args.join(' ')}`, `${stdout}\n${stderr}`);
+      recordText(name, `${stdout}\n${stderr}`);
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });

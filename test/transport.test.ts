@@ -4,11 +4,13 @@
 // real apiserver behind the fault proxy are in faults-answers.test.ts and reference-scan.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { askAgain, askUntilAnswered, retryWait, type Try } from '../activities/kubernetes/transport';
+import * as k8s from '@kubernetes/client-node';
+import { askAgain, askUntilAnswered, resilient, retryWait, type Try } from '../activities/kubernetes/transport';
 import { KubeRateLimiter, type Clock } from '../activities/kubernetes/rate-limit';
 import { pool } from '../activities/kubernetes/cluster-scan';
 import { keepFromPages, type Obj } from '../activities/kubernetes/kinds';
 import { workerConfig, WorkerConfigError } from '../worker/config';
+import { memoryKubeConfig } from '../activities/memory/connection';
 
 describe('asking the apiserver again', () => {
   it('asks any request again after a 429, and only reads after a server error or a dropped connection', () => {
@@ -251,5 +253,62 @@ describe('worker settings ROTOR_KUBE_QPS, ROTOR_KUBE_BURST, ROTOR_KUBE_SCAN_CONC
         (err: Error) => err instanceof WorkerConfigError && message.test(err.message),
         JSON.stringify(env),
       );
+  });
+});
+
+describe("a request's time limit under the rate limiter", () => {
+  /** An apiserver answering every request with a Namespace after `delayMs` (never, when null), failing when the request's signal aborts. */
+  function fakeServer(delayMs: number | null) {
+    const seen: { aborted: boolean }[] = [];
+    const http: k8s.HttpLibrary = {
+      send: (request) =>
+        new k8s.Observable(
+          new Promise<k8s.ResponseContext>((resolve, reject) => {
+            const signal = request.getSignal();
+            const record = { aborted: !!signal?.aborted };
+            seen.push(record);
+            if (signal?.aborted) return reject(new Error('aborted before it went'));
+            let answered = false;
+            signal?.addEventListener('abort', () => {
+              if (answered) return;
+              record.aborted = true;
+              reject(new Error('aborted'));
+            });
+            if (delayMs === null) return;
+            setTimeout(() => {
+              answered = true;
+              const text = JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } });
+              resolve(new k8s.ResponseContext(200, { 'content-type': 'application/json' }, { text: async () => text, binary: async () => Buffer.from(text) }));
+            }, delayMs);
+          }),
+        ),
+    };
+    return { http, seen };
+  }
+
+  function core(http: k8s.HttpLibrary, limiter: KubeRateLimiter, timeoutMs: number) {
+    return resilient(memoryKubeConfig(), timeoutMs, http, limiter).makeApiClient(k8s.CoreV1Api);
+  }
+
+  it('runs from when the limiter lets the request go: a request that queued longer than it still goes, and is answered', async () => {
+    // One token, then one each 250 ms: the fourth request waits at least 750 ms in the queue, five times its 150 ms limit.
+    const server = fakeServer(1);
+    const api = core(server.http, new KubeRateLimiter({ qps: 4, burst: 1 }), 150);
+    const names = await Promise.all([1, 2, 3, 4].map(() => api.readNamespace({ name: 'x' }).then((ns) => ns.metadata?.name)));
+    assert.deepEqual(names, ['x', 'x', 'x', 'x']);
+    assert.deepEqual(
+      server.seen.map((r) => r.aborted),
+      [false, false, false, false],
+      'no request went with its limit spent',
+    );
+  });
+
+  it('still ends a request the apiserver never answers, after its tries', async () => {
+    const server = fakeServer(null);
+    const api = core(server.http, new KubeRateLimiter({ qps: 1000, burst: 1000 }), 100);
+    // AbortSignal.timeout's timer keeps no process alive; a worker has its connections, this test a timer.
+    const alive = setInterval(() => undefined, 1000);
+    await assert.rejects(api.readNamespace({ name: 'x' })).finally(() => clearInterval(alive));
+    assert.ok(server.seen.length >= 1 && server.seen.every((r) => r.aborted), `every try aborted: ${JSON.stringify(server.seen)}`);
   });
 });

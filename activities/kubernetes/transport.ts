@@ -75,16 +75,25 @@ class RetryingHttpLibrary implements k8s.HttpLibrary {
   constructor(
     private readonly inner: k8s.HttpLibrary,
     private readonly limiter: KubeRateLimiter | null,
+    private readonly timeoutMs: number,
   ) {}
 
   send(request: k8s.RequestContext): k8s.Observable<k8s.ResponseContext> {
     const method = request.getHttpMethod().toString();
+    const caller = request.getSignal() ?? undefined;
+    // The time limit runs from when the limiter first lets the request go, not from when it queued: a
+    // long queue under the rate limit is waiting its turn, not an apiserver that does not answer (a
+    // request whose limit ran out in the queue would spend its turn on failing at once).
+    let deadline: number | undefined;
     return new k8s.Observable(
       askUntilAnswered(
         method,
         this.limiter,
-        () =>
-          this.inner
+        () => {
+          deadline ??= Date.now() + this.timeoutMs;
+          const limit = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+          request.setSignal(caller ? AbortSignal.any([caller, limit]) : limit);
+          return this.inner
             .send(request)
             .toPromise()
             .then(
@@ -100,8 +109,14 @@ class RetryingHttpLibrary implements k8s.HttpLibrary {
                   throw err;
                 },
               }),
-            ),
-        { signal: request.getSignal() },
+            );
+        },
+        {
+          signal: caller,
+          get deadline() {
+            return deadline;
+          },
+        },
       ),
     );
   }
@@ -119,11 +134,7 @@ export function resilient(
   limiter: KubeRateLimiter | null = null,
 ): k8s.KubeConfig {
   const wrapped = Object.create(kc) as k8s.KubeConfig;
-  wrapped.applySecurityAuthentication = async (context) => {
-    await kc.applySecurityAuthentication(context);
-    if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
-  };
-  const httpApi = new RetryingHttpLibrary(http, limiter);
+  const httpApi = new RetryingHttpLibrary(http, limiter, timeoutMs);
   wrapped.makeApiClient = <T extends k8s.ApiType>(apiClientType: new (config: k8s.Configuration) => T): T => {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('No active cluster!');
